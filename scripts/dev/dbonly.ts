@@ -1,0 +1,3 @@
+import { startDatabase } from "../lib/stack.ts";
+await startDatabase();
+console.log("db ok");

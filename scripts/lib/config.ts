@@ -1,0 +1,85 @@
+// Local stack configuration: defaults, then .env files, then the process environment (which wins).
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { SignJWT } from "jose";
+
+export const ROOT = resolve(import.meta.dirname, "..", "..");
+
+function parseDotenv(path: string): Record<string, string> {
+  if (!existsSync(path)) return {};
+  const out: Record<string, string> = {};
+  for (const raw of readFileSync(path, "utf8").split(/\r?\n/)) {
+    const line = raw.trim();
+    if (!line || line.startsWith("#")) continue;
+    const eq = line.indexOf("=");
+    if (eq < 1) continue;
+    const key = line.slice(0, eq).trim().replace(/^export\s+/, "");
+    let value = line.slice(eq + 1).trim();
+    if (/^(['"]).*\1$/.test(value)) value = value.slice(1, -1);
+    out[key] = value;
+  }
+  return out;
+}
+
+/** Later files override earlier ones; the real environment overrides all files. */
+export function loadEnv(): Record<string, string> {
+  const files = [".env", "supabase/.env", "supabase/functions/.env"].map((f) => resolve(ROOT, f));
+  const merged: Record<string, string> = {};
+  for (const f of files) Object.assign(merged, parseDotenv(f));
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) merged[k] = v;
+  return merged;
+}
+
+const env = loadEnv();
+const num = (key: string, fallback: number) => (env[key] ? Number(env[key]) : fallback);
+
+// Supabase's well-known local JWT secret: local only, never a production value.
+const LOCAL_JWT_SECRET = "super-secret-jwt-token-with-at-least-32-characters-long";
+
+export const config = {
+  env,
+  stackDir: resolve(ROOT, env.STACK_DIR ?? ".stack"),
+  pgPort: num("DB_PORT", 54322),
+  apiPort: num("API_PORT", 54321),
+  /** First port of the range the function processes listen on (behind the gateway). */
+  functionsPortBase: num("FUNCTIONS_PORT_BASE", 54400),
+  dbPassword: env.POSTGRES_PASSWORD ?? "postgres",
+  webhookDbPassword: env.STRIPE_WEBHOOK_DB_PASSWORD ?? "local-stripe-webhook-password",
+  jwtSecret: env.JWT_SECRET ?? LOCAL_JWT_SECRET,
+  // Local test secret (same shape as Stripe's whsec_...), used when none is configured.
+  stripeWebhookSecret: env.STRIPE_WEBHOOK_SECRET ?? "whsec_local_stack_secret_do_not_use_in_production",
+  get dbUrl() {
+    return env.SUPABASE_DB_URL ?? `postgresql://postgres:${this.dbPassword}@127.0.0.1:${this.pgPort}/postgres`;
+  },
+  get webhookDbUrl() {
+    return env.STRIPE_WEBHOOK_DB_URL ??
+      `postgresql://stripe_webhook:${this.webhookDbPassword}@127.0.0.1:${this.pgPort}/postgres`;
+  },
+  get apiUrl() {
+    return `http://127.0.0.1:${this.apiPort}`;
+  },
+  functionUrl(name: string) {
+    return `${this.apiUrl}/functions/v1/${name}`;
+  },
+};
+
+/** The anon and service_role keys: JWTs signed with the stack's secret, as `supabase start` prints. */
+export async function apiKeys(): Promise<{ anon: string; serviceRole: string }> {
+  const key = new TextEncoder().encode(config.jwtSecret);
+  const sign = (role: string) =>
+    new SignJWT({ iss: "supabase-demo", role })
+      .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+      .setIssuedAt(1700000000)
+      .setExpirationTime(2000000000)
+      .sign(key);
+  return { anon: await sign("anon"), serviceRole: await sign("service_role") };
+}
+
+/** A user's access token as GoTrue would issue it (tests and demos). */
+export async function userToken(sub: string, extra: Record<string, unknown> = {}): Promise<string> {
+  return new SignJWT({ sub, role: "authenticated", aud: "authenticated", ...extra })
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .setIssuedAt()
+    .setExpirationTime("1h")
+    .sign(new TextEncoder().encode(config.jwtSecret));
+}

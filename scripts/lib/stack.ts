@@ -1,0 +1,322 @@
+// The local stack without Docker: system PostgreSQL 15 + pg_cron, the Supabase compatibility
+// layer, migrations through the real Supabase CLI, the pg_net stand-in worker and the functions
+// gateway running Deno. Every step is idempotent, so starting twice is harmless.
+import { execFileSync, spawn, spawnSync, type StdioOptions } from "node:child_process";
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, chownSync } from "node:fs";
+import { join, resolve } from "node:path";
+import postgres from "postgres";
+import { apiKeys, config, ROOT } from "./config.ts";
+
+const PG_BIN = "/usr/lib/postgresql/15/bin";
+const DEBIAN_PACKAGES = [
+  "postgresql-15",
+  "postgresql-15-cron",
+  "postgresql-15-pgtap",
+  "postgresql-15-plpgsql-check",
+  "libtap-parser-sourcehandler-pgtap-perl",
+];
+const isRoot = process.getuid?.() === 0;
+const pgData = join(config.stackDir, "pgdata");
+const pgRun = join(config.stackDir, "run");
+const logDir = join(config.stackDir, "logs");
+const pidDir = join(config.stackDir, "pids");
+
+export function log(msg: string) {
+  console.log(`[stack] ${msg}`);
+}
+
+function run(cmd: string, args: string[], opts: { asPostgres?: boolean; quiet?: boolean; env?: NodeJS.ProcessEnv } = {}) {
+  const [file, argv] = opts.asPostgres && isRoot ? ["runuser", ["-u", "postgres", "--", cmd, ...args]] : [cmd, args];
+  const res = spawnSync(file, argv, { cwd: ROOT, encoding: "utf8", env: opts.env ?? process.env });
+  if (res.status !== 0) {
+    const out = `${res.stdout ?? ""}${res.stderr ?? ""}`.trim();
+    throw new Error(`${cmd} ${args.join(" ")} failed (exit ${res.status}):\n${out}`);
+  }
+  if (!opts.quiet && res.stdout.trim()) console.log(res.stdout.trim());
+  return res.stdout;
+}
+
+function missingPackages(): string[] {
+  const res = spawnSync("dpkg-query", ["-W", "-f=${Package} ${Status}\n", ...DEBIAN_PACKAGES], { encoding: "utf8" });
+  const installed = new Set(
+    (res.stdout ?? "").split("\n").filter((l) => l.endsWith("install ok installed")).map((l) => l.split(" ")[0]),
+  );
+  return DEBIAN_PACKAGES.filter((p) => !installed.has(p));
+}
+
+export function ensureSystemPackages() {
+  const missing = missingPackages();
+  if (missing.length === 0) return;
+  if (!isRoot) {
+    throw new Error(
+      `The local stack needs these Debian packages: ${missing.join(", ")}.\n` +
+        `Install them as root: apt-get update && apt-get install -y ${missing.join(" ")}`,
+    );
+  }
+  log(`installing ${missing.join(", ")} (apt-get)`);
+  run("apt-get", ["update", "-qq"], { quiet: true });
+  run("apt-get", ["install", "-y", "-qq", ...missing], {
+    quiet: true,
+    env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+  });
+}
+
+/** The pg_net stand-in is installed as an extension so migrations can `create extension pg_net`. */
+function installPgNetStandIn() {
+  const shareDir = execFileSync(join(PG_BIN, "pg_config"), ["--sharedir"], { encoding: "utf8" }).trim();
+  const extDir = join(shareDir, "extension");
+  for (const f of ["pg_net.control", "pg_net--0.0.1.sql"]) {
+    const src = join(ROOT, "scripts/sql", f);
+    const dst = join(extDir, f);
+    if (existsSync(dst) && readFileSync(dst, "utf8") === readFileSync(src, "utf8")) continue;
+    try {
+      copyFileSync(src, dst);
+    } catch (err) {
+      throw new Error(`Cannot install the pg_net stand-in into ${extDir} (run as root once): ${(err as Error).message}`);
+    }
+  }
+}
+
+function ensureDirs() {
+  for (const d of [config.stackDir, pgRun, logDir, pidDir]) mkdirSync(d, { recursive: true });
+  if (isRoot) chownSync(pgRun, uid("postgres"), gid("postgres"));
+}
+
+function uid(user: string) {
+  return Number(execFileSync("id", ["-u", user], { encoding: "utf8" }).trim());
+}
+function gid(user: string) {
+  return Number(execFileSync("id", ["-g", user], { encoding: "utf8" }).trim());
+}
+
+function ensureCluster() {
+  if (existsSync(join(pgData, "PG_VERSION"))) return;
+  log(`initdb ${pgData}`);
+  mkdirSync(pgData, { recursive: true });
+  const pwFile = join(config.stackDir, "pwfile");
+  writeFileSync(pwFile, config.dbPassword + "\n", { mode: 0o600 });
+  if (isRoot) {
+    chownSync(pgData, uid("postgres"), gid("postgres"));
+    chownSync(pwFile, uid("postgres"), gid("postgres"));
+  }
+  run(join(PG_BIN, "initdb"), [
+    "-D", pgData, "-U", "postgres", "--pwfile", pwFile, "--auth-local=trust", "--auth-host=scram-sha-256",
+    "--encoding=UTF8", "--locale=C.UTF-8",
+  ], { asPostgres: true, quiet: true });
+  rmSync(pwFile);
+  const conf = [
+    `listen_addresses = '127.0.0.1'`,
+    `port = ${config.pgPort}`,
+    `unix_socket_directories = '${pgRun}'`,
+    `shared_preload_libraries = 'pg_cron'`,
+    `cron.database_name = 'postgres'`,
+    `cron.use_background_workers = on`,
+    `max_worker_processes = 32`,
+    `max_connections = 300`,
+    `shared_buffers = 256MB`,
+    `log_min_messages = warning`,
+    `log_min_error_statement = panic`,
+    `timezone = 'UTC'`,
+  ].join("\n");
+  writeFileSync(join(pgData, "postgresql.auto.conf"), conf + "\n");
+}
+
+function pgIsRunning(): boolean {
+  const res = spawnSync(join(PG_BIN, "pg_isready"), ["-h", "127.0.0.1", "-p", String(config.pgPort)]);
+  return res.status === 0;
+}
+
+function startPostgres() {
+  if (pgIsRunning()) return;
+  log(`starting PostgreSQL 15 on 127.0.0.1:${config.pgPort}`);
+  const logFile = join(logDir, "postgres.log");
+  if (isRoot && !existsSync(logFile)) {
+    writeFileSync(logFile, "");
+    chownSync(logFile, uid("postgres"), gid("postgres"));
+  }
+  run(join(PG_BIN, "pg_ctl"), ["-D", pgData, "-l", logFile, "-w", "-t", "60", "start"], { asPostgres: true, quiet: true });
+}
+
+export function sql(url = config.dbUrl, opts: postgres.Options<Record<string, never>> = {}) {
+  return postgres(url, { onnotice: () => {}, max: 4, ...opts });
+}
+
+async function applyCompatLayer() {
+  const db = sql();
+  try {
+    await db.unsafe(readFileSync(join(ROOT, "scripts/sql/compat.sql"), "utf8"));
+  } finally {
+    await db.end();
+  }
+}
+
+function supabaseCli(args: string[]) {
+  const bin = join(ROOT, "node_modules/.bin/supabase");
+  return run(bin, args, { quiet: true, env: { ...process.env, SUPABASE_YES: "1", DO_NOT_TRACK: "1" } });
+}
+
+function pushMigrations() {
+  log("applying migrations (supabase db push)");
+  const out = supabaseCli(["db", "push", `--remote=${config.dbUrl}`, "--yes", "--include-all"]);
+  const applied = out.split("\n").filter((l) => /Applying migration/i.test(l));
+  if (applied.length) log(`applied ${applied.length} migration(s)`);
+}
+
+/** Things hosted Supabase configures outside migrations: login passwords and vault secrets. */
+async function configureDeployment() {
+  const db = sql();
+  try {
+    await db.unsafe(`alter role stripe_webhook with login password '${config.webhookDbPassword.replace(/'/g, "''")}'`);
+    const keys = await apiKeys();
+    const secrets: Record<string, string> = {
+      functions_base_url: `${config.apiUrl}/functions/v1`,
+      service_role_key: keys.serviceRole,
+    };
+    for (const [name, value] of Object.entries(secrets)) {
+      await db`
+        with updated as (
+          update vault.secrets set secret = ${value}, updated_at = now() where name = ${name} returning id
+        )
+        select vault.create_secret(${value}, ${name}, 'set by the local stack')
+        where not exists (select 1 from updated)`;
+    }
+  } finally {
+    await db.end();
+  }
+}
+
+async function seed() {
+  const db = sql();
+  try {
+    const file = join(ROOT, "supabase/seed.sql");
+    if (existsSync(file)) await db.unsafe(readFileSync(file, "utf8"));
+  } finally {
+    await db.end();
+  }
+}
+
+// ---------- long-running services: the pg_net worker and the functions gateway ----------
+
+export const SERVICES = {
+  "net-worker": ["scripts/net-worker.ts"],
+  gateway: ["scripts/gateway.ts"],
+} as const;
+export type ServiceName = keyof typeof SERVICES;
+
+function pidFile(name: string) {
+  return join(pidDir, `${name}.pid`);
+}
+
+function alive(pid: number) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function servicePid(name: ServiceName): number | undefined {
+  if (!existsSync(pidFile(name))) return undefined;
+  const pid = Number(readFileSync(pidFile(name), "utf8"));
+  return pid && alive(pid) ? pid : undefined;
+}
+
+/** Starts a service detached, logging to .stack/logs/<name>.log, or attached with inherited output. */
+export function startService(name: ServiceName, attached = false) {
+  if (servicePid(name)) return;
+  const tsx = join(ROOT, "node_modules/.bin/tsx");
+  let stdio: StdioOptions = "inherit";
+  let fd: number | undefined;
+  if (!attached) {
+    fd = openSync(join(logDir, `${name}.log`), "a");
+    stdio = ["ignore", fd, fd];
+  }
+  const child = spawn(tsx, [...SERVICES[name]], { cwd: ROOT, stdio, detached: !attached, env: process.env });
+  writeFileSync(pidFile(name), String(child.pid));
+  if (fd !== undefined) closeSync(fd);
+  if (!attached) child.unref();
+  return child;
+}
+
+export function stopService(name: ServiceName) {
+  const pid = servicePid(name);
+  if (!pid) return;
+  try {
+    process.kill(-pid, "SIGTERM"); // the whole group: the gateway's Deno children too
+  } catch {
+    try {
+      process.kill(pid, "SIGTERM");
+    } catch { /* already gone */ }
+  }
+  rmSync(pidFile(name), { force: true });
+}
+
+export async function waitHealthy(timeoutMs = 120_000) {
+  const deadline = Date.now() + timeoutMs;
+  let last = "";
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(`${config.apiUrl}/health`, { signal: AbortSignal.timeout(2000) });
+      if (res.ok) return;
+      last = await res.text();
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  throw new Error(`functions gateway not healthy after ${timeoutMs / 1000}s: ${last} (see ${logDir})`);
+}
+
+/** Database side of the stack: packages, cluster, compat layer, migrations, seed. */
+export async function startDatabase() {
+  ensureSystemPackages();
+  ensureDirs();
+  installPgNetStandIn();
+  ensureCluster();
+  startPostgres();
+  await applyCompatLayer();
+  pushMigrations();
+  await configureDeployment();
+  await seed();
+}
+
+export async function startStack() {
+  await startDatabase();
+  for (const name of Object.keys(SERVICES) as ServiceName[]) startService(name);
+  await waitHealthy();
+}
+
+export function stopStack() {
+  for (const name of Object.keys(SERVICES) as ServiceName[]) stopService(name);
+  if (existsSync(join(pgData, "PG_VERSION")) && pgIsRunning()) {
+    log("stopping PostgreSQL");
+    run(join(PG_BIN, "pg_ctl"), ["-D", pgData, "-m", "fast", "-w", "stop"], { asPostgres: true, quiet: true });
+  }
+}
+
+export function resetStack() {
+  stopStack();
+  rmSync(config.stackDir, { recursive: true, force: true });
+}
+
+export async function printStatus() {
+  const keys = await apiKeys();
+  const up = pgIsRunning();
+  const services = (Object.keys(SERVICES) as ServiceName[]).map((n) => `${n}=${servicePid(n) ? "up" : "down"}`);
+  console.log(
+    [
+      `database: ${up ? "up" : "down"}  ${services.join("  ")}`,
+      `         API URL: ${config.apiUrl}`,
+      `   Functions URL: ${config.apiUrl}/functions/v1/<name>`,
+      `  Stripe webhook: ${config.functionUrl("stripe-webhook")}`,
+      `          DB URL: ${config.dbUrl}`,
+      `      JWT secret: ${config.jwtSecret}`,
+      `        anon key: ${keys.anon}`,
+      `service_role key: ${keys.serviceRole}`,
+      `            logs: ${logDir}`,
+    ].join("\n"),
+  );
+}
+
+export const paths = { logDir, pgData, root: resolve(ROOT) };

@@ -1,0 +1,29 @@
+// npm run stack:start | stack:stop | stack:reset | stack:status
+import { printStatus, resetStack, startStack, stopStack } from "./lib/stack.ts";
+
+const command = process.argv[2];
+try {
+  switch (command) {
+    case "start":
+      await startStack();
+      await printStatus();
+      break;
+    case "stop":
+      stopStack();
+      break;
+    case "reset":
+      resetStack();
+      await startStack();
+      await printStatus();
+      break;
+    case "status":
+      await printStatus();
+      break;
+    default:
+      console.error("usage: tsx scripts/stack.ts start|stop|reset|status");
+      process.exit(2);
+  }
+} catch (err) {
+  console.error(`[stack] ${(err as Error).message}`);
+  process.exit(1);
+}

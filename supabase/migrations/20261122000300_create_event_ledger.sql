@@ -1,0 +1,21 @@
+-- The Stripe event ledger: every delivered event is recorded exactly once (event_id is the key),
+-- with the outcome of applying it. A failed apply keeps the event for re-applying.
+create table if not exists ops.stripe_events (
+  event_id text primary key check (length(event_id) between 1 and 255),
+  type text not null check (length(type) between 1 and 255),
+  api_version text,
+  livemode boolean not null default false,
+  object_id text,
+  event_created timestamptz not null,
+  payload jsonb not null,
+  status text not null default 'received'
+    check (status in ('received', 'processed', 'ignored', 'failed', 'dead')),
+  attempts integer not null default 0,
+  last_error text,
+  received_at timestamptz not null default now(),
+  processed_at timestamptz
+);
+comment on table ops.stripe_events is 'Ledger of Stripe webhook events: one row per event_id, with the outcome of applying it (received | processed | ignored | failed | dead).';
+create index if not exists stripe_events_status_idx on ops.stripe_events (status) where status in ('received', 'failed', 'dead');
+create index if not exists stripe_events_object_idx on ops.stripe_events (object_id);
+create index if not exists stripe_events_received_idx on ops.stripe_events (received_at);

@@ -1,0 +1,127 @@
+-- Marketplace product state: profiles (one per auth user), listings, orders.
+-- Stripe owns payment truth; orders hold what the product needs, kept in step by the pipeline.
+-- Status columns are guarded by the state machines in a later migration.
+create table if not exists public.profiles (
+  id uuid primary key references auth.users (id) on delete cascade,
+  role text not null default 'buyer' check (role in ('buyer', 'seller', 'admin')),
+  display_name text check (length(display_name) <= 200),
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now()
+);
+comment on table public.profiles is 'One row per auth user: marketplace role (buyer | seller | admin) and display name. Admin rights come from the JWT app_metadata, not from this column.';
+
+create table if not exists public.listings (
+  id uuid primary key default gen_random_uuid(),
+  seller_id uuid not null default auth.uid() references public.profiles (id) on delete cascade,
+  title text not null check (length(title) between 1 and 200),
+  price_amount bigint not null check (price_amount > 0),
+  currency text not null default 'usd' check (currency ~ '^[a-z]{3}$'),
+  active boolean not null default true,
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now()
+);
+comment on table public.listings is 'What sellers offer. Sellers manage their own; anyone may read active ones.';
+create index if not exists listings_seller_idx on public.listings (seller_id);
+
+create table if not exists public.orders (
+  id uuid primary key default gen_random_uuid(),
+  buyer_id uuid default auth.uid() references public.profiles (id) on delete set null,
+  seller_id uuid references public.profiles (id) on delete set null,
+  listing_id uuid references public.listings (id) on delete set null,
+  status text not null default 'pending_payment',
+  amount_total bigint check (amount_total >= 0),
+  currency text check (currency ~ '^[a-z]{3}$'),
+  amount_refunded bigint not null default 0 check (amount_refunded >= 0),
+  stripe_checkout_session_id text unique,
+  stripe_payment_intent_id text,
+  stripe_customer_id text,
+  -- Checkout facts, merged monotonically so any delivery order converges.
+  checkout_status text check (checkout_status in ('open', 'complete', 'expired')),
+  checkout_payment_status text check (checkout_payment_status in ('unpaid', 'failed', 'paid', 'no_payment_required')),
+  needs_review boolean not null default false,
+  review_reason text,
+  paid_at timestamptz,
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now()
+);
+comment on table public.orders is 'One-off marketplace orders. The app creates them as pending_payment; only the pipeline moves their status (see ops.order_status_transitions).';
+create index if not exists orders_buyer_idx on public.orders (buyer_id);
+create index if not exists orders_seller_idx on public.orders (seller_id);
+create index if not exists orders_listing_idx on public.orders (listing_id);
+create index if not exists orders_payment_intent_idx on public.orders (stripe_payment_intent_id);
+create index if not exists orders_needs_review_idx on public.orders (created_at) where needs_review;
+
+create or replace function public.set_updated_at() returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  new.updated_at := now();
+  return new;
+end
+$$;
+revoke execute on function public.set_updated_at() from public, anon, authenticated;
+
+drop trigger if exists profiles_100_set_updated_at on public.profiles;
+create trigger profiles_100_set_updated_at before update on public.profiles
+  for each row execute function public.set_updated_at();
+drop trigger if exists listings_100_set_updated_at on public.listings;
+create trigger listings_100_set_updated_at before update on public.listings
+  for each row execute function public.set_updated_at();
+drop trigger if exists orders_100_set_updated_at on public.orders;
+create trigger orders_100_set_updated_at before update on public.orders
+  for each row execute function public.set_updated_at();
+
+-- A buyer's insert names only the listing: seller, price and currency come from the listing,
+-- so nobody can order at a price they chose.
+create or replace function public.orders_price_from_listing() returns trigger
+language plpgsql
+set search_path = ''
+as $$
+declare
+  l record;
+begin
+  if new.listing_id is null then
+    return new;
+  end if;
+  select seller_id, price_amount, currency, active into l from public.listings where id = new.listing_id;
+  if not found then
+    raise exception 'listing % does not exist', new.listing_id using errcode = 'foreign_key_violation';
+  end if;
+  if current_user in ('anon', 'authenticated') then
+    if not l.active then
+      raise exception 'listing % is not for sale', new.listing_id using errcode = 'check_violation';
+    end if;
+    new.amount_total := l.price_amount;
+    new.currency := l.currency;
+  end if;
+  new.seller_id := coalesce(new.seller_id, l.seller_id);
+  return new;
+end
+$$;
+revoke execute on function public.orders_price_from_listing() from public, anon, authenticated;
+drop trigger if exists orders_050_price_from_listing on public.orders;
+create trigger orders_050_price_from_listing before insert on public.orders
+  for each row execute function public.orders_price_from_listing();
+
+-- security definer: runs as the auth.users insert (GoTrue's role), which cannot write public.profiles.
+create or replace function public.handle_new_user() returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  insert into public.profiles (id, role, display_name)
+  values (
+    new.id,
+    case when new.raw_user_meta_data ->> 'role' = 'seller' then 'seller' else 'buyer' end,
+    left(new.raw_user_meta_data ->> 'display_name', 200)
+  )
+  on conflict (id) do nothing;
+  return new;
+end
+$$;
+revoke execute on function public.handle_new_user() from public, anon, authenticated;
+drop trigger if exists users_100_create_profile on auth.users;
+create trigger users_100_create_profile after insert on auth.users
+  for each row execute function public.handle_new_user();

@@ -1,0 +1,98 @@
+-- Ingestion entry points: record a Stripe event once and apply it in the same transaction;
+-- re-apply failed events later from SQL (Studio) or `npm run replay`. The stripe_webhook role
+-- may call ops.ingest_stripe_event and nothing else.
+
+-- Applies one ledger event in a subtransaction: on error the domain changes roll back, the event
+-- stays with status 'failed' and the error. Lock conflicts (40xxx) are retried a few times first.
+create or replace function ops.try_apply_stripe_event(p_event_id text) returns text
+language plpgsql
+set search_path = ''
+as $$
+declare
+  evt jsonb;
+  outcome text;
+  err_state text;
+  err_message text;
+begin
+  select payload into evt from ops.stripe_events where event_id = p_event_id for update;
+  if not found then
+    raise exception 'no Stripe event % in the ledger', p_event_id using errcode = 'no_data_found';
+  end if;
+  for attempt in 1..3 loop
+    begin
+      outcome := ops.apply_stripe_event(evt);
+      update ops.stripe_events
+         set status = outcome, attempts = attempts + 1, last_error = null, processed_at = now()
+       where event_id = p_event_id;
+      return outcome;
+    exception when others then
+      get stacked diagnostics err_state = returned_sqlstate, err_message = message_text;
+      if err_state like '40%' and attempt < 3 then
+        perform pg_sleep(0.01 * attempt);
+        continue;
+      end if;
+      update ops.stripe_events
+         set status = 'failed', attempts = attempts + 1, last_error = left(err_state || ': ' || err_message, 1000)
+       where event_id = p_event_id;
+      return 'failed';
+    end;
+  end loop;
+  return 'failed';
+end
+$$;
+
+-- security definer: the webhook's login role holds no table privileges; this is its only door.
+create or replace function ops.ingest_stripe_event(event jsonb) returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  event_id text := event ->> 'id';
+  existing text;
+  outcome text;
+begin
+  if jsonb_typeof(event) <> 'object' or event_id is null or event ->> 'type' is null
+     or jsonb_typeof(event -> 'data' -> 'object') is distinct from 'object' or (event ->> 'created') !~ '^\d+$' then
+    raise exception 'not a Stripe event: id, type, created and data.object are required' using errcode = 'invalid_parameter_value';
+  end if;
+  insert into ops.stripe_events (event_id, type, api_version, livemode, object_id, event_created, payload)
+  values (event_id, event ->> 'type', event ->> 'api_version', coalesce((event ->> 'livemode')::boolean, false),
+          event -> 'data' -> 'object' ->> 'id', to_timestamp((event ->> 'created')::bigint), event)
+  on conflict on constraint stripe_events_pkey do nothing;
+  if not found then
+    -- a redelivery, or a concurrent copy that committed first: nothing changes
+    select s.status into existing from ops.stripe_events s where s.event_id = ingest_stripe_event.event_id;
+    return jsonb_build_object('event_id', event_id, 'status', existing, 'duplicate', true);
+  end if;
+  outcome := ops.try_apply_stripe_event(event_id);
+  return jsonb_build_object('event_id', event_id, 'status', outcome, 'duplicate', false);
+end
+$$;
+
+-- Re-applies events that failed (or any named ones). Returns one row per event with its outcome.
+create or replace function ops.reapply_stripe_events(p_event_ids text[] default null, p_limit integer default 100)
+returns table (event_id text, status text)
+language plpgsql
+set search_path = ''
+as $$
+declare
+  id text;
+begin
+  for id in
+    select e.event_id from ops.stripe_events e
+     where (p_event_ids is null and e.status = 'failed') or e.event_id = any (p_event_ids)
+     order by e.event_created, e.received_at
+     limit p_limit
+  loop
+    event_id := id;
+    status := ops.try_apply_stripe_event(id);
+    return next;
+  end loop;
+end
+$$;
+
+revoke all on all functions in schema ops from public, anon, authenticated;
+grant execute on function ops.ingest_stripe_event(jsonb) to stripe_webhook, service_role;
+comment on function ops.ingest_stripe_event(jsonb) is 'Records a Stripe event once (by id) and applies it; duplicates change nothing. Returns {event_id, status, duplicate}.';
+comment on function ops.reapply_stripe_events(text[], integer) is 'Re-applies failed Stripe events (or the named ones), oldest first. Usage: select * from ops.reapply_stripe_events();';
