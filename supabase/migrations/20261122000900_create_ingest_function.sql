@@ -48,25 +48,25 @@ security definer
 set search_path = ''
 as $$
 declare
-  event_id text := event ->> 'id';
+  v_event_id text := event ->> 'id';
   existing text;
   outcome text;
 begin
-  if jsonb_typeof(event) <> 'object' or event_id is null or event ->> 'type' is null
+  if jsonb_typeof(event) <> 'object' or v_event_id is null or event ->> 'type' is null
      or jsonb_typeof(event -> 'data' -> 'object') is distinct from 'object' or (event ->> 'created') !~ '^\d+$' then
     raise exception 'not a Stripe event: id, type, created and data.object are required' using errcode = 'invalid_parameter_value';
   end if;
   insert into ops.stripe_events (event_id, type, api_version, livemode, object_id, event_created, payload)
-  values (event_id, event ->> 'type', event ->> 'api_version', coalesce((event ->> 'livemode')::boolean, false),
+  values (v_event_id, event ->> 'type', event ->> 'api_version', coalesce((event ->> 'livemode')::boolean, false),
           event -> 'data' -> 'object' ->> 'id', to_timestamp((event ->> 'created')::bigint), event)
   on conflict on constraint stripe_events_pkey do nothing;
   if not found then
     -- a redelivery, or a concurrent copy that committed first: nothing changes
-    select s.status into existing from ops.stripe_events s where s.event_id = ingest_stripe_event.event_id;
-    return jsonb_build_object('event_id', event_id, 'status', existing, 'duplicate', true);
+    select s.status into existing from ops.stripe_events s where s.event_id = v_event_id;
+    return jsonb_build_object('event_id', v_event_id, 'status', existing, 'duplicate', true);
   end if;
-  outcome := ops.try_apply_stripe_event(event_id);
-  return jsonb_build_object('event_id', event_id, 'status', outcome, 'duplicate', false);
+  outcome := ops.try_apply_stripe_event(v_event_id);
+  return jsonb_build_object('event_id', v_event_id, 'status', outcome, 'duplicate', false);
 end
 $$;
 

@@ -1,0 +1,153 @@
+// Local functions gateway: http://127.0.0.1:54321/functions/v1/<name>, as `supabase start` serves it.
+// Runs each function in its own Deno process (restarted if it dies), injects the env Supabase
+// injects, and verifies JWTs where supabase/config.toml says verify_jwt (the default is true).
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import http from "node:http";
+import { connect } from "node:net";
+import { createInterface } from "node:readline";
+import { join } from "node:path";
+import { jwtVerify } from "jose";
+import { parse as parseToml } from "smol-toml";
+import { apiKeys, config, ROOT } from "./lib/config.ts";
+
+type Fn = { name: string; port: number; verifyJwt: boolean; child?: ChildProcess; ready: boolean; restarts: number };
+
+const functionsDir = join(ROOT, "supabase/functions");
+const toml = parseToml(readFileSync(join(ROOT, "supabase/config.toml"), "utf8")) as {
+  functions?: Record<string, { verify_jwt?: boolean }>;
+};
+const names = readdirSync(functionsDir, { withFileTypes: true })
+  .filter((d) => d.isDirectory() && !d.name.startsWith("_") && existsSync(join(functionsDir, d.name, "index.ts")))
+  .map((d) => d.name)
+  .sort();
+const fns = new Map<string, Fn>(
+  names.map((name, i) => [
+    name,
+    { name, port: config.functionsPortBase + i, verifyJwt: toml.functions?.[name]?.verify_jwt ?? true, ready: false, restarts: 0 },
+  ]),
+);
+const keys = await apiKeys();
+const jwtKey = new TextEncoder().encode(config.jwtSecret);
+let stopping = false;
+
+function functionEnv(fn: Fn): NodeJS.ProcessEnv {
+  return {
+    ...config.env,
+    DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${fn.port}`,
+    DENO_NO_UPDATE_CHECK: "1",
+    NO_COLOR: "1",
+    SUPABASE_URL: config.apiUrl,
+    SUPABASE_ANON_KEY: keys.anon,
+    SUPABASE_SERVICE_ROLE_KEY: keys.serviceRole,
+    SUPABASE_DB_URL: config.dbUrl,
+    STRIPE_WEBHOOK_DB_URL: config.webhookDbUrl,
+    STRIPE_WEBHOOK_SECRET: config.stripeWebhookSecret,
+  };
+}
+
+function startFunction(fn: Fn) {
+  const deno = join(ROOT, "node_modules/.bin/deno");
+  const args = ["run", "--quiet", "--allow-net", "--allow-env", "--allow-read", "--config", join(ROOT, "deno.json"),
+    join(functionsDir, fn.name, "index.ts")];
+  const child = spawn(deno, args, { cwd: ROOT, env: functionEnv(fn), stdio: ["ignore", "pipe", "pipe"] });
+  fn.child = child;
+  fn.ready = false;
+  for (const stream of [child.stdout, child.stderr]) {
+    createInterface({ input: stream! }).on("line", (line) => console.log(`[${fn.name}] ${line}`));
+  }
+  void waitListening(fn, child);
+  child.on("exit", (code, signal) => {
+    fn.ready = false;
+    if (stopping) return;
+    fn.restarts++;
+    const delay = Math.min(30_000, 250 * 2 ** Math.min(fn.restarts, 7));
+    console.error(`[gateway] ${fn.name} exited (${signal ?? code}); restarting in ${delay} ms`);
+    setTimeout(() => startFunction(fn), delay);
+  });
+}
+
+/** A function is ready once its port accepts connections. */
+async function waitListening(fn: Fn, child: ChildProcess) {
+  while (!stopping && fn.child === child && child.exitCode === null) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = connect(fn.port, "127.0.0.1");
+      socket.once("connect", () => { socket.destroy(); resolve(true); });
+      socket.once("error", () => resolve(false));
+    });
+    if (ok) {
+      fn.ready = true;
+      fn.restarts = 0;
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function reply(res: http.ServerResponse, status: number, body: Record<string, unknown>) {
+  res.writeHead(status, { "content-type": "application/json" });
+  res.end(JSON.stringify(body));
+}
+
+async function authorized(req: http.IncomingMessage): Promise<string | null> {
+  const header = req.headers.authorization ?? "";
+  const token = /^Bearer\s+(.+)$/i.exec(header)?.[1];
+  if (!token) return "Missing authorization header";
+  try {
+    await jwtVerify(token, jwtKey, { algorithms: ["HS256"] });
+    return null;
+  } catch {
+    return "Invalid JWT";
+  }
+}
+
+const server = http.createServer(async (req, res) => {
+  const url = new URL(req.url ?? "/", config.apiUrl);
+  if (url.pathname === "/health") {
+    const down = [...fns.values()].filter((f) => !f.ready).map((f) => f.name);
+    return reply(res, down.length ? 503 : 200, { ok: down.length === 0, functions: names, down });
+  }
+  const m = /^\/functions\/v1\/([a-z0-9-]+)(\/.*)?$/.exec(url.pathname);
+  const fn = m ? fns.get(m[1]) : undefined;
+  if (!fn) return reply(res, 404, { code: 404, message: "Function not found" });
+  if (fn.verifyJwt) {
+    const problem = await authorized(req);
+    if (problem) return reply(res, 401, { code: 401, message: problem });
+  }
+  if (!fn.ready) return reply(res, 503, { code: 503, message: `function ${fn.name} is starting` });
+  const upstream = http.request(
+    {
+      host: "127.0.0.1",
+      port: fn.port,
+      method: req.method,
+      path: `/${fn.name}${m![2] ?? ""}${url.search}`,
+      headers: { ...req.headers, host: `127.0.0.1:${fn.port}`, "x-forwarded-host": req.headers.host ?? "" },
+      agent: upstreamAgent,
+    },
+    (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      up.pipe(res);
+    },
+  );
+  upstream.on("error", () => {
+    if (!res.headersSent) reply(res, 502, { code: 502, message: `function ${fn.name} did not answer` });
+    else res.destroy();
+  });
+  req.pipe(upstream);
+});
+const upstreamAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+server.keepAliveTimeout = 65_000;
+
+function shutdown() {
+  stopping = true;
+  for (const fn of fns.values()) fn.child?.kill("SIGTERM");
+  server.close();
+  setTimeout(() => process.exit(0), 500).unref();
+}
+process.on("SIGTERM", shutdown);
+process.on("SIGINT", shutdown);
+
+for (const fn of fns.values()) startFunction(fn);
+server.listen(config.apiPort, "127.0.0.1", () => {
+  console.log(`[gateway] listening on ${config.apiUrl}/functions/v1/{${names.join(",")}}`);
+});

@@ -1,0 +1,41 @@
+// npm test: brings the local stack up (reusing a running one), then runs vitest (unit and
+// integration over HTTP) and the pgTAP suite (pg_prove), and ends with one summary line.
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { config, ROOT } from "./lib/config.ts";
+import { log, paths, startStack } from "./lib/stack.ts";
+
+await startStack();
+
+const vitestReport = join(config.stackDir, "vitest.json");
+const vitest = spawnSync(join(ROOT, "node_modules/.bin/vitest"),
+  ["run", "--reporter=default", "--reporter=json", `--outputFile=${vitestReport}`, ...process.argv.slice(2)],
+  { cwd: ROOT, stdio: "inherit" });
+let passed = 0;
+let failed = 0;
+if (existsSync(vitestReport)) {
+  const r = JSON.parse(readFileSync(vitestReport, "utf8"));
+  passed += r.numPassedTests;
+  failed += r.numFailedTests + (r.numFailedTestSuites ?? 0);
+} else {
+  failed += 1;
+}
+
+const testDir = join(ROOT, "supabase/tests/database");
+const files = readdirSync(testDir).filter((f) => f.endsWith(".test.sql")).sort().map((f) => join(testDir, f));
+const url = new URL(config.dbUrl);
+const prove = spawnSync("pg_prove", ["--ext", ".sql", "-h", url.hostname, "-p", url.port, "-U", url.username, "-d", url.pathname.slice(1), ...files], {
+  cwd: ROOT, encoding: "utf8", env: { ...process.env, PGPASSWORD: decodeURIComponent(url.password) },
+});
+process.stdout.write(prove.stdout ?? "");
+process.stderr.write(prove.stderr ?? "");
+const total = Number(/Tests=(\d+)/.exec(prove.stdout ?? "")?.[1] ?? 0);
+const failedDb = [...(prove.stdout ?? "").matchAll(/Failed (\d+)\/\d+ subtests/g)].reduce((n, m) => n + Number(m[1]), 0);
+const dbBroken = prove.status !== 0 && failedDb === 0 ? 1 : 0;
+passed += total - failedDb;
+failed += failedDb + dbBroken;
+
+log(`stack left running (npm run stack:stop to stop it); logs in ${paths.logDir}`);
+console.log(`\ntests: ${passed} passed, ${failed} failed`);
+process.exit(vitest.status === 0 && prove.status === 0 && failed === 0 ? 0 : 1);

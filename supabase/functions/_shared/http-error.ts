@@ -1,0 +1,37 @@
+// The one error type of every function, and how errors become JSON responses without leaking.
+import { log } from "./log.ts";
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly options: { cause?: unknown; headers?: Record<string, string> } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.name = "HttpError";
+  }
+}
+
+export function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { "content-type": "application/json", ...headers },
+  });
+}
+
+/** 4xx carry their message; anything else is a 500 whose cause is logged by kind, never echoed. */
+export function errorResponse(fn: string, err: unknown): Response {
+  if (err instanceof HttpError && err.status < 500) {
+    log("warn", fn, err.message, { status: err.status });
+    return json(err.status, { error: err.message }, err.options.headers);
+  }
+  const status = err instanceof HttpError ? err.status : 500;
+  const cause = err instanceof HttpError ? err.options.cause : err;
+  log("error", fn, err instanceof HttpError ? err.message : "unhandled error", {
+    status,
+    cause: cause instanceof Error ? cause.name : typeof cause,
+    code: (cause as { code?: string } | undefined)?.code,
+  });
+  const message = err instanceof HttpError ? err.message : "internal error: the event was not recorded, retry later";
+  return json(status, { error: message }, err instanceof HttpError ? err.options.headers : {});
+}

@@ -1,0 +1,62 @@
+// Verifies a Stripe webhook delivery with stripe-node on the raw body, against every configured
+// secret (rotation), and also refuses timestamps from the future, which stripe-node accepts.
+import Stripe from "stripe";
+import { z } from "zod";
+import { HttpError } from "./http-error.ts";
+
+export const TOLERANCE_SECONDS = 300;
+const crypto = Stripe.createSubtleCryptoProvider();
+
+/** STRIPE_WEBHOOK_SECRET may hold several secrets separated by commas or spaces (rotation). */
+export function parseSecrets(value: string | undefined): string[] {
+  const secrets = (value ?? "").split(/[\s,]+/).filter(Boolean);
+  if (secrets.length === 0) throw new Error("STRIPE_WEBHOOK_SECRET is not set");
+  return secrets;
+}
+
+export const stripeEventSchema = z.object({
+  id: z.string().min(1).max(255),
+  object: z.literal("event").optional(),
+  type: z.string().min(1).max(255),
+  created: z.number().int().nonnegative(),
+  api_version: z.string().nullable().optional(),
+  livemode: z.boolean().optional(),
+  data: z.object({ object: z.record(z.string(), z.unknown()) }),
+}).loose();
+export type StripeEvent = z.infer<typeof stripeEventSchema>;
+
+export async function verifyStripeEvent(
+  body: string,
+  header: string | null,
+  secrets: string[],
+  now = Date.now(),
+): Promise<StripeEvent> {
+  if (!header) throw new HttpError(400, "missing Stripe-Signature header");
+  const t = Number(/(?:^|,)\s*t=(\d+)/.exec(header)?.[1]);
+  if (!Number.isFinite(t)) throw new HttpError(400, "Stripe-Signature has no timestamp");
+  if (t - now / 1000 > TOLERANCE_SECONDS) {
+    throw new HttpError(400, "Stripe-Signature timestamp is in the future: check the sender's clock");
+  }
+  let verified: unknown;
+  let lastError: unknown;
+  for (const secret of secrets) {
+    try {
+      verified = await Stripe.webhooks.constructEventAsync(body, header, secret, TOLERANCE_SECONDS, crypto, now);
+      break;
+    } catch (err) {
+      lastError = err;
+    }
+  }
+  if (verified === undefined) {
+    if (lastError instanceof SyntaxError) throw new HttpError(400, "body is not JSON");
+    if (/tolerance zone/i.test((lastError as Error | undefined)?.message ?? "")) {
+      throw new HttpError(400, "Stripe-Signature timestamp is older than 5 minutes: replay refused");
+    }
+    throw new HttpError(400, "invalid Stripe-Signature: no v1 signature matches a configured secret");
+  }
+  const parsed = stripeEventSchema.safeParse(verified);
+  if (!parsed.success) {
+    throw new HttpError(400, "body is not a Stripe event object (id, type, created, data.object)");
+  }
+  return parsed.data;
+}
