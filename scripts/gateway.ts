@@ -127,6 +127,13 @@ const server = http.createServer(async (req, res) => {
     (up) => {
       res.writeHead(up.statusCode ?? 502, up.headers);
       up.pipe(res);
+      if (!req.complete) {
+        // answered before reading the whole body (413, 405): drop the rest, and the upstream
+        // socket with it, so a half-sent body never leaks into the next pooled request
+        req.unpipe(upstream);
+        req.resume();
+        up.once("end", () => upstream.destroy());
+      }
     },
   );
   upstream.on("error", () => {

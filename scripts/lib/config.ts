@@ -46,8 +46,12 @@ export const config = {
   dbPassword: env.POSTGRES_PASSWORD ?? "postgres",
   webhookDbPassword: env.STRIPE_WEBHOOK_DB_PASSWORD ?? "local-stripe-webhook-password",
   jwtSecret: env.JWT_SECRET ?? LOCAL_JWT_SECRET,
-  // Local test secret (same shape as Stripe's whsec_...), used when none is configured.
-  stripeWebhookSecret: env.STRIPE_WEBHOOK_SECRET ?? "whsec_local_stack_secret_do_not_use_in_production",
+  // Local test secrets (Stripe's whsec_ shape), used when none is configured: two, as during a
+  // rotation, so both the current and the previous secret are exercised.
+  stripeWebhookSecret: env.STRIPE_WEBHOOK_SECRET ?? "whsec_local_current_not_for_production,whsec_local_previous_not_for_production",
+  get stripeWebhookSecrets(): string[] {
+    return this.stripeWebhookSecret.split(/[\s,]+/).filter(Boolean);
+  },
   get dbUrl() {
     return env.SUPABASE_DB_URL ?? `postgresql://postgres:${this.dbPassword}@127.0.0.1:${this.pgPort}/postgres`;
   },

@@ -31,7 +31,7 @@ export function event(name: string, object: Record<string, unknown>, opts: { typ
   };
 }
 
-export async function signature(payload: string, secret = config.stripeWebhookSecret, timestamp?: number): Promise<string> {
+export async function signature(payload: string, secret = config.stripeWebhookSecrets[0], timestamp?: number): Promise<string> {
   return Stripe.webhooks.generateTestHeaderStringAsync({
     payload,
     secret,

@@ -38,18 +38,19 @@ export async function verifyStripeEvent(
     throw new HttpError(400, "Stripe-Signature timestamp is in the future: check the sender's clock");
   }
   let verified: unknown;
-  let lastError: unknown;
+  const errors: unknown[] = [];
   for (const secret of secrets) {
     try {
       verified = await Stripe.webhooks.constructEventAsync(body, header, secret, TOLERANCE_SECONDS, crypto, now);
       break;
     } catch (err) {
-      lastError = err;
+      errors.push(err);
     }
   }
   if (verified === undefined) {
-    if (lastError instanceof SyntaxError) throw new HttpError(400, "body is not JSON");
-    if (/tolerance zone/i.test((lastError as Error | undefined)?.message ?? "")) {
+    // a secret whose signature matched tells the real problem; the others just did not match
+    if (errors.some((e) => e instanceof SyntaxError)) throw new HttpError(400, "body is not JSON");
+    if (errors.some((e) => /tolerance zone/i.test((e as Error).message))) {
       throw new HttpError(400, "Stripe-Signature timestamp is older than 5 minutes: replay refused");
     }
     throw new HttpError(400, "invalid Stripe-Signature: no v1 signature matches a configured secret");
