@@ -1,0 +1,92 @@
+// npm start: the local stack in the foreground, a short demo of signed Stripe events and what each
+// did to the database, then it keeps serving (ready for `stripe listen --forward-to ...`) until Ctrl-C.
+import { spawn, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import postgres from "postgres";
+import { config } from "./lib/config.ts";
+import {
+  log, paths, printStatus, SERVICES, servicePid, startDatabase, startService, stopStack, waitHealthy, type ServiceName,
+} from "./lib/stack.ts";
+import { deliver, event, uid } from "./lib/stripe-events.ts";
+
+const BUYER = "00000000-0000-4000-8000-00000000b001";
+const LISTING = "00000000-0000-4000-8000-0000000011a1";
+
+await startDatabase();
+const children: ChildProcess[] = [];
+for (const name of Object.keys(SERVICES) as ServiceName[]) {
+  if (servicePid(name)) {
+    log(`${name} already runs in the background; following its log`);
+    children.push(spawn("tail", ["-n", "0", "-F", join(paths.logDir, `${name}.log`)], { stdio: "inherit" }));
+  } else {
+    children.push(startService(name, true)!);
+  }
+}
+let stopping = false;
+const stop = () => {
+  if (stopping) return;
+  stopping = true;
+  console.log("\nstopping the local stack…");
+  for (const c of children) c.kill("SIGTERM");
+  setTimeout(() => {
+    stopStack();
+    process.exit(0);
+  }, 800);
+};
+process.on("SIGINT", stop);
+process.on("SIGTERM", stop);
+await waitHealthy();
+
+const sql = postgres(config.dbUrl, { max: 2, onnotice: () => {} });
+const now = Math.floor(Date.now() / 1000);
+
+async function newOrder(): Promise<string> {
+  const [o] = await sql<{ id: string }[]>`
+    insert into public.orders (buyer_id, listing_id, amount_total, currency)
+    values (${BUYER}, ${LISTING}, 2500, 'usd') returning id`;
+  return o.id;
+}
+
+async function step(title: string, evt: ReturnType<typeof event>, orderId: string) {
+  const res = await deliver(evt);
+  const [o] = await sql`select status, amount_refunded, needs_review from public.orders where id = ${orderId}`;
+  const [l] = await sql`select status from ops.stripe_events where event_id = ${evt.id}`;
+  console.log(
+    `\n▶ ${title}\n  ${evt.type} ${evt.id}\n  HTTP ${res.status} ${JSON.stringify(res.body)}\n` +
+      `  ledger: ${l?.status ?? "(not recorded)"}   order ${orderId.slice(0, 8)}…: ${o.status}` +
+      (Number(o.amount_refunded) ? ` (refunded ${o.amount_refunded})` : ""),
+  );
+}
+
+console.log("\n=== demo: signed Stripe events through the real webhook ===");
+const paidOrder = await newOrder();
+const [pi, charge] = [uid("pi_demo_"), uid("ch_demo_")];
+const purchase = event("checkout_session_completed", {
+  id: uid("cs_demo_"), client_reference_id: paidOrder, metadata: { order_id: paidOrder }, payment_intent: pi,
+  payment_status: "paid", status: "complete", amount_total: 2500, currency: "usd", customer: null,
+}, { created: now });
+await step("a purchase: Checkout completes for a pending order", purchase, paidOrder);
+await step("the same event delivered again: answered 2xx, nothing changes", purchase, paidOrder);
+
+const failedOrder = await newOrder();
+const pi2 = uid("pi_demo_");
+await step("a failed payment: the session is unpaid…", event("checkout_session_completed", {
+  id: uid("cs_demo_"), client_reference_id: failedOrder, metadata: {}, payment_intent: pi2,
+  payment_status: "unpaid", amount_total: 2500, currency: "usd", customer: null,
+}, { created: now }), failedOrder);
+await step("…and the payment intent fails: nothing is granted", event("payment_intent_payment_failed", {
+  id: pi2, amount: 2500, currency: "usd", customer: null, metadata: {},
+}, { created: now + 1 }), failedOrder);
+
+await step("a refund of the first order", event("charge_refunded", {
+  id: charge, payment_intent: pi, amount: 2500, amount_refunded: 2500, refunded: true, currency: "usd",
+  status: "succeeded", refunds: { object: "list", data: [] }, customer: null, metadata: {},
+}, { created: now + 2 }), paidOrder);
+await sql.end();
+
+console.log("\n=== the stack keeps serving ===");
+await printStatus();
+console.log(
+  `\nForward real test-mode events with:\n  stripe listen --forward-to ${config.functionUrl("stripe-webhook")}\n` +
+    "and put the whsec_… it prints in STRIPE_WEBHOOK_SECRET (.env), then restart. Ctrl-C stops everything.\n",
+);
