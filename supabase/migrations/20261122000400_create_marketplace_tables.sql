@@ -41,6 +41,8 @@ create table if not exists public.orders (
   needs_review boolean not null default false,
   review_reason text,
   paid_at timestamptz,
+  -- bumped on every status change: keys the side effects of each change exactly once
+  version integer not null default 0,
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now()
 );

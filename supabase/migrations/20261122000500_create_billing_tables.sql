@@ -14,6 +14,8 @@ create table if not exists public.customers (
   deleted_at timestamptz,
   -- created time of the newest customer.* event applied, so older updates never win
   stripe_event_created timestamptz,
+  -- bumped when billing status or email change: keys the side effects of each change once
+  version integer not null default 0,
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now()
 );

@@ -105,10 +105,13 @@ begin
     if current_user in ('anon', 'authenticated') and new.status <> 'pending_payment' then
       raise exception 'orders are created as pending_payment' using errcode = 'check_violation';
     end if;
-  elsif not exists (
+  elsif new.status is distinct from old.status and not exists (
     select 1 from ops.order_status_transitions t where t.from_status = old.status and t.to_status = new.status
   ) then
     raise exception 'order % cannot move from % to %', old.id, old.status, new.status using errcode = 'check_violation';
+  end if;
+  if tg_op = 'UPDATE' and new.status is distinct from old.status then
+    new.version := old.version + 1;
   end if;
   if new.status = 'paid' and new.paid_at is null then
     new.paid_at := now();
@@ -136,10 +139,13 @@ begin
   end if;
   -- access always follows billing: nobody sets it by hand
   select b.access_status into new.access_status from ops.billing_statuses b where b.status = new.billing_status;
+  if tg_op = 'UPDATE' and (new.billing_status is distinct from old.billing_status or new.email is distinct from old.email) then
+    new.version := old.version + 1;
+  end if;
   return new;
 end
 $$;
 revoke execute on function ops.enforce_billing_transition() from public, anon, authenticated;
 drop trigger if exists customers_200_enforce_billing_transition on public.customers;
-create trigger customers_200_enforce_billing_transition before insert or update of billing_status, access_status on public.customers
+create trigger customers_200_enforce_billing_transition before insert or update of billing_status, access_status, email on public.customers
   for each row execute function ops.enforce_billing_transition();

@@ -46,10 +46,19 @@ create policy "Sellers can create their own listings" on public.listings
   );
 drop policy if exists "Sellers can update their own listings" on public.listings;
 create policy "Sellers can update their own listings" on public.listings
-  for update to authenticated using (seller_id = (select auth.uid())) with check (seller_id = (select auth.uid()));
+  for update to authenticated using (
+    seller_id = (select auth.uid())
+    and exists (select 1 from public.profiles p where p.id = (select auth.uid()) and p.role = 'seller')
+  ) with check (
+    seller_id = (select auth.uid())
+    and exists (select 1 from public.profiles p where p.id = (select auth.uid()) and p.role = 'seller')
+  );
 drop policy if exists "Sellers can delete their own listings" on public.listings;
 create policy "Sellers can delete their own listings" on public.listings
-  for delete to authenticated using (seller_id = (select auth.uid()));
+  for delete to authenticated using (
+    seller_id = (select auth.uid())
+    and exists (select 1 from public.profiles p where p.id = (select auth.uid()) and p.role = 'seller')
+  );
 
 -- orders: only the pipeline changes them after creation
 drop policy if exists "Buyers can read their own orders" on public.orders;
@@ -63,7 +72,9 @@ create policy "Admins can read all orders" on public.orders
   for select to authenticated using ((select auth.jwt() -> 'app_metadata' ->> 'role') = 'admin');
 drop policy if exists "Buyers can create pending orders for themselves" on public.orders;
 create policy "Buyers can create pending orders for themselves" on public.orders
-  for insert to authenticated with check (buyer_id = (select auth.uid()) and status = 'pending_payment');
+  for insert to authenticated with check (
+    buyer_id = (select auth.uid()) and status = 'pending_payment' and listing_id is not null
+  );
 
 -- customers and subscriptions: read-only mirrors of billing truth
 drop policy if exists "Users can read their own customer row" on public.customers;

@@ -53,7 +53,7 @@ declare
   outcome text;
 begin
   if jsonb_typeof(event) <> 'object' or v_event_id is null or event ->> 'type' is null
-     or jsonb_typeof(event -> 'data' -> 'object') is distinct from 'object' or (event ->> 'created') !~ '^\d+$' then
+     or jsonb_typeof(event -> 'data' -> 'object') is distinct from 'object' or coalesce(event ->> 'created', '') !~ '^\d+$' then
     raise exception 'not a Stripe event: id, type, created and data.object are required' using errcode = 'invalid_parameter_value';
   end if;
   insert into ops.stripe_events (event_id, type, api_version, livemode, object_id, event_created, payload)

@@ -1,0 +1,362 @@
+-- Who may do what: the role x table x operation matrix of the exposed tables (anon, buyers,
+-- sellers, admin, service_role), the ops schema wall and the stripe_webhook role.
+-- Every actor and row is created inside the transaction, so seed.sql does not matter.
+begin;
+set search_path = public, extensions;
+select plan(120);
+
+-- Ids: users ...b0a / ...b0b buyers, ...c0a / ...c0b sellers, ...c0d a seller demoted to buyer,
+-- ...ad0 admin; listings ...1a1 (seller_a, active), ...1a2 (seller_a, inactive), ...1b1 (seller_b),
+-- ...1d1 (seller_d); orders ...da1 (buyer_a buys 1a1), ...db1 (buyer_b buys 1b1);
+-- customers cus_pgtap_a (buyer_a), cus_pgtap_b (buyer_b) with subscriptions sub_pgtap_a, sub_pgtap_b.
+insert into auth.users (id, email, raw_app_meta_data, raw_user_meta_data) values
+  ('00000000-0000-4000-8000-000000000b0a', 'buyer_a@pgtap.test', '{}', '{}'),
+  ('00000000-0000-4000-8000-000000000b0b', 'buyer_b@pgtap.test', '{}', '{}'),
+  ('00000000-0000-4000-8000-000000000c0a', 'seller_a@pgtap.test', '{}', '{"role":"seller"}'),
+  ('00000000-0000-4000-8000-000000000c0b', 'seller_b@pgtap.test', '{}', '{"role":"seller"}'),
+  ('00000000-0000-4000-8000-000000000c0d', 'seller_d@pgtap.test', '{}', '{"role":"seller"}'),
+  ('00000000-0000-4000-8000-000000000ad0', 'admin@pgtap.test', '{"role":"admin"}', '{}');
+insert into public.listings (id, seller_id, title, price_amount, currency, active) values
+  ('00000000-0000-4000-8000-0000000001a1', '00000000-0000-4000-8000-000000000c0a', 'A mug', 2500, 'usd', true),
+  ('00000000-0000-4000-8000-0000000001a2', '00000000-0000-4000-8000-000000000c0a', 'A draft', 4000, 'usd', false),
+  ('00000000-0000-4000-8000-0000000001b1', '00000000-0000-4000-8000-000000000c0b', 'B board', 6400, 'eur', true),
+  ('00000000-0000-4000-8000-0000000001d1', '00000000-0000-4000-8000-000000000c0d', 'D vase', 1000, 'usd', true);
+update public.profiles set role = 'buyer' where id = '00000000-0000-4000-8000-000000000c0d';
+insert into public.orders (id, buyer_id, listing_id) values
+  ('00000000-0000-4000-8000-000000000da1', '00000000-0000-4000-8000-000000000b0a', '00000000-0000-4000-8000-0000000001a1'),
+  ('00000000-0000-4000-8000-000000000db1', '00000000-0000-4000-8000-000000000b0b', '00000000-0000-4000-8000-0000000001b1');
+-- a sign-up may already have made a lead customer row for the user
+insert into public.customers (user_id, stripe_customer_id, email, billing_status) values
+  ('00000000-0000-4000-8000-000000000b0a', 'cus_pgtap_a', 'buyer_a@pgtap.test', 'active'),
+  ('00000000-0000-4000-8000-000000000b0b', 'cus_pgtap_b', 'buyer_b@pgtap.test', 'active')
+on conflict (user_id) do update set stripe_customer_id = excluded.stripe_customer_id, billing_status = excluded.billing_status;
+insert into public.subscriptions (stripe_subscription_id, customer_id, stripe_customer_id, status, stripe_event_created, stripe_event_rank)
+select 'sub_pgtap_' || right(c.stripe_customer_id, 1), c.id, c.stripe_customer_id, 'active', now(), 30
+  from public.customers c where c.stripe_customer_id in ('cus_pgtap_a', 'cus_pgtap_b');
+
+-- How many rows a statement touched ('0' when RLS hides them), or the error it raised, so that
+-- one failing statement shows its error instead of aborting the file.
+create function pg_temp.rows(stmt text) returns text
+language plpgsql as $$
+declare
+  n bigint;
+begin
+  execute stmt;
+  get diagnostics n = row_count;
+  return n::text;
+exception when others then
+  return sqlstate || ': ' || sqlerrm;
+end
+$$;
+
+-- ---------------------------------------------------------------- catalog
+select is_empty(
+  $$ select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = 'public' and c.relkind in ('r', 'p') and not c.relrowsecurity $$,
+  'row level security is enabled on every table in public');
+select is_empty(
+  $$ select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = 'public' and c.relkind in ('v', 'm')
+        and coalesce(array_to_string(c.reloptions, ','), '') !~ 'security_invoker=(true|on|1)' $$,
+  'every view in public runs as its caller (security_invoker), so no view bypasses RLS');
+select ok(
+  not has_schema_privilege('anon', 'ops', 'usage') and not has_schema_privilege('authenticated', 'ops', 'usage'),
+  'anon and authenticated have no usage on schema ops');
+
+-- ---------------------------------------------------------------- anon
+-- acting as anon
+set local role anon;
+set local request.jwt.claims = '{"role":"anon"}';
+
+select results_eq(
+  $$ select id from public.listings where seller_id = '00000000-0000-4000-8000-000000000c0a' $$,
+  $$ values ('00000000-0000-4000-8000-0000000001a1'::uuid) $$,
+  'anon reads a seller''s active listing and not the inactive one');
+select is_empty($$ select 1 from public.listings where not active $$, 'anon reads no inactive listing');
+select throws_ok(stmt, '42501', null, 'anon cannot ' || what)
+  from (values
+    ('select * from public.profiles', 'read profiles'),
+    ('select * from public.orders', 'read orders'),
+    ('select * from public.customers', 'read customers'),
+    ('select * from public.subscriptions', 'read subscriptions'),
+    ($$insert into public.profiles (id) values ('00000000-0000-4000-8000-000000000b0a')$$, 'insert profiles'),
+    ($$update public.profiles set display_name = 'x' where id = '00000000-0000-4000-8000-000000000b0a'$$, 'update profiles'),
+    ($$delete from public.profiles where id = '00000000-0000-4000-8000-000000000b0a'$$, 'delete profiles'),
+    ($$insert into public.listings (title, price_amount) values ('x', 1)$$, 'insert listings'),
+    ($$update public.listings set price_amount = 1 where id = '00000000-0000-4000-8000-0000000001a1'$$, 'update listings'),
+    ($$delete from public.listings where id = '00000000-0000-4000-8000-0000000001a1'$$, 'delete listings'),
+    ($$insert into public.orders (listing_id) values ('00000000-0000-4000-8000-0000000001a1')$$, 'insert orders'),
+    ($$update public.orders set status = 'paid' where id = '00000000-0000-4000-8000-000000000da1'$$, 'update orders'),
+    ($$delete from public.orders where id = '00000000-0000-4000-8000-000000000da1'$$, 'delete orders'),
+    ($$insert into public.customers (email) values ('x@pgtap.test')$$, 'insert customers'),
+    ($$update public.customers set email = 'x' where stripe_customer_id = 'cus_pgtap_a'$$, 'update customers'),
+    ($$delete from public.customers where stripe_customer_id = 'cus_pgtap_a'$$, 'delete customers'),
+    ($$insert into public.subscriptions (stripe_subscription_id, stripe_customer_id, status, stripe_event_created, stripe_event_rank)
+       values ('sub_x', 'cus_x', 'active', now(), 30)$$, 'insert subscriptions'),
+    ($$update public.subscriptions set status = 'canceled' where stripe_subscription_id = 'sub_pgtap_a'$$, 'update subscriptions'),
+    ($$delete from public.subscriptions where stripe_subscription_id = 'sub_pgtap_a'$$, 'delete subscriptions'),
+    ('select * from ops.stripe_events', 'read ops.stripe_events (no usage on ops)'),
+    ($$select ops.ingest_stripe_event('{}')$$, 'call ops.ingest_stripe_event')
+  ) as denied(stmt, what);
+
+-- ---------------------------------------------------------------- buyer_a
+reset role;
+-- acting as buyer_a
+set local role authenticated;
+set local request.jwt.claims = '{"sub":"00000000-0000-4000-8000-000000000b0a","role":"authenticated"}';
+
+select results_eq('select id from public.profiles', $$ values ('00000000-0000-4000-8000-000000000b0a'::uuid) $$,
+  'buyer_a reads only their own profile');
+select results_eq('select id from public.orders', $$ values ('00000000-0000-4000-8000-000000000da1'::uuid) $$,
+  'buyer_a reads only their own order');
+select results_eq('select stripe_customer_id from public.customers', $$ values ('cus_pgtap_a') $$,
+  'buyer_a reads only their own customer row');
+select results_eq('select stripe_subscription_id from public.subscriptions', $$ values ('sub_pgtap_a') $$,
+  'buyer_a reads only their own subscriptions');
+select results_eq(
+  $$ select id from public.listings where seller_id in ('00000000-0000-4000-8000-000000000c0a', '00000000-0000-4000-8000-000000000c0b') order by id $$,
+  $$ values ('00000000-0000-4000-8000-0000000001a1'::uuid), ('00000000-0000-4000-8000-0000000001b1'::uuid) $$,
+  'buyer_a reads active listings of every seller');
+select is_empty($$ select 1 from public.listings where not active $$, 'buyer_a reads no inactive listing');
+
+select is(pg_temp.rows($$ update public.profiles set display_name = 'Bea' where id = '00000000-0000-4000-8000-000000000b0a' $$), '1',
+  'buyer_a can update their own display name');
+select is(pg_temp.rows($$ update public.profiles set display_name = 'x' where id = '00000000-0000-4000-8000-000000000b0b' $$), '0',
+  'buyer_a cannot update another user''s profile');
+select is(pg_temp.rows($$ update public.listings set price_amount = 1 where id = '00000000-0000-4000-8000-0000000001a1' $$), '0',
+  'buyer_a cannot update a seller''s listing');
+select is(pg_temp.rows($$ delete from public.listings where id = '00000000-0000-4000-8000-0000000001a1' $$), '0',
+  'buyer_a cannot delete a seller''s listing');
+select lives_ok($$ insert into public.orders (listing_id) values ('00000000-0000-4000-8000-0000000001b1') $$,
+  'buyer_a can create an order naming only an active listing');
+select throws_ok($$ insert into public.orders (listing_id) values ('00000000-0000-4000-8000-0000000001a2') $$, null, null,
+  'buyer_a cannot order an inactive listing');
+select throws_ok(stmt, '42501', null, 'buyer_a cannot ' || what)
+  from (values
+    ($$insert into public.profiles (id) values ('00000000-0000-4000-8000-000000000b0a')$$, 'insert profiles'),
+    ($$update public.profiles set role = 'seller' where id = '00000000-0000-4000-8000-000000000b0a'$$, 'make themselves a seller'),
+    ($$delete from public.profiles where id = '00000000-0000-4000-8000-000000000b0a'$$, 'delete their profile'),
+    ($$insert into public.listings (title, price_amount) values ('x', 1)$$, 'create listings (not a seller)'),
+    ($$insert into public.orders (listing_id, buyer_id) values ('00000000-0000-4000-8000-0000000001a1', '00000000-0000-4000-8000-000000000b0b')$$,
+      'create an order for another buyer'),
+    ($$insert into public.orders (listing_id, status) values ('00000000-0000-4000-8000-0000000001a1', 'paid')$$, 'create a paid order'),
+    ($$insert into public.orders (listing_id, amount_total) values ('00000000-0000-4000-8000-0000000001a1', 1)$$, 'choose an order''s price'),
+    ($$update public.orders set status = 'paid' where id = '00000000-0000-4000-8000-000000000da1'$$, 'change their order''s status'),
+    ($$delete from public.orders where id = '00000000-0000-4000-8000-000000000da1'$$, 'delete their order'),
+    ($$insert into public.customers (email) values ('x@pgtap.test')$$, 'insert customers'),
+    ($$update public.customers set billing_status = 'active' where stripe_customer_id = 'cus_pgtap_a'$$, 'update their customer row'),
+    ($$delete from public.customers where stripe_customer_id = 'cus_pgtap_a'$$, 'delete their customer row'),
+    ($$insert into public.subscriptions (stripe_subscription_id, stripe_customer_id, status, stripe_event_created, stripe_event_rank)
+       values ('sub_x', 'cus_pgtap_a', 'active', now(), 30)$$, 'insert subscriptions'),
+    ($$update public.subscriptions set status = 'active' where stripe_subscription_id = 'sub_pgtap_a'$$, 'update their subscription'),
+    ($$delete from public.subscriptions where stripe_subscription_id = 'sub_pgtap_a'$$, 'delete their subscription'),
+    ('select * from ops.stripe_events', 'read ops.stripe_events (no usage on ops)'),
+    ('select * from ops.order_status_transitions', 'read ops.order_status_transitions'),
+    ($$select ops.ingest_stripe_event('{}')$$, 'call ops.ingest_stripe_event')
+  ) as denied(stmt, what);
+
+reset role;
+-- as postgres: what buyer_a's insert produced
+select results_eq(
+  $$ select buyer_id, seller_id, status, amount_total, currency from public.orders
+      where buyer_id = '00000000-0000-4000-8000-000000000b0a' and listing_id = '00000000-0000-4000-8000-0000000001b1' $$,
+  $$ values ('00000000-0000-4000-8000-000000000b0a'::uuid, '00000000-0000-4000-8000-000000000c0b'::uuid,
+             'pending_payment', 6400::bigint, 'eur') $$,
+  'a buyer''s order is theirs, pending_payment, with seller, price and currency from the listing');
+
+-- acting as buyer_a, claiming admin in user_metadata (which the user controls)
+set local role authenticated;
+set local request.jwt.claims = '{"sub":"00000000-0000-4000-8000-000000000b0a","role":"authenticated","user_metadata":{"role":"admin"}}';
+select is_empty($$ select 1 from public.orders where buyer_id <> '00000000-0000-4000-8000-000000000b0a' $$,
+  'user_metadata.role = admin grants nothing: buyer_a still reads only their own orders');
+
+-- ---------------------------------------------------------------- buyer_b
+reset role;
+-- acting as buyer_b
+set local role authenticated;
+set local request.jwt.claims = '{"sub":"00000000-0000-4000-8000-000000000b0b","role":"authenticated"}';
+
+select results_eq('select id from public.orders', $$ values ('00000000-0000-4000-8000-000000000db1'::uuid) $$,
+  'buyer_b reads only their own order');
+select results_eq('select stripe_customer_id from public.customers', $$ values ('cus_pgtap_b') $$,
+  'buyer_b reads only their own customer row');
+select results_eq('select stripe_subscription_id from public.subscriptions', $$ values ('sub_pgtap_b') $$,
+  'buyer_b reads only their own subscriptions');
+
+-- ---------------------------------------------------------------- seller_a
+reset role;
+-- acting as seller_a
+set local role authenticated;
+set local request.jwt.claims = '{"sub":"00000000-0000-4000-8000-000000000c0a","role":"authenticated"}';
+
+select results_eq('select id from public.profiles', $$ values ('00000000-0000-4000-8000-000000000c0a'::uuid) $$,
+  'seller_a reads only their own profile');
+select results_eq('select id from public.orders', $$ values ('00000000-0000-4000-8000-000000000da1'::uuid) $$,
+  'seller_a reads the orders of their own listings only');
+select results_eq(
+  $$ select id from public.listings where seller_id in ('00000000-0000-4000-8000-000000000c0a', '00000000-0000-4000-8000-000000000c0b') order by id $$,
+  $$ values ('00000000-0000-4000-8000-0000000001a1'::uuid), ('00000000-0000-4000-8000-0000000001a2'::uuid),
+            ('00000000-0000-4000-8000-0000000001b1'::uuid) $$,
+  'seller_a reads their own inactive listing and every active one');
+select is_empty($$ select 1 from public.customers where user_id is distinct from '00000000-0000-4000-8000-000000000c0a' $$,
+  'seller_a reads no other user''s customer row');
+select is_empty('select 1 from public.subscriptions', 'seller_a reads no subscription (they have none)');
+
+select is(pg_temp.rows($$ insert into public.listings (title, price_amount) values ('A new', 900) $$), '1',
+  'seller_a can create a listing');
+select is(pg_temp.rows($$ update public.listings set price_amount = 2600 where id = '00000000-0000-4000-8000-0000000001a1' $$), '1',
+  'seller_a can update their own listing');
+select is(pg_temp.rows($$ delete from public.listings where title = 'A new' and seller_id = '00000000-0000-4000-8000-000000000c0a' $$), '1',
+  'seller_a can delete their own listing');
+select is(pg_temp.rows($$ update public.listings set price_amount = 1 where id = '00000000-0000-4000-8000-0000000001b1' $$), '0',
+  'seller_a cannot update seller_b''s listing');
+select is(pg_temp.rows($$ delete from public.listings where id = '00000000-0000-4000-8000-0000000001b1' $$), '0',
+  'seller_a cannot delete seller_b''s listing');
+select throws_ok(stmt, '42501', null, 'seller_a cannot ' || what)
+  from (values
+    ($$insert into public.listings (seller_id, title, price_amount) values ('00000000-0000-4000-8000-000000000c0b', 'x', 1)$$,
+      'create a listing for seller_b'),
+    ($$update public.listings set seller_id = '00000000-0000-4000-8000-000000000c0b' where id = '00000000-0000-4000-8000-0000000001a1'$$,
+      'hand a listing to seller_b'),
+    ($$update public.orders set status = 'paid' where id = '00000000-0000-4000-8000-000000000da1'$$, 'change the status of an order of theirs'),
+    ($$delete from public.orders where id = '00000000-0000-4000-8000-000000000da1'$$, 'delete an order of theirs')
+  ) as denied(stmt, what);
+
+-- ---------------------------------------------------------------- seller_b
+reset role;
+-- acting as seller_b
+set local role authenticated;
+set local request.jwt.claims = '{"sub":"00000000-0000-4000-8000-000000000c0b","role":"authenticated"}';
+
+-- buyer_a's new order (above) is for seller_b's listing too
+select results_eq('select buyer_id from public.orders order by buyer_id',
+  $$ values ('00000000-0000-4000-8000-000000000b0a'::uuid), ('00000000-0000-4000-8000-000000000b0b'::uuid) $$,
+  'seller_b reads the orders of their own listing, from any buyer');
+select is_empty($$ select 1 from public.listings where id = '00000000-0000-4000-8000-0000000001a2' $$,
+  'seller_b does not read seller_a''s inactive listing');
+
+-- ---------------------------------------------------------------- seller_d, demoted to buyer
+reset role;
+-- acting as seller_d
+set local role authenticated;
+set local request.jwt.claims = '{"sub":"00000000-0000-4000-8000-000000000c0d","role":"authenticated"}';
+
+select throws_ok($$ insert into public.listings (title, price_amount) values ('D new', 900) $$, '42501', null,
+  'a demoted seller cannot create listings');
+select is(pg_temp.rows($$ update public.listings set price_amount = 1 where id = '00000000-0000-4000-8000-0000000001d1' $$), '0',
+  'a demoted seller cannot update their old listing');
+select is(pg_temp.rows($$ delete from public.listings where id = '00000000-0000-4000-8000-0000000001d1' $$), '0',
+  'a demoted seller cannot delete their old listing');
+
+-- ---------------------------------------------------------------- admin
+reset role;
+-- acting as admin (app_metadata is set server-side)
+set local role authenticated;
+set local request.jwt.claims = '{"sub":"00000000-0000-4000-8000-000000000ad0","role":"authenticated","app_metadata":{"role":"admin"}}';
+
+select set_has('select id from public.profiles',
+  $$ values ('00000000-0000-4000-8000-000000000b0a'::uuid), ('00000000-0000-4000-8000-000000000b0b'::uuid),
+            ('00000000-0000-4000-8000-000000000c0a'::uuid), ('00000000-0000-4000-8000-000000000ad0'::uuid) $$,
+  'admin reads every profile');
+select set_has('select id from public.listings',
+  $$ values ('00000000-0000-4000-8000-0000000001a1'::uuid), ('00000000-0000-4000-8000-0000000001a2'::uuid),
+            ('00000000-0000-4000-8000-0000000001b1'::uuid) $$,
+  'admin reads every listing, inactive too');
+select set_has('select id from public.orders',
+  $$ values ('00000000-0000-4000-8000-000000000da1'::uuid), ('00000000-0000-4000-8000-000000000db1'::uuid) $$,
+  'admin reads every order');
+select set_has('select stripe_customer_id from public.customers', $$ values ('cus_pgtap_a'), ('cus_pgtap_b') $$,
+  'admin reads every customer row');
+select set_has('select stripe_subscription_id from public.subscriptions', $$ values ('sub_pgtap_a'), ('sub_pgtap_b') $$,
+  'admin reads every subscription');
+select is(pg_temp.rows($$ update public.listings set price_amount = 1 where id = '00000000-0000-4000-8000-0000000001a1' $$), '0',
+  'admin cannot update a seller''s listing');
+select throws_ok(stmt, '42501', null, 'admin cannot ' || what)
+  from (values
+    ($$update public.orders set status = 'paid' where id = '00000000-0000-4000-8000-000000000da1'$$, 'change an order''s status'),
+    ($$delete from public.orders where id = '00000000-0000-4000-8000-000000000da1'$$, 'delete an order'),
+    ($$update public.customers set billing_status = 'active' where stripe_customer_id = 'cus_pgtap_a'$$, 'update a customer row'),
+    ($$delete from public.subscriptions where stripe_subscription_id = 'sub_pgtap_a'$$, 'delete a subscription'),
+    ('select * from ops.stripe_events', 'read ops.stripe_events (no usage on ops)')
+  ) as denied(stmt, what);
+
+-- ---------------------------------------------------------------- stripe_webhook
+reset role;
+select ok(has_function_privilege('stripe_webhook', 'ops.ingest_stripe_event(jsonb)', 'execute'),
+  'stripe_webhook can execute ops.ingest_stripe_event');
+select is_empty(
+  $$ select p.oid::regprocedure from pg_proc p
+      where p.pronamespace = 'ops'::regnamespace and p.proname <> 'ingest_stripe_event'
+        and has_function_privilege('stripe_webhook', p.oid, 'execute') $$,
+  'stripe_webhook can execute no other ops function');
+select is_empty(
+  $$ select n.nspname || '.' || c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where c.relkind in ('r', 'p', 'v', 'm', 'f') and n.nspname not in ('pg_catalog', 'information_schema')
+        and n.nspname !~ '^pg_(temp|toast)'
+        and has_schema_privilege('stripe_webhook', n.oid, 'usage')
+        and has_table_privilege('stripe_webhook', c.oid, 'select, insert, update, delete') $$,
+  'stripe_webhook holds no privilege on any table it can reach');
+
+-- pgTAP lives in extensions, which the webhook role cannot reach; open it for this transaction only
+grant usage on schema extensions to stripe_webhook;
+-- acting as stripe_webhook
+set local role stripe_webhook;
+select is(
+  ops.ingest_stripe_event('{"id":"evt_pgtap_rls","type":"pgtap.rls_check","created":1700000000,"data":{"object":{"id":"x"}}}') ->> 'status',
+  'ignored',
+  'stripe_webhook can ingest an event');
+select throws_ok(stmt, '42501', null, 'stripe_webhook cannot ' || what)
+  from (values
+    ('select * from ops.stripe_events', 'read ops.stripe_events'),
+    ($$insert into ops.stripe_events (event_id, type, event_created, payload) values ('evt_x', 'x', now(), '{}')$$,
+      'insert into ops.stripe_events'),
+    ('select * from public.orders', 'read public.orders'),
+    ($$insert into public.orders (listing_id) values ('00000000-0000-4000-8000-0000000001a1')$$, 'insert into public.orders'),
+    ('select * from ops.reapply_stripe_events()', 'call ops.reapply_stripe_events')
+  ) as denied(stmt, what);
+
+-- ---------------------------------------------------------------- service_role
+reset role;
+-- acting as service_role (bypasses RLS; the state machines still apply)
+set local role service_role;
+set local request.jwt.claims = '{"role":"service_role"}';
+
+select set_has('select id from public.listings',
+  $$ values ('00000000-0000-4000-8000-0000000001a1'::uuid), ('00000000-0000-4000-8000-0000000001a2'::uuid) $$,
+  'service_role reads every listing, inactive too');
+select set_has('select id from public.orders',
+  $$ values ('00000000-0000-4000-8000-000000000da1'::uuid), ('00000000-0000-4000-8000-000000000db1'::uuid) $$,
+  'service_role reads every order');
+select set_has('select stripe_customer_id from public.customers', $$ values ('cus_pgtap_a'), ('cus_pgtap_b') $$,
+  'service_role reads every customer row');
+select set_has('select stripe_subscription_id from public.subscriptions', $$ values ('sub_pgtap_a'), ('sub_pgtap_b') $$,
+  'service_role reads every subscription');
+select set_has('select id from public.profiles',
+  $$ values ('00000000-0000-4000-8000-000000000b0a'::uuid), ('00000000-0000-4000-8000-000000000c0b'::uuid) $$,
+  'service_role reads every profile');
+-- rows run in order: each statement touches exactly one row
+select is(pg_temp.rows(stmt), '1', 'service_role can ' || what)
+  from (values
+    ($$update public.profiles set display_name = 'D' where id = '00000000-0000-4000-8000-000000000c0d'$$, 'update a profile'),
+    ($$delete from public.profiles where id = '00000000-0000-4000-8000-000000000c0d'$$, 'delete a profile'),
+    ($$insert into public.profiles (id, role) values ('00000000-0000-4000-8000-000000000c0d', 'seller')$$, 'insert a profile'),
+    ($$insert into public.listings (seller_id, title, price_amount) values ('00000000-0000-4000-8000-000000000c0b', 'B new', 100)$$,
+      'insert a listing for any seller'),
+    ($$update public.listings set active = false where title = 'B new'$$, 'update any listing'),
+    ($$delete from public.listings where title = 'B new'$$, 'delete any listing'),
+    ($$insert into public.orders (buyer_id, listing_id) values ('00000000-0000-4000-8000-000000000b0b', '00000000-0000-4000-8000-0000000001a1')$$,
+      'insert an order'),
+    ($$update public.orders set status = 'paid' where id = '00000000-0000-4000-8000-000000000db1'$$, 'move an order''s status'),
+    ($$delete from public.orders where id = '00000000-0000-4000-8000-000000000db1'$$, 'delete an order'),
+    ($$insert into public.customers (stripe_customer_id, email) values ('cus_pgtap_new', 'new@pgtap.test')$$, 'insert a customer row'),
+    ($$update public.customers set name = 'B' where stripe_customer_id = 'cus_pgtap_b'$$, 'update a customer row'),
+    ($$delete from public.customers where stripe_customer_id = 'cus_pgtap_b'$$, 'delete a customer row'),
+    ($$insert into public.subscriptions (stripe_subscription_id, stripe_customer_id, status, stripe_event_created, stripe_event_rank)
+       values ('sub_pgtap_new', 'cus_pgtap_new', 'trialing', now(), 20)$$, 'insert a subscription'),
+    ($$update public.subscriptions set status = 'active' where stripe_subscription_id = 'sub_pgtap_new'$$, 'update a subscription'),
+    ($$delete from public.subscriptions where stripe_subscription_id = 'sub_pgtap_new'$$, 'delete a subscription')
+  ) as allowed(stmt, what);
+
+reset role;
+select * from finish();
+rollback;
