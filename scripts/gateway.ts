@@ -42,6 +42,7 @@ function functionEnv(fn: Fn): NodeJS.ProcessEnv {
     SUPABASE_SERVICE_ROLE_KEY: keys.serviceRole,
     SUPABASE_DB_URL: config.dbUrl,
     STRIPE_WEBHOOK_DB_URL: config.webhookDbUrl,
+    PIPELINE_WORKER_DB_URL: config.workerDbUrl,
     STRIPE_WEBHOOK_SECRET: config.stripeWebhookSecret,
   };
 }

@@ -45,6 +45,7 @@ export const config = {
   functionsPortBase: num("FUNCTIONS_PORT_BASE", 54400),
   dbPassword: env.POSTGRES_PASSWORD ?? "postgres",
   webhookDbPassword: env.STRIPE_WEBHOOK_DB_PASSWORD ?? "local-stripe-webhook-password",
+  workerDbPassword: env.PIPELINE_WORKER_DB_PASSWORD ?? "local-pipeline-worker-password",
   jwtSecret: env.JWT_SECRET ?? LOCAL_JWT_SECRET,
   // Local test secrets (Stripe's whsec_ shape), used when none is configured: two, as during a
   // rotation, so both the current and the previous secret are exercised.
@@ -58,6 +59,10 @@ export const config = {
   get webhookDbUrl() {
     return env.STRIPE_WEBHOOK_DB_URL ??
       `postgresql://stripe_webhook:${this.webhookDbPassword}@127.0.0.1:${this.pgPort}/postgres`;
+  },
+  get workerDbUrl() {
+    return env.PIPELINE_WORKER_DB_URL ??
+      `postgresql://pipeline_worker:${this.workerDbPassword}@127.0.0.1:${this.pgPort}/postgres`;
   },
   get apiUrl() {
     return `http://127.0.0.1:${this.apiPort}`;

@@ -166,7 +166,9 @@ function pushMigrations() {
 async function configureDeployment() {
   const db = sql();
   try {
-    await db.unsafe(`alter role stripe_webhook with login password '${config.webhookDbPassword.replace(/'/g, "''")}'`);
+    for (const [role, password] of [["stripe_webhook", config.webhookDbPassword], ["pipeline_worker", config.workerDbPassword]]) {
+      await db.unsafe(`alter role ${role} with login password '${password.replace(/'/g, "''")}'`);
+    }
     const keys = await apiKeys();
     const secrets: Record<string, string> = {
       functions_base_url: `${config.apiUrl}/functions/v1`,

@@ -1,0 +1,333 @@
+-- The job engine: ops.jobs is a transactional outbox. Domain triggers enqueue through ONE function
+-- (ops.enqueue_job); an insert trigger dispatches through pg_net after commit; workers claim by id
+-- with a lease, then complete or fail with backoff; pg_cron's sweep guarantees delivery.
+create table if not exists ops.job_kinds (
+  kind text primary key,
+  function_name text not null,
+  max_attempts integer not null default 8 check (max_attempts between 1 and 50),
+  timeout_ms integer not null default 30000 check (timeout_ms between 1000 and 300000),
+  lease_seconds integer not null default 120 check (lease_seconds between 5 and 3600),
+  backoff_base_ms integer not null default 10000 check (backoff_base_ms > 0),
+  backoff_max_ms integer not null default 3600000 check (backoff_max_ms > 0)
+);
+comment on table ops.job_kinds is 'Kinds of jobs: the worker function that runs them, attempts, timeout, lease and backoff.';
+
+create table if not exists ops.jobs (
+  id bigint generated always as identity primary key,
+  kind text not null references ops.job_kinds (kind),
+  payload jsonb not null default '{}'::jsonb,
+  dedupe_key text not null unique,
+  status text not null default 'queued' check (status in ('queued', 'running', 'succeeded', 'failed', 'dead')),
+  priority integer not null default 0,
+  attempts integer not null default 0,
+  max_attempts integer not null,
+  run_at timestamptz not null default now(),
+  locked_by text,
+  locked_until timestamptz,
+  last_error text,
+  last_dispatched_at timestamptz,
+  dispatch_count integer not null default 0,
+  correlation_id text,
+  result jsonb,
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now(),
+  succeeded_at timestamptz
+);
+comment on table ops.jobs is 'Transactional outbox of side effects (CRM, tickets, notifications): one row per dedupe_key; queued | running | succeeded | failed (retrying) | dead.';
+create index if not exists jobs_due_idx on ops.jobs (priority desc, run_at) where status in ('queued', 'failed');
+create index if not exists jobs_running_idx on ops.jobs (locked_until) where status = 'running';
+create index if not exists jobs_kind_status_idx on ops.jobs (kind, status);
+create index if not exists jobs_finished_idx on ops.jobs (succeeded_at) where status = 'succeeded';
+
+create table if not exists ops.job_attempts (
+  job_id bigint not null references ops.jobs (id) on delete cascade,
+  attempt integer not null,
+  worker text,
+  started_at timestamptz not null default now(),
+  finished_at timestamptz,
+  outcome text check (outcome in ('succeeded', 'failed', 'dead', 'deferred', 'lease_expired')),
+  error text,
+  primary key (job_id, attempt)
+);
+comment on table ops.job_attempts is 'Each attempt at a job and how it ended: the history behind failure rates and exceptions.';
+create index if not exists job_attempts_started_idx on ops.job_attempts (started_at);
+
+drop trigger if exists jobs_100_set_updated_at on ops.jobs;
+create trigger jobs_100_set_updated_at before update on ops.jobs
+  for each row execute function public.set_updated_at();
+
+-- The one way to enqueue. The same dedupe_key twice enqueues once; returns the job's id either way.
+create or replace function ops.enqueue_job(
+  p_kind text,
+  p_payload jsonb,
+  p_dedupe_key text,
+  p_delay interval default interval '0',
+  p_priority integer default 0,
+  p_correlation_id text default null
+) returns bigint
+language plpgsql
+set search_path = ''
+as $$
+declare
+  job_id bigint;
+begin
+  insert into ops.jobs (kind, payload, dedupe_key, run_at, priority, max_attempts, correlation_id)
+  select p_kind, coalesce(p_payload, '{}'::jsonb), p_dedupe_key, now() + p_delay, p_priority, k.max_attempts, p_correlation_id
+    from ops.job_kinds k where k.kind = p_kind
+  on conflict (dedupe_key) do nothing
+  returning id into job_id;
+  if job_id is null then
+    select id into job_id from ops.jobs where dedupe_key = p_dedupe_key;
+    if job_id is null then
+      raise exception 'unknown job kind %', p_kind using errcode = 'foreign_key_violation';
+    end if;
+  end if;
+  return job_id;
+end
+$$;
+
+-- Exponential backoff with jitter: base * 2^(attempt-1), capped, then scaled into [50%, 100%].
+create or replace function ops.backoff_delay(p_attempt integer, p_base_ms integer, p_max_ms integer, p_jitter double precision default random())
+returns interval
+language sql immutable
+set search_path = ''
+as $$
+  select make_interval(secs => least(p_max_ms::double precision, p_base_ms * power(2, greatest(p_attempt, 1) - 1))
+                               * (0.5 + 0.5 * p_jitter) / 1000.0)
+$$;
+
+-- security definer: reads the worker URL and service key from vault, which only the owner can read.
+-- pg_net queues the request and sends it after commit; nothing is sent for a rolled-back enqueue.
+create or replace function ops.dispatch_job(p_job_id bigint) returns bigint
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  j record;
+  base_url text;
+  service_key text;
+  request_id bigint;
+begin
+  select jb.id, jb.kind, k.function_name, k.timeout_ms into j
+    from ops.jobs jb join ops.job_kinds k on k.kind = jb.kind where jb.id = p_job_id;
+  select decrypted_secret into base_url from vault.decrypted_secrets where name = 'functions_base_url';
+  select decrypted_secret into service_key from vault.decrypted_secrets where name = 'service_role_key';
+  if base_url is null or service_key is null then
+    update ops.jobs set last_error = 'cannot dispatch: vault secrets functions_base_url and service_role_key are required'
+     where id = p_job_id;
+    return null;
+  end if;
+  request_id := net.http_post(
+    url := rtrim(base_url, '/') || '/' || j.function_name,
+    body := jsonb_build_object('job_id', j.id),
+    headers := jsonb_build_object('Content-Type', 'application/json', 'Authorization', 'Bearer ' || service_key),
+    timeout_milliseconds := j.timeout_ms
+  );
+  update ops.jobs set last_dispatched_at = now(), dispatch_count = dispatch_count + 1 where id = p_job_id;
+  return request_id;
+end
+$$;
+
+create or replace function ops.jobs_dispatch_on_insert() returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  perform ops.dispatch_job(new.id);
+  return null;
+end
+$$;
+drop trigger if exists jobs_900_dispatch on ops.jobs;
+create trigger jobs_900_dispatch after insert on ops.jobs
+  for each row when (new.run_at <= now()) execute function ops.jobs_dispatch_on_insert();
+
+-- Claims a due job (or one whose lease expired) by id. Two dispatches of one job run it once:
+-- the second waits on the row lock, then finds it running and claims nothing.
+create or replace function ops.claim_job(p_job_id bigint, p_worker text)
+returns setof ops.jobs
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  j ops.jobs;
+begin
+  update ops.jobs jb
+     set status = 'running', attempts = jb.attempts + 1, locked_by = p_worker,
+         locked_until = now() + make_interval(secs => k.lease_seconds)
+    from ops.job_kinds k
+   where jb.id = p_job_id and k.kind = jb.kind
+     and ((jb.status in ('queued', 'failed') and jb.run_at <= now())
+          or (jb.status = 'running' and jb.locked_until < now()))
+  returning jb.* into j;
+  if j.id is null then
+    return;
+  end if;
+  update ops.job_attempts set outcome = 'lease_expired', finished_at = now()
+   where job_id = j.id and outcome is null;
+  insert into ops.job_attempts (job_id, attempt, worker) values (j.id, j.attempts, p_worker)
+  on conflict (job_id, attempt) do nothing;
+  return next j;
+end
+$$;
+
+-- Completes a job the worker still holds. False when its lease was lost (another run took over).
+create or replace function ops.complete_job(p_job_id bigint, p_worker text, p_result jsonb default null)
+returns boolean
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  j ops.jobs;
+begin
+  update ops.jobs
+     set status = 'succeeded', succeeded_at = now(), locked_by = null, locked_until = null,
+         last_error = null, result = p_result
+   where id = p_job_id and status = 'running' and locked_by = p_worker
+  returning * into j;
+  if j.id is null then
+    return false;
+  end if;
+  update ops.job_attempts set outcome = 'succeeded', finished_at = now() where job_id = j.id and attempt = j.attempts;
+  return true;
+end
+$$;
+
+-- Fails a job: retried after exponential backoff with jitter (or the provider's Retry-After when
+-- longer), or dead after max attempts or when the error is permanent. Returns the new status.
+create or replace function ops.fail_job(p_job_id bigint, p_worker text, p_error text, p_retryable boolean default true,
+  p_retry_after_ms integer default null)
+returns text
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  j ops.jobs;
+  k ops.job_kinds;
+  next_status text;
+  delay interval;
+begin
+  select * into j from ops.jobs where id = p_job_id and status = 'running' and locked_by = p_worker for update;
+  if j.id is null then
+    return null;
+  end if;
+  select * into k from ops.job_kinds where kind = j.kind;
+  next_status := case when p_retryable and j.attempts < j.max_attempts then 'failed' else 'dead' end;
+  delay := greatest(ops.backoff_delay(j.attempts, k.backoff_base_ms, k.backoff_max_ms),
+                    make_interval(secs => coalesce(p_retry_after_ms, 0) / 1000.0));
+  update ops.jobs
+     set status = next_status, locked_by = null, locked_until = null,
+         last_error = left(coalesce(p_error, 'unknown error'), 1000),
+         run_at = case when next_status = 'failed' then now() + delay else run_at end
+   where id = j.id;
+  update ops.job_attempts set outcome = next_status, error = left(p_error, 1000), finished_at = now()
+   where job_id = j.id and attempt = j.attempts;
+  return next_status;
+end
+$$;
+
+-- Hands a claimed job back without spending an attempt (e.g. the CRM rate budget is used up).
+create or replace function ops.defer_job(p_job_id bigint, p_worker text, p_delay_ms integer, p_reason text)
+returns boolean
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  j ops.jobs;
+begin
+  update ops.jobs
+     set status = 'queued', attempts = attempts - 1, locked_by = null, locked_until = null,
+         run_at = now() + make_interval(secs => greatest(p_delay_ms, 0) / 1000.0), last_error = left(p_reason, 1000)
+   where id = p_job_id and status = 'running' and locked_by = p_worker
+  returning * into j;
+  if j.id is null then
+    return false;
+  end if;
+  delete from ops.job_attempts where job_id = j.id and attempt = j.attempts + 1;
+  return true;
+end
+$$;
+
+-- The delivery guarantee. pg_net deletes its queue row before sending and never retries, so the
+-- sweep, not pg_net, is what guarantees delivery: it re-dispatches due retries, jobs whose dispatch
+-- was lost (still queued a while after dispatch) and jobs whose lease expired (worker died).
+-- Bounded per run; skip locked makes concurrent sweeps share the work instead of repeating it.
+create or replace function ops.sweep_jobs(p_limit integer default 500, p_lost_after interval default interval '30 seconds')
+returns integer
+language plpgsql
+set search_path = ''
+as $$
+declare
+  job_id bigint;
+  n integer := 0;
+begin
+  for job_id in
+    select jb.id from ops.jobs jb
+     where (jb.status in ('queued', 'failed') and jb.run_at <= now()
+            and (jb.last_dispatched_at is null or jb.last_dispatched_at < jb.run_at
+                 or jb.last_dispatched_at < now() - p_lost_after))
+        or (jb.status = 'running' and jb.locked_until < now())
+     order by jb.priority desc, jb.run_at
+     limit p_limit
+     for update skip locked
+  loop
+    perform ops.dispatch_job(job_id);
+    n := n + 1;
+  end loop;
+  return n;
+end
+$$;
+
+-- Replay a dead, failed or finished job: same row, same payload, same dedupe (idempotency) key,
+-- a fresh attempt budget. False when the job does not exist or is running.
+create or replace function ops.replay_job(p_job_id bigint) returns boolean
+language plpgsql
+set search_path = ''
+as $$
+begin
+  update ops.jobs
+     set status = 'queued', attempts = 0, run_at = now(), locked_by = null, locked_until = null
+   where id = p_job_id and status in ('dead', 'failed', 'succeeded', 'queued');
+  if not found then
+    return false;
+  end if;
+  perform ops.dispatch_job(p_job_id);
+  return true;
+end
+$$;
+
+create or replace function ops.replay_jobs(p_status text default 'dead', p_kind text default null, p_limit integer default 1000)
+returns integer
+language plpgsql
+set search_path = ''
+as $$
+declare
+  job_id bigint;
+  n integer := 0;
+begin
+  for job_id in
+    select id from ops.jobs where status = p_status and (p_kind is null or kind = p_kind) order by id limit p_limit
+  loop
+    n := n + ops.replay_job(job_id)::int;
+  end loop;
+  return n;
+end
+$$;
+
+do $$
+begin
+  if not exists (select 1 from pg_roles where rolname = 'pipeline_worker') then
+    -- Workers' login role: claim/complete/fail jobs and the narrow reads and writes their kind needs.
+    create role pipeline_worker nologin noinherit;
+  end if;
+end
+$$;
+grant usage on schema ops to pipeline_worker;
+
+revoke all on all functions in schema ops from public, anon, authenticated;
+grant execute on function ops.claim_job(bigint, text), ops.complete_job(bigint, text, jsonb),
+  ops.fail_job(bigint, text, text, boolean, integer), ops.defer_job(bigint, text, integer, text) to pipeline_worker;

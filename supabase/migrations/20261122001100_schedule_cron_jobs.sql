@@ -1,0 +1,29 @@
+-- pg_cron schedules: the delivery sweep every minute, and purges of pipeline bookkeeping after
+-- their retention. cron.schedule with an existing name updates it, so this is safe to re-run.
+-- Destructive by design: purges delete succeeded jobs, pg_net responses and cron run history.
+create or replace function ops.purge_pipeline_history(
+  p_jobs_after interval default interval '14 days',
+  p_responses_after interval default interval '1 day',
+  p_cron_runs_after interval default interval '7 days'
+) returns jsonb
+language plpgsql
+set search_path = ''
+as $$
+declare
+  jobs_deleted bigint;
+  responses_deleted bigint;
+  runs_deleted bigint;
+begin
+  delete from ops.jobs where status = 'succeeded' and succeeded_at < now() - p_jobs_after;
+  get diagnostics jobs_deleted = row_count;
+  delete from net._http_response where created < now() - p_responses_after;
+  get diagnostics responses_deleted = row_count;
+  delete from cron.job_run_details where end_time < now() - p_cron_runs_after;
+  get diagnostics runs_deleted = row_count;
+  return jsonb_build_object('jobs', jobs_deleted, 'http_responses', responses_deleted, 'cron_runs', runs_deleted);
+end
+$$;
+revoke all on function ops.purge_pipeline_history(interval, interval, interval) from public, anon, authenticated;
+
+select cron.schedule('ops-sweep-jobs', '* * * * *', 'select ops.sweep_jobs()');
+select cron.schedule('ops-purge-history', '17 3 * * *', 'select ops.purge_pipeline_history()');
