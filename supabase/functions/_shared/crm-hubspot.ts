@@ -1,0 +1,349 @@
+// HubSpot CRM adapter (v3 objects, v4 associations): keyed upserts only, one attempt per call, failures classified.
+//
+// Idempotency, because the job engine retries any attempt whose answer it did not see:
+// - contacts: ONE batch upsert keyed by idProperty "email" (never search-then-create: search lags writes by
+//   seconds, and a plain create answers 409 for an existing email).
+// - deals: ONE batch upsert keyed by the unique deal property backbone_order_id (our order uuid), then the
+//   v4 default association PUT to the contact, which is idempotent. A plain create would make a second deal.
+// - notes: HubSpot allows unique-value properties on contacts, companies, deals, tickets and custom objects,
+//   not on notes, so a note cannot be upserted by our key. Instead the key rides in the note body as a marker,
+//   "[backbone:<key>]", and the note is created together with its associations in one request. Before creating,
+//   the adapter lists the notes already associated to the deal (or contact) and reads their bodies: a marker
+//   match means an earlier attempt got through, and its id is returned. Association reads are consistent right
+//   after a write, unlike search. Limits: a note whose marker was edited away by a person is written again, and
+//   two concurrent attempts for one key could both create (the job engine's lease prevents that).
+//
+// Lifecycle stages: lead -> "lead", customer -> "customer", canceled or churned -> "other". HubSpot only moves
+// lifecyclestage forward through the API; "other" comes after "customer", and sending "lead" to a customer
+// leaves it a customer. We never clear the stage to force it back: people in the CRM may have promoted it.
+//
+// Rate limits: HubSpot limits requests per 10 s and per day, per portal. This module does not wait or retry:
+// a 429 becomes a retryable CrmError whose retryAfterMs is Retry-After when sent, else the 10 s window
+// (X-HubSpot-RateLimit-Interval-Milliseconds), or an hour for the daily limit; ops.jobs schedules the retry.
+//
+// Custom properties to create in the portal first: see HUBSPOT_PROPERTIES.
+import {
+  checkDeal,
+  checkNote,
+  classifyResponse,
+  classifyThrown,
+  type ContactInput,
+  type CrmAdapter,
+  CrmError,
+  type DealInput,
+  type LifecycleStage,
+  maskEmail,
+  normalizeEmail,
+  type NoteInput,
+  permanent,
+  redact,
+} from "./crm-adapter.ts";
+
+export type HubSpotConfig = {
+  accessToken: string;
+  apiBase: string;
+  timeoutMs: number;
+  pipeline: string;
+  /** Our stage name ("paid", "refunded", ...) -> HubSpot dealstage id of the pipeline. */
+  dealStages: Record<string, string>;
+};
+
+export const HUBSPOT_PROPERTIES = {
+  /** deals, single-line text, "require unique values" on: the idProperty of deal upserts */
+  dealOrderId: "backbone_order_id",
+  /** deals, number, major units like amount */
+  dealRefundedAmount: "backbone_refunded_amount",
+  /** deals, single checkbox */
+  dealNeedsReview: "backbone_needs_review",
+  /** contacts, single-line text: public.customers.billing_status */
+  contactBillingStatus: "backbone_billing_status",
+} as const;
+
+const LIFECYCLE: Record<LifecycleStage, string> = { lead: "lead", customer: "customer", other: "other" };
+// HubSpot's default association type ids (HUBSPOT_DEFINED)
+const NOTE_TO_CONTACT = 202;
+const NOTE_TO_DEAL = 214;
+const MAX_NOTE_CHARS = 60_000; // hs_note_body holds 65,536 characters
+const MAX_ASSOCIATION_PAGES = 4;
+const DAILY_LIMIT_WAIT_MS = 60 * 60 * 1000;
+
+/** Reads the adapter's settings from a plain env object (Deno.env.toObject() in functions, a literal in tests). */
+export function hubspotConfig(env: Record<string, string | undefined>): HubSpotConfig {
+  const accessToken = env.HUBSPOT_ACCESS_TOKEN?.trim();
+  if (!accessToken) throw new Error("HUBSPOT_ACCESS_TOKEN is not set");
+  const apiBase = (env.HUBSPOT_API_BASE?.trim() || "https://api.hubapi.com").replace(/\/+$/, "");
+  if (!/^https?:\/\/[^/]/.test(apiBase)) throw new Error("HUBSPOT_API_BASE is not an http(s) URL");
+  const timeoutMs = Number(env.HUBSPOT_TIMEOUT_MS?.trim() || 10_000);
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new Error("HUBSPOT_TIMEOUT_MS is not a positive number");
+  const dealStages: Record<string, string> = {
+    paid: env.HUBSPOT_DEAL_STAGE_PAID?.trim() || "closedwon",
+    refunded: env.HUBSPOT_DEAL_STAGE_REFUNDED?.trim() || "closedlost",
+  };
+  // any HUBSPOT_DEAL_STAGE_<NAME> adds a stage, e.g. HUBSPOT_DEAL_STAGE_DISPUTED for stage "disputed"
+  for (const [key, value] of Object.entries(env)) {
+    const name = /^HUBSPOT_DEAL_STAGE_([A-Z0-9_]+)$/.exec(key)?.[1];
+    if (name && value?.trim()) dealStages[name.toLowerCase()] = value.trim();
+  }
+  return {
+    accessToken,
+    apiBase,
+    timeoutMs,
+    pipeline: env.HUBSPOT_DEAL_PIPELINE?.trim() || "default",
+    dealStages,
+  };
+}
+
+const ZERO_DECIMAL = new Set("BIF CLP DJF GNF JPY KMF KRW MGA PYG RWF UGX VND VUV XAF XOF XPF".split(" "));
+const THREE_DECIMAL = new Set("BHD JOD KWD OMR TND".split(" "));
+
+/** Stripe minor units -> HubSpot's decimal amount, without floating point: 1999 USD -> "19.99", 500 JPY -> "500". */
+export function formatMinorUnits(amount: number, currency: string): string {
+  const c = currency.toUpperCase();
+  const exp = ZERO_DECIMAL.has(c) ? 0 : THREE_DECIMAL.has(c) ? 3 : 2;
+  if (exp === 0) return String(amount);
+  const digits = String(amount).padStart(exp + 1, "0");
+  return `${digits.slice(0, -exp)}.${digits.slice(-exp)}`;
+}
+
+type Json = Record<string, unknown>;
+
+const str = (v: unknown): string | undefined => (typeof v === "string" && v !== "" ? v : undefined);
+
+function parseJson(text: string): Json | undefined {
+  try {
+    const v = JSON.parse(text);
+    return v && typeof v === "object" && !Array.isArray(v) ? v as Json : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** "Property values were not valid: [{...}]" embeds a JSON list: name each failing property. */
+function validationDetails(message: string): string | undefined {
+  const start = message.indexOf("[");
+  if (!message.startsWith("Property values were not valid") || start < 0) return undefined;
+  try {
+    const list = JSON.parse(message.slice(start)) as Array<{ name?: string; error?: string; message?: string }>;
+    return `invalid properties: ${list.map((p) => `${p.name} ${p.error ?? ""}: ${p.message ?? ""}`.trim()).join("; ")}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** HubSpot's error JSON ({ status, message, category, correlationId, errors }) as one readable line. */
+export function hubspotReason(status: number, text: string): string {
+  const body = parseJson(text);
+  if (!body) return `HubSpot answered ${status} with ${text.trim() ? "a body that is not JSON" : "an empty body"}`;
+  const category = str(body.category) ?? str(body.errorType);
+  const message = str(body.message) ?? "";
+  const errors = Array.isArray(body.errors) ? body.errors.map((e) => str((e as Json)?.message)).filter(Boolean) : [];
+  const details = validationDetails(message) ?? (message || errors.join("; ") || "no message");
+  const correlation = str(body.correlationId);
+  return `HubSpot ${status}${category ? ` ${category}` : ""}: ${details}${
+    correlation ? ` (correlationId ${correlation})` : ""
+  }`;
+}
+
+/** How long a 429 without Retry-After should wait: the daily limit an hour, the rolling window its length. */
+function rateLimitWaitMs(headers: Headers, text: string): number {
+  if (str(parseJson(text)?.policyName) === "DAILY") return DAILY_LIMIT_WAIT_MS;
+  const interval = Number(headers.get("x-hubspot-ratelimit-interval-milliseconds"));
+  return Number.isFinite(interval) && interval > 0 ? interval : 10_000;
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+}
+
+export function createHubSpotAdapter(
+  config: HubSpotConfig,
+  deps: { fetch?: typeof fetch; now?: () => number } = {},
+): CrmAdapter {
+  const doFetch = deps.fetch ?? fetch;
+  const now = deps.now ?? Date.now;
+  const secrets = [config.accessToken];
+
+  /** One HTTP request with its own timeout; any failure leaves as a classified CrmError. */
+  async function call(operation: string, method: string, path: string, body?: unknown): Promise<Json> {
+    let res: Response;
+    let text: string;
+    try {
+      const headers: Record<string, string> = {
+        authorization: `Bearer ${config.accessToken}`,
+        accept: "application/json",
+      };
+      if (body !== undefined) headers["content-type"] = "application/json";
+      res = await doFetch(`${config.apiBase}${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(config.timeoutMs),
+      });
+      text = await res.text(); // still under the timeout: a body that stalls halfway is a timeout too
+    } catch (err) {
+      throw classifyThrown(operation, err, config.timeoutMs, secrets);
+    }
+    if (!res.ok) {
+      throw classifyResponse(
+        operation,
+        {
+          status: res.status,
+          retryAfter: res.headers.get("retry-after"),
+          reason: hubspotReason(res.status, text),
+          defaultRetryAfterMs: rateLimitWaitMs(res.headers, text),
+        },
+        secrets,
+        now(),
+      );
+    }
+    if (!text.trim()) return {};
+    const parsed = parseJson(text);
+    if (!parsed) {
+      throw new CrmError(`${operation}: HubSpot answered ${res.status} with a body that is not JSON`, {
+        retryable: true,
+        status: res.status,
+      });
+    }
+    return parsed;
+  }
+
+  /** The id of the one record of a batch answer; per-record errors of a 207 are classified like responses. */
+  function batchResultId(operation: string, res: Json): string {
+    const results = Array.isArray(res.results) ? res.results as Json[] : [];
+    const id = results[0]?.id;
+    if (typeof id === "string" || typeof id === "number") return String(id);
+    const error = Array.isArray(res.errors) ? res.errors[0] as Json | undefined : undefined;
+    if (error) {
+      const category = str(error.category) ?? "ERROR";
+      throw new CrmError(redact(`${operation}: HubSpot ${category}: ${str(error.message) ?? "no message"}`, secrets), {
+        retryable: /RATE_LIMIT|TIMEOUT|INTERNAL|UNAVAILABLE/.test(category),
+      });
+    }
+    throw new CrmError(`${operation}: HubSpot answered without a result`, { retryable: true });
+  }
+
+  /** The id of a note associated to the anchor whose body carries the marker, if an earlier attempt made it. */
+  async function findMarkedNote(operation: string, anchor: [string, string], marker: string) {
+    const ids: string[] = [];
+    let after: string | undefined;
+    for (let page = 0; page < MAX_ASSOCIATION_PAGES; page++) {
+      const query = new URLSearchParams({ limit: "500", ...(after ? { after } : {}) });
+      const res = await call(
+        `${operation}: list notes`,
+        "GET",
+        `/crm/v4/objects/${anchor[0]}/${encodeURIComponent(anchor[1])}/associations/notes?${query}`,
+      );
+      for (const r of Array.isArray(res.results) ? res.results as Json[] : []) {
+        if (r.toObjectId !== undefined && r.toObjectId !== null) ids.push(String(r.toObjectId));
+      }
+      after = str(((res.paging as Json | undefined)?.next as Json | undefined)?.after);
+      if (!after) break;
+    }
+    for (let i = 0; i < ids.length; i += 100) {
+      const res = await call(`${operation}: read notes`, "POST", "/crm/v3/objects/notes/batch/read", {
+        inputs: ids.slice(i, i + 100).map((id) => ({ id })),
+        properties: ["hs_note_body"],
+      });
+      for (const note of Array.isArray(res.results) ? res.results as Json[] : []) {
+        const noteBody = (note.properties as Json | undefined)?.hs_note_body;
+        if (typeof noteBody === "string" && noteBody.includes(marker)) return String(note.id);
+      }
+    }
+    return undefined;
+  }
+
+  return {
+    name: "hubspot",
+
+    async upsertContact(c: ContactInput) {
+      const email = normalizeEmail(c.email);
+      const operation = `upsert contact ${maskEmail(email)}`;
+      const lifecyclestage = LIFECYCLE[c.lifecycleStage];
+      if (!lifecyclestage) throw permanent(`${operation}: unknown lifecycle stage "${c.lifecycleStage}"`);
+      const properties: Record<string, string> = {
+        email,
+        lifecyclestage,
+        [HUBSPOT_PROPERTIES.contactBillingStatus]: c.billingStatus,
+      };
+      // names only when we know them: never blank what someone typed into the CRM
+      if (c.firstName?.trim()) properties.firstname = c.firstName.trim();
+      if (c.lastName?.trim()) properties.lastname = c.lastName.trim();
+      const res = await call(operation, "POST", "/crm/v3/objects/contacts/batch/upsert", {
+        inputs: [{ idProperty: "email", id: email, properties }],
+      });
+      return { contactId: batchResultId(operation, res) };
+    },
+
+    async upsertDeal(d: DealInput) {
+      checkDeal(d);
+      const operation = `upsert deal ${d.orderKey}`;
+      const stageKey = d.stage.trim().toLowerCase();
+      if (!Object.hasOwn(config.dealStages, stageKey)) {
+        throw permanent(
+          `${operation}: no HubSpot deal stage configured for "${d.stage}" (set HUBSPOT_DEAL_STAGE_${stageKey.toUpperCase()})`,
+        );
+      }
+      const properties: Record<string, string> = {
+        [HUBSPOT_PROPERTIES.dealOrderId]: d.orderKey,
+        dealname: d.name.trim(),
+        amount: formatMinorUnits(d.amount, d.currency),
+        deal_currency_code: d.currency.toUpperCase(),
+        pipeline: config.pipeline,
+        dealstage: config.dealStages[stageKey],
+      };
+      if (d.refundedAmount !== undefined) {
+        properties[HUBSPOT_PROPERTIES.dealRefundedAmount] = formatMinorUnits(d.refundedAmount, d.currency);
+      }
+      if (d.needsReview !== undefined) properties[HUBSPOT_PROPERTIES.dealNeedsReview] = String(d.needsReview);
+      const res = await call(operation, "POST", "/crm/v3/objects/deals/batch/upsert", {
+        inputs: [{ idProperty: HUBSPOT_PROPERTIES.dealOrderId, id: d.orderKey, properties }],
+      });
+      const dealId = batchResultId(operation, res);
+      if (d.contactId) {
+        await call(
+          `${operation}: associate contact`,
+          "PUT",
+          `/crm/v4/objects/deals/${encodeURIComponent(dealId)}/associations/default/contacts/${
+            encodeURIComponent(d.contactId)
+          }`,
+        );
+      }
+      return { dealId };
+    },
+
+    async addNote(n: NoteInput) {
+      checkNote(n);
+      const operation = `add note ${n.key}`;
+      const marker = `[backbone:${n.key}]`;
+      const anchor: [string, string] = n.dealId ? ["deals", n.dealId] : ["contacts", n.contactId as string];
+      const existing = await findMarkedNote(operation, anchor, marker);
+      if (existing) return { noteId: existing };
+      const associations = [];
+      if (n.dealId) {
+        associations.push({
+          to: { id: n.dealId },
+          types: [{ associationCategory: "HUBSPOT_DEFINED", associationTypeId: NOTE_TO_DEAL }],
+        });
+      }
+      if (n.contactId) {
+        associations.push({
+          to: { id: n.contactId },
+          types: [{ associationCategory: "HUBSPOT_DEFINED", associationTypeId: NOTE_TO_CONTACT }],
+        });
+      }
+      const html = escapeHtml(n.body.slice(0, MAX_NOTE_CHARS)).replace(/\r?\n/g, "<br>");
+      const res = await call(operation, "POST", "/crm/v3/objects/notes", {
+        properties: {
+          hs_note_body: `${html}<br><br>${marker}`,
+          hs_timestamp: n.occurredAt ?? new Date(now()).toISOString(),
+        },
+        associations,
+      });
+      const id = res.id;
+      if (typeof id !== "string" && typeof id !== "number") {
+        throw new CrmError(`${operation}: HubSpot answered without a note id`, { retryable: true });
+      }
+      return { noteId: String(id) };
+    },
+  };
+}

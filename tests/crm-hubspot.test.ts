@@ -1,0 +1,441 @@
+// The CRM adapters: HubSpot against a HubSpot-compatible fake (keyed upserts, one attempt, classified failures)
+// and the local capture adapter. No database and no network beyond 127.0.0.1.
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
+import {
+  classifyResponse,
+  CrmError,
+  type DealInput,
+  maskEmail,
+  normalizeEmail,
+  parseRetryAfter,
+} from "../supabase/functions/_shared/crm-adapter.ts";
+import { type CaptureRecord, createCaptureAdapter } from "../supabase/functions/_shared/crm-capture.ts";
+import { selectCrmAdapter } from "../supabase/functions/_shared/crm-config.ts";
+import { createHubSpotAdapter, formatMinorUnits, hubspotConfig } from "../supabase/functions/_shared/crm-hubspot.ts";
+import { type FakeHubSpot, type FaultKind, startFakeHubSpot } from "./fakes/hubspot.ts";
+
+const TIMEOUT_MS = 400;
+let fake: FakeHubSpot;
+
+beforeAll(async () => {
+  fake = await startFakeHubSpot({ faults: { slowMs: TIMEOUT_MS * 3 } });
+});
+afterAll(async () => {
+  await fake?.close();
+});
+beforeEach(() => fake.reset());
+
+function adapter(env: Record<string, string> = {}) {
+  return createHubSpotAdapter(
+    hubspotConfig({
+      HUBSPOT_ACCESS_TOKEN: fake.token,
+      HUBSPOT_API_BASE: fake.url,
+      HUBSPOT_TIMEOUT_MS: String(TIMEOUT_MS),
+      ...env,
+    }),
+  );
+}
+
+const email = () => `buyer-${randomUUID().slice(0, 8)}@example.com`;
+const contact = (address: string) => ({
+  email: address,
+  firstName: "Jane",
+  lastName: "Doe",
+  lifecycleStage: "customer" as const,
+  billingStatus: "active",
+});
+const deal = (over: Partial<DealInput> = {}): DealInput => ({
+  orderKey: randomUUID(),
+  name: "Order: Handmade mug",
+  amount: 1999,
+  currency: "usd",
+  stage: "paid",
+  ...over,
+});
+
+/** The CrmError an operation throws (fails the test if it resolves or throws anything else). */
+async function crmError(p: Promise<unknown>): Promise<CrmError> {
+  const err = await p.then(() => undefined, (e) => e);
+  expect(err).toBeInstanceOf(CrmError);
+  return err as CrmError;
+}
+
+describe("HubSpot adapter: idempotent writes", () => {
+  test("upserting the same contact twice yields one contact", async () => {
+    const crm = adapter();
+    const address = email();
+    const first = await crm.upsertContact(contact(address));
+    const second = await crm.upsertContact(contact(address));
+    expect(second.contactId).toBe(first.contactId);
+    expect(fake.contacts(address)).toHaveLength(1);
+    expect(fake.contacts(address)[0].properties).toMatchObject({
+      firstname: "Jane",
+      lifecyclestage: "customer",
+      backbone_billing_status: "active",
+    });
+  });
+
+  test("emails differing only in case and surrounding spaces are one contact", async () => {
+    const crm = adapter();
+    const address = email();
+    const a = await crm.upsertContact(contact(`  ${address.toUpperCase()} `));
+    const b = await crm.upsertContact(contact(address));
+    expect(b.contactId).toBe(a.contactId);
+    expect(fake.contacts()).toHaveLength(1);
+    expect(fake.contacts()[0].properties.email).toBe(address);
+  });
+
+  test("a contact keeps the names it has when a later upsert does not know them", async () => {
+    const crm = adapter();
+    const address = email();
+    await crm.upsertContact(contact(address));
+    await crm.upsertContact({ email: address, lifecycleStage: "other", billingStatus: "canceled" });
+    expect(fake.contacts(address)[0].properties).toMatchObject({
+      firstname: "Jane",
+      lastname: "Doe",
+      lifecyclestage: "other",
+      backbone_billing_status: "canceled",
+    });
+  });
+
+  test("a deal upserted twice (a retry) is one deal, associated once to its contact", async () => {
+    const crm = adapter();
+    const { contactId } = await crm.upsertContact(contact(email()));
+    const d = deal({ contactId });
+    const first = await crm.upsertDeal(d);
+    const second = await crm.upsertDeal(d);
+    expect(second.dealId).toBe(first.dealId);
+    expect(fake.deals(d.orderKey)).toHaveLength(1);
+    expect(fake.deals(d.orderKey)[0].properties).toMatchObject({
+      dealname: "Order: Handmade mug",
+      amount: "19.99",
+      deal_currency_code: "USD",
+      pipeline: "default",
+      dealstage: "closedwon",
+    });
+    expect(fake.associations("deals", first.dealId, "contacts")).toEqual([contactId]);
+  });
+
+  test("a refund moves the same deal to the refunded stage with the refunded amount", async () => {
+    const crm = adapter();
+    const d = deal();
+    const paid = await crm.upsertDeal(d);
+    const refunded = await crm.upsertDeal({ ...d, stage: "refunded", refundedAmount: 1999, needsReview: true });
+    expect(refunded.dealId).toBe(paid.dealId);
+    expect(fake.deals()).toHaveLength(1);
+    expect(fake.deals(d.orderKey)[0].properties).toMatchObject({
+      dealstage: "closedlost",
+      backbone_refunded_amount: "19.99",
+      backbone_needs_review: "true",
+    });
+  });
+
+  test("deal stages come from config, and an unconfigured stage fails permanently before any request", async () => {
+    const crm = adapter({
+      HUBSPOT_DEAL_STAGE_PAID: "contractsent",
+      HUBSPOT_DEAL_STAGE_DISPUTED: "decisionmakerboughtin",
+    });
+    const d = deal();
+    await crm.upsertDeal(d);
+    expect(fake.deals(d.orderKey)[0].properties.dealstage).toBe("contractsent");
+    await crm.upsertDeal({ ...d, stage: "disputed" });
+    expect(fake.deals(d.orderKey)[0].properties.dealstage).toBe("decisionmakerboughtin");
+
+    const before = fake.requests.length;
+    const err = await crmError(adapter().upsertDeal({ ...d, stage: "disputed" }));
+    expect(err.retryable).toBe(false);
+    expect(err.message).toContain("HUBSPOT_DEAL_STAGE_DISPUTED");
+    expect(fake.requests.length).toBe(before);
+  });
+
+  test.each([
+    ["slow", "the answer came after the client's timeout"],
+    ["drop-after", "the connection dropped after HubSpot applied it"],
+  ] as Array<[FaultKind, string]>)(
+    "a deal upsert whose answer was lost (%s: %s) is still one deal after the retry",
+    async (kind) => {
+      const crm = adapter();
+      const d = deal();
+      fake.failNext(kind, { match: "/deals/batch/upsert" });
+      const err = await crmError(crm.upsertDeal(d));
+      expect(err.retryable).toBe(true);
+      await crm.upsertDeal(d); // the job engine's retry
+      expect(fake.deals(d.orderKey)).toHaveLength(1);
+    },
+  );
+
+  test("a note added twice with one key is one note, even when the first answer was lost", async () => {
+    const crm = adapter();
+    const { contactId } = await crm.upsertContact(contact(email()));
+    const { dealId } = await crm.upsertDeal(deal({ contactId }));
+    const note = {
+      key: `order:${randomUUID()}:refunded`,
+      dealId,
+      contactId,
+      body: "Refunded 19.99 USD.\nReason: <damaged>",
+    };
+
+    fake.failNext("drop-after", { match: "POST /crm/v3/objects/notes" });
+    const err = await crmError(crm.addNote(note));
+    expect(err.retryable).toBe(true);
+    const first = await crm.addNote(note);
+    const second = await crm.addNote(note);
+
+    expect(second.noteId).toBe(first.noteId);
+    const notes = fake.snapshot().notes;
+    expect(notes).toHaveLength(1);
+    expect(notes[0]).toMatchObject({ id: first.noteId, deals: [dealId], contacts: [contactId] });
+    expect(notes[0].body).toContain("Reason: &lt;damaged&gt;");
+    expect(notes[0].body).toContain(`[backbone:${note.key}]`);
+  });
+
+  test("notes with different keys on one deal are different notes", async () => {
+    const crm = adapter();
+    const { dealId } = await crm.upsertDeal(deal());
+    const a = await crm.addNote({ key: "order:1:paid", dealId, body: "Paid." });
+    const b = await crm.addNote({ key: "order:1:refunded", dealId, body: "Refunded." });
+    expect(a.noteId).not.toBe(b.noteId);
+    expect(fake.associations("deals", dealId, "notes").sort()).toEqual([a.noteId, b.noteId].sort());
+  });
+});
+
+describe("HubSpot adapter: one attempt, classified for the job engine", () => {
+  test("429 gives a retryable CrmError with retryAfterMs from Retry-After seconds", async () => {
+    fake.setFaults({ retryAfter: 7 });
+    fake.failNext("429");
+    const err = await crmError(adapter().upsertContact(contact(email())));
+    expect(err).toMatchObject({ retryable: true, status: 429, retryAfterMs: 7_000 });
+    expect(fake.requests).toHaveLength(1); // no retry loop inside the adapter
+  });
+
+  test("429 with Retry-After as an HTTP date is honoured", async () => {
+    fake.setFaults({ retryAfter: new Date(Date.now() + 30_000).toUTCString() });
+    fake.failNext("429");
+    const err = await crmError(adapter().upsertDeal(deal()));
+    expect(err.retryable).toBe(true);
+    expect(err.retryAfterMs).toBeGreaterThan(27_000);
+    expect(err.retryAfterMs).toBeLessThanOrEqual(30_000);
+  });
+
+  test("the per-10-second limit answers 429 and the error waits for the window", async () => {
+    fake.setFaults({ limitPer10s: 2 });
+    const crm = adapter();
+    await crm.upsertContact(contact(email()));
+    await crm.upsertContact(contact(email()));
+    const err = await crmError(crm.upsertContact(contact(email())));
+    expect(err).toMatchObject({ retryable: true, status: 429, retryAfterMs: 10_000 });
+    expect(err.message).toContain("RATE_LIMITS");
+    expect(fake.contacts()).toHaveLength(2);
+  });
+
+  test.each([
+    ["500", /HubSpot 500 INTERNAL_ERROR/],
+    ["hang", /no answer within 400 ms \(timeout\)/],
+    ["drop", /network error/],
+  ] as Array<[FaultKind, RegExp]>)("a %s is retryable", async (kind, message) => {
+    fake.failNext(kind);
+    const started = Date.now();
+    const err = await crmError(adapter().upsertContact(contact(email())));
+    expect(err.retryable).toBe(true);
+    expect(err.message).toMatch(message);
+    expect(Date.now() - started).toBeLessThan(TIMEOUT_MS + 1_000);
+    expect(fake.contacts()).toHaveLength(0);
+  });
+
+  test("an invalid email is a permanent failure with a readable reason that masks the address", async () => {
+    const err = await crmError(adapter().upsertContact(contact("jane.doe@example")));
+    expect(err).toMatchObject({ retryable: false, status: 400 });
+    expect(err.message).toMatch(/HubSpot 400 VALIDATION_ERROR: invalid properties: email INVALID_EMAIL/);
+    expect(err.message).toContain("j***@example");
+    expect(err.message).not.toContain("jane.doe");
+  });
+
+  test("a portal without the unique backbone_order_id property fails deals permanently, naming it", async () => {
+    const portal = await startFakeHubSpot({ token: fake.token, uniqueProperties: { deals: [] } });
+    try {
+      const crm = createHubSpotAdapter(
+        hubspotConfig({ HUBSPOT_ACCESS_TOKEN: fake.token, HUBSPOT_API_BASE: portal.url }),
+      );
+      const err = await crmError(crm.upsertDeal(deal()));
+      expect(err).toMatchObject({ retryable: false, status: 400 });
+      expect(err.message).toContain("backbone_order_id is not a unique value property of deals");
+    } finally {
+      await portal.close();
+    }
+  });
+
+  test("a wrong token is a permanent 401 whose message does not contain the token", async () => {
+    const wrong = `pat-na1-${randomUUID()}`;
+    const crm = createHubSpotAdapter(hubspotConfig({ HUBSPOT_ACCESS_TOKEN: wrong, HUBSPOT_API_BASE: fake.url }));
+    const err = await crmError(crm.upsertContact(contact(email())));
+    expect(err).toMatchObject({ retryable: false, status: 401 });
+    expect(err.message).toContain("INVALID_AUTHENTICATION");
+    expect(err.message).not.toContain(wrong);
+  });
+
+  test("the token never appears in error messages, even when an answer echoes it", async () => {
+    const messages: string[] = [];
+    for (const kind of ["429", "500", "hang", "drop"] as FaultKind[]) {
+      fake.failNext(kind);
+      messages.push((await crmError(adapter().upsertContact(contact(email())))).message);
+    }
+    messages.push((await crmError(adapter().upsertContact(contact("x@invalid")))).message);
+    const echoed = classifyResponse(
+      "upsert contact",
+      { status: 400, reason: `HubSpot 400: bad header Bearer ${fake.token} for jane@example.com` },
+      [fake.token],
+    );
+    messages.push(echoed.message);
+    for (const m of messages) expect(m).not.toContain(fake.token);
+    expect(echoed.message).toBe("upsert contact: HubSpot 400: bad header Bearer [redacted] for j***@example.com");
+  });
+
+  test("parseRetryAfter reads seconds and HTTP dates and ignores garbage", () => {
+    const now = Date.parse("2026-11-22T10:00:00Z");
+    expect(parseRetryAfter("3", now)).toBe(3_000);
+    expect(parseRetryAfter("Sun, 22 Nov 2026 10:00:30 GMT", now)).toBe(30_000);
+    expect(parseRetryAfter("Sun, 22 Nov 2026 09:00:00 GMT", now)).toBe(0);
+    expect(parseRetryAfter("soon", now)).toBeUndefined();
+    expect(parseRetryAfter(null, now)).toBeUndefined();
+  });
+
+  test("a non-JSON 502 from a proxy is retryable and says so", () => {
+    const err = classifyResponse("upsert deal x", {
+      status: 502,
+      reason: "HubSpot answered 502 with a body that is not JSON",
+    });
+    expect(err).toMatchObject({ retryable: true, status: 502 });
+  });
+});
+
+describe("CRM helpers and configuration", () => {
+  test("emails are trimmed and lower-cased, and masked for logs", () => {
+    expect(normalizeEmail("  Jane.Doe@Example.COM ")).toBe("jane.doe@example.com");
+    expect(maskEmail("jane.doe@example.com")).toBe("j***@example.com");
+    expect(maskEmail("@example.com")).toBe("***@example.com");
+    expect(maskEmail("not-an-email")).toBe("***");
+    expect(() => normalizeEmail("   ")).toThrow(CrmError);
+  });
+
+  test("minor units become HubSpot amounts without floating point", () => {
+    expect(formatMinorUnits(1999, "usd")).toBe("19.99");
+    expect(formatMinorUnits(5, "eur")).toBe("0.05");
+    expect(formatMinorUnits(500, "JPY")).toBe("500");
+    expect(formatMinorUnits(1234, "kwd")).toBe("1.234");
+  });
+
+  test("config defaults to api.hubapi.com, a 10 s timeout and the default pipeline", () => {
+    expect(hubspotConfig({ HUBSPOT_ACCESS_TOKEN: "pat-x" })).toEqual({
+      accessToken: "pat-x",
+      apiBase: "https://api.hubapi.com",
+      timeoutMs: 10_000,
+      pipeline: "default",
+      dealStages: { paid: "closedwon", refunded: "closedlost" },
+    });
+  });
+
+  test("HubSpot is chosen when a token is set, capture otherwise or when forced", () => {
+    const recorder = async () => {};
+    expect(selectCrmAdapter({ HUBSPOT_ACCESS_TOKEN: "pat-x" }, { recorder }).name).toBe("hubspot");
+    expect(selectCrmAdapter({ HUBSPOT_ACCESS_TOKEN: "  " }, { recorder }).name).toBe("capture");
+    expect(selectCrmAdapter({}, { recorder }).name).toBe("capture");
+    expect(selectCrmAdapter({ HUBSPOT_ACCESS_TOKEN: "pat-x", CRM_ADAPTER: "capture" }, { recorder }).name).toBe(
+      "capture",
+    );
+    expect(() => selectCrmAdapter({ CRM_ADAPTER: "hubspot" }, { recorder })).toThrow(/HUBSPOT_ACCESS_TOKEN/);
+  });
+});
+
+describe("capture adapter", () => {
+  test("records what would be sent and returns the same id for the same key", async () => {
+    const records: CaptureRecord[] = [];
+    const crm = createCaptureAdapter(async (r) => {
+      records.push(r);
+    });
+    const a = await crm.upsertContact(contact(" Jane@Example.com"));
+    const b = await crm.upsertContact(contact("jane@example.com"));
+    expect(a.contactId).toBe(b.contactId);
+    expect(a.contactId).toMatch(/^capture-contact-[0-9a-f]{24}$/);
+    const d = deal({ contactId: a.contactId });
+    const d1 = await crm.upsertDeal(d);
+    const d2 = await crm.upsertDeal(d);
+    expect(d1.dealId).toBe(d2.dealId);
+    const n = await crm.addNote({ key: `order:${d.orderKey}:paid`, dealId: d1.dealId, body: "Paid." });
+    expect(n.noteId).toMatch(/^capture-note-/);
+
+    expect(records.map((r) => r.kind)).toEqual(["contact", "contact", "deal", "deal", "note"]);
+    expect(records[0]).toMatchObject({
+      kind: "contact",
+      key: "jane@example.com",
+      externalId: a.contactId,
+      payload: { email: "jane@example.com", lifecycleStage: "customer", billingStatus: "active" },
+    });
+    expect(records[2]).toMatchObject({ kind: "deal", key: d.orderKey, payload: { amount: 1999, currency: "usd" } });
+  });
+
+  test("a bad input is permanent and a failing recorder is retryable", async () => {
+    const crm = createCaptureAdapter(async () => {
+      throw new Error("connection refused");
+    });
+    expect((await crmError(crm.upsertContact(contact("no-at-sign")))).retryable).toBe(false);
+    expect((await crmError(crm.upsertDeal(deal({ amount: 19.99 })))).retryable).toBe(false);
+    expect((await crmError(crm.addNote({ key: "k 1", dealId: "1", body: "x" }))).retryable).toBe(false);
+    expect((await crmError(crm.addNote({ key: "k1", body: "x" }))).retryable).toBe(false);
+    const err = await crmError(crm.upsertContact(contact("jane@example.com")));
+    expect(err.retryable).toBe(true);
+    expect(err.message).toBe("capture contact: the recorder failed (Error)");
+  });
+});
+
+describe("the HubSpot fake models what bites", () => {
+  const post = (path: string, body: unknown, token = fake.token) =>
+    fetch(`${fake.url}${path}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+
+  test("the plain deal create makes a second deal when called twice", async () => {
+    const body = { properties: { dealname: "Order", amount: "10.00" } };
+    expect((await post("/crm/v3/objects/deals", body)).status).toBe(201);
+    expect((await post("/crm/v3/objects/deals", body)).status).toBe(201);
+    expect(fake.deals()).toHaveLength(2);
+  });
+
+  test("the plain contact create answers 409 for an existing email, as HubSpot does", async () => {
+    const address = email();
+    expect((await post("/crm/v3/objects/contacts", { properties: { email: address } })).status).toBe(201);
+    const res = await post("/crm/v3/objects/contacts", { properties: { email: address } });
+    expect(res.status).toBe(409);
+    expect(await res.json()).toMatchObject({ category: "CONFLICT", message: expect.stringMatching(/Existing ID/) });
+  });
+
+  test("search does not see a record created a moment ago (why nothing here searches before creating)", async () => {
+    const address = email();
+    await post("/crm/v3/objects/contacts", { properties: { email: address } });
+    const res = await post("/crm/v3/objects/contacts/search", {
+      filterGroups: [{ filters: [{ propertyName: "email", operator: "EQ", value: address }] }],
+    });
+    expect(await res.json()).toMatchObject({ total: 0 });
+  });
+
+  test("a lifecycle stage never moves back through the API", async () => {
+    const crm = adapter();
+    const address = email();
+    await crm.upsertContact(contact(address));
+    await crm.upsertContact({ ...contact(address), lifecycleStage: "lead" });
+    expect(fake.contacts(address)[0].properties.lifecyclestage).toBe("customer");
+  });
+
+  test("requests without the Bearer token answer 401, and faults can be set over HTTP", async () => {
+    expect((await post("/crm/v3/objects/deals", {}, "nope")).status).toBe(401);
+    await fetch(`${fake.url}/__fake/faults`, {
+      method: "POST",
+      body: JSON.stringify({ next: { kind: "500", count: 1 } }),
+    });
+    expect((await post("/crm/v3/objects/deals", { properties: {} })).status).toBe(500);
+    const state = await (await fetch(`${fake.url}/__fake/state`)).json();
+    expect(state.requests.map((r: { fault?: string }) => r.fault)).toEqual(["unauthorized", "500"]);
+  });
+});
