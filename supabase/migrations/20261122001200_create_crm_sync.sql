@@ -1,0 +1,210 @@
+-- CRM sync, the job engine's first consumer: new users become leads; customer and order changes
+-- enqueue crm-sync jobs; the worker upserts contacts/deals and stores the mapping here.
+-- Also a shared rate budget so all worker instances together stay under the CRM's limit.
+insert into ops.job_kinds (kind, function_name, max_attempts, timeout_ms, lease_seconds, backoff_base_ms)
+values ('crm.contact', 'crm-sync', 8, 30000, 60, 5000),
+       ('crm.deal', 'crm-sync', 8, 30000, 60, 5000)
+on conflict (kind) do update set function_name = excluded.function_name;
+
+create table if not exists ops.crm_contacts (
+  customer_id uuid primary key references public.customers (id) on delete cascade,
+  email text not null,
+  adapter text not null,
+  crm_contact_id text not null,
+  lifecycle_stage text,
+  synced_version integer not null default 0,
+  synced_at timestamptz not null default now()
+);
+comment on table ops.crm_contacts is 'Mapping customer <-> CRM contact (keyed in the CRM by lower-cased email).';
+
+create table if not exists ops.crm_deals (
+  order_id uuid primary key references public.orders (id) on delete cascade,
+  adapter text not null,
+  crm_deal_id text not null,
+  stage text,
+  synced_version integer not null default 0,
+  synced_at timestamptz not null default now()
+);
+comment on table ops.crm_deals is 'Mapping order <-> CRM deal (keyed in the CRM by the order id).';
+
+create table if not exists ops.crm_capture (
+  id bigint generated always as identity primary key,
+  adapter text not null default 'capture',
+  operation text not null,
+  key text not null,
+  body jsonb not null,
+  created_at timestamptz not null default now()
+);
+comment on table ops.crm_capture is 'What the local capture adapter would have sent to the CRM (the default when no HubSpot token is set).';
+create index if not exists crm_capture_key_idx on ops.crm_capture (operation, key);
+
+create table if not exists ops.rate_limit_buckets (
+  bucket text primary key,
+  window_started_at timestamptz not null default now(),
+  used integer not null default 0
+);
+comment on table ops.rate_limit_buckets is 'Fixed-window request budgets shared by every worker instance (e.g. HubSpot: 100 requests per 10 s).';
+
+-- Takes p_tokens from a fixed window of p_window_ms holding p_capacity. Returns 0 when granted,
+-- else the milliseconds until the window resets (nothing taken).
+create or replace function ops.take_rate_tokens(p_bucket text, p_tokens integer, p_capacity integer, p_window_ms integer)
+returns integer
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  b ops.rate_limit_buckets;
+  window_len interval := make_interval(secs => p_window_ms / 1000.0);
+begin
+  insert into ops.rate_limit_buckets (bucket) values (p_bucket) on conflict (bucket) do nothing;
+  select * into b from ops.rate_limit_buckets where bucket = p_bucket for update;
+  if b.window_started_at + window_len <= now() then
+    b.window_started_at := now();
+    b.used := 0;
+  end if;
+  if b.used + p_tokens > p_capacity then
+    update ops.rate_limit_buckets set window_started_at = b.window_started_at, used = b.used where bucket = p_bucket;
+    return greatest(1, ceil(extract(epoch from (b.window_started_at + window_len - now())) * 1000))::integer;
+  end if;
+  update ops.rate_limit_buckets set window_started_at = b.window_started_at, used = b.used + p_tokens where bucket = p_bucket;
+  return 0;
+end
+$$;
+
+-- What a crm-sync job needs, read at run time so a late retry sends the newest state.
+-- security definer: the worker role reads nothing else; only jobs it holds (running) answer.
+create or replace function ops.crm_job_context(p_job_id bigint, p_worker text) returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  j ops.jobs;
+  ctx jsonb;
+begin
+  select * into j from ops.jobs where id = p_job_id and status = 'running' and locked_by = p_worker;
+  if j.id is null then
+    return null;
+  end if;
+  if j.kind = 'crm.contact' then
+    select jsonb_build_object('customer_id', c.id, 'email', lower(trim(c.email)), 'name', c.name,
+             'billing_status', c.billing_status, 'version', c.version)
+      into ctx from public.customers c where c.id = (j.payload ->> 'customer_id')::uuid;
+  elsif j.kind = 'crm.deal' then
+    select jsonb_build_object('order_id', o.id, 'status', o.status, 'amount_total', o.amount_total,
+             'currency', o.currency, 'amount_refunded', o.amount_refunded, 'needs_review', o.needs_review,
+             'version', o.version, 'listing_title', l.title,
+             'buyer', case when u.email is null then null else jsonb_build_object(
+               'customer_id', c.id, 'email', lower(trim(u.email)), 'name', coalesce(c.name, p.display_name),
+               'billing_status', coalesce(c.billing_status, 'lead')) end)
+      into ctx
+      from public.orders o
+      left join public.listings l on l.id = o.listing_id
+      left join auth.users u on u.id = o.buyer_id
+      left join public.profiles p on p.id = o.buyer_id
+      left join public.customers c on c.user_id = o.buyer_id
+     where o.id = (j.payload ->> 'order_id')::uuid;
+  end if;
+  return ctx;
+end
+$$;
+
+-- Stores what the CRM answered (contact and deal ids) for a job the worker holds.
+create or replace function ops.record_crm_sync(p_job_id bigint, p_worker text, p_adapter text, p_result jsonb) returns void
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  contact jsonb;
+begin
+  if not exists (select 1 from ops.jobs where id = p_job_id and status = 'running' and locked_by = p_worker) then
+    raise exception 'job % is not held by %', p_job_id, p_worker using errcode = 'lock_not_available';
+  end if;
+  for contact in select * from jsonb_array_elements(coalesce(p_result -> 'contacts', '[]'::jsonb)) loop
+    insert into ops.crm_contacts as x (customer_id, email, adapter, crm_contact_id, lifecycle_stage, synced_version)
+    select (contact ->> 'customer_id')::uuid, contact ->> 'email', p_adapter, contact ->> 'crm_id',
+           contact ->> 'lifecycle_stage', coalesce((contact ->> 'version')::int, 0)
+     where contact ->> 'customer_id' is not null
+    on conflict (customer_id) do update set email = excluded.email, adapter = excluded.adapter,
+      crm_contact_id = excluded.crm_contact_id, lifecycle_stage = excluded.lifecycle_stage,
+      synced_version = greatest(x.synced_version, excluded.synced_version), synced_at = now();
+  end loop;
+  if p_result ? 'deal' then
+    insert into ops.crm_deals as x (order_id, adapter, crm_deal_id, stage, synced_version)
+    values ((p_result -> 'deal' ->> 'order_id')::uuid, p_adapter, p_result -> 'deal' ->> 'crm_id',
+            p_result -> 'deal' ->> 'stage', coalesce((p_result -> 'deal' ->> 'version')::int, 0))
+    on conflict (order_id) do update set adapter = excluded.adapter, crm_deal_id = excluded.crm_deal_id,
+      stage = excluded.stage, synced_version = greatest(x.synced_version, excluded.synced_version), synced_at = now();
+  end if;
+end
+$$;
+
+-- The capture adapter's recorder: one row per call it would have made.
+create or replace function ops.record_crm_capture(p_operation text, p_key text, p_body jsonb) returns void
+language sql
+security definer
+set search_path = ''
+as $$
+  insert into ops.crm_capture (operation, key, body) values (p_operation, p_key, p_body)
+$$;
+
+-- security definer: triggers run as whoever writes the row (pipeline, service role, GoTrue);
+-- the job queue is not theirs to write, only this enqueue is.
+create or replace function ops.customers_enqueue_crm_sync() returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  perform ops.enqueue_job('crm.contact', jsonb_build_object('customer_id', new.id),
+    format('crm.contact:%s:v%s', new.id, new.version), p_correlation_id => new.stripe_customer_id);
+  return null;
+end
+$$;
+drop trigger if exists customers_500_enqueue_crm_sync on public.customers;
+create trigger customers_500_enqueue_crm_sync after insert or update of billing_status, email on public.customers
+  for each row when (new.email is not null) execute function ops.customers_enqueue_crm_sync();
+
+-- security definer: triggers run as whoever writes the row (pipeline, service role, GoTrue);
+-- the job queue is not theirs to write, only this enqueue is.
+create or replace function ops.orders_enqueue_crm_sync() returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  perform ops.enqueue_job('crm.deal', jsonb_build_object('order_id', new.id),
+    format('crm.deal:%s:v%s', new.id, new.version), p_correlation_id => new.stripe_checkout_session_id);
+  return null;
+end
+$$;
+drop trigger if exists orders_500_enqueue_crm_sync on public.orders;
+create trigger orders_500_enqueue_crm_sync after update of status on public.orders
+  for each row when (new.status is distinct from old.status
+                     and new.status in ('paid', 'in_fulfillment', 'completed', 'partially_refunded', 'refunded', 'disputed'))
+  execute function ops.orders_enqueue_crm_sync();
+
+-- security definer: runs as the auth.users insert (GoTrue's role), which cannot write customers.
+-- A new user is a lead before any payment, and so a CRM contact.
+create or replace function public.handle_new_user_customer() returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  insert into public.customers (user_id, email, name, billing_status)
+  values (new.id, lower(trim(new.email)), left(new.raw_user_meta_data ->> 'display_name', 200), 'lead')
+  on conflict (user_id) do nothing;
+  return new;
+end
+$$;
+revoke execute on function public.handle_new_user_customer() from public, anon, authenticated;
+drop trigger if exists users_200_create_customer on auth.users;
+create trigger users_200_create_customer after insert on auth.users
+  for each row when (new.email is not null) execute function public.handle_new_user_customer();
+
+revoke all on all functions in schema ops from public, anon, authenticated;
+grant execute on function ops.crm_job_context(bigint, text), ops.record_crm_sync(bigint, text, text, jsonb),
+  ops.record_crm_capture(text, text, jsonb), ops.take_rate_tokens(text, integer, integer, integer) to pipeline_worker;

@@ -1,0 +1,73 @@
+-- Studio admin views: pipeline health at a glance, and every exception with its next action.
+-- security_invoker views in ops, which the API does not expose: operators (Studio, service role)
+-- see them with their own privileges. Read-only; touches no data.
+create or replace view ops.pipeline_health with (security_invoker = true) as
+with depth as (
+  select kind,
+         count(*) filter (where status = 'queued') as queued,
+         count(*) filter (where status = 'running') as running,
+         count(*) filter (where status = 'failed') as retrying,
+         count(*) filter (where status = 'dead') as dead,
+         count(*) filter (where status = 'succeeded') as succeeded,
+         min(run_at) filter (where status in ('queued', 'failed') and run_at <= now()) as oldest_due_at
+    from ops.jobs group by kind
+), attempts as (
+  select j.kind,
+         count(*) as attempts_last_hour,
+         count(*) filter (where a.outcome in ('failed', 'dead', 'lease_expired')) as failed_attempts_last_hour
+    from ops.job_attempts a join ops.jobs j on j.id = a.job_id
+   where a.started_at > now() - interval '1 hour'
+   group by j.kind
+), latency as (
+  select kind,
+         percentile_cont(0.5) within group (order by extract(epoch from succeeded_at - created_at)) as p50_seconds,
+         percentile_cont(0.95) within group (order by extract(epoch from succeeded_at - created_at)) as p95_seconds
+    from ops.jobs where status = 'succeeded' and succeeded_at > now() - interval '1 hour'
+   group by kind
+)
+select k.kind,
+       coalesce(d.queued, 0) as queued, coalesce(d.running, 0) as running, coalesce(d.retrying, 0) as retrying,
+       coalesce(d.dead, 0) as dead, coalesce(d.succeeded, 0) as succeeded,
+       d.oldest_due_at, now() - d.oldest_due_at as oldest_due_age,
+       coalesce(a.attempts_last_hour, 0) as attempts_last_hour,
+       round(coalesce(a.failed_attempts_last_hour::numeric / nullif(a.attempts_last_hour, 0), 0), 3) as failure_rate_last_hour,
+       round(l.p50_seconds::numeric, 3) as p50_enqueue_to_success_s,
+       round(l.p95_seconds::numeric, 3) as p95_enqueue_to_success_s
+  from ops.job_kinds k
+  left join depth d on d.kind = k.kind
+  left join attempts a on a.kind = k.kind
+  left join latency l on l.kind = k.kind
+union all
+select 'stripe_events', count(*) filter (where status = 'received'), 0, count(*) filter (where status = 'failed'),
+       count(*) filter (where status = 'dead'), count(*) filter (where status in ('processed', 'ignored')),
+       null, null, count(*) filter (where received_at > now() - interval '1 hour'),
+       round(coalesce((count(*) filter (where status = 'failed' and received_at > now() - interval '1 hour'))::numeric
+         / nullif(count(*) filter (where received_at > now() - interval '1 hour'), 0), 0), 3),
+       null, null
+  from ops.stripe_events;
+comment on view ops.pipeline_health is 'One row per job kind (and one for the Stripe ledger): queue depth by status, oldest due job, failure rate and enqueue-to-success p50/p95 over the last hour.';
+
+create or replace view ops.pipeline_exceptions with (security_invoker = true) as
+select 'dead job' as exception, j.kind as subject, j.id::text as ref, j.updated_at as since, j.attempts, j.last_error as error,
+       format('fix the cause, then: select ops.replay_job(%s);  (or npm run replay -- jobs %s)', j.id, j.id) as next_action
+  from ops.jobs j where j.status = 'dead'
+union all
+select 'retrying job', j.kind, j.id::text, j.updated_at, j.attempts, j.last_error,
+       format('retries automatically at %s (attempt %s of %s)', j.run_at, j.attempts + 1, j.max_attempts)
+  from ops.jobs j where j.status = 'failed'
+union all
+select 'stuck job', j.kind, j.id::text, j.run_at, j.attempts, coalesce(j.last_error, 'not claimed since it became due'),
+       'the sweep re-dispatches it every minute; if it stays, check the worker function and vault secrets'
+  from ops.jobs j where j.status = 'queued' and j.run_at < now() - interval '5 minutes'
+union all
+select 'failed Stripe event', e.type, e.event_id, e.received_at, e.attempts, e.last_error,
+       format('fix the cause, then: select * from ops.reapply_stripe_events(array[%L]);', e.event_id)
+  from ops.stripe_events e where e.status in ('failed', 'dead')
+union all
+select 'order needs review', o.status, o.id::text, o.updated_at, null, o.review_reason,
+       'match it to the buyer and listing, then: update public.orders set needs_review = false where id = ''' || o.id || ''';'
+  from public.orders o where o.needs_review;
+comment on view ops.pipeline_exceptions is 'Everything that needs a person: dead and retrying jobs, stuck jobs, failed Stripe events, orders to review; with the next action for each.';
+
+revoke all on ops.pipeline_health, ops.pipeline_exceptions from public, anon, authenticated;
+grant select on ops.pipeline_health, ops.pipeline_exceptions to service_role;
