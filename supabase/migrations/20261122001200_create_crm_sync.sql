@@ -2,8 +2,8 @@
 -- enqueue crm-sync jobs; the worker upserts contacts/deals and stores the mapping here.
 -- Also a shared rate budget so all worker instances together stay under the CRM's limit.
 insert into ops.job_kinds (kind, function_name, max_attempts, timeout_ms, lease_seconds, backoff_base_ms)
-values ('crm.contact', 'crm-sync', 8, 30000, 60, 5000),
-       ('crm.deal', 'crm-sync', 8, 30000, 60, 5000)
+values ('crm.contact', 'crm-sync', 15, 30000, 60, 5000),
+       ('crm.deal', 'crm-sync', 15, 30000, 60, 5000)
 on conflict (kind) do update set function_name = excluded.function_name;
 
 create table if not exists ops.crm_contacts (
@@ -97,13 +97,15 @@ begin
              'version', o.version, 'listing_title', l.title,
              'buyer', case when u.email is null then null else jsonb_build_object(
                'customer_id', c.id, 'email', lower(trim(u.email)), 'name', coalesce(c.name, p.display_name),
-               'billing_status', coalesce(c.billing_status, 'lead')) end)
+               'billing_status', coalesce(c.billing_status, 'lead'),
+               'crm_contact_id', cc.crm_contact_id, 'crm_adapter', cc.adapter) end)
       into ctx
       from public.orders o
       left join public.listings l on l.id = o.listing_id
       left join auth.users u on u.id = o.buyer_id
       left join public.profiles p on p.id = o.buyer_id
       left join public.customers c on c.user_id = o.buyer_id
+      left join ops.crm_contacts cc on cc.customer_id = c.id and cc.email = lower(trim(u.email))
      where o.id = (j.payload ->> 'order_id')::uuid;
   end if;
   return ctx;

@@ -6,7 +6,11 @@ import { toCrmError } from "./crm-adapter.ts";
 import type { Failure, Job } from "./job-worker.ts";
 import { Deferral } from "./job-worker.ts";
 
-type Person = { customer_id?: string; email: string | null; name?: string | null; billing_status: string; version?: number };
+type Person = {
+  customer_id?: string; email: string | null; name?: string | null; billing_status: string; version?: number;
+  /** set when an earlier job already synced this contact through the same adapter */
+  crm_contact_id?: string | null; crm_adapter?: string | null;
+};
 type OrderContext = {
   order_id: string; status: string; amount_total: number | null; currency: string | null; amount_refunded: number;
   needs_review: boolean; version: number; listing_title: string | null; buyer: Person | null;
@@ -19,18 +23,17 @@ export function lifecycleFor(billingStatus: string): LifecycleStage {
   return "other";
 }
 
-/** Our order status -> the deal stage name adapters map to their pipeline. */
+/** Our order status -> the deal stage name adapters map to their pipeline. A dispute keeps the
+ * deal won (it is not lost yet) and adds a note; refunds are flagged for review on the deal. */
 export function dealStageFor(status: string): string {
-  if (status === "refunded") return "refunded";
-  if (status === "disputed") return "disputed";
-  return "paid";
+  return status === "refunded" ? "refunded" : "paid";
 }
 
 /** HubSpot calls a job makes, reserved up front from the shared per-10-second budget. */
 function callsFor(job: Job, ctx: OrderContext | Person): number {
   if (job.kind === "crm.contact") return 1;
   const order = ctx as OrderContext;
-  return (order.buyer?.email ? 1 : 0) + 2 + (order.status === "disputed" ? 3 : 0);
+  return (order.buyer?.email && !order.buyer.crm_contact_id ? 1 : 0) + 2 + (order.status === "disputed" ? 3 : 0);
 }
 
 export type RateBudget = { capacity: number; windowMs: number };
@@ -78,7 +81,11 @@ export async function syncCrm(
   if (job.kind !== "crm.deal") throw new PermanentJobError(`crm-sync does not run jobs of kind ${job.kind}`);
 
   const order = ctx as OrderContext;
-  const contactId = order.buyer ? await upsertPerson(order.buyer) : undefined;
+  // the buyer's contact is kept current by its own crm.contact jobs; upsert it here only if never synced
+  const buyer = order.buyer;
+  const contactId = buyer?.crm_contact_id && buyer.crm_adapter === adapter.name
+    ? buyer.crm_contact_id
+    : buyer ? await upsertPerson(buyer) : undefined;
   const stage = dealStageFor(order.status);
   const { dealId } = await adapter.upsertDeal({
     orderKey: order.order_id,

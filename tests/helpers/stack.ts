@@ -1,0 +1,45 @@
+// Test control over the running local stack: restart the functions gateway with other env
+// (a fake CRM), tick the sweep as pg_cron would, and wait for the pipeline to settle.
+import { servicePid, startService, stopService, waitHealthy } from "../../scripts/lib/stack.ts";
+import { sql } from "./db.ts";
+
+export async function restartGateway(env: Record<string, string | undefined>) {
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+  stopService("gateway");
+  await new Promise((r) => setTimeout(r, 300));
+  startService("gateway");
+  await waitHealthy(60_000);
+}
+
+export function killGateway() {
+  const pid = servicePid("gateway");
+  stopService("gateway");
+  return pid;
+}
+
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 120_000, tick?: () => Promise<unknown>) {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    last = await check();
+    if (last) return last as T;
+    if (tick) await tick();
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${JSON.stringify(last)})`);
+}
+
+/** One pg_cron tick of the delivery sweep, with a short "lost dispatch" window for tests. */
+export async function sweep(lostAfter = "2 seconds") {
+  await sql`select ops.sweep_jobs(500, ${lostAfter}::interval)`;
+}
+
+export async function jobsSettled(ids: number[]) {
+  const rows = await sql<{ status: string; n: number }[]>`
+    select status, count(*)::int as n from ops.jobs where id = any(${ids}) group by status`;
+  const open = rows.filter((r) => !["succeeded", "dead"].includes(r.status)).reduce((n, r) => n + r.n, 0);
+  return open === 0 ? rows : undefined;
+}

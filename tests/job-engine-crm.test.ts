@@ -1,0 +1,288 @@
+// The job engine and crm-sync end to end: the real stack (Postgres triggers, pg_net stand-in, sweep,
+// gateway, Deno worker) against a HubSpot fake that duplicates, rate-limits, fails and hangs.
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { apiKeys, config, ROOT } from "../scripts/lib/config.ts";
+import { paths } from "../scripts/lib/stack.ts";
+import { type FakeHubSpot, startFakeHubSpot } from "./fakes/hubspot.ts";
+import { SEED, sql } from "./helpers/db.ts";
+import { checkoutCompleted, subscriptionEvents } from "./helpers/scenarios.ts";
+import { jobsSettled, killGateway, restartGateway, sweep, waitFor } from "./helpers/stack.ts";
+import { deliver, event, uid } from "./helpers/stripe.ts";
+
+const CRM_URL = config.functionUrl("crm-sync");
+const run = uid().slice(0, 8);
+let fake: FakeHubSpot;
+let savedKinds: { kind: string; backoff_base_ms: number; backoff_max_ms: number; lease_seconds: number }[] = [];
+
+async function hubspotEnv(f: FakeHubSpot) {
+  return { HUBSPOT_ACCESS_TOKEN: f.token, HUBSPOT_API_BASE: f.url, HUBSPOT_TIMEOUT_MS: "1500", HUBSPOT_RATE_LIMIT_PER_10S: "5000", CRM_ADAPTER: undefined };
+}
+
+beforeAll(async () => {
+  fake = await startFakeHubSpot({ token: `pat-test-${uid()}`, faults: { retryAfter: 1, slowMs: 3000 } });
+  await restartGateway(await hubspotEnv(fake));
+  // test speed: short backoff and lease (the schedule itself is pinned by pgTAP)
+  savedKinds = await sql`select kind, backoff_base_ms, backoff_max_ms, lease_seconds from ops.job_kinds where kind like 'crm.%'`;
+  await sql`update ops.job_kinds set backoff_base_ms = 300, backoff_max_ms = 2000, lease_seconds = 10 where kind like 'crm.%'`;
+}, 120_000);
+
+afterAll(async () => {
+  for (const k of savedKinds) {
+    await sql`update ops.job_kinds set backoff_base_ms = ${k.backoff_base_ms}, backoff_max_ms = ${k.backoff_max_ms}, lease_seconds = ${k.lease_seconds} where kind = ${k.kind}`;
+  }
+  await sql`update net._stand_in_settings set drop_rate = 0`;
+  await restartGateway({ HUBSPOT_ACCESS_TOKEN: undefined, HUBSPOT_API_BASE: undefined, HUBSPOT_TIMEOUT_MS: undefined, HUBSPOT_RATE_LIMIT_PER_10S: undefined });
+  await fake.close();
+  await sql.end();
+}, 120_000);
+
+async function newBuyer(email: string): Promise<{ id: string; customerId: string }> {
+  const [u] = await sql<{ id: string }[]>`insert into auth.users (email) values (${email}) returning id`;
+  const [c] = await sql<{ id: string }[]>`select id from public.customers where user_id = ${u.id}`;
+  return { id: u.id, customerId: c.id };
+}
+
+async function paidOrder(buyerId: string): Promise<string> {
+  const [o] = await sql<{ id: string }[]>`
+    insert into public.orders (buyer_id, listing_id, amount_total, currency)
+    values (${buyerId}, ${SEED.listing}, 2500, 'usd') returning id`;
+  const res = await deliver(checkoutCompleted(o.id, uid("pi_"), Math.floor(Date.now() / 1000)));
+  expect(res.body.status).toBe("processed");
+  return o.id;
+}
+
+async function jobIds(where: { orders?: string[]; customers?: string[] }): Promise<number[]> {
+  const rows = await sql<{ id: string }[]>`
+    select id from ops.jobs
+     where payload ->> 'order_id' = any(${where.orders ?? []}) or payload ->> 'customer_id' = any(${where.customers ?? []})`;
+  return rows.map((r) => Number(r.id));
+}
+
+async function settle(ids: number[], timeoutMs = 180_000) {
+  expect(ids.length).toBeGreaterThan(0);
+  return waitFor(`${ids.length} jobs to settle`, () => jobsSettled(ids), timeoutMs, () => sweep());
+}
+
+async function serviceCall(body: unknown, key?: string) {
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (key) headers.authorization = `Bearer ${key}`;
+  const res = await fetch(CRM_URL, { method: "POST", headers, body: JSON.stringify(body) });
+  return { status: res.status, body: await res.json() };
+}
+
+describe("leads and lifecycle", () => {
+  test("a new user becomes a lead customer and exactly one CRM contact, keyed by the lower-cased email", async () => {
+    const email = `Lead-${run}@Example.com`;
+    const { customerId } = await newBuyer(email);
+    await settle(await jobIds({ customers: [customerId] }));
+    const [c] = await sql`select billing_status, access_status from public.customers where id = ${customerId}`;
+    expect(c).toEqual({ billing_status: "lead", access_status: "blocked" });
+    const contacts = fake.contacts(email.toLowerCase());
+    expect(contacts).toHaveLength(1);
+    expect(contacts[0].properties.lifecyclestage).toBe("lead");
+    const [m] = await sql`select crm_contact_id, adapter from ops.crm_contacts where customer_id = ${customerId}`;
+    expect(m).toEqual({ crm_contact_id: contacts[0].id, adapter: "hubspot" });
+  });
+
+  test("the contact's lifecycle follows billing status: lead, then customer, then churned", async () => {
+    const email = `life-${run}@example.com`;
+    const { id: userId, customerId } = await newBuyer(email);
+    const cus = uid("cus_");
+    const sub = uid("sub_");
+    const t = Math.floor(Date.now() / 1000);
+    await deliver(event("customer_updated", { id: cus, email, metadata: { user_id: userId } }, { type: "customer.created", created: t }));
+    const [created, deleted] = [subscriptionEvents(cus, sub, ["active"], t)[0], subscriptionEvents(cus, sub, ["active", "canceled"], t)[1]];
+    await deliver(created);
+    await settle(await jobIds({ customers: [customerId] }));
+    expect(fake.contacts(email)[0].properties).toMatchObject({ lifecyclestage: "customer", backbone_billing_status: "active" });
+    await deliver(deleted);
+    await settle(await jobIds({ customers: [customerId] }));
+    expect(fake.contacts(email)).toHaveLength(1);
+    expect(fake.contacts(email)[0].properties).toMatchObject({ lifecyclestage: "other", backbone_billing_status: "canceled" });
+  });
+});
+
+describe("deals", () => {
+  test("a paid order upserts one deal, a refund marks it for review, a dispute adds one note even when replayed", async () => {
+    const { id: buyer } = await newBuyer(`deal-${run}@example.com`);
+    const orderId = await paidOrder(buyer);
+    await settle(await jobIds({ orders: [orderId] }));
+    expect(fake.deals(orderId)).toHaveLength(1);
+    expect(fake.deals(orderId)[0].properties).toMatchObject({ dealstage: "closedwon", amount: "25.00" });
+
+    const [{ stripe_payment_intent_id: pi }] = await sql`select stripe_payment_intent_id from public.orders where id = ${orderId}`;
+    const charge = uid("ch_");
+    await deliver(event("charge_refunded", { id: charge, payment_intent: pi, amount: 2500, amount_refunded: 2500, status: "succeeded", refunds: { data: [] } }));
+    await settle(await jobIds({ orders: [orderId] }));
+    expect(fake.deals(orderId)).toHaveLength(1);
+    expect(fake.deals(orderId)[0].properties).toMatchObject({ dealstage: "closedlost", backbone_needs_review: "true", backbone_refunded_amount: "25.00" });
+
+    await deliver(event("charge_dispute_created", { id: uid("dp_"), payment_intent: pi, charge, status: "needs_response", amount: 2500 }));
+    const ids = await jobIds({ orders: [orderId] });
+    await settle(ids);
+    const noteCount = () => fake.notes().filter((n) => n.properties.hs_note_body?.includes(orderId)).length;
+    expect(noteCount()).toBe(1);
+    const [{ id: disputeJob }] = await sql`select id from ops.jobs where id = any(${ids}) order by id desc limit 1`;
+    expect((await sql`select ops.replay_job(${disputeJob}) as ok`)[0].ok).toBe(true);
+    await settle([Number(disputeJob)]);
+    expect(noteCount()).toBe(1);
+    expect(fake.deals(orderId)).toHaveLength(1);
+    const [m] = await sql`select crm_deal_id, stage from ops.crm_deals where order_id = ${orderId}`;
+    expect(m).toEqual({ crm_deal_id: fake.deals(orderId)[0].id, stage: "paid" });
+  });
+
+  test("200 paid orders with 30% injected faults end with one contact per email and one deal per order, nothing lost", async () => {
+    const buyers = await Promise.all(Array.from({ length: 50 }, (_, i) => newBuyer(`Many-${run}-${i}@example.com`)));
+    fake.setFaults({ rate429: 0.06, rate500: 0.06, rateHang: 0.06, rateDrop: 0.06, rateSlow: 0.03, rateDropAfter: 0.03 });
+    try {
+      const orders: string[] = [];
+      for (let i = 0; i < 200; i += 10) {
+        orders.push(...await Promise.all(Array.from({ length: 10 }, (_, j) => paidOrder(buyers[(i + j) % 50].id))));
+      }
+      const ids = await jobIds({ orders, customers: buyers.map((b) => b.customerId) });
+      expect(ids.length).toBe(250);
+      await settle(ids, 300_000);
+      const statuses = await sql`select status, count(*)::int as n, count(last_error)::int as with_reason from ops.jobs where id = any(${ids}) group by status`;
+      expect(statuses).toEqual([{ status: "succeeded", n: 250, with_reason: 0 }]);
+    } finally {
+      fake.setFaults({ rate429: 0, rate500: 0, rateHang: 0, rateDrop: 0, rateSlow: 0, rateDropAfter: 0 });
+    }
+    const snap = fake.snapshot();
+    for (let i = 0; i < 50; i++) expect(snap.contactsByEmail[`many-${run}-${i}@example.com`]?.count, `contact ${i}`).toBe(1);
+    expect(Object.keys(snap.contactsByEmail).filter((e) => e.startsWith(`many-${run}-`))).toHaveLength(50);
+    const [{ n: dealsMapped }] = await sql`select count(*)::int as n from ops.crm_deals d join public.orders o on o.id = d.order_id
+      where o.buyer_id = any(${buyers.map((b) => b.id)})`;
+    expect(dealsMapped).toBe(200);
+    const dealCounts = (await sql`select o.id from public.orders o where o.buyer_id = any(${buyers.map((b) => b.id)})`)
+      .map((o) => snap.dealsByOrderKey[o.id]?.count ?? 0);
+    expect(dealCounts).toEqual(Array(200).fill(1));
+    expect(snap.requests.filter((r) => r.fault).length).toBeGreaterThan(50); // the faults really happened
+
+    const [health] = await sql`select * from ops.pipeline_health where kind = 'crm.deal'`;
+    expect(Number(health.succeeded)).toBeGreaterThanOrEqual(200);
+    expect(Number(health.failure_rate_last_hour)).toBeGreaterThan(0);
+    expect(health.p95_enqueue_to_success_s).not.toBeNull();
+  }, 400_000);
+});
+
+describe("delivery guarantees", () => {
+  test("with the pg_net stand-in dropping every request, the sweep alone delivers every job", async () => {
+    await sql`update net._stand_in_settings set drop_rate = 1`;
+    const { id: buyer, customerId } = await newBuyer(`dropped-${run}@example.com`);
+    const orders = await Promise.all(Array.from({ length: 10 }, () => paidOrder(buyer)));
+    const ids = await jobIds({ orders, customers: [customerId] });
+    await new Promise((r) => setTimeout(r, 1500));
+    const stuck = await sql`select status, attempts, dispatch_count from ops.jobs where id = any(${ids})`;
+    expect(stuck.every((j) => j.status === "queued" && j.attempts === 0 && j.dispatch_count >= 1)).toBe(true);
+    expect(fake.deals(orders[0])).toHaveLength(0);
+
+    await sql`update net._stand_in_settings set drop_rate = 0`;
+    await settle(ids);
+    expect(orders.map((o) => fake.deals(o).length)).toEqual(Array(10).fill(1));
+    const dispatches = await sql`select min(dispatch_count)::int as min from ops.jobs where id = any(${ids})`;
+    expect(dispatches[0].min).toBeGreaterThanOrEqual(2); // the trigger's dispatch was lost; the sweep's arrived
+  });
+
+  test("killing the functions gateway mid-run loses nothing once it is back", async () => {
+    const { id: buyer, customerId } = await newBuyer(`killed-${run}@example.com`);
+    fake.setFaults({ rateSlow: 0.5, slowMs: 1200 }); // keep requests in flight
+    try {
+      const orders = await Promise.all(Array.from({ length: 30 }, () => paidOrder(buyer)));
+      const ids = await jobIds({ orders, customers: [customerId] });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(killGateway()).toBeDefined();
+      await new Promise((r) => setTimeout(r, 1500));
+      const midway = await sql`select count(*)::int as n from ops.jobs where id = any(${ids}) and status <> 'succeeded'`;
+      expect(midway[0].n).toBeGreaterThan(0);
+      await restartGateway(await hubspotEnv(fake));
+      await settle(ids);
+      const statuses = await sql`select status, count(*)::int as n from ops.jobs where id = any(${ids}) group by status`;
+      expect(statuses).toEqual([{ status: "succeeded", n: ids.length }]);
+      expect(orders.map((o) => fake.deals(o).length)).toEqual(Array(30).fill(1));
+    } finally {
+      fake.setFaults({ rateSlow: 0, slowMs: 3000 });
+    }
+  }, 240_000);
+
+  test("two dispatches of one job run it once", async () => {
+    const { customerId } = await newBuyer(`twice-${run}@example.com`);
+    await settle(await jobIds({ customers: [customerId] }));
+    const [{ id }] = await sql`select ops.enqueue_job('crm.contact', ${sql.json({ customer_id: customerId })}, ${`test:twice:${run}`}, interval '1 hour') as id`;
+    await sql`update ops.jobs set run_at = now() where id = ${id}`;
+    const { serviceRole } = await apiKeys();
+    const results = await Promise.all([serviceCall({ job_id: Number(id) }, serviceRole), serviceCall({ job_id: Number(id) }, serviceRole)]);
+    expect(results.map((r) => r.body.status).sort()).toEqual(["not_claimed", "succeeded"]);
+    const [job] = await sql`select status, attempts from ops.jobs where id = ${id}`;
+    expect(job).toEqual({ status: "succeeded", attempts: 1 });
+  });
+
+  test("pg_cron runs the sweep every minute", async () => {
+    const [job] = await sql`select jobid, schedule from cron.job where jobname = 'ops-sweep-jobs'`;
+    expect(job.schedule).toBe("* * * * *");
+    await waitFor("a pg_cron run of the sweep", async () => {
+      const [r] = await sql`select status from cron.job_run_details where jobid = ${job.jobid} and status = 'succeeded' limit 1`;
+      return r;
+    }, 75_000);
+  }, 90_000);
+});
+
+describe("failures, dead letters and replay", () => {
+  test("a HubSpot validation error makes the job dead at once, with a readable reason in pipeline_exceptions", async () => {
+    const { customerId } = await newBuyer(`no-dot-${run}@localhost`); // passes our check, HubSpot refuses it
+    const ids = await jobIds({ customers: [customerId] });
+    await settle(ids);
+    const [job] = await sql`select status, attempts, last_error from ops.jobs where id = ${ids[0]}`;
+    expect(job.status).toBe("dead");
+    expect(job.attempts).toBe(1);
+    expect(job.last_error).toMatch(/INVALID_EMAIL|invalid/i);
+    const [exc] = await sql`select exception, next_action from ops.pipeline_exceptions where ref = ${String(ids[0])}`;
+    expect(exc.exception).toBe("dead job");
+    expect(exc.next_action).toContain(`ops.replay_job(${ids[0]})`);
+  });
+
+  test("a job dead after its max attempts is replayed by the CLI with its original key", async () => {
+    const { customerId } = await newBuyer(`replay-${run}@example.com`);
+    await settle(await jobIds({ customers: [customerId] })); // its lead contact, so failNext hits our job
+    const [{ id }] = await sql`select ops.enqueue_job('crm.contact', ${sql.json({ customer_id: customerId })}, ${`test:replay:${run}`}, interval '1 hour') as id`;
+    await sql`update ops.jobs set run_at = now(), max_attempts = 2 where id = ${id}`;
+    fake.failNext("500", { count: 2, match: /contacts\/batch\/upsert/ });
+    await sql`select ops.dispatch_job(${id})`;
+    await settle([Number(id)]);
+    const [dead] = await sql`select status, attempts, dedupe_key from ops.jobs where id = ${id}`;
+    expect(dead).toMatchObject({ status: "dead", attempts: 2 });
+
+    const cli = spawnSync(join(ROOT, "node_modules/.bin/tsx"), ["scripts/replay.ts", "jobs", String(id)], { cwd: ROOT, encoding: "utf8" });
+    expect(cli.status, cli.stderr).toBe(0);
+    expect(cli.stdout).toMatch(/\[#+\] 1\/1/);
+    await settle([Number(id)]);
+    const [after] = await sql`select status, dedupe_key from ops.jobs where id = ${id}`;
+    expect(after).toEqual({ status: "succeeded", dedupe_key: dead.dedupe_key });
+  });
+});
+
+describe("the worker's door", () => {
+  test.each([
+    ["no Authorization header", undefined, 401],
+    ["the anon key", "anon", 403],
+  ])("refuses a caller with %s", async (_name, key, status) => {
+    const keys = await apiKeys();
+    const res = await serviceCall({ job_id: 1 }, key === "anon" ? keys.anon : undefined);
+    expect(res.status).toBe(status);
+  });
+
+  test("answers 400 to a body that names no job", async () => {
+    const res = await serviceCall({ job: "x" }, (await apiKeys()).serviceRole);
+    expect(res).toMatchObject({ status: 400, body: { error: expect.stringMatching(/job_id/) } });
+  });
+
+  test("logs carry job ids, never the CRM token or a whole email", () => {
+    const logs = readFileSync(join(paths.logDir, "gateway.log"), "utf8");
+    expect(logs).toMatch(/"job_id"/);
+    expect(logs).not.toContain(fake.token);
+    expect(logs.toLowerCase()).not.toContain(`many-${run}-1@example.com`);
+    expect(logs.toLowerCase()).not.toContain(`lead-${run}@example.com`);
+  });
+});
