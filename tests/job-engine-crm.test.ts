@@ -112,6 +112,9 @@ describe("deals", () => {
     await settle(await jobIds({ orders: [orderId] }));
     expect(fake.deals(orderId)).toHaveLength(1);
     expect(fake.deals(orderId)[0].properties).toMatchObject({ dealstage: "closedwon", amount: "25.00" });
+    const [traced] = await sql`select e.type from ops.jobs j join ops.stripe_events e on e.event_id = j.stripe_event_id
+      where j.payload ->> 'order_id' = ${orderId}`;
+    expect(traced).toEqual({ type: "checkout.session.completed" }); // each job names the event that caused it
 
     const [{ stripe_payment_intent_id: pi }] = await sql`select stripe_payment_intent_id from public.orders where id = ${orderId}`;
     const charge = uid("ch_");

@@ -18,6 +18,8 @@ begin
   if not found then
     raise exception 'no Stripe event % in the ledger', p_event_id using errcode = 'no_data_found';
   end if;
+  -- jobs enqueued while applying carry the event id (ops.enqueue_job reads it), for tracing
+  perform set_config('ops.stripe_event_id', p_event_id, true);
   for attempt in 1..3 loop
     begin
       outcome := ops.apply_stripe_event(evt);

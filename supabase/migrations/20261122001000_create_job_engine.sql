@@ -28,6 +28,8 @@ create table if not exists ops.jobs (
   last_dispatched_at timestamptz,
   dispatch_count integer not null default 0,
   correlation_id text,
+  -- the Stripe event whose apply enqueued this job, when one did
+  stripe_event_id text,
   result jsonb,
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
@@ -71,8 +73,9 @@ as $$
 declare
   job_id bigint;
 begin
-  insert into ops.jobs (kind, payload, dedupe_key, run_at, priority, max_attempts, correlation_id)
-  select p_kind, coalesce(p_payload, '{}'::jsonb), p_dedupe_key, now() + p_delay, p_priority, k.max_attempts, p_correlation_id
+  insert into ops.jobs (kind, payload, dedupe_key, run_at, priority, max_attempts, correlation_id, stripe_event_id)
+  select p_kind, coalesce(p_payload, '{}'::jsonb), p_dedupe_key, now() + p_delay, p_priority, k.max_attempts, p_correlation_id,
+         nullif(current_setting('ops.stripe_event_id', true), '')
     from ops.job_kinds k where k.kind = p_kind
   on conflict (dedupe_key) do nothing
   returning id into job_id;

@@ -6,7 +6,10 @@ import { z } from "zod";
 import { HttpError } from "./http-error.ts";
 import { log } from "./log.ts";
 
-export type Job = { id: number; kind: string; payload: Record<string, unknown>; attempts: number; correlation_id: string | null };
+export type Job = {
+  id: number; kind: string; payload: Record<string, unknown>; attempts: number;
+  correlation_id: string | null; stripe_event_id: string | null;
+};
 
 /** What a handler asks for when it cannot run now without it being a failure (rate budget used up). */
 export class Deferral extends Error {
@@ -56,10 +59,12 @@ export async function runJob(
   classify: (err: unknown) => Failure,
 ): Promise<JobOutcome> {
   const worker = `${fn}:${crypto.randomUUID()}`;
-  const [job] = await sql<Job[]>`select id, kind, payload, attempts, correlation_id from ops.claim_job(${jobId}, ${worker})`;
+  const [job] = await sql<Job[]>`select id, kind, payload, attempts, correlation_id, stripe_event_id from ops.claim_job(${jobId}, ${worker})`;
   if (!job) return { job_id: jobId, status: "not_claimed" }; // running elsewhere, done, or not due
   const started = performance.now();
-  const fields = { job_id: job.id, kind: job.kind, attempt: job.attempts, correlation_id: job.correlation_id };
+  const fields = {
+    job_id: job.id, kind: job.kind, attempt: job.attempts, correlation_id: job.correlation_id, event_id: job.stripe_event_id,
+  };
   try {
     const result = await handle(job, worker);
     const [{ ok }] = await sql`select ops.complete_job(${job.id}, ${worker}, ${sql.json((result ?? null) as postgres.JSONValue)}) as ok`;
