@@ -82,6 +82,19 @@ await step("a refund of the first order", event("charge_refunded", {
   id: charge, payment_intent: pi, amount: 2500, amount_refunded: 2500, refunded: true, currency: "usd",
   status: "succeeded", refunds: { object: "list", data: [] }, customer: null, metadata: {},
 }, { created: now + 2 }), paidOrder);
+
+// the side effects those events enqueued (CRM contacts and deals), once the workers are done
+for (let i = 0; i < 40; i++) {
+  const [{ open }] = await sql`select count(*)::int as open from ops.jobs where status in ('queued', 'running', 'failed')`;
+  if (open === 0) break;
+  await new Promise((r) => setTimeout(r, 250));
+}
+console.log("\n▶ what the job engine did (select * from ops.pipeline_health)");
+for (const h of await sql`select kind, queued, running, retrying, dead, succeeded from ops.pipeline_health`) {
+  console.log(`  ${h.kind.padEnd(14)} succeeded ${h.succeeded}  queued ${h.queued}  running ${h.running}  retrying ${h.retrying}  dead ${h.dead}`);
+}
+const captured = await sql`select operation, count(*)::int as n from ops.crm_capture group by operation order by operation`;
+console.log(`  CRM calls captured locally (ops.crm_capture): ${captured.map((c) => `${c.operation} ${c.n}`).join(", ") || "none"}`);
 await sql.end();
 
 console.log("\n=== the stack keeps serving ===");

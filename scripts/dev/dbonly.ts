@@ -1,3 +1,0 @@
-import { startDatabase } from "../lib/stack.ts";
-await startDatabase();
-console.log("db ok");
