@@ -30,6 +30,17 @@ create table if not exists net._stand_in_settings (
 );
 insert into net._stand_in_settings (id) values (true) on conflict do nothing;
 
+-- url plus params as a query string, as pg_net builds it
+create or replace function net._with_params(url text, params jsonb) returns text
+language sql immutable
+set search_path = ''
+as $$
+  select url || coalesce(
+    (case when position('?' in url) > 0 then '&' else '?' end)
+      || (select string_agg(format('%s=%s', key, value), '&') from jsonb_each_text(params)),
+    '')
+$$;
+
 create or replace function net.http_post(
   url text,
   body jsonb default '{}'::jsonb,
@@ -42,13 +53,8 @@ set search_path = ''
 as $$
 declare
   request_id bigint;
-  full_url text := url;
-  query text;
+  full_url text := net._with_params(url, params);
 begin
-  select string_agg(format('%s=%s', key, value), '&') into query from jsonb_each_text(params);
-  if query is not null then
-    full_url := full_url || case when position('?' in full_url) > 0 then '&' else '?' end || query;
-  end if;
   insert into net.http_request_queue (method, url, headers, body, timeout_milliseconds)
   values ('POST', full_url, coalesce(headers, '{}'::jsonb), convert_to(coalesce(body, '{}'::jsonb)::text, 'UTF8'), timeout_milliseconds)
   returning id into request_id;
@@ -68,13 +74,8 @@ set search_path = ''
 as $$
 declare
   request_id bigint;
-  full_url text := url;
-  query text;
+  full_url text := net._with_params(url, params);
 begin
-  select string_agg(format('%s=%s', key, value), '&') into query from jsonb_each_text(params);
-  if query is not null then
-    full_url := full_url || case when position('?' in full_url) > 0 then '&' else '?' end || query;
-  end if;
   insert into net.http_request_queue (method, url, headers, body, timeout_milliseconds)
   values ('GET', full_url, coalesce(headers, '{}'::jsonb), null, timeout_milliseconds)
   returning id into request_id;
