@@ -42,17 +42,19 @@ create index if not exists jobs_kind_status_idx on ops.jobs (kind, status);
 create index if not exists jobs_finished_idx on ops.jobs (succeeded_at) where status = 'succeeded';
 
 create table if not exists ops.job_attempts (
+  -- its own key: a replayed job starts again at attempt 1 and keeps its earlier history
+  id bigint generated always as identity primary key,
   job_id bigint not null references ops.jobs (id) on delete cascade,
   attempt integer not null,
   worker text,
   started_at timestamptz not null default now(),
   finished_at timestamptz,
   outcome text check (outcome in ('succeeded', 'failed', 'dead', 'deferred', 'lease_expired')),
-  error text,
-  primary key (job_id, attempt)
+  error text
 );
 comment on table ops.job_attempts is 'Each attempt at a job and how it ended: the history behind failure rates and exceptions.';
 create index if not exists job_attempts_started_idx on ops.job_attempts (started_at);
+create index if not exists job_attempts_job_idx on ops.job_attempts (job_id, attempt);
 
 drop trigger if exists jobs_100_set_updated_at on ops.jobs;
 create trigger jobs_100_set_updated_at before update on ops.jobs
@@ -74,7 +76,7 @@ declare
   job_id bigint;
 begin
   insert into ops.jobs (kind, payload, dedupe_key, run_at, priority, max_attempts, correlation_id, stripe_event_id)
-  select p_kind, coalesce(p_payload, '{}'::jsonb), p_dedupe_key, now() + p_delay, p_priority, k.max_attempts, p_correlation_id,
+  select p_kind, coalesce(p_payload, '{}'::jsonb), p_dedupe_key, now() + coalesce(p_delay, interval '0'), p_priority, k.max_attempts, p_correlation_id,
          nullif(current_setting('ops.stripe_event_id', true), '')
     from ops.job_kinds k where k.kind = p_kind
   on conflict (dedupe_key) do nothing
@@ -156,6 +158,16 @@ as $$
 declare
   j ops.jobs;
 begin
+  -- the lease expired on the last attempt: the worker died on it (a poison payload?); dead-letter it
+  update ops.jobs
+     set status = 'dead', locked_by = null, locked_until = null,
+         last_error = 'lease expired on the last attempt (worker died or timed out)'
+   where id = p_job_id and status = 'running' and locked_until < now() and attempts >= max_attempts
+  returning * into j;
+  if j.id is not null then
+    update ops.job_attempts set outcome = 'lease_expired', finished_at = now() where job_id = j.id and outcome is null;
+    return;
+  end if;
   update ops.jobs jb
      set status = 'running', attempts = jb.attempts + 1, locked_by = p_worker,
          locked_until = now() + make_interval(secs => k.lease_seconds)
@@ -169,8 +181,7 @@ begin
   end if;
   update ops.job_attempts set outcome = 'lease_expired', finished_at = now()
    where job_id = j.id and outcome is null;
-  insert into ops.job_attempts (job_id, attempt, worker) values (j.id, j.attempts, p_worker)
-  on conflict (job_id, attempt) do nothing;
+  insert into ops.job_attempts (job_id, attempt, worker) values (j.id, j.attempts, p_worker);
   return next j;
 end
 $$;
@@ -193,7 +204,8 @@ begin
   if j.id is null then
     return false;
   end if;
-  update ops.job_attempts set outcome = 'succeeded', finished_at = now() where job_id = j.id and attempt = j.attempts;
+  update ops.job_attempts set outcome = 'succeeded', finished_at = now()
+   where job_id = j.id and attempt = j.attempts and outcome is null;
   return true;
 end
 $$;
@@ -227,7 +239,7 @@ begin
          run_at = case when next_status = 'failed' then now() + delay else run_at end
    where id = j.id;
   update ops.job_attempts set outcome = next_status, error = left(p_error, 1000), finished_at = now()
-   where job_id = j.id and attempt = j.attempts;
+   where job_id = j.id and attempt = j.attempts and outcome is null;
   return next_status;
 end
 $$;
@@ -250,7 +262,7 @@ begin
   if j.id is null then
     return false;
   end if;
-  delete from ops.job_attempts where job_id = j.id and attempt = j.attempts + 1;
+  delete from ops.job_attempts where job_id = j.id and attempt = j.attempts + 1 and outcome is null;
   return true;
 end
 $$;

@@ -57,6 +57,8 @@ declare
   b ops.rate_limit_buckets;
   window_len interval := make_interval(secs => p_window_ms / 1000.0);
 begin
+  -- a request larger than the whole budget waits for an empty window rather than forever
+  p_tokens := least(p_tokens, p_capacity);
   insert into ops.rate_limit_buckets (bucket) values (p_bucket) on conflict (bucket) do nothing;
   select * into b from ops.rate_limit_buckets where bucket = p_bucket for update;
   if b.window_started_at + window_len <= now() then

@@ -71,3 +71,5 @@ comment on view ops.pipeline_exceptions is 'Everything that needs a person: dead
 
 revoke all on ops.pipeline_health, ops.pipeline_exceptions from public, anon, authenticated;
 grant select on ops.pipeline_health, ops.pipeline_exceptions to service_role;
+-- security_invoker views read with the reader's privileges: service_role needs the tables behind them
+grant select on ops.jobs, ops.job_kinds, ops.job_attempts, ops.stripe_events to service_role;
