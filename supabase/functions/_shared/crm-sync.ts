@@ -29,11 +29,17 @@ export function dealStageFor(status: string): string {
   return status === "refunded" ? "refunded" : "paid";
 }
 
-/** HubSpot calls a job makes, reserved up front from the shared per-10-second budget. */
-function callsFor(job: Job, ctx: OrderContext | Person): number {
+/** The buyer's contact id when an earlier job synced it through this adapter. */
+function knownContactId(buyer: Person | null, adapter: CrmAdapter): string | undefined {
+  return buyer?.crm_contact_id && buyer.crm_adapter === adapter.name ? buyer.crm_contact_id : undefined;
+}
+
+/** CRM calls a job makes, reserved up front from the shared per-10-second budget. */
+function callsFor(job: Job, ctx: OrderContext | Person, adapter: CrmAdapter): number {
   if (job.kind === "crm.contact") return 1;
   const order = ctx as OrderContext;
-  return (order.buyer?.email && !order.buyer.crm_contact_id ? 1 : 0) + 2 + (order.status === "disputed" ? 3 : 0);
+  const contactCall = order.buyer?.email && !knownContactId(order.buyer, adapter) ? 1 : 0;
+  return contactCall + 2 + (order.status === "disputed" ? 3 : 0);
 }
 
 export type RateBudget = { capacity: number; windowMs: number };
@@ -49,7 +55,7 @@ export async function syncCrm(
   if (!ctx) throw new PermanentJobError(`${job.kind}: the customer or order no longer exists`);
   if (budget) {
     const [{ wait }] = await sql`
-      select ops.take_rate_tokens(${`crm:${adapter.name}`}, ${callsFor(job, ctx)}, ${budget.capacity}, ${budget.windowMs}) as wait`;
+      select ops.take_rate_tokens(${`crm:${adapter.name}`}, ${callsFor(job, ctx, adapter)}, ${budget.capacity}, ${budget.windowMs}) as wait`;
     if (wait > 0) throw new Deferral(wait, `CRM rate budget used up; resuming in ${wait} ms`);
   }
 
@@ -82,10 +88,7 @@ export async function syncCrm(
 
   const order = ctx as OrderContext;
   // the buyer's contact is kept current by its own crm.contact jobs; upsert it here only if never synced
-  const buyer = order.buyer;
-  const contactId = buyer?.crm_contact_id && buyer.crm_adapter === adapter.name
-    ? buyer.crm_contact_id
-    : buyer ? await upsertPerson(buyer) : undefined;
+  const contactId = knownContactId(order.buyer, adapter) ?? (order.buyer ? await upsertPerson(order.buyer) : undefined);
   const stage = dealStageFor(order.status);
   const { dealId } = await adapter.upsertDeal({
     orderKey: order.order_id,
