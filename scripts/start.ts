@@ -5,7 +5,8 @@ import { join } from "node:path";
 import postgres from "postgres";
 import { config } from "./lib/config.ts";
 import {
-  log, paths, printStatus, SERVICES, servicePid, startDatabase, startService, stopStack, waitHealthy, type ServiceName,
+  log, paths, printStatus, seed, SERVICES, servicePid, startDatabase, startService, stopStack, waitHealthy,
+  type ServiceName,
 } from "./lib/stack.ts";
 import { deliver, event, uid } from "./lib/stripe-events.ts";
 
@@ -36,6 +37,7 @@ const stop = () => {
 process.on("SIGINT", stop);
 process.on("SIGTERM", stop);
 await waitHealthy();
+await seed();
 
 const sql = postgres(config.dbUrl, { max: 2, onnotice: () => {} });
 const now = Math.floor(Date.now() / 1000);

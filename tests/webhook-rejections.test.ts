@@ -39,6 +39,10 @@ describe("stripe-webhook rejects bad deliveries with a clear 4xx and writes noth
     ["a signed body that is not JSON", async () => deliver("this is not json"), 400, /not JSON/],
     ["a signed JSON array", async () => deliver("[1,2,3]"), 400, /not a Stripe event/],
     ["a signed JSON object that is not an event", async () => deliver(JSON.stringify({ id: "evt_x", hello: "world" })), 400, /not a Stripe event/],
+    ["a signed event Postgres cannot store (\\u0000 in a string)", async () => {
+      const e = event("customer_updated", { name: "nul\u0000byte" });
+      return { ...(await deliver(e)), id: e.id };
+    }, 400, /cannot be stored/],
   ];
 
   test.each(cases)("refuses %s", async (_name, send, status, message) => {

@@ -187,7 +187,7 @@ async function configureDeployment() {
   }
 }
 
-async function seed() {
+export async function seed() {
   const db = sql();
   try {
     const file = join(ROOT, "supabase/seed.sql");
@@ -270,7 +270,7 @@ export async function waitHealthy(timeoutMs = 120_000) {
   throw new Error(`functions gateway not healthy after ${timeoutMs / 1000}s: ${last} (see ${logDir})`);
 }
 
-/** Database side of the stack: packages, cluster, compat layer, migrations, seed. */
+/** Database side of the stack: packages, cluster, compat layer, migrations, deployment settings. */
 export async function startDatabase() {
   ensureSystemPackages();
   ensureDirs();
@@ -280,13 +280,14 @@ export async function startDatabase() {
   await applyCompatLayer();
   pushMigrations();
   await configureDeployment();
-  await seed();
 }
 
+/** The whole stack in the background; seed data goes in once the workers can take its jobs. */
 export async function startStack() {
   await startDatabase();
   for (const name of Object.keys(SERVICES) as ServiceName[]) startService(name);
   await waitHealthy();
+  await seed();
 }
 
 export function stopStack() {

@@ -22,7 +22,11 @@ Deno.serve(async (req) => {
     try {
       result = await ingestStripeEvent(sql, event);
     } catch (cause) {
-      // 5xx only when we could not record the event: Stripe will deliver it again
+      // a data exception (22xxx, e.g. \u0000 in a string) is the payload's fault: redelivery cannot help
+      if (/^22/.test((cause as { code?: string }).code ?? "")) {
+        throw new HttpError(400, "event payload cannot be stored (invalid characters or values)", { cause });
+      }
+      // otherwise we could not record it: 503, and Stripe will deliver it again
       throw new HttpError(503, "could not record the event, retry later", { cause });
     }
     log("info", FN, "event recorded", {
