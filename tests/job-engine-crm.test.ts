@@ -171,6 +171,26 @@ describe("deals", () => {
   }, 400_000);
 });
 
+describe("rate limits", () => {
+  test("the shared budget keeps every worker under HubSpot's per-10-second limit, deferring instead of failing", async () => {
+    await restartGateway({ ...(await hubspotEnv(fake)), HUBSPOT_RATE_LIMIT_PER_10S: "20" });
+    fake.setFaults({ limitPer10s: 25 });
+    const since = fake.requests.length;
+    try {
+      const buyers = await Promise.all(Array.from({ length: 30 }, (_, i) => newBuyer(`budget-${run}-${i}@example.com`)));
+      const ids = await jobIds({ customers: buyers.map((b) => b.customerId) });
+      await settle(ids);
+      const jobs = await sql`select status, attempts, dispatch_count from ops.jobs where id = any(${ids})`;
+      expect(jobs.every((j) => j.status === "succeeded" && j.attempts === 1)).toBe(true); // deferrals spend no attempt
+      expect(jobs.some((j) => j.dispatch_count >= 2)).toBe(true); // some waited for the next window
+      expect(fake.requests.slice(since).filter((r) => r.fault === "rate-limit")).toEqual([]);
+    } finally {
+      fake.setFaults({ limitPer10s: null });
+      await restartGateway(await hubspotEnv(fake));
+    }
+  }, 120_000);
+});
+
 describe("delivery guarantees", () => {
   test("with the pg_net stand-in dropping every request, the sweep alone delivers every job", async () => {
     await sql`update net._stand_in_settings set drop_rate = 1`;
