@@ -112,6 +112,8 @@ describe("deals", () => {
     await settle(await jobIds({ orders: [orderId] }));
     expect(fake.deals(orderId)).toHaveLength(1);
     expect(fake.deals(orderId)[0].properties).toMatchObject({ dealstage: "closedwon", amount: "25.00" });
+    expect(fake.contacts(`deal-${run}@example.com`)).toHaveLength(1);
+    expect(fake.contacts(`deal-${run}@example.com`)[0].properties.lifecyclestage).toBe("customer"); // a buyer who paid
     const [traced] = await sql`select e.type from ops.jobs j join ops.stripe_events e on e.event_id = j.stripe_event_id
       where j.payload ->> 'order_id' = ${orderId}`;
     expect(traced).toEqual({ type: "checkout.session.completed" }); // each job names the event that caused it

@@ -127,7 +127,10 @@ function pgIsRunning(): boolean {
 }
 
 function startPostgres() {
-  if (pgIsRunning()) return;
+  if (existsSync(join(pgData, "postmaster.pid")) && pgIsRunning()) return;
+  if (pgIsRunning()) {
+    throw new Error(`another PostgreSQL already listens on 127.0.0.1:${config.pgPort}: stop it, or set DB_PORT`);
+  }
   log(`starting PostgreSQL 15 on 127.0.0.1:${config.pgPort}`);
   const logFile = join(logDir, "postgres.log");
   if (isRoot && !existsSync(logFile)) {
@@ -292,7 +295,8 @@ export async function startStack() {
 
 export function stopStack() {
   for (const name of Object.keys(SERVICES) as ServiceName[]) stopService(name);
-  if (existsSync(join(pgData, "PG_VERSION")) && pgIsRunning()) {
+  // our cluster, not whatever else listens on the port
+  if (existsSync(join(pgData, "postmaster.pid"))) {
     log("stopping PostgreSQL");
     run(join(PG_BIN, "pg_ctl"), ["-D", pgData, "-m", "fast", "-w", "stop"], { asPostgres: true, quiet: true });
   }

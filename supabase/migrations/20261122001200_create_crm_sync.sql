@@ -39,14 +39,21 @@ comment on table ops.crm_capture is 'What the local capture adapter would have s
 create index if not exists crm_capture_key_idx on ops.crm_capture (operation, key);
 
 create table if not exists ops.rate_limit_buckets (
-  bucket text primary key,
-  window_started_at timestamptz not null default now(),
-  used integer not null default 0
+  bucket text primary key
 );
-comment on table ops.rate_limit_buckets is 'Fixed-window request budgets shared by every worker instance (e.g. HubSpot: 100 requests per 10 s).';
+comment on table ops.rate_limit_buckets is 'Request budgets shared by every worker instance (e.g. HubSpot: 100 requests per 10 s); the row serialises takers.';
 
--- Takes p_tokens from a fixed window of p_window_ms holding p_capacity. Returns 0 when granted,
--- else the milliseconds until the window resets (nothing taken).
+create table if not exists ops.rate_limit_grants (
+  bucket text not null references ops.rate_limit_buckets (bucket) on delete cascade,
+  granted_at timestamptz not null,
+  tokens integer not null check (tokens > 0)
+);
+comment on table ops.rate_limit_grants is 'Tokens granted in the current sliding window, per bucket (older rows are deleted as the window moves).';
+create index if not exists rate_limit_grants_bucket_idx on ops.rate_limit_grants (bucket, granted_at);
+
+-- Takes p_tokens from a sliding window of p_window_ms holding p_capacity (HubSpot counts any 10 s,
+-- so a fixed window would allow twice the limit across its edge). Returns 0 when granted, else
+-- the milliseconds until the oldest grant leaves the window (nothing taken).
 create or replace function ops.take_rate_tokens(p_bucket text, p_tokens integer, p_capacity integer, p_window_ms integer)
 returns integer
 language plpgsql
@@ -54,22 +61,22 @@ security definer
 set search_path = ''
 as $$
 declare
-  b ops.rate_limit_buckets;
   window_len interval := make_interval(secs => p_window_ms / 1000.0);
+  at timestamptz;
+  used integer;
+  oldest timestamptz;
 begin
   -- a request larger than the whole budget waits for an empty window rather than forever
   p_tokens := least(p_tokens, p_capacity);
   insert into ops.rate_limit_buckets (bucket) values (p_bucket) on conflict (bucket) do nothing;
-  select * into b from ops.rate_limit_buckets where bucket = p_bucket for update;
-  if b.window_started_at + window_len <= now() then
-    b.window_started_at := now();
-    b.used := 0;
+  perform 1 from ops.rate_limit_buckets where bucket = p_bucket for update;
+  at := clock_timestamp();
+  delete from ops.rate_limit_grants where bucket = p_bucket and granted_at <= at - window_len;
+  select coalesce(sum(tokens), 0), min(granted_at) into used, oldest from ops.rate_limit_grants where bucket = p_bucket;
+  if used + p_tokens > p_capacity then
+    return greatest(1, ceil(extract(epoch from (oldest + window_len - at)) * 1000))::integer;
   end if;
-  if b.used + p_tokens > p_capacity then
-    update ops.rate_limit_buckets set window_started_at = b.window_started_at, used = b.used where bucket = p_bucket;
-    return greatest(1, ceil(extract(epoch from (b.window_started_at + window_len - now())) * 1000))::integer;
-  end if;
-  update ops.rate_limit_buckets set window_started_at = b.window_started_at, used = b.used + p_tokens where bucket = p_bucket;
+  insert into ops.rate_limit_grants (bucket, granted_at, tokens) values (p_bucket, at, p_tokens);
   return 0;
 end
 $$;
@@ -91,7 +98,8 @@ begin
   end if;
   if j.kind = 'crm.contact' then
     select jsonb_build_object('customer_id', c.id, 'email', lower(trim(c.email)), 'name', c.name,
-             'billing_status', c.billing_status, 'version', c.version)
+             'billing_status', c.billing_status, 'version', c.version,
+             'has_paid_order', exists (select 1 from public.orders o where o.buyer_id = c.user_id and o.paid_at is not null))
       into ctx from public.customers c where c.id = (j.payload ->> 'customer_id')::uuid;
   elsif j.kind = 'crm.deal' then
     select jsonb_build_object('order_id', o.id, 'status', o.status, 'amount_total', o.amount_total,
@@ -100,7 +108,8 @@ begin
              'buyer', case when u.email is null then null else jsonb_build_object(
                'customer_id', c.id, 'email', lower(trim(u.email)), 'name', coalesce(c.name, p.display_name),
                'billing_status', coalesce(c.billing_status, 'lead'),
-               'crm_contact_id', cc.crm_contact_id, 'crm_adapter', cc.adapter) end)
+               'has_paid_order', exists (select 1 from public.orders o2 where o2.buyer_id = o.buyer_id and o2.paid_at is not null),
+               'crm_contact_id', cc.crm_contact_id, 'crm_adapter', cc.adapter, 'crm_lifecycle_stage', cc.lifecycle_stage) end)
       into ctx
       from public.orders o
       left join public.listings l on l.id = o.listing_id

@@ -8,17 +8,19 @@ import { Deferral } from "./job-worker.ts";
 
 type Person = {
   customer_id?: string; email: string | null; name?: string | null; billing_status: string; version?: number;
-  /** set when an earlier job already synced this contact through the same adapter */
-  crm_contact_id?: string | null; crm_adapter?: string | null;
+  has_paid_order?: boolean;
+  /** set when an earlier job already synced this contact (through which adapter, at which stage) */
+  crm_contact_id?: string | null; crm_adapter?: string | null; crm_lifecycle_stage?: string | null;
 };
 type OrderContext = {
   order_id: string; status: string; amount_total: number | null; currency: string | null; amount_refunded: number;
   needs_review: boolean; version: number; listing_title: string | null; buyer: Person | null;
 };
 
-/** Billing status -> CRM lifecycle: lead -> customer -> churned ("other"). */
-export function lifecycleFor(billingStatus: string): LifecycleStage {
-  if (billingStatus === "lead") return "lead";
+/** Billing status -> CRM lifecycle: lead -> customer -> churned ("other"). A marketplace buyer
+ * who has paid for an order is a customer even without a subscription. */
+export function lifecycleFor(billingStatus: string, hasPaidOrder = false): LifecycleStage {
+  if (billingStatus === "lead") return hasPaidOrder ? "customer" : "lead";
   if (["trialing", "active", "past_due"].includes(billingStatus)) return "customer";
   return "other";
 }
@@ -29,9 +31,10 @@ export function dealStageFor(status: string): string {
   return status === "refunded" ? "refunded" : "paid";
 }
 
-/** The buyer's contact id when an earlier job synced it through this adapter. */
+/** The buyer's contact id when an earlier job synced it through this adapter at its current stage. */
 function knownContactId(buyer: Person | null, adapter: CrmAdapter): string | undefined {
-  return buyer?.crm_contact_id && buyer.crm_adapter === adapter.name ? buyer.crm_contact_id : undefined;
+  if (!buyer?.crm_contact_id || buyer.crm_adapter !== adapter.name) return undefined;
+  return buyer.crm_lifecycle_stage === lifecycleFor(buyer.billing_status, buyer.has_paid_order) ? buyer.crm_contact_id : undefined;
 }
 
 /** CRM calls a job makes, reserved up front from the shared per-10-second budget. */
@@ -62,7 +65,7 @@ export async function syncCrm(
   const contacts: Record<string, unknown>[] = [];
   async function upsertPerson(p: Person) {
     if (!p.email) return undefined;
-    const lifecycle = lifecycleFor(p.billing_status);
+    const lifecycle = lifecycleFor(p.billing_status, p.has_paid_order);
     const [firstName, ...rest] = (p.name ?? "").trim().split(/\s+/).filter(Boolean);
     const { contactId } = await adapter.upsertContact({
       email: p.email, firstName, lastName: rest.join(" ") || undefined, lifecycleStage: lifecycle, billingStatus: p.billing_status,

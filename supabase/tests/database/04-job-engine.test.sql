@@ -335,14 +335,14 @@ select is(ops.sweep_jobs(), 1,
 select is(ops.take_rate_tokens('pgtap.crm', 4, 10, 10000), 0, 'the first 4 of 10 tokens are granted (0)');
 select is(ops.take_rate_tokens('pgtap.crm', 6, 10, 10000), 0, 'tokens up to the capacity are granted (0)');
 select ok(ops.take_rate_tokens('pgtap.crm', 1, 10, 10000) between 1 and 10000,
-  'past capacity the answer is the wait in ms until the window resets (1..10000)');
-select is((select used from ops.rate_limit_buckets where bucket = 'pgtap.crm'), 10,
+  'past capacity the answer is the wait in ms until the oldest grant leaves the window (1..10000)');
+select is((select sum(tokens)::int from ops.rate_limit_grants where bucket = 'pgtap.crm'), 10,
   'a refused take takes nothing');
-update ops.rate_limit_buckets set window_started_at = now() - interval '11 seconds' where bucket = 'pgtap.crm';
-select is(ops.take_rate_tokens('pgtap.crm', 3, 10, 10000), 0, 'a new window grants again');
-select results_eq($$ select used, window_started_at = now() from ops.rate_limit_buckets where bucket = 'pgtap.crm' $$,
-  $$ values (3, true) $$,
-  'the new window starts now with only the new tokens used');
+-- the first grant (4 tokens) leaves the sliding window; the second (6) is still inside it
+update ops.rate_limit_grants set granted_at = clock_timestamp() - interval '11 seconds' where bucket = 'pgtap.crm' and tokens = 4;
+select is(ops.take_rate_tokens('pgtap.crm', 4, 10, 10000), 0, 'grants that left the window free their tokens');
+select ok(ops.take_rate_tokens('pgtap.crm', 1, 10, 10000) > 0,
+  'the window slides: grants still inside it count (6 + 4 = 10 of 10), so a fixed-window edge burst cannot happen');
 
 -- ---------------------------------------------------------------- domain triggers
 insert into public.customers (id, email) values ('00000000-0000-4000-8000-0000000004c1', 'Trigger@PGTAP.test');
@@ -445,7 +445,7 @@ select results_eq($$ select status, attempts, locked_by from ops.claim_job(pg_te
   $$ values ('running', 1, 'pgtap-worker') $$,
   'pipeline_worker can claim a job');
 select is(ops.crm_job_context(pg_temp.job('lead'), 'pgtap-worker') - 'customer_id',
-  '{"email": "new.lead@pgtap.test", "name": "Nia Lead", "billing_status": "lead", "version": 0}'::jsonb,
+  '{"email": "new.lead@pgtap.test", "name": "Nia Lead", "billing_status": "lead", "version": 0, "has_paid_order": false}'::jsonb,
   'pipeline_worker reads the context of the job it holds: the customer as it is now');
 select is(ops.crm_job_context(pg_temp.job('lead'), 'someone-else'), null,
   'crm_job_context answers nothing for a job the caller does not hold');
