@@ -17,10 +17,9 @@ let failed = 0;
 if (existsSync(vitestReport)) {
   const r = JSON.parse(readFileSync(vitestReport, "utf8"));
   passed += r.numPassedTests;
-  failed += r.numFailedTests + (r.numFailedTestSuites ?? 0);
-} else {
-  failed += 1;
+  failed += r.numFailedTests;
 }
+if (vitest.status !== 0 && failed === 0) failed += 1; // a file that failed to load, or no report
 
 const testDir = join(ROOT, "supabase/tests/database");
 const files = readdirSync(testDir).filter((f) => f.endsWith(".test.sql")).sort().map((f) => join(testDir, f));

@@ -120,6 +120,12 @@ describe("deals", () => {
 
     const [{ stripe_payment_intent_id: pi }] = await sql`select stripe_payment_intent_id from public.orders where id = ${orderId}`;
     const charge = uid("ch_");
+    // two partial refunds: the second changes no status, and still reaches the deal
+    for (const refunded of [500, 1200]) {
+      await deliver(event("charge_refunded", { id: charge, payment_intent: pi, amount: 2500, amount_refunded: refunded, status: "succeeded", refunds: { data: [] } }));
+      await settle(await jobIds({ orders: [orderId] }));
+      expect(fake.deals(orderId)[0].properties).toMatchObject({ dealstage: "closedwon", backbone_refunded_amount: (refunded / 100).toFixed(2), backbone_needs_review: "true" });
+    }
     await deliver(event("charge_refunded", { id: charge, payment_intent: pi, amount: 2500, amount_refunded: 2500, status: "succeeded", refunds: { data: [] } }));
     await settle(await jobIds({ orders: [orderId] }));
     expect(fake.deals(orderId)).toHaveLength(1);

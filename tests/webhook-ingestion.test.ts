@@ -6,6 +6,9 @@ import {
   checkoutCompleted, chargeRefunded, dispute, ORDER_VARIANTS, permutations, piFailed, piSucceeded, shuffle,
   subscriptionEvents,
 } from "./helpers/scenarios.ts";
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { ROOT } from "../scripts/lib/config.ts";
 import { deliver, event, fixture, uid, type Evt } from "./helpers/stripe.ts";
 
 afterAll(() => sql.end());
@@ -277,5 +280,72 @@ describe("a failed apply keeps the event and can be re-applied", () => {
       await sql`delete from public.subscriptions where stripe_subscription_id = ${e.data.object.id}`;
       await sql`delete from ops.stripe_subscription_statuses where stripe_status = ${status}`;
     }
+  });
+});
+
+describe("customers are linked to app users safely", () => {
+  test("an email links a Stripe customer only to a user who confirmed it; metadata.user_id links explicitly", async () => {
+    const email = `lookalike-${uid().slice(0, 8)}@example.com`;
+    const [squatter] = await sql`insert into auth.users (email) values (${email}) returning id`; // never confirmed
+    const cus = uid("cus_");
+    await deliverAll([event("customer_updated", { id: cus, email, metadata: {} }, { type: "customer.created" })]);
+    const [c] = await sql`select user_id from public.customers where stripe_customer_id = ${cus}`;
+    expect(c.user_id).toBeNull();
+    const [lead] = await sql`select stripe_customer_id from public.customers where user_id = ${squatter.id}`;
+    expect(lead.stripe_customer_id).toBeNull();
+
+    const confirmedEmail = `confirmed-${uid().slice(0, 8)}@example.com`;
+    const [owner] = await sql`insert into auth.users (email, email_confirmed_at) values (${confirmedEmail}, now()) returning id`;
+    const cus2 = uid("cus_");
+    await deliverAll([event("customer_updated", { id: cus2, email: confirmedEmail, metadata: {} }, { type: "customer.created" })]);
+    const [linked] = await sql`select user_id from public.customers where stripe_customer_id = ${cus2}`;
+    expect(linked.user_id).toBe(owner.id);
+  });
+
+  test("a deleted Stripe customer ends canceled with access blocked, and an older update does not revive it", async () => {
+    const cus = uid("cus_");
+    const t = t0();
+    await deliverAll([...subscriptionEvents(cus, uid("sub_"), ["active"], t),
+      event("customer_updated", { id: cus, email: null, name: "Final Name" }, { type: "customer.deleted", created: t + 5 }),
+      event("customer_updated", { id: cus, email: null, name: "Old Name" }, { type: "customer.updated", created: t + 1 })]);
+    expect(await customerState(cus)).toEqual({ billing_status: "canceled", access_status: "blocked" });
+    const [c] = await sql`select deleted_at, name from public.customers where stripe_customer_id = ${cus}`;
+    expect(c.deleted_at).not.toBeNull();
+    expect(c.name).toBe("Final Name");
+  });
+});
+
+describe("refunds known only by their charge", () => {
+  test("refund.created without a payment_intent reaches the order through the charge", async () => {
+    const id = await pendingOrder();
+    const [pi, ch] = [uid("pi_"), uid("ch_")];
+    await deliverAll([checkoutCompleted(id, pi, t0()), piSucceeded(pi, ch, t0() + 1),
+      event("refund_created", { id: uid("re_"), payment_intent: null, charge: ch, amount: 2500, status: "succeeded", currency: "usd" }, { created: t0() + 2 })]);
+    expect(await order(id)).toMatchObject({ status: "refunded", amount_refunded: "2500" });
+  });
+});
+
+describe("npm run replay -- events", () => {
+  test("re-applies the named ledger events and shows progress", async () => {
+    const status = `future_${uid().slice(0, 8)}`;
+    const [e] = subscriptionEvents(uid("cus_"), uid("sub_"), [status], t0());
+    expect((await deliver(e)).body.status).toBe("failed");
+    await sql`insert into ops.stripe_subscription_statuses values (${status}, 'trialing', 45, 25)`;
+    try {
+      const cli = spawnSync(join(ROOT, "node_modules/.bin/tsx"), ["scripts/replay.ts", "events", e.id], { cwd: ROOT, encoding: "utf8" });
+      expect(cli.status, cli.stderr).toBe(0);
+      expect(cli.stdout).toMatch(/\[#+\] 1\/1/);
+      expect(cli.stdout).toMatch(/"processed":1/);
+      expect(await ledger([e.id])).toEqual([{ event_id: e.id, status: "processed", last_error: null }]);
+    } finally {
+      await sql`delete from public.subscriptions where stripe_subscription_id = ${e.data.object.id}`;
+      await sql`delete from ops.stripe_subscription_statuses where stripe_status = ${status}`;
+    }
+  });
+
+  test("names an unknown event clearly and exits non-zero", () => {
+    const cli = spawnSync(join(ROOT, "node_modules/.bin/tsx"), ["scripts/replay.ts", "events", "evt_does_not_exist"], { cwd: ROOT, encoding: "utf8" });
+    expect(cli.status).toBe(1);
+    expect(cli.stderr).toMatch(/no Stripe event evt_does_not_exist/);
   });
 });

@@ -16,6 +16,7 @@ function parseDotenv(path: string): Record<string, string> {
     const key = line.slice(0, eq).trim().replace(/^export\s+/, "");
     let value = line.slice(eq + 1).trim();
     if (/^(['"]).*\1$/.test(value)) value = value.slice(1, -1);
+    else value = value.replace(/\s+#.*$/, ""); // an unquoted value ends at an inline comment
     out[key] = value;
   }
   return out;

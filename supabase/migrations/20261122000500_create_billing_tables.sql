@@ -37,6 +37,7 @@ create table if not exists public.subscriptions (
   -- (created time, status rank) of the newest event applied: an older update never overwrites it
   stripe_event_created timestamptz not null,
   stripe_event_rank integer not null,
+  stripe_event_id text not null default '',
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now()
 );

@@ -102,7 +102,8 @@ set search_path = ''
 as $$
 begin
   if tg_op = 'INSERT' then
-    if current_user in ('anon', 'authenticated') and new.status <> 'pending_payment' then
+    -- auth.role() is the API caller's role; current_user is this function's owner
+    if coalesce((select auth.role()), '') in ('anon', 'authenticated') and new.status <> 'pending_payment' then
       raise exception 'orders are created as pending_payment' using errcode = 'check_violation';
     end if;
   elsif new.status is distinct from old.status and not exists (
@@ -110,7 +111,9 @@ begin
   ) then
     raise exception 'order % cannot move from % to %', old.id, old.status, new.status using errcode = 'check_violation';
   end if;
-  if tg_op = 'UPDATE' and new.status is distinct from old.status then
+  -- every change the CRM mirrors gets a new version, and so exactly one sync job
+  if tg_op = 'UPDATE' and (new.status is distinct from old.status or new.amount_refunded is distinct from old.amount_refunded
+                           or new.needs_review is distinct from old.needs_review) then
     new.version := old.version + 1;
   end if;
   if new.status = 'paid' and new.paid_at is null then
@@ -121,7 +124,7 @@ end
 $$;
 revoke execute on function ops.enforce_order_transition() from public, anon, authenticated;
 drop trigger if exists orders_200_enforce_transition on public.orders;
-create trigger orders_200_enforce_transition before insert or update of status on public.orders
+create trigger orders_200_enforce_transition before insert or update of status, amount_refunded, needs_review on public.orders
   for each row execute function ops.enforce_order_transition();
 
 -- security definer: reads ops.billing_statuses, which the app's roles cannot read.

@@ -149,9 +149,11 @@ begin
     insert into public.orders (status, buyer_id, listing_id, stripe_checkout_session_id, needs_review, review_reason)
     values (
       'pending_payment',
+      -- only a confirmed email names a buyer: anyone can sign up with someone else's address
       (select p.id from public.profiles p
          join auth.users u on u.id = p.id
         where lower(u.email) = lower(coalesce(s -> 'customer_details' ->> 'email', s ->> 'customer_email'))
+          and u.email_confirmed_at is not null and not u.is_anonymous
         limit 1),
       (select l.id from public.listings l where l.id = ops.as_uuid(s -> 'metadata' ->> 'listing_id')),
       session_id, true, review
@@ -350,7 +352,11 @@ set search_path = ''
 as $$
 declare
   cid uuid;
-  uid uuid := coalesce(p_user_id, (select u.id from auth.users u where lower(u.email) = lower(p_email) limit 1));
+  -- metadata.user_id (set by the app's server) links; an email links only once its owner confirmed it
+  uid uuid := coalesce(p_user_id, (select u.id from auth.users u
+                                    where lower(u.email) = lower(p_email) and u.email_confirmed_at is not null
+                                      and not u.is_anonymous
+                                    limit 1));
 begin
   select id into cid from public.customers where stripe_customer_id = p_stripe_customer_id for update;
   if found then
@@ -427,25 +433,26 @@ begin
   end if;
   cid := ops.upsert_customer_link(s ->> 'customer', ops.as_uuid(s -> 'metadata' ->> 'user_id'), null);
   insert into public.subscriptions as x (stripe_subscription_id, customer_id, stripe_customer_id, status, price_id, quantity,
-    cancel_at_period_end, current_period_end, trial_end, canceled_at, stripe_event_created, stripe_event_rank)
+    cancel_at_period_end, current_period_end, trial_end, canceled_at, stripe_event_created, stripe_event_rank, stripe_event_id)
   values (
     s ->> 'id', cid, s ->> 'customer', status,
     coalesce(s -> 'items' -> 'data' -> 0 -> 'price' ->> 'id', s -> 'plan' ->> 'id'),
     coalesce((s -> 'items' -> 'data' -> 0 ->> 'quantity')::int, (s ->> 'quantity')::int),
     coalesce((s ->> 'cancel_at_period_end')::boolean, false),
     ops.ts(coalesce(s ->> 'current_period_end', s -> 'items' -> 'data' -> 0 ->> 'current_period_end')),
-    ops.ts(s ->> 'trial_end'), ops.ts(s ->> 'canceled_at'), at, event_rank
+    ops.ts(s ->> 'trial_end'), ops.ts(s ->> 'canceled_at'), at, event_rank, evt ->> 'id'
   )
   on conflict (stripe_subscription_id) do update set
     customer_id = excluded.customer_id, status = excluded.status, price_id = excluded.price_id,
     quantity = excluded.quantity, cancel_at_period_end = excluded.cancel_at_period_end,
     current_period_end = excluded.current_period_end, trial_end = excluded.trial_end,
     canceled_at = excluded.canceled_at, stripe_event_created = excluded.stripe_event_created,
-    stripe_event_rank = excluded.stripe_event_rank
-  -- an older event never overwrites a newer one; within one second the later status wins,
-  -- and a canceled subscription stays canceled
+    stripe_event_rank = excluded.stripe_event_rank, stripe_event_id = excluded.stripe_event_id
+  -- an older event never overwrites a newer one; within one second the later status wins (then
+  -- the event id, so any delivery order ends the same); a canceled subscription stays canceled
   where x.status <> 'canceled'
-    and (excluded.stripe_event_created, excluded.stripe_event_rank) >= (x.stripe_event_created, x.stripe_event_rank);
+    and (excluded.stripe_event_created, excluded.stripe_event_rank, excluded.stripe_event_id)
+        >= (x.stripe_event_created, x.stripe_event_rank, x.stripe_event_id);
   perform ops.recompute_customer(cid);
   return 'processed';
 end

@@ -33,6 +33,11 @@ begin
         perform pg_sleep(0.01 * attempt);
         continue;
       end if;
+      -- a passing condition (lock or statement timeout, resources, serialization) is no verdict on
+      -- the event: fail the whole delivery so nothing is recorded and Stripe delivers it again
+      if err_state like '40%' or err_state like '53%' or err_state in ('55P03', '57014') then
+        raise;
+      end if;
       update ops.stripe_events
          set status = 'failed', attempts = attempts + 1, last_error = left(err_state || ': ' || err_message, 1000)
        where event_id = p_event_id;
@@ -91,6 +96,30 @@ begin
     status := ops.try_apply_stripe_event(id);
     return next;
   end loop;
+end
+$$;
+
+-- Re-applies failed events (pg_cron, every 15 minutes): a fix such as a new status mapping
+-- heals them without a person; after p_max_attempts they are dead and wait in pipeline_exceptions.
+create or replace function ops.retry_failed_stripe_events(p_max_attempts integer default 5, p_limit integer default 100)
+returns integer
+language plpgsql
+set search_path = ''
+as $$
+declare
+  id text;
+  n integer := 0;
+begin
+  for id in
+    select e.event_id from ops.stripe_events e
+     where e.status = 'failed' and e.attempts < p_max_attempts
+     order by e.event_created limit p_limit
+  loop
+    perform ops.try_apply_stripe_event(id);
+    n := n + 1;
+  end loop;
+  update ops.stripe_events set status = 'dead' where status = 'failed' and attempts >= p_max_attempts;
+  return n;
 end
 $$;
 

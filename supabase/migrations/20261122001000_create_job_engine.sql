@@ -17,6 +17,8 @@ create table if not exists ops.jobs (
   kind text not null references ops.job_kinds (kind),
   payload jsonb not null default '{}'::jsonb,
   dedupe_key text not null unique,
+  -- jobs sharing a queue key (one order, one customer) run one at a time, oldest first
+  queue_key text,
   status text not null default 'queued' check (status in ('queued', 'running', 'succeeded', 'failed', 'dead')),
   priority integer not null default 0,
   attempts integer not null default 0,
@@ -27,6 +29,8 @@ create table if not exists ops.jobs (
   last_error text,
   last_dispatched_at timestamptz,
   dispatch_count integer not null default 0,
+  -- pg_net's request id of the last dispatch (its answer is in net._http_response)
+  last_request_id bigint,
   correlation_id text,
   -- the Stripe event whose apply enqueued this job, when one did
   stripe_event_id text,
@@ -40,6 +44,7 @@ create index if not exists jobs_due_idx on ops.jobs (priority desc, run_at) wher
 create index if not exists jobs_running_idx on ops.jobs (locked_until) where status = 'running';
 create index if not exists jobs_kind_status_idx on ops.jobs (kind, status);
 create index if not exists jobs_finished_idx on ops.jobs (succeeded_at) where status = 'succeeded';
+create index if not exists jobs_queue_key_idx on ops.jobs (queue_key, id) where queue_key is not null and status in ('queued', 'running', 'failed');
 
 create table if not exists ops.job_attempts (
   -- its own key: a replayed job starts again at attempt 1 and keeps its earlier history
@@ -67,7 +72,8 @@ create or replace function ops.enqueue_job(
   p_dedupe_key text,
   p_delay interval default interval '0',
   p_priority integer default 0,
-  p_correlation_id text default null
+  p_correlation_id text default null,
+  p_queue_key text default null
 ) returns bigint
 language plpgsql
 set search_path = ''
@@ -75,9 +81,9 @@ as $$
 declare
   job_id bigint;
 begin
-  insert into ops.jobs (kind, payload, dedupe_key, run_at, priority, max_attempts, correlation_id, stripe_event_id)
+  insert into ops.jobs (kind, payload, dedupe_key, run_at, priority, max_attempts, correlation_id, stripe_event_id, queue_key)
   select p_kind, coalesce(p_payload, '{}'::jsonb), p_dedupe_key, now() + coalesce(p_delay, interval '0'), p_priority, k.max_attempts, p_correlation_id,
-         nullif(current_setting('ops.stripe_event_id', true), '')
+         nullif(current_setting('ops.stripe_event_id', true), ''), p_queue_key
     from ops.job_kinds k where k.kind = p_kind
   on conflict (dedupe_key) do nothing
   returning id into job_id;
@@ -129,7 +135,8 @@ begin
     headers := jsonb_build_object('Content-Type', 'application/json', 'Authorization', 'Bearer ' || service_key),
     timeout_milliseconds := j.timeout_ms
   );
-  update ops.jobs set last_dispatched_at = now(), dispatch_count = dispatch_count + 1 where id = p_job_id;
+  update ops.jobs set last_dispatched_at = now(), dispatch_count = dispatch_count + 1, last_request_id = request_id
+   where id = p_job_id;
   return request_id;
 end
 $$;
@@ -147,6 +154,42 @@ drop trigger if exists jobs_900_dispatch on ops.jobs;
 create trigger jobs_900_dispatch after insert on ops.jobs
   for each row when (new.run_at <= now()) execute function ops.jobs_dispatch_on_insert();
 
+-- When a job finishes (or steps aside), hand on without waiting for the sweep: dispatch the oldest
+-- due job of the same queue key, and one due job of the same kind whose retry time has come
+-- but that nothing dispatched since. Keeps retries and deferrals moving between cron ticks.
+create or replace function ops.dispatch_next(p_job_id bigint) returns integer
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  j record;
+  next_id bigint;
+  n integer := 0;
+begin
+  select id, kind, queue_key into j from ops.jobs where id = p_job_id;
+  if j.queue_key is not null then
+    select o.id into next_id from ops.jobs o
+     where o.queue_key = j.queue_key and o.id <> p_job_id and o.status in ('queued', 'failed') and o.run_at <= now()
+     order by o.id limit 1 for update skip locked;
+    if next_id is not null then
+      perform ops.dispatch_job(next_id);
+      n := n + 1;
+    end if;
+  end if;
+  select o.id into next_id from ops.jobs o
+   where o.kind = j.kind and o.id <> p_job_id and o.id is distinct from next_id
+     and o.status in ('queued', 'failed') and o.run_at <= now()
+     and (o.last_dispatched_at is null or o.last_dispatched_at < o.run_at)
+   order by o.priority desc, o.run_at limit 1 for update skip locked;
+  if next_id is not null then
+    perform ops.dispatch_job(next_id);
+    n := n + 1;
+  end if;
+  return n;
+end
+$$;
+
 -- Claims a due job (or one whose lease expired) by id. Two dispatches of one job run it once:
 -- the second waits on the row lock, then finds it running and claims nothing.
 create or replace function ops.claim_job(p_job_id bigint, p_worker text)
@@ -157,7 +200,23 @@ set search_path = ''
 as $$
 declare
   j ops.jobs;
+  qk text;
 begin
+  -- one job per queue key at a time, so a slow older sync never lands after a newer one;
+  -- the advisory lock makes two concurrent claims for one key take turns
+  select queue_key into qk from ops.jobs where id = p_job_id;
+  if qk is not null then
+    perform pg_advisory_xact_lock(hashtextextended(qk, 0));
+    if exists (select 1 from ops.jobs o where o.queue_key = qk and o.id <> p_job_id
+                 and o.status = 'running' and o.locked_until > now()) then
+      return; -- finishing that job dispatches this one (ops.dispatch_next)
+    end if;
+    if exists (select 1 from ops.jobs o where o.queue_key = qk and o.id < p_job_id
+                 and o.status in ('queued', 'failed') and o.run_at <= now()) then
+      perform ops.dispatch_next(p_job_id);
+      return; -- an older due job of the same key goes first
+    end if;
+  end if;
   -- the lease expired on the last attempt: the worker died on it (a poison payload?); dead-letter it
   update ops.jobs
      set status = 'dead', locked_by = null, locked_until = null,
@@ -206,6 +265,7 @@ begin
   end if;
   update ops.job_attempts set outcome = 'succeeded', finished_at = now()
    where job_id = j.id and attempt = j.attempts and outcome is null;
+  perform ops.dispatch_next(j.id);
   return true;
 end
 $$;
@@ -240,6 +300,7 @@ begin
    where id = j.id;
   update ops.job_attempts set outcome = next_status, error = left(p_error, 1000), finished_at = now()
    where job_id = j.id and attempt = j.attempts and outcome is null;
+  perform ops.dispatch_next(j.id);
   return next_status;
 end
 $$;
@@ -263,6 +324,7 @@ begin
     return false;
   end if;
   delete from ops.job_attempts where job_id = j.id and attempt = j.attempts + 1 and outcome is null;
+  perform ops.dispatch_next(j.id);
   return true;
 end
 $$;
@@ -290,6 +352,13 @@ begin
      limit p_limit
      for update skip locked
   loop
+    -- say why the last dispatch did not lead to a claim (wrong key, function missing, timeout)
+    update ops.jobs jb
+       set last_error = left(format('dispatch %s: %s', r.id,
+             coalesce(r.error_msg, 'HTTP ' || r.status_code || ' ' || left(coalesce(r.content, ''), 200))), 1000)
+      from net._http_response r
+     where jb.id = job_id and jb.status = 'queued' and r.id = jb.last_request_id
+       and (r.status_code is null or r.status_code >= 300);
     perform ops.dispatch_job(job_id);
     n := n + 1;
   end loop;

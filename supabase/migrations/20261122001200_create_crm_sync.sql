@@ -2,8 +2,9 @@
 -- enqueue crm-sync jobs; the worker upserts contacts/deals and stores the mapping here.
 -- Also a shared rate budget so all worker instances together stay under the CRM's limit.
 insert into ops.job_kinds (kind, function_name, max_attempts, timeout_ms, lease_seconds, backoff_base_ms)
-values ('crm.contact', 'crm-sync', 15, 30000, 60, 5000),
-       ('crm.deal', 'crm-sync', 15, 30000, 60, 5000)
+-- lease 180 s: a deal job makes up to ~10 HubSpot calls of at most 10 s each
+values ('crm.contact', 'crm-sync', 15, 30000, 180, 5000),
+       ('crm.deal', 'crm-sync', 15, 30000, 180, 5000)
 on conflict (kind) do update set function_name = excluded.function_name;
 
 create table if not exists ops.crm_contacts (
@@ -130,26 +131,43 @@ security definer
 set search_path = ''
 as $$
 declare
+  j ops.jobs;
   contact jsonb;
+  allowed uuid[];
 begin
-  if not exists (select 1 from ops.jobs where id = p_job_id and status = 'running' and locked_by = p_worker) then
+  select * into j from ops.jobs where id = p_job_id and status = 'running' and locked_by = p_worker;
+  if j.id is null then
     raise exception 'job % is not held by %', p_job_id, p_worker using errcode = 'lock_not_available';
   end if;
+  -- a job records only its own entities: its customer, or its order and that order's buyer
+  allowed := array_remove(array[
+    (j.payload ->> 'customer_id')::uuid,
+    (select c.id from public.orders o join public.customers c on c.user_id = o.buyer_id
+      where o.id = (j.payload ->> 'order_id')::uuid)], null);
   for contact in select * from jsonb_array_elements(coalesce(p_result -> 'contacts', '[]'::jsonb)) loop
+    continue when contact ->> 'customer_id' is null;
+    if not (contact ->> 'customer_id')::uuid = any (allowed) then
+      raise exception 'job % may not record customer %', p_job_id, contact ->> 'customer_id' using errcode = 'insufficient_privilege';
+    end if;
     insert into ops.crm_contacts as x (customer_id, email, adapter, crm_contact_id, lifecycle_stage, synced_version)
-    select (contact ->> 'customer_id')::uuid, contact ->> 'email', p_adapter, contact ->> 'crm_id',
-           contact ->> 'lifecycle_stage', coalesce((contact ->> 'version')::int, 0)
-     where contact ->> 'customer_id' is not null
+    values ((contact ->> 'customer_id')::uuid, contact ->> 'email', p_adapter, contact ->> 'crm_id',
+            contact ->> 'lifecycle_stage', coalesce((contact ->> 'version')::int, 0))
     on conflict (customer_id) do update set email = excluded.email, adapter = excluded.adapter,
       crm_contact_id = excluded.crm_contact_id, lifecycle_stage = excluded.lifecycle_stage,
-      synced_version = greatest(x.synced_version, excluded.synced_version), synced_at = now();
+      synced_version = excluded.synced_version, synced_at = now()
+    -- an older sync never overwrites what a newer one recorded
+    where excluded.synced_version >= x.synced_version;
   end loop;
   if p_result ? 'deal' then
+    if (p_result -> 'deal' ->> 'order_id') is distinct from (j.payload ->> 'order_id') then
+      raise exception 'job % may not record order %', p_job_id, p_result -> 'deal' ->> 'order_id' using errcode = 'insufficient_privilege';
+    end if;
     insert into ops.crm_deals as x (order_id, adapter, crm_deal_id, stage, synced_version)
     values ((p_result -> 'deal' ->> 'order_id')::uuid, p_adapter, p_result -> 'deal' ->> 'crm_id',
             p_result -> 'deal' ->> 'stage', coalesce((p_result -> 'deal' ->> 'version')::int, 0))
     on conflict (order_id) do update set adapter = excluded.adapter, crm_deal_id = excluded.crm_deal_id,
-      stage = excluded.stage, synced_version = greatest(x.synced_version, excluded.synced_version), synced_at = now();
+      stage = excluded.stage, synced_version = excluded.synced_version, synced_at = now()
+    where excluded.synced_version >= x.synced_version;
   end if;
 end
 $$;
@@ -172,7 +190,8 @@ set search_path = ''
 as $$
 begin
   perform ops.enqueue_job('crm.contact', jsonb_build_object('customer_id', new.id),
-    format('crm.contact:%s:v%s', new.id, new.version), p_correlation_id => new.stripe_customer_id);
+    format('crm.contact:%s:v%s', new.id, new.version), p_correlation_id => new.stripe_customer_id,
+    p_queue_key => 'customer:' || new.id);
   return null;
 end
 $$;
@@ -189,13 +208,14 @@ set search_path = ''
 as $$
 begin
   perform ops.enqueue_job('crm.deal', jsonb_build_object('order_id', new.id),
-    format('crm.deal:%s:v%s', new.id, new.version), p_correlation_id => new.stripe_checkout_session_id);
+    format('crm.deal:%s:v%s', new.id, new.version), p_correlation_id => new.stripe_checkout_session_id,
+    p_queue_key => 'order:' || new.id);
   return null;
 end
 $$;
 drop trigger if exists orders_500_enqueue_crm_sync on public.orders;
-create trigger orders_500_enqueue_crm_sync after update of status on public.orders
-  for each row when (new.status is distinct from old.status
+create trigger orders_500_enqueue_crm_sync after update of status, amount_refunded, needs_review on public.orders
+  for each row when (new.version <> old.version
                      and new.status in ('paid', 'in_fulfillment', 'completed', 'partially_refunded', 'refunded', 'disputed'))
   execute function ops.orders_enqueue_crm_sync();
 

@@ -22,7 +22,7 @@ const budget = adapter.name === "hubspot"
 Deno.serve(async (req) => {
   try {
     if (req.method !== "POST") throw new HttpError(405, "method not allowed: use POST", { headers: { allow: "POST" } });
-    requireServiceRole(req);
+    await requireServiceRole(req, env.SUPABASE_SERVICE_ROLE_KEY);
     const jobId = await parseJobRequest(req);
     const outcome = await runJob(sql, FN, jobId, (job, worker) => syncCrm(sql, adapter, job, worker, budget), classifyCrmFailure);
     return json(200, outcome);

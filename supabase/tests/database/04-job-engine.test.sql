@@ -6,7 +6,7 @@
 -- cannot see (so never sends) the requests queued here.
 begin;
 set search_path = public, extensions;
-select plan(135);
+select plan(144);
 
 -- Committed jobs (seed, other runs) would blur counts: drop them for this transaction only.
 delete from ops.jobs;
@@ -369,9 +369,13 @@ select results_eq($$ select kind, dedupe_key, payload from ops.jobs where payloa
   $$ values ('crm.deal', 'crm.deal:00000000-0000-4000-8000-0000000004d1:v1',
              '{"order_id": "00000000-0000-4000-8000-0000000004d1"}'::jsonb) $$,
   'an order moving to paid enqueues one crm.deal job keyed crm.deal:<id>:v1');
-update public.orders set status = 'paid', needs_review = true where id = '00000000-0000-4000-8000-0000000004d1';
+update public.orders set status = 'paid', stripe_customer_id = 'cus_pgtap' where id = '00000000-0000-4000-8000-0000000004d1';
 select is((select count(*)::int from ops.jobs where payload ->> 'order_id' = '00000000-0000-4000-8000-0000000004d1'), 1,
-  'an order update that does not move its status enqueues nothing');
+  'an order update that changes nothing the CRM mirrors enqueues nothing');
+update public.orders set needs_review = true where id = '00000000-0000-4000-8000-0000000004d1';
+select is((select max(dedupe_key) from ops.jobs where payload ->> 'order_id' = '00000000-0000-4000-8000-0000000004d1'),
+  'crm.deal:00000000-0000-4000-8000-0000000004d1:v2',
+  'a review flag (like a further partial refund) is mirrored: it enqueues the next version');
 
 insert into auth.users (id, email, raw_user_meta_data)
 values ('00000000-0000-4000-8000-0000000004e1', ' New.Lead@PGTAP.test', '{"display_name":"Nia Lead"}');
@@ -509,6 +513,27 @@ select is((ops.purge_pipeline_history() ->> 'jobs')::int, 1, 'purge_pipeline_his
 select set_eq($$ select dedupe_key from ops.jobs $$,
   array['pgtap:purge_recent_done', 'pgtap:purge_old_dead', 'pgtap:purge_old_failed'],
   'only the job succeeded longer ago than the retention (14 days) is purged; dead and failed jobs stay');
+
+-- ---------------------------------------------------------------- one job per queue key at a time
+insert into named_jobs (name, id) values
+  ('qk_first', ops.enqueue_job('pgtap.echo', '{}', 'pgtap:qk_first', p_queue_key => 'order:pgtap')),
+  ('qk_second', ops.enqueue_job('pgtap.echo', '{}', 'pgtap:qk_second', p_queue_key => 'order:pgtap')),
+  ('qk_other', ops.enqueue_job('pgtap.echo', '{}', 'pgtap:qk_other', p_queue_key => 'order:pgtap-other'));
+select is((select count(*)::int from ops.claim_job(pg_temp.job('qk_second'), 'w-2')), 0,
+  'a newer job is not claimed while an older due job of its queue key waits');
+select is((select count(*)::int from ops.claim_job(pg_temp.job('qk_first'), 'w-1')), 1,
+  'the oldest job of a queue key is claimed');
+select is((select count(*)::int from ops.claim_job(pg_temp.job('qk_second'), 'w-2')), 0,
+  'while it runs, the next job of the same key is not claimed');
+select is((select count(*)::int from ops.claim_job(pg_temp.job('qk_other'), 'w-3')), 1,
+  'jobs of another queue key run meanwhile');
+select is(pg_temp.requests(pg_temp.job('qk_second')), 1,
+  'the waiting job was dispatched once, at insert');
+select ok((select ops.complete_job(pg_temp.job('qk_first'), 'w-1')), 'the running job completes');
+select is(pg_temp.requests(pg_temp.job('qk_second')), 2,
+  'completing it dispatches the next job of its queue key at once (no wait for the sweep)');
+select is((select count(*)::int from ops.claim_job(pg_temp.job('qk_second'), 'w-2')), 1,
+  'and that job is now claimed');
 
 select * from finish();
 rollback;
