@@ -283,6 +283,21 @@ describe("a failed apply keeps the event and can be re-applied", () => {
   });
 });
 
+describe("failed events heal or go dead", () => {
+  test("pg_cron's retry re-applies a failed event, and after its attempts it is dead and listed as an exception", async () => {
+    const [e] = subscriptionEvents(uid("cus_"), uid("sub_"), [`unmapped_${uid().slice(0, 8)}`], t0());
+    expect((await deliver(e)).body.status).toBe("failed");
+    await sql`select ops.retry_failed_stripe_events(2)`; // what the ops-retry-stripe-events cron job runs
+    const [row] = await sql`select status, attempts from ops.stripe_events where event_id = ${e.id}`;
+    expect(row).toEqual({ status: "dead", attempts: 2 });
+    const [exc] = await sql`select exception, next_action from ops.pipeline_exceptions where ref = ${e.id}`;
+    expect(exc.exception).toBe("failed Stripe event");
+    expect(exc.next_action).toContain("reapply_stripe_events");
+    const [job] = await sql`select schedule from cron.job where jobname = 'ops-retry-stripe-events'`;
+    expect(job.schedule).toBe("*/15 * * * *");
+  });
+});
+
 describe("customers are linked to app users safely", () => {
   test("an email links a Stripe customer only to a user who confirmed it; metadata.user_id links explicitly", async () => {
     const email = `lookalike-${uid().slice(0, 8)}@example.com`;
