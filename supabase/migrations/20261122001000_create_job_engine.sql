@@ -44,6 +44,9 @@ create index if not exists jobs_due_idx on ops.jobs (priority desc, run_at) wher
 create index if not exists jobs_running_idx on ops.jobs (locked_until) where status = 'running';
 create index if not exists jobs_kind_status_idx on ops.jobs (kind, status);
 create index if not exists jobs_finished_idx on ops.jobs (succeeded_at) where status = 'succeeded';
+-- retries and deferrals that became due and were not dispatched since: what ops.dispatch_next hands on
+create index if not exists jobs_awaiting_dispatch_idx on ops.jobs (kind, priority desc, run_at)
+  where status in ('queued', 'failed') and (last_dispatched_at is null or last_dispatched_at < run_at);
 create index if not exists jobs_queue_key_idx on ops.jobs (queue_key, id) where queue_key is not null and status in ('queued', 'running', 'failed');
 
 create table if not exists ops.job_attempts (

@@ -3,7 +3,7 @@
 -- can be re-applied; payment facts converge whatever order Stripe delivers them in.
 begin;
 set search_path = public, extensions;
-select plan(40);
+select plan(42);
 
 -- A Stripe event around a data.object.
 create function pg_temp.evt(id text, type text, created bigint, object jsonb) returns jsonb
@@ -209,6 +209,23 @@ select is(ops.ingest_stripe_event(pg_temp.evt('evt_pgtap_pi_succeeded_5', 'payme
   'a late payment_intent.succeeded is processed');
 select is((select status from public.orders where id = '00000000-0000-4000-8000-0000000007e5'), 'refunded',
   'a late payment_intent.succeeded does not turn a refunded order back to paid');
+
+-- ---------------------------------------------------------------- passing conditions are not verdicts
+-- a lock timeout while applying (simulated by a trigger) fails the whole delivery: nothing is
+-- recorded, so the webhook answers 503 and Stripe delivers the event again
+create function pg_temp.lock_timeout() returns trigger language plpgsql as $$
+begin
+  raise exception 'canceling statement due to lock timeout' using errcode = 'lock_not_available';
+end
+$$;
+create trigger zz_pgtap_lock_timeout before insert on public.subscriptions
+  for each row execute function pg_temp.lock_timeout();
+select throws_ok($$ select ops.ingest_stripe_event(pg_temp.evt('evt_pgtap_lock_timeout', 'customer.subscription.created', 1700000400,
+  '{"id": "sub_pgtap_lock", "object": "subscription", "customer": "cus_pgtap_lock", "status": "active"}')) $$,
+  '55P03', null, 'a lock timeout while applying is raised to the caller, not recorded as a failed event');
+select is((select count(*)::int from ops.stripe_events where event_id = 'evt_pgtap_lock_timeout'), 0,
+  'the event is not in the ledger, so its redelivery will be applied');
+drop trigger zz_pgtap_lock_timeout on public.subscriptions;
 
 select * from finish();
 rollback;
