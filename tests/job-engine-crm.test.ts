@@ -304,6 +304,16 @@ describe("the worker's door", () => {
     expect(res.status).toBe(status);
   });
 
+  test("refuses a token that claims the service role without being the service key", async () => {
+    const { SignJWT } = await import("jose");
+    const forged = await new SignJWT({ role: "service_role" }).setProtectedHeader({ alg: "HS256" })
+      .sign(new TextEncoder().encode("not-the-project-secret-but-long-enough-0123456789"));
+    expect((await serviceCall({ job_id: 1 }, forged)).status).toBe(401); // the gateway checks the signature
+    const userToken = await new SignJWT({ role: "service_role", sub: "someone" }).setProtectedHeader({ alg: "HS256" })
+      .sign(new TextEncoder().encode(config.jwtSecret));
+    expect((await serviceCall({ job_id: 1 }, userToken)).status).toBe(403); // the worker wants the key itself
+  });
+
   test("answers 400 to a body that names no job", async () => {
     const res = await serviceCall({ job: "x" }, (await apiKeys()).serviceRole);
     expect(res).toMatchObject({ status: 400, body: { error: expect.stringMatching(/job_id/) } });

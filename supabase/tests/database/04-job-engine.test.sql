@@ -6,7 +6,7 @@
 -- cannot see (so never sends) the requests queued here.
 begin;
 set search_path = public, extensions;
-select plan(144);
+select plan(147);
 
 -- Committed jobs (seed, other runs) would blur counts: drop them for this transaction only.
 delete from ops.jobs;
@@ -534,6 +534,23 @@ select is(pg_temp.requests(pg_temp.job('qk_second')), 2,
   'completing it dispatches the next job of its queue key at once (no wait for the sweep)');
 select is((select count(*)::int from ops.claim_job(pg_temp.job('qk_second'), 'w-2')), 1,
   'and that job is now claimed');
+
+-- ---------------------------------------------------------------- what the sweep and the worker role may do
+-- a dispatch that got an error answer is explained on the job when the sweep re-dispatches it
+insert into named_jobs (name, id) values ('explained', ops.enqueue_job('pgtap.echo', '{}', 'pgtap:explained'));
+insert into net._http_response (id, status_code, content, created)
+values ((select last_request_id from ops.jobs where id = pg_temp.job('explained')), 401, '{"message":"Invalid JWT"}', now());
+update ops.jobs set last_dispatched_at = now() - interval '1 minute' where id = pg_temp.job('explained');
+select ok(ops.sweep_jobs() >= 1, 'the sweep re-dispatches the job whose dispatch led nowhere');
+select matches((select last_error from ops.jobs where id = pg_temp.job('explained')), '^dispatch \d+: HTTP 401 .*Invalid JWT',
+  'and its last_error says what the dispatch answered (here: a wrong service key in vault)');
+-- a worker records mappings only for the entities of the job it holds
+insert into named_jobs (name, id) values ('bound', ops.enqueue_job('crm.contact', jsonb_build_object('customer_id', gen_random_uuid()), 'pgtap:bound'));
+call pg_temp.claim('bound', 'w-bound');
+select throws_ok(format($$ select ops.record_crm_sync(%s, 'w-bound', 'capture',
+    jsonb_build_object('contacts', jsonb_build_array(jsonb_build_object('customer_id', gen_random_uuid(), 'email', 'x@example.com', 'crm_id', 'c1')))) $$,
+    pg_temp.job('bound')),
+  '42501', null, 'a job cannot record a CRM mapping for a customer it was not about');
 
 select * from finish();
 rollback;
