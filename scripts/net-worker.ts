@@ -18,7 +18,7 @@ async function send(r: Request): Promise<Response> {
     const res = await fetch(r.url, {
       method: r.method,
       headers: r.headers,
-      body: r.method === "GET" ? undefined : r.body ?? undefined,
+      body: r.method === "GET" || !r.body ? undefined : new Uint8Array(r.body),
       signal: AbortSignal.timeout(r.timeout_milliseconds),
     });
     const content = await res.text();

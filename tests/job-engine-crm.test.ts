@@ -1,15 +1,14 @@
 // The job engine and crm-sync end to end: the real stack (Postgres triggers, pg_net stand-in, sweep,
 // gateway, Deno worker) against a HubSpot fake that duplicates, rate-limits, fails and hangs.
-import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { apiKeys, config, ROOT } from "../scripts/lib/config.ts";
+import { apiKeys, config, userToken } from "../scripts/lib/config.ts";
 import { paths } from "../scripts/lib/stack.ts";
 import { type FakeHubSpot, startFakeHubSpot } from "./fakes/hubspot.ts";
-import { SEED, sql } from "./helpers/db.ts";
+import { pendingOrder, sql } from "./helpers/db.ts";
 import { checkoutCompleted, subscriptionEvents } from "./helpers/scenarios.ts";
-import { jobsSettled, killGateway, restartGateway, sweep, waitFor } from "./helpers/stack.ts";
+import { jobsSettled, killGateway, replayCli, restartGateway, sweep, waitFor } from "./helpers/stack.ts";
 import { deliver, event, uid } from "./helpers/stripe.ts";
 
 const CRM_URL = config.functionUrl("crm-sync");
@@ -46,12 +45,10 @@ async function newBuyer(email: string): Promise<{ id: string; customerId: string
 }
 
 async function paidOrder(buyerId: string): Promise<string> {
-  const [o] = await sql<{ id: string }[]>`
-    insert into public.orders (buyer_id, listing_id, amount_total, currency)
-    values (${buyerId}, ${SEED.listing}, 2500, 'usd') returning id`;
-  const res = await deliver(checkoutCompleted(o.id, uid("pi_"), Math.floor(Date.now() / 1000)));
+  const id = await pendingOrder(2500, buyerId);
+  const res = await deliver(checkoutCompleted(id, uid("pi_"), Math.floor(Date.now() / 1000)));
   expect(res.body.status).toBe("processed");
-  return o.id;
+  return id;
 }
 
 async function jobIds(where: { orders?: string[]; customers?: string[] }): Promise<number[]> {
@@ -285,7 +282,7 @@ describe("failures, dead letters and replay", () => {
     const [dead] = await sql`select status, attempts, dedupe_key from ops.jobs where id = ${id}`;
     expect(dead).toMatchObject({ status: "dead", attempts: 2 });
 
-    const cli = spawnSync(join(ROOT, "node_modules/.bin/tsx"), ["scripts/replay.ts", "jobs", String(id)], { cwd: ROOT, encoding: "utf8" });
+    const cli = replayCli("jobs", String(id));
     expect(cli.status, cli.stderr).toBe(0);
     expect(cli.stdout).toMatch(/\[#+\] 1\/1/);
     await settle([Number(id)]);
@@ -309,9 +306,8 @@ describe("the worker's door", () => {
     const forged = await new SignJWT({ role: "service_role" }).setProtectedHeader({ alg: "HS256" })
       .sign(new TextEncoder().encode("not-the-project-secret-but-long-enough-0123456789"));
     expect((await serviceCall({ job_id: 1 }, forged)).status).toBe(401); // the gateway checks the signature
-    const userToken = await new SignJWT({ role: "service_role", sub: "someone" }).setProtectedHeader({ alg: "HS256" })
-      .sign(new TextEncoder().encode(config.jwtSecret));
-    expect((await serviceCall({ job_id: 1 }, userToken)).status).toBe(403); // the worker wants the key itself
+    const claimsRole = await userToken("someone", { role: "service_role" }); // validly signed, but not the key
+    expect((await serviceCall({ job_id: 1 }, claimsRole)).status).toBe(403); // the worker wants the key itself
   });
 
   test("answers 400 to a body that names no job", async () => {

@@ -1,10 +1,12 @@
-// Running the migrations twice does no harm (as graphile-worker checks), and neither does starting the stack twice.
+// Running the migrations twice does no harm (as graphile-worker checks), neither does starting the
+// stack twice, and its status line tells where everything is.
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, expect, test } from "vitest";
-import { ROOT } from "../scripts/lib/config.ts";
+import { apiKeys, config, ROOT } from "../scripts/lib/config.ts";
 import { startStack } from "../scripts/lib/stack.ts";
 import { sql } from "./helpers/db.ts";
+import { stackCli } from "./helpers/stack.ts";
 
 afterAll(() => sql.end());
 const dir = join(ROOT, "supabase/migrations");
@@ -43,3 +45,14 @@ test("starting the stack again while it runs is harmless", async () => {
   expect((await sql`select count(*)::int as n from ops.stripe_events`)[0].n).toBe(events);
   expect(before.migrations).toBe(files.length);
 }, 180_000);
+
+test("stack:status prints a status line, the URLs and the keys", async () => {
+  const out = stackCli("status");
+  expect(out.status, out.stderr).toBe(0);
+  expect(out.stdout).toMatch(/database: up {2}net-worker=up {2}gateway=up/);
+  expect(out.stdout).toContain(config.functionUrl("stripe-webhook"));
+  expect(out.stdout).toContain(config.dbUrl);
+  const keys = await apiKeys();
+  expect(out.stdout).toContain(keys.anon);
+  expect(out.stdout).toContain(keys.serviceRole);
+});

@@ -6,9 +6,7 @@ import {
   checkoutCompleted, chargeRefunded, dispute, ORDER_VARIANTS, permutations, piFailed, piSucceeded, shuffle,
   subscriptionEvents,
 } from "./helpers/scenarios.ts";
-import { spawnSync } from "node:child_process";
-import { join } from "node:path";
-import { ROOT } from "../scripts/lib/config.ts";
+import { replayCli } from "./helpers/stack.ts";
 import { deliver, event, fixture, uid, type Evt } from "./helpers/stripe.ts";
 
 afterAll(() => sql.end());
@@ -347,7 +345,7 @@ describe("npm run replay -- events", () => {
     expect((await deliver(e)).body.status).toBe("failed");
     await sql`insert into ops.stripe_subscription_statuses values (${status}, 'trialing', 45, 25)`;
     try {
-      const cli = spawnSync(join(ROOT, "node_modules/.bin/tsx"), ["scripts/replay.ts", "events", e.id], { cwd: ROOT, encoding: "utf8" });
+      const cli = replayCli("events", e.id);
       expect(cli.status, cli.stderr).toBe(0);
       expect(cli.stdout).toMatch(/\[#+\] 1\/1/);
       expect(cli.stdout).toMatch(/"processed":1/);
@@ -359,7 +357,7 @@ describe("npm run replay -- events", () => {
   });
 
   test("names an unknown event clearly and exits non-zero", () => {
-    const cli = spawnSync(join(ROOT, "node_modules/.bin/tsx"), ["scripts/replay.ts", "events", "evt_does_not_exist"], { cwd: ROOT, encoding: "utf8" });
+    const cli = replayCli("events", "evt_does_not_exist");
     expect(cli.status).toBe(1);
     expect(cli.stderr).toMatch(/no Stripe event evt_does_not_exist/);
   });

@@ -3,7 +3,7 @@
 // gateway running Deno. Every step is idempotent, so starting twice is harmless.
 import { execFileSync, spawn, spawnSync, type StdioOptions } from "node:child_process";
 import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, chownSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import postgres from "postgres";
 import { apiKeys, config, ROOT } from "./config.ts";
 
@@ -326,4 +326,4 @@ export async function printStatus() {
   );
 }
 
-export const paths = { logDir, pgData, root: resolve(ROOT) };
+export const paths = { logDir };

@@ -181,43 +181,39 @@ as $$
   insert into ops.crm_capture (operation, key, body) values (p_operation, p_key, p_body)
 $$;
 
+-- One trigger function for every crm-sync source: arguments name the job kind, the entity (its
+-- payload key, dedupe key and queue key) and the column that correlates the job with Stripe.
 -- security definer: triggers run as whoever writes the row (pipeline, service role, GoTrue);
 -- the job queue is not theirs to write, only this enqueue is.
-create or replace function ops.customers_enqueue_crm_sync() returns trigger
+create or replace function ops.enqueue_crm_sync() returns trigger
 language plpgsql
 security definer
 set search_path = ''
 as $$
+declare
+  kind text := tg_argv[0];
+  entity text := tg_argv[1];
 begin
-  perform ops.enqueue_job('crm.contact', jsonb_build_object('customer_id', new.id),
-    format('crm.contact:%s:v%s', new.id, new.version), p_correlation_id => new.stripe_customer_id,
-    p_queue_key => 'customer:' || new.id);
+  perform ops.enqueue_job(kind, jsonb_build_object(entity || '_id', new.id),
+    format('%s:%s:v%s', kind, new.id, new.version),
+    p_correlation_id => to_jsonb(new) ->> tg_argv[2],
+    p_queue_key => entity || ':' || new.id);
   return null;
 end
 $$;
+drop function if exists ops.customers_enqueue_crm_sync() cascade;
+drop function if exists ops.orders_enqueue_crm_sync() cascade;
+
 drop trigger if exists customers_500_enqueue_crm_sync on public.customers;
 create trigger customers_500_enqueue_crm_sync after insert or update of billing_status, email on public.customers
-  for each row when (new.email is not null) execute function ops.customers_enqueue_crm_sync();
+  for each row when (new.email is not null)
+  execute function ops.enqueue_crm_sync('crm.contact', 'customer', 'stripe_customer_id');
 
--- security definer: triggers run as whoever writes the row (pipeline, service role, GoTrue);
--- the job queue is not theirs to write, only this enqueue is.
-create or replace function ops.orders_enqueue_crm_sync() returns trigger
-language plpgsql
-security definer
-set search_path = ''
-as $$
-begin
-  perform ops.enqueue_job('crm.deal', jsonb_build_object('order_id', new.id),
-    format('crm.deal:%s:v%s', new.id, new.version), p_correlation_id => new.stripe_checkout_session_id,
-    p_queue_key => 'order:' || new.id);
-  return null;
-end
-$$;
 drop trigger if exists orders_500_enqueue_crm_sync on public.orders;
 create trigger orders_500_enqueue_crm_sync after update of status, amount_refunded, needs_review on public.orders
   for each row when (new.version <> old.version
                      and new.status in ('paid', 'in_fulfillment', 'completed', 'partially_refunded', 'refunded', 'disputed'))
-  execute function ops.orders_enqueue_crm_sync();
+  execute function ops.enqueue_crm_sync('crm.deal', 'order', 'stripe_checkout_session_id');
 
 -- security definer: runs as the auth.users insert (GoTrue's role), which cannot write customers.
 -- A new user is a lead before any payment, and so a CRM contact.

@@ -12,10 +12,10 @@ export const SEED = {
 } as const;
 
 /** A pending order as the app creates it before sending the buyer to Checkout. */
-export async function pendingOrder(amount = 2500): Promise<string> {
+export async function pendingOrder(amount = 2500, buyer: string = SEED.buyer): Promise<string> {
   const [row] = await sql<{ id: string }[]>`
     insert into public.orders (buyer_id, listing_id, amount_total, currency)
-    values (${SEED.buyer}, ${SEED.listing}, ${amount}, 'usd') returning id`;
+    values (${buyer}, ${SEED.listing}, ${amount}, 'usd') returning id`;
   return row.id;
 }
 

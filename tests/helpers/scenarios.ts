@@ -2,8 +2,6 @@
 // one customer's subscription life. Times increase by one second per step, as Stripe's would.
 import { event, uid, type Evt } from "./stripe.ts";
 
-export type OrderScenario = { orderId: string; pi: string; charge: string; events: Evt[] };
-
 export function checkoutCompleted(orderId: string | null, pi: string, t: number, extra: Record<string, unknown> = {}) {
   return event("checkout_session_completed", {
     id: uid("cs_test_"),

@@ -1,5 +1,8 @@
 // Test control over the running local stack: restart the functions gateway with other env
 // (a fake CRM), tick the sweep as pg_cron would, and wait for the pipeline to settle.
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { ROOT } from "../../scripts/lib/config.ts";
 import { servicePid, startService, stopService, waitHealthy } from "../../scripts/lib/stack.ts";
 import { sql } from "./db.ts";
 
@@ -42,4 +45,14 @@ export async function jobsSettled(ids: number[]) {
     select status, count(*)::int as n from ops.jobs where id = any(${ids}) group by status`;
   const open = rows.filter((r) => !["succeeded", "dead"].includes(r.status)).reduce((n, r) => n + r.n, 0);
   return open === 0 ? rows : undefined;
+}
+
+/** `npm run replay -- <args>` as an operator runs it. */
+export function replayCli(...args: string[]) {
+  return spawnSync(join(ROOT, "node_modules/.bin/tsx"), ["scripts/replay.ts", ...args], { cwd: ROOT, encoding: "utf8" });
+}
+
+/** `npm run stack:<command>` as a developer runs it. */
+export function stackCli(command: string) {
+  return spawnSync(join(ROOT, "node_modules/.bin/tsx"), ["scripts/stack.ts", command], { cwd: ROOT, encoding: "utf8" });
 }

@@ -4,7 +4,7 @@ import type postgres from "postgres";
 import type { CrmAdapter, LifecycleStage } from "./crm-adapter.ts";
 import { toCrmError } from "./crm-adapter.ts";
 import type { Failure, Job } from "./job-worker.ts";
-import { Deferral } from "./job-worker.ts";
+import { Deferral, PermanentJobError } from "./job-worker.ts";
 
 type Person = {
   customer_id?: string; email: string | null; name?: string | null; billing_status: string; version?: number;
@@ -113,8 +113,6 @@ export async function syncCrm(
   }
   return record({ order_id: order.order_id, crm_id: dealId, stage, version: order.version });
 }
-
-export class PermanentJobError extends Error {}
 
 export function classifyCrmFailure(err: unknown): Failure {
   if (err instanceof PermanentJobError) return { message: err.message, retryable: false };

@@ -17,6 +17,9 @@ export class Deferral extends Error {
   }
 }
 
+/** A failure no retry can mend (the row is gone, the kind is unknown): the job goes dead at once. */
+export class PermanentJobError extends Error {}
+
 /** A failed attempt, already classified: retry (after retryAfterMs when the provider said), or dead. */
 export type Failure = { message: string; retryable: boolean; retryAfterMs?: number };
 
