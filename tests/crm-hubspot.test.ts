@@ -9,10 +9,10 @@ import {
   maskEmail,
   normalizeEmail,
   parseRetryAfter,
-} from "../supabase/functions/_shared/crm-adapter.ts";
-import { type CaptureRecord, createCaptureAdapter } from "../supabase/functions/_shared/crm-capture.ts";
-import { selectCrmAdapter } from "../supabase/functions/_shared/crm-config.ts";
-import { createHubSpotAdapter, formatMinorUnits, hubspotConfig } from "../supabase/functions/_shared/crm-hubspot.ts";
+} from "../supabase/functions/_shared/crm/contract.ts";
+import { type CaptureRecord, createCaptureAdapter } from "../supabase/functions/_shared/crm/capture.ts";
+import { selectCrmAdapter } from "../supabase/functions/_shared/crm/select.ts";
+import { createHubSpotAdapter, formatMinorUnits, hubspotConfig } from "../supabase/functions/_shared/crm/hubspot.ts";
 import { type FakeHubSpot, type FaultKind, startFakeHubSpot } from "./fakes/hubspot.ts";
 
 const TIMEOUT_MS = 400;

@@ -1,8 +1,8 @@
 // The crm-sync job handler: reads the customer or order as it is now, upserts the CRM contact and
 // deal with keyed (idempotent) calls, notes disputes once, and returns the mapping to store.
 import type postgres from "postgres";
-import type { CrmAdapter, LifecycleStage } from "./crm-adapter.ts";
-import { toCrmError } from "./crm-adapter.ts";
+import type { CrmAdapter, LifecycleStage } from "./crm/contract.ts";
+import { toCrmError } from "./crm/contract.ts";
 import type { Failure, Job } from "./job-worker.ts";
 import { Deferral, PermanentJobError } from "./job-worker.ts";
 

@@ -1,6 +1,6 @@
 // crm-sync: runs one crm.contact / crm.deal job dispatched by the database (pg_net or the sweep).
 import { syncCrm, classifyCrmFailure } from "../_shared/crm-sync.ts";
-import { selectCrmAdapter } from "../_shared/crm-config.ts";
+import { selectCrmAdapter } from "../_shared/crm/select.ts";
 import { connect } from "../_shared/db.ts";
 import { errorResponse, HttpError, json } from "../_shared/http-error.ts";
 import { parseJobRequest, requireServiceRole, runJob } from "../_shared/job-worker.ts";

@@ -37,7 +37,7 @@ import {
   type NoteInput,
   permanent,
   redact,
-} from "./crm-adapter.ts";
+} from "./contract.ts";
 
 export type HubSpotConfig = {
   accessToken: string;

@@ -8,7 +8,7 @@ import {
   type DealInput,
   normalizeEmail,
   type NoteInput,
-} from "./crm-adapter.ts";
+} from "./contract.ts";
 
 export type CaptureRecord = {
   kind: "contact" | "deal" | "note";

@@ -7,7 +7,7 @@ export type ContactInput = {
   email: string;
   firstName?: string;
   lastName?: string;
-  /** lead: no paid order yet; customer: paying; other: canceled or churned (see crm-hubspot.ts). */
+  /** lead: no paid order yet; customer: paying; other: canceled or churned (see hubspot.ts). */
   lifecycleStage: LifecycleStage;
   billingStatus: string;
 };
