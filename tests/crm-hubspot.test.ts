@@ -2,15 +2,11 @@
 // and the local capture adapter. No database and no network beyond 127.0.0.1.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
-import {
-  classifyResponse,
-  CrmError,
-  type DealInput,
-  maskEmail,
-  normalizeEmail,
-  parseRetryAfter,
-} from "../supabase/functions/_shared/crm/contract.ts";
-import { type CaptureRecord, createCaptureAdapter } from "../supabase/functions/_shared/crm/capture.ts";
+import type { DealInput } from "../supabase/functions/_shared/crm/contract.ts";
+import { createCaptureAdapter } from "../supabase/functions/_shared/crm/capture.ts";
+import type { CaptureRecord } from "../supabase/functions/_shared/providers/capture.ts";
+import { maskEmail, normalizeEmail } from "../supabase/functions/_shared/providers/email.ts";
+import { classifyResponse, parseRetryAfter, ProviderError } from "../supabase/functions/_shared/providers/error.ts";
 import { selectCrmAdapter } from "../supabase/functions/_shared/crm/select.ts";
 import { createHubSpotAdapter, formatMinorUnits, hubspotConfig } from "../supabase/functions/_shared/crm/hubspot.ts";
 import { type FakeHubSpot, type FaultKind, startFakeHubSpot } from "./fakes/hubspot.ts";
@@ -54,11 +50,11 @@ const deal = (over: Partial<DealInput> = {}): DealInput => ({
   ...over,
 });
 
-/** The CrmError an operation throws (fails the test if it resolves or throws anything else). */
-async function crmError(p: Promise<unknown>): Promise<CrmError> {
+/** The ProviderError an operation throws (fails the test if it resolves or throws anything else). */
+async function crmError(p: Promise<unknown>): Promise<ProviderError> {
   const err = await p.then(() => undefined, (e) => e);
-  expect(err).toBeInstanceOf(CrmError);
-  return err as CrmError;
+  expect(err).toBeInstanceOf(ProviderError);
+  return err as ProviderError;
 }
 
 describe("HubSpot adapter: idempotent writes", () => {
@@ -201,7 +197,7 @@ describe("HubSpot adapter: idempotent writes", () => {
 });
 
 describe("HubSpot adapter: one attempt, classified for the job engine", () => {
-  test("429 gives a retryable CrmError with retryAfterMs from Retry-After seconds", async () => {
+  test("429 gives a retryable ProviderError with retryAfterMs from Retry-After seconds", async () => {
     fake.setFaults({ retryAfter: 7 });
     fake.failNext("429");
     const err = await crmError(adapter().upsertContact(contact(email())));
@@ -315,7 +311,7 @@ describe("CRM helpers and configuration", () => {
     expect(maskEmail("jane.doe@example.com")).toBe("j***@example.com");
     expect(maskEmail("@example.com")).toBe("***@example.com");
     expect(maskEmail("not-an-email")).toBe("***");
-    expect(() => normalizeEmail("   ")).toThrow(CrmError);
+    expect(() => normalizeEmail("   ")).toThrow(ProviderError);
   });
 
   test("minor units become HubSpot amounts without floating point", () => {
@@ -332,7 +328,18 @@ describe("CRM helpers and configuration", () => {
       timeoutMs: 10_000,
       pipeline: "default",
       dealStages: { paid: "closedwon", refunded: "closedlost" },
+      ratePer10s: 90,
     });
+  });
+
+  test("the HubSpot adapter carries its shared rate budget; the capture adapter has none", () => {
+    const recorder = async () => {};
+    const hubspot = selectCrmAdapter({ HUBSPOT_ACCESS_TOKEN: "pat-x", HUBSPOT_RATE_LIMIT_PER_10S: "40" }, { recorder });
+    expect(hubspot.rateBudget).toEqual({ bucket: "crm:hubspot", capacity: 40, windowMs: 10_000 });
+    expect(selectCrmAdapter({}, { recorder }).rateBudget).toBeUndefined();
+    expect(() => hubspotConfig({ HUBSPOT_ACCESS_TOKEN: "pat-x", HUBSPOT_RATE_LIMIT_PER_10S: "lots" })).toThrow(
+      /HUBSPOT_RATE_LIMIT_PER_10S/,
+    );
   });
 
   test("HubSpot is chosen when a token is set, capture otherwise or when forced", () => {

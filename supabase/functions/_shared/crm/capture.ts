@@ -1,45 +1,10 @@
 // Local capture CRM adapter: records what would be sent, returns ids derived from the keys (idempotent, no account).
-import {
-  checkDeal,
-  checkNote,
-  type ContactInput,
-  type CrmAdapter,
-  CrmError,
-  type DealInput,
-  normalizeEmail,
-  type NoteInput,
-} from "./contract.ts";
-
-export type CaptureRecord = {
-  kind: "contact" | "deal" | "note";
-  /** The idempotency key (normalised email, order uuid, note key): a replay records the same key and externalId. */
-  key: string;
-  /** What the adapter returns for this key, always the same: capture-<kind>-<sha256(key), 24 hex>. */
-  externalId: string;
-  payload: Record<string, unknown>;
-};
-
-/** Injected by the caller: crm-sync passes one that writes ops.crm_capture (operation = kind); tests push to an array. */
-export type CaptureRecorder = (record: CaptureRecord) => Promise<void>;
-
-export async function captureId(kind: CaptureRecord["kind"], key: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(key));
-  const hex = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
-  return `capture-${kind}-${hex.slice(0, 24)}`;
-}
+import { capture as record, type CaptureRecorder } from "../providers/capture.ts";
+import { normalizeEmail } from "../providers/email.ts";
+import { checkDeal, checkNote, type ContactInput, type CrmAdapter, type DealInput, type NoteInput } from "./contract.ts";
 
 export function createCaptureAdapter(recorder: CaptureRecorder): CrmAdapter {
-  async function capture(kind: CaptureRecord["kind"], key: string, payload: Record<string, unknown>) {
-    const externalId = await captureId(kind, key);
-    try {
-      await recorder({ kind, key, externalId, payload });
-    } catch (cause) {
-      // the recorder is a database write: a failed one is worth another attempt, like a CRM 5xx
-      const name = cause instanceof Error ? cause.name : typeof cause;
-      throw new CrmError(`capture ${kind}: the recorder failed (${name})`, { retryable: true, cause });
-    }
-    return externalId;
-  }
+  const capture = (kind: string, key: string, payload: Record<string, unknown>) => record(recorder, kind, key, payload);
 
   return {
     name: "capture",

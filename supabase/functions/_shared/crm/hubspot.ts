@@ -18,25 +18,24 @@
 // leaves it a customer. We never clear the stage to force it back: people in the CRM may have promoted it.
 //
 // Rate limits: HubSpot limits requests per 10 s and per day, per portal. This module does not wait or retry:
-// a 429 becomes a retryable CrmError whose retryAfterMs is Retry-After when sent, else the 10 s window
+// a 429 becomes a retryable ProviderError whose retryAfterMs is Retry-After when sent, else the 10 s window
 // (X-HubSpot-RateLimit-Interval-Milliseconds), or an hour for the daily limit; ops.jobs schedules the retry.
+// To get few 429s at all, the adapter carries its rate budget (HUBSPOT_RATE_LIMIT_PER_10S, default 90 of
+// the 100 a private app may send per 10 s), which workers reserve before each job (ops.take_rate_tokens).
 //
 // Custom properties to create in the portal first: see HUBSPOT_PROPERTIES.
+import { maskEmail, normalizeEmail } from "../providers/email.ts";
+import { classifyResponse, classifyThrown, permanent, ProviderError } from "../providers/error.ts";
+import type { RateBudget } from "../providers/rate-budget.ts";
+import { redact } from "../providers/redact.ts";
 import {
   checkDeal,
   checkNote,
-  classifyResponse,
-  classifyThrown,
   type ContactInput,
   type CrmAdapter,
-  CrmError,
   type DealInput,
   type LifecycleStage,
-  maskEmail,
-  normalizeEmail,
   type NoteInput,
-  permanent,
-  redact,
 } from "./contract.ts";
 
 export type HubSpotConfig = {
@@ -46,6 +45,8 @@ export type HubSpotConfig = {
   pipeline: string;
   /** Our stage name ("paid", "refunded", ...) -> HubSpot dealstage id of the pipeline. */
   dealStages: Record<string, string>;
+  /** Requests per 10 s that all workers together may send (HubSpot allows private apps 100). */
+  ratePer10s: number;
 };
 
 export const HUBSPOT_PROPERTIES = {
@@ -79,6 +80,10 @@ export function hubspotConfig(env: Record<string, string | undefined>): HubSpotC
     paid: env.HUBSPOT_DEAL_STAGE_PAID?.trim() || "closedwon",
     refunded: env.HUBSPOT_DEAL_STAGE_REFUNDED?.trim() || "closedlost",
   };
+  const ratePer10s = Number(env.HUBSPOT_RATE_LIMIT_PER_10S?.trim() || 90);
+  if (!Number.isInteger(ratePer10s) || ratePer10s <= 0) {
+    throw new Error("HUBSPOT_RATE_LIMIT_PER_10S is not a positive integer");
+  }
   // any HUBSPOT_DEAL_STAGE_<NAME> adds a stage, e.g. HUBSPOT_DEAL_STAGE_DISPUTED for stage "disputed"
   for (const [key, value] of Object.entries(env)) {
     const name = /^HUBSPOT_DEAL_STAGE_([A-Z0-9_]+)$/.exec(key)?.[1];
@@ -90,6 +95,7 @@ export function hubspotConfig(env: Record<string, string | undefined>): HubSpotC
     timeoutMs,
     pipeline: env.HUBSPOT_DEAL_PIPELINE?.trim() || "default",
     dealStages,
+    ratePer10s,
   };
 }
 
@@ -163,7 +169,7 @@ export function createHubSpotAdapter(
   const now = deps.now ?? Date.now;
   const secrets = [config.accessToken];
 
-  /** One HTTP request with its own timeout; any failure leaves as a classified CrmError. */
+  /** One HTTP request with its own timeout; any failure leaves as a classified ProviderError. */
   async function call(operation: string, method: string, path: string, body?: unknown): Promise<Json> {
     let res: Response;
     let text: string;
@@ -199,7 +205,7 @@ export function createHubSpotAdapter(
     if (!text.trim()) return {};
     const parsed = parseJson(text);
     if (!parsed) {
-      throw new CrmError(`${operation}: HubSpot answered ${res.status} with a body that is not JSON`, {
+      throw new ProviderError(`${operation}: HubSpot answered ${res.status} with a body that is not JSON`, {
         retryable: true,
         status: res.status,
       });
@@ -215,11 +221,11 @@ export function createHubSpotAdapter(
     const error = Array.isArray(res.errors) ? res.errors[0] as Json | undefined : undefined;
     if (error) {
       const category = str(error.category) ?? "ERROR";
-      throw new CrmError(redact(`${operation}: HubSpot ${category}: ${str(error.message) ?? "no message"}`, secrets), {
+      throw new ProviderError(redact(`${operation}: HubSpot ${category}: ${str(error.message) ?? "no message"}`, secrets), {
         retryable: /RATE_LIMIT|TIMEOUT|INTERNAL|UNAVAILABLE/.test(category),
       });
     }
-    throw new CrmError(`${operation}: HubSpot answered without a result`, { retryable: true });
+    throw new ProviderError(`${operation}: HubSpot answered without a result`, { retryable: true });
   }
 
   /** The id of a note associated to the anchor whose body carries the marker, if an earlier attempt made it. */
@@ -254,6 +260,7 @@ export function createHubSpotAdapter(
 
   return {
     name: "hubspot",
+    rateBudget: { bucket: "crm:hubspot", capacity: config.ratePer10s, windowMs: 10_000 } satisfies RateBudget,
 
     async upsertContact(c: ContactInput) {
       const email = normalizeEmail(c.email);
@@ -341,7 +348,7 @@ export function createHubSpotAdapter(
       });
       const id = res.id;
       if (typeof id !== "string" && typeof id !== "number") {
-        throw new CrmError(`${operation}: HubSpot answered without a note id`, { retryable: true });
+        throw new ProviderError(`${operation}: HubSpot answered without a note id`, { retryable: true });
       }
       return { noteId: String(id) };
     },

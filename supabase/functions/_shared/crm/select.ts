@@ -1,6 +1,7 @@
 // Chooses the CRM adapter from a plain env object: HubSpot when HUBSPOT_ACCESS_TOKEN is set, local capture otherwise.
 import type { CrmAdapter } from "./contract.ts";
-import { type CaptureRecorder, createCaptureAdapter } from "./capture.ts";
+import type { CaptureRecorder } from "../providers/capture.ts";
+import { createCaptureAdapter } from "./capture.ts";
 import { createHubSpotAdapter, hubspotConfig } from "./hubspot.ts";
 
 export type CrmAdapterName = "hubspot" | "capture";

@@ -1,5 +1,5 @@
 // The one error type of every function, and how errors become JSON responses without leaking.
-import { log } from "./log.ts";
+import { log } from "../log.ts";
 
 export class HttpError extends Error {
   constructor(
@@ -19,8 +19,9 @@ export function json(status: number, body: unknown, headers: Record<string, stri
   });
 }
 
-/** 4xx carry their message; anything else is a 500 whose cause is logged by kind, never echoed. */
-export function errorResponse(fn: string, err: unknown): Response {
+/** 4xx carry their message; anything else is a 5xx whose cause is logged by kind, never echoed:
+ * callers get the HttpError's own message, or the function's generic `internalMessage`. */
+export function errorResponse(fn: string, err: unknown, internalMessage: string): Response {
   if (err instanceof HttpError && err.status < 500) {
     log("warn", fn, err.message, { status: err.status });
     return json(err.status, { error: err.message }, err.options.headers);
@@ -32,6 +33,6 @@ export function errorResponse(fn: string, err: unknown): Response {
     cause: cause instanceof Error ? cause.name : typeof cause,
     code: (cause as { code?: string } | undefined)?.code,
   });
-  const message = err instanceof HttpError ? err.message : "internal error: the event was not recorded, retry later";
+  const message = err instanceof HttpError ? err.message : internalMessage;
   return json(status, { error: message }, err instanceof HttpError ? err.options.headers : {});
 }

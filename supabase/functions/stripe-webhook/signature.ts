@@ -2,7 +2,7 @@
 // secret (rotation), and also refuses timestamps from the future, which stripe-node accepts.
 import Stripe from "stripe";
 import { z } from "zod";
-import { HttpError } from "./http-error.ts";
+import { HttpError } from "../_shared/http/error.ts";
 
 export const TOLERANCE_SECONDS = 300;
 const crypto = Stripe.createSubtleCryptoProvider();

@@ -1,5 +1,5 @@
 // Reads a request body as text, refusing (413) anything over the limit before it is all buffered.
-import { HttpError } from "./http-error.ts";
+import { HttpError } from "./error.ts";
 
 export async function readBody(req: Request, maxBytes: number): Promise<string> {
   const declared = Number(req.headers.get("content-length") ?? "NaN");

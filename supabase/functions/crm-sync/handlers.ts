@@ -1,0 +1,138 @@
+// The crm-sync job handlers: read the customer or order as it is now, upsert the CRM contact and
+// deal with keyed (idempotent) calls, note disputes once, and store the mapping.
+import type postgres from "postgres";
+import type { CrmAdapter, LifecycleStage } from "../_shared/crm/contract.ts";
+import { selectCrmAdapter } from "../_shared/crm/select.ts";
+import { Deferral, type Job, type JobHandler, PermanentJobError } from "../_shared/jobs/worker.ts";
+import { takeRateTokens } from "../_shared/providers/rate-budget.ts";
+
+type Person = {
+  customer_id?: string; email: string | null; name?: string | null; billing_status: string; version?: number;
+  has_paid_order?: boolean;
+  /** set when an earlier job already synced this contact (through which adapter, at which stage) */
+  crm_contact_id?: string | null; crm_adapter?: string | null; crm_lifecycle_stage?: string | null;
+};
+type OrderContext = {
+  order_id: string; status: string; amount_total: number | null; currency: string | null; amount_refunded: number;
+  needs_review: boolean; version: number; listing_title: string | null; buyer: Person | null;
+};
+
+/** Billing status -> CRM lifecycle: lead -> customer -> churned ("other"). A marketplace buyer
+ * who has paid for an order is a customer even without a subscription. */
+export function lifecycleFor(billingStatus: string, hasPaidOrder = false): LifecycleStage {
+  if (billingStatus === "lead") return hasPaidOrder ? "customer" : "lead";
+  if (["trialing", "active", "past_due"].includes(billingStatus)) return "customer";
+  return "other";
+}
+
+/** Our order status -> the deal stage name adapters map to their pipeline. A dispute keeps the
+ * deal won (it is not lost yet) and adds a note; refunds are flagged for review on the deal. */
+export function dealStageFor(status: string): string {
+  return status === "refunded" ? "refunded" : "paid";
+}
+
+/** The buyer's contact id when an earlier job synced it through this adapter at its current stage. */
+function knownContactId(buyer: Person | null, adapter: CrmAdapter): string | undefined {
+  if (!buyer?.crm_contact_id || buyer.crm_adapter !== adapter.name) return undefined;
+  return buyer.crm_lifecycle_stage === lifecycleFor(buyer.billing_status, buyer.has_paid_order) ? buyer.crm_contact_id : undefined;
+}
+
+/** The handlers of crm-sync's job kinds, over the adapter the env selects (HubSpot or capture). */
+export function crmHandlers(sql: postgres.Sql, env: Record<string, string | undefined>): Record<string, JobHandler> {
+  const adapter = selectCrmAdapter(env, {
+    recorder: async (r) => {
+      await sql`select ops.record_crm_capture(${r.kind}, ${r.key}, ${sql.json({ id: r.externalId, ...r.payload })})`;
+    },
+  });
+
+  /** The entity as it is now (null once it is gone), after reserving the job's calls from the shared budget. */
+  async function begin<T>(job: Job, worker: string, calls: (ctx: T) => number): Promise<T> {
+    const [{ ctx }] = await sql`select ops.crm_job_context(${job.id}, ${worker}) as ctx`;
+    if (!ctx) throw new PermanentJobError(`${job.kind}: the customer or order no longer exists`);
+    if (adapter.rateBudget) {
+      const wait = await takeRateTokens(sql, adapter.rateBudget, calls(ctx));
+      if (wait > 0) throw new Deferral(wait, `CRM rate budget used up; resuming in ${wait} ms`);
+    }
+    return ctx;
+  }
+
+  /** One sync: upserts contacts as it goes and stores the mappings (customer <-> contact, order <-> deal). */
+  function sync(job: Job, worker: string) {
+    const contacts: Record<string, unknown>[] = [];
+    return {
+      async upsertPerson(p: Person) {
+        if (!p.email) return undefined;
+        const lifecycle = lifecycleFor(p.billing_status, p.has_paid_order);
+        const [firstName, ...rest] = (p.name ?? "").trim().split(/\s+/).filter(Boolean);
+        const { contactId } = await adapter.upsertContact({
+          email: p.email,
+          firstName,
+          lastName: rest.join(" ") || undefined,
+          lifecycleStage: lifecycle,
+          billingStatus: p.billing_status,
+        });
+        contacts.push({
+          customer_id: p.customer_id,
+          email: p.email,
+          crm_id: contactId,
+          lifecycle_stage: lifecycle,
+          version: p.version,
+        });
+        return contactId;
+      },
+      /** Returns a summary for ops.jobs.result, without emails. */
+      async record(deal?: Record<string, unknown>) {
+        const mapping = { contacts, ...(deal ? { deal } : {}) };
+        await sql`select ops.record_crm_sync(${job.id}, ${worker}, ${adapter.name}, ${
+          sql.json(mapping as postgres.JSONValue)
+        })`;
+        return {
+          adapter: adapter.name,
+          contact_ids: contacts.map((c) => c.crm_id),
+          ...(deal ? { deal_id: deal.crm_id } : {}),
+        };
+      },
+    };
+  }
+
+  return {
+    "crm.contact": async (job, { worker }) => {
+      const person = await begin<Person>(job, worker, () => 1);
+      if (!person.email) throw new PermanentJobError("crm.contact: the customer has no email to key the contact by");
+      const s = sync(job, worker);
+      await s.upsertPerson(person);
+      return s.record();
+    },
+
+    "crm.deal": async (job, { worker }) => {
+      // calls: the buyer's contact unless already synced, the deal and its association, a dispute's note (list, read, create)
+      const order = await begin<OrderContext>(job, worker, (o) =>
+        (o.buyer?.email && !knownContactId(o.buyer, adapter) ? 1 : 0) + 2 + (o.status === "disputed" ? 3 : 0));
+      const s = sync(job, worker);
+      // the buyer's contact is kept current by its own crm.contact jobs; upsert it here only if never synced
+      const contactId = knownContactId(order.buyer, adapter) ??
+        (order.buyer ? await s.upsertPerson(order.buyer) : undefined);
+      const stage = dealStageFor(order.status);
+      const { dealId } = await adapter.upsertDeal({
+        orderKey: order.order_id,
+        name: `${order.listing_title ?? "Order"} (${order.order_id.slice(0, 8)})`,
+        amount: Number(order.amount_total ?? 0),
+        currency: order.currency ?? "usd",
+        stage,
+        contactId,
+        refundedAmount: Number(order.amount_refunded ?? 0),
+        needsReview: order.needs_review || order.status === "refunded" || order.status === "partially_refunded",
+      });
+      if (order.status === "disputed") {
+        await adapter.addNote({
+          key: `order:${order.order_id}:disputed:v${order.version}`,
+          dealId,
+          contactId,
+          body:
+            `A payment dispute was opened for order ${order.order_id}. Respond in the Stripe dashboard before the deadline.`,
+        });
+      }
+      return s.record({ order_id: order.order_id, crm_id: dealId, stage, version: order.version });
+    },
+  };
+}
