@@ -2,30 +2,20 @@
 // Runs each function in its own Deno process (restarted if it dies), injects the env Supabase
 // injects, and verifies JWTs where supabase/config.toml says verify_jwt (the default is true).
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
 import http from "node:http";
 import { connect } from "node:net";
 import { createInterface } from "node:readline";
 import { join } from "node:path";
 import { jwtVerify } from "jose";
-import { parse as parseToml } from "smol-toml";
 import { apiKeys, config, ROOT } from "./lib/config.ts";
+import { denoResolutionArgs, type FunctionConfig, functionConfigs } from "./lib/function-config.ts";
 
-type Fn = { name: string; port: number; verifyJwt: boolean; child?: ChildProcess; ready: boolean; restarts: number };
+type Fn = FunctionConfig & { port: number; child?: ChildProcess; ready: boolean; restarts: number };
 
-const functionsDir = join(ROOT, "supabase/functions");
-const toml = parseToml(readFileSync(join(ROOT, "supabase/config.toml"), "utf8")) as {
-  functions?: Record<string, { verify_jwt?: boolean }>;
-};
-const names = readdirSync(functionsDir, { withFileTypes: true })
-  .filter((d) => d.isDirectory() && !d.name.startsWith("_") && existsSync(join(functionsDir, d.name, "index.ts")))
-  .map((d) => d.name)
-  .sort();
+const configs = functionConfigs();
+const names = configs.map((f) => f.name);
 const fns = new Map<string, Fn>(
-  names.map((name, i) => [
-    name,
-    { name, port: config.functionsPortBase + i, verifyJwt: toml.functions?.[name]?.verify_jwt ?? true, ready: false, restarts: 0 },
-  ]),
+  configs.map((f, i) => [f.name, { ...f, port: config.functionsPortBase + i, ready: false, restarts: 0 }]),
 );
 const keys = await apiKeys();
 const jwtKey = new TextEncoder().encode(config.jwtSecret);
@@ -49,8 +39,8 @@ function functionEnv(fn: Fn): NodeJS.ProcessEnv {
 
 function startFunction(fn: Fn) {
   const deno = join(ROOT, "node_modules/.bin/deno");
-  const args = ["run", "--quiet", "--allow-net", "--allow-env", "--allow-read", "--config", join(ROOT, "deno.json"),
-    join(functionsDir, fn.name, "index.ts")];
+  // imports resolve as the CLI bundles them for deployment: the function's import map, nothing else
+  const args = ["run", "--quiet", "--allow-net", "--allow-env", "--allow-read", ...denoResolutionArgs(fn), fn.entrypoint];
   const child = spawn(deno, args, { cwd: ROOT, env: functionEnv(fn), stdio: ["ignore", "pipe", "pipe"] });
   fn.child = child;
   fn.ready = false;
