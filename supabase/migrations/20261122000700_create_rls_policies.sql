@@ -15,7 +15,6 @@ grant insert (title, price_amount, currency, active) on public.listings to authe
 grant update (title, price_amount, currency, active) on public.listings to authenticated;
 grant delete on public.listings to authenticated;
 grant insert (listing_id) on public.orders to authenticated;
-revoke execute on all functions in schema public from anon, authenticated;
 
 -- profiles
 drop policy if exists "Users can read their own profile" on public.profiles;

@@ -546,5 +546,3 @@ begin
   end;
 end
 $$;
-
-revoke all on all functions in schema ops from public, anon, authenticated;

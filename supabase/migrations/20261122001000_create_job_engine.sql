@@ -415,6 +415,5 @@ end
 $$;
 grant usage on schema ops to pipeline_worker;
 
-revoke all on all functions in schema ops from public, anon, authenticated;
 grant execute on function ops.claim_job(bigint, text), ops.complete_job(bigint, text, jsonb),
   ops.fail_job(bigint, text, text, boolean, integer), ops.defer_job(bigint, text, integer, text) to pipeline_worker;

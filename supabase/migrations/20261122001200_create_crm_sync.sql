@@ -229,11 +229,9 @@ begin
   return new;
 end
 $$;
-revoke execute on function public.handle_new_user_customer() from public, anon, authenticated;
 drop trigger if exists users_200_create_customer on auth.users;
 create trigger users_200_create_customer after insert on auth.users
   for each row when (new.email is not null) execute function public.handle_new_user_customer();
 
-revoke all on all functions in schema ops from public, anon, authenticated;
 grant execute on function ops.crm_job_context(bigint, text), ops.record_crm_sync(bigint, text, text, jsonb),
   ops.record_crm_capture(text, text, jsonb), ops.take_rate_tokens(text, integer, integer, integer) to pipeline_worker;
