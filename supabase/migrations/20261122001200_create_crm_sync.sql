@@ -90,10 +90,9 @@ security definer
 set search_path = ''
 as $$
 declare
-  j ops.jobs;
+  j ops.jobs := ops.held_job(p_job_id, p_worker);
   ctx jsonb;
 begin
-  select * into j from ops.jobs where id = p_job_id and status = 'running' and locked_by = p_worker;
   if j.id is null then
     return null;
   end if;
@@ -131,11 +130,10 @@ security definer
 set search_path = ''
 as $$
 declare
-  j ops.jobs;
+  j ops.jobs := ops.held_job(p_job_id, p_worker);
   contact jsonb;
   allowed uuid[];
 begin
-  select * into j from ops.jobs where id = p_job_id and status = 'running' and locked_by = p_worker;
   if j.id is null then
     raise exception 'job % is not held by %', p_job_id, p_worker using errcode = 'lock_not_available';
   end if;
