@@ -26,10 +26,18 @@ grant anon, authenticated, service_role to authenticator;
 grant usage on schema public to anon, authenticated, service_role;
 
 -- Supabase grants every API role all privileges on new objects in public; RLS is what
--- protects rows. Mimic it so migrations that forget to revoke are caught here too.
-alter default privileges in schema public grant all on tables to anon, authenticated, service_role;
-alter default privileges in schema public grant all on functions to anon, authenticated, service_role;
-alter default privileges in schema public grant all on sequences to anon, authenticated, service_role;
+-- protects rows. Mimic it so migrations that forget to revoke are caught here too. Once, when
+-- the project is new (no migration applied yet), as Supabase does: re-granting on every start
+-- would undo the default privileges a migration revoked.
+do $$
+begin
+  if to_regclass('supabase_migrations.schema_migrations') is null then
+    alter default privileges in schema public grant all on tables to anon, authenticated, service_role;
+    alter default privileges in schema public grant all on functions to anon, authenticated, service_role;
+    alter default privileges in schema public grant all on sequences to anon, authenticated, service_role;
+  end if;
+end
+$$;
 
 create schema if not exists extensions;
 grant usage on schema extensions to anon, authenticated, service_role;

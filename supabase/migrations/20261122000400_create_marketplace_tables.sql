@@ -62,7 +62,6 @@ begin
   return new;
 end
 $$;
-revoke execute on function public.set_updated_at() from public, anon, authenticated;
 
 drop trigger if exists profiles_100_set_updated_at on public.profiles;
 create trigger profiles_100_set_updated_at before update on public.profiles
@@ -101,7 +100,6 @@ begin
   return new;
 end
 $$;
-revoke execute on function public.orders_price_from_listing() from public, anon, authenticated;
 drop trigger if exists orders_050_price_from_listing on public.orders;
 create trigger orders_050_price_from_listing before insert on public.orders
   for each row execute function public.orders_price_from_listing();
@@ -123,7 +121,6 @@ begin
   return new;
 end
 $$;
-revoke execute on function public.handle_new_user() from public, anon, authenticated;
 drop trigger if exists users_100_create_profile on auth.users;
 create trigger users_100_create_profile after insert on auth.users
   for each row execute function public.handle_new_user();

@@ -122,7 +122,6 @@ begin
   return new;
 end
 $$;
-revoke execute on function ops.enforce_order_transition() from public, anon, authenticated;
 drop trigger if exists orders_200_enforce_transition on public.orders;
 create trigger orders_200_enforce_transition before insert or update of status, amount_refunded, needs_review on public.orders
   for each row execute function ops.enforce_order_transition();
@@ -148,7 +147,6 @@ begin
   return new;
 end
 $$;
-revoke execute on function ops.enforce_billing_transition() from public, anon, authenticated;
 drop trigger if exists customers_200_enforce_billing_transition on public.customers;
 create trigger customers_200_enforce_billing_transition before insert or update of billing_status, access_status, email on public.customers
   for each row execute function ops.enforce_billing_transition();

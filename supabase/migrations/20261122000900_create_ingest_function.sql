@@ -123,7 +123,6 @@ begin
 end
 $$;
 
-revoke all on all functions in schema ops from public, anon, authenticated;
 grant execute on function ops.ingest_stripe_event(jsonb) to stripe_webhook, service_role;
 comment on function ops.ingest_stripe_event(jsonb) is 'Records a Stripe event once (by id) and applies it; duplicates change nothing. Returns {event_id, status, duplicate}.';
 comment on function ops.reapply_stripe_events(text[], integer) is 'Re-applies failed Stripe events (or the named ones), oldest first. Usage: select * from ops.reapply_stripe_events();';

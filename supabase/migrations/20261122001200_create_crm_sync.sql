@@ -90,10 +90,9 @@ security definer
 set search_path = ''
 as $$
 declare
-  j ops.jobs;
+  j ops.jobs := ops.held_job(p_job_id, p_worker);
   ctx jsonb;
 begin
-  select * into j from ops.jobs where id = p_job_id and status = 'running' and locked_by = p_worker;
   if j.id is null then
     return null;
   end if;
@@ -131,11 +130,10 @@ security definer
 set search_path = ''
 as $$
 declare
-  j ops.jobs;
+  j ops.jobs := ops.held_job(p_job_id, p_worker);
   contact jsonb;
   allowed uuid[];
 begin
-  select * into j from ops.jobs where id = p_job_id and status = 'running' and locked_by = p_worker;
   if j.id is null then
     raise exception 'job % is not held by %', p_job_id, p_worker using errcode = 'lock_not_available';
   end if;
@@ -229,11 +227,9 @@ begin
   return new;
 end
 $$;
-revoke execute on function public.handle_new_user_customer() from public, anon, authenticated;
 drop trigger if exists users_200_create_customer on auth.users;
 create trigger users_200_create_customer after insert on auth.users
   for each row when (new.email is not null) execute function public.handle_new_user_customer();
 
-revoke all on all functions in schema ops from public, anon, authenticated;
 grant execute on function ops.crm_job_context(bigint, text), ops.record_crm_sync(bigint, text, text, jsonb),
   ops.record_crm_capture(text, text, jsonb), ops.take_rate_tokens(text, integer, integer, integer) to pipeline_worker;

@@ -3,7 +3,7 @@
 -- Every actor and row is created inside the transaction, so seed.sql does not matter.
 begin;
 set search_path = public, extensions;
-select plan(120);
+select plan(123);
 
 -- Ids: users ...b0a / ...b0b buyers, ...c0a / ...c0b sellers, ...c0d a seller demoted to buyer,
 -- ...ad0 admin; listings ...1a1 (seller_a, active), ...1a2 (seller_a, inactive), ...1b1 (seller_b),
@@ -48,6 +48,8 @@ exception when others then
   return sqlstate || ': ' || sqlerrm;
 end
 $$;
+-- new functions are executable by nobody by default (migration 0200): grant it by name, as they do
+grant execute on function pg_temp.rows(text) to anon, authenticated, service_role;
 
 -- ---------------------------------------------------------------- catalog
 select is_empty(
@@ -62,6 +64,21 @@ select is_empty(
 select ok(
   not has_schema_privilege('anon', 'ops', 'usage') and not has_schema_privilege('authenticated', 'ops', 'usage'),
   'anon and authenticated have no usage on schema ops');
+select is_empty(
+  $$ select p.oid::regprocedure::text from pg_proc p
+      where p.pronamespace in ('public'::regnamespace, 'ops'::regnamespace, 'private'::regnamespace)
+        and (has_function_privilege('public', p.oid, 'execute') or has_function_privilege('anon', p.oid, 'execute')) $$,
+  'public and anon can execute no function in public, ops or private');
+select set_eq(
+  $$ select p.oid::regprocedure::text from pg_proc p
+      where p.pronamespace in ('public'::regnamespace, 'ops'::regnamespace, 'private'::regnamespace)
+        and has_function_privilege('authenticated', p.oid, 'execute') $$,
+  array['private.is_admin()', 'private.is_seller()'],
+  'authenticated can execute only the policy helpers private.is_admin() and private.is_seller()');
+select is_empty(
+  $$ select tablename || ': ' || policyname from pg_policies
+      where schemaname = 'public' and concat(qual, with_check) ~ '(app_metadata|profiles)' $$,
+  'no policy inlines the admin or seller test: they call private.is_admin() / private.is_seller()');
 
 -- ---------------------------------------------------------------- anon
 -- acting as anon

@@ -429,10 +429,11 @@ reset role;
 insert into named_jobs
 select 'lead', j.id from ops.jobs j join public.customers c on j.payload ->> 'customer_id' = c.id::text
  where c.user_id = '00000000-0000-4000-8000-0000000004e1';
--- pgTAP lives in extensions, which the worker role cannot reach; open it (and our job names) for
--- this transaction only
+-- pgTAP lives in extensions, which the worker role cannot reach; open it (and our job names, and
+-- pg_temp.job: new functions are executable by nobody by default) for this transaction only
 grant usage on schema extensions to pipeline_worker;
 grant select on named_jobs to pipeline_worker;
+grant execute on function pg_temp.job(text) to pipeline_worker;
 -- acting as pipeline_worker
 set local role pipeline_worker;
 select throws_ok(stmt, '42501', null, 'pipeline_worker cannot ' || what)
@@ -477,6 +478,7 @@ call pg_temp.claim('views_dead', 'worker-1');
 select is(ops.fail_job(pg_temp.job('views_dead'), 'worker-1', 'HTTP 400 bad request', false), 'dead',
   'a job failed permanently is dead (for the views below)');
 grant select on named_jobs to service_role;
+grant execute on function pg_temp.job(text), pg_temp.try(text) to service_role;
 -- acting as service_role
 set local role service_role;
 select is(pg_temp.try($$ select kind from ops.pipeline_health order by kind $$),

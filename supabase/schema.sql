@@ -1,0 +1,3605 @@
+-- The current schema (public, ops, private), dumped from the local stack by `npm run schema:dump`.
+-- Generated: change a migration, reset the stack, then dump again (tests/schema-dump.test.ts
+-- fails while this file differs from what the migrations build). Read it; nothing applies it.
+
+--
+-- PostgreSQL database dump
+--
+
+
+SET statement_timeout = 0;
+SET lock_timeout = 0;
+SET idle_in_transaction_session_timeout = 0;
+SET client_encoding = 'UTF8';
+SET standard_conforming_strings = on;
+SELECT pg_catalog.set_config('search_path', '', false);
+SET check_function_bodies = false;
+SET xmloption = content;
+SET client_min_messages = warning;
+SET row_security = off;
+
+--
+-- Name: ops; Type: SCHEMA; Schema: -; Owner: -
+--
+
+CREATE SCHEMA ops;
+
+
+--
+-- Name: SCHEMA ops; Type: COMMENT; Schema: -; Owner: -
+--
+
+COMMENT ON SCHEMA ops IS 'Pipeline internals: Stripe event ledger, Stripe object mirrors, state machines, outbox. Not exposed through the API.';
+
+
+--
+-- Name: private; Type: SCHEMA; Schema: -; Owner: -
+--
+
+CREATE SCHEMA private;
+
+
+--
+-- Name: SCHEMA private; Type: COMMENT; Schema: -; Owner: -
+--
+
+COMMENT ON SCHEMA private IS 'Helpers for RLS policies. Not exposed through the API.';
+
+
+--
+-- Name: public; Type: SCHEMA; Schema: -; Owner: -
+--
+
+CREATE SCHEMA public;
+
+
+--
+-- Name: SCHEMA public; Type: COMMENT; Schema: -; Owner: -
+--
+
+COMMENT ON SCHEMA public IS 'standard public schema';
+
+
+--
+-- Name: apply_charge(jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.apply_charge(evt jsonb) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  c jsonb := evt -> 'data' -> 'object';
+  pi_id text := c ->> 'payment_intent';
+  at timestamptz := ops.ts(evt ->> 'created');
+  r jsonb;
+begin
+  if pi_id is null then
+    return 'ignored'; -- a charge outside a payment intent is not one of our orders
+  end if;
+  perform ops.lock_payment_intent(pi_id);
+  update ops.payment_intents set
+    latest_charge_id = coalesce(latest_charge_id, c ->> 'id'),
+    amount = coalesce(amount, (c ->> 'amount')::bigint),
+    currency = coalesce(currency, lower(c ->> 'currency')),
+    amount_refunded = greatest(amount_refunded, coalesce((c ->> 'amount_refunded')::bigint, 0)),
+    succeeded_at = case when c ->> 'status' = 'succeeded' or coalesce((c ->> 'captured')::boolean, false)
+                        then least(coalesce(succeeded_at, at), at) else succeeded_at end
+  where stripe_payment_intent_id = pi_id;
+  -- older API versions embed the refunds list in the charge
+  for r in select * from jsonb_array_elements(coalesce(c -> 'refunds' -> 'data', '[]'::jsonb)) loop
+    perform ops.upsert_refund(r, pi_id, at);
+  end loop;
+  perform ops.recompute_orders_for_payment_intent(pi_id);
+  return 'processed';
+end
+$$;
+
+
+--
+-- Name: apply_checkout_session(jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.apply_checkout_session(evt jsonb) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  s jsonb := evt -> 'data' -> 'object';
+  session_id text := s ->> 'id';
+  pi_id text := s ->> 'payment_intent';
+  ref_text text := coalesce(s -> 'metadata' ->> 'order_id', s ->> 'client_reference_id');
+  ref uuid := ops.as_uuid(ref_text);
+  o public.orders;
+  review text;
+  pay_status text;
+  rank_new int;
+  rank_old int;
+begin
+  if session_id is null then
+    raise exception 'checkout session without an id';
+  end if;
+  if coalesce(s ->> 'mode', 'payment') <> 'payment' then
+    -- subscription and setup sessions: the subscription and customer events carry the state
+    if s ->> 'customer' is not null then
+      perform ops.upsert_customer_link(s ->> 'customer', ops.as_uuid(s ->> 'client_reference_id'),
+        coalesce(s -> 'customer_details' ->> 'email', s ->> 'customer_email'));
+    end if;
+    return 'processed';
+  end if;
+
+  if pi_id is not null then
+    perform ops.lock_payment_intent(pi_id);
+  end if;
+
+  select * into o from public.orders where stripe_checkout_session_id = session_id for update;
+  if not found and ref is not null then
+    select * into o from public.orders where id = ref for update;
+    if found and o.stripe_checkout_session_id is not null and o.stripe_checkout_session_id <> session_id then
+      review := format('order %s was already paid through checkout session %s', ref, o.stripe_checkout_session_id);
+      o := null;
+    end if;
+  end if;
+
+  if o.id is null then
+    review := coalesce(review, case
+      when ref_text is null then 'checkout session completed without client_reference_id or metadata.order_id'
+      else format('checkout session names order %s, which does not exist', left(ref_text, 64))
+    end);
+    insert into public.orders (status, buyer_id, listing_id, stripe_checkout_session_id, needs_review, review_reason)
+    values (
+      'pending_payment',
+      -- only a confirmed email names a buyer: anyone can sign up with someone else's address
+      (select p.id from public.profiles p
+         join auth.users u on u.id = p.id
+        where lower(u.email) = lower(coalesce(s -> 'customer_details' ->> 'email', s ->> 'customer_email'))
+          and u.email_confirmed_at is not null and not u.is_anonymous
+        limit 1),
+      (select l.id from public.listings l where l.id = ops.as_uuid(s -> 'metadata' ->> 'listing_id')),
+      session_id, true, review
+    )
+    on conflict (stripe_checkout_session_id) do nothing;
+    select * into o from public.orders where stripe_checkout_session_id = session_id for update;
+  end if;
+
+  pay_status := case evt ->> 'type'
+    when 'checkout.session.async_payment_succeeded' then 'paid'
+    when 'checkout.session.async_payment_failed' then 'failed'
+    when 'checkout.session.expired' then null
+    else s ->> 'payment_status'
+  end;
+  -- payment facts only move forward: unpaid < failed < paid
+  rank_new := case pay_status when 'unpaid' then 1 when 'failed' then 2 when 'paid' then 3 when 'no_payment_required' then 3 else 0 end;
+  rank_old := case o.checkout_payment_status when 'unpaid' then 1 when 'failed' then 2 when 'paid' then 3 when 'no_payment_required' then 3 else 0 end;
+
+  if o.amount_total is not null and (s ->> 'amount_total') is not null
+     and o.amount_total <> (s ->> 'amount_total')::bigint and not o.needs_review then
+    review := format('amount mismatch: order %s, checkout %s', o.amount_total, s ->> 'amount_total');
+  end if;
+
+  update public.orders set
+    stripe_checkout_session_id = session_id,
+    stripe_payment_intent_id = coalesce(pi_id, stripe_payment_intent_id),
+    stripe_customer_id = coalesce(s ->> 'customer', stripe_customer_id),
+    amount_total = coalesce(amount_total, (s ->> 'amount_total')::bigint),
+    currency = coalesce(currency, lower(s ->> 'currency')),
+    checkout_status = case
+      when evt ->> 'type' = 'checkout.session.expired' then 'expired'
+      when checkout_status = 'expired' then checkout_status
+      else coalesce(s ->> 'status', 'complete') end,
+    checkout_payment_status = case when rank_new > rank_old then pay_status else checkout_payment_status end,
+    needs_review = needs_review or review is not null,
+    review_reason = coalesce(review_reason, review)
+  where id = o.id;
+
+  if pi_id is not null then
+    update ops.payment_intents set order_id = coalesce(order_id, o.id) where stripe_payment_intent_id = pi_id;
+  end if;
+  perform ops.recompute_order(o.id);
+  return 'processed';
+end
+$$;
+
+
+--
+-- Name: apply_customer(jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.apply_customer(evt jsonb) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  c jsonb := evt -> 'data' -> 'object';
+  at timestamptz := ops.ts(evt ->> 'created');
+  cid uuid := ops.upsert_customer_link(c ->> 'id', ops.as_uuid(c -> 'metadata' ->> 'user_id'), c ->> 'email');
+begin
+  update public.customers set
+    email = case when stripe_event_created is null or at >= stripe_event_created then coalesce(c ->> 'email', email) else email end,
+    name = case when stripe_event_created is null or at >= stripe_event_created then coalesce(c ->> 'name', name) else name end,
+    deleted_at = case when evt ->> 'type' = 'customer.deleted' then coalesce(deleted_at, at) else deleted_at end,
+    stripe_event_created = greatest(stripe_event_created, at)
+  where id = cid;
+  perform ops.recompute_customer(cid);
+  return 'processed';
+end
+$$;
+
+
+--
+-- Name: apply_dispute(jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.apply_dispute(evt jsonb) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  d jsonb := evt -> 'data' -> 'object';
+  pi_id text := coalesce(d ->> 'payment_intent',
+    (select p.stripe_payment_intent_id from ops.payment_intents p where p.latest_charge_id = d ->> 'charge' limit 1));
+  at timestamptz := ops.ts(evt ->> 'created');
+begin
+  if pi_id is not null then
+    perform ops.lock_payment_intent(pi_id);
+    -- a disputed charge was a captured payment
+    update ops.payment_intents set
+      succeeded_at = coalesce(succeeded_at, at),
+      latest_charge_id = coalesce(latest_charge_id, d ->> 'charge')
+    where stripe_payment_intent_id = pi_id;
+  end if;
+  insert into ops.disputes as x (stripe_dispute_id, stripe_payment_intent_id, stripe_charge_id, amount, currency, reason, status, stripe_event_created)
+  values (d ->> 'id', pi_id, d ->> 'charge', (d ->> 'amount')::bigint, lower(d ->> 'currency'), d ->> 'reason', d ->> 'status', at)
+  on conflict (stripe_dispute_id) do update set
+    stripe_payment_intent_id = coalesce(x.stripe_payment_intent_id, excluded.stripe_payment_intent_id),
+    status = excluded.status, reason = excluded.reason, amount = excluded.amount,
+    stripe_event_created = excluded.stripe_event_created, updated_at = now()
+  -- a closed dispute never reopens; otherwise newer wins, ties broken by how far along it is
+  where x.status not in ('won', 'lost', 'warning_closed')
+    and (excluded.stripe_event_created, excluded.status in ('won', 'lost', 'warning_closed'), excluded.status like '%under_review')
+      >= (x.stripe_event_created, false, x.status like '%under_review');
+  if pi_id is not null then
+    perform ops.recompute_orders_for_payment_intent(pi_id);
+  end if;
+  return 'processed';
+end
+$$;
+
+
+--
+-- Name: apply_invoice(jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.apply_invoice(evt jsonb) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  i jsonb := evt -> 'data' -> 'object';
+  at timestamptz := ops.ts(evt ->> 'created');
+  failed boolean := evt ->> 'type' = 'invoice.payment_failed';
+  cid uuid;
+begin
+  if i ->> 'customer' is not null then
+    cid := ops.upsert_customer_link(i ->> 'customer', null, i ->> 'customer_email');
+  end if;
+  insert into ops.invoices as x (stripe_invoice_id, stripe_customer_id, stripe_subscription_id, status, amount_due,
+    amount_paid, currency, paid, attempt_count, last_failed_at, stripe_event_created)
+  values (i ->> 'id', i ->> 'customer', i ->> 'subscription', i ->> 'status', (i ->> 'amount_due')::bigint,
+    (i ->> 'amount_paid')::bigint, lower(i ->> 'currency'), not failed, (i ->> 'attempt_count')::int,
+    case when failed then at end, at)
+  on conflict (stripe_invoice_id) do update set
+    paid = x.paid or excluded.paid,
+    status = case when x.paid or excluded.paid then 'paid' else excluded.status end,
+    amount_paid = greatest(x.amount_paid, excluded.amount_paid),
+    attempt_count = greatest(x.attempt_count, excluded.attempt_count),
+    last_failed_at = greatest(x.last_failed_at, excluded.last_failed_at),
+    stripe_event_created = greatest(x.stripe_event_created, excluded.stripe_event_created),
+    updated_at = now();
+  if cid is not null then
+    update public.customers set
+      last_paid_at = case when failed then last_paid_at else greatest(last_paid_at, at) end,
+      last_payment_failed_at = case when failed then greatest(last_payment_failed_at, at) else last_payment_failed_at end
+    where id = cid;
+  end if;
+  return 'processed';
+end
+$$;
+
+
+--
+-- Name: apply_payment_intent(jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.apply_payment_intent(evt jsonb) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  p jsonb := evt -> 'data' -> 'object';
+  pi_id text := p ->> 'id';
+  at timestamptz := ops.ts(evt ->> 'created');
+  order_ref uuid := ops.as_uuid(p -> 'metadata' ->> 'order_id');
+begin
+  perform ops.lock_payment_intent(pi_id);
+  -- the event type is the fact; snapshot objects can carry a stale status
+  update ops.payment_intents set
+    stripe_customer_id = coalesce(p ->> 'customer', stripe_customer_id),
+    latest_charge_id = coalesce(p ->> 'latest_charge', p -> 'charges' -> 'data' -> 0 ->> 'id', latest_charge_id),
+    amount = coalesce((p ->> 'amount')::bigint, amount),
+    currency = coalesce(lower(p ->> 'currency'), currency),
+    succeeded_at = case when evt ->> 'type' = 'payment_intent.succeeded' then least(coalesce(succeeded_at, at), at) else succeeded_at end,
+    last_failed_at = case when evt ->> 'type' = 'payment_intent.payment_failed' then greatest(coalesce(last_failed_at, at), at) else last_failed_at end,
+    last_error = case when evt ->> 'type' = 'payment_intent.payment_failed'
+                       and at >= coalesce(last_failed_at, at)
+                      then left(coalesce(p -> 'last_payment_error' ->> 'code', p -> 'last_payment_error' ->> 'message', 'payment failed'), 200)
+                      else last_error end,
+    canceled_at = case when evt ->> 'type' = 'payment_intent.canceled' then coalesce(canceled_at, at) else canceled_at end
+  where stripe_payment_intent_id = pi_id;
+
+  -- a payment intent created with metadata.order_id links its order even before Checkout reports
+  if order_ref is not null then
+    update public.orders set stripe_payment_intent_id = pi_id
+     where id = order_ref and stripe_payment_intent_id is null;
+  end if;
+  perform ops.recompute_orders_for_payment_intent(pi_id);
+  return 'processed';
+end
+$$;
+
+
+--
+-- Name: apply_refund(jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.apply_refund(evt jsonb) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  r jsonb := evt -> 'data' -> 'object';
+  pi_id text := coalesce(r ->> 'payment_intent',
+    (select p.stripe_payment_intent_id from ops.payment_intents p where p.latest_charge_id = r ->> 'charge' limit 1));
+begin
+  if pi_id is not null then
+    perform ops.lock_payment_intent(pi_id);
+  end if;
+  perform ops.upsert_refund(r, pi_id, ops.ts(evt ->> 'created'));
+  if pi_id is not null then
+    perform ops.recompute_orders_for_payment_intent(pi_id);
+  end if;
+  return 'processed';
+end
+$$;
+
+
+--
+-- Name: apply_stripe_event(jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.apply_stripe_event(evt jsonb) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  return case
+    when evt ->> 'type' in ('checkout.session.completed', 'checkout.session.async_payment_succeeded',
+                            'checkout.session.async_payment_failed', 'checkout.session.expired')
+      then ops.apply_checkout_session(evt)
+    when evt ->> 'type' in ('payment_intent.succeeded', 'payment_intent.payment_failed', 'payment_intent.canceled')
+      then ops.apply_payment_intent(evt)
+    when evt ->> 'type' in ('charge.refunded', 'charge.succeeded', 'charge.captured')
+      then ops.apply_charge(evt)
+    when evt ->> 'type' in ('refund.created', 'refund.updated', 'refund.failed', 'charge.refund.updated')
+      then ops.apply_refund(evt)
+    when evt ->> 'type' like 'charge.dispute.%'
+      then ops.apply_dispute(evt)
+    when evt ->> 'type' in ('invoice.paid', 'invoice.payment_succeeded', 'invoice.payment_failed')
+      then ops.apply_invoice(evt)
+    when evt ->> 'type' in ('customer.subscription.created', 'customer.subscription.updated',
+                            'customer.subscription.deleted', 'customer.subscription.paused',
+                            'customer.subscription.resumed')
+      then ops.apply_subscription(evt)
+    when evt ->> 'type' in ('customer.created', 'customer.updated', 'customer.deleted')
+      then ops.apply_customer(evt)
+    else 'ignored'
+  end;
+end
+$$;
+
+
+--
+-- Name: apply_subscription(jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.apply_subscription(evt jsonb) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  s jsonb := evt -> 'data' -> 'object';
+  status text := case when evt ->> 'type' = 'customer.subscription.deleted' then 'canceled' else s ->> 'status' end;
+  at timestamptz := ops.ts(evt ->> 'created');
+  event_rank int;
+  cid uuid;
+begin
+  select m.event_rank into event_rank from ops.stripe_subscription_statuses m where m.stripe_status = status;
+  if event_rank is null then
+    raise exception 'unknown subscription status %', status;
+  end if;
+  cid := ops.upsert_customer_link(s ->> 'customer', ops.as_uuid(s -> 'metadata' ->> 'user_id'), null);
+  insert into public.subscriptions as x (stripe_subscription_id, customer_id, stripe_customer_id, status, price_id, quantity,
+    cancel_at_period_end, current_period_end, trial_end, canceled_at, stripe_event_created, stripe_event_rank, stripe_event_id)
+  values (
+    s ->> 'id', cid, s ->> 'customer', status,
+    coalesce(s -> 'items' -> 'data' -> 0 -> 'price' ->> 'id', s -> 'plan' ->> 'id'),
+    coalesce((s -> 'items' -> 'data' -> 0 ->> 'quantity')::int, (s ->> 'quantity')::int),
+    coalesce((s ->> 'cancel_at_period_end')::boolean, false),
+    ops.ts(coalesce(s ->> 'current_period_end', s -> 'items' -> 'data' -> 0 ->> 'current_period_end')),
+    ops.ts(s ->> 'trial_end'), ops.ts(s ->> 'canceled_at'), at, event_rank, evt ->> 'id'
+  )
+  on conflict (stripe_subscription_id) do update set
+    customer_id = excluded.customer_id, status = excluded.status, price_id = excluded.price_id,
+    quantity = excluded.quantity, cancel_at_period_end = excluded.cancel_at_period_end,
+    current_period_end = excluded.current_period_end, trial_end = excluded.trial_end,
+    canceled_at = excluded.canceled_at, stripe_event_created = excluded.stripe_event_created,
+    stripe_event_rank = excluded.stripe_event_rank, stripe_event_id = excluded.stripe_event_id
+  -- an older event never overwrites a newer one; within one second the later status wins (then
+  -- the event id, so any delivery order ends the same); a canceled subscription stays canceled
+  where x.status <> 'canceled'
+    and (excluded.stripe_event_created, excluded.stripe_event_rank, excluded.stripe_event_id)
+        >= (x.stripe_event_created, x.stripe_event_rank, x.stripe_event_id);
+  perform ops.recompute_customer(cid);
+  return 'processed';
+end
+$$;
+
+
+--
+-- Name: as_uuid(text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.as_uuid(value text) RETURNS uuid
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $_$
+  select case when value ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then value::uuid end
+$_$;
+
+
+--
+-- Name: backoff_delay(integer, integer, integer, double precision); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.backoff_delay(p_attempt integer, p_base_ms integer, p_max_ms integer, p_jitter double precision DEFAULT random()) RETURNS interval
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+  select make_interval(secs => least(p_max_ms::double precision, p_base_ms * power(2, greatest(p_attempt, 1) - 1))
+                               * (0.5 + 0.5 * p_jitter) / 1000.0)
+$$;
+
+
+SET default_tablespace = '';
+
+SET default_table_access_method = heap;
+
+--
+-- Name: jobs; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.jobs (
+    id bigint NOT NULL,
+    kind text NOT NULL,
+    payload jsonb DEFAULT '{}'::jsonb NOT NULL,
+    dedupe_key text NOT NULL,
+    queue_key text,
+    status text DEFAULT 'queued'::text NOT NULL,
+    priority integer DEFAULT 0 NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    max_attempts integer NOT NULL,
+    run_at timestamp with time zone DEFAULT now() NOT NULL,
+    locked_by text,
+    locked_until timestamp with time zone,
+    last_error text,
+    last_dispatched_at timestamp with time zone,
+    dispatch_count integer DEFAULT 0 NOT NULL,
+    last_request_id bigint,
+    correlation_id text,
+    stripe_event_id text,
+    result jsonb,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    succeeded_at timestamp with time zone,
+    CONSTRAINT jobs_status_check CHECK ((status = ANY (ARRAY['queued'::text, 'running'::text, 'succeeded'::text, 'failed'::text, 'dead'::text])))
+);
+
+
+--
+-- Name: TABLE jobs; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.jobs IS 'Transactional outbox of side effects (CRM, tickets, notifications): one row per dedupe_key; queued | running | succeeded | failed (retrying) | dead.';
+
+
+--
+-- Name: claim_job(bigint, text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.claim_job(p_job_id bigint, p_worker text) RETURNS SETOF ops.jobs
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  j ops.jobs;
+  qk text;
+begin
+  -- one job per queue key at a time, so a slow older sync never lands after a newer one;
+  -- the advisory lock makes two concurrent claims for one key take turns
+  select queue_key into qk from ops.jobs where id = p_job_id;
+  if qk is not null then
+    perform pg_advisory_xact_lock(hashtextextended(qk, 0));
+    if exists (select 1 from ops.jobs o where o.queue_key = qk and o.id <> p_job_id
+                 and o.status = 'running' and o.locked_until > now()) then
+      return; -- finishing that job dispatches this one (ops.dispatch_next)
+    end if;
+    if exists (select 1 from ops.jobs o where o.queue_key = qk and o.id < p_job_id
+                 and o.status in ('queued', 'failed') and o.run_at <= now()) then
+      perform ops.dispatch_next(p_job_id);
+      return; -- an older due job of the same key goes first
+    end if;
+  end if;
+  -- the lease expired on the last attempt: the worker died on it (a poison payload?); dead-letter it
+  update ops.jobs
+     set status = 'dead', locked_by = null, locked_until = null,
+         last_error = 'lease expired on the last attempt (worker died or timed out)'
+   where id = p_job_id and status = 'running' and locked_until < now() and attempts >= max_attempts
+  returning * into j;
+  if j.id is not null then
+    update ops.job_attempts set outcome = 'lease_expired', finished_at = now() where job_id = j.id and outcome is null;
+    return;
+  end if;
+  update ops.jobs jb
+     set status = 'running', attempts = jb.attempts + 1, locked_by = p_worker,
+         locked_until = now() + make_interval(secs => k.lease_seconds)
+    from ops.job_kinds k
+   where jb.id = p_job_id and k.kind = jb.kind
+     and ((jb.status in ('queued', 'failed') and jb.run_at <= now())
+          or (jb.status = 'running' and jb.locked_until < now()))
+  returning jb.* into j;
+  if j.id is null then
+    return;
+  end if;
+  update ops.job_attempts set outcome = 'lease_expired', finished_at = now()
+   where job_id = j.id and outcome is null;
+  insert into ops.job_attempts (job_id, attempt, worker) values (j.id, j.attempts, p_worker);
+  return next j;
+end
+$$;
+
+
+--
+-- Name: complete_job(bigint, text, jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.complete_job(p_job_id bigint, p_worker text, p_result jsonb DEFAULT NULL::jsonb) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  j ops.jobs := ops.held_job(p_job_id, p_worker);
+begin
+  if j.id is null then
+    return false;
+  end if;
+  update ops.jobs
+     set status = 'succeeded', succeeded_at = now(), locked_by = null, locked_until = null,
+         last_error = null, result = p_result
+   where id = j.id;
+  update ops.job_attempts set outcome = 'succeeded', finished_at = now()
+   where job_id = j.id and attempt = j.attempts and outcome is null;
+  perform ops.dispatch_next(j.id);
+  return true;
+end
+$$;
+
+
+--
+-- Name: crm_job_context(bigint, text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.crm_job_context(p_job_id bigint, p_worker text) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  j ops.jobs := ops.held_job(p_job_id, p_worker);
+  ctx jsonb;
+begin
+  if j.id is null then
+    return null;
+  end if;
+  if j.kind = 'crm.contact' then
+    select jsonb_build_object('customer_id', c.id, 'email', lower(trim(c.email)), 'name', c.name,
+             'billing_status', c.billing_status, 'version', c.version,
+             'has_paid_order', exists (select 1 from public.orders o where o.buyer_id = c.user_id and o.paid_at is not null))
+      into ctx from public.customers c where c.id = (j.payload ->> 'customer_id')::uuid;
+  elsif j.kind = 'crm.deal' then
+    select jsonb_build_object('order_id', o.id, 'status', o.status, 'amount_total', o.amount_total,
+             'currency', o.currency, 'amount_refunded', o.amount_refunded, 'needs_review', o.needs_review,
+             'version', o.version, 'listing_title', l.title,
+             'buyer', case when u.email is null then null else jsonb_build_object(
+               'customer_id', c.id, 'email', lower(trim(u.email)), 'name', coalesce(c.name, p.display_name),
+               'billing_status', coalesce(c.billing_status, 'lead'),
+               'has_paid_order', exists (select 1 from public.orders o2 where o2.buyer_id = o.buyer_id and o2.paid_at is not null),
+               'crm_contact_id', cc.crm_contact_id, 'crm_adapter', cc.adapter, 'crm_lifecycle_stage', cc.lifecycle_stage) end)
+      into ctx
+      from public.orders o
+      left join public.listings l on l.id = o.listing_id
+      left join auth.users u on u.id = o.buyer_id
+      left join public.profiles p on p.id = o.buyer_id
+      left join public.customers c on c.user_id = o.buyer_id
+      left join ops.crm_contacts cc on cc.customer_id = c.id and cc.email = lower(trim(u.email))
+     where o.id = (j.payload ->> 'order_id')::uuid;
+  end if;
+  return ctx;
+end
+$$;
+
+
+--
+-- Name: defer_job(bigint, text, integer, text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.defer_job(p_job_id bigint, p_worker text, p_delay_ms integer, p_reason text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  j ops.jobs := ops.held_job(p_job_id, p_worker);
+begin
+  if j.id is null then
+    return false;
+  end if;
+  update ops.jobs
+     set status = 'queued', attempts = attempts - 1, locked_by = null, locked_until = null,
+         run_at = now() + make_interval(secs => greatest(p_delay_ms, 0) / 1000.0), last_error = left(p_reason, 1000)
+   where id = j.id;
+  -- the attempt this claim started is given back
+  delete from ops.job_attempts where job_id = j.id and attempt = j.attempts and outcome is null;
+  perform ops.dispatch_next(j.id);
+  return true;
+end
+$$;
+
+
+--
+-- Name: dispatch_job(bigint); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.dispatch_job(p_job_id bigint) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  j record;
+  base_url text;
+  service_key text;
+  request_id bigint;
+begin
+  select jb.id, jb.kind, k.function_name, k.timeout_ms into j
+    from ops.jobs jb join ops.job_kinds k on k.kind = jb.kind where jb.id = p_job_id;
+  select decrypted_secret into base_url from vault.decrypted_secrets where name = 'functions_base_url';
+  select decrypted_secret into service_key from vault.decrypted_secrets where name = 'service_role_key';
+  if base_url is null or service_key is null then
+    update ops.jobs set last_error = 'cannot dispatch: vault secrets functions_base_url and service_role_key are required'
+     where id = p_job_id;
+    return null;
+  end if;
+  request_id := net.http_post(
+    url := rtrim(base_url, '/') || '/' || j.function_name,
+    body := jsonb_build_object('job_id', j.id),
+    headers := jsonb_build_object('Content-Type', 'application/json', 'Authorization', 'Bearer ' || service_key),
+    timeout_milliseconds := j.timeout_ms
+  );
+  update ops.jobs set last_dispatched_at = now(), dispatch_count = dispatch_count + 1, last_request_id = request_id
+   where id = p_job_id;
+  return request_id;
+end
+$$;
+
+
+--
+-- Name: dispatch_next(bigint); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.dispatch_next(p_job_id bigint) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  j record;
+  next_id bigint;
+  n integer := 0;
+begin
+  select id, kind, queue_key into j from ops.jobs where id = p_job_id;
+  if j.queue_key is not null then
+    select o.id into next_id from ops.jobs o
+     where o.queue_key = j.queue_key and o.id <> p_job_id and o.status in ('queued', 'failed') and o.run_at <= now()
+     order by o.id limit 1 for update skip locked;
+    if next_id is not null then
+      perform ops.dispatch_job(next_id);
+      n := n + 1;
+    end if;
+  end if;
+  select o.id into next_id from ops.jobs o
+   where o.kind = j.kind and o.id <> p_job_id and o.id is distinct from next_id
+     and o.status in ('queued', 'failed') and o.run_at <= now()
+     and (o.last_dispatched_at is null or o.last_dispatched_at < o.run_at)
+   order by o.priority desc, o.run_at limit 1 for update skip locked;
+  if next_id is not null then
+    perform ops.dispatch_job(next_id);
+    n := n + 1;
+  end if;
+  return n;
+end
+$$;
+
+
+--
+-- Name: enforce_billing_transition(); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.enforce_billing_transition() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  if tg_op = 'UPDATE' and new.billing_status is distinct from old.billing_status and not exists (
+    select 1 from ops.billing_status_transitions t where t.from_status = old.billing_status and t.to_status = new.billing_status
+  ) then
+    raise exception 'customer % cannot move from % to %', old.id, old.billing_status, new.billing_status
+      using errcode = 'check_violation';
+  end if;
+  -- access always follows billing: nobody sets it by hand
+  select b.access_status into new.access_status from ops.billing_statuses b where b.status = new.billing_status;
+  if tg_op = 'UPDATE' and (new.billing_status is distinct from old.billing_status or new.email is distinct from old.email) then
+    new.version := old.version + 1;
+  end if;
+  return new;
+end
+$$;
+
+
+--
+-- Name: enforce_order_transition(); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.enforce_order_transition() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  if tg_op = 'INSERT' then
+    -- auth.role() is the API caller's role; current_user is this function's owner
+    if coalesce((select auth.role()), '') in ('anon', 'authenticated') and new.status <> 'pending_payment' then
+      raise exception 'orders are created as pending_payment' using errcode = 'check_violation';
+    end if;
+  elsif new.status is distinct from old.status and not exists (
+    select 1 from ops.order_status_transitions t where t.from_status = old.status and t.to_status = new.status
+  ) then
+    raise exception 'order % cannot move from % to %', old.id, old.status, new.status using errcode = 'check_violation';
+  end if;
+  -- every change the CRM mirrors gets a new version, and so exactly one sync job
+  if tg_op = 'UPDATE' and (new.status is distinct from old.status or new.amount_refunded is distinct from old.amount_refunded
+                           or new.needs_review is distinct from old.needs_review) then
+    new.version := old.version + 1;
+  end if;
+  if new.status = 'paid' and new.paid_at is null then
+    new.paid_at := now();
+  end if;
+  return new;
+end
+$$;
+
+
+--
+-- Name: enqueue_crm_sync(); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.enqueue_crm_sync() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  kind text := tg_argv[0];
+  entity text := tg_argv[1];
+begin
+  perform ops.enqueue_job(kind, jsonb_build_object(entity || '_id', new.id),
+    format('%s:%s:v%s', kind, new.id, new.version),
+    p_correlation_id => to_jsonb(new) ->> tg_argv[2],
+    p_queue_key => entity || ':' || new.id);
+  return null;
+end
+$$;
+
+
+--
+-- Name: enqueue_job(text, jsonb, text, interval, integer, text, text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.enqueue_job(p_kind text, p_payload jsonb, p_dedupe_key text, p_delay interval DEFAULT '00:00:00'::interval, p_priority integer DEFAULT 0, p_correlation_id text DEFAULT NULL::text, p_queue_key text DEFAULT NULL::text) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  job_id bigint;
+begin
+  insert into ops.jobs (kind, payload, dedupe_key, run_at, priority, max_attempts, correlation_id, stripe_event_id, queue_key)
+  select p_kind, coalesce(p_payload, '{}'::jsonb), p_dedupe_key, now() + coalesce(p_delay, interval '0'), p_priority, k.max_attempts, p_correlation_id,
+         nullif(current_setting('ops.stripe_event_id', true), ''), p_queue_key
+    from ops.job_kinds k where k.kind = p_kind
+  on conflict (dedupe_key) do nothing
+  returning id into job_id;
+  if job_id is null then
+    select id into job_id from ops.jobs where dedupe_key = p_dedupe_key;
+    if job_id is null then
+      raise exception 'unknown job kind %', p_kind using errcode = 'foreign_key_violation';
+    end if;
+  end if;
+  return job_id;
+end
+$$;
+
+
+--
+-- Name: fail_job(bigint, text, text, boolean, integer); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.fail_job(p_job_id bigint, p_worker text, p_error text, p_retryable boolean DEFAULT true, p_retry_after_ms integer DEFAULT NULL::integer) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  j ops.jobs := ops.held_job(p_job_id, p_worker);
+  k ops.job_kinds;
+  next_status text;
+  delay interval;
+begin
+  if j.id is null then
+    return null;
+  end if;
+  select * into k from ops.job_kinds where kind = j.kind;
+  next_status := case when p_retryable and j.attempts < j.max_attempts then 'failed' else 'dead' end;
+  delay := greatest(ops.backoff_delay(j.attempts, k.backoff_base_ms, k.backoff_max_ms),
+                    make_interval(secs => coalesce(p_retry_after_ms, 0) / 1000.0));
+  update ops.jobs
+     set status = next_status, locked_by = null, locked_until = null,
+         last_error = left(coalesce(p_error, 'unknown error'), 1000),
+         run_at = case when next_status = 'failed' then now() + delay else run_at end
+   where id = j.id;
+  update ops.job_attempts set outcome = next_status, error = left(p_error, 1000), finished_at = now()
+   where job_id = j.id and attempt = j.attempts and outcome is null;
+  perform ops.dispatch_next(j.id);
+  return next_status;
+end
+$$;
+
+
+--
+-- Name: held_job(bigint, text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.held_job(p_job_id bigint, p_worker text) RETURNS ops.jobs
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$
+  select * from ops.jobs where id = p_job_id and status = 'running' and locked_by = p_worker for update
+$$;
+
+
+--
+-- Name: ingest_stripe_event(jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.ingest_stripe_event(event jsonb) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $_$
+declare
+  v_event_id text := event ->> 'id';
+  existing text;
+  outcome text;
+begin
+  if jsonb_typeof(event) <> 'object' or v_event_id is null or event ->> 'type' is null
+     or jsonb_typeof(event -> 'data' -> 'object') is distinct from 'object' or coalesce(event ->> 'created', '') !~ '^\d+$' then
+    raise exception 'not a Stripe event: id, type, created and data.object are required' using errcode = 'invalid_parameter_value';
+  end if;
+  insert into ops.stripe_events (event_id, type, api_version, livemode, object_id, event_created, payload)
+  values (v_event_id, event ->> 'type', event ->> 'api_version', coalesce((event ->> 'livemode')::boolean, false),
+          event -> 'data' -> 'object' ->> 'id', to_timestamp((event ->> 'created')::bigint), event)
+  on conflict on constraint stripe_events_pkey do nothing;
+  if not found then
+    -- a redelivery, or a concurrent copy that committed first: nothing changes
+    select s.status into existing from ops.stripe_events s where s.event_id = v_event_id;
+    return jsonb_build_object('event_id', v_event_id, 'status', existing, 'duplicate', true);
+  end if;
+  outcome := ops.try_apply_stripe_event(v_event_id);
+  return jsonb_build_object('event_id', v_event_id, 'status', outcome, 'duplicate', false);
+end
+$_$;
+
+
+--
+-- Name: FUNCTION ingest_stripe_event(event jsonb); Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON FUNCTION ops.ingest_stripe_event(event jsonb) IS 'Records a Stripe event once (by id) and applies it; duplicates change nothing. Returns {event_id, status, duplicate}.';
+
+
+--
+-- Name: jobs_dispatch_on_insert(); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.jobs_dispatch_on_insert() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  perform ops.dispatch_job(new.id);
+  return null;
+end
+$$;
+
+
+--
+-- Name: lock_payment_intent(text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.lock_payment_intent(p_id text) RETURNS void
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$
+  insert into ops.payment_intents as p (stripe_payment_intent_id) values (p_id)
+  on conflict (stripe_payment_intent_id) do update set updated_at = now()
+$$;
+
+
+--
+-- Name: purge_pipeline_history(interval, interval, interval); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.purge_pipeline_history(p_jobs_after interval DEFAULT '14 days'::interval, p_responses_after interval DEFAULT '1 day'::interval, p_cron_runs_after interval DEFAULT '7 days'::interval) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  jobs_deleted bigint;
+  responses_deleted bigint;
+  runs_deleted bigint;
+begin
+  delete from ops.jobs where status = 'succeeded' and succeeded_at < now() - p_jobs_after;
+  get diagnostics jobs_deleted = row_count;
+  -- each purge on its own: one refused (other owners' tables on hosted) must not undo the others
+  begin
+    delete from net._http_response where created < now() - p_responses_after;
+    get diagnostics responses_deleted = row_count;
+  exception when insufficient_privilege then
+    raise warning 'purge of net._http_response refused: %', sqlerrm;
+  end;
+  begin
+    delete from cron.job_run_details where end_time < now() - p_cron_runs_after;
+    get diagnostics runs_deleted = row_count;
+  exception when insufficient_privilege then
+    raise warning 'purge of cron.job_run_details refused: %', sqlerrm;
+  end;
+  return jsonb_build_object('jobs', jobs_deleted, 'http_responses', responses_deleted, 'cron_runs', runs_deleted);
+end
+$$;
+
+
+--
+-- Name: reapply_stripe_events(text[], integer); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.reapply_stripe_events(p_event_ids text[] DEFAULT NULL::text[], p_limit integer DEFAULT 100) RETURNS TABLE(event_id text, status text)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  id text;
+begin
+  for id in
+    select e.event_id from ops.stripe_events e
+     where (p_event_ids is null and e.status = 'failed') or e.event_id = any (p_event_ids)
+     order by e.event_created, e.received_at
+     limit p_limit
+  loop
+    event_id := id;
+    status := ops.try_apply_stripe_event(id);
+    return next;
+  end loop;
+end
+$$;
+
+
+--
+-- Name: FUNCTION reapply_stripe_events(p_event_ids text[], p_limit integer); Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON FUNCTION ops.reapply_stripe_events(p_event_ids text[], p_limit integer) IS 'Re-applies failed Stripe events (or the named ones), oldest first. Usage: select * from ops.reapply_stripe_events();';
+
+
+--
+-- Name: recompute_customer(uuid); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.recompute_customer(p_customer_id uuid) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  c public.customers;
+  target text;
+begin
+  select * into c from public.customers where id = p_customer_id for update;
+  if not found then
+    return null;
+  end if;
+  if c.deleted_at is not null then
+    target := 'canceled';
+  else
+    select m.billing_status into target
+      from public.subscriptions s
+      join ops.stripe_subscription_statuses m on m.stripe_status = s.status
+     where s.customer_id = c.id
+     order by m.precedence desc
+     limit 1;
+    target := coalesce(target, c.billing_status);
+  end if;
+  if target is distinct from c.billing_status and exists (
+    select 1 from ops.billing_status_transitions t where t.from_status = c.billing_status and t.to_status = target
+  ) then
+    update public.customers set billing_status = target where id = c.id;
+  end if;
+  return target;
+end
+$$;
+
+
+--
+-- Name: recompute_order(uuid); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.recompute_order(p_order_id uuid) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  o public.orders;
+  pi ops.payment_intents;
+  refunded bigint;
+  paid boolean;
+  disputed boolean;
+  target text;
+begin
+  select * into o from public.orders where id = p_order_id for update;
+  if not found then
+    return null;
+  end if;
+  if o.stripe_payment_intent_id is not null then
+    select * into pi from ops.payment_intents where stripe_payment_intent_id = o.stripe_payment_intent_id;
+  end if;
+
+  select greatest(coalesce(pi.amount_refunded, 0), coalesce(sum(r.amount), 0)) into refunded
+  from ops.refunds r
+  where r.status = 'succeeded'
+    and (r.stripe_payment_intent_id = o.stripe_payment_intent_id or r.stripe_charge_id = pi.latest_charge_id);
+
+  select exists (
+    select 1 from ops.disputes d
+    where (d.stripe_payment_intent_id = o.stripe_payment_intent_id or d.stripe_charge_id = pi.latest_charge_id)
+      and d.status not in ('won', 'warning_closed')
+  ) into disputed;
+
+  paid := o.checkout_payment_status in ('paid', 'no_payment_required') or pi.succeeded_at is not null;
+  target := case
+    when paid and disputed then 'disputed'
+    -- with the amount unknown yet, a refund counts as partial until it is known
+    when paid and refunded > 0 and refunded >= coalesce(o.amount_total, pi.amount) then 'refunded'
+    when paid and refunded > 0 then 'partially_refunded'
+    when paid and o.status in ('in_fulfillment', 'completed') then o.status
+    when paid then 'paid'
+    when o.checkout_status = 'expired' or pi.canceled_at is not null then 'canceled'
+    when o.checkout_payment_status = 'failed' or pi.last_failed_at is not null then 'payment_failed'
+    else o.status
+  end;
+
+  if target is distinct from o.status and exists (
+    select 1 from ops.order_status_transitions t where t.from_status = o.status and t.to_status = target
+  ) then
+    update public.orders
+       set status = target, amount_refunded = refunded,
+           paid_at = coalesce(paid_at, pi.succeeded_at, case when paid then now() end)
+     where id = o.id;
+  elsif refunded is distinct from o.amount_refunded then
+    update public.orders set amount_refunded = refunded where id = o.id;
+  end if;
+  return target;
+end
+$$;
+
+
+--
+-- Name: recompute_orders_for_payment_intent(text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.recompute_orders_for_payment_intent(p_payment_intent_id text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  oid uuid;
+begin
+  for oid in select id from public.orders where stripe_payment_intent_id = p_payment_intent_id order by id loop
+    perform ops.recompute_order(oid);
+  end loop;
+end
+$$;
+
+
+--
+-- Name: record_crm_capture(text, text, jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.record_crm_capture(p_operation text, p_key text, p_body jsonb) RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  insert into ops.crm_capture (operation, key, body) values (p_operation, p_key, p_body)
+$$;
+
+
+--
+-- Name: record_crm_sync(bigint, text, text, jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.record_crm_sync(p_job_id bigint, p_worker text, p_adapter text, p_result jsonb) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  j ops.jobs := ops.held_job(p_job_id, p_worker);
+  contact jsonb;
+  allowed uuid[];
+begin
+  if j.id is null then
+    raise exception 'job % is not held by %', p_job_id, p_worker using errcode = 'lock_not_available';
+  end if;
+  -- a job records only its own entities: its customer, or its order and that order's buyer
+  allowed := array_remove(array[
+    (j.payload ->> 'customer_id')::uuid,
+    (select c.id from public.orders o join public.customers c on c.user_id = o.buyer_id
+      where o.id = (j.payload ->> 'order_id')::uuid)], null);
+  for contact in select * from jsonb_array_elements(coalesce(p_result -> 'contacts', '[]'::jsonb)) loop
+    continue when contact ->> 'customer_id' is null;
+    if not (contact ->> 'customer_id')::uuid = any (allowed) then
+      raise exception 'job % may not record customer %', p_job_id, contact ->> 'customer_id' using errcode = 'insufficient_privilege';
+    end if;
+    insert into ops.crm_contacts as x (customer_id, email, adapter, crm_contact_id, lifecycle_stage, synced_version)
+    values ((contact ->> 'customer_id')::uuid, contact ->> 'email', p_adapter, contact ->> 'crm_id',
+            contact ->> 'lifecycle_stage', coalesce((contact ->> 'version')::int, 0))
+    on conflict (customer_id) do update set email = excluded.email, adapter = excluded.adapter,
+      crm_contact_id = excluded.crm_contact_id, lifecycle_stage = excluded.lifecycle_stage,
+      synced_version = excluded.synced_version, synced_at = now()
+    -- an older sync never overwrites what a newer one recorded
+    where excluded.synced_version >= x.synced_version;
+  end loop;
+  if p_result ? 'deal' then
+    if (p_result -> 'deal' ->> 'order_id') is distinct from (j.payload ->> 'order_id') then
+      raise exception 'job % may not record order %', p_job_id, p_result -> 'deal' ->> 'order_id' using errcode = 'insufficient_privilege';
+    end if;
+    insert into ops.crm_deals as x (order_id, adapter, crm_deal_id, stage, synced_version)
+    values ((p_result -> 'deal' ->> 'order_id')::uuid, p_adapter, p_result -> 'deal' ->> 'crm_id',
+            p_result -> 'deal' ->> 'stage', coalesce((p_result -> 'deal' ->> 'version')::int, 0))
+    on conflict (order_id) do update set adapter = excluded.adapter, crm_deal_id = excluded.crm_deal_id,
+      stage = excluded.stage, synced_version = excluded.synced_version, synced_at = now()
+    where excluded.synced_version >= x.synced_version;
+  end if;
+end
+$$;
+
+
+--
+-- Name: replay_job(bigint); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.replay_job(p_job_id bigint) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  update ops.jobs
+     set status = 'queued', attempts = 0, run_at = now(), locked_by = null, locked_until = null
+   where id = p_job_id and status in ('dead', 'failed', 'succeeded', 'queued');
+  if not found then
+    return false;
+  end if;
+  perform ops.dispatch_job(p_job_id);
+  return true;
+end
+$$;
+
+
+--
+-- Name: replay_jobs(text, text, integer); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.replay_jobs(p_status text DEFAULT 'dead'::text, p_kind text DEFAULT NULL::text, p_limit integer DEFAULT 1000) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  job_id bigint;
+  n integer := 0;
+begin
+  for job_id in
+    select id from ops.jobs where status = p_status and (p_kind is null or kind = p_kind) order by id limit p_limit
+  loop
+    n := n + ops.replay_job(job_id)::int;
+  end loop;
+  return n;
+end
+$$;
+
+
+--
+-- Name: retry_failed_stripe_events(integer, integer); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.retry_failed_stripe_events(p_max_attempts integer DEFAULT 5, p_limit integer DEFAULT 100) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  id text;
+  n integer := 0;
+begin
+  for id in
+    select e.event_id from ops.stripe_events e
+     where e.status = 'failed' and e.attempts < p_max_attempts
+     order by e.event_created limit p_limit
+  loop
+    perform ops.try_apply_stripe_event(id);
+    n := n + 1;
+  end loop;
+  update ops.stripe_events set status = 'dead' where status = 'failed' and attempts >= p_max_attempts;
+  return n;
+end
+$$;
+
+
+--
+-- Name: sweep_jobs(integer, interval); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.sweep_jobs(p_limit integer DEFAULT 500, p_lost_after interval DEFAULT '00:00:30'::interval) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  job_id bigint;
+  n integer := 0;
+begin
+  for job_id in
+    select jb.id from ops.jobs jb
+     where (jb.status in ('queued', 'failed') and jb.run_at <= now()
+            and (jb.last_dispatched_at is null or jb.last_dispatched_at < jb.run_at
+                 or jb.last_dispatched_at < now() - p_lost_after))
+        or (jb.status = 'running' and jb.locked_until < now())
+     order by jb.priority desc, jb.run_at
+     limit p_limit
+     for update skip locked
+  loop
+    -- say why the last dispatch did not lead to a claim (wrong key, function missing, timeout)
+    update ops.jobs jb
+       set last_error = left(format('dispatch %s: %s', r.id,
+             coalesce(r.error_msg, 'HTTP ' || r.status_code || ' ' || left(coalesce(r.content, ''), 200))), 1000)
+      from net._http_response r
+     where jb.id = job_id and jb.status = 'queued' and r.id = jb.last_request_id
+       and (r.status_code is null or r.status_code >= 300);
+    perform ops.dispatch_job(job_id);
+    n := n + 1;
+  end loop;
+  return n;
+end
+$$;
+
+
+--
+-- Name: take_rate_tokens(text, integer, integer, integer); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.take_rate_tokens(p_bucket text, p_tokens integer, p_capacity integer, p_window_ms integer) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  window_len interval := make_interval(secs => p_window_ms / 1000.0);
+  at timestamptz;
+  used integer;
+  oldest timestamptz;
+begin
+  -- a request larger than the whole budget waits for an empty window rather than forever
+  p_tokens := least(p_tokens, p_capacity);
+  insert into ops.rate_limit_buckets (bucket) values (p_bucket) on conflict (bucket) do nothing;
+  perform 1 from ops.rate_limit_buckets where bucket = p_bucket for update;
+  at := clock_timestamp();
+  delete from ops.rate_limit_grants where bucket = p_bucket and granted_at <= at - window_len;
+  select coalesce(sum(tokens), 0), min(granted_at) into used, oldest from ops.rate_limit_grants where bucket = p_bucket;
+  if used + p_tokens > p_capacity then
+    return greatest(1, ceil(extract(epoch from (oldest + window_len - at)) * 1000))::integer;
+  end if;
+  insert into ops.rate_limit_grants (bucket, granted_at, tokens) values (p_bucket, at, p_tokens);
+  return 0;
+end
+$$;
+
+
+--
+-- Name: try_apply_stripe_event(text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.try_apply_stripe_event(p_event_id text) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  evt jsonb;
+  outcome text;
+  err_state text;
+  err_message text;
+begin
+  select payload into evt from ops.stripe_events where event_id = p_event_id for update;
+  if not found then
+    raise exception 'no Stripe event % in the ledger', p_event_id using errcode = 'no_data_found';
+  end if;
+  -- jobs enqueued while applying carry the event id (ops.enqueue_job reads it), for tracing
+  perform set_config('ops.stripe_event_id', p_event_id, true);
+  for attempt in 1..3 loop
+    begin
+      outcome := ops.apply_stripe_event(evt);
+      update ops.stripe_events
+         set status = outcome, attempts = attempts + 1, last_error = null, processed_at = now()
+       where event_id = p_event_id;
+      return outcome;
+    exception when others then
+      get stacked diagnostics err_state = returned_sqlstate, err_message = message_text;
+      if err_state like '40%' and attempt < 3 then
+        perform pg_sleep(0.01 * attempt);
+        continue;
+      end if;
+      -- a passing condition (lock or statement timeout, resources, serialization) is no verdict on
+      -- the event: fail the whole delivery so nothing is recorded and Stripe delivers it again
+      if err_state like '40%' or err_state like '53%' or err_state in ('55P03', '57014') then
+        raise;
+      end if;
+      update ops.stripe_events
+         set status = 'failed', attempts = attempts + 1, last_error = left(err_state || ': ' || err_message, 1000)
+       where event_id = p_event_id;
+      return 'failed';
+    end;
+  end loop;
+  return 'failed';
+end
+$$;
+
+
+--
+-- Name: ts(text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.ts(epoch text) RETURNS timestamp with time zone
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$ select to_timestamp(epoch::bigint) $$;
+
+
+--
+-- Name: upsert_customer_link(text, uuid, text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.upsert_customer_link(p_stripe_customer_id text, p_user_id uuid, p_email text) RETURNS uuid
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  cid uuid;
+  -- metadata.user_id (set by the app's server) links; an email links only once its owner confirmed it
+  uid uuid := coalesce(p_user_id, (select u.id from auth.users u
+                                    where lower(u.email) = lower(p_email) and u.email_confirmed_at is not null
+                                      and not u.is_anonymous
+                                    limit 1));
+begin
+  select id into cid from public.customers where stripe_customer_id = p_stripe_customer_id for update;
+  if found then
+    update public.customers set user_id = coalesce(user_id, uid), email = coalesce(email, p_email)
+     where id = cid and (user_id is null or email is null)
+       and (uid is null or not exists (select 1 from public.customers c2 where c2.user_id = uid));
+    return cid;
+  end if;
+  if uid is not null then
+    update public.customers set stripe_customer_id = p_stripe_customer_id, email = coalesce(email, p_email)
+     where user_id = uid and stripe_customer_id is null
+     returning id into cid;
+    if cid is not null then
+      return cid;
+    end if;
+  end if;
+  insert into public.customers (stripe_customer_id, email, user_id)
+  values (p_stripe_customer_id, p_email,
+          case when uid is not null and not exists (select 1 from public.customers c2 where c2.user_id = uid) then uid end)
+  on conflict (stripe_customer_id) do nothing;
+  select id into cid from public.customers where stripe_customer_id = p_stripe_customer_id for update;
+  return cid;
+end
+$$;
+
+
+--
+-- Name: upsert_refund(jsonb, text, timestamp with time zone); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.upsert_refund(r jsonb, pi_id text, at timestamp with time zone) RETURNS void
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$
+  insert into ops.refunds as x (stripe_refund_id, stripe_payment_intent_id, stripe_charge_id, amount, currency, status, stripe_event_created)
+  values (r ->> 'id', coalesce(r ->> 'payment_intent', pi_id), r ->> 'charge', (r ->> 'amount')::bigint, lower(r ->> 'currency'), r ->> 'status', at)
+  on conflict (stripe_refund_id) do update set
+    stripe_payment_intent_id = coalesce(x.stripe_payment_intent_id, excluded.stripe_payment_intent_id),
+    stripe_charge_id = coalesce(x.stripe_charge_id, excluded.stripe_charge_id),
+    amount = excluded.amount,
+    status = excluded.status,
+    stripe_event_created = excluded.stripe_event_created,
+    updated_at = now()
+  -- newer wins; in the same second a final status (succeeded, failed, canceled) beats pending
+  where (excluded.stripe_event_created, excluded.status in ('succeeded', 'failed', 'canceled'))
+      > (x.stripe_event_created, x.status in ('succeeded', 'failed', 'canceled'))
+$$;
+
+
+--
+-- Name: is_admin(); Type: FUNCTION; Schema: private; Owner: -
+--
+
+CREATE FUNCTION private.is_admin() RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select coalesce(auth.jwt() -> 'app_metadata' ->> 'role' = 'admin', false)
+$$;
+
+
+--
+-- Name: is_seller(); Type: FUNCTION; Schema: private; Owner: -
+--
+
+CREATE FUNCTION private.is_seller() RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select exists (select 1 from public.profiles p where p.id = auth.uid() and p.role = 'seller')
+$$;
+
+
+--
+-- Name: handle_new_user(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.handle_new_user() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  insert into public.profiles (id, role, display_name)
+  values (
+    new.id,
+    case when new.raw_user_meta_data ->> 'role' = 'seller' then 'seller' else 'buyer' end,
+    left(new.raw_user_meta_data ->> 'display_name', 200)
+  )
+  on conflict (id) do nothing;
+  return new;
+end
+$$;
+
+
+--
+-- Name: handle_new_user_customer(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.handle_new_user_customer() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  insert into public.customers (user_id, email, name, billing_status)
+  values (new.id, lower(trim(new.email)), left(new.raw_user_meta_data ->> 'display_name', 200), 'lead')
+  on conflict (user_id) do nothing;
+  return new;
+end
+$$;
+
+
+--
+-- Name: orders_price_from_listing(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.orders_price_from_listing() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  l record;
+begin
+  if new.listing_id is null then
+    return new;
+  end if;
+  select seller_id, price_amount, currency, active into l from public.listings where id = new.listing_id;
+  if not found then
+    raise exception 'listing % does not exist', new.listing_id using errcode = 'foreign_key_violation';
+  end if;
+  if current_user in ('anon', 'authenticated') then
+    if not l.active then
+      raise exception 'listing % is not for sale', new.listing_id using errcode = 'check_violation';
+    end if;
+    new.amount_total := l.price_amount;
+    new.currency := l.currency;
+  end if;
+  new.seller_id := coalesce(new.seller_id, l.seller_id);
+  return new;
+end
+$$;
+
+
+--
+-- Name: set_updated_at(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.set_updated_at() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  new.updated_at := now();
+  return new;
+end
+$$;
+
+
+--
+-- Name: billing_status_transitions; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.billing_status_transitions (
+    from_status text NOT NULL,
+    to_status text NOT NULL,
+    CONSTRAINT billing_status_transitions_check CHECK ((from_status <> to_status))
+);
+
+
+--
+-- Name: TABLE billing_status_transitions; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.billing_status_transitions IS 'Allowed billing status changes: anything but back to lead.';
+
+
+--
+-- Name: billing_statuses; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.billing_statuses (
+    status text NOT NULL,
+    access_status text NOT NULL,
+    description text NOT NULL,
+    CONSTRAINT billing_statuses_access_status_check CHECK ((access_status = ANY (ARRAY['granted'::text, 'grace'::text, 'blocked'::text])))
+);
+
+
+--
+-- Name: TABLE billing_statuses; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.billing_statuses IS 'Customer billing statuses and the access each one grants.';
+
+
+--
+-- Name: crm_capture; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.crm_capture (
+    id bigint NOT NULL,
+    adapter text DEFAULT 'capture'::text NOT NULL,
+    operation text NOT NULL,
+    key text NOT NULL,
+    body jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
+-- Name: TABLE crm_capture; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.crm_capture IS 'What the local capture adapter would have sent to the CRM (the default when no HubSpot token is set).';
+
+
+--
+-- Name: crm_capture_id_seq; Type: SEQUENCE; Schema: ops; Owner: -
+--
+
+ALTER TABLE ops.crm_capture ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME ops.crm_capture_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: crm_contacts; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.crm_contacts (
+    customer_id uuid NOT NULL,
+    email text NOT NULL,
+    adapter text NOT NULL,
+    crm_contact_id text NOT NULL,
+    lifecycle_stage text,
+    synced_version integer DEFAULT 0 NOT NULL,
+    synced_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
+-- Name: TABLE crm_contacts; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.crm_contacts IS 'Mapping customer <-> CRM contact (keyed in the CRM by lower-cased email).';
+
+
+--
+-- Name: crm_deals; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.crm_deals (
+    order_id uuid NOT NULL,
+    adapter text NOT NULL,
+    crm_deal_id text NOT NULL,
+    stage text,
+    synced_version integer DEFAULT 0 NOT NULL,
+    synced_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
+-- Name: TABLE crm_deals; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.crm_deals IS 'Mapping order <-> CRM deal (keyed in the CRM by the order id).';
+
+
+--
+-- Name: disputes; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.disputes (
+    stripe_dispute_id text NOT NULL,
+    stripe_payment_intent_id text,
+    stripe_charge_id text,
+    amount bigint,
+    currency text,
+    reason text,
+    status text NOT NULL,
+    stripe_event_created timestamp with time zone NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
+-- Name: TABLE disputes; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.disputes IS 'Stripe disputes; a closed dispute (won | lost | warning_closed) never reopens.';
+
+
+--
+-- Name: invoices; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.invoices (
+    stripe_invoice_id text NOT NULL,
+    stripe_customer_id text,
+    stripe_subscription_id text,
+    status text,
+    amount_due bigint,
+    amount_paid bigint,
+    currency text,
+    paid boolean DEFAULT false NOT NULL,
+    attempt_count integer,
+    last_failed_at timestamp with time zone,
+    stripe_event_created timestamp with time zone NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
+-- Name: TABLE invoices; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.invoices IS 'Stripe invoices: paid and failed attempts, per customer and subscription.';
+
+
+--
+-- Name: job_attempts; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.job_attempts (
+    id bigint NOT NULL,
+    job_id bigint NOT NULL,
+    attempt integer NOT NULL,
+    worker text,
+    started_at timestamp with time zone DEFAULT now() NOT NULL,
+    finished_at timestamp with time zone,
+    outcome text,
+    error text,
+    CONSTRAINT job_attempts_outcome_check CHECK ((outcome = ANY (ARRAY['succeeded'::text, 'failed'::text, 'dead'::text, 'deferred'::text, 'lease_expired'::text])))
+);
+
+
+--
+-- Name: TABLE job_attempts; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.job_attempts IS 'Each attempt at a job and how it ended: the history behind failure rates and exceptions.';
+
+
+--
+-- Name: job_attempts_id_seq; Type: SEQUENCE; Schema: ops; Owner: -
+--
+
+ALTER TABLE ops.job_attempts ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME ops.job_attempts_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: job_kinds; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.job_kinds (
+    kind text NOT NULL,
+    function_name text NOT NULL,
+    max_attempts integer DEFAULT 8 NOT NULL,
+    timeout_ms integer DEFAULT 30000 NOT NULL,
+    lease_seconds integer DEFAULT 120 NOT NULL,
+    backoff_base_ms integer DEFAULT 10000 NOT NULL,
+    backoff_max_ms integer DEFAULT 3600000 NOT NULL,
+    CONSTRAINT job_kinds_backoff_base_ms_check CHECK ((backoff_base_ms > 0)),
+    CONSTRAINT job_kinds_backoff_max_ms_check CHECK ((backoff_max_ms > 0)),
+    CONSTRAINT job_kinds_lease_seconds_check CHECK (((lease_seconds >= 5) AND (lease_seconds <= 3600))),
+    CONSTRAINT job_kinds_max_attempts_check CHECK (((max_attempts >= 1) AND (max_attempts <= 50))),
+    CONSTRAINT job_kinds_timeout_ms_check CHECK (((timeout_ms >= 1000) AND (timeout_ms <= 300000)))
+);
+
+
+--
+-- Name: TABLE job_kinds; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.job_kinds IS 'Kinds of jobs: the worker function that runs them, attempts, timeout, lease and backoff.';
+
+
+--
+-- Name: jobs_id_seq; Type: SEQUENCE; Schema: ops; Owner: -
+--
+
+ALTER TABLE ops.jobs ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME ops.jobs_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: order_status_transitions; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.order_status_transitions (
+    from_status text NOT NULL,
+    to_status text NOT NULL,
+    CONSTRAINT order_status_transitions_check CHECK ((from_status <> to_status))
+);
+
+
+--
+-- Name: TABLE order_status_transitions; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.order_status_transitions IS 'Every allowed order status change. Nothing moves back to pending_payment, and nothing paid moves to payment_failed or canceled.';
+
+
+--
+-- Name: order_statuses; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.order_statuses (
+    status text NOT NULL,
+    description text NOT NULL
+);
+
+
+--
+-- Name: TABLE order_statuses; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.order_statuses IS 'The states an order can be in.';
+
+
+--
+-- Name: payment_intents; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.payment_intents (
+    stripe_payment_intent_id text NOT NULL,
+    stripe_customer_id text,
+    latest_charge_id text,
+    amount bigint,
+    currency text,
+    amount_refunded bigint DEFAULT 0 NOT NULL,
+    succeeded_at timestamp with time zone,
+    last_failed_at timestamp with time zone,
+    last_error text,
+    canceled_at timestamp with time zone,
+    order_id uuid,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
+-- Name: TABLE payment_intents; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.payment_intents IS 'Facts about Stripe payment intents and their charges (succeeded, failed, refunded amount). Only grow; orders derive their status from them.';
+
+
+--
+-- Name: stripe_events; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.stripe_events (
+    event_id text NOT NULL,
+    type text NOT NULL,
+    api_version text,
+    livemode boolean DEFAULT false NOT NULL,
+    object_id text,
+    event_created timestamp with time zone NOT NULL,
+    payload jsonb NOT NULL,
+    status text DEFAULT 'received'::text NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    last_error text,
+    received_at timestamp with time zone DEFAULT now() NOT NULL,
+    processed_at timestamp with time zone,
+    CONSTRAINT stripe_events_event_id_check CHECK (((length(event_id) >= 1) AND (length(event_id) <= 255))),
+    CONSTRAINT stripe_events_status_check CHECK ((status = ANY (ARRAY['received'::text, 'processed'::text, 'ignored'::text, 'failed'::text, 'dead'::text]))),
+    CONSTRAINT stripe_events_type_check CHECK (((length(type) >= 1) AND (length(type) <= 255)))
+);
+
+
+--
+-- Name: TABLE stripe_events; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.stripe_events IS 'Ledger of Stripe webhook events: one row per event_id, with the outcome of applying it (received | processed | ignored | failed | dead).';
+
+
+--
+-- Name: orders; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.orders (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    buyer_id uuid DEFAULT auth.uid(),
+    seller_id uuid,
+    listing_id uuid,
+    status text DEFAULT 'pending_payment'::text NOT NULL,
+    amount_total bigint,
+    currency text,
+    amount_refunded bigint DEFAULT 0 NOT NULL,
+    stripe_checkout_session_id text,
+    stripe_payment_intent_id text,
+    stripe_customer_id text,
+    checkout_status text,
+    checkout_payment_status text,
+    needs_review boolean DEFAULT false NOT NULL,
+    review_reason text,
+    paid_at timestamp with time zone,
+    version integer DEFAULT 0 NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT orders_amount_refunded_check CHECK ((amount_refunded >= 0)),
+    CONSTRAINT orders_amount_total_check CHECK ((amount_total >= 0)),
+    CONSTRAINT orders_checkout_payment_status_check CHECK ((checkout_payment_status = ANY (ARRAY['unpaid'::text, 'failed'::text, 'paid'::text, 'no_payment_required'::text]))),
+    CONSTRAINT orders_checkout_status_check CHECK ((checkout_status = ANY (ARRAY['open'::text, 'complete'::text, 'expired'::text]))),
+    CONSTRAINT orders_currency_check CHECK ((currency ~ '^[a-z]{3}$'::text))
+);
+
+
+--
+-- Name: TABLE orders; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.orders IS 'One-off marketplace orders. The app creates them as pending_payment; only the pipeline moves their status (see ops.order_status_transitions).';
+
+
+--
+-- Name: pipeline_exceptions; Type: VIEW; Schema: ops; Owner: -
+--
+
+CREATE VIEW ops.pipeline_exceptions WITH (security_invoker='true') AS
+ SELECT 'dead job'::text AS exception,
+    j.kind AS subject,
+    (j.id)::text AS ref,
+    j.updated_at AS since,
+    j.attempts,
+    j.last_error AS error,
+    format('fix the cause, then: select ops.replay_job(%s);  (or npm run replay -- jobs %s)'::text, j.id, j.id) AS next_action
+   FROM ops.jobs j
+  WHERE (j.status = 'dead'::text)
+UNION ALL
+ SELECT 'retrying job'::text AS exception,
+    j.kind AS subject,
+    (j.id)::text AS ref,
+    j.updated_at AS since,
+    j.attempts,
+    j.last_error AS error,
+    format('retries automatically at %s (attempt %s of %s)'::text, j.run_at, (j.attempts + 1), j.max_attempts) AS next_action
+   FROM ops.jobs j
+  WHERE (j.status = 'failed'::text)
+UNION ALL
+ SELECT 'stuck job'::text AS exception,
+    j.kind AS subject,
+    (j.id)::text AS ref,
+    j.run_at AS since,
+    j.attempts,
+    COALESCE(j.last_error, 'not claimed since it became due'::text) AS error,
+    'the sweep re-dispatches it every minute; if it stays, check the worker function and vault secrets'::text AS next_action
+   FROM ops.jobs j
+  WHERE ((j.status = 'queued'::text) AND (j.run_at < (now() - '00:05:00'::interval)))
+UNION ALL
+ SELECT 'failed Stripe event'::text AS exception,
+    e.type AS subject,
+    e.event_id AS ref,
+    e.received_at AS since,
+    e.attempts,
+    e.last_error AS error,
+    format('fix the cause, then: select * from ops.reapply_stripe_events(array[%L]);'::text, e.event_id) AS next_action
+   FROM ops.stripe_events e
+  WHERE (e.status = ANY (ARRAY['failed'::text, 'dead'::text]))
+UNION ALL
+ SELECT 'order needs review'::text AS exception,
+    o.status AS subject,
+    (o.id)::text AS ref,
+    o.updated_at AS since,
+    NULL::integer AS attempts,
+    o.review_reason AS error,
+    (('match it to the buyer and listing, then: update public.orders set needs_review = false where id = '''::text || o.id) || ''';'::text) AS next_action
+   FROM public.orders o
+  WHERE o.needs_review;
+
+
+--
+-- Name: VIEW pipeline_exceptions; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON VIEW ops.pipeline_exceptions IS 'Everything that needs a person: dead and retrying jobs, stuck jobs, failed Stripe events, orders to review; with the next action for each.';
+
+
+--
+-- Name: pipeline_health; Type: VIEW; Schema: ops; Owner: -
+--
+
+CREATE VIEW ops.pipeline_health WITH (security_invoker='true') AS
+ WITH depth AS (
+         SELECT jobs.kind,
+            count(*) FILTER (WHERE (jobs.status = 'queued'::text)) AS queued,
+            count(*) FILTER (WHERE (jobs.status = 'running'::text)) AS running,
+            count(*) FILTER (WHERE (jobs.status = 'failed'::text)) AS retrying,
+            count(*) FILTER (WHERE (jobs.status = 'dead'::text)) AS dead,
+            count(*) FILTER (WHERE (jobs.status = 'succeeded'::text)) AS succeeded,
+            min(jobs.run_at) FILTER (WHERE ((jobs.status = ANY (ARRAY['queued'::text, 'failed'::text])) AND (jobs.run_at <= now()))) AS oldest_due_at
+           FROM ops.jobs
+          GROUP BY jobs.kind
+        ), attempts AS (
+         SELECT j.kind,
+            count(*) AS attempts_last_hour,
+            count(*) FILTER (WHERE (a.outcome = ANY (ARRAY['failed'::text, 'dead'::text, 'lease_expired'::text]))) AS failed_attempts_last_hour
+           FROM (ops.job_attempts a
+             JOIN ops.jobs j ON ((j.id = a.job_id)))
+          WHERE (a.started_at > (now() - '01:00:00'::interval))
+          GROUP BY j.kind
+        ), latency AS (
+         SELECT jobs.kind,
+            percentile_cont((0.5)::double precision) WITHIN GROUP (ORDER BY ((EXTRACT(epoch FROM (jobs.succeeded_at - jobs.created_at)))::double precision)) AS p50_seconds,
+            percentile_cont((0.95)::double precision) WITHIN GROUP (ORDER BY ((EXTRACT(epoch FROM (jobs.succeeded_at - jobs.created_at)))::double precision)) AS p95_seconds
+           FROM ops.jobs
+          WHERE ((jobs.status = 'succeeded'::text) AND (jobs.succeeded_at > (now() - '01:00:00'::interval)))
+          GROUP BY jobs.kind
+        )
+ SELECT k.kind,
+    COALESCE(d.queued, (0)::bigint) AS queued,
+    COALESCE(d.running, (0)::bigint) AS running,
+    COALESCE(d.retrying, (0)::bigint) AS retrying,
+    COALESCE(d.dead, (0)::bigint) AS dead,
+    COALESCE(d.succeeded, (0)::bigint) AS succeeded,
+    d.oldest_due_at,
+    (now() - d.oldest_due_at) AS oldest_due_age,
+    COALESCE(a.attempts_last_hour, (0)::bigint) AS attempts_last_hour,
+    round(COALESCE(((a.failed_attempts_last_hour)::numeric / (NULLIF(a.attempts_last_hour, 0))::numeric), (0)::numeric), 3) AS failure_rate_last_hour,
+    round((l.p50_seconds)::numeric, 3) AS p50_enqueue_to_success_s,
+    round((l.p95_seconds)::numeric, 3) AS p95_enqueue_to_success_s
+   FROM (((ops.job_kinds k
+     LEFT JOIN depth d ON ((d.kind = k.kind)))
+     LEFT JOIN attempts a ON ((a.kind = k.kind)))
+     LEFT JOIN latency l ON ((l.kind = k.kind)))
+UNION ALL
+ SELECT 'stripe_events'::text AS kind,
+    count(*) FILTER (WHERE (stripe_events.status = 'received'::text)) AS queued,
+    0 AS running,
+    count(*) FILTER (WHERE (stripe_events.status = 'failed'::text)) AS retrying,
+    count(*) FILTER (WHERE (stripe_events.status = 'dead'::text)) AS dead,
+    count(*) FILTER (WHERE (stripe_events.status = ANY (ARRAY['processed'::text, 'ignored'::text]))) AS succeeded,
+    NULL::timestamp with time zone AS oldest_due_at,
+    NULL::interval AS oldest_due_age,
+    count(*) FILTER (WHERE (stripe_events.received_at > (now() - '01:00:00'::interval))) AS attempts_last_hour,
+    round(COALESCE(((count(*) FILTER (WHERE ((stripe_events.status = 'failed'::text) AND (stripe_events.received_at > (now() - '01:00:00'::interval)))))::numeric / (NULLIF(count(*) FILTER (WHERE (stripe_events.received_at > (now() - '01:00:00'::interval))), 0))::numeric), (0)::numeric), 3) AS failure_rate_last_hour,
+    NULL::numeric AS p50_enqueue_to_success_s,
+    NULL::numeric AS p95_enqueue_to_success_s
+   FROM ops.stripe_events;
+
+
+--
+-- Name: VIEW pipeline_health; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON VIEW ops.pipeline_health IS 'One row per job kind (and one for the Stripe ledger): queue depth by status, oldest due job, failure rate and enqueue-to-success p50/p95 over the last hour.';
+
+
+--
+-- Name: rate_limit_buckets; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.rate_limit_buckets (
+    bucket text NOT NULL
+);
+
+
+--
+-- Name: TABLE rate_limit_buckets; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.rate_limit_buckets IS 'Request budgets shared by every worker instance (e.g. HubSpot: 100 requests per 10 s); the row serialises takers.';
+
+
+--
+-- Name: rate_limit_grants; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.rate_limit_grants (
+    bucket text NOT NULL,
+    granted_at timestamp with time zone NOT NULL,
+    tokens integer NOT NULL,
+    CONSTRAINT rate_limit_grants_tokens_check CHECK ((tokens > 0))
+);
+
+
+--
+-- Name: TABLE rate_limit_grants; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.rate_limit_grants IS 'Tokens granted in the current sliding window, per bucket (older rows are deleted as the window moves).';
+
+
+--
+-- Name: refunds; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.refunds (
+    stripe_refund_id text NOT NULL,
+    stripe_payment_intent_id text,
+    stripe_charge_id text,
+    amount bigint NOT NULL,
+    currency text,
+    status text NOT NULL,
+    stripe_event_created timestamp with time zone NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT refunds_amount_check CHECK ((amount >= 0))
+);
+
+
+--
+-- Name: TABLE refunds; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.refunds IS 'Stripe refunds (full and partial) as last reported.';
+
+
+--
+-- Name: stripe_subscription_statuses; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.stripe_subscription_statuses (
+    stripe_status text NOT NULL,
+    billing_status text NOT NULL,
+    precedence integer NOT NULL,
+    event_rank integer NOT NULL
+);
+
+
+--
+-- Name: TABLE stripe_subscription_statuses; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.stripe_subscription_statuses IS 'Mapping from Stripe subscription statuses to our billing statuses.';
+
+
+--
+-- Name: customers; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.customers (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    user_id uuid,
+    stripe_customer_id text,
+    email text,
+    name text,
+    billing_status text DEFAULT 'lead'::text NOT NULL,
+    access_status text DEFAULT 'blocked'::text NOT NULL,
+    last_paid_at timestamp with time zone,
+    last_payment_failed_at timestamp with time zone,
+    deleted_at timestamp with time zone,
+    stripe_event_created timestamp with time zone,
+    version integer DEFAULT 0 NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
+-- Name: TABLE customers; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.customers IS 'Billing customers: billing_status (truth from Stripe) and access_status (what the app grants) are separate columns, linked by ops.billing_statuses.';
+
+
+--
+-- Name: listings; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.listings (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    seller_id uuid DEFAULT auth.uid() NOT NULL,
+    title text NOT NULL,
+    price_amount bigint NOT NULL,
+    currency text DEFAULT 'usd'::text NOT NULL,
+    active boolean DEFAULT true NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT listings_currency_check CHECK ((currency ~ '^[a-z]{3}$'::text)),
+    CONSTRAINT listings_price_amount_check CHECK ((price_amount > 0)),
+    CONSTRAINT listings_title_check CHECK (((length(title) >= 1) AND (length(title) <= 200)))
+);
+
+
+--
+-- Name: TABLE listings; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.listings IS 'What sellers offer. Sellers manage their own; anyone may read active ones.';
+
+
+--
+-- Name: profiles; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.profiles (
+    id uuid NOT NULL,
+    role text DEFAULT 'buyer'::text NOT NULL,
+    display_name text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT profiles_display_name_check CHECK ((length(display_name) <= 200)),
+    CONSTRAINT profiles_role_check CHECK ((role = ANY (ARRAY['buyer'::text, 'seller'::text, 'admin'::text])))
+);
+
+
+--
+-- Name: TABLE profiles; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.profiles IS 'One row per auth user: marketplace role (buyer | seller | admin) and display name. Admin rights come from the JWT app_metadata, not from this column.';
+
+
+--
+-- Name: subscriptions; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.subscriptions (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    stripe_subscription_id text NOT NULL,
+    customer_id uuid,
+    stripe_customer_id text NOT NULL,
+    status text NOT NULL,
+    price_id text,
+    quantity integer,
+    cancel_at_period_end boolean DEFAULT false NOT NULL,
+    current_period_end timestamp with time zone,
+    trial_end timestamp with time zone,
+    canceled_at timestamp with time zone,
+    stripe_event_created timestamp with time zone NOT NULL,
+    stripe_event_rank integer NOT NULL,
+    stripe_event_id text DEFAULT ''::text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
+-- Name: TABLE subscriptions; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.subscriptions IS 'Stripe subscriptions as last reported; guarded so that an older event never overwrites a newer one.';
+
+
+--
+-- Name: billing_status_transitions billing_status_transitions_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.billing_status_transitions
+    ADD CONSTRAINT billing_status_transitions_pkey PRIMARY KEY (from_status, to_status);
+
+
+--
+-- Name: billing_statuses billing_statuses_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.billing_statuses
+    ADD CONSTRAINT billing_statuses_pkey PRIMARY KEY (status);
+
+
+--
+-- Name: crm_capture crm_capture_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.crm_capture
+    ADD CONSTRAINT crm_capture_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: crm_contacts crm_contacts_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.crm_contacts
+    ADD CONSTRAINT crm_contacts_pkey PRIMARY KEY (customer_id);
+
+
+--
+-- Name: crm_deals crm_deals_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.crm_deals
+    ADD CONSTRAINT crm_deals_pkey PRIMARY KEY (order_id);
+
+
+--
+-- Name: disputes disputes_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.disputes
+    ADD CONSTRAINT disputes_pkey PRIMARY KEY (stripe_dispute_id);
+
+
+--
+-- Name: invoices invoices_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.invoices
+    ADD CONSTRAINT invoices_pkey PRIMARY KEY (stripe_invoice_id);
+
+
+--
+-- Name: job_attempts job_attempts_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.job_attempts
+    ADD CONSTRAINT job_attempts_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: job_kinds job_kinds_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.job_kinds
+    ADD CONSTRAINT job_kinds_pkey PRIMARY KEY (kind);
+
+
+--
+-- Name: jobs jobs_dedupe_key_key; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.jobs
+    ADD CONSTRAINT jobs_dedupe_key_key UNIQUE (dedupe_key);
+
+
+--
+-- Name: jobs jobs_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.jobs
+    ADD CONSTRAINT jobs_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: order_status_transitions order_status_transitions_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.order_status_transitions
+    ADD CONSTRAINT order_status_transitions_pkey PRIMARY KEY (from_status, to_status);
+
+
+--
+-- Name: order_statuses order_statuses_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.order_statuses
+    ADD CONSTRAINT order_statuses_pkey PRIMARY KEY (status);
+
+
+--
+-- Name: payment_intents payment_intents_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.payment_intents
+    ADD CONSTRAINT payment_intents_pkey PRIMARY KEY (stripe_payment_intent_id);
+
+
+--
+-- Name: rate_limit_buckets rate_limit_buckets_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.rate_limit_buckets
+    ADD CONSTRAINT rate_limit_buckets_pkey PRIMARY KEY (bucket);
+
+
+--
+-- Name: refunds refunds_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.refunds
+    ADD CONSTRAINT refunds_pkey PRIMARY KEY (stripe_refund_id);
+
+
+--
+-- Name: stripe_events stripe_events_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.stripe_events
+    ADD CONSTRAINT stripe_events_pkey PRIMARY KEY (event_id);
+
+
+--
+-- Name: stripe_subscription_statuses stripe_subscription_statuses_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.stripe_subscription_statuses
+    ADD CONSTRAINT stripe_subscription_statuses_pkey PRIMARY KEY (stripe_status);
+
+
+--
+-- Name: customers customers_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.customers
+    ADD CONSTRAINT customers_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: customers customers_stripe_customer_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.customers
+    ADD CONSTRAINT customers_stripe_customer_id_key UNIQUE (stripe_customer_id);
+
+
+--
+-- Name: customers customers_user_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.customers
+    ADD CONSTRAINT customers_user_id_key UNIQUE (user_id);
+
+
+--
+-- Name: listings listings_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.listings
+    ADD CONSTRAINT listings_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: orders orders_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.orders
+    ADD CONSTRAINT orders_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: orders orders_stripe_checkout_session_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.orders
+    ADD CONSTRAINT orders_stripe_checkout_session_id_key UNIQUE (stripe_checkout_session_id);
+
+
+--
+-- Name: profiles profiles_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.profiles
+    ADD CONSTRAINT profiles_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: subscriptions subscriptions_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.subscriptions
+    ADD CONSTRAINT subscriptions_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: subscriptions subscriptions_stripe_subscription_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.subscriptions
+    ADD CONSTRAINT subscriptions_stripe_subscription_id_key UNIQUE (stripe_subscription_id);
+
+
+--
+-- Name: crm_capture_key_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX crm_capture_key_idx ON ops.crm_capture USING btree (operation, key);
+
+
+--
+-- Name: disputes_charge_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX disputes_charge_idx ON ops.disputes USING btree (stripe_charge_id);
+
+
+--
+-- Name: disputes_payment_intent_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX disputes_payment_intent_idx ON ops.disputes USING btree (stripe_payment_intent_id);
+
+
+--
+-- Name: invoices_customer_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX invoices_customer_idx ON ops.invoices USING btree (stripe_customer_id);
+
+
+--
+-- Name: job_attempts_job_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX job_attempts_job_idx ON ops.job_attempts USING btree (job_id, attempt);
+
+
+--
+-- Name: job_attempts_started_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX job_attempts_started_idx ON ops.job_attempts USING btree (started_at);
+
+
+--
+-- Name: jobs_awaiting_dispatch_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX jobs_awaiting_dispatch_idx ON ops.jobs USING btree (kind, priority DESC, run_at) WHERE ((status = ANY (ARRAY['queued'::text, 'failed'::text])) AND ((last_dispatched_at IS NULL) OR (last_dispatched_at < run_at)));
+
+
+--
+-- Name: jobs_due_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX jobs_due_idx ON ops.jobs USING btree (priority DESC, run_at) WHERE (status = ANY (ARRAY['queued'::text, 'failed'::text]));
+
+
+--
+-- Name: jobs_finished_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX jobs_finished_idx ON ops.jobs USING btree (succeeded_at) WHERE (status = 'succeeded'::text);
+
+
+--
+-- Name: jobs_kind_status_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX jobs_kind_status_idx ON ops.jobs USING btree (kind, status);
+
+
+--
+-- Name: jobs_queue_key_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX jobs_queue_key_idx ON ops.jobs USING btree (queue_key, id) WHERE ((queue_key IS NOT NULL) AND (status = ANY (ARRAY['queued'::text, 'running'::text, 'failed'::text])));
+
+
+--
+-- Name: jobs_running_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX jobs_running_idx ON ops.jobs USING btree (locked_until) WHERE (status = 'running'::text);
+
+
+--
+-- Name: payment_intents_charge_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX payment_intents_charge_idx ON ops.payment_intents USING btree (latest_charge_id);
+
+
+--
+-- Name: rate_limit_grants_bucket_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX rate_limit_grants_bucket_idx ON ops.rate_limit_grants USING btree (bucket, granted_at);
+
+
+--
+-- Name: refunds_charge_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX refunds_charge_idx ON ops.refunds USING btree (stripe_charge_id);
+
+
+--
+-- Name: refunds_payment_intent_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX refunds_payment_intent_idx ON ops.refunds USING btree (stripe_payment_intent_id);
+
+
+--
+-- Name: stripe_events_object_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX stripe_events_object_idx ON ops.stripe_events USING btree (object_id);
+
+
+--
+-- Name: stripe_events_received_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX stripe_events_received_idx ON ops.stripe_events USING btree (received_at);
+
+
+--
+-- Name: stripe_events_status_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX stripe_events_status_idx ON ops.stripe_events USING btree (status) WHERE (status = ANY (ARRAY['received'::text, 'failed'::text, 'dead'::text]));
+
+
+--
+-- Name: customers_email_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX customers_email_idx ON public.customers USING btree (lower(email));
+
+
+--
+-- Name: listings_seller_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX listings_seller_idx ON public.listings USING btree (seller_id);
+
+
+--
+-- Name: orders_buyer_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX orders_buyer_idx ON public.orders USING btree (buyer_id);
+
+
+--
+-- Name: orders_listing_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX orders_listing_idx ON public.orders USING btree (listing_id);
+
+
+--
+-- Name: orders_needs_review_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX orders_needs_review_idx ON public.orders USING btree (created_at) WHERE needs_review;
+
+
+--
+-- Name: orders_payment_intent_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX orders_payment_intent_idx ON public.orders USING btree (stripe_payment_intent_id);
+
+
+--
+-- Name: orders_seller_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX orders_seller_idx ON public.orders USING btree (seller_id);
+
+
+--
+-- Name: subscriptions_customer_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX subscriptions_customer_idx ON public.subscriptions USING btree (customer_id);
+
+
+--
+-- Name: subscriptions_stripe_customer_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX subscriptions_stripe_customer_idx ON public.subscriptions USING btree (stripe_customer_id);
+
+
+--
+-- Name: jobs jobs_100_set_updated_at; Type: TRIGGER; Schema: ops; Owner: -
+--
+
+CREATE TRIGGER jobs_100_set_updated_at BEFORE UPDATE ON ops.jobs FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+
+--
+-- Name: jobs jobs_900_dispatch; Type: TRIGGER; Schema: ops; Owner: -
+--
+
+CREATE TRIGGER jobs_900_dispatch AFTER INSERT ON ops.jobs FOR EACH ROW WHEN ((new.run_at <= now())) EXECUTE FUNCTION ops.jobs_dispatch_on_insert();
+
+
+--
+-- Name: customers customers_100_set_updated_at; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER customers_100_set_updated_at BEFORE UPDATE ON public.customers FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+
+--
+-- Name: customers customers_200_enforce_billing_transition; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER customers_200_enforce_billing_transition BEFORE INSERT OR UPDATE OF billing_status, access_status, email ON public.customers FOR EACH ROW EXECUTE FUNCTION ops.enforce_billing_transition();
+
+
+--
+-- Name: customers customers_500_enqueue_crm_sync; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER customers_500_enqueue_crm_sync AFTER INSERT OR UPDATE OF billing_status, email ON public.customers FOR EACH ROW WHEN ((new.email IS NOT NULL)) EXECUTE FUNCTION ops.enqueue_crm_sync('crm.contact', 'customer', 'stripe_customer_id');
+
+
+--
+-- Name: listings listings_100_set_updated_at; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER listings_100_set_updated_at BEFORE UPDATE ON public.listings FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+
+--
+-- Name: orders orders_050_price_from_listing; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER orders_050_price_from_listing BEFORE INSERT ON public.orders FOR EACH ROW EXECUTE FUNCTION public.orders_price_from_listing();
+
+
+--
+-- Name: orders orders_100_set_updated_at; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER orders_100_set_updated_at BEFORE UPDATE ON public.orders FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+
+--
+-- Name: orders orders_200_enforce_transition; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER orders_200_enforce_transition BEFORE INSERT OR UPDATE OF status, amount_refunded, needs_review ON public.orders FOR EACH ROW EXECUTE FUNCTION ops.enforce_order_transition();
+
+
+--
+-- Name: orders orders_500_enqueue_crm_sync; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER orders_500_enqueue_crm_sync AFTER UPDATE OF status, amount_refunded, needs_review ON public.orders FOR EACH ROW WHEN (((new.version <> old.version) AND (new.status = ANY (ARRAY['paid'::text, 'in_fulfillment'::text, 'completed'::text, 'partially_refunded'::text, 'refunded'::text, 'disputed'::text])))) EXECUTE FUNCTION ops.enqueue_crm_sync('crm.deal', 'order', 'stripe_checkout_session_id');
+
+
+--
+-- Name: profiles profiles_100_set_updated_at; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER profiles_100_set_updated_at BEFORE UPDATE ON public.profiles FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+
+--
+-- Name: subscriptions subscriptions_100_set_updated_at; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER subscriptions_100_set_updated_at BEFORE UPDATE ON public.subscriptions FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+
+--
+-- Name: billing_status_transitions billing_status_transitions_from_status_fkey; Type: FK CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.billing_status_transitions
+    ADD CONSTRAINT billing_status_transitions_from_status_fkey FOREIGN KEY (from_status) REFERENCES ops.billing_statuses(status);
+
+
+--
+-- Name: billing_status_transitions billing_status_transitions_to_status_fkey; Type: FK CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.billing_status_transitions
+    ADD CONSTRAINT billing_status_transitions_to_status_fkey FOREIGN KEY (to_status) REFERENCES ops.billing_statuses(status);
+
+
+--
+-- Name: crm_contacts crm_contacts_customer_id_fkey; Type: FK CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.crm_contacts
+    ADD CONSTRAINT crm_contacts_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES public.customers(id) ON DELETE CASCADE;
+
+
+--
+-- Name: crm_deals crm_deals_order_id_fkey; Type: FK CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.crm_deals
+    ADD CONSTRAINT crm_deals_order_id_fkey FOREIGN KEY (order_id) REFERENCES public.orders(id) ON DELETE CASCADE;
+
+
+--
+-- Name: job_attempts job_attempts_job_id_fkey; Type: FK CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.job_attempts
+    ADD CONSTRAINT job_attempts_job_id_fkey FOREIGN KEY (job_id) REFERENCES ops.jobs(id) ON DELETE CASCADE;
+
+
+--
+-- Name: jobs jobs_kind_fkey; Type: FK CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.jobs
+    ADD CONSTRAINT jobs_kind_fkey FOREIGN KEY (kind) REFERENCES ops.job_kinds(kind);
+
+
+--
+-- Name: order_status_transitions order_status_transitions_from_status_fkey; Type: FK CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.order_status_transitions
+    ADD CONSTRAINT order_status_transitions_from_status_fkey FOREIGN KEY (from_status) REFERENCES ops.order_statuses(status);
+
+
+--
+-- Name: order_status_transitions order_status_transitions_to_status_fkey; Type: FK CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.order_status_transitions
+    ADD CONSTRAINT order_status_transitions_to_status_fkey FOREIGN KEY (to_status) REFERENCES ops.order_statuses(status);
+
+
+--
+-- Name: rate_limit_grants rate_limit_grants_bucket_fkey; Type: FK CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.rate_limit_grants
+    ADD CONSTRAINT rate_limit_grants_bucket_fkey FOREIGN KEY (bucket) REFERENCES ops.rate_limit_buckets(bucket) ON DELETE CASCADE;
+
+
+--
+-- Name: stripe_subscription_statuses stripe_subscription_statuses_billing_status_fkey; Type: FK CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.stripe_subscription_statuses
+    ADD CONSTRAINT stripe_subscription_statuses_billing_status_fkey FOREIGN KEY (billing_status) REFERENCES ops.billing_statuses(status);
+
+
+--
+-- Name: customers customers_billing_status_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.customers
+    ADD CONSTRAINT customers_billing_status_fkey FOREIGN KEY (billing_status) REFERENCES ops.billing_statuses(status);
+
+
+--
+-- Name: customers customers_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.customers
+    ADD CONSTRAINT customers_user_id_fkey FOREIGN KEY (user_id) REFERENCES auth.users(id) ON DELETE SET NULL;
+
+
+--
+-- Name: listings listings_seller_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.listings
+    ADD CONSTRAINT listings_seller_id_fkey FOREIGN KEY (seller_id) REFERENCES public.profiles(id) ON DELETE CASCADE;
+
+
+--
+-- Name: orders orders_buyer_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.orders
+    ADD CONSTRAINT orders_buyer_id_fkey FOREIGN KEY (buyer_id) REFERENCES public.profiles(id) ON DELETE SET NULL;
+
+
+--
+-- Name: orders orders_listing_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.orders
+    ADD CONSTRAINT orders_listing_id_fkey FOREIGN KEY (listing_id) REFERENCES public.listings(id) ON DELETE SET NULL;
+
+
+--
+-- Name: orders orders_seller_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.orders
+    ADD CONSTRAINT orders_seller_id_fkey FOREIGN KEY (seller_id) REFERENCES public.profiles(id) ON DELETE SET NULL;
+
+
+--
+-- Name: orders orders_status_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.orders
+    ADD CONSTRAINT orders_status_fkey FOREIGN KEY (status) REFERENCES ops.order_statuses(status);
+
+
+--
+-- Name: profiles profiles_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.profiles
+    ADD CONSTRAINT profiles_id_fkey FOREIGN KEY (id) REFERENCES auth.users(id) ON DELETE CASCADE;
+
+
+--
+-- Name: subscriptions subscriptions_customer_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.subscriptions
+    ADD CONSTRAINT subscriptions_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES public.customers(id) ON DELETE SET NULL;
+
+
+--
+-- Name: customers Admins can read all customers; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY "Admins can read all customers" ON public.customers FOR SELECT TO authenticated USING (( SELECT private.is_admin() AS is_admin));
+
+
+--
+-- Name: listings Admins can read all listings; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY "Admins can read all listings" ON public.listings FOR SELECT TO authenticated USING (( SELECT private.is_admin() AS is_admin));
+
+
+--
+-- Name: orders Admins can read all orders; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY "Admins can read all orders" ON public.orders FOR SELECT TO authenticated USING (( SELECT private.is_admin() AS is_admin));
+
+
+--
+-- Name: profiles Admins can read all profiles; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY "Admins can read all profiles" ON public.profiles FOR SELECT TO authenticated USING (( SELECT private.is_admin() AS is_admin));
+
+
+--
+-- Name: subscriptions Admins can read all subscriptions; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY "Admins can read all subscriptions" ON public.subscriptions FOR SELECT TO authenticated USING (( SELECT private.is_admin() AS is_admin));
+
+
+--
+-- Name: listings Anyone can read active listings; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY "Anyone can read active listings" ON public.listings FOR SELECT TO anon, authenticated USING (active);
+
+
+--
+-- Name: orders Buyers can create pending orders for themselves; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY "Buyers can create pending orders for themselves" ON public.orders FOR INSERT TO authenticated WITH CHECK (((buyer_id = ( SELECT auth.uid() AS uid)) AND (status = 'pending_payment'::text) AND (listing_id IS NOT NULL)));
+
+
+--
+-- Name: orders Buyers can read their own orders; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY "Buyers can read their own orders" ON public.orders FOR SELECT TO authenticated USING ((buyer_id = ( SELECT auth.uid() AS uid)));
+
+
+--
+-- Name: listings Sellers can create their own listings; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY "Sellers can create their own listings" ON public.listings FOR INSERT TO authenticated WITH CHECK (((seller_id = ( SELECT auth.uid() AS uid)) AND ( SELECT private.is_seller() AS is_seller)));
+
+
+--
+-- Name: listings Sellers can delete their own listings; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY "Sellers can delete their own listings" ON public.listings FOR DELETE TO authenticated USING (((seller_id = ( SELECT auth.uid() AS uid)) AND ( SELECT private.is_seller() AS is_seller)));
+
+
+--
+-- Name: orders Sellers can read orders of their listings; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY "Sellers can read orders of their listings" ON public.orders FOR SELECT TO authenticated USING ((seller_id = ( SELECT auth.uid() AS uid)));
+
+
+--
+-- Name: listings Sellers can read their own listings; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY "Sellers can read their own listings" ON public.listings FOR SELECT TO authenticated USING ((seller_id = ( SELECT auth.uid() AS uid)));
+
+
+--
+-- Name: listings Sellers can update their own listings; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY "Sellers can update their own listings" ON public.listings FOR UPDATE TO authenticated USING (((seller_id = ( SELECT auth.uid() AS uid)) AND ( SELECT private.is_seller() AS is_seller))) WITH CHECK (((seller_id = ( SELECT auth.uid() AS uid)) AND ( SELECT private.is_seller() AS is_seller)));
+
+
+--
+-- Name: customers Users can read their own customer row; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY "Users can read their own customer row" ON public.customers FOR SELECT TO authenticated USING ((user_id = ( SELECT auth.uid() AS uid)));
+
+
+--
+-- Name: profiles Users can read their own profile; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY "Users can read their own profile" ON public.profiles FOR SELECT TO authenticated USING ((id = ( SELECT auth.uid() AS uid)));
+
+
+--
+-- Name: subscriptions Users can read their own subscriptions; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY "Users can read their own subscriptions" ON public.subscriptions FOR SELECT TO authenticated USING ((customer_id IN ( SELECT c.id
+   FROM public.customers c
+  WHERE (c.user_id = ( SELECT auth.uid() AS uid)))));
+
+
+--
+-- Name: profiles Users can update their own profile; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY "Users can update their own profile" ON public.profiles FOR UPDATE TO authenticated USING ((id = ( SELECT auth.uid() AS uid))) WITH CHECK ((id = ( SELECT auth.uid() AS uid)));
+
+
+--
+-- Name: customers; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.customers ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: listings; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.listings ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: orders; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.orders ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: profiles; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.profiles ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: subscriptions; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.subscriptions ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: SCHEMA ops; Type: ACL; Schema: -; Owner: -
+--
+
+GRANT USAGE ON SCHEMA ops TO service_role;
+GRANT USAGE ON SCHEMA ops TO stripe_webhook;
+GRANT USAGE ON SCHEMA ops TO pipeline_worker;
+
+
+--
+-- Name: SCHEMA private; Type: ACL; Schema: -; Owner: -
+--
+
+GRANT USAGE ON SCHEMA private TO authenticated;
+
+
+--
+-- Name: SCHEMA public; Type: ACL; Schema: -; Owner: -
+--
+
+GRANT USAGE ON SCHEMA public TO anon;
+GRANT USAGE ON SCHEMA public TO authenticated;
+GRANT USAGE ON SCHEMA public TO service_role;
+
+
+--
+-- Name: FUNCTION apply_charge(evt jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.apply_charge(evt jsonb) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION apply_checkout_session(evt jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.apply_checkout_session(evt jsonb) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION apply_customer(evt jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.apply_customer(evt jsonb) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION apply_dispute(evt jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.apply_dispute(evt jsonb) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION apply_invoice(evt jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.apply_invoice(evt jsonb) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION apply_payment_intent(evt jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.apply_payment_intent(evt jsonb) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION apply_refund(evt jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.apply_refund(evt jsonb) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION apply_stripe_event(evt jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.apply_stripe_event(evt jsonb) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION apply_subscription(evt jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.apply_subscription(evt jsonb) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION as_uuid(value text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.as_uuid(value text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION backoff_delay(p_attempt integer, p_base_ms integer, p_max_ms integer, p_jitter double precision); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.backoff_delay(p_attempt integer, p_base_ms integer, p_max_ms integer, p_jitter double precision) FROM PUBLIC;
+
+
+--
+-- Name: TABLE jobs; Type: ACL; Schema: ops; Owner: -
+--
+
+GRANT SELECT ON TABLE ops.jobs TO service_role;
+
+
+--
+-- Name: FUNCTION claim_job(p_job_id bigint, p_worker text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.claim_job(p_job_id bigint, p_worker text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.claim_job(p_job_id bigint, p_worker text) TO pipeline_worker;
+
+
+--
+-- Name: FUNCTION complete_job(p_job_id bigint, p_worker text, p_result jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.complete_job(p_job_id bigint, p_worker text, p_result jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.complete_job(p_job_id bigint, p_worker text, p_result jsonb) TO pipeline_worker;
+
+
+--
+-- Name: FUNCTION crm_job_context(p_job_id bigint, p_worker text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.crm_job_context(p_job_id bigint, p_worker text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.crm_job_context(p_job_id bigint, p_worker text) TO pipeline_worker;
+
+
+--
+-- Name: FUNCTION defer_job(p_job_id bigint, p_worker text, p_delay_ms integer, p_reason text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.defer_job(p_job_id bigint, p_worker text, p_delay_ms integer, p_reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.defer_job(p_job_id bigint, p_worker text, p_delay_ms integer, p_reason text) TO pipeline_worker;
+
+
+--
+-- Name: FUNCTION dispatch_job(p_job_id bigint); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.dispatch_job(p_job_id bigint) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION dispatch_next(p_job_id bigint); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.dispatch_next(p_job_id bigint) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION enforce_billing_transition(); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.enforce_billing_transition() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION enforce_order_transition(); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.enforce_order_transition() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION enqueue_crm_sync(); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.enqueue_crm_sync() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION enqueue_job(p_kind text, p_payload jsonb, p_dedupe_key text, p_delay interval, p_priority integer, p_correlation_id text, p_queue_key text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.enqueue_job(p_kind text, p_payload jsonb, p_dedupe_key text, p_delay interval, p_priority integer, p_correlation_id text, p_queue_key text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION fail_job(p_job_id bigint, p_worker text, p_error text, p_retryable boolean, p_retry_after_ms integer); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.fail_job(p_job_id bigint, p_worker text, p_error text, p_retryable boolean, p_retry_after_ms integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.fail_job(p_job_id bigint, p_worker text, p_error text, p_retryable boolean, p_retry_after_ms integer) TO pipeline_worker;
+
+
+--
+-- Name: FUNCTION held_job(p_job_id bigint, p_worker text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.held_job(p_job_id bigint, p_worker text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION ingest_stripe_event(event jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.ingest_stripe_event(event jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.ingest_stripe_event(event jsonb) TO stripe_webhook;
+GRANT ALL ON FUNCTION ops.ingest_stripe_event(event jsonb) TO service_role;
+
+
+--
+-- Name: FUNCTION jobs_dispatch_on_insert(); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.jobs_dispatch_on_insert() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION lock_payment_intent(p_id text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.lock_payment_intent(p_id text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION purge_pipeline_history(p_jobs_after interval, p_responses_after interval, p_cron_runs_after interval); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.purge_pipeline_history(p_jobs_after interval, p_responses_after interval, p_cron_runs_after interval) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION reapply_stripe_events(p_event_ids text[], p_limit integer); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.reapply_stripe_events(p_event_ids text[], p_limit integer) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION recompute_customer(p_customer_id uuid); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.recompute_customer(p_customer_id uuid) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION recompute_order(p_order_id uuid); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.recompute_order(p_order_id uuid) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION recompute_orders_for_payment_intent(p_payment_intent_id text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.recompute_orders_for_payment_intent(p_payment_intent_id text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION record_crm_capture(p_operation text, p_key text, p_body jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.record_crm_capture(p_operation text, p_key text, p_body jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.record_crm_capture(p_operation text, p_key text, p_body jsonb) TO pipeline_worker;
+
+
+--
+-- Name: FUNCTION record_crm_sync(p_job_id bigint, p_worker text, p_adapter text, p_result jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.record_crm_sync(p_job_id bigint, p_worker text, p_adapter text, p_result jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.record_crm_sync(p_job_id bigint, p_worker text, p_adapter text, p_result jsonb) TO pipeline_worker;
+
+
+--
+-- Name: FUNCTION replay_job(p_job_id bigint); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.replay_job(p_job_id bigint) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION replay_jobs(p_status text, p_kind text, p_limit integer); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.replay_jobs(p_status text, p_kind text, p_limit integer) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION retry_failed_stripe_events(p_max_attempts integer, p_limit integer); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.retry_failed_stripe_events(p_max_attempts integer, p_limit integer) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION sweep_jobs(p_limit integer, p_lost_after interval); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.sweep_jobs(p_limit integer, p_lost_after interval) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION take_rate_tokens(p_bucket text, p_tokens integer, p_capacity integer, p_window_ms integer); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.take_rate_tokens(p_bucket text, p_tokens integer, p_capacity integer, p_window_ms integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.take_rate_tokens(p_bucket text, p_tokens integer, p_capacity integer, p_window_ms integer) TO pipeline_worker;
+
+
+--
+-- Name: FUNCTION try_apply_stripe_event(p_event_id text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.try_apply_stripe_event(p_event_id text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION ts(epoch text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.ts(epoch text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION upsert_customer_link(p_stripe_customer_id text, p_user_id uuid, p_email text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.upsert_customer_link(p_stripe_customer_id text, p_user_id uuid, p_email text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION upsert_refund(r jsonb, pi_id text, at timestamp with time zone); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.upsert_refund(r jsonb, pi_id text, at timestamp with time zone) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION is_admin(); Type: ACL; Schema: private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION private.is_admin() FROM PUBLIC;
+GRANT ALL ON FUNCTION private.is_admin() TO authenticated;
+
+
+--
+-- Name: FUNCTION is_seller(); Type: ACL; Schema: private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION private.is_seller() FROM PUBLIC;
+GRANT ALL ON FUNCTION private.is_seller() TO authenticated;
+
+
+--
+-- Name: FUNCTION handle_new_user(); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.handle_new_user() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.handle_new_user() TO service_role;
+
+
+--
+-- Name: FUNCTION handle_new_user_customer(); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.handle_new_user_customer() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.handle_new_user_customer() TO service_role;
+
+
+--
+-- Name: FUNCTION orders_price_from_listing(); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.orders_price_from_listing() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.orders_price_from_listing() TO service_role;
+
+
+--
+-- Name: FUNCTION set_updated_at(); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.set_updated_at() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.set_updated_at() TO service_role;
+
+
+--
+-- Name: TABLE job_attempts; Type: ACL; Schema: ops; Owner: -
+--
+
+GRANT SELECT ON TABLE ops.job_attempts TO service_role;
+
+
+--
+-- Name: TABLE job_kinds; Type: ACL; Schema: ops; Owner: -
+--
+
+GRANT SELECT ON TABLE ops.job_kinds TO service_role;
+
+
+--
+-- Name: TABLE stripe_events; Type: ACL; Schema: ops; Owner: -
+--
+
+GRANT SELECT ON TABLE ops.stripe_events TO service_role;
+
+
+--
+-- Name: TABLE orders; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON TABLE public.orders TO service_role;
+GRANT SELECT ON TABLE public.orders TO authenticated;
+
+
+--
+-- Name: COLUMN orders.listing_id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(listing_id) ON TABLE public.orders TO authenticated;
+
+
+--
+-- Name: TABLE pipeline_exceptions; Type: ACL; Schema: ops; Owner: -
+--
+
+GRANT SELECT ON TABLE ops.pipeline_exceptions TO service_role;
+
+
+--
+-- Name: TABLE pipeline_health; Type: ACL; Schema: ops; Owner: -
+--
+
+GRANT SELECT ON TABLE ops.pipeline_health TO service_role;
+
+
+--
+-- Name: TABLE customers; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON TABLE public.customers TO service_role;
+GRANT SELECT ON TABLE public.customers TO authenticated;
+
+
+--
+-- Name: TABLE listings; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON TABLE public.listings TO service_role;
+GRANT SELECT ON TABLE public.listings TO anon;
+GRANT SELECT,DELETE ON TABLE public.listings TO authenticated;
+
+
+--
+-- Name: COLUMN listings.title; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(title),UPDATE(title) ON TABLE public.listings TO authenticated;
+
+
+--
+-- Name: COLUMN listings.price_amount; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(price_amount),UPDATE(price_amount) ON TABLE public.listings TO authenticated;
+
+
+--
+-- Name: COLUMN listings.currency; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(currency),UPDATE(currency) ON TABLE public.listings TO authenticated;
+
+
+--
+-- Name: COLUMN listings.active; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(active),UPDATE(active) ON TABLE public.listings TO authenticated;
+
+
+--
+-- Name: TABLE profiles; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON TABLE public.profiles TO service_role;
+GRANT SELECT ON TABLE public.profiles TO authenticated;
+
+
+--
+-- Name: COLUMN profiles.display_name; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT UPDATE(display_name) ON TABLE public.profiles TO authenticated;
+
+
+--
+-- Name: TABLE subscriptions; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON TABLE public.subscriptions TO service_role;
+GRANT SELECT ON TABLE public.subscriptions TO authenticated;
+
+
+--
+-- Name: DEFAULT PRIVILEGES FOR SEQUENCES; Type: DEFAULT ACL; Schema: public; Owner: -
+--
+
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON SEQUENCES  TO anon;
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON SEQUENCES  TO authenticated;
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON SEQUENCES  TO service_role;
+
+
+--
+-- Name: DEFAULT PRIVILEGES FOR FUNCTIONS; Type: DEFAULT ACL; Schema: public; Owner: -
+--
+
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON FUNCTIONS  TO service_role;
+
+
+--
+-- Name: DEFAULT PRIVILEGES FOR TABLES; Type: DEFAULT ACL; Schema: public; Owner: -
+--
+
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON TABLES  TO anon;
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON TABLES  TO authenticated;
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON TABLES  TO service_role;
+
+
+--
+-- PostgreSQL database dump complete
+--
+
+
