@@ -579,10 +579,39 @@ $$;
 
 
 --
--- Name: complete_job(bigint, text, jsonb); Type: FUNCTION; Schema: ops; Owner: -
+-- Name: claim_next_job(text[], text); Type: FUNCTION; Schema: ops; Owner: -
 --
 
-CREATE FUNCTION ops.complete_job(p_job_id bigint, p_worker text, p_result jsonb DEFAULT NULL::jsonb) RETURNS boolean
+CREATE FUNCTION ops.claim_next_job(p_kinds text[], p_worker text) RETURNS SETOF ops.jobs
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  candidate bigint;
+  j ops.jobs;
+begin
+  for candidate in
+    select jb.id from ops.jobs jb
+     where jb.kind = any (p_kinds) and jb.status in ('queued', 'failed') and jb.run_at <= now()
+     order by jb.priority desc, jb.run_at
+     limit 8
+     for update skip locked
+  loop
+    select * into j from ops.claim_job(candidate, p_worker);
+    if j.id is not null then
+      return next j;
+      return;
+    end if;
+  end loop;
+end
+$$;
+
+
+--
+-- Name: complete_job(bigint, text, jsonb, boolean); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.complete_job(p_job_id bigint, p_worker text, p_result jsonb DEFAULT NULL::jsonb, p_hand_on boolean DEFAULT true) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
@@ -598,7 +627,9 @@ begin
    where id = j.id;
   update ops.job_attempts set outcome = 'succeeded', finished_at = now()
    where job_id = j.id and attempt = j.attempts and outcome is null;
-  perform ops.dispatch_next(j.id);
+  if p_hand_on then
+    perform ops.dispatch_next(j.id);
+  end if;
   return true;
 end
 $$;
@@ -648,10 +679,10 @@ $$;
 
 
 --
--- Name: defer_job(bigint, text, integer, text); Type: FUNCTION; Schema: ops; Owner: -
+-- Name: defer_job(bigint, text, integer, text, boolean); Type: FUNCTION; Schema: ops; Owner: -
 --
 
-CREATE FUNCTION ops.defer_job(p_job_id bigint, p_worker text, p_delay_ms integer, p_reason text) RETURNS boolean
+CREATE FUNCTION ops.defer_job(p_job_id bigint, p_worker text, p_delay_ms integer, p_reason text, p_hand_on boolean DEFAULT true) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
@@ -667,8 +698,34 @@ begin
    where id = j.id;
   -- the attempt this claim started is given back
   delete from ops.job_attempts where job_id = j.id and attempt = j.attempts and outcome is null;
-  perform ops.dispatch_next(j.id);
+  if p_hand_on then
+    perform ops.dispatch_next(j.id);
+  end if;
   return true;
+end
+$$;
+
+
+--
+-- Name: dispatch_due_job(text[]); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.dispatch_due_job(p_kinds text[]) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  next_id bigint;
+begin
+  select jb.id into next_id from ops.jobs jb
+   where jb.kind = any (p_kinds) and jb.status in ('queued', 'failed') and jb.run_at <= now()
+     and (jb.last_dispatched_at is null or jb.last_dispatched_at < now() - interval '5 seconds')
+   order by jb.priority desc, jb.run_at
+   limit 1 for update skip locked;
+  if next_id is not null then
+    perform ops.dispatch_job(next_id);
+  end if;
+  return next_id;
 end
 $$;
 
@@ -853,10 +910,10 @@ $$;
 
 
 --
--- Name: fail_job(bigint, text, text, boolean, integer); Type: FUNCTION; Schema: ops; Owner: -
+-- Name: fail_job(bigint, text, text, boolean, integer, boolean); Type: FUNCTION; Schema: ops; Owner: -
 --
 
-CREATE FUNCTION ops.fail_job(p_job_id bigint, p_worker text, p_error text, p_retryable boolean DEFAULT true, p_retry_after_ms integer DEFAULT NULL::integer) RETURNS text
+CREATE FUNCTION ops.fail_job(p_job_id bigint, p_worker text, p_error text, p_retryable boolean DEFAULT true, p_retry_after_ms integer DEFAULT NULL::integer, p_hand_on boolean DEFAULT true) RETURNS text
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
@@ -880,7 +937,9 @@ begin
    where id = j.id;
   update ops.job_attempts set outcome = next_status, error = left(p_error, 1000), finished_at = now()
    where job_id = j.id and attempt = j.attempts and outcome is null;
-  perform ops.dispatch_next(j.id);
+  if p_hand_on then
+    perform ops.dispatch_next(j.id);
+  end if;
   return next_status;
 end
 $$;
@@ -962,6 +1021,19 @@ CREATE FUNCTION ops.lock_payment_intent(p_id text) RETURNS void
     AS $$
   insert into ops.payment_intents as p (stripe_payment_intent_id) values (p_id)
   on conflict (stripe_payment_intent_id) do update set updated_at = now()
+$$;
+
+
+--
+-- Name: next_job_due_in_ms(text[]); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.next_job_due_in_ms(p_kinds text[]) RETURNS integer
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select greatest(0, ceil(extract(epoch from min(run_at) - now()) * 1000))::integer
+    from ops.jobs where kind = any (p_kinds) and status in ('queued', 'failed')
 $$;
 
 
@@ -1342,6 +1414,30 @@ begin
   end if;
   insert into ops.rate_limit_grants (bucket, granted_at, tokens) values (p_bucket, at, p_tokens);
   return 0;
+end
+$$;
+
+
+--
+-- Name: tick_jobs(integer, interval); Type: PROCEDURE; Schema: ops; Owner: -
+--
+
+CREATE PROCEDURE ops.tick_jobs(IN p_seconds integer DEFAULT 55, IN p_every interval DEFAULT '00:00:01'::interval)
+    LANGUAGE plpgsql
+    AS $$
+declare
+  stop_at timestamptz := clock_timestamp() + make_interval(secs => p_seconds);
+begin
+  perform pg_catalog.set_config('search_path', '', false);
+  if not pg_catalog.pg_try_advisory_lock(pg_catalog.hashtextextended('ops.tick_jobs', 0)) then
+    return; -- the previous minute's ticker still runs
+  end if;
+  while pg_catalog.clock_timestamp() < stop_at loop
+    perform ops.sweep_jobs();
+    commit;
+    perform pg_catalog.pg_sleep(extract(epoch from p_every));
+  end loop;
+  perform pg_catalog.pg_advisory_unlock(pg_catalog.hashtextextended('ops.tick_jobs', 0));
 end
 $$;
 
@@ -2552,6 +2648,13 @@ CREATE INDEX jobs_finished_idx ON ops.jobs USING btree (succeeded_at) WHERE (sta
 
 
 --
+-- Name: jobs_kind_due_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX jobs_kind_due_idx ON ops.jobs USING btree (kind, run_at) WHERE (status = ANY (ARRAY['queued'::text, 'failed'::text]));
+
+
+--
 -- Name: jobs_kind_status_idx; Type: INDEX; Schema: ops; Owner: -
 --
 
@@ -3189,11 +3292,19 @@ GRANT ALL ON FUNCTION ops.claim_job(p_job_id bigint, p_worker text) TO pipeline_
 
 
 --
--- Name: FUNCTION complete_job(p_job_id bigint, p_worker text, p_result jsonb); Type: ACL; Schema: ops; Owner: -
+-- Name: FUNCTION claim_next_job(p_kinds text[], p_worker text); Type: ACL; Schema: ops; Owner: -
 --
 
-REVOKE ALL ON FUNCTION ops.complete_job(p_job_id bigint, p_worker text, p_result jsonb) FROM PUBLIC;
-GRANT ALL ON FUNCTION ops.complete_job(p_job_id bigint, p_worker text, p_result jsonb) TO pipeline_worker;
+REVOKE ALL ON FUNCTION ops.claim_next_job(p_kinds text[], p_worker text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.claim_next_job(p_kinds text[], p_worker text) TO pipeline_worker;
+
+
+--
+-- Name: FUNCTION complete_job(p_job_id bigint, p_worker text, p_result jsonb, p_hand_on boolean); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.complete_job(p_job_id bigint, p_worker text, p_result jsonb, p_hand_on boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.complete_job(p_job_id bigint, p_worker text, p_result jsonb, p_hand_on boolean) TO pipeline_worker;
 
 
 --
@@ -3205,11 +3316,19 @@ GRANT ALL ON FUNCTION ops.crm_job_context(p_job_id bigint, p_worker text) TO pip
 
 
 --
--- Name: FUNCTION defer_job(p_job_id bigint, p_worker text, p_delay_ms integer, p_reason text); Type: ACL; Schema: ops; Owner: -
+-- Name: FUNCTION defer_job(p_job_id bigint, p_worker text, p_delay_ms integer, p_reason text, p_hand_on boolean); Type: ACL; Schema: ops; Owner: -
 --
 
-REVOKE ALL ON FUNCTION ops.defer_job(p_job_id bigint, p_worker text, p_delay_ms integer, p_reason text) FROM PUBLIC;
-GRANT ALL ON FUNCTION ops.defer_job(p_job_id bigint, p_worker text, p_delay_ms integer, p_reason text) TO pipeline_worker;
+REVOKE ALL ON FUNCTION ops.defer_job(p_job_id bigint, p_worker text, p_delay_ms integer, p_reason text, p_hand_on boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.defer_job(p_job_id bigint, p_worker text, p_delay_ms integer, p_reason text, p_hand_on boolean) TO pipeline_worker;
+
+
+--
+-- Name: FUNCTION dispatch_due_job(p_kinds text[]); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.dispatch_due_job(p_kinds text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.dispatch_due_job(p_kinds text[]) TO pipeline_worker;
 
 
 --
@@ -3255,11 +3374,11 @@ REVOKE ALL ON FUNCTION ops.enqueue_job(p_kind text, p_payload jsonb, p_dedupe_ke
 
 
 --
--- Name: FUNCTION fail_job(p_job_id bigint, p_worker text, p_error text, p_retryable boolean, p_retry_after_ms integer); Type: ACL; Schema: ops; Owner: -
+-- Name: FUNCTION fail_job(p_job_id bigint, p_worker text, p_error text, p_retryable boolean, p_retry_after_ms integer, p_hand_on boolean); Type: ACL; Schema: ops; Owner: -
 --
 
-REVOKE ALL ON FUNCTION ops.fail_job(p_job_id bigint, p_worker text, p_error text, p_retryable boolean, p_retry_after_ms integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION ops.fail_job(p_job_id bigint, p_worker text, p_error text, p_retryable boolean, p_retry_after_ms integer) TO pipeline_worker;
+REVOKE ALL ON FUNCTION ops.fail_job(p_job_id bigint, p_worker text, p_error text, p_retryable boolean, p_retry_after_ms integer, p_hand_on boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.fail_job(p_job_id bigint, p_worker text, p_error text, p_retryable boolean, p_retry_after_ms integer, p_hand_on boolean) TO pipeline_worker;
 
 
 --
@@ -3290,6 +3409,14 @@ REVOKE ALL ON FUNCTION ops.jobs_dispatch_on_insert() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION ops.lock_payment_intent(p_id text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION next_job_due_in_ms(p_kinds text[]); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.next_job_due_in_ms(p_kinds text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.next_job_due_in_ms(p_kinds text[]) TO pipeline_worker;
 
 
 --
@@ -3377,6 +3504,13 @@ REVOKE ALL ON FUNCTION ops.sweep_jobs(p_limit integer, p_lost_after interval) FR
 
 REVOKE ALL ON FUNCTION ops.take_rate_tokens(p_bucket text, p_tokens integer, p_capacity integer, p_window_ms integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.take_rate_tokens(p_bucket text, p_tokens integer, p_capacity integer, p_window_ms integer) TO pipeline_worker;
+
+
+--
+-- Name: PROCEDURE tick_jobs(IN p_seconds integer, IN p_every interval); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON PROCEDURE ops.tick_jobs(IN p_seconds integer, IN p_every interval) FROM PUBLIC;
 
 
 --

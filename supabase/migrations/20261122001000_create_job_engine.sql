@@ -47,6 +47,8 @@ create index if not exists jobs_finished_idx on ops.jobs (succeeded_at) where st
 -- retries and deferrals that became due and were not dispatched since: what ops.dispatch_next hands on
 create index if not exists jobs_awaiting_dispatch_idx on ops.jobs (kind, priority desc, run_at)
   where status in ('queued', 'failed') and (last_dispatched_at is null or last_dispatched_at < run_at);
+-- what ops.next_job_due_in_ms reads: the next run_at of a worker's kinds
+create index if not exists jobs_kind_due_idx on ops.jobs (kind, run_at) where status in ('queued', 'failed');
 create index if not exists jobs_queue_key_idx on ops.jobs (queue_key, id) where queue_key is not null and status in ('queued', 'running', 'failed');
 
 create table if not exists ops.job_attempts (
@@ -259,7 +261,8 @@ as $$
 $$;
 
 -- Completes a job the worker still holds. False when its lease was lost (another run took over).
-create or replace function ops.complete_job(p_job_id bigint, p_worker text, p_result jsonb default null)
+create or replace function ops.complete_job(p_job_id bigint, p_worker text, p_result jsonb default null,
+  p_hand_on boolean default true)
 returns boolean
 language plpgsql
 security definer
@@ -277,7 +280,9 @@ begin
    where id = j.id;
   update ops.job_attempts set outcome = 'succeeded', finished_at = now()
    where job_id = j.id and attempt = j.attempts and outcome is null;
-  perform ops.dispatch_next(j.id);
+  if p_hand_on then
+    perform ops.dispatch_next(j.id);
+  end if;
   return true;
 end
 $$;
@@ -285,7 +290,7 @@ $$;
 -- Fails a job: retried after exponential backoff with jitter (or the provider's Retry-After when
 -- longer), or dead after max attempts or when the error is permanent. Returns the new status.
 create or replace function ops.fail_job(p_job_id bigint, p_worker text, p_error text, p_retryable boolean default true,
-  p_retry_after_ms integer default null)
+  p_retry_after_ms integer default null, p_hand_on boolean default true)
 returns text
 language plpgsql
 security definer
@@ -311,13 +316,16 @@ begin
    where id = j.id;
   update ops.job_attempts set outcome = next_status, error = left(p_error, 1000), finished_at = now()
    where job_id = j.id and attempt = j.attempts and outcome is null;
-  perform ops.dispatch_next(j.id);
+  if p_hand_on then
+    perform ops.dispatch_next(j.id);
+  end if;
   return next_status;
 end
 $$;
 
 -- Hands a claimed job back without spending an attempt (e.g. the CRM rate budget is used up).
-create or replace function ops.defer_job(p_job_id bigint, p_worker text, p_delay_ms integer, p_reason text)
+create or replace function ops.defer_job(p_job_id bigint, p_worker text, p_delay_ms integer, p_reason text,
+  p_hand_on boolean default true)
 returns boolean
 language plpgsql
 security definer
@@ -335,8 +343,75 @@ begin
    where id = j.id;
   -- the attempt this claim started is given back
   delete from ops.job_attempts where job_id = j.id and attempt = j.attempts and outcome is null;
-  perform ops.dispatch_next(j.id);
+  if p_hand_on then
+    perform ops.dispatch_next(j.id);
+  end if;
   return true;
+end
+$$;
+
+-- Draining (workers): after its dispatched job, an invocation keeps claiming due jobs of its kinds
+-- here until none is due or its time budget is spent, so retries and deferrals run when due without
+-- an HTTP hop per job. Candidates are locked skip-locked, so concurrent drainers take different ones;
+-- ops.claim_job keeps one job per queue key at a time, oldest due first.
+-- security definer: the worker role may claim, not read the queue.
+create or replace function ops.claim_next_job(p_kinds text[], p_worker text)
+returns setof ops.jobs
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  candidate bigint;
+  j ops.jobs;
+begin
+  for candidate in
+    select jb.id from ops.jobs jb
+     where jb.kind = any (p_kinds) and jb.status in ('queued', 'failed') and jb.run_at <= now()
+     order by jb.priority desc, jb.run_at
+     limit 8
+     for update skip locked
+  loop
+    select * into j from ops.claim_job(candidate, p_worker);
+    if j.id is not null then
+      return next j;
+      return;
+    end if;
+  end loop;
+end
+$$;
+
+-- Milliseconds until the next job of these kinds falls due (0: one is due now; null: none waits).
+-- security definer: the worker role may not read the queue.
+create or replace function ops.next_job_due_in_ms(p_kinds text[]) returns integer
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select greatest(0, ceil(extract(epoch from min(run_at) - now()) * 1000))::integer
+    from ops.jobs where kind = any (p_kinds) and status in ('queued', 'failed')
+$$;
+
+-- A drainer whose budget ran out hands the oldest due job (not dispatched in the last seconds) to a
+-- new invocation through pg_net. Returns the job id, or null when nothing is due.
+create or replace function ops.dispatch_due_job(p_kinds text[]) returns bigint
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  next_id bigint;
+begin
+  select jb.id into next_id from ops.jobs jb
+   where jb.kind = any (p_kinds) and jb.status in ('queued', 'failed') and jb.run_at <= now()
+     and (jb.last_dispatched_at is null or jb.last_dispatched_at < now() - interval '5 seconds')
+   order by jb.priority desc, jb.run_at
+   limit 1 for update skip locked;
+  if next_id is not null then
+    perform ops.dispatch_job(next_id);
+  end if;
+  return next_id;
 end
 $$;
 
@@ -374,6 +449,30 @@ begin
     n := n + 1;
   end loop;
   return n;
+end
+$$;
+
+-- The sweep's clock between cron runs: pg_cron 1.4 (Debian, the local stack) schedules by the minute and
+-- hosted pg_cron by 10 s at best, so a retry that falls due when no worker drains would wait that long.
+-- pg_cron starts this every minute; it sweeps every p_every for p_seconds, committing each tick so its
+-- dispatches are sent (pg_net sends after commit). One ticker at a time (advisory lock).
+-- No SET clause: a procedure with one cannot COMMIT, so names are qualified and search_path is set inside.
+create or replace procedure ops.tick_jobs(p_seconds integer default 55, p_every interval default interval '1 second')
+language plpgsql
+as $$
+declare
+  stop_at timestamptz := clock_timestamp() + make_interval(secs => p_seconds);
+begin
+  perform pg_catalog.set_config('search_path', '', false);
+  if not pg_catalog.pg_try_advisory_lock(pg_catalog.hashtextextended('ops.tick_jobs', 0)) then
+    return; -- the previous minute's ticker still runs
+  end if;
+  while pg_catalog.clock_timestamp() < stop_at loop
+    perform ops.sweep_jobs();
+    commit;
+    perform pg_catalog.pg_sleep(extract(epoch from p_every));
+  end loop;
+  perform pg_catalog.pg_advisory_unlock(pg_catalog.hashtextextended('ops.tick_jobs', 0));
 end
 $$;
 
@@ -423,5 +522,6 @@ end
 $$;
 grant usage on schema ops to pipeline_worker;
 
-grant execute on function ops.claim_job(bigint, text), ops.complete_job(bigint, text, jsonb),
-  ops.fail_job(bigint, text, text, boolean, integer), ops.defer_job(bigint, text, integer, text) to pipeline_worker;
+grant execute on function ops.claim_job(bigint, text), ops.complete_job(bigint, text, jsonb, boolean),
+  ops.fail_job(bigint, text, text, boolean, integer, boolean), ops.defer_job(bigint, text, integer, text, boolean),
+  ops.claim_next_job(text[], text), ops.next_job_due_in_ms(text[]), ops.dispatch_due_job(text[]) to pipeline_worker;

@@ -42,6 +42,8 @@ begin
                         'select ops.sweep_jobs()');
 end
 $$;
+-- between sweeps, the ticker sweeps every second (so due retries are dispatched within ~1 s)
+select cron.schedule('ops-job-ticker', '* * * * *', 'call ops.tick_jobs(55)');
 -- failed Stripe events are re-applied a few times (a missing mapping may have been added), then dead
 select cron.schedule('ops-retry-stripe-events', '*/15 * * * *', 'select ops.retry_failed_stripe_events()');
 select cron.schedule('ops-purge-history', '17 3 * * *', 'select ops.purge_pipeline_history()');

@@ -15,12 +15,14 @@ import type { AddressInfo } from "node:net";
 import { pathToFileURL } from "node:url";
 
 export type ObjectType = "contacts" | "deals" | "notes";
-export type FaultKind = "429" | "500" | "hang" | "drop" | "slow" | "drop-after";
+export type FaultKind = "429" | "500" | "502" | "hang" | "drop" | "slow" | "drop-after";
 
 export type Faults = {
   /** Probability (0..1) per API request of each fault; one draw per request. */
   rate429: number;
   rate500: number;
+  /** a load balancer's 502 with an HTML body (not HubSpot's JSON); the request is NOT applied */
+  rate502: number;
   /** no answer at all (the client's timeout fires); the request is NOT applied */
   rateHang: number;
   /** socket destroyed without an answer; the request is NOT applied */
@@ -34,6 +36,8 @@ export type Faults = {
   slowMs: number;
   /** HubSpot's rolling burst limit: requests per 10 s over it answer 429 (no Retry-After, as HubSpot); null = off */
   limitPer10s: number | null;
+  /** whether the rolling limit's 429 carries Retry-After (seconds until a request leaves the window) */
+  limitRetryAfter: boolean;
 };
 
 export type FakeObject = {
@@ -95,6 +99,7 @@ export type FakeSnapshot = {
 const NO_FAULTS: Faults = {
   rate429: 0,
   rate500: 0,
+  rate502: 0,
   rateHang: 0,
   rateDrop: 0,
   rateSlow: 0,
@@ -102,6 +107,7 @@ const NO_FAULTS: Faults = {
   retryAfter: 2,
   slowMs: 15_000,
   limitPer10s: null,
+  limitRetryAfter: false,
 };
 
 const KNOWN_PROPERTIES: Record<ObjectType, string[]> = {
@@ -446,6 +452,7 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
     const table: Array<[FaultKind, number]> = [
       ["429", faults.rate429],
       ["500", faults.rate500],
+      ["502", faults.rate502],
       ["hang", faults.rateHang],
       ["drop", faults.rateDrop],
       ["slow", faults.rateSlow],
@@ -571,6 +578,9 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
       if (window.length >= limit) {
         entry.fault = "rate-limit";
         limitHeaders["x-hubspot-ratelimit-remaining"] = "0";
+        if (faults.limitRetryAfter) {
+          limitHeaders["retry-after"] = String(Math.max(1, Math.ceil((window[0] + 10_000 - now) / 1000)));
+        }
         return reply(
           error(429, "RATE_LIMITS", "You have reached your ten_secondly_rolling limit.", {
             errorType: "RATE_LIMIT",
@@ -598,6 +608,10 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
       );
     }
     if (fault === "500") return reply(error(500, "INTERNAL_ERROR", "internal error"), limitHeaders);
+    if (fault === "502") {
+      res.writeHead(502, { "content-type": "text/html" });
+      return res.end("<html><body><h1>502 Bad Gateway</h1></body></html>");
+    }
     if (fault === "hang") return; // never answered: the client's timeout (or close()) ends it
     if (fault === "drop") return req.socket.destroy();
 

@@ -60,16 +60,18 @@ export function classifyFailure(err: unknown): Failure {
   return { message: e.message, retryable: e.retryable, retryAfterMs: e.retryAfterMs };
 }
 
-export async function runJob(
+const JOB_COLUMNS = "id, kind, payload, attempts, correlation_id, stripe_event_id";
+
+/** Runs a claimed job's handler, then completes, defers or fails it. `handOn` false: the caller drains
+ * the queue itself, so finishing the job need not dispatch the next one through pg_net. */
+async function execute(
   sql: postgres.Sql,
   fn: string,
-  jobId: number,
+  worker: string,
+  job: Job,
   handlers: Record<string, JobHandler>,
+  handOn: boolean,
 ): Promise<JobOutcome> {
-  const worker = `${fn}:${crypto.randomUUID()}`;
-  const [job] = await sql<Job[]>`
-    select id, kind, payload, attempts, correlation_id, stripe_event_id from ops.claim_job(${jobId}, ${worker})`;
-  if (!job) return { job_id: jobId, status: "not_claimed" }; // running elsewhere, done, or not due
   const started = performance.now();
   const fields = {
     job_id: job.id,
@@ -83,7 +85,7 @@ export async function runJob(
     if (!handler) throw new PermanentJobError(`${fn} does not run jobs of kind ${job.kind}`);
     const result = await handler(job, { sql, worker });
     const [{ ok }] = await sql`
-      select ops.complete_job(${job.id}, ${worker}, ${sql.json((result ?? null) as postgres.JSONValue)}) as ok`;
+      select ops.complete_job(${job.id}, ${worker}, ${sql.json((result ?? null) as postgres.JSONValue)}, ${handOn}) as ok`;
     log("info", fn, ok ? "job succeeded" : "job finished after its lease was lost", {
       ...fields,
       ms: Math.round(performance.now() - started),
@@ -91,14 +93,14 @@ export async function runJob(
     return { job_id: job.id, status: ok ? "succeeded" : "lease_lost" };
   } catch (err) {
     if (err instanceof Deferral) {
-      await sql`select ops.defer_job(${job.id}, ${worker}, ${err.delayMs}, ${err.message})`;
+      await sql`select ops.defer_job(${job.id}, ${worker}, ${err.delayMs}, ${err.message}, ${handOn})`;
       log("info", fn, "job deferred", { ...fields, delay_ms: err.delayMs, reason: err.message });
       return { job_id: job.id, status: "deferred" };
     }
     const failure = classifyFailure(err);
     const [{ status }] = await sql`
       select ops.fail_job(${job.id}, ${worker}, ${failure.message}, ${failure.retryable},
-                          ${failure.retryAfterMs ?? null}) as status`;
+                          ${failure.retryAfterMs ?? null}, ${handOn}) as status`;
     log(status === "dead" ? "error" : "warn", fn, `job ${status ?? "lost its lease"}`, {
       ...fields,
       error: failure.message,
@@ -109,6 +111,80 @@ export async function runJob(
   }
 }
 
+/** Runs the dispatched job (claimed by id; another run may hold it, or it may not be due). */
+export async function runJob(
+  sql: postgres.Sql,
+  fn: string,
+  jobId: number,
+  handlers: Record<string, JobHandler>,
+  handOn = true,
+): Promise<JobOutcome> {
+  const worker = `${fn}:${crypto.randomUUID()}`;
+  const [job] = await sql<Job[]>`select ${sql.unsafe(JOB_COLUMNS)} from ops.claim_job(${jobId}, ${worker})`;
+  if (!job) return { job_id: jobId, status: "not_claimed" };
+  return execute(sql, fn, worker, job, handlers, handOn);
+}
+
+export type DrainSettings = {
+  /** How long one invocation keeps claiming due jobs after its own: well under the platform's
+   * wall-clock limit (150 s on Supabase's free plan). */
+  budgetMs: number;
+  /** Drain loops per function instance; more invocations run their own job and return. */
+  concurrency: number;
+};
+
+export function drainSettings(env: Record<string, string | undefined>): DrainSettings {
+  const int = (key: string, fallback: number, max: number) => {
+    const v = Number(env[key]?.trim() || fallback);
+    if (!Number.isInteger(v) || v < 0 || v > max) throw new Error(`${key} must be an integer from 0 to ${max}`);
+    return v;
+  };
+  return { budgetMs: int("JOB_DRAIN_BUDGET_MS", 25_000, 120_000), concurrency: int("JOB_DRAIN_CONCURRENCY", 4, 64) };
+}
+
+/**
+ * Claims and runs due jobs of this worker's kinds until none is due or the budget is spent. When
+ * nothing is due, one loop per instance waits for the next job that falls due within the budget
+ * (a retry's backoff, a rate-budget deferral). Leftover due work is handed to a fresh invocation.
+ */
+export function createDrainer(sql: postgres.Sql, fn: string, handlers: Record<string, JobHandler>, settings: DrainSettings) {
+  const kinds = Object.keys(handlers);
+  let loops = 0;
+  let waiting = false;
+
+  return async function drain(): Promise<number> {
+    if (loops >= settings.concurrency) return 0;
+    loops++;
+    const deadline = performance.now() + settings.budgetMs;
+    let ran = 0;
+    try {
+      while (performance.now() < deadline) {
+        const worker = `${fn}:${crypto.randomUUID()}`;
+        const [job] = await sql<Job[]>`select ${sql.unsafe(JOB_COLUMNS)} from ops.claim_next_job(${kinds}, ${worker})`;
+        if (job) {
+          await execute(sql, fn, worker, job, handlers, false);
+          ran++;
+          continue;
+        }
+        if (waiting) break; // another loop of this instance already waits for the next due job
+        const [{ ms }] = await sql<{ ms: number | null }[]>`select ops.next_job_due_in_ms(${kinds}) as ms`;
+        if (ms === null || performance.now() + ms >= deadline) break;
+        waiting = true;
+        try {
+          await new Promise((r) => setTimeout(r, Math.max(ms, 20)));
+        } finally {
+          waiting = false;
+        }
+      }
+      // the budget ran out with work still due: a new invocation (pg_net) carries on
+      if (performance.now() >= deadline) await sql`select ops.dispatch_due_job(${kinds})`;
+      return ran;
+    } finally {
+      loops--;
+    }
+  };
+}
+
 export type WorkerOptions = {
   name: string;
   /** The env variable holding the worker's database URL (its narrow login role). */
@@ -117,11 +193,21 @@ export type WorkerOptions = {
   handlers: (sql: postgres.Sql, env: Record<string, string | undefined>) => Record<string, JobHandler>;
 };
 
+type EdgeRuntimeGlobal = { EdgeRuntime?: { waitUntil(p: Promise<unknown>): void } };
+
+function background(fn: string, task: Promise<unknown>) {
+  const guarded = task.catch((err) =>
+    log("error", fn, "drain stopped by an error", { cause: err instanceof Error ? err.name : typeof err })
+  );
+  (globalThis as EdgeRuntimeGlobal).EdgeRuntime?.waitUntil(guarded);
+}
+
 /** A whole job-worker function: `serveJobWorker({ name, dbEnv, handlers })` is its index.ts. */
 export function serveJobWorker(options: WorkerOptions) {
   const env = Deno.env.toObject();
   const sql = connect(options.dbEnv);
   const handlers = options.handlers(sql, env);
+  const drain = createDrainer(sql, options.name, handlers, drainSettings(env));
   serve(options.name, async (req, body) => {
     // only the dispatcher may run jobs: it sends the service key the project injects
     await requireBearerSecret(
@@ -129,7 +215,9 @@ export function serveJobWorker(options: WorkerOptions) {
       env.SUPABASE_SERVICE_ROLE_KEY,
       "jobs are dispatched by the database with the service role key",
     );
-    const outcome = await runJob(sql, options.name, parseJobRequest(body), handlers);
+    const outcome = await runJob(sql, options.name, parseJobRequest(body), handlers, false);
+    // answer now, keep draining due jobs in the background (EdgeRuntime.waitUntil on hosted Supabase)
+    background(options.name, drain());
     return { body: outcome, log: { job_id: outcome.job_id, outcome: outcome.status } };
   }, { internalMessage: "internal error: the job was not run, the sweep will dispatch it again" });
 }

@@ -1,0 +1,33 @@
+// Arranging CRM scenarios on the local stack: app users (lead customers), paid orders, and the jobs
+// they enqueued.
+import { expect } from "vitest";
+import { pendingOrder, sql } from "./db.ts";
+import { checkoutCompleted } from "./scenarios.ts";
+import { deliver, uid } from "./stripe.ts";
+
+/** A new app user: a lead customer, and so a crm.contact job. */
+export async function newBuyer(email: string): Promise<{ id: string; customerId: string }> {
+  const [u] = await sql<{ id: string }[]>`insert into auth.users (email) values (${email}) returning id`;
+  const [c] = await sql<{ id: string }[]>`select id from public.customers where user_id = ${u.id}`;
+  return { id: u.id, customerId: c.id };
+}
+
+/** A pending order paid through Checkout (one signed checkout.session.completed). */
+export async function paidOrder(buyerId: string, pi = uid("pi_")): Promise<string> {
+  const id = await pendingOrder(2500, buyerId);
+  const res = await deliver(checkoutCompleted(id, pi, Math.floor(Date.now() / 1000)));
+  expect(res.body.status).toBe("processed");
+  return id;
+}
+
+export async function jobIds(where: { orders?: string[]; customers?: string[] }): Promise<number[]> {
+  const rows = await sql<{ id: string }[]>`
+    select id from ops.jobs
+     where payload ->> 'order_id' = any(${where.orders ?? []}) or payload ->> 'customer_id' = any(${where.customers ?? []})`;
+  return rows.map((r) => Number(r.id));
+}
+
+export function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
