@@ -21,7 +21,7 @@ import os from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { config } from "./lib/config.ts";
-import { log as stackLog, sql, startStack } from "./lib/stack.ts";
+import { log as stackLog, sql, startStack } from "./stack/stack.ts";
 import { event, fixture, signature, type Evt } from "./lib/stripe-events.ts";
 
 const PGBENCH = "/usr/lib/postgresql/15/bin/pgbench";

@@ -7,7 +7,7 @@ import { config } from "./lib/config.ts";
 import {
   log, paths, printStatus, seed, SERVICES, servicePid, startDatabase, startService, stopStack, waitHealthy,
   type ServiceName,
-} from "./lib/stack.ts";
+} from "./stack/stack.ts";
 import { deliver, event, uid } from "./lib/stripe-events.ts";
 
 const BUYER = "00000000-0000-4000-8000-00000000b001";

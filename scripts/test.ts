@@ -4,7 +4,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { config, ROOT } from "./lib/config.ts";
-import { log, paths, startStack } from "./lib/stack.ts";
+import { log, paths, startStack } from "./stack/stack.ts";
 
 await startStack();
 

@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { apiKeys, config, userToken } from "../scripts/lib/config.ts";
-import { paths } from "../scripts/lib/stack.ts";
+import { paths } from "../scripts/stack/stack.ts";
 import { type FakeHubSpot, startFakeHubSpot } from "./fakes/hubspot.ts";
 import { pendingOrder, sql } from "./helpers/db.ts";
 import { checkoutCompleted, subscriptionEvents } from "./helpers/scenarios.ts";

@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, expect, test } from "vitest";
 import { apiKeys, config, ROOT } from "../scripts/lib/config.ts";
-import { startStack } from "../scripts/lib/stack.ts";
+import { startStack } from "../scripts/stack/stack.ts";
 import { sql } from "./helpers/db.ts";
 import { stackCli } from "./helpers/stack.ts";
 

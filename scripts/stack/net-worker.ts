@@ -2,7 +2,7 @@
 // queued request before sending it, sends it once (no retries), and records the answer in
 // net._http_response. net._stand_in_settings.drop_rate makes it drop requests, for tests.
 import postgres from "postgres";
-import { config } from "./lib/config.ts";
+import { config } from "../lib/config.ts";
 
 const BATCH = 200;
 const sql = postgres(config.dbUrl, { max: 4, onnotice: () => {} });

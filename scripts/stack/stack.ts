@@ -5,7 +5,7 @@ import { execFileSync, spawn, spawnSync, type StdioOptions } from "node:child_pr
 import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, chownSync } from "node:fs";
 import { join } from "node:path";
 import postgres from "postgres";
-import { apiKeys, config, ROOT } from "./config.ts";
+import { apiKeys, config, ROOT } from "../lib/config.ts";
 
 const PG_BIN = "/usr/lib/postgresql/15/bin";
 const DEBIAN_PACKAGES = [
@@ -66,7 +66,7 @@ function installPgNetStandIn() {
   const shareDir = execFileSync(join(PG_BIN, "pg_config"), ["--sharedir"], { encoding: "utf8" }).trim();
   const extDir = join(shareDir, "extension");
   for (const f of ["pg_net.control", "pg_net--0.0.1.sql"]) {
-    const src = join(ROOT, "scripts/sql", f);
+    const src = join(ROOT, "scripts/stack/sql", f);
     const dst = join(extDir, f);
     if (existsSync(dst) && readFileSync(dst, "utf8") === readFileSync(src, "utf8")) continue;
     try {
@@ -147,7 +147,7 @@ export function sql(url = config.dbUrl, opts: postgres.Options<Record<string, ne
 async function applyCompatLayer() {
   const db = sql();
   try {
-    await db.unsafe(readFileSync(join(ROOT, "scripts/sql/compat.sql"), "utf8"));
+    await db.unsafe(readFileSync(join(ROOT, "scripts/stack/sql/compat.sql"), "utf8"));
   } finally {
     await db.end();
   }
@@ -203,8 +203,8 @@ export async function seed() {
 // ---------- long-running services: the pg_net worker and the functions gateway ----------
 
 export const SERVICES = {
-  "net-worker": ["scripts/net-worker.ts"],
-  gateway: ["scripts/gateway.ts"],
+  "net-worker": ["scripts/stack/net-worker.ts"],
+  gateway: ["scripts/stack/gateway.ts"],
 } as const;
 export type ServiceName = keyof typeof SERVICES;
 

@@ -9,7 +9,7 @@ import { createInterface } from "node:readline";
 import { join } from "node:path";
 import { jwtVerify } from "jose";
 import { parse as parseToml } from "smol-toml";
-import { apiKeys, config, ROOT } from "./lib/config.ts";
+import { apiKeys, config, ROOT } from "../lib/config.ts";
 
 type Fn = { name: string; port: number; verifyJwt: boolean; child?: ChildProcess; ready: boolean; restarts: number };
 
