@@ -49,7 +49,7 @@ export async function jobsSettled(ids: number[]) {
 
 /** `npm run replay -- <args>` as an operator runs it. */
 export function replayCli(...args: string[]) {
-  return spawnSync(join(ROOT, "node_modules/.bin/tsx"), ["scripts/replay.ts", ...args], { cwd: ROOT, encoding: "utf8" });
+  return spawnSync(join(ROOT, "node_modules/.bin/tsx"), ["scripts/ops/replay.ts", ...args], { cwd: ROOT, encoding: "utf8" });
 }
 
 /** `npm run stack:<command>` as a developer runs it. */

@@ -1,7 +1,7 @@
 // npm run replay -- events [--failed | <event_id> ...]   re-apply ledger events (originals kept)
 // npm run replay -- jobs [--dead | --failed | <job_id> ...] re-run jobs with their original keys
 import postgres from "postgres";
-import { config } from "./lib/config.ts";
+import { config } from "../lib/config.ts";
 
 const [what, ...rest] = process.argv.slice(2);
 const ids = rest.filter((a) => !a.startsWith("--"));
