@@ -21,7 +21,8 @@ import os from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { config } from "./lib/config.ts";
-import { log as stackLog, sql, startStack } from "./stack/stack.ts";
+import { connect, type Sql } from "./lib/db.ts";
+import { log as stackLog, startStack } from "./stack/stack.ts";
 import { event, fixture, signature, type Evt } from "./lib/stripe-events.ts";
 
 const PGBENCH = "/usr/lib/postgresql/15/bin/pgbench";
@@ -124,7 +125,7 @@ export type BenchContext = {
   report: Report;
   /** Named figures a later section may compare against (e.g. "pgbench.insert_tps"). */
   metrics: Map<string, number>;
-  db: ReturnType<typeof sql>;
+  db: Sql;
   runTag: string;
   webhookUrl: URL;
 };
@@ -855,7 +856,7 @@ const SECTIONS: Section[] = [pgbenchBaseline, ingestThroughput, ingestLatency, j
 
 // ---------------------------------------------------------------- main
 
-async function machineInfo(db: ReturnType<typeof sql>) {
+async function machineInfo(db: Sql) {
   const nproc = spawnSync("nproc", { encoding: "utf8" }).stdout?.trim();
   const pgbenchVersion = spawnSync(PGBENCH, ["--version"], { encoding: "utf8" }).stdout?.trim();
   const [{ version }] = await db`select current_setting('server_version') as version`;
@@ -882,7 +883,7 @@ async function main() {
   stackLog(`bringing the stack up (${config.stackDir})`);
   await startStack();
 
-  const db = sql(config.dbUrl, { max: 2 });
+  const db = connect(config.dbUrl, { max: 2 });
   const ctx: BenchContext = {
     settings, report: new Report(), metrics: new Map(), db, webhookUrl,
     runTag: randomBytes(4).toString("hex"),

@@ -2,8 +2,8 @@
 // did to the database, then it keeps serving (ready for `stripe listen --forward-to ...`) until Ctrl-C.
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
-import postgres from "postgres";
 import { config } from "./lib/config.ts";
+import { connect } from "./lib/db.ts";
 import {
   log, paths, printStatus, seed, SERVICES, servicePid, startDatabase, startService, stopStack, waitHealthy,
   type ServiceName,
@@ -39,7 +39,7 @@ process.on("SIGTERM", stop);
 await waitHealthy();
 await seed();
 
-const sql = postgres(config.dbUrl, { max: 2, onnotice: () => {} });
+const sql = connect(config.dbUrl, { max: 2 });
 const now = Math.floor(Date.now() / 1000);
 
 async function newOrder(): Promise<string> {

@@ -4,8 +4,8 @@
 import { execFileSync, spawn, spawnSync, type StdioOptions } from "node:child_process";
 import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, chownSync } from "node:fs";
 import { join } from "node:path";
-import postgres from "postgres";
 import { apiKeys, config, ROOT } from "../lib/config.ts";
+import { connect } from "../lib/db.ts";
 
 const PG_BIN = "/usr/lib/postgresql/15/bin";
 const DEBIAN_PACKAGES = [
@@ -140,12 +140,8 @@ function startPostgres() {
   run(join(PG_BIN, "pg_ctl"), ["-D", pgData, "-l", logFile, "-w", "-t", "60", "start"], { asPostgres: true, quiet: true });
 }
 
-export function sql(url = config.dbUrl, opts: postgres.Options<Record<string, never>> = {}) {
-  return postgres(url, { onnotice: () => {}, max: 4, ...opts });
-}
-
 async function applyCompatLayer() {
-  const db = sql();
+  const db = connect();
   try {
     await db.unsafe(readFileSync(join(ROOT, "scripts/stack/sql/compat.sql"), "utf8"));
   } finally {
@@ -167,7 +163,7 @@ function pushMigrations() {
 
 /** Things hosted Supabase configures outside migrations: login passwords and vault secrets. */
 async function configureDeployment() {
-  const db = sql();
+  const db = connect();
   try {
     for (const [role, password] of [["stripe_webhook", config.webhookDbPassword], ["pipeline_worker", config.workerDbPassword]]) {
       await db.unsafe(`alter role ${role} with login password '${password.replace(/'/g, "''")}'`);
@@ -191,7 +187,7 @@ async function configureDeployment() {
 }
 
 export async function seed() {
-  const db = sql();
+  const db = connect();
   try {
     const file = join(ROOT, "supabase/seed.sql");
     if (existsSync(file)) await db.unsafe(readFileSync(file, "utf8"));

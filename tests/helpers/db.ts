@@ -1,8 +1,8 @@
 // Direct access to the local stack's database for arranging and asserting (as the app or an operator would).
-import postgres from "postgres";
 import { config } from "../../scripts/lib/config.ts";
+import { connect } from "../../scripts/lib/db.ts";
 
-export const sql = postgres(config.dbUrl, { max: 8, onnotice: () => {} });
+export const sql = connect(config.dbUrl, { max: 8 });
 
 export const SEED = {
   buyer: "00000000-0000-4000-8000-00000000b001",
