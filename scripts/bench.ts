@@ -22,6 +22,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { config } from "./lib/config.ts";
 import { connect, type Sql } from "./lib/db.ts";
+import { pendingOrders } from "./lib/seed.ts";
 import { log as stackLog, startStack } from "./stack/stack.ts";
 import { event, fixture, signature, type Evt } from "./lib/stripe-events.ts";
 
@@ -273,14 +274,8 @@ const pgbenchBaseline: Section = {
 type Signed = { id: string; type: string; body: Buffer; header: string };
 
 /** App-side precondition of a checkout: the order exists as pending_payment (client_reference_id). */
-async function createOrders(ctx: BenchContext, n: number): Promise<string[]> {
-  if (n === 0) return [];
-  const rows = await ctx.db`
-    insert into public.orders (buyer_id, listing_id, amount_total, currency)
-    select '00000000-0000-4000-8000-00000000b001', '00000000-0000-4000-8000-0000000011a1', 2500, 'usd'
-    from generate_series(1, ${n}::int)
-    returning id`;
-  return rows.map((r) => r.id as string);
+function createOrders(ctx: BenchContext, n: number): Promise<string[]> {
+  return pendingOrders(ctx.db, n);
 }
 
 /** A paid checkout.session.completed for a pending order (client_reference_id): the order becomes paid. */

@@ -4,14 +4,12 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { config } from "./lib/config.ts";
 import { connect } from "./lib/db.ts";
+import { pendingOrders } from "./lib/seed.ts";
 import {
   log, paths, printStatus, seed, SERVICES, servicePid, startDatabase, startService, stopStack, waitHealthy,
   type ServiceName,
 } from "./stack/stack.ts";
 import { deliver, event, uid } from "./lib/stripe-events.ts";
-
-const BUYER = "00000000-0000-4000-8000-00000000b001";
-const LISTING = "00000000-0000-4000-8000-0000000011a1";
 
 await startDatabase();
 const children: ChildProcess[] = [];
@@ -43,10 +41,8 @@ const sql = connect(config.dbUrl, { max: 2 });
 const now = Math.floor(Date.now() / 1000);
 
 async function newOrder(): Promise<string> {
-  const [o] = await sql<{ id: string }[]>`
-    insert into public.orders (buyer_id, listing_id, amount_total, currency)
-    values (${BUYER}, ${LISTING}, 2500, 'usd') returning id`;
-  return o.id;
+  const [id] = await pendingOrders(sql);
+  return id;
 }
 
 async function step(title: string, evt: ReturnType<typeof event>, orderId: string) {
