@@ -4,12 +4,13 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { config } from "./lib/config.ts";
 import { connect } from "./lib/db.ts";
+import { chargeRefunded, checkoutCompleted, piFailed } from "./lib/scenarios.ts";
 import { pendingOrders } from "./lib/seed.ts";
+import { deliver, uid, type Evt } from "./lib/stripe-events.ts";
 import {
   log, paths, printStatus, seed, SERVICES, servicePid, startDatabase, startService, stopStack, waitHealthy,
   type ServiceName,
 } from "./stack/stack.ts";
-import { deliver, event, uid } from "./lib/stripe-events.ts";
 
 await startDatabase();
 const children: ChildProcess[] = [];
@@ -45,7 +46,7 @@ async function newOrder(): Promise<string> {
   return id;
 }
 
-async function step(title: string, evt: ReturnType<typeof event>, orderId: string) {
+async function step(title: string, evt: Evt, orderId: string) {
   const res = await deliver(evt);
   const [o] = await sql`select status, amount_refunded, needs_review from public.orders where id = ${orderId}`;
   const [l] = await sql`select status from ops.stripe_events where event_id = ${evt.id}`;
@@ -59,27 +60,17 @@ async function step(title: string, evt: ReturnType<typeof event>, orderId: strin
 console.log("\n=== demo: signed Stripe events through the real webhook ===");
 const paidOrder = await newOrder();
 const [pi, charge] = [uid("pi_demo_"), uid("ch_demo_")];
-const purchase = event("checkout_session_completed", {
-  id: uid("cs_demo_"), client_reference_id: paidOrder, metadata: { order_id: paidOrder }, payment_intent: pi,
-  payment_status: "paid", status: "complete", amount_total: 2500, currency: "usd", customer: null,
-}, { created: now });
+const purchase = checkoutCompleted(paidOrder, pi, now);
 await step("a purchase: Checkout completes for a pending order", purchase, paidOrder);
 await step("the same event delivered again: answered 2xx, nothing changes", purchase, paidOrder);
 
 const failedOrder = await newOrder();
 const pi2 = uid("pi_demo_");
-await step("a failed payment: the session is unpaid…", event("checkout_session_completed", {
-  id: uid("cs_demo_"), client_reference_id: failedOrder, metadata: {}, payment_intent: pi2,
-  payment_status: "unpaid", amount_total: 2500, currency: "usd", customer: null,
-}, { created: now }), failedOrder);
-await step("…and the payment intent fails: nothing is granted", event("payment_intent_payment_failed", {
-  id: pi2, amount: 2500, currency: "usd", customer: null, metadata: {},
-}, { created: now + 1 }), failedOrder);
+await step("a failed payment: the session is unpaid…",
+  checkoutCompleted(failedOrder, pi2, now, { payment_status: "unpaid" }), failedOrder);
+await step("…and the payment intent fails: nothing is granted", piFailed(pi2, now + 1), failedOrder);
 
-await step("a refund of the first order", event("charge_refunded", {
-  id: charge, payment_intent: pi, amount: 2500, amount_refunded: 2500, refunded: true, currency: "usd",
-  status: "succeeded", refunds: { object: "list", data: [] }, customer: null, metadata: {},
-}, { created: now + 2 }), paidOrder);
+await step("a refund of the first order", chargeRefunded(pi, charge, 2500, now + 2), paidOrder);
 
 // the side effects those events enqueued (CRM contacts and deals), once the workers are done
 for (let i = 0; i < 40; i++) {

@@ -7,7 +7,7 @@ import { apiKeys, config, userToken } from "../scripts/lib/config.ts";
 import { paths } from "../scripts/stack/stack.ts";
 import { type FakeHubSpot, startFakeHubSpot } from "./fakes/hubspot.ts";
 import { pendingOrder, sql } from "./helpers/db.ts";
-import { checkoutCompleted, subscriptionEvents } from "./helpers/scenarios.ts";
+import { checkoutCompleted, subscriptionEvents } from "../scripts/lib/scenarios.ts";
 import { jobsSettled, killGateway, replayCli, restartGateway, sweep, waitFor } from "./helpers/stack.ts";
 import { deliver, event, uid } from "./helpers/stripe.ts";
 

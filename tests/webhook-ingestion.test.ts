@@ -6,7 +6,7 @@ import { ledger, order, pendingOrder, sql } from "./helpers/db.ts";
 import {
   checkoutCompleted, chargeRefunded, dispute, ORDER_VARIANTS, permutations, piFailed, piSucceeded, shuffle,
   subscriptionEvents,
-} from "./helpers/scenarios.ts";
+} from "../scripts/lib/scenarios.ts";
 import { replayCli } from "./helpers/stack.ts";
 import { deliver, event, fixture, uid, type Evt } from "./helpers/stripe.ts";
 
