@@ -20,11 +20,11 @@ import http from "node:http";
 import os from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { config } from "./lib/config.ts";
-import { connect, type Sql } from "./lib/db.ts";
-import { pendingOrders } from "./lib/seed.ts";
-import { log as stackLog, startStack } from "./stack/stack.ts";
-import { event, fixture, signature, type Evt } from "./lib/stripe-events.ts";
+import { config } from "../lib/config.ts";
+import { connect, type Sql } from "../lib/db.ts";
+import { pendingOrders } from "../lib/seed.ts";
+import { log as stackLog, startStack } from "../stack/stack.ts";
+import { event, fixture, signature, type Evt } from "../lib/stripe-events.ts";
 
 const PGBENCH = "/usr/lib/postgresql/15/bin/pgbench";
 
