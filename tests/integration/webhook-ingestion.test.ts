@@ -1,14 +1,14 @@
 // stripe-webhook over HTTP: each event recorded once, applied to orders, customers and
 // subscriptions, converging whatever the delivery order.
 import { afterAll, describe, expect, test } from "vitest";
-import { SEED } from "../scripts/lib/seed.ts";
-import { ledger, order, pendingOrder, sql } from "./helpers/db.ts";
+import { SEED } from "../../scripts/lib/seed.ts";
+import { ledger, order, pendingOrder, sql } from "../helpers/db.ts";
 import {
   checkoutCompleted, chargeRefunded, dispute, ORDER_VARIANTS, permutations, piFailed, piSucceeded, shuffle,
   subscriptionEvents,
-} from "../scripts/lib/scenarios.ts";
-import { replayCli } from "./helpers/stack.ts";
-import { deliver, event, fixture, uid, type Evt } from "./helpers/stripe.ts";
+} from "../../scripts/lib/scenarios.ts";
+import { replayCli } from "../helpers/stack.ts";
+import { deliver, event, fixture, uid, type Evt } from "../helpers/stripe.ts";
 
 afterAll(() => sql.end());
 const t0 = () => Math.floor(Date.now() / 1000) - 3600;

@@ -9,11 +9,11 @@ import {
   maskEmail,
   normalizeEmail,
   parseRetryAfter,
-} from "../supabase/functions/_shared/crm/contract.ts";
-import { type CaptureRecord, createCaptureAdapter } from "../supabase/functions/_shared/crm/capture.ts";
-import { selectCrmAdapter } from "../supabase/functions/_shared/crm/select.ts";
-import { createHubSpotAdapter, formatMinorUnits, hubspotConfig } from "../supabase/functions/_shared/crm/hubspot.ts";
-import { type FakeHubSpot, type FaultKind, startFakeHubSpot } from "./fakes/hubspot.ts";
+} from "../../supabase/functions/_shared/crm/contract.ts";
+import { type CaptureRecord, createCaptureAdapter } from "../../supabase/functions/_shared/crm/capture.ts";
+import { selectCrmAdapter } from "../../supabase/functions/_shared/crm/select.ts";
+import { createHubSpotAdapter, formatMinorUnits, hubspotConfig } from "../../supabase/functions/_shared/crm/hubspot.ts";
+import { type FakeHubSpot, type FaultKind, startFakeHubSpot } from "../fakes/hubspot.ts";
 
 const TIMEOUT_MS = 400;
 let fake: FakeHubSpot;

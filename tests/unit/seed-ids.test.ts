@@ -2,8 +2,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect, test } from "vitest";
-import { ROOT } from "../scripts/lib/config.ts";
-import { SEED } from "../scripts/lib/seed.ts";
+import { ROOT } from "../../scripts/lib/config.ts";
+import { SEED } from "../../scripts/lib/seed.ts";
 
 const seedSql = readFileSync(join(ROOT, "supabase/seed.sql"), "utf8");
 
