@@ -1,11 +1,26 @@
 import { defineConfig } from "vitest/config";
 
+// Two projects: `vitest run --project unit` needs nothing running; `--project integration` talks to
+// the local stack (npm run stack:start) over HTTP and SQL. `npm test` starts the stack and runs both.
 export default defineConfig({
   test: {
-    include: ["tests/**/*.test.ts"],
     testTimeout: 60_000,
     hookTimeout: 120_000,
-    // integration files share one local stack; each test uses its own ids
-    fileParallelism: false,
+    projects: [
+      {
+        extends: true,
+        test: { name: "unit", include: ["tests/unit/**/*.test.ts"] },
+      },
+      {
+        extends: true,
+        test: {
+          name: "integration",
+          include: ["tests/integration/**/*.test.ts"],
+          globalSetup: ["tests/helpers/require-stack.ts"],
+          // the files share one local stack; each test uses its own ids
+          fileParallelism: false,
+        },
+      },
+    ],
   },
 });

@@ -2,16 +2,15 @@
 // did to the database, then it keeps serving (ready for `stripe listen --forward-to ...`) until Ctrl-C.
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
-import postgres from "postgres";
 import { config } from "./lib/config.ts";
+import { connect } from "./lib/db.ts";
+import { chargeRefunded, checkoutCompleted, piFailed } from "./lib/scenarios.ts";
+import { pendingOrders } from "./lib/seed.ts";
+import { deliver, uid, type Evt } from "./lib/stripe-events.ts";
 import {
   log, paths, printStatus, seed, SERVICES, servicePid, startDatabase, startService, stopStack, waitHealthy,
   type ServiceName,
-} from "./lib/stack.ts";
-import { deliver, event, uid } from "./lib/stripe-events.ts";
-
-const BUYER = "00000000-0000-4000-8000-00000000b001";
-const LISTING = "00000000-0000-4000-8000-0000000011a1";
+} from "./stack/stack.ts";
 
 await startDatabase();
 const children: ChildProcess[] = [];
@@ -39,17 +38,15 @@ process.on("SIGTERM", stop);
 await waitHealthy();
 await seed();
 
-const sql = postgres(config.dbUrl, { max: 2, onnotice: () => {} });
+const sql = connect(config.dbUrl, { max: 2 });
 const now = Math.floor(Date.now() / 1000);
 
 async function newOrder(): Promise<string> {
-  const [o] = await sql<{ id: string }[]>`
-    insert into public.orders (buyer_id, listing_id, amount_total, currency)
-    values (${BUYER}, ${LISTING}, 2500, 'usd') returning id`;
-  return o.id;
+  const [id] = await pendingOrders(sql);
+  return id;
 }
 
-async function step(title: string, evt: ReturnType<typeof event>, orderId: string) {
+async function step(title: string, evt: Evt, orderId: string) {
   const res = await deliver(evt);
   const [o] = await sql`select status, amount_refunded, needs_review from public.orders where id = ${orderId}`;
   const [l] = await sql`select status from ops.stripe_events where event_id = ${evt.id}`;
@@ -63,27 +60,17 @@ async function step(title: string, evt: ReturnType<typeof event>, orderId: strin
 console.log("\n=== demo: signed Stripe events through the real webhook ===");
 const paidOrder = await newOrder();
 const [pi, charge] = [uid("pi_demo_"), uid("ch_demo_")];
-const purchase = event("checkout_session_completed", {
-  id: uid("cs_demo_"), client_reference_id: paidOrder, metadata: { order_id: paidOrder }, payment_intent: pi,
-  payment_status: "paid", status: "complete", amount_total: 2500, currency: "usd", customer: null,
-}, { created: now });
+const purchase = checkoutCompleted(paidOrder, pi, now);
 await step("a purchase: Checkout completes for a pending order", purchase, paidOrder);
 await step("the same event delivered again: answered 2xx, nothing changes", purchase, paidOrder);
 
 const failedOrder = await newOrder();
 const pi2 = uid("pi_demo_");
-await step("a failed payment: the session is unpaid…", event("checkout_session_completed", {
-  id: uid("cs_demo_"), client_reference_id: failedOrder, metadata: {}, payment_intent: pi2,
-  payment_status: "unpaid", amount_total: 2500, currency: "usd", customer: null,
-}, { created: now }), failedOrder);
-await step("…and the payment intent fails: nothing is granted", event("payment_intent_payment_failed", {
-  id: pi2, amount: 2500, currency: "usd", customer: null, metadata: {},
-}, { created: now + 1 }), failedOrder);
+await step("a failed payment: the session is unpaid…",
+  checkoutCompleted(failedOrder, pi2, now, { payment_status: "unpaid" }), failedOrder);
+await step("…and the payment intent fails: nothing is granted", piFailed(pi2, now + 1), failedOrder);
 
-await step("a refund of the first order", event("charge_refunded", {
-  id: charge, payment_intent: pi, amount: 2500, amount_refunded: 2500, refunded: true, currency: "usd",
-  status: "succeeded", refunds: { object: "list", data: [] }, customer: null, metadata: {},
-}, { created: now + 2 }), paidOrder);
+await step("a refund of the first order", chargeRefunded(pi, charge, 2500, now + 2), paidOrder);
 
 // the side effects those events enqueued (CRM contacts and deals), once the workers are done
 for (let i = 0; i < 40; i++) {

@@ -1,10 +1,11 @@
-// npm test: brings the local stack up (reusing a running one), then runs vitest (unit and
-// integration over HTTP) and the pgTAP suite (pg_prove), and ends with one summary line.
+// npm test: brings the local stack up (reusing a running one), then runs vitest's two projects
+// (tests/unit, tests/integration over HTTP and SQL; see vitest.config.ts) and the pgTAP suite
+// (pg_prove), and ends with one summary line.
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { config, ROOT } from "./lib/config.ts";
-import { log, paths, startStack } from "./lib/stack.ts";
+import { log, paths, startStack } from "./stack/stack.ts";
 
 await startStack();
 

@@ -2,7 +2,7 @@
 // they enqueued.
 import { expect } from "vitest";
 import { pendingOrder, sql } from "./db.ts";
-import { checkoutCompleted } from "./scenarios.ts";
+import { checkoutCompleted } from "../../scripts/lib/scenarios.ts";
 import { deliver, uid } from "./stripe.ts";
 
 /** A new app user: a lead customer, and so a crm.contact job. */

@@ -1,22 +1,14 @@
 // Direct access to the local stack's database for arranging and asserting (as the app or an operator would).
-import postgres from "postgres";
 import { config } from "../../scripts/lib/config.ts";
+import { connect } from "../../scripts/lib/db.ts";
+import { pendingOrders, SEED } from "../../scripts/lib/seed.ts";
 
-export const sql = postgres(config.dbUrl, { max: 8, onnotice: () => {} });
-
-export const SEED = {
-  buyer: "00000000-0000-4000-8000-00000000b001",
-  seller: "00000000-0000-4000-8000-00000000c001",
-  admin: "00000000-0000-4000-8000-00000000a001",
-  listing: "00000000-0000-4000-8000-0000000011a1",
-} as const;
+export const sql = connect(config.dbUrl, { max: 8 });
 
 /** A pending order as the app creates it before sending the buyer to Checkout. */
 export async function pendingOrder(amount = 2500, buyer: string = SEED.buyer): Promise<string> {
-  const [row] = await sql<{ id: string }[]>`
-    insert into public.orders (buyer_id, listing_id, amount_total, currency)
-    values (${buyer}, ${SEED.listing}, ${amount}, 'usd') returning id`;
-  return row.id;
+  const [id] = await pendingOrders(sql, 1, { amount, buyer });
+  return id;
 }
 
 export async function order(id: string) {

@@ -3,7 +3,7 @@
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { ROOT } from "../../scripts/lib/config.ts";
-import { servicePid, startService, stopService, waitHealthy } from "../../scripts/lib/stack.ts";
+import { servicePid, startService, stopService, waitHealthy } from "../../scripts/stack/stack.ts";
 import { sql } from "./db.ts";
 
 export async function restartGateway(env: Record<string, string | undefined>) {
@@ -49,10 +49,10 @@ export async function jobsSettled(ids: number[]) {
 
 /** `npm run replay -- <args>` as an operator runs it. */
 export function replayCli(...args: string[]) {
-  return spawnSync(join(ROOT, "node_modules/.bin/tsx"), ["scripts/replay.ts", ...args], { cwd: ROOT, encoding: "utf8" });
+  return spawnSync(join(ROOT, "node_modules/.bin/tsx"), ["scripts/ops/replay.ts", ...args], { cwd: ROOT, encoding: "utf8" });
 }
 
 /** `npm run stack:<command>` as a developer runs it. */
 export function stackCli(command: string) {
-  return spawnSync(join(ROOT, "node_modules/.bin/tsx"), ["scripts/stack.ts", command], { cwd: ROOT, encoding: "utf8" });
+  return spawnSync(join(ROOT, "node_modules/.bin/tsx"), ["scripts/stack/cli.ts", command], { cwd: ROOT, encoding: "utf8" });
 }

@@ -2,14 +2,14 @@
 // and the local capture adapter. No database and no network beyond 127.0.0.1.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
-import type { DealInput } from "../supabase/functions/_shared/crm/contract.ts";
-import { createCaptureAdapter } from "../supabase/functions/_shared/crm/capture.ts";
-import type { CaptureRecord } from "../supabase/functions/_shared/providers/capture.ts";
-import { maskEmail, normalizeEmail } from "../supabase/functions/_shared/providers/email.ts";
-import { classifyResponse, parseRetryAfter, ProviderError } from "../supabase/functions/_shared/providers/error.ts";
-import { selectCrmAdapter } from "../supabase/functions/_shared/crm/select.ts";
-import { createHubSpotAdapter, formatMinorUnits, hubspotConfig } from "../supabase/functions/_shared/crm/hubspot.ts";
-import { type FakeHubSpot, type FaultKind, startFakeHubSpot } from "./fakes/hubspot.ts";
+import { createCaptureAdapter } from "../../supabase/functions/_shared/crm/capture.ts";
+import type { DealInput } from "../../supabase/functions/_shared/crm/contract.ts";
+import { createHubSpotAdapter, formatMinorUnits, hubspotConfig } from "../../supabase/functions/_shared/crm/hubspot.ts";
+import { selectCrmAdapter } from "../../supabase/functions/_shared/crm/select.ts";
+import type { CaptureRecord } from "../../supabase/functions/_shared/providers/capture.ts";
+import { maskEmail, normalizeEmail } from "../../supabase/functions/_shared/providers/email.ts";
+import { classifyResponse, parseRetryAfter, ProviderError } from "../../supabase/functions/_shared/providers/error.ts";
+import { type FakeHubSpot, type FaultKind, startFakeHubSpot } from "../fakes/hubspot.ts";
 
 const TIMEOUT_MS = 400;
 let fake: FakeHubSpot;

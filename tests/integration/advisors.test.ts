@@ -2,7 +2,7 @@
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { expect, test } from "vitest";
-import { config, ROOT } from "../scripts/lib/config.ts";
+import { config, ROOT } from "../../scripts/lib/config.ts";
 
 test("supabase db advisors --type security reports no ERROR and no WARN", () => {
   const res = spawnSync(join(ROOT, "node_modules/.bin/supabase"),

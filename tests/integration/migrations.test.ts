@@ -3,10 +3,10 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, expect, test } from "vitest";
-import { apiKeys, config, ROOT } from "../scripts/lib/config.ts";
-import { startStack } from "../scripts/lib/stack.ts";
-import { sql } from "./helpers/db.ts";
-import { stackCli } from "./helpers/stack.ts";
+import { apiKeys, config, ROOT } from "../../scripts/lib/config.ts";
+import { startStack } from "../../scripts/stack/stack.ts";
+import { sql } from "../helpers/db.ts";
+import { stackCli } from "../helpers/stack.ts";
 
 afterAll(() => sql.end());
 const dir = join(ROOT, "supabase/migrations");

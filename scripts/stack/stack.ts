@@ -4,8 +4,8 @@
 import { execFileSync, spawn, spawnSync, type StdioOptions } from "node:child_process";
 import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, chownSync } from "node:fs";
 import { join } from "node:path";
-import postgres from "postgres";
-import { apiKeys, config, ROOT } from "./config.ts";
+import { apiKeys, config, ROOT } from "../lib/config.ts";
+import { connect } from "../lib/db.ts";
 
 const PG_BIN = "/usr/lib/postgresql/15/bin";
 const DEBIAN_PACKAGES = [
@@ -66,7 +66,7 @@ function installPgNetStandIn() {
   const shareDir = execFileSync(join(PG_BIN, "pg_config"), ["--sharedir"], { encoding: "utf8" }).trim();
   const extDir = join(shareDir, "extension");
   for (const f of ["pg_net.control", "pg_net--0.0.1.sql"]) {
-    const src = join(ROOT, "scripts/sql", f);
+    const src = join(ROOT, "scripts/stack/sql", f);
     const dst = join(extDir, f);
     if (existsSync(dst) && readFileSync(dst, "utf8") === readFileSync(src, "utf8")) continue;
     try {
@@ -140,14 +140,10 @@ function startPostgres() {
   run(join(PG_BIN, "pg_ctl"), ["-D", pgData, "-l", logFile, "-w", "-t", "60", "start"], { asPostgres: true, quiet: true });
 }
 
-export function sql(url = config.dbUrl, opts: postgres.Options<Record<string, never>> = {}) {
-  return postgres(url, { onnotice: () => {}, max: 4, ...opts });
-}
-
 async function applyCompatLayer() {
-  const db = sql();
+  const db = connect();
   try {
-    await db.unsafe(readFileSync(join(ROOT, "scripts/sql/compat.sql"), "utf8"));
+    await db.unsafe(readFileSync(join(ROOT, "scripts/stack/sql/compat.sql"), "utf8"));
   } finally {
     await db.end();
   }
@@ -167,7 +163,7 @@ function pushMigrations() {
 
 /** Things hosted Supabase configures outside migrations: login passwords and vault secrets. */
 async function configureDeployment() {
-  const db = sql();
+  const db = connect();
   try {
     for (const [role, password] of [["stripe_webhook", config.webhookDbPassword], ["pipeline_worker", config.workerDbPassword]]) {
       await db.unsafe(`alter role ${role} with login password '${password.replace(/'/g, "''")}'`);
@@ -191,7 +187,7 @@ async function configureDeployment() {
 }
 
 export async function seed() {
-  const db = sql();
+  const db = connect();
   try {
     const file = join(ROOT, "supabase/seed.sql");
     if (existsSync(file)) await db.unsafe(readFileSync(file, "utf8"));
@@ -203,8 +199,8 @@ export async function seed() {
 // ---------- long-running services: the pg_net worker and the functions gateway ----------
 
 export const SERVICES = {
-  "net-worker": ["scripts/net-worker.ts"],
-  gateway: ["scripts/gateway.ts"],
+  "net-worker": ["scripts/stack/net-worker.ts"],
+  gateway: ["scripts/stack/gateway.ts"],
 } as const;
 export type ServiceName = keyof typeof SERVICES;
 

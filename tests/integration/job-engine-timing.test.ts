@@ -2,12 +2,12 @@
 // due jobs and wait for ones falling due within their budget, the ticker sweeps every second between.
 // Against a HubSpot fake that behaves like the real one, with the job kinds' real backoff settings.
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { type FakeHubSpot, startFakeHubSpot } from "./fakes/hubspot.ts";
-import { jobIds, newBuyer, paidOrder, percentile } from "./helpers/crm.ts";
-import { sql } from "./helpers/db.ts";
-import { chargeRefunded, dispute } from "./helpers/scenarios.ts";
-import { jobsSettled, restartGateway, waitFor } from "./helpers/stack.ts";
-import { deliver, uid } from "./helpers/stripe.ts";
+import { type FakeHubSpot, startFakeHubSpot } from "../fakes/hubspot.ts";
+import { jobIds, newBuyer, paidOrder, percentile } from "../helpers/crm.ts";
+import { sql } from "../helpers/db.ts";
+import { chargeRefunded, dispute } from "../../scripts/lib/scenarios.ts";
+import { jobsSettled, restartGateway, waitFor } from "../helpers/stack.ts";
+import { deliver, uid } from "../helpers/stripe.ts";
 
 const run = uid().slice(0, 8);
 let fake: FakeHubSpot;

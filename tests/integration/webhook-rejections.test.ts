@@ -1,8 +1,8 @@
 // stripe-webhook over HTTP: what it refuses, and that a refusal changes nothing.
 import { afterAll, describe, expect, test } from "vitest";
-import { config } from "../scripts/lib/config.ts";
-import { sql } from "./helpers/db.ts";
-import { deliver, event, signature, WEBHOOK_URL } from "./helpers/stripe.ts";
+import { config } from "../../scripts/lib/config.ts";
+import { sql } from "../helpers/db.ts";
+import { deliver, event, signature, WEBHOOK_URL } from "../helpers/stripe.ts";
 
 const ledgerCount = async () => (await sql`select count(*)::int as n from ops.stripe_events`)[0].n as number;
 const now = () => Math.floor(Date.now() / 1000);

@@ -1,5 +1,5 @@
 // npm run stack:start | stack:stop | stack:reset | stack:status
-import { printStatus, resetStack, startStack, stopStack } from "./lib/stack.ts";
+import { printStatus, resetStack, startStack, stopStack } from "./stack.ts";
 
 const command = process.argv[2];
 try {
@@ -20,7 +20,7 @@ try {
       await printStatus();
       break;
     default:
-      console.error("usage: tsx scripts/stack.ts start|stop|reset|status");
+      console.error("usage: tsx scripts/stack/cli.ts start|stop|reset|status");
       process.exit(2);
   }
 } catch (err) {

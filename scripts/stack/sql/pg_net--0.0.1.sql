@@ -1,6 +1,6 @@
 -- pg_net stand-in, installed as an extension named pg_net so that migrations say
 -- `create extension if not exists pg_net` on both hosted Supabase and the local stack.
--- Same SQL surface as pg_net; scripts/net-worker.ts plays its background worker.
+-- Same SQL surface as pg_net; scripts/stack/net-worker.ts plays its background worker.
 \echo Use "CREATE EXTENSION pg_net" to load this file. \quit
 -- pg_net stand-in: the same tables and functions as pg_net.
 create schema if not exists net;

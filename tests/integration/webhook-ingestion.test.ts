@@ -1,13 +1,14 @@
 // stripe-webhook over HTTP: each event recorded once, applied to orders, customers and
 // subscriptions, converging whatever the delivery order.
 import { afterAll, describe, expect, test } from "vitest";
-import { ledger, order, pendingOrder, sql } from "./helpers/db.ts";
+import { SEED } from "../../scripts/lib/seed.ts";
+import { ledger, order, pendingOrder, sql } from "../helpers/db.ts";
 import {
   checkoutCompleted, chargeRefunded, dispute, ORDER_VARIANTS, permutations, piFailed, piSucceeded, shuffle,
   subscriptionEvents,
-} from "./helpers/scenarios.ts";
-import { replayCli } from "./helpers/stack.ts";
-import { deliver, event, fixture, uid, type Evt } from "./helpers/stripe.ts";
+} from "../../scripts/lib/scenarios.ts";
+import { replayCli } from "../helpers/stack.ts";
+import { deliver, event, fixture, uid, type Evt } from "../helpers/stripe.ts";
 
 afterAll(() => sql.end());
 const t0 = () => Math.floor(Date.now() / 1000) - 3600;
@@ -84,7 +85,7 @@ describe("checkout sessions yield exactly one order", () => {
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ status: "paid", needs_review: true, amount_total: "2500" });
     expect(rows[0].review_reason).toMatch(/without client_reference_id/);
-    expect(rows[0].buyer_id).toBe("00000000-0000-4000-8000-00000000b001");
+    expect(rows[0].buyer_id).toBe(SEED.buyer);
   });
 
   test("a session naming an order that does not exist creates a flagged order", async () => {

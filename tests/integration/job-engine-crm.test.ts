@@ -3,14 +3,14 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { apiKeys, config, userToken } from "../scripts/lib/config.ts";
-import { paths } from "../scripts/lib/stack.ts";
-import { type FakeHubSpot, startFakeHubSpot } from "./fakes/hubspot.ts";
-import { jobIds, newBuyer, paidOrder } from "./helpers/crm.ts";
-import { sql } from "./helpers/db.ts";
-import { subscriptionEvents } from "./helpers/scenarios.ts";
-import { jobsSettled, killGateway, replayCli, restartGateway, sweep, waitFor } from "./helpers/stack.ts";
-import { deliver, event, uid } from "./helpers/stripe.ts";
+import { apiKeys, config, userToken } from "../../scripts/lib/config.ts";
+import { subscriptionEvents } from "../../scripts/lib/scenarios.ts";
+import { paths } from "../../scripts/stack/stack.ts";
+import { type FakeHubSpot, startFakeHubSpot } from "../fakes/hubspot.ts";
+import { jobIds, newBuyer, paidOrder } from "../helpers/crm.ts";
+import { sql } from "../helpers/db.ts";
+import { jobsSettled, killGateway, replayCli, restartGateway, sweep, waitFor } from "../helpers/stack.ts";
+import { deliver, event, uid } from "../helpers/stripe.ts";
 
 const CRM_URL = config.functionUrl("crm-sync");
 const run = uid().slice(0, 8);

@@ -1,7 +1,7 @@
 // The functions connect to Postgres as their narrow roles, never as a superuser.
 import { afterAll, expect, test } from "vitest";
-import { sql } from "./helpers/db.ts";
-import { deliver, event } from "./helpers/stripe.ts";
+import { sql } from "../helpers/db.ts";
+import { deliver, event } from "../helpers/stripe.ts";
 
 afterAll(() => sql.end());
 

@@ -7,8 +7,8 @@ import { connect } from "node:net";
 import { createInterface } from "node:readline";
 import { join } from "node:path";
 import { jwtVerify } from "jose";
-import { apiKeys, config, ROOT } from "./lib/config.ts";
-import { denoResolutionArgs, type FunctionConfig, functionConfigs } from "./lib/function-config.ts";
+import { apiKeys, config, ROOT } from "../lib/config.ts";
+import { denoResolutionArgs, type FunctionConfig, functionConfigs } from "../lib/function-config.ts";
 
 type Fn = FunctionConfig & { port: number; child?: ChildProcess; ready: boolean; restarts: number };
 

@@ -1,7 +1,7 @@
 // npm run advisors: Supabase's security advisors against the local stack; fails on any WARN or ERROR.
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { config, ROOT } from "./lib/config.ts";
+import { config, ROOT } from "../lib/config.ts";
 
 const type = process.argv[2] ?? "security";
 const res = spawnSync(join(ROOT, "node_modules/.bin/supabase"),

@@ -1,7 +1,7 @@
 // npm run replay -- events [--failed | <event_id> ...]   re-apply ledger events (originals kept)
 // npm run replay -- jobs [--dead | --failed | <job_id> ...] re-run jobs with their original keys
-import postgres from "postgres";
-import { config } from "./lib/config.ts";
+import { config } from "../lib/config.ts";
+import { connect } from "../lib/db.ts";
 
 const [what, ...rest] = process.argv.slice(2);
 const ids = rest.filter((a) => !a.startsWith("--"));
@@ -13,7 +13,7 @@ function bar(done: number, total: number, width = 30) {
   return `[${"#".repeat(filled)}${".".repeat(width - filled)}] ${done}/${total}`;
 }
 
-const sql = postgres(config.dbUrl, { max: 2, onnotice: () => {} });
+const sql = connect(config.dbUrl, { max: 2 });
 try {
   if (what === "events") {
     const targets = ids.length

@@ -1,8 +1,12 @@
-// Linked Stripe event scenarios built from the shared real payloads: one order's payment life,
-// one customer's subscription life. Times increase by one second per step, as Stripe's would.
-import { event, uid, type Evt } from "./stripe.ts";
+// Linked Stripe event scenarios built from the shared real payloads, for the demo, the bench and the
+// tests: one order's payment life, one customer's subscription life. Times increase by one second
+// per step, as Stripe's would. `extra` overrides fields of the object; `opts.id` names the event.
+import { event, uid, type Evt } from "./stripe-events.ts";
 
-export function checkoutCompleted(orderId: string | null, pi: string, t: number, extra: Record<string, unknown> = {}) {
+type Fields = Record<string, unknown>;
+type EventOpts = { id?: string };
+
+export function checkoutCompleted(orderId: string | null, pi: string, t: number, extra: Fields = {}, opts: EventOpts = {}) {
   return event("checkout_session_completed", {
     id: uid("cs_test_"),
     client_reference_id: orderId,
@@ -14,22 +18,24 @@ export function checkoutCompleted(orderId: string | null, pi: string, t: number,
     currency: "usd",
     customer: null,
     ...extra,
-  }, { created: t });
+  }, { created: t, ...opts });
 }
 
-export function piSucceeded(pi: string, charge: string, t: number) {
-  return event("payment_intent_succeeded", { id: pi, amount: 2500, currency: "usd", latest_charge: charge, customer: null, metadata: {} }, { created: t });
+export function piSucceeded(pi: string, charge: string, t: number, extra: Fields = {}, opts: EventOpts = {}) {
+  return event("payment_intent_succeeded", {
+    id: pi, amount: 2500, currency: "usd", latest_charge: charge, customer: null, metadata: {}, ...extra,
+  }, { created: t, ...opts });
 }
 
 export function piFailed(pi: string, t: number) {
   return event("payment_intent_payment_failed", { id: pi, amount: 2500, currency: "usd", customer: null, metadata: {} }, { created: t });
 }
 
-export function chargeRefunded(pi: string, charge: string, amountRefunded: number, t: number) {
+export function chargeRefunded(pi: string, charge: string, amountRefunded: number, t: number, extra: Fields = {}, opts: EventOpts = {}) {
   return event("charge_refunded", {
     id: charge, payment_intent: pi, amount: 2500, amount_refunded: amountRefunded, refunded: amountRefunded >= 2500,
-    currency: "usd", status: "succeeded", refunds: { object: "list", data: [] }, customer: null, metadata: {},
-  }, { created: t });
+    currency: "usd", status: "succeeded", refunds: { object: "list", data: [] }, customer: null, metadata: {}, ...extra,
+  }, { created: t, ...opts });
 }
 
 export function dispute(pi: string, charge: string, status: string, t: number, id: string) {

@@ -1,11 +1,11 @@
 // pg_net stand-in worker for the local stack. Like pg_net's background worker it deletes each
 // queued request before sending it, sends it once (no retries), and records the answer in
 // net._http_response. net._stand_in_settings.drop_rate makes it drop requests, for tests.
-import postgres from "postgres";
-import { config } from "./lib/config.ts";
+import type { JSONValue } from "postgres";
+import { connect } from "../lib/db.ts";
 
 const BATCH = 200;
-const sql = postgres(config.dbUrl, { max: 4, onnotice: () => {} });
+const sql = connect();
 let stopping = false;
 let wake: (() => void) | undefined;
 
@@ -39,7 +39,7 @@ async function drainOnce(): Promise<number> {
   const kept = batch.filter(() => Math.random() >= Number(drop_rate));
   const responses = await Promise.all(kept.map(send));
   if (responses.length) {
-    await sql`insert into net._http_response ${sql(responses.map((r) => ({ ...r, headers: r.headers as postgres.JSONValue })))}`;
+    await sql`insert into net._http_response ${sql(responses.map((r) => ({ ...r, headers: r.headers as JSONValue })))}`;
   }
   return batch.length;
 }

@@ -3,8 +3,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect, test } from "vitest";
-import { config, ROOT } from "../scripts/lib/config.ts";
-import { dumpSchema } from "../scripts/ops/schema-dump.ts";
+import { config, ROOT } from "../../scripts/lib/config.ts";
+import { dumpSchema } from "../../scripts/ops/schema-dump.ts";
 
 test("supabase/schema.sql matches the schema of the running stack", () => {
   const committed = readFileSync(join(ROOT, "supabase/schema.sql"), "utf8");

@@ -1,0 +1,61 @@
+// What every bench section shares: the settings (from the environment, see main.ts), the context a
+// section runs in, and small helpers.
+import { config } from "../lib/config.ts";
+import type { Sql } from "../lib/db.ts";
+import type { Report } from "./report.ts";
+
+const intEnv = (key: string, fallback: number, min = 1, max = Number.MAX_SAFE_INTEGER) => {
+  const raw = config.env[key];
+  const n = raw === undefined || raw === "" ? fallback : Number(raw);
+  if (!Number.isFinite(n) || n < min || n > max) throw new Error(`${key} must be a number from ${min} to ${max} (got ${raw})`);
+  return Math.floor(n);
+};
+
+export const settings = {
+  events: intEnv("BENCH_EVENTS", 2000),
+  concurrency: intEnv("BENCH_CONCURRENCY", 16),
+  rate: intEnv("BENCH_RATE", 100),
+  seconds: intEnv("BENCH_SECONDS", 10),
+  pgbenchSeconds: intEnv("BENCH_PGBENCH_SECONDS", 10),
+  maxSeconds: intEnv("BENCH_MAX_SECONDS", 60),
+  jobs: intEnv("BENCH_JOBS", 1000, 8, 20_000),
+  jobsMaxSeconds: intEnv("BENCH_JOBS_MAX_SECONDS", 60, 1, 600),
+  crmEvents: intEnv("BENCH_CRM_EVENTS", 100, 1, 5_000),
+  crmRate: intEnv("BENCH_CRM_RATE", 20, 1, 500),
+  /** pgbench clients of the DB-only job baseline: crm-sync's Postgres pool (_shared/db.ts connect max 8). */
+  jobsDbClients: 8,
+  jobsPollMs: 100,
+  /** How long a section waits for earlier sections' jobs to finish before it measures anything. */
+  quiesceSeconds: 60,
+  pgbenchClients: 16,
+  pgbenchThreads: 2,
+  baselinePayloadBytes: 2048,
+  warmupEvents: 50,
+  requestTimeoutMs: 15_000,
+  /** Open-loop safety cap: requests in flight at once before new ones are counted as not sent. */
+  maxInFlight: 2000,
+};
+
+export function log(msg: string) {
+  console.log(`[bench] ${msg}`);
+}
+
+export type BenchContext = {
+  settings: typeof settings;
+  report: Report;
+  /** Named figures a later section may compare against (e.g. "pgbench.insert_tps"). */
+  metrics: Map<string, number>;
+  db: Sql;
+  runTag: string;
+  webhookUrl: URL;
+};
+
+export type Section = { name: string; run: (ctx: BenchContext) => Promise<void> };
+
+export function assertLocal(what: string, hostname: string) {
+  if (!["127.0.0.1", "localhost"].includes(hostname)) {
+    throw new Error(`${what} points at ${hostname}: the bench only targets 127.0.0.1`);
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

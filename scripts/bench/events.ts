@@ -1,0 +1,63 @@
+// The bench's Stripe events, built with the shared scenarios: checkouts for pending orders of the
+// seed buyer, and a repeating mix of five types for the ingestion sections.
+import { chargeRefunded, checkoutCompleted, piSucceeded } from "../lib/scenarios.ts";
+import { pendingOrders } from "../lib/seed.ts";
+import { event, fixture, type Evt } from "../lib/stripe-events.ts";
+import type { BenchContext } from "./context.ts";
+
+/** A paid checkout.session.completed for a pending order, its ids (cs_b, pi_b, cus_b) derived from t. */
+export function benchCheckout(t: string, orderId: string, opts: { id: string; created: number }): Evt {
+  return checkoutCompleted(orderId, `pi_b${t}`, opts.created, { id: `cs_b${t}`, customer: `cus_b${t}`, amount_subtotal: 2500 }, { id: opts.id });
+}
+
+export const MIX = ["checkout", "pi_succeeded", "charge_refunded", "sub_updated", "unknown"] as const;
+
+/**
+ * n events in a repeating mix of five: a checkout for a fresh order, its payment intent succeeding,
+ * a partial refund of its charge, a subscription update for a fresh customer, and a type the
+ * pipeline does not handle (payment_intent.created: recorded, ignored). Linked events of one
+ * scenario are adjacent, so they arrive concurrently, as Stripe sends them.
+ */
+export async function buildEvents(ctx: BenchContext, label: string, n: number): Promise<Evt[]> {
+  const orders = await pendingOrders(ctx.db, Math.ceil(n / MIX.length));
+  const refundBase = fixture("charge_refunded").data.object.refunds;
+  const now = Math.floor(Date.now() / 1000);
+  const out: Evt[] = [];
+  for (let i = 0; i < n; i++) {
+    const k = Math.floor(i / MIX.length);
+    const t = `${ctx.runTag}${label}${k}`;
+    const [pi, ch, cus, orderId] = [`pi_b${t}`, `ch_b${t}`, `cus_b${t}`, orders[k]];
+    const opts = { id: `evt_b${ctx.runTag}${label}${i}`, created: now };
+    switch (MIX[i % MIX.length]) {
+      case "checkout":
+        out.push(benchCheckout(t, orderId, opts));
+        break;
+      case "pi_succeeded":
+        out.push(piSucceeded(pi, ch, now, {
+          customer: cus, amount_received: 2500, status: "succeeded", metadata: { order_id: orderId },
+        }, opts));
+        break;
+      case "charge_refunded":
+        out.push(chargeRefunded(pi, ch, 1000, now, {
+          customer: cus,
+          refunds: { ...refundBase, data: [{ ...refundBase.data[0], id: `re_b${t}`, payment_intent: pi, charge: ch, amount: 1000, status: "succeeded" }] },
+        }, opts));
+        break;
+      case "sub_updated":
+        out.push(event("subscription_updated", { id: `sub_b${t}`, customer: `cus_bs${t}`, status: "active" }, opts));
+        break;
+      case "unknown":
+        out.push(event("payment_intent_created", { id: `pi_bu${t}` }, opts));
+        break;
+    }
+  }
+  return out;
+}
+
+/** Ledger rows of this run's events by status: the database's side of what the responses claim. */
+export async function ledgerStatus(ctx: BenchContext, label: string) {
+  const rows = await ctx.db`
+    select status, count(*)::int as n from ops.stripe_events
+    where event_id like ${`evt_b${ctx.runTag}${label}%`} group by status order by status`;
+  return Object.fromEntries(rows.map((r) => [r.status as string, r.n as number]));
+}
