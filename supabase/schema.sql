@@ -1032,7 +1032,9 @@ CREATE FUNCTION ops.next_job_due_in_ms(p_kinds text[]) RETURNS integer
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO ''
     AS $$
-  select greatest(0, ceil(extract(epoch from min(run_at) - now()) * 1000))::integer
+  -- greatest() ignores nulls, so the null of "nothing waits" is kept apart
+  select case when min(run_at) is not null
+              then greatest(0, ceil(extract(epoch from min(run_at) - now()) * 1000))::integer end
     from ops.jobs where kind = any (p_kinds) and status in ('queued', 'failed')
 $$;
 

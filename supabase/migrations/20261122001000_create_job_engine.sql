@@ -389,7 +389,9 @@ stable
 security definer
 set search_path = ''
 as $$
-  select greatest(0, ceil(extract(epoch from min(run_at) - now()) * 1000))::integer
+  -- greatest() ignores nulls, so the null of "nothing waits" is kept apart
+  select case when min(run_at) is not null
+              then greatest(0, ceil(extract(epoch from min(run_at) - now()) * 1000))::integer end
     from ops.jobs where kind = any (p_kinds) and status in ('queued', 'failed')
 $$;
 

@@ -171,7 +171,8 @@ export function createDrainer(sql: postgres.Sql, fn: string, handlers: Record<st
         if (ms === null || performance.now() + ms >= deadline) break;
         waiting = true;
         try {
-          await new Promise((r) => setTimeout(r, Math.max(ms, 20)));
+          // 0: a job is due but could not be claimed (its queue key is busy): look again shortly
+          await new Promise((r) => setTimeout(r, ms === 0 ? 250 : Math.max(ms, 20)));
         } finally {
           waiting = false;
         }
