@@ -1421,30 +1421,6 @@ $$;
 
 
 --
--- Name: tick_jobs(integer, interval); Type: PROCEDURE; Schema: ops; Owner: -
---
-
-CREATE PROCEDURE ops.tick_jobs(IN p_seconds integer DEFAULT 55, IN p_every interval DEFAULT '00:00:01'::interval)
-    LANGUAGE plpgsql
-    AS $$
-declare
-  stop_at timestamptz := clock_timestamp() + make_interval(secs => p_seconds);
-begin
-  perform pg_catalog.set_config('search_path', '', false);
-  if not pg_catalog.pg_try_advisory_lock(pg_catalog.hashtextextended('ops.tick_jobs', 0)) then
-    return; -- the previous minute's ticker still runs
-  end if;
-  while pg_catalog.clock_timestamp() < stop_at loop
-    perform ops.sweep_jobs();
-    commit;
-    perform pg_catalog.pg_sleep(extract(epoch from p_every));
-  end loop;
-  perform pg_catalog.pg_advisory_unlock(pg_catalog.hashtextextended('ops.tick_jobs', 0));
-end
-$$;
-
-
---
 -- Name: try_apply_stripe_event(text); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -3506,13 +3482,6 @@ REVOKE ALL ON FUNCTION ops.sweep_jobs(p_limit integer, p_lost_after interval) FR
 
 REVOKE ALL ON FUNCTION ops.take_rate_tokens(p_bucket text, p_tokens integer, p_capacity integer, p_window_ms integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.take_rate_tokens(p_bucket text, p_tokens integer, p_capacity integer, p_window_ms integer) TO pipeline_worker;
-
-
---
--- Name: PROCEDURE tick_jobs(IN p_seconds integer, IN p_every interval); Type: ACL; Schema: ops; Owner: -
---
-
-REVOKE ALL ON PROCEDURE ops.tick_jobs(IN p_seconds integer, IN p_every interval) FROM PUBLIC;
 
 
 --

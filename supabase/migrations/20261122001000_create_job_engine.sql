@@ -454,30 +454,6 @@ begin
 end
 $$;
 
--- The sweep's clock between cron runs: pg_cron 1.4 (Debian, the local stack) schedules by the minute and
--- hosted pg_cron by 10 s at best, so a retry that falls due when no worker drains would wait that long.
--- pg_cron starts this every minute; it sweeps every p_every for p_seconds, committing each tick so its
--- dispatches are sent (pg_net sends after commit). One ticker at a time (advisory lock).
--- No SET clause: a procedure with one cannot COMMIT, so names are qualified and search_path is set inside.
-create or replace procedure ops.tick_jobs(p_seconds integer default 55, p_every interval default interval '1 second')
-language plpgsql
-as $$
-declare
-  stop_at timestamptz := clock_timestamp() + make_interval(secs => p_seconds);
-begin
-  perform pg_catalog.set_config('search_path', '', false);
-  if not pg_catalog.pg_try_advisory_lock(pg_catalog.hashtextextended('ops.tick_jobs', 0)) then
-    return; -- the previous minute's ticker still runs
-  end if;
-  while pg_catalog.clock_timestamp() < stop_at loop
-    perform ops.sweep_jobs();
-    commit;
-    perform pg_catalog.pg_sleep(extract(epoch from p_every));
-  end loop;
-  perform pg_catalog.pg_advisory_unlock(pg_catalog.hashtextextended('ops.tick_jobs', 0));
-end
-$$;
-
 -- Replay a dead, failed or finished job: same row, same payload, same dedupe (idempotency) key,
 -- a fresh attempt budget. False when the job does not exist or is running.
 create or replace function ops.replay_job(p_job_id bigint) returns boolean

@@ -42,8 +42,27 @@ begin
                         'select ops.sweep_jobs()');
 end
 $$;
--- between sweeps, the ticker sweeps every second (so due retries are dispatched within ~1 s)
-select cron.schedule('ops-job-ticker', '* * * * *', 'call ops.tick_jobs(55)');
+-- The sweep's clock between cron runs: pg_cron 1.4 (Debian, the local stack) schedules by the minute,
+-- hosted pg_cron by 10 s at best, so a retry falling due while no worker drains would wait that long.
+-- Started every minute, this sweeps every second for 55 s, committing each tick so that pg_net sends
+-- its dispatches; one ticker at a time (advisory lock). A DO block, not a procedure: it may COMMIT
+-- without the SET clause a procedure could not have and the security advisors would want.
+select cron.schedule('ops-job-ticker', '* * * * *', $cmd$
+do $tick$
+declare
+  stop_at timestamptz := clock_timestamp() + interval '55 seconds';
+begin
+  if not pg_catalog.pg_try_advisory_lock(pg_catalog.hashtextextended('ops-job-ticker', 0)) then
+    return; -- the previous minute's ticker still runs
+  end if;
+  while pg_catalog.clock_timestamp() < stop_at loop
+    perform ops.sweep_jobs();
+    commit;
+    perform pg_catalog.pg_sleep(1);
+  end loop;
+end
+$tick$
+$cmd$);
 -- failed Stripe events are re-applied a few times (a missing mapping may have been added), then dead
 select cron.schedule('ops-retry-stripe-events', '*/15 * * * *', 'select ops.retry_failed_stripe_events()');
 select cron.schedule('ops-purge-history', '17 3 * * *', 'select ops.purge_pipeline_history()');

@@ -52,8 +52,9 @@ delete from net.http_request_queue;
 select is(ops.dispatch_due_job(array['pgtap.drain']), :leftover::bigint, 'a drainer out of budget hands the due job on');
 select is(ops.dispatch_due_job(array['pgtap.drain']), null, 'and not twice within seconds of its dispatch');
 
-select is((select schedule || ' ' || command from cron.job where jobname = 'ops-job-ticker'),
-  '* * * * * call ops.tick_jobs(55)', 'pg_cron starts the one-second ticker every minute');
+select ok((select schedule = '* * * * *' and command ~ 'perform ops\.sweep_jobs\(\);\s+commit;\s+perform pg_catalog\.pg_sleep\(1\)'
+             from cron.job where jobname = 'ops-job-ticker'),
+  'pg_cron starts the one-second ticker every minute: sweep, commit, sleep a second');
 
 select * from finish();
 rollback;
