@@ -110,7 +110,9 @@ as $$
                                * (0.5 + 0.5 * p_jitter) / 1000.0)
 $$;
 
--- security definer: reads the worker URL and service key from vault, which only the owner can read.
+-- security definer: reads the worker URL and the worker secret from vault, which only the owner can
+-- read. The worker secret authenticates the dispatch and nothing else (not the service role key:
+-- pg_net keeps request headers in its queue table until it sends them).
 -- pg_net queues the request and sends it after commit; nothing is sent for a rolled-back enqueue.
 create or replace function ops.dispatch_job(p_job_id bigint) returns bigint
 language plpgsql
@@ -120,22 +122,22 @@ as $$
 declare
   j record;
   base_url text;
-  service_key text;
+  worker_secret text;
   request_id bigint;
 begin
   select jb.id, jb.kind, k.function_name, k.timeout_ms into j
     from ops.jobs jb join ops.job_kinds k on k.kind = jb.kind where jb.id = p_job_id;
   select decrypted_secret into base_url from vault.decrypted_secrets where name = 'functions_base_url';
-  select decrypted_secret into service_key from vault.decrypted_secrets where name = 'service_role_key';
-  if base_url is null or service_key is null then
-    update ops.jobs set last_error = 'cannot dispatch: vault secrets functions_base_url and service_role_key are required'
+  select decrypted_secret into worker_secret from vault.decrypted_secrets where name = 'worker_secret';
+  if base_url is null or worker_secret is null then
+    update ops.jobs set last_error = 'cannot dispatch: vault secrets functions_base_url and worker_secret are required'
      where id = p_job_id;
     return null;
   end if;
   request_id := net.http_post(
     url := rtrim(base_url, '/') || '/' || j.function_name,
     body := jsonb_build_object('job_id', j.id),
-    headers := jsonb_build_object('Content-Type', 'application/json', 'Authorization', 'Bearer ' || service_key),
+    headers := jsonb_build_object('Content-Type', 'application/json', 'Authorization', 'Bearer ' || worker_secret),
     timeout_milliseconds := j.timeout_ms
   );
   update ops.jobs set last_dispatched_at = now(), dispatch_count = dispatch_count + 1, last_request_id = request_id

@@ -6,7 +6,7 @@
 -- cannot see (so never sends) the requests queued here.
 begin;
 set search_path = public, extensions;
-select plan(147);
+select plan(148);
 
 -- Committed jobs (seed, other runs) would blur counts: drop them for this transaction only.
 delete from ops.jobs;
@@ -76,10 +76,10 @@ select results_eq(
        from net.http_request_queue
       where convert_from(body, 'UTF8')::jsonb = jsonb_build_object('job_id', pg_temp.job('dedupe')) $$,
   $$ select rtrim(pg_temp.secret('functions_base_url'), '/') || '/crm-sync', 'POST',
-            'Bearer ' || pg_temp.secret('service_role_key'), 'application/json',
+            'Bearer ' || pg_temp.secret('worker_secret'), 'application/json',
             (select timeout_ms from ops.job_kinds where kind = 'crm.contact'),
             jsonb_build_object('job_id', pg_temp.job('dedupe')) $$,
-  'the request POSTs {"job_id": id} to <functions_base_url>/crm-sync, with the vault service key and the kind''s timeout');
+  'the request POSTs {"job_id": id} to <functions_base_url>/crm-sync, with the vault''s worker secret and the kind''s timeout');
 select matches((select url from net.http_request_queue
                  where convert_from(body, 'UTF8')::jsonb = jsonb_build_object('job_id', pg_temp.job('dedupe'))),
   '/crm-sync$', 'the request url ends with the kind''s function name');
@@ -102,15 +102,17 @@ select results_eq($$ select status, run_at = now() + interval '10 minutes', disp
   $$ values ('queued', true, 0, null::timestamptz) $$,
   'a delayed job waits queued for its run_at, never dispatched');
 
--- the service key is missing from vault (restored below)
-create temp table stashed_secrets as select * from vault.secrets where name = 'service_role_key';
-delete from vault.secrets where name = 'service_role_key';
+-- the worker secret is missing from vault (restored below)
+create temp table stashed_secrets as select * from vault.secrets where name = 'worker_secret';
+delete from vault.secrets where name = 'worker_secret';
 call pg_temp.enqueue('no_vault');
-select is(pg_temp.requests(pg_temp.job('no_vault')), 0, 'without the vault service key nothing is queued in pg_net');
+select is(pg_temp.requests(pg_temp.job('no_vault')), 0, 'without the vault''s worker secret nothing is queued in pg_net');
 select results_eq($$ select status, dispatch_count, last_dispatched_at, last_error from ops.jobs where id = pg_temp.job('no_vault') $$,
   $$ values ('queued', 0, null::timestamptz,
-             'cannot dispatch: vault secrets functions_base_url and service_role_key are required') $$,
-  'without the vault service key the job stays queued, undispatched, with a last_error naming the missing secrets');
+             'cannot dispatch: vault secrets functions_base_url and worker_secret are required') $$,
+  'without the vault''s worker secret the job stays queued, undispatched, with a last_error naming the missing secrets');
+select is_empty($$ select 1 from vault.secrets where name = 'service_role_key' $$,
+  'the vault holds no service role key: dispatches do not carry it');
 insert into vault.secrets select * from stashed_secrets;
 select is(ops.sweep_jobs(), 1, 'once the secret is back, the sweep dispatches the undispatched job (and only it)');
 select is(pg_temp.requests(pg_temp.job('no_vault')), 1, 'the swept job has its pg_net request');
@@ -541,11 +543,12 @@ select is((select count(*)::int from ops.claim_job(pg_temp.job('qk_second'), 'w-
 -- a dispatch that got an error answer is explained on the job when the sweep re-dispatches it
 insert into named_jobs (name, id) values ('explained', ops.enqueue_job('pgtap.echo', '{}', 'pgtap:explained'));
 insert into net._http_response (id, status_code, content, created)
-values ((select last_request_id from ops.jobs where id = pg_temp.job('explained')), 401, '{"message":"Invalid JWT"}', now());
+values ((select last_request_id from ops.jobs where id = pg_temp.job('explained')), 403,
+        '{"error":"refused: only the database''s dispatcher runs jobs"}', now());
 update ops.jobs set last_dispatched_at = now() - interval '1 minute' where id = pg_temp.job('explained');
 select ok(ops.sweep_jobs() >= 1, 'the sweep re-dispatches the job whose dispatch led nowhere');
-select matches((select last_error from ops.jobs where id = pg_temp.job('explained')), '^dispatch \d+: HTTP 401 .*Invalid JWT',
-  'and its last_error says what the dispatch answered (here: a wrong service key in vault)');
+select matches((select last_error from ops.jobs where id = pg_temp.job('explained')), '^dispatch \d+: HTTP 403 .*refused',
+  'and its last_error says what the dispatch answered (here: the worker refused the vault''s worker secret)');
 -- a worker records mappings only for the entities of the job it holds
 insert into named_jobs (name, id) values ('bound', ops.enqueue_job('crm.contact', jsonb_build_object('customer_id', gen_random_uuid()), 'pgtap:bound'));
 call pg_temp.claim('bound', 'w-bound');

@@ -123,11 +123,12 @@ export function serveJobWorker(options: WorkerOptions) {
   const sql = connect(options.dbEnv);
   const handlers = options.handlers(sql, env);
   serve(options.name, async (req, body) => {
-    // only the dispatcher may run jobs: it sends the service key the project injects
+    // only the dispatcher may run jobs: it sends the vault's worker_secret, one of WORKER_SECRET
     await requireBearerSecret(
       req,
-      env.SUPABASE_SERVICE_ROLE_KEY,
-      "jobs are dispatched by the database with the service role key",
+      env.WORKER_SECRET,
+      "refused: only the database's dispatcher runs jobs (Authorization: Bearer <the vault's worker_secret>)",
+      "WORKER_SECRET",
     );
     const outcome = await runJob(sql, options.name, parseJobRequest(body), handlers);
     return { body: outcome, log: { job_id: outcome.job_id, outcome: outcome.status } };
