@@ -243,6 +243,38 @@ describe("delivery guarantees", () => {
     }
   }, 240_000);
 
+  test.each([
+    ["the worker refuses the vault's secret (a rotation done in the wrong order)", "crm-sync", /HTTP 403 .*only the database's dispatcher runs jobs/],
+    ["the function is not deployed", "no-such-function", /HTTP 404 .*Function not found/],
+  ])("a dispatch that never leads to a claim is re-sent with backoff, then dead-lettered: %s", async (_name, fn, answer) => {
+    const kind = `test.undeliverable.${uid().slice(0, 8)}`;
+    await sql`insert into ops.job_kinds (kind, function_name, timeout_ms) values (${kind}, ${fn}, 2000)`;
+    const [{ secret }] = await sql`select decrypted_secret as secret from vault.decrypted_secrets where name = 'worker_secret'`;
+    try {
+      if (fn === "crm-sync") await sql`update vault.secrets set secret = 'not-the-worker-secret' where name = 'worker_secret'`;
+      const [{ id }] = await sql`select ops.enqueue_job(${kind}, '{}', ${`test:undeliverable:${uid()}`}) as id`;
+      const started = Date.now();
+      // sweeps as pg_cron runs them, with short waits: 50 ms after the first dispatch, doubling, at most 400 ms
+      const dead = await waitFor("the job to be dead-lettered", async () => {
+        const [job] = await sql`select status, dispatch_count, unclaimed_dispatches, last_error from ops.jobs where id = ${id}`;
+        return job.status === "dead" && job;
+      }, 30_000, () => sql`select ops.sweep_jobs(500, '50 milliseconds', 8, '400 milliseconds')`);
+      expect(Date.now() - started).toBeGreaterThan(50 + 100 + 200 + 400 * 5); // it backed off
+      expect(dead).toMatchObject({ dispatch_count: 8, unclaimed_dispatches: 8 });
+      expect(dead.last_error).toMatch(/^undeliverable: 8 dispatches since its last claim led to no claim/);
+      expect(dead.last_error).toMatch(answer);
+      expect(dead.last_error).toContain(`that the function ${fn} is deployed`);
+      const [exc] = await sql`select exception, next_action from ops.pipeline_exceptions where ref = ${String(id)}`;
+      expect(exc.exception).toBe("undeliverable job");
+      expect(exc.next_action).toContain("worker_secret");
+      expect(exc.next_action).toContain(`ops.replay_job(${id})`);
+      await sql`delete from ops.jobs where id = ${id}`;
+    } finally {
+      await sql`update vault.secrets set secret = ${secret} where name = 'worker_secret'`;
+      await sql`delete from ops.job_kinds where kind = ${kind}`;
+    }
+  });
+
   test("two dispatches of one job run it once", async () => {
     const { customerId } = await newBuyer(`twice-${run}@example.com`);
     await settle(await jobIds({ customers: [customerId] }));
