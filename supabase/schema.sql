@@ -1261,27 +1261,36 @@ $$;
 
 
 --
--- Name: retry_failed_stripe_events(integer, integer); Type: FUNCTION; Schema: ops; Owner: -
+-- Name: retry_failed_stripe_event(text, integer); Type: FUNCTION; Schema: ops; Owner: -
 --
 
-CREATE FUNCTION ops.retry_failed_stripe_events(p_max_attempts integer DEFAULT 5, p_limit integer DEFAULT 100) RETURNS integer
+CREATE FUNCTION ops.retry_failed_stripe_event(p_event_id text, p_max_attempts integer DEFAULT 5) RETURNS text
     LANGUAGE plpgsql
     SET search_path TO ''
+    SET lock_timeout TO '3s'
     AS $$
 declare
-  id text;
-  n integer := 0;
+  v_attempts integer;
+  v_state text;
+  v_message text;
 begin
-  for id in
-    select e.event_id from ops.stripe_events e
-     where e.status = 'failed' and e.attempts < p_max_attempts
-     order by e.event_created limit p_limit
-  loop
-    perform ops.try_apply_stripe_event(id);
-    n := n + 1;
-  end loop;
-  update ops.stripe_events set status = 'dead' where status = 'failed' and attempts >= p_max_attempts;
-  return n;
+  select e.attempts into v_attempts from ops.stripe_events e where e.event_id = p_event_id and e.status = 'failed';
+  if not found then
+    return null;
+  end if;
+  if v_attempts < p_max_attempts then
+    begin
+      perform ops.try_apply_stripe_event(p_event_id);
+    exception when others then
+      -- only passing conditions reach here (ops.try_apply_stripe_event records every verdict)
+      get stacked diagnostics v_state = returned_sqlstate, v_message = message_text;
+      raise warning 'Stripe event % not retried this time (%: %); the next run tries it again', p_event_id, v_state, v_message;
+      return 'failed';
+    end;
+  end if;
+  update ops.stripe_events set status = 'dead'
+   where event_id = p_event_id and status = 'failed' and attempts >= p_max_attempts;
+  return (select e.status from ops.stripe_events e where e.event_id = p_event_id);
 end
 $$;
 
@@ -3404,10 +3413,10 @@ REVOKE ALL ON FUNCTION ops.replay_jobs(p_status text, p_kind text, p_limit integ
 
 
 --
--- Name: FUNCTION retry_failed_stripe_events(p_max_attempts integer, p_limit integer); Type: ACL; Schema: ops; Owner: -
+-- Name: FUNCTION retry_failed_stripe_event(p_event_id text, p_max_attempts integer); Type: ACL; Schema: ops; Owner: -
 --
 
-REVOKE ALL ON FUNCTION ops.retry_failed_stripe_events(p_max_attempts integer, p_limit integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ops.retry_failed_stripe_event(p_event_id text, p_max_attempts integer) FROM PUBLIC;
 
 
 --
