@@ -1328,6 +1328,7 @@ begin
            case when p.last_request_id is null then null
                 when r.id is null then 'no answer recorded (pg_net down, the request still in flight, or its answer purged)'
                 when r.error_msg is not null then 'pg_net: ' || r.error_msg
+                when r.status_code is null then 'pg_net: no HTTP status' || case when r.timed_out then ' (timed out)' else '' end
                 else 'HTTP ' || r.status_code || ' ' || left(coalesce(r.content, ''), 200) end as answer
       from picked p left join net._http_response r on r.id = p.last_request_id
   ), marked as (

@@ -6,7 +6,7 @@
 -- cannot see (so never sends) the requests queued here.
 begin;
 set search_path = public, extensions;
-select plan(167);
+select plan(169);
 
 -- Committed jobs (seed, other runs) would blur counts: drop them for this transaction only.
 delete from ops.jobs;
@@ -591,6 +591,13 @@ select set_eq($$ select name from named_jobs n where name like 'bo\_%' and pg_te
 select results_eq($$ select j.unclaimed_dispatches, j.last_error from ops.jobs j where id = pg_temp.job('bo_3_late') $$,
   $$ values (4, 'dispatch ' || -pg_temp.job('bo_3_late') || ': no answer recorded (pg_net down, the request still in flight, or its answer purged)') $$,
   'the re-dispatch counts, and last_error says the last dispatch got no answer');
+
+call pg_temp.dispatched('bo_timed_out', 1, interval '31 seconds');
+insert into net._http_response (id, timed_out, created) values (-pg_temp.job('bo_timed_out'), true, now());
+select is(ops.sweep_jobs(), 1, 'a dispatch whose answer timed out is re-sent');
+select is((select last_error from ops.jobs where id = pg_temp.job('bo_timed_out')),
+  'dispatch ' || -pg_temp.job('bo_timed_out') || ': pg_net: no HTTP status (timed out)',
+  'and last_error says so');
 
 -- a claim, or a worker told to wait for its queue key's turn, resets the count
 select is((select unclaimed_dispatches from ops.claim_job(pg_temp.job('bo_1_early'), 'w-1')), 0,
