@@ -504,6 +504,7 @@ CREATE TABLE ops.jobs (
     last_error text,
     last_dispatched_at timestamp with time zone,
     dispatch_count integer DEFAULT 0 NOT NULL,
+    unclaimed_dispatches integer DEFAULT 0 NOT NULL,
     last_request_id bigint,
     correlation_id text,
     stripe_event_id text,
@@ -539,19 +540,23 @@ begin
   select queue_key into qk from ops.jobs where id = p_job_id;
   if qk is not null then
     perform pg_advisory_xact_lock(hashtextextended(qk, 0));
+    -- either way the dispatch reached a worker, which is all the sweep's dead-lettering asks
+    -- (ops.sweep_jobs): a job waiting for its turn is not undeliverable
     if exists (select 1 from ops.jobs o where o.queue_key = qk and o.id <> p_job_id
                  and o.status = 'running' and o.locked_until > now()) then
+      update ops.jobs set unclaimed_dispatches = 0 where id = p_job_id and unclaimed_dispatches <> 0;
       return; -- finishing that job dispatches this one (ops.dispatch_next)
     end if;
     if exists (select 1 from ops.jobs o where o.queue_key = qk and o.id < p_job_id
                  and o.status in ('queued', 'failed') and o.run_at <= now()) then
+      update ops.jobs set unclaimed_dispatches = 0 where id = p_job_id and unclaimed_dispatches <> 0;
       perform ops.dispatch_next(p_job_id);
       return; -- an older due job of the same key goes first
     end if;
   end if;
   -- the lease expired on the last attempt: the worker died on it (a poison payload?); dead-letter it
   update ops.jobs
-     set status = 'dead', locked_by = null, locked_until = null,
+     set status = 'dead', locked_by = null, locked_until = null, unclaimed_dispatches = 0,
          last_error = 'lease expired on the last attempt (worker died or timed out)'
    where id = p_job_id and status = 'running' and locked_until < now() and attempts >= max_attempts
   returning * into j;
@@ -560,7 +565,7 @@ begin
     return;
   end if;
   update ops.jobs jb
-     set status = 'running', attempts = jb.attempts + 1, locked_by = p_worker,
+     set status = 'running', attempts = jb.attempts + 1, locked_by = p_worker, unclaimed_dispatches = 0,
          locked_until = now() + make_interval(secs => k.lease_seconds)
     from ops.job_kinds k
    where jb.id = p_job_id and k.kind = jb.kind
@@ -741,25 +746,27 @@ CREATE FUNCTION ops.dispatch_job(p_job_id bigint) RETURNS bigint
 declare
   j record;
   base_url text;
-  service_key text;
+  worker_secret text;
   request_id bigint;
 begin
   select jb.id, jb.kind, k.function_name, k.timeout_ms into j
     from ops.jobs jb join ops.job_kinds k on k.kind = jb.kind where jb.id = p_job_id;
   select decrypted_secret into base_url from vault.decrypted_secrets where name = 'functions_base_url';
-  select decrypted_secret into service_key from vault.decrypted_secrets where name = 'service_role_key';
-  if base_url is null or service_key is null then
-    update ops.jobs set last_error = 'cannot dispatch: vault secrets functions_base_url and service_role_key are required'
+  select decrypted_secret into worker_secret from vault.decrypted_secrets where name = 'worker_secret';
+  if base_url is null or worker_secret is null then
+    update ops.jobs set last_error = 'cannot dispatch: vault secrets functions_base_url and worker_secret are required'
      where id = p_job_id;
     return null;
   end if;
   request_id := net.http_post(
     url := rtrim(base_url, '/') || '/' || j.function_name,
     body := jsonb_build_object('job_id', j.id),
-    headers := jsonb_build_object('Content-Type', 'application/json', 'Authorization', 'Bearer ' || service_key),
+    headers := jsonb_build_object('Content-Type', 'application/json', 'Authorization', 'Bearer ' || worker_secret),
     timeout_milliseconds := j.timeout_ms
   );
-  update ops.jobs set last_dispatched_at = now(), dispatch_count = dispatch_count + 1, last_request_id = request_id
+  update ops.jobs
+     set last_dispatched_at = now(), dispatch_count = dispatch_count + 1,
+         unclaimed_dispatches = unclaimed_dispatches + 1, last_request_id = request_id
    where id = p_job_id;
   return request_id;
 end
@@ -1294,7 +1301,7 @@ CREATE FUNCTION ops.replay_job(p_job_id bigint) RETURNS boolean
     AS $$
 begin
   update ops.jobs
-     set status = 'queued', attempts = 0, run_at = now(), locked_by = null, locked_until = null
+     set status = 'queued', attempts = 0, run_at = now(), locked_by = null, locked_until = null, unclaimed_dispatches = 0
    where id = p_job_id and status in ('dead', 'failed', 'succeeded', 'queued');
   if not found then
     return false;
@@ -1328,64 +1335,104 @@ $$;
 
 
 --
--- Name: retry_failed_stripe_events(integer, integer); Type: FUNCTION; Schema: ops; Owner: -
+-- Name: retry_failed_stripe_event(text, integer); Type: FUNCTION; Schema: ops; Owner: -
 --
 
-CREATE FUNCTION ops.retry_failed_stripe_events(p_max_attempts integer DEFAULT 5, p_limit integer DEFAULT 100) RETURNS integer
+CREATE FUNCTION ops.retry_failed_stripe_event(p_event_id text, p_max_attempts integer DEFAULT 5) RETURNS text
     LANGUAGE plpgsql
     SET search_path TO ''
+    SET lock_timeout TO '3s'
     AS $$
 declare
-  id text;
-  n integer := 0;
+  v_attempts integer;
+  v_state text;
+  v_message text;
 begin
-  for id in
-    select e.event_id from ops.stripe_events e
-     where e.status = 'failed' and e.attempts < p_max_attempts
-     order by e.event_created limit p_limit
-  loop
-    perform ops.try_apply_stripe_event(id);
-    n := n + 1;
-  end loop;
-  update ops.stripe_events set status = 'dead' where status = 'failed' and attempts >= p_max_attempts;
-  return n;
+  select e.attempts into v_attempts from ops.stripe_events e where e.event_id = p_event_id and e.status = 'failed';
+  if not found then
+    return null;
+  end if;
+  if v_attempts < p_max_attempts then
+    begin
+      perform ops.try_apply_stripe_event(p_event_id);
+    exception when others then
+      -- only passing conditions reach here (ops.try_apply_stripe_event records every verdict)
+      get stacked diagnostics v_state = returned_sqlstate, v_message = message_text;
+      raise warning 'Stripe event % not retried this time (%: %); the next run tries it again', p_event_id, v_state, v_message;
+      return 'failed';
+    end;
+  end if;
+  update ops.stripe_events set status = 'dead'
+   where event_id = p_event_id and status = 'failed' and attempts >= p_max_attempts;
+  return (select e.status from ops.stripe_events e where e.event_id = p_event_id);
 end
 $$;
 
 
 --
--- Name: sweep_jobs(integer, interval); Type: FUNCTION; Schema: ops; Owner: -
+-- Name: sweep_jobs(integer, interval, integer, interval); Type: FUNCTION; Schema: ops; Owner: -
 --
 
-CREATE FUNCTION ops.sweep_jobs(p_limit integer DEFAULT 500, p_lost_after interval DEFAULT '00:00:30'::interval) RETURNS integer
+CREATE FUNCTION ops.sweep_jobs(p_limit integer DEFAULT 500, p_lost_after interval DEFAULT '00:00:30'::interval, p_max_unclaimed integer DEFAULT 8, p_max_wait interval DEFAULT '00:10:00'::interval) RETURNS integer
     LANGUAGE plpgsql
     SET search_path TO ''
     AS $$
 declare
+  to_dispatch bigint[];
   job_id bigint;
-  n integer := 0;
 begin
-  for job_id in
-    select jb.id from ops.jobs jb
+  -- one statement over the swept jobs: pick them, read what their last dispatch got (one join on
+  -- net._http_response by its indexed id), explain it on queued jobs, and dead-letter the jobs
+  -- that ran out of dispatches
+  with picked as (
+    select jb.id, jb.status, jb.priority, jb.run_at, jb.unclaimed_dispatches, jb.last_request_id, k.function_name
+      from ops.jobs jb join ops.job_kinds k on k.kind = jb.kind
      where (jb.status in ('queued', 'failed') and jb.run_at <= now()
             and (jb.last_dispatched_at is null or jb.last_dispatched_at < jb.run_at
-                 or jb.last_dispatched_at < now() - p_lost_after))
-        or (jb.status = 'running' and jb.locked_until < now())
+                 or jb.last_dispatched_at < now() - least(p_lost_after * power(2, least(greatest(jb.unclaimed_dispatches, 1) - 1, 20)), p_max_wait)))
+        or (jb.status = 'running' and jb.locked_until < now()
+            and (jb.unclaimed_dispatches = 0
+                 or jb.last_dispatched_at < now() - least(p_lost_after * power(2, least(jb.unclaimed_dispatches - 1, 20)), p_max_wait)))
      order by jb.priority desc, jb.run_at
      limit p_limit
-     for update skip locked
-  loop
-    -- say why the last dispatch did not lead to a claim (wrong key, function missing, timeout)
+     for update of jb skip locked
+  ), answered as (
+    select p.*, p.unclaimed_dispatches >= p_max_unclaimed as give_up,
+           r.id is not null and r.status_code is not null and r.status_code < 300 as answered_ok,
+           case when p.last_request_id is null then null
+                when r.id is null then 'no answer recorded (pg_net down, the request still in flight, or its answer purged)'
+                when r.error_msg is not null then 'pg_net: ' || r.error_msg
+                when r.status_code is null then 'pg_net: no HTTP status' || case when r.timed_out then ' (timed out)' else '' end
+                else 'HTTP ' || r.status_code || ' ' || left(coalesce(r.content, ''), 200) end as answer
+      from picked p left join net._http_response r on r.id = p.last_request_id
+  ), marked as (
     update ops.jobs jb
-       set last_error = left(format('dispatch %s: %s', r.id,
-             coalesce(r.error_msg, 'HTTP ' || r.status_code || ' ' || left(coalesce(r.content, ''), 200))), 1000)
-      from net._http_response r
-     where jb.id = job_id and jb.status = 'queued' and r.id = jb.last_request_id
-       and (r.status_code is null or r.status_code >= 300);
+       set status = case when a.give_up then 'dead' else jb.status end,
+           locked_by = case when a.give_up then null else jb.locked_by end,
+           locked_until = case when a.give_up then null else jb.locked_until end,
+           last_error = left(case
+             when a.give_up then format(
+               'undeliverable: %s dispatches since its last claim led to no claim; the last (pg_net request %s) got: %s. '
+               'Check the vault secrets functions_base_url and worker_secret, that the function %s is deployed, '
+               'and that its WORKER_SECRET holds the vault''s worker_secret',
+               a.unclaimed_dispatches, a.last_request_id, coalesce(a.answer, 'nothing'), a.function_name)
+             else format('dispatch %s: %s', a.last_request_id, a.answer) end, 1000)
+      from answered a
+     where jb.id = a.id
+       and (a.give_up or (jb.status = 'queued' and a.unclaimed_dispatches > 0 and a.answer is not null and not a.answered_ok))
+    returning jb.id, jb.status
+  ), closed as (
+    -- a dead-lettered job whose lease had expired: its open attempt ends there
+    update ops.job_attempts t set outcome = 'lease_expired', finished_at = now()
+      from marked m where t.job_id = m.id and m.status = 'dead' and t.outcome is null
+    returning t.job_id
+  )
+  select array_agg(a.id order by a.priority desc, a.run_at) filter (where not a.give_up) into to_dispatch
+    from answered a;
+  foreach job_id in array coalesce(to_dispatch, '{}') loop
     perform ops.dispatch_job(job_id);
-    n := n + 1;
   end loop;
-  return n;
+  return coalesce(cardinality(to_dispatch), 0);
 end
 $$;
 
@@ -2032,14 +2079,22 @@ COMMENT ON TABLE public.orders IS 'One-off marketplace orders. The app creates t
 --
 
 CREATE VIEW ops.pipeline_exceptions WITH (security_invoker='true') AS
- SELECT 'dead job'::text AS exception,
+ SELECT
+        CASE
+            WHEN (j.unclaimed_dispatches > 0) THEN 'undeliverable job'::text
+            ELSE 'dead job'::text
+        END AS exception,
     j.kind AS subject,
     (j.id)::text AS ref,
     j.updated_at AS since,
     j.attempts,
     j.last_error AS error,
-    format('fix the cause, then: select ops.replay_job(%s);  (or npm run replay -- jobs %s)'::text, j.id, j.id) AS next_action
-   FROM ops.jobs j
+        CASE
+            WHEN (j.unclaimed_dispatches > 0) THEN format('check the vault secrets functions_base_url and worker_secret, that the function %s is deployed and that its WORKER_SECRET holds the vault''s worker_secret; then: select ops.replay_job(%s);'::text, k.function_name, j.id)
+            ELSE format('fix the cause, then: select ops.replay_job(%s);  (or npm run replay -- jobs %s)'::text, j.id, j.id)
+        END AS next_action
+   FROM (ops.jobs j
+     JOIN ops.job_kinds k ON ((k.kind = j.kind)))
   WHERE (j.status = 'dead'::text)
 UNION ALL
  SELECT 'retrying job'::text AS exception,
@@ -2050,7 +2105,7 @@ UNION ALL
     j.last_error AS error,
     format('retries automatically at %s (attempt %s of %s)'::text, j.run_at, (j.attempts + 1), j.max_attempts) AS next_action
    FROM ops.jobs j
-  WHERE (j.status = 'failed'::text)
+  WHERE ((j.status = 'failed'::text) AND (j.run_at >= (now() - '00:05:00'::interval)))
 UNION ALL
  SELECT 'stuck job'::text AS exception,
     j.kind AS subject,
@@ -2058,9 +2113,10 @@ UNION ALL
     j.run_at AS since,
     j.attempts,
     COALESCE(j.last_error, 'not claimed since it became due'::text) AS error,
-    'the sweep re-dispatches it every minute; if it stays, check the worker function and vault secrets'::text AS next_action
-   FROM ops.jobs j
-  WHERE ((j.status = 'queued'::text) AND (j.run_at < (now() - '00:05:00'::interval)))
+    format('dispatched %s times since its last claim; the sweep re-sends it with backoff and dead-letters it if that goes on: check the vault secrets functions_base_url and worker_secret, the function %s and its WORKER_SECRET'::text, j.unclaimed_dispatches, k.function_name) AS next_action
+   FROM (ops.jobs j
+     JOIN ops.job_kinds k ON ((k.kind = j.kind)))
+  WHERE ((j.status = ANY (ARRAY['queued'::text, 'failed'::text])) AND (j.run_at < (now() - '00:05:00'::interval)))
 UNION ALL
  SELECT 'failed Stripe event'::text AS exception,
     e.type AS subject,
@@ -2087,7 +2143,7 @@ UNION ALL
 -- Name: VIEW pipeline_exceptions; Type: COMMENT; Schema: ops; Owner: -
 --
 
-COMMENT ON VIEW ops.pipeline_exceptions IS 'Everything that needs a person: dead and retrying jobs, stuck jobs, failed Stripe events, orders to review; with the next action for each.';
+COMMENT ON VIEW ops.pipeline_exceptions IS 'Everything that needs a person: dead, undeliverable and retrying jobs, stuck jobs, failed Stripe events, orders to review; with the next action for each.';
 
 
 --
@@ -3463,17 +3519,17 @@ REVOKE ALL ON FUNCTION ops.replay_jobs(p_status text, p_kind text, p_limit integ
 
 
 --
--- Name: FUNCTION retry_failed_stripe_events(p_max_attempts integer, p_limit integer); Type: ACL; Schema: ops; Owner: -
+-- Name: FUNCTION retry_failed_stripe_event(p_event_id text, p_max_attempts integer); Type: ACL; Schema: ops; Owner: -
 --
 
-REVOKE ALL ON FUNCTION ops.retry_failed_stripe_events(p_max_attempts integer, p_limit integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ops.retry_failed_stripe_event(p_event_id text, p_max_attempts integer) FROM PUBLIC;
 
 
 --
--- Name: FUNCTION sweep_jobs(p_limit integer, p_lost_after interval); Type: ACL; Schema: ops; Owner: -
+-- Name: FUNCTION sweep_jobs(p_limit integer, p_lost_after interval, p_max_unclaimed integer, p_max_wait interval); Type: ACL; Schema: ops; Owner: -
 --
 
-REVOKE ALL ON FUNCTION ops.sweep_jobs(p_limit integer, p_lost_after interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ops.sweep_jobs(p_limit integer, p_lost_after interval, p_max_unclaimed integer, p_max_wait interval) FROM PUBLIC;
 
 
 --

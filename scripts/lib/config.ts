@@ -1,6 +1,6 @@
 // Local stack configuration: defaults, then .env files, then the process environment (which wins).
 import { existsSync, readFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { SignJWT } from "jose";
 
 export const ROOT = resolve(import.meta.dirname, "..", "..");
@@ -53,6 +53,16 @@ export const config = {
   stripeWebhookSecret: env.STRIPE_WEBHOOK_SECRET ?? "whsec_local_current_not_for_production,whsec_local_previous_not_for_production",
   get stripeWebhookSecrets(): string[] {
     return this.stripeWebhookSecret.split(/[\s,]+/).filter(Boolean);
+  },
+  /** Where the local stack keeps the worker secret it generated on its first start. */
+  get workerSecretFile() {
+    return join(this.stackDir, "worker-secret");
+  },
+  /** What the workers accept (WORKER_SECRET, several comma-separated while rotating; the first is
+   * the current one, which the vault's worker_secret holds), else the stack's generated secret. */
+  get workerSecret(): string | undefined {
+    if (env.WORKER_SECRET) return env.WORKER_SECRET;
+    return existsSync(this.workerSecretFile) ? readFileSync(this.workerSecretFile, "utf8").trim() : undefined;
   },
   get dbUrl() {
     return env.SUPABASE_DB_URL ?? `postgresql://postgres:${this.dbPassword}@127.0.0.1:${this.pgPort}/postgres`;

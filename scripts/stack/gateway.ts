@@ -34,6 +34,8 @@ function functionEnv(fn: Fn): NodeJS.ProcessEnv {
     STRIPE_WEBHOOK_DB_URL: config.webhookDbUrl,
     PIPELINE_WORKER_DB_URL: config.workerDbUrl,
     STRIPE_WEBHOOK_SECRET: config.stripeWebhookSecret,
+    // as `supabase secrets set WORKER_SECRET=...` gives it to every function
+    WORKER_SECRET: config.workerSecret,
   };
 }
 

@@ -2,6 +2,7 @@
 // layer, migrations through the real Supabase CLI, the pg_net stand-in worker and the functions
 // gateway running Deno. Every step is idempotent, so starting twice is harmless.
 import { execFileSync, spawn, spawnSync, type StdioOptions } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, chownSync } from "node:fs";
 import { join } from "node:path";
 import { apiKeys, config, ROOT } from "../lib/config.ts";
@@ -161,6 +162,18 @@ function pushMigrations() {
   if (applied.length) log(`applied ${applied.length} migration(s)`);
 }
 
+/** The workers' secret: WORKER_SECRET when set, else one generated on the stack's first start and
+ * kept in its directory (as an operator keeps it between `vault.create_secret` and `secrets set`).
+ * Returns the current one (the first of a comma-separated rotation list). */
+function ensureWorkerSecret(): string {
+  if (!config.workerSecret) {
+    writeFileSync(config.workerSecretFile, randomBytes(32).toString("base64url") + "\n", { mode: 0o600 });
+  }
+  const current = config.workerSecret?.split(",").map((s) => s.trim()).find(Boolean);
+  if (!current) throw new Error("WORKER_SECRET is set but holds no secret");
+  return current;
+}
+
 /** Things hosted Supabase configures outside migrations: login passwords and vault secrets. */
 async function configureDeployment() {
   const db = connect();
@@ -168,11 +181,12 @@ async function configureDeployment() {
     for (const [role, password] of [["stripe_webhook", config.webhookDbPassword], ["pipeline_worker", config.workerDbPassword]]) {
       await db.unsafe(`alter role ${role} with login password '${password.replace(/'/g, "''")}'`);
     }
-    const keys = await apiKeys();
     const secrets: Record<string, string> = {
       functions_base_url: `${config.apiUrl}/functions/v1`,
-      service_role_key: keys.serviceRole,
+      worker_secret: ensureWorkerSecret(),
     };
+    // dispatches no longer carry the service role key: nothing may keep it in vault
+    await db`delete from vault.secrets where name = 'service_role_key'`;
     for (const [name, value] of Object.entries(secrets)) {
       await db`
         with updated as (

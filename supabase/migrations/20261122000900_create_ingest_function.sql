@@ -99,27 +99,41 @@ begin
 end
 $$;
 
--- Re-applies failed events (pg_cron, every 15 minutes): a fix such as a new status mapping
--- heals them without a person; after p_max_attempts they are dead and wait in pipeline_exceptions.
-create or replace function ops.retry_failed_stripe_events(p_max_attempts integer default 5, p_limit integer default 100)
-returns integer
+-- Re-applies one failed event: pg_cron's ops-retry-stripe-events runs it for each failed event every
+-- 15 minutes, committing after each (migration 1100), so that a fix such as a new status mapping
+-- heals events without a person, and one event's lock timeout never rolls back the others'
+-- outcomes or their dead-marking. A passing condition (a lock timeout, 3 s here since pg_cron's
+-- role has none; a deadlock; resources) leaves the event as it was for the next run. After
+-- p_max_attempts a still failing event is dead and waits in pipeline_exceptions. Returns the
+-- event's status afterwards, or null when it was not failed.
+create or replace function ops.retry_failed_stripe_event(p_event_id text, p_max_attempts integer default 5)
+returns text
 language plpgsql
 set search_path = ''
+set lock_timeout = '3s'
 as $$
 declare
-  id text;
-  n integer := 0;
+  v_attempts integer;
+  v_state text;
+  v_message text;
 begin
-  for id in
-    select e.event_id from ops.stripe_events e
-     where e.status = 'failed' and e.attempts < p_max_attempts
-     order by e.event_created limit p_limit
-  loop
-    perform ops.try_apply_stripe_event(id);
-    n := n + 1;
-  end loop;
-  update ops.stripe_events set status = 'dead' where status = 'failed' and attempts >= p_max_attempts;
-  return n;
+  select e.attempts into v_attempts from ops.stripe_events e where e.event_id = p_event_id and e.status = 'failed';
+  if not found then
+    return null;
+  end if;
+  if v_attempts < p_max_attempts then
+    begin
+      perform ops.try_apply_stripe_event(p_event_id);
+    exception when others then
+      -- only passing conditions reach here (ops.try_apply_stripe_event records every verdict)
+      get stacked diagnostics v_state = returned_sqlstate, v_message = message_text;
+      raise warning 'Stripe event % not retried this time (%: %); the next run tries it again', p_event_id, v_state, v_message;
+      return 'failed';
+    end;
+  end if;
+  update ops.stripe_events set status = 'dead'
+   where event_id = p_event_id and status = 'failed' and attempts >= p_max_attempts;
+  return (select e.status from ops.stripe_events e where e.event_id = p_event_id);
 end
 $$;
 

@@ -1,6 +1,7 @@
 -- The job engine: ops.jobs is a transactional outbox. Domain triggers enqueue through ONE function
 -- (ops.enqueue_job); an insert trigger dispatches through pg_net after commit; workers claim by id
--- with a lease, then complete or fail with backoff; pg_cron's sweep guarantees delivery.
+-- with a lease, then complete or fail with backoff; pg_cron's sweep guarantees delivery, and
+-- dead-letters a job whose dispatches keep leading to no claim.
 create table if not exists ops.job_kinds (
   kind text primary key,
   function_name text not null,
@@ -29,6 +30,9 @@ create table if not exists ops.jobs (
   last_error text,
   last_dispatched_at timestamptz,
   dispatch_count integer not null default 0,
+  -- dispatches since a worker last reached the job (ops.claim_job): the sweep backs off by it
+  -- and dead-letters the job when dispatches keep leading nowhere
+  unclaimed_dispatches integer not null default 0,
   -- pg_net's request id of the last dispatch (its answer is in net._http_response)
   last_request_id bigint,
   correlation_id text,
@@ -112,7 +116,9 @@ as $$
                                * (0.5 + 0.5 * p_jitter) / 1000.0)
 $$;
 
--- security definer: reads the worker URL and service key from vault, which only the owner can read.
+-- security definer: reads the worker URL and the worker secret from vault, which only the owner can
+-- read. The worker secret authenticates the dispatch and nothing else (not the service role key:
+-- pg_net keeps request headers in its queue table until it sends them).
 -- pg_net queues the request and sends it after commit; nothing is sent for a rolled-back enqueue.
 create or replace function ops.dispatch_job(p_job_id bigint) returns bigint
 language plpgsql
@@ -122,25 +128,27 @@ as $$
 declare
   j record;
   base_url text;
-  service_key text;
+  worker_secret text;
   request_id bigint;
 begin
   select jb.id, jb.kind, k.function_name, k.timeout_ms into j
     from ops.jobs jb join ops.job_kinds k on k.kind = jb.kind where jb.id = p_job_id;
   select decrypted_secret into base_url from vault.decrypted_secrets where name = 'functions_base_url';
-  select decrypted_secret into service_key from vault.decrypted_secrets where name = 'service_role_key';
-  if base_url is null or service_key is null then
-    update ops.jobs set last_error = 'cannot dispatch: vault secrets functions_base_url and service_role_key are required'
+  select decrypted_secret into worker_secret from vault.decrypted_secrets where name = 'worker_secret';
+  if base_url is null or worker_secret is null then
+    update ops.jobs set last_error = 'cannot dispatch: vault secrets functions_base_url and worker_secret are required'
      where id = p_job_id;
     return null;
   end if;
   request_id := net.http_post(
     url := rtrim(base_url, '/') || '/' || j.function_name,
     body := jsonb_build_object('job_id', j.id),
-    headers := jsonb_build_object('Content-Type', 'application/json', 'Authorization', 'Bearer ' || service_key),
+    headers := jsonb_build_object('Content-Type', 'application/json', 'Authorization', 'Bearer ' || worker_secret),
     timeout_milliseconds := j.timeout_ms
   );
-  update ops.jobs set last_dispatched_at = now(), dispatch_count = dispatch_count + 1, last_request_id = request_id
+  update ops.jobs
+     set last_dispatched_at = now(), dispatch_count = dispatch_count + 1,
+         unclaimed_dispatches = unclaimed_dispatches + 1, last_request_id = request_id
    where id = p_job_id;
   return request_id;
 end
@@ -212,19 +220,23 @@ begin
   select queue_key into qk from ops.jobs where id = p_job_id;
   if qk is not null then
     perform pg_advisory_xact_lock(hashtextextended(qk, 0));
+    -- either way the dispatch reached a worker, which is all the sweep's dead-lettering asks
+    -- (ops.sweep_jobs): a job waiting for its turn is not undeliverable
     if exists (select 1 from ops.jobs o where o.queue_key = qk and o.id <> p_job_id
                  and o.status = 'running' and o.locked_until > now()) then
+      update ops.jobs set unclaimed_dispatches = 0 where id = p_job_id and unclaimed_dispatches <> 0;
       return; -- finishing that job dispatches this one (ops.dispatch_next)
     end if;
     if exists (select 1 from ops.jobs o where o.queue_key = qk and o.id < p_job_id
                  and o.status in ('queued', 'failed') and o.run_at <= now()) then
+      update ops.jobs set unclaimed_dispatches = 0 where id = p_job_id and unclaimed_dispatches <> 0;
       perform ops.dispatch_next(p_job_id);
       return; -- an older due job of the same key goes first
     end if;
   end if;
   -- the lease expired on the last attempt: the worker died on it (a poison payload?); dead-letter it
   update ops.jobs
-     set status = 'dead', locked_by = null, locked_until = null,
+     set status = 'dead', locked_by = null, locked_until = null, unclaimed_dispatches = 0,
          last_error = 'lease expired on the last attempt (worker died or timed out)'
    where id = p_job_id and status = 'running' and locked_until < now() and attempts >= max_attempts
   returning * into j;
@@ -233,7 +245,7 @@ begin
     return;
   end if;
   update ops.jobs jb
-     set status = 'running', attempts = jb.attempts + 1, locked_by = p_worker,
+     set status = 'running', attempts = jb.attempts + 1, locked_by = p_worker, unclaimed_dispatches = 0,
          locked_until = now() + make_interval(secs => k.lease_seconds)
     from ops.job_kinds k
    where jb.id = p_job_id and k.kind = jb.kind
@@ -419,38 +431,77 @@ $$;
 
 -- The delivery guarantee. pg_net deletes its queue row before sending and never retries, so the
 -- sweep, not pg_net, is what guarantees delivery: it re-dispatches due retries, jobs whose dispatch
--- was lost (still queued a while after dispatch) and jobs whose lease expired (worker died).
--- Bounded per run; skip locked makes concurrent sweeps share the work instead of repeating it.
-create or replace function ops.sweep_jobs(p_limit integer default 500, p_lost_after interval default interval '30 seconds')
-returns integer
+-- was lost (not claimed a while after dispatch) and jobs whose lease expired (worker died).
+-- A dispatch that never leads to a claim (the worker refuses the secret, the function is missing,
+-- pg_net is down) is re-sent after p_lost_after * 2^(n-1), at most p_max_wait, n being the
+-- dispatches since the last claim; after p_max_unclaimed of them the job is dead, with what the
+-- last dispatch got and what to check. Bounded per run; skip locked makes concurrent sweeps share
+-- the work instead of repeating it.
+create or replace function ops.sweep_jobs(
+  p_limit integer default 500,
+  p_lost_after interval default interval '30 seconds',
+  p_max_unclaimed integer default 8,
+  p_max_wait interval default interval '10 minutes'
+) returns integer
 language plpgsql
 set search_path = ''
 as $$
 declare
+  to_dispatch bigint[];
   job_id bigint;
-  n integer := 0;
 begin
-  for job_id in
-    select jb.id from ops.jobs jb
+  -- one statement over the swept jobs: pick them, read what their last dispatch got (one join on
+  -- net._http_response by its indexed id), explain it on queued jobs, and dead-letter the jobs
+  -- that ran out of dispatches
+  with picked as (
+    select jb.id, jb.status, jb.priority, jb.run_at, jb.unclaimed_dispatches, jb.last_request_id, k.function_name
+      from ops.jobs jb join ops.job_kinds k on k.kind = jb.kind
      where (jb.status in ('queued', 'failed') and jb.run_at <= now()
             and (jb.last_dispatched_at is null or jb.last_dispatched_at < jb.run_at
-                 or jb.last_dispatched_at < now() - p_lost_after))
-        or (jb.status = 'running' and jb.locked_until < now())
+                 or jb.last_dispatched_at < now() - least(p_lost_after * power(2, least(greatest(jb.unclaimed_dispatches, 1) - 1, 20)), p_max_wait)))
+        or (jb.status = 'running' and jb.locked_until < now()
+            and (jb.unclaimed_dispatches = 0
+                 or jb.last_dispatched_at < now() - least(p_lost_after * power(2, least(jb.unclaimed_dispatches - 1, 20)), p_max_wait)))
      order by jb.priority desc, jb.run_at
      limit p_limit
-     for update skip locked
-  loop
-    -- say why the last dispatch did not lead to a claim (wrong key, function missing, timeout)
+     for update of jb skip locked
+  ), answered as (
+    select p.*, p.unclaimed_dispatches >= p_max_unclaimed as give_up,
+           r.id is not null and r.status_code is not null and r.status_code < 300 as answered_ok,
+           case when p.last_request_id is null then null
+                when r.id is null then 'no answer recorded (pg_net down, the request still in flight, or its answer purged)'
+                when r.error_msg is not null then 'pg_net: ' || r.error_msg
+                when r.status_code is null then 'pg_net: no HTTP status' || case when r.timed_out then ' (timed out)' else '' end
+                else 'HTTP ' || r.status_code || ' ' || left(coalesce(r.content, ''), 200) end as answer
+      from picked p left join net._http_response r on r.id = p.last_request_id
+  ), marked as (
     update ops.jobs jb
-       set last_error = left(format('dispatch %s: %s', r.id,
-             coalesce(r.error_msg, 'HTTP ' || r.status_code || ' ' || left(coalesce(r.content, ''), 200))), 1000)
-      from net._http_response r
-     where jb.id = job_id and jb.status = 'queued' and r.id = jb.last_request_id
-       and (r.status_code is null or r.status_code >= 300);
+       set status = case when a.give_up then 'dead' else jb.status end,
+           locked_by = case when a.give_up then null else jb.locked_by end,
+           locked_until = case when a.give_up then null else jb.locked_until end,
+           last_error = left(case
+             when a.give_up then format(
+               'undeliverable: %s dispatches since its last claim led to no claim; the last (pg_net request %s) got: %s. '
+               'Check the vault secrets functions_base_url and worker_secret, that the function %s is deployed, '
+               'and that its WORKER_SECRET holds the vault''s worker_secret',
+               a.unclaimed_dispatches, a.last_request_id, coalesce(a.answer, 'nothing'), a.function_name)
+             else format('dispatch %s: %s', a.last_request_id, a.answer) end, 1000)
+      from answered a
+     where jb.id = a.id
+       and (a.give_up or (jb.status = 'queued' and a.unclaimed_dispatches > 0 and a.answer is not null and not a.answered_ok))
+    returning jb.id, jb.status
+  ), closed as (
+    -- a dead-lettered job whose lease had expired: its open attempt ends there
+    update ops.job_attempts t set outcome = 'lease_expired', finished_at = now()
+      from marked m where t.job_id = m.id and m.status = 'dead' and t.outcome is null
+    returning t.job_id
+  )
+  select array_agg(a.id order by a.priority desc, a.run_at) filter (where not a.give_up) into to_dispatch
+    from answered a;
+  foreach job_id in array coalesce(to_dispatch, '{}') loop
     perform ops.dispatch_job(job_id);
-    n := n + 1;
   end loop;
-  return n;
+  return coalesce(cardinality(to_dispatch), 0);
 end
 $$;
 
@@ -462,7 +513,7 @@ set search_path = ''
 as $$
 begin
   update ops.jobs
-     set status = 'queued', attempts = 0, run_at = now(), locked_by = null, locked_until = null
+     set status = 'queued', attempts = 0, run_at = now(), locked_by = null, locked_until = null, unclaimed_dispatches = 0
    where id = p_job_id and status in ('dead', 'failed', 'succeeded', 'queued');
   if not found then
     return false;

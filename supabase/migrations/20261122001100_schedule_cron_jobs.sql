@@ -63,6 +63,20 @@ begin
 end
 $tick$
 $cmd$);
--- failed Stripe events are re-applied a few times (a missing mapping may have been added), then dead
-select cron.schedule('ops-retry-stripe-events', '*/15 * * * *', 'select ops.retry_failed_stripe_events()');
+-- failed Stripe events are re-applied a few times (a missing mapping may have been added), then dead:
+-- one transaction per event, so one event's lock timeout leaves the others' outcomes and their
+-- dead-marking in place. A DO block alone in its command may commit; a stored procedure could too,
+-- but only without a SET search_path, which the security advisors rightly flag (lint 0011).
+select cron.schedule('ops-retry-stripe-events', '*/15 * * * *', $cmd$do $$
+declare
+  v_event_id text;
+begin
+  for v_event_id in
+    select e.event_id from ops.stripe_events e where e.status = 'failed' order by e.event_created limit 100
+  loop
+    perform ops.retry_failed_stripe_event(v_event_id);
+    commit;
+  end loop;
+end
+$$$cmd$);
 select cron.schedule('ops-purge-history', '17 3 * * *', 'select ops.purge_pipeline_history()');

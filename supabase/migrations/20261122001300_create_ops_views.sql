@@ -48,17 +48,27 @@ select 'stripe_events', count(*) filter (where status = 'received'), 0, count(*)
 comment on view ops.pipeline_health is 'One row per job kind (and one for the Stripe ledger): queue depth by status, oldest due job, failure rate and enqueue-to-success p50/p95 over the last hour.';
 
 create or replace view ops.pipeline_exceptions with (security_invoker = true) as
-select 'dead job' as exception, j.kind as subject, j.id::text as ref, j.updated_at as since, j.attempts, j.last_error as error,
-       format('fix the cause, then: select ops.replay_job(%s);  (or npm run replay -- jobs %s)', j.id, j.id) as next_action
-  from ops.jobs j where j.status = 'dead'
+-- a dead job that still counts dispatches since its last claim was dead-lettered by the sweep:
+-- its dispatches never reached a worker (every other way to dead passes through a claim)
+select case when j.unclaimed_dispatches > 0 then 'undeliverable job' else 'dead job' end as exception,
+       j.kind as subject, j.id::text as ref, j.updated_at as since, j.attempts, j.last_error as error,
+       case when j.unclaimed_dispatches > 0
+            then format('check the vault secrets functions_base_url and worker_secret, that the function %s is deployed '
+                        'and that its WORKER_SECRET holds the vault''s worker_secret; then: select ops.replay_job(%s);', k.function_name, j.id)
+            else format('fix the cause, then: select ops.replay_job(%s);  (or npm run replay -- jobs %s)', j.id, j.id) end as next_action
+  from ops.jobs j join ops.job_kinds k on k.kind = j.kind where j.status = 'dead'
 union all
 select 'retrying job', j.kind, j.id::text, j.updated_at, j.attempts, j.last_error,
        format('retries automatically at %s (attempt %s of %s)', j.run_at, j.attempts + 1, j.max_attempts)
-  from ops.jobs j where j.status = 'failed'
+  from ops.jobs j where j.status = 'failed' and j.run_at >= now() - interval '5 minutes'
 union all
+-- due for over 5 minutes and still not claimed: its dispatches lead nowhere (the sweep explains why in last_error)
 select 'stuck job', j.kind, j.id::text, j.run_at, j.attempts, coalesce(j.last_error, 'not claimed since it became due'),
-       'the sweep re-dispatches it every minute; if it stays, check the worker function and vault secrets'
-  from ops.jobs j where j.status = 'queued' and j.run_at < now() - interval '5 minutes'
+       format('dispatched %s times since its last claim; the sweep re-sends it with backoff and dead-letters it if that goes on: '
+              'check the vault secrets functions_base_url and worker_secret, the function %s and its WORKER_SECRET',
+              j.unclaimed_dispatches, k.function_name)
+  from ops.jobs j join ops.job_kinds k on k.kind = j.kind
+ where j.status in ('queued', 'failed') and j.run_at < now() - interval '5 minutes'
 union all
 select 'failed Stripe event', e.type, e.event_id, e.received_at, e.attempts, e.last_error,
        format('fix the cause, then: select * from ops.reapply_stripe_events(array[%L]);', e.event_id)
@@ -67,7 +77,7 @@ union all
 select 'order needs review', o.status, o.id::text, o.updated_at, null, o.review_reason,
        'match it to the buyer and listing, then: update public.orders set needs_review = false where id = ''' || o.id || ''';'
   from public.orders o where o.needs_review;
-comment on view ops.pipeline_exceptions is 'Everything that needs a person: dead and retrying jobs, stuck jobs, failed Stripe events, orders to review; with the next action for each.';
+comment on view ops.pipeline_exceptions is 'Everything that needs a person: dead, undeliverable and retrying jobs, stuck jobs, failed Stripe events, orders to review; with the next action for each.';
 
 revoke all on ops.pipeline_health, ops.pipeline_exceptions from public, anon, authenticated;
 grant select on ops.pipeline_health, ops.pipeline_exceptions to service_role;

@@ -1,5 +1,6 @@
 // The job engine and crm-sync end to end: the real stack (Postgres triggers, pg_net stand-in, sweep,
 // gateway, Deno worker) against a HubSpot fake that duplicates, rate-limits, fails and hangs.
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -42,6 +43,13 @@ afterAll(async () => {
 async function settle(ids: number[], timeoutMs = 180_000) {
   expect(ids.length).toBeGreaterThan(0);
   return waitFor(`${ids.length} jobs to settle`, () => jobsSettled(ids), timeoutMs, () => sweep());
+}
+
+/** What ops.dispatch_job sends: the vault's worker secret. */
+async function workerSecret(): Promise<string> {
+  const [{ secret }] = await sql<{ secret: string }[]>`
+    select decrypted_secret as secret from vault.decrypted_secrets where name = 'worker_secret'`;
+  return secret;
 }
 
 async function serviceCall(body: unknown, key?: string) {
@@ -218,13 +226,45 @@ describe("delivery guarantees", () => {
     }
   }, 240_000);
 
+  test.each([
+    ["the worker refuses the vault's secret (a rotation done in the wrong order)", "crm-sync", /HTTP 403 .*only the database's dispatcher runs jobs/],
+    ["the function is not deployed", "no-such-function", /HTTP 404 .*Function not found/],
+  ])("a dispatch that never leads to a claim is re-sent with backoff, then dead-lettered: %s", async (_name, fn, answer) => {
+    const kind = `test.undeliverable.${uid().slice(0, 8)}`;
+    await sql`insert into ops.job_kinds (kind, function_name, timeout_ms) values (${kind}, ${fn}, 2000)`;
+    const [{ secret }] = await sql`select decrypted_secret as secret from vault.decrypted_secrets where name = 'worker_secret'`;
+    try {
+      if (fn === "crm-sync") await sql`update vault.secrets set secret = 'not-the-worker-secret' where name = 'worker_secret'`;
+      const [{ id }] = await sql`select ops.enqueue_job(${kind}, '{}', ${`test:undeliverable:${uid()}`}) as id`;
+      const started = Date.now();
+      // sweeps as pg_cron runs them, with short waits: 50 ms after the first dispatch, doubling, at most 400 ms
+      const dead = await waitFor("the job to be dead-lettered", async () => {
+        const [job] = await sql`select status, dispatch_count, unclaimed_dispatches, last_error from ops.jobs where id = ${id}`;
+        return job.status === "dead" && job;
+      }, 30_000, () => sql`select ops.sweep_jobs(500, '50 milliseconds', 8, '400 milliseconds')`);
+      expect(Date.now() - started).toBeGreaterThan(50 + 100 + 200 + 400 * 5); // it backed off
+      expect(dead).toMatchObject({ dispatch_count: 8, unclaimed_dispatches: 8 });
+      expect(dead.last_error).toMatch(/^undeliverable: 8 dispatches since its last claim led to no claim/);
+      expect(dead.last_error).toMatch(answer);
+      expect(dead.last_error).toContain(`that the function ${fn} is deployed`);
+      const [exc] = await sql`select exception, next_action from ops.pipeline_exceptions where ref = ${String(id)}`;
+      expect(exc.exception).toBe("undeliverable job");
+      expect(exc.next_action).toContain("worker_secret");
+      expect(exc.next_action).toContain(`ops.replay_job(${id})`);
+      await sql`delete from ops.jobs where id = ${id}`;
+    } finally {
+      await sql`update vault.secrets set secret = ${secret} where name = 'worker_secret'`;
+      await sql`delete from ops.job_kinds where kind = ${kind}`;
+    }
+  });
+
   test("two dispatches of one job run it once", async () => {
     const { customerId } = await newBuyer(`twice-${run}@example.com`);
     await settle(await jobIds({ customers: [customerId] }));
     const [{ id }] = await sql`select ops.enqueue_job('crm.contact', ${sql.json({ customer_id: customerId })}, ${`test:twice:${run}`}, interval '1 hour') as id`;
     await sql`update ops.jobs set run_at = now() where id = ${id}`;
-    const { serviceRole } = await apiKeys();
-    const results = await Promise.all([serviceCall({ job_id: Number(id) }, serviceRole), serviceCall({ job_id: Number(id) }, serviceRole)]);
+    const secret = await workerSecret();
+    const results = await Promise.all([serviceCall({ job_id: Number(id) }, secret), serviceCall({ job_id: Number(id) }, secret)]);
     expect(results.map((r) => r.body.status).sort()).toEqual(["not_claimed", "succeeded"]);
     const [job] = await sql`select status, attempts from ops.jobs where id = ${id}`;
     expect(job).toEqual({ status: "succeeded", attempts: 1 });
@@ -275,34 +315,92 @@ describe("failures, dead letters and replay", () => {
 });
 
 describe("the worker's door", () => {
+  const refusal = /only the database's dispatcher runs jobs/;
+  const rotatedSecrets: string[] = [];
+
   test.each([
-    ["no Authorization header", undefined, 401],
-    ["the anon key", "anon", 403],
-  ])("refuses a caller with %s", async (_name, key, status) => {
-    const keys = await apiKeys();
-    const res = await serviceCall({ job_id: 1 }, key === "anon" ? keys.anon : undefined);
-    expect(res.status).toBe(status);
+    ["no Authorization header", async () => undefined],
+    ["the service role key", async () => (await apiKeys()).serviceRole],
+    ["the anon key", async () => (await apiKeys()).anon],
+    ["a forged JWT claiming the service role", async () => {
+      const { SignJWT } = await import("jose");
+      return new SignJWT({ role: "service_role" }).setProtectedHeader({ alg: "HS256" })
+        .sign(new TextEncoder().encode("not-the-project-secret-but-long-enough-0123456789"));
+    }],
+    ["a validly signed JWT claiming the service role", async () => userToken("someone", { role: "service_role" })],
+    ["the worker secret with a character changed", async () => `${(await workerSecret()).slice(0, -1)}#`],
+  ])("refuses a caller with %s: 403 with a clear message", async (_name, key) => {
+    const res = await serviceCall({ job_id: 1 }, await key());
+    expect(res).toMatchObject({ status: 403, body: { error: expect.stringMatching(refusal) } });
   });
 
-  test("refuses a token that claims the service role without being the service key", async () => {
-    const { SignJWT } = await import("jose");
-    const forged = await new SignJWT({ role: "service_role" }).setProtectedHeader({ alg: "HS256" })
-      .sign(new TextEncoder().encode("not-the-project-secret-but-long-enough-0123456789"));
-    expect((await serviceCall({ job_id: 1 }, forged)).status).toBe(401); // the gateway checks the signature
-    const claimsRole = await userToken("someone", { role: "service_role" }); // validly signed, but not the key
-    expect((await serviceCall({ job_id: 1 }, claimsRole)).status).toBe(403); // the worker wants the key itself
+  test("dispatches run with the vault's worker secret, end to end", async () => {
+    const { customerId } = await newBuyer(`door-ok-${run}@example.com`);
+    const ids = await jobIds({ customers: [customerId] });
+    await settle(ids);
+    const [job] = await sql`select status from ops.jobs where id = ${ids[0]}`;
+    expect(job).toEqual({ status: "succeeded" });
+    const [answer] = await sql`select r.status_code from ops.jobs j join net._http_response r on r.id = j.last_request_id
+      where j.id = ${ids[0]}`;
+    expect(answer.status_code).toBe(200);
   });
+
+  test("a rotation loses nothing: both secrets are accepted while WORKER_SECRET lists them, then only the new one", async () => {
+    const old = await workerSecret();
+    const next = randomBytes(32).toString("base64url");
+    rotatedSecrets.push(next);
+    try {
+      // 1. the functions accept both; 2. the vault sends the new one
+      await restartGateway({ WORKER_SECRET: `${next},${old}` });
+      await sql`update vault.secrets set secret = ${next} where name = 'worker_secret'`;
+      const { customerId } = await newBuyer(`rotated-${run}@example.com`);
+      const ids = await jobIds({ customers: [customerId] });
+      await settle(ids);
+      const [job] = await sql`select status, attempts from ops.jobs where id = ${ids[0]}`;
+      expect(job).toEqual({ status: "succeeded", attempts: 1 });
+      // a dispatch queued before the vault changed still carries the old secret, and is accepted
+      expect((await serviceCall({ job_id: ids[0] }, old)).body).toEqual({ job_id: ids[0], status: "not_claimed" });
+      // 3. once no dispatch carries it, the old secret is dropped from WORKER_SECRET
+      await restartGateway({ WORKER_SECRET: next });
+      expect((await serviceCall({ job_id: ids[0] }, old)).status).toBe(403);
+      expect((await serviceCall({ job_id: ids[0] }, next)).status).toBe(200);
+    } finally {
+      await sql`update vault.secrets set secret = ${old} where name = 'worker_secret'`;
+      await restartGateway({ WORKER_SECRET: undefined });
+    }
+    expect(await workerSecret()).toBe(old);
+  }, 120_000);
 
   test("answers 400 to a body that names no job", async () => {
-    const res = await serviceCall({ job: "x" }, (await apiKeys()).serviceRole);
+    const res = await serviceCall({ job: "x" }, await workerSecret());
     expect(res).toMatchObject({ status: 400, body: { error: expect.stringMatching(/job_id/) } });
   });
 
-  test("logs carry job ids, never the CRM token or a whole email", () => {
+  test("logs carry job ids, never the CRM token, the worker secret or a whole email", async () => {
     const logs = readFileSync(join(paths.logDir, "gateway.log"), "utf8");
     expect(logs).toMatch(/"job_id"/);
     expect(logs).not.toContain(fake.token);
+    expect(logs).not.toContain(await workerSecret());
     expect(logs.toLowerCase()).not.toContain(`many-${run}-1@example.com`);
     expect(logs.toLowerCase()).not.toContain(`lead-${run}@example.com`);
+  });
+
+  test.each([
+    ["the current worker secret", async () => workerSecret()],
+    ["a rotated worker secret", async () => rotatedSecrets[0]],
+  ])("%s appears in no log, job row, pipeline view or pg_net answer", async (_name, get) => {
+    const secret = await get();
+    expect(secret).toMatch(/^.{20,}$/);
+    for (const file of ["gateway.log", "net-worker.log", "postgres.log"]) {
+      expect(readFileSync(join(paths.logDir, file), "utf8"), file).not.toContain(secret);
+    }
+    const where = `%${secret}%`;
+    const [found] = await sql`select
+      (select count(*)::int from ops.jobs j where to_jsonb(j)::text like ${where}) as jobs,
+      (select count(*)::int from ops.job_attempts a where to_jsonb(a)::text like ${where}) as attempts,
+      (select count(*)::int from ops.pipeline_exceptions x where to_jsonb(x)::text like ${where}) as exceptions,
+      (select count(*)::int from ops.pipeline_health h where to_jsonb(h)::text like ${where}) as health,
+      (select count(*)::int from net._http_response r where to_jsonb(r)::text like ${where}) as answers`;
+    expect(found).toEqual({ jobs: 0, attempts: 0, exceptions: 0, health: 0, answers: 0 });
   });
 });

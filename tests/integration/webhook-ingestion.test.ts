@@ -283,18 +283,69 @@ describe("a failed apply keeps the event and can be re-applied", () => {
 });
 
 describe("failed events heal or go dead", () => {
+  /** What pg_cron's ops-retry-stripe-events runs, as it runs it (outside a transaction). */
+  async function cronRetry() {
+    const [{ command }] = await sql`select command from cron.job where jobname = 'ops-retry-stripe-events'`;
+    await sql.unsafe(command);
+  }
+
+  /** A failed event in the ledger, as a failed delivery leaves it after `attempts` tries. */
+  async function failedEvent(e: Evt, attempts: number, created: Date) {
+    await sql`insert into ops.stripe_events (event_id, type, object_id, event_created, payload, status, attempts, last_error)
+      values (${e.id}, ${e.type}, ${e.data.object.id}, ${created}, ${sql.json(e as never)}, 'failed', ${attempts}, 'test: failed before')`;
+  }
+
   test("pg_cron's retry re-applies a failed event, and after its attempts it is dead and listed as an exception", async () => {
     const [e] = subscriptionEvents(uid("cus_"), uid("sub_"), [`unmapped_${uid().slice(0, 8)}`], t0());
     expect((await deliver(e)).body.status).toBe("failed");
-    await sql`select ops.retry_failed_stripe_events(2)`; // what the ops-retry-stripe-events cron job runs
+    await cronRetry();
+    expect((await sql`select status, attempts from ops.stripe_events where event_id = ${e.id}`)[0]).toEqual({ status: "failed", attempts: 2 });
+    await sql`update ops.stripe_events set attempts = 4 where event_id = ${e.id}`; // two more runs later
+    await cronRetry();
     const [row] = await sql`select status, attempts from ops.stripe_events where event_id = ${e.id}`;
-    expect(row).toEqual({ status: "dead", attempts: 2 });
+    expect(row).toEqual({ status: "dead", attempts: 5 });
     const [exc] = await sql`select exception, next_action from ops.pipeline_exceptions where ref = ${e.id}`;
     expect(exc.exception).toBe("failed Stripe event");
     expect(exc.next_action).toContain("reapply_stripe_events");
     const [job] = await sql`select schedule from cron.job where jobname = 'ops-retry-stripe-events'`;
     expect(job.schedule).toBe("*/15 * * * *");
   });
+
+  test("the retry commits per event: one event's lock timeout leaves the others' outcomes and the dead-marking in place", async () => {
+    const orderId = await pendingOrder();
+    const base = new Date("2001-01-01T00:00:00Z").getTime() + Math.floor(Math.random() * 1e9); // first in the run's order
+    const locked = checkoutCompleted(orderId, uid("pi_"), t0());
+    const heals = event("customer_updated", { id: uid("cus_"), email: `heals-${uid().slice(0, 8)}@example.com` });
+    const [lastTry] = subscriptionEvents(uid("cus_"), uid("sub_"), [`unmapped_${uid().slice(0, 8)}`], t0());
+    const outOfTries = event("customer_updated", { id: uid("cus_"), email: null });
+    await failedEvent(locked, 1, new Date(base));
+    await failedEvent(heals, 1, new Date(base + 1000));
+    await failedEvent(lastTry, 4, new Date(base + 2000));
+    await failedEvent(outOfTries, 5, new Date(base + 3000));
+    const ids = [locked.id, heals.id, lastTry.id, outOfTries.id];
+    const state = async () => Object.fromEntries((await sql`select event_id, status, attempts from ops.stripe_events where event_id = any(${ids})`)
+      .map((r) => [r.event_id, `${r.status}/${r.attempts}`]));
+
+    let took = 0;
+    await sql.begin(async (tx) => {
+      await tx`select 1 from public.orders where id = ${orderId} for update`; // held past the retry's 3 s lock timeout
+      const started = Date.now();
+      await cronRetry();
+      took = Date.now() - started;
+    });
+    expect(took).toBeGreaterThanOrEqual(2900);
+    expect(await state()).toEqual({
+      [locked.id]: "failed/1", // left as it was, for the next run
+      [heals.id]: "processed/2",
+      [lastTry.id]: "dead/5",
+      [outOfTries.id]: "dead/5",
+    });
+    expect((await order(orderId)).status).toBe("pending_payment");
+
+    await cronRetry(); // the next run, with the lock gone
+    expect((await state())[locked.id]).toBe("processed/2");
+    expect((await order(orderId)).status).toBe("paid");
+  }, 30_000);
 });
 
 describe("customers are linked to app users safely", () => {

@@ -23,6 +23,8 @@ create unlogged table if not exists net._http_response (
   created timestamptz not null default now()
 );
 create index if not exists _http_response_created_idx on net._http_response (created);
+-- not in pg_net: the sweep looks answers up by request id (migration 1400 adds it where it may)
+create index if not exists _http_response_id_idx on net._http_response (id);
 -- Stand-in only: lets tests make the "network" drop requests (pg_net has no such switch).
 create table if not exists net._stand_in_settings (
   id boolean primary key default true check (id),
@@ -83,7 +85,17 @@ begin
   return request_id;
 end
 $$;
-revoke all on schema net from public;
-grant usage on schema net to postgres;
-revoke all on all functions in schema net from public;
+-- The grants hosted Supabase makes: pg_net (0.12+) gives its schema, tables and sequences to PUBLIC
+-- (functions are PUBLIC's by default), and Supabase adds usage for its API roles. Migration 1400
+-- takes them back; they are here so that it is tested against what it meets on hosted.
+grant usage on schema net to public;
+grant all on all tables in schema net to public;
+grant all on all sequences in schema net to public;
+do $$
+begin
+  if exists (select 1 from pg_roles where rolname = 'service_role') then
+    grant usage on schema net to anon, authenticated, service_role;
+  end if;
+end
+$$;
 

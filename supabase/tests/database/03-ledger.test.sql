@@ -3,7 +3,7 @@
 -- can be re-applied; payment facts converge whatever order Stripe delivers them in.
 begin;
 set search_path = public, extensions;
-select plan(42);
+select plan(49);
 
 -- A Stripe event around a data.object.
 create function pg_temp.evt(id text, type text, created bigint, object jsonb) returns jsonb
@@ -225,7 +225,32 @@ select throws_ok($$ select ops.ingest_stripe_event(pg_temp.evt('evt_pgtap_lock_t
   '55P03', null, 'a lock timeout while applying is raised to the caller, not recorded as a failed event');
 select is((select count(*)::int from ops.stripe_events where event_id = 'evt_pgtap_lock_timeout'), 0,
   'the event is not in the ledger, so its redelivery will be applied');
+-- pg_cron's retry of failed events: one event per call (and per transaction, in its cron command)
+insert into ops.stripe_events (event_id, type, object_id, event_created, payload, status, attempts)
+values ('evt_pgtap_retry_lock', 'customer.subscription.created', 'sub_pgtap_retry', to_timestamp(1700000500),
+        pg_temp.evt('evt_pgtap_retry_lock', 'customer.subscription.created', 1700000500,
+          '{"id": "sub_pgtap_retry", "object": "subscription", "customer": "cus_pgtap_retry", "status": "active"}'),
+        'failed', 1),
+       ('evt_pgtap_retry_spent', 'pgtap.unknown_type', 'obj_spent', to_timestamp(1700000500),
+        pg_temp.evt('evt_pgtap_retry_spent', 'pgtap.unknown_type', 1700000500, '{"id": "obj_spent"}'), 'failed', 5);
+set local client_min_messages = error; -- its warning names the event and the cause
+select is(ops.retry_failed_stripe_event('evt_pgtap_retry_lock'), 'failed',
+  'a lock timeout while retrying a failed event leaves it failed');
+reset client_min_messages;
+select results_eq($$ select status, attempts, last_error from ops.stripe_events where event_id = 'evt_pgtap_retry_lock' $$,
+  $$ values ('failed', 1, null::text) $$,
+  'as it was: no attempt spent, for the next run');
 drop trigger zz_pgtap_lock_timeout on public.subscriptions;
+select is(ops.retry_failed_stripe_event('evt_pgtap_retry_lock'), 'processed', 'the next run applies it');
+select is((select attempts from ops.stripe_events where event_id = 'evt_pgtap_retry_lock'), 2, 'spending its second attempt');
+select is(ops.retry_failed_stripe_event('evt_pgtap_retry_lock'), null, 'an event that is not failed is left alone (null)');
+select results_eq($$ select ops.retry_failed_stripe_event('evt_pgtap_retry_spent'), attempts from ops.stripe_events
+                     where event_id = 'evt_pgtap_retry_spent' $$,
+  $$ values ('dead', 5) $$,
+  'a failed event out of attempts (5) is dead, without another apply');
+select matches((select command from cron.job where jobname = 'ops-retry-stripe-events'),
+  'for v_event_id in\s+select e\.event_id from ops\.stripe_events e where e\.status = ''failed''.*perform ops\.retry_failed_stripe_event\(v_event_id\);\s+commit;',
+  'pg_cron retries each failed event in its own transaction');
 
 select * from finish();
 rollback;

@@ -6,7 +6,7 @@
 -- cannot see (so never sends) the requests queued here.
 begin;
 set search_path = public, extensions;
-select plan(147);
+select plan(169);
 
 -- Committed jobs (seed, other runs) would blur counts: drop them for this transaction only.
 delete from ops.jobs;
@@ -76,10 +76,10 @@ select results_eq(
        from net.http_request_queue
       where convert_from(body, 'UTF8')::jsonb = jsonb_build_object('job_id', pg_temp.job('dedupe')) $$,
   $$ select rtrim(pg_temp.secret('functions_base_url'), '/') || '/crm-sync', 'POST',
-            'Bearer ' || pg_temp.secret('service_role_key'), 'application/json',
+            'Bearer ' || pg_temp.secret('worker_secret'), 'application/json',
             (select timeout_ms from ops.job_kinds where kind = 'crm.contact'),
             jsonb_build_object('job_id', pg_temp.job('dedupe')) $$,
-  'the request POSTs {"job_id": id} to <functions_base_url>/crm-sync, with the vault service key and the kind''s timeout');
+  'the request POSTs {"job_id": id} to <functions_base_url>/crm-sync, with the vault''s worker secret and the kind''s timeout');
 select matches((select url from net.http_request_queue
                  where convert_from(body, 'UTF8')::jsonb = jsonb_build_object('job_id', pg_temp.job('dedupe'))),
   '/crm-sync$', 'the request url ends with the kind''s function name');
@@ -102,15 +102,17 @@ select results_eq($$ select status, run_at = now() + interval '10 minutes', disp
   $$ values ('queued', true, 0, null::timestamptz) $$,
   'a delayed job waits queued for its run_at, never dispatched');
 
--- the service key is missing from vault (restored below)
-create temp table stashed_secrets as select * from vault.secrets where name = 'service_role_key';
-delete from vault.secrets where name = 'service_role_key';
+-- the worker secret is missing from vault (restored below)
+create temp table stashed_secrets as select * from vault.secrets where name = 'worker_secret';
+delete from vault.secrets where name = 'worker_secret';
 call pg_temp.enqueue('no_vault');
-select is(pg_temp.requests(pg_temp.job('no_vault')), 0, 'without the vault service key nothing is queued in pg_net');
+select is(pg_temp.requests(pg_temp.job('no_vault')), 0, 'without the vault''s worker secret nothing is queued in pg_net');
 select results_eq($$ select status, dispatch_count, last_dispatched_at, last_error from ops.jobs where id = pg_temp.job('no_vault') $$,
   $$ values ('queued', 0, null::timestamptz,
-             'cannot dispatch: vault secrets functions_base_url and service_role_key are required') $$,
-  'without the vault service key the job stays queued, undispatched, with a last_error naming the missing secrets');
+             'cannot dispatch: vault secrets functions_base_url and worker_secret are required') $$,
+  'without the vault''s worker secret the job stays queued, undispatched, with a last_error naming the missing secrets');
+select is_empty($$ select 1 from vault.secrets where name = 'service_role_key' $$,
+  'the vault holds no service role key: dispatches do not carry it');
 insert into vault.secrets select * from stashed_secrets;
 select is(ops.sweep_jobs(), 1, 'once the secret is back, the sweep dispatches the undispatched job (and only it)');
 select is(pg_temp.requests(pg_temp.job('no_vault')), 1, 'the swept job has its pg_net request');
@@ -328,8 +330,13 @@ select results_eq(
 select results_eq($$ select status, locked_by from ops.jobs where id = pg_temp.job('sweep_expired') $$,
   $$ values ('running', 'worker-1') $$,
   'the sweep only dispatches: the claim (by the worker it wakes) takes the expired lease over');
-select is(ops.sweep_jobs(), 1,
-  'a sweep right after re-dispatches only the expired lease, still unclaimed');
+select is(ops.sweep_jobs(), 0,
+  'a sweep right after re-dispatches nothing: the expired lease was just re-dispatched, and waits p_lost_after for a claim');
+select results_eq($$ select name, j.dispatch_count, j.unclaimed_dispatches from named_jobs n join ops.jobs j using (id)
+                     where name in ('sweep_expired', 'sweep_lost', 'sweep_failed') order by name $$,
+  $$ values ('sweep_expired', 2, 1), ('sweep_failed', 2, 2), ('sweep_lost', 2, 2) $$,
+  'each dispatch counts, and so does each dispatch since the last claim (the expired lease''s claim reset it)');
+select lives_ok($$ select ops.sweep_jobs(500, '2 seconds'::interval) $$, 'sweep_jobs(p_limit, p_lost_after) is callable as before');
 
 -- ---------------------------------------------------------------- rate budget
 select is(ops.take_rate_tokens('pgtap.crm', 4, 10, 10000), 0, 'the first 4 of 10 tokens are granted (0)');
@@ -541,11 +548,12 @@ select is((select count(*)::int from ops.claim_job(pg_temp.job('qk_second'), 'w-
 -- a dispatch that got an error answer is explained on the job when the sweep re-dispatches it
 insert into named_jobs (name, id) values ('explained', ops.enqueue_job('pgtap.echo', '{}', 'pgtap:explained'));
 insert into net._http_response (id, status_code, content, created)
-values ((select last_request_id from ops.jobs where id = pg_temp.job('explained')), 401, '{"message":"Invalid JWT"}', now());
+values ((select last_request_id from ops.jobs where id = pg_temp.job('explained')), 403,
+        '{"error":"refused: only the database''s dispatcher runs jobs"}', now());
 update ops.jobs set last_dispatched_at = now() - interval '1 minute' where id = pg_temp.job('explained');
 select ok(ops.sweep_jobs() >= 1, 'the sweep re-dispatches the job whose dispatch led nowhere');
-select matches((select last_error from ops.jobs where id = pg_temp.job('explained')), '^dispatch \d+: HTTP 401 .*Invalid JWT',
-  'and its last_error says what the dispatch answered (here: a wrong service key in vault)');
+select matches((select last_error from ops.jobs where id = pg_temp.job('explained')), '^dispatch \d+: HTTP 403 .*refused',
+  'and its last_error says what the dispatch answered (here: the worker refused the vault''s worker secret)');
 -- a worker records mappings only for the entities of the job it holds
 insert into named_jobs (name, id) values ('bound', ops.enqueue_job('crm.contact', jsonb_build_object('customer_id', gen_random_uuid()), 'pgtap:bound'));
 call pg_temp.claim('bound', 'w-bound');
@@ -553,6 +561,105 @@ select throws_ok(format($$ select ops.record_crm_sync(%s, 'w-bound', 'capture',
     jsonb_build_object('contacts', jsonb_build_array(jsonb_build_object('customer_id', gen_random_uuid(), 'email', 'x@example.com', 'crm_id', 'c1')))) $$,
     pg_temp.job('bound')),
   '42501', null, 'a job cannot record a CRM mapping for a customer it was not about');
+
+-- ---------------------------------------------------------------- dispatches that never lead to a claim
+delete from ops.jobs;
+-- re-dispatched after p_lost_after * 2^(n-1) (30 s, 60 s, 120 s, ...), at most 10 minutes, n being
+-- the dispatches since the last claim
+create procedure pg_temp.dispatched(p_name text, p_unclaimed integer, p_ago interval, p_status text default 'queued')
+language sql as $$
+  insert into named_jobs (name, id) values (p_name, ops.enqueue_job('pgtap.echo', '{}', 'pgtap:' || p_name, interval '1 hour'));
+  update ops.jobs set status = p_status, run_at = now() - interval '1 hour', unclaimed_dispatches = p_unclaimed,
+         dispatch_count = p_unclaimed, last_dispatched_at = now() - p_ago, last_request_id = -id,
+         attempts = case when p_status = 'queued' then 0 else 1 end,
+         locked_by = case when p_status = 'running' then 'w-gone' end,
+         locked_until = case when p_status = 'running' then now() - interval '1 hour' end
+   where id = (select id from named_jobs where name = p_name);
+$$;
+call pg_temp.dispatched('bo_1_early', 1, interval '29 seconds');
+call pg_temp.dispatched('bo_1_late', 1, interval '31 seconds');
+call pg_temp.dispatched('bo_3_early', 3, interval '119 seconds');
+call pg_temp.dispatched('bo_3_late', 3, interval '121 seconds');
+call pg_temp.dispatched('bo_6_early', 6, interval '599 seconds');  -- 30 s * 2^5 = 16 min, capped at 10
+call pg_temp.dispatched('bo_6_late', 6, interval '601 seconds');
+call pg_temp.dispatched('bo_2_failed', 2, interval '61 seconds', 'failed');
+call pg_temp.dispatched('bo_2_running', 2, interval '59 seconds', 'running');
+select is(ops.sweep_jobs(), 4, 'the sweep re-dispatches the four jobs whose backoff has passed');
+select set_eq($$ select name from named_jobs n where name like 'bo\_%' and pg_temp.requests(id) = 1 $$,
+  array['bo_1_late', 'bo_3_late', 'bo_6_late', 'bo_2_failed'],
+  'backoff by dispatches since the last claim: 30 s after 1, 2 min after 3, capped at 10 min after 6; failed retries and expired leases alike');
+select results_eq($$ select j.unclaimed_dispatches, j.last_error from ops.jobs j where id = pg_temp.job('bo_3_late') $$,
+  $$ values (4, 'dispatch ' || -pg_temp.job('bo_3_late') || ': no answer recorded (pg_net down, the request still in flight, or its answer purged)') $$,
+  'the re-dispatch counts, and last_error says the last dispatch got no answer');
+
+call pg_temp.dispatched('bo_timed_out', 1, interval '31 seconds');
+insert into net._http_response (id, timed_out, created) values (-pg_temp.job('bo_timed_out'), true, now());
+select is(ops.sweep_jobs(), 1, 'a dispatch whose answer timed out is re-sent');
+select is((select last_error from ops.jobs where id = pg_temp.job('bo_timed_out')),
+  'dispatch ' || -pg_temp.job('bo_timed_out') || ': pg_net: no HTTP status (timed out)',
+  'and last_error says so');
+
+-- a claim, or a worker told to wait for its queue key's turn, resets the count
+select is((select unclaimed_dispatches from ops.claim_job(pg_temp.job('bo_1_early'), 'w-1')), 0,
+  'a worker''s claim resets the dispatches since the last claim');
+insert into named_jobs (name, id) values
+  ('qk_busy', ops.enqueue_job('pgtap.echo', '{}', 'pgtap:qk_busy', p_queue_key => 'order:pgtap-busy')),
+  ('qk_waiting', ops.enqueue_job('pgtap.echo', '{}', 'pgtap:qk_waiting', p_queue_key => 'order:pgtap-busy'));
+call pg_temp.claim('qk_busy', 'w-1');
+update ops.jobs set unclaimed_dispatches = 5 where id = pg_temp.job('qk_waiting');
+select is_empty($$ select * from ops.claim_job(pg_temp.job('qk_waiting'), 'w-2') $$, 'a job whose queue key is busy is not claimed');
+select is((select unclaimed_dispatches from ops.jobs where id = pg_temp.job('qk_waiting')), 0,
+  'but its dispatch reached a worker: the count is reset, so waiting for its turn never dead-letters it');
+
+-- after 8 dispatches without a claim the job is dead, with what the last one got and what to check
+call pg_temp.dispatched('undeliverable_403', 8, interval '11 minutes');
+insert into net._http_response (id, status_code, content, created)
+values (-pg_temp.job('undeliverable_403'), 403, '{"error":"refused: only the database''s dispatcher runs jobs"}', now());
+call pg_temp.dispatched('undeliverable_down', 8, interval '11 minutes');
+insert into net._http_response (id, error_msg, created)
+values (-pg_temp.job('undeliverable_down'), 'Couldn''t connect to server', now());
+call pg_temp.dispatched('undeliverable_lost', 8, interval '11 minutes', 'running');
+insert into ops.job_attempts (job_id, attempt, worker) values (pg_temp.job('undeliverable_lost'), 1, 'w-gone');
+call pg_temp.dispatched('nearly_undeliverable', 7, interval '11 minutes');
+select is(ops.sweep_jobs(), 1, 'the sweep re-dispatches only the job below the bound (7 dispatches)');
+select results_eq($$ select status, unclaimed_dispatches, pg_temp.requests(id) from ops.jobs where id = pg_temp.job('nearly_undeliverable') $$,
+  $$ values ('queued', 8, 1) $$, 'the eighth dispatch is sent');
+select results_eq(
+  $$ select n.name, j.status, j.locked_by, pg_temp.requests(j.id) from named_jobs n join ops.jobs j using (id)
+      where n.name like 'undeliverable%' order by n.name $$,
+  $$ values ('undeliverable_403', 'dead', null::text, 0), ('undeliverable_down', 'dead', null, 0), ('undeliverable_lost', 'dead', null, 0) $$,
+  'after 8 dispatches without a claim a job is dead, not dispatched again (queued, failed or with an expired lease)');
+select is((select last_error from ops.jobs where id = pg_temp.job('undeliverable_403')),
+  format('undeliverable: 8 dispatches since its last claim led to no claim; the last (pg_net request %s) got: '
+         'HTTP 403 {"error":"refused: only the database''s dispatcher runs jobs"}. Check the vault secrets functions_base_url '
+         'and worker_secret, that the function pgtap-echo is deployed, and that its WORKER_SECRET holds the vault''s worker_secret',
+         -pg_temp.job('undeliverable_403')),
+  'last_error says what the last dispatch answered (HTTP status and body) and what to check');
+select matches((select last_error from ops.jobs where id = pg_temp.job('undeliverable_down')),
+  '^undeliverable: 8 dispatches .* got: pg_net: Couldn''t connect to server\. Check the vault secrets',
+  'or the error pg_net recorded when it could not send it');
+select matches((select last_error from ops.jobs where id = pg_temp.job('undeliverable_lost')),
+  '^undeliverable: 8 dispatches .* got: no answer recorded \(pg_net down',
+  'or that no answer was recorded');
+select results_eq($$ select outcome, finished_at = now() from ops.job_attempts where job_id = pg_temp.job('undeliverable_lost') $$,
+  $$ values ('lease_expired', true) $$,
+  'the dead-lettered job whose lease had expired has its open attempt closed as lease_expired');
+select results_eq(
+  format($$ select exception, subject, error like 'undeliverable: 8 dispatches%%', next_action from ops.pipeline_exceptions where ref = '%s' $$,
+         pg_temp.job('undeliverable_403')),
+  $$ values ('undeliverable job', 'pgtap.echo', true,
+             format('check the vault secrets functions_base_url and worker_secret, that the function pgtap-echo is deployed '
+                    'and that its WORKER_SECRET holds the vault''s worker_secret; then: select ops.replay_job(%s);', pg_temp.job('undeliverable_403'))) $$,
+  'pipeline_exceptions lists it as an undeliverable job, with what to check and how to replay it');
+select results_eq(
+  format($$ select exception, next_action like 'dispatched 8 times since its last claim;%%function pgtap-echo%%'
+              from ops.pipeline_exceptions where ref = '%s' $$, pg_temp.job('nearly_undeliverable')),
+  $$ values ('stuck job', true) $$,
+  'a job still being re-sent is a stuck job, with its dispatches since the last claim and what to check');
+select is(ops.replay_job(pg_temp.job('undeliverable_403')), true, 'an undeliverable job can be replayed once fixed');
+select results_eq($$ select status, unclaimed_dispatches, pg_temp.requests(id) from ops.jobs where id = pg_temp.job('undeliverable_403') $$,
+  $$ values ('queued', 1, 1) $$,
+  'the replay starts the count again and dispatches it');
 
 select * from finish();
 rollback;

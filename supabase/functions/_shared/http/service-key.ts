@@ -1,10 +1,26 @@
-// The door of database-dispatched endpoints: the caller must present the secret itself (compared in
-// constant time), so a JWT that merely claims a role is refused.
+// The door of database-dispatched endpoints: the caller must present one of the accepted secrets
+// itself (compared in constant time), so a JWT that merely claims a role is refused. Several
+// secrets, separated by commas, are accepted while one is being rotated.
 import { HttpError } from "./error.ts";
 
-export async function requireBearerSecret(req: Request, secret: string | undefined, refusal: string) {
+/** The accepted secrets of a comma-separated setting (blank entries ignored). */
+export function parseSecretList(value: string | undefined): string[] {
+  return (value ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+}
+
+/** Refuses (403 with `refusal`) a request whose bearer token is none of `secrets`; a 500 naming
+ * `setting` when no secret is configured at all, since then every caller would be refused. */
+export async function requireBearerSecret(req: Request, secrets: string | undefined, refusal: string, setting = "the secret") {
+  const accepted = parseSecretList(secrets);
+  if (accepted.length === 0) throw new HttpError(500, `${setting} is not configured: every request is refused`);
   const token = /^Bearer\s+(.+)$/i.exec(req.headers.get("authorization") ?? "")?.[1] ?? "";
-  if (!secret || !(await sameSecret(token, secret))) throw new HttpError(403, refusal);
+  if (!(await matchesAny(token, accepted))) throw new HttpError(403, refusal);
+}
+
+/** Whether `token` is one of `secrets`: every secret is compared, so the time taken tells nothing. */
+export async function matchesAny(token: string, secrets: string[]): Promise<boolean> {
+  const matches = await Promise.all(secrets.map((s) => sameSecret(token, s)));
+  return matches.reduce((any, m) => any || m, false);
 }
 
 export async function sameSecret(a: string, b: string): Promise<boolean> {

@@ -210,11 +210,12 @@ export function serveJobWorker(options: WorkerOptions) {
   const handlers = options.handlers(sql, env);
   const drain = createDrainer(sql, options.name, handlers, drainSettings(env));
   serve(options.name, async (req, body) => {
-    // only the dispatcher may run jobs: it sends the service key the project injects
+    // only the dispatcher may run jobs: it sends the vault's worker_secret, one of WORKER_SECRET
     await requireBearerSecret(
       req,
-      env.SUPABASE_SERVICE_ROLE_KEY,
-      "jobs are dispatched by the database with the service role key",
+      env.WORKER_SECRET,
+      "refused: only the database's dispatcher runs jobs (Authorization: Bearer <the vault's worker_secret>)",
+      "WORKER_SECRET",
     );
     const outcome = await runJob(sql, options.name, parseJobRequest(body), handlers, false);
     // answer now, keep draining due jobs in the background (EdgeRuntime.waitUntil on hosted Supabase)
