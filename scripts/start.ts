@@ -1,15 +1,24 @@
 // npm start: the local stack in the foreground, a short demo of signed Stripe events and what each
 // did to the database, then it keeps serving (ready for `stripe listen --forward-to ...`) until Ctrl-C.
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import { config } from "./lib/config.ts";
 import { connect } from "./lib/db.ts";
 import { chargeRefunded, checkoutCompleted, piFailed } from "./lib/scenarios.ts";
 import { pendingOrders } from "./lib/seed.ts";
-import { deliver, uid, type Evt } from "./lib/stripe-events.ts";
+import { deliver, type Evt, uid } from "./lib/stripe-events.ts";
 import {
-  log, paths, printStatus, seed, SERVICES, servicePid, startDatabase, startService, stopStack, waitHealthy,
+  log,
+  paths,
+  printStatus,
+  seed,
   type ServiceName,
+  servicePid,
+  SERVICES,
+  startDatabase,
+  startService,
+  stopStack,
+  waitHealthy,
 } from "./stack/stack.ts";
 
 await startDatabase();
@@ -66,24 +75,37 @@ await step("the same event delivered again: answered 2xx, nothing changes", purc
 
 const failedOrder = await newOrder();
 const pi2 = uid("pi_demo_");
-await step("a failed payment: the session is unpaid…",
-  checkoutCompleted(failedOrder, pi2, now, { payment_status: "unpaid" }), failedOrder);
+await step(
+  "a failed payment: the session is unpaid…",
+  checkoutCompleted(failedOrder, pi2, now, { payment_status: "unpaid" }),
+  failedOrder,
+);
 await step("…and the payment intent fails: nothing is granted", piFailed(pi2, now + 1), failedOrder);
 
 await step("a refund of the first order", chargeRefunded(pi, charge, 2500, now + 2), paidOrder);
 
 // the side effects those events enqueued (CRM contacts and deals), once the workers are done
 for (let i = 0; i < 40; i++) {
-  const [{ open }] = await sql`select count(*)::int as open from ops.jobs where status in ('queued', 'running', 'failed')`;
+  const [{ open }] =
+    await sql`select count(*)::int as open from ops.jobs where status in ('queued', 'running', 'failed')`;
   if (open === 0) break;
   await new Promise((r) => setTimeout(r, 250));
 }
 console.log("\n▶ what the job engine did (select * from ops.pipeline_health)");
 for (const h of await sql`select kind, queued, running, retrying, dead, succeeded from ops.pipeline_health`) {
-  console.log(`  ${h.kind.padEnd(14)} succeeded ${h.succeeded}  queued ${h.queued}  running ${h.running}  retrying ${h.retrying}  dead ${h.dead}`);
+  console.log(
+    `  ${
+      h.kind.padEnd(14)
+    } succeeded ${h.succeeded}  queued ${h.queued}  running ${h.running}  retrying ${h.retrying}  dead ${h.dead}`,
+  );
 }
-const captured = await sql`select operation, count(*)::int as n from ops.crm_capture group by operation order by operation`;
-console.log(`  CRM calls captured locally (ops.crm_capture): ${captured.map((c) => `${c.operation} ${c.n}`).join(", ") || "none"}`);
+const captured =
+  await sql`select operation, count(*)::int as n from ops.crm_capture group by operation order by operation`;
+console.log(
+  `  CRM calls captured locally (ops.crm_capture): ${
+    captured.map((c) => `${c.operation} ${c.n}`).join(", ") || "none"
+  }`,
+);
 await sql.end();
 
 console.log("\n=== the stack keeps serving ===");

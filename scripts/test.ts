@@ -10,9 +10,13 @@ import { log, paths, startStack } from "./stack/stack.ts";
 await startStack();
 
 const vitestReport = join(config.stackDir, "vitest.json");
-const vitest = spawnSync(join(ROOT, "node_modules/.bin/vitest"),
-  ["run", "--reporter=default", "--reporter=json", `--outputFile=${vitestReport}`, ...process.argv.slice(2)],
-  { cwd: ROOT, stdio: "inherit" });
+const vitest = spawnSync(join(ROOT, "node_modules/.bin/vitest"), [
+  "run",
+  "--reporter=default",
+  "--reporter=json",
+  `--outputFile=${vitestReport}`,
+  ...process.argv.slice(2),
+], { cwd: ROOT, stdio: "inherit" });
 let passed = 0;
 let failed = 0;
 if (existsSync(vitestReport)) {
@@ -25,13 +29,30 @@ if (vitest.status !== 0 && failed === 0) failed += 1; // a file that failed to l
 const testDir = join(ROOT, "supabase/tests/database");
 const files = readdirSync(testDir).filter((f) => f.endsWith(".test.sql")).sort().map((f) => join(testDir, f));
 const url = new URL(config.dbUrl);
-const prove = spawnSync("pg_prove", ["--ext", ".sql", "-h", url.hostname, "-p", url.port, "-U", url.username, "-d", url.pathname.slice(1), ...files], {
-  cwd: ROOT, encoding: "utf8", env: { ...process.env, PGPASSWORD: decodeURIComponent(url.password) },
+const prove = spawnSync("pg_prove", [
+  "--ext",
+  ".sql",
+  "-h",
+  url.hostname,
+  "-p",
+  url.port,
+  "-U",
+  url.username,
+  "-d",
+  url.pathname.slice(1),
+  ...files,
+], {
+  cwd: ROOT,
+  encoding: "utf8",
+  env: { ...process.env, PGPASSWORD: decodeURIComponent(url.password) },
 });
 process.stdout.write(prove.stdout ?? "");
 process.stderr.write(prove.stderr ?? "");
 const total = Number(/Tests=(\d+)/.exec(prove.stdout ?? "")?.[1] ?? 0);
-const failedDb = [...(prove.stdout ?? "").matchAll(/Failed (\d+)\/\d+ subtests/g)].reduce((n, m) => n + Number(m[1]), 0);
+const failedDb = [...(prove.stdout ?? "").matchAll(/Failed (\d+)\/\d+ subtests/g)].reduce(
+  (n, m) => n + Number(m[1]),
+  0,
+);
 const dbBroken = prove.status !== 0 && failedDb === 0 ? 1 : 0;
 passed += total - failedDb;
 failed += failedDb + dbBroken;

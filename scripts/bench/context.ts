@@ -7,7 +7,9 @@ import type { Report } from "./report.ts";
 const intEnv = (key: string, fallback: number, min = 1, max = Number.MAX_SAFE_INTEGER) => {
   const raw = config.env[key];
   const n = raw === undefined || raw === "" ? fallback : Number(raw);
-  if (!Number.isFinite(n) || n < min || n > max) throw new Error(`${key} must be a number from ${min} to ${max} (got ${raw})`);
+  if (!Number.isFinite(n) || n < min || n > max) {
+    throw new Error(`${key} must be a number from ${min} to ${max} (got ${raw})`);
+  }
   return Math.floor(n);
 };
 

@@ -2,12 +2,16 @@
 // seed buyer, and a repeating mix of five types for the ingestion sections.
 import { chargeRefunded, checkoutCompleted, piSucceeded } from "../lib/scenarios.ts";
 import { pendingOrders } from "../lib/seed.ts";
-import { event, fixture, type Evt } from "../lib/stripe-events.ts";
+import { event, type Evt, fixture } from "../lib/stripe-events.ts";
 import type { BenchContext } from "./context.ts";
 
 /** A paid checkout.session.completed for a pending order, its ids (cs_b, pi_b, cus_b) derived from t. */
 export function benchCheckout(t: string, orderId: string, opts: { id: string; created: number }): Evt {
-  return checkoutCompleted(orderId, `pi_b${t}`, opts.created, { id: `cs_b${t}`, customer: `cus_b${t}`, amount_subtotal: 2500 }, { id: opts.id });
+  return checkoutCompleted(orderId, `pi_b${t}`, opts.created, {
+    id: `cs_b${t}`,
+    customer: `cus_b${t}`,
+    amount_subtotal: 2500,
+  }, { id: opts.id });
 }
 
 export const MIX = ["checkout", "pi_succeeded", "charge_refunded", "sub_updated", "unknown"] as const;
@@ -34,13 +38,26 @@ export async function buildEvents(ctx: BenchContext, label: string, n: number): 
         break;
       case "pi_succeeded":
         out.push(piSucceeded(pi, ch, now, {
-          customer: cus, amount_received: 2500, status: "succeeded", metadata: { order_id: orderId },
+          customer: cus,
+          amount_received: 2500,
+          status: "succeeded",
+          metadata: { order_id: orderId },
         }, opts));
         break;
       case "charge_refunded":
         out.push(chargeRefunded(pi, ch, 1000, now, {
           customer: cus,
-          refunds: { ...refundBase, data: [{ ...refundBase.data[0], id: `re_b${t}`, payment_intent: pi, charge: ch, amount: 1000, status: "succeeded" }] },
+          refunds: {
+            ...refundBase,
+            data: [{
+              ...refundBase.data[0],
+              id: `re_b${t}`,
+              payment_intent: pi,
+              charge: ch,
+              amount: 1000,
+              status: "succeeded",
+            }],
+          },
         }, opts));
         break;
       case "sub_updated":

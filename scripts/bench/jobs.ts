@@ -13,7 +13,9 @@ export function crmApiBase(): string | null {
 
 export function requireCaptureAdapter() {
   if (crmAdapterName(config.env) !== "capture") {
-    throw new Error("the job engine figures are for the capture CRM adapter: unset HUBSPOT_ACCESS_TOKEN or set CRM_ADAPTER=capture");
+    throw new Error(
+      "the job engine figures are for the capture CRM adapter: unset HUBSPOT_ACCESS_TOKEN or set CRM_ADAPTER=capture",
+    );
   }
 }
 
@@ -49,7 +51,11 @@ export async function quiesce(ctx: BenchContext, label: string) {
     open = now;
   }
   const waitedS = (performance.now() - started) / 1000;
-  if (initial > 0) log(`${label}: waited ${waitedS.toFixed(1)}s for ${initial} earlier jobs (${open} still open, ${sweeps} sweep ticks)`);
+  if (initial > 0) {
+    log(
+      `${label}: waited ${waitedS.toFixed(1)}s for ${initial} earlier jobs (${open} still open, ${sweeps} sweep ticks)`,
+    );
+  }
   return { initialOpen: initial, waitedS, stillOpen: open, sweepTicks: sweeps };
 }
 
@@ -59,7 +65,8 @@ export async function waitJobs(ctx: BenchContext, ids: string[], maxSeconds: num
   const deadline = started + maxSeconds * 1000;
   let counts: Record<string, number> = {};
   for (;;) {
-    const rows = await ctx.db`select status, count(*)::int as n from ops.jobs where id = any(${ids}::bigint[]) group by status`;
+    const rows = await ctx
+      .db`select status, count(*)::int as n from ops.jobs where id = any(${ids}::bigint[]) group by status`;
     counts = Object.fromEntries(rows.map((r) => [r.status as string, r.n as number]));
     const finished = (counts.succeeded ?? 0) + (counts.dead ?? 0);
     if (finished >= ids.length) return { done: true, counts, elapsedS: (performance.now() - started) / 1000 };

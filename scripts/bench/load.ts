@@ -2,7 +2,7 @@
 // concurrency, as fast as answers come) or an open loop (a fixed arrival rate, answered or not).
 import http from "node:http";
 import { performance } from "node:perf_hooks";
-import { signature, type Evt } from "../lib/stripe-events.ts";
+import { type Evt, signature } from "../lib/stripe-events.ts";
 import { type BenchContext, sleep } from "./context.ts";
 
 type Signed = { id: string; type: string; body: Buffer; header: string };
@@ -21,7 +21,12 @@ type Outcome = { ok: boolean; status: number; result?: string; duplicate?: boole
 function post(agent: http.Agent, url: URL, ev: Signed, timeoutMs: number): Promise<Outcome> {
   return new Promise((resolve) => {
     const req = http.request({
-      host: url.hostname, port: url.port, path: url.pathname, method: "POST", agent, timeout: timeoutMs,
+      host: url.hostname,
+      port: url.port,
+      path: url.pathname,
+      method: "POST",
+      agent,
+      timeout: timeoutMs,
       headers: { "content-type": "application/json", "content-length": ev.body.length, "stripe-signature": ev.header },
     }, (res) => {
       const chunks: Buffer[] = [];
@@ -29,13 +34,19 @@ function post(agent: http.Agent, url: URL, ev: Signed, timeoutMs: number): Promi
       res.on("error", (e) => resolve({ ok: false, status: res.statusCode ?? 0, error: e.message }));
       res.on("end", () => {
         const status = res.statusCode ?? 0;
+        // deno-lint-ignore no-explicit-any -- whatever JSON the endpoint answered
         let json: any;
         try {
           json = JSON.parse(Buffer.concat(chunks).toString("utf8"));
         } catch { /* not JSON */ }
         const ok = status >= 200 && status < 300;
-        resolve({ ok, status, result: json?.status, duplicate: json?.duplicate,
-          error: ok ? undefined : String(json?.error ?? json?.message ?? `HTTP ${status}`) });
+        resolve({
+          ok,
+          status,
+          result: json?.status,
+          duplicate: json?.duplicate,
+          error: ok ? undefined : String(json?.error ?? json?.message ?? `HTTP ${status}`),
+        });
       });
     });
     req.on("timeout", () => req.destroy(new Error(`no answer in ${timeoutMs} ms`)));
@@ -117,18 +128,25 @@ export async function openLoop(ctx: BenchContext, events: Signed[], rate: number
       }
       inFlight++;
       maxInFlight = Math.max(maxInFlight, inFlight);
-      pending.push(post(agent, ctx.webhookUrl, ev, s.requestTimeoutMs).then((o) => {
-        inFlight--;
-        latencies.push(performance.now() - scheduled);
-        tally.add(o);
-      }));
+      pending.push(
+        post(agent, ctx.webhookUrl, ev, s.requestTimeoutMs).then((o) => {
+          inFlight--;
+          latencies.push(performance.now() - scheduled);
+          tally.add(o);
+        }),
+      );
     }
     if (i < events.length) await sleep(Math.max(0, t0 + i * intervalMs - performance.now()));
   }
   notSent += events.length - i;
   // bounded drain: every request has its own timeout, this is the backstop
   let drainTimer: NodeJS.Timeout | undefined;
-  await Promise.race([Promise.all(pending), new Promise((r) => { drainTimer = setTimeout(r, s.requestTimeoutMs + 1000); })]);
+  await Promise.race([
+    Promise.all(pending),
+    new Promise((r) => {
+      drainTimer = setTimeout(r, s.requestTimeoutMs + 1000);
+    }),
+  ]);
   clearTimeout(drainTimer);
   const achievedRate = latencies.length / ((performance.now() - t0) / 1000);
   agent.destroy();

@@ -36,7 +36,6 @@ import { ingestLatency } from "./sections/ingest-latency.ts";
 import { ingestThroughput } from "./sections/ingest-throughput.ts";
 import { jobsDrain } from "./sections/jobs-drain.ts";
 
-
 // Add sections here. The job engine runs last: ingestion's own CRM jobs are drained before it measures.
 const SECTIONS: Section[] = [pgbenchBaseline, ingestThroughput, ingestLatency, jobsDrain, crmLatency];
 
@@ -69,7 +68,11 @@ async function main() {
 
   const db = connect(config.dbUrl, { max: 2 });
   const ctx: BenchContext = {
-    settings, report: new Report(), metrics: new Map(), db, webhookUrl,
+    settings,
+    report: new Report(),
+    metrics: new Map(),
+    db,
+    webhookUrl,
     runTag: randomBytes(4).toString("hex"),
   };
   const startedAt = new Date().toISOString();
@@ -78,7 +81,11 @@ async function main() {
   try {
     const only = (config.env.BENCH_ONLY ?? "").split(",").map((x) => x.trim()).filter(Boolean);
     const unknown = only.filter((name) => !SECTIONS.some((sec) => sec.name === name));
-    if (unknown.length) throw new Error(`BENCH_ONLY names unknown sections: ${unknown.join(", ")} (have ${SECTIONS.map((x) => x.name).join(", ")})`);
+    if (unknown.length) {
+      throw new Error(
+        `BENCH_ONLY names unknown sections: ${unknown.join(", ")} (have ${SECTIONS.map((x) => x.name).join(", ")})`,
+      );
+    }
     for (const section of SECTIONS.filter((sec) => only.length === 0 || only.includes(sec.name))) {
       const t = performance.now();
       try {
@@ -86,7 +93,13 @@ async function main() {
       } catch (err) {
         const msg = (err as Error).message;
         sectionErrors[section.name] = msg;
-        ctx.report.add({ section: section.name, figure: "section failed", value: null, unit: "", note: msg.split("\n")[0].slice(0, 160) });
+        ctx.report.add({
+          section: section.name,
+          figure: "section failed",
+          value: null,
+          unit: "",
+          note: msg.split("\n")[0].slice(0, 160),
+        });
         console.error(`[bench] section ${section.name} failed: ${msg}`);
       }
       log(`section ${section.name} done in ${((performance.now() - t) / 1000).toFixed(1)}s`);
@@ -96,16 +109,26 @@ async function main() {
   }
 
   const out = {
-    startedAt, finishedAt: new Date().toISOString(), runTag: ctx.runTag, machine, settings,
-    webhookUrl: webhookUrl.href, ...ctx.report.toJSON(), sectionErrors,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    runTag: ctx.runTag,
+    machine,
+    settings,
+    webhookUrl: webhookUrl.href,
+    ...ctx.report.toJSON(),
+    sectionErrors,
   };
   const jsonFile = join(config.stackDir, "bench.json");
   writeFileSync(jsonFile, JSON.stringify(out, null, 2) + "\n");
 
   console.log("");
-  console.log(`machine: nproc ${machine.nproc}, ${machine.cpu}, ${machine.memGiB} GiB, node ${machine.node}, ` +
-    `PostgreSQL ${machine.postgres}, load ${machine.loadavg1m} at start`);
-  console.log(`ratio = value / baseline; the load generator, gateway, Deno and Postgres share these ${machine.nproc} cores\n`);
+  console.log(
+    `machine: nproc ${machine.nproc}, ${machine.cpu}, ${machine.memGiB} GiB, node ${machine.node}, ` +
+      `PostgreSQL ${machine.postgres}, load ${machine.loadavg1m} at start`,
+  );
+  console.log(
+    `ratio = value / baseline; the load generator, gateway, Deno and Postgres share these ${machine.nproc} cores\n`,
+  );
   console.log(ctx.report.table());
   console.log(`\nresults: ${jsonFile}`);
   const failed = Object.keys(sectionErrors).length;

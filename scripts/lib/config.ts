@@ -50,7 +50,8 @@ export const config = {
   jwtSecret: env.JWT_SECRET ?? LOCAL_JWT_SECRET,
   // Local test secrets (Stripe's whsec_ shape), used when none is configured: two, as during a
   // rotation, so both the current and the previous secret are exercised.
-  stripeWebhookSecret: env.STRIPE_WEBHOOK_SECRET ?? "whsec_local_current_not_for_production,whsec_local_previous_not_for_production",
+  stripeWebhookSecret: env.STRIPE_WEBHOOK_SECRET ??
+    "whsec_local_current_not_for_production,whsec_local_previous_not_for_production",
   get stripeWebhookSecrets(): string[] {
     return this.stripeWebhookSecret.split(/[\s,]+/).filter(Boolean);
   },

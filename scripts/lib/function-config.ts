@@ -22,7 +22,9 @@ export type FunctionConfig = {
 type TomlFunction = { verify_jwt?: boolean; import_map?: string; entrypoint?: string };
 
 export function readConfigToml(): { functions?: Record<string, TomlFunction> } {
-  return parseToml(readFileSync(join(SUPABASE_DIR, "config.toml"), "utf8")) as { functions?: Record<string, TomlFunction> };
+  return parseToml(readFileSync(join(SUPABASE_DIR, "config.toml"), "utf8")) as {
+    functions?: Record<string, TomlFunction>;
+  };
 }
 
 /** Function folders: every directory under supabase/functions with an index.ts, except _shared. */

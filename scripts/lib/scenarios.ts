@@ -1,12 +1,18 @@
 // Linked Stripe event scenarios built from the shared real payloads, for the demo, the bench and the
 // tests: one order's payment life, one customer's subscription life. Times increase by one second
 // per step, as Stripe's would. `extra` overrides fields of the object; `opts.id` names the event.
-import { event, uid, type Evt } from "./stripe-events.ts";
+import { event, type Evt, uid } from "./stripe-events.ts";
 
 type Fields = Record<string, unknown>;
 type EventOpts = { id?: string };
 
-export function checkoutCompleted(orderId: string | null, pi: string, t: number, extra: Fields = {}, opts: EventOpts = {}) {
+export function checkoutCompleted(
+  orderId: string | null,
+  pi: string,
+  t: number,
+  extra: Fields = {},
+  opts: EventOpts = {},
+) {
   return event("checkout_session_completed", {
     id: uid("cs_test_"),
     client_reference_id: orderId,
@@ -23,18 +29,44 @@ export function checkoutCompleted(orderId: string | null, pi: string, t: number,
 
 export function piSucceeded(pi: string, charge: string, t: number, extra: Fields = {}, opts: EventOpts = {}) {
   return event("payment_intent_succeeded", {
-    id: pi, amount: 2500, currency: "usd", latest_charge: charge, customer: null, metadata: {}, ...extra,
+    id: pi,
+    amount: 2500,
+    currency: "usd",
+    latest_charge: charge,
+    customer: null,
+    metadata: {},
+    ...extra,
   }, { created: t, ...opts });
 }
 
 export function piFailed(pi: string, t: number) {
-  return event("payment_intent_payment_failed", { id: pi, amount: 2500, currency: "usd", customer: null, metadata: {} }, { created: t });
+  return event(
+    "payment_intent_payment_failed",
+    { id: pi, amount: 2500, currency: "usd", customer: null, metadata: {} },
+    { created: t },
+  );
 }
 
-export function chargeRefunded(pi: string, charge: string, amountRefunded: number, t: number, extra: Fields = {}, opts: EventOpts = {}) {
+export function chargeRefunded(
+  pi: string,
+  charge: string,
+  amountRefunded: number,
+  t: number,
+  extra: Fields = {},
+  opts: EventOpts = {},
+) {
   return event("charge_refunded", {
-    id: charge, payment_intent: pi, amount: 2500, amount_refunded: amountRefunded, refunded: amountRefunded >= 2500,
-    currency: "usd", status: "succeeded", refunds: { object: "list", data: [] }, customer: null, metadata: {}, ...extra,
+    id: charge,
+    payment_intent: pi,
+    amount: 2500,
+    amount_refunded: amountRefunded,
+    refunded: amountRefunded >= 2500,
+    currency: "usd",
+    status: "succeeded",
+    refunds: { object: "list", data: [] },
+    customer: null,
+    metadata: {},
+    ...extra,
   }, { created: t, ...opts });
 }
 
@@ -46,17 +78,73 @@ export function dispute(pi: string, charge: string, status: string, t: number, i
 
 /** The five payment lives a marketplace order can have, and the status each must end in. */
 export const ORDER_VARIANTS = [
-  { name: "paid", expect: "paid", build: (o: string, pi: string, ch: string, t: number) => [checkoutCompleted(o, pi, t), piSucceeded(pi, ch, t + 1)] },
-  { name: "partial refund", expect: "partially_refunded", build: (o: string, pi: string, ch: string, t: number) => [checkoutCompleted(o, pi, t), piSucceeded(pi, ch, t + 1), chargeRefunded(pi, ch, 1000, t + 2)] },
-  { name: "two refunds", expect: "refunded", build: (o: string, pi: string, ch: string, t: number) => [checkoutCompleted(o, pi, t), piSucceeded(pi, ch, t + 1), chargeRefunded(pi, ch, 1000, t + 2), chargeRefunded(pi, ch, 2500, t + 3)] },
-  { name: "dispute won", expect: "paid", build: (o: string, pi: string, ch: string, t: number) => { const dp = uid("dp_"); return [checkoutCompleted(o, pi, t), piSucceeded(pi, ch, t + 1), dispute(pi, ch, "needs_response", t + 2, dp), dispute(pi, ch, "won", t + 3, dp)]; } },
-  { name: "failed payment", expect: "payment_failed", build: (o: string, pi: string, ch: string, t: number) => [checkoutCompleted(o, pi, t, { payment_status: "unpaid" }), piFailed(pi, t + 1)] },
+  {
+    name: "paid",
+    expect: "paid",
+    build: (o: string, pi: string, ch: string, t: number) => [checkoutCompleted(o, pi, t), piSucceeded(pi, ch, t + 1)],
+  },
+  {
+    name: "partial refund",
+    expect: "partially_refunded",
+    build: (
+      o: string,
+      pi: string,
+      ch: string,
+      t: number,
+    ) => [checkoutCompleted(o, pi, t), piSucceeded(pi, ch, t + 1), chargeRefunded(pi, ch, 1000, t + 2)],
+  },
+  {
+    name: "two refunds",
+    expect: "refunded",
+    build: (
+      o: string,
+      pi: string,
+      ch: string,
+      t: number,
+    ) => [
+      checkoutCompleted(o, pi, t),
+      piSucceeded(pi, ch, t + 1),
+      chargeRefunded(pi, ch, 1000, t + 2),
+      chargeRefunded(pi, ch, 2500, t + 3),
+    ],
+  },
+  {
+    name: "dispute won",
+    expect: "paid",
+    build: (o: string, pi: string, ch: string, t: number) => {
+      const dp = uid("dp_");
+      return [
+        checkoutCompleted(o, pi, t),
+        piSucceeded(pi, ch, t + 1),
+        dispute(pi, ch, "needs_response", t + 2, dp),
+        dispute(pi, ch, "won", t + 3, dp),
+      ];
+    },
+  },
+  {
+    name: "failed payment",
+    expect: "payment_failed",
+    build: (
+      o: string,
+      pi: string,
+      _ch: string,
+      t: number,
+    ) => [checkoutCompleted(o, pi, t, { payment_status: "unpaid" }), piFailed(pi, t + 1)],
+  },
 ] as const;
 
 export function subscriptionEvents(customer: string, sub: string, statuses: string[], t: number): Evt[] {
   return statuses.map((status, i) => {
-    const type = i === 0 ? "customer.subscription.created" : status === "canceled" ? "customer.subscription.deleted" : "customer.subscription.updated";
-    const name = i === 0 ? "subscription_created" : status === "canceled" ? "subscription_deleted" : "subscription_updated";
+    const type = i === 0
+      ? "customer.subscription.created"
+      : status === "canceled"
+      ? "customer.subscription.deleted"
+      : "customer.subscription.updated";
+    const name = i === 0
+      ? "subscription_created"
+      : status === "canceled"
+      ? "subscription_deleted"
+      : "subscription_updated";
     return event(name, { id: sub, customer, status, metadata: {} }, { created: t + i, type });
   });
 }

@@ -15,7 +15,11 @@ export const SEED = {
 } as const;
 
 /** n pending orders of the seed buyer (or another) for the seed listing, in one statement; their ids. */
-export async function pendingOrders(sql: Sql, n = 1, opts: { amount?: number; buyer?: string } = {}): Promise<string[]> {
+export async function pendingOrders(
+  sql: Sql,
+  n = 1,
+  opts: { amount?: number; buyer?: string } = {},
+): Promise<string[]> {
   if (n === 0) return [];
   const rows = await sql<{ id: string }[]>`
     insert into public.orders (buyer_id, listing_id, amount_total, currency)

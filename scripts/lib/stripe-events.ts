@@ -10,7 +10,14 @@ import { config, ROOT } from "./config.ts";
 export const EVENTS_DIR = resolve(ROOT, process.env.STRIPE_EVENTS_DIR ?? "tests/fixtures/stripe-events");
 export const WEBHOOK_URL = config.functionUrl("stripe-webhook");
 
-export type Evt = { id: string; type: string; created: number; data: { object: Record<string, any> }; [k: string]: unknown };
+export type Evt = {
+  id: string;
+  type: string;
+  created: number;
+  // deno-lint-ignore no-explicit-any -- Stripe objects of every type: tests and scenarios read their fields freely
+  data: { object: Record<string, any> };
+  [k: string]: unknown;
+};
 
 export function fixture(name: string): Evt {
   return JSON.parse(readFileSync(resolve(EVENTS_DIR, `${name}.json`), "utf8"));
@@ -21,7 +28,11 @@ export function uid(prefix = ""): string {
 }
 
 /** A fixture with a fresh event id, a chosen type and created time, and object fields overridden. */
-export function event(name: string, object: Record<string, unknown>, opts: { type?: string; created?: number; id?: string } = {}): Evt {
+export function event(
+  name: string,
+  object: Record<string, unknown>,
+  opts: { type?: string; created?: number; id?: string } = {},
+): Evt {
   const base = fixture(name);
   return {
     ...base,
@@ -32,7 +43,11 @@ export function event(name: string, object: Record<string, unknown>, opts: { typ
   };
 }
 
-export async function signature(payload: string, secret = config.stripeWebhookSecrets[0], timestamp?: number): Promise<string> {
+export async function signature(
+  payload: string,
+  secret = config.stripeWebhookSecrets[0],
+  timestamp?: number,
+): Promise<string> {
   return Stripe.webhooks.generateTestHeaderStringAsync({
     payload,
     secret,
@@ -41,13 +56,17 @@ export async function signature(payload: string, secret = config.stripeWebhookSe
   });
 }
 
-export async function deliver(evt: Evt | string, opts: { secret?: string; timestamp?: number; header?: string | null } = {}) {
+export async function deliver(
+  evt: Evt | string,
+  opts: { secret?: string; timestamp?: number; header?: string | null } = {},
+) {
   const body = typeof evt === "string" ? evt : JSON.stringify(evt);
   const header = opts.header === undefined ? await signature(body, opts.secret, opts.timestamp) : opts.header;
   const headers: Record<string, string> = { "content-type": "application/json" };
   if (header !== null) headers["stripe-signature"] = header;
   const res = await fetch(WEBHOOK_URL, { method: "POST", body, headers });
   const text = await res.text();
+  // deno-lint-ignore no-explicit-any -- whatever JSON the webhook answered, for assertions
   let json: any;
   try {
     json = JSON.parse(text);

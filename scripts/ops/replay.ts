@@ -16,10 +16,10 @@ function bar(done: number, total: number, width = 30) {
 const sql = connect(config.dbUrl, { max: 2 });
 try {
   if (what === "events") {
-    const targets = ids.length
-      ? ids
-      : flags.has("--failed")
-      ? (await sql<{ event_id: string }[]>`select event_id from ops.stripe_events where status = 'failed' order by event_created`).map((r) => r.event_id)
+    const targets = ids.length ? ids : flags.has("--failed")
+      ? (await sql<
+        { event_id: string }[]
+      >`select event_id from ops.stripe_events where status = 'failed' order by event_created`).map((r) => r.event_id)
       : null;
     if (!targets) throw new Error(usage);
     const outcomes: Record<string, number> = {};
@@ -35,7 +35,9 @@ try {
     const targets = ids.length
       ? ids.map(Number)
       : status
-      ? (await sql<{ id: string }[]>`select id from ops.jobs where status = ${status} order by id`).map((r) => Number(r.id))
+      ? (await sql<{ id: string }[]>`select id from ops.jobs where status = ${status} order by id`).map((r) =>
+        Number(r.id)
+      )
       : null;
     if (!targets) throw new Error(usage);
     for (const [i, id] of targets.entries()) {

@@ -1,7 +1,7 @@
 // Local functions gateway: http://127.0.0.1:54321/functions/v1/<name>, as `supabase start` serves it.
 // Runs each function in its own Deno process (restarted if it dies), injects the env Supabase
 // injects, and verifies JWTs where supabase/config.toml says verify_jwt (the default is true).
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import http from "node:http";
 import { connect } from "node:net";
 import { createInterface } from "node:readline";
@@ -42,7 +42,15 @@ function functionEnv(fn: Fn): NodeJS.ProcessEnv {
 function startFunction(fn: Fn) {
   const deno = join(ROOT, "node_modules/.bin/deno");
   // imports resolve as the CLI bundles them for deployment: the function's import map, nothing else
-  const args = ["run", "--quiet", "--allow-net", "--allow-env", "--allow-read", ...denoResolutionArgs(fn), fn.entrypoint];
+  const args = [
+    "run",
+    "--quiet",
+    "--allow-net",
+    "--allow-env",
+    "--allow-read",
+    ...denoResolutionArgs(fn),
+    fn.entrypoint,
+  ];
   const child = spawn(deno, args, { cwd: ROOT, env: functionEnv(fn), stdio: ["ignore", "pipe", "pipe"] });
   fn.child = child;
   fn.ready = false;
@@ -65,7 +73,10 @@ async function waitListening(fn: Fn, child: ChildProcess) {
   while (!stopping && fn.child === child && child.exitCode === null) {
     const ok = await new Promise<boolean>((resolve) => {
       const socket = connect(fn.port, "127.0.0.1");
-      socket.once("connect", () => { socket.destroy(); resolve(true); });
+      socket.once("connect", () => {
+        socket.destroy();
+        resolve(true);
+      });
       socket.once("error", () => resolve(false));
     });
     if (ok) {

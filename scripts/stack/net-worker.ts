@@ -9,11 +9,34 @@ const sql = connect();
 let stopping = false;
 let wake: (() => void) | undefined;
 
-type Request = { id: string; method: string; url: string; headers: Record<string, string>; body: Buffer | null; timeout_milliseconds: number };
-type Response = { id: string; status_code: number | null; content_type: string | null; headers: unknown; content: string | null; timed_out: boolean; error_msg: string | null };
+type Request = {
+  id: string;
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  body: Buffer | null;
+  timeout_milliseconds: number;
+};
+type Response = {
+  id: string;
+  status_code: number | null;
+  content_type: string | null;
+  headers: unknown;
+  content: string | null;
+  timed_out: boolean;
+  error_msg: string | null;
+};
 
 async function send(r: Request): Promise<Response> {
-  const base = { id: r.id, status_code: null, content_type: null, headers: null, content: null, timed_out: false, error_msg: null };
+  const base = {
+    id: r.id,
+    status_code: null,
+    content_type: null,
+    headers: null,
+    content: null,
+    timed_out: false,
+    error_msg: null,
+  };
   try {
     const res = await fetch(r.url, {
       method: r.method,
@@ -22,10 +45,20 @@ async function send(r: Request): Promise<Response> {
       signal: AbortSignal.timeout(r.timeout_milliseconds),
     });
     const content = await res.text();
-    return { ...base, status_code: res.status, content_type: res.headers.get("content-type"), headers: Object.fromEntries(res.headers), content };
+    return {
+      ...base,
+      status_code: res.status,
+      content_type: res.headers.get("content-type"),
+      headers: Object.fromEntries(res.headers),
+      content,
+    };
   } catch (err) {
     const timedOut = (err as Error).name === "TimeoutError";
-    return { ...base, timed_out: timedOut, error_msg: timedOut ? `Timeout of ${r.timeout_milliseconds} ms reached` : (err as Error).message };
+    return {
+      ...base,
+      timed_out: timedOut,
+      error_msg: timedOut ? `Timeout of ${r.timeout_milliseconds} ms reached` : (err as Error).message,
+    };
   }
 }
 
@@ -53,13 +86,26 @@ async function loop() {
       console.error(`[net-worker] ${(err as Error).message}`);
       await new Promise((r) => setTimeout(r, 1000));
     }
-    if (n === 0) await new Promise<void>((r) => { wake = r; setTimeout(r, 250); });
+    if (n === 0) {
+      await new Promise<void>((r) => {
+        wake = r;
+        setTimeout(r, 250);
+      });
+    }
   }
 }
 
 await sql.listen("net_http_request", () => wake?.());
 console.log("[net-worker] draining net.http_request_queue");
-process.on("SIGTERM", () => { stopping = true; wake?.(); setTimeout(() => process.exit(0), 200); });
-process.on("SIGINT", () => { stopping = true; wake?.(); setTimeout(() => process.exit(0), 200); });
+process.on("SIGTERM", () => {
+  stopping = true;
+  wake?.();
+  setTimeout(() => process.exit(0), 200);
+});
+process.on("SIGINT", () => {
+  stopping = true;
+  wake?.();
+  setTimeout(() => process.exit(0), 200);
+});
 await loop();
 await sql.end({ timeout: 1 });

@@ -3,7 +3,17 @@
 // gateway running Deno. Every step is idempotent, so starting twice is harmless.
 import { execFileSync, spawn, spawnSync, type StdioOptions } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, chownSync } from "node:fs";
+import {
+  chownSync,
+  closeSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { apiKeys, config, ROOT } from "../lib/config.ts";
 import { connect } from "../lib/db.ts";
@@ -26,7 +36,11 @@ export function log(msg: string) {
   console.log(`[stack] ${msg}`);
 }
 
-function run(cmd: string, args: string[], opts: { asPostgres?: boolean; quiet?: boolean; env?: NodeJS.ProcessEnv } = {}) {
+function run(
+  cmd: string,
+  args: string[],
+  opts: { asPostgres?: boolean; quiet?: boolean; env?: NodeJS.ProcessEnv } = {},
+) {
   const [file, argv] = opts.asPostgres && isRoot ? ["runuser", ["-u", "postgres", "--", cmd, ...args]] : [cmd, args];
   const res = spawnSync(file, argv, { cwd: ROOT, encoding: "utf8", env: opts.env ?? process.env });
   if (res.status !== 0) {
@@ -73,7 +87,9 @@ function installPgNetStandIn() {
     try {
       copyFileSync(src, dst);
     } catch (err) {
-      throw new Error(`Cannot install the pg_net stand-in into ${extDir} (run as root once): ${(err as Error).message}`);
+      throw new Error(
+        `Cannot install the pg_net stand-in into ${extDir} (run as root once): ${(err as Error).message}`,
+      );
     }
   }
 }
@@ -101,8 +117,16 @@ function ensureCluster() {
     chownSync(pwFile, uid("postgres"), gid("postgres"));
   }
   run(join(PG_BIN, "initdb"), [
-    "-D", pgData, "-U", "postgres", "--pwfile", pwFile, "--auth-local=trust", "--auth-host=scram-sha-256",
-    "--encoding=UTF8", "--locale=C.UTF-8",
+    "-D",
+    pgData,
+    "-U",
+    "postgres",
+    "--pwfile",
+    pwFile,
+    "--auth-local=trust",
+    "--auth-host=scram-sha-256",
+    "--encoding=UTF8",
+    "--locale=C.UTF-8",
   ], { asPostgres: true, quiet: true });
   rmSync(pwFile);
   const conf = [
@@ -138,7 +162,10 @@ function startPostgres() {
     writeFileSync(logFile, "");
     chownSync(logFile, uid("postgres"), gid("postgres"));
   }
-  run(join(PG_BIN, "pg_ctl"), ["-D", pgData, "-l", logFile, "-w", "-t", "60", "start"], { asPostgres: true, quiet: true });
+  run(join(PG_BIN, "pg_ctl"), ["-D", pgData, "-l", logFile, "-w", "-t", "60", "start"], {
+    asPostgres: true,
+    quiet: true,
+  });
 }
 
 async function applyCompatLayer() {
@@ -178,7 +205,12 @@ function ensureWorkerSecret(): string {
 async function configureDeployment() {
   const db = connect();
   try {
-    for (const [role, password] of [["stripe_webhook", config.webhookDbPassword], ["pipeline_worker", config.workerDbPassword]]) {
+    for (
+      const [role, password] of [["stripe_webhook", config.webhookDbPassword], [
+        "pipeline_worker",
+        config.workerDbPassword,
+      ]]
+    ) {
       await db.unsafe(`alter role ${role} with login password '${password.replace(/'/g, "''")}'`);
     }
     const secrets: Record<string, string> = {

@@ -23,7 +23,9 @@ export async function paidOrder(buyerId: string, pi = uid("pi_")): Promise<strin
 export async function jobIds(where: { orders?: string[]; customers?: string[] }): Promise<number[]> {
   const rows = await sql<{ id: string }[]>`
     select id from ops.jobs
-     where payload ->> 'order_id' = any(${where.orders ?? []}) or payload ->> 'customer_id' = any(${where.customers ?? []})`;
+     where payload ->> 'order_id' = any(${where.orders ?? []}) or payload ->> 'customer_id' = any(${
+    where.customers ?? []
+  })`;
   return rows.map((r) => Number(r.id));
 }
 

@@ -23,7 +23,12 @@ export function killGateway() {
   return pid;
 }
 
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 120_000, tick?: () => Promise<unknown>) {
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined | false>,
+  timeoutMs = 120_000,
+  tick?: () => Promise<unknown>,
+) {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
@@ -49,10 +54,16 @@ export async function jobsSettled(ids: number[]) {
 
 /** `npm run replay -- <args>` as an operator runs it. */
 export function replayCli(...args: string[]) {
-  return spawnSync(join(ROOT, "node_modules/.bin/tsx"), ["scripts/ops/replay.ts", ...args], { cwd: ROOT, encoding: "utf8" });
+  return spawnSync(join(ROOT, "node_modules/.bin/tsx"), ["scripts/ops/replay.ts", ...args], {
+    cwd: ROOT,
+    encoding: "utf8",
+  });
 }
 
 /** `npm run stack:<command>` as a developer runs it. */
 export function stackCli(command: string) {
-  return spawnSync(join(ROOT, "node_modules/.bin/tsx"), ["scripts/stack/cli.ts", command], { cwd: ROOT, encoding: "utf8" });
+  return spawnSync(join(ROOT, "node_modules/.bin/tsx"), ["scripts/stack/cli.ts", command], {
+    cwd: ROOT,
+    encoding: "utf8",
+  });
 }

@@ -5,12 +5,22 @@ import { expect, test } from "vitest";
 import { config, ROOT } from "../../scripts/lib/config.ts";
 
 test("supabase db advisors --type security reports no ERROR and no WARN", () => {
-  const res = spawnSync(join(ROOT, "node_modules/.bin/supabase"),
-    ["db", "advisors", `--remote=${config.dbUrl}`, "--type", "security", "--level", "info", "--output-format", "json"],
-    { cwd: ROOT, encoding: "utf8", env: { ...process.env, DO_NOT_TRACK: "1" } });
+  const res = spawnSync(join(ROOT, "node_modules/.bin/supabase"), [
+    "db",
+    "advisors",
+    `--remote=${config.dbUrl}`,
+    "--type",
+    "security",
+    "--level",
+    "info",
+    "--output-format",
+    "json",
+  ], { cwd: ROOT, encoding: "utf8", env: { ...process.env, DO_NOT_TRACK: "1" } });
   expect(res.status, res.stderr).toBe(0);
   const { results: lints } = JSON.parse(res.stdout) as { results: { name: string; level: string; detail: string }[] };
   expect(Array.isArray(lints)).toBe(true);
-  const serious = lints.filter((l) => l.level === "ERROR" || l.level === "WARN").map((l) => `${l.level} ${l.name}: ${l.detail}`);
+  const serious = lints.filter((l) => l.level === "ERROR" || l.level === "WARN").map((l) =>
+    `${l.level} ${l.name}: ${l.detail}`
+  );
   expect(serious).toEqual([]);
 });

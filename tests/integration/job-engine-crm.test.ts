@@ -19,14 +19,21 @@ let fake: FakeHubSpot;
 let savedKinds: { kind: string; backoff_base_ms: number; backoff_max_ms: number; lease_seconds: number }[] = [];
 
 async function hubspotEnv(f: FakeHubSpot) {
-  return { HUBSPOT_ACCESS_TOKEN: f.token, HUBSPOT_API_BASE: f.url, HUBSPOT_TIMEOUT_MS: "1500", HUBSPOT_RATE_LIMIT_PER_10S: "5000", CRM_ADAPTER: undefined };
+  return {
+    HUBSPOT_ACCESS_TOKEN: f.token,
+    HUBSPOT_API_BASE: f.url,
+    HUBSPOT_TIMEOUT_MS: "1500",
+    HUBSPOT_RATE_LIMIT_PER_10S: "5000",
+    CRM_ADAPTER: undefined,
+  };
 }
 
 beforeAll(async () => {
   fake = await startFakeHubSpot({ token: `pat-test-${uid()}`, faults: { retryAfter: 1, slowMs: 3000 } });
   await restartGateway(await hubspotEnv(fake));
   // test speed: short backoff and lease (the schedule itself is pinned by pgTAP)
-  savedKinds = await sql`select kind, backoff_base_ms, backoff_max_ms, lease_seconds from ops.job_kinds where kind like 'crm.%'`;
+  savedKinds =
+    await sql`select kind, backoff_base_ms, backoff_max_ms, lease_seconds from ops.job_kinds where kind like 'crm.%'`;
   await sql`update ops.job_kinds set backoff_base_ms = 300, backoff_max_ms = 2000, lease_seconds = 10 where kind like 'crm.%'`;
 }, 120_000);
 
@@ -35,7 +42,12 @@ afterAll(async () => {
     await sql`update ops.job_kinds set backoff_base_ms = ${k.backoff_base_ms}, backoff_max_ms = ${k.backoff_max_ms}, lease_seconds = ${k.lease_seconds} where kind = ${k.kind}`;
   }
   await sql`update net._stand_in_settings set drop_rate = 0`;
-  await restartGateway({ HUBSPOT_ACCESS_TOKEN: undefined, HUBSPOT_API_BASE: undefined, HUBSPOT_TIMEOUT_MS: undefined, HUBSPOT_RATE_LIMIT_PER_10S: undefined });
+  await restartGateway({
+    HUBSPOT_ACCESS_TOKEN: undefined,
+    HUBSPOT_API_BASE: undefined,
+    HUBSPOT_TIMEOUT_MS: undefined,
+    HUBSPOT_RATE_LIMIT_PER_10S: undefined,
+  });
   await fake.close();
   await sql.end();
 }, 120_000);
@@ -79,15 +91,29 @@ describe("leads and lifecycle", () => {
     const cus = uid("cus_");
     const sub = uid("sub_");
     const t = Math.floor(Date.now() / 1000);
-    await deliver(event("customer_updated", { id: cus, email, metadata: { user_id: userId } }, { type: "customer.created", created: t }));
-    const [created, deleted] = [subscriptionEvents(cus, sub, ["active"], t)[0], subscriptionEvents(cus, sub, ["active", "canceled"], t)[1]];
+    await deliver(
+      event("customer_updated", { id: cus, email, metadata: { user_id: userId } }, {
+        type: "customer.created",
+        created: t,
+      }),
+    );
+    const [created, deleted] = [
+      subscriptionEvents(cus, sub, ["active"], t)[0],
+      subscriptionEvents(cus, sub, ["active", "canceled"], t)[1],
+    ];
     await deliver(created);
     await settle(await jobIds({ customers: [customerId] }));
-    expect(fake.contacts(email)[0].properties).toMatchObject({ lifecyclestage: "customer", backbone_billing_status: "active" });
+    expect(fake.contacts(email)[0].properties).toMatchObject({
+      lifecyclestage: "customer",
+      backbone_billing_status: "active",
+    });
     await deliver(deleted);
     await settle(await jobIds({ customers: [customerId] }));
     expect(fake.contacts(email)).toHaveLength(1);
-    expect(fake.contacts(email)[0].properties).toMatchObject({ lifecyclestage: "other", backbone_billing_status: "canceled" });
+    expect(fake.contacts(email)[0].properties).toMatchObject({
+      lifecyclestage: "other",
+      backbone_billing_status: "canceled",
+    });
   });
 });
 
@@ -104,20 +130,55 @@ describe("deals", () => {
       where j.payload ->> 'order_id' = ${orderId}`;
     expect(traced).toEqual({ type: "checkout.session.completed" }); // each job names the event that caused it
 
-    const [{ stripe_payment_intent_id: pi }] = await sql`select stripe_payment_intent_id from public.orders where id = ${orderId}`;
+    const [{ stripe_payment_intent_id: pi }] =
+      await sql`select stripe_payment_intent_id from public.orders where id = ${orderId}`;
     const charge = uid("ch_");
     // two partial refunds: the second changes no status, and still reaches the deal
     for (const refunded of [500, 1200]) {
-      await deliver(event("charge_refunded", { id: charge, payment_intent: pi, amount: 2500, amount_refunded: refunded, status: "succeeded", refunds: { data: [] } }));
+      await deliver(
+        event("charge_refunded", {
+          id: charge,
+          payment_intent: pi,
+          amount: 2500,
+          amount_refunded: refunded,
+          status: "succeeded",
+          refunds: { data: [] },
+        }),
+      );
       await settle(await jobIds({ orders: [orderId] }));
-      expect(fake.deals(orderId)[0].properties).toMatchObject({ dealstage: "closedwon", backbone_refunded_amount: (refunded / 100).toFixed(2), backbone_needs_review: "true" });
+      expect(fake.deals(orderId)[0].properties).toMatchObject({
+        dealstage: "closedwon",
+        backbone_refunded_amount: (refunded / 100).toFixed(2),
+        backbone_needs_review: "true",
+      });
     }
-    await deliver(event("charge_refunded", { id: charge, payment_intent: pi, amount: 2500, amount_refunded: 2500, status: "succeeded", refunds: { data: [] } }));
+    await deliver(
+      event("charge_refunded", {
+        id: charge,
+        payment_intent: pi,
+        amount: 2500,
+        amount_refunded: 2500,
+        status: "succeeded",
+        refunds: { data: [] },
+      }),
+    );
     await settle(await jobIds({ orders: [orderId] }));
     expect(fake.deals(orderId)).toHaveLength(1);
-    expect(fake.deals(orderId)[0].properties).toMatchObject({ dealstage: "closedlost", backbone_needs_review: "true", backbone_refunded_amount: "25.00" });
+    expect(fake.deals(orderId)[0].properties).toMatchObject({
+      dealstage: "closedlost",
+      backbone_needs_review: "true",
+      backbone_refunded_amount: "25.00",
+    });
 
-    await deliver(event("charge_dispute_created", { id: uid("dp_"), payment_intent: pi, charge, status: "needs_response", amount: 2500 }));
+    await deliver(
+      event("charge_dispute_created", {
+        id: uid("dp_"),
+        payment_intent: pi,
+        charge,
+        status: "needs_response",
+        amount: 2500,
+      }),
+    );
     const ids = await jobIds({ orders: [orderId] });
     await settle(ids);
     const noteCount = () => fake.notes().filter((n) => n.properties.hs_note_body?.includes(orderId)).length;
@@ -131,60 +192,83 @@ describe("deals", () => {
     expect(m).toEqual({ crm_deal_id: fake.deals(orderId)[0].id, stage: "paid" });
   });
 
-  test("200 paid orders with 30% injected faults end with one contact per email and one deal per order, nothing lost", async () => {
-    const buyers = await Promise.all(Array.from({ length: 50 }, (_, i) => newBuyer(`Many-${run}-${i}@example.com`)));
-    fake.setFaults({ rate429: 0.06, rate500: 0.06, rateHang: 0.06, rateDrop: 0.06, rateSlow: 0.03, rateDropAfter: 0.03 });
-    try {
-      const orders: string[] = [];
-      for (let i = 0; i < 200; i += 10) {
-        orders.push(...await Promise.all(Array.from({ length: 10 }, (_, j) => paidOrder(buyers[(i + j) % 50].id))));
+  test(
+    "200 paid orders with 30% injected faults end with one contact per email and one deal per order, nothing lost",
+    async () => {
+      const buyers = await Promise.all(Array.from({ length: 50 }, (_, i) => newBuyer(`Many-${run}-${i}@example.com`)));
+      fake.setFaults({
+        rate429: 0.06,
+        rate500: 0.06,
+        rateHang: 0.06,
+        rateDrop: 0.06,
+        rateSlow: 0.03,
+        rateDropAfter: 0.03,
+      });
+      try {
+        const orders: string[] = [];
+        for (let i = 0; i < 200; i += 10) {
+          orders.push(...await Promise.all(Array.from({ length: 10 }, (_, j) => paidOrder(buyers[(i + j) % 50].id))));
+        }
+        const ids = await jobIds({ orders, customers: buyers.map((b) => b.customerId) });
+        expect(ids.length).toBe(250);
+        await settle(ids, 300_000);
+        const statuses =
+          await sql`select status, count(*)::int as n, count(last_error)::int as with_reason from ops.jobs where id = any(${ids}) group by status`;
+        expect(statuses).toEqual([{ status: "succeeded", n: 250, with_reason: 0 }]);
+      } finally {
+        fake.setFaults({ rate429: 0, rate500: 0, rateHang: 0, rateDrop: 0, rateSlow: 0, rateDropAfter: 0 });
       }
-      const ids = await jobIds({ orders, customers: buyers.map((b) => b.customerId) });
-      expect(ids.length).toBe(250);
-      await settle(ids, 300_000);
-      const statuses = await sql`select status, count(*)::int as n, count(last_error)::int as with_reason from ops.jobs where id = any(${ids}) group by status`;
-      expect(statuses).toEqual([{ status: "succeeded", n: 250, with_reason: 0 }]);
-    } finally {
-      fake.setFaults({ rate429: 0, rate500: 0, rateHang: 0, rateDrop: 0, rateSlow: 0, rateDropAfter: 0 });
-    }
-    const snap = fake.snapshot();
-    for (let i = 0; i < 50; i++) expect(snap.contactsByEmail[`many-${run}-${i}@example.com`]?.count, `contact ${i}`).toBe(1);
-    expect(Object.keys(snap.contactsByEmail).filter((e) => e.startsWith(`many-${run}-`))).toHaveLength(50);
-    const [{ n: dealsMapped }] = await sql`select count(*)::int as n from ops.crm_deals d join public.orders o on o.id = d.order_id
+      const snap = fake.snapshot();
+      for (let i = 0; i < 50; i++) {
+        expect(snap.contactsByEmail[`many-${run}-${i}@example.com`]?.count, `contact ${i}`)
+          .toBe(1);
+      }
+      expect(Object.keys(snap.contactsByEmail).filter((e) => e.startsWith(`many-${run}-`))).toHaveLength(50);
+      const [{ n: dealsMapped }] =
+        await sql`select count(*)::int as n from ops.crm_deals d join public.orders o on o.id = d.order_id
       where o.buyer_id = any(${buyers.map((b) => b.id)})`;
-    expect(dealsMapped).toBe(200);
-    const dealCounts = (await sql`select o.id from public.orders o where o.buyer_id = any(${buyers.map((b) => b.id)})`)
-      .map((o) => snap.dealsByOrderKey[o.id]?.count ?? 0);
-    expect(dealCounts).toEqual(Array(200).fill(1));
-    expect(snap.requests.filter((r) => r.fault).length).toBeGreaterThan(50); // the faults really happened
+      expect(dealsMapped).toBe(200);
+      const dealCounts =
+        (await sql`select o.id from public.orders o where o.buyer_id = any(${buyers.map((b) => b.id)})`)
+          .map((o) => snap.dealsByOrderKey[o.id]?.count ?? 0);
+      expect(dealCounts).toEqual(Array(200).fill(1));
+      expect(snap.requests.filter((r) => r.fault).length).toBeGreaterThan(50); // the faults really happened
 
-    const [health] = await sql`select * from ops.pipeline_health where kind = 'crm.deal'`;
-    expect(Number(health.succeeded)).toBeGreaterThanOrEqual(200);
-    expect(Number(health.failure_rate_last_hour)).toBeGreaterThan(0);
-    expect(health.p95_enqueue_to_success_s).not.toBeNull();
-  }, 400_000);
+      const [health] = await sql`select * from ops.pipeline_health where kind = 'crm.deal'`;
+      expect(Number(health.succeeded)).toBeGreaterThanOrEqual(200);
+      expect(Number(health.failure_rate_last_hour)).toBeGreaterThan(0);
+      expect(health.p95_enqueue_to_success_s).not.toBeNull();
+    },
+    400_000,
+  );
 });
 
 describe("rate limits", () => {
-  test("the shared budget keeps every worker under HubSpot's per-10-second limit, deferring instead of failing", async () => {
-    await restartGateway({ ...(await hubspotEnv(fake)), HUBSPOT_RATE_LIMIT_PER_10S: "20" });
-    fake.setFaults({ limitPer10s: 25 });
-    const since = fake.requests.length;
-    try {
-      const buyers = await Promise.all(Array.from({ length: 30 }, (_, i) => newBuyer(`budget-${run}-${i}@example.com`)));
-      const ids = await jobIds({ customers: buyers.map((b) => b.customerId) });
-      await settle(ids);
-      const jobs = await sql`select status, attempts from ops.jobs where id = any(${ids})`;
-      expect(jobs.every((j) => j.status === "succeeded" && j.attempts === 1)).toBe(true); // deferrals spend no attempt
-      const [{ span }] = await sql`select extract(epoch from max(succeeded_at) - min(created_at))::float as span
+  test(
+    "the shared budget keeps every worker under HubSpot's per-10-second limit, deferring instead of failing",
+    async () => {
+      await restartGateway({ ...(await hubspotEnv(fake)), HUBSPOT_RATE_LIMIT_PER_10S: "20" });
+      fake.setFaults({ limitPer10s: 25 });
+      const since = fake.requests.length;
+      try {
+        const buyers = await Promise.all(
+          Array.from({ length: 30 }, (_, i) => newBuyer(`budget-${run}-${i}@example.com`)),
+        );
+        const ids = await jobIds({ customers: buyers.map((b) => b.customerId) });
+        await settle(ids);
+        const jobs = await sql`select status, attempts from ops.jobs where id = any(${ids})`;
+        expect(jobs.every((j) => j.status === "succeeded" && j.attempts === 1)).toBe(true); // deferrals spend no attempt
+        const [{ span }] = await sql`select extract(epoch from max(succeeded_at) - min(created_at))::float as span
         from ops.jobs where id = any(${ids})`;
-      expect(span).toBeGreaterThan(10); // 30 calls at 20 per 10 s: some waited for the next window
-      expect(fake.requests.slice(since).filter((r) => r.fault === "rate-limit")).toEqual([]);
-    } finally {
-      fake.setFaults({ limitPer10s: null });
-      await restartGateway(await hubspotEnv(fake));
-    }
-  }, 120_000);
+        expect(span).toBeGreaterThan(10); // 30 calls at 20 per 10 s: some waited for the next window
+        expect(fake.requests.slice(since).filter((r) => r.fault === "rate-limit")).toEqual([]);
+      } finally {
+        fake.setFaults({ limitPer10s: null });
+        await restartGateway(await hubspotEnv(fake));
+      }
+    },
+    120_000,
+  );
 });
 
 describe("delivery guarantees", () => {
@@ -214,11 +298,13 @@ describe("delivery guarantees", () => {
       await new Promise((r) => setTimeout(r, 300));
       expect(killGateway()).toBeDefined();
       await new Promise((r) => setTimeout(r, 1500));
-      const midway = await sql`select count(*)::int as n from ops.jobs where id = any(${ids}) and status <> 'succeeded'`;
+      const midway =
+        await sql`select count(*)::int as n from ops.jobs where id = any(${ids}) and status <> 'succeeded'`;
       expect(midway[0].n).toBeGreaterThan(0);
       await restartGateway(await hubspotEnv(fake));
       await settle(ids);
-      const statuses = await sql`select status, count(*)::int as n from ops.jobs where id = any(${ids}) group by status`;
+      const statuses =
+        await sql`select status, count(*)::int as n from ops.jobs where id = any(${ids}) group by status`;
       expect(statuses).toEqual([{ status: "succeeded", n: ids.length }]);
       expect(orders.map((o) => fake.deals(o).length)).toEqual(Array(30).fill(1));
     } finally {
@@ -227,44 +313,65 @@ describe("delivery guarantees", () => {
   }, 240_000);
 
   test.each([
-    ["the worker refuses the vault's secret (a rotation done in the wrong order)", "crm-sync", /HTTP 403 .*only the database's dispatcher runs jobs/],
+    [
+      "the worker refuses the vault's secret (a rotation done in the wrong order)",
+      "crm-sync",
+      /HTTP 403 .*only the database's dispatcher runs jobs/,
+    ],
     ["the function is not deployed", "no-such-function", /HTTP 404 .*Function not found/],
-  ])("a dispatch that never leads to a claim is re-sent with backoff, then dead-lettered: %s", async (_name, fn, answer) => {
-    const kind = `test.undeliverable.${uid().slice(0, 8)}`;
-    await sql`insert into ops.job_kinds (kind, function_name, timeout_ms) values (${kind}, ${fn}, 2000)`;
-    const [{ secret }] = await sql`select decrypted_secret as secret from vault.decrypted_secrets where name = 'worker_secret'`;
-    try {
-      if (fn === "crm-sync") await sql`update vault.secrets set secret = 'not-the-worker-secret' where name = 'worker_secret'`;
-      const [{ id }] = await sql`select ops.enqueue_job(${kind}, '{}', ${`test:undeliverable:${uid()}`}) as id`;
-      const started = Date.now();
-      // sweeps as pg_cron runs them, with short waits: 50 ms after the first dispatch, doubling, at most 400 ms
-      const dead = await waitFor("the job to be dead-lettered", async () => {
-        const [job] = await sql`select status, dispatch_count, unclaimed_dispatches, last_error from ops.jobs where id = ${id}`;
-        return job.status === "dead" && job;
-      }, 30_000, () => sql`select ops.sweep_jobs(500, '50 milliseconds', 8, '400 milliseconds')`);
-      expect(Date.now() - started).toBeGreaterThan(50 + 100 + 200 + 400 * 5); // it backed off
-      expect(dead).toMatchObject({ dispatch_count: 8, unclaimed_dispatches: 8 });
-      expect(dead.last_error).toMatch(/^undeliverable: 8 dispatches since its last claim led to no claim/);
-      expect(dead.last_error).toMatch(answer);
-      expect(dead.last_error).toContain(`that the function ${fn} is deployed`);
-      const [exc] = await sql`select exception, next_action from ops.pipeline_exceptions where ref = ${String(id)}`;
-      expect(exc.exception).toBe("undeliverable job");
-      expect(exc.next_action).toContain("worker_secret");
-      expect(exc.next_action).toContain(`ops.replay_job(${id})`);
-      await sql`delete from ops.jobs where id = ${id}`;
-    } finally {
-      await sql`update vault.secrets set secret = ${secret} where name = 'worker_secret'`;
-      await sql`delete from ops.job_kinds where kind = ${kind}`;
-    }
-  });
+  ])(
+    "a dispatch that never leads to a claim is re-sent with backoff, then dead-lettered: %s",
+    async (_name, fn, answer) => {
+      const kind = `test.undeliverable.${uid().slice(0, 8)}`;
+      await sql`insert into ops.job_kinds (kind, function_name, timeout_ms) values (${kind}, ${fn}, 2000)`;
+      const [{ secret }] =
+        await sql`select decrypted_secret as secret from vault.decrypted_secrets where name = 'worker_secret'`;
+      try {
+        if (
+          fn === "crm-sync"
+        ) await sql`update vault.secrets set secret = 'not-the-worker-secret' where name = 'worker_secret'`;
+        const [{ id }] = await sql`select ops.enqueue_job(${kind}, '{}', ${`test:undeliverable:${uid()}`}) as id`;
+        const started = Date.now();
+        // sweeps as pg_cron runs them, with short waits: 50 ms after the first dispatch, doubling, at most 400 ms
+        const dead = await waitFor(
+          "the job to be dead-lettered",
+          async () => {
+            const [job] =
+              await sql`select status, dispatch_count, unclaimed_dispatches, last_error from ops.jobs where id = ${id}`;
+            return job.status === "dead" && job;
+          },
+          30_000,
+          () => sql`select ops.sweep_jobs(500, '50 milliseconds', 8, '400 milliseconds')`,
+        );
+        expect(Date.now() - started).toBeGreaterThan(50 + 100 + 200 + 400 * 5); // it backed off
+        expect(dead).toMatchObject({ dispatch_count: 8, unclaimed_dispatches: 8 });
+        expect(dead.last_error).toMatch(/^undeliverable: 8 dispatches since its last claim led to no claim/);
+        expect(dead.last_error).toMatch(answer);
+        expect(dead.last_error).toContain(`that the function ${fn} is deployed`);
+        const [exc] = await sql`select exception, next_action from ops.pipeline_exceptions where ref = ${String(id)}`;
+        expect(exc.exception).toBe("undeliverable job");
+        expect(exc.next_action).toContain("worker_secret");
+        expect(exc.next_action).toContain(`ops.replay_job(${id})`);
+        await sql`delete from ops.jobs where id = ${id}`;
+      } finally {
+        await sql`update vault.secrets set secret = ${secret} where name = 'worker_secret'`;
+        await sql`delete from ops.job_kinds where kind = ${kind}`;
+      }
+    },
+  );
 
   test("two dispatches of one job run it once", async () => {
     const { customerId } = await newBuyer(`twice-${run}@example.com`);
     await settle(await jobIds({ customers: [customerId] }));
-    const [{ id }] = await sql`select ops.enqueue_job('crm.contact', ${sql.json({ customer_id: customerId })}, ${`test:twice:${run}`}, interval '1 hour') as id`;
+    const [{ id }] = await sql`select ops.enqueue_job('crm.contact', ${
+      sql.json({ customer_id: customerId })
+    }, ${`test:twice:${run}`}, interval '1 hour') as id`;
     await sql`update ops.jobs set run_at = now() where id = ${id}`;
     const secret = await workerSecret();
-    const results = await Promise.all([serviceCall({ job_id: Number(id) }, secret), serviceCall({ job_id: Number(id) }, secret)]);
+    const results = await Promise.all([
+      serviceCall({ job_id: Number(id) }, secret),
+      serviceCall({ job_id: Number(id) }, secret),
+    ]);
     expect(results.map((r) => r.body.status).sort()).toEqual(["not_claimed", "succeeded"]);
     const [job] = await sql`select status, attempts from ops.jobs where id = ${id}`;
     expect(job).toEqual({ status: "succeeded", attempts: 1 });
@@ -274,7 +381,8 @@ describe("delivery guarantees", () => {
     const [job] = await sql`select jobid, schedule from cron.job where jobname = 'ops-sweep-jobs'`;
     expect(job.schedule).toBe("* * * * *");
     await waitFor("a pg_cron run of the sweep", async () => {
-      const [r] = await sql`select status from cron.job_run_details where jobid = ${job.jobid} and status = 'succeeded' limit 1`;
+      const [r] =
+        await sql`select status from cron.job_run_details where jobid = ${job.jobid} and status = 'succeeded' limit 1`;
       return r;
     }, 75_000);
   }, 90_000);
@@ -297,7 +405,9 @@ describe("failures, dead letters and replay", () => {
   test("a job dead after its max attempts is replayed by the CLI with its original key", async () => {
     const { customerId } = await newBuyer(`replay-${run}@example.com`);
     await settle(await jobIds({ customers: [customerId] })); // its lead contact, so failNext hits our job
-    const [{ id }] = await sql`select ops.enqueue_job('crm.contact', ${sql.json({ customer_id: customerId })}, ${`test:replay:${run}`}, interval '1 hour') as id`;
+    const [{ id }] = await sql`select ops.enqueue_job('crm.contact', ${
+      sql.json({ customer_id: customerId })
+    }, ${`test:replay:${run}`}, interval '1 hour') as id`;
     await sql`update ops.jobs set run_at = now(), max_attempts = 2 where id = ${id}`;
     fake.failNext("500", { count: 2, match: /contacts\/batch\/upsert/ });
     await sql`select ops.dispatch_job(${id})`;
@@ -340,36 +450,41 @@ describe("the worker's door", () => {
     await settle(ids);
     const [job] = await sql`select status from ops.jobs where id = ${ids[0]}`;
     expect(job).toEqual({ status: "succeeded" });
-    const [answer] = await sql`select r.status_code from ops.jobs j join net._http_response r on r.id = j.last_request_id
+    const [answer] =
+      await sql`select r.status_code from ops.jobs j join net._http_response r on r.id = j.last_request_id
       where j.id = ${ids[0]}`;
     expect(answer.status_code).toBe(200);
   });
 
-  test("a rotation loses nothing: both secrets are accepted while WORKER_SECRET lists them, then only the new one", async () => {
-    const old = await workerSecret();
-    const next = randomBytes(32).toString("base64url");
-    rotatedSecrets.push(next);
-    try {
-      // 1. the functions accept both; 2. the vault sends the new one
-      await restartGateway({ WORKER_SECRET: `${next},${old}` });
-      await sql`update vault.secrets set secret = ${next} where name = 'worker_secret'`;
-      const { customerId } = await newBuyer(`rotated-${run}@example.com`);
-      const ids = await jobIds({ customers: [customerId] });
-      await settle(ids);
-      const [job] = await sql`select status, attempts from ops.jobs where id = ${ids[0]}`;
-      expect(job).toEqual({ status: "succeeded", attempts: 1 });
-      // a dispatch queued before the vault changed still carries the old secret, and is accepted
-      expect((await serviceCall({ job_id: ids[0] }, old)).body).toEqual({ job_id: ids[0], status: "not_claimed" });
-      // 3. once no dispatch carries it, the old secret is dropped from WORKER_SECRET
-      await restartGateway({ WORKER_SECRET: next });
-      expect((await serviceCall({ job_id: ids[0] }, old)).status).toBe(403);
-      expect((await serviceCall({ job_id: ids[0] }, next)).status).toBe(200);
-    } finally {
-      await sql`update vault.secrets set secret = ${old} where name = 'worker_secret'`;
-      await restartGateway({ WORKER_SECRET: undefined });
-    }
-    expect(await workerSecret()).toBe(old);
-  }, 120_000);
+  test(
+    "a rotation loses nothing: both secrets are accepted while WORKER_SECRET lists them, then only the new one",
+    async () => {
+      const old = await workerSecret();
+      const next = randomBytes(32).toString("base64url");
+      rotatedSecrets.push(next);
+      try {
+        // 1. the functions accept both; 2. the vault sends the new one
+        await restartGateway({ WORKER_SECRET: `${next},${old}` });
+        await sql`update vault.secrets set secret = ${next} where name = 'worker_secret'`;
+        const { customerId } = await newBuyer(`rotated-${run}@example.com`);
+        const ids = await jobIds({ customers: [customerId] });
+        await settle(ids);
+        const [job] = await sql`select status, attempts from ops.jobs where id = ${ids[0]}`;
+        expect(job).toEqual({ status: "succeeded", attempts: 1 });
+        // a dispatch queued before the vault changed still carries the old secret, and is accepted
+        expect((await serviceCall({ job_id: ids[0] }, old)).body).toEqual({ job_id: ids[0], status: "not_claimed" });
+        // 3. once no dispatch carries it, the old secret is dropped from WORKER_SECRET
+        await restartGateway({ WORKER_SECRET: next });
+        expect((await serviceCall({ job_id: ids[0] }, old)).status).toBe(403);
+        expect((await serviceCall({ job_id: ids[0] }, next)).status).toBe(200);
+      } finally {
+        await sql`update vault.secrets set secret = ${old} where name = 'worker_secret'`;
+        await restartGateway({ WORKER_SECRET: undefined });
+      }
+      expect(await workerSecret()).toBe(old);
+    },
+    120_000,
+  );
 
   test("answers 400 to a body that names no job", async () => {
     const res = await serviceCall({ job: "x" }, await workerSecret());

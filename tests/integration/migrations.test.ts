@@ -59,8 +59,12 @@ test("the pg_net hardening, applied by a role that owns none of pg_net (postgres
     await db.end();
   }
   expect(notices).toContainEqual(expect.stringMatching(/^WARNING: net\._http_response is not ours to index/));
-  expect(notices).toContainEqual(expect.stringMatching(/^WARNING: cannot revoke access to pg_net's routine net\.http_post/));
-  expect(notices).toContainEqual(expect.stringMatching(/^WARNING: pg_net still grants: .*public on net\.http_request_queue/));
+  expect(notices).toContainEqual(
+    expect.stringMatching(/^WARNING: cannot revoke access to pg_net's routine net\.http_post/),
+  );
+  expect(notices).toContainEqual(
+    expect.stringMatching(/^WARNING: pg_net still grants: .*public on net\.http_request_queue/),
+  );
   // and nothing of it stayed: the migration ran as the owner on this stack
   const [{ n }] = await sql`select count(*)::int as n from pg_class c, aclexplode(c.relacl) a
     where c.relnamespace = 'net'::regnamespace and a.grantee = 0`;

@@ -13,6 +13,10 @@ test("supabase/schema.sql matches the schema of the running stack", () => {
   const [a, b] = [committed.split("\n"), live.split("\n")];
   const at = a.findIndex((line, i) => line !== b[i]);
   const line = at === -1 ? a.length : at;
-  expect.fail(`supabase/schema.sql is stale: run npm run schema:dump\n` +
-    `(first difference at line ${line + 1}: committed ${JSON.stringify(a[line] ?? "<end>")}, live ${JSON.stringify(b[line] ?? "<end>")})`);
+  expect.fail(
+    `supabase/schema.sql is stale: run npm run schema:dump\n` +
+      `(first difference at line ${line + 1}: committed ${JSON.stringify(a[line] ?? "<end>")}, live ${
+        JSON.stringify(b[line] ?? "<end>")
+      })`,
+  );
 });

@@ -4,11 +4,18 @@ import { afterAll, describe, expect, test } from "vitest";
 import { SEED } from "../../scripts/lib/seed.ts";
 import { ledger, order, pendingOrder, sql } from "../helpers/db.ts";
 import {
-  checkoutCompleted, chargeRefunded, dispute, ORDER_VARIANTS, permutations, piFailed, piSucceeded, shuffle,
+  chargeRefunded,
+  checkoutCompleted,
+  dispute,
+  ORDER_VARIANTS,
+  permutations,
+  piFailed,
+  piSucceeded,
+  shuffle,
   subscriptionEvents,
 } from "../../scripts/lib/scenarios.ts";
 import { replayCli } from "../helpers/stack.ts";
-import { deliver, event, fixture, uid, type Evt } from "../helpers/stripe.ts";
+import { deliver, event, type Evt, fixture, uid } from "../helpers/stripe.ts";
 
 afterAll(() => sql.end());
 const t0 = () => Math.floor(Date.now() / 1000) - 3600;
@@ -18,7 +25,8 @@ async function deliverAll(events: Evt[]) {
 }
 
 async function customerState(stripeCustomerId: string) {
-  const [c] = await sql`select billing_status, access_status from public.customers where stripe_customer_id = ${stripeCustomerId}`;
+  const [c] =
+    await sql`select billing_status, access_status from public.customers where stripe_customer_id = ${stripeCustomerId}`;
   return c;
 }
 
@@ -45,18 +53,33 @@ describe("each event is recorded once", () => {
     expect((await order(id)).status).toBe("paid");
   });
 
-  test.each(["balance.available", "payout.paid", "product.created"])("an unhandled type (%s) is stored as ignored and answered 2xx", async (type) => {
-    const e = event("customer_updated", {}, { type });
-    const res = await deliver(e);
-    expect(res).toMatchObject({ status: 200, body: { status: "ignored", duplicate: false } });
-    expect(await ledger([e.id])).toEqual([{ event_id: e.id, status: "ignored", last_error: null }]);
-  });
+  test.each(["balance.available", "payout.paid", "product.created"])(
+    "an unhandled type (%s) is stored as ignored and answered 2xx",
+    async (type) => {
+      const e = event("customer_updated", {}, { type });
+      const res = await deliver(e);
+      expect(res).toMatchObject({ status: 200, body: { status: "ignored", duplicate: false } });
+      expect(await ledger([e.id])).toEqual([{ event_id: e.id, status: "ignored", last_error: null }]);
+    },
+  );
 });
 
 describe("real Stripe payloads from ../shared/stripe-events are accepted and recorded", () => {
-  const names = ["charge_dispute_closed", "charge_dispute_created", "charge_refunded", "checkout_session_completed",
-    "customer_updated", "invoice_paid", "payment_intent_created", "payment_intent_payment_failed",
-    "payment_intent_succeeded", "refund_created", "subscription_created", "subscription_deleted", "subscription_updated"];
+  const names = [
+    "charge_dispute_closed",
+    "charge_dispute_created",
+    "charge_refunded",
+    "checkout_session_completed",
+    "customer_updated",
+    "invoice_paid",
+    "payment_intent_created",
+    "payment_intent_payment_failed",
+    "payment_intent_succeeded",
+    "refund_created",
+    "subscription_created",
+    "subscription_deleted",
+    "subscription_updated",
+  ];
   test.each(names)("%s", async (name) => {
     const e = { ...fixture(name), id: uid("evt_") };
     const res = await deliver(e);
@@ -72,14 +95,20 @@ describe("checkout sessions yield exactly one order", () => {
     const e = checkoutCompleted(id, pi, t0());
     await deliverAll([e]);
     expect(await order(id)).toMatchObject({
-      status: "paid", stripe_checkout_session_id: e.data.object.id, stripe_payment_intent_id: pi, needs_review: false,
+      status: "paid",
+      stripe_checkout_session_id: e.data.object.id,
+      stripe_payment_intent_id: pi,
+      needs_review: false,
     });
   });
 
   test("a session naming no order creates one flagged for review, once, whatever events follow", async () => {
     const pi = uid("pi_");
     const e = checkoutCompleted(null, pi, t0(), { customer_details: { email: "buyer@example.com" } });
-    const later = event("checkout_session_completed", { ...e.data.object }, { type: "checkout.session.async_payment_succeeded", created: t0() + 5 });
+    const later = event("checkout_session_completed", { ...e.data.object }, {
+      type: "checkout.session.async_payment_succeeded",
+      created: t0() + 5,
+    });
     await deliverAll([e, later]);
     const rows = await sql`select * from public.orders where stripe_checkout_session_id = ${e.data.object.id}`;
     expect(rows).toHaveLength(1);
@@ -117,7 +146,10 @@ describe("failed payments grant nothing", () => {
     const id = await pendingOrder();
     const pi = uid("pi_");
     const s = checkoutCompleted(id, pi, t0(), { payment_status: "unpaid" });
-    const asyncFailed = event("checkout_session_completed", { ...s.data.object }, { type: "checkout.session.async_payment_failed", created: t0() + 2 });
+    const asyncFailed = event("checkout_session_completed", { ...s.data.object }, {
+      type: "checkout.session.async_payment_failed",
+      created: t0() + 2,
+    });
     await deliverAll([s, piFailed(pi, t0() + 1), asyncFailed]);
     const o = await order(id);
     expect(o.status).toBe("payment_failed");
@@ -127,7 +159,13 @@ describe("failed payments grant nothing", () => {
   test("an incomplete subscription with a failed invoice leaves the customer a lead with access blocked", async () => {
     const cus = uid("cus_");
     const sub = uid("sub_");
-    const invoice = event("invoice_paid", { id: uid("in_"), customer: cus, subscription: sub, status: "open", paid: false }, { type: "invoice.payment_failed" });
+    const invoice = event("invoice_paid", {
+      id: uid("in_"),
+      customer: cus,
+      subscription: sub,
+      status: "open",
+      paid: false,
+    }, { type: "invoice.payment_failed" });
     await deliverAll([...subscriptionEvents(cus, sub, ["incomplete"], t0()), invoice]);
     expect(await customerState(cus)).toEqual({ billing_status: "lead", access_status: "blocked" });
     const [c] = await sql`select last_payment_failed_at from public.customers where stripe_customer_id = ${cus}`;
@@ -149,34 +187,72 @@ describe("out-of-order delivery converges", () => {
   test("a late payment_intent.succeeded never turns a refunded order back to paid", async () => {
     const id = await pendingOrder();
     const [pi, ch] = [uid("pi_"), uid("ch_")];
-    await deliverAll([checkoutCompleted(id, pi, t0()), chargeRefunded(pi, ch, 2500, t0() + 5), piSucceeded(pi, ch, t0() + 1)]);
+    await deliverAll([
+      checkoutCompleted(id, pi, t0()),
+      chargeRefunded(pi, ch, 2500, t0() + 5),
+      piSucceeded(pi, ch, t0() + 1),
+    ]);
     expect(await order(id)).toMatchObject({ status: "refunded", amount_refunded: "2500" });
   });
 
   test("a late payment_intent.succeeded never turns a disputed order back to paid", async () => {
     const id = await pendingOrder();
     const [pi, ch] = [uid("pi_"), uid("ch_")];
-    await deliverAll([checkoutCompleted(id, pi, t0()), dispute(pi, ch, "needs_response", t0() + 5, uid("dp_")), piSucceeded(pi, ch, t0() + 1)]);
+    await deliverAll([
+      checkoutCompleted(id, pi, t0()),
+      dispute(pi, ch, "needs_response", t0() + 5, uid("dp_")),
+      piSucceeded(pi, ch, t0() + 1),
+    ]);
     expect((await order(id)).status).toBe("disputed");
   });
 
   const orderCases = [
-    { name: "checkout, payment, partial refund, dispute", expect: "disputed",
-      build: (o: string, pi: string, ch: string, t: number) => [checkoutCompleted(o, pi, t), piSucceeded(pi, ch, t + 1), chargeRefunded(pi, ch, 1000, t + 2), dispute(pi, ch, "needs_response", t + 3, uid("dp_"))] },
-    { name: "checkout, payment, partial refund, full refund", expect: "refunded",
-      build: (o: string, pi: string, ch: string, t: number) => [checkoutCompleted(o, pi, t), piSucceeded(pi, ch, t + 1), chargeRefunded(pi, ch, 1000, t + 2), chargeRefunded(pi, ch, 2500, t + 3)] },
+    {
+      name: "checkout, payment, partial refund, dispute",
+      expect: "disputed",
+      build: (
+        o: string,
+        pi: string,
+        ch: string,
+        t: number,
+      ) => [
+        checkoutCompleted(o, pi, t),
+        piSucceeded(pi, ch, t + 1),
+        chargeRefunded(pi, ch, 1000, t + 2),
+        dispute(pi, ch, "needs_response", t + 3, uid("dp_")),
+      ],
+    },
+    {
+      name: "checkout, payment, partial refund, full refund",
+      expect: "refunded",
+      build: (
+        o: string,
+        pi: string,
+        ch: string,
+        t: number,
+      ) => [
+        checkoutCompleted(o, pi, t),
+        piSucceeded(pi, ch, t + 1),
+        chargeRefunded(pi, ch, 1000, t + 2),
+        chargeRefunded(pi, ch, 2500, t + 3),
+      ],
+    },
   ];
   test.each(orderCases)("every permutation of $name ends $expect", async ({ build, expect: final }) => {
     const base = build("x", "pi_x", "ch_x", 0);
-    const orders = await Promise.all(permutations(base.map((_, i) => i)).map(async (perm) => {
-      const id = await pendingOrder();
-      const [pi, ch] = [uid("pi_"), uid("ch_")];
-      const events = build(id, pi, ch, t0());
-      return { id, events: perm.map((i) => events[i]) };
-    }));
+    const orders = await Promise.all(
+      permutations(base.map((_, i) => i)).map(async (perm) => {
+        const id = await pendingOrder();
+        const [pi, ch] = [uid("pi_"), uid("ch_")];
+        const events = build(id, pi, ch, t0());
+        return { id, events: perm.map((i) => events[i]) };
+      }),
+    );
     expect(orders).toHaveLength(24);
     await Promise.all(orders.map(({ events }) => deliverAll(events)));
-    const statuses = await sql`select status, count(*)::int as n from public.orders where id = any(${orders.map((o) => o.id)}) group by status`;
+    const statuses = await sql`select status, count(*)::int as n from public.orders where id = any(${
+      orders.map((o) => o.id)
+    }) group by status`;
     expect(statuses).toEqual([{ status: final, n: 24 }]);
   });
 
@@ -267,14 +343,18 @@ describe("a failed apply keeps the event and can be re-applied", () => {
     const [row] = await ledger([e.id]);
     expect(row.status).toBe("failed");
     expect(row.last_error).toMatch(/unknown subscription status/);
-    expect(await sql`select 1 from public.subscriptions where stripe_subscription_id = ${e.data.object.id}`).toHaveLength(0);
+    expect(await sql`select 1 from public.subscriptions where stripe_subscription_id = ${e.data.object.id}`)
+      .toHaveLength(0);
 
     // the operator maps the new status, then re-applies from SQL (npm run replay does the same)
     await sql`insert into ops.stripe_subscription_statuses values (${status}, 'active', 55, 35)`;
     try {
       const out = await sql`select * from ops.reapply_stripe_events(${[e.id]})`;
       expect(out).toEqual([{ event_id: e.id, status: "processed" }]);
-      expect(await customerState(e.data.object.customer)).toEqual({ billing_status: "active", access_status: "granted" });
+      expect(await customerState(e.data.object.customer)).toEqual({
+        billing_status: "active",
+        access_status: "granted",
+      });
     } finally {
       await sql`delete from public.subscriptions where stripe_subscription_id = ${e.data.object.id}`;
       await sql`delete from ops.stripe_subscription_statuses where stripe_status = ${status}`;
@@ -292,14 +372,19 @@ describe("failed events heal or go dead", () => {
   /** A failed event in the ledger, as a failed delivery leaves it after `attempts` tries. */
   async function failedEvent(e: Evt, attempts: number, created: Date) {
     await sql`insert into ops.stripe_events (event_id, type, object_id, event_created, payload, status, attempts, last_error)
-      values (${e.id}, ${e.type}, ${e.data.object.id}, ${created}, ${sql.json(e as never)}, 'failed', ${attempts}, 'test: failed before')`;
+      values (${e.id}, ${e.type}, ${e.data.object.id}, ${created}, ${
+      sql.json(e as never)
+    }, 'failed', ${attempts}, 'test: failed before')`;
   }
 
   test("pg_cron's retry re-applies a failed event, and after its attempts it is dead and listed as an exception", async () => {
     const [e] = subscriptionEvents(uid("cus_"), uid("sub_"), [`unmapped_${uid().slice(0, 8)}`], t0());
     expect((await deliver(e)).body.status).toBe("failed");
     await cronRetry();
-    expect((await sql`select status, attempts from ops.stripe_events where event_id = ${e.id}`)[0]).toEqual({ status: "failed", attempts: 2 });
+    expect((await sql`select status, attempts from ops.stripe_events where event_id = ${e.id}`)[0]).toEqual({
+      status: "failed",
+      attempts: 2,
+    });
     await sql`update ops.stripe_events set attempts = 4 where event_id = ${e.id}`; // two more runs later
     await cronRetry();
     const [row] = await sql`select status, attempts from ops.stripe_events where event_id = ${e.id}`;
@@ -311,41 +396,48 @@ describe("failed events heal or go dead", () => {
     expect(job.schedule).toBe("*/15 * * * *");
   });
 
-  test("the retry commits per event: one event's lock timeout leaves the others' outcomes and the dead-marking in place", async () => {
-    const orderId = await pendingOrder();
-    const base = new Date("2001-01-01T00:00:00Z").getTime() + Math.floor(Math.random() * 1e9); // first in the run's order
-    const locked = checkoutCompleted(orderId, uid("pi_"), t0());
-    const heals = event("customer_updated", { id: uid("cus_"), email: `heals-${uid().slice(0, 8)}@example.com` });
-    const [lastTry] = subscriptionEvents(uid("cus_"), uid("sub_"), [`unmapped_${uid().slice(0, 8)}`], t0());
-    const outOfTries = event("customer_updated", { id: uid("cus_"), email: null });
-    await failedEvent(locked, 1, new Date(base));
-    await failedEvent(heals, 1, new Date(base + 1000));
-    await failedEvent(lastTry, 4, new Date(base + 2000));
-    await failedEvent(outOfTries, 5, new Date(base + 3000));
-    const ids = [locked.id, heals.id, lastTry.id, outOfTries.id];
-    const state = async () => Object.fromEntries((await sql`select event_id, status, attempts from ops.stripe_events where event_id = any(${ids})`)
-      .map((r) => [r.event_id, `${r.status}/${r.attempts}`]));
+  test(
+    "the retry commits per event: one event's lock timeout leaves the others' outcomes and the dead-marking in place",
+    async () => {
+      const orderId = await pendingOrder();
+      const base = new Date("2001-01-01T00:00:00Z").getTime() + Math.floor(Math.random() * 1e9); // first in the run's order
+      const locked = checkoutCompleted(orderId, uid("pi_"), t0());
+      const heals = event("customer_updated", { id: uid("cus_"), email: `heals-${uid().slice(0, 8)}@example.com` });
+      const [lastTry] = subscriptionEvents(uid("cus_"), uid("sub_"), [`unmapped_${uid().slice(0, 8)}`], t0());
+      const outOfTries = event("customer_updated", { id: uid("cus_"), email: null });
+      await failedEvent(locked, 1, new Date(base));
+      await failedEvent(heals, 1, new Date(base + 1000));
+      await failedEvent(lastTry, 4, new Date(base + 2000));
+      await failedEvent(outOfTries, 5, new Date(base + 3000));
+      const ids = [locked.id, heals.id, lastTry.id, outOfTries.id];
+      const state = async () =>
+        Object.fromEntries(
+          (await sql`select event_id, status, attempts from ops.stripe_events where event_id = any(${ids})`)
+            .map((r) => [r.event_id, `${r.status}/${r.attempts}`]),
+        );
 
-    let took = 0;
-    await sql.begin(async (tx) => {
-      await tx`select 1 from public.orders where id = ${orderId} for update`; // held past the retry's 3 s lock timeout
-      const started = Date.now();
-      await cronRetry();
-      took = Date.now() - started;
-    });
-    expect(took).toBeGreaterThanOrEqual(2900);
-    expect(await state()).toEqual({
-      [locked.id]: "failed/1", // left as it was, for the next run
-      [heals.id]: "processed/2",
-      [lastTry.id]: "dead/5",
-      [outOfTries.id]: "dead/5",
-    });
-    expect((await order(orderId)).status).toBe("pending_payment");
+      let took = 0;
+      await sql.begin(async (tx) => {
+        await tx`select 1 from public.orders where id = ${orderId} for update`; // held past the retry's 3 s lock timeout
+        const started = Date.now();
+        await cronRetry();
+        took = Date.now() - started;
+      });
+      expect(took).toBeGreaterThanOrEqual(2900);
+      expect(await state()).toEqual({
+        [locked.id]: "failed/1", // left as it was, for the next run
+        [heals.id]: "processed/2",
+        [lastTry.id]: "dead/5",
+        [outOfTries.id]: "dead/5",
+      });
+      expect((await order(orderId)).status).toBe("pending_payment");
 
-    await cronRetry(); // the next run, with the lock gone
-    expect((await state())[locked.id]).toBe("processed/2");
-    expect((await order(orderId)).status).toBe("paid");
-  }, 30_000);
+      await cronRetry(); // the next run, with the lock gone
+      expect((await state())[locked.id]).toBe("processed/2");
+      expect((await order(orderId)).status).toBe("paid");
+    },
+    30_000,
+  );
 });
 
 describe("customers are linked to app users safely", () => {
@@ -360,9 +452,12 @@ describe("customers are linked to app users safely", () => {
     expect(lead.stripe_customer_id).toBeNull();
 
     const confirmedEmail = `confirmed-${uid().slice(0, 8)}@example.com`;
-    const [owner] = await sql`insert into auth.users (email, email_confirmed_at) values (${confirmedEmail}, now()) returning id`;
+    const [owner] =
+      await sql`insert into auth.users (email, email_confirmed_at) values (${confirmedEmail}, now()) returning id`;
     const cus2 = uid("cus_");
-    await deliverAll([event("customer_updated", { id: cus2, email: confirmedEmail, metadata: {} }, { type: "customer.created" })]);
+    await deliverAll([
+      event("customer_updated", { id: cus2, email: confirmedEmail, metadata: {} }, { type: "customer.created" }),
+    ]);
     const [linked] = await sql`select user_id from public.customers where stripe_customer_id = ${cus2}`;
     expect(linked.user_id).toBe(owner.id);
   });
@@ -370,9 +465,17 @@ describe("customers are linked to app users safely", () => {
   test("a deleted Stripe customer ends canceled with access blocked, and an older update does not revive it", async () => {
     const cus = uid("cus_");
     const t = t0();
-    await deliverAll([...subscriptionEvents(cus, uid("sub_"), ["active"], t),
-      event("customer_updated", { id: cus, email: null, name: "Final Name" }, { type: "customer.deleted", created: t + 5 }),
-      event("customer_updated", { id: cus, email: null, name: "Old Name" }, { type: "customer.updated", created: t + 1 })]);
+    await deliverAll([
+      ...subscriptionEvents(cus, uid("sub_"), ["active"], t),
+      event("customer_updated", { id: cus, email: null, name: "Final Name" }, {
+        type: "customer.deleted",
+        created: t + 5,
+      }),
+      event("customer_updated", { id: cus, email: null, name: "Old Name" }, {
+        type: "customer.updated",
+        created: t + 1,
+      }),
+    ]);
     expect(await customerState(cus)).toEqual({ billing_status: "canceled", access_status: "blocked" });
     const [c] = await sql`select deleted_at, name from public.customers where stripe_customer_id = ${cus}`;
     expect(c.deleted_at).not.toBeNull();
@@ -384,8 +487,18 @@ describe("refunds known only by their charge", () => {
   test("refund.created without a payment_intent reaches the order through the charge", async () => {
     const id = await pendingOrder();
     const [pi, ch] = [uid("pi_"), uid("ch_")];
-    await deliverAll([checkoutCompleted(id, pi, t0()), piSucceeded(pi, ch, t0() + 1),
-      event("refund_created", { id: uid("re_"), payment_intent: null, charge: ch, amount: 2500, status: "succeeded", currency: "usd" }, { created: t0() + 2 })]);
+    await deliverAll([
+      checkoutCompleted(id, pi, t0()),
+      piSucceeded(pi, ch, t0() + 1),
+      event("refund_created", {
+        id: uid("re_"),
+        payment_intent: null,
+        charge: ch,
+        amount: 2500,
+        status: "succeeded",
+        currency: "usd",
+      }, { created: t0() + 2 }),
+    ]);
     expect(await order(id)).toMatchObject({ status: "refunded", amount_refunded: "2500" });
   });
 });

@@ -10,39 +10,80 @@ const now = () => Math.floor(Date.now() / 1000);
 afterAll(() => sql.end());
 
 describe("stripe-webhook rejects bad deliveries with a clear 4xx and writes nothing", () => {
+  // deno-lint-ignore no-explicit-any -- the JSON each rejection answered
   const cases: [string, () => Promise<{ status: number; body: any; id?: string }>, number, RegExp][] = [
-    ["a missing Stripe-Signature header", async () => {
-      const e = event("customer_updated", {});
-      return { ...(await deliver(e, { header: null })), id: e.id };
-    }, 400, /missing Stripe-Signature/],
-    ["a signature made with an unknown secret", async () => {
-      const e = event("customer_updated", {});
-      return { ...(await deliver(e, { secret: "whsec_somebody_else" })), id: e.id };
-    }, 400, /invalid Stripe-Signature/],
-    ["a signature over a different body", async () => {
-      const e = event("customer_updated", {});
-      const header = await signature(JSON.stringify({ ...e, type: "something.else" }));
-      return { ...(await deliver(e, { header })), id: e.id };
-    }, 400, /invalid Stripe-Signature/],
-    ["a garbled signature header", async () => {
-      const e = event("customer_updated", {});
-      return { ...(await deliver(e, { header: "t=abc,v1=zzz" })), id: e.id };
-    }, 400, /no timestamp|invalid Stripe-Signature/],
-    ["a timestamp older than 5 minutes (replay)", async () => {
-      const e = event("customer_updated", {});
-      return { ...(await deliver(e, { timestamp: now() - 301 })), id: e.id };
-    }, 400, /older than 5 minutes/],
-    ["a timestamp more than 5 minutes in the future", async () => {
-      const e = event("customer_updated", {});
-      return { ...(await deliver(e, { timestamp: now() + 400 })), id: e.id };
-    }, 400, /in the future/],
+    [
+      "a missing Stripe-Signature header",
+      async () => {
+        const e = event("customer_updated", {});
+        return { ...(await deliver(e, { header: null })), id: e.id };
+      },
+      400,
+      /missing Stripe-Signature/,
+    ],
+    [
+      "a signature made with an unknown secret",
+      async () => {
+        const e = event("customer_updated", {});
+        return { ...(await deliver(e, { secret: "whsec_somebody_else" })), id: e.id };
+      },
+      400,
+      /invalid Stripe-Signature/,
+    ],
+    [
+      "a signature over a different body",
+      async () => {
+        const e = event("customer_updated", {});
+        const header = await signature(JSON.stringify({ ...e, type: "something.else" }));
+        return { ...(await deliver(e, { header })), id: e.id };
+      },
+      400,
+      /invalid Stripe-Signature/,
+    ],
+    [
+      "a garbled signature header",
+      async () => {
+        const e = event("customer_updated", {});
+        return { ...(await deliver(e, { header: "t=abc,v1=zzz" })), id: e.id };
+      },
+      400,
+      /no timestamp|invalid Stripe-Signature/,
+    ],
+    [
+      "a timestamp older than 5 minutes (replay)",
+      async () => {
+        const e = event("customer_updated", {});
+        return { ...(await deliver(e, { timestamp: now() - 301 })), id: e.id };
+      },
+      400,
+      /older than 5 minutes/,
+    ],
+    [
+      "a timestamp more than 5 minutes in the future",
+      async () => {
+        const e = event("customer_updated", {});
+        return { ...(await deliver(e, { timestamp: now() + 400 })), id: e.id };
+      },
+      400,
+      /in the future/,
+    ],
     ["a signed body that is not JSON", async () => deliver("this is not json"), 400, /not JSON/],
     ["a signed JSON array", async () => deliver("[1,2,3]"), 400, /not a Stripe event/],
-    ["a signed JSON object that is not an event", async () => deliver(JSON.stringify({ id: "evt_x", hello: "world" })), 400, /not a Stripe event/],
-    ["a signed event Postgres cannot store (\\u0000 in a string)", async () => {
-      const e = event("customer_updated", { name: "nul\u0000byte" });
-      return { ...(await deliver(e)), id: e.id };
-    }, 400, /cannot be stored/],
+    [
+      "a signed JSON object that is not an event",
+      async () => deliver(JSON.stringify({ id: "evt_x", hello: "world" })),
+      400,
+      /not a Stripe event/,
+    ],
+    [
+      "a signed event Postgres cannot store (\\u0000 in a string)",
+      async () => {
+        const e = event("customer_updated", { name: "nul\u0000byte" });
+        return { ...(await deliver(e)), id: e.id };
+      },
+      400,
+      /cannot be stored/,
+    ],
   ];
 
   test.each(cases)("refuses %s", async (_name, send, status, message) => {
@@ -58,7 +99,11 @@ describe("stripe-webhook rejects bad deliveries with a clear 4xx and writes noth
   test("answers 413 for a body over 1 MiB, before verifying it", async () => {
     const before = await ledgerCount();
     const big = JSON.stringify({ ...event("customer_updated", {}), padding: "x".repeat(1024 * 1024) });
-    const res = await fetch(WEBHOOK_URL, { method: "POST", body: big, headers: { "stripe-signature": await signature(big) } });
+    const res = await fetch(WEBHOOK_URL, {
+      method: "POST",
+      body: big,
+      headers: { "stripe-signature": await signature(big) },
+    });
     expect(res.status).toBe(413);
     expect((await res.json()).error).toMatch(/too large/);
     expect(await ledgerCount()).toBe(before);
@@ -74,7 +119,10 @@ describe("stripe-webhook rejects bad deliveries with a clear 4xx and writes noth
       },
     });
     const res = await fetch(WEBHOOK_URL, {
-      method: "POST", body, headers: { "stripe-signature": "t=1,v1=00" }, duplex: "half",
+      method: "POST",
+      body,
+      headers: { "stripe-signature": "t=1,v1=00" },
+      duplex: "half",
     } as RequestInit);
     expect(res.status).toBe(413);
   });

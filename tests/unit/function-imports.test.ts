@@ -19,7 +19,12 @@ const declared = Object.keys(readConfigToml().functions ?? {}).sort();
 
 /** Every import `deno info` could not resolve in the function's module graph. */
 function unresolved(fn: FunctionConfig): string[] {
-  const res = spawnSync(join(ROOT, "node_modules/.bin/deno"), ["info", "--json", ...denoResolutionArgs(fn), fn.entrypoint], {
+  const res = spawnSync(join(ROOT, "node_modules/.bin/deno"), [
+    "info",
+    "--json",
+    ...denoResolutionArgs(fn),
+    fn.entrypoint,
+  ], {
     cwd: ROOT,
     encoding: "utf8",
     env: { ...process.env, DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
@@ -64,7 +69,9 @@ describe("deployable imports", () => {
     const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
     const maps = new Set(declared.map((n) => functionConfig(n).importMap!));
     for (const path of maps) {
-      for (const [bare, target] of Object.entries(JSON.parse(readFileSync(path, "utf8")).imports as Record<string, string>)) {
+      for (
+        const [bare, target] of Object.entries(JSON.parse(readFileSync(path, "utf8")).imports as Record<string, string>)
+      ) {
         const m = /^npm:(@?[^@]+)@(.+)$/.exec(target);
         expect(m, `${bare} -> ${target} should be a pinned npm: specifier`).not.toBeNull();
         expect({ [bare]: pkg.dependencies[m![1]] }).toEqual({ [bare]: m![2] });

@@ -26,22 +26,47 @@ export const pgbenchBaseline: Section = {
     await ctx.db.unsafe(`drop schema if exists bench cascade;
       create schema bench;
       create table bench.baseline (id bigserial primary key, payload jsonb not null);`);
-    const common = ["-n", "-M", "prepared", "-f", scriptFile, "-c", String(s.pgbenchClients), "-j", String(s.pgbenchThreads),
-      "-T", String(s.pgbenchSeconds)];
+    const common = [
+      "-n",
+      "-M",
+      "prepared",
+      "-f",
+      scriptFile,
+      "-c",
+      String(s.pgbenchClients),
+      "-j",
+      String(s.pgbenchThreads),
+      "-T",
+      String(s.pgbenchSeconds),
+    ];
     const timeout = (s.pgbenchSeconds + 60) * 1000;
     try {
       // 1. closed loop, as fast as it goes: the insert ceiling
-      log(`pgbench: ${s.pgbenchClients} clients, ${s.pgbenchSeconds}s, one ${payload.length}-byte jsonb row per transaction`);
+      log(
+        `pgbench: ${s.pgbenchClients} clients, ${s.pgbenchSeconds}s, one ${payload.length}-byte jsonb row per transaction`,
+      );
       const max = parsePgbench(await runPgbench(common, timeout));
       ctx.metrics.set("pgbench.insert_tps", max.tps ?? NaN);
       ctx.metrics.set("pgbench.latency_avg_ms", max.latencyAvgMs ?? NaN);
       ctx.report.add({ section: "baseline", figure: "row payload (jsonb)", value: payload.length, unit: "B" });
-      ctx.report.add({ section: "baseline", figure: `pgbench insert tps (c${s.pgbenchClients})`, value: max.tps, unit: "tps" });
-      ctx.report.add({ section: "baseline", figure: `pgbench latency avg (c${s.pgbenchClients})`, value: max.latencyAvgMs, unit: "ms" });
+      ctx.report.add({
+        section: "baseline",
+        figure: `pgbench insert tps (c${s.pgbenchClients})`,
+        value: max.tps,
+        unit: "tps",
+      });
+      ctx.report.add({
+        section: "baseline",
+        figure: `pgbench latency avg (c${s.pgbenchClients})`,
+        value: max.latencyAvgMs,
+        unit: "ms",
+      });
 
       // 2. open loop at the ingestion fixed rate, per-transaction log for percentiles
       log(`pgbench: fixed rate ${s.rate}/s for ${s.pgbenchSeconds}s (per-transaction log)`);
-      const fixed = parsePgbench(await runPgbench([...common, "-R", String(s.rate), "--log", `--log-prefix=${logPrefix}`], timeout));
+      const fixed = parsePgbench(
+        await runPgbench([...common, "-R", String(s.rate), "--log", `--log-prefix=${logPrefix}`], timeout),
+      );
       const samples: number[] = [];
       const logFiles = readdirSync(config.stackDir).filter((f) => f.startsWith(`bench-pgbench-${ctx.runTag}.`));
       for (const f of logFiles) {
@@ -62,7 +87,8 @@ export const pgbenchBaseline: Section = {
         payloadBytes: payload.length,
         closedLoop: max,
         fixedRate: { ...fixed, rate: s.rate, arrivals: "poisson (pgbench -R)", samples: sum },
-        command: `pgbench -n -M prepared -f bench-insert.sql -c ${s.pgbenchClients} -j ${s.pgbenchThreads} -T ${s.pgbenchSeconds} [-R ${s.rate} --log]`,
+        command:
+          `pgbench -n -M prepared -f bench-insert.sql -c ${s.pgbenchClients} -j ${s.pgbenchThreads} -T ${s.pgbenchSeconds} [-R ${s.rate} --log]`,
       };
     } finally {
       await ctx.db.unsafe("drop schema if exists bench cascade").catch(() => {});

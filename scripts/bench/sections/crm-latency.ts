@@ -15,13 +15,20 @@ export const crmLatency: Section = {
     const quiet = await quiesce(ctx, "jobs@rate");
     const orders = await pendingOrders(ctx.db, m);
     const created = Math.floor(Date.now() / 1000);
-    const events = await signAll(orders.map((orderId, i) =>
-      benchCheckout(`${ctx.runTag}c${i}`, orderId, { id: `evt_b${ctx.runTag}c${i}`, created })));
-    log(`commit -> CRM: ${m} checkout.session.completed at ${s.crmRate}/s, then waiting for their crm.deal jobs (limit ${s.jobsMaxSeconds}s)`);
+    const events = await signAll(
+      orders.map((orderId, i) =>
+        benchCheckout(`${ctx.runTag}c${i}`, orderId, { id: `evt_b${ctx.runTag}c${i}`, created })
+      ),
+    );
+    log(
+      `commit -> CRM: ${m} checkout.session.completed at ${s.crmRate}/s, then waiting for their crm.deal jobs (limit ${s.jobsMaxSeconds}s)`,
+    );
     const sent = await openLoop(ctx, events, s.crmRate);
     // the deal job is enqueued in the webhook's own transaction, so it exists once the event is acknowledged
     const ids = (await ctx.db`
-      select id from ops.jobs where kind = 'crm.deal' and payload ->> 'order_id' = any(${orders}::text[])`).map((r) => String(r.id));
+      select id from ops.jobs where kind = 'crm.deal' and payload ->> 'order_id' = any(${orders}::text[])`).map((r) =>
+      String(r.id)
+    );
     const waited = ids.length ? await waitJobs(ctx, ids, s.jobsMaxSeconds) : { done: false, counts: {}, elapsedS: 0 };
     // per order: the deal job's success and the capture adapter's deal upsert, each minus paid_at
     // (now() of the webhook's transaction, which enqueued the job: its commit follows within ms)
@@ -39,28 +46,59 @@ export const crmLatency: Section = {
        where o.id = any(${orders}::uuid[]) and o.paid_at is not null and j.succeeded_at is not null`;
     const done = summarize(rows.map((r) => r.done_ms as number));
     const upsert = summarize(rows.filter((r) => r.upsert_ms !== null).map((r) => r.upsert_ms as number));
-    const [{ paid }] = await ctx.db`select count(*)::int as paid from public.orders where id = any(${orders}::uuid[]) and paid_at is not null`;
+    const [{ paid }] = await ctx
+      .db`select count(*)::int as paid from public.orders where id = any(${orders}::uuid[]) and paid_at is not null`;
     const adapters = await ctx.db`
       select coalesce(result ->> 'adapter', '?') as adapter, count(*)::int as n from ops.jobs
        where id = any(${ids}::bigint[]) and status = 'succeeded' group by 1`;
     const at = `@${s.crmRate}/s`;
     for (const p of ["p50", "p95", "max"] as const) {
-      ctx.report.add({ section: "jobs@rate", figure: `paid -> crm.deal job succeeded ${p} ${at}`, value: done[p], unit: "ms" });
+      ctx.report.add({
+        section: "jobs@rate",
+        figure: `paid -> crm.deal job succeeded ${p} ${at}`,
+        value: done[p],
+        unit: "ms",
+      });
     }
     for (const p of ["p50", "p95", "max"] as const) {
-      ctx.report.add({ section: "jobs@rate", figure: `paid -> CRM deal upsert (capture row) ${p} ${at}`, value: upsert[p], unit: "ms" });
+      ctx.report.add({
+        section: "jobs@rate",
+        figure: `paid -> CRM deal upsert (capture row) ${p} ${at}`,
+        value: upsert[p],
+        unit: "ms",
+      });
     }
     ctx.report.add({
-      section: "jobs@rate", figure: `orders without a synced deal (of ${m})`, value: m - done.count, unit: "",
+      section: "jobs@rate",
+      figure: `orders without a synced deal (of ${m})`,
+      value: m - done.count,
+      unit: "",
       note: waited.done ? undefined : `stopped at the ${s.jobsMaxSeconds}s limit`,
     });
     ctx.report.details["jobs@rate"] = {
-      events: m, rate: s.crmRate, arrivals: "uniform", quiesceBefore: quiet, ordersPaid: paid, dealJobs: ids.length, adapters,
+      events: m,
+      rate: s.crmRate,
+      arrivals: "uniform",
+      quiesceBefore: quiet,
+      ordersPaid: paid,
+      dealJobs: ids.length,
+      adapters,
       from: "orders.paid_at (now() of the webhook transaction that enqueued the job)",
-      to: { jobSucceeded: "ops.jobs.succeeded_at", crmUpsert: "min(ops.crm_capture.created_at) for the order's deal key" },
-      jobSucceededMs: done, crmUpsertMs: upsert, jobs: { ...waited, attempts: ids.length ? await attemptOutcomes(ctx, ids) : {} },
-      ack: { achievedRatePerS: sent.achievedRate, latencyMs: summarize(sent.latencies), notSent: sent.notSent, http: sent.tally.http,
-        results: sent.tally.results, errors: sent.tally.errors },
+      to: {
+        jobSucceeded: "ops.jobs.succeeded_at",
+        crmUpsert: "min(ops.crm_capture.created_at) for the order's deal key",
+      },
+      jobSucceededMs: done,
+      crmUpsertMs: upsert,
+      jobs: { ...waited, attempts: ids.length ? await attemptOutcomes(ctx, ids) : {} },
+      ack: {
+        achievedRatePerS: sent.achievedRate,
+        latencyMs: summarize(sent.latencies),
+        notSent: sent.notSent,
+        http: sent.tally.http,
+        results: sent.tally.results,
+        errors: sent.tally.errors,
+      },
     };
   },
 };

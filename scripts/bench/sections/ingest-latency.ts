@@ -17,14 +17,36 @@ export const ingestLatency: Section = {
     const lat = summarize(latencies);
     for (const p of ["p50", "p95", "p99", "max"] as const) {
       ctx.report.add({
-        section: "ingest@rate", figure: `ack latency ${p} @${s.rate}/s`, value: lat[p], unit: "ms",
-        baseline: { label: `pgbench ${p} @${s.rate}/s`, value: ctx.metrics.get(`pgbench.rate.${p}_ms`) ?? null, unit: "ms" },
+        section: "ingest@rate",
+        figure: `ack latency ${p} @${s.rate}/s`,
+        value: lat[p],
+        unit: "ms",
+        baseline: {
+          label: `pgbench ${p} @${s.rate}/s`,
+          value: ctx.metrics.get(`pgbench.rate.${p}_ms`) ?? null,
+          unit: "ms",
+        },
       });
     }
-    ctx.report.add({ section: "ingest@rate", figure: "errors (non-2xx, no answer or not sent)", value: tally.errorCount + notSent, unit: "" });
+    ctx.report.add({
+      section: "ingest@rate",
+      figure: "errors (non-2xx, no answer or not sent)",
+      value: tally.errorCount + notSent,
+      unit: "",
+    });
     ctx.report.details["ingest@rate"] = {
-      rate: s.rate, arrivals: "uniform", seconds: s.seconds, scheduled: events.length, answered: latencies.length, notSent, maxInFlight,
-      achievedRatePerS: achievedRate, latencyMs: lat, http: tally.http, results: tally.results, errors: tally.errors,
+      rate: s.rate,
+      arrivals: "uniform",
+      seconds: s.seconds,
+      scheduled: events.length,
+      answered: latencies.length,
+      notSent,
+      maxInFlight,
+      achievedRatePerS: achievedRate,
+      latencyMs: lat,
+      http: tally.http,
+      results: tally.results,
+      errors: tally.errors,
       ledger: await ledgerStatus(ctx, "r"),
     };
   },

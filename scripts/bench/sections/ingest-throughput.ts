@@ -24,20 +24,39 @@ export const ingestThroughput: Section = {
     const tps = ctx.metrics.get("pgbench.insert_tps");
     ctx.report.add({ section: "ingest", figure: "event body (mean)", value: Math.round(meanBody), unit: "B" });
     ctx.report.add({
-      section: "ingest", figure: `events/s (c${s.concurrency}, ${r.sent} events)`, value: eps, unit: "ev/s",
+      section: "ingest",
+      figure: `events/s (c${s.concurrency}, ${r.sent} events)`,
+      value: eps,
+      unit: "ev/s",
       baseline: { label: "pgbench insert tps", value: tps ?? null, unit: "tps" },
       note: r.timedOut ? `stopped at the ${s.maxSeconds}s limit` : undefined,
     });
     ctx.report.add({
-      section: "ingest", figure: `latency avg (c${s.concurrency})`, value: lat.mean, unit: "ms",
+      section: "ingest",
+      figure: `latency avg (c${s.concurrency})`,
+      value: lat.mean,
+      unit: "ms",
       baseline: { label: "pgbench latency avg", value: ctx.metrics.get("pgbench.latency_avg_ms") ?? null, unit: "ms" },
     });
     ctx.report.add({ section: "ingest", figure: "errors (non-2xx or no answer)", value: r.tally.errorCount, unit: "" });
-    ctx.report.add({ section: "ingest", figure: "apply failed (2xx, status failed)", value: r.tally.results.failed ?? 0, unit: "" });
+    ctx.report.add({
+      section: "ingest",
+      figure: "apply failed (2xx, status failed)",
+      value: r.tally.results.failed ?? 0,
+      unit: "",
+    });
     ctx.report.details.ingest = {
-      events: events.length, sent: r.sent, elapsedS: r.elapsedS, meanBodyBytes: Math.round(meanBody),
-      concurrency: s.concurrency, mix: MIX, latencyMs: lat, http: r.tally.http, results: r.tally.results,
-      errors: r.tally.errors, ledger: await ledgerStatus(ctx, "t"),
+      events: events.length,
+      sent: r.sent,
+      elapsedS: r.elapsedS,
+      meanBodyBytes: Math.round(meanBody),
+      concurrency: s.concurrency,
+      mix: MIX,
+      latencyMs: lat,
+      http: r.tally.http,
+      results: r.tally.results,
+      errors: r.tally.errors,
+      ledger: await ledgerStatus(ctx, "t"),
     };
   },
 };

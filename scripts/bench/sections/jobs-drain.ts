@@ -60,11 +60,27 @@ async function dbOnlyJobs(ctx: BenchContext, script: keyof typeof DB_ONLY_SCRIPT
       insert into bench.jobq (n, job_id)
       select row_number() over (), ops.enqueue_job('crm.contact', jsonb_build_object('customer_id', c.id), ${prefix} || c.id::text, interval '1 hour')
         from unnest(${customerIds.slice(0, total)}::uuid[]) as c(id)`;
-    await ctx.db`update ops.jobs set run_at = now(), last_dispatched_at = now() where id in (select job_id from bench.jobq)`;
+    await ctx
+      .db`update ops.jobs set run_at = now(), last_dispatched_at = now() where id in (select job_id from bench.jobq)`;
     log(`jobs: DB-only ${script}: pgbench ${clients} clients x ${perClient} jobs`);
-    const out = parsePgbench(await runPgbench(
-      ["-n", "-M", "prepared", "-f", scriptFile, "-c", String(clients), "-j", String(s.pgbenchThreads), "-t", String(perClient)],
-      (s.jobsMaxSeconds + 30) * 1000));
+    const out = parsePgbench(
+      await runPgbench(
+        [
+          "-n",
+          "-M",
+          "prepared",
+          "-f",
+          scriptFile,
+          "-c",
+          String(clients),
+          "-j",
+          String(s.pgbenchThreads),
+          "-t",
+          String(perClient),
+        ],
+        (s.jobsMaxSeconds + 30) * 1000,
+      ),
+    );
     const [done] = await ctx.db`
       select count(*) filter (where status = 'succeeded' and result ->> 'bench' = 'db-only')::int as completed
         from ops.jobs where id in (select job_id from bench.jobq)`;
@@ -103,7 +119,11 @@ export const jobsDrain: Section = {
       select coalesce(result ->> 'adapter', '?') as adapter, count(*)::int as n from ops.jobs
        where id = any(${warmIds}::bigint[]) and status = 'succeeded' group by 1`;
     const wrong = adapters.filter((a) => a.adapter !== "capture");
-    if (wrong.length) throw new Error(`the running crm-sync worker uses ${wrong.map((a) => a.adapter).join(", ")}, not capture: restart the stack`);
+    if (wrong.length) {
+      throw new Error(
+        `the running crm-sync worker uses ${wrong.map((a) => a.adapter).join(", ")}, not capture: restart the stack`,
+      );
+    }
     const warmQuiet = await quiesce(ctx, "jobs (after warm-up)");
 
     // 1. DB-only: the claim/complete cycle, then all of a crm.contact job's SQL, on pre-enqueued jobs
@@ -112,7 +132,9 @@ export const jobsDrain: Section = {
 
     // 2. end to end: n jobs committed at once; the insert trigger queues one pg_net request each,
     // the pg_net stand-in sends them to crm-sync, which claims, upserts (capture) and completes
-    log(`jobs: enqueueing ${n} crm.contact jobs in one transaction, then polling every ${s.jobsPollMs} ms (limit ${s.jobsMaxSeconds}s)`);
+    log(
+      `jobs: enqueueing ${n} crm.contact jobs in one transaction, then polling every ${s.jobsPollMs} ms (limit ${s.jobsMaxSeconds}s)`,
+    );
     const prefix = `bench:${ctx.runTag}:e2e:`;
     let ids: string[] = [];
     let commitTs = "";
@@ -148,39 +170,90 @@ export const jobsDrain: Section = {
 
     const notAll = drained.done ? undefined : `stopped at the ${s.jobsMaxSeconds}s limit`;
     ctx.report.add({
-      section: "jobs", figure: `DB-only claim+complete (pgbench c${claimOnly.clients}, ${claimOnly.jobs} jobs)`,
-      value: claimOnly.tps, unit: "jobs/s",
+      section: "jobs",
+      figure: `DB-only claim+complete (pgbench c${claimOnly.clients}, ${claimOnly.jobs} jobs)`,
+      value: claimOnly.tps,
+      unit: "jobs/s",
     });
     ctx.report.add({
-      section: "jobs", figure: `DB-only all of a job's SQL (pgbench c${jobSql.clients}, ${jobSql.jobs} jobs)`,
-      value: jobSql.tps, unit: "jobs/s",
+      section: "jobs",
+      figure: `DB-only all of a job's SQL (pgbench c${jobSql.clients}, ${jobSql.jobs} jobs)`,
+      value: jobSql.tps,
+      unit: "jobs/s",
     });
     ctx.report.add({
-      section: "jobs", figure: `jobs/s drained end to end (${n} crm.contact, capture)`, value: jobsPerS, unit: "jobs/s",
-      baseline: { label: "DB-only claim+complete", value: claimOnly.tps, unit: "jobs/s" }, note: notAll,
+      section: "jobs",
+      figure: `jobs/s drained end to end (${n} crm.contact, capture)`,
+      value: jobsPerS,
+      unit: "jobs/s",
+      baseline: { label: "DB-only claim+complete", value: claimOnly.tps, unit: "jobs/s" },
+      note: notAll,
     });
     ctx.report.add({
-      section: "jobs", figure: "jobs/s drained end to end, vs the job's SQL", value: jobsPerS, unit: "jobs/s",
-      baseline: { label: "DB-only all of a job's SQL", value: jobSql.tps, unit: "jobs/s" }, note: notAll,
+      section: "jobs",
+      figure: "jobs/s drained end to end, vs the job's SQL",
+      value: jobsPerS,
+      unit: "jobs/s",
+      baseline: { label: "DB-only all of a job's SQL", value: jobSql.tps, unit: "jobs/s" },
+      note: notAll,
     });
-    ctx.report.add({ section: "jobs", figure: `enqueue txn (${n} jobs, one transaction)`, value: enqueueMs, unit: "ms" });
-    ctx.report.add({ section: "jobs", figure: "commit -> last job succeeded", value: st.last_s === null ? null : (st.last_s as number) * 1000, unit: "ms" });
+    ctx.report.add({
+      section: "jobs",
+      figure: `enqueue txn (${n} jobs, one transaction)`,
+      value: enqueueMs,
+      unit: "ms",
+    });
+    ctx.report.add({
+      section: "jobs",
+      figure: "commit -> last job succeeded",
+      value: st.last_s === null ? null : (st.last_s as number) * 1000,
+      unit: "ms",
+    });
     ctx.report.add({ section: "jobs", figure: "jobs retried (attempts > 1)", value: st.retried as number, unit: "" });
-    ctx.report.add({ section: "jobs", figure: "jobs swept (dispatched more than once)", value: st.redispatched as number, unit: "" });
-    ctx.report.add({ section: "jobs", figure: "jobs not succeeded (dead or open at the limit)", value: n - (st.succeeded as number), unit: "" });
+    ctx.report.add({
+      section: "jobs",
+      figure: "jobs swept (dispatched more than once)",
+      value: st.redispatched as number,
+      unit: "",
+    });
+    ctx.report.add({
+      section: "jobs",
+      figure: "jobs not succeeded (dead or open at the limit)",
+      value: n - (st.succeeded as number),
+      unit: "",
+    });
     ctx.report.details.jobs = {
-      adapter: "capture", kind: "crm.contact", jobs: n, pollMs: s.jobsPollMs, maxSeconds: s.jobsMaxSeconds,
-      quiesceBefore: quiet, quiesceAfterWarmup: warmQuiet,
-      warmup: { jobs: warmIds.length, via: "customers insert trigger", ...warm, jobsPerS: (warm.counts.succeeded ?? 0) / warm.elapsedS, adapters },
+      adapter: "capture",
+      kind: "crm.contact",
+      jobs: n,
+      pollMs: s.jobsPollMs,
+      maxSeconds: s.jobsMaxSeconds,
+      quiesceBefore: quiet,
+      quiesceAfterWarmup: warmQuiet,
+      warmup: {
+        jobs: warmIds.length,
+        via: "customers insert trigger",
+        ...warm,
+        jobsPerS: (warm.counts.succeeded ?? 0) / warm.elapsedS,
+        adapters,
+      },
       dbOnly: {
         claimComplete: { ...claimOnly, script: DB_ONLY_SCRIPTS.claim_complete },
         jobSql: { ...jobSql, script: DB_ONLY_SCRIPTS.job_sql },
         command: `pgbench -n -M prepared -f <script> -c ${s.jobsDbClients} -j ${s.pgbenchThreads} -t <jobs / clients>`,
       },
       endToEnd: {
-        enqueueMs, commitTs, drainS, jobsPerS, timedOut: !drained.done, statuses: drained.counts, attempts,
+        enqueueMs,
+        commitTs,
+        drainS,
+        jobsPerS,
+        timedOut: !drained.done,
+        statuses: drained.counts,
+        attempts,
         secondsAfterCommit: { first: st.first_s, p50: st.p50_s, p95: st.p95_s, last: st.last_s },
-        retried: st.retried, redispatched: st.redispatched, dead: st.dead,
+        retried: st.retried,
+        redispatched: st.redispatched,
+        dead: st.dead,
       },
       netStandInDropRate: Number((await ctx.db`select drop_rate from net._stand_in_settings`)[0]?.drop_rate ?? 0),
     };

@@ -7,14 +7,27 @@ import { Deferral, type Job, type JobHandler, PermanentJobError } from "../_shar
 import { takeRateTokens } from "../_shared/providers/rate-budget.ts";
 
 type Person = {
-  customer_id?: string; email: string | null; name?: string | null; billing_status: string; version?: number;
+  customer_id?: string;
+  email: string | null;
+  name?: string | null;
+  billing_status: string;
+  version?: number;
   has_paid_order?: boolean;
   /** set when an earlier job already synced this contact (through which adapter, at which stage) */
-  crm_contact_id?: string | null; crm_adapter?: string | null; crm_lifecycle_stage?: string | null;
+  crm_contact_id?: string | null;
+  crm_adapter?: string | null;
+  crm_lifecycle_stage?: string | null;
 };
 type OrderContext = {
-  order_id: string; status: string; amount_total: number | null; currency: string | null; amount_refunded: number;
-  needs_review: boolean; version: number; listing_title: string | null; buyer: Person | null;
+  order_id: string;
+  status: string;
+  amount_total: number | null;
+  currency: string | null;
+  amount_refunded: number;
+  needs_review: boolean;
+  version: number;
+  listing_title: string | null;
+  buyer: Person | null;
 };
 
 /** Billing status -> CRM lifecycle: lead -> customer -> churned ("other"). A marketplace buyer
@@ -34,7 +47,9 @@ export function dealStageFor(status: string): string {
 /** The buyer's contact id when an earlier job synced it through this adapter at its current stage. */
 function knownContactId(buyer: Person | null, adapter: CrmAdapter): string | undefined {
   if (!buyer?.crm_contact_id || buyer.crm_adapter !== adapter.name) return undefined;
-  return buyer.crm_lifecycle_stage === lifecycleFor(buyer.billing_status, buyer.has_paid_order) ? buyer.crm_contact_id : undefined;
+  return buyer.crm_lifecycle_stage === lifecycleFor(buyer.billing_status, buyer.has_paid_order)
+    ? buyer.crm_contact_id
+    : undefined;
 }
 
 /** The handlers of crm-sync's job kinds, over the adapter the env selects (HubSpot or capture). */
@@ -106,8 +121,11 @@ export function crmHandlers(sql: postgres.Sql, env: Record<string, string | unde
 
     "crm.deal": async (job, { worker }) => {
       // calls: the buyer's contact unless already synced, the deal and its association, a dispute's note (list, read, create)
-      const order = await begin<OrderContext>(job, worker, (o) =>
-        (o.buyer?.email && !knownContactId(o.buyer, adapter) ? 1 : 0) + 2 + (o.status === "disputed" ? 3 : 0));
+      const order = await begin<OrderContext>(
+        job,
+        worker,
+        (o) => (o.buyer?.email && !knownContactId(o.buyer, adapter) ? 1 : 0) + 2 + (o.status === "disputed" ? 3 : 0),
+      );
       const s = sync(job, worker);
       // the buyer's contact is kept current by its own crm.contact jobs; upsert it here only if never synced
       const contactId = knownContactId(order.buyer, adapter) ??

@@ -1,7 +1,14 @@
 // Local capture CRM adapter: records what would be sent, returns ids derived from the keys (idempotent, no account).
 import { capture as record, type CaptureRecorder } from "../providers/capture.ts";
 import { normalizeEmail } from "../providers/email.ts";
-import { checkDeal, checkNote, type ContactInput, type CrmAdapter, type DealInput, type NoteInput } from "./contract.ts";
+import {
+  checkDeal,
+  checkNote,
+  type ContactInput,
+  type CrmAdapter,
+  type DealInput,
+  type NoteInput,
+} from "./contract.ts";
 
 export function createCaptureAdapter(recorder: CaptureRecorder): CrmAdapter {
   const capture = (kind: string, key: string, payload: Record<string, unknown>) => record(recorder, kind, key, payload);

@@ -221,9 +221,12 @@ export function createHubSpotAdapter(
     const error = Array.isArray(res.errors) ? res.errors[0] as Json | undefined : undefined;
     if (error) {
       const category = str(error.category) ?? "ERROR";
-      throw new ProviderError(redact(`${operation}: HubSpot ${category}: ${str(error.message) ?? "no message"}`, secrets), {
-        retryable: /RATE_LIMIT|TIMEOUT|INTERNAL|UNAVAILABLE/.test(category),
-      });
+      throw new ProviderError(
+        redact(`${operation}: HubSpot ${category}: ${str(error.message) ?? "no message"}`, secrets),
+        {
+          retryable: /RATE_LIMIT|TIMEOUT|INTERNAL|UNAVAILABLE/.test(category),
+        },
+      );
     }
     throw new ProviderError(`${operation}: HubSpot answered without a result`, { retryable: true });
   }

@@ -10,7 +10,12 @@ export function parseSecretList(value: string | undefined): string[] {
 
 /** Refuses (403 with `refusal`) a request whose bearer token is none of `secrets`; a 500 naming
  * `setting` when no secret is configured at all, since then every caller would be refused. */
-export async function requireBearerSecret(req: Request, secrets: string | undefined, refusal: string, setting = "the secret") {
+export async function requireBearerSecret(
+  req: Request,
+  secrets: string | undefined,
+  refusal: string,
+  setting = "the secret",
+) {
   const accepted = parseSecretList(secrets);
   if (accepted.length === 0) throw new HttpError(500, `${setting} is not configured: every request is refused`);
   const token = /^Bearer\s+(.+)$/i.exec(req.headers.get("authorization") ?? "")?.[1] ?? "";

@@ -85,7 +85,9 @@ async function execute(
     if (!handler) throw new PermanentJobError(`${fn} does not run jobs of kind ${job.kind}`);
     const result = await handler(job, { sql, worker });
     const [{ ok }] = await sql`
-      select ops.complete_job(${job.id}, ${worker}, ${sql.json((result ?? null) as postgres.JSONValue)}, ${handOn}) as ok`;
+      select ops.complete_job(${job.id}, ${worker}, ${
+      sql.json((result ?? null) as postgres.JSONValue)
+    }, ${handOn}) as ok`;
     log("info", fn, ok ? "job succeeded" : "job finished after its lease was lost", {
       ...fields,
       ms: Math.round(performance.now() - started),
@@ -147,7 +149,12 @@ export function drainSettings(env: Record<string, string | undefined>): DrainSet
  * nothing is due, one loop per instance waits for the next job that falls due within the budget
  * (a retry's backoff, a rate-budget deferral). Leftover due work is handed to a fresh invocation.
  */
-export function createDrainer(sql: postgres.Sql, fn: string, handlers: Record<string, JobHandler>, settings: DrainSettings) {
+export function createDrainer(
+  sql: postgres.Sql,
+  fn: string,
+  handlers: Record<string, JobHandler>,
+  settings: DrainSettings,
+) {
   const kinds = Object.keys(handlers);
   let loops = 0;
   let waiting = false;

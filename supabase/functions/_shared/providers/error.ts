@@ -75,7 +75,10 @@ export function classifyThrown(
   if (err instanceof ProviderError) return err;
   const name = (err as { name?: string } | null)?.name;
   if (name === "TimeoutError" || name === "AbortError") {
-    return new ProviderError(`${operation}: no answer within ${timeoutMs} ms (timeout)`, { retryable: true, cause: err });
+    return new ProviderError(`${operation}: no answer within ${timeoutMs} ms (timeout)`, {
+      retryable: true,
+      cause: err,
+    });
   }
   const cause = (err as { cause?: { code?: string; message?: string } } | null)?.cause;
   const detail = cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err));
