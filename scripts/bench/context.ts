@@ -22,6 +22,10 @@ export const settings = {
   jobsMaxSeconds: intEnv("BENCH_JOBS_MAX_SECONDS", 60, 1, 600),
   crmEvents: intEnv("BENCH_CRM_EVENTS", 100, 1, 5_000),
   crmRate: intEnv("BENCH_CRM_RATE", 20, 1, 500),
+  /** customer.updated events per round and side of the peer comparison; rounds alternate who goes first. */
+  peerEvents: intEnv("BENCH_PEER_EVENTS", 1500, 50, 50_000),
+  peerRounds: intEnv("BENCH_PEER_ROUNDS", 2, 1, 10),
+  peerRate: intEnv("BENCH_PEER_RATE", 200, 1, 2000),
   /** pgbench clients of the DB-only job baseline: crm-sync's Postgres pool (_shared/db.ts connect max 8). */
   jobsDbClients: 8,
   jobsPollMs: 100,
