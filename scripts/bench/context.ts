@@ -26,6 +26,8 @@ export const settings = {
   peerEvents: intEnv("BENCH_PEER_EVENTS", 1500, 50, 50_000),
   peerRounds: intEnv("BENCH_PEER_ROUNDS", 2, 1, 10),
   peerRate: intEnv("BENCH_PEER_RATE", 200, 1, 2000),
+  /** events per step of the ingestion profile (SQL variants, HTTP one at a time uses half). */
+  profileEvents: intEnv("BENCH_PROFILE_EVENTS", 1000, 50, 20_000),
   /** pgbench clients of the DB-only job baseline: crm-sync's Postgres pool (_shared/db.ts connect max 8). */
   jobsDbClients: 8,
   jobsPollMs: 100,

@@ -36,10 +36,11 @@ import { ingestLatency } from "./sections/ingest-latency.ts";
 import { ingestThroughput } from "./sections/ingest-throughput.ts";
 import { jobsDrain } from "./sections/jobs-drain.ts";
 import { peerComparison } from "./sections/peer.ts";
+import { ingestProfile } from "./sections/profile.ts";
 
 
 // Add sections here. The job engine runs last: ingestion's own CRM jobs are drained before it measures.
-const SECTIONS: Section[] = [pgbenchBaseline, ingestThroughput, ingestLatency, peerComparison, jobsDrain, crmLatency];
+const SECTIONS: Section[] = [pgbenchBaseline, ingestThroughput, ingestLatency, ingestProfile, peerComparison, jobsDrain, crmLatency];
 
 async function machineInfo(db: Sql) {
   const nproc = spawnSync("nproc", { encoding: "utf8" }).stdout?.trim();
