@@ -54,7 +54,11 @@ function startFunction(fn: Fn) {
     fn.restarts++;
     const delay = Math.min(30_000, 250 * 2 ** Math.min(fn.restarts, 7));
     console.error(`[gateway] ${fn.name} exited (${signal ?? code}); restarting in ${delay} ms`);
-    setTimeout(() => startFunction(fn), delay);
+    // a stop signal reaches the functions with the gateway's group and may be handled after their exit:
+    // a restart scheduled meanwhile must not outlive the gateway (an orphan would hold the port)
+    setTimeout(() => {
+      if (!stopping) startFunction(fn);
+    }, delay);
   });
 }
 
