@@ -599,6 +599,13 @@ begin
   loop
     select * into j from ops.claim_job(candidate, p_worker);
     if j.id is not null then
+      -- a drain is under way: hold these kinds for 2 s (renewed at most once a second, so claims do
+      -- not queue on the row); only a claim renews, so a drain whose candidates are all blocked lets go
+      insert into ops.job_drains (kind, held_until)
+      select k.kind, now() + interval '2 seconds' from ops.job_kinds k
+       where k.kind = any (p_kinds)
+         and not exists (select 1 from ops.job_drains d where d.kind = k.kind and d.held_until > now() + interval '1 second')
+      on conflict (kind) do update set held_until = excluded.held_until;
       return next j;
       return;
     end if;
@@ -804,6 +811,18 @@ $$;
 
 
 --
+-- Name: end_job_drain(text[]); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.end_job_drain(p_kinds text[]) RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  delete from ops.job_drains where kind = any (p_kinds)
+$$;
+
+
+--
 -- Name: enforce_billing_transition(); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -1005,6 +1024,11 @@ CREATE FUNCTION ops.jobs_dispatch_on_insert() RETURNS trigger
     SET search_path TO ''
     AS $$
 begin
+  -- a worker drains this kind: it claims the job within milliseconds, one HTTP request per job would
+  -- only wake another invocation. Should the drain stop first, the sweep dispatches it (see sweep_jobs).
+  if exists (select 1 from ops.job_drains d where d.kind = new.kind and d.held_until > now()) then
+    return null;
+  end if;
   perform ops.dispatch_job(new.id);
   return null;
 end
@@ -1367,7 +1391,9 @@ begin
     select jb.id from ops.jobs jb
      where (jb.status in ('queued', 'failed') and jb.run_at <= now()
             and (jb.last_dispatched_at is null or jb.last_dispatched_at < jb.run_at
-                 or jb.last_dispatched_at < now() - p_lost_after))
+                 or jb.last_dispatched_at < now() - p_lost_after)
+            -- a drain of its kind claims it; re-dispatching the backlog each tick would be a storm
+            and not exists (select 1 from ops.job_drains d where d.kind = jb.kind and d.held_until > now()))
         or (jb.status = 'running' and jb.locked_until < now())
      order by jb.priority desc, jb.run_at
      limit p_limit
@@ -1875,6 +1901,23 @@ ALTER TABLE ops.job_attempts ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     NO MAXVALUE
     CACHE 1
 );
+
+
+--
+-- Name: job_drains; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.job_drains (
+    kind text NOT NULL,
+    held_until timestamp with time zone NOT NULL
+);
+
+
+--
+-- Name: TABLE job_drains; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.job_drains IS 'Job kinds a worker is draining now (until held_until): their new jobs are claimed by the drain instead of being dispatched one HTTP request each.';
 
 
 --
@@ -2433,6 +2476,14 @@ ALTER TABLE ONLY ops.job_attempts
 
 
 --
+-- Name: job_drains job_drains_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.job_drains
+    ADD CONSTRAINT job_drains_pkey PRIMARY KEY (kind);
+
+
+--
 -- Name: job_kinds job_kinds_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
 --
 
@@ -2912,6 +2963,14 @@ ALTER TABLE ONLY ops.job_attempts
 
 
 --
+-- Name: job_drains job_drains_kind_fkey; Type: FK CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.job_drains
+    ADD CONSTRAINT job_drains_kind_fkey FOREIGN KEY (kind) REFERENCES ops.job_kinds(kind) ON DELETE CASCADE;
+
+
+--
 -- Name: jobs jobs_kind_fkey; Type: FK CONSTRAINT; Schema: ops; Owner: -
 --
 
@@ -3343,6 +3402,14 @@ REVOKE ALL ON FUNCTION ops.dispatch_job(p_job_id bigint) FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION ops.dispatch_next(p_job_id bigint) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION end_job_drain(p_kinds text[]); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.end_job_drain(p_kinds text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.end_job_drain(p_kinds text[]) TO pipeline_worker;
 
 
 --

@@ -395,8 +395,8 @@ select set_eq(
   $$ select p.proname::text from pg_proc p
       where p.pronamespace = 'ops'::regnamespace and has_function_privilege('pipeline_worker', p.oid, 'execute') $$,
   array['claim_job', 'complete_job', 'fail_job', 'defer_job', 'crm_job_context', 'record_crm_sync',
-        'record_crm_capture', 'take_rate_tokens', 'claim_next_job', 'next_job_due_in_ms', 'dispatch_due_job'],
-  'pipeline_worker can execute exactly claim/claim_next/complete/fail/defer_job, next_job_due_in_ms, dispatch_due_job, crm_job_context, record_crm_sync/capture, take_rate_tokens');
+        'record_crm_capture', 'take_rate_tokens', 'claim_next_job', 'next_job_due_in_ms', 'dispatch_due_job', 'end_job_drain'],
+  'pipeline_worker can execute exactly claim/claim_next/complete/fail/defer_job, next_job_due_in_ms, dispatch_due_job, end_job_drain, crm_job_context, record_crm_sync/capture, take_rate_tokens');
 select is_empty(
   $$ select c.relname from pg_class c
       where c.relnamespace = 'ops'::regnamespace and c.relkind in ('r', 'p', 'v', 'm', 'S')
