@@ -1056,8 +1056,10 @@ CREATE FUNCTION ops.next_job_due_in_ms(p_kinds text[]) RETURNS integer
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO ''
     AS $$
-  select greatest(0, ceil(extract(epoch from min(run_at) - now()) * 1000))::integer
-    from ops.jobs where kind = any (p_kinds) and status in ('queued', 'failed')
+  -- no row when none waits (greatest() skips a null min, so it alone would say 0: due now)
+  select greatest(0, ceil(extract(epoch from next_at - now()) * 1000))::integer
+    from (select min(run_at) as next_at from ops.jobs where kind = any (p_kinds) and status in ('queued', 'failed')) n
+   where next_at is not null
 $$;
 
 
@@ -2378,6 +2380,18 @@ CREATE TABLE public.profiles (
 --
 
 COMMENT ON TABLE public.profiles IS 'One row per auth user: marketplace role (buyer | seller | admin) and display name. Admin rights come from the JWT app_metadata, not from this column.';
+
+
+--
+-- Name: qseq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+CREATE SEQUENCE public.qseq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
 
 
 --
@@ -3764,6 +3778,15 @@ GRANT SELECT ON TABLE public.profiles TO authenticated;
 --
 
 GRANT UPDATE(display_name) ON TABLE public.profiles TO authenticated;
+
+
+--
+-- Name: SEQUENCE qseq; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON SEQUENCE public.qseq TO anon;
+GRANT ALL ON SEQUENCE public.qseq TO authenticated;
+GRANT ALL ON SEQUENCE public.qseq TO service_role;
 
 
 --

@@ -421,8 +421,10 @@ stable
 security definer
 set search_path = ''
 as $$
-  select greatest(0, ceil(extract(epoch from min(run_at) - now()) * 1000))::integer
-    from ops.jobs where kind = any (p_kinds) and status in ('queued', 'failed')
+  -- no row when none waits (greatest() skips a null min, so it alone would say 0: due now)
+  select greatest(0, ceil(extract(epoch from next_at - now()) * 1000))::integer
+    from (select min(run_at) as next_at from ops.jobs where kind = any (p_kinds) and status in ('queued', 'failed')) n
+   where next_at is not null
 $$;
 
 -- A drainer whose budget ran out hands the oldest due job (not dispatched in the last seconds) to a
