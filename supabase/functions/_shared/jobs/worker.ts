@@ -131,8 +131,8 @@ export type DrainSettings = {
   budgetMs: number;
   /** Drain loops per function instance; a loop that claims a job starts another while there are fewer. */
   concurrency: number;
-  /** How long the last loop keeps polling once nothing is due, holding its kinds (ops.job_drains), so
-   * jobs enqueued meanwhile are claimed here instead of each being dispatched over HTTP. */
+  /** How long a loop that claimed jobs keeps polling once nothing is due, while its claims hold its
+   * kinds (ops.job_drains), so jobs enqueued meanwhile are claimed here instead of dispatched over HTTP. */
   idleMs: number;
 };
 
@@ -190,8 +190,10 @@ export function createDrainer(
         const [{ ms }] = await sql<{ ms: number | null }[]>`select ops.next_job_due_in_ms(${kinds}) as ms`;
         let wait = ms;
         if (ms === null || performance.now() + ms >= deadline) {
+          // only a loop that claimed lingers: its claims hold the kinds (ops.job_drains), so new jobs
+          // come to it undispatched; any other loop would poll for jobs that are dispatched anyway
           idleSince ??= performance.now();
-          if (performance.now() - idleSince >= settings.idleMs) break;
+          if (ran === 0 || performance.now() - idleSince >= settings.idleMs) break;
           wait = IDLE_POLL_MS;
         }
         waiting = true;
