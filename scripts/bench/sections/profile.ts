@@ -18,11 +18,12 @@ import { closedLoop, signAll } from "../load.ts";
 import { parsePgbench, pgbenchLiteral, runPgbench } from "../pgbench.ts";
 import { summarize } from "../report.ts";
 
-type Variant = "ledger" | "apply" | "full";
+type Variant = "ledger" | "apply" | "full" | "drained";
 const VARIANTS: Record<Variant, string> = {
   ledger: "ledger only (an ignored type)",
   apply: "+ apply (customer, no CRM job)",
-  full: "+ crm.contact enqueue + dispatch",
+  full: "+ crm.contact enqueue + pg_net dispatch",
+  drained: "+ crm.contact enqueue, kind being drained (no dispatch)",
 };
 
 /** A pgbench script ingesting one event per run with fresh ids (evt_/cus_ + prefix + a sequence). */
@@ -32,7 +33,7 @@ function ingestScript(variant: Variant, prefix: string): string {
     : customerUpdated("cus_x", null, Math.floor(Date.now() / 1000), {}, { id: "evt_x" });
   let ev = `jsonb_set(jsonb_set(${pgbenchLiteral(JSON.stringify(template))}::jsonb, '{id}', to_jsonb('evt_${prefix}' || n)), ` +
     `'{data,object,id}', to_jsonb('cus_${prefix}' || n))`;
-  if (variant === "full") ev = `jsonb_set(${ev}, '{data,object,email}', to_jsonb('${prefix}' || n || '@example.com'))`;
+  if (variant === "full" || variant === "drained") ev = `jsonb_set(${ev}, '{data,object,email}', to_jsonb('${prefix}' || n || '@example.com'))`;
   return `select ops.ingest_stripe_event(${ev}) from (select nextval('bench.profile_seq') as n) s;\n`;
 }
 
@@ -57,13 +58,26 @@ async function sqlProfile(ctx: BenchContext) {
   const out: Record<string, unknown> = {};
   const file = join(config.stackDir, "bench-profile.sql");
   await ctx.db.unsafe("drop schema if exists bench cascade; create schema bench; create sequence bench.profile_seq;");
-  // the dispatches these jobs queue are dropped by the pg_net stand-in; the jobs are deleted after
+  // no worker may drain meanwhile (its claims would share the machine): wait for a lingering drain to
+  // end; the dispatches these jobs queue are dropped by the pg_net stand-in, so none starts; the jobs
+  // are deleted after each variant
+  for (let i = 0; i < 50; i++) {
+    const [{ n }] = await ctx.db`select count(*)::int as n from ops.job_drains where held_until > now()`;
+    if (n === 0) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
   await ctx.db`update net._stand_in_settings set drop_rate = 1`;
   const env = { PGOPTIONS: "-c track_functions=pl" };
   try {
     for (const variant of Object.keys(VARIANTS) as Variant[]) {
       const prefix = `q${ctx.runTag}${variant[0]}`;
       writeFileSync(file, ingestScript(variant, prefix));
+      // "drained": a drain holds crm.contact (as ops.claim_next_job does), so the insert trigger does not
+      // dispatch; no worker actually drains, the jobs wait and are deleted
+      if (variant === "drained") {
+        await ctx.db`insert into ops.job_drains (kind, held_until) values ('crm.contact', now() + interval '1 hour')
+                     on conflict (kind) do update set held_until = excluded.held_until`;
+      }
       const before = await functionTimes(ctx);
       const one = parsePgbench(await runPgbench(["-n", "-M", "prepared", "-f", file, "-c", "1", "-t", String(s.profileEvents)], 120_000, env));
       await new Promise((r) => setTimeout(r, 600)); // the session's function stats reach the collector at exit
@@ -71,9 +85,11 @@ async function sqlProfile(ctx: BenchContext) {
       const many = parsePgbench(await runPgbench(["-n", "-M", "prepared", "-f", file, "-c", String(s.pgbenchClients), "-j",
         String(s.pgbenchThreads), "-t", String(Math.ceil(s.profileEvents * 2 / s.pgbenchClients))], 120_000));
       out[variant] = { c1: one, c16: many, functionsMsPerEvent: fns };
+      await ctx.db`delete from ops.job_drains where held_until > now() + interval '2 seconds'`;
       await ctx.db`delete from ops.jobs where stripe_event_id like ${"evt_" + prefix + "%"}`;
     }
   } finally {
+    await ctx.db`delete from ops.job_drains where held_until > now() + interval '2 seconds'`.catch(() => {});
     await ctx.db`update net._stand_in_settings set drop_rate = 0`;
     await ctx.db.unsafe("drop schema if exists bench cascade").catch(() => {});
     rmSync(file, { force: true });
@@ -116,10 +132,15 @@ export const ingestProfile: Section = {
     const add = (figure: string, value: number | null, unit: string, baseline?: { label: string; value: number | null; unit: string }) =>
       ctx.report.add({ section: "profile", figure, value, unit, baseline });
     for (const v of Object.keys(VARIANTS) as Variant[]) add(`SQL c1 per event: ${VARIANTS[v]}`, sql[v].c1.latencyAvgMs, "ms");
-    add(`SQL c${s.pgbenchClients} ingest_stripe_event tps (full event)`, sql.full.c16.tps, "tps");
+    for (const v of ["full", "drained"] as Variant[]) {
+      add(`SQL c${s.pgbenchClients} ingest_stripe_event tps: ${VARIANTS[v]}`, sql[v].c16.tps, "tps");
+    }
     const fn = sql.full.functionsMsPerEvent;
-    add("SQL: of which pg_net dispatch (ops.dispatch_job)", fn["ops.dispatch_job"]?.totalMs ?? 0, "ms");
-    add("SQL: of which CRM enqueue (ops.enqueue_crm_sync)", fn["ops.enqueue_crm_sync"]?.totalMs ?? 0, "ms");
+    add("SQL: ops.ingest_stripe_event itself (function time)", fn["ops.ingest_stripe_event"]?.totalMs ?? null, "ms");
+    add("SQL: of which CRM enqueue (ops.enqueue_crm_sync, with dispatch)", fn["ops.enqueue_crm_sync"]?.totalMs ?? 0, "ms");
+    add("SQL: of which pg_net dispatch (ops.dispatch_job)", fn["ops.dispatch_job"]?.totalMs ?? 0, "ms",
+      { label: "dispatches per event", value: fn["ops.dispatch_job"]?.calls ?? 0, unit: "" });
+    add("SQL: of which CRM enqueue, kind being drained", sql.drained.functionsMsPerEvent["ops.enqueue_crm_sync"]?.totalMs ?? 0, "ms");
 
     log("profile: HTTP one at a time and at concurrency 16, direct to the function and through the gateway");
     const direct = directUrl();
