@@ -22,6 +22,8 @@ export const settings = {
   jobsMaxSeconds: intEnv("BENCH_JOBS_MAX_SECONDS", 60, 1, 600),
   crmEvents: intEnv("BENCH_CRM_EVENTS", 100, 1, 5_000),
   crmRate: intEnv("BENCH_CRM_RATE", 20, 1, 500),
+  /** how long the faulty-CRM variant waits for its deal jobs (retries, Retry-After, 5 s hangs) */
+  crmFaultsMaxSeconds: intEnv("BENCH_CRM_FAULTS_MAX_SECONDS", 180, 10, 900),
   /** customer.updated events per round and side of the peer comparison; rounds alternate who goes first. */
   peerEvents: intEnv("BENCH_PEER_EVENTS", 1500, 50, 50_000),
   peerRounds: intEnv("BENCH_PEER_ROUNDS", 2, 1, 10),

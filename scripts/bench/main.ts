@@ -32,6 +32,7 @@ import { PGBENCH } from "./pgbench.ts";
 import { Report } from "./report.ts";
 import { pgbenchBaseline } from "./sections/baseline.ts";
 import { crmLatency } from "./sections/crm-latency.ts";
+import { crmLatencyFaults } from "./sections/crm-latency-faults.ts";
 import { ingestLatency } from "./sections/ingest-latency.ts";
 import { ingestThroughput } from "./sections/ingest-throughput.ts";
 import { jobsDrain } from "./sections/jobs-drain.ts";
@@ -40,7 +41,7 @@ import { ingestProfile } from "./sections/profile.ts";
 
 
 // Add sections here. The job engine runs last: ingestion's own CRM jobs are drained before it measures.
-const SECTIONS: Section[] = [pgbenchBaseline, ingestThroughput, ingestLatency, ingestProfile, peerComparison, jobsDrain, crmLatency];
+const SECTIONS: Section[] = [pgbenchBaseline, ingestThroughput, ingestLatency, ingestProfile, peerComparison, jobsDrain, crmLatency, crmLatencyFaults];
 
 async function machineInfo(db: Sql) {
   const nproc = spawnSync("nproc", { encoding: "utf8" }).stdout?.trim();
