@@ -2884,7 +2884,14 @@ CREATE TRIGGER customers_200_enforce_billing_transition BEFORE INSERT OR UPDATE 
 -- Name: customers customers_500_enqueue_crm_sync; Type: TRIGGER; Schema: public; Owner: -
 --
 
-CREATE TRIGGER customers_500_enqueue_crm_sync AFTER INSERT OR UPDATE OF billing_status, email ON public.customers FOR EACH ROW WHEN ((new.email IS NOT NULL)) EXECUTE FUNCTION ops.enqueue_crm_sync('crm.contact', 'customer', 'stripe_customer_id');
+CREATE TRIGGER customers_500_enqueue_crm_sync AFTER INSERT ON public.customers FOR EACH ROW WHEN ((new.email IS NOT NULL)) EXECUTE FUNCTION ops.enqueue_crm_sync('crm.contact', 'customer', 'stripe_customer_id');
+
+
+--
+-- Name: customers customers_510_enqueue_crm_sync_on_change; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER customers_510_enqueue_crm_sync_on_change AFTER UPDATE OF billing_status, email ON public.customers FOR EACH ROW WHEN (((new.email IS NOT NULL) AND (new.version <> old.version))) EXECUTE FUNCTION ops.enqueue_crm_sync('crm.contact', 'customer', 'stripe_customer_id');
 
 
 --
