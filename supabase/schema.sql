@@ -409,6 +409,44 @@ $$;
 
 
 --
+-- Name: apply_stripe_event_guarded(jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.apply_stripe_event_guarded(evt jsonb, OUT outcome text, OUT error text) RETURNS record
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  err_state text;
+  err_message text;
+begin
+  -- jobs enqueued while applying carry the event id (ops.enqueue_job reads it), for tracing
+  perform set_config('ops.stripe_event_id', evt ->> 'id', true);
+  for attempt in 1..3 loop
+    begin
+      outcome := ops.apply_stripe_event(evt);
+      return;
+    exception when others then
+      get stacked diagnostics err_state = returned_sqlstate, err_message = message_text;
+      if err_state like '40%' and attempt < 3 then
+        perform pg_sleep(0.01 * attempt);
+        continue;
+      end if;
+      -- a passing condition (lock or statement timeout, resources, serialization) is no verdict on
+      -- the event: fail the whole delivery so nothing is recorded and Stripe delivers it again
+      if err_state like '40%' or err_state like '53%' or err_state in ('55P03', '57014') then
+        raise;
+      end if;
+      outcome := 'failed';
+      error := left(err_state || ': ' || err_message, 1000);
+      return;
+    end;
+  end loop;
+end
+$$;
+
+
+--
 -- Name: apply_subscription(jsonb); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -987,23 +1025,28 @@ CREATE FUNCTION ops.ingest_stripe_event(event jsonb) RETURNS jsonb
 declare
   v_event_id text := event ->> 'id';
   existing text;
-  outcome text;
+  applied record;
 begin
   if jsonb_typeof(event) <> 'object' or v_event_id is null or event ->> 'type' is null
      or jsonb_typeof(event -> 'data' -> 'object') is distinct from 'object' or coalesce(event ->> 'created', '') !~ '^\d+$' then
     raise exception 'not a Stripe event: id, type, created and data.object are required' using errcode = 'invalid_parameter_value';
   end if;
-  insert into ops.stripe_events (event_id, type, api_version, livemode, object_id, event_created, payload)
-  values (v_event_id, event ->> 'type', event ->> 'api_version', coalesce((event ->> 'livemode')::boolean, false),
-          event -> 'data' -> 'object' ->> 'id', to_timestamp((event ->> 'created')::bigint), event)
-  on conflict on constraint stripe_events_pkey do nothing;
-  if not found then
+  -- concurrent copies of one event take turns here; the second reads the first's row once it committed
+  perform pg_advisory_xact_lock(hashtextextended('ops.stripe_events:' || v_event_id, 0));
+  select s.status into existing from ops.stripe_events s where s.event_id = v_event_id;
+  if found then
     -- a redelivery, or a concurrent copy that committed first: nothing changes
-    select s.status into existing from ops.stripe_events s where s.event_id = v_event_id;
     return jsonb_build_object('event_id', v_event_id, 'status', existing, 'duplicate', true);
   end if;
-  outcome := ops.try_apply_stripe_event(v_event_id);
-  return jsonb_build_object('event_id', v_event_id, 'status', outcome, 'duplicate', false);
+  select * into applied from ops.apply_stripe_event_guarded(event);
+  -- recorded with its outcome in one insert, in the apply's transaction (a row inserted as 'received'
+  -- and then updated would write the payload twice); a plain insert: a copy that got here anyway fails
+  insert into ops.stripe_events (event_id, type, api_version, livemode, object_id, event_created, payload,
+                                 status, attempts, last_error, processed_at)
+  values (v_event_id, event ->> 'type', event ->> 'api_version', coalesce((event ->> 'livemode')::boolean, false),
+          event -> 'data' -> 'object' ->> 'id', to_timestamp((event ->> 'created')::bigint), event,
+          applied.outcome, 1, applied.error, case when applied.outcome <> 'failed' then now() end);
+  return jsonb_build_object('event_id', v_event_id, 'status', applied.outcome, 'duplicate', false);
 end
 $_$;
 
@@ -1480,41 +1523,18 @@ CREATE FUNCTION ops.try_apply_stripe_event(p_event_id text) RETURNS text
     AS $$
 declare
   evt jsonb;
-  outcome text;
-  err_state text;
-  err_message text;
+  applied record;
 begin
   select payload into evt from ops.stripe_events where event_id = p_event_id for update;
   if not found then
     raise exception 'no Stripe event % in the ledger', p_event_id using errcode = 'no_data_found';
   end if;
-  -- jobs enqueued while applying carry the event id (ops.enqueue_job reads it), for tracing
-  perform set_config('ops.stripe_event_id', p_event_id, true);
-  for attempt in 1..3 loop
-    begin
-      outcome := ops.apply_stripe_event(evt);
-      update ops.stripe_events
-         set status = outcome, attempts = attempts + 1, last_error = null, processed_at = now()
-       where event_id = p_event_id;
-      return outcome;
-    exception when others then
-      get stacked diagnostics err_state = returned_sqlstate, err_message = message_text;
-      if err_state like '40%' and attempt < 3 then
-        perform pg_sleep(0.01 * attempt);
-        continue;
-      end if;
-      -- a passing condition (lock or statement timeout, resources, serialization) is no verdict on
-      -- the event: fail the whole delivery so nothing is recorded and Stripe delivers it again
-      if err_state like '40%' or err_state like '53%' or err_state in ('55P03', '57014') then
-        raise;
-      end if;
-      update ops.stripe_events
-         set status = 'failed', attempts = attempts + 1, last_error = left(err_state || ': ' || err_message, 1000)
-       where event_id = p_event_id;
-      return 'failed';
-    end;
-  end loop;
-  return 'failed';
+  select * into applied from ops.apply_stripe_event_guarded(evt);
+  update ops.stripe_events
+     set status = applied.outcome, attempts = attempts + 1, last_error = applied.error,
+         processed_at = case when applied.outcome = 'failed' then processed_at else now() end
+   where event_id = p_event_id;
+  return applied.outcome;
 end
 $$;
 
@@ -3333,6 +3353,13 @@ REVOKE ALL ON FUNCTION ops.apply_refund(evt jsonb) FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION ops.apply_stripe_event(evt jsonb) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION apply_stripe_event_guarded(evt jsonb, OUT outcome text, OUT error text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.apply_stripe_event_guarded(evt jsonb, OUT outcome text, OUT error text) FROM PUBLIC;
 
 
 --
