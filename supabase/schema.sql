@@ -2403,18 +2403,6 @@ COMMENT ON TABLE public.profiles IS 'One row per auth user: marketplace role (bu
 
 
 --
--- Name: qseq; Type: SEQUENCE; Schema: public; Owner: -
---
-
-CREATE SEQUENCE public.qseq
-    START WITH 1
-    INCREMENT BY 1
-    NO MINVALUE
-    NO MAXVALUE
-    CACHE 1;
-
-
---
 -- Name: subscriptions; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -3812,15 +3800,6 @@ GRANT SELECT ON TABLE public.profiles TO authenticated;
 --
 
 GRANT UPDATE(display_name) ON TABLE public.profiles TO authenticated;
-
-
---
--- Name: SEQUENCE qseq; Type: ACL; Schema: public; Owner: -
---
-
-GRANT ALL ON SEQUENCE public.qseq TO anon;
-GRANT ALL ON SEQUENCE public.qseq TO authenticated;
-GRANT ALL ON SEQUENCE public.qseq TO service_role;
 
 
 --
