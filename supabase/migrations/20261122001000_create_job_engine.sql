@@ -233,8 +233,13 @@ begin
     end if;
     if exists (select 1 from ops.jobs o where o.queue_key = qk and o.id < p_job_id
                  and o.status in ('queued', 'failed') and o.run_at <= now()) then
-      perform ops.dispatch_next(p_job_id);
-      return; -- an older due job of the same key goes first
+      -- an older due job of the same key goes first: wake a worker for it, unless one drains this
+      -- kind and claims it anyway (else every drain poll that meets this job dispatched the older)
+      if not exists (select 1 from ops.jobs jb join ops.job_drains d on d.kind = jb.kind
+                      where jb.id = p_job_id and d.held_until > now()) then
+        perform ops.dispatch_next(p_job_id);
+      end if;
+      return;
     end if;
   end if;
   -- the lease expired on the last attempt: the worker died on it (a poison payload?); dead-letter it
