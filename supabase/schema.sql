@@ -409,6 +409,44 @@ $$;
 
 
 --
+-- Name: apply_stripe_event_guarded(jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.apply_stripe_event_guarded(evt jsonb, OUT outcome text, OUT error text) RETURNS record
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  err_state text;
+  err_message text;
+begin
+  -- jobs enqueued while applying carry the event id (ops.enqueue_job reads it), for tracing
+  perform set_config('ops.stripe_event_id', evt ->> 'id', true);
+  for attempt in 1..3 loop
+    begin
+      outcome := ops.apply_stripe_event(evt);
+      return;
+    exception when others then
+      get stacked diagnostics err_state = returned_sqlstate, err_message = message_text;
+      if err_state like '40%' and attempt < 3 then
+        perform pg_sleep(0.01 * attempt);
+        continue;
+      end if;
+      -- a passing condition (lock or statement timeout, resources, serialization) is no verdict on
+      -- the event: fail the whole delivery so nothing is recorded and Stripe delivers it again
+      if err_state like '40%' or err_state like '53%' or err_state in ('55P03', '57014') then
+        raise;
+      end if;
+      outcome := 'failed';
+      error := left(err_state || ': ' || err_message, 1000);
+      return;
+    end;
+  end loop;
+end
+$$;
+
+
+--
 -- Name: apply_subscription(jsonb); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -550,8 +588,13 @@ begin
     if exists (select 1 from ops.jobs o where o.queue_key = qk and o.id < p_job_id
                  and o.status in ('queued', 'failed') and o.run_at <= now()) then
       update ops.jobs set unclaimed_dispatches = 0 where id = p_job_id and unclaimed_dispatches <> 0;
-      perform ops.dispatch_next(p_job_id);
-      return; -- an older due job of the same key goes first
+      -- an older due job of the same key goes first: wake a worker for it, unless one drains this
+      -- kind and claims it anyway (else every drain poll that meets this job dispatched the older)
+      if not exists (select 1 from ops.jobs jb join ops.job_drains d on d.kind = jb.kind
+                      where jb.id = p_job_id and d.held_until > now()) then
+        perform ops.dispatch_next(p_job_id);
+      end if;
+      return;
     end if;
   end if;
   -- the lease expired on the last attempt: the worker died on it (a poison payload?); dead-letter it
@@ -604,6 +647,13 @@ begin
   loop
     select * into j from ops.claim_job(candidate, p_worker);
     if j.id is not null then
+      -- a drain is under way: hold these kinds for 2 s (renewed at most once a second, so claims do
+      -- not queue on the row); only a claim renews, so a drain whose candidates are all blocked lets go
+      insert into ops.job_drains (kind, held_until)
+      select k.kind, now() + interval '2 seconds' from ops.job_kinds k
+       where k.kind = any (p_kinds)
+         and not exists (select 1 from ops.job_drains d where d.kind = k.kind and d.held_until > now() + interval '1 second')
+      on conflict (kind) do update set held_until = excluded.held_until;
       return next j;
       return;
     end if;
@@ -811,6 +861,18 @@ $$;
 
 
 --
+-- Name: end_job_drain(text[]); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.end_job_drain(p_kinds text[]) RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  delete from ops.job_drains where kind = any (p_kinds)
+$$;
+
+
+--
 -- Name: enforce_billing_transition(); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -975,23 +1037,28 @@ CREATE FUNCTION ops.ingest_stripe_event(event jsonb) RETURNS jsonb
 declare
   v_event_id text := event ->> 'id';
   existing text;
-  outcome text;
+  applied record;
 begin
   if jsonb_typeof(event) <> 'object' or v_event_id is null or event ->> 'type' is null
      or jsonb_typeof(event -> 'data' -> 'object') is distinct from 'object' or coalesce(event ->> 'created', '') !~ '^\d+$' then
     raise exception 'not a Stripe event: id, type, created and data.object are required' using errcode = 'invalid_parameter_value';
   end if;
-  insert into ops.stripe_events (event_id, type, api_version, livemode, object_id, event_created, payload)
-  values (v_event_id, event ->> 'type', event ->> 'api_version', coalesce((event ->> 'livemode')::boolean, false),
-          event -> 'data' -> 'object' ->> 'id', to_timestamp((event ->> 'created')::bigint), event)
-  on conflict on constraint stripe_events_pkey do nothing;
-  if not found then
+  -- concurrent copies of one event take turns here; the second reads the first's row once it committed
+  perform pg_advisory_xact_lock(hashtextextended('ops.stripe_events:' || v_event_id, 0));
+  select s.status into existing from ops.stripe_events s where s.event_id = v_event_id;
+  if found then
     -- a redelivery, or a concurrent copy that committed first: nothing changes
-    select s.status into existing from ops.stripe_events s where s.event_id = v_event_id;
     return jsonb_build_object('event_id', v_event_id, 'status', existing, 'duplicate', true);
   end if;
-  outcome := ops.try_apply_stripe_event(v_event_id);
-  return jsonb_build_object('event_id', v_event_id, 'status', outcome, 'duplicate', false);
+  select * into applied from ops.apply_stripe_event_guarded(event);
+  -- recorded with its outcome in one insert, in the apply's transaction (a row inserted as 'received'
+  -- and then updated would write the payload twice); a plain insert: a copy that got here anyway fails
+  insert into ops.stripe_events (event_id, type, api_version, livemode, object_id, event_created, payload,
+                                 status, attempts, last_error, processed_at)
+  values (v_event_id, event ->> 'type', event ->> 'api_version', coalesce((event ->> 'livemode')::boolean, false),
+          event -> 'data' -> 'object' ->> 'id', to_timestamp((event ->> 'created')::bigint), event,
+          applied.outcome, 1, applied.error, case when applied.outcome <> 'failed' then now() end);
+  return jsonb_build_object('event_id', v_event_id, 'status', applied.outcome, 'duplicate', false);
 end
 $_$;
 
@@ -1012,6 +1079,11 @@ CREATE FUNCTION ops.jobs_dispatch_on_insert() RETURNS trigger
     SET search_path TO ''
     AS $$
 begin
+  -- a worker drains this kind: it claims the job within milliseconds, one HTTP request per job would
+  -- only wake another invocation. Should the drain stop first, the sweep dispatches it (see sweep_jobs).
+  if exists (select 1 from ops.job_drains d where d.kind = new.kind and d.held_until > now()) then
+    return null;
+  end if;
   perform ops.dispatch_job(new.id);
   return null;
 end
@@ -1389,7 +1461,9 @@ begin
       from ops.jobs jb join ops.job_kinds k on k.kind = jb.kind
      where (jb.status in ('queued', 'failed') and jb.run_at <= now()
             and (jb.last_dispatched_at is null or jb.last_dispatched_at < jb.run_at
-                 or jb.last_dispatched_at < now() - least(p_lost_after * power(2, least(greatest(jb.unclaimed_dispatches, 1) - 1, 20)), p_max_wait)))
+                 or jb.last_dispatched_at < now() - least(p_lost_after * power(2, least(greatest(jb.unclaimed_dispatches, 1) - 1, 20)), p_max_wait))
+            -- a drain of its kind claims it; re-dispatching the backlog each tick would be a storm
+            and not exists (select 1 from ops.job_drains d where d.kind = jb.kind and d.held_until > now()))
         or (jb.status = 'running' and jb.locked_until < now()
             and (jb.unclaimed_dispatches = 0
                  or jb.last_dispatched_at < now() - least(p_lost_after * power(2, least(jb.unclaimed_dispatches - 1, 20)), p_max_wait)))
@@ -1477,41 +1551,18 @@ CREATE FUNCTION ops.try_apply_stripe_event(p_event_id text) RETURNS text
     AS $$
 declare
   evt jsonb;
-  outcome text;
-  err_state text;
-  err_message text;
+  applied record;
 begin
   select payload into evt from ops.stripe_events where event_id = p_event_id for update;
   if not found then
     raise exception 'no Stripe event % in the ledger', p_event_id using errcode = 'no_data_found';
   end if;
-  -- jobs enqueued while applying carry the event id (ops.enqueue_job reads it), for tracing
-  perform set_config('ops.stripe_event_id', p_event_id, true);
-  for attempt in 1..3 loop
-    begin
-      outcome := ops.apply_stripe_event(evt);
-      update ops.stripe_events
-         set status = outcome, attempts = attempts + 1, last_error = null, processed_at = now()
-       where event_id = p_event_id;
-      return outcome;
-    exception when others then
-      get stacked diagnostics err_state = returned_sqlstate, err_message = message_text;
-      if err_state like '40%' and attempt < 3 then
-        perform pg_sleep(0.01 * attempt);
-        continue;
-      end if;
-      -- a passing condition (lock or statement timeout, resources, serialization) is no verdict on
-      -- the event: fail the whole delivery so nothing is recorded and Stripe delivers it again
-      if err_state like '40%' or err_state like '53%' or err_state in ('55P03', '57014') then
-        raise;
-      end if;
-      update ops.stripe_events
-         set status = 'failed', attempts = attempts + 1, last_error = left(err_state || ': ' || err_message, 1000)
-       where event_id = p_event_id;
-      return 'failed';
-    end;
-  end loop;
-  return 'failed';
+  select * into applied from ops.apply_stripe_event_guarded(evt);
+  update ops.stripe_events
+     set status = applied.outcome, attempts = attempts + 1, last_error = applied.error,
+         processed_at = case when applied.outcome = 'failed' then processed_at else now() end
+   where event_id = p_event_id;
+  return applied.outcome;
 end
 $$;
 
@@ -1900,6 +1951,23 @@ ALTER TABLE ops.job_attempts ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     NO MAXVALUE
     CACHE 1
 );
+
+
+--
+-- Name: job_drains; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.job_drains (
+    kind text NOT NULL,
+    held_until timestamp with time zone NOT NULL
+);
+
+
+--
+-- Name: TABLE job_drains; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.job_drains IS 'Job kinds a worker is draining now (until held_until): their new jobs are claimed by the drain instead of being dispatched one HTTP request each.';
 
 
 --
@@ -2467,6 +2535,14 @@ ALTER TABLE ONLY ops.job_attempts
 
 
 --
+-- Name: job_drains job_drains_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.job_drains
+    ADD CONSTRAINT job_drains_pkey PRIMARY KEY (kind);
+
+
+--
 -- Name: job_kinds job_kinds_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
 --
 
@@ -2853,7 +2929,14 @@ CREATE TRIGGER customers_200_enforce_billing_transition BEFORE INSERT OR UPDATE 
 -- Name: customers customers_500_enqueue_crm_sync; Type: TRIGGER; Schema: public; Owner: -
 --
 
-CREATE TRIGGER customers_500_enqueue_crm_sync AFTER INSERT OR UPDATE OF billing_status, email ON public.customers FOR EACH ROW WHEN ((new.email IS NOT NULL)) EXECUTE FUNCTION ops.enqueue_crm_sync('crm.contact', 'customer', 'stripe_customer_id');
+CREATE TRIGGER customers_500_enqueue_crm_sync AFTER INSERT ON public.customers FOR EACH ROW WHEN ((new.email IS NOT NULL)) EXECUTE FUNCTION ops.enqueue_crm_sync('crm.contact', 'customer', 'stripe_customer_id');
+
+
+--
+-- Name: customers customers_510_enqueue_crm_sync_on_change; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER customers_510_enqueue_crm_sync_on_change AFTER UPDATE OF billing_status, email ON public.customers FOR EACH ROW WHEN (((new.email IS NOT NULL) AND (new.version <> old.version))) EXECUTE FUNCTION ops.enqueue_crm_sync('crm.contact', 'customer', 'stripe_customer_id');
 
 
 --
@@ -2943,6 +3026,14 @@ ALTER TABLE ONLY ops.crm_deals
 
 ALTER TABLE ONLY ops.job_attempts
     ADD CONSTRAINT job_attempts_job_id_fkey FOREIGN KEY (job_id) REFERENCES ops.jobs(id) ON DELETE CASCADE;
+
+
+--
+-- Name: job_drains job_drains_kind_fkey; Type: FK CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.job_drains
+    ADD CONSTRAINT job_drains_kind_fkey FOREIGN KEY (kind) REFERENCES ops.job_kinds(kind) ON DELETE CASCADE;
 
 
 --
@@ -3290,6 +3381,13 @@ REVOKE ALL ON FUNCTION ops.apply_stripe_event(evt jsonb) FROM PUBLIC;
 
 
 --
+-- Name: FUNCTION apply_stripe_event_guarded(evt jsonb, OUT outcome text, OUT error text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.apply_stripe_event_guarded(evt jsonb, OUT outcome text, OUT error text) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION apply_subscription(evt jsonb); Type: ACL; Schema: ops; Owner: -
 --
 
@@ -3377,6 +3475,14 @@ REVOKE ALL ON FUNCTION ops.dispatch_job(p_job_id bigint) FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION ops.dispatch_next(p_job_id bigint) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION end_job_drain(p_kinds text[]); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.end_job_drain(p_kinds text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.end_job_drain(p_kinds text[]) TO pipeline_worker;
 
 
 --

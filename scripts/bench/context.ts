@@ -24,6 +24,14 @@ export const settings = {
   jobsMaxSeconds: intEnv("BENCH_JOBS_MAX_SECONDS", 60, 1, 600),
   crmEvents: intEnv("BENCH_CRM_EVENTS", 100, 1, 5_000),
   crmRate: intEnv("BENCH_CRM_RATE", 20, 1, 500),
+  /** how long the faulty-CRM variant waits for its deal jobs (retries, Retry-After, 5 s hangs) */
+  crmFaultsMaxSeconds: intEnv("BENCH_CRM_FAULTS_MAX_SECONDS", 180, 10, 900),
+  /** customer.updated events per round and side of the peer comparison; rounds alternate who goes first. */
+  peerEvents: intEnv("BENCH_PEER_EVENTS", 1500, 50, 50_000),
+  peerRounds: intEnv("BENCH_PEER_ROUNDS", 2, 1, 10),
+  peerRate: intEnv("BENCH_PEER_RATE", 200, 1, 2000),
+  /** events per step of the ingestion profile (SQL variants, HTTP one at a time uses half). */
+  profileEvents: intEnv("BENCH_PROFILE_EVENTS", 1000, 50, 20_000),
   /** pgbench clients of the DB-only job baseline: crm-sync's Postgres pool (_shared/db.ts connect max 8). */
   jobsDbClients: 8,
   jobsPollMs: 100,

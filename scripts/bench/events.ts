@@ -1,6 +1,6 @@
 // The bench's Stripe events, built with the shared scenarios: checkouts for pending orders of the
 // seed buyer, and a repeating mix of five types for the ingestion sections.
-import { chargeRefunded, checkoutCompleted, piSucceeded } from "../lib/scenarios.ts";
+import { chargeRefunded, checkoutCompleted, customerUpdated, piSucceeded } from "../lib/scenarios.ts";
 import { pendingOrders } from "../lib/seed.ts";
 import { event, type Evt, fixture } from "../lib/stripe-events.ts";
 import type { BenchContext } from "./context.ts";
@@ -69,6 +69,22 @@ export async function buildEvents(ctx: BenchContext, label: string, n: number): 
     }
   }
   return out;
+}
+
+/**
+ * n customer.updated events, each for a fresh Stripe customer (ids cus_b<tag><label><i>, events
+ * evt_b<tag><label><i>): the peer comparison's load. Ours records each, creates the customer and
+ * enqueues one crm.contact job; the peer upserts one row. `email: false` leaves the email out, so
+ * ours enqueues nothing (the profile's "apply without CRM work").
+ */
+export function customerEvents(ctx: BenchContext, label: string, n: number, opts: { email?: boolean } = {}): Evt[] {
+  const now = Math.floor(Date.now() / 1000);
+  return Array.from({ length: n }, (_, i) => {
+    const t = `${ctx.runTag}${label}${i}`;
+    return customerUpdated(`cus_b${t}`, opts.email === false ? null : `bench-${t}@example.com`, now, {}, {
+      id: `evt_b${t}`,
+    });
+  });
 }
 
 /** Ledger rows of this run's events by status: the database's side of what the responses claim. */

@@ -82,3 +82,13 @@ export async function attemptOutcomes(ctx: BenchContext, ids: string[]) {
      where job_id = any(${ids}::bigint[]) group by 1 order by 1`;
   return Object.fromEntries(rows.map((r) => [r.outcome as string, r.n as number]));
 }
+
+/** Jobs that events with this id prefix enqueued (ops.jobs.stripe_event_id), by status. */
+export async function jobsOfEvents(ctx: BenchContext, eventPrefix: string) {
+  const rows = await ctx.db`
+    select status, count(*)::int as n, array_agg(id) as ids from ops.jobs
+     where stripe_event_id like ${eventPrefix + "%"} group by status`;
+  const counts: Record<string, number> = Object.fromEntries(rows.map((r) => [r.status as string, r.n as number]));
+  const ids = rows.flatMap((r) => (r.ids as string[]).map(String));
+  return { created: ids.length, succeeded: counts.succeeded ?? 0, dead: counts.dead ?? 0, counts, ids };
+}

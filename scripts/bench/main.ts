@@ -1,21 +1,29 @@
 // npm run bench: how fast the pipeline ingests Stripe events on this machine, next to what the
-// same database does for bare single-row inserts (pgbench, measured in the same run).
+// same database does for bare single-row inserts (pgbench) and next to the peer
+// @supabase/stripe-sync-engine, all measured in the same run.
 //
-// Sections run in order and append rows to one report (figure, value, baseline, ratio). After
-// ingestion, the job engine: jobs/s drained end to end (enqueue -> pg_net dispatch -> crm-sync
-// claim -> complete, capture adapter) next to the database alone running the same claim/complete
-// cycle, and paid order -> CRM upsert latency at a steady event rate.
+// Sections run in order and append rows to one report (figure, value, baseline, ratio): the pgbench
+// baseline; ingestion closed loop and at a fixed rate; the profile of an ingested event (SQL alone,
+// HTTP straight to the function and through the gateway, CPU per process); the peer side by side
+// (same signed customer.updated events, ack events/s and latency, our CRM jobs counted as they
+// drain); the job engine: jobs/s drained end to end next to the database alone running the same
+// claim/complete cycle; paid order -> CRM deal latency at a steady rate, with the capture adapter and
+// against a faulty, rate-limited HubSpot fake.
 //
 // Each section is a file in sections/ exporting a function of the shared context (context.ts), so
 // a new one is one more file listed in SECTIONS below. Around them: report.ts (the table and
 // bench.json), load.ts (signing, closed and open loop), events.ts (the Stripe events), pgbench.ts,
-// jobs.ts (the adapter check, waiting for jobs).
+// jobs.ts (the adapter check, waiting for jobs), cpu.ts (CPU time per process), peer.ts and
+// peer-server.ts (the peer's database and endpoint).
 //
 // Env: BENCH_EVENTS (2000) BENCH_CONCURRENCY (16) BENCH_RATE (100) BENCH_SECONDS (10)
 //      BENCH_PGBENCH_SECONDS (10) BENCH_MAX_SECONDS (60, time limit of the throughput phase)
+//      BENCH_PROFILE_EVENTS (1000, per step of the profile)
+//      BENCH_PEER_EVENTS (1500 per round and side) BENCH_PEER_ROUNDS (2) BENCH_PEER_RATE (200)
 //      BENCH_JOBS (1000) BENCH_JOBS_MAX_SECONDS (60, time limit of each drain)
 //      BENCH_CRM_EVENTS (100) BENCH_CRM_RATE (20, checkouts/s for the commit -> CRM latency)
-//      BENCH_ONLY (comma-separated section names, e.g. "jobs,jobs@rate"; default all)
+//      BENCH_CRM_FAULTS_MAX_SECONDS (180, wait for the deal jobs against the faulty CRM)
+//      BENCH_ONLY (comma-separated section names, e.g. "peer,jobs@faults"; default all)
 // Output: the table on stdout and <stackDir>/bench.json.
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -32,12 +40,24 @@ import { PGBENCH } from "./pgbench.ts";
 import { Report } from "./report.ts";
 import { pgbenchBaseline } from "./sections/baseline.ts";
 import { crmLatency } from "./sections/crm-latency.ts";
+import { crmLatencyFaults } from "./sections/crm-latency-faults.ts";
 import { ingestLatency } from "./sections/ingest-latency.ts";
 import { ingestThroughput } from "./sections/ingest-throughput.ts";
 import { jobsDrain } from "./sections/jobs-drain.ts";
+import { peerComparison } from "./sections/peer.ts";
+import { ingestProfile } from "./sections/profile.ts";
 
 // Add sections here. The job engine runs last: ingestion's own CRM jobs are drained before it measures.
-const SECTIONS: Section[] = [pgbenchBaseline, ingestThroughput, ingestLatency, jobsDrain, crmLatency];
+const SECTIONS: Section[] = [
+  pgbenchBaseline,
+  ingestThroughput,
+  ingestLatency,
+  ingestProfile,
+  peerComparison,
+  jobsDrain,
+  crmLatency,
+  crmLatencyFaults,
+];
 
 async function machineInfo(db: Sql) {
   const nproc = spawnSync("nproc", { encoding: "utf8" }).stdout?.trim();

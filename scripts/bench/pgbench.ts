@@ -15,19 +15,19 @@ function pgConn() {
   };
 }
 
-export function runPgbench(args: string[], timeoutMs: number): Promise<string> {
+export function runPgbench(args: string[], timeoutMs: number, env: Record<string, string> = {}): Promise<string> {
   const conn = pgConn();
   const argv = [...conn.args, ...args, conn.db];
   return new Promise((resolve, reject) => {
-    execFile(
-      PGBENCH,
-      argv,
-      { env: conn.env, timeout: timeoutMs, maxBuffer: 16 << 20, cwd: config.stackDir },
-      (err, stdout, stderr) => {
-        if (err) reject(new Error(`pgbench ${args.join(" ")} failed: ${err.message}\n${stdout}${stderr}`));
-        else resolve(`${stdout}${stderr}`);
-      },
-    );
+    execFile(PGBENCH, argv, {
+      env: { ...conn.env, ...env },
+      timeout: timeoutMs,
+      maxBuffer: 16 << 20,
+      cwd: config.stackDir,
+    }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`pgbench ${args.join(" ")} failed: ${err.message}\n${stdout}${stderr}`));
+      else resolve(`${stdout}${stderr}`);
+    });
   });
 }
 

@@ -76,6 +76,20 @@ export function dispute(pi: string, charge: string, status: string, t: number, i
   return event(name, { id, payment_intent: pi, charge, status, amount: 2500, currency: "usd" }, { created: t, type });
 }
 
+/** A customer.updated for Stripe customer `customer` (email and name set; null email: a customer the CRM does not see). */
+export function customerUpdated(
+  customer: string,
+  email: string | null,
+  t: number,
+  extra: Fields = {},
+  opts: EventOpts = {},
+) {
+  return event("customer_updated", { id: customer, email, name: `Customer ${customer}`, metadata: {}, ...extra }, {
+    created: t,
+    ...opts,
+  });
+}
+
 /** The five payment lives a marketplace order can have, and the status each must end in. */
 export const ORDER_VARIANTS = [
   {

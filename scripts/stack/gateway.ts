@@ -4,7 +4,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import http from "node:http";
 import { connect } from "node:net";
-import { createInterface } from "node:readline";
 import { join } from "node:path";
 import { jwtVerify } from "jose";
 import { apiKeys, config, ROOT } from "../lib/config.ts";
@@ -51,12 +50,12 @@ function startFunction(fn: Fn) {
     ...denoResolutionArgs(fn),
     fn.entrypoint,
   ];
-  const child = spawn(deno, args, { cwd: ROOT, env: functionEnv(fn), stdio: ["ignore", "pipe", "pipe"] });
+  // the function writes to the gateway's own stdout and stderr (the log file, or the terminal): relaying
+  // its lines through this process cost a read, a split and a write per log line, a line per request
+  // and per job; its JSON lines name the function ("fn"), and a crash's stack trace its file
+  const child = spawn(deno, args, { cwd: ROOT, env: functionEnv(fn), stdio: ["ignore", "inherit", "inherit"] });
   fn.child = child;
   fn.ready = false;
-  for (const stream of [child.stdout, child.stderr]) {
-    createInterface({ input: stream! }).on("line", (line) => console.log(`[${fn.name}] ${line}`));
-  }
   void waitListening(fn, child);
   child.on("exit", (code, signal) => {
     fn.ready = false;
@@ -64,7 +63,11 @@ function startFunction(fn: Fn) {
     fn.restarts++;
     const delay = Math.min(30_000, 250 * 2 ** Math.min(fn.restarts, 7));
     console.error(`[gateway] ${fn.name} exited (${signal ?? code}); restarting in ${delay} ms`);
-    setTimeout(() => startFunction(fn), delay);
+    // a stop signal reaches the functions with the gateway's group and may be handled after their exit:
+    // a restart scheduled meanwhile must not outlive the gateway (an orphan would hold the port)
+    setTimeout(() => {
+      if (!stopping) startFunction(fn);
+    }, delay);
   });
 }
 

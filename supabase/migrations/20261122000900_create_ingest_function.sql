@@ -1,32 +1,23 @@
--- Ingestion entry points: record a Stripe event once and apply it in the same transaction;
+-- Ingestion entry points: apply a Stripe event and record it once, in the same transaction;
 -- re-apply failed events later from SQL (Studio) or `npm run replay`. The stripe_webhook role
 -- may call ops.ingest_stripe_event and nothing else.
 
--- Applies one ledger event in a subtransaction: on error the domain changes roll back, the event
--- stays with status 'failed' and the error. Lock conflicts (40xxx) are retried a few times first.
-create or replace function ops.try_apply_stripe_event(p_event_id text) returns text
+-- Applies one event in a subtransaction and says how it went: on error the domain changes roll back
+-- and the error is returned with outcome 'failed'. Lock conflicts (40xxx) are retried a few times first.
+create or replace function ops.apply_stripe_event_guarded(evt jsonb, out outcome text, out error text)
 language plpgsql
 set search_path = ''
 as $$
 declare
-  evt jsonb;
-  outcome text;
   err_state text;
   err_message text;
 begin
-  select payload into evt from ops.stripe_events where event_id = p_event_id for update;
-  if not found then
-    raise exception 'no Stripe event % in the ledger', p_event_id using errcode = 'no_data_found';
-  end if;
   -- jobs enqueued while applying carry the event id (ops.enqueue_job reads it), for tracing
-  perform set_config('ops.stripe_event_id', p_event_id, true);
+  perform set_config('ops.stripe_event_id', evt ->> 'id', true);
   for attempt in 1..3 loop
     begin
       outcome := ops.apply_stripe_event(evt);
-      update ops.stripe_events
-         set status = outcome, attempts = attempts + 1, last_error = null, processed_at = now()
-       where event_id = p_event_id;
-      return outcome;
+      return;
     exception when others then
       get stacked diagnostics err_state = returned_sqlstate, err_message = message_text;
       if err_state like '40%' and attempt < 3 then
@@ -38,13 +29,34 @@ begin
       if err_state like '40%' or err_state like '53%' or err_state in ('55P03', '57014') then
         raise;
       end if;
-      update ops.stripe_events
-         set status = 'failed', attempts = attempts + 1, last_error = left(err_state || ': ' || err_message, 1000)
-       where event_id = p_event_id;
-      return 'failed';
+      outcome := 'failed';
+      error := left(err_state || ': ' || err_message, 1000);
+      return;
     end;
   end loop;
-  return 'failed';
+end
+$$;
+
+-- Re-applies one ledger event (replays, the 15-minute retry): its row is locked, then updated with
+-- the outcome; a failed apply keeps status 'failed' and the error.
+create or replace function ops.try_apply_stripe_event(p_event_id text) returns text
+language plpgsql
+set search_path = ''
+as $$
+declare
+  evt jsonb;
+  applied record;
+begin
+  select payload into evt from ops.stripe_events where event_id = p_event_id for update;
+  if not found then
+    raise exception 'no Stripe event % in the ledger', p_event_id using errcode = 'no_data_found';
+  end if;
+  select * into applied from ops.apply_stripe_event_guarded(evt);
+  update ops.stripe_events
+     set status = applied.outcome, attempts = attempts + 1, last_error = applied.error,
+         processed_at = case when applied.outcome = 'failed' then processed_at else now() end
+   where event_id = p_event_id;
+  return applied.outcome;
 end
 $$;
 
@@ -57,23 +69,28 @@ as $$
 declare
   v_event_id text := event ->> 'id';
   existing text;
-  outcome text;
+  applied record;
 begin
   if jsonb_typeof(event) <> 'object' or v_event_id is null or event ->> 'type' is null
      or jsonb_typeof(event -> 'data' -> 'object') is distinct from 'object' or coalesce(event ->> 'created', '') !~ '^\d+$' then
     raise exception 'not a Stripe event: id, type, created and data.object are required' using errcode = 'invalid_parameter_value';
   end if;
-  insert into ops.stripe_events (event_id, type, api_version, livemode, object_id, event_created, payload)
-  values (v_event_id, event ->> 'type', event ->> 'api_version', coalesce((event ->> 'livemode')::boolean, false),
-          event -> 'data' -> 'object' ->> 'id', to_timestamp((event ->> 'created')::bigint), event)
-  on conflict on constraint stripe_events_pkey do nothing;
-  if not found then
+  -- concurrent copies of one event take turns here; the second reads the first's row once it committed
+  perform pg_advisory_xact_lock(hashtextextended('ops.stripe_events:' || v_event_id, 0));
+  select s.status into existing from ops.stripe_events s where s.event_id = v_event_id;
+  if found then
     -- a redelivery, or a concurrent copy that committed first: nothing changes
-    select s.status into existing from ops.stripe_events s where s.event_id = v_event_id;
     return jsonb_build_object('event_id', v_event_id, 'status', existing, 'duplicate', true);
   end if;
-  outcome := ops.try_apply_stripe_event(v_event_id);
-  return jsonb_build_object('event_id', v_event_id, 'status', outcome, 'duplicate', false);
+  select * into applied from ops.apply_stripe_event_guarded(event);
+  -- recorded with its outcome in one insert, in the apply's transaction (a row inserted as 'received'
+  -- and then updated would write the payload twice); a plain insert: a copy that got here anyway fails
+  insert into ops.stripe_events (event_id, type, api_version, livemode, object_id, event_created, payload,
+                                 status, attempts, last_error, processed_at)
+  values (v_event_id, event ->> 'type', event ->> 'api_version', coalesce((event ->> 'livemode')::boolean, false),
+          event -> 'data' -> 'object' ->> 'id', to_timestamp((event ->> 'created')::bigint), event,
+          applied.outcome, 1, applied.error, case when applied.outcome <> 'failed' then now() end);
+  return jsonb_build_object('event_id', v_event_id, 'status', applied.outcome, 'duplicate', false);
 end
 $$;
 

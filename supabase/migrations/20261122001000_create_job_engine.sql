@@ -70,6 +70,16 @@ comment on table ops.job_attempts is 'Each attempt at a job and how it ended: th
 create index if not exists job_attempts_started_idx on ops.job_attempts (started_at);
 create index if not exists job_attempts_job_idx on ops.job_attempts (job_id, attempt);
 
+-- Kinds a worker is draining (ops.claim_next_job): while one is, a new job of that kind needs no HTTP
+-- request of its own, the drain claims it. Renewed by each claim (at most once a second), ended by the
+-- worker when it stops; an expired one (the worker died, or every candidate was blocked) lets
+-- dispatch and the sweep take over again.
+create table if not exists ops.job_drains (
+  kind text primary key references ops.job_kinds (kind) on delete cascade,
+  held_until timestamptz not null
+);
+comment on table ops.job_drains is 'Job kinds a worker is draining now (until held_until): their new jobs are claimed by the drain instead of being dispatched one HTTP request each.';
+
 drop trigger if exists jobs_100_set_updated_at on ops.jobs;
 create trigger jobs_100_set_updated_at before update on ops.jobs
   for each row execute function public.set_updated_at();
@@ -159,6 +169,11 @@ language plpgsql
 set search_path = ''
 as $$
 begin
+  -- a worker drains this kind: it claims the job within milliseconds, one HTTP request per job would
+  -- only wake another invocation. Should the drain stop first, the sweep dispatches it (see sweep_jobs).
+  if exists (select 1 from ops.job_drains d where d.kind = new.kind and d.held_until > now()) then
+    return null;
+  end if;
   perform ops.dispatch_job(new.id);
   return null;
 end
@@ -230,8 +245,13 @@ begin
     if exists (select 1 from ops.jobs o where o.queue_key = qk and o.id < p_job_id
                  and o.status in ('queued', 'failed') and o.run_at <= now()) then
       update ops.jobs set unclaimed_dispatches = 0 where id = p_job_id and unclaimed_dispatches <> 0;
-      perform ops.dispatch_next(p_job_id);
-      return; -- an older due job of the same key goes first
+      -- an older due job of the same key goes first: wake a worker for it, unless one drains this
+      -- kind and claims it anyway (else every drain poll that meets this job dispatched the older)
+      if not exists (select 1 from ops.jobs jb join ops.job_drains d on d.kind = jb.kind
+                      where jb.id = p_job_id and d.held_until > now()) then
+        perform ops.dispatch_next(p_job_id);
+      end if;
+      return;
     end if;
   end if;
   -- the lease expired on the last attempt: the worker died on it (a poison payload?); dead-letter it
@@ -386,11 +406,28 @@ begin
   loop
     select * into j from ops.claim_job(candidate, p_worker);
     if j.id is not null then
+      -- a drain is under way: hold these kinds for 2 s (renewed at most once a second, so claims do
+      -- not queue on the row); only a claim renews, so a drain whose candidates are all blocked lets go
+      insert into ops.job_drains (kind, held_until)
+      select k.kind, now() + interval '2 seconds' from ops.job_kinds k
+       where k.kind = any (p_kinds)
+         and not exists (select 1 from ops.job_drains d where d.kind = k.kind and d.held_until > now() + interval '1 second')
+      on conflict (kind) do update set held_until = excluded.held_until;
       return next j;
       return;
     end if;
   end loop;
 end
+$$;
+
+-- A worker's last drain loop stops: new jobs of its kinds are dispatched again.
+-- security definer: the worker role may not write ops tables.
+create or replace function ops.end_job_drain(p_kinds text[]) returns void
+language sql
+security definer
+set search_path = ''
+as $$
+  delete from ops.job_drains where kind = any (p_kinds)
 $$;
 
 -- Milliseconds until the next job of these kinds falls due (0: one is due now; null: none waits).
@@ -458,7 +495,9 @@ begin
       from ops.jobs jb join ops.job_kinds k on k.kind = jb.kind
      where (jb.status in ('queued', 'failed') and jb.run_at <= now()
             and (jb.last_dispatched_at is null or jb.last_dispatched_at < jb.run_at
-                 or jb.last_dispatched_at < now() - least(p_lost_after * power(2, least(greatest(jb.unclaimed_dispatches, 1) - 1, 20)), p_max_wait)))
+                 or jb.last_dispatched_at < now() - least(p_lost_after * power(2, least(greatest(jb.unclaimed_dispatches, 1) - 1, 20)), p_max_wait))
+            -- a drain of its kind claims it; re-dispatching the backlog each tick would be a storm
+            and not exists (select 1 from ops.job_drains d where d.kind = jb.kind and d.held_until > now()))
         or (jb.status = 'running' and jb.locked_until < now()
             and (jb.unclaimed_dispatches = 0
                  or jb.last_dispatched_at < now() - least(p_lost_after * power(2, least(jb.unclaimed_dispatches - 1, 20)), p_max_wait)))
@@ -553,4 +592,5 @@ grant usage on schema ops to pipeline_worker;
 
 grant execute on function ops.claim_job(bigint, text), ops.complete_job(bigint, text, jsonb, boolean),
   ops.fail_job(bigint, text, text, boolean, integer, boolean), ops.defer_job(bigint, text, integer, text, boolean),
-  ops.claim_next_job(text[], text), ops.next_job_due_in_ms(text[]), ops.dispatch_due_job(text[]) to pipeline_worker;
+  ops.claim_next_job(text[], text), ops.next_job_due_in_ms(text[]), ops.dispatch_due_job(text[]),
+  ops.end_job_drain(text[]) to pipeline_worker;

@@ -202,9 +202,16 @@ $$;
 drop function if exists ops.customers_enqueue_crm_sync() cascade;
 drop function if exists ops.orders_enqueue_crm_sync() cascade;
 
+-- Two triggers so the update's can ask for a new version: an update that changes nothing the CRM
+-- mirrors (a customer.updated repeating the email) keeps its version, so its dedupe key names a job
+-- that exists already; skipping it saves an enqueue attempt per event.
 drop trigger if exists customers_500_enqueue_crm_sync on public.customers;
-create trigger customers_500_enqueue_crm_sync after insert or update of billing_status, email on public.customers
+create trigger customers_500_enqueue_crm_sync after insert on public.customers
   for each row when (new.email is not null)
+  execute function ops.enqueue_crm_sync('crm.contact', 'customer', 'stripe_customer_id');
+drop trigger if exists customers_510_enqueue_crm_sync_on_change on public.customers;
+create trigger customers_510_enqueue_crm_sync_on_change after update of billing_status, email on public.customers
+  for each row when (new.email is not null and new.version <> old.version)
   execute function ops.enqueue_crm_sync('crm.contact', 'customer', 'stripe_customer_id');
 
 drop trigger if exists orders_500_enqueue_crm_sync on public.orders;

@@ -64,6 +64,15 @@ async function workerSecret(): Promise<string> {
   return secret;
 }
 
+/** Waits until no worker drains (ops.job_drains): its drain would claim due jobs before any dispatch. */
+async function drainsEnded() {
+  await waitFor(
+    "earlier drains to end",
+    async () => (await sql`select count(*)::int as n from ops.job_drains where held_until > now()`)[0].n === 0,
+    10_000,
+  );
+}
+
 async function serviceCall(body: unknown, key?: string) {
   const headers: Record<string, string> = { "content-type": "application/json" };
   if (key) headers.authorization = `Bearer ${key}`;
@@ -273,16 +282,21 @@ describe("rate limits", () => {
 
 describe("delivery guarantees", () => {
   test("with the pg_net stand-in dropping every request, the sweep alone delivers every job", async () => {
+    await drainsEnded(); // a drain still under way would claim these jobs with no dispatch at all
     await sql`update net._stand_in_settings set drop_rate = 1`;
-    const { id: buyer, customerId } = await newBuyer(`dropped-${run}@example.com`);
-    const orders = await Promise.all(Array.from({ length: 10 }, () => paidOrder(buyer)));
-    const ids = await jobIds({ orders, customers: [customerId] });
-    await new Promise((r) => setTimeout(r, 1500));
-    const stuck = await sql`select status, attempts, dispatch_count from ops.jobs where id = any(${ids})`;
-    expect(stuck.every((j) => j.status === "queued" && j.attempts === 0 && j.dispatch_count >= 1)).toBe(true);
-    expect(fake.deals(orders[0])).toHaveLength(0);
-
-    await sql`update net._stand_in_settings set drop_rate = 0`;
+    let ids: number[] = [];
+    let orders: string[] = [];
+    try {
+      const { id: buyer, customerId } = await newBuyer(`dropped-${run}@example.com`);
+      orders = await Promise.all(Array.from({ length: 10 }, () => paidOrder(buyer)));
+      ids = await jobIds({ orders, customers: [customerId] });
+      await new Promise((r) => setTimeout(r, 1500));
+      const stuck = await sql`select status, attempts, dispatch_count from ops.jobs where id = any(${ids})`;
+      expect(stuck.every((j) => j.status === "queued" && j.attempts === 0 && j.dispatch_count >= 1)).toBe(true);
+      expect(fake.deals(orders[0])).toHaveLength(0);
+    } finally {
+      await sql`update net._stand_in_settings set drop_rate = 0`; // never leave the network down for later tests
+    }
     await settle(ids);
     expect(orders.map((o) => fake.deals(o).length)).toEqual(Array(10).fill(1));
     const dispatches = await sql`select min(dispatch_count)::int as min from ops.jobs where id = any(${ids})`;
@@ -366,6 +380,7 @@ describe("delivery guarantees", () => {
     const [{ id }] = await sql`select ops.enqueue_job('crm.contact', ${
       sql.json({ customer_id: customerId })
     }, ${`test:twice:${run}`}, interval '1 hour') as id`;
+    await drainsEnded(); // or a lingering drain would claim the job before either dispatch arrives
     await sql`update ops.jobs set run_at = now() where id = ${id}`;
     const secret = await workerSecret();
     const results = await Promise.all([

@@ -10,7 +10,7 @@ const sql = connect("STRIPE_WEBHOOK_DB_URL");
 
 serve("stripe-webhook", async (req, body) => {
   const event = await verifyStripeEvent(body, req.headers.get("stripe-signature"), secrets);
-  const result = await ingestStripeEvent(sql, event);
+  const result = await ingestStripeEvent(sql, body);
   return {
     body: { received: true, ...result },
     log: { event_id: result.event_id, type: event.type, status: result.status, duplicate: result.duplicate },

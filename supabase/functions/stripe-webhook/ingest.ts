@@ -1,13 +1,15 @@
 // Hands one verified Stripe event to the database, which records it once and applies it.
 import type postgres from "postgres";
 import { HttpError } from "../_shared/http/error.ts";
-import type { StripeEvent } from "./signature.ts";
 
 export type IngestResult = { event_id: string; status: string; duplicate: boolean };
 
-export async function ingestStripeEvent(sql: postgres.Sql, event: StripeEvent): Promise<IngestResult> {
+/** `body`: the raw body of an event verifyStripeEvent accepted. Postgres parses it once, instead of
+ * the function serializing the event it has just parsed (same JSON, Stripe's numbers as sent). */
+export async function ingestStripeEvent(sql: postgres.Sql, body: string): Promise<IngestResult> {
   try {
-    const [row] = await sql`select ops.ingest_stripe_event(${sql.json(event as postgres.JSONValue)}) as result`;
+    // a text parameter: a jsonb one would be serialized by postgres.js, a JSON string of the body
+    const [row] = await sql`select ops.ingest_stripe_event(${body}::text::jsonb) as result`;
     return row.result as IngestResult;
   } catch (cause) {
     // a data exception (22xxx, e.g. \u0000 in a string) is the payload's fault: redelivery cannot help

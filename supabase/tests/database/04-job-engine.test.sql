@@ -6,7 +6,7 @@
 -- cannot see (so never sends) the requests queued here.
 begin;
 set search_path = public, extensions;
-select plan(169);
+select plan(176);
 
 -- Committed jobs (seed, other runs) would blur counts: drop them for this transaction only.
 delete from ops.jobs;
@@ -338,6 +338,29 @@ select results_eq($$ select name, j.dispatch_count, j.unclaimed_dispatches from 
   'each dispatch counts, and so does each dispatch since the last claim (the expired lease''s claim reset it)');
 select lives_ok($$ select ops.sweep_jobs(500, '2 seconds'::interval) $$, 'sweep_jobs(p_limit, p_lost_after) is callable as before');
 
+-- ---------------------------------------------------------------- drains (workers claiming due jobs)
+insert into ops.job_kinds (kind, function_name) values ('pgtap.drain', 'pgtap-echo');
+select is(ops.next_job_due_in_ms(array['pgtap.drain']), null::integer,
+  'next_job_due_in_ms is null when no job of the kinds waits (not 0, which would mean one is due now)');
+call pg_temp.enqueue('drain-later', 'pgtap.drain', interval '20 seconds');
+select is(ops.next_job_due_in_ms(array['pgtap.drain']), 20000, 'next_job_due_in_ms counts down to the next run_at');
+insert into ops.job_drains (kind, held_until) values ('pgtap.drain', now() + interval '2 seconds');
+call pg_temp.enqueue('drain-held', 'pgtap.drain');
+select is((select dispatch_count from ops.jobs where id = pg_temp.job('drain-held')), 0,
+  'a job of a kind a worker drains is not dispatched over pg_net: the drain claims it');
+do $$ begin perform ops.sweep_jobs(); end $$;
+select is((select dispatch_count from ops.jobs where id = pg_temp.job('drain-held')), 0,
+  'nor does the sweep dispatch it while the drain holds its kind');
+do $$ begin perform ops.end_job_drain(array['pgtap.drain']); perform ops.sweep_jobs(); end $$;
+select is((select dispatch_count from ops.jobs where id = pg_temp.job('drain-held')), 1,
+  'once the drain ended, the sweep dispatches it (no job is left to a drain that stopped)');
+select is((select kind from ops.claim_next_job(array['pgtap.drain'], 'pgtap-drainer')), 'pgtap.drain',
+  'claim_next_job claims a due job of the kinds');
+select ok((select held_until > now() from ops.job_drains where kind = 'pgtap.drain'),
+  'a claim holds the kind for the drain (renewed by later claims)');
+delete from ops.jobs where kind = 'pgtap.drain';
+delete from ops.job_kinds where kind = 'pgtap.drain';
+
 -- ---------------------------------------------------------------- rate budget
 select is(ops.take_rate_tokens('pgtap.crm', 4, 10, 10000), 0, 'the first 4 of 10 tokens are granted (0)');
 select is(ops.take_rate_tokens('pgtap.crm', 6, 10, 10000), 0, 'tokens up to the capacity are granted (0)');
@@ -402,8 +425,8 @@ select set_eq(
   $$ select p.proname::text from pg_proc p
       where p.pronamespace = 'ops'::regnamespace and has_function_privilege('pipeline_worker', p.oid, 'execute') $$,
   array['claim_job', 'complete_job', 'fail_job', 'defer_job', 'crm_job_context', 'record_crm_sync',
-        'record_crm_capture', 'take_rate_tokens', 'claim_next_job', 'next_job_due_in_ms', 'dispatch_due_job'],
-  'pipeline_worker can execute exactly claim/claim_next/complete/fail/defer_job, next_job_due_in_ms, dispatch_due_job, crm_job_context, record_crm_sync/capture, take_rate_tokens');
+        'record_crm_capture', 'take_rate_tokens', 'claim_next_job', 'next_job_due_in_ms', 'dispatch_due_job', 'end_job_drain'],
+  'pipeline_worker can execute exactly claim/claim_next/complete/fail/defer_job, next_job_due_in_ms, dispatch_due_job, end_job_drain, crm_job_context, record_crm_sync/capture, take_rate_tokens');
 select is_empty(
   $$ select c.relname from pg_class c
       where c.relnamespace = 'ops'::regnamespace and c.relkind in ('r', 'p', 'v', 'm', 'S')

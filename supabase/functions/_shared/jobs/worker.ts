@@ -131,8 +131,11 @@ export type DrainSettings = {
   /** How long one invocation keeps claiming due jobs after its own: well under the platform's
    * wall-clock limit (150 s on Supabase's free plan). */
   budgetMs: number;
-  /** Drain loops per function instance; more invocations run their own job and return. */
+  /** Drain loops per function instance; a loop that claims a job starts another while there are fewer. */
   concurrency: number;
+  /** How long a loop that claimed jobs keeps polling once nothing is due, while its claims hold its
+   * kinds (ops.job_drains), so jobs enqueued meanwhile are claimed here instead of dispatched over HTTP. */
+  idleMs: number;
 };
 
 export function drainSettings(env: Record<string, string | undefined>): DrainSettings {
@@ -141,45 +144,64 @@ export function drainSettings(env: Record<string, string | undefined>): DrainSet
     if (!Number.isInteger(v) || v < 0 || v > max) throw new Error(`${key} must be an integer from 0 to ${max}`);
     return v;
   };
-  return { budgetMs: int("JOB_DRAIN_BUDGET_MS", 25_000, 120_000), concurrency: int("JOB_DRAIN_CONCURRENCY", 4, 64) };
+  return {
+    budgetMs: int("JOB_DRAIN_BUDGET_MS", 25_000, 120_000),
+    concurrency: int("JOB_DRAIN_CONCURRENCY", 4, 64),
+    idleMs: int("JOB_DRAIN_IDLE_MS", 500, 10_000),
+  };
 }
 
+const IDLE_POLL_MS = 20;
+
 /**
- * Claims and runs due jobs of this worker's kinds until none is due or the budget is spent. When
- * nothing is due, one loop per instance waits for the next job that falls due within the budget
- * (a retry's backoff, a rate-budget deferral). Leftover due work is handed to a fresh invocation.
+ * Claims and runs due jobs of this worker's kinds until none is due or the budget is spent. A loop
+ * that claims a job starts another (up to `concurrency`) to share the work. When nothing is due, one
+ * loop per instance waits for the next job that falls due within the budget (a retry's backoff, a
+ * rate-budget deferral), or polls for `idleMs` while new jobs arrive undispatched (ops.job_drains).
+ * Leftover due work is handed to a fresh invocation; the last loop to stop ends the drain.
  */
 export function createDrainer(
   sql: postgres.Sql,
   fn: string,
   handlers: Record<string, JobHandler>,
   settings: DrainSettings,
+  spawn: (loop: Promise<number>) => void = (loop) => void loop.catch(() => {}),
 ) {
   const kinds = Object.keys(handlers);
   let loops = 0;
   let waiting = false;
 
-  return async function drain(): Promise<number> {
+  async function drain(): Promise<number> {
     if (loops >= settings.concurrency) return 0;
     loops++;
     const deadline = performance.now() + settings.budgetMs;
     let ran = 0;
+    let idleSince: number | undefined;
     try {
       while (performance.now() < deadline) {
         const worker = `${fn}:${crypto.randomUUID()}`;
         const [job] = await sql<Job[]>`select ${sql.unsafe(JOB_COLUMNS)} from ops.claim_next_job(${kinds}, ${worker})`;
         if (job) {
+          idleSince = undefined;
+          if (loops < settings.concurrency) spawn(drain()); // more may be due: share them
           await execute(sql, fn, worker, job, handlers, false);
           ran++;
           continue;
         }
         if (waiting) break; // another loop of this instance already waits for the next due job
         const [{ ms }] = await sql<{ ms: number | null }[]>`select ops.next_job_due_in_ms(${kinds}) as ms`;
-        if (ms === null || performance.now() + ms >= deadline) break;
+        let wait = ms;
+        if (ms === null || performance.now() + ms >= deadline) {
+          // only a loop that claimed lingers: its claims hold the kinds (ops.job_drains), so new jobs
+          // come to it undispatched; any other loop would poll for jobs that are dispatched anyway
+          idleSince ??= performance.now();
+          if (ran === 0 || performance.now() - idleSince >= settings.idleMs) break;
+          wait = IDLE_POLL_MS;
+        }
         waiting = true;
         try {
           // 0: a job is due but could not be claimed (its queue key is busy): look again shortly
-          await new Promise((r) => setTimeout(r, ms === 0 ? 250 : Math.max(ms, 20)));
+          await new Promise((r) => setTimeout(r, wait === 0 ? 250 : Math.max(wait ?? 0, IDLE_POLL_MS)));
         } finally {
           waiting = false;
         }
@@ -189,8 +211,11 @@ export function createDrainer(
       return ran;
     } finally {
       loops--;
+      // the last loop: new jobs of these kinds are dispatched again (if this fails, the hold expires in 2 s)
+      if (loops === 0) await sql`select ops.end_job_drain(${kinds})`.catch(() => {});
     }
-  };
+  }
+  return drain;
 }
 
 export type WorkerOptions = {
@@ -215,7 +240,13 @@ export function serveJobWorker(options: WorkerOptions) {
   const env = Deno.env.toObject();
   const sql = connect(options.dbEnv);
   const handlers = options.handlers(sql, env);
-  const drain = createDrainer(sql, options.name, handlers, drainSettings(env));
+  const drain = createDrainer(
+    sql,
+    options.name,
+    handlers,
+    drainSettings(env),
+    (loop) => background(options.name, loop),
+  );
   serve(options.name, async (req, body) => {
     // only the dispatcher may run jobs: it sends the vault's worker_secret, one of WORKER_SECRET
     await requireBearerSecret(

@@ -1,0 +1,110 @@
+// Section "jobs@faults": paid order -> CRM deal latency as in "jobs@rate", but against the HubSpot fake
+// (tests/fakes/hubspot.ts) behaving as HubSpot does on a bad day: 100 requests per rolling 10 s then 429
+// with Retry-After, 8% 502s, 2% hangs past the client timeout, 4% answers lost after the write was
+// applied. The gateway is restarted with HUBSPOT_ACCESS_TOKEN / HUBSPOT_API_BASE pointing at the fake,
+// then restarted again with the environment it had (the capture adapter).
+import { type FakeHubSpot, startFakeHubSpot } from "../../../tests/fakes/hubspot.ts";
+import { startService, stopService, waitHealthy } from "../../stack/stack.ts";
+import { assertLocal, log, type Section } from "../context.ts";
+import { requireCaptureAdapter } from "../jobs.ts";
+import { summarize } from "../report.ts";
+import { measureCrmLatency } from "./crm-latency.ts";
+
+export const FAULTS = { limitPer10s: 100, limitRetryAfter: true, rate502: 0.08, rateHang: 0.02, rateDropAfter: 0.04 };
+const CLIENT_TIMEOUT_MS = "5000";
+
+/** Restarts the gateway (and so the functions) with these variables set, or unset where undefined. */
+async function restartGateway(env: Record<string, string | undefined>) {
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+  stopService("gateway");
+  await new Promise((r) => setTimeout(r, 300));
+  startService("gateway");
+  await waitHealthy(60_000);
+}
+
+export const crmLatencyFaults: Section = {
+  name: "jobs@faults",
+  async run(ctx) {
+    requireCaptureAdapter(); // the stack runs capture; this section switches to the fake and back
+    const keys = [
+      "HUBSPOT_ACCESS_TOKEN",
+      "HUBSPOT_API_BASE",
+      "HUBSPOT_TIMEOUT_MS",
+      "HUBSPOT_RATE_LIMIT_PER_10S",
+      "CRM_ADAPTER",
+    ];
+    const saved = Object.fromEntries(keys.map((k) => [k, process.env[k]]));
+    let fake: FakeHubSpot | undefined;
+    try {
+      fake = await startFakeHubSpot({ faults: FAULTS });
+      assertLocal("the HubSpot fake", new URL(fake.url).hostname);
+      log(`faulty CRM: gateway restarted on the HubSpot fake (${JSON.stringify(FAULTS)})`);
+      await restartGateway({
+        HUBSPOT_ACCESS_TOKEN: fake.token,
+        HUBSPOT_API_BASE: fake.url,
+        HUBSPOT_TIMEOUT_MS: CLIENT_TIMEOUT_MS,
+        HUBSPOT_RATE_LIMIT_PER_10S: undefined,
+        CRM_ADAPTER: "hubspot",
+      });
+      const r = await measureCrmLatency(ctx, {
+        section: "jobs@faults",
+        adapter: "hubspot",
+        maxSeconds: ctx.settings.crmFaultsMaxSeconds,
+        tag: "f",
+      });
+      // the deal as HubSpot (the fake) recorded it: its first creation, minus paid_at
+      const paid = await ctx.db`select id::text, extract(epoch from paid_at)::float8 * 1000 as paid_ms
+                                  from public.orders where id = any(${r.orders}::uuid[]) and paid_at is not null`;
+      const upsertMs = paid.flatMap((o) => {
+        const deals = fake!.deals(o.id as string);
+        return deals.length ? [Math.min(...deals.map((d) => Date.parse(d.createdAt))) - (o.paid_ms as number)] : [];
+      });
+      const upsert = summarize(upsertMs);
+      const at = `@${ctx.settings.crmRate}/s`;
+      for (const p of ["p50", "p95", "max"] as const) {
+        ctx.report.add({
+          section: "jobs@faults",
+          figure: `paid -> CRM deal created (fake's clock) ${p} ${at}`,
+          value: upsert[p],
+          unit: "ms",
+        });
+      }
+      const duplicates = paid.filter((o) => fake!.deals(o.id as string).length > 1).length;
+      const faulted = fake.requests.filter((q) => q.fault).length;
+      ctx.report.add({
+        section: "jobs@faults",
+        figure: "deals created twice for one order",
+        value: duplicates,
+        unit: "",
+      });
+      ctx.report.add({
+        section: "jobs@faults",
+        figure: "CRM requests (faulted or rate-limited)",
+        value: fake.requests.length,
+        unit: "",
+        note: `${faulted} faulted`,
+      });
+      ctx.report.add({
+        section: "jobs@faults",
+        figure: "deal jobs retried (failed attempts)",
+        value: r.attempts.failed ?? 0,
+        unit: "",
+      });
+      Object.assign(ctx.report.details["jobs@faults"] as object, {
+        faults: FAULTS,
+        clientTimeoutMs: Number(CLIENT_TIMEOUT_MS),
+        crmDealCreatedMs: upsert,
+        duplicates,
+        requests: fake.requests.length,
+        faultedRequests: faulted,
+      });
+    } finally {
+      log("faulty CRM: gateway restarted on the capture adapter");
+      await restartGateway(saved);
+      await fake?.close();
+    }
+  },
+};
