@@ -105,6 +105,10 @@ begin
     select jsonb_build_object('order_id', o.id, 'status', o.status, 'amount_total', o.amount_total,
              'currency', o.currency, 'amount_refunded', o.amount_refunded, 'needs_review', o.needs_review,
              'version', o.version, 'listing_title', l.title,
+             -- the newest dispute of the order's payment: one CRM note per dispute, whatever job notes it
+             'dispute_id', (select d.stripe_dispute_id from ops.disputes d
+                             where d.stripe_payment_intent_id = o.stripe_payment_intent_id
+                             order by d.stripe_event_created desc, d.stripe_dispute_id desc limit 1),
              'buyer', case when u.email is null then null else jsonb_build_object(
                'customer_id', c.id, 'email', lower(trim(u.email)), 'name', coalesce(c.name, p.display_name),
                'billing_status', coalesce(c.billing_status, 'lead'),

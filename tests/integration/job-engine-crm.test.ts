@@ -460,6 +460,7 @@ describe("the worker's door", () => {
   });
 
   test("dispatches run with the vault's worker secret, end to end", async () => {
+    await drainsEnded(); // a draining worker would claim the job without any dispatch
     const { customerId } = await newBuyer(`door-ok-${run}@example.com`);
     const ids = await jobIds({ customers: [customerId] });
     await settle(ids);
@@ -481,11 +482,15 @@ describe("the worker's door", () => {
         // 1. the functions accept both; 2. the vault sends the new one
         await restartGateway({ WORKER_SECRET: `${next},${old}` });
         await sql`update vault.secrets set secret = ${next} where name = 'worker_secret'`;
+        await drainsEnded(); // so the job travels over pg_net with the vault's (new) secret
         const { customerId } = await newBuyer(`rotated-${run}@example.com`);
         const ids = await jobIds({ customers: [customerId] });
         await settle(ids);
         const [job] = await sql`select status, attempts from ops.jobs where id = ${ids[0]}`;
         expect(job).toEqual({ status: "succeeded", attempts: 1 });
+        const [answer] = await sql`select r.status_code from ops.jobs j
+          join net._http_response r on r.id = j.last_request_id where j.id = ${ids[0]}`;
+        expect(answer?.status_code).toBe(200);
         // a dispatch queued before the vault changed still carries the old secret, and is accepted
         expect((await serviceCall({ job_id: ids[0] }, old)).body).toEqual({ job_id: ids[0], status: "not_claimed" });
         // 3. once no dispatch carries it, the old secret is dropped from WORKER_SECRET

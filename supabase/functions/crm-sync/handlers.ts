@@ -27,6 +27,8 @@ type OrderContext = {
   needs_review: boolean;
   version: number;
   listing_title: string | null;
+  /** the newest dispute of the order's payment, when there is one */
+  dispute_id: string | null;
   buyer: Person | null;
 };
 
@@ -143,7 +145,8 @@ export function crmHandlers(sql: postgres.Sql, env: Record<string, string | unde
       });
       if (order.status === "disputed") {
         await adapter.addNote({
-          key: `order:${order.order_id}:disputed:v${order.version}`,
+          // keyed by the dispute, not the order's version: every job that sees it open notes it once
+          key: order.dispute_id ? `dispute:${order.dispute_id}` : `order:${order.order_id}:disputed:v${order.version}`,
           dealId,
           contactId,
           body:
