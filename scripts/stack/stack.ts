@@ -315,6 +315,18 @@ export async function waitHealthy(timeoutMs = 120_000) {
   throw new Error(`functions gateway not healthy after ${timeoutMs / 1000}s: ${last} (see ${logDir})`);
 }
 
+/** Restarts the gateway (and so the functions) with these variables set, or unset where undefined. */
+export async function restartGateway(env: Record<string, string | undefined>) {
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+  stopService("gateway");
+  await new Promise((r) => setTimeout(r, 300));
+  startService("gateway");
+  await waitHealthy(60_000);
+}
+
 /** Database side of the stack: packages, cluster, compat layer, migrations, deployment settings. */
 export async function startDatabase() {
   ensureSystemPackages();

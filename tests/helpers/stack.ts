@@ -3,19 +3,10 @@
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { ROOT } from "../../scripts/lib/config.ts";
-import { servicePid, startService, stopService, waitHealthy } from "../../scripts/stack/stack.ts";
-import { sql } from "./db.ts";
+import { servicePid, stopService } from "../../scripts/stack/stack.ts";
 
-export async function restartGateway(env: Record<string, string | undefined>) {
-  for (const [k, v] of Object.entries(env)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-  stopService("gateway");
-  await new Promise((r) => setTimeout(r, 300));
-  startService("gateway");
-  await waitHealthy(60_000);
-}
+export { restartGateway } from "../../scripts/stack/stack.ts";
+import { sql } from "./db.ts";
 
 export function killGateway() {
   const pid = servicePid("gateway");

@@ -4,7 +4,7 @@
 // applied. The gateway is restarted with HUBSPOT_ACCESS_TOKEN / HUBSPOT_API_BASE pointing at the fake,
 // then restarted again with the environment it had (the capture adapter).
 import { type FakeHubSpot, startFakeHubSpot } from "../../../tests/fakes/hubspot.ts";
-import { startService, stopService, waitHealthy } from "../../stack/stack.ts";
+import { restartGateway } from "../../stack/stack.ts";
 import { assertLocal, log, type Section } from "../context.ts";
 import { requireCaptureAdapter } from "../jobs.ts";
 import { summarize } from "../report.ts";
@@ -12,18 +12,6 @@ import { measureCrmLatency } from "./crm-latency.ts";
 
 export const FAULTS = { limitPer10s: 100, limitRetryAfter: true, rate502: 0.08, rateHang: 0.02, rateDropAfter: 0.04 };
 const CLIENT_TIMEOUT_MS = "5000";
-
-/** Restarts the gateway (and so the functions) with these variables set, or unset where undefined. */
-async function restartGateway(env: Record<string, string | undefined>) {
-  for (const [k, v] of Object.entries(env)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-  stopService("gateway");
-  await new Promise((r) => setTimeout(r, 300));
-  startService("gateway");
-  await waitHealthy(60_000);
-}
 
 export const crmLatencyFaults: Section = {
   name: "jobs@faults",
