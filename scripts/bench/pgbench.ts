@@ -31,6 +31,11 @@ export function runPgbench(args: string[], timeoutMs: number, env: Record<string
   });
 }
 
+/** A custom script run by `clients` connections over `threads` threads, prepared statements, no vacuum. */
+export function scriptArgs(file: string, clients: number, threads = 1): string[] {
+  return ["-n", "-M", "prepared", "-f", file, "-c", String(clients), "-j", String(threads)];
+}
+
 export function parsePgbench(out: string) {
   const num = (re: RegExp) => {
     const m = re.exec(out);

@@ -28,8 +28,3 @@ export async function jobIds(where: { orders?: string[]; customers?: string[] })
   })`;
   return rows.map((r) => Number(r.id));
 }
-
-export function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}

@@ -196,6 +196,14 @@ describe("deals", () => {
     expect((await sql`select ops.replay_job(${disputeJob}) as ok`)[0].ok).toBe(true);
     await settle([Number(disputeJob)]);
     expect(noteCount()).toBe(1);
+    // the order changes again while the dispute stays open (a review flag: a new version, a new deal
+    // job): the note names the dispute, not the order's version, so it is not written again
+    await sql`update public.orders set needs_review = true, review_reason = 'checked by hand' where id = ${orderId}`;
+    const [{ n: dealJobs }] =
+      await sql`select count(*)::int as n from ops.jobs where payload ->> 'order_id' = ${orderId}`;
+    expect(dealJobs).toBe(ids.length + 1);
+    await settle(await jobIds({ orders: [orderId] }));
+    expect(noteCount()).toBe(1);
     expect(fake.deals(orderId)).toHaveLength(1);
     const [m] = await sql`select crm_deal_id, stage from ops.crm_deals where order_id = ${orderId}`;
     expect(m).toEqual({ crm_deal_id: fake.deals(orderId)[0].id, stage: "paid" });

@@ -1,8 +1,8 @@
-// The workers' door (_shared/http/service-key.ts): a bearer token must be one of the configured
+// The workers' door (_shared/http/bearer-secret.ts): a bearer token must be one of the configured
 // secrets, several while one is rotated; JWTs, blanks and near misses are refused.
 import { describe, expect, test } from "vitest";
 import { HttpError } from "../../supabase/functions/_shared/http/error.ts";
-import { parseSecretList, requireBearerSecret } from "../../supabase/functions/_shared/http/service-key.ts";
+import { parseSecretList, requireBearerSecret } from "../../supabase/functions/_shared/http/bearer-secret.ts";
 
 const request = (authorization?: string) =>
   new Request("http://localhost/crm-sync", { method: "POST", headers: authorization ? { authorization } : {} });

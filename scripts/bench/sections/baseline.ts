@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { config } from "../../lib/config.ts";
 import { fixture } from "../../lib/stripe-events.ts";
 import { log, type Section } from "../context.ts";
-import { parsePgbench, pgbenchLiteral, runPgbench } from "../pgbench.ts";
+import { parsePgbench, pgbenchLiteral, runPgbench, scriptArgs } from "../pgbench.ts";
 import { summarize } from "../report.ts";
 
 /** A real Stripe event, padded to the target size, as the baseline row's payload. */
@@ -26,19 +26,7 @@ export const pgbenchBaseline: Section = {
     await ctx.db.unsafe(`drop schema if exists bench cascade;
       create schema bench;
       create table bench.baseline (id bigserial primary key, payload jsonb not null);`);
-    const common = [
-      "-n",
-      "-M",
-      "prepared",
-      "-f",
-      scriptFile,
-      "-c",
-      String(s.pgbenchClients),
-      "-j",
-      String(s.pgbenchThreads),
-      "-T",
-      String(s.pgbenchSeconds),
-    ];
+    const common = [...scriptArgs(scriptFile, s.pgbenchClients, s.pgbenchThreads), "-T", String(s.pgbenchSeconds)];
     const timeout = (s.pgbenchSeconds + 60) * 1000;
     try {
       // 1. closed loop, as fast as it goes: the insert ceiling

@@ -6,7 +6,7 @@ import { performance } from "node:perf_hooks";
 import { config } from "../../lib/config.ts";
 import { type BenchContext, log, type Section } from "../context.ts";
 import { attemptOutcomes, quiesce, requireCaptureAdapter, waitJobs } from "../jobs.ts";
-import { parsePgbench, runPgbench } from "../pgbench.ts";
+import { parsePgbench, runPgbench, scriptArgs } from "../pgbench.ts";
 
 const workerName = "'bench-db-' || :client_id::text";
 const captureContactId = "'capture-contact-' || left(encode(sha256(convert_to(:email::text, 'UTF8')), 'hex'), 24)";
@@ -65,19 +65,7 @@ async function dbOnlyJobs(ctx: BenchContext, script: keyof typeof DB_ONLY_SCRIPT
     log(`jobs: DB-only ${script}: pgbench ${clients} clients x ${perClient} jobs`);
     const out = parsePgbench(
       await runPgbench(
-        [
-          "-n",
-          "-M",
-          "prepared",
-          "-f",
-          scriptFile,
-          "-c",
-          String(clients),
-          "-j",
-          String(s.pgbenchThreads),
-          "-t",
-          String(perClient),
-        ],
+        [...scriptArgs(scriptFile, clients, s.pgbenchThreads), "-t", String(perClient)],
         (s.jobsMaxSeconds + 30) * 1000,
       ),
     );

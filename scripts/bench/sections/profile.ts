@@ -15,7 +15,7 @@ import { cpuSince, cpuSnapshot } from "../cpu.ts";
 import { customerEvents } from "../events.ts";
 import { jobsOfEvents, quiesce, waitJobs } from "../jobs.ts";
 import { closedLoop, signAll } from "../load.ts";
-import { parsePgbench, pgbenchLiteral, runPgbench } from "../pgbench.ts";
+import { parsePgbench, pgbenchLiteral, runPgbench, scriptArgs } from "../pgbench.ts";
 import { summarize } from "../report.ts";
 
 type Variant = "ledger" | "apply" | "full" | "drained";
@@ -96,21 +96,13 @@ async function sqlProfile(ctx: BenchContext) {
       }
       const before = await functionTimes(ctx);
       const one = parsePgbench(
-        await runPgbench(["-n", "-M", "prepared", "-f", file, "-c", "1", "-t", String(s.profileEvents)], 120_000, env),
+        await runPgbench([...scriptArgs(file, 1), "-t", String(s.profileEvents)], 120_000, env),
       );
       await new Promise((r) => setTimeout(r, 600)); // the session's function stats reach the collector at exit
       const fns = perEvent(before, await functionTimes(ctx), s.profileEvents);
       const many = parsePgbench(
         await runPgbench([
-          "-n",
-          "-M",
-          "prepared",
-          "-f",
-          file,
-          "-c",
-          String(s.pgbenchClients),
-          "-j",
-          String(s.pgbenchThreads),
+          ...scriptArgs(file, s.pgbenchClients, s.pgbenchThreads),
           "-t",
           String(Math.ceil(s.profileEvents * 2 / s.pgbenchClients)),
         ], 120_000),

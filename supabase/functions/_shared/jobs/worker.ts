@@ -6,9 +6,9 @@ import { z } from "zod";
 import { connect } from "../db.ts";
 import { HttpError } from "../http/error.ts";
 import { serve } from "../http/serve.ts";
-import { requireBearerSecret } from "../http/service-key.ts";
+import { requireBearerSecret } from "../http/bearer-secret.ts";
 import { log } from "../log.ts";
-import { ProviderError, toProviderError } from "../providers/error.ts";
+import { toProviderError } from "../providers/error.ts";
 
 export type Job = {
   id: number;
@@ -56,21 +56,20 @@ export function parseJobRequest(body: string): number {
 
 export function classifyFailure(err: unknown): Failure {
   if (err instanceof PermanentJobError) return { message: err.message, retryable: false };
-  const e = err instanceof ProviderError ? err : toProviderError(err);
+  const e = toProviderError(err);
   return { message: e.message, retryable: e.retryable, retryAfterMs: e.retryAfterMs };
 }
 
 const JOB_COLUMNS = "id, kind, payload, attempts, correlation_id, stripe_event_id";
 
-/** Runs a claimed job's handler, then completes, defers or fails it. `handOn` false: the caller drains
- * the queue itself, so finishing the job need not dispatch the next one through pg_net. */
+/** Runs a claimed job's handler, then completes, defers or fails it, with p_hand_on => false: this
+ * invocation drains the queue itself (createDrainer), so finishing a job dispatches nothing over pg_net. */
 async function execute(
   sql: postgres.Sql,
   fn: string,
   worker: string,
   job: Job,
   handlers: Record<string, JobHandler>,
-  handOn: boolean,
 ): Promise<JobOutcome> {
   const started = performance.now();
   const fields = {
@@ -87,7 +86,7 @@ async function execute(
     const [{ ok }] = await sql`
       select ops.complete_job(${job.id}, ${worker}, ${
       sql.json((result ?? null) as postgres.JSONValue)
-    }, ${handOn}) as ok`;
+    }, p_hand_on => false) as ok`;
     log("info", fn, ok ? "job succeeded" : "job finished after its lease was lost", {
       ...fields,
       ms: Math.round(performance.now() - started),
@@ -95,14 +94,14 @@ async function execute(
     return { job_id: job.id, status: ok ? "succeeded" : "lease_lost" };
   } catch (err) {
     if (err instanceof Deferral) {
-      await sql`select ops.defer_job(${job.id}, ${worker}, ${err.delayMs}, ${err.message}, ${handOn})`;
+      await sql`select ops.defer_job(${job.id}, ${worker}, ${err.delayMs}, ${err.message}, p_hand_on => false)`;
       log("info", fn, "job deferred", { ...fields, delay_ms: err.delayMs, reason: err.message });
       return { job_id: job.id, status: "deferred" };
     }
     const failure = classifyFailure(err);
     const [{ status }] = await sql`
       select ops.fail_job(${job.id}, ${worker}, ${failure.message}, ${failure.retryable},
-                          ${failure.retryAfterMs ?? null}, ${handOn}) as status`;
+                          ${failure.retryAfterMs ?? null}, p_hand_on => false) as status`;
     log(status === "dead" ? "error" : "warn", fn, `job ${status ?? "lost its lease"}`, {
       ...fields,
       error: failure.message,
@@ -119,12 +118,11 @@ export async function runJob(
   fn: string,
   jobId: number,
   handlers: Record<string, JobHandler>,
-  handOn = true,
 ): Promise<JobOutcome> {
   const worker = `${fn}:${crypto.randomUUID()}`;
   const [job] = await sql<Job[]>`select ${sql.unsafe(JOB_COLUMNS)} from ops.claim_job(${jobId}, ${worker})`;
   if (!job) return { job_id: jobId, status: "not_claimed" };
-  return execute(sql, fn, worker, job, handlers, handOn);
+  return execute(sql, fn, worker, job, handlers);
 }
 
 export type DrainSettings = {
@@ -165,7 +163,8 @@ export function createDrainer(
   fn: string,
   handlers: Record<string, JobHandler>,
   settings: DrainSettings,
-  spawn: (loop: Promise<number>) => void = (loop) => void loop.catch(() => {}),
+  /** Runs a further loop in the background (EdgeRuntime.waitUntil on hosted). */
+  spawn: (loop: Promise<number>) => void,
 ) {
   const kinds = Object.keys(handlers);
   let loops = 0;
@@ -184,7 +183,7 @@ export function createDrainer(
         if (job) {
           idleSince = undefined;
           if (loops < settings.concurrency) spawn(drain()); // more may be due: share them
-          await execute(sql, fn, worker, job, handlers, false);
+          await execute(sql, fn, worker, job, handlers);
           ran++;
           continue;
         }
@@ -255,7 +254,7 @@ export function serveJobWorker(options: WorkerOptions) {
       "refused: only the database's dispatcher runs jobs (Authorization: Bearer <the vault's worker_secret>)",
       "WORKER_SECRET",
     );
-    const outcome = await runJob(sql, options.name, parseJobRequest(body), handlers, false);
+    const outcome = await runJob(sql, options.name, parseJobRequest(body), handlers);
     // answer now, keep draining due jobs in the background (EdgeRuntime.waitUntil on hosted Supabase)
     background(options.name, drain());
     return { body: outcome, log: { job_id: outcome.job_id, outcome: outcome.status } };

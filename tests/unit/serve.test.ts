@@ -1,0 +1,68 @@
+// The entry skeleton every HTTP function shares (_shared/http/serve.ts): method check before the body
+// is read, body limit, clear 4xx messages, and a 5xx whose cause never reaches the caller.
+import { describe, expect, test, vi } from "vitest";
+import { HttpError } from "../../supabase/functions/_shared/http/error.ts";
+import { handle } from "../../supabase/functions/_shared/http/serve.ts";
+
+const post = (body: string) => new Request("http://localhost/fn", { method: "POST", body });
+
+describe("serve(name, handler)", () => {
+  test("a method it does not allow is 405 with Allow, and the handler never runs", async () => {
+    let ran = false;
+    const res = await handle("fn", async () => {
+      ran = true;
+      return { body: {} };
+    }, { methods: ["POST"] })(new Request("http://localhost/fn", { method: "GET" }));
+    expect(res.status).toBe(405);
+    expect(res.headers.get("allow")).toBe("POST");
+    expect(await res.json()).toEqual({ error: "method not allowed: use POST" });
+    expect(ran).toBe(false);
+  });
+
+  test("a body over the limit is 413 before the handler sees it", async () => {
+    let ran = false;
+    const res = await handle("fn", async () => {
+      ran = true;
+      return { body: {} };
+    }, { maxBodyBytes: 10 })(post("x".repeat(11)));
+    expect(res.status).toBe(413);
+    expect((await res.json()).error).toMatch(/body too large: the limit is 10 bytes/);
+    expect(ran).toBe(false);
+  });
+
+  test("the handler gets the raw body and its reply becomes JSON with its status and headers", async () => {
+    const res = await handle(
+      "fn",
+      async (_req, body) => ({ status: 201, body: { echo: body }, headers: { "x-a": "1" } }),
+    )(
+      post("héllo"),
+    );
+    expect(res.status).toBe(201);
+    expect(res.headers.get("content-type")).toBe("application/json");
+    expect(res.headers.get("x-a")).toBe("1");
+    expect(await res.json()).toEqual({ echo: "héllo" });
+  });
+
+  test("an HttpError 4xx answers its own message", async () => {
+    const res = await handle("fn", async () => {
+      throw new HttpError(422, "amount must be positive");
+    })(post("{}"));
+    expect(res.status).toBe(422);
+    expect(await res.json()).toEqual({ error: "amount must be positive" });
+  });
+
+  test("an unexpected error is a 500 with the function's generic message, never the cause, nor in the log", async () => {
+    const logged = vi.spyOn(console, "error").mockImplementation(() => {});
+    const res = await handle("fn", async () => {
+      throw new Error("password authentication failed for user postgres at db.internal:5432");
+    }, { internalMessage: "internal error: nothing was recorded, retry later" })(post("{}"));
+    expect(res.status).toBe(500);
+    const text = await res.text();
+    expect(JSON.parse(text)).toEqual({ error: "internal error: nothing was recorded, retry later" });
+    expect(text).not.toMatch(/password|postgres|db\.internal/);
+    const line = logged.mock.calls.map((c) => String(c[0])).join("\n");
+    logged.mockRestore();
+    expect(JSON.parse(line)).toMatchObject({ level: "error", fn: "fn", status: 500, cause: "Error" });
+    expect(line).not.toMatch(/password|db\.internal/);
+  });
+});
