@@ -163,14 +163,27 @@ function escapeHtml(text: string): string {
 
 export function createHubSpotAdapter(
   config: HubSpotConfig,
-  deps: { fetch?: typeof fetch; now?: () => number } = {},
+  deps: {
+    fetch?: typeof fetch;
+    /** For the one request that is not idempotent (a note create): a fetch that never re-sends a
+     * request on its own. A pooled keep-alive connection that drops after the server applied a POST
+     * makes Deno's fetch send it again, silently: two notes. See noRetryFetch in select.ts. */
+    fetchOnce?: typeof fetch;
+    now?: () => number;
+  } = {},
 ): CrmAdapter {
   const doFetch = deps.fetch ?? fetch;
   const now = deps.now ?? Date.now;
   const secrets = [config.accessToken];
 
   /** One HTTP request with its own timeout; any failure leaves as a classified ProviderError. */
-  async function call(operation: string, method: string, path: string, body?: unknown): Promise<Json> {
+  async function call(
+    operation: string,
+    method: string,
+    path: string,
+    body?: unknown,
+    transport: typeof fetch = doFetch,
+  ): Promise<Json> {
     let res: Response;
     let text: string;
     try {
@@ -179,7 +192,7 @@ export function createHubSpotAdapter(
         accept: "application/json",
       };
       if (body !== undefined) headers["content-type"] = "application/json";
-      res = await doFetch(`${config.apiBase}${path}`, {
+      res = await transport(`${config.apiBase}${path}`, {
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
@@ -348,7 +361,7 @@ export function createHubSpotAdapter(
           hs_timestamp: n.occurredAt ?? new Date(now()).toISOString(),
         },
         associations,
-      });
+      }, deps.fetchOnce ?? doFetch);
       const id = res.id;
       if (typeof id !== "string" && typeof id !== "number") {
         throw new ProviderError(`${operation}: HubSpot answered without a note id`, { retryable: true });
