@@ -47,6 +47,8 @@ export const config = {
   dbPassword: env.POSTGRES_PASSWORD ?? "postgres",
   webhookDbPassword: env.STRIPE_WEBHOOK_DB_PASSWORD ?? "local-stripe-webhook-password",
   workerDbPassword: env.PIPELINE_WORKER_DB_PASSWORD ?? "local-pipeline-worker-password",
+  supportIntakeDbPassword: env.SUPPORT_INTAKE_DB_PASSWORD ?? "local-support-intake-password",
+  providerWebhookDbPassword: env.PROVIDER_WEBHOOK_DB_PASSWORD ?? "local-provider-webhook-password",
   jwtSecret: env.JWT_SECRET ?? LOCAL_JWT_SECRET,
   // Local test secrets (Stripe's whsec_ shape), used when none is configured: two, as during a
   // rotation, so both the current and the previous secret are exercised.
@@ -75,6 +77,14 @@ export const config = {
   get workerDbUrl() {
     return env.PIPELINE_WORKER_DB_URL ??
       `postgresql://pipeline_worker:${this.workerDbPassword}@127.0.0.1:${this.pgPort}/postgres`;
+  },
+  get supportIntakeDbUrl() {
+    return env.SUPPORT_INTAKE_DB_URL ??
+      `postgresql://support_intake:${this.supportIntakeDbPassword}@127.0.0.1:${this.pgPort}/postgres`;
+  },
+  get providerWebhookDbUrl() {
+    return env.PROVIDER_WEBHOOK_DB_URL ??
+      `postgresql://provider_webhook:${this.providerWebhookDbPassword}@127.0.0.1:${this.pgPort}/postgres`;
   },
   get apiUrl() {
     return `http://127.0.0.1:${this.apiPort}`;

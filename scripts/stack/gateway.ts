@@ -32,6 +32,11 @@ function functionEnv(fn: Fn): NodeJS.ProcessEnv {
     SUPABASE_DB_URL: config.dbUrl,
     STRIPE_WEBHOOK_DB_URL: config.webhookDbUrl,
     PIPELINE_WORKER_DB_URL: config.workerDbUrl,
+    SUPPORT_INTAKE_DB_URL: config.supportIntakeDbUrl,
+    PROVIDER_WEBHOOK_DB_URL: config.providerWebhookDbUrl,
+    // legacy HS256 projects set it as a secret; the local stack signs users' tokens with it
+    JWT_SECRET: config.jwtSecret,
+    SUPPORT_ALLOWED_ORIGINS: config.env.SUPPORT_ALLOWED_ORIGINS ?? "http://localhost:3000,http://127.0.0.1:3000",
     STRIPE_WEBHOOK_SECRET: config.stripeWebhookSecret,
     // as `supabase secrets set WORKER_SECRET=...` gives it to every function
     WORKER_SECRET: config.workerSecret,

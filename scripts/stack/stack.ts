@@ -206,10 +206,12 @@ async function configureDeployment() {
   const db = connect();
   try {
     for (
-      const [role, password] of [["stripe_webhook", config.webhookDbPassword], [
-        "pipeline_worker",
-        config.workerDbPassword,
-      ]]
+      const [role, password] of [
+        ["stripe_webhook", config.webhookDbPassword],
+        ["pipeline_worker", config.workerDbPassword],
+        ["support_intake", config.supportIntakeDbPassword],
+        ["provider_webhook", config.providerWebhookDbPassword],
+      ]
     ) {
       await db.unsafe(`alter role ${role} with login password '${password.replace(/'/g, "''")}'`);
     }

@@ -1,0 +1,115 @@
+// A support request: validated, rate limited per user and per IP (in Postgres), then written AS THE
+// USER (role authenticated with their claims, as PostgREST would), so RLS and column privileges
+// decide; the database's triggers add queue, priority, tags and context the user cannot choose.
+import type postgres from "postgres";
+import { z } from "zod";
+import { HttpError } from "../_shared/http/error.ts";
+import type { Reply } from "../_shared/http/serve.ts";
+import type { UserClaims } from "../_shared/http/user-jwt.ts";
+
+export const requestSchema = z.object({
+  category: z.enum(["billing", "order", "technical", "account", "other"], {
+    error: "category must be one of billing, order, technical, account, other",
+  }),
+  subject: z.string().trim().min(1, "subject is required").max(200, "subject is at most 200 characters"),
+  message: z.string().trim().min(1, "message is required").max(10000, "message is at most 10,000 characters"),
+  order_id: z.uuid("order_id must be an order's id (a uuid)").optional(),
+  idempotency_key: z.string().min(1).max(200, "idempotency_key is at most 200 characters").optional(),
+  follow_up_of: z.uuid("follow_up_of must be a ticket id (a uuid)").optional(),
+}).strict();
+
+export type Limits = { perUserPerMinute: number; perIpPerMinute: number };
+
+export function limitsFrom(env: (n: string) => string | undefined): Limits {
+  const n = (name: string, fallback: number) => {
+    const v = Number(env(name) ?? fallback);
+    if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer`);
+    return v;
+  };
+  return {
+    perUserPerMinute: n("SUPPORT_RATE_PER_USER_PER_MIN", 5),
+    perIpPerMinute: n("SUPPORT_RATE_PER_IP_PER_MIN", 30),
+  };
+}
+
+export function parseRequest(body: string) {
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch {
+    throw new HttpError(400, "body must be JSON: {category, subject, message, order_id?, idempotency_key?}");
+  }
+  const parsed = requestSchema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue.path.length ? `${issue.path.join(".")}: ` : "";
+    throw new HttpError(400, `${where}${issue.message}`);
+  }
+  return parsed.data;
+}
+
+/** The caller's address: the CDN's, else the first X-Forwarded-For hop. */
+export function clientIp(req: Request): string {
+  return req.headers.get("cf-connecting-ip") ?? req.headers.get("x-forwarded-for")?.split(",")[0].trim() ?? "unknown";
+}
+
+async function takeToken(sql: postgres.Sql, bucket: string, perMinute: number, what: string) {
+  const [{ wait }] = await sql<
+    { wait: number }[]
+  >`select ops.take_rate_tokens(${bucket}, 1, ${perMinute}, 60000) as wait`;
+  if (wait > 0) {
+    const seconds = Math.ceil(wait / 1000);
+    throw new HttpError(429, `too many support requests ${what}: retry in ${seconds} s`, {
+      headers: { "retry-after": String(seconds) },
+    });
+  }
+}
+
+type Row = { ticket_id: string; ref: string; status: string; queue: string; created: boolean };
+
+export async function submit(
+  sql: postgres.Sql,
+  req: Request,
+  body: string,
+  user: UserClaims,
+  limits: Limits,
+): Promise<Reply> {
+  if (user.is_anonymous) {
+    throw new HttpError(403, "anonymous sessions cannot open support requests: sign in with an email first");
+  }
+  await takeToken(sql, `support:user:${user.sub}`, limits.perUserPerMinute, "from this account");
+  await takeToken(sql, `support:ip:${clientIp(req)}`, limits.perIpPerMinute, "from this address");
+  const input = parseRequest(body);
+  const key = input.idempotency_key ?? req.headers.get("idempotency-key") ?? null;
+  const client = {
+    app_version: req.headers.get("x-app-version")?.slice(0, 50) ?? null,
+    device: (req.headers.get("x-device") ?? req.headers.get("user-agent"))?.slice(0, 200) ?? null,
+    client_info: req.headers.get("x-client-info")?.slice(0, 100) ?? null,
+  };
+  let rows: Row[];
+  try {
+    rows = await sql.begin(async (tx) => {
+      await tx`select set_config('request.jwt.claims', ${
+        JSON.stringify(user)
+      }, true), set_config('role', 'authenticated', true)`;
+      return await tx<Row[]>`
+        select * from public.submit_support_request(${input.category}, ${input.subject}, ${input.message},
+          ${input.order_id ?? null}, ${key}, ${tx.json(client)}, ${input.follow_up_of ?? null})`;
+    });
+  } catch (err) {
+    const e = err as { code?: string; message?: string };
+    // the database's refusals name what is wrong with the request (never another user's data)
+    if (e.code === "42501") throw new HttpError(403, e.message ?? "not allowed");
+    if (e.code === "23514" || e.code === "22001" || e.code === "23503") {
+      throw new HttpError(400, e.message ?? "invalid request");
+    }
+    throw err;
+  }
+  const t = rows[0];
+  if (!t) throw new HttpError(500, "the request was not recorded, retry");
+  return {
+    status: t.created ? 201 : 200,
+    body: { ticket: { id: t.ticket_id, ref: t.ref, status: t.status, queue: t.queue }, created: t.created },
+    log: { ticket: t.ref, created: t.created, user: user.sub },
+  };
+}

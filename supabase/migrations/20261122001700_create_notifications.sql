@@ -1,0 +1,462 @@
+-- Customer notifications and system tickets on the job engine. Domain changes enqueue
+-- notify.email / notify.slack / support.ticket jobs whose dedupe key names (template, entity,
+-- recipient), so retries, duplicate events and replays send once. The notify worker reads what to
+-- send at run time (ops.notify_job_context), skips suppressed addresses, and records each send.
+insert into ops.job_kinds (kind, function_name, max_attempts, timeout_ms, lease_seconds, backoff_base_ms)
+values ('notify.email', 'notify', 8, 30000, 60, 5000),
+       ('notify.slack', 'notify', 8, 30000, 60, 5000),
+       ('support.ticket', 'support-desk', 8, 30000, 60, 2000)
+on conflict (kind) do update set function_name = excluded.function_name;
+
+-- Founder-editable behaviour, one row per setting (Studio).
+create table if not exists ops.notify_settings (
+  key text primary key,
+  value text not null,
+  description text not null
+);
+comment on table ops.notify_settings is 'Notification policy a founder edits: e.g. failed_payment_policy = email | ticket | both.';
+insert into ops.notify_settings (key, value, description) values
+  ('failed_payment_policy', 'email', 'What a failed payment does for the customer: email (the billing email only), ticket (a billing ticket only) or both')
+on conflict (key) do nothing;
+
+create table if not exists ops.notifications (
+  id bigint generated always as identity primary key,
+  job_id bigint references ops.jobs (id) on delete set null,
+  dedupe_key text not null unique,
+  channel text not null check (channel in ('email', 'slack')),
+  template text not null,
+  entity text not null,
+  -- masked in the log line, whole here (the founder needs to see who was told)
+  recipient text not null,
+  status text not null check (status in ('sent', 'captured', 'suppressed', 'skipped')),
+  adapter text not null,
+  provider_id text,
+  detail text,
+  created_at timestamptz not null default now()
+);
+comment on table ops.notifications is 'Every notification that went out (or was captured locally, or skipped because the address bounced), once per (template, entity, recipient).';
+create index if not exists notifications_entity_idx on ops.notifications (entity);
+
+create table if not exists ops.notification_captures (
+  id bigint generated always as identity primary key,
+  channel text not null check (channel in ('email', 'slack')),
+  key text not null unique,
+  body jsonb not null,
+  created_at timestamptz not null default now()
+);
+comment on table ops.notification_captures is 'What the local capture adapters would have sent to Resend and Slack (the default without RESEND_API_KEY / SLACK_WEBHOOK_URL): readable in Studio.';
+
+create table if not exists ops.email_suppressions (
+  email text primary key check (email = lower(email)),
+  reason text not null check (reason in ('bounced', 'complained')),
+  provider_event_id text,
+  suppressed_at timestamptz not null default now()
+);
+comment on table ops.email_suppressions is 'Addresses that bounced or complained (Resend webhooks): later emails to them are skipped, and visible in ops.notifications.';
+
+create table if not exists ops.provider_events (
+  provider text not null,
+  event_id text not null,
+  type text not null,
+  received_at timestamptz not null default now(),
+  primary key (provider, event_id)
+);
+comment on table ops.provider_events is 'Webhook events from providers other than Stripe (Resend), recorded once.';
+
+-- Communication that could not be delivered after every retry: the order or ticket it was about is
+-- "communication degraded" until the job is replayed and succeeds. Business state is untouched.
+create table if not exists ops.degraded_communications (
+  job_id bigint primary key references ops.jobs (id) on delete cascade,
+  entity text not null,
+  template text not null,
+  reason text,
+  since timestamptz not null default now()
+);
+comment on table ops.degraded_communications is 'Notifications that went dead: the entity (order:<id>, ticket:<id>, ...) is communication degraded until the job is replayed and succeeds.';
+
+-- Enqueues one notification: the dedupe key is (channel, template, entity, recipient).
+create or replace function ops.enqueue_notification(p_channel text, p_template text, p_entity text, p_recipient text,
+  p_payload jsonb default '{}'::jsonb) returns bigint
+language sql
+set search_path = ''
+as $$
+  select ops.enqueue_job('notify.' || p_channel,
+    coalesce(p_payload, '{}'::jsonb) || jsonb_build_object('template', p_template, 'entity', p_entity, 'recipient', p_recipient),
+    format('notify:%s:%s:%s', p_template, p_entity, p_recipient),
+    p_correlation_id => nullif(current_setting('ops.stripe_event_id', true), ''))
+$$;
+
+create or replace function ops.notify_setting(p_key text) returns text
+language sql stable
+set search_path = ''
+as $$
+  select value from ops.notify_settings where key = p_key
+$$;
+
+-- Order changes that tell the buyer something. security definer: runs as the pipeline's writer.
+--   paid (from an unpaid state): receipt for the order, welcome once per user
+--   payment_failed: the billing email and/or a billing ticket, per failed_payment_policy, once per event
+--   refunded more: a refund confirmation per refunded total
+create or replace function ops.orders_notify() returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  event_id text := nullif(current_setting('ops.stripe_event_id', true), '');
+  policy text := coalesce(ops.notify_setting('failed_payment_policy'), 'email');
+  paid_states text[] := array['paid', 'in_fulfillment', 'completed', 'partially_refunded', 'refunded', 'disputed'];
+begin
+  if new.buyer_id is null then
+    return null;
+  end if;
+  if new.status = any (paid_states) and not old.status = any (paid_states) then
+    perform ops.enqueue_notification('email', 'payment_receipt', 'order:' || new.id, 'user:' || new.buyer_id);
+    perform ops.enqueue_notification('email', 'welcome', 'user:' || new.buyer_id, 'user:' || new.buyer_id);
+  end if;
+  if new.status = 'payment_failed' and old.status is distinct from 'payment_failed' then
+    if policy in ('email', 'both') then
+      perform ops.enqueue_notification('email', 'payment_failed', coalesce('event:' || event_id, 'order:' || new.id),
+        'user:' || new.buyer_id, jsonb_build_object('order_id', new.id));
+    end if;
+    if policy in ('ticket', 'both') then
+      perform ops.enqueue_job('support.ticket', jsonb_build_object('case', 'payment_failed', 'order_id', new.id, 'event_id', event_id),
+        'support.ticket:payment_failed:' || coalesce(event_id, new.id::text), p_correlation_id => event_id);
+    end if;
+  end if;
+  if new.amount_refunded > old.amount_refunded and new.status = any (paid_states) then
+    perform ops.enqueue_notification('email', 'refund_confirmation', format('order:%s:refunded:%s', new.id, new.amount_refunded),
+      'user:' || new.buyer_id, jsonb_build_object('order_id', new.id));
+  end if;
+  return null;
+end
+$$;
+drop trigger if exists orders_600_notify on public.orders;
+create trigger orders_600_notify after update of status, amount_refunded on public.orders
+  for each row when (new.status is distinct from old.status or new.amount_refunded is distinct from old.amount_refunded)
+  execute function ops.orders_notify();
+
+-- A subscription that becomes paying welcomes its user (the same job as a first paid order's welcome).
+-- security definer: runs as the pipeline's writer.
+create or replace function ops.customers_notify() returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  if new.user_id is not null and new.access_status = 'granted' and new.billing_status = 'active'
+     and old.billing_status is distinct from 'active' then
+    perform ops.enqueue_notification('email', 'welcome', 'user:' || new.user_id, 'user:' || new.user_id);
+  end if;
+  return null;
+end
+$$;
+drop trigger if exists customers_600_notify on public.customers;
+create trigger customers_600_notify after update of billing_status on public.customers
+  for each row execute function ops.customers_notify();
+
+-- A dispute opens a ticket in disputes and alerts the team; each later status is a note on the ticket.
+-- security definer: runs as the pipeline's writer.
+create or replace function ops.disputes_notify() returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  event_id text := nullif(current_setting('ops.stripe_event_id', true), '');
+begin
+  if tg_op = 'INSERT' then
+    perform ops.enqueue_notification('slack', 'slack_dispute_alert', 'dispute:' || new.stripe_dispute_id, 'team');
+  end if;
+  if tg_op = 'INSERT' or new.status is distinct from old.status then
+    perform ops.enqueue_job('support.ticket',
+      jsonb_build_object('case', 'dispute', 'dispute_id', new.stripe_dispute_id, 'status', new.status, 'event_id', event_id),
+      format('support.ticket:dispute:%s:%s', new.stripe_dispute_id, new.status),
+      p_correlation_id => event_id, p_queue_key => 'dispute:' || new.stripe_dispute_id);
+  end if;
+  return null;
+end
+$$;
+drop trigger if exists disputes_600_notify on ops.disputes;
+create trigger disputes_600_notify after insert or update of status on ops.disputes
+  for each row execute function ops.disputes_notify();
+
+-- Every new ticket: the requester's acknowledgement (app requests) and the founder's notice, both
+-- enqueued in the ticket's own transaction, so neither exists unless the ticket does.
+-- security definer: the requester (authenticated) may not write the job queue.
+create or replace function ops.support_tickets_notify() returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  if new.source = 'app' and new.requester_id is not null then
+    perform ops.enqueue_notification('email', 'support_ack', 'ticket:' || new.id, 'user:' || new.requester_id);
+  end if;
+  perform ops.enqueue_notification('email', 'founder_new_ticket', 'ticket:' || new.id, 'founder');
+  return null;
+end
+$$;
+drop trigger if exists support_tickets_600_notify on public.support_tickets;
+create trigger support_tickets_600_notify after insert on public.support_tickets
+  for each row execute function ops.support_tickets_notify();
+
+-- A job that went dead: a notification marks its entity "communication degraded"; any other kind
+-- alerts the team in Slack (not a dead Slack alert itself, which would loop). A replayed job that
+-- then succeeds clears its mark. security definer: runs as whoever finishes the job.
+create or replace function ops.jobs_dead_notify() returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  if new.status = 'succeeded' then
+    delete from ops.degraded_communications where job_id = new.id;
+    return null;
+  end if;
+  if new.kind like 'notify.%' then
+    insert into ops.degraded_communications (job_id, entity, template, reason)
+    values (new.id, new.payload ->> 'entity', new.payload ->> 'template', left(new.last_error, 500))
+    on conflict (job_id) do update set reason = excluded.reason, since = now();
+  end if;
+  if new.kind <> 'notify.slack' then
+    perform ops.enqueue_notification('slack', 'slack_dead_job_alert',
+      format('job:%s:dead:%s', new.id, (select count(*) from ops.job_attempts a where a.job_id = new.id)), 'team');
+  end if;
+  return null;
+end
+$$;
+drop trigger if exists jobs_600_dead_notify on ops.jobs;
+create trigger jobs_600_dead_notify after update of status on ops.jobs
+  for each row when (new.status is distinct from old.status and (new.status = 'dead' or (new.status = 'succeeded' and new.kind like 'notify.%')))
+  execute function ops.jobs_dead_notify();
+
+-- The people a job addresses: user:<id> -> their email; founder/team are the worker's config.
+create or replace function ops.notify_recipient_email(p_recipient text) returns text
+language sql stable
+set search_path = ''
+as $$
+  select lower(trim(u.email)) from auth.users u
+   where p_recipient like 'user:%' and u.id = ops.as_uuid(substr(p_recipient, 6))
+$$;
+
+-- What a notify job sends, read at run time (the newest state; the dedupe key already made it once).
+-- security definer: the worker role reads nothing else; only a job it holds answers.
+create or replace function ops.notify_job_context(p_job_id bigint, p_worker text) returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  j ops.jobs := ops.held_job(p_job_id, p_worker);
+  template text := j.payload ->> 'template';
+  entity text := j.payload ->> 'entity';
+  entity_id text := split_part(j.payload ->> 'entity', ':', 2);
+  recipient text := j.payload ->> 'recipient';
+  to_email text;
+  data jsonb;
+begin
+  if j.id is null then
+    return null;
+  end if;
+  to_email := ops.notify_recipient_email(recipient);
+  if recipient like 'user:%' and to_email is null then
+    raise exception 'recipient % has no email address', recipient using errcode = 'no_data_found';
+  end if;
+  data := case
+    when template in ('payment_receipt', 'payment_failed', 'refund_confirmation') then (
+      select jsonb_build_object('order_id', o.id, 'order_ref', upper(left(o.id::text, 8)), 'status', o.status,
+               'amount', coalesce(o.amount_total, 0), 'currency', coalesce(o.currency, 'usd'),
+               'amount_refunded', o.amount_refunded, 'item', l.title,
+               'paid_at', o.paid_at, 'customer_name', coalesce(c.name, p.display_name),
+               'failure_reason', (select pi.last_error from ops.payment_intents pi where pi.stripe_payment_intent_id = o.stripe_payment_intent_id))
+        from public.orders o
+        left join public.listings l on l.id = o.listing_id
+        left join public.profiles p on p.id = o.buyer_id
+        left join public.customers c on c.user_id = o.buyer_id
+       where o.id = ops.as_uuid(coalesce(j.payload ->> 'order_id', entity_id)))
+    when template = 'welcome' then (
+      select jsonb_build_object('customer_name', coalesce(c.name, p.display_name))
+        from auth.users u left join public.customers c on c.user_id = u.id left join public.profiles p on p.id = u.id
+       where u.id = ops.as_uuid(entity_id))
+    when template in ('support_ack', 'founder_new_ticket') then (
+      select jsonb_build_object('ticket_id', t.id, 'ticket_ref', t.ref, 'subject', t.subject, 'category', t.category,
+               'queue', t.queue, 'priority', t.priority, 'tags', to_jsonb(t.tags), 'source', t.source,
+               'requester_email', lower(u.email), 'order_ref', upper(left(t.order_id::text, 8)),
+               'customer_name', coalesce(c.name, p.display_name),
+               'message', (select m.body from public.ticket_messages m where m.ticket_id = t.id order by m.created_at limit 1))
+        from public.support_tickets t
+        left join auth.users u on u.id = t.requester_id
+        left join public.customers c on c.user_id = t.requester_id
+        left join public.profiles p on p.id = t.requester_id
+       where t.id = ops.as_uuid(entity_id))
+    when template = 'slack_dispute_alert' then (
+      select jsonb_build_object('dispute_id', d.stripe_dispute_id, 'amount', d.amount, 'currency', d.currency,
+               'reason', d.reason, 'status', d.status, 'evidence_due_by', d.evidence_due_by,
+               'order_id', o.id, 'order_ref', upper(left(o.id::text, 8)),
+               'ticket_ref', (select t.ref from public.support_tickets t where t.case_key = 'dispute:' || d.stripe_dispute_id))
+        from ops.disputes d
+        left join public.orders o on o.stripe_payment_intent_id = d.stripe_payment_intent_id
+       where d.stripe_dispute_id = entity_id
+       limit 1)
+    when template = 'slack_dead_job_alert' then (
+      select jsonb_build_object('job_id', x.id, 'kind', x.kind, 'attempts', x.attempts, 'last_error', left(x.last_error, 300),
+               'next_action', format('fix the cause, then: select ops.replay_job(%s);', x.id))
+        from ops.jobs x where x.id = entity_id::bigint)
+  end;
+  if data is null then
+    raise exception '% for % has nothing to say: % is gone', template, recipient, entity using errcode = 'no_data_found';
+  end if;
+  return jsonb_build_object('template', template, 'channel', split_part(j.kind, '.', 2), 'entity', entity,
+    'recipient', recipient, 'to', to_email,
+    'suppressed', (select s.reason from ops.email_suppressions s where s.email = to_email),
+    'data', data);
+end
+$$;
+
+-- The notify worker's record of a send (or a skip) for a job it holds.
+-- security definer: the worker role writes this log and nothing else.
+create or replace function ops.record_notification(p_job_id bigint, p_worker text, p_status text, p_adapter text,
+  p_recipient text, p_provider_id text default null, p_detail text default null) returns void
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  j ops.jobs := ops.held_job(p_job_id, p_worker);
+begin
+  if j.id is null then
+    raise exception 'job % is not held by %', p_job_id, p_worker using errcode = 'lock_not_available';
+  end if;
+  insert into ops.notifications (job_id, dedupe_key, channel, template, entity, recipient, status, adapter, provider_id, detail)
+  values (j.id, j.dedupe_key, split_part(j.kind, '.', 2), j.payload ->> 'template', j.payload ->> 'entity', p_recipient,
+          p_status, p_adapter, p_provider_id, left(p_detail, 500))
+  on conflict (dedupe_key) do update set status = excluded.status, adapter = excluded.adapter,
+    provider_id = excluded.provider_id, detail = excluded.detail, job_id = excluded.job_id;
+end
+$$;
+
+-- The capture adapters' recorder: one row per message they would have sent (the key makes it once).
+-- security definer: the worker role may append here and nothing else.
+create or replace function ops.record_notification_capture(p_channel text, p_key text, p_body jsonb) returns void
+language sql
+security definer
+set search_path = ''
+as $$
+  insert into ops.notification_captures (channel, key, body) values (p_channel, p_key, p_body)
+  on conflict (key) do nothing
+$$;
+
+-- A Resend webhook (bounce or complaint), recorded once; the address is suppressed.
+-- security definer: the provider webhook's login role may call this and nothing else.
+create or replace function ops.record_email_event(p_event_id text, p_type text, p_emails text[]) returns text
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  e text;
+begin
+  insert into ops.provider_events (provider, event_id, type) values ('resend', p_event_id, p_type)
+  on conflict do nothing;
+  if not found then
+    return 'duplicate';
+  end if;
+  if p_type not in ('email.bounced', 'email.complained') then
+    return 'ignored';
+  end if;
+  foreach e in array coalesce(p_emails, '{}') loop
+    insert into ops.email_suppressions (email, reason, provider_event_id)
+    values (lower(trim(e)), case when p_type = 'email.bounced' then 'bounced' else 'complained' end, p_event_id)
+    on conflict (email) do nothing;
+  end loop;
+  return 'processed';
+end
+$$;
+
+-- A system ticket job: a dispute's ticket (one per dispute; each later status a note, which reopens
+-- a solved ticket and opens a follow-up of a closed one), or a failed payment's billing ticket.
+-- security definer: the worker role writes tickets only through here.
+create or replace function ops.run_support_ticket_job(p_job_id bigint, p_worker text) returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  j ops.jobs := ops.held_job(p_job_id, p_worker);
+  case_name text := j.payload ->> 'case';
+  the_case text;
+  d ops.disputes;
+  o public.orders;
+  t public.support_tickets;
+  note text;
+begin
+  if j.id is null then
+    raise exception 'job % is not held by %', p_job_id, p_worker using errcode = 'lock_not_available';
+  end if;
+  if case_name = 'dispute' then
+    select * into d from ops.disputes where stripe_dispute_id = j.payload ->> 'dispute_id';
+    if not found then
+      raise exception 'dispute % is not known', j.payload ->> 'dispute_id' using errcode = 'no_data_found';
+    end if;
+    select * into o from public.orders where stripe_payment_intent_id = d.stripe_payment_intent_id order by created_at limit 1;
+    the_case := 'dispute:' || d.stripe_dispute_id;
+    note := format('Dispute %s is %s: %s %s, reason %s%s.', d.stripe_dispute_id, j.payload ->> 'status',
+      coalesce(d.amount::text, '?'), upper(coalesce(d.currency, '')), coalesce(d.reason, 'not given'),
+      coalesce(', evidence due by ' || to_char(d.evidence_due_by at time zone 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'), ''));
+  elsif case_name = 'payment_failed' then
+    select * into o from public.orders where id = ops.as_uuid(j.payload ->> 'order_id');
+    if not found then
+      raise exception 'order % is not known', j.payload ->> 'order_id' using errcode = 'no_data_found';
+    end if;
+    the_case := 'payment_failed:' || coalesce(j.payload ->> 'event_id', o.id::text);
+    note := format('A payment for order %s failed: %s.', upper(left(o.id::text, 8)),
+      coalesce((select pi.last_error from ops.payment_intents pi where pi.stripe_payment_intent_id = o.stripe_payment_intent_id), 'no reason given'));
+  else
+    raise exception 'unknown ticket case %', case_name using errcode = 'invalid_parameter_value';
+  end if;
+
+  -- the case's newest ticket: the first, or the follow-up of a closed one (<case>:<job id>)
+  select * into t from public.support_tickets x where x.case_key = the_case or starts_with(x.case_key, the_case || ':')
+   order by x.created_at desc limit 1;
+  if t.id is not null and t.status <> 'closed' then
+    -- the same case again: a note (which reopens a solved ticket)
+    insert into public.ticket_messages (ticket_id, author_id, author_kind, body) values (t.id, null, 'system', note);
+    return jsonb_build_object('ticket_id', t.id, 'ref', t.ref, 'created', false);
+  end if;
+  insert into public.support_tickets (source, category, subject, requester_id, order_id, case_key, follow_up_of, context)
+  values ('system', case_name,
+          case case_name when 'dispute' then format('Dispute on order %s: %s', upper(left(o.id::text, 8)), coalesce(d.reason, 'no reason'))
+                         else format('Payment failed for order %s', upper(left(o.id::text, 8))) end,
+          -- a dispute is between the founder and the bank: its ticket is not the buyer's to read
+          case when case_name = 'payment_failed' then o.buyer_id end,
+          o.id,
+          case when t.id is null then the_case else the_case || ':' || j.id end,
+          t.id,
+          jsonb_build_object('stripe_event_id', j.payload ->> 'event_id', 'dispute_id', d.stripe_dispute_id,
+                             'evidence_due_by', d.evidence_due_by))
+  returning * into t;
+  insert into public.ticket_messages (ticket_id, author_id, author_kind, body) values (t.id, null, 'system', note);
+  return jsonb_build_object('ticket_id', t.id, 'ref', t.ref, 'created', true);
+end
+$$;
+
+alter table ops.disputes add column if not exists evidence_due_by timestamptz;
+
+grant execute on function ops.notify_job_context(bigint, text), ops.record_notification(bigint, text, text, text, text, text, text),
+  ops.record_notification_capture(text, text, jsonb), ops.run_support_ticket_job(bigint, text) to pipeline_worker;
+
+do $$
+begin
+  if not exists (select 1 from pg_roles where rolname = 'provider_webhook') then
+    -- The login role of webhooks from providers other than Stripe (resend-webhook): it may only
+    -- record their events.
+    create role provider_webhook nologin noinherit;
+  end if;
+end
+$$;
+grant usage on schema ops to provider_webhook;
+grant execute on function ops.record_email_event(text, text, text[]) to provider_webhook;
+alter role provider_webhook set lock_timeout = '3s';
+alter role provider_webhook set statement_timeout = '15s';
+alter role provider_webhook set idle_in_transaction_session_timeout = '30s';

@@ -1,0 +1,182 @@
+// support-intake through @supabase/supabase-js, as the app calls it: the user's access token, the
+// function over the local gateway, the ticket written as that user under RLS and enriched by the
+// database. Double taps, routing, another user's order, rate limits, CORS and bad input.
+import { randomUUID } from "node:crypto";
+import { createClient, FunctionsHttpError } from "@supabase/supabase-js";
+import { describe, expect, test } from "vitest";
+import { apiKeys, config, userToken } from "../../scripts/lib/config.ts";
+import { newBuyer, paidOrder } from "../helpers/crm.ts";
+import { pendingOrder, sql } from "../helpers/db.ts";
+import "../helpers/require-stack.ts";
+
+const FN = "support-intake";
+
+async function app(userId: string, claims: Record<string, unknown> = {}) {
+  const { anon } = await apiKeys();
+  const token = await userToken(userId, claims);
+  return createClient(config.apiUrl, anon, { accessToken: async () => token });
+}
+
+type Answer = { status: number; body: Record<string, unknown>; headers: Headers };
+
+/** supabase.functions.invoke, with the status and body of refusals too (they come as FunctionsHttpError). */
+async function invoke(client: Awaited<ReturnType<typeof app>>, body: unknown, headers: Record<string, string> = {}) {
+  const { data, error, response } = await client.functions.invoke(FN, {
+    body: body as Record<string, unknown>,
+    headers,
+  });
+  if (error instanceof FunctionsHttpError) {
+    const res = error.context as Response;
+    return { status: res.status, body: await res.json(), headers: res.headers } as Answer;
+  }
+  if (error) throw error;
+  return { status: response!.status, body: data, headers: response!.headers } as Answer;
+}
+
+const request = (extra: Record<string, unknown> = {}) => ({
+  category: "billing",
+  subject: "I was charged twice",
+  message: "Hello, my card shows two charges for one order.",
+  ...extra,
+});
+
+async function ticketsOf(userId: string) {
+  return sql<{ id: string; queue: string; priority: string; tags: string[]; context: Record<string, unknown> }[]>`
+    select id, queue, priority, tags, context, client_context from public.support_tickets where requester_id = ${userId}`;
+}
+
+describe("support-intake", () => {
+  test("a double tap is one ticket: the same key, and the same order + category without a key", async () => {
+    const buyer = await newBuyer(`tap-${randomUUID().slice(0, 8)}@example.com`);
+    const order = await pendingOrder(2500, buyer.id);
+    const client = await app(buyer.id);
+    const key = randomUUID();
+    const [a, b] = await Promise.all([
+      invoke(client, request({ idempotency_key: key })),
+      invoke(client, request({ idempotency_key: key })),
+    ]);
+    expect([a.status, b.status].sort()).toEqual([200, 201]);
+    expect(a.body.ticket).toEqual(b.body.ticket);
+
+    const c = await invoke(client, request({ order_id: order, category: "order" }));
+    const d = await invoke(client, request({ order_id: order, category: "order", message: "again" }));
+    expect(c.status).toBe(201);
+    expect(d.status).toBe(200);
+    expect(d.body.ticket).toEqual(c.body.ticket);
+    expect(await ticketsOf(buyer.id)).toHaveLength(2);
+    const [{ n }] = await sql<{ n: number }[]>`
+      select count(*)::int as n from public.ticket_messages m join public.support_tickets t on t.id = m.ticket_id
+       where t.requester_id = ${buyer.id}`;
+    expect(n).toBe(2);
+  });
+
+  test("the server enriches and routes the ticket; the client cannot choose queue, priority or tags", async () => {
+    const buyer = await newBuyer(`enrich-${randomUUID().slice(0, 8)}@example.com`);
+    const order = await paidOrder(buyer.id);
+    const client = await app(buyer.id);
+    const res = await invoke(client, request({ order_id: order }), {
+      "x-app-version": "3.4.1",
+      "x-device": "iPhone 15",
+    });
+    expect(res.status).toBe(201);
+    expect(res.body.ticket).toMatchObject({ queue: "billing", status: "open" });
+    const [t] = await sql`select * from public.support_tickets where id = ${(res.body.ticket as { id: string }).id}`;
+    expect(t.requester_id).toBe(buyer.id);
+    expect(t.order_id).toBe(order);
+    expect(t.context).toMatchObject({
+      billing_status: expect.any(String),
+      order: { id: order, payment_state: "paid" },
+    });
+    expect(t.context.last_pipeline_action).toMatchObject({ kind: expect.stringMatching(/^(crm|notify)\./) });
+    expect(t.client_context).toMatchObject({ app_version: "3.4.1", device: "iPhone 15" });
+    expect(t.tags).toEqual(expect.arrayContaining(["billing", "payment:paid", "plan:none"]));
+
+    const forged = await invoke(client, request({ queue: "disputes", priority: "urgent" }));
+    expect(forged.status).toBe(400);
+    expect(String(forged.body.error)).toMatch(/queue/);
+  });
+
+  test("another user's order is refused with 403 and writes nothing", async () => {
+    const owner = await newBuyer(`owner-${randomUUID().slice(0, 8)}@example.com`);
+    const other = await newBuyer(`other-${randomUUID().slice(0, 8)}@example.com`);
+    const order = await pendingOrder(2500, owner.id);
+    const res = await invoke(await app(other.id), request({ order_id: order }));
+    expect(res.status).toBe(403);
+    expect(res.body.error).toMatch(/not one of your orders/);
+    expect(await ticketsOf(other.id)).toHaveLength(0);
+  });
+
+  test("bad input and bad tokens get clear 4xx and write nothing", async () => {
+    const buyer = await newBuyer(`bad-${randomUUID().slice(0, 8)}@example.com`);
+    const client = await app(buyer.id);
+    const noSubject = await invoke(client, request({ subject: "" }));
+    expect(noSubject).toMatchObject({ status: 400, body: { error: expect.stringMatching(/subject/) } });
+    const badCategory = await invoke(client, request({ category: "refund-me-now" }));
+    expect(badCategory).toMatchObject({
+      status: 400,
+      body: { error: expect.stringMatching(/category must be one of/) },
+    });
+    const badOrder = await invoke(client, request({ order_id: "42" }));
+    expect(badOrder).toMatchObject({ status: 400, body: { error: expect.stringMatching(/order_id/) } });
+
+    const url = config.functionUrl(FN);
+    const none = await fetch(url, { method: "POST", body: JSON.stringify(request()) });
+    expect(none.status).toBe(401);
+    const { anon, serviceRole } = await apiKeys();
+    for (const key of [anon, serviceRole]) {
+      const res = await fetch(url, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}` },
+        body: JSON.stringify(request()),
+      });
+      expect(res.status).toBe(403);
+    }
+    const forged = await userToken(buyer.id).then((t) => t.slice(0, -4) + "AAAA");
+    const res = await fetch(url, {
+      method: "POST",
+      headers: { authorization: `Bearer ${forged}` },
+      body: JSON.stringify(request()),
+    });
+    expect(res.status).toBe(401);
+    const anonymous = await invoke(await app(buyer.id, { is_anonymous: true }), request());
+    expect(anonymous.status).toBe(403);
+    expect(await ticketsOf(buyer.id)).toHaveLength(0);
+  });
+
+  test("rate limits answer 429 with Retry-After, per user and per address", async () => {
+    const buyer = await newBuyer(`rate-${randomUUID().slice(0, 8)}@example.com`);
+    const client = await app(buyer.id);
+    const ip = { "x-forwarded-for": `203.0.113.${Math.floor(Math.random() * 200) + 1}` };
+    const answers = [];
+    for (let i = 0; i < 6; i++) answers.push(await invoke(client, request({ idempotency_key: randomUUID() }), ip));
+    expect(answers.slice(0, 5).map((a) => a.status)).toEqual([201, 201, 201, 201, 201]);
+    expect(answers[5].status).toBe(429);
+    expect(Number(answers[5].headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(answers[5].body.error).toMatch(/too many support requests from this account/);
+    expect(await ticketsOf(buyer.id)).toHaveLength(5);
+
+    // the address's budget is shared by everyone behind it
+    const shared = { "x-forwarded-for": `198.51.100.${Math.floor(Math.random() * 200) + 1}` };
+    const statuses = [];
+    for (let i = 0; i < 31; i++) {
+      const b = await newBuyer(`ip-${i}-${randomUUID().slice(0, 6)}@example.com`);
+      statuses.push((await invoke(await app(b.id), request(), shared)).status);
+    }
+    expect(statuses.filter((s) => s === 201)).toHaveLength(30);
+    expect(statuses[30]).toBe(429);
+  });
+
+  test("CORS: configured app origins get their headers, other origins are refused", async () => {
+    const url = config.functionUrl(FN);
+    const pre = await fetch(url, {
+      method: "OPTIONS",
+      headers: { origin: "http://localhost:3000", "access-control-request-method": "POST" },
+    });
+    expect(pre.status).toBe(204);
+    expect(pre.headers.get("access-control-allow-origin")).toBe("http://localhost:3000");
+    expect(pre.headers.get("access-control-allow-headers")).toMatch(/authorization/);
+    const evil = await fetch(url, { method: "POST", headers: { origin: "https://evil.example" }, body: "{}" });
+    expect(evil.status).toBe(403);
+    expect(evil.headers.get("access-control-allow-origin")).toBeNull();
+  });
+});
