@@ -416,9 +416,9 @@ begin
     raise exception 'unknown ticket case %', case_name using errcode = 'invalid_parameter_value';
   end if;
 
-  -- the case's newest ticket: the first, or the follow-up of a closed one (<case>:<job id>)
+  -- the case's live ticket: the first, or the follow-up of a closed one (<case>:<job id>)
   select * into t from public.support_tickets x where x.case_key = the_case or starts_with(x.case_key, the_case || ':')
-   order by x.created_at desc limit 1;
+   order by x.status <> 'closed' desc, x.created_at desc limit 1;
   if t.id is not null and t.status <> 'closed' then
     -- the same case again: a note (which reopens a solved ticket)
     insert into public.ticket_messages (ticket_id, author_id, author_kind, body) values (t.id, null, 'system', note);

@@ -1,0 +1,178 @@
+-- The support desk: who reads which tickets and messages (requesters, sellers, admins, anon), what a
+-- requester may write, routing rules, reopening, system tickets per case, and the notifications
+-- each business change enqueues (once per template, entity and recipient).
+begin;
+set search_path = public, extensions;
+select plan(42);
+
+insert into auth.users (id, email, email_confirmed_at, raw_app_meta_data) values
+  ('00000000-0000-4000-8000-0000000005a1', 'req_a@support.test', now(), '{}'),
+  ('00000000-0000-4000-8000-0000000005b1', 'req_b@support.test', now(), '{}'),
+  ('00000000-0000-4000-8000-0000000005c1', 'seller_a@support.test', now(), '{"role":"seller"}'),
+  ('00000000-0000-4000-8000-0000000005c2', 'seller_b@support.test', now(), '{"role":"seller"}'),
+  ('00000000-0000-4000-8000-0000000005d1', 'admin@support.test', now(), '{"role":"admin"}');
+update public.profiles set role = 'seller' where id in ('00000000-0000-4000-8000-0000000005c1', '00000000-0000-4000-8000-0000000005c2');
+insert into public.listings (id, seller_id, title, price_amount, currency) values
+  ('00000000-0000-4000-8000-0000000051a1', '00000000-0000-4000-8000-0000000005c1', 'A lamp', 60000, 'usd');
+insert into public.orders (id, buyer_id, listing_id, amount_total, currency, stripe_payment_intent_id) values
+  ('00000000-0000-4000-8000-00000005da01', '00000000-0000-4000-8000-0000000005a1', '00000000-0000-4000-8000-0000000051a1', 60000, 'usd', 'pi_support_a'),
+  ('00000000-0000-4000-8000-00000005db01', '00000000-0000-4000-8000-0000000005b1', '00000000-0000-4000-8000-0000000051a1', 60000, 'usd', null);
+
+create function pg_temp.as_user(p_id text, p_extra jsonb default '{}') returns void
+language sql as $$
+  select set_config('request.jwt.claims', (jsonb_build_object('sub', p_id, 'role', 'authenticated', 'aud', 'authenticated',
+    'app_metadata', coalesce((select raw_app_meta_data from auth.users where id = p_id::uuid), '{}')) || p_extra)::text, true);
+  set local role authenticated;
+$$;
+create function pg_temp.try(stmt text) returns text
+language plpgsql as $$
+declare
+  n bigint;
+begin
+  execute stmt;
+  get diagnostics n = row_count;
+  return n::text;
+exception when others then
+  return sqlstate;
+end
+$$;
+-- a support.ticket job as the support-desk worker runs it: claim, run, complete
+create function pg_temp.run_ticket_job(p_dedupe_key text) returns text
+language plpgsql as $$
+declare
+  jid bigint := (select id from ops.jobs where dedupe_key = p_dedupe_key);
+  result jsonb;
+begin
+  perform ops.claim_job(jid, 'pgtap');
+  result := ops.run_support_ticket_job(jid, 'pgtap');
+  perform ops.complete_job(jid, 'pgtap', result, p_hand_on => false);
+  return result ->> 'created';
+end
+$$;
+grant execute on all functions in schema pg_temp to authenticated, anon;
+
+-- requester A opens a request on their (high-value) order, requester B a general one
+select pg_temp.as_user('00000000-0000-4000-8000-0000000005a1');
+select is((select queue || '/' || created from public.submit_support_request('order', 'Lamp broken', 'It arrived broken',
+  '00000000-0000-4000-8000-00000005da01')), 'general/true', 'a requester opens a request on their own order');
+select is((select created from public.submit_support_request('order', 'Lamp broken', 'It arrived broken',
+  '00000000-0000-4000-8000-00000005da01')), false, 'the same request again within 10 minutes is the same ticket');
+select is(pg_temp.try($$select * from public.submit_support_request('order', 'x', 'y', '00000000-0000-4000-8000-00000005db01')$$),
+  '42501', 'an order that is not theirs is refused');
+select is(pg_temp.try($$insert into public.support_tickets (category, subject, queue) values ('other', 'x', 'disputes')$$),
+  '42501', 'the requester cannot choose the queue');
+select is(pg_temp.try($$insert into public.support_tickets (category, subject, source) values ('other', 'x', 'system')$$),
+  '42501', 'the requester cannot open system tickets');
+select is(pg_temp.try($$update public.support_tickets set status = 'solved'$$), '0', 'the requester cannot change the status');
+reset role;
+select pg_temp.as_user('00000000-0000-4000-8000-0000000005a1', '{"is_anonymous": true}');
+select is(pg_temp.try($$insert into public.support_tickets (category, subject) values ('other', 'anon')$$), '42501',
+  'an anonymous session cannot open a request');
+reset role;
+select id as a_ticket from public.support_tickets where requester_id = '00000000-0000-4000-8000-0000000005a1' \gset
+select pg_temp.as_user('00000000-0000-4000-8000-0000000005b1');
+select is((select created from public.submit_support_request('technical', 'App crashes', 'On start')), true, 'B opens one');
+select is((select count(*)::int from public.support_tickets), 1, 'B reads only their own ticket');
+select is((select count(*)::int from public.ticket_messages), 1, 'B reads only their own messages');
+select is(pg_temp.try(format($$insert into public.ticket_messages (ticket_id, body) values (%L, 'me too')$$,
+  (select id from public.support_tickets where true limit 1))), '1', 'B writes on their own ticket');
+reset role;
+select pg_temp.as_user('00000000-0000-4000-8000-0000000005b1');
+select is(pg_temp.try(format($$insert into public.ticket_messages (ticket_id, body) values (%L, 'hi')$$, :'a_ticket')),
+  '42501', 'B cannot write on A''s ticket');
+reset role;
+
+-- the request's context and route were set by the server
+select is((select context -> 'order' ->> 'payment_state' from public.support_tickets where requester_id = '00000000-0000-4000-8000-0000000005a1'),
+  'pending_payment', 'the ticket carries the order''s payment state');
+select ok((select 'high-value' = any (tags) and priority = 'high' from public.support_tickets
+            where requester_id = '00000000-0000-4000-8000-0000000005a1'), 'an order of 600.00 is high priority, tagged high-value');
+select ok((select tags @> array['plan:none', 'payment:pending_payment'] from public.support_tickets
+            where requester_id = '00000000-0000-4000-8000-0000000005a1'), 'tags record the plan tier and payment state');
+
+-- routing rules
+select is((select queue || '/' || priority from ops.route_ticket('dispute', 'active', null, 100, 0, false)), 'disputes/urgent', 'disputes: urgent in disputes');
+select is((select queue || '/' || priority from ops.route_ticket('other', 'past_due', null, null, 0, false)), 'billing/high', 'payments failing: billing, high');
+select is((select queue || '/' || priority from ops.route_ticket('technical', 'active', null, null, 0, true)), 'technical/high', 'VIP: high, in its own queue');
+select is((select queue || '/' || priority from ops.route_ticket('other', 'lead', null, null, 0, false)), 'general/normal', 'no rule: general, normal');
+update ops.support_routing_rules set set_priority = 'low' where position = 40;
+select is((select priority from ops.route_ticket('technical', 'active', null, null, 0, false)), 'low', 'a rule edited in Studio applies at once');
+
+-- sellers and admins, anon
+insert into ops.disputes (stripe_dispute_id, stripe_payment_intent_id, amount, currency, reason, status, stripe_event_created)
+values ('dp_support_a', 'pi_support_a', 60000, 'usd', 'fraudulent', 'needs_response', now());
+select is(pg_temp.run_ticket_job('support.ticket:dispute:dp_support_a:needs_response'), 'true', 'a dispute opens a ticket');
+select is((select queue || '/' || priority || '/' || coalesce(requester_id::text, 'nobody') from public.support_tickets
+            where case_key = 'dispute:dp_support_a'),
+  'disputes/urgent/nobody', 'in disputes, urgent, not the buyer''s to read');
+select is((select count(*)::int from ops.jobs where dedupe_key = 'notify:slack_dispute_alert:dispute:dp_support_a:team'), 1, 'the team is alerted in Slack');
+select pg_temp.as_user('00000000-0000-4000-8000-0000000005c1');
+select is((select count(*)::int from public.support_tickets), 1, 'the seller reads the dispute ticket on their order, and no other ticket');
+select is((select count(*)::int from public.ticket_messages), 1, 'and its messages');
+reset role;
+select pg_temp.as_user('00000000-0000-4000-8000-0000000005c2');
+select is((select count(*)::int from public.support_tickets), 0, 'another seller reads nothing');
+reset role;
+select pg_temp.as_user('00000000-0000-4000-8000-0000000005a1');
+select is((select count(*)::int from public.support_tickets where queue = 'disputes'), 0, 'the buyer does not read the dispute ticket');
+reset role;
+select pg_temp.as_user('00000000-0000-4000-8000-0000000005d1');
+select is((select count(*)::int from public.support_tickets
+            where requester_id::text like '00000000-0000-4000-8000-0000000005%' or case_key like 'dispute:dp_support_a%'),
+  3, 'the admin reads every ticket');
+select is(pg_temp.try($$update public.support_tickets set status = 'solved' where queue = 'technical'$$), '1', 'the admin solves a ticket');
+reset role;
+set local role anon;
+select is(pg_temp.try('select * from public.support_tickets'), '42501', 'anon reads nothing');
+select is(pg_temp.try('select * from public.ticket_messages'), '42501', 'anon reads no messages');
+reset role;
+
+-- reopening: a message reopens a solved ticket; closed is final, its next event opens a follow-up
+select pg_temp.as_user('00000000-0000-4000-8000-0000000005b1');
+insert into public.ticket_messages (ticket_id, body) select id, 'still crashing' from public.support_tickets where queue = 'technical';
+reset role;
+select is((select status || '/' || reopened_count from public.support_tickets where queue = 'technical'), 'open/1', 'a new message reopens a solved ticket');
+update public.support_tickets set status = 'solved' where case_key = 'dispute:dp_support_a';
+update public.support_tickets set status = 'closed' where case_key = 'dispute:dp_support_a';
+select is(pg_temp.try($$update public.support_tickets set status = 'open' where case_key = 'dispute:dp_support_a'$$), '23514', 'a closed ticket does not reopen');
+update ops.disputes set status = 'lost' where stripe_dispute_id = 'dp_support_a';
+select is(pg_temp.run_ticket_job('support.ticket:dispute:dp_support_a:lost'), 'true', 'a new event for a closed case opens a follow-up ticket');
+select is((select count(*)::int from public.support_tickets f join public.support_tickets c on c.id = f.follow_up_of
+            where c.case_key = 'dispute:dp_support_a'), 1, 'which links back to the closed one');
+update ops.disputes set status = 'warning_closed' where stripe_dispute_id = 'dp_support_a';
+select is(pg_temp.run_ticket_job('support.ticket:dispute:dp_support_a:warning_closed'), 'false', 'the next event of the case is a note on the follow-up');
+
+-- notifications: once per (template, entity, recipient)
+create temp table my_tickets as select 'ticket:' || id as entity from public.support_tickets
+ where requester_id::text like '00000000-0000-4000-8000-0000000005%' or case_key like 'dispute:dp_support_a%';
+select is((select count(*)::int from ops.jobs where kind = 'notify.email' and payload ->> 'template' = 'support_ack'
+            and payload ->> 'entity' in (select entity from my_tickets)), 2,
+  'each app request is acknowledged once');
+select is((select count(*)::int from ops.jobs where kind = 'notify.email' and payload ->> 'template' = 'founder_new_ticket'
+            and payload ->> 'entity' in (select entity from my_tickets)), 4,
+  'the founder hears of each ticket once (2 requests, a dispute ticket, its follow-up)');
+update public.orders set status = 'payment_failed' where id = '00000000-0000-4000-8000-00000005db01';
+select is((select array_agg(payload ->> 'template' order by id) from ops.jobs
+            where kind like 'notify.%' and payload ->> 'recipient' = 'user:00000000-0000-4000-8000-0000000005b1'
+              and payload ->> 'template' <> 'support_ack'),
+  array['payment_failed'], 'a failed payment sends the billing email, and no welcome');
+update public.orders set status = 'paid' where id = '00000000-0000-4000-8000-00000005db01';
+update public.orders set status = 'paid' where id = '00000000-0000-4000-8000-00000005db01';
+select is((select array_agg(payload ->> 'template' order by id) from ops.jobs
+            where kind like 'notify.%' and payload ->> 'recipient' = 'user:00000000-0000-4000-8000-0000000005b1'
+              and payload ->> 'template' in ('payment_receipt', 'welcome')),
+  array['payment_receipt', 'welcome'], 'paying sends a receipt and the welcome, once');
+update public.orders set amount_total = 60000, status = 'partially_refunded', amount_refunded = 1000 where id = '00000000-0000-4000-8000-00000005db01';
+update public.orders set amount_refunded = 1000 where id = '00000000-0000-4000-8000-00000005db01';
+update public.orders set status = 'refunded', amount_refunded = 60000 where id = '00000000-0000-4000-8000-00000005db01';
+select is((select count(*)::int from ops.jobs where payload ->> 'template' = 'refund_confirmation'
+            and payload ->> 'order_id' = '00000000-0000-4000-8000-00000005db01'), 2, 'one refund confirmation per refunded total');
+update ops.notify_settings set value = 'both' where key = 'failed_payment_policy';
+insert into public.orders (id, buyer_id, listing_id) values
+  ('00000000-0000-4000-8000-00000005dc01', '00000000-0000-4000-8000-0000000005b1', '00000000-0000-4000-8000-0000000051a1');
+update public.orders set status = 'payment_failed' where id = '00000000-0000-4000-8000-00000005dc01';
+select is((select count(*)::int from ops.jobs where kind = 'support.ticket' and payload ->> 'order_id' = '00000000-0000-4000-8000-00000005dc01'),
+  1, 'with the policy "both", a failed payment also routes the customer to billing with a ticket');
+
+select * from finish();
+rollback;
