@@ -425,8 +425,9 @@ select set_eq(
   $$ select p.proname::text from pg_proc p
       where p.pronamespace = 'ops'::regnamespace and has_function_privilege('pipeline_worker', p.oid, 'execute') $$,
   array['claim_job', 'complete_job', 'fail_job', 'defer_job', 'crm_job_context', 'record_crm_sync',
-        'record_crm_capture', 'take_rate_tokens', 'claim_next_job', 'next_job_due_in_ms', 'dispatch_due_job', 'end_job_drain'],
-  'pipeline_worker can execute exactly claim/claim_next/complete/fail/defer_job, next_job_due_in_ms, dispatch_due_job, end_job_drain, crm_job_context, record_crm_sync/capture, take_rate_tokens');
+        'record_crm_capture', 'take_rate_tokens', 'claim_next_job', 'next_job_due_in_ms', 'dispatch_due_job', 'end_job_drain',
+        'notify_job_context', 'record_notification', 'record_notification_capture', 'run_support_ticket_job'],
+  'pipeline_worker can execute exactly claim/claim_next/complete/fail/defer_job, next_job_due_in_ms, dispatch_due_job, end_job_drain, crm_job_context, record_crm_sync/capture, take_rate_tokens, notify_job_context, record_notification(_capture), run_support_ticket_job');
 select is_empty(
   $$ select c.relname from pg_class c
       where c.relnamespace = 'ops'::regnamespace and c.relkind in ('r', 'p', 'v', 'm', 'S')
@@ -512,7 +513,7 @@ grant execute on function pg_temp.job(text), pg_temp.try(text) to service_role;
 -- acting as service_role
 set local role service_role;
 select is(pg_temp.try($$ select kind from ops.pipeline_health order by kind $$),
-  '[{"kind": "crm.contact"}, {"kind": "crm.deal"}, {"kind": "pgtap.echo"}, {"kind": "stripe_events"}]'::jsonb,
+  '[{"kind": "crm.contact"}, {"kind": "crm.deal"}, {"kind": "notify.email"}, {"kind": "notify.slack"}, {"kind": "pgtap.echo"}, {"kind": "stripe_events"}, {"kind": "support.ticket"}]'::jsonb,
   'service_role selects ops.pipeline_health: one row per job kind and one for the Stripe ledger');
 select is(pg_temp.try($$ select dead, succeeded from ops.pipeline_health where kind = 'pgtap.echo' $$),
   '[{"dead": 1, "succeeded": 0}]'::jsonb,
@@ -542,7 +543,7 @@ update ops.jobs set status = 'succeeded', succeeded_at = now() - interval '13 da
 update ops.jobs set status = 'dead' where id = pg_temp.job('purge_old_dead');
 update ops.jobs set status = 'failed' where id = pg_temp.job('purge_old_failed');
 select is((ops.purge_pipeline_history() ->> 'jobs')::int, 1, 'purge_pipeline_history reports one job deleted');
-select set_eq($$ select dedupe_key from ops.jobs $$,
+select set_eq($$ select dedupe_key from ops.jobs where kind = 'pgtap.echo' $$,
   array['pgtap:purge_recent_done', 'pgtap:purge_old_dead', 'pgtap:purge_old_failed'],
   'only the job succeeded longer ago than the retention (14 days) is purged; dead and failed jobs stay');
 
