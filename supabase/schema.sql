@@ -1180,6 +1180,129 @@ $$;
 
 
 --
+-- Name: journey(text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.journey(p_query text) RETURNS TABLE(at timestamp with time zone, source text, entity text, what text, detail text, correlation_id text)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $_$
+declare
+  q text := trim(p_query);
+  users uuid[] := '{}';
+  orders uuid[] := '{}';
+  tickets uuid[] := '{}';
+  customers uuid[];
+  objects text[];
+  entities text[];
+  q_id uuid := ops.as_uuid(trim(p_query));
+begin
+  if q is null or q = '' then
+    raise exception 'trace what? an email, an order id, a Stripe event id (evt_...), a ticket id or ref (T-000123)'
+      using errcode = 'invalid_parameter_value';
+  end if;
+  -- what the query names
+  if q like '%@%' then
+    users := array(select u.id from auth.users u where lower(u.email) = lower(q)
+                   union select c.user_id from public.customers c where lower(c.email) = lower(q) and c.user_id is not null);
+    customers := array(select c.id from public.customers c where lower(c.email) = lower(q));
+  elsif q like 'evt\_%' then
+    select array_agg(o.id) into orders from public.orders o, ops.stripe_events e
+     where e.event_id = q
+       and (o.stripe_checkout_session_id = e.object_id or o.stripe_payment_intent_id in (
+              e.object_id, e.payload #>> '{data,object,payment_intent}',
+              (select p.stripe_payment_intent_id from ops.payment_intents p where p.latest_charge_id in (e.object_id, e.payload #>> '{data,object,charge}')))
+            or o.stripe_customer_id = e.payload #>> '{data,object,customer}');
+    customers := array(select c.id from public.customers c, ops.stripe_events e
+                        where e.event_id = q and c.stripe_customer_id in (e.object_id, e.payload #>> '{data,object,customer}'));
+  elsif q ~* '^T-\d+$' then
+    tickets := array(select t.id from public.support_tickets t where t.ref = upper(q));
+  elsif q_id is not null then
+    orders := array(select o.id from public.orders o where o.id = q_id);
+    tickets := array(select t.id from public.support_tickets t where t.id = q_id);
+    users := array(select u.id from auth.users u where u.id = q_id);
+    customers := array(select c.id from public.customers c where c.id = q_id);
+  else
+    raise exception 'cannot trace "%": give an email, an order id, a Stripe event id (evt_...), a ticket id or ref (T-000123)', left(q, 80)
+      using errcode = 'invalid_parameter_value';
+  end if;
+  orders := coalesce(orders, '{}');
+  -- widen to the person: their user, customer rows, orders and tickets
+  users := array(select distinct x from unnest(users || array(select o.buyer_id from public.orders o where o.id = any (orders))
+                                                      || array(select t.requester_id from public.support_tickets t where t.id = any (tickets))
+                                                      || array(select c.user_id from public.customers c where c.id = any (coalesce(customers, '{}')))) x
+                 where x is not null);
+  customers := array(select distinct c.id from public.customers c where c.id = any (coalesce(customers, '{}')) or c.user_id = any (users));
+  orders := array(select distinct o.id from public.orders o where o.id = any (orders) or o.buyer_id = any (users)
+                  or o.id in (select t.order_id from public.support_tickets t where t.id = any (tickets)));
+  tickets := array(select distinct t.id from public.support_tickets t
+                    where t.id = any (tickets) or t.requester_id = any (users) or t.order_id = any (orders));
+  objects := array(
+    select o.stripe_checkout_session_id from public.orders o where o.id = any (orders) and o.stripe_checkout_session_id is not null
+    union select o.stripe_payment_intent_id from public.orders o where o.id = any (orders) and o.stripe_payment_intent_id is not null
+    union select p.latest_charge_id from ops.payment_intents p join public.orders o on o.stripe_payment_intent_id = p.stripe_payment_intent_id
+           where o.id = any (orders) and p.latest_charge_id is not null
+    union select r.stripe_refund_id from ops.refunds r join public.orders o on o.stripe_payment_intent_id = r.stripe_payment_intent_id where o.id = any (orders)
+    union select d.stripe_dispute_id from ops.disputes d join public.orders o on o.stripe_payment_intent_id = d.stripe_payment_intent_id where o.id = any (orders)
+    union select c.stripe_customer_id from public.customers c where c.id = any (customers) and c.stripe_customer_id is not null
+    union select s.stripe_subscription_id from public.subscriptions s where s.customer_id = any (customers));
+  entities := array(select 'order:' || x from unnest(orders) x
+                    union all select 'customer:' || x from unnest(customers) x
+                    union all select 'ticket:' || x from unnest(tickets) x
+                    union all select 'user:' || x from unnest(users) x);
+
+  return query
+  select e.received_at, 'stripe', e.object_id, e.type || ' -> ' || e.status,
+         e.last_error, e.event_id
+    from ops.stripe_events e
+   where e.object_id = any (objects) or e.payload #>> '{data,object,payment_intent}' = any (objects)
+      or e.payload #>> '{data,object,customer}' = any (objects)
+  union all
+  select s.changed_at, 'status', s.entity, coalesce(s.from_status, 'new') || ' -> ' || s.to_status, null, s.stripe_event_id
+    from ops.status_changes s where s.entity = any (entities)
+  union all
+  select a.started_at, 'job', coalesce(j.payload ->> 'entity', j.queue_key), format('%s attempt %s: %s', j.kind, a.attempt, coalesce(a.outcome, 'running')),
+         a.error, coalesce(j.stripe_event_id, j.correlation_id)
+    from ops.jobs j join ops.job_attempts a on a.job_id = j.id
+   where j.payload ->> 'order_id' = any (orders::text[]) or j.payload ->> 'customer_id' = any (customers::text[])
+      or j.payload ->> 'entity' = any (entities) or j.payload ->> 'recipient' = any (entities)
+      or j.payload ->> 'dispute_id' = any (objects)
+  union all
+  select j.created_at, 'job', coalesce(j.payload ->> 'entity', j.queue_key), format('%s queued (%s now)', j.kind, j.status),
+         j.last_error, coalesce(j.stripe_event_id, j.correlation_id)
+    from ops.jobs j
+   where j.payload ->> 'order_id' = any (orders::text[]) or j.payload ->> 'customer_id' = any (customers::text[])
+      or j.payload ->> 'entity' = any (entities) or j.payload ->> 'recipient' = any (entities)
+      or j.payload ->> 'dispute_id' = any (objects)
+  union all
+  select c.synced_at, 'crm', 'customer:' || c.customer_id, format('contact %s (%s, %s)', c.crm_contact_id, c.adapter, c.lifecycle_stage), null, null
+    from ops.crm_contacts c where c.customer_id = any (customers)
+  union all
+  select d.synced_at, 'crm', 'order:' || d.order_id, format('deal %s at stage %s (%s)', d.crm_deal_id, d.stage, d.adapter), null, null
+    from ops.crm_deals d where d.order_id = any (orders)
+  union all
+  select t.created_at, 'ticket', 'ticket:' || t.id, format('%s opened in %s (%s): %s', t.ref, t.queue, t.priority, t.subject), array_to_string(t.tags, ' '), t.case_key
+    from public.support_tickets t where t.id = any (tickets)
+  union all
+  select m.created_at, 'ticket', 'ticket:' || m.ticket_id, m.author_kind || ' wrote', left(m.body, 200), null
+    from public.ticket_messages m where m.ticket_id = any (tickets)
+  union all
+  select n.created_at, n.channel, n.entity, format('%s to %s: %s', n.template, n.recipient, n.status), n.detail, n.provider_id
+    from ops.notifications n where n.entity = any (entities) or n.recipient = any (entities)
+     or n.entity like any (array(select x || ':%' from unnest(entities) x))
+  order by 1, 2;
+end
+$_$;
+
+
+--
+-- Name: FUNCTION journey(p_query text); Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON FUNCTION ops.journey(p_query text) IS 'One customer''s timeline: select * from ops.journey(''jane@example.com'') (or an order id, evt_..., a ticket id or T-000123).';
+
+
+--
 -- Name: lock_payment_intent(text); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -1654,6 +1777,27 @@ CREATE FUNCTION ops.record_notification_capture(p_channel text, p_key text, p_bo
     AS $$
   insert into ops.notification_captures (channel, key, body) values (p_channel, p_key, p_body)
   on conflict (key) do nothing
+$$;
+
+
+--
+-- Name: record_status_change(); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.record_status_change() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  old_status text := case when tg_op = 'UPDATE' then to_jsonb(old) ->> tg_argv[1] end;
+  new_status text := to_jsonb(new) ->> tg_argv[1];
+begin
+  if new_status is distinct from old_status then
+    insert into ops.status_changes (entity, from_status, to_status, stripe_event_id)
+    values (tg_argv[0] || ':' || new.id, old_status, new_status, nullif(current_setting('ops.stripe_event_id', true), ''));
+  end if;
+  return null;
+end
 $$;
 
 
@@ -3109,6 +3253,41 @@ COMMENT ON TABLE ops.refunds IS 'Stripe refunds (full and partial) as last repor
 
 
 --
+-- Name: status_changes; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.status_changes (
+    id bigint NOT NULL,
+    entity text NOT NULL,
+    from_status text,
+    to_status text NOT NULL,
+    stripe_event_id text,
+    changed_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
+-- Name: TABLE status_changes; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.status_changes IS 'Every status change of an order, customer (billing) or ticket, and the Stripe event behind it: the history ops.journey shows.';
+
+
+--
+-- Name: status_changes_id_seq; Type: SEQUENCE; Schema: ops; Owner: -
+--
+
+ALTER TABLE ops.status_changes ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME ops.status_changes_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
 -- Name: stripe_subscription_statuses; Type: TABLE; Schema: ops; Owner: -
 --
 
@@ -3603,6 +3782,14 @@ ALTER TABLE ONLY ops.refunds
 
 
 --
+-- Name: status_changes status_changes_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.status_changes
+    ADD CONSTRAINT status_changes_pkey PRIMARY KEY (id);
+
+
+--
 -- Name: stripe_events stripe_events_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
 --
 
@@ -3889,6 +4076,13 @@ CREATE INDEX refunds_payment_intent_idx ON ops.refunds USING btree (stripe_payme
 
 
 --
+-- Name: status_changes_entity_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX status_changes_entity_idx ON ops.status_changes USING btree (entity, changed_at);
+
+
+--
 -- Name: stripe_events_object_idx; Type: INDEX; Schema: ops; Owner: -
 --
 
@@ -4071,6 +4265,13 @@ CREATE TRIGGER customers_600_notify AFTER UPDATE OF billing_status ON public.cus
 
 
 --
+-- Name: customers customers_700_status_history; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER customers_700_status_history AFTER INSERT OR UPDATE OF billing_status ON public.customers FOR EACH ROW EXECUTE FUNCTION ops.record_status_change('customer', 'billing_status');
+
+
+--
 -- Name: listings listings_100_set_updated_at; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -4113,6 +4314,13 @@ CREATE TRIGGER orders_600_notify AFTER UPDATE OF status, amount_refunded ON publ
 
 
 --
+-- Name: orders orders_700_status_history; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER orders_700_status_history AFTER INSERT OR UPDATE OF status ON public.orders FOR EACH ROW EXECUTE FUNCTION ops.record_status_change('order', 'status');
+
+
+--
 -- Name: profiles profiles_100_set_updated_at; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -4152,6 +4360,13 @@ CREATE TRIGGER support_tickets_200_guard BEFORE UPDATE ON public.support_tickets
 --
 
 CREATE TRIGGER support_tickets_600_notify AFTER INSERT ON public.support_tickets FOR EACH ROW EXECUTE FUNCTION ops.support_tickets_notify();
+
+
+--
+-- Name: support_tickets support_tickets_700_status_history; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER support_tickets_700_status_history AFTER INSERT OR UPDATE OF status ON public.support_tickets FOR EACH ROW EXECUTE FUNCTION ops.record_status_change('ticket', 'status');
 
 
 --
@@ -4950,6 +5165,13 @@ REVOKE ALL ON FUNCTION ops.jobs_dispatch_on_insert() FROM PUBLIC;
 
 
 --
+-- Name: FUNCTION journey(p_query text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.journey(p_query text) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION lock_payment_intent(p_id text); Type: ACL; Schema: ops; Owner: -
 --
 
@@ -5066,6 +5288,13 @@ GRANT ALL ON FUNCTION ops.record_notification(p_job_id bigint, p_worker text, p_
 
 REVOKE ALL ON FUNCTION ops.record_notification_capture(p_channel text, p_key text, p_body jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.record_notification_capture(p_channel text, p_key text, p_body jsonb) TO pipeline_worker;
+
+
+--
+-- Name: FUNCTION record_status_change(); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.record_status_change() FROM PUBLIC;
 
 
 --
