@@ -126,7 +126,8 @@ begin
   end if;
   if new.amount_refunded > old.amount_refunded and new.status = any (paid_states) then
     perform ops.enqueue_notification('email', 'refund_confirmation', format('order:%s:refunded:%s', new.id, new.amount_refunded),
-      'user:' || new.buyer_id, jsonb_build_object('order_id', new.id));
+      'user:' || new.buyer_id,
+      jsonb_build_object('order_id', new.id, 'refunded_before', old.amount_refunded, 'refunded_total', new.amount_refunded));
   end if;
   return null;
 end
@@ -263,13 +264,17 @@ begin
   if recipient like 'user:%' and to_email is null then
     raise exception 'recipient % has no email address', recipient using errcode = 'no_data_found';
   end if;
-  data := case
+  -- each template's payload, named as its zod schema in _shared/notify/templates.ts names it
+  data := jsonb_strip_nulls(case
     when template in ('payment_receipt', 'payment_failed', 'refund_confirmation') then (
-      select jsonb_build_object('order_id', o.id, 'order_ref', upper(left(o.id::text, 8)), 'status', o.status,
-               'amount', coalesce(o.amount_total, 0), 'currency', coalesce(o.currency, 'usd'),
-               'amount_refunded', o.amount_refunded, 'item', l.title,
+      select jsonb_build_object('order_ref', upper(left(o.id::text, 8)),
+               'amount', coalesce(o.amount_total, 0), 'currency', coalesce(o.currency, 'usd'), 'item', l.title,
                'paid_at', o.paid_at, 'customer_name', coalesce(c.name, p.display_name),
-               'failure_reason', (select pi.last_error from ops.payment_intents pi where pi.stripe_payment_intent_id = o.stripe_payment_intent_id))
+               'reason', (select pi.last_error from ops.payment_intents pi where pi.stripe_payment_intent_id = o.stripe_payment_intent_id),
+               -- a refund's amounts as they were when it was enqueued (this refund, and the total with it)
+               'amount_refunded', (j.payload ->> 'refunded_total')::bigint - coalesce((j.payload ->> 'refunded_before')::bigint, 0),
+               'total_refunded', (j.payload ->> 'refunded_total')::bigint,
+               'order_amount', coalesce(o.amount_total, 0))
         from public.orders o
         left join public.listings l on l.id = o.listing_id
         left join public.profiles p on p.id = o.buyer_id
@@ -280,8 +285,8 @@ begin
         from auth.users u left join public.customers c on c.user_id = u.id left join public.profiles p on p.id = u.id
        where u.id = ops.as_uuid(entity_id))
     when template in ('support_ack', 'founder_new_ticket') then (
-      select jsonb_build_object('ticket_id', t.id, 'ticket_ref', t.ref, 'subject', t.subject, 'category', t.category,
-               'queue', t.queue, 'priority', t.priority, 'tags', to_jsonb(t.tags), 'source', t.source,
+      select jsonb_build_object('ticket_ref', t.ref, 'subject', t.subject, 'category', t.category,
+               'queue', t.queue, 'priority', t.priority, 'tags', to_jsonb(t.tags),
                'requester_email', lower(u.email), 'order_ref', upper(left(t.order_id::text, 8)),
                'customer_name', coalesce(c.name, p.display_name),
                'message', (select m.body from public.ticket_messages m where m.ticket_id = t.id order by m.created_at limit 1))
@@ -291,24 +296,25 @@ begin
         left join public.profiles p on p.id = t.requester_id
        where t.id = ops.as_uuid(entity_id))
     when template = 'slack_dispute_alert' then (
-      select jsonb_build_object('dispute_id', d.stripe_dispute_id, 'amount', d.amount, 'currency', d.currency,
-               'reason', d.reason, 'status', d.status, 'evidence_due_by', d.evidence_due_by,
-               'order_id', o.id, 'order_ref', upper(left(o.id::text, 8)),
+      select jsonb_build_object('dispute_id', d.stripe_dispute_id, 'amount', coalesce(d.amount, 0), 'currency', coalesce(d.currency, 'usd'),
+               'reason', coalesce(d.reason, 'not given'), 'evidence_due_by', d.evidence_due_by,
+               'order_ref', upper(left(o.id::text, 8)),
                'ticket_ref', (select t.ref from public.support_tickets t where t.case_key = 'dispute:' || d.stripe_dispute_id))
         from ops.disputes d
         left join public.orders o on o.stripe_payment_intent_id = d.stripe_payment_intent_id
        where d.stripe_dispute_id = entity_id
        limit 1)
     when template = 'slack_dead_job_alert' then (
-      select jsonb_build_object('job_id', x.id, 'kind', x.kind, 'attempts', x.attempts, 'last_error', left(x.last_error, 300),
-               'next_action', format('fix the cause, then: select ops.replay_job(%s);', x.id))
-        from ops.jobs x where x.id = entity_id::bigint)
-  end;
+      select jsonb_build_object('job_id', x.id, 'kind', x.kind, 'attempts', x.attempts,
+               'last_error', coalesce(left(x.last_error, 1000), 'no error recorded'), 'dedupe_key', x.dedupe_key,
+               'entity', coalesce(x.payload ->> 'entity', x.queue_key))
+        from ops.jobs x where entity_id ~ '^[0-9]{1,18}$' and x.id = entity_id::bigint)
+  end);
   if data is null then
     raise exception '% for % has nothing to say: % is gone', template, recipient, entity using errcode = 'no_data_found';
   end if;
   return jsonb_build_object('template', template, 'channel', split_part(j.kind, '.', 2), 'entity', entity,
-    'recipient', recipient, 'to', to_email,
+    'recipient', recipient, 'to', to_email, 'key', j.dedupe_key,
     'suppressed', (select s.reason from ops.email_suppressions s where s.email = to_email),
     'data', data);
 end

@@ -1,0 +1,91 @@
+// The notify job handlers: read what to send now (ops.notify_job_context), skip an address that
+// bounced or complained, render the template, take the provider's rate budget, send once (the job's
+// dedupe key is the provider's idempotency key), and record the send.
+import type postgres from "postgres";
+import { Deferral, type Job, type JobHandler, PermanentJobError } from "../_shared/jobs/worker.ts";
+import type { EmailAdapter, SlackAdapter } from "../_shared/notify/contract.ts";
+import { selectEmailAdapter, selectSlackAdapter } from "../_shared/notify/select.ts";
+import { type NotifyConfig, notifyConfig, renderEmail, renderSlack } from "../_shared/notify/templates.ts";
+import { maskEmail } from "../_shared/providers/email.ts";
+import { takeRateTokens } from "../_shared/providers/rate-budget.ts";
+
+type Context = {
+  template: string;
+  channel: "email" | "slack";
+  entity: string;
+  recipient: string;
+  /** the recipient's address (user:<id>); null for the founder and the team */
+  to: string | null;
+  /** why the address takes no more email (bounced | complained), when it does not */
+  suppressed: string | null;
+  data: Record<string, unknown>;
+  /** the job's dedupe key: the provider's idempotency key */
+  key: string;
+};
+
+type Adapters = { email: EmailAdapter; slack: SlackAdapter; config: NotifyConfig };
+
+async function context(sql: postgres.Sql, job: Job, worker: string): Promise<Context> {
+  const [{ ctx }] = await sql<{ ctx: Context | null }[]>`select ops.notify_job_context(${job.id}, ${worker}) as ctx`;
+  if (!ctx) throw new PermanentJobError(`job ${job.id} is not held by ${worker}`);
+  return ctx;
+}
+
+async function record(
+  sql: postgres.Sql,
+  job: Job,
+  worker: string,
+  r: { status: string; adapter: string; recipient: string; providerId?: string; detail?: string },
+) {
+  await sql`select ops.record_notification(${job.id}, ${worker}, ${r.status}, ${r.adapter}, ${r.recipient},
+    ${r.providerId ?? null}, ${r.detail ?? null})`;
+}
+
+async function budget(sql: postgres.Sql, adapter: EmailAdapter | SlackAdapter) {
+  if (!adapter.rateBudget) return;
+  const wait = await takeRateTokens(sql, adapter.rateBudget, 1);
+  if (wait > 0) throw new Deferral(wait, `${adapter.name} rate budget used up; resuming in ${wait} ms`);
+}
+
+export function notifyHandlers(adapters: Adapters): Record<string, JobHandler> {
+  return {
+    "notify.email": async (job, { sql, worker }) => {
+      const ctx = await context(sql, job, worker);
+      const message = renderEmail(ctx.template, { ...ctx.data, ...(ctx.to ? { to: ctx.to } : {}) }, adapters.config);
+      if (ctx.suppressed) {
+        await record(sql, job, worker, {
+          status: "suppressed",
+          adapter: adapters.email.name,
+          recipient: message.to,
+          detail: `not sent: the address ${ctx.suppressed} earlier`,
+        });
+        return { skipped: ctx.suppressed, to: maskEmail(message.to) };
+      }
+      await budget(sql, adapters.email);
+      const { providerId } = await adapters.email.send(message, ctx.key);
+      const status = adapters.email.name === "capture" ? "captured" : "sent";
+      await record(sql, job, worker, { status, adapter: adapters.email.name, recipient: message.to, providerId });
+      return { [status]: providerId, to: maskEmail(message.to) };
+    },
+    "notify.slack": async (job, { sql, worker }) => {
+      const ctx = await context(sql, job, worker);
+      const message = renderSlack(ctx.template, ctx.data, adapters.config);
+      await budget(sql, adapters.slack);
+      const { providerId } = await adapters.slack.post(message, ctx.key);
+      const status = adapters.slack.name === "capture" ? "captured" : "sent";
+      await record(sql, job, worker, { status, adapter: adapters.slack.name, recipient: "slack", providerId });
+      return { [status]: providerId ?? true };
+    },
+  };
+}
+
+export function createNotifyHandlers(sql: postgres.Sql, env: Record<string, string | undefined>) {
+  const recordCapture = async (channel: "email" | "slack", key: string, body: Record<string, unknown>) => {
+    await sql`select ops.record_notification_capture(${channel}, ${key}, ${sql.json(body as postgres.JSONValue)})`;
+  };
+  return notifyHandlers({
+    email: selectEmailAdapter(env, { record: recordCapture }),
+    slack: selectSlackAdapter(env, { record: recordCapture }),
+    config: notifyConfig(env),
+  });
+}
