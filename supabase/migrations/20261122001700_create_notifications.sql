@@ -50,6 +50,7 @@ create table if not exists ops.email_suppressions (
   email text primary key check (email = lower(email)),
   reason text not null check (reason in ('bounced', 'complained')),
   provider_event_id text,
+  detail text,
   suppressed_at timestamptz not null default now()
 );
 comment on table ops.email_suppressions is 'Addresses that bounced or complained (Resend webhooks): later emails to them are skipped, and visible in ops.notifications.';
@@ -353,9 +354,10 @@ as $$
   on conflict (key) do nothing
 $$;
 
--- A Resend webhook (bounce or complaint), recorded once; the address is suppressed.
--- security definer: the provider webhook's login role may call this and nothing else.
-create or replace function ops.record_email_event(p_event_id text, p_type text, p_emails text[]) returns text
+-- A Resend webhook event, recorded once (by its delivery id); a hard bounce or a complaint suppresses
+-- its addresses. security definer: the provider webhook's login role may call this and nothing else.
+create or replace function ops.record_email_event(p_event_id text, p_type text, p_emails text[], p_undeliverable boolean,
+  p_detail text default null) returns text
 language plpgsql
 security definer
 set search_path = ''
@@ -368,12 +370,12 @@ begin
   if not found then
     return 'duplicate';
   end if;
-  if p_type not in ('email.bounced', 'email.complained') then
+  if not p_undeliverable then
     return 'ignored';
   end if;
   foreach e in array coalesce(p_emails, '{}') loop
-    insert into ops.email_suppressions (email, reason, provider_event_id)
-    values (lower(trim(e)), case when p_type = 'email.bounced' then 'bounced' else 'complained' end, p_event_id)
+    insert into ops.email_suppressions (email, reason, provider_event_id, detail)
+    values (lower(trim(e)), case when p_type = 'email.complained' then 'complained' else 'bounced' end, p_event_id, left(p_detail, 500))
     on conflict (email) do nothing;
   end loop;
   return 'processed';
@@ -462,7 +464,7 @@ begin
 end
 $$;
 grant usage on schema ops to provider_webhook;
-grant execute on function ops.record_email_event(text, text, text[]) to provider_webhook;
+grant execute on function ops.record_email_event(text, text, text[], boolean, text) to provider_webhook;
 alter role provider_webhook set lock_timeout = '3s';
 alter role provider_webhook set statement_timeout = '15s';
 alter role provider_webhook set idle_in_transaction_session_timeout = '30s';

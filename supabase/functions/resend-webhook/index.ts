@@ -1,0 +1,21 @@
+// resend-webhook: Resend's delivery events (Svix-signed). A hard bounce or a complaint suppresses the
+// address (ops.email_suppressions), so later emails to it are skipped and visible; every event is
+// recorded once by its delivery id and answered 2xx.
+import { connect } from "../_shared/db.ts";
+import { serve } from "../_shared/http/serve.ts";
+import { parseResendWebhookSecrets, verifyResendWebhook } from "../_shared/notify/resend-webhook.ts";
+
+const secrets = parseResendWebhookSecrets(Deno.env.get("RESEND_WEBHOOK_SECRET"));
+// the narrowest role that works: it may only call ops.record_email_event
+const sql = connect("PROVIDER_WEBHOOK_DB_URL", 4);
+
+serve("resend-webhook", async (req, body) => {
+  const event = verifyResendWebhook(body, req.headers, secrets);
+  const [{ outcome }] = await sql<{ outcome: string }[]>`
+    select ops.record_email_event(${event.deliveryId}, ${event.type}, ${event.to}, ${event.undeliverable},
+      ${event.reason}) as outcome`;
+  return {
+    body: { received: true, outcome },
+    log: { delivery_id: event.deliveryId, type: event.type, outcome },
+  };
+}, { maxBodyBytes: 256 * 1024, internalMessage: "internal error: the event was not recorded, retry later" });
