@@ -54,6 +54,8 @@ export const config = {
   // rotation, so both the current and the previous secret are exercised.
   stripeWebhookSecret: env.STRIPE_WEBHOOK_SECRET ??
     "whsec_local_current_not_for_production,whsec_local_previous_not_for_production",
+  /** Resend's webhook signing secret (Svix's whsec_ + base64); a local one when none is configured. */
+  resendWebhookSecret: env.RESEND_WEBHOOK_SECRET ?? "whsec_bG9jYWwtcmVzZW5kLXdlYmhvb2stc2VjcmV0",
   get stripeWebhookSecrets(): string[] {
     return this.stripeWebhookSecret.split(/[\s,]+/).filter(Boolean);
   },

@@ -36,6 +36,8 @@ function functionEnv(fn: Fn): NodeJS.ProcessEnv {
     PROVIDER_WEBHOOK_DB_URL: config.providerWebhookDbUrl,
     // legacy HS256 projects set it as a secret; the local stack signs users' tokens with it
     JWT_SECRET: config.jwtSecret,
+    RESEND_WEBHOOK_SECRET: config.resendWebhookSecret,
+    FOUNDER_EMAIL: config.env.FOUNDER_EMAIL ?? "founder@example.com",
     SUPPORT_ALLOWED_ORIGINS: config.env.SUPPORT_ALLOWED_ORIGINS ?? "http://localhost:3000,http://127.0.0.1:3000",
     STRIPE_WEBHOOK_SECRET: config.stripeWebhookSecret,
     // as `supabase secrets set WORKER_SECRET=...` gives it to every function
