@@ -65,3 +65,8 @@ export function functionConfigs(): FunctionConfig[] {
 export function denoResolutionArgs(fn: FunctionConfig): string[] {
   return ["--no-config", ...(fn.importMap ? ["--import-map", fn.importMap] : [])];
 }
+
+/** What a function may do when the local gateway runs it, close to the hosted Edge Runtime's user
+ * workers: net, env and read; sys only for osRelease, which the Edge Runtime answers with a stub
+ * without any permission and @slack/webhook calls when it loads (its User-Agent). */
+export const DENO_RUN_PERMISSIONS = ["--allow-net", "--allow-env", "--allow-read", "--allow-sys=osRelease"];

@@ -7,7 +7,12 @@ import { connect } from "node:net";
 import { join } from "node:path";
 import { jwtVerify } from "jose";
 import { apiKeys, config, ROOT } from "../lib/config.ts";
-import { denoResolutionArgs, type FunctionConfig, functionConfigs } from "../lib/function-config.ts";
+import {
+  DENO_RUN_PERMISSIONS,
+  denoResolutionArgs,
+  type FunctionConfig,
+  functionConfigs,
+} from "../lib/function-config.ts";
 
 type Fn = FunctionConfig & { port: number; child?: ChildProcess; ready: boolean; restarts: number };
 
@@ -51,9 +56,7 @@ function startFunction(fn: Fn) {
   const args = [
     "run",
     "--quiet",
-    "--allow-net",
-    "--allow-env",
-    "--allow-read",
+    ...DENO_RUN_PERMISSIONS,
     ...denoResolutionArgs(fn),
     fn.entrypoint,
   ];

@@ -28,6 +28,7 @@ import { maskEmail, normalizeEmail } from "../providers/email.ts";
 import { classifyResponse, classifyThrown, permanent, ProviderError } from "../providers/error.ts";
 import type { RateBudget } from "../providers/rate-budget.ts";
 import { redact } from "../providers/redact.ts";
+import { formatMinorUnits } from "../providers/money.ts";
 import {
   checkDeal,
   checkNote,
@@ -99,17 +100,8 @@ export function hubspotConfig(env: Record<string, string | undefined>): HubSpotC
   };
 }
 
-const ZERO_DECIMAL = new Set("BIF CLP DJF GNF JPY KMF KRW MGA PYG RWF UGX VND VUV XAF XOF XPF".split(" "));
-const THREE_DECIMAL = new Set("BHD JOD KWD OMR TND".split(" "));
-
-/** Stripe minor units -> HubSpot's decimal amount, without floating point: 1999 USD -> "19.99", 500 JPY -> "500". */
-export function formatMinorUnits(amount: number, currency: string): string {
-  const c = currency.toUpperCase();
-  const exp = ZERO_DECIMAL.has(c) ? 0 : THREE_DECIMAL.has(c) ? 3 : 2;
-  if (exp === 0) return String(amount);
-  const digits = String(amount).padStart(exp + 1, "0");
-  return `${digits.slice(0, -exp)}.${digits.slice(-exp)}`;
-}
+// moved to providers/money.ts (notify formats amounts too); re-exported for existing callers
+export { formatMinorUnits };
 
 type Json = Record<string, unknown>;
 
@@ -167,7 +159,7 @@ export function createHubSpotAdapter(
     fetch?: typeof fetch;
     /** For the one request that is not idempotent (a note create): a fetch that never re-sends a
      * request on its own. A pooled keep-alive connection that drops after the server applied a POST
-     * makes Deno's fetch send it again, silently: two notes. See noRetryFetch in select.ts. */
+     * makes Deno's fetch send it again, silently: two notes. See providers/no-retry-fetch.ts. */
     fetchOnce?: typeof fetch;
     now?: () => number;
   } = {},

@@ -3,6 +3,7 @@ import type { CrmAdapter } from "./contract.ts";
 import type { CaptureRecorder } from "../providers/capture.ts";
 import { createCaptureAdapter } from "./capture.ts";
 import { createHubSpotAdapter, hubspotConfig } from "./hubspot.ts";
+import { noRetryFetch } from "../providers/no-retry-fetch.ts";
 
 export type CrmAdapterName = "hubspot" | "capture";
 
@@ -15,19 +16,6 @@ export function crmAdapterName(env: Record<string, string | undefined>): CrmAdap
   }
   if (forced) return forced as CrmAdapterName;
   return env.HUBSPOT_ACCESS_TOKEN?.trim() ? "hubspot" : "capture";
-}
-
-type DenoHttp = { createHttpClient?: (options: { poolMaxIdlePerHost: number }) => unknown };
-
-/** A fetch over connections that are never reused, so a dropped answer is an error, not a silent
- * second request (Deno re-sends a request whose pooled connection closed without an answer). Where
- * the runtime has no Deno.createHttpClient (Node tests), the plain fetch. */
-export function noRetryFetch(): typeof fetch {
-  const deno = (globalThis as { Deno?: DenoHttp }).Deno;
-  if (!deno?.createHttpClient) return fetch;
-  const client = deno.createHttpClient({ poolMaxIdlePerHost: 0 });
-  // `client` is Deno's own RequestInit field
-  return (input, init) => fetch(input, { ...init, client } as unknown as RequestInit);
 }
 
 export function selectCrmAdapter(

@@ -1,0 +1,382 @@
+// The notification templates: pure functions from a job payload (checked by its zod schema) to an
+// email (subject, HTML, text part) or a Slack text. No clock, no I/O: the same payload renders the same
+// message on every attempt, which Resend's idempotency key requires (same key, same body).
+// Payload fields are snake_case, as the SQL that enqueues the jobs builds them.
+import { z } from "zod";
+import { permanent } from "../providers/error.ts";
+import { formatMoney } from "../providers/money.ts";
+import type { EmailMessage, SlackMessage } from "./contract.ts";
+import { type EmailBody, escapeSlack, formatUtc, oneLine, renderBody } from "./layout.ts";
+
+export type NotifyConfig = {
+  /** APP_NAME: how emails sign and Slack texts name the product. */
+  appName: string;
+  /** APP_URL: links (the billing page for a failed payment, the app for a welcome). */
+  appUrl: string;
+  /** NOTIFY_FROM_NAME and NOTIFY_FROM_EMAIL: the sender (Resend: an address on a verified domain). */
+  fromName: string;
+  fromEmail: string;
+  /** NOTIFY_REPLY_TO: where customers' replies go (the support inbox); none = the sender. */
+  replyTo?: string;
+  /** FOUNDER_EMAIL: the recipient of the new-ticket notice. */
+  founderEmail?: string;
+};
+
+type Env = Record<string, string | undefined>;
+const CONFIG_EMAIL_RE = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:".]+(\.[^\s@<>()[\]\\,;:".]+)+$/;
+
+function configEmail(env: Env, name: string, fallback?: string): string | undefined {
+  const value = env[name]?.trim().toLowerCase() || fallback;
+  if (value !== undefined && !CONFIG_EMAIL_RE.test(value)) throw new Error(`${name} is not an email address`);
+  return value;
+}
+
+/** Reads the templates' settings from a plain env object; defaults suit the local stack (capture). */
+export function notifyConfig(env: Env): NotifyConfig {
+  const appName = env.APP_NAME?.trim() || "Backbone";
+  const appUrl = (env.APP_URL?.trim() || "http://localhost:3000").replace(/\/+$/, "");
+  if (!/^https?:\/\/[^/\s]+/.test(appUrl)) throw new Error("APP_URL is not an http(s) URL");
+  const fromName = env.NOTIFY_FROM_NAME?.trim() || appName;
+  if (/[\r\n]/.test(fromName)) throw new Error("NOTIFY_FROM_NAME must be one line");
+  return {
+    appName,
+    appUrl,
+    fromName,
+    fromEmail: configEmail(env, "NOTIFY_FROM_EMAIL", "notifications@example.com")!,
+    replyTo: configEmail(env, "NOTIFY_REPLY_TO"),
+    founderEmail: configEmail(env, "FOUNDER_EMAIL"),
+  };
+}
+
+// ---------------------------------------------------------------- payload pieces
+
+const address = z.string().trim().pipe(z.email("must be an email address"));
+const ref = z.string().trim().min(1, "is required").max(100, "is longer than 100 characters");
+const text = (max: number) => z.string().trim().min(1, "is required").max(max, `is longer than ${max} characters`);
+const name = z.string().trim().max(100, "is longer than 100 characters").nullish();
+const minorUnits = z.int("must be an integer amount in minor units (cents)").nonnegative("must not be negative");
+const currency = z.string().regex(/^[A-Za-z]{3}$/, "must be a 3-letter ISO currency code");
+const instant = z.iso.datetime({ offset: true, message: "must be an ISO 8601 date-time" });
+
+const greeting = (customerName: string | null | undefined) => customerName ? `Hi ${customerName},` : "Hello,";
+
+type Rendered = { to: string; subject: string; body: EmailBody };
+type EmailTemplate<S extends z.ZodType> = {
+  channel: "email";
+  schema: S;
+  render(input: z.output<S>, config: NotifyConfig): Rendered;
+};
+type SlackTemplate<S extends z.ZodType> = {
+  channel: "slack";
+  schema: S;
+  render(input: z.output<S>, config: NotifyConfig): SlackMessage;
+};
+
+const email = <S extends z.ZodType>(schema: S, render: EmailTemplate<S>["render"]): EmailTemplate<S> => ({
+  channel: "email",
+  schema,
+  render,
+});
+const slack = <S extends z.ZodType>(schema: S, render: SlackTemplate<S>["render"]): SlackTemplate<S> => ({
+  channel: "slack",
+  schema,
+  render,
+});
+
+// ---------------------------------------------------------------- the templates
+
+const paymentReceipt = z.object({
+  to: address,
+  customer_name: name,
+  order_ref: ref,
+  amount: minorUnits,
+  currency,
+  item: text(200).nullish(),
+  paid_at: instant.nullish(),
+});
+
+const paymentFailed = z.object({
+  to: address,
+  customer_name: name,
+  order_ref: ref,
+  amount: minorUnits,
+  currency,
+  /** the card issuer's decline message, as Stripe words it */
+  reason: text(300).nullish(),
+});
+
+const refundConfirmation = z.object({
+  to: address,
+  customer_name: name,
+  order_ref: ref,
+  /** this refund */
+  amount_refunded: minorUnits.positive("must be more than zero"),
+  /** all refunds of the order so far, this one included (defaults to amount_refunded) */
+  total_refunded: minorUnits.nullish(),
+  order_amount: minorUnits.positive("must be more than zero"),
+  currency,
+}).refine((p) => p.amount_refunded <= (p.total_refunded ?? p.amount_refunded), {
+  message: "must be at least amount_refunded",
+  path: ["total_refunded"],
+}).refine((p) => (p.total_refunded ?? p.amount_refunded) <= p.order_amount, {
+  message: "refunds cannot exceed order_amount",
+  path: ["amount_refunded"],
+});
+
+const welcome = z.object({ to: address, customer_name: name, product: text(200).nullish() });
+
+const supportAck = z.object({ to: address, customer_name: name, ticket_ref: ref, subject: text(300) });
+
+const founderNewTicket = z.object({
+  ticket_ref: ref,
+  subject: text(300),
+  queue: text(50),
+  priority: text(50),
+  requester_email: address,
+  category: text(100).nullish(),
+  order_ref: ref.nullish(),
+  message: text(20_000).nullish(),
+  tags: z.array(text(100)).max(50).nullish(),
+});
+
+const disputeAlert = z.object({
+  order_ref: ref,
+  amount: minorUnits,
+  currency,
+  reason: text(100),
+  evidence_due_by: instant,
+  dispute_id: ref.nullish(),
+  ticket_ref: ref.nullish(),
+});
+
+const deadJobAlert = z.object({
+  job_id: z.union([z.int(), ref]),
+  kind: text(100),
+  attempts: z.int().nonnegative(),
+  last_error: text(5_000),
+  dedupe_key: text(500).nullish(),
+  /** what the job was about: "order <uuid>", "ticket T-1042" */
+  entity: text(200).nullish(),
+});
+
+export const templates = {
+  payment_receipt: email(paymentReceipt, (p) => {
+    const paid = formatMoney(p.amount, p.currency);
+    return {
+      to: p.to,
+      subject: `Receipt for order ${oneLine(p.order_ref)}: ${paid}`,
+      body: {
+        greeting: greeting(p.customer_name),
+        paragraphs: ["Thank you for your payment. This email is your receipt."],
+        facts: [
+          ["Order", p.order_ref],
+          ...(p.item ? [["Item", p.item] as [string, string]] : []),
+          ["Amount paid", paid],
+          ...(p.paid_at ? [["Paid on", formatUtc(p.paid_at)] as [string, string]] : []),
+        ],
+        after: ["Questions about this order? Reply to this email and we will help."],
+      },
+    };
+  }),
+
+  payment_failed: email(paymentFailed, (p, c) => {
+    const due = formatMoney(p.amount, p.currency);
+    return {
+      to: p.to,
+      subject: `Your payment of ${due} did not go through`,
+      body: {
+        greeting: greeting(p.customer_name),
+        paragraphs: [
+          `We could not take your payment of ${due} for order ${p.order_ref}${p.reason ? `: ${p.reason}` : "."}`,
+          "The order is on hold until the payment succeeds. The next step: update your card, or try the payment again.",
+        ],
+        action: {
+          label: "Update your card and retry",
+          url: `${c.appUrl}/billing?order=${encodeURIComponent(p.order_ref)}`,
+        },
+        after: ["If you think this is a mistake, reply to this email and we will look into it."],
+      },
+    };
+  }),
+
+  refund_confirmation: email(refundConfirmation, (p) => {
+    const refunded = formatMoney(p.amount_refunded, p.currency);
+    const total = p.total_refunded ?? p.amount_refunded;
+    const paid = formatMoney(p.order_amount, p.currency);
+    const full = total === p.order_amount;
+    return {
+      to: p.to,
+      subject: full
+        ? `Your refund of ${refunded} for order ${oneLine(p.order_ref)}`
+        : `A partial refund of ${refunded} for order ${oneLine(p.order_ref)}`,
+      body: {
+        greeting: greeting(p.customer_name),
+        paragraphs: [
+          full
+            ? `We have refunded order ${p.order_ref} in full.`
+            : `We have refunded ${refunded} of the ${paid} you paid for order ${p.order_ref}.`,
+        ],
+        facts: [
+          ["Order", p.order_ref],
+          ["Refunded now", refunded],
+          ...(total !== p.amount_refunded
+            ? [["Refunded in total", formatMoney(total, p.currency)] as [string, string]]
+            : []),
+          ["Order total", paid],
+          ["Refund", full ? "Full refund" : "Partial refund"],
+        ],
+        after: ["Refunds usually reach your card within 5 to 10 business days, depending on your bank."],
+      },
+    };
+  }),
+
+  welcome: email(welcome, (p, c) => ({
+    to: p.to,
+    subject: `Welcome to ${c.appName}`,
+    body: {
+      greeting: greeting(p.customer_name),
+      paragraphs: [
+        `Thank you for joining ${c.appName}${
+          p.product ? ` (${p.product})` : ""
+        }. Your payment is confirmed and your access is ready.`,
+      ],
+      action: { label: `Open ${c.appName}`, url: c.appUrl },
+      after: ["Reply to this email if you need a hand getting started."],
+    },
+  })),
+
+  support_ack: email(supportAck, (p) => ({
+    to: p.to,
+    subject: `We received your request [${oneLine(p.ticket_ref)}]`,
+    body: {
+      greeting: greeting(p.customer_name),
+      paragraphs: [
+        "Thanks for writing to us. We received your request and will get back to you soon.",
+        `Your reference is ${p.ticket_ref}: please mention it if you contact us about this request.`,
+      ],
+      facts: [["Reference", p.ticket_ref], ["Subject", oneLine(p.subject, 300)]],
+    },
+  })),
+
+  founder_new_ticket: email(founderNewTicket, (p, c) => {
+    if (!c.founderEmail) {
+      throw permanent("template founder_new_ticket: FOUNDER_EMAIL is not set, the notice has no recipient");
+    }
+    return {
+      to: c.founderEmail,
+      subject: `[${oneLine(p.queue, 50)}/${oneLine(p.priority, 50)}] New ticket ${oneLine(p.ticket_ref)}: ${
+        oneLine(p.subject, 120)
+      }`,
+      body: {
+        greeting: "Hello,",
+        paragraphs: [`A new support ticket was opened in ${c.appName}.`],
+        facts: [
+          ["Reference", p.ticket_ref],
+          ["Subject", oneLine(p.subject, 300)],
+          ["Queue", p.queue],
+          ["Priority", p.priority],
+          ["Requester", p.requester_email],
+          ...(p.category ? [["Category", p.category] as [string, string]] : []),
+          ...(p.order_ref ? [["Order", p.order_ref] as [string, string]] : []),
+          ...(p.tags?.length ? [["Tags", p.tags.join(", ")] as [string, string]] : []),
+        ],
+        after: p.message ? [`Message: ${p.message.length > 2_000 ? `${p.message.slice(0, 1_999)}…` : p.message}`] : [],
+      },
+    };
+  }),
+
+  slack_dispute_alert: slack(disputeAlert, (p, c) => ({
+    text: [
+      `:rotating_light: *Dispute opened* on order ${escapeSlack(oneLine(p.order_ref))} (${c.appName}): ` +
+      `${escapeSlack(formatMoney(p.amount, p.currency))}, reason _${escapeSlack(oneLine(p.reason, 100))}_.`,
+      `*Evidence due by ${formatUtc(p.evidence_due_by)}.*`,
+      ...(p.dispute_id || p.ticket_ref
+        ? [
+          [
+            p.dispute_id && `Dispute ${escapeSlack(p.dispute_id)}`,
+            p.ticket_ref && `ticket ${escapeSlack(p.ticket_ref)}`,
+          ]
+            .filter(Boolean).join(", "),
+        ]
+        : []),
+    ].join("\n"),
+  })),
+
+  slack_dead_job_alert: slack(deadJobAlert, (p) => ({
+    text: [
+      `:warning: *Dead job* ${escapeSlack(String(p.job_id))} (${escapeSlack(oneLine(p.kind, 100))}) after ` +
+      `${p.attempts} attempt${p.attempts === 1 ? "" : "s"}${p.entity ? ` for ${escapeSlack(oneLine(p.entity))}` : ""}.`,
+      `Last error: ${escapeSlack(oneLine(p.last_error, 500))}`,
+      ...(p.dedupe_key ? [`Dedupe key: \`${escapeSlack(oneLine(p.dedupe_key, 200))}\``] : []),
+      "Its next action is in pipeline_exceptions.",
+    ].join("\n"),
+  })),
+} as const;
+
+export type TemplateName = keyof typeof templates;
+export type EmailTemplateName = { [K in TemplateName]: (typeof templates)[K]["channel"] extends "email" ? K : never }[
+  TemplateName
+];
+export type SlackTemplateName = Exclude<TemplateName, EmailTemplateName>;
+
+export function isTemplateName(name: string): name is TemplateName {
+  return Object.hasOwn(templates, name);
+}
+
+type AnyTemplate = {
+  channel: "email" | "slack";
+  schema: z.ZodType;
+  render(input: unknown, config: NotifyConfig): Rendered | SlackMessage;
+};
+
+/** The template and its parsed payload; an unknown name or a bad payload is a permanent, worded error. */
+function prepare(name: string, payload: unknown): { t: AnyTemplate; input: unknown } {
+  if (!isTemplateName(name)) throw permanent(`unknown notification template "${oneLine(name, 60)}"`);
+  const t = templates[name] as unknown as AnyTemplate;
+  const parsed = t.schema.safeParse(payload);
+  if (!parsed.success) {
+    // a missing field reads "order_ref is required", whatever its schema says about a present value
+    const missing = (path: PropertyKey[]) =>
+      path.length > 0 && path.reduce<unknown>((v, k) => (v as Record<PropertyKey, unknown> | null)?.[k], payload) ===
+        undefined;
+    const issues = parsed.error.issues.slice(0, 5).map((i) =>
+      `${i.path.join(".") || "payload"} ${i.code !== "custom" && missing(i.path) ? "is required" : i.message}`
+    );
+    throw permanent(`template ${name}: invalid payload: ${issues.join("; ")}`);
+  }
+  return { t, input: parsed.data };
+}
+
+/** An email template's message, ready for EmailAdapter.send (tags: { template: name }). */
+export function renderEmail(name: string, payload: unknown, config: NotifyConfig): EmailMessage {
+  const { t, input } = prepare(name, payload);
+  if (t.channel !== "email") throw permanent(`template ${name} is a Slack template, not an email`);
+  const { to, subject, body } = t.render(input, config) as Rendered;
+  return {
+    to,
+    from: { name: config.fromName, address: config.fromEmail },
+    ...(config.replyTo ? { replyTo: config.replyTo } : {}),
+    subject,
+    ...renderBody(subject, body, { appName: config.appName, appUrl: config.appUrl }),
+    tags: { template: name },
+  };
+}
+
+/** A Slack template's message, ready for SlackAdapter.post. */
+export function renderSlack(name: string, payload: unknown, config: NotifyConfig): SlackMessage {
+  const { t, input } = prepare(name, payload);
+  if (t.channel !== "slack") throw permanent(`template ${name} is an email template, not a Slack message`);
+  return t.render(input, config) as SlackMessage;
+}
+
+/** Either channel, for a worker that runs one job kind per template family. */
+export function renderNotification(
+  name: string,
+  payload: unknown,
+  config: NotifyConfig,
+): { channel: "email"; message: EmailMessage } | { channel: "slack"; message: SlackMessage } {
+  if (isTemplateName(name) && templates[name].channel === "slack") {
+    return { channel: "slack", message: renderSlack(name, payload, config) };
+  }
+  return { channel: "email", message: renderEmail(name, payload, config) };
+}

@@ -1,0 +1,338 @@
+// The notification templates: every template renders from its job payload (subject, escaped HTML and a
+// text part; Slack texts), amounts with their currency, sender and reply-to from config, deterministic
+// output (Resend's idempotency key needs the same body on a retry), and bad payloads refused permanently.
+import { describe, expect, test } from "vitest";
+import {
+  notifyConfig,
+  renderEmail,
+  renderNotification,
+  renderSlack,
+  type TemplateName,
+  templates,
+} from "../../supabase/functions/_shared/notify/templates.ts";
+import { ProviderError } from "../../supabase/functions/_shared/providers/error.ts";
+import { formatMoney } from "../../supabase/functions/_shared/providers/money.ts";
+
+const config = notifyConfig({
+  APP_NAME: "Mugshop",
+  APP_URL: "https://app.mugshop.example/",
+  NOTIFY_FROM_NAME: "Mugshop Billing",
+  NOTIFY_FROM_EMAIL: "billing@mugshop.example",
+  NOTIFY_REPLY_TO: "Support@Mugshop.example",
+  FOUNDER_EMAIL: "founder@mugshop.example",
+});
+
+const samples: Record<TemplateName, Record<string, unknown>> = {
+  payment_receipt: {
+    to: "jane@example.com",
+    customer_name: "Jane",
+    order_ref: "ORD-1042",
+    amount: 1999,
+    currency: "usd",
+    item: "Handmade mug",
+    paid_at: "2026-11-22T10:05:00.123456+00:00",
+  },
+  payment_failed: {
+    to: "jane@example.com",
+    customer_name: "Jane",
+    order_ref: "ORD-1042",
+    amount: 1999,
+    currency: "usd",
+    reason: "Your card was declined.",
+  },
+  refund_confirmation: {
+    to: "jane@example.com",
+    order_ref: "ORD-1042",
+    amount_refunded: 500,
+    order_amount: 1999,
+    currency: "usd",
+  },
+  welcome: { to: "jane@example.com", customer_name: "Jane", product: "Pro plan" },
+  support_ack: { to: "jane@example.com", ticket_ref: "T-2001", subject: "Where is my mug?" },
+  founder_new_ticket: {
+    ticket_ref: "T-2001",
+    subject: "Where is my mug?",
+    queue: "billing",
+    priority: "high",
+    requester_email: "jane@example.com",
+    category: "billing",
+    order_ref: "ORD-1042",
+    message: "I paid yesterday and have no access.",
+    tags: ["plan:pro", "payment:paid"],
+  },
+  slack_dispute_alert: {
+    order_ref: "ORD-1042",
+    amount: 1999,
+    currency: "usd",
+    reason: "fraudulent",
+    evidence_due_by: "2026-12-02T23:59:59Z",
+    dispute_id: "dp_1",
+    ticket_ref: "T-2002",
+  },
+  slack_dead_job_alert: {
+    job_id: 812,
+    kind: "notify.email",
+    attempts: 8,
+    last_error: "send email to j***@example.com: Resend 500 internal_server_error: An unexpected error occurred.",
+    dedupe_key: "notify:payment_receipt:ORD-1042:jane@example.com",
+    entity: "order ORD-1042",
+  },
+};
+
+const emailNames = (Object.keys(templates) as TemplateName[]).filter((n) => templates[n].channel === "email");
+const slackNames = (Object.keys(templates) as TemplateName[]).filter((n) => templates[n].channel === "slack");
+
+function permanentError(fn: () => unknown): ProviderError {
+  let err: unknown;
+  try {
+    fn();
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toBeInstanceOf(ProviderError);
+  expect((err as ProviderError).retryable).toBe(false);
+  return err as ProviderError;
+}
+
+describe("the template registry", () => {
+  test("holds the eight notifications of issue #9", () => {
+    expect(Object.keys(templates).sort()).toEqual([
+      "founder_new_ticket",
+      "payment_failed",
+      "payment_receipt",
+      "refund_confirmation",
+      "slack_dead_job_alert",
+      "slack_dispute_alert",
+      "support_ack",
+      "welcome",
+    ]);
+    expect(slackNames.sort()).toEqual(["slack_dead_job_alert", "slack_dispute_alert"]);
+  });
+
+  test.each(emailNames)("%s renders a subject, an HTML part and a text part, from the configured sender", (name) => {
+    const m = renderEmail(name, samples[name], config);
+    expect(m.subject.trim()).not.toBe("");
+    expect(m.subject).not.toMatch(/[\r\n]/);
+    expect(m.html).toMatch(/^<!doctype html>/);
+    expect(m.html).toContain(`<title>${m.subject.replace(/&/g, "&amp;")}</title>`);
+    expect(m.text.trim().length).toBeGreaterThan(40);
+    expect(m.text).toContain("--\nMugshop\nhttps://app.mugshop.example");
+    expect(m.from).toEqual({ name: "Mugshop Billing", address: "billing@mugshop.example" });
+    expect(m.replyTo).toBe("support@mugshop.example");
+    expect(m.tags).toEqual({ template: name });
+    expect(m.to).toBe(name === "founder_new_ticket" ? "founder@mugshop.example" : "jane@example.com");
+  });
+
+  test.each(slackNames)("%s renders a Slack text", (name) => {
+    const m = renderSlack(name, samples[name], config);
+    expect(m.text.trim()).not.toBe("");
+    expect(m.blocks).toBeUndefined();
+  });
+
+  test.each(Object.keys(templates) as TemplateName[])("%s renders the same message every time (no clock)", (name) => {
+    expect(renderNotification(name, samples[name], config)).toEqual(renderNotification(name, samples[name], config));
+  });
+});
+
+describe("what each template says", () => {
+  test("the receipt shows the amount with its currency, the order and the payment date", () => {
+    const m = renderEmail("payment_receipt", samples.payment_receipt, config);
+    expect(m.subject).toBe("Receipt for order ORD-1042: $19.99");
+    for (const part of [m.text, m.html]) {
+      expect(part).toContain("$19.99");
+      expect(part).toContain("ORD-1042");
+      expect(part).toContain("Handmade mug");
+      expect(part).toContain("2026-11-22 10:05 UTC");
+    }
+    expect(m.text).toContain("Hi Jane,");
+  });
+
+  test("amounts follow the currency's minor units", () => {
+    expect(formatMoney(1999, "usd")).toBe("$19.99");
+    expect(formatMoney(500, "JPY")).toBe("¥500");
+    expect(formatMoney(1999, "eur")).toBe("€19.99");
+    expect(formatMoney(1234, "kwd").replace(/\s/g, " ")).toBe("KWD 1.234");
+    const yen = renderEmail("payment_receipt", { ...samples.payment_receipt, amount: 500, currency: "jpy" }, config);
+    expect(yen.subject).toBe("Receipt for order ORD-1042: ¥500");
+  });
+
+  test("the failed payment names the next step with a link to the billing page", () => {
+    const m = renderEmail("payment_failed", samples.payment_failed, config);
+    expect(m.subject).toBe("Your payment of $19.99 did not go through");
+    const link = "https://app.mugshop.example/billing?order=ORD-1042";
+    expect(m.text).toContain(`Update your card and retry: ${link}`);
+    expect(m.html).toContain(`href="${link}"`);
+    expect(m.text).toContain("Your card was declined.");
+    expect(m.text).toContain("The next step: update your card, or try the payment again.");
+  });
+
+  test("a refund says whether it was full or partial, with the amounts", () => {
+    const partial = renderEmail("refund_confirmation", samples.refund_confirmation, config);
+    expect(partial.subject).toBe("A partial refund of $5.00 for order ORD-1042");
+    expect(partial.text).toContain("We have refunded $5.00 of the $19.99 you paid for order ORD-1042.");
+    expect(partial.text).toContain("Refund: Partial refund");
+    const second = renderEmail("refund_confirmation", {
+      ...samples.refund_confirmation,
+      amount_refunded: 1499,
+      total_refunded: 1999,
+    }, config);
+    expect(second.subject).toBe("Your refund of $14.99 for order ORD-1042");
+    expect(second.text).toContain("Refunded in total: $19.99");
+    expect(second.text).toContain("Refund: Full refund");
+    expect(second.text).toContain("Hello,");
+  });
+
+  test("the welcome links to the app", () => {
+    const m = renderEmail("welcome", samples.welcome, config);
+    expect(m.subject).toBe("Welcome to Mugshop");
+    expect(m.text).toContain("Open Mugshop: https://app.mugshop.example");
+    expect(m.text).toContain("(Pro plan)");
+  });
+
+  test("the support acknowledgement carries the ticket reference", () => {
+    const m = renderEmail("support_ack", samples.support_ack, config);
+    expect(m.subject).toBe("We received your request [T-2001]");
+    expect(m.text).toContain("Reference: T-2001");
+    expect(m.html).toContain("T-2001");
+  });
+
+  test("the founder's notice goes to FOUNDER_EMAIL with queue, priority, requester and message", () => {
+    const m = renderEmail("founder_new_ticket", samples.founder_new_ticket, config);
+    expect(m.to).toBe("founder@mugshop.example");
+    expect(m.subject).toBe("[billing/high] New ticket T-2001: Where is my mug?");
+    for (
+      const line of ["Queue: billing", "Requester: jane@example.com", "Order: ORD-1042", "Tags: plan:pro, payment:paid"]
+    ) {
+      expect(m.text).toContain(line);
+    }
+    expect(m.text).toContain("Message: I paid yesterday and have no access.");
+    const withoutFounder = notifyConfig({});
+    const err = permanentError(() => renderEmail("founder_new_ticket", samples.founder_new_ticket, withoutFounder));
+    expect(err.message).toContain("FOUNDER_EMAIL is not set");
+  });
+
+  test("the dispute alert gives order, amount, reason and the evidence due date", () => {
+    const { text } = renderSlack("slack_dispute_alert", samples.slack_dispute_alert, config);
+    expect(text).toContain("*Dispute opened* on order ORD-1042 (Mugshop): $19.99, reason _fraudulent_.");
+    expect(text).toContain("*Evidence due by 2026-12-02 23:59 UTC.*");
+    expect(text).toContain("Dispute dp_1, ticket T-2002");
+  });
+
+  test("the dead-job alert gives the job, its kind, attempts and last error", () => {
+    const { text } = renderSlack("slack_dead_job_alert", samples.slack_dead_job_alert, config);
+    expect(text).toContain("*Dead job* 812 (notify.email) after 8 attempts for order ORD-1042.");
+    expect(text).toContain("Last error: send email to j***@example.com: Resend 500");
+    expect(text).toContain("pipeline_exceptions");
+  });
+});
+
+describe("escaping", () => {
+  test("payload values are HTML-escaped in the HTML part and kept as written in the text part", () => {
+    const name = `<script>alert("x")</script> & 'Co'`;
+    const m = renderEmail(
+      "payment_receipt",
+      { ...samples.payment_receipt, customer_name: name, item: "<b>Mug</b>" },
+      config,
+    );
+    expect(m.html).not.toContain("<script>");
+    expect(m.html).not.toContain("<b>Mug</b>");
+    expect(m.html).toContain("Hi &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;Co&#39;,");
+    expect(m.html).toContain("&lt;b&gt;Mug&lt;/b&gt;");
+    expect(m.text).toContain(`Hi ${name},`);
+  });
+
+  test("a link built from a payload value is URL-encoded", () => {
+    const m = renderEmail("payment_failed", { ...samples.payment_failed, order_ref: `A&B"<x>` }, config);
+    expect(m.html).toContain(`href="https://app.mugshop.example/billing?order=A%26B%22%3Cx%3E"`);
+  });
+
+  test("Slack control characters in values are escaped (no injected links or mentions)", () => {
+    const { text } = renderSlack("slack_dispute_alert", {
+      ...samples.slack_dispute_alert,
+      reason: "<!channel> & <https://evil.example|click>",
+    }, config);
+    expect(text).toContain("&lt;!channel&gt; &amp; &lt;https://evil.example|click&gt;");
+    expect(text).not.toContain("<!channel>");
+  });
+
+  test("a subject never carries a line break from the payload", () => {
+    const m = renderEmail("support_ack", { ...samples.support_ack, ticket_ref: "T-1\r\nBcc: x@example.com" }, config);
+    expect(m.subject).not.toMatch(/[\r\n]/);
+  });
+});
+
+describe("payload validation: a bad payload is a permanent, clearly worded error", () => {
+  test.each([
+    ["payment_receipt", "order_ref is required", { ...samples.payment_receipt, order_ref: undefined }],
+    ["payment_receipt", "amount must be an integer amount in minor units", {
+      ...samples.payment_receipt,
+      amount: 19.99,
+    }],
+    ["payment_receipt", "amount must not be negative", { ...samples.payment_receipt, amount: -1 }],
+    ["payment_receipt", "currency must be a 3-letter ISO currency code", {
+      ...samples.payment_receipt,
+      currency: "dollars",
+    }],
+    ["payment_receipt", "to must be an email address", { ...samples.payment_receipt, to: "jane.doe@" }],
+    ["payment_receipt", "paid_at must be an ISO 8601 date-time", { ...samples.payment_receipt, paid_at: "yesterday" }],
+    ["refund_confirmation", "amount_refunded refunds cannot exceed order_amount", {
+      ...samples.refund_confirmation,
+      amount_refunded: 5000,
+    }],
+    ["refund_confirmation", "amount_refunded must be more than zero", {
+      ...samples.refund_confirmation,
+      amount_refunded: 0,
+    }],
+    ["support_ack", "subject is required", { ...samples.support_ack, subject: "" }],
+    ["slack_dispute_alert", "evidence_due_by is required", {
+      ...samples.slack_dispute_alert,
+      evidence_due_by: undefined,
+    }],
+    ["welcome", "payload", "not an object"],
+  ] as Array<[TemplateName, string, unknown]>)("%s: %s", (name, expected, payload) => {
+    const err = permanentError(() => renderNotification(name, payload, config));
+    expect(err.message).toMatch(new RegExp(`^template ${name}: invalid payload: `));
+    expect(err.message).toContain(expected);
+    expect(err.message).not.toContain("jane.doe");
+  });
+
+  test("an unknown template and a template of the other channel are permanent errors", () => {
+    expect(permanentError(() => renderNotification("invoice", {}, config)).message).toBe(
+      'unknown notification template "invoice"',
+    );
+    expect(permanentError(() => renderSlack("welcome", samples.welcome, config)).message).toContain(
+      "is an email template",
+    );
+    expect(permanentError(() => renderEmail("slack_dispute_alert", samples.slack_dispute_alert, config)).message)
+      .toContain("is a Slack template");
+  });
+
+  test("payloads from SQL may carry nulls for optional fields", () => {
+    const m = renderEmail("payment_receipt", {
+      ...samples.payment_receipt,
+      customer_name: null,
+      item: null,
+      paid_at: null,
+    }, config);
+    expect(m.text).toContain("Hello,");
+    expect(m.text).not.toContain("Item:");
+  });
+});
+
+describe("configuration", () => {
+  test("defaults suit the local stack, and bad values are refused with their variable's name", () => {
+    expect(notifyConfig({})).toEqual({
+      appName: "Backbone",
+      appUrl: "http://localhost:3000",
+      fromName: "Backbone",
+      fromEmail: "notifications@example.com",
+      replyTo: undefined,
+      founderEmail: undefined,
+    });
+    expect(() => notifyConfig({ APP_URL: "app.example.com" })).toThrow(/APP_URL/);
+    expect(() => notifyConfig({ NOTIFY_FROM_EMAIL: "billing" })).toThrow(/NOTIFY_FROM_EMAIL/);
+    expect(() => notifyConfig({ NOTIFY_REPLY_TO: "support@" })).toThrow(/NOTIFY_REPLY_TO/);
+    expect(() => notifyConfig({ FOUNDER_EMAIL: "me" })).toThrow(/FOUNDER_EMAIL/);
+    expect(() => notifyConfig({ NOTIFY_FROM_NAME: "A\nBcc: x" })).toThrow(/NOTIFY_FROM_NAME/);
+  });
+});
