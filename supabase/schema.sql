@@ -1141,19 +1141,8 @@ CREATE FUNCTION ops.jobs_dead_notify() RETURNS trigger
     SET search_path TO ''
     AS $$
 begin
-  if new.status = 'succeeded' then
-    delete from ops.degraded_communications where job_id = new.id;
-    return null;
-  end if;
-  if new.kind like 'notify.%' then
-    insert into ops.degraded_communications (job_id, entity, template, reason)
-    values (new.id, new.payload ->> 'entity', new.payload ->> 'template', left(new.last_error, 500))
-    on conflict (job_id) do update set reason = excluded.reason, since = now();
-  end if;
-  if new.kind <> 'notify.slack' then
-    perform ops.enqueue_notification('slack', 'slack_dead_job_alert',
-      format('job:%s:dead:%s', new.id, (select count(*) from ops.job_attempts a where a.job_id = new.id)), 'team');
-  end if;
+  perform ops.enqueue_notification('slack', 'slack_dead_job_alert',
+    format('job:%s:dead:%s', new.id, (select count(*) from ops.job_attempts a where a.job_id = new.id)), 'team');
   return null;
 end
 $$;
@@ -1337,7 +1326,7 @@ $$;
 CREATE FUNCTION ops.notify_job_context(p_job_id bigint, p_worker text) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
-    AS $$
+    AS $_$
 declare
   j ops.jobs := ops.held_job(p_job_id, p_worker);
   template text := j.payload ->> 'template';
@@ -1350,17 +1339,29 @@ begin
   if j.id is null then
     return null;
   end if;
+  -- the first attempt freezes what the message says (and to whom): a retry must send the same body
+  -- under the same idempotency key (Resend refuses the key with another body), and a replay too
+  if j.payload ? 'data' then
+    return jsonb_build_object('template', template, 'channel', split_part(j.kind, '.', 2), 'entity', entity,
+      'recipient', recipient, 'to', j.payload ->> 'to', 'key', j.dedupe_key,
+      'suppressed', (select s.reason from ops.email_suppressions s where s.email = j.payload ->> 'to'),
+      'data', j.payload -> 'data');
+  end if;
   to_email := ops.notify_recipient_email(recipient);
   if recipient like 'user:%' and to_email is null then
     raise exception 'recipient % has no email address', recipient using errcode = 'no_data_found';
   end if;
-  data := case
+  -- each template's payload, named as its zod schema in _shared/notify/templates.ts names it
+  data := jsonb_strip_nulls(case
     when template in ('payment_receipt', 'payment_failed', 'refund_confirmation') then (
-      select jsonb_build_object('order_id', o.id, 'order_ref', upper(left(o.id::text, 8)), 'status', o.status,
-               'amount', coalesce(o.amount_total, 0), 'currency', coalesce(o.currency, 'usd'),
-               'amount_refunded', o.amount_refunded, 'item', l.title,
+      select jsonb_build_object('order_ref', upper(left(o.id::text, 8)),
+               'amount', coalesce(o.amount_total, 0), 'currency', coalesce(o.currency, 'usd'), 'item', l.title,
                'paid_at', o.paid_at, 'customer_name', coalesce(c.name, p.display_name),
-               'failure_reason', (select pi.last_error from ops.payment_intents pi where pi.stripe_payment_intent_id = o.stripe_payment_intent_id))
+               'reason', (select pi.last_error from ops.payment_intents pi where pi.stripe_payment_intent_id = o.stripe_payment_intent_id),
+               -- a refund's amounts as they were when it was enqueued (this refund, and the total with it)
+               'amount_refunded', (j.payload ->> 'refunded_total')::bigint - coalesce((j.payload ->> 'refunded_before')::bigint, 0),
+               'total_refunded', (j.payload ->> 'refunded_total')::bigint,
+               'order_amount', coalesce(o.amount_total, 0))
         from public.orders o
         left join public.listings l on l.id = o.listing_id
         left join public.profiles p on p.id = o.buyer_id
@@ -1371,8 +1372,8 @@ begin
         from auth.users u left join public.customers c on c.user_id = u.id left join public.profiles p on p.id = u.id
        where u.id = ops.as_uuid(entity_id))
     when template in ('support_ack', 'founder_new_ticket') then (
-      select jsonb_build_object('ticket_id', t.id, 'ticket_ref', t.ref, 'subject', t.subject, 'category', t.category,
-               'queue', t.queue, 'priority', t.priority, 'tags', to_jsonb(t.tags), 'source', t.source,
+      select jsonb_build_object('ticket_ref', t.ref, 'subject', t.subject, 'category', t.category,
+               'queue', t.queue, 'priority', t.priority, 'tags', to_jsonb(t.tags),
                'requester_email', lower(u.email), 'order_ref', upper(left(t.order_id::text, 8)),
                'customer_name', coalesce(c.name, p.display_name),
                'message', (select m.body from public.ticket_messages m where m.ticket_id = t.id order by m.created_at limit 1))
@@ -1382,28 +1383,30 @@ begin
         left join public.profiles p on p.id = t.requester_id
        where t.id = ops.as_uuid(entity_id))
     when template = 'slack_dispute_alert' then (
-      select jsonb_build_object('dispute_id', d.stripe_dispute_id, 'amount', d.amount, 'currency', d.currency,
-               'reason', d.reason, 'status', d.status, 'evidence_due_by', d.evidence_due_by,
-               'order_id', o.id, 'order_ref', upper(left(o.id::text, 8)),
+      select jsonb_build_object('dispute_id', d.stripe_dispute_id, 'amount', coalesce(d.amount, 0), 'currency', coalesce(d.currency, 'usd'),
+               'reason', coalesce(d.reason, 'not given'), 'evidence_due_by', d.evidence_due_by,
+               'order_ref', upper(left(o.id::text, 8)),
                'ticket_ref', (select t.ref from public.support_tickets t where t.case_key = 'dispute:' || d.stripe_dispute_id))
         from ops.disputes d
         left join public.orders o on o.stripe_payment_intent_id = d.stripe_payment_intent_id
        where d.stripe_dispute_id = entity_id
        limit 1)
     when template = 'slack_dead_job_alert' then (
-      select jsonb_build_object('job_id', x.id, 'kind', x.kind, 'attempts', x.attempts, 'last_error', left(x.last_error, 300),
-               'next_action', format('fix the cause, then: select ops.replay_job(%s);', x.id))
-        from ops.jobs x where x.id = entity_id::bigint)
-  end;
+      select jsonb_build_object('job_id', x.id, 'kind', x.kind, 'attempts', x.attempts,
+               'last_error', coalesce(left(x.last_error, 1000), 'no error recorded'), 'dedupe_key', x.dedupe_key,
+               'entity', coalesce(x.payload ->> 'entity', x.queue_key))
+        from ops.jobs x where entity_id ~ '^[0-9]{1,18}$' and x.id = entity_id::bigint)
+  end);
   if data is null then
     raise exception '% for % has nothing to say: % is gone', template, recipient, entity using errcode = 'no_data_found';
   end if;
+  update ops.jobs set payload = payload || jsonb_build_object('data', data, 'to', to_email) where id = j.id;
   return jsonb_build_object('template', template, 'channel', split_part(j.kind, '.', 2), 'entity', entity,
-    'recipient', recipient, 'to', to_email,
+    'recipient', recipient, 'to', to_email, 'key', j.dedupe_key,
     'suppressed', (select s.reason from ops.email_suppressions s where s.email = to_email),
     'data', data);
 end
-$$;
+$_$;
 
 
 --
@@ -1463,7 +1466,8 @@ begin
   end if;
   if new.amount_refunded > old.amount_refunded and new.status = any (paid_states) then
     perform ops.enqueue_notification('email', 'refund_confirmation', format('order:%s:refunded:%s', new.id, new.amount_refunded),
-      'user:' || new.buyer_id, jsonb_build_object('order_id', new.id));
+      'user:' || new.buyer_id,
+      jsonb_build_object('order_id', new.id, 'refunded_before', old.amount_refunded, 'refunded_total', new.amount_refunded));
   end if;
   return null;
 end
@@ -1716,10 +1720,10 @@ $$;
 
 
 --
--- Name: record_email_event(text, text, text[]); Type: FUNCTION; Schema: ops; Owner: -
+-- Name: record_email_event(text, text, text[], boolean, text); Type: FUNCTION; Schema: ops; Owner: -
 --
 
-CREATE FUNCTION ops.record_email_event(p_event_id text, p_type text, p_emails text[]) RETURNS text
+CREATE FUNCTION ops.record_email_event(p_event_id text, p_type text, p_emails text[], p_undeliverable boolean, p_detail text DEFAULT NULL::text) RETURNS text
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
@@ -1731,12 +1735,12 @@ begin
   if not found then
     return 'duplicate';
   end if;
-  if p_type not in ('email.bounced', 'email.complained') then
+  if not p_undeliverable then
     return 'ignored';
   end if;
   foreach e in array coalesce(p_emails, '{}') loop
-    insert into ops.email_suppressions (email, reason, provider_event_id)
-    values (lower(trim(e)), case when p_type = 'email.bounced' then 'bounced' else 'complained' end, p_event_id)
+    insert into ops.email_suppressions (email, reason, provider_event_id, detail)
+    values (lower(trim(e)), case when p_type = 'email.complained' then 'complained' else 'bounced' end, p_event_id, left(p_detail, 500))
     on conflict (email) do nothing;
   end loop;
   return 'processed';
@@ -2617,23 +2621,24 @@ COMMENT ON TABLE ops.crm_deals IS 'Mapping order <-> CRM deal (keyed in the CRM 
 
 
 --
--- Name: degraded_communications; Type: TABLE; Schema: ops; Owner: -
+-- Name: degraded_communications; Type: VIEW; Schema: ops; Owner: -
 --
 
-CREATE TABLE ops.degraded_communications (
-    job_id bigint NOT NULL,
-    entity text NOT NULL,
-    template text NOT NULL,
-    reason text,
-    since timestamp with time zone DEFAULT now() NOT NULL
-);
+CREATE VIEW ops.degraded_communications WITH (security_invoker='true') AS
+ SELECT (j.payload ->> 'entity'::text) AS entity,
+    (j.payload ->> 'template'::text) AS template,
+    j.id AS job_id,
+    j.last_error AS reason,
+    j.updated_at AS since
+   FROM ops.jobs j
+  WHERE ((j.status = 'dead'::text) AND (j.kind ~~ 'notify.%'::text));
 
 
 --
--- Name: TABLE degraded_communications; Type: COMMENT; Schema: ops; Owner: -
+-- Name: VIEW degraded_communications; Type: COMMENT; Schema: ops; Owner: -
 --
 
-COMMENT ON TABLE ops.degraded_communications IS 'Notifications that went dead: the entity (order:<id>, ticket:<id>, ...) is communication degraded until the job is replayed and succeeds.';
+COMMENT ON VIEW ops.degraded_communications IS 'Orders, tickets and users whose notification went dead: communication degraded until the job is replayed and succeeds.';
 
 
 --
@@ -2669,6 +2674,7 @@ CREATE TABLE ops.email_suppressions (
     email text NOT NULL,
     reason text NOT NULL,
     provider_event_id text,
+    detail text,
     suppressed_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT email_suppressions_email_check CHECK ((email = lower(email))),
     CONSTRAINT email_suppressions_reason_check CHECK ((reason = ANY (ARRAY['bounced'::text, 'complained'::text])))
@@ -3040,9 +3046,13 @@ CREATE VIEW ops.pipeline_exceptions WITH (security_invoker='true') AS
  SELECT
         CASE
             WHEN (j.unclaimed_dispatches > 0) THEN 'undeliverable job'::text
+            WHEN (j.kind ~~ 'notify.%'::text) THEN 'communication degraded'::text
             ELSE 'dead job'::text
         END AS exception,
-    j.kind AS subject,
+        CASE
+            WHEN (j.kind ~~ 'notify.%'::text) THEN COALESCE((j.payload ->> 'entity'::text), j.kind)
+            ELSE j.kind
+        END AS subject,
     (j.id)::text AS ref,
     j.updated_at AS since,
     j.attempts,
@@ -3619,14 +3629,6 @@ ALTER TABLE ONLY ops.crm_contacts
 
 ALTER TABLE ONLY ops.crm_deals
     ADD CONSTRAINT crm_deals_pkey PRIMARY KEY (order_id);
-
-
---
--- Name: degraded_communications degraded_communications_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
---
-
-ALTER TABLE ONLY ops.degraded_communications
-    ADD CONSTRAINT degraded_communications_pkey PRIMARY KEY (job_id);
 
 
 --
@@ -4219,7 +4221,7 @@ CREATE TRIGGER jobs_100_set_updated_at BEFORE UPDATE ON ops.jobs FOR EACH ROW EX
 -- Name: jobs jobs_600_dead_notify; Type: TRIGGER; Schema: ops; Owner: -
 --
 
-CREATE TRIGGER jobs_600_dead_notify AFTER UPDATE OF status ON ops.jobs FOR EACH ROW WHEN (((new.status IS DISTINCT FROM old.status) AND ((new.status = 'dead'::text) OR ((new.status = 'succeeded'::text) AND (new.kind ~~ 'notify.%'::text))))) EXECUTE FUNCTION ops.jobs_dead_notify();
+CREATE TRIGGER jobs_600_dead_notify AFTER UPDATE OF status ON ops.jobs FOR EACH ROW WHEN (((new.status = 'dead'::text) AND (old.status IS DISTINCT FROM 'dead'::text) AND (new.kind <> 'notify.slack'::text))) EXECUTE FUNCTION ops.jobs_dead_notify();
 
 
 --
@@ -4413,14 +4415,6 @@ ALTER TABLE ONLY ops.crm_contacts
 
 ALTER TABLE ONLY ops.crm_deals
     ADD CONSTRAINT crm_deals_order_id_fkey FOREIGN KEY (order_id) REFERENCES public.orders(id) ON DELETE CASCADE;
-
-
---
--- Name: degraded_communications degraded_communications_job_id_fkey; Type: FK CONSTRAINT; Schema: ops; Owner: -
---
-
-ALTER TABLE ONLY ops.degraded_communications
-    ADD CONSTRAINT degraded_communications_job_id_fkey FOREIGN KEY (job_id) REFERENCES ops.jobs(id) ON DELETE CASCADE;
 
 
 --
@@ -5267,11 +5261,11 @@ GRANT ALL ON FUNCTION ops.record_crm_sync(p_job_id bigint, p_worker text, p_adap
 
 
 --
--- Name: FUNCTION record_email_event(p_event_id text, p_type text, p_emails text[]); Type: ACL; Schema: ops; Owner: -
+-- Name: FUNCTION record_email_event(p_event_id text, p_type text, p_emails text[], p_undeliverable boolean, p_detail text); Type: ACL; Schema: ops; Owner: -
 --
 
-REVOKE ALL ON FUNCTION ops.record_email_event(p_event_id text, p_type text, p_emails text[]) FROM PUBLIC;
-GRANT ALL ON FUNCTION ops.record_email_event(p_event_id text, p_type text, p_emails text[]) TO provider_webhook;
+REVOKE ALL ON FUNCTION ops.record_email_event(p_event_id text, p_type text, p_emails text[], p_undeliverable boolean, p_detail text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.record_email_event(p_event_id text, p_type text, p_emails text[], p_undeliverable boolean, p_detail text) TO provider_webhook;
 
 
 --
@@ -5474,6 +5468,13 @@ GRANT ALL ON FUNCTION public.set_updated_at() TO service_role;
 REVOKE ALL ON FUNCTION public.submit_support_request(p_category text, p_subject text, p_message text, p_order_id uuid, p_idempotency_key text, p_client_context jsonb, p_follow_up_of uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.submit_support_request(p_category text, p_subject text, p_message text, p_order_id uuid, p_idempotency_key text, p_client_context jsonb, p_follow_up_of uuid) TO service_role;
 GRANT ALL ON FUNCTION public.submit_support_request(p_category text, p_subject text, p_message text, p_order_id uuid, p_idempotency_key text, p_client_context jsonb, p_follow_up_of uuid) TO authenticated;
+
+
+--
+-- Name: TABLE degraded_communications; Type: ACL; Schema: ops; Owner: -
+--
+
+GRANT SELECT ON TABLE ops.degraded_communications TO service_role;
 
 
 --

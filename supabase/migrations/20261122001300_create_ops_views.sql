@@ -50,8 +50,11 @@ comment on view ops.pipeline_health is 'One row per job kind (and one for the St
 create or replace view ops.pipeline_exceptions with (security_invoker = true) as
 -- a dead job that still counts dispatches since its last claim was dead-lettered by the sweep:
 -- its dispatches never reached a worker (every other way to dead passes through a claim)
-select case when j.unclaimed_dispatches > 0 then 'undeliverable job' else 'dead job' end as exception,
-       j.kind as subject, j.id::text as ref, j.updated_at as since, j.attempts, j.last_error as error,
+-- a dead notification leaves its order or ticket "communication degraded": the customer was not told
+select case when j.unclaimed_dispatches > 0 then 'undeliverable job'
+            when j.kind like 'notify.%' then 'communication degraded' else 'dead job' end as exception,
+       case when j.kind like 'notify.%' then coalesce(j.payload ->> 'entity', j.kind) else j.kind end as subject,
+       j.id::text as ref, j.updated_at as since, j.attempts, j.last_error as error,
        case when j.unclaimed_dispatches > 0
             then format('check the vault secrets functions_base_url and worker_secret, that the function %s is deployed '
                         'and that its WORKER_SECRET holds the vault''s worker_secret; then: select ops.replay_job(%s);', k.function_name, j.id)

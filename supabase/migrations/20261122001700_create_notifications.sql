@@ -65,15 +65,15 @@ create table if not exists ops.provider_events (
 comment on table ops.provider_events is 'Webhook events from providers other than Stripe (Resend), recorded once.';
 
 -- Communication that could not be delivered after every retry: the order or ticket it was about is
--- "communication degraded" until the job is replayed and succeeds. Business state is untouched.
-create table if not exists ops.degraded_communications (
-  job_id bigint primary key references ops.jobs (id) on delete cascade,
-  entity text not null,
-  template text not null,
-  reason text,
-  since timestamptz not null default now()
-);
-comment on table ops.degraded_communications is 'Notifications that went dead: the entity (order:<id>, ticket:<id>, ...) is communication degraded until the job is replayed and succeeds.';
+-- "communication degraded" while its notification job is dead (a replay that succeeds clears it).
+-- Business state is untouched. pipeline_exceptions lists the same jobs with their next action.
+create or replace view ops.degraded_communications with (security_invoker = true) as
+select j.payload ->> 'entity' as entity, j.payload ->> 'template' as template, j.id as job_id,
+       j.last_error as reason, j.updated_at as since
+  from ops.jobs j where j.status = 'dead' and j.kind like 'notify.%';
+comment on view ops.degraded_communications is 'Orders, tickets and users whose notification went dead: communication degraded until the job is replayed and succeeds.';
+revoke all on ops.degraded_communications from public, anon, authenticated;
+grant select on ops.degraded_communications to service_role;
 
 -- Enqueues one notification: the dedupe key is (channel, template, entity, recipient).
 create or replace function ops.enqueue_notification(p_channel text, p_template text, p_entity text, p_recipient text,
@@ -203,34 +203,22 @@ drop trigger if exists support_tickets_600_notify on public.support_tickets;
 create trigger support_tickets_600_notify after insert on public.support_tickets
   for each row execute function ops.support_tickets_notify();
 
--- A job that went dead: a notification marks its entity "communication degraded"; any other kind
--- alerts the team in Slack (not a dead Slack alert itself, which would loop). A replayed job that
--- then succeeds clears its mark. security definer: runs as whoever finishes the job.
+-- A job that went dead alerts the team in Slack (not a dead Slack alert itself, which would loop).
+-- security definer: runs as whoever finishes the job.
 create or replace function ops.jobs_dead_notify() returns trigger
 language plpgsql
 security definer
 set search_path = ''
 as $$
 begin
-  if new.status = 'succeeded' then
-    delete from ops.degraded_communications where job_id = new.id;
-    return null;
-  end if;
-  if new.kind like 'notify.%' then
-    insert into ops.degraded_communications (job_id, entity, template, reason)
-    values (new.id, new.payload ->> 'entity', new.payload ->> 'template', left(new.last_error, 500))
-    on conflict (job_id) do update set reason = excluded.reason, since = now();
-  end if;
-  if new.kind <> 'notify.slack' then
-    perform ops.enqueue_notification('slack', 'slack_dead_job_alert',
-      format('job:%s:dead:%s', new.id, (select count(*) from ops.job_attempts a where a.job_id = new.id)), 'team');
-  end if;
+  perform ops.enqueue_notification('slack', 'slack_dead_job_alert',
+    format('job:%s:dead:%s', new.id, (select count(*) from ops.job_attempts a where a.job_id = new.id)), 'team');
   return null;
 end
 $$;
 drop trigger if exists jobs_600_dead_notify on ops.jobs;
 create trigger jobs_600_dead_notify after update of status on ops.jobs
-  for each row when (new.status is distinct from old.status and (new.status = 'dead' or (new.status = 'succeeded' and new.kind like 'notify.%')))
+  for each row when (new.status = 'dead' and old.status is distinct from 'dead' and new.kind <> 'notify.slack')
   execute function ops.jobs_dead_notify();
 
 -- The people a job addresses: user:<id> -> their email; founder/team are the worker's config.
@@ -260,6 +248,14 @@ declare
 begin
   if j.id is null then
     return null;
+  end if;
+  -- the first attempt freezes what the message says (and to whom): a retry must send the same body
+  -- under the same idempotency key (Resend refuses the key with another body), and a replay too
+  if j.payload ? 'data' then
+    return jsonb_build_object('template', template, 'channel', split_part(j.kind, '.', 2), 'entity', entity,
+      'recipient', recipient, 'to', j.payload ->> 'to', 'key', j.dedupe_key,
+      'suppressed', (select s.reason from ops.email_suppressions s where s.email = j.payload ->> 'to'),
+      'data', j.payload -> 'data');
   end if;
   to_email := ops.notify_recipient_email(recipient);
   if recipient like 'user:%' and to_email is null then
@@ -314,6 +310,7 @@ begin
   if data is null then
     raise exception '% for % has nothing to say: % is gone', template, recipient, entity using errcode = 'no_data_found';
   end if;
+  update ops.jobs set payload = payload || jsonb_build_object('data', data, 'to', to_email) where id = j.id;
   return jsonb_build_object('template', template, 'channel', split_part(j.kind, '.', 2), 'entity', entity,
     'recipient', recipient, 'to', to_email, 'key', j.dedupe_key,
     'suppressed', (select s.reason from ops.email_suppressions s where s.email = to_email),

@@ -6,10 +6,10 @@ import { checkoutCompleted } from "../../scripts/lib/scenarios.ts";
 import { deliver, uid } from "./stripe.ts";
 
 /** A new app user: a lead customer, and so a crm.contact job. */
-export async function newBuyer(email: string): Promise<{ id: string; customerId: string }> {
+export async function newBuyer(email: string): Promise<{ id: string; customerId: string; email: string }> {
   const [u] = await sql<{ id: string }[]>`insert into auth.users (email) values (${email}) returning id`;
   const [c] = await sql<{ id: string }[]>`select id from public.customers where user_id = ${u.id}`;
-  return { id: u.id, customerId: c.id };
+  return { id: u.id, customerId: c.id, email };
 }
 
 /** A pending order paid through Checkout (one signed checkout.session.completed). */

@@ -284,9 +284,9 @@ describe("payload validation: a bad payload is a permanent, clearly worded error
       amount_refunded: 0,
     }],
     ["support_ack", "subject is required", { ...samples.support_ack, subject: "" }],
-    ["slack_dispute_alert", "evidence_due_by is required", {
+    ["slack_dispute_alert", "evidence_due_by must be an ISO 8601 date-time", {
       ...samples.slack_dispute_alert,
-      evidence_due_by: undefined,
+      evidence_due_by: "next week",
     }],
     ["welcome", "payload", "not an object"],
   ] as Array<[TemplateName, string, unknown]>)("%s: %s", (name, expected, payload) => {

@@ -132,7 +132,8 @@ const founderNewTicket = z.object({
   subject: text(300),
   queue: text(50),
   priority: text(50),
-  requester_email: address,
+  /** absent for system tickets nobody asked for (a dispute's) */
+  requester_email: address.nullish(),
   category: text(100).nullish(),
   order_ref: ref.nullish(),
   message: text(20_000).nullish(),
@@ -140,11 +141,13 @@ const founderNewTicket = z.object({
 });
 
 const disputeAlert = z.object({
-  order_ref: ref,
+  /** absent when the disputed payment is not one of our orders */
+  order_ref: ref.nullish(),
   amount: minorUnits,
   currency,
   reason: text(100),
-  evidence_due_by: instant,
+  /** Stripe's evidence_details.due_by; absent for disputes that take no evidence */
+  evidence_due_by: instant.nullish(),
   dispute_id: ref.nullish(),
   ticket_ref: ref.nullish(),
 });
@@ -275,7 +278,7 @@ export const templates = {
           ["Subject", oneLine(p.subject, 300)],
           ["Queue", p.queue],
           ["Priority", p.priority],
-          ["Requester", p.requester_email],
+          ["Requester", p.requester_email ?? "none (opened by the pipeline)"],
           ...(p.category ? [["Category", p.category] as [string, string]] : []),
           ...(p.order_ref ? [["Order", p.order_ref] as [string, string]] : []),
           ...(p.tags?.length ? [["Tags", p.tags.join(", ")] as [string, string]] : []),
@@ -287,9 +290,11 @@ export const templates = {
 
   slack_dispute_alert: slack(disputeAlert, (p, c) => ({
     text: [
-      `:rotating_light: *Dispute opened* on order ${escapeSlack(oneLine(p.order_ref))} (${c.appName}): ` +
+      `:rotating_light: *Dispute opened* on ${
+        p.order_ref ? `order ${escapeSlack(oneLine(p.order_ref))}` : "a payment without an order"
+      } (${c.appName}): ` +
       `${escapeSlack(formatMoney(p.amount, p.currency))}, reason _${escapeSlack(oneLine(p.reason, 100))}_.`,
-      `*Evidence due by ${formatUtc(p.evidence_due_by)}.*`,
+      p.evidence_due_by ? `*Evidence due by ${formatUtc(p.evidence_due_by)}.*` : "No evidence due date given.",
       ...(p.dispute_id || p.ticket_ref
         ? [
           [
