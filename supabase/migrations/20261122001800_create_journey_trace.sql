@@ -110,7 +110,10 @@ begin
   entities := array(select 'order:' || x from unnest(orders) x
                     union all select 'customer:' || x from unnest(customers) x
                     union all select 'ticket:' || x from unnest(tickets) x
-                    union all select 'user:' || x from unnest(users) x);
+                    union all select 'user:' || x from unnest(users) x
+                    union all select 'dispute:' || d.stripe_dispute_id from ops.disputes d
+                                join public.orders o on o.stripe_payment_intent_id = d.stripe_payment_intent_id
+                               where o.id = any (orders));
 
   return query
   select e.received_at, 'stripe', e.object_id, e.type || ' -> ' || e.status,

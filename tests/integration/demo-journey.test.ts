@@ -1,0 +1,19 @@
+// npm start's demo journey, run against the stack so that what it shows the founder stays true.
+import { expect, test } from "vitest";
+import { formatJourneySteps, runJourney } from "../../scripts/demo/journey.ts";
+import { formatJourney, journey } from "../../scripts/ops/trace.ts";
+import { sql } from "../helpers/db.ts";
+import "../helpers/require-stack.ts";
+
+test("the demo journey: every step does what it says, and the trace shows it", async () => {
+  const { steps, email, orderId } = await runJourney(sql);
+  expect(steps.map((s) => [s.title, s.ok])).toEqual(steps.map((s) => [s.title, true]));
+  expect(steps).toHaveLength(7);
+  expect(formatJourneySteps(steps)).toMatch(/✔ 7\. A support request/);
+  const rows = await journey(sql, email);
+  const sources = new Set(rows.map((r) => r.source));
+  for (const s of ["stripe", "status", "job", "crm", "ticket", "email", "slack"]) expect(sources).toContain(s);
+  expect(rows.some((r) => r.what === "paid -> refunded" && r.entity === `order:${orderId}`)).toBe(true);
+  expect(formatJourney(email, rows)).toContain(`payment_receipt to ${email}: captured`);
+  await expect(journey(sql, "nobody-knows-this")).rejects.toThrow(/cannot trace/);
+}, 120_000);
