@@ -26,6 +26,9 @@ export const settings = {
   crmRate: intEnv("BENCH_CRM_RATE", 20, 1, 500),
   /** how long the faulty-CRM variant waits for its deal jobs (retries, Retry-After, 5 s hangs) */
   crmFaultsMaxSeconds: intEnv("BENCH_CRM_FAULTS_MAX_SECONDS", 180, 10, 900),
+  /** support requests (from as many users) and disputes of section "support", and their rate per second */
+  supportRequests: intEnv("BENCH_SUPPORT_REQUESTS", 50, 1, 2_000),
+  supportRate: intEnv("BENCH_SUPPORT_RATE", 5, 1, 200),
   /** customer.updated events per round and side of the peer comparison; rounds alternate who goes first. */
   peerEvents: intEnv("BENCH_PEER_EVENTS", 1500, 50, 50_000),
   peerRounds: intEnv("BENCH_PEER_ROUNDS", 2, 1, 10),

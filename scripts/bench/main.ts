@@ -23,6 +23,7 @@
 //      BENCH_JOBS (1000) BENCH_JOBS_MAX_SECONDS (60, time limit of each drain)
 //      BENCH_CRM_EVENTS (100) BENCH_CRM_RATE (20, checkouts/s for the commit -> CRM latency)
 //      BENCH_CRM_FAULTS_MAX_SECONDS (180, wait for the deal jobs against the faulty CRM)
+//      BENCH_SUPPORT_REQUESTS (50) BENCH_SUPPORT_RATE (5/s): support request -> acknowledgement, dispute -> ticket
 //      BENCH_ONLY (comma-separated section names, e.g. "peer,jobs@faults"; default all)
 // Output: the table on stdout and <stackDir>/bench.json.
 import { spawnSync } from "node:child_process";
@@ -41,6 +42,7 @@ import { Report } from "./report.ts";
 import { pgbenchBaseline } from "./sections/baseline.ts";
 import { crmLatency } from "./sections/crm-latency.ts";
 import { crmLatencyFaults } from "./sections/crm-latency-faults.ts";
+import { supportLatency } from "./sections/support.ts";
 import { ingestLatency } from "./sections/ingest-latency.ts";
 import { ingestThroughput } from "./sections/ingest-throughput.ts";
 import { jobsDrain } from "./sections/jobs-drain.ts";
@@ -56,6 +58,7 @@ const SECTIONS: Section[] = [
   peerComparison,
   jobsDrain,
   crmLatency,
+  supportLatency,
   crmLatencyFaults,
 ];
 

@@ -68,6 +68,7 @@ export async function measureCrmLatency(ctx: BenchContext, v: Variant) {
   }
   const at = `@${s.crmRate}/s`;
   const section = v.section;
+  if (done.p95 !== null) ctx.metrics.set(`${section}.deal_p95_ms`, done.p95);
   for (const p of ["p50", "p95", "max"] as const) {
     ctx.report.add({ section, figure: `paid -> crm.deal job succeeded ${p} ${at}`, value: done[p], unit: "ms" });
   }
