@@ -738,6 +738,47 @@ $$;
 
 
 --
+-- Name: settings; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.settings (
+    id boolean DEFAULT true NOT NULL,
+    stripe_livemode boolean DEFAULT false NOT NULL,
+    stripe_account_id text,
+    CONSTRAINT settings_id_check CHECK (id),
+    CONSTRAINT settings_stripe_account_id_check CHECK ((stripe_account_id ~ '^acct_[A-Za-z0-9]+$'::text))
+);
+
+
+--
+-- Name: TABLE settings; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.settings IS 'Pipeline settings (one row): the Stripe mode and Connect account events must belong to. Change with e.g. update ops.settings set stripe_livemode = true;';
+
+
+--
+-- Name: current_settings(); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.current_settings() RETURNS ops.settings
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+declare
+  s ops.settings;
+begin
+  select * into s from ops.settings where id;
+  if not found then
+    raise exception 'ops.settings has no row: insert into ops.settings default values, then set the Stripe mode'
+      using errcode = 'object_not_in_prerequisite_state';
+  end if;
+  return s;
+end
+$$;
+
+
+--
 -- Name: defer_job(bigint, text, integer, text, boolean); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -1031,18 +1072,27 @@ $$;
 
 
 --
--- Name: ingest_stripe_event(jsonb); Type: FUNCTION; Schema: ops; Owner: -
+-- Name: ingest_stripe_event(jsonb, boolean, text); Type: FUNCTION; Schema: ops; Owner: -
 --
 
-CREATE FUNCTION ops.ingest_stripe_event(event jsonb) RETURNS jsonb
+CREATE FUNCTION ops.ingest_stripe_event(event jsonb, p_livemode boolean DEFAULT NULL::boolean, p_account_id text DEFAULT NULL::text) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $_$
 declare
   v_event_id text := event ->> 'id';
+  cfg ops.settings := ops.current_settings();
   existing text;
+  reason text;
   applied record;
 begin
+  if p_livemode is not null
+     and (p_livemode <> cfg.stripe_livemode or nullif(p_account_id, '') is distinct from cfg.stripe_account_id) then
+    raise exception 'the webhook takes % events (STRIPE_LIVEMODE=%, STRIPE_ACCOUNT_ID=%) but ops.settings says % (%): make them agree',
+      case when p_livemode then 'live-mode' else 'test-mode' end, p_livemode::text, coalesce(nullif(p_account_id, ''), 'unset'),
+      case when cfg.stripe_livemode then 'live mode' else 'test mode' end, coalesce(cfg.stripe_account_id, 'no account')
+      using errcode = 'object_not_in_prerequisite_state';
+  end if;
   if jsonb_typeof(event) <> 'object' or v_event_id is null or event ->> 'type' is null
      or jsonb_typeof(event -> 'data' -> 'object') is distinct from 'object' or coalesce(event ->> 'created', '') !~ '^\d+$' then
     raise exception 'not a Stripe event: id, type, created and data.object are required' using errcode = 'invalid_parameter_value';
@@ -1054,24 +1104,32 @@ begin
     -- a redelivery, or a concurrent copy that committed first: nothing changes
     return jsonb_build_object('event_id', v_event_id, 'status', existing, 'duplicate', true);
   end if;
-  select * into applied from ops.apply_stripe_event_guarded(event);
+  -- another mode's or account's event is recorded and answered, never applied (no facts, no jobs)
+  reason := ops.stripe_event_scope_problem(event, cfg);
+  if reason is null then
+    select * into applied from ops.apply_stripe_event_guarded(event);
+  else
+    select 'ignored' as outcome, null::text as error into applied;
+  end if;
   -- recorded with its outcome in one insert, in the apply's transaction (a row inserted as 'received'
   -- and then updated would write the payload twice); a plain insert: a copy that got here anyway fails
   insert into ops.stripe_events (event_id, type, api_version, livemode, object_id, event_created, payload,
-                                 status, attempts, last_error, processed_at)
-  values (v_event_id, event ->> 'type', event ->> 'api_version', coalesce((event ->> 'livemode')::boolean, false),
+                                 status, attempts, last_error, processed_at, ignored_reason)
+  values (v_event_id, event ->> 'type', event ->> 'api_version', coalesce(event -> 'livemode' = 'true'::jsonb, false),
           event -> 'data' -> 'object' ->> 'id', to_timestamp((event ->> 'created')::bigint), event,
-          applied.outcome, 1, applied.error, case when applied.outcome <> 'failed' then now() end);
-  return jsonb_build_object('event_id', v_event_id, 'status', applied.outcome, 'duplicate', false);
+          applied.outcome, 1, applied.error, case when applied.outcome <> 'failed' then now() end,
+          reason);
+  return jsonb_build_object('event_id', v_event_id, 'status', applied.outcome, 'duplicate', false)
+         || case when reason is null then '{}'::jsonb else jsonb_build_object('reason', reason) end;
 end
 $_$;
 
 
 --
--- Name: FUNCTION ingest_stripe_event(event jsonb); Type: COMMENT; Schema: ops; Owner: -
+-- Name: FUNCTION ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text); Type: COMMENT; Schema: ops; Owner: -
 --
 
-COMMENT ON FUNCTION ops.ingest_stripe_event(event jsonb) IS 'Records a Stripe event once (by id) and applies it; duplicates change nothing. Returns {event_id, status, duplicate}.';
+COMMENT ON FUNCTION ops.ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text) IS 'Records a Stripe event once (by id) and applies it when it belongs to the mode and account ops.settings names (else: ignored, with its reason); duplicates change nothing. Returns {event_id, status, duplicate[, reason]}.';
 
 
 --
@@ -1446,6 +1504,29 @@ $$;
 
 
 --
+-- Name: stripe_event_scope_problem(jsonb, ops.settings); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.stripe_event_scope_problem(evt jsonb, s ops.settings) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select case
+    when coalesce(evt -> 'livemode' = 'true'::jsonb, false) <> s.stripe_livemode
+      then format('a %s-mode event; this project takes %s-mode events only (ops.settings.stripe_livemode)',
+                  case when s.stripe_livemode then 'test' else 'live' end,
+                  case when s.stripe_livemode then 'live' else 'test' end)
+    when coalesce(evt ->> 'account', s.stripe_account_id) is distinct from s.stripe_account_id
+      then case when s.stripe_account_id is null
+                then format('an event of the connected account %s; this project takes its own account''s events only '
+                            '(ops.settings.stripe_account_id is not set)', evt ->> 'account')
+                else format('an event of the account %s; this project takes events of %s and its own only '
+                            '(ops.settings.stripe_account_id)', evt ->> 'account', s.stripe_account_id) end
+  end
+$$;
+
+
+--
 -- Name: sweep_jobs(integer, interval, integer, interval); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -1554,16 +1635,24 @@ CREATE FUNCTION ops.try_apply_stripe_event(p_event_id text) RETURNS text
     SET search_path TO ''
     AS $$
 declare
-  evt jsonb;
+  e ops.stripe_events;
+  reason text;
   applied record;
 begin
-  select payload into evt from ops.stripe_events where event_id = p_event_id for update;
+  select * into e from ops.stripe_events where event_id = p_event_id for update;
   if not found then
     raise exception 'no Stripe event % in the ledger', p_event_id using errcode = 'no_data_found';
   end if;
-  select * into applied from ops.apply_stripe_event_guarded(evt);
+  reason := ops.stripe_event_scope_problem(e.payload, ops.current_settings());
+  if reason is not null then
+    update ops.stripe_events
+       set status = 'ignored', ignored_reason = reason, attempts = attempts + 1, last_error = null, processed_at = now()
+     where event_id = p_event_id;
+    return 'ignored';
+  end if;
+  select * into applied from ops.apply_stripe_event_guarded(e.payload);
   update ops.stripe_events
-     set status = applied.outcome, attempts = attempts + 1, last_error = applied.error,
+     set status = applied.outcome, attempts = attempts + 1, last_error = applied.error, ignored_reason = null,
          processed_at = case when applied.outcome = 'failed' then processed_at else now() end
    where event_id = p_event_id;
   return applied.outcome;
@@ -2094,6 +2183,8 @@ CREATE TABLE ops.stripe_events (
     last_error text,
     received_at timestamp with time zone DEFAULT now() NOT NULL,
     processed_at timestamp with time zone,
+    ignored_reason text,
+    reviewed_at timestamp with time zone,
     CONSTRAINT stripe_events_event_id_check CHECK (((length(event_id) >= 1) AND (length(event_id) <= 255))),
     CONSTRAINT stripe_events_status_check CHECK ((status = ANY (ARRAY['received'::text, 'processed'::text, 'ignored'::text, 'failed'::text, 'dead'::text]))),
     CONSTRAINT stripe_events_type_check CHECK (((length(type) >= 1) AND (length(type) <= 255)))
@@ -2200,6 +2291,16 @@ UNION ALL
    FROM ops.stripe_events e
   WHERE (e.status = ANY (ARRAY['failed'::text, 'dead'::text]))
 UNION ALL
+ SELECT 'ignored Stripe event'::text AS exception,
+    e.type AS subject,
+    e.event_id AS ref,
+    e.received_at AS since,
+    e.attempts,
+    e.ignored_reason AS error,
+    format('nothing was applied. If this project should take such events, set ops.settings and the webhook''s STRIPE_LIVEMODE / STRIPE_ACCOUNT_ID alike, then: select * from ops.reapply_stripe_events(array[%L]); else remove the Stripe endpoint that sends them to this project. Then: update ops.stripe_events set reviewed_at = now() where event_id = %L;'::text, e.event_id, e.event_id) AS next_action
+   FROM ops.stripe_events e
+  WHERE ((e.ignored_reason IS NOT NULL) AND (e.reviewed_at IS NULL))
+UNION ALL
  SELECT 'order needs review'::text AS exception,
     o.status AS subject,
     (o.id)::text AS ref,
@@ -2215,7 +2316,7 @@ UNION ALL
 -- Name: VIEW pipeline_exceptions; Type: COMMENT; Schema: ops; Owner: -
 --
 
-COMMENT ON VIEW ops.pipeline_exceptions IS 'Everything that needs a person: dead, undeliverable and retrying jobs, stuck jobs, failed Stripe events, orders to review; with the next action for each.';
+COMMENT ON VIEW ops.pipeline_exceptions IS 'Everything that needs a person: dead, undeliverable and retrying jobs, stuck jobs, failed Stripe events, ignored (other mode or account) Stripe events, orders to review; with the next action for each.';
 
 
 --
@@ -2611,6 +2712,14 @@ ALTER TABLE ONLY ops.refunds
 
 
 --
+-- Name: settings settings_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.settings
+    ADD CONSTRAINT settings_pkey PRIMARY KEY (id);
+
+
+--
 -- Name: stripe_events stripe_events_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
 --
 
@@ -2815,6 +2924,13 @@ CREATE INDEX refunds_charge_idx ON ops.refunds USING btree (stripe_charge_id);
 --
 
 CREATE INDEX refunds_payment_intent_idx ON ops.refunds USING btree (stripe_payment_intent_id);
+
+
+--
+-- Name: stripe_events_attention_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX stripe_events_attention_idx ON ops.stripe_events USING btree (received_at) WHERE ((ignored_reason IS NOT NULL) AND (reviewed_at IS NULL));
 
 
 --
@@ -3452,6 +3568,13 @@ GRANT ALL ON FUNCTION ops.crm_job_context(p_job_id bigint, p_worker text) TO pip
 
 
 --
+-- Name: FUNCTION current_settings(); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.current_settings() FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION defer_job(p_job_id bigint, p_worker text, p_delay_ms integer, p_reason text, p_hand_on boolean); Type: ACL; Schema: ops; Owner: -
 --
 
@@ -3533,12 +3656,12 @@ REVOKE ALL ON FUNCTION ops.held_job(p_job_id bigint, p_worker text) FROM PUBLIC;
 
 
 --
--- Name: FUNCTION ingest_stripe_event(event jsonb); Type: ACL; Schema: ops; Owner: -
+-- Name: FUNCTION ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text); Type: ACL; Schema: ops; Owner: -
 --
 
-REVOKE ALL ON FUNCTION ops.ingest_stripe_event(event jsonb) FROM PUBLIC;
-GRANT ALL ON FUNCTION ops.ingest_stripe_event(event jsonb) TO stripe_webhook;
-GRANT ALL ON FUNCTION ops.ingest_stripe_event(event jsonb) TO service_role;
+REVOKE ALL ON FUNCTION ops.ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text) TO stripe_webhook;
+GRANT ALL ON FUNCTION ops.ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text) TO service_role;
 
 
 --
@@ -3633,6 +3756,13 @@ REVOKE ALL ON FUNCTION ops.replay_jobs(p_status text, p_kind text, p_limit integ
 --
 
 REVOKE ALL ON FUNCTION ops.retry_failed_stripe_event(p_event_id text, p_max_attempts integer) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION stripe_event_scope_problem(evt jsonb, s ops.settings); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.stripe_event_scope_problem(evt jsonb, s ops.settings) FROM PUBLIC;
 
 
 --

@@ -13,9 +13,16 @@ create table if not exists ops.stripe_events (
   attempts integer not null default 0,
   last_error text,
   received_at timestamptz not null default now(),
-  processed_at timestamptz
+  processed_at timestamptz,
+  -- why an event was recorded without applying it: another mode or account than ops.settings names
+  ignored_reason text,
+  -- an operator has looked at an ignored event (it leaves pipeline_exceptions)
+  reviewed_at timestamptz
 );
 comment on table ops.stripe_events is 'Ledger of Stripe webhook events: one row per event_id, with the outcome of applying it (received | processed | ignored | failed | dead).';
 create index if not exists stripe_events_status_idx on ops.stripe_events (status) where status in ('received', 'failed', 'dead');
 create index if not exists stripe_events_object_idx on ops.stripe_events (object_id);
 create index if not exists stripe_events_received_idx on ops.stripe_events (received_at);
+-- what pipeline_exceptions lists from the ledger besides failures: rare, so a small partial index
+create index if not exists stripe_events_attention_idx on ops.stripe_events (received_at)
+  where ignored_reason is not null and reviewed_at is null;

@@ -2,15 +2,17 @@
 import { connect } from "../_shared/db.ts";
 import { serve } from "../_shared/http/serve.ts";
 import { ingestStripeEvent } from "./ingest.ts";
+import { parseScope } from "./scope.ts";
 import { parseSecrets, verifyStripeEvent } from "./signature.ts";
 
 const secrets = parseSecrets(Deno.env.get("STRIPE_WEBHOOK_SECRET"));
+const scope = parseScope(Deno.env);
 // the narrowest role that works: it may only call ops.ingest_stripe_event
 const sql = connect("STRIPE_WEBHOOK_DB_URL");
 
 serve("stripe-webhook", async (req, body) => {
   const event = await verifyStripeEvent(body, req.headers.get("stripe-signature"), secrets);
-  const result = await ingestStripeEvent(sql, body);
+  const result = await ingestStripeEvent(sql, body, scope);
   return {
     body: { received: true, ...result },
     log: { event_id: result.event_id, type: event.type, status: result.status, duplicate: result.duplicate },
