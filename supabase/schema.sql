@@ -1072,10 +1072,10 @@ $$;
 
 
 --
--- Name: ingest_stripe_event(jsonb, boolean, text); Type: FUNCTION; Schema: ops; Owner: -
+-- Name: ingest_stripe_event(jsonb, boolean, text, boolean); Type: FUNCTION; Schema: ops; Owner: -
 --
 
-CREATE FUNCTION ops.ingest_stripe_event(event jsonb, p_livemode boolean DEFAULT NULL::boolean, p_account_id text DEFAULT NULL::text) RETURNS jsonb
+CREATE FUNCTION ops.ingest_stripe_event(event jsonb, p_livemode boolean DEFAULT NULL::boolean, p_account_id text DEFAULT NULL::text, p_sanitized boolean DEFAULT false) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $_$
@@ -1114,11 +1114,11 @@ begin
   -- recorded with its outcome in one insert, in the apply's transaction (a row inserted as 'received'
   -- and then updated would write the payload twice); a plain insert: a copy that got here anyway fails
   insert into ops.stripe_events (event_id, type, api_version, livemode, object_id, event_created, payload,
-                                 status, attempts, last_error, processed_at, ignored_reason)
+                                 status, attempts, last_error, processed_at, ignored_reason, sanitized)
   values (v_event_id, event ->> 'type', event ->> 'api_version', coalesce(event -> 'livemode' = 'true'::jsonb, false),
           event -> 'data' -> 'object' ->> 'id', to_timestamp((event ->> 'created')::bigint), event,
           applied.outcome, 1, applied.error, case when applied.outcome <> 'failed' then now() end,
-          reason);
+          reason, coalesce(p_sanitized, false));
   return jsonb_build_object('event_id', v_event_id, 'status', applied.outcome, 'duplicate', false)
          || case when reason is null then '{}'::jsonb else jsonb_build_object('reason', reason) end;
 end
@@ -1126,10 +1126,10 @@ $_$;
 
 
 --
--- Name: FUNCTION ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text); Type: COMMENT; Schema: ops; Owner: -
+-- Name: FUNCTION ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text, p_sanitized boolean); Type: COMMENT; Schema: ops; Owner: -
 --
 
-COMMENT ON FUNCTION ops.ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text) IS 'Records a Stripe event once (by id) and applies it when it belongs to the mode and account ops.settings names (else: ignored, with its reason); duplicates change nothing. Returns {event_id, status, duplicate[, reason]}.';
+COMMENT ON FUNCTION ops.ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text, p_sanitized boolean) IS 'Records a Stripe event once (by id) and applies it when it belongs to the mode and account ops.settings names (else: ignored, with its reason); duplicates change nothing. Returns {event_id, status, duplicate[, reason]}.';
 
 
 --
@@ -2184,6 +2184,7 @@ CREATE TABLE ops.stripe_events (
     received_at timestamp with time zone DEFAULT now() NOT NULL,
     processed_at timestamp with time zone,
     ignored_reason text,
+    sanitized boolean DEFAULT false NOT NULL,
     reviewed_at timestamp with time zone,
     CONSTRAINT stripe_events_event_id_check CHECK (((length(event_id) >= 1) AND (length(event_id) <= 255))),
     CONSTRAINT stripe_events_status_check CHECK ((status = ANY (ARRAY['received'::text, 'processed'::text, 'ignored'::text, 'failed'::text, 'dead'::text]))),
@@ -2301,6 +2302,16 @@ UNION ALL
    FROM ops.stripe_events e
   WHERE ((e.ignored_reason IS NOT NULL) AND (e.reviewed_at IS NULL))
 UNION ALL
+ SELECT 'sanitized Stripe event'::text AS exception,
+    e.type AS subject,
+    e.event_id AS ref,
+    e.received_at AS since,
+    e.attempts,
+    'a string held the NUL character (\u0000), which Postgres cannot store; stored and applied with U+FFFD in its place'::text AS error,
+    format('check the text fields of %s (a customer''s name, a Checkout custom field) in Stripe and here, correct them if needed, then: update ops.stripe_events set reviewed_at = now() where event_id = %L;'::text, COALESCE(e.object_id, 'the event''s object'::text), e.event_id) AS next_action
+   FROM ops.stripe_events e
+  WHERE (e.sanitized AND (e.reviewed_at IS NULL))
+UNION ALL
  SELECT 'order needs review'::text AS exception,
     o.status AS subject,
     (o.id)::text AS ref,
@@ -2316,7 +2327,7 @@ UNION ALL
 -- Name: VIEW pipeline_exceptions; Type: COMMENT; Schema: ops; Owner: -
 --
 
-COMMENT ON VIEW ops.pipeline_exceptions IS 'Everything that needs a person: dead, undeliverable and retrying jobs, stuck jobs, failed Stripe events, ignored (other mode or account) Stripe events, orders to review; with the next action for each.';
+COMMENT ON VIEW ops.pipeline_exceptions IS 'Everything that needs a person: dead, undeliverable and retrying jobs, stuck jobs, failed Stripe events, ignored (other mode or account) and sanitized Stripe events, orders to review; with the next action for each.';
 
 
 --
@@ -2930,7 +2941,7 @@ CREATE INDEX refunds_payment_intent_idx ON ops.refunds USING btree (stripe_payme
 -- Name: stripe_events_attention_idx; Type: INDEX; Schema: ops; Owner: -
 --
 
-CREATE INDEX stripe_events_attention_idx ON ops.stripe_events USING btree (received_at) WHERE ((ignored_reason IS NOT NULL) AND (reviewed_at IS NULL));
+CREATE INDEX stripe_events_attention_idx ON ops.stripe_events USING btree (received_at) WHERE (((ignored_reason IS NOT NULL) OR sanitized) AND (reviewed_at IS NULL));
 
 
 --
@@ -3656,12 +3667,12 @@ REVOKE ALL ON FUNCTION ops.held_job(p_job_id bigint, p_worker text) FROM PUBLIC;
 
 
 --
--- Name: FUNCTION ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text); Type: ACL; Schema: ops; Owner: -
+-- Name: FUNCTION ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text, p_sanitized boolean); Type: ACL; Schema: ops; Owner: -
 --
 
-REVOKE ALL ON FUNCTION ops.ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text) FROM PUBLIC;
-GRANT ALL ON FUNCTION ops.ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text) TO stripe_webhook;
-GRANT ALL ON FUNCTION ops.ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text) TO service_role;
+REVOKE ALL ON FUNCTION ops.ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text, p_sanitized boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text, p_sanitized boolean) TO stripe_webhook;
+GRANT ALL ON FUNCTION ops.ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text, p_sanitized boolean) TO service_role;
 
 
 --

@@ -16,7 +16,9 @@ create table if not exists ops.stripe_events (
   processed_at timestamptz,
   -- why an event was recorded without applying it: another mode or account than ops.settings names
   ignored_reason text,
-  -- an operator has looked at an ignored event (it leaves pipeline_exceptions)
+  -- the raw body held \u0000 escapes (NUL, which jsonb cannot store), stored as \uFFFD
+  sanitized boolean not null default false,
+  -- an operator has looked at an ignored or sanitized event (it leaves pipeline_exceptions)
   reviewed_at timestamptz
 );
 comment on table ops.stripe_events is 'Ledger of Stripe webhook events: one row per event_id, with the outcome of applying it (received | processed | ignored | failed | dead).';
@@ -25,4 +27,4 @@ create index if not exists stripe_events_object_idx on ops.stripe_events (object
 create index if not exists stripe_events_received_idx on ops.stripe_events (received_at);
 -- what pipeline_exceptions lists from the ledger besides failures: rare, so a small partial index
 create index if not exists stripe_events_attention_idx on ops.stripe_events (received_at)
-  where ignored_reason is not null and reviewed_at is null;
+  where (ignored_reason is not null or sanitized) and reviewed_at is null;

@@ -1,11 +1,11 @@
 // What stripe-webhook takes in (#8, Inputs): only this project's Stripe mode and Connect account are
-// applied.
+// applied, and a NUL typed by a customer is stored instead of refused.
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { config } from "../../scripts/lib/config.ts";
-import { checkoutCompleted } from "../../scripts/lib/scenarios.ts";
+import { checkoutCompleted, customerUpdated } from "../../scripts/lib/scenarios.ts";
 import { ledger, order, pendingOrder, sql } from "../helpers/db.ts";
 import { restartGateway } from "../helpers/stack.ts";
-import { deliver, uid } from "../helpers/stripe.ts";
+import { deliver, type Evt, signature, uid, WEBHOOK_URL } from "../helpers/stripe.ts";
 
 afterAll(() => sql.end());
 const t0 = () => Math.floor(Date.now() / 1000) - 3600;
@@ -121,5 +121,62 @@ describe("test and live do not mix", () => {
     expect(res).toMatchObject({ status: 200, body: { status: "ignored" } });
     expect(res.body.reason).toMatch(/connected account acct_1Connected/);
     expect(await order(id)).toEqual(before);
+  });
+});
+
+describe("a NUL typed by a customer", () => {
+  /** The JSON text as Stripe sends it, holding a \u0000 escape and, apart, an escaped backslash before u0000. */
+  function body(e: Evt): string {
+    const text = JSON.stringify(e);
+    expect(text).toContain(String.raw`\u0000`);
+    expect(text).toContain(String.raw`\\u0000`);
+    return text;
+  }
+
+  test("in a customer's name: the event is stored with U+FFFD, applied, answered 2xx and listed for review", async () => {
+    const cus = uid("cus_");
+    const e = customerUpdated(cus, `nul-${uid().slice(0, 8)}@example.com`, t0(), {
+      name: "Ada\u0000Lovelace",
+      description: String.raw`typed \u0000 as text`,
+    });
+    const text = body(e);
+    const res = await fetch(WEBHOOK_URL, {
+      method: "POST",
+      body: text,
+      headers: { "content-type": "application/json", "stripe-signature": await signature(text) },
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ received: true, event_id: e.id, status: "processed" });
+    const [row] = await sql`select status, sanitized, payload -> 'data' -> 'object' ->> 'name' as name,
+                                   payload -> 'data' -> 'object' ->> 'description' as description
+                              from ops.stripe_events where event_id = ${e.id}`;
+    expect(row).toEqual({
+      status: "processed",
+      sanitized: true,
+      name: "Ada\uFFFDLovelace",
+      description: String.raw`typed \u0000 as text`,
+    });
+    const [customer] = await sql`select name from public.customers where stripe_customer_id = ${cus}`;
+    expect(customer.name).toBe("Ada\uFFFDLovelace");
+    const [exc] = await exceptionFor(e.id);
+    expect(exc.exception).toBe("sanitized Stripe event");
+    expect(exc.next_action).toContain(cus);
+    expect(exc.next_action).toContain("reviewed_at");
+    await sql`update ops.stripe_events set reviewed_at = now() where event_id = ${e.id}`;
+    expect(await exceptionFor(e.id)).toHaveLength(0);
+  });
+
+  test("in a Checkout custom field: the payment is still applied", async () => {
+    const id = await pendingOrder();
+    const e = checkoutCompleted(id, uid("pi_"), t0(), {
+      custom_fields: [{ key: "engraving", type: "text", text: { value: "for\u0000you" } }],
+      customer_details: { name: String.raw`a \u0000 b`, email: "buyer@example.com" },
+    });
+    const res = await deliver(body(e));
+    expect(res).toMatchObject({ status: 200, body: { status: "processed" } });
+    expect((await order(id)).status).toBe("paid");
+    const [row] = await sql`select sanitized, payload #>> '{data,object,custom_fields,0,text,value}' as value
+                              from ops.stripe_events where event_id = ${e.id}`;
+    expect(row).toEqual({ sanitized: true, value: "for\uFFFDyou" });
   });
 });

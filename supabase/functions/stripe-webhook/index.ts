@@ -2,6 +2,7 @@
 import { connect } from "../_shared/db.ts";
 import { serve } from "../_shared/http/serve.ts";
 import { ingestStripeEvent } from "./ingest.ts";
+import { sanitizeNulEscapes } from "./sanitize.ts";
 import { parseScope } from "./scope.ts";
 import { parseSecrets, verifyStripeEvent } from "./signature.ts";
 
@@ -11,10 +12,18 @@ const scope = parseScope(Deno.env);
 const sql = connect("STRIPE_WEBHOOK_DB_URL");
 
 serve("stripe-webhook", async (req, body) => {
+  // the signature covers the bytes as sent; only then may the body be made storable
   const event = await verifyStripeEvent(body, req.headers.get("stripe-signature"), secrets);
-  const result = await ingestStripeEvent(sql, body, scope);
+  const { text, replaced } = sanitizeNulEscapes(body);
+  const result = await ingestStripeEvent(sql, text, { ...scope, sanitized: replaced > 0 });
   return {
     body: { received: true, ...result },
-    log: { event_id: result.event_id, type: event.type, status: result.status, duplicate: result.duplicate },
+    log: {
+      event_id: result.event_id,
+      type: event.type,
+      status: result.status,
+      duplicate: result.duplicate,
+      ...(replaced > 0 ? { nul_escapes_replaced: replaced } : {}),
+    },
   };
 }, { internalMessage: "internal error: the event was not recorded, retry later" });

@@ -5,18 +5,19 @@ import type { Scope } from "./scope.ts";
 
 export type IngestResult = { event_id: string; status: string; duplicate: boolean; reason?: string };
 
-/** `body`: the raw body of an event verifyStripeEvent accepted. Postgres parses
+/** `body`: the raw body of an event verifyStripeEvent accepted (NUL escapes replaced). Postgres parses
  * it once, instead of the function serializing the event it has just parsed (same JSON, Stripe's
  * numbers as sent). `scope`: this deployment's mode and account, which ops.settings must match. */
 export async function ingestStripeEvent(
   sql: postgres.Sql,
   body: string,
-  scope: Scope,
+  scope: Scope & { sanitized: boolean },
 ): Promise<IngestResult> {
   try {
     // a text parameter: a jsonb one would be serialized by postgres.js, a JSON string of the body
     const [row] = await sql`select ops.ingest_stripe_event(${body}::text::jsonb,
-      p_livemode => ${scope.livemode}::boolean, p_account_id => ${scope.accountId}::text) as result`;
+      p_livemode => ${scope.livemode}::boolean, p_account_id => ${scope.accountId}::text,
+      p_sanitized => ${scope.sanitized}::boolean) as result`;
     return row.result as IngestResult;
   } catch (cause) {
     const code = (cause as { code?: string }).code ?? "";
@@ -29,7 +30,7 @@ export async function ingestStripeEvent(
         { cause },
       );
     }
-    // a data exception (22xxx, e.g. \u0000 in a string) is the payload's fault: redelivery cannot help
+    // any other data exception (22xxx) is the payload's fault: redelivery cannot help
     if (/^22/.test(code)) {
       throw new HttpError(400, "event payload cannot be stored (invalid characters or values)", { cause });
     }
