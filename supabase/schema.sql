@@ -663,6 +663,33 @@ $$;
 
 
 --
+-- Name: clear_personal_data(interval); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.clear_personal_data(p_after interval DEFAULT NULL::interval) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  cutoff timestamptz := now() - coalesce(p_after, make_interval(days => (ops.current_settings()).personal_data_retention_days));
+  events_cleared bigint;
+  captures_cleared bigint;
+begin
+  update ops.stripe_events
+     set payload = ops.stripe_payload_skeleton(payload), payload_cleared_at = now()
+   where received_at < cutoff and status in ('processed', 'ignored') and payload_cleared_at is null;
+  get diagnostics events_cleared = row_count;
+  update ops.crm_capture
+     set body = ops.crm_capture_skeleton(body), key = case when operation in ('deal', 'note') then key end,
+         cleared_at = now()
+   where created_at < cutoff and cleared_at is null;
+  get diagnostics captures_cleared = row_count;
+  return jsonb_build_object('event_payloads', events_cleared, 'crm_captures', captures_cleared);
+end
+$$;
+
+
+--
 -- Name: complete_job(bigint, text, jsonb, boolean); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -687,6 +714,22 @@ begin
   end if;
   return true;
 end
+$$;
+
+
+--
+-- Name: crm_capture_skeleton(jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.crm_capture_skeleton(body jsonb) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+  select coalesce(jsonb_object_agg(f.key, f.value), '{}'::jsonb)
+    from jsonb_each(case when jsonb_typeof(body) = 'object' then body else '{}' end) f
+   where jsonb_typeof(f.value) in ('string', 'number', 'boolean')
+     and f.key in ('id', 'orderKey', 'dealId', 'contactId', 'stage', 'lifecycleStage', 'billingStatus',
+                   'amount', 'currency', 'refundedAmount', 'needsReview', 'occurredAt')
 $$;
 
 
@@ -745,7 +788,9 @@ CREATE TABLE ops.settings (
     id boolean DEFAULT true NOT NULL,
     stripe_livemode boolean DEFAULT false NOT NULL,
     stripe_account_id text,
+    personal_data_retention_days integer DEFAULT 90 NOT NULL,
     CONSTRAINT settings_id_check CHECK (id),
+    CONSTRAINT settings_personal_data_retention_days_check CHECK ((personal_data_retention_days >= 1)),
     CONSTRAINT settings_stripe_account_id_check CHECK ((stripe_account_id ~ '^acct_[A-Za-z0-9]+$'::text))
 );
 
@@ -754,7 +799,7 @@ CREATE TABLE ops.settings (
 -- Name: TABLE settings; Type: COMMENT; Schema: ops; Owner: -
 --
 
-COMMENT ON TABLE ops.settings IS 'Pipeline settings (one row): the Stripe mode and Connect account events must belong to. Change with e.g. update ops.settings set stripe_livemode = true;';
+COMMENT ON TABLE ops.settings IS 'Pipeline settings (one row): the Stripe mode and Connect account events must belong to, and the retention of personal data in days. Change with e.g. update ops.settings set stripe_livemode = true;';
 
 
 --
@@ -1181,10 +1226,10 @@ $$;
 
 
 --
--- Name: purge_pipeline_history(interval, interval, interval); Type: FUNCTION; Schema: ops; Owner: -
+-- Name: purge_pipeline_history(interval, interval, interval, interval); Type: FUNCTION; Schema: ops; Owner: -
 --
 
-CREATE FUNCTION ops.purge_pipeline_history(p_jobs_after interval DEFAULT '14 days'::interval, p_responses_after interval DEFAULT '1 day'::interval, p_cron_runs_after interval DEFAULT '7 days'::interval) RETURNS jsonb
+CREATE FUNCTION ops.purge_pipeline_history(p_jobs_after interval DEFAULT '14 days'::interval, p_responses_after interval DEFAULT '1 day'::interval, p_cron_runs_after interval DEFAULT '7 days'::interval, p_personal_data_after interval DEFAULT NULL::interval) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO ''
     AS $$
@@ -1208,7 +1253,8 @@ begin
   exception when insufficient_privilege then
     raise warning 'purge of cron.job_run_details refused: %', sqlerrm;
   end;
-  return jsonb_build_object('jobs', jobs_deleted, 'http_responses', responses_deleted, 'cron_runs', runs_deleted);
+  return jsonb_build_object('jobs', jobs_deleted, 'http_responses', responses_deleted, 'cron_runs', runs_deleted)
+         || ops.clear_personal_data(p_personal_data_after);
 end
 $$;
 
@@ -1527,6 +1573,33 @@ $$;
 
 
 --
+-- Name: stripe_payload_skeleton(jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.stripe_payload_skeleton(evt jsonb) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+  select jsonb_strip_nulls(jsonb_build_object(
+    'id', evt -> 'id', 'object', evt -> 'object', 'type', evt -> 'type', 'created', evt -> 'created',
+    'livemode', evt -> 'livemode', 'api_version', evt -> 'api_version', 'account', evt -> 'account',
+    'data', jsonb_build_object('object', (
+      select coalesce(jsonb_object_agg(f.key, f.value), '{}'::jsonb)
+           || jsonb_strip_nulls(jsonb_build_object('metadata', nullif(jsonb_strip_nulls(jsonb_build_object(
+                'order_id', evt -> 'data' -> 'object' -> 'metadata' -> 'order_id',
+                'user_id', evt -> 'data' -> 'object' -> 'metadata' -> 'user_id')), '{}'::jsonb)))
+        from jsonb_each(case when jsonb_typeof(evt -> 'data' -> 'object') = 'object' then evt -> 'data' -> 'object' else '{}' end) f
+       where jsonb_typeof(f.value) in ('string', 'number', 'boolean')
+         and f.key in ('id', 'object', 'status', 'payment_status', 'mode', 'livemode', 'created', 'currency',
+                       'amount', 'amount_total', 'amount_subtotal', 'amount_received', 'amount_capturable',
+                       'amount_refunded', 'amount_paid', 'amount_due', 'amount_remaining', 'total', 'subtotal',
+                       'refunded', 'paid', 'captured', 'disputed', 'reason', 'client_reference_id',
+                       'customer', 'payment_intent', 'latest_charge', 'charge', 'invoice', 'subscription',
+                       'cancel_at_period_end', 'canceled_at', 'ended_at', 'current_period_end')))))
+$$;
+
+
+--
 -- Name: sweep_jobs(integer, interval, integer, interval); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -1642,6 +1715,12 @@ begin
   select * into e from ops.stripe_events where event_id = p_event_id for update;
   if not found then
     raise exception 'no Stripe event % in the ledger', p_event_id using errcode = 'no_data_found';
+  end if;
+  if e.payload_cleared_at is not null then
+    raise exception 'Stripe event % cannot be re-applied: its payload was cleared on % (personal data retention, '
+                    'ops.settings.personal_data_retention_days); what it changed then stays applied. For the current '
+                    'state, look up % in Stripe', p_event_id, e.payload_cleared_at::date, coalesce(e.object_id, 'its object')
+      using errcode = 'object_not_in_prerequisite_state';
   end if;
   reason := ops.stripe_event_scope_problem(e.payload, ops.current_settings());
   if reason is not null then
@@ -1887,9 +1966,10 @@ CREATE TABLE ops.crm_capture (
     id bigint NOT NULL,
     adapter text DEFAULT 'capture'::text NOT NULL,
     operation text NOT NULL,
-    key text NOT NULL,
+    key text,
     body jsonb NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    cleared_at timestamp with time zone
 );
 
 
@@ -1897,7 +1977,7 @@ CREATE TABLE ops.crm_capture (
 -- Name: TABLE crm_capture; Type: COMMENT; Schema: ops; Owner: -
 --
 
-COMMENT ON TABLE ops.crm_capture IS 'What the local capture adapter would have sent to the CRM (the default when no HubSpot token is set).';
+COMMENT ON TABLE ops.crm_capture IS 'What the local capture adapter would have sent to the CRM (the default when no HubSpot token is set); personal data cleared after ops.settings.personal_data_retention_days.';
 
 
 --
@@ -2186,6 +2266,7 @@ CREATE TABLE ops.stripe_events (
     ignored_reason text,
     sanitized boolean DEFAULT false NOT NULL,
     reviewed_at timestamp with time zone,
+    payload_cleared_at timestamp with time zone,
     CONSTRAINT stripe_events_event_id_check CHECK (((length(event_id) >= 1) AND (length(event_id) <= 255))),
     CONSTRAINT stripe_events_status_check CHECK ((status = ANY (ARRAY['received'::text, 'processed'::text, 'ignored'::text, 'failed'::text, 'dead'::text]))),
     CONSTRAINT stripe_events_type_check CHECK (((length(type) >= 1) AND (length(type) <= 255)))
@@ -3563,11 +3644,25 @@ GRANT ALL ON FUNCTION ops.claim_next_job(p_kinds text[], p_worker text) TO pipel
 
 
 --
+-- Name: FUNCTION clear_personal_data(p_after interval); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.clear_personal_data(p_after interval) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION complete_job(p_job_id bigint, p_worker text, p_result jsonb, p_hand_on boolean); Type: ACL; Schema: ops; Owner: -
 --
 
 REVOKE ALL ON FUNCTION ops.complete_job(p_job_id bigint, p_worker text, p_result jsonb, p_hand_on boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.complete_job(p_job_id bigint, p_worker text, p_result jsonb, p_hand_on boolean) TO pipeline_worker;
+
+
+--
+-- Name: FUNCTION crm_capture_skeleton(body jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.crm_capture_skeleton(body jsonb) FROM PUBLIC;
 
 
 --
@@ -3698,10 +3793,10 @@ GRANT ALL ON FUNCTION ops.next_job_due_in_ms(p_kinds text[]) TO pipeline_worker;
 
 
 --
--- Name: FUNCTION purge_pipeline_history(p_jobs_after interval, p_responses_after interval, p_cron_runs_after interval); Type: ACL; Schema: ops; Owner: -
+-- Name: FUNCTION purge_pipeline_history(p_jobs_after interval, p_responses_after interval, p_cron_runs_after interval, p_personal_data_after interval); Type: ACL; Schema: ops; Owner: -
 --
 
-REVOKE ALL ON FUNCTION ops.purge_pipeline_history(p_jobs_after interval, p_responses_after interval, p_cron_runs_after interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ops.purge_pipeline_history(p_jobs_after interval, p_responses_after interval, p_cron_runs_after interval, p_personal_data_after interval) FROM PUBLIC;
 
 
 --
@@ -3774,6 +3869,13 @@ REVOKE ALL ON FUNCTION ops.retry_failed_stripe_event(p_event_id text, p_max_atte
 --
 
 REVOKE ALL ON FUNCTION ops.stripe_event_scope_problem(evt jsonb, s ops.settings) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION stripe_payload_skeleton(evt jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.stripe_payload_skeleton(evt jsonb) FROM PUBLIC;
 
 
 --

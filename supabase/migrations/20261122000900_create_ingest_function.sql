@@ -60,7 +60,8 @@ $$;
 
 -- Re-applies one ledger event (replays, the 15-minute retry): its row is locked, then updated with
 -- the outcome; a failed apply keeps status 'failed' and the error. The mode and account are checked
--- again against ops.settings as they are now, so no re-apply applies another mode's event.
+-- again against ops.settings as they are now, so no re-apply applies another mode's event; an event
+-- whose payload the retention cleared is refused, since nothing is left to apply.
 create or replace function ops.try_apply_stripe_event(p_event_id text) returns text
 language plpgsql
 set search_path = ''
@@ -73,6 +74,12 @@ begin
   select * into e from ops.stripe_events where event_id = p_event_id for update;
   if not found then
     raise exception 'no Stripe event % in the ledger', p_event_id using errcode = 'no_data_found';
+  end if;
+  if e.payload_cleared_at is not null then
+    raise exception 'Stripe event % cannot be re-applied: its payload was cleared on % (personal data retention, '
+                    'ops.settings.personal_data_retention_days); what it changed then stays applied. For the current '
+                    'state, look up % in Stripe', p_event_id, e.payload_cleared_at::date, coalesce(e.object_id, 'its object')
+      using errcode = 'object_not_in_prerequisite_state';
   end if;
   reason := ops.stripe_event_scope_problem(e.payload, ops.current_settings());
   if reason is not null then

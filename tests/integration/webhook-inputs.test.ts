@@ -1,10 +1,11 @@
 // What stripe-webhook takes in (#8, Inputs): only this project's Stripe mode and Connect account are
-// applied, and a NUL typed by a customer is stored instead of refused.
+// applied, a NUL typed by a customer is stored instead of refused, and personal data in the ledger
+// and in captured CRM calls is cleared after its retention.
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { config } from "../../scripts/lib/config.ts";
-import { checkoutCompleted, customerUpdated } from "../../scripts/lib/scenarios.ts";
+import { checkoutCompleted, customerUpdated, subscriptionEvents } from "../../scripts/lib/scenarios.ts";
 import { ledger, order, pendingOrder, sql } from "../helpers/db.ts";
-import { restartGateway } from "../helpers/stack.ts";
+import { replayCli, restartGateway } from "../helpers/stack.ts";
 import { deliver, type Evt, signature, uid, WEBHOOK_URL } from "../helpers/stripe.ts";
 
 afterAll(() => sql.end());
@@ -178,5 +179,168 @@ describe("a NUL typed by a customer", () => {
     const [row] = await sql`select sanitized, payload #>> '{data,object,custom_fields,0,text,value}' as value
                               from ops.stripe_events where event_id = ${e.id}`;
     expect(row).toEqual({ sanitized: true, value: "for\uFFFDyou" });
+  });
+});
+
+describe("personal data retention", () => {
+  const saved: { days?: number } = {};
+  beforeAll(async () => {
+    saved.days = (await sql`select personal_data_retention_days as d from ops.settings`)[0].d;
+  });
+  afterAll(async () => {
+    await sql`update ops.settings set personal_data_retention_days = ${saved.days!}`;
+  });
+
+  async function backdate(eventIds: string[], days: number) {
+    await sql`update ops.stripe_events set received_at = now() - make_interval(days => ${days})
+               where event_id = any(${eventIds})`;
+  }
+  async function capture(operation: string, key: string, body: Record<string, unknown>, daysAgo: number) {
+    await sql`select ops.record_crm_capture(${operation}, ${key}, ${sql.json(body as never)})`;
+    const [{ id }] = await sql`update ops.crm_capture set created_at = now() - make_interval(days => ${daysAgo})
+                                where id = (select max(id) from ops.crm_capture where key = ${key}) returning id`;
+    return id as string;
+  }
+  const purge = () => cron("ops-purge-history");
+
+  test(
+    "the daily purge clears old payloads and captured calls, keeping ids, types, statuses, amounts, recent rows and dead jobs",
+    async () => {
+      const email = `old-${uid().slice(0, 8)}@example.com`;
+      const [oldId, recentId] = [await pendingOrder(), await pendingOrder()];
+      const details = { customer_details: { email, name: "Old Buyer", address: { line1: "1 Private Road" } } };
+      const old = checkoutCompleted(oldId, uid("pi_"), t0(), details);
+      const recent = checkoutCompleted(recentId, uid("pi_"), t0(), details);
+      const [unapplied] = subscriptionEvents(uid("cus_"), uid("sub_"), [`unmapped_${uid().slice(0, 8)}`], t0());
+      for (const e of [old, recent, unapplied]) expect((await deliver(e)).status).toBe(200);
+      expect((await ledger([unapplied.id]))[0].status).toBe("failed");
+      await backdate([old.id, unapplied.id], 91);
+      await backdate([recent.id], 89);
+
+      const oldContact = await capture("contact", email, { id: "capture-contact-x", email, firstName: "Old" }, 91);
+      const oldDeal = await capture("deal", oldId, {
+        id: "capture-deal-x",
+        orderKey: oldId,
+        name: "Old Buyer's order",
+        amount: 2500,
+        currency: "usd",
+        stage: "paid",
+      }, 91);
+      const recentContact = await capture("contact", `recent-${email}`, { email: `recent-${email}` }, 1);
+
+      // jobs: a dead one (kept until replayed or resolved) and a succeeded one (purged after 14 days)
+      const job = async (status: string) => {
+        const [{ id }] = await sql`select ops.enqueue_job('crm.contact', ${sql.json({ customer_id: uid() })},
+          ${`test:retention:${status}:${uid()}`}, interval '1 hour') as id`;
+        await sql`update ops.jobs set status = ${status}, last_error = 'test', updated_at = now() - interval '200 days',
+                    created_at = now() - interval '200 days',
+                    succeeded_at = case when ${status} = 'succeeded' then now() - interval '200 days' end
+                   where id = ${id}`;
+        return id as string;
+      };
+      const [dead, succeeded] = [await job("dead"), await job("succeeded")];
+      const [deadBefore] = await sql`select payload, status from ops.jobs where id = ${dead}`;
+
+      await purge();
+
+      const events = Object.fromEntries(
+        (await sql`select event_id, type, status, object_id, payload, payload_cleared_at from ops.stripe_events
+                    where event_id = any(${[old.id, recent.id, unapplied.id]})`).map((r) => [r.event_id, r]),
+      );
+      // old and applied: its ids, type, status and amount stay; the buyer's email, name and address go
+      const o = events[old.id];
+      expect(o).toMatchObject({
+        type: "checkout.session.completed",
+        status: "processed",
+        object_id: old.data.object.id,
+      });
+      expect(o.payload_cleared_at).not.toBeNull();
+      expect(o.payload).toMatchObject({
+        id: old.id,
+        type: "checkout.session.completed",
+        data: {
+          object: {
+            id: old.data.object.id,
+            object: "checkout.session",
+            status: "complete",
+            payment_status: "paid",
+            amount_total: 2500,
+            currency: "usd",
+            client_reference_id: oldId,
+            payment_intent: old.data.object.payment_intent,
+            metadata: { order_id: oldId },
+          },
+        },
+      });
+      expect(JSON.stringify(o.payload)).not.toMatch(/Old Buyer|Private Road|@example\.com|customer_details/);
+      // recent, and failed (a re-apply needs it): kept whole
+      expect(events[recent.id].payload_cleared_at).toBeNull();
+      expect(events[recent.id].payload.data.object.customer_details.email).toBe(email);
+      expect(events[unapplied.id].payload_cleared_at).toBeNull();
+      expect(events[unapplied.id].payload).toEqual(JSON.parse(JSON.stringify(unapplied)));
+
+      const captures = Object.fromEntries(
+        (await sql`select id, operation, key, body, cleared_at from ops.crm_capture
+                    where id = any(${[oldContact, oldDeal, recentContact]})`).map((r) => [r.id, r]),
+      );
+      expect(captures[oldContact]).toMatchObject({
+        operation: "contact",
+        key: null,
+        body: { id: "capture-contact-x" },
+      });
+      expect(captures[oldContact].cleared_at).not.toBeNull();
+      expect(captures[oldDeal]).toMatchObject({
+        operation: "deal",
+        key: oldId,
+        body: { id: "capture-deal-x", orderKey: oldId, amount: 2500, currency: "usd", stage: "paid" },
+      });
+      expect(captures[oldDeal].body.name).toBeUndefined();
+      expect(captures[recentContact]).toMatchObject({ key: `recent-${email}`, body: { email: `recent-${email}` } });
+      expect(captures[recentContact].cleared_at).toBeNull();
+
+      expect(await sql`select payload, status from ops.jobs where id = ${dead}`).toEqual([deadBefore]);
+      expect(await sql`select 1 from ops.jobs where id = ${succeeded}`).toHaveLength(0);
+
+      // clearing is done once: the next run finds nothing more of these
+      const [again] = await sql`select ops.clear_personal_data() as r`;
+      expect(Object.keys(again.r).sort()).toEqual(["crm_captures", "event_payloads"]);
+      const [after] = await sql`select payload_cleared_at from ops.stripe_events where event_id = ${old.id}`;
+      expect(after.payload_cleared_at).toEqual(o.payload_cleared_at);
+    },
+  );
+
+  test("the retention is a setting in ops.settings: at 30 days a 40-day-old payload goes", async () => {
+    const e = customerUpdated(uid("cus_"), `forty-${uid().slice(0, 8)}@example.com`, t0());
+    expect((await deliver(e)).body.status).toBe("processed");
+    await backdate([e.id], 40);
+    await purge();
+    expect((await sql`select payload_cleared_at from ops.stripe_events where event_id = ${e.id}`)[0].payload_cleared_at)
+      .toBeNull();
+    await sql`update ops.settings set personal_data_retention_days = 30`;
+    await purge();
+    const [row] = await sql`select payload, payload_cleared_at from ops.stripe_events where event_id = ${e.id}`;
+    expect(row.payload_cleared_at).not.toBeNull();
+    expect(row.payload.data.object).toMatchObject({ id: e.data.object.id, object: "customer" });
+    expect(JSON.stringify(row.payload)).not.toContain(e.data.object.email);
+    expect(JSON.stringify(row.payload)).not.toContain(e.data.object.name);
+    await expect(sql`update ops.settings set personal_data_retention_days = 0`).rejects.toThrow(/check constraint/);
+  });
+
+  test("a replay of an event whose payload was cleared refuses clearly, from SQL and from npm run replay", async () => {
+    const id = await pendingOrder();
+    const e = checkoutCompleted(id, uid("pi_"), t0());
+    expect((await deliver(e)).body.status).toBe("processed");
+    await backdate([e.id], 100);
+    await purge();
+    await expect(sql`select * from ops.reapply_stripe_events(${[e.id]})`).rejects.toThrow(
+      new RegExp(`Stripe event ${e.id} cannot be re-applied: its payload was cleared on .* \\(personal data retention`),
+    );
+    const cli = replayCli("events", e.id);
+    expect(cli.status).toBe(1);
+    expect(cli.stderr).toMatch(/cannot be re-applied: its payload was cleared/);
+    expect(cli.stderr).toContain(e.data.object.id);
+    const [row] = await sql`select status, attempts from ops.stripe_events where event_id = ${e.id}`;
+    expect(row).toEqual({ status: "processed", attempts: 1 });
+    expect((await order(id)).status).toBe("paid");
   });
 });
