@@ -663,6 +663,33 @@ $$;
 
 
 --
+-- Name: clear_personal_data(interval); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.clear_personal_data(p_after interval DEFAULT NULL::interval) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  cutoff timestamptz := now() - coalesce(p_after, make_interval(days => (ops.current_settings()).personal_data_retention_days));
+  events_cleared bigint;
+  captures_cleared bigint;
+begin
+  update ops.stripe_events
+     set payload = ops.stripe_payload_skeleton(payload), payload_cleared_at = now()
+   where received_at < cutoff and status in ('processed', 'ignored') and payload_cleared_at is null;
+  get diagnostics events_cleared = row_count;
+  update ops.crm_capture
+     set body = ops.crm_capture_skeleton(body), key = case when operation in ('deal', 'note') then key end,
+         cleared_at = now()
+   where created_at < cutoff and cleared_at is null;
+  get diagnostics captures_cleared = row_count;
+  return jsonb_build_object('event_payloads', events_cleared, 'crm_captures', captures_cleared);
+end
+$$;
+
+
+--
 -- Name: complete_job(bigint, text, jsonb, boolean); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -687,6 +714,22 @@ begin
   end if;
   return true;
 end
+$$;
+
+
+--
+-- Name: crm_capture_skeleton(jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.crm_capture_skeleton(body jsonb) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+  select coalesce(jsonb_object_agg(f.key, f.value), '{}'::jsonb)
+    from jsonb_each(case when jsonb_typeof(body) = 'object' then body else '{}' end) f
+   where jsonb_typeof(f.value) in ('string', 'number', 'boolean')
+     and f.key in ('id', 'orderKey', 'dealId', 'contactId', 'stage', 'lifecycleStage', 'billingStatus',
+                   'amount', 'currency', 'refundedAmount', 'needsReview', 'occurredAt')
 $$;
 
 
@@ -733,6 +776,49 @@ begin
      where o.id = (j.payload ->> 'order_id')::uuid;
   end if;
   return ctx;
+end
+$$;
+
+
+--
+-- Name: settings; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.settings (
+    id boolean DEFAULT true NOT NULL,
+    stripe_livemode boolean DEFAULT false NOT NULL,
+    stripe_account_id text,
+    personal_data_retention_days integer DEFAULT 90 NOT NULL,
+    CONSTRAINT settings_id_check CHECK (id),
+    CONSTRAINT settings_personal_data_retention_days_check CHECK ((personal_data_retention_days >= 1)),
+    CONSTRAINT settings_stripe_account_id_check CHECK ((stripe_account_id ~ '^acct_[A-Za-z0-9]+$'::text))
+);
+
+
+--
+-- Name: TABLE settings; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.settings IS 'Pipeline settings (one row): the Stripe mode and Connect account events must belong to, and the retention of personal data in days. Change with e.g. update ops.settings set stripe_livemode = true;';
+
+
+--
+-- Name: current_settings(); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.current_settings() RETURNS ops.settings
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+declare
+  s ops.settings;
+begin
+  select * into s from ops.settings where id;
+  if not found then
+    raise exception 'ops.settings has no row: insert into ops.settings default values, then set the Stripe mode'
+      using errcode = 'object_not_in_prerequisite_state';
+  end if;
+  return s;
 end
 $$;
 
@@ -1031,18 +1117,27 @@ $$;
 
 
 --
--- Name: ingest_stripe_event(jsonb); Type: FUNCTION; Schema: ops; Owner: -
+-- Name: ingest_stripe_event(jsonb, boolean, text, boolean); Type: FUNCTION; Schema: ops; Owner: -
 --
 
-CREATE FUNCTION ops.ingest_stripe_event(event jsonb) RETURNS jsonb
+CREATE FUNCTION ops.ingest_stripe_event(event jsonb, p_livemode boolean DEFAULT NULL::boolean, p_account_id text DEFAULT NULL::text, p_sanitized boolean DEFAULT false) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $_$
 declare
   v_event_id text := event ->> 'id';
+  cfg ops.settings := ops.current_settings();
   existing text;
+  reason text;
   applied record;
 begin
+  if p_livemode is not null
+     and (p_livemode <> cfg.stripe_livemode or nullif(p_account_id, '') is distinct from cfg.stripe_account_id) then
+    raise exception 'the webhook takes % events (STRIPE_LIVEMODE=%, STRIPE_ACCOUNT_ID=%) but ops.settings says % (%): make them agree',
+      case when p_livemode then 'live-mode' else 'test-mode' end, p_livemode::text, coalesce(nullif(p_account_id, ''), 'unset'),
+      case when cfg.stripe_livemode then 'live mode' else 'test mode' end, coalesce(cfg.stripe_account_id, 'no account')
+      using errcode = 'object_not_in_prerequisite_state';
+  end if;
   if jsonb_typeof(event) <> 'object' or v_event_id is null or event ->> 'type' is null
      or jsonb_typeof(event -> 'data' -> 'object') is distinct from 'object' or coalesce(event ->> 'created', '') !~ '^\d+$' then
     raise exception 'not a Stripe event: id, type, created and data.object are required' using errcode = 'invalid_parameter_value';
@@ -1054,24 +1149,32 @@ begin
     -- a redelivery, or a concurrent copy that committed first: nothing changes
     return jsonb_build_object('event_id', v_event_id, 'status', existing, 'duplicate', true);
   end if;
-  select * into applied from ops.apply_stripe_event_guarded(event);
+  -- another mode's or account's event is recorded and answered, never applied (no facts, no jobs)
+  reason := ops.stripe_event_scope_problem(event, cfg);
+  if reason is null then
+    select * into applied from ops.apply_stripe_event_guarded(event);
+  else
+    select 'ignored' as outcome, null::text as error into applied;
+  end if;
   -- recorded with its outcome in one insert, in the apply's transaction (a row inserted as 'received'
   -- and then updated would write the payload twice); a plain insert: a copy that got here anyway fails
   insert into ops.stripe_events (event_id, type, api_version, livemode, object_id, event_created, payload,
-                                 status, attempts, last_error, processed_at)
-  values (v_event_id, event ->> 'type', event ->> 'api_version', coalesce((event ->> 'livemode')::boolean, false),
+                                 status, attempts, last_error, processed_at, ignored_reason, sanitized)
+  values (v_event_id, event ->> 'type', event ->> 'api_version', coalesce(event -> 'livemode' = 'true'::jsonb, false),
           event -> 'data' -> 'object' ->> 'id', to_timestamp((event ->> 'created')::bigint), event,
-          applied.outcome, 1, applied.error, case when applied.outcome <> 'failed' then now() end);
-  return jsonb_build_object('event_id', v_event_id, 'status', applied.outcome, 'duplicate', false);
+          applied.outcome, 1, applied.error, case when applied.outcome <> 'failed' then now() end,
+          reason, coalesce(p_sanitized, false));
+  return jsonb_build_object('event_id', v_event_id, 'status', applied.outcome, 'duplicate', false)
+         || case when reason is null then '{}'::jsonb else jsonb_build_object('reason', reason) end;
 end
 $_$;
 
 
 --
--- Name: FUNCTION ingest_stripe_event(event jsonb); Type: COMMENT; Schema: ops; Owner: -
+-- Name: FUNCTION ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text, p_sanitized boolean); Type: COMMENT; Schema: ops; Owner: -
 --
 
-COMMENT ON FUNCTION ops.ingest_stripe_event(event jsonb) IS 'Records a Stripe event once (by id) and applies it; duplicates change nothing. Returns {event_id, status, duplicate}.';
+COMMENT ON FUNCTION ops.ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text, p_sanitized boolean) IS 'Records a Stripe event once (by id) and applies it when it belongs to the mode and account ops.settings names (else: ignored, with its reason); duplicates change nothing. Returns {event_id, status, duplicate[, reason]}.';
 
 
 --
@@ -1123,10 +1226,10 @@ $$;
 
 
 --
--- Name: purge_pipeline_history(interval, interval, interval); Type: FUNCTION; Schema: ops; Owner: -
+-- Name: purge_pipeline_history(interval, interval, interval, interval); Type: FUNCTION; Schema: ops; Owner: -
 --
 
-CREATE FUNCTION ops.purge_pipeline_history(p_jobs_after interval DEFAULT '14 days'::interval, p_responses_after interval DEFAULT '1 day'::interval, p_cron_runs_after interval DEFAULT '7 days'::interval) RETURNS jsonb
+CREATE FUNCTION ops.purge_pipeline_history(p_jobs_after interval DEFAULT '14 days'::interval, p_responses_after interval DEFAULT '1 day'::interval, p_cron_runs_after interval DEFAULT '7 days'::interval, p_personal_data_after interval DEFAULT NULL::interval) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO ''
     AS $$
@@ -1150,7 +1253,8 @@ begin
   exception when insufficient_privilege then
     raise warning 'purge of cron.job_run_details refused: %', sqlerrm;
   end;
-  return jsonb_build_object('jobs', jobs_deleted, 'http_responses', responses_deleted, 'cron_runs', runs_deleted);
+  return jsonb_build_object('jobs', jobs_deleted, 'http_responses', responses_deleted, 'cron_runs', runs_deleted)
+         || ops.clear_personal_data(p_personal_data_after);
 end
 $$;
 
@@ -1446,6 +1550,56 @@ $$;
 
 
 --
+-- Name: stripe_event_scope_problem(jsonb, ops.settings); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.stripe_event_scope_problem(evt jsonb, s ops.settings) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select case
+    when coalesce(evt -> 'livemode' = 'true'::jsonb, false) <> s.stripe_livemode
+      then format('a %s-mode event; this project takes %s-mode events only (ops.settings.stripe_livemode)',
+                  case when s.stripe_livemode then 'test' else 'live' end,
+                  case when s.stripe_livemode then 'live' else 'test' end)
+    when coalesce(evt ->> 'account', s.stripe_account_id) is distinct from s.stripe_account_id
+      then case when s.stripe_account_id is null
+                then format('an event of the connected account %s; this project takes its own account''s events only '
+                            '(ops.settings.stripe_account_id is not set)', evt ->> 'account')
+                else format('an event of the account %s; this project takes events of %s and its own only '
+                            '(ops.settings.stripe_account_id)', evt ->> 'account', s.stripe_account_id) end
+  end
+$$;
+
+
+--
+-- Name: stripe_payload_skeleton(jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.stripe_payload_skeleton(evt jsonb) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+  select jsonb_strip_nulls(jsonb_build_object(
+    'id', evt -> 'id', 'object', evt -> 'object', 'type', evt -> 'type', 'created', evt -> 'created',
+    'livemode', evt -> 'livemode', 'api_version', evt -> 'api_version', 'account', evt -> 'account',
+    'data', jsonb_build_object('object', (
+      select coalesce(jsonb_object_agg(f.key, f.value), '{}'::jsonb)
+           || jsonb_strip_nulls(jsonb_build_object('metadata', nullif(jsonb_strip_nulls(jsonb_build_object(
+                'order_id', evt -> 'data' -> 'object' -> 'metadata' -> 'order_id',
+                'user_id', evt -> 'data' -> 'object' -> 'metadata' -> 'user_id')), '{}'::jsonb)))
+        from jsonb_each(case when jsonb_typeof(evt -> 'data' -> 'object') = 'object' then evt -> 'data' -> 'object' else '{}' end) f
+       where jsonb_typeof(f.value) in ('string', 'number', 'boolean')
+         and f.key in ('id', 'object', 'status', 'payment_status', 'mode', 'livemode', 'created', 'currency',
+                       'amount', 'amount_total', 'amount_subtotal', 'amount_received', 'amount_capturable',
+                       'amount_refunded', 'amount_paid', 'amount_due', 'amount_remaining', 'total', 'subtotal',
+                       'refunded', 'paid', 'captured', 'disputed', 'reason', 'client_reference_id',
+                       'customer', 'payment_intent', 'latest_charge', 'charge', 'invoice', 'subscription',
+                       'cancel_at_period_end', 'canceled_at', 'ended_at', 'current_period_end')))))
+$$;
+
+
+--
 -- Name: sweep_jobs(integer, interval, integer, interval); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -1554,16 +1708,30 @@ CREATE FUNCTION ops.try_apply_stripe_event(p_event_id text) RETURNS text
     SET search_path TO ''
     AS $$
 declare
-  evt jsonb;
+  e ops.stripe_events;
+  reason text;
   applied record;
 begin
-  select payload into evt from ops.stripe_events where event_id = p_event_id for update;
+  select * into e from ops.stripe_events where event_id = p_event_id for update;
   if not found then
     raise exception 'no Stripe event % in the ledger', p_event_id using errcode = 'no_data_found';
   end if;
-  select * into applied from ops.apply_stripe_event_guarded(evt);
+  if e.payload_cleared_at is not null then
+    raise exception 'Stripe event % cannot be re-applied: its payload was cleared on % (personal data retention, '
+                    'ops.settings.personal_data_retention_days); what it changed then stays applied. For the current '
+                    'state, look up % in Stripe', p_event_id, e.payload_cleared_at::date, coalesce(e.object_id, 'its object')
+      using errcode = 'object_not_in_prerequisite_state';
+  end if;
+  reason := ops.stripe_event_scope_problem(e.payload, ops.current_settings());
+  if reason is not null then
+    update ops.stripe_events
+       set status = 'ignored', ignored_reason = reason, attempts = attempts + 1, last_error = null, processed_at = now()
+     where event_id = p_event_id;
+    return 'ignored';
+  end if;
+  select * into applied from ops.apply_stripe_event_guarded(e.payload);
   update ops.stripe_events
-     set status = applied.outcome, attempts = attempts + 1, last_error = applied.error,
+     set status = applied.outcome, attempts = attempts + 1, last_error = applied.error, ignored_reason = null,
          processed_at = case when applied.outcome = 'failed' then processed_at else now() end
    where event_id = p_event_id;
   return applied.outcome;
@@ -1798,9 +1966,10 @@ CREATE TABLE ops.crm_capture (
     id bigint NOT NULL,
     adapter text DEFAULT 'capture'::text NOT NULL,
     operation text NOT NULL,
-    key text NOT NULL,
+    key text,
     body jsonb NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    cleared_at timestamp with time zone
 );
 
 
@@ -1808,7 +1977,7 @@ CREATE TABLE ops.crm_capture (
 -- Name: TABLE crm_capture; Type: COMMENT; Schema: ops; Owner: -
 --
 
-COMMENT ON TABLE ops.crm_capture IS 'What the local capture adapter would have sent to the CRM (the default when no HubSpot token is set).';
+COMMENT ON TABLE ops.crm_capture IS 'What the local capture adapter would have sent to the CRM (the default when no HubSpot token is set); personal data cleared after ops.settings.personal_data_retention_days.';
 
 
 --
@@ -2094,6 +2263,10 @@ CREATE TABLE ops.stripe_events (
     last_error text,
     received_at timestamp with time zone DEFAULT now() NOT NULL,
     processed_at timestamp with time zone,
+    ignored_reason text,
+    sanitized boolean DEFAULT false NOT NULL,
+    reviewed_at timestamp with time zone,
+    payload_cleared_at timestamp with time zone,
     CONSTRAINT stripe_events_event_id_check CHECK (((length(event_id) >= 1) AND (length(event_id) <= 255))),
     CONSTRAINT stripe_events_status_check CHECK ((status = ANY (ARRAY['received'::text, 'processed'::text, 'ignored'::text, 'failed'::text, 'dead'::text]))),
     CONSTRAINT stripe_events_type_check CHECK (((length(type) >= 1) AND (length(type) <= 255)))
@@ -2200,6 +2373,26 @@ UNION ALL
    FROM ops.stripe_events e
   WHERE (e.status = ANY (ARRAY['failed'::text, 'dead'::text]))
 UNION ALL
+ SELECT 'ignored Stripe event'::text AS exception,
+    e.type AS subject,
+    e.event_id AS ref,
+    e.received_at AS since,
+    e.attempts,
+    e.ignored_reason AS error,
+    format('nothing was applied. If this project should take such events, set ops.settings and the webhook''s STRIPE_LIVEMODE / STRIPE_ACCOUNT_ID alike, then: select * from ops.reapply_stripe_events(array[%L]); else remove the Stripe endpoint that sends them to this project. Then: update ops.stripe_events set reviewed_at = now() where event_id = %L;'::text, e.event_id, e.event_id) AS next_action
+   FROM ops.stripe_events e
+  WHERE ((e.ignored_reason IS NOT NULL) AND (e.reviewed_at IS NULL))
+UNION ALL
+ SELECT 'sanitized Stripe event'::text AS exception,
+    e.type AS subject,
+    e.event_id AS ref,
+    e.received_at AS since,
+    e.attempts,
+    'a string held the NUL character (\u0000), which Postgres cannot store; stored and applied with U+FFFD in its place'::text AS error,
+    format('check the text fields of %s (a customer''s name, a Checkout custom field) in Stripe and here, correct them if needed, then: update ops.stripe_events set reviewed_at = now() where event_id = %L;'::text, COALESCE(e.object_id, 'the event''s object'::text), e.event_id) AS next_action
+   FROM ops.stripe_events e
+  WHERE (e.sanitized AND (e.reviewed_at IS NULL))
+UNION ALL
  SELECT 'order needs review'::text AS exception,
     o.status AS subject,
     (o.id)::text AS ref,
@@ -2215,7 +2408,7 @@ UNION ALL
 -- Name: VIEW pipeline_exceptions; Type: COMMENT; Schema: ops; Owner: -
 --
 
-COMMENT ON VIEW ops.pipeline_exceptions IS 'Everything that needs a person: dead, undeliverable and retrying jobs, stuck jobs, failed Stripe events, orders to review; with the next action for each.';
+COMMENT ON VIEW ops.pipeline_exceptions IS 'Everything that needs a person: dead, undeliverable and retrying jobs, stuck jobs, failed Stripe events, ignored (other mode or account) and sanitized Stripe events, orders to review; with the next action for each.';
 
 
 --
@@ -2611,6 +2804,14 @@ ALTER TABLE ONLY ops.refunds
 
 
 --
+-- Name: settings settings_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.settings
+    ADD CONSTRAINT settings_pkey PRIMARY KEY (id);
+
+
+--
 -- Name: stripe_events stripe_events_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
 --
 
@@ -2815,6 +3016,13 @@ CREATE INDEX refunds_charge_idx ON ops.refunds USING btree (stripe_charge_id);
 --
 
 CREATE INDEX refunds_payment_intent_idx ON ops.refunds USING btree (stripe_payment_intent_id);
+
+
+--
+-- Name: stripe_events_attention_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX stripe_events_attention_idx ON ops.stripe_events USING btree (received_at) WHERE (((ignored_reason IS NOT NULL) OR sanitized) AND (reviewed_at IS NULL));
 
 
 --
@@ -3436,6 +3644,13 @@ GRANT ALL ON FUNCTION ops.claim_next_job(p_kinds text[], p_worker text) TO pipel
 
 
 --
+-- Name: FUNCTION clear_personal_data(p_after interval); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.clear_personal_data(p_after interval) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION complete_job(p_job_id bigint, p_worker text, p_result jsonb, p_hand_on boolean); Type: ACL; Schema: ops; Owner: -
 --
 
@@ -3444,11 +3659,25 @@ GRANT ALL ON FUNCTION ops.complete_job(p_job_id bigint, p_worker text, p_result 
 
 
 --
+-- Name: FUNCTION crm_capture_skeleton(body jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.crm_capture_skeleton(body jsonb) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION crm_job_context(p_job_id bigint, p_worker text); Type: ACL; Schema: ops; Owner: -
 --
 
 REVOKE ALL ON FUNCTION ops.crm_job_context(p_job_id bigint, p_worker text) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.crm_job_context(p_job_id bigint, p_worker text) TO pipeline_worker;
+
+
+--
+-- Name: FUNCTION current_settings(); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.current_settings() FROM PUBLIC;
 
 
 --
@@ -3533,12 +3762,12 @@ REVOKE ALL ON FUNCTION ops.held_job(p_job_id bigint, p_worker text) FROM PUBLIC;
 
 
 --
--- Name: FUNCTION ingest_stripe_event(event jsonb); Type: ACL; Schema: ops; Owner: -
+-- Name: FUNCTION ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text, p_sanitized boolean); Type: ACL; Schema: ops; Owner: -
 --
 
-REVOKE ALL ON FUNCTION ops.ingest_stripe_event(event jsonb) FROM PUBLIC;
-GRANT ALL ON FUNCTION ops.ingest_stripe_event(event jsonb) TO stripe_webhook;
-GRANT ALL ON FUNCTION ops.ingest_stripe_event(event jsonb) TO service_role;
+REVOKE ALL ON FUNCTION ops.ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text, p_sanitized boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text, p_sanitized boolean) TO stripe_webhook;
+GRANT ALL ON FUNCTION ops.ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text, p_sanitized boolean) TO service_role;
 
 
 --
@@ -3564,10 +3793,10 @@ GRANT ALL ON FUNCTION ops.next_job_due_in_ms(p_kinds text[]) TO pipeline_worker;
 
 
 --
--- Name: FUNCTION purge_pipeline_history(p_jobs_after interval, p_responses_after interval, p_cron_runs_after interval); Type: ACL; Schema: ops; Owner: -
+-- Name: FUNCTION purge_pipeline_history(p_jobs_after interval, p_responses_after interval, p_cron_runs_after interval, p_personal_data_after interval); Type: ACL; Schema: ops; Owner: -
 --
 
-REVOKE ALL ON FUNCTION ops.purge_pipeline_history(p_jobs_after interval, p_responses_after interval, p_cron_runs_after interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ops.purge_pipeline_history(p_jobs_after interval, p_responses_after interval, p_cron_runs_after interval, p_personal_data_after interval) FROM PUBLIC;
 
 
 --
@@ -3633,6 +3862,20 @@ REVOKE ALL ON FUNCTION ops.replay_jobs(p_status text, p_kind text, p_limit integ
 --
 
 REVOKE ALL ON FUNCTION ops.retry_failed_stripe_event(p_event_id text, p_max_attempts integer) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION stripe_event_scope_problem(evt jsonb, s ops.settings); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.stripe_event_scope_problem(evt jsonb, s ops.settings) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION stripe_payload_skeleton(evt jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.stripe_payload_skeleton(evt jsonb) FROM PUBLIC;
 
 
 --
