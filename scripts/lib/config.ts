@@ -59,6 +59,10 @@ export const config = {
   get stripeWebhookSecrets(): string[] {
     return this.stripeWebhookSecret.split(/[\s,]+/).filter(Boolean);
   },
+  /** The Stripe mode and Connect platform account the webhook takes events from (test mode and no
+   * account unless set); the local stack writes them into ops.settings, which must agree. */
+  stripeLivemode: (env.STRIPE_LIVEMODE ?? "").trim().toLowerCase() === "true",
+  stripeAccountId: (env.STRIPE_ACCOUNT_ID ?? "").trim() || null,
   /** Where the local stack keeps the worker secret it generated on its first start. */
   get workerSecretFile() {
     return join(this.stackDir, "worker-secret");

@@ -1,10 +1,11 @@
 // Linked Stripe event scenarios built from the shared real payloads, for the demo, the bench and the
 // tests: one order's payment life, one customer's subscription life. Times increase by one second
-// per step, as Stripe's would. `extra` overrides fields of the object; `opts.id` names the event.
+// per step, as Stripe's would. `extra` overrides fields of the object; `opts.id` names the event and
+// `opts.livemode` sets its mode.
 import { event, type Evt, uid } from "./stripe-events.ts";
 
 type Fields = Record<string, unknown>;
-type EventOpts = { id?: string };
+type EventOpts = { id?: string; livemode?: boolean };
 
 export function checkoutCompleted(
   orderId: string | null,

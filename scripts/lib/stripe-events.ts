@@ -27,11 +27,13 @@ export function uid(prefix = ""): string {
   return prefix + randomUUID().replace(/-/g, "").slice(0, 24);
 }
 
-/** A fixture with a fresh event id, a chosen type and created time, and object fields overridden. */
+/** A fixture with a fresh event id, a chosen type and created time, and object fields overridden.
+ * In the mode the local stack takes (test mode unless STRIPE_LIVEMODE=true; some fixtures are
+ * live-mode events), unless `livemode` says otherwise. */
 export function event(
   name: string,
   object: Record<string, unknown>,
-  opts: { type?: string; created?: number; id?: string } = {},
+  opts: { type?: string; created?: number; id?: string; livemode?: boolean } = {},
 ): Evt {
   const base = fixture(name);
   return {
@@ -39,6 +41,7 @@ export function event(
     id: opts.id ?? uid("evt_"),
     type: opts.type ?? base.type,
     created: opts.created ?? Math.floor(Date.now() / 1000),
+    livemode: opts.livemode ?? config.stripeLivemode,
     data: { ...base.data, object: { ...base.data.object, ...object } },
   };
 }

@@ -219,6 +219,9 @@ async function configureDeployment() {
       functions_base_url: `${config.apiUrl}/functions/v1`,
       worker_secret: ensureWorkerSecret(),
     };
+    // as a deployment sets them next to the webhook's STRIPE_LIVEMODE / STRIPE_ACCOUNT_ID
+    await db`update ops.settings
+                set stripe_livemode = ${config.stripeLivemode}, stripe_account_id = ${config.stripeAccountId}`;
     // dispatches no longer carry the service role key: nothing may keep it in vault
     await db`delete from vault.secrets where name = 'service_role_key'`;
     for (const [name, value] of Object.entries(secrets)) {

@@ -37,23 +37,60 @@ begin
 end
 $$;
 
+-- Why an event is not this project's to apply (another mode or Connect account than ops.settings
+-- names), or null. An event without livemode counts as a test-mode event; one without "account" is
+-- the account's own.
+create or replace function ops.stripe_event_scope_problem(evt jsonb, s ops.settings) returns text
+language sql stable
+set search_path = ''
+as $$
+  select case
+    when coalesce(evt -> 'livemode' = 'true'::jsonb, false) <> s.stripe_livemode
+      then format('a %s-mode event; this project takes %s-mode events only (ops.settings.stripe_livemode)',
+                  case when s.stripe_livemode then 'test' else 'live' end,
+                  case when s.stripe_livemode then 'live' else 'test' end)
+    when coalesce(evt ->> 'account', s.stripe_account_id) is distinct from s.stripe_account_id
+      then case when s.stripe_account_id is null
+                then format('an event of the connected account %s; this project takes its own account''s events only '
+                            '(ops.settings.stripe_account_id is not set)', evt ->> 'account')
+                else format('an event of the account %s; this project takes events of %s and its own only '
+                            '(ops.settings.stripe_account_id)', evt ->> 'account', s.stripe_account_id) end
+  end
+$$;
+
 -- Re-applies one ledger event (replays, the 15-minute retry): its row is locked, then updated with
--- the outcome; a failed apply keeps status 'failed' and the error.
+-- the outcome; a failed apply keeps status 'failed' and the error. The mode and account are checked
+-- again against ops.settings as they are now, so no re-apply applies another mode's event; an event
+-- whose payload the retention cleared is refused, since nothing is left to apply.
 create or replace function ops.try_apply_stripe_event(p_event_id text) returns text
 language plpgsql
 set search_path = ''
 as $$
 declare
-  evt jsonb;
+  e ops.stripe_events;
+  reason text;
   applied record;
 begin
-  select payload into evt from ops.stripe_events where event_id = p_event_id for update;
+  select * into e from ops.stripe_events where event_id = p_event_id for update;
   if not found then
     raise exception 'no Stripe event % in the ledger', p_event_id using errcode = 'no_data_found';
   end if;
-  select * into applied from ops.apply_stripe_event_guarded(evt);
+  if e.payload_cleared_at is not null then
+    raise exception 'Stripe event % cannot be re-applied: its payload was cleared on % (personal data retention, '
+                    'ops.settings.personal_data_retention_days); what it changed then stays applied. For the current '
+                    'state, look up % in Stripe', p_event_id, e.payload_cleared_at::date, coalesce(e.object_id, 'its object')
+      using errcode = 'object_not_in_prerequisite_state';
+  end if;
+  reason := ops.stripe_event_scope_problem(e.payload, ops.current_settings());
+  if reason is not null then
+    update ops.stripe_events
+       set status = 'ignored', ignored_reason = reason, attempts = attempts + 1, last_error = null, processed_at = now()
+     where event_id = p_event_id;
+    return 'ignored';
+  end if;
+  select * into applied from ops.apply_stripe_event_guarded(e.payload);
   update ops.stripe_events
-     set status = applied.outcome, attempts = attempts + 1, last_error = applied.error,
+     set status = applied.outcome, attempts = attempts + 1, last_error = applied.error, ignored_reason = null,
          processed_at = case when applied.outcome = 'failed' then processed_at else now() end
    where event_id = p_event_id;
   return applied.outcome;
@@ -61,16 +98,31 @@ end
 $$;
 
 -- security definer: the webhook's login role holds no table privileges; this is its only door.
-create or replace function ops.ingest_stripe_event(event jsonb) returns jsonb
+-- p_livemode, p_account_id: the caller's configuration (the webhook's STRIPE_LIVEMODE and
+-- STRIPE_ACCOUNT_ID), checked against ops.settings when p_livemode is given: a disagreement is a
+-- deployment error, refused before anything is recorded so that Stripe delivers again once fixed.
+-- p_sanitized: the caller replaced \u0000 escapes of the raw body (see stripe-webhook/sanitize.ts).
+create or replace function ops.ingest_stripe_event(event jsonb, p_livemode boolean default null,
+                                                   p_account_id text default null, p_sanitized boolean default false)
+returns jsonb
 language plpgsql
 security definer
 set search_path = ''
 as $$
 declare
   v_event_id text := event ->> 'id';
+  cfg ops.settings := ops.current_settings();
   existing text;
+  reason text;
   applied record;
 begin
+  if p_livemode is not null
+     and (p_livemode <> cfg.stripe_livemode or nullif(p_account_id, '') is distinct from cfg.stripe_account_id) then
+    raise exception 'the webhook takes % events (STRIPE_LIVEMODE=%, STRIPE_ACCOUNT_ID=%) but ops.settings says % (%): make them agree',
+      case when p_livemode then 'live-mode' else 'test-mode' end, p_livemode::text, coalesce(nullif(p_account_id, ''), 'unset'),
+      case when cfg.stripe_livemode then 'live mode' else 'test mode' end, coalesce(cfg.stripe_account_id, 'no account')
+      using errcode = 'object_not_in_prerequisite_state';
+  end if;
   if jsonb_typeof(event) <> 'object' or v_event_id is null or event ->> 'type' is null
      or jsonb_typeof(event -> 'data' -> 'object') is distinct from 'object' or coalesce(event ->> 'created', '') !~ '^\d+$' then
     raise exception 'not a Stripe event: id, type, created and data.object are required' using errcode = 'invalid_parameter_value';
@@ -82,15 +134,23 @@ begin
     -- a redelivery, or a concurrent copy that committed first: nothing changes
     return jsonb_build_object('event_id', v_event_id, 'status', existing, 'duplicate', true);
   end if;
-  select * into applied from ops.apply_stripe_event_guarded(event);
+  -- another mode's or account's event is recorded and answered, never applied (no facts, no jobs)
+  reason := ops.stripe_event_scope_problem(event, cfg);
+  if reason is null then
+    select * into applied from ops.apply_stripe_event_guarded(event);
+  else
+    select 'ignored' as outcome, null::text as error into applied;
+  end if;
   -- recorded with its outcome in one insert, in the apply's transaction (a row inserted as 'received'
   -- and then updated would write the payload twice); a plain insert: a copy that got here anyway fails
   insert into ops.stripe_events (event_id, type, api_version, livemode, object_id, event_created, payload,
-                                 status, attempts, last_error, processed_at)
-  values (v_event_id, event ->> 'type', event ->> 'api_version', coalesce((event ->> 'livemode')::boolean, false),
+                                 status, attempts, last_error, processed_at, ignored_reason, sanitized)
+  values (v_event_id, event ->> 'type', event ->> 'api_version', coalesce(event -> 'livemode' = 'true'::jsonb, false),
           event -> 'data' -> 'object' ->> 'id', to_timestamp((event ->> 'created')::bigint), event,
-          applied.outcome, 1, applied.error, case when applied.outcome <> 'failed' then now() end);
-  return jsonb_build_object('event_id', v_event_id, 'status', applied.outcome, 'duplicate', false);
+          applied.outcome, 1, applied.error, case when applied.outcome <> 'failed' then now() end,
+          reason, coalesce(p_sanitized, false));
+  return jsonb_build_object('event_id', v_event_id, 'status', applied.outcome, 'duplicate', false)
+         || case when reason is null then '{}'::jsonb else jsonb_build_object('reason', reason) end;
 end
 $$;
 
@@ -154,6 +214,6 @@ begin
 end
 $$;
 
-grant execute on function ops.ingest_stripe_event(jsonb) to stripe_webhook, service_role;
-comment on function ops.ingest_stripe_event(jsonb) is 'Records a Stripe event once (by id) and applies it; duplicates change nothing. Returns {event_id, status, duplicate}.';
+grant execute on function ops.ingest_stripe_event(jsonb, boolean, text, boolean) to stripe_webhook, service_role;
+comment on function ops.ingest_stripe_event(jsonb, boolean, text, boolean) is 'Records a Stripe event once (by id) and applies it when it belongs to the mode and account ops.settings names (else: ignored, with its reason); duplicates change nothing. Returns {event_id, status, duplicate[, reason]}.';
 comment on function ops.reapply_stripe_events(text[], integer) is 'Re-applies failed Stripe events (or the named ones), oldest first. Usage: select * from ops.reapply_stripe_events();';

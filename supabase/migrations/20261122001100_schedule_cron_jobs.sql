@@ -1,10 +1,76 @@
 -- pg_cron schedules: the delivery sweep every minute, and purges of pipeline bookkeeping after
 -- their retention. cron.schedule with an existing name updates it, so this is safe to re-run.
--- Destructive by design: purges delete succeeded jobs, pg_net responses and cron run history.
+-- Destructive by design: purges delete succeeded jobs, pg_net responses and cron run history, and
+-- reduce old ledger payloads and captured CRM calls to their ids, statuses and amounts.
+
+-- What a ledger payload keeps after the retention: the event's envelope and its object's ids,
+-- statuses, amounts and dates (scalars only: an expanded customer object goes, its id stays where
+-- Stripe sent an id); names, emails, addresses, custom fields, descriptions and line items go.
+create or replace function ops.stripe_payload_skeleton(evt jsonb) returns jsonb
+language sql immutable
+set search_path = ''
+as $$
+  select jsonb_strip_nulls(jsonb_build_object(
+    'id', evt -> 'id', 'object', evt -> 'object', 'type', evt -> 'type', 'created', evt -> 'created',
+    'livemode', evt -> 'livemode', 'api_version', evt -> 'api_version', 'account', evt -> 'account',
+    'data', jsonb_build_object('object', (
+      select coalesce(jsonb_object_agg(f.key, f.value), '{}'::jsonb)
+           || jsonb_strip_nulls(jsonb_build_object('metadata', nullif(jsonb_strip_nulls(jsonb_build_object(
+                'order_id', evt -> 'data' -> 'object' -> 'metadata' -> 'order_id',
+                'user_id', evt -> 'data' -> 'object' -> 'metadata' -> 'user_id')), '{}'::jsonb)))
+        from jsonb_each(case when jsonb_typeof(evt -> 'data' -> 'object') = 'object' then evt -> 'data' -> 'object' else '{}' end) f
+       where jsonb_typeof(f.value) in ('string', 'number', 'boolean')
+         and f.key in ('id', 'object', 'status', 'payment_status', 'mode', 'livemode', 'created', 'currency',
+                       'amount', 'amount_total', 'amount_subtotal', 'amount_received', 'amount_capturable',
+                       'amount_refunded', 'amount_paid', 'amount_due', 'amount_remaining', 'total', 'subtotal',
+                       'refunded', 'paid', 'captured', 'disputed', 'reason', 'client_reference_id',
+                       'customer', 'payment_intent', 'latest_charge', 'charge', 'invoice', 'subscription',
+                       'cancel_at_period_end', 'canceled_at', 'ended_at', 'current_period_end')))))
+$$;
+
+-- What a captured CRM call keeps after the retention: ids, stages, amounts (not emails, names, notes).
+create or replace function ops.crm_capture_skeleton(body jsonb) returns jsonb
+language sql immutable
+set search_path = ''
+as $$
+  select coalesce(jsonb_object_agg(f.key, f.value), '{}'::jsonb)
+    from jsonb_each(case when jsonb_typeof(body) = 'object' then body else '{}' end) f
+   where jsonb_typeof(f.value) in ('string', 'number', 'boolean')
+     and f.key in ('id', 'orderKey', 'dealId', 'contactId', 'stage', 'lifecycleStage', 'billingStatus',
+                   'amount', 'currency', 'refundedAmount', 'needsReview', 'occurredAt')
+$$;
+
+-- Personal data retention: ledger payloads and captured CRM calls older than p_after (default:
+-- ops.settings.personal_data_retention_days) keep only ids, types, statuses and amounts. Failed
+-- and dead events keep theirs until re-applied (a re-apply needs the payload), as dead jobs stay
+-- until replayed or resolved. A contact capture's key is its email: it goes too.
+create or replace function ops.clear_personal_data(p_after interval default null) returns jsonb
+language plpgsql
+set search_path = ''
+as $$
+declare
+  cutoff timestamptz := now() - coalesce(p_after, make_interval(days => (ops.current_settings()).personal_data_retention_days));
+  events_cleared bigint;
+  captures_cleared bigint;
+begin
+  update ops.stripe_events
+     set payload = ops.stripe_payload_skeleton(payload), payload_cleared_at = now()
+   where received_at < cutoff and status in ('processed', 'ignored') and payload_cleared_at is null;
+  get diagnostics events_cleared = row_count;
+  update ops.crm_capture
+     set body = ops.crm_capture_skeleton(body), key = case when operation in ('deal', 'note') then key end,
+         cleared_at = now()
+   where created_at < cutoff and cleared_at is null;
+  get diagnostics captures_cleared = row_count;
+  return jsonb_build_object('event_payloads', events_cleared, 'crm_captures', captures_cleared);
+end
+$$;
+-- Dead and failed jobs stay, payload and all, until replayed or resolved: only succeeded ones go.
 create or replace function ops.purge_pipeline_history(
   p_jobs_after interval default interval '14 days',
   p_responses_after interval default interval '1 day',
-  p_cron_runs_after interval default interval '7 days'
+  p_cron_runs_after interval default interval '7 days',
+  p_personal_data_after interval default null
 ) returns jsonb
 language plpgsql
 set search_path = ''
@@ -29,7 +95,8 @@ begin
   exception when insufficient_privilege then
     raise warning 'purge of cron.job_run_details refused: %', sqlerrm;
   end;
-  return jsonb_build_object('jobs', jobs_deleted, 'http_responses', responses_deleted, 'cron_runs', runs_deleted);
+  return jsonb_build_object('jobs', jobs_deleted, 'http_responses', responses_deleted, 'cron_runs', runs_deleted)
+         || ops.clear_personal_data(p_personal_data_after);
 end
 $$;
 

@@ -32,11 +32,14 @@ create table if not exists ops.crm_capture (
   id bigint generated always as identity primary key,
   adapter text not null default 'capture',
   operation text not null,
-  key text not null,
+  -- null once the retention cleared it (a contact's key is its email); deal and note keys are ids
+  key text,
+  -- after the retention only ids, stages and amounts (ops.crm_capture_skeleton, migration 1100)
   body jsonb not null,
-  created_at timestamptz not null default now()
+  created_at timestamptz not null default now(),
+  cleared_at timestamptz
 );
-comment on table ops.crm_capture is 'What the local capture adapter would have sent to the CRM (the default when no HubSpot token is set).';
+comment on table ops.crm_capture is 'What the local capture adapter would have sent to the CRM (the default when no HubSpot token is set); personal data cleared after ops.settings.personal_data_retention_days.';
 create index if not exists crm_capture_key_idx on ops.crm_capture (operation, key);
 
 create table if not exists ops.rate_limit_buckets (

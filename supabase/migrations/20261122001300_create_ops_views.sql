@@ -77,10 +77,24 @@ select 'failed Stripe event', e.type, e.event_id, e.received_at, e.attempts, e.l
        format('fix the cause, then: select * from ops.reapply_stripe_events(array[%L]);', e.event_id)
   from ops.stripe_events e where e.status in ('failed', 'dead')
 union all
+select 'ignored Stripe event', e.type, e.event_id, e.received_at, e.attempts, e.ignored_reason,
+       format('nothing was applied. If this project should take such events, set ops.settings and the webhook''s '
+              'STRIPE_LIVEMODE / STRIPE_ACCOUNT_ID alike, then: select * from ops.reapply_stripe_events(array[%L]); '
+              'else remove the Stripe endpoint that sends them to this project. Then: '
+              'update ops.stripe_events set reviewed_at = now() where event_id = %L;', e.event_id, e.event_id)
+  from ops.stripe_events e where e.ignored_reason is not null and e.reviewed_at is null
+union all
+select 'sanitized Stripe event', e.type, e.event_id, e.received_at, e.attempts,
+       'a string held the NUL character (\u0000), which Postgres cannot store; stored and applied with U+FFFD in its place',
+       format('check the text fields of %s (a customer''s name, a Checkout custom field) in Stripe and here, correct them '
+              'if needed, then: update ops.stripe_events set reviewed_at = now() where event_id = %L;',
+              coalesce(e.object_id, 'the event''s object'), e.event_id)
+  from ops.stripe_events e where e.sanitized and e.reviewed_at is null
+union all
 select 'order needs review', o.status, o.id::text, o.updated_at, null, o.review_reason,
        'match it to the buyer and listing, then: update public.orders set needs_review = false where id = ''' || o.id || ''';'
   from public.orders o where o.needs_review;
-comment on view ops.pipeline_exceptions is 'Everything that needs a person: dead, undeliverable and retrying jobs, stuck jobs, failed Stripe events, orders to review; with the next action for each.';
+comment on view ops.pipeline_exceptions is 'Everything that needs a person: dead, undeliverable and retrying jobs, stuck jobs, failed Stripe events, ignored (other mode or account) and sanitized Stripe events, orders to review; with the next action for each.';
 
 revoke all on ops.pipeline_health, ops.pipeline_exceptions from public, anon, authenticated;
 grant select on ops.pipeline_health, ops.pipeline_exceptions to service_role;

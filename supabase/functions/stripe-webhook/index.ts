@@ -2,17 +2,28 @@
 import { connect } from "../_shared/db.ts";
 import { serve } from "../_shared/http/serve.ts";
 import { ingestStripeEvent } from "./ingest.ts";
+import { sanitizeNulEscapes } from "./sanitize.ts";
+import { parseScope } from "./scope.ts";
 import { parseSecrets, verifyStripeEvent } from "./signature.ts";
 
 const secrets = parseSecrets(Deno.env.get("STRIPE_WEBHOOK_SECRET"));
+const scope = parseScope(Deno.env);
 // the narrowest role that works: it may only call ops.ingest_stripe_event
 const sql = connect("STRIPE_WEBHOOK_DB_URL");
 
 serve("stripe-webhook", async (req, body) => {
+  // the signature covers the bytes as sent; only then may the body be made storable
   const event = await verifyStripeEvent(body, req.headers.get("stripe-signature"), secrets);
-  const result = await ingestStripeEvent(sql, body);
+  const { text, replaced } = sanitizeNulEscapes(body);
+  const result = await ingestStripeEvent(sql, text, { ...scope, sanitized: replaced > 0 });
   return {
     body: { received: true, ...result },
-    log: { event_id: result.event_id, type: event.type, status: result.status, duplicate: result.duplicate },
+    log: {
+      event_id: result.event_id,
+      type: event.type,
+      status: result.status,
+      duplicate: result.duplicate,
+      ...(replaced > 0 ? { nul_escapes_replaced: replaced } : {}),
+    },
   };
 }, { internalMessage: "internal error: the event was not recorded, retry later" });
