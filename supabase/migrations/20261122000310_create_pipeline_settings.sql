@@ -10,9 +10,11 @@ create table if not exists ops.settings (
   -- The webhook's STRIPE_ACCOUNT_ID must agree.
   stripe_account_id text check (stripe_account_id ~ '^acct_[A-Za-z0-9]+$'),
   -- ledger payloads and captured provider calls older than this keep only ids, statuses, amounts
-  personal_data_retention_days integer not null default 90 check (personal_data_retention_days >= 1)
+  personal_data_retention_days integer not null default 90 check (personal_data_retention_days >= 1),
+  -- what a failed payment does for the customer: the billing email (default), a billing ticket, or both
+  failed_payment_policy text not null default 'email' check (failed_payment_policy in ('email', 'ticket', 'both'))
 );
-comment on table ops.settings is 'Pipeline settings (one row): the Stripe mode and Connect account events must belong to, and the retention of personal data in days. Change with e.g. update ops.settings set stripe_livemode = true;';
+comment on table ops.settings is 'Pipeline settings (one row): the Stripe mode and Connect account events must belong to, the retention of personal data in days, and what a failed payment does for the customer (email | ticket | both). Change with e.g. update ops.settings set stripe_livemode = true;';
 insert into ops.settings (id) values (true) on conflict (id) do nothing;
 
 -- The row, or a clear error when someone deleted it (nothing guesses a mode).

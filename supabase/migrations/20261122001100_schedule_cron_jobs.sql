@@ -52,6 +52,7 @@ declare
   cutoff timestamptz := now() - coalesce(p_after, make_interval(days => (ops.current_settings()).personal_data_retention_days));
   events_cleared bigint;
   captures_cleared bigint;
+  notifications_cleared bigint;
 begin
   update ops.stripe_events
      set payload = ops.stripe_payload_skeleton(payload), payload_cleared_at = now()
@@ -62,7 +63,16 @@ begin
          cleared_at = now()
    where created_at < cutoff and cleared_at is null;
   get diagnostics captures_cleared = row_count;
-  return jsonb_build_object('event_payloads', events_cleared, 'crm_captures', captures_cleared);
+  -- captured emails and Slack texts keep their id and tags; the send log keeps template, entity and
+  -- status, not the address
+  update ops.notification_captures
+     set body = jsonb_build_object('id', body -> 'id', 'tags', body -> 'tags'), cleared_at = now()
+   where created_at < cutoff and cleared_at is null;
+  update ops.notifications set recipient = 'cleared', detail = null
+   where created_at < cutoff and recipient <> 'cleared' and channel = 'email';
+  get diagnostics notifications_cleared = row_count;
+  return jsonb_build_object('event_payloads', events_cleared, 'crm_captures', captures_cleared,
+    'notifications', notifications_cleared);
 end
 $$;
 -- Dead and failed jobs stay, payload and all, until replayed or resolved: only succeeded ones go.

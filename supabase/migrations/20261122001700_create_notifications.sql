@@ -8,17 +8,6 @@ values ('notify.email', 'notify', 8, 30000, 60, 5000),
        ('support.ticket', 'support-desk', 8, 30000, 60, 2000)
 on conflict (kind) do update set function_name = excluded.function_name;
 
--- Founder-editable behaviour, one row per setting (Studio).
-create table if not exists ops.notify_settings (
-  key text primary key,
-  value text not null,
-  description text not null
-);
-comment on table ops.notify_settings is 'Notification policy a founder edits: e.g. failed_payment_policy = email | ticket | both.';
-insert into ops.notify_settings (key, value, description) values
-  ('failed_payment_policy', 'email', 'What a failed payment does for the customer: email (the billing email only), ticket (a billing ticket only) or both')
-on conflict (key) do nothing;
-
 create table if not exists ops.notifications (
   id bigint generated always as identity primary key,
   job_id bigint references ops.jobs (id) on delete set null,
@@ -42,7 +31,9 @@ create table if not exists ops.notification_captures (
   channel text not null check (channel in ('email', 'slack')),
   key text not null unique,
   body jsonb not null,
-  created_at timestamptz not null default now()
+  created_at timestamptz not null default now(),
+  -- the retention purge reduced the body to its id and tags (ops.clear_personal_data)
+  cleared_at timestamptz
 );
 comment on table ops.notification_captures is 'What the local capture adapters would have sent to Resend and Slack (the default without RESEND_API_KEY / SLACK_WEBHOOK_URL): readable in Studio.';
 
@@ -87,13 +78,6 @@ as $$
     p_correlation_id => nullif(current_setting('ops.stripe_event_id', true), ''))
 $$;
 
-create or replace function ops.notify_setting(p_key text) returns text
-language sql stable
-set search_path = ''
-as $$
-  select value from ops.notify_settings where key = p_key
-$$;
-
 -- Order changes that tell the buyer something. security definer: runs as the pipeline's writer.
 --   paid (from an unpaid state): receipt for the order, welcome once per user
 --   payment_failed: the billing email and/or a billing ticket, per failed_payment_policy, once per event
@@ -105,7 +89,7 @@ set search_path = ''
 as $$
 declare
   event_id text := nullif(current_setting('ops.stripe_event_id', true), '');
-  policy text := coalesce(ops.notify_setting('failed_payment_policy'), 'email');
+  policy text := (ops.current_settings()).failed_payment_policy;
   paid_states text[] := array['paid', 'in_fulfillment', 'completed', 'partially_refunded', 'refunded', 'disputed'];
 begin
   if new.buyer_id is null then

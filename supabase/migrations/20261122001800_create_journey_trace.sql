@@ -117,7 +117,7 @@ begin
 
   return query
   select e.received_at, 'stripe', e.object_id, e.type || ' -> ' || e.status,
-         e.last_error, e.event_id
+         coalesce(e.last_error, e.ignored_reason), e.event_id
     from ops.stripe_events e
    where e.object_id = any (objects) or e.payload #>> '{data,object,payment_intent}' = any (objects)
       or e.payload #>> '{data,object,customer}' = any (objects)

@@ -73,8 +73,9 @@ select set_eq(
   $$ select p.oid::regprocedure::text from pg_proc p
       where p.pronamespace in ('public'::regnamespace, 'ops'::regnamespace, 'private'::regnamespace)
         and has_function_privilege('authenticated', p.oid, 'execute') $$,
-  array['private.is_admin()', 'private.is_seller()'],
-  'authenticated can execute only the policy helpers private.is_admin() and private.is_seller()');
+  array['private.is_admin()', 'private.is_seller()',
+        'submit_support_request(text,text,text,uuid,text,jsonb,uuid)'],
+  'authenticated can execute only the policy helpers private.is_admin() and private.is_seller(), and submit_support_request');
 select is_empty(
   $$ select tablename || ': ' || policyname from pg_policies
       where schemaname = 'public' and concat(qual, with_check) ~ '(app_metadata|profiles)' $$,

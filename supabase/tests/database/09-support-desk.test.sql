@@ -3,7 +3,7 @@
 -- each business change enqueues (once per template, entity and recipient).
 begin;
 set search_path = public, extensions;
-select plan(42);
+select plan(44);
 
 insert into auth.users (id, email, email_confirmed_at, raw_app_meta_data) values
   ('00000000-0000-4000-8000-0000000005a1', 'req_a@support.test', now(), '{}'),
@@ -167,12 +167,23 @@ update public.orders set amount_refunded = 1000 where id = '00000000-0000-4000-8
 update public.orders set status = 'refunded', amount_refunded = 60000 where id = '00000000-0000-4000-8000-00000005db01';
 select is((select count(*)::int from ops.jobs where payload ->> 'template' = 'refund_confirmation'
             and payload ->> 'order_id' = '00000000-0000-4000-8000-00000005db01'), 2, 'one refund confirmation per refunded total');
-update ops.notify_settings set value = 'both' where key = 'failed_payment_policy';
+update ops.settings set failed_payment_policy = 'both';
 insert into public.orders (id, buyer_id, listing_id) values
   ('00000000-0000-4000-8000-00000005dc01', '00000000-0000-4000-8000-0000000005b1', '00000000-0000-4000-8000-0000000051a1');
 update public.orders set status = 'payment_failed' where id = '00000000-0000-4000-8000-00000005dc01';
 select is((select count(*)::int from ops.jobs where kind = 'support.ticket' and payload ->> 'order_id' = '00000000-0000-4000-8000-00000005dc01'),
   1, 'with the policy "both", a failed payment also routes the customer to billing with a ticket');
+
+-- retention: old captured emails and the send log lose the address, keep what happened
+insert into ops.notification_captures (channel, key, body, created_at)
+values ('email', 'pgtap:old-capture', '{"id": "capture-email-x", "to": "req_a@support.test", "subject": "Receipt", "tags": {"template": "payment_receipt"}}', now() - interval '100 days');
+insert into ops.notifications (dedupe_key, channel, template, entity, recipient, status, adapter, created_at)
+values ('pgtap:old-send', 'email', 'payment_receipt', 'order:x', 'req_a@support.test', 'captured', 'capture', now() - interval '100 days');
+select ops.clear_personal_data();
+select is((select body from ops.notification_captures where key = 'pgtap:old-capture'),
+  '{"id": "capture-email-x", "tags": {"template": "payment_receipt"}}'::jsonb, 'an old captured email keeps only its id and tags');
+select is((select recipient || '/' || template || '/' || status from ops.notifications where dedupe_key = 'pgtap:old-send'),
+  'cleared/payment_receipt/captured', 'an old send keeps what happened, not the address');
 
 select * from finish();
 rollback;
