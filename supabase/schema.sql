@@ -72,24 +72,43 @@ declare
   c jsonb := evt -> 'data' -> 'object';
   pi_id text := c ->> 'payment_intent';
   at timestamptz := ops.ts(evt ->> 'created');
+  captured boolean := c ->> 'status' = 'succeeded' or coalesce((c ->> 'captured')::boolean, false);
+  -- a session that names no order waits for its payment to get one: lock it first (lock order)
+  orphan text := (select s.stripe_checkout_session_id from ops.checkout_sessions s
+                   where s.stripe_payment_intent_id = c ->> 'payment_intent' and s.order_id is null order by 1 limit 1);
+  known ops.payment_intents;
+  newer boolean;
   r jsonb;
 begin
   if pi_id is null then
     return 'ignored'; -- a charge outside a payment intent is not one of our orders
   end if;
+  if orphan is not null then
+    perform ops.lock_checkout_session(orphan);
+  end if;
   perform ops.lock_payment_intent(pi_id);
+  select * into known from ops.payment_intents where stripe_payment_intent_id = pi_id;
+  newer := ops.newer_charge(captured, at, c ->> 'id', known.latest_charge_succeeded, known.latest_charge_at, known.latest_charge_id);
   update ops.payment_intents set
-    latest_charge_id = coalesce(latest_charge_id, c ->> 'id'),
+    latest_charge_id = case when newer then c ->> 'id' else latest_charge_id end,
+    latest_charge_succeeded = case when newer then captured else latest_charge_succeeded end,
+    latest_charge_at = case when newer then at else latest_charge_at end,
     amount = coalesce(amount, (c ->> 'amount')::bigint),
     currency = coalesce(currency, lower(c ->> 'currency')),
-    amount_refunded = greatest(amount_refunded, coalesce((c ->> 'amount_refunded')::bigint, 0)),
-    succeeded_at = case when c ->> 'status' = 'succeeded' or coalesce((c ->> 'captured')::boolean, false)
-                        then least(coalesce(succeeded_at, at), at) else succeeded_at end
+    -- the charge's refunded total at this event's time: the newest wins (the larger within a second)
+    amount_refunded = case when (at, coalesce((c ->> 'amount_refunded')::bigint, 0))
+                                > (coalesce(amount_refunded_at, '-infinity'), amount_refunded)
+                           then coalesce((c ->> 'amount_refunded')::bigint, 0) else amount_refunded end,
+    amount_refunded_at = greatest(amount_refunded_at, at),
+    succeeded_at = case when captured then least(coalesce(succeeded_at, at), at) else succeeded_at end
   where stripe_payment_intent_id = pi_id;
   -- older API versions embed the refunds list in the charge
   for r in select * from jsonb_array_elements(coalesce(c -> 'refunds' -> 'data', '[]'::jsonb)) loop
     perform ops.upsert_refund(r, pi_id, at);
   end loop;
+  if orphan is not null then
+    perform ops.claim_orphan_session(orphan);
+  end if;
   perform ops.recompute_orders_for_payment_intent(pi_id);
   return 'processed';
 end
@@ -108,13 +127,12 @@ declare
   s jsonb := evt -> 'data' -> 'object';
   session_id text := s ->> 'id';
   pi_id text := s ->> 'payment_intent';
+  at timestamptz := ops.ts(evt ->> 'created');
   ref_text text := coalesce(s -> 'metadata' ->> 'order_id', s ->> 'client_reference_id');
-  ref uuid := ops.as_uuid(ref_text);
-  o public.orders;
-  review text;
+  named uuid;
   pay_status text;
-  rank_new int;
-  rank_old int;
+  status_rank text[] := array['open', 'complete', 'expired'];
+  pay_rank text[] := array['unpaid', 'failed', 'paid'];
 begin
   if session_id is null then
     raise exception 'checkout session without an id';
@@ -128,74 +146,65 @@ begin
     return 'processed';
   end if;
 
-  if pi_id is not null then
-    perform ops.lock_payment_intent(pi_id);
-  end if;
-
-  select * into o from public.orders where stripe_checkout_session_id = session_id for update;
-  if not found and ref is not null then
-    select * into o from public.orders where id = ref for update;
-    if found and o.stripe_checkout_session_id is not null and o.stripe_checkout_session_id <> session_id then
-      review := format('order %s was already paid through checkout session %s', ref, o.stripe_checkout_session_id);
-      o := null;
-    end if;
-  end if;
-
-  if o.id is null then
-    review := coalesce(review, case
-      when ref_text is null then 'checkout session completed without client_reference_id or metadata.order_id'
-      else format('checkout session names order %s, which does not exist', left(ref_text, 64))
-    end);
-    insert into public.orders (status, buyer_id, listing_id, stripe_checkout_session_id, needs_review, review_reason)
-    values (
-      'pending_payment',
-      -- only a confirmed email names a buyer: anyone can sign up with someone else's address
-      (select p.id from public.profiles p
-         join auth.users u on u.id = p.id
-        where lower(u.email) = lower(coalesce(s -> 'customer_details' ->> 'email', s ->> 'customer_email'))
-          and u.email_confirmed_at is not null and not u.is_anonymous
-        limit 1),
-      (select l.id from public.listings l where l.id = ops.as_uuid(s -> 'metadata' ->> 'listing_id')),
-      session_id, true, review
-    )
-    on conflict (stripe_checkout_session_id) do nothing;
-    select * into o from public.orders where stripe_checkout_session_id = session_id for update;
-  end if;
-
+  select o.id into named from public.orders o where o.id = ops.as_uuid(ref_text);
   pay_status := case evt ->> 'type'
     when 'checkout.session.async_payment_succeeded' then 'paid'
     when 'checkout.session.async_payment_failed' then 'failed'
     when 'checkout.session.expired' then null
     else s ->> 'payment_status'
   end;
-  -- payment facts only move forward: unpaid < failed < paid
-  rank_new := case pay_status when 'unpaid' then 1 when 'failed' then 2 when 'paid' then 3 when 'no_payment_required' then 3 else 0 end;
-  rank_old := case o.checkout_payment_status when 'unpaid' then 1 when 'failed' then 2 when 'paid' then 3 when 'no_payment_required' then 3 else 0 end;
 
-  if o.amount_total is not null and (s ->> 'amount_total') is not null
-     and o.amount_total <> (s ->> 'amount_total')::bigint and not o.needs_review then
-    review := format('amount mismatch: order %s, checkout %s', o.amount_total, s ->> 'amount_total');
-  end if;
-
-  update public.orders set
-    stripe_checkout_session_id = session_id,
-    stripe_payment_intent_id = coalesce(pi_id, stripe_payment_intent_id),
-    stripe_customer_id = coalesce(s ->> 'customer', stripe_customer_id),
-    amount_total = coalesce(amount_total, (s ->> 'amount_total')::bigint),
-    currency = coalesce(currency, lower(s ->> 'currency')),
-    checkout_status = case
-      when evt ->> 'type' = 'checkout.session.expired' then 'expired'
-      when checkout_status = 'expired' then checkout_status
-      else coalesce(s ->> 'status', 'complete') end,
-    checkout_payment_status = case when rank_new > rank_old then pay_status else checkout_payment_status end,
-    needs_review = needs_review or review is not null,
-    review_reason = coalesce(review_reason, review)
-  where id = o.id;
-
+  -- one upsert, which also takes the session's lock (before the payment intent's). Facts only move
+  -- forward (open < complete < expired; unpaid < failed < paid); a session names its order once,
+  -- when it is created, so the first answer stands.
+  insert into ops.checkout_sessions as x (
+    stripe_checkout_session_id, order_id, claim_review, review_buyer_id, review_listing_id, stripe_payment_intent_id,
+    stripe_customer_id, status, payment_status, amount_subtotal, amount_total, currency, paid_at, stripe_event_created)
+  values (
+    session_id, named,
+    case when named is null then case
+      when ref_text is null then 'checkout session completed without client_reference_id or metadata.order_id'
+      else format('checkout session names order %s, which does not exist', left(ref_text, 64))
+    end end,
+    -- only a confirmed email names a buyer: anyone can sign up with someone else's address
+    case when named is null then (select p.id from public.profiles p
+       join auth.users u on u.id = p.id
+      where lower(u.email) = lower(coalesce(s -> 'customer_details' ->> 'email', s ->> 'customer_email'))
+        and u.email_confirmed_at is not null and not u.is_anonymous
+      limit 1) end,
+    case when named is null then (select l.id from public.listings l where l.id = ops.as_uuid(s -> 'metadata' ->> 'listing_id')) end,
+    pi_id, s ->> 'customer',
+    case when evt ->> 'type' = 'checkout.session.expired' then 'expired' else coalesce(s ->> 'status', 'complete') end,
+    pay_status, (s ->> 'amount_subtotal')::bigint, (s ->> 'amount_total')::bigint, lower(s ->> 'currency'),
+    case when pay_status in ('paid', 'no_payment_required') then at end, at)
+  on conflict (stripe_checkout_session_id) do update set
+    order_id = coalesce(x.order_id, excluded.order_id),
+    claim_review = case when excluded.order_id is null then coalesce(x.claim_review, excluded.claim_review) end,
+    review_buyer_id = coalesce(x.review_buyer_id, excluded.review_buyer_id),
+    review_listing_id = coalesce(x.review_listing_id, excluded.review_listing_id),
+    stripe_payment_intent_id = coalesce(excluded.stripe_payment_intent_id, x.stripe_payment_intent_id),
+    stripe_customer_id = coalesce(excluded.stripe_customer_id, x.stripe_customer_id),
+    status = case when array_position(status_rank, excluded.status) > coalesce(array_position(status_rank, x.status), 0)
+                  then excluded.status else x.status end,
+    payment_status = case
+      when coalesce(array_position(pay_rank, replace(excluded.payment_status, 'no_payment_required', 'paid')), 0)
+           > coalesce(array_position(pay_rank, replace(x.payment_status, 'no_payment_required', 'paid')), 0)
+        then excluded.payment_status
+      else x.payment_status end,
+    amount_subtotal = coalesce(excluded.amount_subtotal, x.amount_subtotal),
+    amount_total = coalesce(excluded.amount_total, x.amount_total),
+    currency = coalesce(excluded.currency, x.currency),
+    paid_at = least(x.paid_at, excluded.paid_at),
+    stripe_event_created = greatest(x.stripe_event_created, excluded.stripe_event_created),
+    updated_at = now();
+  -- the payment intent's lock, and its order (the session's, unless it named one first)
   if pi_id is not null then
-    update ops.payment_intents set order_id = coalesce(order_id, o.id) where stripe_payment_intent_id = pi_id;
+    insert into ops.payment_intents as p (stripe_payment_intent_id, order_id)
+    values (pi_id, (select c.order_id from ops.checkout_sessions c where c.stripe_checkout_session_id = session_id))
+    on conflict (stripe_payment_intent_id) do update set order_id = coalesce(p.order_id, excluded.order_id), updated_at = now();
   end if;
-  perform ops.recompute_order(o.id);
+  perform ops.claim_orphan_session(session_id);
+  perform ops.recompute_order(c.order_id) from ops.checkout_sessions c where c.stripe_checkout_session_id = session_id;
   return 'processed';
 end
 $$;
@@ -243,10 +252,14 @@ begin
   if pi_id is not null then
     perform ops.lock_payment_intent(pi_id);
     -- a disputed charge was a captured payment
-    update ops.payment_intents set
+    update ops.payment_intents x set
       succeeded_at = coalesce(succeeded_at, at),
-      latest_charge_id = coalesce(latest_charge_id, d ->> 'charge')
-    where stripe_payment_intent_id = pi_id;
+      latest_charge_id = case when n.newer then d ->> 'charge' else latest_charge_id end,
+      latest_charge_succeeded = case when n.newer then true else latest_charge_succeeded end,
+      latest_charge_at = case when n.newer then at else latest_charge_at end
+    from (select ops.newer_charge(true, at, d ->> 'charge', k.latest_charge_succeeded, k.latest_charge_at, k.latest_charge_id) as newer
+            from ops.payment_intents k where k.stripe_payment_intent_id = pi_id) n
+    where x.stripe_payment_intent_id = pi_id;
   end if;
   insert into ops.disputes as x (stripe_dispute_id, stripe_payment_intent_id, stripe_charge_id, amount, currency, reason, status, stripe_event_created)
   values (d ->> 'id', pi_id, d ->> 'charge', (d ->> 'amount')::bigint, lower(d ->> 'currency'), d ->> 'reason', d ->> 'status', at)
@@ -319,28 +332,43 @@ declare
   p jsonb := evt -> 'data' -> 'object';
   pi_id text := p ->> 'id';
   at timestamptz := ops.ts(evt ->> 'created');
+  succeeded boolean := evt ->> 'type' = 'payment_intent.succeeded';
   order_ref uuid := ops.as_uuid(p -> 'metadata' ->> 'order_id');
+  charge text := coalesce(p ->> 'latest_charge', p -> 'charges' -> 'data' -> 0 ->> 'id');
+  -- a session that names no order waits for its payment to get one: lock it first (lock order)
+  orphan text := (select s.stripe_checkout_session_id from ops.checkout_sessions s
+                   where s.stripe_payment_intent_id = p ->> 'id' and s.order_id is null order by 1 limit 1);
+  known ops.payment_intents;
+  newer boolean;
 begin
+  if orphan is not null then
+    perform ops.lock_checkout_session(orphan);
+  end if;
   perform ops.lock_payment_intent(pi_id);
-  -- the event type is the fact; snapshot objects can carry a stale status
+  select * into known from ops.payment_intents where stripe_payment_intent_id = pi_id;
+  newer := ops.newer_charge(succeeded, at, charge, known.latest_charge_succeeded, known.latest_charge_at, known.latest_charge_id);
+  -- the event type is the fact; snapshot objects can carry a stale status. A success's amounts are
+  -- final; before one, the first known stand.
   update ops.payment_intents set
     stripe_customer_id = coalesce(p ->> 'customer', stripe_customer_id),
-    latest_charge_id = coalesce(p ->> 'latest_charge', p -> 'charges' -> 'data' -> 0 ->> 'id', latest_charge_id),
-    amount = coalesce((p ->> 'amount')::bigint, amount),
-    currency = coalesce(lower(p ->> 'currency'), currency),
-    succeeded_at = case when evt ->> 'type' = 'payment_intent.succeeded' then least(coalesce(succeeded_at, at), at) else succeeded_at end,
+    latest_charge_id = case when newer then charge else latest_charge_id end,
+    latest_charge_succeeded = case when newer then succeeded else latest_charge_succeeded end,
+    latest_charge_at = case when newer then at else latest_charge_at end,
+    amount = case when succeeded then coalesce((p ->> 'amount')::bigint, amount) else coalesce(amount, (p ->> 'amount')::bigint) end,
+    currency = case when succeeded then coalesce(lower(p ->> 'currency'), currency) else coalesce(currency, lower(p ->> 'currency')) end,
+    amount_received = case when succeeded then coalesce((p ->> 'amount_received')::bigint, amount_received) else amount_received end,
+    succeeded_at = case when succeeded then least(coalesce(succeeded_at, at), at) else succeeded_at end,
     last_failed_at = case when evt ->> 'type' = 'payment_intent.payment_failed' then greatest(coalesce(last_failed_at, at), at) else last_failed_at end,
     last_error = case when evt ->> 'type' = 'payment_intent.payment_failed'
                        and at >= coalesce(last_failed_at, at)
                       then left(coalesce(p -> 'last_payment_error' ->> 'code', p -> 'last_payment_error' ->> 'message', 'payment failed'), 200)
                       else last_error end,
-    canceled_at = case when evt ->> 'type' = 'payment_intent.canceled' then coalesce(canceled_at, at) else canceled_at end
+    canceled_at = case when evt ->> 'type' = 'payment_intent.canceled' then coalesce(canceled_at, at) else canceled_at end,
+    -- a payment intent created with metadata.order_id belongs to that order (when it is one of ours)
+    order_id = coalesce(order_id, (select o.id from public.orders o where o.id = order_ref))
   where stripe_payment_intent_id = pi_id;
-
-  -- a payment intent created with metadata.order_id links its order even before Checkout reports
-  if order_ref is not null then
-    update public.orders set stripe_payment_intent_id = pi_id
-     where id = order_ref and stripe_payment_intent_id is null;
+  if orphan is not null then
+    perform ops.claim_orphan_session(orphan);
   end if;
   perform ops.recompute_orders_for_payment_intent(pi_id);
   return 'processed';
@@ -663,28 +691,29 @@ $$;
 
 
 --
--- Name: clear_personal_data(interval); Type: FUNCTION; Schema: ops; Owner: -
+-- Name: claim_orphan_session(text); Type: FUNCTION; Schema: ops; Owner: -
 --
 
-CREATE FUNCTION ops.clear_personal_data(p_after interval DEFAULT NULL::interval) RETURNS jsonb
+CREATE FUNCTION ops.claim_orphan_session(p_session_id text) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO ''
     AS $$
 declare
-  cutoff timestamptz := now() - coalesce(p_after, make_interval(days => (ops.current_settings()).personal_data_retention_days));
-  events_cleared bigint;
-  captures_cleared bigint;
+  s ops.checkout_sessions;
+  oid uuid;
 begin
-  update ops.stripe_events
-     set payload = ops.stripe_payload_skeleton(payload), payload_cleared_at = now()
-   where received_at < cutoff and status in ('processed', 'ignored') and payload_cleared_at is null;
-  get diagnostics events_cleared = row_count;
-  update ops.crm_capture
-     set body = ops.crm_capture_skeleton(body), key = case when operation in ('deal', 'note') then key end,
-         cleared_at = now()
-   where created_at < cutoff and cleared_at is null;
-  get diagnostics captures_cleared = row_count;
-  return jsonb_build_object('event_payloads', events_cleared, 'crm_captures', captures_cleared);
+  select * into s from ops.checkout_sessions where stripe_checkout_session_id = p_session_id;
+  if s.order_id is not null or s.claim_review is null
+     or not (coalesce(s.payment_status in ('paid', 'no_payment_required'), false)
+             or exists (select 1 from ops.payment_intents p
+                         where p.stripe_payment_intent_id = s.stripe_payment_intent_id and p.succeeded_at is not null)) then
+    return;
+  end if;
+  insert into public.orders (status, buyer_id, listing_id, amount_total, currency)
+  values ('pending_payment', s.review_buyer_id, s.review_listing_id, coalesce(s.amount_subtotal, s.amount_total), s.currency)
+  returning id into oid;
+  update ops.checkout_sessions set order_id = oid where stripe_checkout_session_id = p_session_id;
+  update ops.payment_intents set order_id = coalesce(order_id, oid) where stripe_payment_intent_id = s.stripe_payment_intent_id;
 end
 $$;
 
@@ -718,22 +747,6 @@ $$;
 
 
 --
--- Name: crm_capture_skeleton(jsonb); Type: FUNCTION; Schema: ops; Owner: -
---
-
-CREATE FUNCTION ops.crm_capture_skeleton(body jsonb) RETURNS jsonb
-    LANGUAGE sql IMMUTABLE
-    SET search_path TO ''
-    AS $$
-  select coalesce(jsonb_object_agg(f.key, f.value), '{}'::jsonb)
-    from jsonb_each(case when jsonb_typeof(body) = 'object' then body else '{}' end) f
-   where jsonb_typeof(f.value) in ('string', 'number', 'boolean')
-     and f.key in ('id', 'orderKey', 'dealId', 'contactId', 'stage', 'lifecycleStage', 'billingStatus',
-                   'amount', 'currency', 'refundedAmount', 'needsReview', 'occurredAt')
-$$;
-
-
---
 -- Name: crm_job_context(bigint, text); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -754,8 +767,10 @@ begin
              'has_paid_order', exists (select 1 from public.orders o where o.buyer_id = c.user_id and o.paid_at is not null))
       into ctx from public.customers c where c.id = (j.payload ->> 'customer_id')::uuid;
   elsif j.kind = 'crm.deal' then
+    -- the deal is worth what was charged (tax and discounts included), not the list price
     select jsonb_build_object('order_id', o.id, 'status', o.status, 'amount_total', o.amount_total,
-             'currency', o.currency, 'amount_refunded', o.amount_refunded, 'needs_review', o.needs_review,
+             'currency', o.currency, 'amount_charged', o.amount_charged, 'currency_charged', o.currency_charged,
+             'amount_refunded', o.amount_refunded, 'needs_review', o.needs_review,
              'version', o.version, 'listing_title', l.title,
              -- the newest dispute of the order's payment: one CRM note per dispute, whatever job notes it
              'dispute_id', (select d.stripe_dispute_id from ops.disputes d
@@ -776,49 +791,6 @@ begin
      where o.id = (j.payload ->> 'order_id')::uuid;
   end if;
   return ctx;
-end
-$$;
-
-
---
--- Name: settings; Type: TABLE; Schema: ops; Owner: -
---
-
-CREATE TABLE ops.settings (
-    id boolean DEFAULT true NOT NULL,
-    stripe_livemode boolean DEFAULT false NOT NULL,
-    stripe_account_id text,
-    personal_data_retention_days integer DEFAULT 90 NOT NULL,
-    CONSTRAINT settings_id_check CHECK (id),
-    CONSTRAINT settings_personal_data_retention_days_check CHECK ((personal_data_retention_days >= 1)),
-    CONSTRAINT settings_stripe_account_id_check CHECK ((stripe_account_id ~ '^acct_[A-Za-z0-9]+$'::text))
-);
-
-
---
--- Name: TABLE settings; Type: COMMENT; Schema: ops; Owner: -
---
-
-COMMENT ON TABLE ops.settings IS 'Pipeline settings (one row): the Stripe mode and Connect account events must belong to, and the retention of personal data in days. Change with e.g. update ops.settings set stripe_livemode = true;';
-
-
---
--- Name: current_settings(); Type: FUNCTION; Schema: ops; Owner: -
---
-
-CREATE FUNCTION ops.current_settings() RETURNS ops.settings
-    LANGUAGE plpgsql STABLE
-    SET search_path TO ''
-    AS $$
-declare
-  s ops.settings;
-begin
-  select * into s from ops.settings where id;
-  if not found then
-    raise exception 'ops.settings has no row: insert into ops.settings default values, then set the Stripe mode'
-      using errcode = 'object_not_in_prerequisite_state';
-  end if;
-  return s;
 end
 $$;
 
@@ -1006,12 +978,15 @@ begin
   ) then
     raise exception 'order % cannot move from % to %', old.id, old.status, new.status using errcode = 'check_violation';
   end if;
+  -- a confirmed payment always follows the status: nobody sets it by hand
+  select s.payment_confirmed into new.payment_confirmed from ops.order_statuses s where s.status = new.status;
   -- every change the CRM mirrors gets a new version, and so exactly one sync job
   if tg_op = 'UPDATE' and (new.status is distinct from old.status or new.amount_refunded is distinct from old.amount_refunded
-                           or new.needs_review is distinct from old.needs_review) then
+                           or new.needs_review is distinct from old.needs_review
+                           or new.amount_charged is distinct from old.amount_charged) then
     new.version := old.version + 1;
   end if;
-  if new.status = 'paid' and new.paid_at is null then
+  if new.payment_confirmed and new.paid_at is null then
     new.paid_at := now();
   end if;
   return new;
@@ -1117,27 +1092,18 @@ $$;
 
 
 --
--- Name: ingest_stripe_event(jsonb, boolean, text, boolean); Type: FUNCTION; Schema: ops; Owner: -
+-- Name: ingest_stripe_event(jsonb); Type: FUNCTION; Schema: ops; Owner: -
 --
 
-CREATE FUNCTION ops.ingest_stripe_event(event jsonb, p_livemode boolean DEFAULT NULL::boolean, p_account_id text DEFAULT NULL::text, p_sanitized boolean DEFAULT false) RETURNS jsonb
+CREATE FUNCTION ops.ingest_stripe_event(event jsonb) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $_$
 declare
   v_event_id text := event ->> 'id';
-  cfg ops.settings := ops.current_settings();
   existing text;
-  reason text;
   applied record;
 begin
-  if p_livemode is not null
-     and (p_livemode <> cfg.stripe_livemode or nullif(p_account_id, '') is distinct from cfg.stripe_account_id) then
-    raise exception 'the webhook takes % events (STRIPE_LIVEMODE=%, STRIPE_ACCOUNT_ID=%) but ops.settings says % (%): make them agree',
-      case when p_livemode then 'live-mode' else 'test-mode' end, p_livemode::text, coalesce(nullif(p_account_id, ''), 'unset'),
-      case when cfg.stripe_livemode then 'live mode' else 'test mode' end, coalesce(cfg.stripe_account_id, 'no account')
-      using errcode = 'object_not_in_prerequisite_state';
-  end if;
   if jsonb_typeof(event) <> 'object' or v_event_id is null or event ->> 'type' is null
      or jsonb_typeof(event -> 'data' -> 'object') is distinct from 'object' or coalesce(event ->> 'created', '') !~ '^\d+$' then
     raise exception 'not a Stripe event: id, type, created and data.object are required' using errcode = 'invalid_parameter_value';
@@ -1149,32 +1115,24 @@ begin
     -- a redelivery, or a concurrent copy that committed first: nothing changes
     return jsonb_build_object('event_id', v_event_id, 'status', existing, 'duplicate', true);
   end if;
-  -- another mode's or account's event is recorded and answered, never applied (no facts, no jobs)
-  reason := ops.stripe_event_scope_problem(event, cfg);
-  if reason is null then
-    select * into applied from ops.apply_stripe_event_guarded(event);
-  else
-    select 'ignored' as outcome, null::text as error into applied;
-  end if;
+  select * into applied from ops.apply_stripe_event_guarded(event);
   -- recorded with its outcome in one insert, in the apply's transaction (a row inserted as 'received'
   -- and then updated would write the payload twice); a plain insert: a copy that got here anyway fails
   insert into ops.stripe_events (event_id, type, api_version, livemode, object_id, event_created, payload,
-                                 status, attempts, last_error, processed_at, ignored_reason, sanitized)
-  values (v_event_id, event ->> 'type', event ->> 'api_version', coalesce(event -> 'livemode' = 'true'::jsonb, false),
+                                 status, attempts, last_error, processed_at)
+  values (v_event_id, event ->> 'type', event ->> 'api_version', coalesce((event ->> 'livemode')::boolean, false),
           event -> 'data' -> 'object' ->> 'id', to_timestamp((event ->> 'created')::bigint), event,
-          applied.outcome, 1, applied.error, case when applied.outcome <> 'failed' then now() end,
-          reason, coalesce(p_sanitized, false));
-  return jsonb_build_object('event_id', v_event_id, 'status', applied.outcome, 'duplicate', false)
-         || case when reason is null then '{}'::jsonb else jsonb_build_object('reason', reason) end;
+          applied.outcome, 1, applied.error, case when applied.outcome <> 'failed' then now() end);
+  return jsonb_build_object('event_id', v_event_id, 'status', applied.outcome, 'duplicate', false);
 end
 $_$;
 
 
 --
--- Name: FUNCTION ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text, p_sanitized boolean); Type: COMMENT; Schema: ops; Owner: -
+-- Name: FUNCTION ingest_stripe_event(event jsonb); Type: COMMENT; Schema: ops; Owner: -
 --
 
-COMMENT ON FUNCTION ops.ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text, p_sanitized boolean) IS 'Records a Stripe event once (by id) and applies it when it belongs to the mode and account ops.settings names (else: ignored, with its reason); duplicates change nothing. Returns {event_id, status, duplicate[, reason]}.';
+COMMENT ON FUNCTION ops.ingest_stripe_event(event jsonb) IS 'Records a Stripe event once (by id) and applies it; duplicates change nothing. Returns {event_id, status, duplicate}.';
 
 
 --
@@ -1198,6 +1156,21 @@ $$;
 
 
 --
+-- Name: lock_checkout_session(text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.lock_checkout_session(p_id text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  insert into ops.checkout_sessions as s (stripe_checkout_session_id) values (p_id)
+  on conflict (stripe_checkout_session_id) do update set updated_at = now();
+end
+$$;
+
+
+--
 -- Name: lock_payment_intent(text); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -1207,6 +1180,21 @@ CREATE FUNCTION ops.lock_payment_intent(p_id text) RETURNS void
     AS $$
   insert into ops.payment_intents as p (stripe_payment_intent_id) values (p_id)
   on conflict (stripe_payment_intent_id) do update set updated_at = now()
+$$;
+
+
+--
+-- Name: newer_charge(boolean, timestamp with time zone, text, boolean, timestamp with time zone, text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.newer_charge(p_succeeded boolean, p_at timestamp with time zone, p_charge text, p_known_succeeded boolean, p_known_at timestamp with time zone, p_known_charge text) RETURNS boolean
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+begin
+  return p_charge is not null
+     and (p_succeeded, p_at, p_charge) > (coalesce(p_known_succeeded, false), coalesce(p_known_at, '-infinity'), coalesce(p_known_charge, ''));
+end
 $$;
 
 
@@ -1226,10 +1214,145 @@ $$;
 
 
 --
--- Name: purge_pipeline_history(interval, interval, interval, interval); Type: FUNCTION; Schema: ops; Owner: -
+-- Name: order_payments(uuid); Type: FUNCTION; Schema: ops; Owner: -
 --
 
-CREATE FUNCTION ops.purge_pipeline_history(p_jobs_after interval DEFAULT '14 days'::interval, p_responses_after interval DEFAULT '1 day'::interval, p_cron_runs_after interval DEFAULT '7 days'::interval, p_personal_data_after interval DEFAULT NULL::interval) RETURNS jsonb
+CREATE FUNCTION ops.order_payments(p_order_id uuid) RETURNS TABLE(payment_ref text, stripe_checkout_session_id text, stripe_payment_intent_id text, stripe_customer_id text, paid boolean, paid_at timestamp with time zone, ended boolean, failed boolean, asked_amount bigint, asked_currency text, charged_amount bigint, charged_currency text, accepted boolean, refunded bigint, disputed boolean, mismatch text, role text, review text, blocking boolean)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+begin
+  return query
+  with o as (
+    select amount_total, currency from public.orders where id = p_order_id
+  ), attempts as (
+    select s.stripe_checkout_session_id as payment_ref, s.stripe_checkout_session_id, s.stripe_payment_intent_id,
+           coalesce(s.stripe_customer_id, p.stripe_customer_id) as stripe_customer_id,
+           coalesce(s.payment_status in ('paid', 'no_payment_required'), false) or p.succeeded_at is not null as paid,
+           least(s.paid_at, p.succeeded_at) as paid_at,
+           coalesce(s.status = 'expired', false) or p.canceled_at is not null as ended,
+           coalesce(s.payment_status = 'failed', false) or p.last_failed_at is not null as failed,
+           coalesce(s.amount_subtotal, s.amount_total) as asked_amount, s.currency as asked_currency,
+           coalesce(s.amount_total, nullif(p.amount_received, 0), p.amount) as charged_amount,
+           coalesce(s.currency, p.currency) as charged_currency,
+           s.claim_review
+      from ops.checkout_sessions s
+      left join ops.payment_intents p on p.stripe_payment_intent_id = s.stripe_payment_intent_id
+     where s.order_id = p_order_id
+    union all
+    -- the app's own payment intent (no Checkout): it asked for its amount
+    select p.stripe_payment_intent_id, null, p.stripe_payment_intent_id, p.stripe_customer_id,
+           p.succeeded_at is not null, p.succeeded_at, p.canceled_at is not null, p.last_failed_at is not null,
+           p.amount, p.currency, coalesce(nullif(p.amount_received, 0), p.amount), p.currency, null
+      from ops.payment_intents p
+     where p.order_id = p_order_id
+       -- a scalar subquery (not an anti join): one index probe, whatever the planner's statistics
+       and (select true from ops.checkout_sessions s where s.stripe_payment_intent_id = p.stripe_payment_intent_id limit 1) is null
+  ), judged as (
+    select a.*, r.accepted,
+           ops.payment_intent_refunded(a.stripe_payment_intent_id) as refunded,
+           ops.payment_intent_disputed(a.stripe_payment_intent_id) as disputed,
+           ops.payment_mismatch(o.amount_total, o.currency, a.asked_amount, a.asked_currency, a.payment_ref) as mismatch
+      from attempts a
+     cross join o
+      left join ops.order_reviews r on r.order_id = p_order_id and r.payment_ref = a.payment_ref
+  ), ranked as (
+    select j.*,
+           case when j.paid and j.accepted is distinct from false then
+             row_number() over (partition by j.paid and j.accepted is distinct from false
+                                order by (j.mismatch is null or coalesce(j.accepted, false)) desc,
+                                         j.paid_at nulls last, j.payment_ref)
+           end as rank
+      from judged j
+  )
+  select x.payment_ref, x.stripe_checkout_session_id, x.stripe_payment_intent_id, x.stripe_customer_id,
+         x.paid, x.paid_at, x.ended, x.failed, x.asked_amount, x.asked_currency, x.charged_amount, x.charged_currency,
+         x.accepted, x.refunded, x.disputed, x.mismatch,
+         case when not x.paid then 'unpaid' when x.accepted = false then 'refused' when x.rank = 1 then 'paying' else 'extra' end,
+         case
+           when not x.paid or x.accepted is not null then null
+           when x.rank = 1 then coalesce(x.mismatch, x.claim_review)
+           -- a second payment for one order: until it is refunded or resolved, someone holds two payments
+           when x.refunded < coalesce(x.charged_amount, 1) then
+             format('%s also paid this order (%s %s): refund the double payment in Stripe, or resolve', x.payment_ref,
+                    x.charged_amount, x.charged_currency)
+         end,
+         x.rank = 1 and x.mismatch is not null and x.accepted is null
+    from ranked x;
+end
+$$;
+
+
+--
+-- Name: payment_intent_disputed(text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.payment_intent_disputed(p_pi text) RETURNS boolean
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+begin
+  return exists (
+    select 1 from ops.disputes d
+      left join ops.payment_intents p on p.stripe_payment_intent_id = p_pi
+     where (d.stripe_payment_intent_id = p_pi or d.stripe_charge_id = p.latest_charge_id)
+       and d.status not in ('won', 'warning_closed'));
+end
+$$;
+
+
+--
+-- Name: payment_intent_refunded(text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.payment_intent_refunded(p_pi text) RETURNS bigint
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+begin
+  return coalesce((
+    select case
+             when p.amount_refunded_at is null then coalesce(r.total, 0)
+             when r.newest is null or p.amount_refunded_at > r.newest then p.amount_refunded
+             when p.amount_refunded_at = r.newest then greatest(p.amount_refunded, coalesce(r.total, 0))
+             else coalesce(r.total, 0)
+           end
+      from ops.payment_intents p
+     cross join lateral (
+       select sum(x.amount) filter (where x.status = 'succeeded') as total, max(x.stripe_event_created) as newest
+         from ops.refunds x
+        where x.stripe_payment_intent_id = p.stripe_payment_intent_id or x.stripe_charge_id = p.latest_charge_id) r
+     where p.stripe_payment_intent_id = p_pi), 0);
+end
+$$;
+
+
+--
+-- Name: payment_mismatch(bigint, text, bigint, text, text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.payment_mismatch(p_price bigint, p_currency text, p_asked bigint, p_asked_currency text, p_ref text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+begin
+  return case
+    when p_currency is not null and p_asked_currency is distinct from p_currency then
+      format('currency mismatch: the order costs %s %s, %s asked %s %s', p_price, p_currency, p_ref, p_asked,
+             coalesce(p_asked_currency, '(none)'))
+    when p_price is not null and p_asked is distinct from p_price then
+      format('amount mismatch: the order costs %s %s, %s asked %s %s', p_price, p_currency, p_ref,
+             coalesce(p_asked::text, '(unknown)'), p_asked_currency)
+  end;
+end
+$$;
+
+
+--
+-- Name: purge_pipeline_history(interval, interval, interval); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.purge_pipeline_history(p_jobs_after interval DEFAULT '14 days'::interval, p_responses_after interval DEFAULT '1 day'::interval, p_cron_runs_after interval DEFAULT '7 days'::interval) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO ''
     AS $$
@@ -1253,8 +1376,7 @@ begin
   exception when insufficient_privilege then
     raise warning 'purge of cron.job_run_details refused: %', sqlerrm;
   end;
-  return jsonb_build_object('jobs', jobs_deleted, 'http_responses', responses_deleted, 'cron_runs', runs_deleted)
-         || ops.clear_personal_data(p_personal_data_after);
+  return jsonb_build_object('jobs', jobs_deleted, 'http_responses', responses_deleted, 'cron_runs', runs_deleted);
 end
 $$;
 
@@ -1338,55 +1460,94 @@ CREATE FUNCTION ops.recompute_order(p_order_id uuid) RETURNS text
     AS $$
 declare
   o public.orders;
-  pi ops.payment_intents;
-  refunded bigint;
-  paid boolean;
-  disputed boolean;
+  pay record;
+  have_pay boolean := false;
+  reasons text[];
+  refunded bigint := 0;
   target text;
+  next_status text;
+  confirmed boolean;
 begin
   select * into o from public.orders where id = p_order_id for update;
   if not found then
     return null;
   end if;
-  if o.stripe_payment_intent_id is not null then
-    select * into pi from ops.payment_intents where stripe_payment_intent_id = o.stripe_payment_intent_id;
+
+  -- one pass: the paying payment (all nulls when none pays), with what all payments add up to
+  select x.role = 'paying' as paying,
+         case when x.role = 'paying' then x.stripe_checkout_session_id end as stripe_checkout_session_id,
+         case when x.role = 'paying' then x.stripe_payment_intent_id end as stripe_payment_intent_id,
+         case when x.role = 'paying' then x.stripe_customer_id end as stripe_customer_id,
+         case when x.role = 'paying' then x.paid_at end as paid_at,
+         case when x.role = 'paying' then x.asked_amount end as asked_amount,
+         case when x.role = 'paying' then x.asked_currency end as asked_currency,
+         case when x.role = 'paying' then x.charged_amount end as charged_amount,
+         case when x.role = 'paying' then x.charged_currency end as charged_currency,
+         case when x.role = 'paying' then x.refunded end as refunded,
+         x.role = 'paying' and x.disputed as disputed,
+         x.role = 'paying' and x.blocking as blocking,
+         array_agg(x.review) filter (where x.review is not null) over w as reasons,
+         bool_or(x.role = 'refused') over w as any_refused, bool_or(x.ended) over w as any_ended,
+         bool_or(x.failed) over w as any_failed
+    into pay
+    from ops.order_payments(o.id) x
+  window w as (order by x.blocking desc, x.role = 'paying' desc, x.payment_ref
+               rows between unbounded preceding and unbounded following)
+   order by x.role = 'paying' desc
+   limit 1;
+  have_pay := coalesce(pay.paying, false);
+  reasons := pay.reasons;
+
+  if have_pay then
+    refunded := pay.refunded;
+    target := case
+      when pay.blocking then 'in_review'
+      when pay.disputed then 'disputed'
+      -- with the charged amount unknown yet, a refund counts as partial until it is known
+      when refunded > 0 and refunded >= pay.charged_amount then 'refunded'
+      when refunded > 0 then 'partially_refunded'
+      when o.status in ('in_fulfillment', 'completed') then o.status
+      else 'paid'
+    end;
+  else
+    target := case
+      when pay.any_refused or pay.any_ended then 'canceled'
+      when pay.any_failed then 'payment_failed'
+      else o.status
+    end;
   end if;
 
-  select greatest(coalesce(pi.amount_refunded, 0), coalesce(sum(r.amount), 0)) into refunded
-  from ops.refunds r
-  where r.status = 'succeeded'
-    and (r.stripe_payment_intent_id = o.stripe_payment_intent_id or r.stripe_charge_id = pi.latest_charge_id);
-
-  select exists (
-    select 1 from ops.disputes d
-    where (d.stripe_payment_intent_id = o.stripe_payment_intent_id or d.stripe_charge_id = pi.latest_charge_id)
-      and d.status not in ('won', 'warning_closed')
-  ) into disputed;
-
-  paid := o.checkout_payment_status in ('paid', 'no_payment_required') or pi.succeeded_at is not null;
-  target := case
-    when paid and disputed then 'disputed'
-    -- with the amount unknown yet, a refund counts as partial until it is known
-    when paid and refunded > 0 and refunded >= coalesce(o.amount_total, pi.amount) then 'refunded'
-    when paid and refunded > 0 then 'partially_refunded'
-    when paid and o.status in ('in_fulfillment', 'completed') then o.status
-    when paid then 'paid'
-    when o.checkout_status = 'expired' or pi.canceled_at is not null then 'canceled'
-    when o.checkout_payment_status = 'failed' or pi.last_failed_at is not null then 'payment_failed'
-    else o.status
-  end;
-
-  if target is distinct from o.status and exists (
+  next_status := case when target is distinct from o.status and exists (
     select 1 from ops.order_status_transitions t where t.from_status = o.status and t.to_status = target
-  ) then
-    update public.orders
-       set status = target, amount_refunded = refunded,
-           paid_at = coalesce(paid_at, pi.succeeded_at, case when paid then now() end)
-     where id = o.id;
-  elsif refunded is distinct from o.amount_refunded then
-    update public.orders set amount_refunded = refunded where id = o.id;
-  end if;
-  return target;
+  ) then target else o.status end;
+  select s.payment_confirmed into confirmed from ops.order_statuses s where s.status = next_status;
+
+  -- pay's payment columns are null when nothing pays the order
+  update public.orders x set
+    status = next_status,
+    -- an order without a price of its own (made by the pipeline or by hand) takes its payment's
+    amount_total = coalesce(x.amount_total, pay.asked_amount),
+    currency = coalesce(x.currency, pay.asked_currency),
+    amount_charged = pay.charged_amount,
+    currency_charged = pay.charged_currency,
+    amount_refunded = refunded,
+    stripe_checkout_session_id = pay.stripe_checkout_session_id,
+    stripe_payment_intent_id = pay.stripe_payment_intent_id,
+    stripe_customer_id = coalesce(pay.stripe_customer_id, x.stripe_customer_id),
+    needs_review = reasons is not null,
+    review_reason = array_to_string(reasons, '; '),
+    paid_at = coalesce(x.paid_at, case when confirmed then coalesce(pay.paid_at, now()) end)
+  where x.id = o.id
+    -- an update that changes nothing is skipped: no row version, no trigger
+    and (x.status, x.amount_total, x.currency, x.amount_charged, x.currency_charged, x.amount_refunded,
+         x.stripe_checkout_session_id, x.stripe_payment_intent_id, x.stripe_customer_id, x.needs_review, x.review_reason,
+         x.paid_at is null)
+        is distinct from
+        (next_status, coalesce(x.amount_total, pay.asked_amount), coalesce(x.currency, pay.asked_currency),
+         pay.charged_amount, pay.charged_currency, refunded, pay.stripe_checkout_session_id, pay.stripe_payment_intent_id,
+         coalesce(pay.stripe_customer_id, x.stripe_customer_id), reasons is not null, array_to_string(reasons, '; '),
+         x.paid_at is null and not confirmed);
+  return next_status;
 end
 $$;
 
@@ -1402,7 +1563,13 @@ CREATE FUNCTION ops.recompute_orders_for_payment_intent(p_payment_intent_id text
 declare
   oid uuid;
 begin
-  for oid in select id from public.orders where stripe_payment_intent_id = p_payment_intent_id order by id loop
+  for oid in
+    select x.order_id from (
+      select p.order_id from ops.payment_intents p where p.stripe_payment_intent_id = p_payment_intent_id
+      union select s.order_id from ops.checkout_sessions s where s.stripe_payment_intent_id = p_payment_intent_id
+      union select o.id from public.orders o where o.stripe_payment_intent_id = p_payment_intent_id
+    ) x where x.order_id is not null order by 1
+  loop
     perform ops.recompute_order(oid);
   end loop;
 end
@@ -1515,6 +1682,48 @@ $$;
 
 
 --
+-- Name: resolve_order_review(uuid, boolean, text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.resolve_order_review(p_order_id uuid, p_accept boolean, p_note text) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  o public.orders;
+  subject record;
+begin
+  if p_order_id is null or p_accept is null or nullif(trim(p_note), '') is null then
+    raise exception 'resolve_order_review(order_id, accept, note): the order, accept (true or false) and a note saying why are required'
+      using errcode = 'invalid_parameter_value';
+  end if;
+  select * into o from public.orders where id = p_order_id for update;
+  if not found then
+    raise exception 'no order %', p_order_id using errcode = 'no_data_found';
+  end if;
+  select * into subject from ops.order_payments(o.id) x where x.review is not null
+   order by x.blocking desc, x.role = 'paying' desc, x.payment_ref limit 1;
+  if not found then
+    if not o.needs_review then
+      raise exception 'order % has nothing to review', p_order_id using errcode = 'no_data_found';
+    end if;
+    insert into ops.order_reviews (order_id, payment_ref, accepted, reason, note)
+    values (o.id, null, p_accept, o.review_reason, trim(p_note));
+    update public.orders set needs_review = false, review_reason = null where id = o.id;
+    return o.status;
+  end if;
+  if not p_accept and subject.role = 'paying' and not subject.blocking then
+    raise exception 'order %: its payment % is confirmed and cannot be refused; refund it in Stripe (the order follows the refund), or accept to clear the review',
+      p_order_id, subject.payment_ref using errcode = 'check_violation';
+  end if;
+  insert into ops.order_reviews (order_id, payment_ref, accepted, reason, note)
+  values (o.id, subject.payment_ref, p_accept, subject.review, trim(p_note));
+  return ops.recompute_order(o.id);
+end
+$$;
+
+
+--
 -- Name: retry_failed_stripe_event(text, integer); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -1546,56 +1755,6 @@ begin
    where event_id = p_event_id and status = 'failed' and attempts >= p_max_attempts;
   return (select e.status from ops.stripe_events e where e.event_id = p_event_id);
 end
-$$;
-
-
---
--- Name: stripe_event_scope_problem(jsonb, ops.settings); Type: FUNCTION; Schema: ops; Owner: -
---
-
-CREATE FUNCTION ops.stripe_event_scope_problem(evt jsonb, s ops.settings) RETURNS text
-    LANGUAGE sql STABLE
-    SET search_path TO ''
-    AS $$
-  select case
-    when coalesce(evt -> 'livemode' = 'true'::jsonb, false) <> s.stripe_livemode
-      then format('a %s-mode event; this project takes %s-mode events only (ops.settings.stripe_livemode)',
-                  case when s.stripe_livemode then 'test' else 'live' end,
-                  case when s.stripe_livemode then 'live' else 'test' end)
-    when coalesce(evt ->> 'account', s.stripe_account_id) is distinct from s.stripe_account_id
-      then case when s.stripe_account_id is null
-                then format('an event of the connected account %s; this project takes its own account''s events only '
-                            '(ops.settings.stripe_account_id is not set)', evt ->> 'account')
-                else format('an event of the account %s; this project takes events of %s and its own only '
-                            '(ops.settings.stripe_account_id)', evt ->> 'account', s.stripe_account_id) end
-  end
-$$;
-
-
---
--- Name: stripe_payload_skeleton(jsonb); Type: FUNCTION; Schema: ops; Owner: -
---
-
-CREATE FUNCTION ops.stripe_payload_skeleton(evt jsonb) RETURNS jsonb
-    LANGUAGE sql IMMUTABLE
-    SET search_path TO ''
-    AS $$
-  select jsonb_strip_nulls(jsonb_build_object(
-    'id', evt -> 'id', 'object', evt -> 'object', 'type', evt -> 'type', 'created', evt -> 'created',
-    'livemode', evt -> 'livemode', 'api_version', evt -> 'api_version', 'account', evt -> 'account',
-    'data', jsonb_build_object('object', (
-      select coalesce(jsonb_object_agg(f.key, f.value), '{}'::jsonb)
-           || jsonb_strip_nulls(jsonb_build_object('metadata', nullif(jsonb_strip_nulls(jsonb_build_object(
-                'order_id', evt -> 'data' -> 'object' -> 'metadata' -> 'order_id',
-                'user_id', evt -> 'data' -> 'object' -> 'metadata' -> 'user_id')), '{}'::jsonb)))
-        from jsonb_each(case when jsonb_typeof(evt -> 'data' -> 'object') = 'object' then evt -> 'data' -> 'object' else '{}' end) f
-       where jsonb_typeof(f.value) in ('string', 'number', 'boolean')
-         and f.key in ('id', 'object', 'status', 'payment_status', 'mode', 'livemode', 'created', 'currency',
-                       'amount', 'amount_total', 'amount_subtotal', 'amount_received', 'amount_capturable',
-                       'amount_refunded', 'amount_paid', 'amount_due', 'amount_remaining', 'total', 'subtotal',
-                       'refunded', 'paid', 'captured', 'disputed', 'reason', 'client_reference_id',
-                       'customer', 'payment_intent', 'latest_charge', 'charge', 'invoice', 'subscription',
-                       'cancel_at_period_end', 'canceled_at', 'ended_at', 'current_period_end')))))
 $$;
 
 
@@ -1708,30 +1867,16 @@ CREATE FUNCTION ops.try_apply_stripe_event(p_event_id text) RETURNS text
     SET search_path TO ''
     AS $$
 declare
-  e ops.stripe_events;
-  reason text;
+  evt jsonb;
   applied record;
 begin
-  select * into e from ops.stripe_events where event_id = p_event_id for update;
+  select payload into evt from ops.stripe_events where event_id = p_event_id for update;
   if not found then
     raise exception 'no Stripe event % in the ledger', p_event_id using errcode = 'no_data_found';
   end if;
-  if e.payload_cleared_at is not null then
-    raise exception 'Stripe event % cannot be re-applied: its payload was cleared on % (personal data retention, '
-                    'ops.settings.personal_data_retention_days); what it changed then stays applied. For the current '
-                    'state, look up % in Stripe', p_event_id, e.payload_cleared_at::date, coalesce(e.object_id, 'its object')
-      using errcode = 'object_not_in_prerequisite_state';
-  end if;
-  reason := ops.stripe_event_scope_problem(e.payload, ops.current_settings());
-  if reason is not null then
-    update ops.stripe_events
-       set status = 'ignored', ignored_reason = reason, attempts = attempts + 1, last_error = null, processed_at = now()
-     where event_id = p_event_id;
-    return 'ignored';
-  end if;
-  select * into applied from ops.apply_stripe_event_guarded(e.payload);
+  select * into applied from ops.apply_stripe_event_guarded(evt);
   update ops.stripe_events
-     set status = applied.outcome, attempts = attempts + 1, last_error = applied.error, ignored_reason = null,
+     set status = applied.outcome, attempts = attempts + 1, last_error = applied.error,
          processed_at = case when applied.outcome = 'failed' then processed_at else now() end
    where event_id = p_event_id;
   return applied.outcome;
@@ -1959,6 +2104,39 @@ COMMENT ON TABLE ops.billing_statuses IS 'Customer billing statuses and the acce
 
 
 --
+-- Name: checkout_sessions; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.checkout_sessions (
+    stripe_checkout_session_id text NOT NULL,
+    order_id uuid,
+    stripe_payment_intent_id text,
+    stripe_customer_id text,
+    status text,
+    payment_status text,
+    amount_subtotal bigint,
+    amount_total bigint,
+    currency text,
+    claim_review text,
+    review_buyer_id uuid,
+    review_listing_id uuid,
+    paid_at timestamp with time zone,
+    stripe_event_created timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT checkout_sessions_payment_status_check CHECK ((payment_status = ANY (ARRAY['unpaid'::text, 'failed'::text, 'paid'::text, 'no_payment_required'::text]))),
+    CONSTRAINT checkout_sessions_status_check CHECK ((status = ANY (ARRAY['open'::text, 'complete'::text, 'expired'::text])))
+);
+
+
+--
+-- Name: TABLE checkout_sessions; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.checkout_sessions IS 'Stripe Checkout sessions in payment mode, several per order (an expired session and its replacement). Facts only grow; ops.recompute_order derives the order from all of them.';
+
+
+--
 -- Name: crm_capture; Type: TABLE; Schema: ops; Owner: -
 --
 
@@ -1966,10 +2144,9 @@ CREATE TABLE ops.crm_capture (
     id bigint NOT NULL,
     adapter text DEFAULT 'capture'::text NOT NULL,
     operation text NOT NULL,
-    key text,
+    key text NOT NULL,
     body jsonb NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    cleared_at timestamp with time zone
+    created_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
 
@@ -1977,7 +2154,7 @@ CREATE TABLE ops.crm_capture (
 -- Name: TABLE crm_capture; Type: COMMENT; Schema: ops; Owner: -
 --
 
-COMMENT ON TABLE ops.crm_capture IS 'What the local capture adapter would have sent to the CRM (the default when no HubSpot token is set); personal data cleared after ops.settings.personal_data_retention_days.';
+COMMENT ON TABLE ops.crm_capture IS 'What the local capture adapter would have sent to the CRM (the default when no HubSpot token is set).';
 
 
 --
@@ -2185,6 +2362,44 @@ ALTER TABLE ops.jobs ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
 
 
 --
+-- Name: order_reviews; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.order_reviews (
+    id bigint NOT NULL,
+    order_id uuid NOT NULL,
+    payment_ref text,
+    accepted boolean NOT NULL,
+    reason text,
+    note text NOT NULL,
+    decided_by text DEFAULT CURRENT_USER NOT NULL,
+    decided_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT order_reviews_note_check CHECK ((length(TRIM(BOTH FROM note)) > 0))
+);
+
+
+--
+-- Name: TABLE order_reviews; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.order_reviews IS 'Operators'' decisions on orders in review (ops.resolve_order_review): accept or refuse one payment of an order, with a note. Kept as the audit trail.';
+
+
+--
+-- Name: order_reviews_id_seq; Type: SEQUENCE; Schema: ops; Owner: -
+--
+
+ALTER TABLE ops.order_reviews ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME ops.order_reviews_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
 -- Name: order_status_transitions; Type: TABLE; Schema: ops; Owner: -
 --
 
@@ -2199,7 +2414,7 @@ CREATE TABLE ops.order_status_transitions (
 -- Name: TABLE order_status_transitions; Type: COMMENT; Schema: ops; Owner: -
 --
 
-COMMENT ON TABLE ops.order_status_transitions IS 'Every allowed order status change. Nothing moves back to pending_payment, and nothing paid moves to payment_failed or canceled.';
+COMMENT ON TABLE ops.order_status_transitions IS 'Every allowed order status change. Nothing moves back to pending_payment, nothing paid moves to payment_failed, canceled or in_review; refunds that fail or are reversed move back towards paid.';
 
 
 --
@@ -2208,6 +2423,7 @@ COMMENT ON TABLE ops.order_status_transitions IS 'Every allowed order status cha
 
 CREATE TABLE ops.order_statuses (
     status text NOT NULL,
+    payment_confirmed boolean NOT NULL,
     description text NOT NULL
 );
 
@@ -2216,7 +2432,7 @@ CREATE TABLE ops.order_statuses (
 -- Name: TABLE order_statuses; Type: COMMENT; Schema: ops; Owner: -
 --
 
-COMMENT ON TABLE ops.order_statuses IS 'The states an order can be in.';
+COMMENT ON TABLE ops.order_statuses IS 'The states an order can be in, and whether each means a confirmed payment (orders.payment_confirmed follows it).';
 
 
 --
@@ -2235,7 +2451,11 @@ CREATE TABLE ops.payment_intents (
     last_error text,
     canceled_at timestamp with time zone,
     order_id uuid,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    amount_received bigint,
+    latest_charge_succeeded boolean DEFAULT false NOT NULL,
+    latest_charge_at timestamp with time zone,
+    amount_refunded_at timestamp with time zone
 );
 
 
@@ -2243,7 +2463,7 @@ CREATE TABLE ops.payment_intents (
 -- Name: TABLE payment_intents; Type: COMMENT; Schema: ops; Owner: -
 --
 
-COMMENT ON TABLE ops.payment_intents IS 'Facts about Stripe payment intents and their charges (succeeded, failed, refunded amount). Only grow; orders derive their status from them.';
+COMMENT ON TABLE ops.payment_intents IS 'Facts about Stripe payment intents and their charges (succeeded, failed, canceled; the paying charge; the charge''s refunded total as of amount_refunded_at). Orders derive their status from them.';
 
 
 --
@@ -2263,10 +2483,6 @@ CREATE TABLE ops.stripe_events (
     last_error text,
     received_at timestamp with time zone DEFAULT now() NOT NULL,
     processed_at timestamp with time zone,
-    ignored_reason text,
-    sanitized boolean DEFAULT false NOT NULL,
-    reviewed_at timestamp with time zone,
-    payload_cleared_at timestamp with time zone,
     CONSTRAINT stripe_events_event_id_check CHECK (((length(event_id) >= 1) AND (length(event_id) <= 255))),
     CONSTRAINT stripe_events_status_check CHECK ((status = ANY (ARRAY['received'::text, 'processed'::text, 'ignored'::text, 'failed'::text, 'dead'::text]))),
     CONSTRAINT stripe_events_type_check CHECK (((length(type) >= 1) AND (length(type) <= 255)))
@@ -2292,22 +2508,22 @@ CREATE TABLE public.orders (
     status text DEFAULT 'pending_payment'::text NOT NULL,
     amount_total bigint,
     currency text,
+    amount_charged bigint,
+    currency_charged text,
     amount_refunded bigint DEFAULT 0 NOT NULL,
     stripe_checkout_session_id text,
     stripe_payment_intent_id text,
     stripe_customer_id text,
-    checkout_status text,
-    checkout_payment_status text,
+    payment_confirmed boolean DEFAULT false NOT NULL,
     needs_review boolean DEFAULT false NOT NULL,
     review_reason text,
     paid_at timestamp with time zone,
     version integer DEFAULT 0 NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT orders_amount_charged_check CHECK ((amount_charged >= 0)),
     CONSTRAINT orders_amount_refunded_check CHECK ((amount_refunded >= 0)),
     CONSTRAINT orders_amount_total_check CHECK ((amount_total >= 0)),
-    CONSTRAINT orders_checkout_payment_status_check CHECK ((checkout_payment_status = ANY (ARRAY['unpaid'::text, 'failed'::text, 'paid'::text, 'no_payment_required'::text]))),
-    CONSTRAINT orders_checkout_status_check CHECK ((checkout_status = ANY (ARRAY['open'::text, 'complete'::text, 'expired'::text]))),
     CONSTRAINT orders_currency_check CHECK ((currency ~ '^[a-z]{3}$'::text))
 );
 
@@ -2373,33 +2589,20 @@ UNION ALL
    FROM ops.stripe_events e
   WHERE (e.status = ANY (ARRAY['failed'::text, 'dead'::text]))
 UNION ALL
- SELECT 'ignored Stripe event'::text AS exception,
-    e.type AS subject,
-    e.event_id AS ref,
-    e.received_at AS since,
-    e.attempts,
-    e.ignored_reason AS error,
-    format('nothing was applied. If this project should take such events, set ops.settings and the webhook''s STRIPE_LIVEMODE / STRIPE_ACCOUNT_ID alike, then: select * from ops.reapply_stripe_events(array[%L]); else remove the Stripe endpoint that sends them to this project. Then: update ops.stripe_events set reviewed_at = now() where event_id = %L;'::text, e.event_id, e.event_id) AS next_action
-   FROM ops.stripe_events e
-  WHERE ((e.ignored_reason IS NOT NULL) AND (e.reviewed_at IS NULL))
-UNION ALL
- SELECT 'sanitized Stripe event'::text AS exception,
-    e.type AS subject,
-    e.event_id AS ref,
-    e.received_at AS since,
-    e.attempts,
-    'a string held the NUL character (\u0000), which Postgres cannot store; stored and applied with U+FFFD in its place'::text AS error,
-    format('check the text fields of %s (a customer''s name, a Checkout custom field) in Stripe and here, correct them if needed, then: update ops.stripe_events set reviewed_at = now() where event_id = %L;'::text, COALESCE(e.object_id, 'the event''s object'::text), e.event_id) AS next_action
-   FROM ops.stripe_events e
-  WHERE (e.sanitized AND (e.reviewed_at IS NULL))
-UNION ALL
- SELECT 'order needs review'::text AS exception,
+ SELECT
+        CASE
+            WHEN (o.status = 'in_review'::text) THEN 'order payment in review'::text
+            ELSE 'order needs review'::text
+        END AS exception,
     o.status AS subject,
     (o.id)::text AS ref,
     o.updated_at AS since,
     NULL::integer AS attempts,
     o.review_reason AS error,
-    (('match it to the buyer and listing, then: update public.orders set needs_review = false where id = '''::text || o.id) || ''';'::text) AS next_action
+        CASE
+            WHEN (o.status = 'in_review'::text) THEN format('compare the payment with the order in Stripe; accept it (the order becomes paid): select ops.resolve_order_review(%L, true, ''why''); or refund it in Stripe and refuse it (the order is canceled): select ops.resolve_order_review(%L, false, ''why'');'::text, o.id, o.id)
+            ELSE format('check it in Stripe (refund a double payment; match an order-less payment to its buyer and listing), then: select ops.resolve_order_review(%L, true, ''what you did'');'::text, o.id)
+        END AS next_action
    FROM public.orders o
   WHERE o.needs_review;
 
@@ -2408,7 +2611,7 @@ UNION ALL
 -- Name: VIEW pipeline_exceptions; Type: COMMENT; Schema: ops; Owner: -
 --
 
-COMMENT ON VIEW ops.pipeline_exceptions IS 'Everything that needs a person: dead, undeliverable and retrying jobs, stuck jobs, failed Stripe events, ignored (other mode or account) and sanitized Stripe events, orders to review; with the next action for each.';
+COMMENT ON VIEW ops.pipeline_exceptions IS 'Everything that needs a person: dead, undeliverable and retrying jobs, stuck jobs, failed Stripe events, orders to review; with the next action for each.';
 
 
 --
@@ -2684,6 +2887,14 @@ ALTER TABLE ONLY ops.billing_statuses
 
 
 --
+-- Name: checkout_sessions checkout_sessions_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.checkout_sessions
+    ADD CONSTRAINT checkout_sessions_pkey PRIMARY KEY (stripe_checkout_session_id);
+
+
+--
 -- Name: crm_capture crm_capture_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
 --
 
@@ -2764,6 +2975,14 @@ ALTER TABLE ONLY ops.jobs
 
 
 --
+-- Name: order_reviews order_reviews_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.order_reviews
+    ADD CONSTRAINT order_reviews_pkey PRIMARY KEY (id);
+
+
+--
 -- Name: order_status_transitions order_status_transitions_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
 --
 
@@ -2801,14 +3020,6 @@ ALTER TABLE ONLY ops.rate_limit_buckets
 
 ALTER TABLE ONLY ops.refunds
     ADD CONSTRAINT refunds_pkey PRIMARY KEY (stripe_refund_id);
-
-
---
--- Name: settings settings_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
---
-
-ALTER TABLE ONLY ops.settings
-    ADD CONSTRAINT settings_pkey PRIMARY KEY (id);
 
 
 --
@@ -2897,6 +3108,20 @@ ALTER TABLE ONLY public.subscriptions
 
 ALTER TABLE ONLY public.subscriptions
     ADD CONSTRAINT subscriptions_stripe_subscription_id_key UNIQUE (stripe_subscription_id);
+
+
+--
+-- Name: checkout_sessions_order_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX checkout_sessions_order_idx ON ops.checkout_sessions USING btree (order_id);
+
+
+--
+-- Name: checkout_sessions_payment_intent_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX checkout_sessions_payment_intent_idx ON ops.checkout_sessions USING btree (stripe_payment_intent_id);
 
 
 --
@@ -2991,10 +3216,24 @@ CREATE INDEX jobs_running_idx ON ops.jobs USING btree (locked_until) WHERE (stat
 
 
 --
+-- Name: order_reviews_payment_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE UNIQUE INDEX order_reviews_payment_idx ON ops.order_reviews USING btree (order_id, payment_ref) WHERE (payment_ref IS NOT NULL);
+
+
+--
 -- Name: payment_intents_charge_idx; Type: INDEX; Schema: ops; Owner: -
 --
 
 CREATE INDEX payment_intents_charge_idx ON ops.payment_intents USING btree (latest_charge_id);
+
+
+--
+-- Name: payment_intents_order_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX payment_intents_order_idx ON ops.payment_intents USING btree (order_id);
 
 
 --
@@ -3016,13 +3255,6 @@ CREATE INDEX refunds_charge_idx ON ops.refunds USING btree (stripe_charge_id);
 --
 
 CREATE INDEX refunds_payment_intent_idx ON ops.refunds USING btree (stripe_payment_intent_id);
-
-
---
--- Name: stripe_events_attention_idx; Type: INDEX; Schema: ops; Owner: -
---
-
-CREATE INDEX stripe_events_attention_idx ON ops.stripe_events USING btree (received_at) WHERE (((ignored_reason IS NOT NULL) OR sanitized) AND (reviewed_at IS NULL));
 
 
 --
@@ -3176,14 +3408,14 @@ CREATE TRIGGER orders_100_set_updated_at BEFORE UPDATE ON public.orders FOR EACH
 -- Name: orders orders_200_enforce_transition; Type: TRIGGER; Schema: public; Owner: -
 --
 
-CREATE TRIGGER orders_200_enforce_transition BEFORE INSERT OR UPDATE OF status, amount_refunded, needs_review ON public.orders FOR EACH ROW EXECUTE FUNCTION ops.enforce_order_transition();
+CREATE TRIGGER orders_200_enforce_transition BEFORE INSERT OR UPDATE OF status, amount_refunded, needs_review, amount_charged, payment_confirmed ON public.orders FOR EACH ROW EXECUTE FUNCTION ops.enforce_order_transition();
 
 
 --
 -- Name: orders orders_500_enqueue_crm_sync; Type: TRIGGER; Schema: public; Owner: -
 --
 
-CREATE TRIGGER orders_500_enqueue_crm_sync AFTER UPDATE OF status, amount_refunded, needs_review ON public.orders FOR EACH ROW WHEN (((new.version <> old.version) AND (new.status = ANY (ARRAY['paid'::text, 'in_fulfillment'::text, 'completed'::text, 'partially_refunded'::text, 'refunded'::text, 'disputed'::text])))) EXECUTE FUNCTION ops.enqueue_crm_sync('crm.deal', 'order', 'stripe_checkout_session_id');
+CREATE TRIGGER orders_500_enqueue_crm_sync AFTER UPDATE OF status, amount_refunded, needs_review, amount_charged ON public.orders FOR EACH ROW WHEN (((new.version <> old.version) AND new.payment_confirmed)) EXECUTE FUNCTION ops.enqueue_crm_sync('crm.deal', 'order', 'stripe_checkout_session_id');
 
 
 --
@@ -3214,6 +3446,14 @@ ALTER TABLE ONLY ops.billing_status_transitions
 
 ALTER TABLE ONLY ops.billing_status_transitions
     ADD CONSTRAINT billing_status_transitions_to_status_fkey FOREIGN KEY (to_status) REFERENCES ops.billing_statuses(status);
+
+
+--
+-- Name: checkout_sessions checkout_sessions_order_id_fkey; Type: FK CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.checkout_sessions
+    ADD CONSTRAINT checkout_sessions_order_id_fkey FOREIGN KEY (order_id) REFERENCES public.orders(id) ON DELETE SET NULL;
 
 
 --
@@ -3254,6 +3494,14 @@ ALTER TABLE ONLY ops.job_drains
 
 ALTER TABLE ONLY ops.jobs
     ADD CONSTRAINT jobs_kind_fkey FOREIGN KEY (kind) REFERENCES ops.job_kinds(kind);
+
+
+--
+-- Name: order_reviews order_reviews_order_id_fkey; Type: FK CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.order_reviews
+    ADD CONSTRAINT order_reviews_order_id_fkey FOREIGN KEY (order_id) REFERENCES public.orders(id) ON DELETE CASCADE;
 
 
 --
@@ -3644,10 +3892,10 @@ GRANT ALL ON FUNCTION ops.claim_next_job(p_kinds text[], p_worker text) TO pipel
 
 
 --
--- Name: FUNCTION clear_personal_data(p_after interval); Type: ACL; Schema: ops; Owner: -
+-- Name: FUNCTION claim_orphan_session(p_session_id text); Type: ACL; Schema: ops; Owner: -
 --
 
-REVOKE ALL ON FUNCTION ops.clear_personal_data(p_after interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ops.claim_orphan_session(p_session_id text) FROM PUBLIC;
 
 
 --
@@ -3659,25 +3907,11 @@ GRANT ALL ON FUNCTION ops.complete_job(p_job_id bigint, p_worker text, p_result 
 
 
 --
--- Name: FUNCTION crm_capture_skeleton(body jsonb); Type: ACL; Schema: ops; Owner: -
---
-
-REVOKE ALL ON FUNCTION ops.crm_capture_skeleton(body jsonb) FROM PUBLIC;
-
-
---
 -- Name: FUNCTION crm_job_context(p_job_id bigint, p_worker text); Type: ACL; Schema: ops; Owner: -
 --
 
 REVOKE ALL ON FUNCTION ops.crm_job_context(p_job_id bigint, p_worker text) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.crm_job_context(p_job_id bigint, p_worker text) TO pipeline_worker;
-
-
---
--- Name: FUNCTION current_settings(); Type: ACL; Schema: ops; Owner: -
---
-
-REVOKE ALL ON FUNCTION ops.current_settings() FROM PUBLIC;
 
 
 --
@@ -3762,12 +3996,12 @@ REVOKE ALL ON FUNCTION ops.held_job(p_job_id bigint, p_worker text) FROM PUBLIC;
 
 
 --
--- Name: FUNCTION ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text, p_sanitized boolean); Type: ACL; Schema: ops; Owner: -
+-- Name: FUNCTION ingest_stripe_event(event jsonb); Type: ACL; Schema: ops; Owner: -
 --
 
-REVOKE ALL ON FUNCTION ops.ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text, p_sanitized boolean) FROM PUBLIC;
-GRANT ALL ON FUNCTION ops.ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text, p_sanitized boolean) TO stripe_webhook;
-GRANT ALL ON FUNCTION ops.ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text, p_sanitized boolean) TO service_role;
+REVOKE ALL ON FUNCTION ops.ingest_stripe_event(event jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.ingest_stripe_event(event jsonb) TO stripe_webhook;
+GRANT ALL ON FUNCTION ops.ingest_stripe_event(event jsonb) TO service_role;
 
 
 --
@@ -3778,10 +4012,24 @@ REVOKE ALL ON FUNCTION ops.jobs_dispatch_on_insert() FROM PUBLIC;
 
 
 --
+-- Name: FUNCTION lock_checkout_session(p_id text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.lock_checkout_session(p_id text) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION lock_payment_intent(p_id text); Type: ACL; Schema: ops; Owner: -
 --
 
 REVOKE ALL ON FUNCTION ops.lock_payment_intent(p_id text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION newer_charge(p_succeeded boolean, p_at timestamp with time zone, p_charge text, p_known_succeeded boolean, p_known_at timestamp with time zone, p_known_charge text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.newer_charge(p_succeeded boolean, p_at timestamp with time zone, p_charge text, p_known_succeeded boolean, p_known_at timestamp with time zone, p_known_charge text) FROM PUBLIC;
 
 
 --
@@ -3793,10 +4041,38 @@ GRANT ALL ON FUNCTION ops.next_job_due_in_ms(p_kinds text[]) TO pipeline_worker;
 
 
 --
--- Name: FUNCTION purge_pipeline_history(p_jobs_after interval, p_responses_after interval, p_cron_runs_after interval, p_personal_data_after interval); Type: ACL; Schema: ops; Owner: -
+-- Name: FUNCTION order_payments(p_order_id uuid); Type: ACL; Schema: ops; Owner: -
 --
 
-REVOKE ALL ON FUNCTION ops.purge_pipeline_history(p_jobs_after interval, p_responses_after interval, p_cron_runs_after interval, p_personal_data_after interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ops.order_payments(p_order_id uuid) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION payment_intent_disputed(p_pi text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.payment_intent_disputed(p_pi text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION payment_intent_refunded(p_pi text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.payment_intent_refunded(p_pi text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION payment_mismatch(p_price bigint, p_currency text, p_asked bigint, p_asked_currency text, p_ref text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.payment_mismatch(p_price bigint, p_currency text, p_asked bigint, p_asked_currency text, p_ref text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION purge_pipeline_history(p_jobs_after interval, p_responses_after interval, p_cron_runs_after interval); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.purge_pipeline_history(p_jobs_after interval, p_responses_after interval, p_cron_runs_after interval) FROM PUBLIC;
 
 
 --
@@ -3858,24 +4134,17 @@ REVOKE ALL ON FUNCTION ops.replay_jobs(p_status text, p_kind text, p_limit integ
 
 
 --
+-- Name: FUNCTION resolve_order_review(p_order_id uuid, p_accept boolean, p_note text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.resolve_order_review(p_order_id uuid, p_accept boolean, p_note text) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION retry_failed_stripe_event(p_event_id text, p_max_attempts integer); Type: ACL; Schema: ops; Owner: -
 --
 
 REVOKE ALL ON FUNCTION ops.retry_failed_stripe_event(p_event_id text, p_max_attempts integer) FROM PUBLIC;
-
-
---
--- Name: FUNCTION stripe_event_scope_problem(evt jsonb, s ops.settings); Type: ACL; Schema: ops; Owner: -
---
-
-REVOKE ALL ON FUNCTION ops.stripe_event_scope_problem(evt jsonb, s ops.settings) FROM PUBLIC;
-
-
---
--- Name: FUNCTION stripe_payload_skeleton(evt jsonb); Type: ACL; Schema: ops; Owner: -
---
-
-REVOKE ALL ON FUNCTION ops.stripe_payload_skeleton(evt jsonb) FROM PUBLIC;
 
 
 --
