@@ -21,6 +21,7 @@ export function checkoutCompleted(
     payment_intent: pi,
     payment_status: "paid",
     status: "complete",
+    amount_subtotal: 2500,
     amount_total: 2500,
     currency: "usd",
     customer: null,
@@ -28,10 +29,29 @@ export function checkoutCompleted(
   }, { created: t, ...opts });
 }
 
+/** A session that expired unpaid (Stripe's retry pattern expires the abandoned one). */
+export function checkoutExpired(orderId: string | null, pi: string | null, t: number, extra: Fields = {}) {
+  return event("checkout_session_completed", {
+    id: uid("cs_test_"),
+    client_reference_id: orderId,
+    metadata: orderId ? { order_id: orderId } : {},
+    payment_intent: pi,
+    payment_status: "unpaid",
+    status: "expired",
+    amount_subtotal: 2500,
+    amount_total: 2500,
+    currency: "usd",
+    customer: null,
+    ...extra,
+  }, { created: t, type: "checkout.session.expired" });
+}
+
 export function piSucceeded(pi: string, charge: string, t: number, extra: Fields = {}, opts: EventOpts = {}) {
   return event("payment_intent_succeeded", {
     id: pi,
     amount: 2500,
+    amount_received: 2500,
+    status: "succeeded",
     currency: "usd",
     latest_charge: charge,
     customer: null,
@@ -40,12 +60,36 @@ export function piSucceeded(pi: string, charge: string, t: number, extra: Fields
   }, { created: t, ...opts });
 }
 
-export function piFailed(pi: string, t: number) {
+export function piFailed(pi: string, t: number, extra: Fields = {}) {
   return event(
     "payment_intent_payment_failed",
-    { id: pi, amount: 2500, currency: "usd", customer: null, metadata: {} },
+    { id: pi, amount: 2500, currency: "usd", customer: null, metadata: {}, ...extra },
     { created: t },
   );
+}
+
+export function piCanceled(pi: string, t: number) {
+  return event(
+    "payment_intent_payment_failed",
+    { id: pi, amount: 2500, currency: "usd", status: "canceled", customer: null, metadata: {} },
+    { created: t, type: "payment_intent.canceled" },
+  );
+}
+
+/** A refund object event (refund.created, refund.updated, refund.failed) in its state `status`. */
+export function refundEvent(
+  pi: string | null,
+  charge: string,
+  id: string,
+  amount: number,
+  status: string,
+  t: number,
+  type = "refund.updated",
+) {
+  return event("refund_created", { id, payment_intent: pi, charge, amount, status, currency: "usd" }, {
+    created: t,
+    type,
+  });
 }
 
 export function chargeRefunded(

@@ -29,15 +29,21 @@ create table if not exists public.orders (
   seller_id uuid references public.profiles (id) on delete set null,
   listing_id uuid references public.listings (id) on delete set null,
   status text not null default 'pending_payment',
+  -- the list price (from the listing): what Stripe must have asked for it, before tax and discounts
   amount_total bigint check (amount_total >= 0),
   currency text check (currency ~ '^[a-z]{3}$'),
+  -- what the paying payment charged (tax and discounts included): refunds and the CRM deal count against it
+  amount_charged bigint check (amount_charged >= 0),
+  currency_charged text,
   amount_refunded bigint not null default 0 check (amount_refunded >= 0),
+  -- the payment that pays the order (Checkout session and its payment intent); every attempt is in
+  -- ops.checkout_sessions / ops.payment_intents
   stripe_checkout_session_id text unique,
   stripe_payment_intent_id text,
   stripe_customer_id text,
-  -- Checkout facts, merged monotonically so any delivery order converges.
-  checkout_status text check (checkout_status in ('open', 'complete', 'expired')),
-  checkout_payment_status text check (checkout_payment_status in ('unpaid', 'failed', 'paid', 'no_payment_required')),
+  -- derived from status (ops.order_statuses): the one rule that lets CRM, emails and fulfilment run
+  payment_confirmed boolean not null default false,
+  -- derived from the payments: what a person must look at (ops.resolve_order_review resolves it)
   needs_review boolean not null default false,
   review_reason text,
   paid_at timestamptz,

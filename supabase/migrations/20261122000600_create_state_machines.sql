@@ -3,20 +3,24 @@
 -- Reference rows are upserted, so running this twice is harmless.
 create table if not exists ops.order_statuses (
   status text primary key,
+  -- the one rule for everything downstream (CRM deal, emails, fulfilment): a payment that pays
+  -- this order was confirmed, by Stripe and, for a mismatch, by an operator
+  payment_confirmed boolean not null,
   description text not null
 );
-comment on table ops.order_statuses is 'The states an order can be in.';
-insert into ops.order_statuses (status, description) values
-  ('pending_payment', 'Created by the app; waiting for Checkout'),
-  ('payment_failed', 'The payment attempt failed; the buyer may retry'),
-  ('canceled', 'Checkout expired or the payment was canceled'),
-  ('paid', 'Stripe confirmed the payment'),
-  ('in_fulfillment', 'The seller is fulfilling the order'),
-  ('completed', 'Fulfilled'),
-  ('partially_refunded', 'Part of the amount was refunded'),
-  ('refunded', 'The whole amount was refunded'),
-  ('disputed', 'A dispute is open, or was lost')
-on conflict (status) do update set description = excluded.description;
+comment on table ops.order_statuses is 'The states an order can be in, and whether each means a confirmed payment (orders.payment_confirmed follows it).';
+insert into ops.order_statuses (status, payment_confirmed, description) values
+  ('pending_payment', false, 'Created by the app; waiting for Checkout'),
+  ('payment_failed', false, 'The payment attempt failed; the buyer may retry'),
+  ('canceled', false, 'Every Checkout session expired, the payment was canceled, or an operator refused the payment; a later payment still pays it'),
+  ('in_review', false, 'Stripe took a payment whose amount or currency is not the order''s price; waits for an operator (ops.resolve_order_review)'),
+  ('paid', true, 'Stripe confirmed the payment'),
+  ('in_fulfillment', true, 'The seller is fulfilling the order'),
+  ('completed', true, 'Fulfilled'),
+  ('partially_refunded', true, 'Part of the charged amount was refunded'),
+  ('refunded', true, 'The whole charged amount was refunded'),
+  ('disputed', true, 'A dispute is open, or was lost')
+on conflict (status) do update set payment_confirmed = excluded.payment_confirmed, description = excluded.description;
 
 create table if not exists ops.order_status_transitions (
   from_status text not null references ops.order_statuses (status),
@@ -24,18 +28,21 @@ create table if not exists ops.order_status_transitions (
   primary key (from_status, to_status),
   check (from_status <> to_status)
 );
-comment on table ops.order_status_transitions is 'Every allowed order status change. Nothing moves back to pending_payment, and nothing paid moves to payment_failed or canceled.';
+comment on table ops.order_status_transitions is 'Every allowed order status change. Nothing moves back to pending_payment, nothing paid moves to payment_failed, canceled or in_review; refunds that fail or are reversed move back towards paid.';
 insert into ops.order_status_transitions (from_status, to_status)
 select f, t from (values
   -- facts can arrive in any order (a refund before the payment), so unpaid states may jump
-  ('pending_payment', array['paid', 'payment_failed', 'canceled', 'partially_refunded', 'refunded', 'disputed']),
-  ('payment_failed', array['paid', 'canceled', 'partially_refunded', 'refunded', 'disputed']),
-  ('canceled', array['paid', 'partially_refunded', 'refunded', 'disputed']),
+  ('pending_payment', array['paid', 'in_review', 'payment_failed', 'canceled', 'partially_refunded', 'refunded', 'disputed']),
+  ('payment_failed', array['paid', 'in_review', 'canceled', 'partially_refunded', 'refunded', 'disputed']),
+  ('canceled', array['paid', 'in_review', 'partially_refunded', 'refunded', 'disputed']),
+  -- an operator accepts the payment (then its refunds and disputes count) or refuses it
+  ('in_review', array['paid', 'canceled', 'partially_refunded', 'refunded', 'disputed']),
   ('paid', array['in_fulfillment', 'partially_refunded', 'refunded', 'disputed']),
   ('in_fulfillment', array['completed', 'partially_refunded', 'refunded', 'disputed']),
   ('completed', array['partially_refunded', 'refunded', 'disputed']),
-  ('partially_refunded', array['refunded', 'disputed']),
-  ('refunded', array['disputed']),
+  -- a refund that fails or is reversed after succeeding takes its amount back
+  ('partially_refunded', array['paid', 'refunded', 'disputed']),
+  ('refunded', array['paid', 'partially_refunded', 'disputed']),
   -- a dispute that is won returns the order to what its payment and refunds say
   ('disputed', array['paid', 'partially_refunded', 'refunded'])
 ) as v(f, ts), unnest(ts) as t
@@ -111,19 +118,23 @@ begin
   ) then
     raise exception 'order % cannot move from % to %', old.id, old.status, new.status using errcode = 'check_violation';
   end if;
+  -- a confirmed payment always follows the status: nobody sets it by hand
+  select s.payment_confirmed into new.payment_confirmed from ops.order_statuses s where s.status = new.status;
   -- every change the CRM mirrors gets a new version, and so exactly one sync job
   if tg_op = 'UPDATE' and (new.status is distinct from old.status or new.amount_refunded is distinct from old.amount_refunded
-                           or new.needs_review is distinct from old.needs_review) then
+                           or new.needs_review is distinct from old.needs_review
+                           or new.amount_charged is distinct from old.amount_charged) then
     new.version := old.version + 1;
   end if;
-  if new.status = 'paid' and new.paid_at is null then
+  if new.payment_confirmed and new.paid_at is null then
     new.paid_at := now();
   end if;
   return new;
 end
 $$;
 drop trigger if exists orders_200_enforce_transition on public.orders;
-create trigger orders_200_enforce_transition before insert or update of status, amount_refunded, needs_review on public.orders
+create trigger orders_200_enforce_transition
+  before insert or update of status, amount_refunded, needs_review, amount_charged, payment_confirmed on public.orders
   for each row execute function ops.enforce_order_transition();
 
 -- security definer: reads ops.billing_statuses, which the app's roles cannot read.

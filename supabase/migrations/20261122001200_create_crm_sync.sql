@@ -105,8 +105,10 @@ begin
              'has_paid_order', exists (select 1 from public.orders o where o.buyer_id = c.user_id and o.paid_at is not null))
       into ctx from public.customers c where c.id = (j.payload ->> 'customer_id')::uuid;
   elsif j.kind = 'crm.deal' then
+    -- the deal is worth what was charged (tax and discounts included), not the list price
     select jsonb_build_object('order_id', o.id, 'status', o.status, 'amount_total', o.amount_total,
-             'currency', o.currency, 'amount_refunded', o.amount_refunded, 'needs_review', o.needs_review,
+             'currency', o.currency, 'amount_charged', o.amount_charged, 'currency_charged', o.currency_charged,
+             'amount_refunded', o.amount_refunded, 'needs_review', o.needs_review,
              'version', o.version, 'listing_title', l.title,
              -- the newest dispute of the order's payment: one CRM note per dispute, whatever job notes it
              'dispute_id', (select d.stripe_dispute_id from ops.disputes d
@@ -221,10 +223,10 @@ create trigger customers_510_enqueue_crm_sync_on_change after update of billing_
   for each row when (new.email is not null and new.version <> old.version)
   execute function ops.enqueue_crm_sync('crm.contact', 'customer', 'stripe_customer_id');
 
+-- only an order whose payment is confirmed is a deal: one in review (amount or currency mismatch) is not
 drop trigger if exists orders_500_enqueue_crm_sync on public.orders;
-create trigger orders_500_enqueue_crm_sync after update of status, amount_refunded, needs_review on public.orders
-  for each row when (new.version <> old.version
-                     and new.status in ('paid', 'in_fulfillment', 'completed', 'partially_refunded', 'refunded', 'disputed'))
+create trigger orders_500_enqueue_crm_sync after update of status, amount_refunded, needs_review, amount_charged on public.orders
+  for each row when (new.version <> old.version and new.payment_confirmed)
   execute function ops.enqueue_crm_sync('crm.deal', 'order', 'stripe_checkout_session_id');
 
 -- security definer: runs as the auth.users insert (GoTrue's role), which cannot write customers.

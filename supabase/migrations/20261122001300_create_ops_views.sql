@@ -91,10 +91,17 @@ select 'sanitized Stripe event', e.type, e.event_id, e.received_at, e.attempts,
               coalesce(e.object_id, 'the event''s object'), e.event_id)
   from ops.stripe_events e where e.sanitized and e.reviewed_at is null
 union all
-select 'order needs review', o.status, o.id::text, o.updated_at, null, o.review_reason,
-       'match it to the buyer and listing, then: update public.orders set needs_review = false where id = ''' || o.id || ''';'
+-- in_review: Stripe took a payment that is not the order's price; nothing downstream runs until resolved
+select case when o.status = 'in_review' then 'order payment in review' else 'order needs review' end,
+       o.status, o.id::text, o.updated_at, null, o.review_reason,
+       case when o.status = 'in_review'
+            then format('compare the payment with the order in Stripe; accept it (the order becomes paid): '
+                        'select ops.resolve_order_review(%L, true, ''why''); or refund it in Stripe and refuse it '
+                        '(the order is canceled): select ops.resolve_order_review(%L, false, ''why'');', o.id, o.id)
+            else format('check it in Stripe (refund a double payment; match an order-less payment to its buyer and '
+                        'listing), then: select ops.resolve_order_review(%L, true, ''what you did'');', o.id) end
   from public.orders o where o.needs_review;
-comment on view ops.pipeline_exceptions is 'Everything that needs a person: dead, undeliverable and retrying jobs, stuck jobs, failed Stripe events, ignored (other mode or account) and sanitized Stripe events, orders to review; with the next action for each.';
+comment on view ops.pipeline_exceptions is 'Everything that needs a person: dead, undeliverable and retrying jobs, stuck jobs, failed Stripe events, ignored (other mode or account) and sanitized Stripe events, orders to review and payments in review; with the next action for each.';
 
 revoke all on ops.pipeline_health, ops.pipeline_exceptions from public, anon, authenticated;
 grant select on ops.pipeline_health, ops.pipeline_exceptions to service_role;

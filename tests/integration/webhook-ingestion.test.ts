@@ -126,10 +126,10 @@ describe("checkout sessions yield exactly one order", () => {
     expect(row.review_reason).toMatch(/does not exist/);
   });
 
-  test("an amount that differs from the order's is flagged for review", async () => {
+  test("an amount that differs from the order's price waits in review, not paid", async () => {
     const id = await pendingOrder(2500);
-    await deliverAll([checkoutCompleted(id, uid("pi_"), t0(), { amount_total: 100 })]);
-    expect(await order(id)).toMatchObject({ needs_review: true, amount_total: "2500" });
+    await deliverAll([checkoutCompleted(id, uid("pi_"), t0(), { amount_subtotal: 100, amount_total: 100 })]);
+    expect(await order(id)).toMatchObject({ status: "in_review", needs_review: true, amount_total: "2500" });
     expect((await order(id)).review_reason).toMatch(/amount mismatch/);
   });
 

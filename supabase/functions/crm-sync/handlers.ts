@@ -21,8 +21,12 @@ type Person = {
 type OrderContext = {
   order_id: string;
   status: string;
+  /** the list price */
   amount_total: number | null;
   currency: string | null;
+  /** what the paying payment charged (tax and discounts included): the deal's amount */
+  amount_charged: number | null;
+  currency_charged: string | null;
   amount_refunded: number;
   needs_review: boolean;
   version: number;
@@ -136,8 +140,8 @@ export function crmHandlers(sql: postgres.Sql, env: Record<string, string | unde
       const { dealId } = await adapter.upsertDeal({
         orderKey: order.order_id,
         name: `${order.listing_title ?? "Order"} (${order.order_id.slice(0, 8)})`,
-        amount: Number(order.amount_total ?? 0),
-        currency: order.currency ?? "usd",
+        amount: Number(order.amount_charged ?? order.amount_total ?? 0),
+        currency: order.currency_charged ?? order.currency ?? "usd",
         stage,
         contactId,
         refundedAmount: Number(order.amount_refunded ?? 0),

@@ -23,8 +23,8 @@ select is_empty($$ select * from ops.order_status_transitions where to_status = 
 select is_empty(
   $$ select * from ops.order_status_transitions
       where from_status in ('paid', 'in_fulfillment', 'completed', 'partially_refunded', 'refunded', 'disputed')
-        and to_status in ('payment_failed', 'canceled') $$,
-  'no transition leads from a paid state to payment_failed or canceled');
+        and to_status in ('payment_failed', 'canceled', 'in_review') $$,
+  'no transition leads from a paid state to payment_failed, canceled or in_review');
 
 select lives_ok(format('update public.orders set status = %L where id = %L', to_status, order_id),
                 format('an order can move from %s to %s', from_status, to_status))
@@ -45,8 +45,8 @@ select throws_ok($$ update public.orders set status = 'pending_payment' where id
   '23514', null, 'paid -> pending_payment raises check_violation');
 select throws_ok($$ update public.orders set status = 'payment_failed' where id = '00000000-0000-4000-8000-0000000005a1' $$,
   '23514', null, 'paid -> payment_failed raises check_violation');
-select throws_ok($$ update public.orders set status = 'paid' where id = '00000000-0000-4000-8000-0000000005a2' $$,
-  '23514', null, 'refunded -> paid raises check_violation');
+select throws_ok($$ update public.orders set status = 'canceled' where id = '00000000-0000-4000-8000-0000000005a2' $$,
+  '23514', null, 'refunded -> canceled raises check_violation');
 select throws_ok($$ update public.orders set status = 'shipped' where id = '00000000-0000-4000-8000-0000000005a1' $$,
   null, null, 'an unknown order status is refused');
 select is((select paid_at is not null from public.orders where id = '00000000-0000-4000-8000-0000000005a1'), true,

@@ -31,7 +31,7 @@ $$;
 -- Domain rows, Stripe mirrors and the outbox (ops.jobs, where the job engine is installed).
 create function pg_temp.domain() returns jsonb language sql as $$
   select pg_temp.fingerprint(array(
-    select t from unnest(array['public.orders', 'public.customers', 'public.subscriptions', 'ops.payment_intents',
+    select t from unnest(array['public.orders', 'public.customers', 'public.subscriptions', 'ops.checkout_sessions', 'ops.payment_intents',
                                'ops.refunds', 'ops.disputes', 'ops.invoices', 'ops.jobs']) as t
      where to_regclass(t) is not null))
 $$;
@@ -125,8 +125,8 @@ select results_eq($$ select status, attempts, last_error from ops.stripe_events 
   $$ values ('processed', 3, null::text) $$,
   'the re-applied event is processed and its last_error cleared');
 select results_eq($$ select status, amount_total from public.orders where id = '00000000-0000-4000-8000-0000000007e2' $$,
-  $$ values ('paid', 1500::bigint) $$,
-  'the re-applied checkout marks its order paid');
+  $$ values ('in_review', 1500::bigint) $$,
+  'the re-applied checkout reaches its order: paid in xx for an order in usd, it waits in review');
 
 -- ---------------------------------------------------------------- refused payloads
 select throws_ok(format('select ops.ingest_stripe_event(%L)', payload), '22023', null,
