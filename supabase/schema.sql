@@ -261,11 +261,14 @@ begin
             from ops.payment_intents k where k.stripe_payment_intent_id = pi_id) n
     where x.stripe_payment_intent_id = pi_id;
   end if;
-  insert into ops.disputes as x (stripe_dispute_id, stripe_payment_intent_id, stripe_charge_id, amount, currency, reason, status, stripe_event_created)
-  values (d ->> 'id', pi_id, d ->> 'charge', (d ->> 'amount')::bigint, lower(d ->> 'currency'), d ->> 'reason', d ->> 'status', at)
+  insert into ops.disputes as x (stripe_dispute_id, stripe_payment_intent_id, stripe_charge_id, amount, currency, reason, status,
+    evidence_due_by, stripe_event_created)
+  values (d ->> 'id', pi_id, d ->> 'charge', (d ->> 'amount')::bigint, lower(d ->> 'currency'), d ->> 'reason', d ->> 'status',
+    ops.ts(d -> 'evidence_details' ->> 'due_by'), at)
   on conflict (stripe_dispute_id) do update set
     stripe_payment_intent_id = coalesce(x.stripe_payment_intent_id, excluded.stripe_payment_intent_id),
     status = excluded.status, reason = excluded.reason, amount = excluded.amount,
+    evidence_due_by = coalesce(excluded.evidence_due_by, x.evidence_due_by),
     stripe_event_created = excluded.stripe_event_created, updated_at = now()
   -- a closed dispute never reopens; otherwise newer wins, ties broken by how far along it is
   where x.status not in ('won', 'lost', 'warning_closed')
@@ -719,6 +722,43 @@ $$;
 
 
 --
+-- Name: clear_personal_data(interval); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.clear_personal_data(p_after interval DEFAULT NULL::interval) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  cutoff timestamptz := now() - coalesce(p_after, make_interval(days => (ops.current_settings()).personal_data_retention_days));
+  events_cleared bigint;
+  captures_cleared bigint;
+  notifications_cleared bigint;
+begin
+  update ops.stripe_events
+     set payload = ops.stripe_payload_skeleton(payload), payload_cleared_at = now()
+   where received_at < cutoff and status in ('processed', 'ignored') and payload_cleared_at is null;
+  get diagnostics events_cleared = row_count;
+  update ops.crm_capture
+     set body = ops.crm_capture_skeleton(body), key = case when operation in ('deal', 'note') then key end,
+         cleared_at = now()
+   where created_at < cutoff and cleared_at is null;
+  get diagnostics captures_cleared = row_count;
+  -- captured emails and Slack texts keep their id and tags; the send log keeps template, entity and
+  -- status, not the address
+  update ops.notification_captures
+     set body = jsonb_build_object('id', body -> 'id', 'tags', body -> 'tags'), cleared_at = now()
+   where created_at < cutoff and cleared_at is null;
+  update ops.notifications set recipient = 'cleared', detail = null
+   where created_at < cutoff and recipient <> 'cleared' and channel = 'email';
+  get diagnostics notifications_cleared = row_count;
+  return jsonb_build_object('event_payloads', events_cleared, 'crm_captures', captures_cleared,
+    'notifications', notifications_cleared);
+end
+$$;
+
+
+--
 -- Name: complete_job(bigint, text, jsonb, boolean); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -743,6 +783,22 @@ begin
   end if;
   return true;
 end
+$$;
+
+
+--
+-- Name: crm_capture_skeleton(jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.crm_capture_skeleton(body jsonb) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+  select coalesce(jsonb_object_agg(f.key, f.value), '{}'::jsonb)
+    from jsonb_each(case when jsonb_typeof(body) = 'object' then body else '{}' end) f
+   where jsonb_typeof(f.value) in ('string', 'number', 'boolean')
+     and f.key in ('id', 'orderKey', 'dealId', 'contactId', 'stage', 'lifecycleStage', 'billingStatus',
+                   'amount', 'currency', 'refundedAmount', 'needsReview', 'occurredAt')
 $$;
 
 
@@ -791,6 +847,69 @@ begin
      where o.id = (j.payload ->> 'order_id')::uuid;
   end if;
   return ctx;
+end
+$$;
+
+
+--
+-- Name: settings; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.settings (
+    id boolean DEFAULT true NOT NULL,
+    stripe_livemode boolean DEFAULT false NOT NULL,
+    stripe_account_id text,
+    personal_data_retention_days integer DEFAULT 90 NOT NULL,
+    failed_payment_policy text DEFAULT 'email'::text NOT NULL,
+    CONSTRAINT settings_failed_payment_policy_check CHECK ((failed_payment_policy = ANY (ARRAY['email'::text, 'ticket'::text, 'both'::text]))),
+    CONSTRAINT settings_id_check CHECK (id),
+    CONSTRAINT settings_personal_data_retention_days_check CHECK ((personal_data_retention_days >= 1)),
+    CONSTRAINT settings_stripe_account_id_check CHECK ((stripe_account_id ~ '^acct_[A-Za-z0-9]+$'::text))
+);
+
+
+--
+-- Name: TABLE settings; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.settings IS 'Pipeline settings (one row): the Stripe mode and Connect account events must belong to, the retention of personal data in days, and what a failed payment does for the customer (email | ticket | both). Change with e.g. update ops.settings set stripe_livemode = true;';
+
+
+--
+-- Name: current_settings(); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.current_settings() RETURNS ops.settings
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+declare
+  s ops.settings;
+begin
+  select * into s from ops.settings where id;
+  if not found then
+    raise exception 'ops.settings has no row: insert into ops.settings default values, then set the Stripe mode'
+      using errcode = 'object_not_in_prerequisite_state';
+  end if;
+  return s;
+end
+$$;
+
+
+--
+-- Name: customers_notify(); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.customers_notify() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  if new.user_id is not null and new.access_status = 'granted' and new.billing_status = 'active'
+     and old.billing_status is distinct from 'active' then
+    perform ops.enqueue_notification('email', 'welcome', 'user:' || new.user_id, 'user:' || new.user_id);
+  end if;
+  return null;
 end
 $$;
 
@@ -923,6 +1042,31 @@ $$;
 
 
 --
+-- Name: disputes_notify(); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.disputes_notify() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  event_id text := nullif(current_setting('ops.stripe_event_id', true), '');
+begin
+  if tg_op = 'INSERT' then
+    perform ops.enqueue_notification('slack', 'slack_dispute_alert', 'dispute:' || new.stripe_dispute_id, 'team');
+  end if;
+  if tg_op = 'INSERT' or new.status is distinct from old.status then
+    perform ops.enqueue_job('support.ticket',
+      jsonb_build_object('case', 'dispute', 'dispute_id', new.stripe_dispute_id, 'status', new.status, 'event_id', event_id),
+      format('support.ticket:dispute:%s:%s', new.stripe_dispute_id, new.status),
+      p_correlation_id => event_id, p_queue_key => 'dispute:' || new.stripe_dispute_id);
+  end if;
+  return null;
+end
+$$;
+
+
+--
 -- Name: end_job_drain(text[]); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -1044,6 +1188,21 @@ $$;
 
 
 --
+-- Name: enqueue_notification(text, text, text, text, jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.enqueue_notification(p_channel text, p_template text, p_entity text, p_recipient text, p_payload jsonb DEFAULT '{}'::jsonb) RETURNS bigint
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$
+  select ops.enqueue_job('notify.' || p_channel,
+    coalesce(p_payload, '{}'::jsonb) || jsonb_build_object('template', p_template, 'entity', p_entity, 'recipient', p_recipient),
+    format('notify:%s:%s:%s', p_template, p_entity, p_recipient),
+    p_correlation_id => nullif(current_setting('ops.stripe_event_id', true), ''))
+$$;
+
+
+--
 -- Name: fail_job(bigint, text, text, boolean, integer, boolean); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -1092,18 +1251,27 @@ $$;
 
 
 --
--- Name: ingest_stripe_event(jsonb); Type: FUNCTION; Schema: ops; Owner: -
+-- Name: ingest_stripe_event(jsonb, boolean, text, boolean); Type: FUNCTION; Schema: ops; Owner: -
 --
 
-CREATE FUNCTION ops.ingest_stripe_event(event jsonb) RETURNS jsonb
+CREATE FUNCTION ops.ingest_stripe_event(event jsonb, p_livemode boolean DEFAULT NULL::boolean, p_account_id text DEFAULT NULL::text, p_sanitized boolean DEFAULT false) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $_$
 declare
   v_event_id text := event ->> 'id';
+  cfg ops.settings := ops.current_settings();
   existing text;
+  reason text;
   applied record;
 begin
+  if p_livemode is not null
+     and (p_livemode <> cfg.stripe_livemode or nullif(p_account_id, '') is distinct from cfg.stripe_account_id) then
+    raise exception 'the webhook takes % events (STRIPE_LIVEMODE=%, STRIPE_ACCOUNT_ID=%) but ops.settings says % (%): make them agree',
+      case when p_livemode then 'live-mode' else 'test-mode' end, p_livemode::text, coalesce(nullif(p_account_id, ''), 'unset'),
+      case when cfg.stripe_livemode then 'live mode' else 'test mode' end, coalesce(cfg.stripe_account_id, 'no account')
+      using errcode = 'object_not_in_prerequisite_state';
+  end if;
   if jsonb_typeof(event) <> 'object' or v_event_id is null or event ->> 'type' is null
      or jsonb_typeof(event -> 'data' -> 'object') is distinct from 'object' or coalesce(event ->> 'created', '') !~ '^\d+$' then
     raise exception 'not a Stripe event: id, type, created and data.object are required' using errcode = 'invalid_parameter_value';
@@ -1115,24 +1283,48 @@ begin
     -- a redelivery, or a concurrent copy that committed first: nothing changes
     return jsonb_build_object('event_id', v_event_id, 'status', existing, 'duplicate', true);
   end if;
-  select * into applied from ops.apply_stripe_event_guarded(event);
+  -- another mode's or account's event is recorded and answered, never applied (no facts, no jobs)
+  reason := ops.stripe_event_scope_problem(event, cfg);
+  if reason is null then
+    select * into applied from ops.apply_stripe_event_guarded(event);
+  else
+    select 'ignored' as outcome, null::text as error into applied;
+  end if;
   -- recorded with its outcome in one insert, in the apply's transaction (a row inserted as 'received'
   -- and then updated would write the payload twice); a plain insert: a copy that got here anyway fails
   insert into ops.stripe_events (event_id, type, api_version, livemode, object_id, event_created, payload,
-                                 status, attempts, last_error, processed_at)
-  values (v_event_id, event ->> 'type', event ->> 'api_version', coalesce((event ->> 'livemode')::boolean, false),
+                                 status, attempts, last_error, processed_at, ignored_reason, sanitized)
+  values (v_event_id, event ->> 'type', event ->> 'api_version', coalesce(event -> 'livemode' = 'true'::jsonb, false),
           event -> 'data' -> 'object' ->> 'id', to_timestamp((event ->> 'created')::bigint), event,
-          applied.outcome, 1, applied.error, case when applied.outcome <> 'failed' then now() end);
-  return jsonb_build_object('event_id', v_event_id, 'status', applied.outcome, 'duplicate', false);
+          applied.outcome, 1, applied.error, case when applied.outcome <> 'failed' then now() end,
+          reason, coalesce(p_sanitized, false));
+  return jsonb_build_object('event_id', v_event_id, 'status', applied.outcome, 'duplicate', false)
+         || case when reason is null then '{}'::jsonb else jsonb_build_object('reason', reason) end;
 end
 $_$;
 
 
 --
--- Name: FUNCTION ingest_stripe_event(event jsonb); Type: COMMENT; Schema: ops; Owner: -
+-- Name: FUNCTION ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text, p_sanitized boolean); Type: COMMENT; Schema: ops; Owner: -
 --
 
-COMMENT ON FUNCTION ops.ingest_stripe_event(event jsonb) IS 'Records a Stripe event once (by id) and applies it; duplicates change nothing. Returns {event_id, status, duplicate}.';
+COMMENT ON FUNCTION ops.ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text, p_sanitized boolean) IS 'Records a Stripe event once (by id) and applies it when it belongs to the mode and account ops.settings names (else: ignored, with its reason); duplicates change nothing. Returns {event_id, status, duplicate[, reason]}.';
+
+
+--
+-- Name: jobs_dead_notify(); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.jobs_dead_notify() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  perform ops.enqueue_notification('slack', 'slack_dead_job_alert',
+    format('job:%s:dead:%s', new.id, (select count(*) from ops.job_attempts a where a.job_id = new.id)), 'team');
+  return null;
+end
+$$;
 
 
 --
@@ -1153,6 +1345,132 @@ begin
   return null;
 end
 $$;
+
+
+--
+-- Name: journey(text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.journey(p_query text) RETURNS TABLE(at timestamp with time zone, source text, entity text, what text, detail text, correlation_id text)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $_$
+declare
+  q text := trim(p_query);
+  users uuid[] := '{}';
+  orders uuid[] := '{}';
+  tickets uuid[] := '{}';
+  customers uuid[];
+  objects text[];
+  entities text[];
+  q_id uuid := ops.as_uuid(trim(p_query));
+begin
+  if q is null or q = '' then
+    raise exception 'trace what? an email, an order id, a Stripe event id (evt_...), a ticket id or ref (T-000123)'
+      using errcode = 'invalid_parameter_value';
+  end if;
+  -- what the query names
+  if q like '%@%' then
+    users := array(select u.id from auth.users u where lower(u.email) = lower(q)
+                   union select c.user_id from public.customers c where lower(c.email) = lower(q) and c.user_id is not null);
+    customers := array(select c.id from public.customers c where lower(c.email) = lower(q));
+  elsif q like 'evt\_%' then
+    select array_agg(o.id) into orders from public.orders o, ops.stripe_events e
+     where e.event_id = q
+       and (o.stripe_checkout_session_id = e.object_id or o.stripe_payment_intent_id in (
+              e.object_id, e.payload #>> '{data,object,payment_intent}',
+              (select p.stripe_payment_intent_id from ops.payment_intents p where p.latest_charge_id in (e.object_id, e.payload #>> '{data,object,charge}')))
+            or o.stripe_customer_id = e.payload #>> '{data,object,customer}');
+    customers := array(select c.id from public.customers c, ops.stripe_events e
+                        where e.event_id = q and c.stripe_customer_id in (e.object_id, e.payload #>> '{data,object,customer}'));
+  elsif q ~* '^T-\d+$' then
+    tickets := array(select t.id from public.support_tickets t where t.ref = upper(q));
+  elsif q_id is not null then
+    orders := array(select o.id from public.orders o where o.id = q_id);
+    tickets := array(select t.id from public.support_tickets t where t.id = q_id);
+    users := array(select u.id from auth.users u where u.id = q_id);
+    customers := array(select c.id from public.customers c where c.id = q_id);
+  else
+    raise exception 'cannot trace "%": give an email, an order id, a Stripe event id (evt_...), a ticket id or ref (T-000123)', left(q, 80)
+      using errcode = 'invalid_parameter_value';
+  end if;
+  orders := coalesce(orders, '{}');
+  -- widen to the person: their user, customer rows, orders and tickets
+  users := array(select distinct x from unnest(users || array(select o.buyer_id from public.orders o where o.id = any (orders))
+                                                      || array(select t.requester_id from public.support_tickets t where t.id = any (tickets))
+                                                      || array(select c.user_id from public.customers c where c.id = any (coalesce(customers, '{}')))) x
+                 where x is not null);
+  customers := array(select distinct c.id from public.customers c where c.id = any (coalesce(customers, '{}')) or c.user_id = any (users));
+  orders := array(select distinct o.id from public.orders o where o.id = any (orders) or o.buyer_id = any (users)
+                  or o.id in (select t.order_id from public.support_tickets t where t.id = any (tickets)));
+  tickets := array(select distinct t.id from public.support_tickets t
+                    where t.id = any (tickets) or t.requester_id = any (users) or t.order_id = any (orders));
+  objects := array(
+    select o.stripe_checkout_session_id from public.orders o where o.id = any (orders) and o.stripe_checkout_session_id is not null
+    union select o.stripe_payment_intent_id from public.orders o where o.id = any (orders) and o.stripe_payment_intent_id is not null
+    union select p.latest_charge_id from ops.payment_intents p join public.orders o on o.stripe_payment_intent_id = p.stripe_payment_intent_id
+           where o.id = any (orders) and p.latest_charge_id is not null
+    union select r.stripe_refund_id from ops.refunds r join public.orders o on o.stripe_payment_intent_id = r.stripe_payment_intent_id where o.id = any (orders)
+    union select d.stripe_dispute_id from ops.disputes d join public.orders o on o.stripe_payment_intent_id = d.stripe_payment_intent_id where o.id = any (orders)
+    union select c.stripe_customer_id from public.customers c where c.id = any (customers) and c.stripe_customer_id is not null
+    union select s.stripe_subscription_id from public.subscriptions s where s.customer_id = any (customers));
+  entities := array(select 'order:' || x from unnest(orders) x
+                    union all select 'customer:' || x from unnest(customers) x
+                    union all select 'ticket:' || x from unnest(tickets) x
+                    union all select 'user:' || x from unnest(users) x
+                    union all select 'dispute:' || d.stripe_dispute_id from ops.disputes d
+                                join public.orders o on o.stripe_payment_intent_id = d.stripe_payment_intent_id
+                               where o.id = any (orders));
+
+  return query
+  select e.received_at, 'stripe', e.object_id, e.type || ' -> ' || e.status,
+         coalesce(e.last_error, e.ignored_reason), e.event_id
+    from ops.stripe_events e
+   where e.object_id = any (objects) or e.payload #>> '{data,object,payment_intent}' = any (objects)
+      or e.payload #>> '{data,object,customer}' = any (objects)
+  union all
+  select s.changed_at, 'status', s.entity, coalesce(s.from_status, 'new') || ' -> ' || s.to_status, null, s.stripe_event_id
+    from ops.status_changes s where s.entity = any (entities)
+  union all
+  select a.started_at, 'job', coalesce(j.payload ->> 'entity', j.queue_key), format('%s attempt %s: %s', j.kind, a.attempt, coalesce(a.outcome, 'running')),
+         a.error, coalesce(j.stripe_event_id, j.correlation_id)
+    from ops.jobs j join ops.job_attempts a on a.job_id = j.id
+   where j.payload ->> 'order_id' = any (orders::text[]) or j.payload ->> 'customer_id' = any (customers::text[])
+      or j.payload ->> 'entity' = any (entities) or j.payload ->> 'recipient' = any (entities)
+      or j.payload ->> 'dispute_id' = any (objects)
+  union all
+  select j.created_at, 'job', coalesce(j.payload ->> 'entity', j.queue_key), format('%s queued (%s now)', j.kind, j.status),
+         j.last_error, coalesce(j.stripe_event_id, j.correlation_id)
+    from ops.jobs j
+   where j.payload ->> 'order_id' = any (orders::text[]) or j.payload ->> 'customer_id' = any (customers::text[])
+      or j.payload ->> 'entity' = any (entities) or j.payload ->> 'recipient' = any (entities)
+      or j.payload ->> 'dispute_id' = any (objects)
+  union all
+  select c.synced_at, 'crm', 'customer:' || c.customer_id, format('contact %s (%s, %s)', c.crm_contact_id, c.adapter, c.lifecycle_stage), null, null
+    from ops.crm_contacts c where c.customer_id = any (customers)
+  union all
+  select d.synced_at, 'crm', 'order:' || d.order_id, format('deal %s at stage %s (%s)', d.crm_deal_id, d.stage, d.adapter), null, null
+    from ops.crm_deals d where d.order_id = any (orders)
+  union all
+  select t.created_at, 'ticket', 'ticket:' || t.id, format('%s opened in %s (%s): %s', t.ref, t.queue, t.priority, t.subject), array_to_string(t.tags, ' '), t.case_key
+    from public.support_tickets t where t.id = any (tickets)
+  union all
+  select m.created_at, 'ticket', 'ticket:' || m.ticket_id, m.author_kind || ' wrote', left(m.body, 200), null
+    from public.ticket_messages m where m.ticket_id = any (tickets)
+  union all
+  select n.created_at, n.channel, n.entity, format('%s to %s: %s', n.template, n.recipient, n.status), n.detail, n.provider_id
+    from ops.notifications n where n.entity = any (entities) or n.recipient = any (entities)
+     or n.entity like any (array(select x || ':%' from unnest(entities) x))
+  order by 1, 2;
+end
+$_$;
+
+
+--
+-- Name: FUNCTION journey(p_query text); Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON FUNCTION ops.journey(p_query text) IS 'One customer''s timeline: select * from ops.journey(''jane@example.com'') (or an order id, evt_..., a ticket id or T-000123).';
 
 
 --
@@ -1210,6 +1528,111 @@ CREATE FUNCTION ops.next_job_due_in_ms(p_kinds text[]) RETURNS integer
   select case when min(run_at) is not null
               then greatest(0, ceil(extract(epoch from min(run_at) - now()) * 1000))::integer end
     from ops.jobs where kind = any (p_kinds) and status in ('queued', 'failed')
+$$;
+
+
+--
+-- Name: notify_job_context(bigint, text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.notify_job_context(p_job_id bigint, p_worker text) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $_$
+declare
+  j ops.jobs := ops.held_job(p_job_id, p_worker);
+  template text := j.payload ->> 'template';
+  entity text := j.payload ->> 'entity';
+  entity_id text := split_part(j.payload ->> 'entity', ':', 2);
+  recipient text := j.payload ->> 'recipient';
+  to_email text;
+  data jsonb;
+begin
+  if j.id is null then
+    return null;
+  end if;
+  -- the first attempt freezes what the message says (and to whom): a retry must send the same body
+  -- under the same idempotency key (Resend refuses the key with another body), and a replay too
+  if j.payload ? 'data' then
+    return jsonb_build_object('template', template, 'channel', split_part(j.kind, '.', 2), 'entity', entity,
+      'recipient', recipient, 'to', j.payload ->> 'to', 'key', j.dedupe_key,
+      'suppressed', (select s.reason from ops.email_suppressions s where s.email = j.payload ->> 'to'),
+      'data', j.payload -> 'data');
+  end if;
+  to_email := ops.notify_recipient_email(recipient);
+  if recipient like 'user:%' and to_email is null then
+    raise exception 'recipient % has no email address', recipient using errcode = 'no_data_found';
+  end if;
+  -- each template's payload, named as its zod schema in _shared/notify/templates.ts names it
+  data := jsonb_strip_nulls(case
+    when template in ('payment_receipt', 'payment_failed', 'refund_confirmation') then (
+      select jsonb_build_object('order_ref', upper(left(o.id::text, 8)),
+               -- what the buyer was charged (tax and discounts included), else the list price
+               'amount', coalesce(o.amount_charged, o.amount_total, 0), 'currency', coalesce(o.currency_charged, o.currency, 'usd'),
+               'item', l.title,
+               'paid_at', o.paid_at, 'customer_name', coalesce(c.name, p.display_name),
+               'reason', (select pi.last_error from ops.payment_intents pi where pi.stripe_payment_intent_id = o.stripe_payment_intent_id),
+               -- a refund's amounts as they were when it was enqueued (this refund, and the total with it)
+               'amount_refunded', (j.payload ->> 'refunded_total')::bigint - coalesce((j.payload ->> 'refunded_before')::bigint, 0),
+               'total_refunded', (j.payload ->> 'refunded_total')::bigint,
+               'order_amount', coalesce(o.amount_charged, o.amount_total, 0))
+        from public.orders o
+        left join public.listings l on l.id = o.listing_id
+        left join public.profiles p on p.id = o.buyer_id
+        left join public.customers c on c.user_id = o.buyer_id
+       where o.id = ops.as_uuid(coalesce(j.payload ->> 'order_id', entity_id)))
+    when template = 'welcome' then (
+      select jsonb_build_object('customer_name', coalesce(c.name, p.display_name))
+        from auth.users u left join public.customers c on c.user_id = u.id left join public.profiles p on p.id = u.id
+       where u.id = ops.as_uuid(entity_id))
+    when template in ('support_ack', 'founder_new_ticket') then (
+      select jsonb_build_object('ticket_ref', t.ref, 'subject', t.subject, 'category', t.category,
+               'queue', t.queue, 'priority', t.priority, 'tags', to_jsonb(t.tags),
+               'requester_email', lower(u.email), 'order_ref', upper(left(t.order_id::text, 8)),
+               'customer_name', coalesce(c.name, p.display_name),
+               'message', (select m.body from public.ticket_messages m where m.ticket_id = t.id order by m.created_at limit 1))
+        from public.support_tickets t
+        left join auth.users u on u.id = t.requester_id
+        left join public.customers c on c.user_id = t.requester_id
+        left join public.profiles p on p.id = t.requester_id
+       where t.id = ops.as_uuid(entity_id))
+    when template = 'slack_dispute_alert' then (
+      select jsonb_build_object('dispute_id', d.stripe_dispute_id, 'amount', coalesce(d.amount, 0), 'currency', coalesce(d.currency, 'usd'),
+               'reason', coalesce(d.reason, 'not given'), 'evidence_due_by', d.evidence_due_by,
+               'order_ref', upper(left(o.id::text, 8)),
+               'ticket_ref', (select t.ref from public.support_tickets t where t.case_key = 'dispute:' || d.stripe_dispute_id))
+        from ops.disputes d
+        left join public.orders o on o.stripe_payment_intent_id = d.stripe_payment_intent_id
+       where d.stripe_dispute_id = entity_id
+       limit 1)
+    when template = 'slack_dead_job_alert' then (
+      select jsonb_build_object('job_id', x.id, 'kind', x.kind, 'attempts', x.attempts,
+               'last_error', coalesce(left(x.last_error, 1000), 'no error recorded'), 'dedupe_key', x.dedupe_key,
+               'entity', coalesce(x.payload ->> 'entity', x.queue_key))
+        from ops.jobs x where entity_id ~ '^[0-9]{1,18}$' and x.id = entity_id::bigint)
+  end);
+  if data is null then
+    raise exception '% for % has nothing to say: % is gone', template, recipient, entity using errcode = 'no_data_found';
+  end if;
+  update ops.jobs set payload = payload || jsonb_build_object('data', data, 'to', to_email) where id = j.id;
+  return jsonb_build_object('template', template, 'channel', split_part(j.kind, '.', 2), 'entity', entity,
+    'recipient', recipient, 'to', to_email, 'key', j.dedupe_key,
+    'suppressed', (select s.reason from ops.email_suppressions s where s.email = to_email),
+    'data', data);
+end
+$_$;
+
+
+--
+-- Name: notify_recipient_email(text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.notify_recipient_email(p_recipient text) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select lower(trim(u.email)) from auth.users u
+   where p_recipient like 'user:%' and u.id = ops.as_uuid(substr(p_recipient, 6))
 $$;
 
 
@@ -1284,6 +1707,46 @@ $$;
 
 
 --
+-- Name: orders_notify(); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.orders_notify() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  event_id text := nullif(current_setting('ops.stripe_event_id', true), '');
+  policy text := (ops.current_settings()).failed_payment_policy;
+begin
+  if new.buyer_id is null then
+    return null;
+  end if;
+  -- payment_confirmed (ops.order_statuses) is the one rule: a payment in review sends nothing
+  if new.payment_confirmed and not old.payment_confirmed then
+    perform ops.enqueue_notification('email', 'payment_receipt', 'order:' || new.id, 'user:' || new.buyer_id);
+    perform ops.enqueue_notification('email', 'welcome', 'user:' || new.buyer_id, 'user:' || new.buyer_id);
+  end if;
+  if new.status = 'payment_failed' and old.status is distinct from 'payment_failed' then
+    if policy in ('email', 'both') then
+      perform ops.enqueue_notification('email', 'payment_failed', coalesce('event:' || event_id, 'order:' || new.id),
+        'user:' || new.buyer_id, jsonb_build_object('order_id', new.id));
+    end if;
+    if policy in ('ticket', 'both') then
+      perform ops.enqueue_job('support.ticket', jsonb_build_object('case', 'payment_failed', 'order_id', new.id, 'event_id', event_id),
+        'support.ticket:payment_failed:' || coalesce(event_id, new.id::text), p_correlation_id => event_id);
+    end if;
+  end if;
+  if new.amount_refunded > old.amount_refunded and new.payment_confirmed then
+    perform ops.enqueue_notification('email', 'refund_confirmation', format('order:%s:refunded:%s', new.id, new.amount_refunded),
+      'user:' || new.buyer_id,
+      jsonb_build_object('order_id', new.id, 'refunded_before', old.amount_refunded, 'refunded_total', new.amount_refunded));
+  end if;
+  return null;
+end
+$$;
+
+
+--
 -- Name: payment_intent_disputed(text); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -1349,10 +1812,10 @@ $$;
 
 
 --
--- Name: purge_pipeline_history(interval, interval, interval); Type: FUNCTION; Schema: ops; Owner: -
+-- Name: purge_pipeline_history(interval, interval, interval, interval); Type: FUNCTION; Schema: ops; Owner: -
 --
 
-CREATE FUNCTION ops.purge_pipeline_history(p_jobs_after interval DEFAULT '14 days'::interval, p_responses_after interval DEFAULT '1 day'::interval, p_cron_runs_after interval DEFAULT '7 days'::interval) RETURNS jsonb
+CREATE FUNCTION ops.purge_pipeline_history(p_jobs_after interval DEFAULT '14 days'::interval, p_responses_after interval DEFAULT '1 day'::interval, p_cron_runs_after interval DEFAULT '7 days'::interval, p_personal_data_after interval DEFAULT NULL::interval) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO ''
     AS $$
@@ -1376,7 +1839,8 @@ begin
   exception when insufficient_privilege then
     raise warning 'purge of cron.job_run_details refused: %', sqlerrm;
   end;
-  return jsonb_build_object('jobs', jobs_deleted, 'http_responses', responses_deleted, 'cron_runs', runs_deleted);
+  return jsonb_build_object('jobs', jobs_deleted, 'http_responses', responses_deleted, 'cron_runs', runs_deleted)
+         || ops.clear_personal_data(p_personal_data_after);
 end
 $$;
 
@@ -1639,6 +2103,92 @@ $$;
 
 
 --
+-- Name: record_email_event(text, text, text[], boolean, text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.record_email_event(p_event_id text, p_type text, p_emails text[], p_undeliverable boolean, p_detail text DEFAULT NULL::text) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  e text;
+begin
+  insert into ops.provider_events (provider, event_id, type) values ('resend', p_event_id, p_type)
+  on conflict do nothing;
+  if not found then
+    return 'duplicate';
+  end if;
+  if not p_undeliverable then
+    return 'ignored';
+  end if;
+  foreach e in array coalesce(p_emails, '{}') loop
+    insert into ops.email_suppressions (email, reason, provider_event_id, detail)
+    values (lower(trim(e)), case when p_type = 'email.complained' then 'complained' else 'bounced' end, p_event_id, left(p_detail, 500))
+    on conflict (email) do nothing;
+  end loop;
+  return 'processed';
+end
+$$;
+
+
+--
+-- Name: record_notification(bigint, text, text, text, text, text, text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.record_notification(p_job_id bigint, p_worker text, p_status text, p_adapter text, p_recipient text, p_provider_id text DEFAULT NULL::text, p_detail text DEFAULT NULL::text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  j ops.jobs := ops.held_job(p_job_id, p_worker);
+begin
+  if j.id is null then
+    raise exception 'job % is not held by %', p_job_id, p_worker using errcode = 'lock_not_available';
+  end if;
+  insert into ops.notifications (job_id, dedupe_key, channel, template, entity, recipient, status, adapter, provider_id, detail)
+  values (j.id, j.dedupe_key, split_part(j.kind, '.', 2), j.payload ->> 'template', j.payload ->> 'entity', p_recipient,
+          p_status, p_adapter, p_provider_id, left(p_detail, 500))
+  on conflict (dedupe_key) do update set status = excluded.status, adapter = excluded.adapter,
+    provider_id = excluded.provider_id, detail = excluded.detail, job_id = excluded.job_id;
+end
+$$;
+
+
+--
+-- Name: record_notification_capture(text, text, jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.record_notification_capture(p_channel text, p_key text, p_body jsonb) RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  insert into ops.notification_captures (channel, key, body) values (p_channel, p_key, p_body)
+  on conflict (key) do nothing
+$$;
+
+
+--
+-- Name: record_status_change(); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.record_status_change() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  old_status text := case when tg_op = 'UPDATE' then to_jsonb(old) ->> tg_argv[1] end;
+  new_status text := to_jsonb(new) ->> tg_argv[1];
+begin
+  if new_status is distinct from old_status then
+    insert into ops.status_changes (entity, from_status, to_status, stripe_event_id)
+    values (tg_argv[0] || ':' || new.id, old_status, new_status, nullif(current_setting('ops.stripe_event_id', true), ''));
+  end if;
+  return null;
+end
+$$;
+
+
+--
 -- Name: replay_job(bigint); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -1759,6 +2309,294 @@ $$;
 
 
 --
+-- Name: route_ticket(text, text, text, bigint, bigint, boolean); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.route_ticket(p_category text, p_billing_status text, p_plan text, p_order_amount bigint, p_lifetime_value bigint, p_vip boolean, OUT queue text, OUT priority text, OUT tags text[]) RETURNS record
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  with matched as (
+    select r.* from ops.support_routing_rules r
+     where r.enabled
+       and (r.match_categories is null or p_category = any (r.match_categories))
+       and (r.match_billing_statuses is null or p_billing_status = any (r.match_billing_statuses))
+       and (r.match_plans is null or p_plan = any (r.match_plans))
+       and (r.min_order_amount is null or coalesce(p_order_amount, 0) >= r.min_order_amount)
+       and (r.min_lifetime_value is null or coalesce(p_lifetime_value, 0) >= r.min_lifetime_value)
+       and (r.match_vip is null or coalesce(p_vip, false) = r.match_vip)
+  )
+  select coalesce((select m.set_queue from matched m where m.set_queue is not null order by m.position, m.id limit 1), 'general'),
+         coalesce((select m.set_priority from matched m join ops.support_priorities p on p.priority = m.set_priority
+                    order by p.rank desc limit 1), 'normal'),
+         coalesce((select array_agg(distinct t order by t) from matched m, unnest(m.add_tags) t), '{}')
+$$;
+
+
+--
+-- Name: run_support_ticket_job(bigint, text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.run_support_ticket_job(p_job_id bigint, p_worker text) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  j ops.jobs := ops.held_job(p_job_id, p_worker);
+  case_name text := j.payload ->> 'case';
+  the_case text;
+  d ops.disputes;
+  o public.orders;
+  t public.support_tickets;
+  note text;
+begin
+  if j.id is null then
+    raise exception 'job % is not held by %', p_job_id, p_worker using errcode = 'lock_not_available';
+  end if;
+  if case_name = 'dispute' then
+    select * into d from ops.disputes where stripe_dispute_id = j.payload ->> 'dispute_id';
+    if not found then
+      raise exception 'dispute % is not known', j.payload ->> 'dispute_id' using errcode = 'no_data_found';
+    end if;
+    select * into o from public.orders where stripe_payment_intent_id = d.stripe_payment_intent_id order by created_at limit 1;
+    the_case := 'dispute:' || d.stripe_dispute_id;
+    note := format('Dispute %s is %s: %s %s, reason %s%s.', d.stripe_dispute_id, j.payload ->> 'status',
+      coalesce(d.amount::text, '?'), upper(coalesce(d.currency, '')), coalesce(d.reason, 'not given'),
+      coalesce(', evidence due by ' || to_char(d.evidence_due_by at time zone 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'), ''));
+  elsif case_name = 'payment_failed' then
+    select * into o from public.orders where id = ops.as_uuid(j.payload ->> 'order_id');
+    if not found then
+      raise exception 'order % is not known', j.payload ->> 'order_id' using errcode = 'no_data_found';
+    end if;
+    the_case := 'payment_failed:' || coalesce(j.payload ->> 'event_id', o.id::text);
+    note := format('A payment for order %s failed: %s.', upper(left(o.id::text, 8)),
+      coalesce((select pi.last_error from ops.payment_intents pi where pi.stripe_payment_intent_id = o.stripe_payment_intent_id), 'no reason given'));
+  else
+    raise exception 'unknown ticket case %', case_name using errcode = 'invalid_parameter_value';
+  end if;
+
+  -- the case's live ticket: the first, or the follow-up of a closed one (<case>:<job id>)
+  select * into t from public.support_tickets x where x.case_key = the_case or starts_with(x.case_key, the_case || ':')
+   order by x.status <> 'closed' desc, x.created_at desc limit 1;
+  if t.id is not null and t.status <> 'closed' then
+    -- the same case again: a note (which reopens a solved ticket)
+    insert into public.ticket_messages (ticket_id, author_id, author_kind, body) values (t.id, null, 'system', note);
+    return jsonb_build_object('ticket_id', t.id, 'ref', t.ref, 'created', false);
+  end if;
+  insert into public.support_tickets (source, category, subject, requester_id, order_id, case_key, follow_up_of, context)
+  values ('system', case_name,
+          case case_name when 'dispute' then format('Dispute on order %s: %s', upper(left(o.id::text, 8)), coalesce(d.reason, 'no reason'))
+                         else format('Payment failed for order %s', upper(left(o.id::text, 8))) end,
+          -- a dispute is between the founder and the bank: its ticket is not the buyer's to read
+          case when case_name = 'payment_failed' then o.buyer_id end,
+          o.id,
+          case when t.id is null then the_case else the_case || ':' || j.id end,
+          t.id,
+          jsonb_build_object('stripe_event_id', j.payload ->> 'event_id', 'dispute_id', d.stripe_dispute_id,
+                             'evidence_due_by', d.evidence_due_by))
+  returning * into t;
+  insert into public.ticket_messages (ticket_id, author_id, author_kind, body) values (t.id, null, 'system', note);
+  return jsonb_build_object('ticket_id', t.id, 'ref', t.ref, 'created', true);
+end
+$$;
+
+
+--
+-- Name: stripe_event_scope_problem(jsonb, ops.settings); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.stripe_event_scope_problem(evt jsonb, s ops.settings) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select case
+    when coalesce(evt -> 'livemode' = 'true'::jsonb, false) <> s.stripe_livemode
+      then format('a %s-mode event; this project takes %s-mode events only (ops.settings.stripe_livemode)',
+                  case when s.stripe_livemode then 'test' else 'live' end,
+                  case when s.stripe_livemode then 'live' else 'test' end)
+    when coalesce(evt ->> 'account', s.stripe_account_id) is distinct from s.stripe_account_id
+      then case when s.stripe_account_id is null
+                then format('an event of the connected account %s; this project takes its own account''s events only '
+                            '(ops.settings.stripe_account_id is not set)', evt ->> 'account')
+                else format('an event of the account %s; this project takes events of %s and its own only '
+                            '(ops.settings.stripe_account_id)', evt ->> 'account', s.stripe_account_id) end
+  end
+$$;
+
+
+--
+-- Name: stripe_payload_skeleton(jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.stripe_payload_skeleton(evt jsonb) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+  select jsonb_strip_nulls(jsonb_build_object(
+    'id', evt -> 'id', 'object', evt -> 'object', 'type', evt -> 'type', 'created', evt -> 'created',
+    'livemode', evt -> 'livemode', 'api_version', evt -> 'api_version', 'account', evt -> 'account',
+    'data', jsonb_build_object('object', (
+      select coalesce(jsonb_object_agg(f.key, f.value), '{}'::jsonb)
+           || jsonb_strip_nulls(jsonb_build_object('metadata', nullif(jsonb_strip_nulls(jsonb_build_object(
+                'order_id', evt -> 'data' -> 'object' -> 'metadata' -> 'order_id',
+                'user_id', evt -> 'data' -> 'object' -> 'metadata' -> 'user_id')), '{}'::jsonb)))
+        from jsonb_each(case when jsonb_typeof(evt -> 'data' -> 'object') = 'object' then evt -> 'data' -> 'object' else '{}' end) f
+       where jsonb_typeof(f.value) in ('string', 'number', 'boolean')
+         and f.key in ('id', 'object', 'status', 'payment_status', 'mode', 'livemode', 'created', 'currency',
+                       'amount', 'amount_total', 'amount_subtotal', 'amount_received', 'amount_capturable',
+                       'amount_refunded', 'amount_paid', 'amount_due', 'amount_remaining', 'total', 'subtotal',
+                       'refunded', 'paid', 'captured', 'disputed', 'reason', 'client_reference_id',
+                       'customer', 'payment_intent', 'latest_charge', 'charge', 'invoice', 'subscription',
+                       'cancel_at_period_end', 'canceled_at', 'ended_at', 'current_period_end')))))
+$$;
+
+
+--
+-- Name: support_context(uuid, uuid); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.support_context(p_user_id uuid, p_order_id uuid) RETURNS jsonb
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  with c as (
+    select c.id, c.billing_status, c.access_status from public.customers c where c.user_id = p_user_id
+  ), sub as (
+    select s.price_id, s.status from public.subscriptions s join c on s.customer_id = c.id
+     order by (s.status in ('active', 'trialing', 'past_due')) desc, s.current_period_end desc nulls last limit 1
+  ), o as (
+    select o.id, o.status, o.amount_total, o.currency, o.amount_refunded, o.paid_at, o.needs_review
+      from public.orders o where o.id = p_order_id
+  ), last_job as (
+    select j.kind, j.status, j.updated_at, j.last_error from ops.jobs j
+     where j.payload ->> 'order_id' = p_order_id::text
+        or j.payload ->> 'customer_id' = (select c.id::text from c)
+     order by j.updated_at desc limit 1
+  )
+  select jsonb_strip_nulls(jsonb_build_object(
+    'customer_id', (select id from c),
+    'billing_status', coalesce((select billing_status from c), 'lead'),
+    'access_status', coalesce((select access_status from c), 'blocked'),
+    'plan', (select price_id from sub),
+    'subscription_status', (select status from sub),
+    'order', (select jsonb_build_object('id', o.id, 'payment_state', o.status, 'amount_total', o.amount_total,
+                'currency', o.currency, 'amount_refunded', o.amount_refunded, 'paid_at', o.paid_at,
+                'in_review', o.needs_review) from o),
+    'lifetime_value', (select coalesce(sum(o2.amount_total - o2.amount_refunded), 0) from public.orders o2
+                        where o2.buyer_id = p_user_id and o2.paid_at is not null),
+    'vip', exists (select 1 from ops.support_vips v where v.user_id = p_user_id),
+    'last_pipeline_action', (select jsonb_build_object('kind', kind, 'status', status, 'at', updated_at, 'error', left(last_error, 200))
+                               from last_job)
+  ))
+$$;
+
+
+--
+-- Name: support_tickets_guard(); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.support_tickets_guard() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  if new.status is distinct from old.status then
+    if old.status = 'closed' then
+      raise exception 'ticket % is closed; a new message opens a follow-up ticket', old.ref using errcode = 'check_violation';
+    end if;
+    if new.status = 'open' and old.status = 'solved' then
+      new.reopened_count := old.reopened_count + 1;
+    end if;
+    new.solved_at := case when new.status = 'solved' then now() when new.status in ('open', 'pending') then null else old.solved_at end;
+    new.closed_at := case when new.status = 'closed' then now() else null end;
+  end if;
+  return new;
+end
+$$;
+
+
+--
+-- Name: support_tickets_notify(); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.support_tickets_notify() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  if new.source = 'app' and new.requester_id is not null then
+    perform ops.enqueue_notification('email', 'support_ack', 'ticket:' || new.id, 'user:' || new.requester_id);
+  end if;
+  perform ops.enqueue_notification('email', 'founder_new_ticket', 'ticket:' || new.id, 'founder');
+  return null;
+end
+$$;
+
+
+--
+-- Name: support_tickets_prepare(); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.support_tickets_prepare() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  ctx jsonb;
+  route record;
+  earlier text;
+begin
+  if new.source = 'app' then
+    new.requester_id := auth.uid();
+    if new.requester_id is null then
+      raise exception 'a support request needs a signed-in user' using errcode = 'insufficient_privilege';
+    end if;
+    if new.order_id is not null and not exists (
+      select 1 from public.orders o where o.id = new.order_id and o.buyer_id = new.requester_id
+    ) then
+      raise exception 'order % is not one of your orders', new.order_id using errcode = 'insufficient_privilege';
+    end if;
+    -- a double tap: the same user, order and category within 10 minutes is the same request
+    perform pg_advisory_xact_lock(hashtext('support_request:' || new.requester_id::text));
+    if new.idempotency_key is null then
+      select t.idempotency_key into earlier from public.support_tickets t
+       where t.requester_id = new.requester_id and t.source = 'app' and t.category = new.category
+         and t.order_id is not distinct from new.order_id and t.created_at > now() - interval '10 minutes'
+       order by t.created_at desc limit 1;
+      new.idempotency_key := coalesce(earlier, 'auto:' || gen_random_uuid());
+    end if;
+    perform set_config('support.request_key', new.idempotency_key, true);
+    -- a follow-up continues one of the requester's own closed tickets
+    if new.follow_up_of is not null and not exists (
+      select 1 from public.support_tickets c
+       where c.id = new.follow_up_of and c.requester_id = new.requester_id and c.status = 'closed'
+    ) then
+      raise exception 'ticket % is not one of your closed tickets', new.follow_up_of using errcode = 'insufficient_privilege';
+    end if;
+    new.status := 'open';
+    new.case_key := null;
+  end if;
+  ctx := ops.support_context(new.requester_id, new.order_id);
+  new.customer_id := coalesce(new.customer_id, (ctx ->> 'customer_id')::uuid);
+  route := ops.route_ticket(new.category, ctx ->> 'billing_status', ctx ->> 'plan',
+    (ctx -> 'order' ->> 'amount_total')::bigint, (ctx ->> 'lifetime_value')::bigint, (ctx ->> 'vip')::boolean);
+  new.queue := route.queue;
+  new.priority := route.priority;
+  new.tags := array(select distinct t from unnest(route.tags || array[
+    'plan:' || coalesce(ctx ->> 'plan', 'none'),
+    'payment:' || coalesce(ctx -> 'order' ->> 'payment_state', ctx ->> 'billing_status')
+  ]) t order by t);
+  new.context := ctx || coalesce(new.context, '{}'::jsonb) - 'customer_id';
+  new.ref := 'T-' || lpad(nextval('ops.support_ticket_ref_seq')::text, 6, '0');
+  new.reopened_count := 0;
+  new.communication_degraded := false;
+  new.last_message_at := now();
+  return new;
+end
+$$;
+
+
+--
 -- Name: sweep_jobs(integer, interval, integer, interval); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -1859,6 +2697,54 @@ $$;
 
 
 --
+-- Name: ticket_messages_author(); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.ticket_messages_author() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  if current_user in ('anon', 'authenticated') then
+    new.author_id := auth.uid();
+    new.author_kind := case when exists (select 1 from public.support_tickets t
+                                          where t.id = new.ticket_id and t.requester_id = new.author_id)
+                            then 'requester' else 'agent' end;
+  end if;
+  return new;
+end
+$$;
+
+
+--
+-- Name: ticket_messages_route(); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.ticket_messages_route() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  if new.author_kind in ('requester', 'system') then
+    update public.support_tickets t
+       set status = case when t.status in ('solved', 'pending') then 'open' else t.status end,
+           last_message_at = new.created_at
+     where t.id = new.ticket_id and t.status <> 'closed';
+    if not found then
+      raise exception 'ticket is closed: send the message as a new request (it links back to the closed ticket)'
+        using errcode = 'check_violation';
+    end if;
+  else
+    update public.support_tickets t
+       set status = case when t.status = 'open' then 'pending' else t.status end, last_message_at = new.created_at
+     where t.id = new.ticket_id;
+  end if;
+  return null;
+end
+$$;
+
+
+--
 -- Name: try_apply_stripe_event(text); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -1867,16 +2753,30 @@ CREATE FUNCTION ops.try_apply_stripe_event(p_event_id text) RETURNS text
     SET search_path TO ''
     AS $$
 declare
-  evt jsonb;
+  e ops.stripe_events;
+  reason text;
   applied record;
 begin
-  select payload into evt from ops.stripe_events where event_id = p_event_id for update;
+  select * into e from ops.stripe_events where event_id = p_event_id for update;
   if not found then
     raise exception 'no Stripe event % in the ledger', p_event_id using errcode = 'no_data_found';
   end if;
-  select * into applied from ops.apply_stripe_event_guarded(evt);
+  if e.payload_cleared_at is not null then
+    raise exception 'Stripe event % cannot be re-applied: its payload was cleared on % (personal data retention, '
+                    'ops.settings.personal_data_retention_days); what it changed then stays applied. For the current '
+                    'state, look up % in Stripe', p_event_id, e.payload_cleared_at::date, coalesce(e.object_id, 'its object')
+      using errcode = 'object_not_in_prerequisite_state';
+  end if;
+  reason := ops.stripe_event_scope_problem(e.payload, ops.current_settings());
+  if reason is not null then
+    update ops.stripe_events
+       set status = 'ignored', ignored_reason = reason, attempts = attempts + 1, last_error = null, processed_at = now()
+     where event_id = p_event_id;
+    return 'ignored';
+  end if;
+  select * into applied from ops.apply_stripe_event_guarded(e.payload);
   update ops.stripe_events
-     set status = applied.outcome, attempts = attempts + 1, last_error = applied.error,
+     set status = applied.outcome, attempts = attempts + 1, last_error = applied.error, ignored_reason = null,
          processed_at = case when applied.outcome = 'failed' then processed_at else now() end
    where event_id = p_event_id;
   return applied.outcome;
@@ -2067,6 +2967,34 @@ $$;
 
 
 --
+-- Name: submit_support_request(text, text, text, uuid, text, jsonb, uuid); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.submit_support_request(p_category text, p_subject text, p_message text, p_order_id uuid DEFAULT NULL::uuid, p_idempotency_key text DEFAULT NULL::text, p_client_context jsonb DEFAULT '{}'::jsonb, p_follow_up_of uuid DEFAULT NULL::uuid) RETURNS TABLE(ticket_id uuid, ref text, status text, queue text, created boolean)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  t public.support_tickets;
+begin
+  insert into public.support_tickets as x (category, subject, order_id, idempotency_key, client_context, follow_up_of)
+  values (p_category, p_subject, p_order_id, p_idempotency_key, coalesce(p_client_context, '{}'::jsonb), p_follow_up_of)
+  on conflict (requester_id, idempotency_key) where idempotency_key is not null do nothing
+  returning x.* into t;
+  if t.id is not null then
+    insert into public.ticket_messages (ticket_id, body) values (t.id, p_message);
+    return query select t.id, t.ref, t.status, t.queue, true;
+    return;
+  end if;
+  -- the prepare trigger left the key it matched (the client's, or the earlier request's)
+  return query
+    select x.id, x.ref, x.status, x.queue, false from public.support_tickets x
+     where x.requester_id = auth.uid() and x.idempotency_key = current_setting('support.request_key', true);
+end
+$$;
+
+
+--
 -- Name: billing_status_transitions; Type: TABLE; Schema: ops; Owner: -
 --
 
@@ -2144,9 +3072,10 @@ CREATE TABLE ops.crm_capture (
     id bigint NOT NULL,
     adapter text DEFAULT 'capture'::text NOT NULL,
     operation text NOT NULL,
-    key text NOT NULL,
+    key text,
     body jsonb NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    cleared_at timestamp with time zone
 );
 
 
@@ -2154,7 +3083,7 @@ CREATE TABLE ops.crm_capture (
 -- Name: TABLE crm_capture; Type: COMMENT; Schema: ops; Owner: -
 --
 
-COMMENT ON TABLE ops.crm_capture IS 'What the local capture adapter would have sent to the CRM (the default when no HubSpot token is set).';
+COMMENT ON TABLE ops.crm_capture IS 'What the local capture adapter would have sent to the CRM (the default when no HubSpot token is set); personal data cleared after ops.settings.personal_data_retention_days.';
 
 
 --
@@ -2215,6 +3144,27 @@ COMMENT ON TABLE ops.crm_deals IS 'Mapping order <-> CRM deal (keyed in the CRM 
 
 
 --
+-- Name: degraded_communications; Type: VIEW; Schema: ops; Owner: -
+--
+
+CREATE VIEW ops.degraded_communications WITH (security_invoker='true') AS
+ SELECT (j.payload ->> 'entity'::text) AS entity,
+    (j.payload ->> 'template'::text) AS template,
+    j.id AS job_id,
+    j.last_error AS reason,
+    j.updated_at AS since
+   FROM ops.jobs j
+  WHERE ((j.status = 'dead'::text) AND (j.kind ~~ 'notify.%'::text));
+
+
+--
+-- Name: VIEW degraded_communications; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON VIEW ops.degraded_communications IS 'Orders, tickets and users whose notification went dead: communication degraded until the job is replayed and succeeds.';
+
+
+--
 -- Name: disputes; Type: TABLE; Schema: ops; Owner: -
 --
 
@@ -2226,6 +3176,7 @@ CREATE TABLE ops.disputes (
     currency text,
     reason text,
     status text NOT NULL,
+    evidence_due_by timestamp with time zone,
     stripe_event_created timestamp with time zone NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL
 );
@@ -2236,6 +3187,28 @@ CREATE TABLE ops.disputes (
 --
 
 COMMENT ON TABLE ops.disputes IS 'Stripe disputes; a closed dispute (won | lost | warning_closed) never reopens.';
+
+
+--
+-- Name: email_suppressions; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.email_suppressions (
+    email text NOT NULL,
+    reason text NOT NULL,
+    provider_event_id text,
+    detail text,
+    suppressed_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT email_suppressions_email_check CHECK ((email = lower(email))),
+    CONSTRAINT email_suppressions_reason_check CHECK ((reason = ANY (ARRAY['bounced'::text, 'complained'::text])))
+);
+
+
+--
+-- Name: TABLE email_suppressions; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.email_suppressions IS 'Addresses that bounced or complained (Resend webhooks): later emails to them are skipped, and visible in ops.notifications.';
 
 
 --
@@ -2353,6 +3326,85 @@ COMMENT ON TABLE ops.job_kinds IS 'Kinds of jobs: the worker function that runs 
 
 ALTER TABLE ops.jobs ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME ops.jobs_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: notification_captures; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.notification_captures (
+    id bigint NOT NULL,
+    channel text NOT NULL,
+    key text NOT NULL,
+    body jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    cleared_at timestamp with time zone,
+    CONSTRAINT notification_captures_channel_check CHECK ((channel = ANY (ARRAY['email'::text, 'slack'::text])))
+);
+
+
+--
+-- Name: TABLE notification_captures; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.notification_captures IS 'What the local capture adapters would have sent to Resend and Slack (the default without RESEND_API_KEY / SLACK_WEBHOOK_URL): readable in Studio.';
+
+
+--
+-- Name: notification_captures_id_seq; Type: SEQUENCE; Schema: ops; Owner: -
+--
+
+ALTER TABLE ops.notification_captures ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME ops.notification_captures_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: notifications; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.notifications (
+    id bigint NOT NULL,
+    job_id bigint,
+    dedupe_key text NOT NULL,
+    channel text NOT NULL,
+    template text NOT NULL,
+    entity text NOT NULL,
+    recipient text NOT NULL,
+    status text NOT NULL,
+    adapter text NOT NULL,
+    provider_id text,
+    detail text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT notifications_channel_check CHECK ((channel = ANY (ARRAY['email'::text, 'slack'::text]))),
+    CONSTRAINT notifications_status_check CHECK ((status = ANY (ARRAY['sent'::text, 'captured'::text, 'suppressed'::text, 'skipped'::text])))
+);
+
+
+--
+-- Name: TABLE notifications; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.notifications IS 'Every notification that went out (or was captured locally, or skipped because the address bounced), once per (template, entity, recipient).';
+
+
+--
+-- Name: notifications_id_seq; Type: SEQUENCE; Schema: ops; Owner: -
+--
+
+ALTER TABLE ops.notifications ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME ops.notifications_id_seq
     START WITH 1
     INCREMENT BY 1
     NO MINVALUE
@@ -2483,6 +3535,10 @@ CREATE TABLE ops.stripe_events (
     last_error text,
     received_at timestamp with time zone DEFAULT now() NOT NULL,
     processed_at timestamp with time zone,
+    ignored_reason text,
+    sanitized boolean DEFAULT false NOT NULL,
+    reviewed_at timestamp with time zone,
+    payload_cleared_at timestamp with time zone,
     CONSTRAINT stripe_events_event_id_check CHECK (((length(event_id) >= 1) AND (length(event_id) <= 255))),
     CONSTRAINT stripe_events_status_check CHECK ((status = ANY (ARRAY['received'::text, 'processed'::text, 'ignored'::text, 'failed'::text, 'dead'::text]))),
     CONSTRAINT stripe_events_type_check CHECK (((length(type) >= 1) AND (length(type) <= 255)))
@@ -2543,9 +3599,13 @@ CREATE VIEW ops.pipeline_exceptions WITH (security_invoker='true') AS
  SELECT
         CASE
             WHEN (j.unclaimed_dispatches > 0) THEN 'undeliverable job'::text
+            WHEN (j.kind ~~ 'notify.%'::text) THEN 'communication degraded'::text
             ELSE 'dead job'::text
         END AS exception,
-    j.kind AS subject,
+        CASE
+            WHEN (j.kind ~~ 'notify.%'::text) THEN COALESCE((j.payload ->> 'entity'::text), j.kind)
+            ELSE j.kind
+        END AS subject,
     (j.id)::text AS ref,
     j.updated_at AS since,
     j.attempts,
@@ -2589,6 +3649,26 @@ UNION ALL
    FROM ops.stripe_events e
   WHERE (e.status = ANY (ARRAY['failed'::text, 'dead'::text]))
 UNION ALL
+ SELECT 'ignored Stripe event'::text AS exception,
+    e.type AS subject,
+    e.event_id AS ref,
+    e.received_at AS since,
+    e.attempts,
+    e.ignored_reason AS error,
+    format('nothing was applied. If this project should take such events, set ops.settings and the webhook''s STRIPE_LIVEMODE / STRIPE_ACCOUNT_ID alike, then: select * from ops.reapply_stripe_events(array[%L]); else remove the Stripe endpoint that sends them to this project. Then: update ops.stripe_events set reviewed_at = now() where event_id = %L;'::text, e.event_id, e.event_id) AS next_action
+   FROM ops.stripe_events e
+  WHERE ((e.ignored_reason IS NOT NULL) AND (e.reviewed_at IS NULL))
+UNION ALL
+ SELECT 'sanitized Stripe event'::text AS exception,
+    e.type AS subject,
+    e.event_id AS ref,
+    e.received_at AS since,
+    e.attempts,
+    'a string held the NUL character (\u0000), which Postgres cannot store; stored and applied with U+FFFD in its place'::text AS error,
+    format('check the text fields of %s (a customer''s name, a Checkout custom field) in Stripe and here, correct them if needed, then: update ops.stripe_events set reviewed_at = now() where event_id = %L;'::text, COALESCE(e.object_id, 'the event''s object'::text), e.event_id) AS next_action
+   FROM ops.stripe_events e
+  WHERE (e.sanitized AND (e.reviewed_at IS NULL))
+UNION ALL
  SELECT
         CASE
             WHEN (o.status = 'in_review'::text) THEN 'order payment in review'::text
@@ -2611,7 +3691,7 @@ UNION ALL
 -- Name: VIEW pipeline_exceptions; Type: COMMENT; Schema: ops; Owner: -
 --
 
-COMMENT ON VIEW ops.pipeline_exceptions IS 'Everything that needs a person: dead, undeliverable and retrying jobs, stuck jobs, failed Stripe events, orders to review; with the next action for each.';
+COMMENT ON VIEW ops.pipeline_exceptions IS 'Everything that needs a person: dead, undeliverable and retrying jobs, stuck jobs, failed Stripe events, ignored (other mode or account) and sanitized Stripe events, orders to review and payments in review; with the next action for each.';
 
 
 --
@@ -2685,6 +3765,25 @@ COMMENT ON VIEW ops.pipeline_health IS 'One row per job kind (and one for the St
 
 
 --
+-- Name: provider_events; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.provider_events (
+    provider text NOT NULL,
+    event_id text NOT NULL,
+    type text NOT NULL,
+    received_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
+-- Name: TABLE provider_events; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.provider_events IS 'Webhook events from providers other than Stripe (Resend), recorded once.';
+
+
+--
 -- Name: rate_limit_buckets; Type: TABLE; Schema: ops; Owner: -
 --
 
@@ -2744,6 +3843,41 @@ COMMENT ON TABLE ops.refunds IS 'Stripe refunds (full and partial) as last repor
 
 
 --
+-- Name: status_changes; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.status_changes (
+    id bigint NOT NULL,
+    entity text NOT NULL,
+    from_status text,
+    to_status text NOT NULL,
+    stripe_event_id text,
+    changed_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
+-- Name: TABLE status_changes; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.status_changes IS 'Every status change of an order, customer (billing) or ticket, and the Stripe event behind it: the history ops.journey shows.';
+
+
+--
+-- Name: status_changes_id_seq; Type: SEQUENCE; Schema: ops; Owner: -
+--
+
+ALTER TABLE ops.status_changes ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME ops.status_changes_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
 -- Name: stripe_subscription_statuses; Type: TABLE; Schema: ops; Owner: -
 --
 
@@ -2760,6 +3894,106 @@ CREATE TABLE ops.stripe_subscription_statuses (
 --
 
 COMMENT ON TABLE ops.stripe_subscription_statuses IS 'Mapping from Stripe subscription statuses to our billing statuses.';
+
+
+--
+-- Name: support_priorities; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.support_priorities (
+    priority text NOT NULL,
+    rank integer NOT NULL
+);
+
+
+--
+-- Name: support_queues; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.support_queues (
+    queue text NOT NULL,
+    description text NOT NULL,
+    CONSTRAINT support_queues_queue_check CHECK ((queue ~ '^[a-z][a-z0-9_-]{0,39}$'::text))
+);
+
+
+--
+-- Name: TABLE support_queues; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.support_queues IS 'Support queues. Add a row to add a queue; routing rules name them.';
+
+
+--
+-- Name: support_routing_rules; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.support_routing_rules (
+    id bigint NOT NULL,
+    "position" integer NOT NULL,
+    description text NOT NULL,
+    enabled boolean DEFAULT true NOT NULL,
+    match_categories text[],
+    match_billing_statuses text[],
+    match_plans text[],
+    min_order_amount bigint,
+    min_lifetime_value bigint,
+    match_vip boolean,
+    set_queue text,
+    set_priority text,
+    add_tags text[] DEFAULT '{}'::text[] NOT NULL
+);
+
+
+--
+-- Name: TABLE support_routing_rules; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.support_routing_rules IS 'Ticket routing a founder edits: conditions (category, billing status, plan, order value, lifetime value, VIP) -> queue, priority, tags. First queue by position, highest priority, all tags.';
+
+
+--
+-- Name: support_routing_rules_id_seq; Type: SEQUENCE; Schema: ops; Owner: -
+--
+
+ALTER TABLE ops.support_routing_rules ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME ops.support_routing_rules_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: support_ticket_ref_seq; Type: SEQUENCE; Schema: ops; Owner: -
+--
+
+CREATE SEQUENCE ops.support_ticket_ref_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+
+--
+-- Name: support_vips; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.support_vips (
+    user_id uuid NOT NULL,
+    note text,
+    added_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
+-- Name: TABLE support_vips; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.support_vips IS 'Users the founder marks as VIP (routing rules with match_vip).';
 
 
 --
@@ -2871,6 +4105,73 @@ COMMENT ON TABLE public.subscriptions IS 'Stripe subscriptions as last reported;
 
 
 --
+-- Name: support_tickets; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.support_tickets (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    ref text NOT NULL,
+    requester_id uuid,
+    order_id uuid,
+    customer_id uuid,
+    source text DEFAULT 'app'::text NOT NULL,
+    category text NOT NULL,
+    subject text NOT NULL,
+    status text DEFAULT 'open'::text NOT NULL,
+    queue text DEFAULT 'general'::text NOT NULL,
+    priority text DEFAULT 'normal'::text NOT NULL,
+    tags text[] DEFAULT '{}'::text[] NOT NULL,
+    context jsonb DEFAULT '{}'::jsonb NOT NULL,
+    client_context jsonb DEFAULT '{}'::jsonb NOT NULL,
+    idempotency_key text,
+    case_key text,
+    follow_up_of uuid,
+    reopened_count integer DEFAULT 0 NOT NULL,
+    communication_degraded boolean DEFAULT false NOT NULL,
+    last_message_at timestamp with time zone,
+    solved_at timestamp with time zone,
+    closed_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT support_tickets_category_check CHECK ((category = ANY (ARRAY['billing'::text, 'order'::text, 'technical'::text, 'account'::text, 'other'::text, 'dispute'::text, 'payment_failed'::text]))),
+    CONSTRAINT support_tickets_idempotency_key_check CHECK (((length(idempotency_key) >= 1) AND (length(idempotency_key) <= 200))),
+    CONSTRAINT support_tickets_source_check CHECK ((source = ANY (ARRAY['app'::text, 'system'::text]))),
+    CONSTRAINT support_tickets_status_check CHECK ((status = ANY (ARRAY['open'::text, 'pending'::text, 'solved'::text, 'closed'::text]))),
+    CONSTRAINT support_tickets_subject_check CHECK (((length(subject) >= 1) AND (length(subject) <= 200)))
+);
+
+
+--
+-- Name: TABLE support_tickets; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.support_tickets IS 'Support tickets: from the app (support-intake, written as the user) or from the pipeline (disputes, failed payments). Queue, priority, tags and context are the server''s (ops.support_routing_rules).';
+
+
+--
+-- Name: ticket_messages; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.ticket_messages (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    ticket_id uuid NOT NULL,
+    author_id uuid DEFAULT auth.uid(),
+    author_kind text DEFAULT 'requester'::text NOT NULL,
+    body text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT ticket_messages_author_kind_check CHECK ((author_kind = ANY (ARRAY['requester'::text, 'agent'::text, 'system'::text]))),
+    CONSTRAINT ticket_messages_body_check CHECK (((length(body) >= 1) AND (length(body) <= 10000)))
+);
+
+
+--
+-- Name: TABLE ticket_messages; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.ticket_messages IS 'The conversation of a ticket: the requester''s messages, agents'' replies and system notes.';
+
+
+--
 -- Name: billing_status_transitions billing_status_transitions_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
 --
 
@@ -2927,6 +4228,14 @@ ALTER TABLE ONLY ops.disputes
 
 
 --
+-- Name: email_suppressions email_suppressions_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.email_suppressions
+    ADD CONSTRAINT email_suppressions_pkey PRIMARY KEY (email);
+
+
+--
 -- Name: invoices invoices_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
 --
 
@@ -2975,6 +4284,38 @@ ALTER TABLE ONLY ops.jobs
 
 
 --
+-- Name: notification_captures notification_captures_key_key; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.notification_captures
+    ADD CONSTRAINT notification_captures_key_key UNIQUE (key);
+
+
+--
+-- Name: notification_captures notification_captures_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.notification_captures
+    ADD CONSTRAINT notification_captures_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: notifications notifications_dedupe_key_key; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.notifications
+    ADD CONSTRAINT notifications_dedupe_key_key UNIQUE (dedupe_key);
+
+
+--
+-- Name: notifications notifications_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.notifications
+    ADD CONSTRAINT notifications_pkey PRIMARY KEY (id);
+
+
+--
 -- Name: order_reviews order_reviews_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
 --
 
@@ -3007,6 +4348,14 @@ ALTER TABLE ONLY ops.payment_intents
 
 
 --
+-- Name: provider_events provider_events_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.provider_events
+    ADD CONSTRAINT provider_events_pkey PRIMARY KEY (provider, event_id);
+
+
+--
 -- Name: rate_limit_buckets rate_limit_buckets_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
 --
 
@@ -3023,6 +4372,22 @@ ALTER TABLE ONLY ops.refunds
 
 
 --
+-- Name: settings settings_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.settings
+    ADD CONSTRAINT settings_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: status_changes status_changes_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.status_changes
+    ADD CONSTRAINT status_changes_pkey PRIMARY KEY (id);
+
+
+--
 -- Name: stripe_events stripe_events_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
 --
 
@@ -3036,6 +4401,46 @@ ALTER TABLE ONLY ops.stripe_events
 
 ALTER TABLE ONLY ops.stripe_subscription_statuses
     ADD CONSTRAINT stripe_subscription_statuses_pkey PRIMARY KEY (stripe_status);
+
+
+--
+-- Name: support_priorities support_priorities_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.support_priorities
+    ADD CONSTRAINT support_priorities_pkey PRIMARY KEY (priority);
+
+
+--
+-- Name: support_priorities support_priorities_rank_key; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.support_priorities
+    ADD CONSTRAINT support_priorities_rank_key UNIQUE (rank);
+
+
+--
+-- Name: support_queues support_queues_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.support_queues
+    ADD CONSTRAINT support_queues_pkey PRIMARY KEY (queue);
+
+
+--
+-- Name: support_routing_rules support_routing_rules_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.support_routing_rules
+    ADD CONSTRAINT support_routing_rules_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: support_vips support_vips_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.support_vips
+    ADD CONSTRAINT support_vips_pkey PRIMARY KEY (user_id);
 
 
 --
@@ -3108,6 +4513,38 @@ ALTER TABLE ONLY public.subscriptions
 
 ALTER TABLE ONLY public.subscriptions
     ADD CONSTRAINT subscriptions_stripe_subscription_id_key UNIQUE (stripe_subscription_id);
+
+
+--
+-- Name: support_tickets support_tickets_case_key_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.support_tickets
+    ADD CONSTRAINT support_tickets_case_key_key UNIQUE (case_key);
+
+
+--
+-- Name: support_tickets support_tickets_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.support_tickets
+    ADD CONSTRAINT support_tickets_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: support_tickets support_tickets_ref_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.support_tickets
+    ADD CONSTRAINT support_tickets_ref_key UNIQUE (ref);
+
+
+--
+-- Name: ticket_messages ticket_messages_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.ticket_messages
+    ADD CONSTRAINT ticket_messages_pkey PRIMARY KEY (id);
 
 
 --
@@ -3216,6 +4653,13 @@ CREATE INDEX jobs_running_idx ON ops.jobs USING btree (locked_until) WHERE (stat
 
 
 --
+-- Name: notifications_entity_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX notifications_entity_idx ON ops.notifications USING btree (entity);
+
+
+--
 -- Name: order_reviews_payment_idx; Type: INDEX; Schema: ops; Owner: -
 --
 
@@ -3255,6 +4699,20 @@ CREATE INDEX refunds_charge_idx ON ops.refunds USING btree (stripe_charge_id);
 --
 
 CREATE INDEX refunds_payment_intent_idx ON ops.refunds USING btree (stripe_payment_intent_id);
+
+
+--
+-- Name: status_changes_entity_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX status_changes_entity_idx ON ops.status_changes USING btree (entity, changed_at);
+
+
+--
+-- Name: stripe_events_attention_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX stripe_events_attention_idx ON ops.stripe_events USING btree (received_at) WHERE (((ignored_reason IS NOT NULL) OR sanitized) AND (reviewed_at IS NULL));
 
 
 --
@@ -3342,10 +4800,59 @@ CREATE INDEX subscriptions_stripe_customer_idx ON public.subscriptions USING btr
 
 
 --
+-- Name: support_tickets_backlog_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX support_tickets_backlog_idx ON public.support_tickets USING btree (queue, created_at) WHERE (status = ANY (ARRAY['open'::text, 'pending'::text]));
+
+
+--
+-- Name: support_tickets_idempotency_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX support_tickets_idempotency_idx ON public.support_tickets USING btree (requester_id, idempotency_key) WHERE (idempotency_key IS NOT NULL);
+
+
+--
+-- Name: support_tickets_order_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX support_tickets_order_idx ON public.support_tickets USING btree (order_id);
+
+
+--
+-- Name: support_tickets_requester_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX support_tickets_requester_idx ON public.support_tickets USING btree (requester_id, created_at DESC);
+
+
+--
+-- Name: ticket_messages_ticket_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX ticket_messages_ticket_idx ON public.ticket_messages USING btree (ticket_id, created_at);
+
+
+--
+-- Name: disputes disputes_600_notify; Type: TRIGGER; Schema: ops; Owner: -
+--
+
+CREATE TRIGGER disputes_600_notify AFTER INSERT OR UPDATE OF status ON ops.disputes FOR EACH ROW EXECUTE FUNCTION ops.disputes_notify();
+
+
+--
 -- Name: jobs jobs_100_set_updated_at; Type: TRIGGER; Schema: ops; Owner: -
 --
 
 CREATE TRIGGER jobs_100_set_updated_at BEFORE UPDATE ON ops.jobs FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+
+--
+-- Name: jobs jobs_600_dead_notify; Type: TRIGGER; Schema: ops; Owner: -
+--
+
+CREATE TRIGGER jobs_600_dead_notify AFTER UPDATE OF status ON ops.jobs FOR EACH ROW WHEN (((new.status = 'dead'::text) AND (old.status IS DISTINCT FROM 'dead'::text) AND (new.kind <> 'notify.slack'::text))) EXECUTE FUNCTION ops.jobs_dead_notify();
 
 
 --
@@ -3384,6 +4891,20 @@ CREATE TRIGGER customers_510_enqueue_crm_sync_on_change AFTER UPDATE OF billing_
 
 
 --
+-- Name: customers customers_600_notify; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER customers_600_notify AFTER UPDATE OF billing_status ON public.customers FOR EACH ROW EXECUTE FUNCTION ops.customers_notify();
+
+
+--
+-- Name: customers customers_700_status_history; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER customers_700_status_history AFTER INSERT OR UPDATE OF billing_status ON public.customers FOR EACH ROW EXECUTE FUNCTION ops.record_status_change('customer', 'billing_status');
+
+
+--
 -- Name: listings listings_100_set_updated_at; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -3419,6 +4940,20 @@ CREATE TRIGGER orders_500_enqueue_crm_sync AFTER UPDATE OF status, amount_refund
 
 
 --
+-- Name: orders orders_600_notify; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER orders_600_notify AFTER UPDATE OF status, amount_refunded ON public.orders FOR EACH ROW WHEN (((new.status IS DISTINCT FROM old.status) OR (new.amount_refunded IS DISTINCT FROM old.amount_refunded))) EXECUTE FUNCTION ops.orders_notify();
+
+
+--
+-- Name: orders orders_700_status_history; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER orders_700_status_history AFTER INSERT OR UPDATE OF status ON public.orders FOR EACH ROW EXECUTE FUNCTION ops.record_status_change('order', 'status');
+
+
+--
 -- Name: profiles profiles_100_set_updated_at; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -3430,6 +4965,55 @@ CREATE TRIGGER profiles_100_set_updated_at BEFORE UPDATE ON public.profiles FOR 
 --
 
 CREATE TRIGGER subscriptions_100_set_updated_at BEFORE UPDATE ON public.subscriptions FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+
+--
+-- Name: support_tickets support_tickets_050_prepare; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER support_tickets_050_prepare BEFORE INSERT ON public.support_tickets FOR EACH ROW EXECUTE FUNCTION ops.support_tickets_prepare();
+
+
+--
+-- Name: support_tickets support_tickets_100_set_updated_at; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER support_tickets_100_set_updated_at BEFORE UPDATE ON public.support_tickets FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+
+--
+-- Name: support_tickets support_tickets_200_guard; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER support_tickets_200_guard BEFORE UPDATE ON public.support_tickets FOR EACH ROW EXECUTE FUNCTION ops.support_tickets_guard();
+
+
+--
+-- Name: support_tickets support_tickets_600_notify; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER support_tickets_600_notify AFTER INSERT ON public.support_tickets FOR EACH ROW EXECUTE FUNCTION ops.support_tickets_notify();
+
+
+--
+-- Name: support_tickets support_tickets_700_status_history; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER support_tickets_700_status_history AFTER INSERT OR UPDATE OF status ON public.support_tickets FOR EACH ROW EXECUTE FUNCTION ops.record_status_change('ticket', 'status');
+
+
+--
+-- Name: ticket_messages ticket_messages_050_author; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER ticket_messages_050_author BEFORE INSERT ON public.ticket_messages FOR EACH ROW EXECUTE FUNCTION ops.ticket_messages_author();
+
+
+--
+-- Name: ticket_messages ticket_messages_500_route; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER ticket_messages_500_route AFTER INSERT ON public.ticket_messages FOR EACH ROW EXECUTE FUNCTION ops.ticket_messages_route();
 
 
 --
@@ -3497,6 +5081,14 @@ ALTER TABLE ONLY ops.jobs
 
 
 --
+-- Name: notifications notifications_job_id_fkey; Type: FK CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.notifications
+    ADD CONSTRAINT notifications_job_id_fkey FOREIGN KEY (job_id) REFERENCES ops.jobs(id) ON DELETE SET NULL;
+
+
+--
 -- Name: order_reviews order_reviews_order_id_fkey; Type: FK CONSTRAINT; Schema: ops; Owner: -
 --
 
@@ -3534,6 +5126,30 @@ ALTER TABLE ONLY ops.rate_limit_grants
 
 ALTER TABLE ONLY ops.stripe_subscription_statuses
     ADD CONSTRAINT stripe_subscription_statuses_billing_status_fkey FOREIGN KEY (billing_status) REFERENCES ops.billing_statuses(status);
+
+
+--
+-- Name: support_routing_rules support_routing_rules_set_priority_fkey; Type: FK CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.support_routing_rules
+    ADD CONSTRAINT support_routing_rules_set_priority_fkey FOREIGN KEY (set_priority) REFERENCES ops.support_priorities(priority);
+
+
+--
+-- Name: support_routing_rules support_routing_rules_set_queue_fkey; Type: FK CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.support_routing_rules
+    ADD CONSTRAINT support_routing_rules_set_queue_fkey FOREIGN KEY (set_queue) REFERENCES ops.support_queues(queue);
+
+
+--
+-- Name: support_vips support_vips_user_id_fkey; Type: FK CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.support_vips
+    ADD CONSTRAINT support_vips_user_id_fkey FOREIGN KEY (user_id) REFERENCES auth.users(id) ON DELETE CASCADE;
 
 
 --
@@ -3609,6 +5225,77 @@ ALTER TABLE ONLY public.subscriptions
 
 
 --
+-- Name: support_tickets support_tickets_customer_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.support_tickets
+    ADD CONSTRAINT support_tickets_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES public.customers(id) ON DELETE SET NULL;
+
+
+--
+-- Name: support_tickets support_tickets_follow_up_of_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.support_tickets
+    ADD CONSTRAINT support_tickets_follow_up_of_fkey FOREIGN KEY (follow_up_of) REFERENCES public.support_tickets(id) ON DELETE SET NULL;
+
+
+--
+-- Name: support_tickets support_tickets_order_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.support_tickets
+    ADD CONSTRAINT support_tickets_order_id_fkey FOREIGN KEY (order_id) REFERENCES public.orders(id) ON DELETE SET NULL;
+
+
+--
+-- Name: support_tickets support_tickets_priority_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.support_tickets
+    ADD CONSTRAINT support_tickets_priority_fkey FOREIGN KEY (priority) REFERENCES ops.support_priorities(priority);
+
+
+--
+-- Name: support_tickets support_tickets_queue_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.support_tickets
+    ADD CONSTRAINT support_tickets_queue_fkey FOREIGN KEY (queue) REFERENCES ops.support_queues(queue);
+
+
+--
+-- Name: support_tickets support_tickets_requester_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.support_tickets
+    ADD CONSTRAINT support_tickets_requester_id_fkey FOREIGN KEY (requester_id) REFERENCES auth.users(id) ON DELETE SET NULL;
+
+
+--
+-- Name: ticket_messages ticket_messages_author_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.ticket_messages
+    ADD CONSTRAINT ticket_messages_author_id_fkey FOREIGN KEY (author_id) REFERENCES auth.users(id) ON DELETE SET NULL;
+
+
+--
+-- Name: ticket_messages ticket_messages_ticket_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.ticket_messages
+    ADD CONSTRAINT ticket_messages_ticket_id_fkey FOREIGN KEY (ticket_id) REFERENCES public.support_tickets(id) ON DELETE CASCADE;
+
+
+--
+-- Name: ticket_messages Admins answer every ticket; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY "Admins answer every ticket" ON public.ticket_messages FOR INSERT TO authenticated WITH CHECK ((( SELECT private.is_admin() AS is_admin) AND (author_id = ( SELECT auth.uid() AS uid))));
+
+
+--
 -- Name: customers Admins can read all customers; Type: POLICY; Schema: public; Owner: -
 --
 
@@ -3644,6 +5331,27 @@ CREATE POLICY "Admins can read all subscriptions" ON public.subscriptions FOR SE
 
 
 --
+-- Name: support_tickets Admins change ticket status; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY "Admins change ticket status" ON public.support_tickets FOR UPDATE TO authenticated USING (( SELECT private.is_admin() AS is_admin)) WITH CHECK (( SELECT private.is_admin() AS is_admin));
+
+
+--
+-- Name: ticket_messages Admins read all messages; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY "Admins read all messages" ON public.ticket_messages FOR SELECT TO authenticated USING (( SELECT private.is_admin() AS is_admin));
+
+
+--
+-- Name: support_tickets Admins read all tickets; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY "Admins read all tickets" ON public.support_tickets FOR SELECT TO authenticated USING (( SELECT private.is_admin() AS is_admin));
+
+
+--
 -- Name: listings Anyone can read active listings; Type: POLICY; Schema: public; Owner: -
 --
 
@@ -3662,6 +5370,31 @@ CREATE POLICY "Buyers can create pending orders for themselves" ON public.orders
 --
 
 CREATE POLICY "Buyers can read their own orders" ON public.orders FOR SELECT TO authenticated USING ((buyer_id = ( SELECT auth.uid() AS uid)));
+
+
+--
+-- Name: support_tickets Requesters read their own tickets; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY "Requesters read their own tickets" ON public.support_tickets FOR SELECT TO authenticated USING ((requester_id = ( SELECT auth.uid() AS uid)));
+
+
+--
+-- Name: ticket_messages Requesters read their tickets' messages; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY "Requesters read their tickets' messages" ON public.ticket_messages FOR SELECT TO authenticated USING ((ticket_id IN ( SELECT t.id
+   FROM public.support_tickets t
+  WHERE (t.requester_id = ( SELECT auth.uid() AS uid)))));
+
+
+--
+-- Name: ticket_messages Requesters write on their own tickets; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY "Requesters write on their own tickets" ON public.ticket_messages FOR INSERT TO authenticated WITH CHECK (((author_id = ( SELECT auth.uid() AS uid)) AND (author_kind = 'requester'::text) AND (ticket_id IN ( SELECT t.id
+   FROM public.support_tickets t
+  WHERE (t.requester_id = ( SELECT auth.uid() AS uid)))) AND (NOT COALESCE(((( SELECT auth.jwt() AS jwt) ->> 'is_anonymous'::text))::boolean, false))));
 
 
 --
@@ -3697,6 +5430,32 @@ CREATE POLICY "Sellers can read their own listings" ON public.listings FOR SELEC
 --
 
 CREATE POLICY "Sellers can update their own listings" ON public.listings FOR UPDATE TO authenticated USING (((seller_id = ( SELECT auth.uid() AS uid)) AND ( SELECT private.is_seller() AS is_seller))) WITH CHECK (((seller_id = ( SELECT auth.uid() AS uid)) AND ( SELECT private.is_seller() AS is_seller)));
+
+
+--
+-- Name: support_tickets Sellers read dispute tickets on their orders; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY "Sellers read dispute tickets on their orders" ON public.support_tickets FOR SELECT TO authenticated USING (((queue = 'disputes'::text) AND (order_id IN ( SELECT o.id
+   FROM public.orders o
+  WHERE (o.seller_id = ( SELECT auth.uid() AS uid))))));
+
+
+--
+-- Name: ticket_messages Sellers read messages of dispute tickets on their orders; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY "Sellers read messages of dispute tickets on their orders" ON public.ticket_messages FOR SELECT TO authenticated USING ((ticket_id IN ( SELECT t.id
+   FROM (public.support_tickets t
+     JOIN public.orders o ON ((o.id = t.order_id)))
+  WHERE ((t.queue = 'disputes'::text) AND (o.seller_id = ( SELECT auth.uid() AS uid))))));
+
+
+--
+-- Name: support_tickets Signed-in users open requests for themselves; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY "Signed-in users open requests for themselves" ON public.support_tickets FOR INSERT TO authenticated WITH CHECK (((requester_id = ( SELECT auth.uid() AS uid)) AND (source = 'app'::text) AND (NOT COALESCE(((( SELECT auth.jwt() AS jwt) ->> 'is_anonymous'::text))::boolean, false))));
 
 
 --
@@ -3760,12 +5519,26 @@ ALTER TABLE public.profiles ENABLE ROW LEVEL SECURITY;
 ALTER TABLE public.subscriptions ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: support_tickets; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.support_tickets ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: ticket_messages; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.ticket_messages ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: SCHEMA ops; Type: ACL; Schema: -; Owner: -
 --
 
 GRANT USAGE ON SCHEMA ops TO service_role;
 GRANT USAGE ON SCHEMA ops TO stripe_webhook;
 GRANT USAGE ON SCHEMA ops TO pipeline_worker;
+GRANT USAGE ON SCHEMA ops TO support_intake;
+GRANT USAGE ON SCHEMA ops TO provider_webhook;
 
 
 --
@@ -3899,6 +5672,13 @@ REVOKE ALL ON FUNCTION ops.claim_orphan_session(p_session_id text) FROM PUBLIC;
 
 
 --
+-- Name: FUNCTION clear_personal_data(p_after interval); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.clear_personal_data(p_after interval) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION complete_job(p_job_id bigint, p_worker text, p_result jsonb, p_hand_on boolean); Type: ACL; Schema: ops; Owner: -
 --
 
@@ -3907,11 +5687,32 @@ GRANT ALL ON FUNCTION ops.complete_job(p_job_id bigint, p_worker text, p_result 
 
 
 --
+-- Name: FUNCTION crm_capture_skeleton(body jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.crm_capture_skeleton(body jsonb) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION crm_job_context(p_job_id bigint, p_worker text); Type: ACL; Schema: ops; Owner: -
 --
 
 REVOKE ALL ON FUNCTION ops.crm_job_context(p_job_id bigint, p_worker text) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.crm_job_context(p_job_id bigint, p_worker text) TO pipeline_worker;
+
+
+--
+-- Name: FUNCTION current_settings(); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.current_settings() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION customers_notify(); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.customers_notify() FROM PUBLIC;
 
 
 --
@@ -3942,6 +5743,13 @@ REVOKE ALL ON FUNCTION ops.dispatch_job(p_job_id bigint) FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION ops.dispatch_next(p_job_id bigint) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION disputes_notify(); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.disputes_notify() FROM PUBLIC;
 
 
 --
@@ -3981,6 +5789,13 @@ REVOKE ALL ON FUNCTION ops.enqueue_job(p_kind text, p_payload jsonb, p_dedupe_ke
 
 
 --
+-- Name: FUNCTION enqueue_notification(p_channel text, p_template text, p_entity text, p_recipient text, p_payload jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.enqueue_notification(p_channel text, p_template text, p_entity text, p_recipient text, p_payload jsonb) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION fail_job(p_job_id bigint, p_worker text, p_error text, p_retryable boolean, p_retry_after_ms integer, p_hand_on boolean); Type: ACL; Schema: ops; Owner: -
 --
 
@@ -3996,12 +5811,19 @@ REVOKE ALL ON FUNCTION ops.held_job(p_job_id bigint, p_worker text) FROM PUBLIC;
 
 
 --
--- Name: FUNCTION ingest_stripe_event(event jsonb); Type: ACL; Schema: ops; Owner: -
+-- Name: FUNCTION ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text, p_sanitized boolean); Type: ACL; Schema: ops; Owner: -
 --
 
-REVOKE ALL ON FUNCTION ops.ingest_stripe_event(event jsonb) FROM PUBLIC;
-GRANT ALL ON FUNCTION ops.ingest_stripe_event(event jsonb) TO stripe_webhook;
-GRANT ALL ON FUNCTION ops.ingest_stripe_event(event jsonb) TO service_role;
+REVOKE ALL ON FUNCTION ops.ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text, p_sanitized boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text, p_sanitized boolean) TO stripe_webhook;
+GRANT ALL ON FUNCTION ops.ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text, p_sanitized boolean) TO service_role;
+
+
+--
+-- Name: FUNCTION jobs_dead_notify(); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.jobs_dead_notify() FROM PUBLIC;
 
 
 --
@@ -4009,6 +5831,13 @@ GRANT ALL ON FUNCTION ops.ingest_stripe_event(event jsonb) TO service_role;
 --
 
 REVOKE ALL ON FUNCTION ops.jobs_dispatch_on_insert() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION journey(p_query text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.journey(p_query text) FROM PUBLIC;
 
 
 --
@@ -4041,10 +5870,32 @@ GRANT ALL ON FUNCTION ops.next_job_due_in_ms(p_kinds text[]) TO pipeline_worker;
 
 
 --
+-- Name: FUNCTION notify_job_context(p_job_id bigint, p_worker text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.notify_job_context(p_job_id bigint, p_worker text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.notify_job_context(p_job_id bigint, p_worker text) TO pipeline_worker;
+
+
+--
+-- Name: FUNCTION notify_recipient_email(p_recipient text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.notify_recipient_email(p_recipient text) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION order_payments(p_order_id uuid); Type: ACL; Schema: ops; Owner: -
 --
 
 REVOKE ALL ON FUNCTION ops.order_payments(p_order_id uuid) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION orders_notify(); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.orders_notify() FROM PUBLIC;
 
 
 --
@@ -4069,10 +5920,10 @@ REVOKE ALL ON FUNCTION ops.payment_mismatch(p_price bigint, p_currency text, p_a
 
 
 --
--- Name: FUNCTION purge_pipeline_history(p_jobs_after interval, p_responses_after interval, p_cron_runs_after interval); Type: ACL; Schema: ops; Owner: -
+-- Name: FUNCTION purge_pipeline_history(p_jobs_after interval, p_responses_after interval, p_cron_runs_after interval, p_personal_data_after interval); Type: ACL; Schema: ops; Owner: -
 --
 
-REVOKE ALL ON FUNCTION ops.purge_pipeline_history(p_jobs_after interval, p_responses_after interval, p_cron_runs_after interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ops.purge_pipeline_history(p_jobs_after interval, p_responses_after interval, p_cron_runs_after interval, p_personal_data_after interval) FROM PUBLIC;
 
 
 --
@@ -4120,6 +5971,37 @@ GRANT ALL ON FUNCTION ops.record_crm_sync(p_job_id bigint, p_worker text, p_adap
 
 
 --
+-- Name: FUNCTION record_email_event(p_event_id text, p_type text, p_emails text[], p_undeliverable boolean, p_detail text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.record_email_event(p_event_id text, p_type text, p_emails text[], p_undeliverable boolean, p_detail text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.record_email_event(p_event_id text, p_type text, p_emails text[], p_undeliverable boolean, p_detail text) TO provider_webhook;
+
+
+--
+-- Name: FUNCTION record_notification(p_job_id bigint, p_worker text, p_status text, p_adapter text, p_recipient text, p_provider_id text, p_detail text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.record_notification(p_job_id bigint, p_worker text, p_status text, p_adapter text, p_recipient text, p_provider_id text, p_detail text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.record_notification(p_job_id bigint, p_worker text, p_status text, p_adapter text, p_recipient text, p_provider_id text, p_detail text) TO pipeline_worker;
+
+
+--
+-- Name: FUNCTION record_notification_capture(p_channel text, p_key text, p_body jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.record_notification_capture(p_channel text, p_key text, p_body jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.record_notification_capture(p_channel text, p_key text, p_body jsonb) TO pipeline_worker;
+
+
+--
+-- Name: FUNCTION record_status_change(); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.record_status_change() FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION replay_job(p_job_id bigint); Type: ACL; Schema: ops; Owner: -
 --
 
@@ -4148,6 +6030,63 @@ REVOKE ALL ON FUNCTION ops.retry_failed_stripe_event(p_event_id text, p_max_atte
 
 
 --
+-- Name: FUNCTION route_ticket(p_category text, p_billing_status text, p_plan text, p_order_amount bigint, p_lifetime_value bigint, p_vip boolean, OUT queue text, OUT priority text, OUT tags text[]); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.route_ticket(p_category text, p_billing_status text, p_plan text, p_order_amount bigint, p_lifetime_value bigint, p_vip boolean, OUT queue text, OUT priority text, OUT tags text[]) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION run_support_ticket_job(p_job_id bigint, p_worker text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.run_support_ticket_job(p_job_id bigint, p_worker text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.run_support_ticket_job(p_job_id bigint, p_worker text) TO pipeline_worker;
+
+
+--
+-- Name: FUNCTION stripe_event_scope_problem(evt jsonb, s ops.settings); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.stripe_event_scope_problem(evt jsonb, s ops.settings) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION stripe_payload_skeleton(evt jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.stripe_payload_skeleton(evt jsonb) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION support_context(p_user_id uuid, p_order_id uuid); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.support_context(p_user_id uuid, p_order_id uuid) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION support_tickets_guard(); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.support_tickets_guard() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION support_tickets_notify(); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.support_tickets_notify() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION support_tickets_prepare(); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.support_tickets_prepare() FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION sweep_jobs(p_limit integer, p_lost_after interval, p_max_unclaimed integer, p_max_wait interval); Type: ACL; Schema: ops; Owner: -
 --
 
@@ -4160,6 +6099,21 @@ REVOKE ALL ON FUNCTION ops.sweep_jobs(p_limit integer, p_lost_after interval, p_
 
 REVOKE ALL ON FUNCTION ops.take_rate_tokens(p_bucket text, p_tokens integer, p_capacity integer, p_window_ms integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.take_rate_tokens(p_bucket text, p_tokens integer, p_capacity integer, p_window_ms integer) TO pipeline_worker;
+GRANT ALL ON FUNCTION ops.take_rate_tokens(p_bucket text, p_tokens integer, p_capacity integer, p_window_ms integer) TO support_intake;
+
+
+--
+-- Name: FUNCTION ticket_messages_author(); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.ticket_messages_author() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION ticket_messages_route(); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.ticket_messages_route() FROM PUBLIC;
 
 
 --
@@ -4236,6 +6190,22 @@ GRANT ALL ON FUNCTION public.orders_price_from_listing() TO service_role;
 
 REVOKE ALL ON FUNCTION public.set_updated_at() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.set_updated_at() TO service_role;
+
+
+--
+-- Name: FUNCTION submit_support_request(p_category text, p_subject text, p_message text, p_order_id uuid, p_idempotency_key text, p_client_context jsonb, p_follow_up_of uuid); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.submit_support_request(p_category text, p_subject text, p_message text, p_order_id uuid, p_idempotency_key text, p_client_context jsonb, p_follow_up_of uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.submit_support_request(p_category text, p_subject text, p_message text, p_order_id uuid, p_idempotency_key text, p_client_context jsonb, p_follow_up_of uuid) TO service_role;
+GRANT ALL ON FUNCTION public.submit_support_request(p_category text, p_subject text, p_message text, p_order_id uuid, p_idempotency_key text, p_client_context jsonb, p_follow_up_of uuid) TO authenticated;
+
+
+--
+-- Name: TABLE degraded_communications; Type: ACL; Schema: ops; Owner: -
+--
+
+GRANT SELECT ON TABLE ops.degraded_communications TO service_role;
 
 
 --
@@ -4354,6 +6324,85 @@ GRANT UPDATE(display_name) ON TABLE public.profiles TO authenticated;
 
 GRANT ALL ON TABLE public.subscriptions TO service_role;
 GRANT SELECT ON TABLE public.subscriptions TO authenticated;
+
+
+--
+-- Name: TABLE support_tickets; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON TABLE public.support_tickets TO service_role;
+GRANT SELECT ON TABLE public.support_tickets TO authenticated;
+
+
+--
+-- Name: COLUMN support_tickets.order_id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(order_id) ON TABLE public.support_tickets TO authenticated;
+
+
+--
+-- Name: COLUMN support_tickets.category; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(category) ON TABLE public.support_tickets TO authenticated;
+
+
+--
+-- Name: COLUMN support_tickets.subject; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(subject) ON TABLE public.support_tickets TO authenticated;
+
+
+--
+-- Name: COLUMN support_tickets.status; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT UPDATE(status) ON TABLE public.support_tickets TO authenticated;
+
+
+--
+-- Name: COLUMN support_tickets.client_context; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(client_context) ON TABLE public.support_tickets TO authenticated;
+
+
+--
+-- Name: COLUMN support_tickets.idempotency_key; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(idempotency_key) ON TABLE public.support_tickets TO authenticated;
+
+
+--
+-- Name: COLUMN support_tickets.follow_up_of; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(follow_up_of) ON TABLE public.support_tickets TO authenticated;
+
+
+--
+-- Name: TABLE ticket_messages; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON TABLE public.ticket_messages TO service_role;
+GRANT SELECT ON TABLE public.ticket_messages TO authenticated;
+
+
+--
+-- Name: COLUMN ticket_messages.ticket_id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(ticket_id) ON TABLE public.ticket_messages TO authenticated;
+
+
+--
+-- Name: COLUMN ticket_messages.body; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(body) ON TABLE public.ticket_messages TO authenticated;
 
 
 --

@@ -84,6 +84,8 @@ create table if not exists ops.disputes (
   currency text,
   reason text,
   status text not null,
+  -- Stripe's evidence_details.due_by: when the evidence must be in
+  evidence_due_by timestamptz,
   stripe_event_created timestamptz not null,
   updated_at timestamptz not null default now()
 );

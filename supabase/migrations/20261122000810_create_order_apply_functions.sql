@@ -613,11 +613,14 @@ begin
             from ops.payment_intents k where k.stripe_payment_intent_id = pi_id) n
     where x.stripe_payment_intent_id = pi_id;
   end if;
-  insert into ops.disputes as x (stripe_dispute_id, stripe_payment_intent_id, stripe_charge_id, amount, currency, reason, status, stripe_event_created)
-  values (d ->> 'id', pi_id, d ->> 'charge', (d ->> 'amount')::bigint, lower(d ->> 'currency'), d ->> 'reason', d ->> 'status', at)
+  insert into ops.disputes as x (stripe_dispute_id, stripe_payment_intent_id, stripe_charge_id, amount, currency, reason, status,
+    evidence_due_by, stripe_event_created)
+  values (d ->> 'id', pi_id, d ->> 'charge', (d ->> 'amount')::bigint, lower(d ->> 'currency'), d ->> 'reason', d ->> 'status',
+    ops.ts(d -> 'evidence_details' ->> 'due_by'), at)
   on conflict (stripe_dispute_id) do update set
     stripe_payment_intent_id = coalesce(x.stripe_payment_intent_id, excluded.stripe_payment_intent_id),
     status = excluded.status, reason = excluded.reason, amount = excluded.amount,
+    evidence_due_by = coalesce(excluded.evidence_due_by, x.evidence_due_by),
     stripe_event_created = excluded.stripe_event_created, updated_at = now()
   -- a closed dispute never reopens; otherwise newer wins, ties broken by how far along it is
   where x.status not in ('won', 'lost', 'warning_closed')

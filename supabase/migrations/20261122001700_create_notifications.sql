@@ -90,12 +90,12 @@ as $$
 declare
   event_id text := nullif(current_setting('ops.stripe_event_id', true), '');
   policy text := (ops.current_settings()).failed_payment_policy;
-  paid_states text[] := array['paid', 'in_fulfillment', 'completed', 'partially_refunded', 'refunded', 'disputed'];
 begin
   if new.buyer_id is null then
     return null;
   end if;
-  if new.status = any (paid_states) and not old.status = any (paid_states) then
+  -- payment_confirmed (ops.order_statuses) is the one rule: a payment in review sends nothing
+  if new.payment_confirmed and not old.payment_confirmed then
     perform ops.enqueue_notification('email', 'payment_receipt', 'order:' || new.id, 'user:' || new.buyer_id);
     perform ops.enqueue_notification('email', 'welcome', 'user:' || new.buyer_id, 'user:' || new.buyer_id);
   end if;
@@ -109,7 +109,7 @@ begin
         'support.ticket:payment_failed:' || coalesce(event_id, new.id::text), p_correlation_id => event_id);
     end if;
   end if;
-  if new.amount_refunded > old.amount_refunded and new.status = any (paid_states) then
+  if new.amount_refunded > old.amount_refunded and new.payment_confirmed then
     perform ops.enqueue_notification('email', 'refund_confirmation', format('order:%s:refunded:%s', new.id, new.amount_refunded),
       'user:' || new.buyer_id,
       jsonb_build_object('order_id', new.id, 'refunded_before', old.amount_refunded, 'refunded_total', new.amount_refunded));
@@ -249,13 +249,15 @@ begin
   data := jsonb_strip_nulls(case
     when template in ('payment_receipt', 'payment_failed', 'refund_confirmation') then (
       select jsonb_build_object('order_ref', upper(left(o.id::text, 8)),
-               'amount', coalesce(o.amount_total, 0), 'currency', coalesce(o.currency, 'usd'), 'item', l.title,
+               -- what the buyer was charged (tax and discounts included), else the list price
+               'amount', coalesce(o.amount_charged, o.amount_total, 0), 'currency', coalesce(o.currency_charged, o.currency, 'usd'),
+               'item', l.title,
                'paid_at', o.paid_at, 'customer_name', coalesce(c.name, p.display_name),
                'reason', (select pi.last_error from ops.payment_intents pi where pi.stripe_payment_intent_id = o.stripe_payment_intent_id),
                -- a refund's amounts as they were when it was enqueued (this refund, and the total with it)
                'amount_refunded', (j.payload ->> 'refunded_total')::bigint - coalesce((j.payload ->> 'refunded_before')::bigint, 0),
                'total_refunded', (j.payload ->> 'refunded_total')::bigint,
-               'order_amount', coalesce(o.amount_total, 0))
+               'order_amount', coalesce(o.amount_charged, o.amount_total, 0))
         from public.orders o
         left join public.listings l on l.id = o.listing_id
         left join public.profiles p on p.id = o.buyer_id
@@ -430,7 +432,6 @@ begin
 end
 $$;
 
-alter table ops.disputes add column if not exists evidence_due_by timestamptz;
 
 grant execute on function ops.notify_job_context(bigint, text), ops.record_notification(bigint, text, text, text, text, text, text),
   ops.record_notification_capture(text, text, jsonb), ops.run_support_ticket_job(bigint, text) to pipeline_worker;
