@@ -14,7 +14,7 @@ import { summarize } from "../report.ts";
 
 const TARGET_MS = 10_000;
 
-async function waitCount(ctx: BenchContext, what: string, count: () => Promise<number>, n: number, maxS: number) {
+async function waitCount(what: string, count: () => Promise<number>, n: number, maxS: number) {
   const deadline = Date.now() + maxS * 1000;
   let got = 0;
   while (Date.now() < deadline) {
@@ -39,7 +39,7 @@ async function supportRequests(ctx: BenchContext, n: number, rate: number) {
   const sentAt = new Map<string, number>();
   const statuses: Record<string, number> = {};
   const t0 = Date.now() + 50;
-  await Promise.all(users.map(async (u, i) => {
+  await Promise.all(users.map(async (_, i) => {
     await sleep(Math.max(0, t0 + (i * 1000) / rate - Date.now()));
     const started = Date.now();
     const res = await fetch(url, {
@@ -67,7 +67,7 @@ async function supportRequests(ctx: BenchContext, n: number, rate: number) {
     (await ctx.db`
       select count(*)::int as n from ops.notifications
        where template = 'support_ack' and entity = any(${ids.map((id) => `ticket:${id}`)}::text[])`)[0].n as number;
-  await waitCount(ctx, "acknowledgements", count, ids.length, 120);
+  await waitCount("acknowledgements", count, ids.length, 120);
   const rows = await ctx.db`
     select substr(n.entity, 8) as ticket_id, extract(epoch from c.created_at)::float8 * 1000 as captured_ms
       from ops.notifications n join ops.notification_captures c on c.key = n.dedupe_key
@@ -97,7 +97,7 @@ async function disputeTickets(ctx: BenchContext, n: number, rate: number) {
   const count = async () =>
     (await ctx.db`select count(*)::int as n from public.support_tickets where case_key = any(${keys}::text[])`)[0]
       .n as number;
-  await waitCount(ctx, "dispute tickets", count, n, 120);
+  await waitCount("dispute tickets", count, n, 120);
   const rows = await ctx.db`
     select extract(epoch from (t.created_at - e.received_at))::float8 * 1000 as ms
       from ops.stripe_events e join public.support_tickets t on t.case_key = 'dispute:' || e.object_id
