@@ -81,8 +81,7 @@ export async function runJourney(sql: Sql): Promise<{ steps: Step[]; email: stri
   // 4. a failed payment on a second order
   const [failedOrder] = await pendingOrders(sql, 1, { buyer: user.id });
   const pi2 = uid("pi_demo_");
-  await sql`update public.orders set stripe_payment_intent_id = ${pi2} where id = ${failedOrder}`;
-  const failed = piFailed(pi2, now + 1);
+  const failed = piFailed(pi2, now + 1, { metadata: { order_id: failedOrder } });
   await deliver(failed);
   const billing = await sent(`event:${failed.id}`, 1);
   const [{ welcomes }] = await sql<{ welcomes: number }[]>`

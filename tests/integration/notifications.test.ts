@@ -50,8 +50,8 @@ describe("notifications", () => {
     const buyer = await newBuyer(`failed-${randomUUID().slice(0, 8)}@example.com`);
     const pi = uid("pi_");
     const id = await pendingOrder(2500, buyer.id);
-    await sql`update public.orders set stripe_payment_intent_id = ${pi} where id = ${id}`;
-    const evt = piFailed(pi, now());
+    // the app created the payment intent for the order (metadata.order_id), and the card was declined
+    const evt = piFailed(pi, now(), { metadata: { order_id: id } });
     expect((await deliver(evt)).body.status).toBe("processed");
     expect((await order(id)).status).toBe("payment_failed");
     const sent = await settled(`event:${evt.id}`, 1);
