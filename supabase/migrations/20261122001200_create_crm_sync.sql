@@ -1,5 +1,5 @@
--- CRM sync, the job engine's first consumer: new users become leads; customer and order changes
--- enqueue crm-sync jobs; the worker upserts contacts/deals and stores the mapping here.
+-- CRM sync, the job engine's first consumer: users who confirm their email become leads; customer
+-- and order changes enqueue crm-sync jobs; the worker upserts contacts/deals and stores the mapping.
 -- Also a shared rate budget so all worker instances together stay under the CRM's limit.
 insert into ops.job_kinds (kind, function_name, max_attempts, timeout_ms, lease_seconds, backoff_base_ms)
 -- lease 180 s: a deal job makes up to ~10 HubSpot calls of at most 10 s each
@@ -224,8 +224,10 @@ create trigger orders_500_enqueue_crm_sync after update of status, amount_refund
                      and new.status in ('paid', 'in_fulfillment', 'completed', 'partially_refunded', 'refunded', 'disputed'))
   execute function ops.enqueue_crm_sync('crm.deal', 'order', 'stripe_checkout_session_id');
 
--- security definer: runs as the auth.users insert (GoTrue's role), which cannot write customers.
--- A new user is a lead before any payment, and so a CRM contact.
+-- security definer: runs as the auth.users write (GoTrue's role), which cannot write customers.
+-- A user who confirmed their email is a lead before any payment, and so a CRM contact: not before
+-- (anyone can sign up with any address and any name), and never an anonymous user. A customer row
+-- the user already has (a Stripe customer linked first) stays as it is.
 create or replace function public.handle_new_user_customer() returns trigger
 language plpgsql
 security definer
@@ -240,7 +242,14 @@ end
 $$;
 drop trigger if exists users_200_create_customer on auth.users;
 create trigger users_200_create_customer after insert on auth.users
-  for each row when (new.email is not null) execute function public.handle_new_user_customer();
+  for each row when (new.email is not null and new.email_confirmed_at is not null and not new.is_anonymous)
+  execute function public.handle_new_user_customer();
+-- GoTrue confirms by update (the link in the email; an anonymous user adding an email)
+drop trigger if exists users_210_create_customer_on_confirm on auth.users;
+create trigger users_210_create_customer_on_confirm after update of email_confirmed_at, is_anonymous on auth.users
+  for each row when (new.email is not null and new.email_confirmed_at is not null and not new.is_anonymous
+                     and (old.email_confirmed_at is null or old.is_anonymous))
+  execute function public.handle_new_user_customer();
 
 grant execute on function ops.crm_job_context(bigint, text), ops.record_crm_sync(bigint, text, text, jsonb),
   ops.record_crm_capture(text, text, jsonb), ops.take_rate_tokens(text, integer, integer, integer) to pipeline_worker;
