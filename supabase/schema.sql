@@ -121,10 +121,7 @@ begin
   end if;
   if coalesce(s ->> 'mode', 'payment') <> 'payment' then
     -- subscription and setup sessions: the subscription and customer events carry the state
-    if s ->> 'customer' is not null then
-      perform ops.upsert_customer_link(s ->> 'customer', ops.as_uuid(s ->> 'client_reference_id'),
-        coalesce(s -> 'customer_details' ->> 'email', s ->> 'customer_email'));
-    end if;
+    perform ops.link_checkout_customer(s);
     return 'processed';
   end if;
 
@@ -212,12 +209,20 @@ CREATE FUNCTION ops.apply_customer(evt jsonb) RETURNS text
 declare
   c jsonb := evt -> 'data' -> 'object';
   at timestamptz := ops.ts(evt ->> 'created');
-  cid uuid := ops.upsert_customer_link(c ->> 'id', ops.as_uuid(c -> 'metadata' ->> 'user_id'), c ->> 'email');
+  cid uuid := ops.upsert_customer_link(c ->> 'id', array[c -> 'metadata' ->> 'user_id'], c ->> 'email');
 begin
-  update public.customers set
+  -- the Stripe customer as last reported; deletion is its own fact (the row is canceled only when
+  -- every Stripe customer of it is deleted: ops.recompute_customer)
+  update ops.stripe_customers set
     email = case when stripe_event_created is null or at >= stripe_event_created then coalesce(c ->> 'email', email) else email end,
     name = case when stripe_event_created is null or at >= stripe_event_created then coalesce(c ->> 'name', name) else name end,
     deleted_at = case when evt ->> 'type' = 'customer.deleted' then coalesce(deleted_at, at) else deleted_at end,
+    stripe_event_created = greatest(stripe_event_created, at)
+  where stripe_customer_id = c ->> 'id';
+  -- the row shows the newest any of its Stripe customers reported
+  update public.customers set
+    email = case when stripe_event_created is null or at >= stripe_event_created then coalesce(c ->> 'email', email) else email end,
+    name = case when stripe_event_created is null or at >= stripe_event_created then coalesce(c ->> 'name', name) else name end,
     stripe_event_created = greatest(stripe_event_created, at)
   where id = cid;
   perform ops.recompute_customer(cid);
@@ -281,7 +286,11 @@ declare
   cid uuid;
 begin
   if i ->> 'customer' is not null then
-    cid := ops.upsert_customer_link(i ->> 'customer', null, i ->> 'customer_email');
+    -- the subscription's metadata, copied by Stripe onto its invoices, is the server's too
+    cid := ops.upsert_customer_link(i ->> 'customer',
+      array[i -> 'subscription_details' -> 'metadata' ->> 'user_id',
+            i -> 'parent' -> 'subscription_details' -> 'metadata' ->> 'user_id'],
+      i ->> 'customer_email');
   end if;
   insert into ops.invoices as x (stripe_invoice_id, stripe_customer_id, stripe_subscription_id, status, amount_due,
     amount_paid, currency, paid, attempt_count, last_failed_at, stripe_event_created)
@@ -465,7 +474,7 @@ begin
   if event_rank is null then
     raise exception 'unknown subscription status %', status;
   end if;
-  cid := ops.upsert_customer_link(s ->> 'customer', ops.as_uuid(s -> 'metadata' ->> 'user_id'), null);
+  cid := ops.upsert_customer_link(s ->> 'customer', array[s -> 'metadata' ->> 'user_id'], null);
   insert into public.subscriptions as x (stripe_subscription_id, customer_id, stripe_customer_id, status, price_id, quantity,
     cancel_at_period_end, current_period_end, trial_end, canceled_at, stripe_event_created, stripe_event_rank, stripe_event_id)
   values (
@@ -709,7 +718,9 @@ begin
     select jsonb_build_object('customer_id', c.id, 'email', lower(trim(c.email)), 'name', c.name,
              'billing_status', c.billing_status, 'version', c.version,
              'has_paid_order', exists (select 1 from public.orders o where o.buyer_id = c.user_id and o.paid_at is not null))
-      into ctx from public.customers c where c.id = (j.payload ->> 'customer_id')::uuid;
+      into ctx from public.customers c where c.id = (j.payload ->> 'customer_id')::uuid
+       -- held: a row without a user that needed review is no contact (see ops.flag_customer_review)
+       and (c.user_id is not null or c.review_reason is null);
   elsif j.kind = 'crm.deal' then
     select jsonb_build_object('order_id', o.id, 'status', o.status, 'amount_total', o.amount_total,
              'currency', o.currency, 'amount_refunded', o.amount_refunded, 'needs_review', o.needs_review,
@@ -733,6 +744,26 @@ begin
      where o.id = (j.payload ->> 'order_id')::uuid;
   end if;
   return ctx;
+end
+$$;
+
+
+--
+-- Name: customer_for_user(uuid, text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.customer_for_user(p_user_id uuid, p_email text) RETURNS uuid
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  cid uuid;
+begin
+  insert into public.customers (user_id, email)
+  select u.id, coalesce(p_email, lower(trim(u.email))) from auth.users u where u.id = p_user_id
+  on conflict (user_id) do nothing;
+  select id into cid from public.customers where user_id = p_user_id for update;
+  return cid;
 end
 $$;
 
@@ -865,6 +896,25 @@ $$;
 
 
 --
+-- Name: email_match_reason(text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.email_match_reason(p_email text) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select format('email-only match: the Stripe customer''s email belongs to %s; an email never links (only a '
+                'server-set user id does: metadata.user_id, the client_reference_id of a session the server created, '
+                'ops.register_stripe_customer)',
+                string_agg(format('user %s (%s)', u.id, case when u.email_confirmed_at is null then 'unconfirmed' else 'confirmed' end),
+                           ', ' order by u.id))
+    from auth.users u
+   where lower(u.email) = lower(trim(p_email)) and not u.is_anonymous
+  having count(*) > 0
+$$;
+
+
+--
 -- Name: end_job_drain(text[]); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -893,7 +943,9 @@ begin
   end if;
   -- access always follows billing: nobody sets it by hand
   select b.access_status into new.access_status from ops.billing_statuses b where b.status = new.billing_status;
-  if tg_op = 'UPDATE' and (new.billing_status is distinct from old.billing_status or new.email is distinct from old.email) then
+  -- every change the CRM mirrors or holds for (a row in review is no contact) gets a new version
+  if tg_op = 'UPDATE' and (new.billing_status is distinct from old.billing_status or new.email is distinct from old.email
+                           or new.user_id is distinct from old.user_id or new.needs_review is distinct from old.needs_review) then
     new.version := old.version + 1;
   end if;
   return new;
@@ -1019,6 +1071,19 @@ $$;
 
 
 --
+-- Name: flag_customer_review(uuid, text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.flag_customer_review(p_customer_id uuid, p_reason text) RETURNS void
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$
+  update public.customers set needs_review = true, review_reason = left(p_reason, 1000)
+   where id = p_customer_id and not needs_review
+$$;
+
+
+--
 -- Name: held_job(bigint, text); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -1095,6 +1160,63 @@ $$;
 
 
 --
+-- Name: link_checkout_customer(jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.link_checkout_customer(s jsonb) RETURNS uuid
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$
+  select case when s ->> 'customer' is not null then ops.upsert_customer_link(
+    s ->> 'customer',
+    array[s -> 'metadata' ->> 'user_id', case when s ->> 'payment_link' is null then s ->> 'client_reference_id' end],
+    coalesce(s -> 'customer_details' ->> 'email', s ->> 'customer_email')) end
+$$;
+
+
+--
+-- Name: link_stripe_customer(text, uuid, text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.link_stripe_customer(p_stripe_customer_id text, p_user_id uuid, p_note text) RETURNS uuid
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  m ops.stripe_customers;
+  cid uuid;
+begin
+  if nullif(trim(p_note), '') is null then
+    raise exception 'say why (p_note): the link is an admin decision and is kept with its reason'
+      using errcode = 'invalid_parameter_value';
+  end if;
+  if not exists (select 1 from auth.users u where u.id = p_user_id) then
+    raise exception 'no user %', p_user_id using errcode = 'no_data_found';
+  end if;
+  perform ops.lock_stripe_customer(p_stripe_customer_id);
+  select * into m from ops.stripe_customers where stripe_customer_id = p_stripe_customer_id;
+  if not found then
+    raise exception 'no Stripe customer % is known yet; for one the server just created use ops.register_stripe_customer',
+      p_stripe_customer_id using errcode = 'no_data_found';
+  end if;
+  cid := ops.move_stripe_customer(p_stripe_customer_id, p_user_id, 'admin', left(trim(p_note), 1000));
+  -- the row it left, when it still exists (a user's row with a conflicting claim), is reviewed
+  update public.customers set needs_review = false where id = m.customer_id and needs_review;
+  update ops.stripe_customers set reviewed_at = now(), reviewed_note = left(trim(p_note), 1000)
+   where stripe_customer_id = p_stripe_customer_id;
+  return cid;
+end
+$$;
+
+
+--
+-- Name: FUNCTION link_stripe_customer(p_stripe_customer_id text, p_user_id uuid, p_note text); Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON FUNCTION ops.link_stripe_customer(p_stripe_customer_id text, p_user_id uuid, p_note text) IS 'Admin: the Stripe customer belongs to this user (moves it and its subscriptions, closes the review). Usage: select ops.link_stripe_customer(''cus_...'', ''<user id>'', ''why'');';
+
+
+--
 -- Name: lock_payment_intent(text); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -1104,6 +1226,67 @@ CREATE FUNCTION ops.lock_payment_intent(p_id text) RETURNS void
     AS $$
   insert into ops.payment_intents as p (stripe_payment_intent_id) values (p_id)
   on conflict (stripe_payment_intent_id) do update set updated_at = now()
+$$;
+
+
+--
+-- Name: lock_stripe_customer(text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.lock_stripe_customer(p_stripe_customer_id text) RETURNS void
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$
+  select pg_advisory_xact_lock(hashtextextended('ops.stripe_customers:' || p_stripe_customer_id, 0))
+$$;
+
+
+--
+-- Name: move_stripe_customer(text, uuid, text, text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.move_stripe_customer(p_stripe_customer_id text, p_user_id uuid, p_linked_by text, p_note text) RETURNS uuid
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  m ops.stripe_customers;
+  src public.customers;
+  target uuid := ops.customer_for_user(p_user_id, null);
+begin
+  if target is null then
+    raise exception 'no user %', p_user_id using errcode = 'foreign_key_violation';
+  end if;
+  select * into m from ops.stripe_customers where stripe_customer_id = p_stripe_customer_id;
+  if not found then
+    insert into ops.stripe_customers (stripe_customer_id, customer_id, linked_by, linked_at, linked_note)
+    values (p_stripe_customer_id, target, p_linked_by, now(), p_note);
+    return target;
+  end if;
+  update ops.stripe_customers set customer_id = target, linked_by = p_linked_by, linked_at = now(), linked_note = p_note
+   where stripe_customer_id = p_stripe_customer_id;
+  if m.customer_id = target then
+    return target;
+  end if;
+  select * into src from public.customers where id = m.customer_id for update;
+  update public.subscriptions set customer_id = target where stripe_customer_id = p_stripe_customer_id;
+  if src.user_id is null then
+    -- the Stripe customer's own row: what it knew of payments and of the person moves along
+    update public.customers t set
+      last_paid_at = greatest(t.last_paid_at, src.last_paid_at),
+      last_payment_failed_at = greatest(t.last_payment_failed_at, src.last_payment_failed_at),
+      email = coalesce(t.email, src.email),
+      name = coalesce(t.name, src.name)
+    where t.id = target;
+  end if;
+  if src.user_id is null and not exists (select 1 from ops.stripe_customers x where x.customer_id = src.id) then
+    delete from public.customers where id = src.id;
+  else
+    perform ops.recompute_customer(src.id);
+  end if;
+  perform ops.recompute_customer(target);
+  return target;
+end
 $$;
 
 
@@ -1198,21 +1381,33 @@ CREATE FUNCTION ops.recompute_customer(p_customer_id uuid) RETURNS text
 declare
   c public.customers;
   target text;
+  links integer;
+  live integer;
+  last_deleted timestamptz;
+  gone_at timestamptz;
 begin
   select * into c from public.customers where id = p_customer_id for update;
   if not found then
     return null;
   end if;
-  if c.deleted_at is not null then
+  select count(*), count(*) filter (where m.deleted_at is null), max(m.deleted_at)
+    into links, live, last_deleted
+    from ops.stripe_customers m where m.customer_id = c.id;
+  gone_at := case when links > 0 and live = 0 then last_deleted end;
+  if gone_at is not null then
     target := 'canceled';
   else
     select m.billing_status into target
       from public.subscriptions s
       join ops.stripe_subscription_statuses m on m.stripe_status = s.status
      where s.customer_id = c.id
+       and not exists (select 1 from ops.stripe_customers x where x.stripe_customer_id = s.stripe_customer_id and x.deleted_at is not null)
      order by m.precedence desc
      limit 1;
-    target := coalesce(target, c.billing_status);
+    target := coalesce(target, case when c.billing_status = 'lead' then 'lead' else 'canceled' end);
+  end if;
+  if gone_at is distinct from c.deleted_at then
+    update public.customers set deleted_at = gone_at where id = c.id;
   end if;
   if target is distinct from c.billing_status and exists (
     select 1 from ops.billing_status_transitions t where t.from_status = c.billing_status and t.to_status = target
@@ -1368,6 +1563,46 @@ $$;
 
 
 --
+-- Name: register_stripe_customer(text, uuid); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.register_stripe_customer(p_stripe_customer_id text, p_user_id uuid) RETURNS uuid
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $_$
+declare
+  m ops.stripe_customers;
+  owner uuid;
+begin
+  if coalesce(p_stripe_customer_id, '') !~ '^cus_[A-Za-z0-9]+$' then
+    raise exception 'not a Stripe customer id: %', left(p_stripe_customer_id, 64) using errcode = 'invalid_parameter_value';
+  end if;
+  if not exists (select 1 from auth.users u where u.id = p_user_id) then
+    raise exception 'no user %', p_user_id using errcode = 'no_data_found';
+  end if;
+  perform ops.lock_stripe_customer(p_stripe_customer_id);
+  select * into m from ops.stripe_customers where stripe_customer_id = p_stripe_customer_id;
+  if m.linked_by is not null then
+    select c.user_id into owner from public.customers c where c.id = m.customer_id;
+    if owner is distinct from p_user_id then
+      raise exception 'Stripe customer % is linked to another user: the first claim stays (an admin may move it: ops.link_stripe_customer)',
+        p_stripe_customer_id using errcode = 'unique_violation';
+    end if;
+    return m.customer_id;
+  end if;
+  return ops.move_stripe_customer(p_stripe_customer_id, p_user_id, 'server', null);
+end
+$_$;
+
+
+--
+-- Name: FUNCTION register_stripe_customer(p_stripe_customer_id text, p_user_id uuid); Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON FUNCTION ops.register_stripe_customer(p_stripe_customer_id text, p_user_id uuid) IS 'Server: records a Stripe customer it created for a user (linked_by server; first claim wins).';
+
+
+--
 -- Name: replay_job(bigint); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -1408,6 +1643,35 @@ begin
   return n;
 end
 $$;
+
+
+--
+-- Name: resolve_customer_review(uuid, text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.resolve_customer_review(p_customer_id uuid, p_note text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  if nullif(trim(p_note), '') is null then
+    raise exception 'say why (p_note): the decision is kept with its reason' using errcode = 'invalid_parameter_value';
+  end if;
+  update public.customers set needs_review = false where id = p_customer_id;
+  if not found then
+    raise exception 'no customer %', p_customer_id using errcode = 'no_data_found';
+  end if;
+  update ops.stripe_customers set reviewed_at = now(), reviewed_note = left(trim(p_note), 1000)
+   where customer_id = p_customer_id;
+end
+$$;
+
+
+--
+-- Name: FUNCTION resolve_customer_review(p_customer_id uuid, p_note text); Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON FUNCTION ops.resolve_customer_review(p_customer_id uuid, p_note text) IS 'Admin: a customer row in review stays as it is. Usage: select ops.resolve_customer_review(''<customer id>'', ''why'');';
 
 
 --
@@ -1582,42 +1846,75 @@ CREATE FUNCTION ops.ts(epoch text) RETURNS timestamp with time zone
 
 
 --
--- Name: upsert_customer_link(text, uuid, text); Type: FUNCTION; Schema: ops; Owner: -
+-- Name: upsert_customer_link(text, text[], text); Type: FUNCTION; Schema: ops; Owner: -
 --
 
-CREATE FUNCTION ops.upsert_customer_link(p_stripe_customer_id text, p_user_id uuid, p_email text) RETURNS uuid
+CREATE FUNCTION ops.upsert_customer_link(p_stripe_customer_id text, p_claims text[], p_email text) RETURNS uuid
     LANGUAGE plpgsql
     SET search_path TO ''
     AS $$
 declare
+  claims text[] := array(select distinct trim(c) from unnest(coalesce(p_claims, '{}'::text[])) as c
+                          where nullif(trim(c), '') is not null order by 1);
+  uid uuid;
+  problem text;
+  m ops.stripe_customers;
+  cur public.customers;
   cid uuid;
-  -- metadata.user_id (set by the app's server) links; an email links only once its owner confirmed it
-  uid uuid := coalesce(p_user_id, (select u.id from auth.users u
-                                    where lower(u.email) = lower(p_email) and u.email_confirmed_at is not null
-                                      and not u.is_anonymous
-                                    limit 1));
 begin
-  select id into cid from public.customers where stripe_customer_id = p_stripe_customer_id for update;
-  if found then
-    update public.customers set user_id = coalesce(user_id, uid), email = coalesce(email, p_email)
-     where id = cid and (user_id is null or email is null)
-       and (uid is null or not exists (select 1 from public.customers c2 where c2.user_id = uid));
-    return cid;
+  if p_stripe_customer_id is null then
+    raise exception 'a Stripe customer id is required' using errcode = 'not_null_violation';
   end if;
-  if uid is not null then
-    update public.customers set stripe_customer_id = p_stripe_customer_id, email = coalesce(email, p_email)
-     where user_id = uid and stripe_customer_id is null
-     returning id into cid;
-    if cid is not null then
-      return cid;
+  perform ops.lock_stripe_customer(p_stripe_customer_id);
+  if cardinality(claims) > 1 then
+    problem := format('ambiguous: the event names several users (%s); not linked', left(array_to_string(claims, ', '), 300));
+  elsif cardinality(claims) = 1 then
+    select u.id into uid from auth.users u where u.id = ops.as_uuid(claims[1]);
+    if uid is null then
+      problem := format('the server-set user id %s names no user; not linked', left(claims[1], 64));
     end if;
   end if;
-  insert into public.customers (stripe_customer_id, email, user_id)
-  values (p_stripe_customer_id, p_email,
-          case when uid is not null and not exists (select 1 from public.customers c2 where c2.user_id = uid) then uid end)
-  on conflict (stripe_customer_id) do nothing;
-  select id into cid from public.customers where stripe_customer_id = p_stripe_customer_id for update;
-  return cid;
+
+  select * into m from ops.stripe_customers where stripe_customer_id = p_stripe_customer_id;
+  if not found then
+    if uid is not null then
+      cid := ops.customer_for_user(uid, p_email);
+      insert into ops.stripe_customers (stripe_customer_id, customer_id, linked_by, linked_at)
+      values (p_stripe_customer_id, cid, 'metadata', now());
+      return cid;
+    end if;
+    problem := coalesce(problem, ops.email_match_reason(p_email));
+    insert into public.customers (email, needs_review, review_reason)
+    values (p_email, problem is not null, left(problem, 1000))
+    returning id into cid;
+    insert into ops.stripe_customers (stripe_customer_id, customer_id) values (p_stripe_customer_id, cid);
+    return cid;
+  end if;
+
+  select * into cur from public.customers where id = m.customer_id for update;
+  if m.linked_by is not null then
+    if uid is not null and uid is distinct from cur.user_id then
+      perform ops.flag_customer_review(cur.id, format(
+        'conflicting claim: Stripe customer %s is linked to user %s (by %s); an event names user %s. The first claim stays',
+        p_stripe_customer_id, cur.user_id, m.linked_by, uid));
+    elsif problem is not null then
+      perform ops.flag_customer_review(cur.id, format('Stripe customer %s: %s', p_stripe_customer_id, problem));
+    end if;
+  elsif uid is not null then
+    return ops.move_stripe_customer(p_stripe_customer_id, uid, 'metadata', null);
+  elsif problem is not null then
+    perform ops.flag_customer_review(cur.id, problem);
+  elsif cur.review_reason is null then
+    -- an email that became a user's since: review (once; a resolved review does not reopen)
+    problem := ops.email_match_reason(coalesce(p_email, cur.email));
+    if problem is not null then
+      perform ops.flag_customer_review(cur.id, problem);
+    end if;
+  end if;
+  if cur.email is null and p_email is not null then
+    update public.customers set email = p_email where id = cur.id;
+  end if;
+  return cur.id;
 end
 $$;
 
@@ -2078,6 +2375,36 @@ COMMENT ON TABLE ops.payment_intents IS 'Facts about Stripe payment intents and 
 
 
 --
+-- Name: stripe_customers; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.stripe_customers (
+    stripe_customer_id text NOT NULL,
+    customer_id uuid NOT NULL,
+    linked_by text,
+    linked_at timestamp with time zone,
+    linked_note text,
+    reviewed_at timestamp with time zone,
+    reviewed_note text,
+    email text,
+    name text,
+    deleted_at timestamp with time zone,
+    stripe_event_created timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT stripe_customers_check CHECK (((linked_by IS NULL) = (linked_at IS NULL))),
+    CONSTRAINT stripe_customers_linked_by_check CHECK ((linked_by = ANY (ARRAY['metadata'::text, 'server'::text, 'admin'::text])))
+);
+
+
+--
+-- Name: TABLE stripe_customers; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.stripe_customers IS 'Stripe customers and the customer row each belongs to (linked_by: how it was tied to the row''s user; null when the row is its own). First claim wins: a link moves only by ops.link_stripe_customer (an admin).';
+
+
+--
 -- Name: stripe_events; Type: TABLE; Schema: ops; Owner: -
 --
 
@@ -2105,6 +2432,36 @@ CREATE TABLE ops.stripe_events (
 --
 
 COMMENT ON TABLE ops.stripe_events IS 'Ledger of Stripe webhook events: one row per event_id, with the outcome of applying it (received | processed | ignored | failed | dead).';
+
+
+--
+-- Name: customers; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.customers (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    user_id uuid,
+    email text,
+    name text,
+    billing_status text DEFAULT 'lead'::text NOT NULL,
+    access_status text DEFAULT 'blocked'::text NOT NULL,
+    last_paid_at timestamp with time zone,
+    last_payment_failed_at timestamp with time zone,
+    deleted_at timestamp with time zone,
+    stripe_event_created timestamp with time zone,
+    needs_review boolean DEFAULT false NOT NULL,
+    review_reason text,
+    version integer DEFAULT 0 NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
+-- Name: TABLE customers; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.customers IS 'Billing customers, one per app user (or per Stripe customer linked to no user): billing_status (truth from Stripe, over all the user''s subscriptions) and access_status (what the app grants) are separate columns, linked by ops.billing_statuses.';
 
 
 --
@@ -2208,14 +2565,28 @@ UNION ALL
     o.review_reason AS error,
     (('match it to the buyer and listing, then: update public.orders set needs_review = false where id = '''::text || o.id) || ''';'::text) AS next_action
    FROM public.orders o
-  WHERE o.needs_review;
+  WHERE o.needs_review
+UNION ALL
+ SELECT 'customer needs review'::text AS exception,
+    COALESCE(sc.ids, 'no Stripe customer'::text) AS subject,
+    (c.id)::text AS ref,
+    c.updated_at AS since,
+    NULL::integer AS attempts,
+    c.review_reason AS error,
+    format('if %s belongs to a user: select ops.link_stripe_customer(%L, ''<user id>'', ''<why>'');  if the row is right as it is: select ops.resolve_customer_review(%L, ''<why>'');'::text, COALESCE(sc.ids, 'its Stripe customer'::text), COALESCE(sc.first_id, '<cus_...>'::text), c.id) AS next_action
+   FROM (public.customers c
+     LEFT JOIN LATERAL ( SELECT string_agg(m.stripe_customer_id, ', '::text ORDER BY m.created_at) AS ids,
+            (array_agg(m.stripe_customer_id ORDER BY m.created_at))[1] AS first_id
+           FROM ops.stripe_customers m
+          WHERE (m.customer_id = c.id)) sc ON (true))
+  WHERE c.needs_review;
 
 
 --
 -- Name: VIEW pipeline_exceptions; Type: COMMENT; Schema: ops; Owner: -
 --
 
-COMMENT ON VIEW ops.pipeline_exceptions IS 'Everything that needs a person: dead, undeliverable and retrying jobs, stuck jobs, failed Stripe events, orders to review; with the next action for each.';
+COMMENT ON VIEW ops.pipeline_exceptions IS 'Everything that needs a person: dead, undeliverable and retrying jobs, stuck jobs, failed Stripe events, orders and customers to review; with the next action for each.';
 
 
 --
@@ -2364,35 +2735,6 @@ CREATE TABLE ops.stripe_subscription_statuses (
 --
 
 COMMENT ON TABLE ops.stripe_subscription_statuses IS 'Mapping from Stripe subscription statuses to our billing statuses.';
-
-
---
--- Name: customers; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.customers (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    user_id uuid,
-    stripe_customer_id text,
-    email text,
-    name text,
-    billing_status text DEFAULT 'lead'::text NOT NULL,
-    access_status text DEFAULT 'blocked'::text NOT NULL,
-    last_paid_at timestamp with time zone,
-    last_payment_failed_at timestamp with time zone,
-    deleted_at timestamp with time zone,
-    stripe_event_created timestamp with time zone,
-    version integer DEFAULT 0 NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL
-);
-
-
---
--- Name: TABLE customers; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON TABLE public.customers IS 'Billing customers: billing_status (truth from Stripe) and access_status (what the app grants) are separate columns, linked by ops.billing_statuses.';
 
 
 --
@@ -2611,6 +2953,14 @@ ALTER TABLE ONLY ops.refunds
 
 
 --
+-- Name: stripe_customers stripe_customers_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.stripe_customers
+    ADD CONSTRAINT stripe_customers_pkey PRIMARY KEY (stripe_customer_id);
+
+
+--
 -- Name: stripe_events stripe_events_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
 --
 
@@ -2632,14 +2982,6 @@ ALTER TABLE ONLY ops.stripe_subscription_statuses
 
 ALTER TABLE ONLY public.customers
     ADD CONSTRAINT customers_pkey PRIMARY KEY (id);
-
-
---
--- Name: customers customers_stripe_customer_id_key; Type: CONSTRAINT; Schema: public; Owner: -
---
-
-ALTER TABLE ONLY public.customers
-    ADD CONSTRAINT customers_stripe_customer_id_key UNIQUE (stripe_customer_id);
 
 
 --
@@ -2818,6 +3160,13 @@ CREATE INDEX refunds_payment_intent_idx ON ops.refunds USING btree (stripe_payme
 
 
 --
+-- Name: stripe_customers_customer_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX stripe_customers_customer_idx ON ops.stripe_customers USING btree (customer_id);
+
+
+--
 -- Name: stripe_events_object_idx; Type: INDEX; Schema: ops; Owner: -
 --
 
@@ -2843,6 +3192,13 @@ CREATE INDEX stripe_events_status_idx ON ops.stripe_events USING btree (status) 
 --
 
 CREATE INDEX customers_email_idx ON public.customers USING btree (lower(email));
+
+
+--
+-- Name: customers_needs_review_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX customers_needs_review_idx ON public.customers USING btree (updated_at) WHERE needs_review;
 
 
 --
@@ -2916,6 +3272,13 @@ CREATE TRIGGER jobs_900_dispatch AFTER INSERT ON ops.jobs FOR EACH ROW WHEN ((ne
 
 
 --
+-- Name: stripe_customers stripe_customers_100_set_updated_at; Type: TRIGGER; Schema: ops; Owner: -
+--
+
+CREATE TRIGGER stripe_customers_100_set_updated_at BEFORE UPDATE ON ops.stripe_customers FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+
+--
 -- Name: customers customers_100_set_updated_at; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -2926,21 +3289,21 @@ CREATE TRIGGER customers_100_set_updated_at BEFORE UPDATE ON public.customers FO
 -- Name: customers customers_200_enforce_billing_transition; Type: TRIGGER; Schema: public; Owner: -
 --
 
-CREATE TRIGGER customers_200_enforce_billing_transition BEFORE INSERT OR UPDATE OF billing_status, access_status, email ON public.customers FOR EACH ROW EXECUTE FUNCTION ops.enforce_billing_transition();
+CREATE TRIGGER customers_200_enforce_billing_transition BEFORE INSERT OR UPDATE OF billing_status, access_status, email, user_id, needs_review ON public.customers FOR EACH ROW EXECUTE FUNCTION ops.enforce_billing_transition();
 
 
 --
 -- Name: customers customers_500_enqueue_crm_sync; Type: TRIGGER; Schema: public; Owner: -
 --
 
-CREATE TRIGGER customers_500_enqueue_crm_sync AFTER INSERT ON public.customers FOR EACH ROW WHEN ((new.email IS NOT NULL)) EXECUTE FUNCTION ops.enqueue_crm_sync('crm.contact', 'customer', 'stripe_customer_id');
+CREATE TRIGGER customers_500_enqueue_crm_sync AFTER INSERT ON public.customers FOR EACH ROW WHEN (((new.email IS NOT NULL) AND ((new.user_id IS NOT NULL) OR (new.review_reason IS NULL)))) EXECUTE FUNCTION ops.enqueue_crm_sync('crm.contact', 'customer', 'user_id');
 
 
 --
 -- Name: customers customers_510_enqueue_crm_sync_on_change; Type: TRIGGER; Schema: public; Owner: -
 --
 
-CREATE TRIGGER customers_510_enqueue_crm_sync_on_change AFTER UPDATE OF billing_status, email ON public.customers FOR EACH ROW WHEN (((new.email IS NOT NULL) AND (new.version <> old.version))) EXECUTE FUNCTION ops.enqueue_crm_sync('crm.contact', 'customer', 'stripe_customer_id');
+CREATE TRIGGER customers_510_enqueue_crm_sync_on_change AFTER UPDATE OF billing_status, email, user_id, needs_review ON public.customers FOR EACH ROW WHEN (((new.email IS NOT NULL) AND (new.version <> old.version) AND ((new.user_id IS NOT NULL) OR (new.review_reason IS NULL)))) EXECUTE FUNCTION ops.enqueue_crm_sync('crm.contact', 'customer', 'user_id');
 
 
 --
@@ -3070,6 +3433,14 @@ ALTER TABLE ONLY ops.order_status_transitions
 
 ALTER TABLE ONLY ops.rate_limit_grants
     ADD CONSTRAINT rate_limit_grants_bucket_fkey FOREIGN KEY (bucket) REFERENCES ops.rate_limit_buckets(bucket) ON DELETE CASCADE;
+
+
+--
+-- Name: stripe_customers stripe_customers_customer_id_fkey; Type: FK CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.stripe_customers
+    ADD CONSTRAINT stripe_customers_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES public.customers(id) ON DELETE CASCADE;
 
 
 --
@@ -3452,6 +3823,13 @@ GRANT ALL ON FUNCTION ops.crm_job_context(p_job_id bigint, p_worker text) TO pip
 
 
 --
+-- Name: FUNCTION customer_for_user(p_user_id uuid, p_email text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.customer_for_user(p_user_id uuid, p_email text) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION defer_job(p_job_id bigint, p_worker text, p_delay_ms integer, p_reason text, p_hand_on boolean); Type: ACL; Schema: ops; Owner: -
 --
 
@@ -3479,6 +3857,13 @@ REVOKE ALL ON FUNCTION ops.dispatch_job(p_job_id bigint) FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION ops.dispatch_next(p_job_id bigint) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION email_match_reason(p_email text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.email_match_reason(p_email text) FROM PUBLIC;
 
 
 --
@@ -3526,6 +3911,13 @@ GRANT ALL ON FUNCTION ops.fail_job(p_job_id bigint, p_worker text, p_error text,
 
 
 --
+-- Name: FUNCTION flag_customer_review(p_customer_id uuid, p_reason text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.flag_customer_review(p_customer_id uuid, p_reason text) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION held_job(p_job_id bigint, p_worker text); Type: ACL; Schema: ops; Owner: -
 --
 
@@ -3549,10 +3941,39 @@ REVOKE ALL ON FUNCTION ops.jobs_dispatch_on_insert() FROM PUBLIC;
 
 
 --
+-- Name: FUNCTION link_checkout_customer(s jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.link_checkout_customer(s jsonb) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION link_stripe_customer(p_stripe_customer_id text, p_user_id uuid, p_note text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.link_stripe_customer(p_stripe_customer_id text, p_user_id uuid, p_note text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.link_stripe_customer(p_stripe_customer_id text, p_user_id uuid, p_note text) TO service_role;
+
+
+--
 -- Name: FUNCTION lock_payment_intent(p_id text); Type: ACL; Schema: ops; Owner: -
 --
 
 REVOKE ALL ON FUNCTION ops.lock_payment_intent(p_id text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION lock_stripe_customer(p_stripe_customer_id text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.lock_stripe_customer(p_stripe_customer_id text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION move_stripe_customer(p_stripe_customer_id text, p_user_id uuid, p_linked_by text, p_note text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.move_stripe_customer(p_stripe_customer_id text, p_user_id uuid, p_linked_by text, p_note text) FROM PUBLIC;
 
 
 --
@@ -3615,6 +4036,14 @@ GRANT ALL ON FUNCTION ops.record_crm_sync(p_job_id bigint, p_worker text, p_adap
 
 
 --
+-- Name: FUNCTION register_stripe_customer(p_stripe_customer_id text, p_user_id uuid); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.register_stripe_customer(p_stripe_customer_id text, p_user_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.register_stripe_customer(p_stripe_customer_id text, p_user_id uuid) TO service_role;
+
+
+--
 -- Name: FUNCTION replay_job(p_job_id bigint); Type: ACL; Schema: ops; Owner: -
 --
 
@@ -3626,6 +4055,14 @@ REVOKE ALL ON FUNCTION ops.replay_job(p_job_id bigint) FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION ops.replay_jobs(p_status text, p_kind text, p_limit integer) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION resolve_customer_review(p_customer_id uuid, p_note text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.resolve_customer_review(p_customer_id uuid, p_note text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.resolve_customer_review(p_customer_id uuid, p_note text) TO service_role;
 
 
 --
@@ -3665,10 +4102,10 @@ REVOKE ALL ON FUNCTION ops.ts(epoch text) FROM PUBLIC;
 
 
 --
--- Name: FUNCTION upsert_customer_link(p_stripe_customer_id text, p_user_id uuid, p_email text); Type: ACL; Schema: ops; Owner: -
+-- Name: FUNCTION upsert_customer_link(p_stripe_customer_id text, p_claims text[], p_email text); Type: ACL; Schema: ops; Owner: -
 --
 
-REVOKE ALL ON FUNCTION ops.upsert_customer_link(p_stripe_customer_id text, p_user_id uuid, p_email text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ops.upsert_customer_link(p_stripe_customer_id text, p_claims text[], p_email text) FROM PUBLIC;
 
 
 --
@@ -3741,10 +4178,25 @@ GRANT SELECT ON TABLE ops.job_kinds TO service_role;
 
 
 --
+-- Name: TABLE stripe_customers; Type: ACL; Schema: ops; Owner: -
+--
+
+GRANT SELECT ON TABLE ops.stripe_customers TO service_role;
+
+
+--
 -- Name: TABLE stripe_events; Type: ACL; Schema: ops; Owner: -
 --
 
 GRANT SELECT ON TABLE ops.stripe_events TO service_role;
+
+
+--
+-- Name: TABLE customers; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON TABLE public.customers TO service_role;
+GRANT SELECT ON TABLE public.customers TO authenticated;
 
 
 --
@@ -3774,14 +4226,6 @@ GRANT SELECT ON TABLE ops.pipeline_exceptions TO service_role;
 --
 
 GRANT SELECT ON TABLE ops.pipeline_health TO service_role;
-
-
---
--- Name: TABLE customers; Type: ACL; Schema: public; Owner: -
---
-
-GRANT ALL ON TABLE public.customers TO service_role;
-GRANT SELECT ON TABLE public.customers TO authenticated;
 
 
 --

@@ -100,7 +100,9 @@ begin
     select jsonb_build_object('customer_id', c.id, 'email', lower(trim(c.email)), 'name', c.name,
              'billing_status', c.billing_status, 'version', c.version,
              'has_paid_order', exists (select 1 from public.orders o where o.buyer_id = c.user_id and o.paid_at is not null))
-      into ctx from public.customers c where c.id = (j.payload ->> 'customer_id')::uuid;
+      into ctx from public.customers c where c.id = (j.payload ->> 'customer_id')::uuid
+       -- held: a row without a user that needed review is no contact (see ops.flag_customer_review)
+       and (c.user_id is not null or c.review_reason is null);
   elsif j.kind = 'crm.deal' then
     select jsonb_build_object('order_id', o.id, 'status', o.status, 'amount_total', o.amount_total,
              'currency', o.currency, 'amount_refunded', o.amount_refunded, 'needs_review', o.needs_review,
@@ -184,7 +186,8 @@ as $$
 $$;
 
 -- One trigger function for every crm-sync source: arguments name the job kind, the entity (its
--- payload key, dedupe key and queue key) and the column that correlates the job with Stripe.
+-- payload key, dedupe key and queue key) and the column that correlates the job with the outside
+-- world (a Checkout session, an app user).
 -- security definer: triggers run as whoever writes the row (pipeline, service role, GoTrue);
 -- the job queue is not theirs to write, only this enqueue is.
 create or replace function ops.enqueue_crm_sync() returns trigger
@@ -208,15 +211,17 @@ drop function if exists ops.orders_enqueue_crm_sync() cascade;
 
 -- Two triggers so the update's can ask for a new version: an update that changes nothing the CRM
 -- mirrors (a customer.updated repeating the email) keeps its version, so its dedupe key names a job
--- that exists already; skipping it saves an enqueue attempt per event.
+-- that exists already; skipping it saves an enqueue attempt per event. A row without a user that
+-- ever needed review is held: its email may be a user's, whose contact it must not touch.
 drop trigger if exists customers_500_enqueue_crm_sync on public.customers;
 create trigger customers_500_enqueue_crm_sync after insert on public.customers
-  for each row when (new.email is not null)
-  execute function ops.enqueue_crm_sync('crm.contact', 'customer', 'stripe_customer_id');
+  for each row when (new.email is not null and (new.user_id is not null or new.review_reason is null))
+  execute function ops.enqueue_crm_sync('crm.contact', 'customer', 'user_id');
 drop trigger if exists customers_510_enqueue_crm_sync_on_change on public.customers;
-create trigger customers_510_enqueue_crm_sync_on_change after update of billing_status, email on public.customers
-  for each row when (new.email is not null and new.version <> old.version)
-  execute function ops.enqueue_crm_sync('crm.contact', 'customer', 'stripe_customer_id');
+create trigger customers_510_enqueue_crm_sync_on_change after update of billing_status, email, user_id, needs_review on public.customers
+  for each row when (new.email is not null and new.version <> old.version
+                     and (new.user_id is not null or new.review_reason is null))
+  execute function ops.enqueue_crm_sync('crm.contact', 'customer', 'user_id');
 
 drop trigger if exists orders_500_enqueue_crm_sync on public.orders;
 create trigger orders_500_enqueue_crm_sync after update of status, amount_refunded, needs_review on public.orders

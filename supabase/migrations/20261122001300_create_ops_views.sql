@@ -76,10 +76,21 @@ select 'failed Stripe event', e.type, e.event_id, e.received_at, e.attempts, e.l
 union all
 select 'order needs review', o.status, o.id::text, o.updated_at, null, o.review_reason,
        'match it to the buyer and listing, then: update public.orders set needs_review = false where id = ''' || o.id || ''';'
-  from public.orders o where o.needs_review;
-comment on view ops.pipeline_exceptions is 'Everything that needs a person: dead, undeliverable and retrying jobs, stuck jobs, failed Stripe events, orders to review; with the next action for each.';
+  from public.orders o where o.needs_review
+union all
+-- an email-only or ambiguous match, or a conflicting claim (docs/architecture.md, Linking rules)
+select 'customer needs review', coalesce(sc.ids, 'no Stripe customer'), c.id::text, c.updated_at, null, c.review_reason,
+       format('if %s belongs to a user: select ops.link_stripe_customer(%L, ''<user id>'', ''<why>'');  '
+              'if the row is right as it is: select ops.resolve_customer_review(%L, ''<why>'');',
+              coalesce(sc.ids, 'its Stripe customer'), coalesce(sc.first_id, '<cus_...>'), c.id)
+  from public.customers c
+  left join lateral (select string_agg(m.stripe_customer_id, ', ' order by m.created_at) as ids,
+                            (array_agg(m.stripe_customer_id order by m.created_at))[1] as first_id
+                       from ops.stripe_customers m where m.customer_id = c.id) sc on true
+ where c.needs_review;
+comment on view ops.pipeline_exceptions is 'Everything that needs a person: dead, undeliverable and retrying jobs, stuck jobs, failed Stripe events, orders and customers to review; with the next action for each.';
 
 revoke all on ops.pipeline_health, ops.pipeline_exceptions from public, anon, authenticated;
 grant select on ops.pipeline_health, ops.pipeline_exceptions to service_role;
 -- security_invoker views read with the reader's privileges: service_role needs the tables behind them
-grant select on ops.jobs, ops.job_kinds, ops.job_attempts, ops.stripe_events to service_role;
+grant select on ops.jobs, ops.job_kinds, ops.job_attempts, ops.stripe_events, ops.stripe_customers to service_role;

@@ -8,7 +8,8 @@ select plan(123);
 -- Ids: users ...b0a / ...b0b buyers, ...c0a / ...c0b sellers, ...c0d a seller demoted to buyer,
 -- ...ad0 admin; listings ...1a1 (seller_a, active), ...1a2 (seller_a, inactive), ...1b1 (seller_b),
 -- ...1d1 (seller_d); orders ...da1 (buyer_a buys 1a1), ...db1 (buyer_b buys 1b1);
--- customers cus_pgtap_a (buyer_a), cus_pgtap_b (buyer_b) with subscriptions sub_pgtap_a, sub_pgtap_b.
+-- customers of buyer_a (Stripe customer cus_pgtap_a) and buyer_b (cus_pgtap_b) with subscriptions
+-- sub_pgtap_a, sub_pgtap_b.
 insert into auth.users (id, email, raw_app_meta_data, raw_user_meta_data) values
   ('00000000-0000-4000-8000-000000000b0a', 'buyer_a@pgtap.test', '{}', '{}'),
   ('00000000-0000-4000-8000-000000000b0b', 'buyer_b@pgtap.test', '{}', '{}'),
@@ -25,14 +26,16 @@ update public.profiles set role = 'buyer' where id = '00000000-0000-4000-8000-00
 insert into public.orders (id, buyer_id, listing_id) values
   ('00000000-0000-4000-8000-000000000da1', '00000000-0000-4000-8000-000000000b0a', '00000000-0000-4000-8000-0000000001a1'),
   ('00000000-0000-4000-8000-000000000db1', '00000000-0000-4000-8000-000000000b0b', '00000000-0000-4000-8000-0000000001b1');
--- a sign-up may already have made a lead customer row for the user
-insert into public.customers (user_id, stripe_customer_id, email, billing_status) values
-  ('00000000-0000-4000-8000-000000000b0a', 'cus_pgtap_a', 'buyer_a@pgtap.test', 'active'),
-  ('00000000-0000-4000-8000-000000000b0b', 'cus_pgtap_b', 'buyer_b@pgtap.test', 'active')
-on conflict (user_id) do update set stripe_customer_id = excluded.stripe_customer_id, billing_status = excluded.billing_status;
+insert into public.customers (user_id, email, billing_status) values
+  ('00000000-0000-4000-8000-000000000b0a', 'buyer_a@pgtap.test', 'active'),
+  ('00000000-0000-4000-8000-000000000b0b', 'buyer_b@pgtap.test', 'active')
+on conflict (user_id) do update set billing_status = excluded.billing_status;
+insert into ops.stripe_customers (stripe_customer_id, customer_id, linked_by, linked_at)
+select 'cus_pgtap_' || split_part(split_part(c.email, '@', 1), '_', 2), c.id, 'metadata', now()
+  from public.customers c where c.email in ('buyer_a@pgtap.test', 'buyer_b@pgtap.test');
 insert into public.subscriptions (stripe_subscription_id, customer_id, stripe_customer_id, status, stripe_event_created, stripe_event_rank)
-select 'sub_pgtap_' || right(c.stripe_customer_id, 1), c.id, c.stripe_customer_id, 'active', now(), 30
-  from public.customers c where c.stripe_customer_id in ('cus_pgtap_a', 'cus_pgtap_b');
+select 'sub_pgtap_' || right(m.stripe_customer_id, 1), m.customer_id, m.stripe_customer_id, 'active', now(), 30
+  from ops.stripe_customers m where m.stripe_customer_id in ('cus_pgtap_a', 'cus_pgtap_b');
 
 -- How many rows a statement touched ('0' when RLS hides them), or the error it raised, so that
 -- one failing statement shows its error instead of aborting the file.
@@ -106,8 +109,8 @@ select throws_ok(stmt, '42501', null, 'anon cannot ' || what)
     ($$update public.orders set status = 'paid' where id = '00000000-0000-4000-8000-000000000da1'$$, 'update orders'),
     ($$delete from public.orders where id = '00000000-0000-4000-8000-000000000da1'$$, 'delete orders'),
     ($$insert into public.customers (email) values ('x@pgtap.test')$$, 'insert customers'),
-    ($$update public.customers set email = 'x' where stripe_customer_id = 'cus_pgtap_a'$$, 'update customers'),
-    ($$delete from public.customers where stripe_customer_id = 'cus_pgtap_a'$$, 'delete customers'),
+    ($$update public.customers set email = 'x' where email = 'buyer_a@pgtap.test'$$, 'update customers'),
+    ($$delete from public.customers where email = 'buyer_a@pgtap.test'$$, 'delete customers'),
     ($$insert into public.subscriptions (stripe_subscription_id, stripe_customer_id, status, stripe_event_created, stripe_event_rank)
        values ('sub_x', 'cus_x', 'active', now(), 30)$$, 'insert subscriptions'),
     ($$update public.subscriptions set status = 'canceled' where stripe_subscription_id = 'sub_pgtap_a'$$, 'update subscriptions'),
@@ -126,7 +129,7 @@ select results_eq('select id from public.profiles', $$ values ('00000000-0000-40
   'buyer_a reads only their own profile');
 select results_eq('select id from public.orders', $$ values ('00000000-0000-4000-8000-000000000da1'::uuid) $$,
   'buyer_a reads only their own order');
-select results_eq('select stripe_customer_id from public.customers', $$ values ('cus_pgtap_a') $$,
+select results_eq('select email from public.customers', $$ values ('buyer_a@pgtap.test') $$,
   'buyer_a reads only their own customer row');
 select results_eq('select stripe_subscription_id from public.subscriptions', $$ values ('sub_pgtap_a') $$,
   'buyer_a reads only their own subscriptions');
@@ -161,8 +164,8 @@ select throws_ok(stmt, '42501', null, 'buyer_a cannot ' || what)
     ($$update public.orders set status = 'paid' where id = '00000000-0000-4000-8000-000000000da1'$$, 'change their order''s status'),
     ($$delete from public.orders where id = '00000000-0000-4000-8000-000000000da1'$$, 'delete their order'),
     ($$insert into public.customers (email) values ('x@pgtap.test')$$, 'insert customers'),
-    ($$update public.customers set billing_status = 'active' where stripe_customer_id = 'cus_pgtap_a'$$, 'update their customer row'),
-    ($$delete from public.customers where stripe_customer_id = 'cus_pgtap_a'$$, 'delete their customer row'),
+    ($$update public.customers set billing_status = 'active' where email = 'buyer_a@pgtap.test'$$, 'update their customer row'),
+    ($$delete from public.customers where email = 'buyer_a@pgtap.test'$$, 'delete their customer row'),
     ($$insert into public.subscriptions (stripe_subscription_id, stripe_customer_id, status, stripe_event_created, stripe_event_rank)
        values ('sub_x', 'cus_pgtap_a', 'active', now(), 30)$$, 'insert subscriptions'),
     ($$update public.subscriptions set status = 'active' where stripe_subscription_id = 'sub_pgtap_a'$$, 'update their subscription'),
@@ -195,7 +198,7 @@ set local request.jwt.claims = '{"sub":"00000000-0000-4000-8000-000000000b0b","r
 
 select results_eq('select id from public.orders', $$ values ('00000000-0000-4000-8000-000000000db1'::uuid) $$,
   'buyer_b reads only their own order');
-select results_eq('select stripe_customer_id from public.customers', $$ values ('cus_pgtap_b') $$,
+select results_eq('select email from public.customers', $$ values ('buyer_b@pgtap.test') $$,
   'buyer_b reads only their own customer row');
 select results_eq('select stripe_subscription_id from public.subscriptions', $$ values ('sub_pgtap_b') $$,
   'buyer_b reads only their own subscriptions');
@@ -282,7 +285,7 @@ select set_has('select id from public.listings',
 select set_has('select id from public.orders',
   $$ values ('00000000-0000-4000-8000-000000000da1'::uuid), ('00000000-0000-4000-8000-000000000db1'::uuid) $$,
   'admin reads every order');
-select set_has('select stripe_customer_id from public.customers', $$ values ('cus_pgtap_a'), ('cus_pgtap_b') $$,
+select set_has('select email from public.customers', $$ values ('buyer_a@pgtap.test'), ('buyer_b@pgtap.test') $$,
   'admin reads every customer row');
 select set_has('select stripe_subscription_id from public.subscriptions', $$ values ('sub_pgtap_a'), ('sub_pgtap_b') $$,
   'admin reads every subscription');
@@ -292,7 +295,7 @@ select throws_ok(stmt, '42501', null, 'admin cannot ' || what)
   from (values
     ($$update public.orders set status = 'paid' where id = '00000000-0000-4000-8000-000000000da1'$$, 'change an order''s status'),
     ($$delete from public.orders where id = '00000000-0000-4000-8000-000000000da1'$$, 'delete an order'),
-    ($$update public.customers set billing_status = 'active' where stripe_customer_id = 'cus_pgtap_a'$$, 'update a customer row'),
+    ($$update public.customers set billing_status = 'active' where email = 'buyer_a@pgtap.test'$$, 'update a customer row'),
     ($$delete from public.subscriptions where stripe_subscription_id = 'sub_pgtap_a'$$, 'delete a subscription'),
     ('select * from ops.stripe_events', 'read ops.stripe_events (no usage on ops)')
   ) as denied(stmt, what);
@@ -344,7 +347,7 @@ select set_has('select id from public.listings',
 select set_has('select id from public.orders',
   $$ values ('00000000-0000-4000-8000-000000000da1'::uuid), ('00000000-0000-4000-8000-000000000db1'::uuid) $$,
   'service_role reads every order');
-select set_has('select stripe_customer_id from public.customers', $$ values ('cus_pgtap_a'), ('cus_pgtap_b') $$,
+select set_has('select email from public.customers', $$ values ('buyer_a@pgtap.test'), ('buyer_b@pgtap.test') $$,
   'service_role reads every customer row');
 select set_has('select stripe_subscription_id from public.subscriptions', $$ values ('sub_pgtap_a'), ('sub_pgtap_b') $$,
   'service_role reads every subscription');
@@ -365,9 +368,9 @@ select is(pg_temp.rows(stmt), '1', 'service_role can ' || what)
       'insert an order'),
     ($$update public.orders set status = 'paid' where id = '00000000-0000-4000-8000-000000000db1'$$, 'move an order''s status'),
     ($$delete from public.orders where id = '00000000-0000-4000-8000-000000000db1'$$, 'delete an order'),
-    ($$insert into public.customers (stripe_customer_id, email) values ('cus_pgtap_new', 'new@pgtap.test')$$, 'insert a customer row'),
-    ($$update public.customers set name = 'B' where stripe_customer_id = 'cus_pgtap_b'$$, 'update a customer row'),
-    ($$delete from public.customers where stripe_customer_id = 'cus_pgtap_b'$$, 'delete a customer row'),
+    ($$insert into public.customers (email) values ('new@pgtap.test')$$, 'insert a customer row'),
+    ($$update public.customers set name = 'B' where email = 'buyer_b@pgtap.test'$$, 'update a customer row'),
+    ($$delete from public.customers where email = 'buyer_b@pgtap.test'$$, 'delete a customer row'),
     ($$insert into public.subscriptions (stripe_subscription_id, stripe_customer_id, status, stripe_event_created, stripe_event_rank)
        values ('sub_pgtap_new', 'cus_pgtap_new', 'trialing', now(), 20)$$, 'insert a subscription'),
     ($$update public.subscriptions set status = 'active' where stripe_subscription_id = 'sub_pgtap_new'$$, 'update a subscription'),
