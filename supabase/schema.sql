@@ -515,6 +515,25 @@ $_$;
 
 
 --
+-- Name: audit_profile_role(); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.audit_profile_role() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  insert into ops.role_grants (user_id, old_role, new_role, note, granted_by_role, granted_by_user)
+  values (new.id, case when tg_op = 'UPDATE' then old.role end, new.role,
+          coalesce(nullif(current_setting('ops.role_note', true), ''),
+                   case when tg_op = 'INSERT' then 'at sign-up, from app_metadata.role' end),
+          coalesce(nullif(current_setting('role', true), 'none'), session_user), auth.uid());
+  return null;
+end
+$$;
+
+
+--
 -- Name: backoff_delay(integer, integer, integer, double precision); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -1710,6 +1729,42 @@ $$;
 
 
 --
+-- Name: set_user_role(uuid, text, text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.set_user_role(p_user_id uuid, p_role text, p_note text) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  if p_role is null or p_role not in ('buyer', 'seller') then
+    raise exception 'role must be buyer or seller (admins are app_metadata.role)' using errcode = 'invalid_parameter_value';
+  end if;
+  if nullif(trim(p_note), '') is null then
+    raise exception 'say why (p_note): role changes are audited' using errcode = 'invalid_parameter_value';
+  end if;
+  if p_role = 'seller' and exists (select 1 from auth.users u where u.id = p_user_id and u.is_anonymous) then
+    raise exception 'an anonymous user cannot sell: they must sign up first' using errcode = 'check_violation';
+  end if;
+  perform set_config('ops.role_note', left(trim(p_note), 1000), true);
+  update public.profiles set role = p_role where id = p_user_id;
+  if not found then
+    raise exception 'no profile for user %', p_user_id using errcode = 'no_data_found';
+  end if;
+  perform set_config('ops.role_note', '', true);
+  return p_role;
+end
+$$;
+
+
+--
+-- Name: FUNCTION set_user_role(p_user_id uuid, p_role text, p_note text); Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON FUNCTION ops.set_user_role(p_user_id uuid, p_role text, p_note text) IS 'Server/admin: make a user a seller (or a buyer again), with the reason; audited in ops.role_grants. Usage: select ops.set_user_role(''<user id>'', ''seller'', ''why'');';
+
+
+--
 -- Name: sweep_jobs(integer, interval, integer, interval); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -1955,6 +2010,18 @@ $$;
 
 
 --
+-- Name: is_anonymous(); Type: FUNCTION; Schema: private; Owner: -
+--
+
+CREATE FUNCTION private.is_anonymous() RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select coalesce((auth.jwt() ->> 'is_anonymous')::boolean, false)
+$$;
+
+
+--
 -- Name: is_seller(); Type: FUNCTION; Schema: private; Owner: -
 --
 
@@ -1978,7 +2045,7 @@ begin
   insert into public.profiles (id, role, display_name)
   values (
     new.id,
-    case when new.raw_user_meta_data ->> 'role' = 'seller' then 'seller' else 'buyer' end,
+    case when new.raw_app_meta_data ->> 'role' = 'seller' and not new.is_anonymous then 'seller' else 'buyer' end,
     left(new.raw_user_meta_data ->> 'display_name', 200)
   )
   on conflict (id) do nothing;
@@ -2719,6 +2786,43 @@ COMMENT ON TABLE ops.refunds IS 'Stripe refunds (full and partial) as last repor
 
 
 --
+-- Name: role_grants; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.role_grants (
+    id bigint NOT NULL,
+    user_id uuid NOT NULL,
+    old_role text,
+    new_role text NOT NULL,
+    note text,
+    granted_by_role text NOT NULL,
+    granted_by_user uuid,
+    granted_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
+-- Name: TABLE role_grants; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.role_grants IS 'Every change of a marketplace role (public.profiles.role): who, when, why. Issue #10 folds it into a general ops.audit_log.';
+
+
+--
+-- Name: role_grants_id_seq; Type: SEQUENCE; Schema: ops; Owner: -
+--
+
+ALTER TABLE ops.role_grants ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME ops.role_grants_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
 -- Name: stripe_subscription_statuses; Type: TABLE; Schema: ops; Owner: -
 --
 
@@ -2782,7 +2886,7 @@ CREATE TABLE public.profiles (
 -- Name: TABLE profiles; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON TABLE public.profiles IS 'One row per auth user: marketplace role (buyer | seller | admin) and display name. Admin rights come from the JWT app_metadata, not from this column.';
+COMMENT ON TABLE public.profiles IS 'One row per auth user: marketplace role (buyer | seller | admin) and display name. Seller is granted by the server (app_metadata at sign-up, ops.set_user_role later; audited in ops.role_grants); admin rights come from the JWT app_metadata, not from this column.';
 
 
 --
@@ -2950,6 +3054,14 @@ ALTER TABLE ONLY ops.rate_limit_buckets
 
 ALTER TABLE ONLY ops.refunds
     ADD CONSTRAINT refunds_pkey PRIMARY KEY (stripe_refund_id);
+
+
+--
+-- Name: role_grants role_grants_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.role_grants
+    ADD CONSTRAINT role_grants_pkey PRIMARY KEY (id);
 
 
 --
@@ -3160,6 +3272,13 @@ CREATE INDEX refunds_payment_intent_idx ON ops.refunds USING btree (stripe_payme
 
 
 --
+-- Name: role_grants_user_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX role_grants_user_idx ON ops.role_grants USING btree (user_id, granted_at);
+
+
+--
 -- Name: stripe_customers_customer_idx; Type: INDEX; Schema: ops; Owner: -
 --
 
@@ -3346,6 +3465,20 @@ CREATE TRIGGER orders_500_enqueue_crm_sync AFTER UPDATE OF status, amount_refund
 --
 
 CREATE TRIGGER profiles_100_set_updated_at BEFORE UPDATE ON public.profiles FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+
+--
+-- Name: profiles profiles_300_audit_role; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER profiles_300_audit_role AFTER INSERT ON public.profiles FOR EACH ROW WHEN ((new.role <> 'buyer'::text)) EXECUTE FUNCTION ops.audit_profile_role();
+
+
+--
+-- Name: profiles profiles_310_audit_role_change; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER profiles_310_audit_role_change AFTER UPDATE OF role ON public.profiles FOR EACH ROW WHEN ((new.role IS DISTINCT FROM old.role)) EXECUTE FUNCTION ops.audit_profile_role();
 
 
 --
@@ -3569,7 +3702,7 @@ CREATE POLICY "Anyone can read active listings" ON public.listings FOR SELECT TO
 -- Name: orders Buyers can create pending orders for themselves; Type: POLICY; Schema: public; Owner: -
 --
 
-CREATE POLICY "Buyers can create pending orders for themselves" ON public.orders FOR INSERT TO authenticated WITH CHECK (((buyer_id = ( SELECT auth.uid() AS uid)) AND (status = 'pending_payment'::text) AND (listing_id IS NOT NULL)));
+CREATE POLICY "Buyers can create pending orders for themselves" ON public.orders FOR INSERT TO authenticated WITH CHECK (((buyer_id = ( SELECT auth.uid() AS uid)) AND (status = 'pending_payment'::text) AND (listing_id IS NOT NULL) AND (NOT ( SELECT private.is_anonymous() AS is_anonymous))));
 
 
 --
@@ -3583,14 +3716,14 @@ CREATE POLICY "Buyers can read their own orders" ON public.orders FOR SELECT TO 
 -- Name: listings Sellers can create their own listings; Type: POLICY; Schema: public; Owner: -
 --
 
-CREATE POLICY "Sellers can create their own listings" ON public.listings FOR INSERT TO authenticated WITH CHECK (((seller_id = ( SELECT auth.uid() AS uid)) AND ( SELECT private.is_seller() AS is_seller)));
+CREATE POLICY "Sellers can create their own listings" ON public.listings FOR INSERT TO authenticated WITH CHECK (((seller_id = ( SELECT auth.uid() AS uid)) AND ( SELECT private.is_seller() AS is_seller) AND (NOT ( SELECT private.is_anonymous() AS is_anonymous))));
 
 
 --
 -- Name: listings Sellers can delete their own listings; Type: POLICY; Schema: public; Owner: -
 --
 
-CREATE POLICY "Sellers can delete their own listings" ON public.listings FOR DELETE TO authenticated USING (((seller_id = ( SELECT auth.uid() AS uid)) AND ( SELECT private.is_seller() AS is_seller)));
+CREATE POLICY "Sellers can delete their own listings" ON public.listings FOR DELETE TO authenticated USING (((seller_id = ( SELECT auth.uid() AS uid)) AND ( SELECT private.is_seller() AS is_seller) AND (NOT ( SELECT private.is_anonymous() AS is_anonymous))));
 
 
 --
@@ -3611,7 +3744,7 @@ CREATE POLICY "Sellers can read their own listings" ON public.listings FOR SELEC
 -- Name: listings Sellers can update their own listings; Type: POLICY; Schema: public; Owner: -
 --
 
-CREATE POLICY "Sellers can update their own listings" ON public.listings FOR UPDATE TO authenticated USING (((seller_id = ( SELECT auth.uid() AS uid)) AND ( SELECT private.is_seller() AS is_seller))) WITH CHECK (((seller_id = ( SELECT auth.uid() AS uid)) AND ( SELECT private.is_seller() AS is_seller)));
+CREATE POLICY "Sellers can update their own listings" ON public.listings FOR UPDATE TO authenticated USING (((seller_id = ( SELECT auth.uid() AS uid)) AND ( SELECT private.is_seller() AS is_seller) AND (NOT ( SELECT private.is_anonymous() AS is_anonymous)))) WITH CHECK (((seller_id = ( SELECT auth.uid() AS uid)) AND ( SELECT private.is_seller() AS is_seller) AND (NOT ( SELECT private.is_anonymous() AS is_anonymous))));
 
 
 --
@@ -3641,7 +3774,7 @@ CREATE POLICY "Users can read their own subscriptions" ON public.subscriptions F
 -- Name: profiles Users can update their own profile; Type: POLICY; Schema: public; Owner: -
 --
 
-CREATE POLICY "Users can update their own profile" ON public.profiles FOR UPDATE TO authenticated USING ((id = ( SELECT auth.uid() AS uid))) WITH CHECK ((id = ( SELECT auth.uid() AS uid)));
+CREATE POLICY "Users can update their own profile" ON public.profiles FOR UPDATE TO authenticated USING (((id = ( SELECT auth.uid() AS uid)) AND (NOT ( SELECT private.is_anonymous() AS is_anonymous)))) WITH CHECK (((id = ( SELECT auth.uid() AS uid)) AND (NOT ( SELECT private.is_anonymous() AS is_anonymous))));
 
 
 --
@@ -3774,6 +3907,13 @@ REVOKE ALL ON FUNCTION ops.apply_subscription(evt jsonb) FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION ops.as_uuid(value text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION audit_profile_role(); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.audit_profile_role() FROM PUBLIC;
 
 
 --
@@ -4073,6 +4213,14 @@ REVOKE ALL ON FUNCTION ops.retry_failed_stripe_event(p_event_id text, p_max_atte
 
 
 --
+-- Name: FUNCTION set_user_role(p_user_id uuid, p_role text, p_note text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.set_user_role(p_user_id uuid, p_role text, p_note text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.set_user_role(p_user_id uuid, p_role text, p_note text) TO service_role;
+
+
+--
 -- Name: FUNCTION sweep_jobs(p_limit integer, p_lost_after interval, p_max_unclaimed integer, p_max_wait interval); Type: ACL; Schema: ops; Owner: -
 --
 
@@ -4121,6 +4269,14 @@ REVOKE ALL ON FUNCTION ops.upsert_refund(r jsonb, pi_id text, at timestamp with 
 
 REVOKE ALL ON FUNCTION private.is_admin() FROM PUBLIC;
 GRANT ALL ON FUNCTION private.is_admin() TO authenticated;
+
+
+--
+-- Name: FUNCTION is_anonymous(); Type: ACL; Schema: private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION private.is_anonymous() FROM PUBLIC;
+GRANT ALL ON FUNCTION private.is_anonymous() TO authenticated;
 
 
 --
@@ -4204,14 +4360,90 @@ GRANT SELECT ON TABLE public.customers TO authenticated;
 --
 
 GRANT ALL ON TABLE public.orders TO service_role;
-GRANT SELECT ON TABLE public.orders TO authenticated;
+
+
+--
+-- Name: COLUMN orders.id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(id) ON TABLE public.orders TO authenticated;
+
+
+--
+-- Name: COLUMN orders.buyer_id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(buyer_id) ON TABLE public.orders TO authenticated;
+
+
+--
+-- Name: COLUMN orders.seller_id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(seller_id) ON TABLE public.orders TO authenticated;
 
 
 --
 -- Name: COLUMN orders.listing_id; Type: ACL; Schema: public; Owner: -
 --
 
-GRANT INSERT(listing_id) ON TABLE public.orders TO authenticated;
+GRANT SELECT(listing_id),INSERT(listing_id) ON TABLE public.orders TO authenticated;
+
+
+--
+-- Name: COLUMN orders.status; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(status) ON TABLE public.orders TO authenticated;
+
+
+--
+-- Name: COLUMN orders.amount_total; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(amount_total) ON TABLE public.orders TO authenticated;
+
+
+--
+-- Name: COLUMN orders.currency; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(currency) ON TABLE public.orders TO authenticated;
+
+
+--
+-- Name: COLUMN orders.amount_refunded; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(amount_refunded) ON TABLE public.orders TO authenticated;
+
+
+--
+-- Name: COLUMN orders.needs_review; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(needs_review) ON TABLE public.orders TO authenticated;
+
+
+--
+-- Name: COLUMN orders.paid_at; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(paid_at) ON TABLE public.orders TO authenticated;
+
+
+--
+-- Name: COLUMN orders.created_at; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(created_at) ON TABLE public.orders TO authenticated;
+
+
+--
+-- Name: COLUMN orders.updated_at; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(updated_at) ON TABLE public.orders TO authenticated;
 
 
 --
