@@ -101,6 +101,22 @@ describe("one user, several Stripe customers", () => {
     expect(await sql`select 1 from public.customers where user_id is null and email = ${user.email}`).toHaveLength(0);
   });
 
+  test("deleting one of a user's Stripe customers cancels nothing the other still pays for", async () => {
+    const user = await newUser();
+    const [cus1, cus2] = [uid("cus_"), uid("cus_")];
+    const t = t0();
+    await deliverAll([
+      subscription(cus1, uid("sub_"), "active", t, { user_id: user.id }),
+      subscription(cus2, uid("sub_"), "active", t + 1, { user_id: user.id }),
+      event("customer_updated", { id: cus1, email: null, metadata: {} }, { type: "customer.deleted", created: t + 2 }),
+    ]);
+    expect((await billingOf(user.id))[0]).toMatchObject({ billing_status: "active", access_status: "granted" });
+    await deliverAll([
+      event("customer_updated", { id: cus2, email: null, metadata: {} }, { type: "customer.deleted", created: t + 3 }),
+    ]);
+    expect((await billingOf(user.id))[0]).toMatchObject({ billing_status: "canceled", access_status: "blocked" });
+  });
+
   test("a customer the server registered for a user links without any metadata", async () => {
     const user = await newUser();
     const cus = uid("cus_");
@@ -112,6 +128,12 @@ describe("one user, several Stripe customers", () => {
     expect((await billingOf(user.id))[0]).toMatchObject({ billing_status: "trialing", access_status: "granted" });
     const [link] = await sql`select linked_by from ops.stripe_customers where stripe_customer_id = ${cus}`;
     expect(link.linked_by).toBe("server");
+    // first claim wins for the server too
+    const other = await newUser();
+    await expect(sql`select ops.register_stripe_customer(${cus}, ${other.id}::uuid)`).rejects.toThrow(
+      /linked to another user/,
+    );
+    expect(await billingOf(other.id)).toEqual([expect.objectContaining({ billing_status: "lead" })]);
   });
 });
 

@@ -459,6 +459,19 @@ describe("failures, dead letters and replay", () => {
     expect(exc.next_action).toContain(`ops.replay_job(${ids[0]})`);
   });
 
+  test("a contact job whose customer row was merged into its user's (or deleted) completes as skipped, not dead", async () => {
+    const gone = "00000000-0000-4000-8000-00000000900d";
+    const [{ id }] = await sql`select ops.enqueue_job('crm.contact', ${
+      sql.json({ customer_id: gone })
+    }, ${`test:gone:${run}`},
+      interval '1 hour') as id`;
+    await sql`update ops.jobs set run_at = now() where id = ${id}`;
+    await sql`select ops.dispatch_job(${id})`;
+    await settle([Number(id)]);
+    const [job] = await sql`select status, result from ops.jobs where id = ${id}`;
+    expect(job).toMatchObject({ status: "succeeded", result: { skipped: expect.stringMatching(/no longer exists/) } });
+  });
+
   test("a job dead after its max attempts is replayed by the CLI with its original key", async () => {
     const { customerId } = await newBuyer(`replay-${run}@example.com`);
     await settle(await jobIds({ customers: [customerId] })); // its lead contact, so failNext hits our job
