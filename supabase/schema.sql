@@ -139,10 +139,7 @@ begin
   end if;
   if coalesce(s ->> 'mode', 'payment') <> 'payment' then
     -- subscription and setup sessions: the subscription and customer events carry the state
-    if s ->> 'customer' is not null then
-      perform ops.upsert_customer_link(s ->> 'customer', ops.as_uuid(s ->> 'client_reference_id'),
-        coalesce(s -> 'customer_details' ->> 'email', s ->> 'customer_email'));
-    end if;
+    perform ops.link_checkout_customer(s);
     return 'processed';
   end if;
 
@@ -221,12 +218,20 @@ CREATE FUNCTION ops.apply_customer(evt jsonb) RETURNS text
 declare
   c jsonb := evt -> 'data' -> 'object';
   at timestamptz := ops.ts(evt ->> 'created');
-  cid uuid := ops.upsert_customer_link(c ->> 'id', ops.as_uuid(c -> 'metadata' ->> 'user_id'), c ->> 'email');
+  cid uuid := ops.upsert_customer_link(c ->> 'id', array[c -> 'metadata' ->> 'user_id'], c ->> 'email');
 begin
-  update public.customers set
+  -- the Stripe customer as last reported; deletion is its own fact (the row is canceled only when
+  -- every Stripe customer of it is deleted: ops.recompute_customer)
+  update ops.stripe_customers set
     email = case when stripe_event_created is null or at >= stripe_event_created then coalesce(c ->> 'email', email) else email end,
     name = case when stripe_event_created is null or at >= stripe_event_created then coalesce(c ->> 'name', name) else name end,
     deleted_at = case when evt ->> 'type' = 'customer.deleted' then coalesce(deleted_at, at) else deleted_at end,
+    stripe_event_created = greatest(stripe_event_created, at)
+  where stripe_customer_id = c ->> 'id';
+  -- the row shows the newest any of its Stripe customers reported
+  update public.customers set
+    email = case when stripe_event_created is null or at >= stripe_event_created then coalesce(c ->> 'email', email) else email end,
+    name = case when stripe_event_created is null or at >= stripe_event_created then coalesce(c ->> 'name', name) else name end,
     stripe_event_created = greatest(stripe_event_created, at)
   where id = cid;
   perform ops.recompute_customer(cid);
@@ -297,7 +302,11 @@ declare
   cid uuid;
 begin
   if i ->> 'customer' is not null then
-    cid := ops.upsert_customer_link(i ->> 'customer', null, i ->> 'customer_email');
+    -- the subscription's metadata, copied by Stripe onto its invoices, is the server's too
+    cid := ops.upsert_customer_link(i ->> 'customer',
+      array[i -> 'subscription_details' -> 'metadata' ->> 'user_id',
+            i -> 'parent' -> 'subscription_details' -> 'metadata' ->> 'user_id'],
+      i ->> 'customer_email');
   end if;
   insert into ops.invoices as x (stripe_invoice_id, stripe_customer_id, stripe_subscription_id, status, amount_due,
     amount_paid, currency, paid, attempt_count, last_failed_at, stripe_event_created)
@@ -496,7 +505,7 @@ begin
   if event_rank is null then
     raise exception 'unknown subscription status %', status;
   end if;
-  cid := ops.upsert_customer_link(s ->> 'customer', ops.as_uuid(s -> 'metadata' ->> 'user_id'), null);
+  cid := ops.upsert_customer_link(s ->> 'customer', array[s -> 'metadata' ->> 'user_id'], null);
   insert into public.subscriptions as x (stripe_subscription_id, customer_id, stripe_customer_id, status, price_id, quantity,
     cancel_at_period_end, current_period_end, trial_end, canceled_at, stripe_event_created, stripe_event_rank, stripe_event_id)
   values (
@@ -534,6 +543,25 @@ CREATE FUNCTION ops.as_uuid(value text) RETURNS uuid
     AS $_$
   select case when value ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then value::uuid end
 $_$;
+
+
+--
+-- Name: audit_profile_role(); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.audit_profile_role() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  insert into ops.role_grants (user_id, old_role, new_role, note, granted_by_role, granted_by_user)
+  values (new.id, case when tg_op = 'UPDATE' then old.role end, new.role,
+          coalesce(nullif(current_setting('ops.role_note', true), ''),
+                   case when tg_op = 'INSERT' then 'at sign-up, from app_metadata.role' end),
+          coalesce(nullif(current_setting('role', true), 'none'), session_user), auth.uid());
+  return null;
+end
+$$;
 
 
 --
@@ -821,7 +849,9 @@ begin
     select jsonb_build_object('customer_id', c.id, 'email', lower(trim(c.email)), 'name', c.name,
              'billing_status', c.billing_status, 'version', c.version,
              'has_paid_order', exists (select 1 from public.orders o where o.buyer_id = c.user_id and o.paid_at is not null))
-      into ctx from public.customers c where c.id = (j.payload ->> 'customer_id')::uuid;
+      into ctx from public.customers c where c.id = (j.payload ->> 'customer_id')::uuid
+       -- held: a row without a user that needed review is no contact (see ops.flag_customer_review)
+       and (c.user_id is not null or c.review_reason is null);
   elsif j.kind = 'crm.deal' then
     -- the deal is worth what was charged (tax and discounts included), not the list price
     select jsonb_build_object('order_id', o.id, 'status', o.status, 'amount_total', o.amount_total,
@@ -892,6 +922,26 @@ begin
       using errcode = 'object_not_in_prerequisite_state';
   end if;
   return s;
+end
+$$;
+
+
+--
+-- Name: customer_for_user(uuid, text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.customer_for_user(p_user_id uuid, p_email text) RETURNS uuid
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  cid uuid;
+begin
+  insert into public.customers (user_id, email)
+  select u.id, coalesce(p_email, lower(trim(u.email))) from auth.users u where u.id = p_user_id
+  on conflict (user_id) do nothing;
+  select id into cid from public.customers where user_id = p_user_id for update;
+  return cid;
 end
 $$;
 
@@ -1067,6 +1117,25 @@ $$;
 
 
 --
+-- Name: email_match_reason(text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.email_match_reason(p_email text) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select format('email-only match: the Stripe customer''s email belongs to %s; an email never links (only a '
+                'server-set user id does: metadata.user_id, the client_reference_id of a session the server created, '
+                'ops.register_stripe_customer)',
+                string_agg(format('user %s (%s)', u.id, case when u.email_confirmed_at is null then 'unconfirmed' else 'confirmed' end),
+                           ', ' order by u.id))
+    from auth.users u
+   where lower(u.email) = lower(trim(p_email)) and not u.is_anonymous
+  having count(*) > 0
+$$;
+
+
+--
 -- Name: end_job_drain(text[]); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -1095,7 +1164,9 @@ begin
   end if;
   -- access always follows billing: nobody sets it by hand
   select b.access_status into new.access_status from ops.billing_statuses b where b.status = new.billing_status;
-  if tg_op = 'UPDATE' and (new.billing_status is distinct from old.billing_status or new.email is distinct from old.email) then
+  -- every change the CRM mirrors or holds for (a row in review is no contact) gets a new version
+  if tg_op = 'UPDATE' and (new.billing_status is distinct from old.billing_status or new.email is distinct from old.email
+                           or new.user_id is distinct from old.user_id or new.needs_review is distinct from old.needs_review) then
     new.version := old.version + 1;
   end if;
   return new;
@@ -1235,6 +1306,19 @@ begin
   end if;
   return next_status;
 end
+$$;
+
+
+--
+-- Name: flag_customer_review(uuid, text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.flag_customer_review(p_customer_id uuid, p_reason text) RETURNS void
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$
+  update public.customers set needs_review = true, review_reason = left(p_reason, 1000)
+   where id = p_customer_id and not needs_review
 $$;
 
 
@@ -1381,8 +1465,8 @@ begin
               e.object_id, e.payload #>> '{data,object,payment_intent}',
               (select p.stripe_payment_intent_id from ops.payment_intents p where p.latest_charge_id in (e.object_id, e.payload #>> '{data,object,charge}')))
             or o.stripe_customer_id = e.payload #>> '{data,object,customer}');
-    customers := array(select c.id from public.customers c, ops.stripe_events e
-                        where e.event_id = q and c.stripe_customer_id in (e.object_id, e.payload #>> '{data,object,customer}'));
+    customers := array(select m.customer_id from ops.stripe_customers m, ops.stripe_events e
+                        where e.event_id = q and m.stripe_customer_id in (e.object_id, e.payload #>> '{data,object,customer}'));
   elsif q ~* '^T-\d+$' then
     tickets := array(select t.id from public.support_tickets t where t.ref = upper(q));
   elsif q_id is not null then
@@ -1412,7 +1496,7 @@ begin
            where o.id = any (orders) and p.latest_charge_id is not null
     union select r.stripe_refund_id from ops.refunds r join public.orders o on o.stripe_payment_intent_id = r.stripe_payment_intent_id where o.id = any (orders)
     union select d.stripe_dispute_id from ops.disputes d join public.orders o on o.stripe_payment_intent_id = d.stripe_payment_intent_id where o.id = any (orders)
-    union select c.stripe_customer_id from public.customers c where c.id = any (customers) and c.stripe_customer_id is not null
+    union select m.stripe_customer_id from ops.stripe_customers m where m.customer_id = any (customers)
     union select s.stripe_subscription_id from public.subscriptions s where s.customer_id = any (customers));
   entities := array(select 'order:' || x from unnest(orders) x
                     union all select 'customer:' || x from unnest(customers) x
@@ -1474,6 +1558,63 @@ COMMENT ON FUNCTION ops.journey(p_query text) IS 'One customer''s timeline: sele
 
 
 --
+-- Name: link_checkout_customer(jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.link_checkout_customer(s jsonb) RETURNS uuid
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$
+  select case when s ->> 'customer' is not null then ops.upsert_customer_link(
+    s ->> 'customer',
+    array[s -> 'metadata' ->> 'user_id', case when s ->> 'payment_link' is null then s ->> 'client_reference_id' end],
+    coalesce(s -> 'customer_details' ->> 'email', s ->> 'customer_email')) end
+$$;
+
+
+--
+-- Name: link_stripe_customer(text, uuid, text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.link_stripe_customer(p_stripe_customer_id text, p_user_id uuid, p_note text) RETURNS uuid
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  m ops.stripe_customers;
+  cid uuid;
+begin
+  if nullif(trim(p_note), '') is null then
+    raise exception 'say why (p_note): the link is an admin decision and is kept with its reason'
+      using errcode = 'invalid_parameter_value';
+  end if;
+  if not exists (select 1 from auth.users u where u.id = p_user_id) then
+    raise exception 'no user %', p_user_id using errcode = 'no_data_found';
+  end if;
+  perform ops.lock_stripe_customer(p_stripe_customer_id);
+  select * into m from ops.stripe_customers where stripe_customer_id = p_stripe_customer_id;
+  if not found then
+    raise exception 'no Stripe customer % is known yet; for one the server just created use ops.register_stripe_customer',
+      p_stripe_customer_id using errcode = 'no_data_found';
+  end if;
+  cid := ops.move_stripe_customer(p_stripe_customer_id, p_user_id, 'admin', left(trim(p_note), 1000));
+  -- the row it left, when it still exists (a user's row with a conflicting claim), is reviewed
+  update public.customers set needs_review = false where id = m.customer_id and needs_review;
+  update ops.stripe_customers set reviewed_at = now(), reviewed_note = left(trim(p_note), 1000)
+   where stripe_customer_id = p_stripe_customer_id;
+  return cid;
+end
+$$;
+
+
+--
+-- Name: FUNCTION link_stripe_customer(p_stripe_customer_id text, p_user_id uuid, p_note text); Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON FUNCTION ops.link_stripe_customer(p_stripe_customer_id text, p_user_id uuid, p_note text) IS 'Admin: the Stripe customer belongs to this user (moves it and its subscriptions, closes the review). Usage: select ops.link_stripe_customer(''cus_...'', ''<user id>'', ''why'');';
+
+
+--
 -- Name: lock_checkout_session(text); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -1498,6 +1639,67 @@ CREATE FUNCTION ops.lock_payment_intent(p_id text) RETURNS void
     AS $$
   insert into ops.payment_intents as p (stripe_payment_intent_id) values (p_id)
   on conflict (stripe_payment_intent_id) do update set updated_at = now()
+$$;
+
+
+--
+-- Name: lock_stripe_customer(text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.lock_stripe_customer(p_stripe_customer_id text) RETURNS void
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$
+  select pg_advisory_xact_lock(hashtextextended('ops.stripe_customers:' || p_stripe_customer_id, 0))
+$$;
+
+
+--
+-- Name: move_stripe_customer(text, uuid, text, text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.move_stripe_customer(p_stripe_customer_id text, p_user_id uuid, p_linked_by text, p_note text) RETURNS uuid
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  m ops.stripe_customers;
+  src public.customers;
+  target uuid := ops.customer_for_user(p_user_id, null);
+begin
+  if target is null then
+    raise exception 'no user %', p_user_id using errcode = 'foreign_key_violation';
+  end if;
+  select * into m from ops.stripe_customers where stripe_customer_id = p_stripe_customer_id;
+  if not found then
+    insert into ops.stripe_customers (stripe_customer_id, customer_id, linked_by, linked_at, linked_note)
+    values (p_stripe_customer_id, target, p_linked_by, now(), p_note);
+    return target;
+  end if;
+  update ops.stripe_customers set customer_id = target, linked_by = p_linked_by, linked_at = now(), linked_note = p_note
+   where stripe_customer_id = p_stripe_customer_id;
+  if m.customer_id = target then
+    return target;
+  end if;
+  select * into src from public.customers where id = m.customer_id for update;
+  update public.subscriptions set customer_id = target where stripe_customer_id = p_stripe_customer_id;
+  if src.user_id is null then
+    -- the Stripe customer's own row: what it knew of payments and of the person moves along
+    update public.customers t set
+      last_paid_at = greatest(t.last_paid_at, src.last_paid_at),
+      last_payment_failed_at = greatest(t.last_payment_failed_at, src.last_payment_failed_at),
+      email = coalesce(t.email, src.email),
+      name = coalesce(t.name, src.name)
+    where t.id = target;
+  end if;
+  if src.user_id is null and not exists (select 1 from ops.stripe_customers x where x.customer_id = src.id) then
+    delete from public.customers where id = src.id;
+  else
+    perform ops.recompute_customer(src.id);
+  end if;
+  perform ops.recompute_customer(target);
+  return target;
+end
 $$;
 
 
@@ -1888,21 +2090,33 @@ CREATE FUNCTION ops.recompute_customer(p_customer_id uuid) RETURNS text
 declare
   c public.customers;
   target text;
+  links integer;
+  live integer;
+  last_deleted timestamptz;
+  gone_at timestamptz;
 begin
   select * into c from public.customers where id = p_customer_id for update;
   if not found then
     return null;
   end if;
-  if c.deleted_at is not null then
+  select count(*), count(*) filter (where m.deleted_at is null), max(m.deleted_at)
+    into links, live, last_deleted
+    from ops.stripe_customers m where m.customer_id = c.id;
+  gone_at := case when links > 0 and live = 0 then last_deleted end;
+  if gone_at is not null then
     target := 'canceled';
   else
     select m.billing_status into target
       from public.subscriptions s
       join ops.stripe_subscription_statuses m on m.stripe_status = s.status
      where s.customer_id = c.id
+       and not exists (select 1 from ops.stripe_customers x where x.stripe_customer_id = s.stripe_customer_id and x.deleted_at is not null)
      order by m.precedence desc
      limit 1;
-    target := coalesce(target, c.billing_status);
+    target := coalesce(target, case when c.billing_status = 'lead' then 'lead' else 'canceled' end);
+  end if;
+  if gone_at is distinct from c.deleted_at then
+    update public.customers set deleted_at = gone_at where id = c.id;
   end if;
   if target is distinct from c.billing_status and exists (
     select 1 from ops.billing_status_transitions t where t.from_status = c.billing_status and t.to_status = target
@@ -2189,6 +2403,46 @@ $$;
 
 
 --
+-- Name: register_stripe_customer(text, uuid); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.register_stripe_customer(p_stripe_customer_id text, p_user_id uuid) RETURNS uuid
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $_$
+declare
+  m ops.stripe_customers;
+  owner uuid;
+begin
+  if coalesce(p_stripe_customer_id, '') !~ '^cus_[A-Za-z0-9]+$' then
+    raise exception 'not a Stripe customer id: %', left(p_stripe_customer_id, 64) using errcode = 'invalid_parameter_value';
+  end if;
+  if not exists (select 1 from auth.users u where u.id = p_user_id) then
+    raise exception 'no user %', p_user_id using errcode = 'no_data_found';
+  end if;
+  perform ops.lock_stripe_customer(p_stripe_customer_id);
+  select * into m from ops.stripe_customers where stripe_customer_id = p_stripe_customer_id;
+  if m.linked_by is not null then
+    select c.user_id into owner from public.customers c where c.id = m.customer_id;
+    if owner is distinct from p_user_id then
+      raise exception 'Stripe customer % is linked to another user: the first claim stays (an admin may move it: ops.link_stripe_customer)',
+        p_stripe_customer_id using errcode = 'unique_violation';
+    end if;
+    return m.customer_id;
+  end if;
+  return ops.move_stripe_customer(p_stripe_customer_id, p_user_id, 'server', null);
+end
+$_$;
+
+
+--
+-- Name: FUNCTION register_stripe_customer(p_stripe_customer_id text, p_user_id uuid); Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON FUNCTION ops.register_stripe_customer(p_stripe_customer_id text, p_user_id uuid) IS 'Server: records a Stripe customer it created for a user (linked_by server; first claim wins).';
+
+
+--
 -- Name: replay_job(bigint); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -2229,6 +2483,35 @@ begin
   return n;
 end
 $$;
+
+
+--
+-- Name: resolve_customer_review(uuid, text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.resolve_customer_review(p_customer_id uuid, p_note text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  if nullif(trim(p_note), '') is null then
+    raise exception 'say why (p_note): the decision is kept with its reason' using errcode = 'invalid_parameter_value';
+  end if;
+  update public.customers set needs_review = false where id = p_customer_id;
+  if not found then
+    raise exception 'no customer %', p_customer_id using errcode = 'no_data_found';
+  end if;
+  update ops.stripe_customers set reviewed_at = now(), reviewed_note = left(trim(p_note), 1000)
+   where customer_id = p_customer_id;
+end
+$$;
+
+
+--
+-- Name: FUNCTION resolve_customer_review(p_customer_id uuid, p_note text); Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON FUNCTION ops.resolve_customer_review(p_customer_id uuid, p_note text) IS 'Admin: a customer row in review stays as it is. Usage: select ops.resolve_customer_review(''<customer id>'', ''why'');';
 
 
 --
@@ -2399,6 +2682,42 @@ begin
   return jsonb_build_object('ticket_id', t.id, 'ref', t.ref, 'created', true);
 end
 $$;
+
+
+--
+-- Name: set_user_role(uuid, text, text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.set_user_role(p_user_id uuid, p_role text, p_note text) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  if p_role is null or p_role not in ('buyer', 'seller') then
+    raise exception 'role must be buyer or seller (admins are app_metadata.role)' using errcode = 'invalid_parameter_value';
+  end if;
+  if nullif(trim(p_note), '') is null then
+    raise exception 'say why (p_note): role changes are audited' using errcode = 'invalid_parameter_value';
+  end if;
+  if p_role = 'seller' and exists (select 1 from auth.users u where u.id = p_user_id and u.is_anonymous) then
+    raise exception 'an anonymous user cannot sell: they must sign up first' using errcode = 'check_violation';
+  end if;
+  perform set_config('ops.role_note', left(trim(p_note), 1000), true);
+  update public.profiles set role = p_role where id = p_user_id;
+  if not found then
+    raise exception 'no profile for user %', p_user_id using errcode = 'no_data_found';
+  end if;
+  perform set_config('ops.role_note', '', true);
+  return p_role;
+end
+$$;
+
+
+--
+-- Name: FUNCTION set_user_role(p_user_id uuid, p_role text, p_note text); Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON FUNCTION ops.set_user_role(p_user_id uuid, p_role text, p_note text) IS 'Server/admin: make a user a seller (or a buyer again), with the reason; audited in ops.role_grants. Usage: select ops.set_user_role(''<user id>'', ''seller'', ''why'');';
 
 
 --
@@ -2795,42 +3114,75 @@ CREATE FUNCTION ops.ts(epoch text) RETURNS timestamp with time zone
 
 
 --
--- Name: upsert_customer_link(text, uuid, text); Type: FUNCTION; Schema: ops; Owner: -
+-- Name: upsert_customer_link(text, text[], text); Type: FUNCTION; Schema: ops; Owner: -
 --
 
-CREATE FUNCTION ops.upsert_customer_link(p_stripe_customer_id text, p_user_id uuid, p_email text) RETURNS uuid
+CREATE FUNCTION ops.upsert_customer_link(p_stripe_customer_id text, p_claims text[], p_email text) RETURNS uuid
     LANGUAGE plpgsql
     SET search_path TO ''
     AS $$
 declare
+  claims text[] := array(select distinct trim(c) from unnest(coalesce(p_claims, '{}'::text[])) as c
+                          where nullif(trim(c), '') is not null order by 1);
+  uid uuid;
+  problem text;
+  m ops.stripe_customers;
+  cur public.customers;
   cid uuid;
-  -- metadata.user_id (set by the app's server) links; an email links only once its owner confirmed it
-  uid uuid := coalesce(p_user_id, (select u.id from auth.users u
-                                    where lower(u.email) = lower(p_email) and u.email_confirmed_at is not null
-                                      and not u.is_anonymous
-                                    limit 1));
 begin
-  select id into cid from public.customers where stripe_customer_id = p_stripe_customer_id for update;
-  if found then
-    update public.customers set user_id = coalesce(user_id, uid), email = coalesce(email, p_email)
-     where id = cid and (user_id is null or email is null)
-       and (uid is null or not exists (select 1 from public.customers c2 where c2.user_id = uid));
-    return cid;
+  if p_stripe_customer_id is null then
+    raise exception 'a Stripe customer id is required' using errcode = 'not_null_violation';
   end if;
-  if uid is not null then
-    update public.customers set stripe_customer_id = p_stripe_customer_id, email = coalesce(email, p_email)
-     where user_id = uid and stripe_customer_id is null
-     returning id into cid;
-    if cid is not null then
-      return cid;
+  perform ops.lock_stripe_customer(p_stripe_customer_id);
+  if cardinality(claims) > 1 then
+    problem := format('ambiguous: the event names several users (%s); not linked', left(array_to_string(claims, ', '), 300));
+  elsif cardinality(claims) = 1 then
+    select u.id into uid from auth.users u where u.id = ops.as_uuid(claims[1]);
+    if uid is null then
+      problem := format('the server-set user id %s names no user; not linked', left(claims[1], 64));
     end if;
   end if;
-  insert into public.customers (stripe_customer_id, email, user_id)
-  values (p_stripe_customer_id, p_email,
-          case when uid is not null and not exists (select 1 from public.customers c2 where c2.user_id = uid) then uid end)
-  on conflict (stripe_customer_id) do nothing;
-  select id into cid from public.customers where stripe_customer_id = p_stripe_customer_id for update;
-  return cid;
+
+  select * into m from ops.stripe_customers where stripe_customer_id = p_stripe_customer_id;
+  if not found then
+    if uid is not null then
+      cid := ops.customer_for_user(uid, p_email);
+      insert into ops.stripe_customers (stripe_customer_id, customer_id, linked_by, linked_at)
+      values (p_stripe_customer_id, cid, 'metadata', now());
+      return cid;
+    end if;
+    problem := coalesce(problem, ops.email_match_reason(p_email));
+    insert into public.customers (email, needs_review, review_reason)
+    values (p_email, problem is not null, left(problem, 1000))
+    returning id into cid;
+    insert into ops.stripe_customers (stripe_customer_id, customer_id) values (p_stripe_customer_id, cid);
+    return cid;
+  end if;
+
+  select * into cur from public.customers where id = m.customer_id for update;
+  if m.linked_by is not null then
+    if uid is not null and uid is distinct from cur.user_id then
+      perform ops.flag_customer_review(cur.id, format(
+        'conflicting claim: Stripe customer %s is linked to user %s (by %s); an event names user %s. The first claim stays',
+        p_stripe_customer_id, cur.user_id, m.linked_by, uid));
+    elsif problem is not null then
+      perform ops.flag_customer_review(cur.id, format('Stripe customer %s: %s', p_stripe_customer_id, problem));
+    end if;
+  elsif uid is not null then
+    return ops.move_stripe_customer(p_stripe_customer_id, uid, 'metadata', null);
+  elsif problem is not null then
+    perform ops.flag_customer_review(cur.id, problem);
+  elsif cur.review_reason is null then
+    -- an email that became a user's since: review (once; a resolved review does not reopen)
+    problem := ops.email_match_reason(coalesce(p_email, cur.email));
+    if problem is not null then
+      perform ops.flag_customer_review(cur.id, problem);
+    end if;
+  end if;
+  if cur.email is null and p_email is not null then
+    update public.customers set email = p_email where id = cur.id;
+  end if;
+  return cur.id;
 end
 $$;
 
@@ -2871,6 +3223,18 @@ $$;
 
 
 --
+-- Name: is_anonymous(); Type: FUNCTION; Schema: private; Owner: -
+--
+
+CREATE FUNCTION private.is_anonymous() RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select coalesce((auth.jwt() ->> 'is_anonymous')::boolean, false)
+$$;
+
+
+--
 -- Name: is_seller(); Type: FUNCTION; Schema: private; Owner: -
 --
 
@@ -2894,7 +3258,7 @@ begin
   insert into public.profiles (id, role, display_name)
   values (
     new.id,
-    case when new.raw_user_meta_data ->> 'role' = 'seller' then 'seller' else 'buyer' end,
+    case when new.raw_app_meta_data ->> 'role' = 'seller' and not new.is_anonymous then 'seller' else 'buyer' end,
     left(new.raw_user_meta_data ->> 'display_name', 200)
   )
   on conflict (id) do nothing;
@@ -3519,6 +3883,36 @@ COMMENT ON TABLE ops.payment_intents IS 'Facts about Stripe payment intents and 
 
 
 --
+-- Name: stripe_customers; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.stripe_customers (
+    stripe_customer_id text NOT NULL,
+    customer_id uuid NOT NULL,
+    linked_by text,
+    linked_at timestamp with time zone,
+    linked_note text,
+    reviewed_at timestamp with time zone,
+    reviewed_note text,
+    email text,
+    name text,
+    deleted_at timestamp with time zone,
+    stripe_event_created timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT stripe_customers_check CHECK (((linked_by IS NULL) = (linked_at IS NULL))),
+    CONSTRAINT stripe_customers_linked_by_check CHECK ((linked_by = ANY (ARRAY['metadata'::text, 'server'::text, 'admin'::text])))
+);
+
+
+--
+-- Name: TABLE stripe_customers; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.stripe_customers IS 'Stripe customers and the customer row each belongs to (linked_by: how it was tied to the row''s user; null when the row is its own). First claim wins: a link moves only by ops.link_stripe_customer (an admin).';
+
+
+--
 -- Name: stripe_events; Type: TABLE; Schema: ops; Owner: -
 --
 
@@ -3550,6 +3944,36 @@ CREATE TABLE ops.stripe_events (
 --
 
 COMMENT ON TABLE ops.stripe_events IS 'Ledger of Stripe webhook events: one row per event_id, with the outcome of applying it (received | processed | ignored | failed | dead).';
+
+
+--
+-- Name: customers; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.customers (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    user_id uuid,
+    email text,
+    name text,
+    billing_status text DEFAULT 'lead'::text NOT NULL,
+    access_status text DEFAULT 'blocked'::text NOT NULL,
+    last_paid_at timestamp with time zone,
+    last_payment_failed_at timestamp with time zone,
+    deleted_at timestamp with time zone,
+    stripe_event_created timestamp with time zone,
+    needs_review boolean DEFAULT false NOT NULL,
+    review_reason text,
+    version integer DEFAULT 0 NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
+-- Name: TABLE customers; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.customers IS 'Billing customers, one per app user (or per Stripe customer linked to no user): billing_status (truth from Stripe, over all the user''s subscriptions) and access_status (what the app grants) are separate columns, linked by ops.billing_statuses.';
 
 
 --
@@ -3684,14 +4108,28 @@ UNION ALL
             ELSE format('check it in Stripe (refund a double payment; match an order-less payment to its buyer and listing), then: select ops.resolve_order_review(%L, true, ''what you did'');'::text, o.id)
         END AS next_action
    FROM public.orders o
-  WHERE o.needs_review;
+  WHERE o.needs_review
+UNION ALL
+ SELECT 'customer needs review'::text AS exception,
+    COALESCE(sc.ids, 'no Stripe customer'::text) AS subject,
+    (c.id)::text AS ref,
+    c.updated_at AS since,
+    NULL::integer AS attempts,
+    c.review_reason AS error,
+    format('if %s belongs to a user: select ops.link_stripe_customer(%L, ''<user id>'', ''<why>'');  if the row is right as it is: select ops.resolve_customer_review(%L, ''<why>'');'::text, COALESCE(sc.ids, 'its Stripe customer'::text), COALESCE(sc.first_id, '<cus_...>'::text), c.id) AS next_action
+   FROM (public.customers c
+     LEFT JOIN LATERAL ( SELECT string_agg(m.stripe_customer_id, ', '::text ORDER BY m.created_at) AS ids,
+            (array_agg(m.stripe_customer_id ORDER BY m.created_at))[1] AS first_id
+           FROM ops.stripe_customers m
+          WHERE (m.customer_id = c.id)) sc ON (true))
+  WHERE c.needs_review;
 
 
 --
 -- Name: VIEW pipeline_exceptions; Type: COMMENT; Schema: ops; Owner: -
 --
 
-COMMENT ON VIEW ops.pipeline_exceptions IS 'Everything that needs a person: dead, undeliverable and retrying jobs, stuck jobs, failed Stripe events, ignored (other mode or account) and sanitized Stripe events, orders to review and payments in review; with the next action for each.';
+COMMENT ON VIEW ops.pipeline_exceptions IS 'Everything that needs a person: dead, undeliverable and retrying jobs, stuck jobs, communication degraded, failed Stripe events, ignored (other mode or account) and sanitized Stripe events, orders to review and payments in review, customers to review; with the next action for each.';
 
 
 --
@@ -3840,6 +4278,43 @@ CREATE TABLE ops.refunds (
 --
 
 COMMENT ON TABLE ops.refunds IS 'Stripe refunds (full and partial) as last reported.';
+
+
+--
+-- Name: role_grants; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.role_grants (
+    id bigint NOT NULL,
+    user_id uuid NOT NULL,
+    old_role text,
+    new_role text NOT NULL,
+    note text,
+    granted_by_role text NOT NULL,
+    granted_by_user uuid,
+    granted_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
+-- Name: TABLE role_grants; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.role_grants IS 'Every change of a marketplace role (public.profiles.role): who, when, why. Issue #10 folds it into a general ops.audit_log.';
+
+
+--
+-- Name: role_grants_id_seq; Type: SEQUENCE; Schema: ops; Owner: -
+--
+
+ALTER TABLE ops.role_grants ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME ops.role_grants_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
 
 
 --
@@ -3997,35 +4472,6 @@ COMMENT ON TABLE ops.support_vips IS 'Users the founder marks as VIP (routing ru
 
 
 --
--- Name: customers; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.customers (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    user_id uuid,
-    stripe_customer_id text,
-    email text,
-    name text,
-    billing_status text DEFAULT 'lead'::text NOT NULL,
-    access_status text DEFAULT 'blocked'::text NOT NULL,
-    last_paid_at timestamp with time zone,
-    last_payment_failed_at timestamp with time zone,
-    deleted_at timestamp with time zone,
-    stripe_event_created timestamp with time zone,
-    version integer DEFAULT 0 NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL
-);
-
-
---
--- Name: TABLE customers; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON TABLE public.customers IS 'Billing customers: billing_status (truth from Stripe) and access_status (what the app grants) are separate columns, linked by ops.billing_statuses.';
-
-
---
 -- Name: listings; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -4070,7 +4516,7 @@ CREATE TABLE public.profiles (
 -- Name: TABLE profiles; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON TABLE public.profiles IS 'One row per auth user: marketplace role (buyer | seller | admin) and display name. Admin rights come from the JWT app_metadata, not from this column.';
+COMMENT ON TABLE public.profiles IS 'One row per auth user: marketplace role (buyer | seller | admin) and display name. Seller is granted by the server (app_metadata at sign-up, ops.set_user_role later; audited in ops.role_grants); admin rights come from the JWT app_metadata, not from this column.';
 
 
 --
@@ -4372,6 +4818,14 @@ ALTER TABLE ONLY ops.refunds
 
 
 --
+-- Name: role_grants role_grants_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.role_grants
+    ADD CONSTRAINT role_grants_pkey PRIMARY KEY (id);
+
+
+--
 -- Name: settings settings_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
 --
 
@@ -4385,6 +4839,14 @@ ALTER TABLE ONLY ops.settings
 
 ALTER TABLE ONLY ops.status_changes
     ADD CONSTRAINT status_changes_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: stripe_customers stripe_customers_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.stripe_customers
+    ADD CONSTRAINT stripe_customers_pkey PRIMARY KEY (stripe_customer_id);
 
 
 --
@@ -4449,14 +4911,6 @@ ALTER TABLE ONLY ops.support_vips
 
 ALTER TABLE ONLY public.customers
     ADD CONSTRAINT customers_pkey PRIMARY KEY (id);
-
-
---
--- Name: customers customers_stripe_customer_id_key; Type: CONSTRAINT; Schema: public; Owner: -
---
-
-ALTER TABLE ONLY public.customers
-    ADD CONSTRAINT customers_stripe_customer_id_key UNIQUE (stripe_customer_id);
 
 
 --
@@ -4702,10 +5156,24 @@ CREATE INDEX refunds_payment_intent_idx ON ops.refunds USING btree (stripe_payme
 
 
 --
+-- Name: role_grants_user_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX role_grants_user_idx ON ops.role_grants USING btree (user_id, granted_at);
+
+
+--
 -- Name: status_changes_entity_idx; Type: INDEX; Schema: ops; Owner: -
 --
 
 CREATE INDEX status_changes_entity_idx ON ops.status_changes USING btree (entity, changed_at);
+
+
+--
+-- Name: stripe_customers_customer_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX stripe_customers_customer_idx ON ops.stripe_customers USING btree (customer_id);
 
 
 --
@@ -4741,6 +5209,13 @@ CREATE INDEX stripe_events_status_idx ON ops.stripe_events USING btree (status) 
 --
 
 CREATE INDEX customers_email_idx ON public.customers USING btree (lower(email));
+
+
+--
+-- Name: customers_needs_review_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX customers_needs_review_idx ON public.customers USING btree (updated_at) WHERE needs_review;
 
 
 --
@@ -4863,6 +5338,13 @@ CREATE TRIGGER jobs_900_dispatch AFTER INSERT ON ops.jobs FOR EACH ROW WHEN ((ne
 
 
 --
+-- Name: stripe_customers stripe_customers_100_set_updated_at; Type: TRIGGER; Schema: ops; Owner: -
+--
+
+CREATE TRIGGER stripe_customers_100_set_updated_at BEFORE UPDATE ON ops.stripe_customers FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+
+--
 -- Name: customers customers_100_set_updated_at; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -4873,21 +5355,21 @@ CREATE TRIGGER customers_100_set_updated_at BEFORE UPDATE ON public.customers FO
 -- Name: customers customers_200_enforce_billing_transition; Type: TRIGGER; Schema: public; Owner: -
 --
 
-CREATE TRIGGER customers_200_enforce_billing_transition BEFORE INSERT OR UPDATE OF billing_status, access_status, email ON public.customers FOR EACH ROW EXECUTE FUNCTION ops.enforce_billing_transition();
+CREATE TRIGGER customers_200_enforce_billing_transition BEFORE INSERT OR UPDATE OF billing_status, access_status, email, user_id, needs_review ON public.customers FOR EACH ROW EXECUTE FUNCTION ops.enforce_billing_transition();
 
 
 --
 -- Name: customers customers_500_enqueue_crm_sync; Type: TRIGGER; Schema: public; Owner: -
 --
 
-CREATE TRIGGER customers_500_enqueue_crm_sync AFTER INSERT ON public.customers FOR EACH ROW WHEN ((new.email IS NOT NULL)) EXECUTE FUNCTION ops.enqueue_crm_sync('crm.contact', 'customer', 'stripe_customer_id');
+CREATE TRIGGER customers_500_enqueue_crm_sync AFTER INSERT ON public.customers FOR EACH ROW WHEN (((new.email IS NOT NULL) AND ((new.user_id IS NOT NULL) OR (new.review_reason IS NULL)))) EXECUTE FUNCTION ops.enqueue_crm_sync('crm.contact', 'customer', 'user_id');
 
 
 --
 -- Name: customers customers_510_enqueue_crm_sync_on_change; Type: TRIGGER; Schema: public; Owner: -
 --
 
-CREATE TRIGGER customers_510_enqueue_crm_sync_on_change AFTER UPDATE OF billing_status, email ON public.customers FOR EACH ROW WHEN (((new.email IS NOT NULL) AND (new.version <> old.version))) EXECUTE FUNCTION ops.enqueue_crm_sync('crm.contact', 'customer', 'stripe_customer_id');
+CREATE TRIGGER customers_510_enqueue_crm_sync_on_change AFTER UPDATE OF billing_status, email, user_id, needs_review ON public.customers FOR EACH ROW WHEN (((new.email IS NOT NULL) AND (new.version <> old.version) AND ((new.user_id IS NOT NULL) OR (new.review_reason IS NULL)))) EXECUTE FUNCTION ops.enqueue_crm_sync('crm.contact', 'customer', 'user_id');
 
 
 --
@@ -4958,6 +5440,20 @@ CREATE TRIGGER orders_700_status_history AFTER INSERT OR UPDATE OF status ON pub
 --
 
 CREATE TRIGGER profiles_100_set_updated_at BEFORE UPDATE ON public.profiles FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+
+--
+-- Name: profiles profiles_300_audit_role; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER profiles_300_audit_role AFTER INSERT ON public.profiles FOR EACH ROW WHEN ((new.role <> 'buyer'::text)) EXECUTE FUNCTION ops.audit_profile_role();
+
+
+--
+-- Name: profiles profiles_310_audit_role_change; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER profiles_310_audit_role_change AFTER UPDATE OF role ON public.profiles FOR EACH ROW WHEN ((new.role IS DISTINCT FROM old.role)) EXECUTE FUNCTION ops.audit_profile_role();
 
 
 --
@@ -5118,6 +5614,14 @@ ALTER TABLE ONLY ops.order_status_transitions
 
 ALTER TABLE ONLY ops.rate_limit_grants
     ADD CONSTRAINT rate_limit_grants_bucket_fkey FOREIGN KEY (bucket) REFERENCES ops.rate_limit_buckets(bucket) ON DELETE CASCADE;
+
+
+--
+-- Name: stripe_customers stripe_customers_customer_id_fkey; Type: FK CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.stripe_customers
+    ADD CONSTRAINT stripe_customers_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES public.customers(id) ON DELETE CASCADE;
 
 
 --
@@ -5292,7 +5796,7 @@ ALTER TABLE ONLY public.ticket_messages
 -- Name: ticket_messages Admins answer every ticket; Type: POLICY; Schema: public; Owner: -
 --
 
-CREATE POLICY "Admins answer every ticket" ON public.ticket_messages FOR INSERT TO authenticated WITH CHECK ((( SELECT private.is_admin() AS is_admin) AND (author_id = ( SELECT auth.uid() AS uid))));
+CREATE POLICY "Admins answer every ticket" ON public.ticket_messages FOR INSERT TO authenticated WITH CHECK ((( SELECT private.is_admin() AS is_admin) AND (author_id = ( SELECT auth.uid() AS uid)) AND (NOT ( SELECT private.is_anonymous() AS is_anonymous))));
 
 
 --
@@ -5334,7 +5838,7 @@ CREATE POLICY "Admins can read all subscriptions" ON public.subscriptions FOR SE
 -- Name: support_tickets Admins change ticket status; Type: POLICY; Schema: public; Owner: -
 --
 
-CREATE POLICY "Admins change ticket status" ON public.support_tickets FOR UPDATE TO authenticated USING (( SELECT private.is_admin() AS is_admin)) WITH CHECK (( SELECT private.is_admin() AS is_admin));
+CREATE POLICY "Admins change ticket status" ON public.support_tickets FOR UPDATE TO authenticated USING ((( SELECT private.is_admin() AS is_admin) AND (NOT ( SELECT private.is_anonymous() AS is_anonymous)))) WITH CHECK ((( SELECT private.is_admin() AS is_admin) AND (NOT ( SELECT private.is_anonymous() AS is_anonymous))));
 
 
 --
@@ -5362,7 +5866,7 @@ CREATE POLICY "Anyone can read active listings" ON public.listings FOR SELECT TO
 -- Name: orders Buyers can create pending orders for themselves; Type: POLICY; Schema: public; Owner: -
 --
 
-CREATE POLICY "Buyers can create pending orders for themselves" ON public.orders FOR INSERT TO authenticated WITH CHECK (((buyer_id = ( SELECT auth.uid() AS uid)) AND (status = 'pending_payment'::text) AND (listing_id IS NOT NULL)));
+CREATE POLICY "Buyers can create pending orders for themselves" ON public.orders FOR INSERT TO authenticated WITH CHECK (((buyer_id = ( SELECT auth.uid() AS uid)) AND (status = 'pending_payment'::text) AND (listing_id IS NOT NULL) AND (NOT ( SELECT private.is_anonymous() AS is_anonymous))));
 
 
 --
@@ -5394,21 +5898,21 @@ CREATE POLICY "Requesters read their tickets' messages" ON public.ticket_message
 
 CREATE POLICY "Requesters write on their own tickets" ON public.ticket_messages FOR INSERT TO authenticated WITH CHECK (((author_id = ( SELECT auth.uid() AS uid)) AND (author_kind = 'requester'::text) AND (ticket_id IN ( SELECT t.id
    FROM public.support_tickets t
-  WHERE (t.requester_id = ( SELECT auth.uid() AS uid)))) AND (NOT COALESCE(((( SELECT auth.jwt() AS jwt) ->> 'is_anonymous'::text))::boolean, false))));
+  WHERE (t.requester_id = ( SELECT auth.uid() AS uid)))) AND (NOT ( SELECT private.is_anonymous() AS is_anonymous))));
 
 
 --
 -- Name: listings Sellers can create their own listings; Type: POLICY; Schema: public; Owner: -
 --
 
-CREATE POLICY "Sellers can create their own listings" ON public.listings FOR INSERT TO authenticated WITH CHECK (((seller_id = ( SELECT auth.uid() AS uid)) AND ( SELECT private.is_seller() AS is_seller)));
+CREATE POLICY "Sellers can create their own listings" ON public.listings FOR INSERT TO authenticated WITH CHECK (((seller_id = ( SELECT auth.uid() AS uid)) AND ( SELECT private.is_seller() AS is_seller) AND (NOT ( SELECT private.is_anonymous() AS is_anonymous))));
 
 
 --
 -- Name: listings Sellers can delete their own listings; Type: POLICY; Schema: public; Owner: -
 --
 
-CREATE POLICY "Sellers can delete their own listings" ON public.listings FOR DELETE TO authenticated USING (((seller_id = ( SELECT auth.uid() AS uid)) AND ( SELECT private.is_seller() AS is_seller)));
+CREATE POLICY "Sellers can delete their own listings" ON public.listings FOR DELETE TO authenticated USING (((seller_id = ( SELECT auth.uid() AS uid)) AND ( SELECT private.is_seller() AS is_seller) AND (NOT ( SELECT private.is_anonymous() AS is_anonymous))));
 
 
 --
@@ -5429,7 +5933,7 @@ CREATE POLICY "Sellers can read their own listings" ON public.listings FOR SELEC
 -- Name: listings Sellers can update their own listings; Type: POLICY; Schema: public; Owner: -
 --
 
-CREATE POLICY "Sellers can update their own listings" ON public.listings FOR UPDATE TO authenticated USING (((seller_id = ( SELECT auth.uid() AS uid)) AND ( SELECT private.is_seller() AS is_seller))) WITH CHECK (((seller_id = ( SELECT auth.uid() AS uid)) AND ( SELECT private.is_seller() AS is_seller)));
+CREATE POLICY "Sellers can update their own listings" ON public.listings FOR UPDATE TO authenticated USING (((seller_id = ( SELECT auth.uid() AS uid)) AND ( SELECT private.is_seller() AS is_seller) AND (NOT ( SELECT private.is_anonymous() AS is_anonymous)))) WITH CHECK (((seller_id = ( SELECT auth.uid() AS uid)) AND ( SELECT private.is_seller() AS is_seller) AND (NOT ( SELECT private.is_anonymous() AS is_anonymous))));
 
 
 --
@@ -5455,7 +5959,7 @@ CREATE POLICY "Sellers read messages of dispute tickets on their orders" ON publ
 -- Name: support_tickets Signed-in users open requests for themselves; Type: POLICY; Schema: public; Owner: -
 --
 
-CREATE POLICY "Signed-in users open requests for themselves" ON public.support_tickets FOR INSERT TO authenticated WITH CHECK (((requester_id = ( SELECT auth.uid() AS uid)) AND (source = 'app'::text) AND (NOT COALESCE(((( SELECT auth.jwt() AS jwt) ->> 'is_anonymous'::text))::boolean, false))));
+CREATE POLICY "Signed-in users open requests for themselves" ON public.support_tickets FOR INSERT TO authenticated WITH CHECK (((requester_id = ( SELECT auth.uid() AS uid)) AND (source = 'app'::text) AND (NOT ( SELECT private.is_anonymous() AS is_anonymous))));
 
 
 --
@@ -5485,7 +5989,7 @@ CREATE POLICY "Users can read their own subscriptions" ON public.subscriptions F
 -- Name: profiles Users can update their own profile; Type: POLICY; Schema: public; Owner: -
 --
 
-CREATE POLICY "Users can update their own profile" ON public.profiles FOR UPDATE TO authenticated USING ((id = ( SELECT auth.uid() AS uid))) WITH CHECK ((id = ( SELECT auth.uid() AS uid)));
+CREATE POLICY "Users can update their own profile" ON public.profiles FOR UPDATE TO authenticated USING (((id = ( SELECT auth.uid() AS uid)) AND (NOT ( SELECT private.is_anonymous() AS is_anonymous)))) WITH CHECK (((id = ( SELECT auth.uid() AS uid)) AND (NOT ( SELECT private.is_anonymous() AS is_anonymous))));
 
 
 --
@@ -5635,6 +6139,13 @@ REVOKE ALL ON FUNCTION ops.as_uuid(value text) FROM PUBLIC;
 
 
 --
+-- Name: FUNCTION audit_profile_role(); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.audit_profile_role() FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION backoff_delay(p_attempt integer, p_base_ms integer, p_max_ms integer, p_jitter double precision); Type: ACL; Schema: ops; Owner: -
 --
 
@@ -5709,6 +6220,13 @@ REVOKE ALL ON FUNCTION ops.current_settings() FROM PUBLIC;
 
 
 --
+-- Name: FUNCTION customer_for_user(p_user_id uuid, p_email text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.customer_for_user(p_user_id uuid, p_email text) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION customers_notify(); Type: ACL; Schema: ops; Owner: -
 --
 
@@ -5750,6 +6268,13 @@ REVOKE ALL ON FUNCTION ops.dispatch_next(p_job_id bigint) FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION ops.disputes_notify() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION email_match_reason(p_email text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.email_match_reason(p_email text) FROM PUBLIC;
 
 
 --
@@ -5804,6 +6329,13 @@ GRANT ALL ON FUNCTION ops.fail_job(p_job_id bigint, p_worker text, p_error text,
 
 
 --
+-- Name: FUNCTION flag_customer_review(p_customer_id uuid, p_reason text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.flag_customer_review(p_customer_id uuid, p_reason text) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION held_job(p_job_id bigint, p_worker text); Type: ACL; Schema: ops; Owner: -
 --
 
@@ -5841,6 +6373,21 @@ REVOKE ALL ON FUNCTION ops.journey(p_query text) FROM PUBLIC;
 
 
 --
+-- Name: FUNCTION link_checkout_customer(s jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.link_checkout_customer(s jsonb) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION link_stripe_customer(p_stripe_customer_id text, p_user_id uuid, p_note text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.link_stripe_customer(p_stripe_customer_id text, p_user_id uuid, p_note text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.link_stripe_customer(p_stripe_customer_id text, p_user_id uuid, p_note text) TO service_role;
+
+
+--
 -- Name: FUNCTION lock_checkout_session(p_id text); Type: ACL; Schema: ops; Owner: -
 --
 
@@ -5852,6 +6399,20 @@ REVOKE ALL ON FUNCTION ops.lock_checkout_session(p_id text) FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION ops.lock_payment_intent(p_id text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION lock_stripe_customer(p_stripe_customer_id text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.lock_stripe_customer(p_stripe_customer_id text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION move_stripe_customer(p_stripe_customer_id text, p_user_id uuid, p_linked_by text, p_note text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.move_stripe_customer(p_stripe_customer_id text, p_user_id uuid, p_linked_by text, p_note text) FROM PUBLIC;
 
 
 --
@@ -6002,6 +6563,14 @@ REVOKE ALL ON FUNCTION ops.record_status_change() FROM PUBLIC;
 
 
 --
+-- Name: FUNCTION register_stripe_customer(p_stripe_customer_id text, p_user_id uuid); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.register_stripe_customer(p_stripe_customer_id text, p_user_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.register_stripe_customer(p_stripe_customer_id text, p_user_id uuid) TO service_role;
+
+
+--
 -- Name: FUNCTION replay_job(p_job_id bigint); Type: ACL; Schema: ops; Owner: -
 --
 
@@ -6013,6 +6582,14 @@ REVOKE ALL ON FUNCTION ops.replay_job(p_job_id bigint) FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION ops.replay_jobs(p_status text, p_kind text, p_limit integer) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION resolve_customer_review(p_customer_id uuid, p_note text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.resolve_customer_review(p_customer_id uuid, p_note text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.resolve_customer_review(p_customer_id uuid, p_note text) TO service_role;
 
 
 --
@@ -6042,6 +6619,14 @@ REVOKE ALL ON FUNCTION ops.route_ticket(p_category text, p_billing_status text, 
 
 REVOKE ALL ON FUNCTION ops.run_support_ticket_job(p_job_id bigint, p_worker text) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.run_support_ticket_job(p_job_id bigint, p_worker text) TO pipeline_worker;
+
+
+--
+-- Name: FUNCTION set_user_role(p_user_id uuid, p_role text, p_note text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.set_user_role(p_user_id uuid, p_role text, p_note text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.set_user_role(p_user_id uuid, p_role text, p_note text) TO service_role;
 
 
 --
@@ -6131,10 +6716,10 @@ REVOKE ALL ON FUNCTION ops.ts(epoch text) FROM PUBLIC;
 
 
 --
--- Name: FUNCTION upsert_customer_link(p_stripe_customer_id text, p_user_id uuid, p_email text); Type: ACL; Schema: ops; Owner: -
+-- Name: FUNCTION upsert_customer_link(p_stripe_customer_id text, p_claims text[], p_email text); Type: ACL; Schema: ops; Owner: -
 --
 
-REVOKE ALL ON FUNCTION ops.upsert_customer_link(p_stripe_customer_id text, p_user_id uuid, p_email text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ops.upsert_customer_link(p_stripe_customer_id text, p_claims text[], p_email text) FROM PUBLIC;
 
 
 --
@@ -6150,6 +6735,14 @@ REVOKE ALL ON FUNCTION ops.upsert_refund(r jsonb, pi_id text, at timestamp with 
 
 REVOKE ALL ON FUNCTION private.is_admin() FROM PUBLIC;
 GRANT ALL ON FUNCTION private.is_admin() TO authenticated;
+
+
+--
+-- Name: FUNCTION is_anonymous(); Type: ACL; Schema: private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION private.is_anonymous() FROM PUBLIC;
+GRANT ALL ON FUNCTION private.is_anonymous() TO authenticated;
 
 
 --
@@ -6223,6 +6816,13 @@ GRANT SELECT ON TABLE ops.job_kinds TO service_role;
 
 
 --
+-- Name: TABLE stripe_customers; Type: ACL; Schema: ops; Owner: -
+--
+
+GRANT SELECT ON TABLE ops.stripe_customers TO service_role;
+
+
+--
 -- Name: TABLE stripe_events; Type: ACL; Schema: ops; Owner: -
 --
 
@@ -6230,18 +6830,102 @@ GRANT SELECT ON TABLE ops.stripe_events TO service_role;
 
 
 --
+-- Name: TABLE customers; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON TABLE public.customers TO service_role;
+GRANT SELECT ON TABLE public.customers TO authenticated;
+
+
+--
 -- Name: TABLE orders; Type: ACL; Schema: public; Owner: -
 --
 
 GRANT ALL ON TABLE public.orders TO service_role;
-GRANT SELECT ON TABLE public.orders TO authenticated;
+
+
+--
+-- Name: COLUMN orders.id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(id) ON TABLE public.orders TO authenticated;
+
+
+--
+-- Name: COLUMN orders.buyer_id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(buyer_id) ON TABLE public.orders TO authenticated;
+
+
+--
+-- Name: COLUMN orders.seller_id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(seller_id) ON TABLE public.orders TO authenticated;
 
 
 --
 -- Name: COLUMN orders.listing_id; Type: ACL; Schema: public; Owner: -
 --
 
-GRANT INSERT(listing_id) ON TABLE public.orders TO authenticated;
+GRANT SELECT(listing_id),INSERT(listing_id) ON TABLE public.orders TO authenticated;
+
+
+--
+-- Name: COLUMN orders.status; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(status) ON TABLE public.orders TO authenticated;
+
+
+--
+-- Name: COLUMN orders.amount_total; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(amount_total) ON TABLE public.orders TO authenticated;
+
+
+--
+-- Name: COLUMN orders.currency; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(currency) ON TABLE public.orders TO authenticated;
+
+
+--
+-- Name: COLUMN orders.amount_refunded; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(amount_refunded) ON TABLE public.orders TO authenticated;
+
+
+--
+-- Name: COLUMN orders.needs_review; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(needs_review) ON TABLE public.orders TO authenticated;
+
+
+--
+-- Name: COLUMN orders.paid_at; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(paid_at) ON TABLE public.orders TO authenticated;
+
+
+--
+-- Name: COLUMN orders.created_at; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(created_at) ON TABLE public.orders TO authenticated;
+
+
+--
+-- Name: COLUMN orders.updated_at; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(updated_at) ON TABLE public.orders TO authenticated;
 
 
 --
@@ -6256,14 +6940,6 @@ GRANT SELECT ON TABLE ops.pipeline_exceptions TO service_role;
 --
 
 GRANT SELECT ON TABLE ops.pipeline_health TO service_role;
-
-
---
--- Name: TABLE customers; Type: ACL; Schema: public; Owner: -
---
-
-GRANT ALL ON TABLE public.customers TO service_role;
-GRANT SELECT ON TABLE public.customers TO authenticated;
 
 
 --

@@ -8,7 +8,7 @@ create table if not exists public.profiles (
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now()
 );
-comment on table public.profiles is 'One row per auth user: marketplace role (buyer | seller | admin) and display name. Admin rights come from the JWT app_metadata, not from this column.';
+comment on table public.profiles is 'One row per auth user: marketplace role (buyer | seller | admin) and display name. Seller is granted by the server (app_metadata at sign-up, ops.set_user_role later; audited in ops.role_grants); admin rights come from the JWT app_metadata, not from this column.';
 
 create table if not exists public.listings (
   id uuid primary key default gen_random_uuid(),
@@ -111,6 +111,9 @@ create trigger orders_050_price_from_listing before insert on public.orders
   for each row execute function public.orders_price_from_listing();
 
 -- security definer: runs as the auth.users insert (GoTrue's role), which cannot write public.profiles.
+-- Selling is a right the server grants: app_metadata (raw_app_meta_data), which only the service
+-- role sets (auth.admin.createUser / updateUserById), never user_metadata, which the user writes at
+-- sign-up; later grants go through ops.set_user_role (migration 0700). Anonymous users are buyers.
 create or replace function public.handle_new_user() returns trigger
 language plpgsql
 security definer
@@ -120,7 +123,7 @@ begin
   insert into public.profiles (id, role, display_name)
   values (
     new.id,
-    case when new.raw_user_meta_data ->> 'role' = 'seller' then 'seller' else 'buyer' end,
+    case when new.raw_app_meta_data ->> 'role' = 'seller' and not new.is_anonymous then 'seller' else 'buyer' end,
     left(new.raw_user_meta_data ->> 'display_name', 200)
   )
   on conflict (id) do nothing;

@@ -1,26 +1,57 @@
--- Billing state: customers and subscriptions (product state the app reads), and ops mirrors of
--- Stripe objects (payment intents, refunds, disputes, invoices) that order status is derived from.
+-- Billing state: customers and subscriptions (product state the app reads), the links of Stripe
+-- customers to them, and ops mirrors of Stripe objects (payment intents, refunds, disputes,
+-- invoices) that order status is derived from.
 -- Mirrors keep facts that only grow, so events applied in any order converge.
 create table if not exists public.customers (
   id uuid primary key default gen_random_uuid(),
+  -- one row per app user, or per Stripe customer that belongs to no user (yet); the Stripe customers
+  -- of a row are in ops.stripe_customers (a user may have several)
   user_id uuid unique references auth.users (id) on delete set null,
-  stripe_customer_id text unique,
   email text,
   name text,
   billing_status text not null default 'lead',
   access_status text not null default 'blocked',
   last_paid_at timestamptz,
   last_payment_failed_at timestamptz,
+  -- set while every Stripe customer of the row is deleted
   deleted_at timestamptz,
-  -- created time of the newest customer.* event applied, so older updates never win
+  -- created time of the newest customer.* event applied to the row, so older updates never win
   stripe_event_created timestamptz,
-  -- bumped when billing status or email change: keys the side effects of each change once
+  -- an email-only or ambiguous match, or a conflicting claim: an admin decides (see ops.pipeline_exceptions)
+  needs_review boolean not null default false,
+  review_reason text,
+  -- bumped when billing status, email, user or review flag change: keys the side effects of each change once
   version integer not null default 0,
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now()
 );
-comment on table public.customers is 'Billing customers: billing_status (truth from Stripe) and access_status (what the app grants) are separate columns, linked by ops.billing_statuses.';
+comment on table public.customers is 'Billing customers, one per app user (or per Stripe customer linked to no user): billing_status (truth from Stripe, over all the user''s subscriptions) and access_status (what the app grants) are separate columns, linked by ops.billing_statuses.';
 create index if not exists customers_email_idx on public.customers (lower(email));
+create index if not exists customers_needs_review_idx on public.customers (updated_at) where needs_review;
+
+-- The link between Stripe and app users: each Stripe customer belongs to one customer row; several
+-- may belong to one user's row. Only a server-set id links to a user (see ops.upsert_customer_link).
+create table if not exists ops.stripe_customers (
+  stripe_customer_id text primary key,
+  customer_id uuid not null references public.customers (id) on delete cascade,
+  -- how it was linked to the row's user; null: the row is the Stripe customer's own (no user)
+  linked_by text check (linked_by in ('metadata', 'server', 'admin')),
+  linked_at timestamptz,
+  linked_note text,
+  -- an admin closed a review of it: the same email match does not reopen one
+  reviewed_at timestamptz,
+  reviewed_note text,
+  -- Stripe's customer object as last reported (newest customer.* event)
+  email text,
+  name text,
+  deleted_at timestamptz,
+  stripe_event_created timestamptz,
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now(),
+  check ((linked_by is null) = (linked_at is null))
+);
+comment on table ops.stripe_customers is 'Stripe customers and the customer row each belongs to (linked_by: how it was tied to the row''s user; null when the row is its own). First claim wins: a link moves only by ops.link_stripe_customer (an admin).';
+create index if not exists stripe_customers_customer_idx on ops.stripe_customers (customer_id);
 
 create table if not exists public.subscriptions (
   id uuid primary key default gen_random_uuid(),
@@ -112,6 +143,9 @@ create index if not exists invoices_customer_idx on ops.invoices (stripe_custome
 
 drop trigger if exists customers_100_set_updated_at on public.customers;
 create trigger customers_100_set_updated_at before update on public.customers
+  for each row execute function public.set_updated_at();
+drop trigger if exists stripe_customers_100_set_updated_at on ops.stripe_customers;
+create trigger stripe_customers_100_set_updated_at before update on ops.stripe_customers
   for each row execute function public.set_updated_at();
 drop trigger if exists subscriptions_100_set_updated_at on public.subscriptions;
 create trigger subscriptions_100_set_updated_at before update on public.subscriptions

@@ -152,12 +152,15 @@ begin
   end if;
   -- access always follows billing: nobody sets it by hand
   select b.access_status into new.access_status from ops.billing_statuses b where b.status = new.billing_status;
-  if tg_op = 'UPDATE' and (new.billing_status is distinct from old.billing_status or new.email is distinct from old.email) then
+  -- every change the CRM mirrors or holds for (a row in review is no contact) gets a new version
+  if tg_op = 'UPDATE' and (new.billing_status is distinct from old.billing_status or new.email is distinct from old.email
+                           or new.user_id is distinct from old.user_id or new.needs_review is distinct from old.needs_review) then
     new.version := old.version + 1;
   end if;
   return new;
 end
 $$;
 drop trigger if exists customers_200_enforce_billing_transition on public.customers;
-create trigger customers_200_enforce_billing_transition before insert or update of billing_status, access_status, email on public.customers
+create trigger customers_200_enforce_billing_transition
+  before insert or update of billing_status, access_status, email, user_id, needs_review on public.customers
   for each row execute function ops.enforce_billing_transition();

@@ -337,10 +337,7 @@ begin
   end if;
   if coalesce(s ->> 'mode', 'payment') <> 'payment' then
     -- subscription and setup sessions: the subscription and customer events carry the state
-    if s ->> 'customer' is not null then
-      perform ops.upsert_customer_link(s ->> 'customer', ops.as_uuid(s ->> 'client_reference_id'),
-        coalesce(s -> 'customer_details' ->> 'email', s ->> 'customer_email'));
-    end if;
+    perform ops.link_checkout_customer(s);
     return 'processed';
   end if;
 

@@ -1,5 +1,5 @@
--- CRM sync, the job engine's first consumer: new users become leads; customer and order changes
--- enqueue crm-sync jobs; the worker upserts contacts/deals and stores the mapping here.
+-- CRM sync, the job engine's first consumer: users who confirm their email become leads; customer
+-- and order changes enqueue crm-sync jobs; the worker upserts contacts/deals and stores the mapping.
 -- Also a shared rate budget so all worker instances together stay under the CRM's limit.
 insert into ops.job_kinds (kind, function_name, max_attempts, timeout_ms, lease_seconds, backoff_base_ms)
 -- lease 180 s: a deal job makes up to ~10 HubSpot calls of at most 10 s each
@@ -103,7 +103,9 @@ begin
     select jsonb_build_object('customer_id', c.id, 'email', lower(trim(c.email)), 'name', c.name,
              'billing_status', c.billing_status, 'version', c.version,
              'has_paid_order', exists (select 1 from public.orders o where o.buyer_id = c.user_id and o.paid_at is not null))
-      into ctx from public.customers c where c.id = (j.payload ->> 'customer_id')::uuid;
+      into ctx from public.customers c where c.id = (j.payload ->> 'customer_id')::uuid
+       -- held: a row without a user that needed review is no contact (see ops.flag_customer_review)
+       and (c.user_id is not null or c.review_reason is null);
   elsif j.kind = 'crm.deal' then
     -- the deal is worth what was charged (tax and discounts included), not the list price
     select jsonb_build_object('order_id', o.id, 'status', o.status, 'amount_total', o.amount_total,
@@ -189,7 +191,8 @@ as $$
 $$;
 
 -- One trigger function for every crm-sync source: arguments name the job kind, the entity (its
--- payload key, dedupe key and queue key) and the column that correlates the job with Stripe.
+-- payload key, dedupe key and queue key) and the column that correlates the job with the outside
+-- world (a Checkout session, an app user).
 -- security definer: triggers run as whoever writes the row (pipeline, service role, GoTrue);
 -- the job queue is not theirs to write, only this enqueue is.
 create or replace function ops.enqueue_crm_sync() returns trigger
@@ -213,15 +216,17 @@ drop function if exists ops.orders_enqueue_crm_sync() cascade;
 
 -- Two triggers so the update's can ask for a new version: an update that changes nothing the CRM
 -- mirrors (a customer.updated repeating the email) keeps its version, so its dedupe key names a job
--- that exists already; skipping it saves an enqueue attempt per event.
+-- that exists already; skipping it saves an enqueue attempt per event. A row without a user that
+-- ever needed review is held: its email may be a user's, whose contact it must not touch.
 drop trigger if exists customers_500_enqueue_crm_sync on public.customers;
 create trigger customers_500_enqueue_crm_sync after insert on public.customers
-  for each row when (new.email is not null)
-  execute function ops.enqueue_crm_sync('crm.contact', 'customer', 'stripe_customer_id');
+  for each row when (new.email is not null and (new.user_id is not null or new.review_reason is null))
+  execute function ops.enqueue_crm_sync('crm.contact', 'customer', 'user_id');
 drop trigger if exists customers_510_enqueue_crm_sync_on_change on public.customers;
-create trigger customers_510_enqueue_crm_sync_on_change after update of billing_status, email on public.customers
-  for each row when (new.email is not null and new.version <> old.version)
-  execute function ops.enqueue_crm_sync('crm.contact', 'customer', 'stripe_customer_id');
+create trigger customers_510_enqueue_crm_sync_on_change after update of billing_status, email, user_id, needs_review on public.customers
+  for each row when (new.email is not null and new.version <> old.version
+                     and (new.user_id is not null or new.review_reason is null))
+  execute function ops.enqueue_crm_sync('crm.contact', 'customer', 'user_id');
 
 -- only an order whose payment is confirmed is a deal: one in review (amount or currency mismatch) is not
 drop trigger if exists orders_500_enqueue_crm_sync on public.orders;
@@ -229,8 +234,10 @@ create trigger orders_500_enqueue_crm_sync after update of status, amount_refund
   for each row when (new.version <> old.version and new.payment_confirmed)
   execute function ops.enqueue_crm_sync('crm.deal', 'order', 'stripe_checkout_session_id');
 
--- security definer: runs as the auth.users insert (GoTrue's role), which cannot write customers.
--- A new user is a lead before any payment, and so a CRM contact.
+-- security definer: runs as the auth.users write (GoTrue's role), which cannot write customers.
+-- A user who confirmed their email is a lead before any payment, and so a CRM contact: not before
+-- (anyone can sign up with any address and any name), and never an anonymous user. A customer row
+-- the user already has (a Stripe customer linked first) stays as it is.
 create or replace function public.handle_new_user_customer() returns trigger
 language plpgsql
 security definer
@@ -245,7 +252,14 @@ end
 $$;
 drop trigger if exists users_200_create_customer on auth.users;
 create trigger users_200_create_customer after insert on auth.users
-  for each row when (new.email is not null) execute function public.handle_new_user_customer();
+  for each row when (new.email is not null and new.email_confirmed_at is not null and not new.is_anonymous)
+  execute function public.handle_new_user_customer();
+-- GoTrue confirms by update (the link in the email; an anonymous user adding an email)
+drop trigger if exists users_210_create_customer_on_confirm on auth.users;
+create trigger users_210_create_customer_on_confirm after update of email_confirmed_at, is_anonymous on auth.users
+  for each row when (new.email is not null and new.email_confirmed_at is not null and not new.is_anonymous
+                     and (old.email_confirmed_at is null or old.is_anonymous))
+  execute function public.handle_new_user_customer();
 
 grant execute on function ops.crm_job_context(bigint, text), ops.record_crm_sync(bigint, text, text, jsonb),
   ops.record_crm_capture(text, text, jsonb), ops.take_rate_tokens(text, integer, integer, integer) to pipeline_worker;

@@ -100,10 +100,21 @@ select case when o.status = 'in_review' then 'order payment in review' else 'ord
                         '(the order is canceled): select ops.resolve_order_review(%L, false, ''why'');', o.id, o.id)
             else format('check it in Stripe (refund a double payment; match an order-less payment to its buyer and '
                         'listing), then: select ops.resolve_order_review(%L, true, ''what you did'');', o.id) end
-  from public.orders o where o.needs_review;
-comment on view ops.pipeline_exceptions is 'Everything that needs a person: dead, undeliverable and retrying jobs, stuck jobs, failed Stripe events, ignored (other mode or account) and sanitized Stripe events, orders to review and payments in review; with the next action for each.';
+  from public.orders o where o.needs_review
+union all
+-- an email-only or ambiguous match, or a conflicting claim (docs/architecture.md, Linking rules)
+select 'customer needs review', coalesce(sc.ids, 'no Stripe customer'), c.id::text, c.updated_at, null, c.review_reason,
+       format('if %s belongs to a user: select ops.link_stripe_customer(%L, ''<user id>'', ''<why>'');  '
+              'if the row is right as it is: select ops.resolve_customer_review(%L, ''<why>'');',
+              coalesce(sc.ids, 'its Stripe customer'), coalesce(sc.first_id, '<cus_...>'), c.id)
+  from public.customers c
+  left join lateral (select string_agg(m.stripe_customer_id, ', ' order by m.created_at) as ids,
+                            (array_agg(m.stripe_customer_id order by m.created_at))[1] as first_id
+                       from ops.stripe_customers m where m.customer_id = c.id) sc on true
+ where c.needs_review;
+comment on view ops.pipeline_exceptions is 'Everything that needs a person: dead, undeliverable and retrying jobs, stuck jobs, communication degraded, failed Stripe events, ignored (other mode or account) and sanitized Stripe events, orders to review and payments in review, customers to review; with the next action for each.';
 
 revoke all on ops.pipeline_health, ops.pipeline_exceptions from public, anon, authenticated;
 grant select on ops.pipeline_health, ops.pipeline_exceptions to service_role;
 -- security_invoker views read with the reader's privileges: service_role needs the tables behind them
-grant select on ops.jobs, ops.job_kinds, ops.job_attempts, ops.stripe_events to service_role;
+grant select on ops.jobs, ops.job_kinds, ops.job_attempts, ops.stripe_events, ops.stripe_customers to service_role;

@@ -376,11 +376,12 @@ drop policy if exists "Signed-in users open requests for themselves" on public.s
 create policy "Signed-in users open requests for themselves" on public.support_tickets
   for insert to authenticated with check (
     requester_id = (select auth.uid()) and source = 'app'
-    and not coalesce(((select auth.jwt()) ->> 'is_anonymous')::boolean, false)
+    and not (select private.is_anonymous())
   );
 drop policy if exists "Admins change ticket status" on public.support_tickets;
 create policy "Admins change ticket status" on public.support_tickets
-  for update to authenticated using ((select private.is_admin())) with check ((select private.is_admin()));
+  for update to authenticated using ((select private.is_admin()) and not (select private.is_anonymous()))
+  with check ((select private.is_admin()) and not (select private.is_anonymous()));
 
 drop policy if exists "Requesters read their tickets' messages" on public.ticket_messages;
 create policy "Requesters read their tickets' messages" on public.ticket_messages
@@ -401,11 +402,13 @@ create policy "Requesters write on their own tickets" on public.ticket_messages
   for insert to authenticated with check (
     author_id = (select auth.uid()) and author_kind = 'requester'
     and ticket_id in (select t.id from public.support_tickets t where t.requester_id = (select auth.uid()))
-    and not coalesce(((select auth.jwt()) ->> 'is_anonymous')::boolean, false)
+    and not (select private.is_anonymous())
   );
 drop policy if exists "Admins answer every ticket" on public.ticket_messages;
 create policy "Admins answer every ticket" on public.ticket_messages
-  for insert to authenticated with check ((select private.is_admin()) and author_id = (select auth.uid()));
+  for insert to authenticated with check (
+    (select private.is_admin()) and author_id = (select auth.uid()) and not (select private.is_anonymous())
+  );
 
 grant execute on function public.submit_support_request(text, text, text, uuid, text, jsonb, uuid) to authenticated;
 

@@ -74,8 +74,8 @@ begin
               e.object_id, e.payload #>> '{data,object,payment_intent}',
               (select p.stripe_payment_intent_id from ops.payment_intents p where p.latest_charge_id in (e.object_id, e.payload #>> '{data,object,charge}')))
             or o.stripe_customer_id = e.payload #>> '{data,object,customer}');
-    customers := array(select c.id from public.customers c, ops.stripe_events e
-                        where e.event_id = q and c.stripe_customer_id in (e.object_id, e.payload #>> '{data,object,customer}'));
+    customers := array(select m.customer_id from ops.stripe_customers m, ops.stripe_events e
+                        where e.event_id = q and m.stripe_customer_id in (e.object_id, e.payload #>> '{data,object,customer}'));
   elsif q ~* '^T-\d+$' then
     tickets := array(select t.id from public.support_tickets t where t.ref = upper(q));
   elsif q_id is not null then
@@ -105,7 +105,7 @@ begin
            where o.id = any (orders) and p.latest_charge_id is not null
     union select r.stripe_refund_id from ops.refunds r join public.orders o on o.stripe_payment_intent_id = r.stripe_payment_intent_id where o.id = any (orders)
     union select d.stripe_dispute_id from ops.disputes d join public.orders o on o.stripe_payment_intent_id = d.stripe_payment_intent_id where o.id = any (orders)
-    union select c.stripe_customer_id from public.customers c where c.id = any (customers) and c.stripe_customer_id is not null
+    union select m.stripe_customer_id from ops.stripe_customers m where m.customer_id = any (customers)
     union select s.stripe_subscription_id from public.subscriptions s where s.customer_id = any (customers));
   entities := array(select 'order:' || x from unnest(orders) x
                     union all select 'customer:' || x from unnest(customers) x

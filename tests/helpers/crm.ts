@@ -1,13 +1,14 @@
-// Arranging CRM scenarios on the local stack: app users (lead customers), paid orders, and the jobs
+// Arranging CRM scenarios on the local stack: app users (confirmed: lead customers), paid orders, and the jobs
 // they enqueued.
 import { expect } from "vitest";
 import { pendingOrder, sql } from "./db.ts";
 import { checkoutCompleted } from "../../scripts/lib/scenarios.ts";
 import { deliver, uid } from "./stripe.ts";
 
-/** A new app user: a lead customer, and so a crm.contact job. */
+/** A new app user who confirmed their email: a lead customer, and so a crm.contact job. */
 export async function newBuyer(email: string): Promise<{ id: string; customerId: string; email: string }> {
-  const [u] = await sql<{ id: string }[]>`insert into auth.users (email) values (${email}) returning id`;
+  const [u] = await sql<{ id: string }[]>`
+    insert into auth.users (email, email_confirmed_at) values (${email}, now()) returning id`;
   const [c] = await sql<{ id: string }[]>`select id from public.customers where user_id = ${u.id}`;
   return { id: u.id, customerId: c.id, email };
 }

@@ -16,6 +16,13 @@ export async function order(id: string) {
   return row;
 }
 
+/** The customer row a Stripe customer belongs to (a user's, or its own), through its link. */
+export async function customerOf(stripeCustomerId: string) {
+  const [row] = await sql`select c.* from public.customers c
+    join ops.stripe_customers m on m.customer_id = c.id where m.stripe_customer_id = ${stripeCustomerId}`;
+  return row;
+}
+
 export async function ledger(eventIds: string[]) {
   return sql<{ event_id: string; status: string; last_error: string | null }[]>`
     select event_id, status, last_error from ops.stripe_events where event_id = any(${eventIds})`;

@@ -94,6 +94,40 @@ describe("leads and lifecycle", () => {
     expect(m).toEqual({ crm_contact_id: contacts[0].id, adapter: "hubspot" });
   });
 
+  test("a sign-up is a lead only once its email is confirmed, and a lead never renames or demotes an existing contact", async () => {
+    const email = `known-${run}@example.com`;
+    // someone's contact already: a paying customer the CRM knows by name
+    const res = await fetch(`${fake.url}/crm/v3/objects/contacts`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${fake.token}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        properties: {
+          email,
+          firstname: "Real",
+          lastname: "Owner",
+          lifecyclestage: "customer",
+          backbone_billing_status: "active",
+        },
+      }),
+    });
+    expect(res.status).toBe(201);
+    const [u] = await sql`insert into auth.users (email, raw_user_meta_data)
+      values (${email}, ${sql.json({ display_name: "Mallory Chosen" })}) returning id`;
+    expect(await sql`select 1 from public.customers where user_id = ${u.id}`).toHaveLength(0); // unconfirmed: no lead
+
+    await sql`update auth.users set email_confirmed_at = now() where id = ${u.id}`; // the link in the email
+    const [c] = await sql`select id, billing_status from public.customers where user_id = ${u.id}`;
+    expect(c.billing_status).toBe("lead");
+    await settle(await jobIds({ customers: [c.id] }));
+    expect(fake.contacts(email)).toHaveLength(1);
+    expect(fake.contacts(email)[0].properties).toMatchObject({
+      firstname: "Real",
+      lastname: "Owner",
+      lifecyclestage: "customer",
+      backbone_billing_status: "active",
+    });
+  });
+
   test("the contact's lifecycle follows billing status: lead, then customer, then churned", async () => {
     const email = `life-${run}@example.com`;
     const { id: userId, customerId } = await newBuyer(email);
@@ -425,6 +459,19 @@ describe("failures, dead letters and replay", () => {
     expect(exc.next_action).toContain(`ops.replay_job(${ids[0]})`);
   });
 
+  test("a contact job whose customer row was merged into its user's (or deleted) completes as skipped, not dead", async () => {
+    const gone = "00000000-0000-4000-8000-00000000900d";
+    const [{ id }] = await sql`select ops.enqueue_job('crm.contact', ${
+      sql.json({ customer_id: gone })
+    }, ${`test:gone:${run}`},
+      interval '1 hour') as id`;
+    await sql`update ops.jobs set run_at = now() where id = ${id}`;
+    await sql`select ops.dispatch_job(${id})`;
+    await settle([Number(id)]);
+    const [job] = await sql`select status, result from ops.jobs where id = ${id}`;
+    expect(job).toMatchObject({ status: "succeeded", result: { skipped: expect.stringMatching(/no longer exists/) } });
+  });
+
   test("a job dead after its max attempts is replayed by the CLI with its original key", async () => {
     const { customerId } = await newBuyer(`replay-${run}@example.com`);
     await settle(await jobIds({ customers: [customerId] })); // its lead contact, so failNext hits our job
@@ -432,7 +479,8 @@ describe("failures, dead letters and replay", () => {
       sql.json({ customer_id: customerId })
     }, ${`test:replay:${run}`}, interval '1 hour') as id`;
     await sql`update ops.jobs set run_at = now(), max_attempts = 2 where id = ${id}`;
-    fake.failNext("500", { count: 2, match: /contacts\/batch\/upsert/ });
+    // a lead's contact is a create (leads never update a contact): the fault hits whichever call it makes
+    fake.failNext("500", { count: 2, match: "POST /crm/v3/objects/contacts" });
     await sql`select ops.dispatch_job(${id})`;
     await settle([Number(id)]);
     const [dead] = await sql`select status, attempts, dedupe_key from ops.jobs where id = ${id}`;

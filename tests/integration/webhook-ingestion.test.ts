@@ -2,7 +2,7 @@
 // subscriptions, converging whatever the delivery order.
 import { afterAll, describe, expect, test } from "vitest";
 import { SEED } from "../../scripts/lib/seed.ts";
-import { ledger, order, pendingOrder, sql } from "../helpers/db.ts";
+import { customerOf, ledger, order, pendingOrder, sql } from "../helpers/db.ts";
 import {
   chargeRefunded,
   checkoutCompleted,
@@ -25,9 +25,8 @@ async function deliverAll(events: Evt[]) {
 }
 
 async function customerState(stripeCustomerId: string) {
-  const [c] =
-    await sql`select billing_status, access_status from public.customers where stripe_customer_id = ${stripeCustomerId}`;
-  return c;
+  const c = await customerOf(stripeCustomerId);
+  return c && { billing_status: c.billing_status, access_status: c.access_status };
 }
 
 describe("each event is recorded once", () => {
@@ -168,8 +167,7 @@ describe("failed payments grant nothing", () => {
     }, { type: "invoice.payment_failed" });
     await deliverAll([...subscriptionEvents(cus, sub, ["incomplete"], t0()), invoice]);
     expect(await customerState(cus)).toEqual({ billing_status: "lead", access_status: "blocked" });
-    const [c] = await sql`select last_payment_failed_at from public.customers where stripe_customer_id = ${cus}`;
-    expect(c.last_payment_failed_at).not.toBeNull();
+    expect((await customerOf(cus)).last_payment_failed_at).not.toBeNull();
   });
 
   test("a past_due subscription gives grace, then unpaid blocks access", async () => {
@@ -441,15 +439,13 @@ describe("failed events heal or go dead", () => {
 });
 
 describe("customers are linked to app users safely", () => {
-  test("an email links a Stripe customer only to a user who confirmed it; metadata.user_id links explicitly", async () => {
+  test("an email never links a Stripe customer, confirmed or not (review instead); metadata.user_id links", async () => {
     const email = `lookalike-${uid().slice(0, 8)}@example.com`;
     const [squatter] = await sql`insert into auth.users (email) values (${email}) returning id`; // never confirmed
     const cus = uid("cus_");
     await deliverAll([event("customer_updated", { id: cus, email, metadata: {} }, { type: "customer.created" })]);
-    const [c] = await sql`select user_id from public.customers where stripe_customer_id = ${cus}`;
-    expect(c.user_id).toBeNull();
-    const [lead] = await sql`select stripe_customer_id from public.customers where user_id = ${squatter.id}`;
-    expect(lead.stripe_customer_id).toBeNull();
+    expect(await customerOf(cus)).toMatchObject({ user_id: null, needs_review: true });
+    expect(await sql`select 1 from public.customers where user_id = ${squatter.id}`).toHaveLength(0); // no lead either
 
     const confirmedEmail = `confirmed-${uid().slice(0, 8)}@example.com`;
     const [owner] =
@@ -458,8 +454,15 @@ describe("customers are linked to app users safely", () => {
     await deliverAll([
       event("customer_updated", { id: cus2, email: confirmedEmail, metadata: {} }, { type: "customer.created" }),
     ]);
-    const [linked] = await sql`select user_id from public.customers where stripe_customer_id = ${cus2}`;
-    expect(linked.user_id).toBe(owner.id);
+    expect(await customerOf(cus2)).toMatchObject({ user_id: null, needs_review: true });
+
+    const cus3 = uid("cus_");
+    await deliverAll([
+      event("customer_updated", { id: cus3, email: confirmedEmail, metadata: { user_id: owner.id } }, {
+        type: "customer.created",
+      }),
+    ]);
+    expect(await customerOf(cus3)).toMatchObject({ user_id: owner.id, needs_review: false });
   });
 
   test("a deleted Stripe customer ends canceled with access blocked, and an older update does not revive it", async () => {
@@ -477,7 +480,7 @@ describe("customers are linked to app users safely", () => {
       }),
     ]);
     expect(await customerState(cus)).toEqual({ billing_status: "canceled", access_status: "blocked" });
-    const [c] = await sql`select deleted_at, name from public.customers where stripe_customer_id = ${cus}`;
+    const c = await customerOf(cus);
     expect(c.deleted_at).not.toBeNull();
     expect(c.name).toBe("Final Name");
   });

@@ -196,6 +196,52 @@ describe("HubSpot adapter: idempotent writes", () => {
   });
 });
 
+describe("HubSpot adapter: a lead never overwrites an existing contact", () => {
+  const lead = (address: string, firstName = "Mallory", lastName = "Chosen") => ({
+    email: address,
+    firstName,
+    lastName,
+    lifecycleStage: "lead" as const,
+    billingStatus: "lead",
+  });
+
+  test("a lead for a new email creates the contact with its name and lead status", async () => {
+    const crm = adapter();
+    const address = email();
+    const { contactId } = await crm.upsertContact(lead(address, "Nia", "Lead"));
+    expect(fake.contacts(address)).toHaveLength(1);
+    expect(fake.contacts(address)[0]).toMatchObject({
+      id: contactId,
+      properties: { firstname: "Nia", lastname: "Lead", lifecyclestage: "lead", backbone_billing_status: "lead" },
+    });
+  });
+
+  test("a lead for an existing contact changes neither its name nor its stronger lifecycle or billing status", async () => {
+    const crm = adapter();
+    const address = email();
+    const first = await crm.upsertContact(contact(address)); // Jane Doe, a paying customer
+    const again = await crm.upsertContact(lead(` ${address.toUpperCase()}`));
+    expect(again.contactId).toBe(first.contactId);
+    expect(fake.contacts(address)).toHaveLength(1);
+    expect(fake.contacts(address)[0].properties).toMatchObject({
+      firstname: "Jane",
+      lastname: "Doe",
+      lifecyclestage: "customer",
+      backbone_billing_status: "active",
+    });
+  });
+
+  test("a lead whose create answer was lost finds the contact it made on the retry", async () => {
+    const crm = adapter();
+    const address = email();
+    fake.failNext("drop-after", { match: "POST /crm/v3/objects/contacts" });
+    expect((await crmError(crm.upsertContact(lead(address)))).retryable).toBe(true);
+    const retried = await crm.upsertContact(lead(address));
+    expect(fake.contacts(address)).toHaveLength(1);
+    expect(retried.contactId).toBe(fake.contacts(address)[0].id);
+  });
+});
+
 describe("HubSpot adapter: one attempt, classified for the job engine", () => {
   test("429 gives a retryable ProviderError with retryAfterMs from Retry-After seconds", async () => {
     fake.setFaults({ retryAfter: 7 });
@@ -376,9 +422,25 @@ describe("capture adapter", () => {
       kind: "contact",
       key: "jane@example.com",
       externalId: a.contactId,
-      payload: { email: "jane@example.com", lifecycleStage: "customer", billingStatus: "active" },
+      payload: { email: "jane@example.com", lifecycleStage: "customer", billingStatus: "active", mode: "upsert" },
     });
     expect(records[2]).toMatchObject({ kind: "deal", key: d.orderKey, payload: { amount: 1999, currency: "usd" } });
+  });
+
+  test("a lead is recorded as create-only: it would never change an existing contact", async () => {
+    const records: CaptureRecord[] = [];
+    const crm = createCaptureAdapter(async (r) => {
+      records.push(r);
+    });
+    const a = await crm.upsertContact({
+      email: "Lead@Example.com",
+      firstName: "Nia",
+      lifecycleStage: "lead",
+      billingStatus: "lead",
+    });
+    const b = await crm.upsertContact(contact("lead@example.com"));
+    expect(a.contactId).toBe(b.contactId);
+    expect(records.map((r) => r.payload.mode)).toEqual(["create_only", "upsert"]);
   });
 
   test("a bad input is permanent and a failing recorder is retryable", async () => {

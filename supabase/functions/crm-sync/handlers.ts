@@ -66,10 +66,11 @@ export function crmHandlers(sql: postgres.Sql, env: Record<string, string | unde
     },
   });
 
-  /** The entity as it is now (null once it is gone), after reserving the job's calls from the shared budget. */
-  async function begin<T>(job: Job, worker: string, calls: (ctx: T) => number): Promise<T> {
+  /** The entity as it is now (null once it is gone, or held from the CRM), after reserving the job's
+   * calls from the shared budget. */
+  async function begin<T>(job: Job, worker: string, calls: (ctx: T) => number): Promise<T | null> {
     const [{ ctx }] = await sql`select ops.crm_job_context(${job.id}, ${worker}) as ctx`;
-    if (!ctx) throw new PermanentJobError(`${job.kind}: the customer or order no longer exists`);
+    if (!ctx) return null;
     if (adapter.rateBudget) {
       const wait = await takeRateTokens(sql, adapter.rateBudget, calls(ctx));
       if (wait > 0) throw new Deferral(wait, `CRM rate budget used up; resuming in ${wait} ms`);
@@ -119,6 +120,9 @@ export function crmHandlers(sql: postgres.Sql, env: Record<string, string | unde
   return {
     "crm.contact": async (job, { worker }) => {
       const person = await begin<Person>(job, worker, () => 1);
+      // a customer row merged into its user's (ops.link_stripe_customer) or deleted, or one held from
+      // the CRM (no user, needed review): nothing to sync, and nothing an operator must do
+      if (!person) return { skipped: "the customer no longer exists or is held from the CRM" };
       if (!person.email) throw new PermanentJobError("crm.contact: the customer has no email to key the contact by");
       const s = sync(job, worker);
       await s.upsertPerson(person);
@@ -132,6 +136,7 @@ export function crmHandlers(sql: postgres.Sql, env: Record<string, string | unde
         worker,
         (o) => (o.buyer?.email && !knownContactId(o.buyer, adapter) ? 1 : 0) + 2 + (o.status === "disputed" ? 3 : 0),
       );
+      if (!order) throw new PermanentJobError("crm.deal: the order no longer exists");
       const s = sync(job, worker);
       // the buyer's contact is kept current by its own crm.contact jobs; upsert it here only if never synced
       const contactId = knownContactId(order.buyer, adapter) ??

@@ -1,38 +1,55 @@
 -- Who may do what: the role x table x operation matrix of the exposed tables (anon, buyers,
--- sellers, admin, service_role), the ops schema wall and the stripe_webhook role.
+-- sellers, anonymous users, admin, service_role), down to the order columns each may read; who
+-- grants the seller role; the ops schema wall and the stripe_webhook role.
 -- Every actor and row is created inside the transaction, so seed.sql does not matter.
 begin;
 set search_path = public, extensions;
-select plan(123);
+select plan(160);
 
--- Ids: users ...b0a / ...b0b buyers, ...c0a / ...c0b sellers, ...c0d a seller demoted to buyer,
--- ...ad0 admin; listings ...1a1 (seller_a, active), ...1a2 (seller_a, inactive), ...1b1 (seller_b),
--- ...1d1 (seller_d); orders ...da1 (buyer_a buys 1a1), ...db1 (buyer_b buys 1b1);
--- customers cus_pgtap_a (buyer_a), cus_pgtap_b (buyer_b) with subscriptions sub_pgtap_a, sub_pgtap_b.
-insert into auth.users (id, email, raw_app_meta_data, raw_user_meta_data) values
-  ('00000000-0000-4000-8000-000000000b0a', 'buyer_a@pgtap.test', '{}', '{}'),
-  ('00000000-0000-4000-8000-000000000b0b', 'buyer_b@pgtap.test', '{}', '{}'),
-  ('00000000-0000-4000-8000-000000000c0a', 'seller_a@pgtap.test', '{}', '{"role":"seller"}'),
-  ('00000000-0000-4000-8000-000000000c0b', 'seller_b@pgtap.test', '{}', '{"role":"seller"}'),
-  ('00000000-0000-4000-8000-000000000c0d', 'seller_d@pgtap.test', '{}', '{"role":"seller"}'),
-  ('00000000-0000-4000-8000-000000000ad0', 'admin@pgtap.test', '{"role":"admin"}', '{}');
+-- Ids: users ...b0a / ...b0b buyers, ...c0a / ...c0b sellers (granted by the server: app_metadata),
+-- ...c0d a seller demoted to buyer, ...c0e a user who named themselves seller in user_metadata,
+-- ...a0a an anonymous user, ...ad0 admin; listings ...1a1 (seller_a, active), ...1a2 (seller_a,
+-- inactive), ...1b1 (seller_b), ...1d1 (seller_d), ...1e1 (the anonymous user, made a seller by hand);
+-- orders ...da1 (buyer_a buys 1a1), ...db1 (buyer_b buys 1b1), the latter in review;
+-- customers of buyer_a (Stripe customer cus_pgtap_a) and buyer_b (cus_pgtap_b) with subscriptions
+-- sub_pgtap_a, sub_pgtap_b.
+insert into auth.users (id, email, raw_app_meta_data, raw_user_meta_data, is_anonymous) values
+  ('00000000-0000-4000-8000-000000000b0a', 'buyer_a@pgtap.test', '{}', '{}', false),
+  ('00000000-0000-4000-8000-000000000b0b', 'buyer_b@pgtap.test', '{}', '{}', false),
+  ('00000000-0000-4000-8000-000000000c0a', 'seller_a@pgtap.test', '{"role":"seller"}', '{}', false),
+  ('00000000-0000-4000-8000-000000000c0b', 'seller_b@pgtap.test', '{"role":"seller"}', '{}', false),
+  ('00000000-0000-4000-8000-000000000c0d', 'seller_d@pgtap.test', '{"role":"seller"}', '{}', false),
+  ('00000000-0000-4000-8000-000000000c0e', 'self_made@pgtap.test', '{}', '{"role":"seller"}', false),
+  ('00000000-0000-4000-8000-000000000a0a', null, '{"role":"seller"}', '{"role":"seller"}', true),
+  ('00000000-0000-4000-8000-000000000ad0', 'admin@pgtap.test', '{"role":"admin"}', '{}', false);
 insert into public.listings (id, seller_id, title, price_amount, currency, active) values
   ('00000000-0000-4000-8000-0000000001a1', '00000000-0000-4000-8000-000000000c0a', 'A mug', 2500, 'usd', true),
   ('00000000-0000-4000-8000-0000000001a2', '00000000-0000-4000-8000-000000000c0a', 'A draft', 4000, 'usd', false),
   ('00000000-0000-4000-8000-0000000001b1', '00000000-0000-4000-8000-000000000c0b', 'B board', 6400, 'eur', true),
   ('00000000-0000-4000-8000-0000000001d1', '00000000-0000-4000-8000-000000000c0d', 'D vase', 1000, 'usd', true);
 update public.profiles set role = 'buyer' where id = '00000000-0000-4000-8000-000000000c0d';
-insert into public.orders (id, buyer_id, listing_id) values
-  ('00000000-0000-4000-8000-000000000da1', '00000000-0000-4000-8000-000000000b0a', '00000000-0000-4000-8000-0000000001a1'),
-  ('00000000-0000-4000-8000-000000000db1', '00000000-0000-4000-8000-000000000b0b', '00000000-0000-4000-8000-0000000001b1');
--- a sign-up may already have made a lead customer row for the user
-insert into public.customers (user_id, stripe_customer_id, email, billing_status) values
-  ('00000000-0000-4000-8000-000000000b0a', 'cus_pgtap_a', 'buyer_a@pgtap.test', 'active'),
-  ('00000000-0000-4000-8000-000000000b0b', 'cus_pgtap_b', 'buyer_b@pgtap.test', 'active')
-on conflict (user_id) do update set stripe_customer_id = excluded.stripe_customer_id, billing_status = excluded.billing_status;
+-- by hand, as no door allows it: the walls below must hold for an anonymous user even then
+update public.profiles set role = 'seller' where id = '00000000-0000-4000-8000-000000000a0a';
+insert into public.listings (id, seller_id, title, price_amount, currency, active) values
+  ('00000000-0000-4000-8000-0000000001e1', '00000000-0000-4000-8000-000000000a0a', 'E lamp', 500, 'usd', true);
+insert into public.orders (id, buyer_id, listing_id, amount_total, currency) values
+  ('00000000-0000-4000-8000-000000000da1', '00000000-0000-4000-8000-000000000b0a', '00000000-0000-4000-8000-0000000001a1', 2500, 'usd'),
+  ('00000000-0000-4000-8000-000000000db1', '00000000-0000-4000-8000-000000000b0b', '00000000-0000-4000-8000-0000000001b1', 6400, 'eur');
+update public.orders set stripe_checkout_session_id = 'cs_pgtap_' || right(id::text, 3), stripe_customer_id = 'cus_pgtap_' || right(id::text, 2),
+       stripe_payment_intent_id = 'pi_pgtap_' || right(id::text, 3)
+ where id in ('00000000-0000-4000-8000-000000000da1', '00000000-0000-4000-8000-000000000db1');
+update public.orders set needs_review = true, review_reason = 'pgtap: an internal reason'
+ where id = '00000000-0000-4000-8000-000000000db1';
+insert into public.customers (user_id, email, billing_status) values
+  ('00000000-0000-4000-8000-000000000b0a', 'buyer_a@pgtap.test', 'active'),
+  ('00000000-0000-4000-8000-000000000b0b', 'buyer_b@pgtap.test', 'active')
+on conflict (user_id) do update set billing_status = excluded.billing_status;
+insert into ops.stripe_customers (stripe_customer_id, customer_id, linked_by, linked_at)
+select 'cus_pgtap_' || split_part(split_part(c.email, '@', 1), '_', 2), c.id, 'metadata', now()
+  from public.customers c where c.email in ('buyer_a@pgtap.test', 'buyer_b@pgtap.test');
 insert into public.subscriptions (stripe_subscription_id, customer_id, stripe_customer_id, status, stripe_event_created, stripe_event_rank)
-select 'sub_pgtap_' || right(c.stripe_customer_id, 1), c.id, c.stripe_customer_id, 'active', now(), 30
-  from public.customers c where c.stripe_customer_id in ('cus_pgtap_a', 'cus_pgtap_b');
+select 'sub_pgtap_' || right(m.stripe_customer_id, 1), m.customer_id, m.stripe_customer_id, 'active', now(), 30
+  from ops.stripe_customers m where m.stripe_customer_id in ('cus_pgtap_a', 'cus_pgtap_b');
 
 -- How many rows a statement touched ('0' when RLS hides them), or the error it raised, so that
 -- one failing statement shows its error instead of aborting the file.
@@ -73,13 +90,39 @@ select set_eq(
   $$ select p.oid::regprocedure::text from pg_proc p
       where p.pronamespace in ('public'::regnamespace, 'ops'::regnamespace, 'private'::regnamespace)
         and has_function_privilege('authenticated', p.oid, 'execute') $$,
-  array['private.is_admin()', 'private.is_seller()',
+  array['private.is_admin()', 'private.is_seller()', 'private.is_anonymous()',
         'submit_support_request(text,text,text,uuid,text,jsonb,uuid)'],
-  'authenticated can execute only the policy helpers private.is_admin() and private.is_seller(), and submit_support_request');
+  'authenticated can execute only the policy helpers private.is_admin(), private.is_seller(), private.is_anonymous(), and submit_support_request');
 select is_empty(
   $$ select tablename || ': ' || policyname from pg_policies
-      where schemaname = 'public' and concat(qual, with_check) ~ '(app_metadata|profiles)' $$,
-  'no policy inlines the admin or seller test: they call private.is_admin() / private.is_seller()');
+      where schemaname = 'public' and concat(qual, with_check) ~ '(app_metadata|profiles|is_anonymous'')' $$,
+  'no policy inlines the admin, seller or anonymous test: they call private.is_admin() / is_seller() / is_anonymous()');
+select is_empty(
+  $$ select tablename || ': ' || policyname from pg_policies
+      where schemaname = 'public' and cmd <> 'SELECT' and concat(qual, with_check) !~ 'private\.is_anonymous\(\)' $$,
+  'every write policy keeps anonymous users out (private.is_anonymous())');
+select set_eq(
+  $$ select a.attname::text from pg_attribute a
+      where a.attrelid = 'public.orders'::regclass and a.attnum > 0 and not a.attisdropped
+        and has_column_privilege('authenticated', a.attrelid, a.attnum, 'select') $$,
+  array['id', 'buyer_id', 'seller_id', 'listing_id', 'status', 'amount_total', 'currency', 'amount_refunded',
+        'needs_review', 'paid_at', 'created_at', 'updated_at'],
+  'authenticated may read exactly the order columns a seller needs: no Stripe ids, checkout facts, review reason or version');
+
+-- ---------------------------------------------------------------- who is a seller
+select results_eq(
+  $$ select id, role from public.profiles where id in ('00000000-0000-4000-8000-000000000c0a', '00000000-0000-4000-8000-000000000c0e')
+      order by id $$,
+  $$ values ('00000000-0000-4000-8000-000000000c0a'::uuid, 'seller'), ('00000000-0000-4000-8000-000000000c0e'::uuid, 'buyer') $$,
+  'seller comes from app_metadata (the server''s); a role the user wrote into user_metadata at sign-up makes a buyer');
+select results_eq(
+  $$ select old_role, new_role from ops.role_grants where user_id = '00000000-0000-4000-8000-000000000a0a' $$,
+  $$ values ('buyer', 'seller') $$,
+  'an anonymous user signs up a buyer even with app_metadata.role seller (the one audit row is this test''s change by hand)');
+select results_eq(
+  $$ select old_role, new_role, note from ops.role_grants where user_id = '00000000-0000-4000-8000-000000000c0a' $$,
+  $$ values (null::text, 'seller', 'at sign-up, from app_metadata.role') $$,
+  'a seller granted at sign-up leaves an audit row');
 
 -- ---------------------------------------------------------------- anon
 -- acting as anon
@@ -107,8 +150,8 @@ select throws_ok(stmt, '42501', null, 'anon cannot ' || what)
     ($$update public.orders set status = 'paid' where id = '00000000-0000-4000-8000-000000000da1'$$, 'update orders'),
     ($$delete from public.orders where id = '00000000-0000-4000-8000-000000000da1'$$, 'delete orders'),
     ($$insert into public.customers (email) values ('x@pgtap.test')$$, 'insert customers'),
-    ($$update public.customers set email = 'x' where stripe_customer_id = 'cus_pgtap_a'$$, 'update customers'),
-    ($$delete from public.customers where stripe_customer_id = 'cus_pgtap_a'$$, 'delete customers'),
+    ($$update public.customers set email = 'x' where email = 'buyer_a@pgtap.test'$$, 'update customers'),
+    ($$delete from public.customers where email = 'buyer_a@pgtap.test'$$, 'delete customers'),
     ($$insert into public.subscriptions (stripe_subscription_id, stripe_customer_id, status, stripe_event_created, stripe_event_rank)
        values ('sub_x', 'cus_x', 'active', now(), 30)$$, 'insert subscriptions'),
     ($$update public.subscriptions set status = 'canceled' where stripe_subscription_id = 'sub_pgtap_a'$$, 'update subscriptions'),
@@ -127,8 +170,13 @@ select results_eq('select id from public.profiles', $$ values ('00000000-0000-40
   'buyer_a reads only their own profile');
 select results_eq('select id from public.orders', $$ values ('00000000-0000-4000-8000-000000000da1'::uuid) $$,
   'buyer_a reads only their own order');
-select results_eq('select stripe_customer_id from public.customers', $$ values ('cus_pgtap_a') $$,
+select results_eq('select email from public.customers', $$ values ('buyer_a@pgtap.test') $$,
   'buyer_a reads only their own customer row');
+select results_eq('select status, amount_total, currency from public.orders',
+  $$ values ('pending_payment', 2500::bigint, 'usd') $$,
+  'buyer_a reads the status and price of their order');
+select throws_ok(format('select %s from public.orders', col), '42501', null, 'buyer_a cannot read ' || col || ' of their own order')
+  from unnest(array['stripe_customer_id', 'stripe_payment_intent_id', 'review_reason', '*']) as col;
 select results_eq('select stripe_subscription_id from public.subscriptions', $$ values ('sub_pgtap_a') $$,
   'buyer_a reads only their own subscriptions');
 select results_eq(
@@ -153,6 +201,8 @@ select throws_ok(stmt, '42501', null, 'buyer_a cannot ' || what)
   from (values
     ($$insert into public.profiles (id) values ('00000000-0000-4000-8000-000000000b0a')$$, 'insert profiles'),
     ($$update public.profiles set role = 'seller' where id = '00000000-0000-4000-8000-000000000b0a'$$, 'make themselves a seller'),
+    ($$select ops.set_user_role('00000000-0000-4000-8000-000000000b0a', 'seller', 'me')$$, 'make themselves a seller through ops.set_user_role'),
+    ($$select ops.link_stripe_customer('cus_pgtap_b', '00000000-0000-4000-8000-000000000b0a', 'mine')$$, 'link another buyer''s Stripe customer to themselves'),
     ($$delete from public.profiles where id = '00000000-0000-4000-8000-000000000b0a'$$, 'delete their profile'),
     ($$insert into public.listings (title, price_amount) values ('x', 1)$$, 'create listings (not a seller)'),
     ($$insert into public.orders (listing_id, buyer_id) values ('00000000-0000-4000-8000-0000000001a1', '00000000-0000-4000-8000-000000000b0b')$$,
@@ -162,8 +212,8 @@ select throws_ok(stmt, '42501', null, 'buyer_a cannot ' || what)
     ($$update public.orders set status = 'paid' where id = '00000000-0000-4000-8000-000000000da1'$$, 'change their order''s status'),
     ($$delete from public.orders where id = '00000000-0000-4000-8000-000000000da1'$$, 'delete their order'),
     ($$insert into public.customers (email) values ('x@pgtap.test')$$, 'insert customers'),
-    ($$update public.customers set billing_status = 'active' where stripe_customer_id = 'cus_pgtap_a'$$, 'update their customer row'),
-    ($$delete from public.customers where stripe_customer_id = 'cus_pgtap_a'$$, 'delete their customer row'),
+    ($$update public.customers set billing_status = 'active' where email = 'buyer_a@pgtap.test'$$, 'update their customer row'),
+    ($$delete from public.customers where email = 'buyer_a@pgtap.test'$$, 'delete their customer row'),
     ($$insert into public.subscriptions (stripe_subscription_id, stripe_customer_id, status, stripe_event_created, stripe_event_rank)
        values ('sub_x', 'cus_pgtap_a', 'active', now(), 30)$$, 'insert subscriptions'),
     ($$update public.subscriptions set status = 'active' where stripe_subscription_id = 'sub_pgtap_a'$$, 'update their subscription'),
@@ -196,7 +246,7 @@ set local request.jwt.claims = '{"sub":"00000000-0000-4000-8000-000000000b0b","r
 
 select results_eq('select id from public.orders', $$ values ('00000000-0000-4000-8000-000000000db1'::uuid) $$,
   'buyer_b reads only their own order');
-select results_eq('select stripe_customer_id from public.customers', $$ values ('cus_pgtap_b') $$,
+select results_eq('select email from public.customers', $$ values ('buyer_b@pgtap.test') $$,
   'buyer_b reads only their own customer row');
 select results_eq('select stripe_subscription_id from public.subscriptions', $$ values ('sub_pgtap_b') $$,
   'buyer_b reads only their own subscriptions');
@@ -252,6 +302,14 @@ select results_eq('select buyer_id from public.orders order by buyer_id',
   'seller_b reads the orders of their own listing, from any buyer');
 select is_empty($$ select 1 from public.listings where id = '00000000-0000-4000-8000-0000000001a2' $$,
   'seller_b does not read seller_a''s inactive listing');
+select results_eq(
+  $$ select buyer_id, status, amount_total, currency, needs_review from public.orders where id = '00000000-0000-4000-8000-000000000db1' $$,
+  $$ values ('00000000-0000-4000-8000-000000000b0b'::uuid, 'pending_payment', 6400::bigint, 'eur', true) $$,
+  'seller_b reads what they need to fulfil an order: buyer, status, price, and that it is held for review');
+select throws_ok(format('select %s from public.orders', col), '42501', null,
+                 'seller_b cannot read ' || col || ' of an order of theirs')
+  from unnest(array['stripe_customer_id', 'stripe_checkout_session_id', 'stripe_payment_intent_id', 'review_reason',
+                    'amount_charged', 'currency_charged', 'version', '*']) as col;
 
 -- ---------------------------------------------------------------- seller_d, demoted to buyer
 reset role;
@@ -265,6 +323,28 @@ select is(pg_temp.rows($$ update public.listings set price_amount = 1 where id =
   'a demoted seller cannot update their old listing');
 select is(pg_temp.rows($$ delete from public.listings where id = '00000000-0000-4000-8000-0000000001d1' $$), '0',
   'a demoted seller cannot delete their old listing');
+
+-- ---------------------------------------------------------------- anonymous user
+reset role;
+-- acting as the anonymous user (signInAnonymously: is_anonymous in the JWT), with a seller profile set by hand
+set local role authenticated;
+set local request.jwt.claims = '{"sub":"00000000-0000-4000-8000-000000000a0a","role":"authenticated","is_anonymous":true}';
+
+select results_eq('select id from public.profiles', $$ values ('00000000-0000-4000-8000-000000000a0a'::uuid) $$,
+  'an anonymous user reads their own profile');
+select set_has('select id from public.listings', $$ values ('00000000-0000-4000-8000-0000000001a1'::uuid) $$,
+  'an anonymous user reads active listings');
+select throws_ok(stmt, '42501', null, 'an anonymous user cannot ' || what)
+  from (values
+    ($$insert into public.listings (title, price_amount) values ('E new', 900)$$, 'create a listing (even with a seller profile)'),
+    ($$insert into public.orders (listing_id) values ('00000000-0000-4000-8000-0000000001a1')$$, 'create an order')
+  ) as denied(stmt, what);
+select is(pg_temp.rows(stmt), '0', 'an anonymous user cannot ' || what)
+  from (values
+    ($$update public.listings set price_amount = 1 where id = '00000000-0000-4000-8000-0000000001e1'$$, 'update their own listing'),
+    ($$delete from public.listings where id = '00000000-0000-4000-8000-0000000001e1'$$, 'delete their own listing'),
+    ($$update public.profiles set display_name = 'x' where id = '00000000-0000-4000-8000-000000000a0a'$$, 'update their own profile')
+  ) as denied(stmt, what);
 
 -- ---------------------------------------------------------------- admin
 reset role;
@@ -283,7 +363,9 @@ select set_has('select id from public.listings',
 select set_has('select id from public.orders',
   $$ values ('00000000-0000-4000-8000-000000000da1'::uuid), ('00000000-0000-4000-8000-000000000db1'::uuid) $$,
   'admin reads every order');
-select set_has('select stripe_customer_id from public.customers', $$ values ('cus_pgtap_a'), ('cus_pgtap_b') $$,
+select throws_ok('select review_reason, stripe_customer_id from public.orders', '42501', null,
+  'admin reads the internal order columns only through the service role (server side, Studio), not the API role');
+select set_has('select email from public.customers', $$ values ('buyer_a@pgtap.test'), ('buyer_b@pgtap.test') $$,
   'admin reads every customer row');
 select set_has('select stripe_subscription_id from public.subscriptions', $$ values ('sub_pgtap_a'), ('sub_pgtap_b') $$,
   'admin reads every subscription');
@@ -293,7 +375,7 @@ select throws_ok(stmt, '42501', null, 'admin cannot ' || what)
   from (values
     ($$update public.orders set status = 'paid' where id = '00000000-0000-4000-8000-000000000da1'$$, 'change an order''s status'),
     ($$delete from public.orders where id = '00000000-0000-4000-8000-000000000da1'$$, 'delete an order'),
-    ($$update public.customers set billing_status = 'active' where stripe_customer_id = 'cus_pgtap_a'$$, 'update a customer row'),
+    ($$update public.customers set billing_status = 'active' where email = 'buyer_a@pgtap.test'$$, 'update a customer row'),
     ($$delete from public.subscriptions where stripe_subscription_id = 'sub_pgtap_a'$$, 'delete a subscription'),
     ('select * from ops.stripe_events', 'read ops.stripe_events (no usage on ops)')
   ) as denied(stmt, what);
@@ -345,13 +427,28 @@ select set_has('select id from public.listings',
 select set_has('select id from public.orders',
   $$ values ('00000000-0000-4000-8000-000000000da1'::uuid), ('00000000-0000-4000-8000-000000000db1'::uuid) $$,
   'service_role reads every order');
-select set_has('select stripe_customer_id from public.customers', $$ values ('cus_pgtap_a'), ('cus_pgtap_b') $$,
+select results_eq($$ select review_reason, stripe_customer_id from public.orders where id = '00000000-0000-4000-8000-000000000db1' $$,
+  $$ values ('pgtap: an internal reason', 'cus_pgtap_b1') $$,
+  'service_role reads every column of an order: review reasons and Stripe ids');
+select set_has('select email from public.customers', $$ values ('buyer_a@pgtap.test'), ('buyer_b@pgtap.test') $$,
   'service_role reads every customer row');
 select set_has('select stripe_subscription_id from public.subscriptions', $$ values ('sub_pgtap_a'), ('sub_pgtap_b') $$,
   'service_role reads every subscription');
 select set_has('select id from public.profiles',
   $$ values ('00000000-0000-4000-8000-000000000b0a'::uuid), ('00000000-0000-4000-8000-000000000c0b'::uuid) $$,
   'service_role reads every profile');
+-- the server grants selling, with a reason
+select is(ops.set_user_role('00000000-0000-4000-8000-000000000c0e', 'seller', 'shop verified (ticket 7)'), 'seller',
+  'service_role can make a user a seller through ops.set_user_role');
+select is((select role from public.profiles where id = '00000000-0000-4000-8000-000000000c0e'), 'seller',
+  'the user is a seller now');
+select throws_ok(stmt, code, null, 'ops.set_user_role refuses ' || what)
+  from (values
+    ($$select ops.set_user_role('00000000-0000-4000-8000-000000000b0b', 'admin', 'x')$$, '22023', 'the admin role (that is app_metadata)'),
+    ($$select ops.set_user_role('00000000-0000-4000-8000-000000000b0b', 'seller', ' ')$$, '22023', 'a change without a reason'),
+    ($$select ops.set_user_role('00000000-0000-4000-8000-000000000a0a', 'seller', 'x')$$, '23514', 'to make an anonymous user a seller'),
+    ($$select ops.set_user_role('00000000-0000-4000-8000-0000000000ff', 'seller', 'x')$$, 'P0002', 'a user without a profile')
+  ) as denied(stmt, code, what);
 -- rows run in order: each statement touches exactly one row
 select is(pg_temp.rows(stmt), '1', 'service_role can ' || what)
   from (values
@@ -366,9 +463,9 @@ select is(pg_temp.rows(stmt), '1', 'service_role can ' || what)
       'insert an order'),
     ($$update public.orders set status = 'paid' where id = '00000000-0000-4000-8000-000000000db1'$$, 'move an order''s status'),
     ($$delete from public.orders where id = '00000000-0000-4000-8000-000000000db1'$$, 'delete an order'),
-    ($$insert into public.customers (stripe_customer_id, email) values ('cus_pgtap_new', 'new@pgtap.test')$$, 'insert a customer row'),
-    ($$update public.customers set name = 'B' where stripe_customer_id = 'cus_pgtap_b'$$, 'update a customer row'),
-    ($$delete from public.customers where stripe_customer_id = 'cus_pgtap_b'$$, 'delete a customer row'),
+    ($$insert into public.customers (email) values ('new@pgtap.test')$$, 'insert a customer row'),
+    ($$update public.customers set name = 'B' where email = 'buyer_b@pgtap.test'$$, 'update a customer row'),
+    ($$delete from public.customers where email = 'buyer_b@pgtap.test'$$, 'delete a customer row'),
     ($$insert into public.subscriptions (stripe_subscription_id, stripe_customer_id, status, stripe_event_created, stripe_event_rank)
        values ('sub_pgtap_new', 'cus_pgtap_new', 'trialing', now(), 20)$$, 'insert a subscription'),
     ($$update public.subscriptions set status = 'active' where stripe_subscription_id = 'sub_pgtap_new'$$, 'update a subscription'),
@@ -376,5 +473,10 @@ select is(pg_temp.rows(stmt), '1', 'service_role can ' || what)
   ) as allowed(stmt, what);
 
 reset role;
+-- as postgres: the audit of the grant above
+select results_eq(
+  $$ select old_role, new_role, note, granted_by_role from ops.role_grants where user_id = '00000000-0000-4000-8000-000000000c0e' $$,
+  $$ values ('buyer', 'seller', 'shop verified (ticket 7)', 'service_role') $$,
+  'every role change leaves an audit row: before, after, why and who');
 select * from finish();
 rollback;

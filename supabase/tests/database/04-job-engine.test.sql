@@ -6,7 +6,7 @@
 -- cannot see (so never sends) the requests queued here.
 begin;
 set search_path = public, extensions;
-select plan(176);
+select plan(181);
 
 -- Committed jobs (seed, other runs) would blur counts: drop them for this transaction only.
 delete from ops.jobs;
@@ -407,11 +407,30 @@ select is((select max(dedupe_key) from ops.jobs where payload ->> 'order_id' = '
   'crm.deal:00000000-0000-4000-8000-0000000004d1:v2',
   'a review flag (like a further partial refund) is mirrored: it enqueues the next version');
 
+-- leads: only a confirmed email makes one (anyone can sign up with any address and any name)
 insert into auth.users (id, email, raw_user_meta_data)
-values ('00000000-0000-4000-8000-0000000004e1', ' New.Lead@PGTAP.test', '{"display_name":"Nia Lead"}');
+values ('00000000-0000-4000-8000-0000000004e1', ' New.Lead@PGTAP.test', '{"display_name":"Nia Lead"}'),
+       ('00000000-0000-4000-8000-0000000004e2', 'never.confirmed@pgtap.test', '{"display_name":"Not Yet"}');
+insert into auth.users (id, email, email_confirmed_at, is_anonymous)
+values ('00000000-0000-4000-8000-0000000004e3', 'anon.upgrade@pgtap.test', now(), true),
+       ('00000000-0000-4000-8000-0000000004e4', 'confirmed.at.signup@pgtap.test', now(), false);
+select is_empty($$ select 1 from public.customers where user_id in ('00000000-0000-4000-8000-0000000004e1', '00000000-0000-4000-8000-0000000004e2') $$,
+  'an unconfirmed sign-up is no lead customer (and so no CRM contact)');
+select is_empty($$ select 1 from public.customers where user_id = '00000000-0000-4000-8000-0000000004e3' $$,
+  'an anonymous user is never a lead, even with a confirmed email');
+select is((select billing_status from public.customers where user_id = '00000000-0000-4000-8000-0000000004e4'), 'lead',
+  'a user whose email is confirmed at sign-up is a lead at once');
+update auth.users set email_confirmed_at = now() where id = '00000000-0000-4000-8000-0000000004e1';
 select results_eq($$ select email, name, billing_status from public.customers where user_id = '00000000-0000-4000-8000-0000000004e1' $$,
   $$ values ('new.lead@pgtap.test', 'Nia Lead', 'lead') $$,
-  'a new auth user becomes a lead customer (email trimmed and lower-cased)');
+  'confirming the email makes the user a lead customer (email trimmed and lower-cased)');
+update auth.users set raw_user_meta_data = '{"display_name":"Renamed"}' where id = '00000000-0000-4000-8000-0000000004e1';
+update auth.users set email_confirmed_at = now() where id = '00000000-0000-4000-8000-0000000004e1';
+select is((select count(*)::int from public.customers where user_id = '00000000-0000-4000-8000-0000000004e1'), 1,
+  'a second confirmation changes nothing');
+update auth.users set is_anonymous = false where id = '00000000-0000-4000-8000-0000000004e3';
+select is((select billing_status from public.customers where user_id = '00000000-0000-4000-8000-0000000004e3'), 'lead',
+  'an anonymous user who becomes a permanent one with a confirmed email is a lead then');
 select results_eq(
   $$ select j.dedupe_key from ops.jobs j join public.customers c on j.payload ->> 'customer_id' = c.id::text
       where c.user_id = '00000000-0000-4000-8000-0000000004e1' $$,

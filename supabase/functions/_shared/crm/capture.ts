@@ -7,6 +7,7 @@ import {
   type ContactInput,
   type CrmAdapter,
   type DealInput,
+  isCreateOnly,
   type NoteInput,
 } from "./contract.ts";
 
@@ -24,6 +25,8 @@ export function createCaptureAdapter(recorder: CaptureRecorder): CrmAdapter {
         lastName: c.lastName?.trim() || undefined,
         lifecycleStage: c.lifecycleStage,
         billingStatus: c.billingStatus,
+        // create_only: the CRM would create the contact if new and leave an existing one unchanged
+        mode: isCreateOnly(c) ? "create_only" : "upsert",
       });
       return { contactId };
     },

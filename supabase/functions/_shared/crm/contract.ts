@@ -9,10 +9,18 @@ export type ContactInput = {
   email: string;
   firstName?: string;
   lastName?: string;
-  /** lead: no paid order yet; customer: paying; other: canceled or churned (see hubspot.ts). */
+  /** lead: no paid order yet; customer: paying; other: canceled or churned (see hubspot.ts).
+   * A lead only ever CREATES a contact: an existing contact with its email keeps its names, lifecycle
+   * stage and billing status (a sign-up's name is whatever was typed; the contact may be someone's
+   * who pays, or a person's edits). See isCreateOnly. */
   lifecycleStage: LifecycleStage;
   billingStatus: string;
 };
+
+/** Whether an upsert of this contact may only create it, never change an existing one (a lead). */
+export function isCreateOnly(c: ContactInput): boolean {
+  return c.lifecycleStage === "lead";
+}
 
 export type DealInput = {
   /** Our order uuid: the idempotency key of the deal. */

@@ -13,6 +13,9 @@
 //   after a write, unlike search. Limits: a note whose marker was edited away by a person is written again, and
 //   two concurrent attempts for one key could both create (the job engine's lease prevents that).
 //
+// Leads only create (contract.ts isCreateOnly): a plain create, whose 409 for an existing email names the
+// contact, which is then left untouched: a sign-up never renames a contact or lowers its billing status.
+//
 // Lifecycle stages: lead -> "lead", customer -> "customer", canceled or churned -> "other". HubSpot only moves
 // lifecyclestage forward through the API; "other" comes after "customer", and sending "lead" to a customer
 // leaves it a customer. We never clear the stage to force it back: people in the CRM may have promoted it.
@@ -35,6 +38,7 @@ import {
   type ContactInput,
   type CrmAdapter,
   type DealInput,
+  isCreateOnly,
   type LifecycleStage,
   type NoteInput,
 } from "./contract.ts";
@@ -236,6 +240,22 @@ export function createHubSpotAdapter(
     throw new ProviderError(`${operation}: HubSpot answered without a result`, { retryable: true });
   }
 
+  /** A contact created only if no contact has the email; an existing one is left exactly as it is and its
+   * id returned (from HubSpot's 409 "Contact already exists. Existing ID: <id>"). Idempotent: emails are
+   * unique in HubSpot, so a retry after a lost answer meets the 409 of its own first attempt. */
+  async function createContact(operation: string, properties: Record<string, string>) {
+    try {
+      const res = await call(`${operation} (create only)`, "POST", "/crm/v3/objects/contacts", { properties });
+      if (typeof res.id === "string" || typeof res.id === "number") return String(res.id);
+      throw new ProviderError(`${operation}: HubSpot answered without a contact id`, { retryable: true });
+    } catch (err) {
+      if (!(err instanceof ProviderError) || err.status !== 409) throw err;
+      const existing = /Existing ID: *(\d+)/.exec(err.message)?.[1];
+      if (!existing) throw permanent(`${operation}: HubSpot answered 409 without the existing contact's id`, 409);
+      return existing;
+    }
+  }
+
   /** The id of a note associated to the anchor whose body carries the marker, if an earlier attempt made it. */
   async function findMarkedNote(operation: string, anchor: [string, string], marker: string) {
     const ids: string[] = [];
@@ -283,6 +303,7 @@ export function createHubSpotAdapter(
       // names only when we know them: never blank what someone typed into the CRM
       if (c.firstName?.trim()) properties.firstname = c.firstName.trim();
       if (c.lastName?.trim()) properties.lastname = c.lastName.trim();
+      if (isCreateOnly(c)) return { contactId: await createContact(operation, properties) };
       const res = await call(operation, "POST", "/crm/v3/objects/contacts/batch/upsert", {
         inputs: [{ idProperty: "email", id: email, properties }],
       });
