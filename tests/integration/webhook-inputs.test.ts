@@ -157,7 +157,7 @@ describe("a NUL typed by a customer", () => {
       name: "Ada\uFFFDLovelace",
       description: String.raw`typed \u0000 as text`,
     });
-    const [customer] = await sql`select name from public.customers where stripe_customer_id = ${cus}`;
+    const [customer] = await sql`select name from ops.stripe_customers where stripe_customer_id = ${cus}`;
     expect(customer.name).toBe("Ada\uFFFDLovelace");
     const [exc] = await exceptionFor(e.id);
     expect(exc.exception).toBe("sanitized Stripe event");
