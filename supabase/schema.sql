@@ -73,9 +73,7 @@ declare
   pi_id text := c ->> 'payment_intent';
   at timestamptz := ops.ts(evt ->> 'created');
   captured boolean := c ->> 'status' = 'succeeded' or coalesce((c ->> 'captured')::boolean, false);
-  -- a session that names no order waits for its payment to get one: lock it first (lock order)
-  orphan text := (select s.stripe_checkout_session_id from ops.checkout_sessions s
-                   where s.stripe_payment_intent_id = c ->> 'payment_intent' and s.order_id is null order by 1 limit 1);
+  orphan text;
   known ops.payment_intents;
   newer boolean;
   r jsonb;
@@ -83,10 +81,7 @@ begin
   if pi_id is null then
     return 'ignored'; -- a charge outside a payment intent is not one of our orders
   end if;
-  if orphan is not null then
-    perform ops.lock_checkout_session(orphan);
-  end if;
-  perform ops.lock_payment_intent(pi_id);
+  orphan := ops.lock_payment(pi_id);
   select * into known from ops.payment_intents where stripe_payment_intent_id = pi_id;
   newer := ops.newer_charge(captured, at, c ->> 'id', known.latest_charge_succeeded, known.latest_charge_at, known.latest_charge_id);
   update ops.payment_intents set
@@ -347,16 +342,11 @@ declare
   succeeded boolean := evt ->> 'type' = 'payment_intent.succeeded';
   order_ref uuid := ops.as_uuid(p -> 'metadata' ->> 'order_id');
   charge text := coalesce(p ->> 'latest_charge', p -> 'charges' -> 'data' -> 0 ->> 'id');
-  -- a session that names no order waits for its payment to get one: lock it first (lock order)
-  orphan text := (select s.stripe_checkout_session_id from ops.checkout_sessions s
-                   where s.stripe_payment_intent_id = p ->> 'id' and s.order_id is null order by 1 limit 1);
+  orphan text;
   known ops.payment_intents;
   newer boolean;
 begin
-  if orphan is not null then
-    perform ops.lock_checkout_session(orphan);
-  end if;
-  perform ops.lock_payment_intent(pi_id);
+  orphan := ops.lock_payment(pi_id);
   select * into known from ops.payment_intents where stripe_payment_intent_id = pi_id;
   newer := ops.newer_charge(succeeded, at, charge, known.latest_charge_succeeded, known.latest_charge_at, known.latest_charge_id);
   -- the event type is the fact; snapshot objects can carry a stale status. A success's amounts are
@@ -1630,6 +1620,27 @@ $$;
 
 
 --
+-- Name: lock_payment(text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.lock_payment(p_pi_id text) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  orphan text := (select s.stripe_checkout_session_id from ops.checkout_sessions s
+                   where s.stripe_payment_intent_id = p_pi_id and s.order_id is null order by 1 limit 1);
+begin
+  if orphan is not null then
+    perform ops.lock_checkout_session(orphan);
+  end if;
+  perform ops.lock_payment_intent(p_pi_id);
+  return orphan;
+end
+$$;
+
+
+--
 -- Name: lock_payment_intent(text); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -1756,67 +1767,66 @@ begin
   -- the first attempt freezes what the message says (and to whom): a retry must send the same body
   -- under the same idempotency key (Resend refuses the key with another body), and a replay too
   if j.payload ? 'data' then
-    return jsonb_build_object('template', template, 'channel', split_part(j.kind, '.', 2), 'entity', entity,
-      'recipient', recipient, 'to', j.payload ->> 'to', 'key', j.dedupe_key,
-      'suppressed', (select s.reason from ops.email_suppressions s where s.email = j.payload ->> 'to'),
-      'data', j.payload -> 'data');
+    data := j.payload -> 'data';
+    to_email := j.payload ->> 'to';
+  else
+    to_email := ops.notify_recipient_email(recipient);
+    if recipient like 'user:%' and to_email is null then
+      raise exception 'recipient % has no email address', recipient using errcode = 'no_data_found';
+    end if;
+    -- each template's payload, named as its zod schema in _shared/notify/templates.ts names it
+    data := jsonb_strip_nulls(case
+      when template in ('payment_receipt', 'payment_failed', 'refund_confirmation') then (
+        select jsonb_build_object('order_ref', upper(left(o.id::text, 8)),
+                 -- what the buyer was charged (tax and discounts included), else the list price
+                 'amount', coalesce(o.amount_charged, o.amount_total, 0), 'currency', coalesce(o.currency_charged, o.currency, 'usd'),
+                 'item', l.title,
+                 'paid_at', o.paid_at, 'customer_name', coalesce(c.name, p.display_name),
+                 'reason', (select pi.last_error from ops.payment_intents pi where pi.stripe_payment_intent_id = o.stripe_payment_intent_id),
+                 -- a refund's amounts as they were when it was enqueued (this refund, and the total with it)
+                 'amount_refunded', (j.payload ->> 'refunded_total')::bigint - coalesce((j.payload ->> 'refunded_before')::bigint, 0),
+                 'total_refunded', (j.payload ->> 'refunded_total')::bigint,
+                 'order_amount', coalesce(o.amount_charged, o.amount_total, 0))
+          from public.orders o
+          left join public.listings l on l.id = o.listing_id
+          left join public.profiles p on p.id = o.buyer_id
+          left join public.customers c on c.user_id = o.buyer_id
+         where o.id = ops.as_uuid(coalesce(j.payload ->> 'order_id', entity_id)))
+      when template = 'welcome' then (
+        select jsonb_build_object('customer_name', coalesce(c.name, p.display_name))
+          from auth.users u left join public.customers c on c.user_id = u.id left join public.profiles p on p.id = u.id
+         where u.id = ops.as_uuid(entity_id))
+      when template in ('support_ack', 'founder_new_ticket') then (
+        select jsonb_build_object('ticket_ref', t.ref, 'subject', t.subject, 'category', t.category,
+                 'queue', t.queue, 'priority', t.priority, 'tags', to_jsonb(t.tags),
+                 'requester_email', lower(u.email), 'order_ref', upper(left(t.order_id::text, 8)),
+                 'customer_name', coalesce(c.name, p.display_name),
+                 'message', (select m.body from public.ticket_messages m where m.ticket_id = t.id order by m.created_at limit 1))
+          from public.support_tickets t
+          left join auth.users u on u.id = t.requester_id
+          left join public.customers c on c.user_id = t.requester_id
+          left join public.profiles p on p.id = t.requester_id
+         where t.id = ops.as_uuid(entity_id))
+      when template = 'slack_dispute_alert' then (
+        select jsonb_build_object('dispute_id', d.stripe_dispute_id, 'amount', coalesce(d.amount, 0), 'currency', coalesce(d.currency, 'usd'),
+                 'reason', coalesce(d.reason, 'not given'), 'evidence_due_by', d.evidence_due_by,
+                 'order_ref', upper(left(o.id::text, 8)),
+                 'ticket_ref', (select t.ref from public.support_tickets t where t.case_key = 'dispute:' || d.stripe_dispute_id))
+          from ops.disputes d
+          left join public.orders o on o.stripe_payment_intent_id = d.stripe_payment_intent_id
+         where d.stripe_dispute_id = entity_id
+         limit 1)
+      when template = 'slack_dead_job_alert' then (
+        select jsonb_build_object('job_id', x.id, 'kind', x.kind, 'attempts', x.attempts,
+                 'last_error', coalesce(left(x.last_error, 1000), 'no error recorded'), 'dedupe_key', x.dedupe_key,
+                 'entity', coalesce(x.payload ->> 'entity', x.queue_key))
+          from ops.jobs x where entity_id ~ '^[0-9]{1,18}$' and x.id = entity_id::bigint)
+    end);
+    if data is null then
+      raise exception '% for % has nothing to say: % is gone', template, recipient, entity using errcode = 'no_data_found';
+    end if;
+    update ops.jobs set payload = payload || jsonb_build_object('data', data, 'to', to_email) where id = j.id;
   end if;
-  to_email := ops.notify_recipient_email(recipient);
-  if recipient like 'user:%' and to_email is null then
-    raise exception 'recipient % has no email address', recipient using errcode = 'no_data_found';
-  end if;
-  -- each template's payload, named as its zod schema in _shared/notify/templates.ts names it
-  data := jsonb_strip_nulls(case
-    when template in ('payment_receipt', 'payment_failed', 'refund_confirmation') then (
-      select jsonb_build_object('order_ref', upper(left(o.id::text, 8)),
-               -- what the buyer was charged (tax and discounts included), else the list price
-               'amount', coalesce(o.amount_charged, o.amount_total, 0), 'currency', coalesce(o.currency_charged, o.currency, 'usd'),
-               'item', l.title,
-               'paid_at', o.paid_at, 'customer_name', coalesce(c.name, p.display_name),
-               'reason', (select pi.last_error from ops.payment_intents pi where pi.stripe_payment_intent_id = o.stripe_payment_intent_id),
-               -- a refund's amounts as they were when it was enqueued (this refund, and the total with it)
-               'amount_refunded', (j.payload ->> 'refunded_total')::bigint - coalesce((j.payload ->> 'refunded_before')::bigint, 0),
-               'total_refunded', (j.payload ->> 'refunded_total')::bigint,
-               'order_amount', coalesce(o.amount_charged, o.amount_total, 0))
-        from public.orders o
-        left join public.listings l on l.id = o.listing_id
-        left join public.profiles p on p.id = o.buyer_id
-        left join public.customers c on c.user_id = o.buyer_id
-       where o.id = ops.as_uuid(coalesce(j.payload ->> 'order_id', entity_id)))
-    when template = 'welcome' then (
-      select jsonb_build_object('customer_name', coalesce(c.name, p.display_name))
-        from auth.users u left join public.customers c on c.user_id = u.id left join public.profiles p on p.id = u.id
-       where u.id = ops.as_uuid(entity_id))
-    when template in ('support_ack', 'founder_new_ticket') then (
-      select jsonb_build_object('ticket_ref', t.ref, 'subject', t.subject, 'category', t.category,
-               'queue', t.queue, 'priority', t.priority, 'tags', to_jsonb(t.tags),
-               'requester_email', lower(u.email), 'order_ref', upper(left(t.order_id::text, 8)),
-               'customer_name', coalesce(c.name, p.display_name),
-               'message', (select m.body from public.ticket_messages m where m.ticket_id = t.id order by m.created_at limit 1))
-        from public.support_tickets t
-        left join auth.users u on u.id = t.requester_id
-        left join public.customers c on c.user_id = t.requester_id
-        left join public.profiles p on p.id = t.requester_id
-       where t.id = ops.as_uuid(entity_id))
-    when template = 'slack_dispute_alert' then (
-      select jsonb_build_object('dispute_id', d.stripe_dispute_id, 'amount', coalesce(d.amount, 0), 'currency', coalesce(d.currency, 'usd'),
-               'reason', coalesce(d.reason, 'not given'), 'evidence_due_by', d.evidence_due_by,
-               'order_ref', upper(left(o.id::text, 8)),
-               'ticket_ref', (select t.ref from public.support_tickets t where t.case_key = 'dispute:' || d.stripe_dispute_id))
-        from ops.disputes d
-        left join public.orders o on o.stripe_payment_intent_id = d.stripe_payment_intent_id
-       where d.stripe_dispute_id = entity_id
-       limit 1)
-    when template = 'slack_dead_job_alert' then (
-      select jsonb_build_object('job_id', x.id, 'kind', x.kind, 'attempts', x.attempts,
-               'last_error', coalesce(left(x.last_error, 1000), 'no error recorded'), 'dedupe_key', x.dedupe_key,
-               'entity', coalesce(x.payload ->> 'entity', x.queue_key))
-        from ops.jobs x where entity_id ~ '^[0-9]{1,18}$' and x.id = entity_id::bigint)
-  end);
-  if data is null then
-    raise exception '% for % has nothing to say: % is gone', template, recipient, entity using errcode = 'no_data_found';
-  end if;
-  update ops.jobs set payload = payload || jsonb_build_object('data', data, 'to', to_email) where id = j.id;
   return jsonb_build_object('template', template, 'channel', split_part(j.kind, '.', 2), 'entity', entity,
     'recipient', recipient, 'to', to_email, 'key', j.dedupe_key,
     'suppressed', (select s.reason from ops.email_suppressions s where s.email = to_email),
@@ -2275,13 +2285,10 @@ CREATE FUNCTION ops.record_crm_sync(p_job_id bigint, p_worker text, p_adapter te
     SET search_path TO ''
     AS $$
 declare
-  j ops.jobs := ops.held_job(p_job_id, p_worker);
+  j ops.jobs := ops.require_held_job(p_job_id, p_worker);
   contact jsonb;
   allowed uuid[];
 begin
-  if j.id is null then
-    raise exception 'job % is not held by %', p_job_id, p_worker using errcode = 'lock_not_available';
-  end if;
   -- a job records only its own entities: its customer, or its order and that order's buyer
   allowed := array_remove(array[
     (j.payload ->> 'customer_id')::uuid,
@@ -2354,11 +2361,8 @@ CREATE FUNCTION ops.record_notification(p_job_id bigint, p_worker text, p_status
     SET search_path TO ''
     AS $$
 declare
-  j ops.jobs := ops.held_job(p_job_id, p_worker);
+  j ops.jobs := ops.require_held_job(p_job_id, p_worker);
 begin
-  if j.id is null then
-    raise exception 'job % is not held by %', p_job_id, p_worker using errcode = 'lock_not_available';
-  end if;
   insert into ops.notifications (job_id, dedupe_key, channel, template, entity, recipient, status, adapter, provider_id, detail)
   values (j.id, j.dedupe_key, split_part(j.kind, '.', 2), j.payload ->> 'template', j.payload ->> 'entity', p_recipient,
           p_status, p_adapter, p_provider_id, left(p_detail, 500))
@@ -2481,6 +2485,25 @@ begin
     n := n + ops.replay_job(job_id)::int;
   end loop;
   return n;
+end
+$$;
+
+
+--
+-- Name: require_held_job(bigint, text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.require_held_job(p_job_id bigint, p_worker text) RETURNS ops.jobs
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  j ops.jobs := ops.held_job(p_job_id, p_worker);
+begin
+  if j.id is null then
+    raise exception 'job % is not held by %', p_job_id, p_worker using errcode = 'lock_not_available';
+  end if;
+  return j;
 end
 $$;
 
@@ -2625,7 +2648,7 @@ CREATE FUNCTION ops.run_support_ticket_job(p_job_id bigint, p_worker text) RETUR
     SET search_path TO ''
     AS $$
 declare
-  j ops.jobs := ops.held_job(p_job_id, p_worker);
+  j ops.jobs := ops.require_held_job(p_job_id, p_worker);
   case_name text := j.payload ->> 'case';
   the_case text;
   d ops.disputes;
@@ -2633,9 +2656,6 @@ declare
   t public.support_tickets;
   note text;
 begin
-  if j.id is null then
-    raise exception 'job % is not held by %', p_job_id, p_worker using errcode = 'lock_not_available';
-  end if;
   if case_name = 'dispute' then
     select * into d from ops.disputes where stripe_dispute_id = j.payload ->> 'dispute_id';
     if not found then
@@ -6395,6 +6415,13 @@ REVOKE ALL ON FUNCTION ops.lock_checkout_session(p_id text) FROM PUBLIC;
 
 
 --
+-- Name: FUNCTION lock_payment(p_pi_id text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.lock_payment(p_pi_id text) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION lock_payment_intent(p_id text); Type: ACL; Schema: ops; Owner: -
 --
 
@@ -6582,6 +6609,13 @@ REVOKE ALL ON FUNCTION ops.replay_job(p_job_id bigint) FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION ops.replay_jobs(p_status text, p_kind text, p_limit integer) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION require_held_job(p_job_id bigint, p_worker text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.require_held_job(p_job_id bigint, p_worker text) FROM PUBLIC;
 
 
 --

@@ -9,18 +9,11 @@ import type { Sql } from "../lib/db.ts";
 import { chargeRefunded, checkoutCompleted, dispute, piFailed } from "../lib/scenarios.ts";
 import { pendingOrders } from "../lib/seed.ts";
 import { deliver, uid } from "../lib/stripe-events.ts";
+import { waitFor } from "../lib/wait.ts";
 
 export type Step = { title: string; lines: string[]; ok: boolean };
 
-async function until<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const v = await check();
-    if (v) return v;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`demo: timed out waiting for ${what}`);
-}
+const until = <T>(what: string, check: () => Promise<T | undefined | false>) => waitFor(`demo: ${what}`, check, 30_000);
 
 export async function runJourney(sql: Sql): Promise<{ steps: Step[]; email: string; orderId: string }> {
   const steps: Step[] = [];

@@ -24,6 +24,25 @@ begin
 end
 $$;
 
+-- Locks what an event about payment intent p_pi_id touches, in the lock order: first a Checkout
+-- session of it that names no order yet (it waits for this payment to get one), then the payment
+-- intent. Returns that session (null when there is none), for ops.claim_orphan_session.
+create or replace function ops.lock_payment(p_pi_id text) returns text
+language plpgsql
+set search_path = ''
+as $$
+declare
+  orphan text := (select s.stripe_checkout_session_id from ops.checkout_sessions s
+                   where s.stripe_payment_intent_id = p_pi_id and s.order_id is null order by 1 limit 1);
+begin
+  if orphan is not null then
+    perform ops.lock_checkout_session(orphan);
+  end if;
+  perform ops.lock_payment_intent(p_pi_id);
+  return orphan;
+end
+$$;
+
 -- Whether a charge named by an event replaces the payment intent's latest_charge: a success's charge
 -- beats any failure's, whatever their times; otherwise the newest event's charge wins (ties by id,
 -- so any delivery order agrees). A late payment_failed never moves it back.
@@ -416,16 +435,11 @@ declare
   succeeded boolean := evt ->> 'type' = 'payment_intent.succeeded';
   order_ref uuid := ops.as_uuid(p -> 'metadata' ->> 'order_id');
   charge text := coalesce(p ->> 'latest_charge', p -> 'charges' -> 'data' -> 0 ->> 'id');
-  -- a session that names no order waits for its payment to get one: lock it first (lock order)
-  orphan text := (select s.stripe_checkout_session_id from ops.checkout_sessions s
-                   where s.stripe_payment_intent_id = p ->> 'id' and s.order_id is null order by 1 limit 1);
+  orphan text;
   known ops.payment_intents;
   newer boolean;
 begin
-  if orphan is not null then
-    perform ops.lock_checkout_session(orphan);
-  end if;
-  perform ops.lock_payment_intent(pi_id);
+  orphan := ops.lock_payment(pi_id);
   select * into known from ops.payment_intents where stripe_payment_intent_id = pi_id;
   newer := ops.newer_charge(succeeded, at, charge, known.latest_charge_succeeded, known.latest_charge_at, known.latest_charge_id);
   -- the event type is the fact; snapshot objects can carry a stale status. A success's amounts are
@@ -466,9 +480,7 @@ declare
   pi_id text := c ->> 'payment_intent';
   at timestamptz := ops.ts(evt ->> 'created');
   captured boolean := c ->> 'status' = 'succeeded' or coalesce((c ->> 'captured')::boolean, false);
-  -- a session that names no order waits for its payment to get one: lock it first (lock order)
-  orphan text := (select s.stripe_checkout_session_id from ops.checkout_sessions s
-                   where s.stripe_payment_intent_id = c ->> 'payment_intent' and s.order_id is null order by 1 limit 1);
+  orphan text;
   known ops.payment_intents;
   newer boolean;
   r jsonb;
@@ -476,10 +488,7 @@ begin
   if pi_id is null then
     return 'ignored'; -- a charge outside a payment intent is not one of our orders
   end if;
-  if orphan is not null then
-    perform ops.lock_checkout_session(orphan);
-  end if;
-  perform ops.lock_payment_intent(pi_id);
+  orphan := ops.lock_payment(pi_id);
   select * into known from ops.payment_intents where stripe_payment_intent_id = pi_id;
   newer := ops.newer_charge(captured, at, c ->> 'id', known.latest_charge_succeeded, known.latest_charge_at, known.latest_charge_id);
   update ops.payment_intents set

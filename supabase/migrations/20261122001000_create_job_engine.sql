@@ -292,6 +292,21 @@ as $$
   select * from ops.jobs where id = p_job_id and status = 'running' and locked_by = p_worker for update
 $$;
 
+-- The same, for a worker's write: a job it does not hold (any more) is an error, not a quiet no-op.
+create or replace function ops.require_held_job(p_job_id bigint, p_worker text) returns ops.jobs
+language plpgsql
+set search_path = ''
+as $$
+declare
+  j ops.jobs := ops.held_job(p_job_id, p_worker);
+begin
+  if j.id is null then
+    raise exception 'job % is not held by %', p_job_id, p_worker using errcode = 'lock_not_available';
+  end if;
+  return j;
+end
+$$;
+
 -- Completes a job the worker still holds. False when its lease was lost (another run took over).
 create or replace function ops.complete_job(p_job_id bigint, p_worker text, p_result jsonb default null,
   p_hand_on boolean default true)

@@ -141,13 +141,10 @@ security definer
 set search_path = ''
 as $$
 declare
-  j ops.jobs := ops.held_job(p_job_id, p_worker);
+  j ops.jobs := ops.require_held_job(p_job_id, p_worker);
   contact jsonb;
   allowed uuid[];
 begin
-  if j.id is null then
-    raise exception 'job % is not held by %', p_job_id, p_worker using errcode = 'lock_not_available';
-  end if;
   -- a job records only its own entities: its customer, or its order and that order's buyer
   allowed := array_remove(array[
     (j.payload ->> 'customer_id')::uuid,

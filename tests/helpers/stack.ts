@@ -6,29 +6,13 @@ import { ROOT } from "../../scripts/lib/config.ts";
 import { servicePid, stopService } from "../../scripts/stack/stack.ts";
 
 export { restartGateway } from "../../scripts/stack/stack.ts";
+export { waitFor } from "../../scripts/lib/wait.ts";
 import { sql } from "./db.ts";
 
 export function killGateway() {
   const pid = servicePid("gateway");
   stopService("gateway");
   return pid;
-}
-
-export async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined | false>,
-  timeoutMs = 120_000,
-  tick?: () => Promise<unknown>,
-) {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    last = await check();
-    if (last) return last as T;
-    if (tick) await tick();
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${JSON.stringify(last)})`);
 }
 
 /** One pg_cron tick of the delivery sweep, with a short "lost dispatch" window for tests. */

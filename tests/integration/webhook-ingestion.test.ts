@@ -220,21 +220,8 @@ describe("out-of-order delivery converges", () => {
         dispute(pi, ch, "needs_response", t + 3, uid("dp_")),
       ],
     },
-    {
-      name: "checkout, payment, partial refund, full refund",
-      expect: "refunded",
-      build: (
-        o: string,
-        pi: string,
-        ch: string,
-        t: number,
-      ) => [
-        checkoutCompleted(o, pi, t),
-        piSucceeded(pi, ch, t + 1),
-        chargeRefunded(pi, ch, 1000, t + 2),
-        chargeRefunded(pi, ch, 2500, t + 3),
-      ],
-    },
+    // checkout, payment, partial refund, full refund
+    ORDER_VARIANTS.find((v) => v.name === "two refunds")!,
   ];
   test.each(orderCases)("every permutation of $name ends $expect", async ({ build, expect: final }) => {
     const base = build("x", "pi_x", "ch_x", 0);

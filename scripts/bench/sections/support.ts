@@ -11,19 +11,18 @@ import { benchCheckout } from "../events.ts";
 import { quiesce, requireCaptureAdapter } from "../jobs.ts";
 import { openLoop, signAll } from "../load.ts";
 import { summarize } from "../report.ts";
+import { waitFor } from "../../lib/wait.ts";
 
 const TARGET_MS = 10_000;
 
+/** Waits for n of something; at the limit it says how far it got and the report counts the missing. */
 async function waitCount(what: string, count: () => Promise<number>, n: number, maxS: number) {
-  const deadline = Date.now() + maxS * 1000;
   let got = 0;
-  while (Date.now() < deadline) {
-    got = await count();
-    if (got >= n) return got;
-    await sleep(200);
+  try {
+    await waitFor(what, async () => (got = await count()) >= n, maxS * 1000);
+  } catch {
+    log(`support: ${got}/${n} ${what} after ${maxS}s`);
   }
-  log(`support: ${got}/${n} ${what} after ${maxS}s`);
-  return got;
 }
 
 async function supportRequests(ctx: BenchContext, n: number, rate: number) {

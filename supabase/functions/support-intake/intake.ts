@@ -3,9 +3,11 @@
 // decide; the database's triggers add queue, priority, tags and context the user cannot choose.
 import type postgres from "postgres";
 import { z } from "zod";
+import { parseJsonBody } from "../_shared/http/body.ts";
 import { HttpError } from "../_shared/http/error.ts";
 import type { Reply } from "../_shared/http/serve.ts";
 import type { UserClaims } from "../_shared/http/user-jwt.ts";
+import { takeRateTokens } from "../_shared/providers/rate-budget.ts";
 
 export const requestSchema = z.object({
   category: z.enum(["billing", "order", "technical", "account", "other"], {
@@ -33,19 +35,7 @@ export function limitsFrom(env: (n: string) => string | undefined): Limits {
 }
 
 export function parseRequest(body: string) {
-  let value: unknown;
-  try {
-    value = JSON.parse(body);
-  } catch {
-    throw new HttpError(400, "body must be JSON: {category, subject, message, order_id?, idempotency_key?}");
-  }
-  const parsed = requestSchema.safeParse(value);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const where = issue.path.length ? `${issue.path.join(".")}: ` : "";
-    throw new HttpError(400, `${where}${issue.message}`);
-  }
-  return parsed.data;
+  return parseJsonBody(body, requestSchema, "{category, subject, message, order_id?, idempotency_key?, follow_up_of?}");
 }
 
 /** The caller's address: the CDN's, else the first X-Forwarded-For hop. */
@@ -54,9 +44,7 @@ export function clientIp(req: Request): string {
 }
 
 async function takeToken(sql: postgres.Sql, bucket: string, perMinute: number, what: string) {
-  const [{ wait }] = await sql<
-    { wait: number }[]
-  >`select ops.take_rate_tokens(${bucket}, 1, ${perMinute}, 60000) as wait`;
+  const wait = await takeRateTokens(sql, { bucket, capacity: perMinute, windowMs: 60_000 }, 1);
   if (wait > 0) {
     const seconds = Math.ceil(wait / 1000);
     throw new HttpError(429, `too many support requests ${what}: retry in ${seconds} s`, {

@@ -3,7 +3,7 @@
 -- each business change enqueues (once per template, entity and recipient).
 begin;
 set search_path = public, extensions;
-select plan(44);
+select plan(46);
 
 insert into auth.users (id, email, email_confirmed_at, raw_app_meta_data) values
   ('00000000-0000-4000-8000-0000000005a1', 'req_a@support.test', now(), '{}'),
@@ -95,6 +95,15 @@ select is((select queue || '/' || priority from ops.route_ticket('dispute', 'act
 select is((select queue || '/' || priority from ops.route_ticket('other', 'past_due', null, null, 0, false)), 'billing/high', 'payments failing: billing, high');
 select is((select queue || '/' || priority from ops.route_ticket('technical', 'active', null, null, 0, true)), 'technical/high', 'VIP: high, in its own queue');
 select is((select queue || '/' || priority from ops.route_ticket('other', 'lead', null, null, 0, false)), 'general/normal', 'no rule: general, normal');
+-- a VIP the founder marked: the request itself (not just the rule) comes out high, tagged vip
+insert into ops.support_vips (user_id, note) values ('00000000-0000-4000-8000-0000000005b1', 'pgtap');
+select pg_temp.as_user('00000000-0000-4000-8000-0000000005b1');
+select is((select queue || '/' || created from public.submit_support_request('account', 'Cannot log in', 'Locked out')),
+  'general/true', 'a VIP''s account question stays in its queue');
+reset role;
+select ok((select priority = 'high' and 'vip' = any (tags) from public.support_tickets
+            where requester_id = '00000000-0000-4000-8000-0000000005b1' and category = 'account'),
+  'a VIP''s request is high priority, tagged vip');
 update ops.support_routing_rules set set_priority = 'low' where position = 40;
 select is((select priority from ops.route_ticket('technical', 'active', null, null, 0, false)), 'low', 'a rule edited in Studio applies at once');
 
@@ -119,7 +128,7 @@ reset role;
 select pg_temp.as_user('00000000-0000-4000-8000-0000000005d1');
 select is((select count(*)::int from public.support_tickets
             where requester_id::text like '00000000-0000-4000-8000-0000000005%' or case_key like 'dispute:dp_support_a%'),
-  3, 'the admin reads every ticket');
+  4, 'the admin reads every ticket');
 select is(pg_temp.try($$update public.support_tickets set status = 'solved' where queue = 'technical'$$), '1', 'the admin solves a ticket');
 reset role;
 set local role anon;
@@ -146,11 +155,11 @@ select is(pg_temp.run_ticket_job('support.ticket:dispute:dp_support_a:warning_cl
 create temp table my_tickets as select 'ticket:' || id as entity from public.support_tickets
  where requester_id::text like '00000000-0000-4000-8000-0000000005%' or case_key like 'dispute:dp_support_a%';
 select is((select count(*)::int from ops.jobs where kind = 'notify.email' and payload ->> 'template' = 'support_ack'
-            and payload ->> 'entity' in (select entity from my_tickets)), 2,
+            and payload ->> 'entity' in (select entity from my_tickets)), 3,
   'each app request is acknowledged once');
 select is((select count(*)::int from ops.jobs where kind = 'notify.email' and payload ->> 'template' = 'founder_new_ticket'
-            and payload ->> 'entity' in (select entity from my_tickets)), 4,
-  'the founder hears of each ticket once (2 requests, a dispute ticket, its follow-up)');
+            and payload ->> 'entity' in (select entity from my_tickets)), 5,
+  'the founder hears of each ticket once (3 requests, a dispute ticket, its follow-up)');
 update public.orders set status = 'payment_failed' where id = '00000000-0000-4000-8000-00000005db01';
 select is((select array_agg(payload ->> 'template' order by id) from ops.jobs
             where kind like 'notify.%' and payload ->> 'recipient' = 'user:00000000-0000-4000-8000-0000000005b1'

@@ -1,4 +1,5 @@
 // Reads a request body as text, refusing (413) anything over the limit before it is all buffered.
+import type { z } from "zod";
 import { HttpError } from "./error.ts";
 
 export async function readBody(req: Request, maxBytes: number): Promise<string> {
@@ -31,4 +32,21 @@ export async function readBody(req: Request, maxBytes: number): Promise<string> 
   } catch {
     throw new HttpError(400, "body is not valid UTF-8");
   }
+}
+
+/** A JSON body checked by a zod schema: not JSON -> 400 naming the expected shape; invalid -> 400
+ * naming the first field and what is wrong with it. */
+export function parseJsonBody<S extends z.ZodType>(body: string, schema: S, shape: string): z.output<S> {
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch {
+    throw new HttpError(400, `body must be JSON: ${shape}`);
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new HttpError(400, `${issue.path.length ? `${issue.path.join(".")}: ` : ""}${issue.message}`);
+  }
+  return parsed.data;
 }

@@ -4,7 +4,7 @@
 import type postgres from "postgres";
 import { z } from "zod";
 import { connect } from "../db.ts";
-import { HttpError } from "../http/error.ts";
+import { parseJsonBody } from "../http/body.ts";
 import { serve } from "../http/serve.ts";
 import { requireBearerSecret } from "../http/bearer-secret.ts";
 import { log } from "../log.ts";
@@ -40,18 +40,13 @@ export type JobOutcome =
   | { job_id: number; status: "not_claimed" }
   | { job_id: number; status: "succeeded" | "failed" | "dead" | "deferred" | "lease_lost" };
 
-const bodySchema = z.object({ job_id: z.number().int().positive() });
+const bodySchema = z.object({
+  job_id: z.number({ error: "must be a positive integer" }).int("must be a positive integer")
+    .positive("must be a positive integer"),
+});
 
 export function parseJobRequest(body: string): number {
-  let value: unknown;
-  try {
-    value = JSON.parse(body);
-  } catch {
-    throw new HttpError(400, 'body must be JSON: {"job_id": <number>}');
-  }
-  const parsed = bodySchema.safeParse(value);
-  if (!parsed.success) throw new HttpError(400, 'body must be {"job_id": <positive integer>}');
-  return parsed.data.job_id;
+  return parseJsonBody(body, bodySchema, '{"job_id": <positive integer>}').job_id;
 }
 
 export function classifyFailure(err: unknown): Failure {
