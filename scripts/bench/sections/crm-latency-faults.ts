@@ -43,12 +43,16 @@ export const crmLatencyFaults: Section = {
         maxSeconds: ctx.settings.crmFaultsMaxSeconds,
         tag: "f",
       });
-      // the deal as HubSpot (the fake) recorded it: its first creation, minus paid_at
-      const paid = await ctx.db`select id::text, extract(epoch from paid_at)::float8 * 1000 as paid_ms
-                                  from public.orders where id = any(${r.orders}::uuid[]) and paid_at is not null`;
-      const upsertMs = paid.flatMap((o) => {
-        const deals = fake!.deals(o.id as string);
-        return deals.length ? [Math.min(...deals.map((d) => Date.parse(d.createdAt))) - (o.paid_ms as number)] : [];
+      // the deal as HubSpot (the fake) recorded it: its first creation, minus when the webhook took the event
+      const paid =
+        (await ctx.db`select id::text from public.orders where id = any(${r.orders}::uuid[]) and paid_at is not null`)
+          .map((o) => o.id as string);
+      const upsertMs = paid.flatMap((id) => {
+        const deals = fake!.deals(id);
+        const from = r.received.get(id);
+        return deals.length && from !== undefined
+          ? [Math.min(...deals.map((d) => Date.parse(d.createdAt))) - from]
+          : [];
       });
       const upsert = summarize(upsertMs);
       const at = `@${ctx.settings.crmRate}/s`;
@@ -60,7 +64,7 @@ export const crmLatencyFaults: Section = {
           unit: "ms",
         });
       }
-      const duplicates = paid.filter((o) => fake!.deals(o.id as string).length > 1).length;
+      const duplicates = paid.filter((id) => fake!.deals(id).length > 1).length;
       const faulted = fake.requests.filter((q) => q.fault).length;
       ctx.report.add({
         section: "jobs@faults",

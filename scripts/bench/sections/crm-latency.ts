@@ -26,10 +26,9 @@ export async function measureCrmLatency(ctx: BenchContext, v: Variant) {
   const quiet = await quiesce(ctx, v.section);
   const orders = await pendingOrders(ctx.db, m);
   const created = Math.floor(Date.now() / 1000);
+  const eventIds = orders.map((_, i) => `evt_b${ctx.runTag}${v.tag}${i}`);
   const events = await signAll(
-    orders.map((orderId, i) =>
-      benchCheckout(`${ctx.runTag}${v.tag}${i}`, orderId, { id: `evt_b${ctx.runTag}${v.tag}${i}`, created })
-    ),
+    orders.map((orderId, i) => benchCheckout(`${ctx.runTag}${v.tag}${i}`, orderId, { id: eventIds[i], created })),
   );
   log(
     `commit -> CRM (${v.adapter}): ${m} checkout.session.completed at ${s.crmRate}/s, then waiting for their crm.deal jobs (limit ${v.maxSeconds}s)`,
@@ -41,12 +40,22 @@ export async function measureCrmLatency(ctx: BenchContext, v: Variant) {
     String(r.id)
   );
   const waited = ids.length ? await waitJobs(ctx, ids, v.maxSeconds) : { done: false, counts: {}, elapsedS: 0 };
-  // per order: the deal job's success and the capture adapter's deal upsert, each minus paid_at
-  // (now() of the webhook's transaction, which enqueued the job: its commit follows within ms)
+  // per order: when the webhook took its checkout event (the ledger row's received_at, now() of the
+  // transaction that enqueued the job: its commit follows within ms). Not orders.paid_at: since #8 that
+  // is Stripe's time of the payment (the event's created, whole seconds, set once for the whole run).
+  const received = new Map(
+    (await ctx.db<{ order_id: string; ms: number }[]>`
+      select x.order_id::text as order_id, extract(epoch from e.received_at)::float8 * 1000 as ms
+        from unnest(${orders}::uuid[], ${eventIds}::text[]) as x(order_id, event_id)
+        join ops.stripe_events e on e.event_id = x.event_id`).map((r) => [r.order_id, r.ms]),
+  );
+  // the deal job's success and the capture adapter's deal upsert, each minus that
   const rows = await ctx.db`
-    select extract(epoch from (j.succeeded_at - o.paid_at))::float8 * 1000 as done_ms,
-           extract(epoch from (cap.first_at - o.paid_at))::float8 * 1000 as upsert_ms
-      from public.orders o
+    select extract(epoch from (j.succeeded_at - e.received_at))::float8 * 1000 as done_ms,
+           extract(epoch from (cap.first_at - e.received_at))::float8 * 1000 as upsert_ms
+      from unnest(${orders}::uuid[], ${eventIds}::text[]) as x(order_id, event_id)
+      join ops.stripe_events e on e.event_id = x.event_id
+      join public.orders o on o.id = x.order_id
       join lateral (
         select min(succeeded_at) as succeeded_at from ops.jobs
          where id = any(${ids}::bigint[]) and payload ->> 'order_id' = o.id::text and status = 'succeeded'
@@ -54,7 +63,7 @@ export async function measureCrmLatency(ctx: BenchContext, v: Variant) {
       left join lateral (
         select min(created_at) as first_at from ops.crm_capture where operation = 'deal' and key = o.id::text
       ) cap on true
-     where o.id = any(${orders}::uuid[]) and o.paid_at is not null and j.succeeded_at is not null`;
+     where o.paid_at is not null and j.succeeded_at is not null`;
   const done = summarize(rows.map((r) => r.done_ms as number));
   const upsert = summarize(rows.filter((r) => r.upsert_ms !== null).map((r) => r.upsert_ms as number));
   const [{ paid }] = await ctx
@@ -98,7 +107,8 @@ export async function measureCrmLatency(ctx: BenchContext, v: Variant) {
     ordersPaid: paid,
     dealJobs: ids.length,
     adapters,
-    from: "orders.paid_at (now() of the webhook transaction that enqueued the job)",
+    from:
+      "ops.stripe_events.received_at of the order's checkout event (now() of the webhook transaction that enqueued the job)",
     to: {
       jobSucceeded: "ops.jobs.succeeded_at",
       crmUpsert: "min(ops.crm_capture.created_at) for the order's deal key",
@@ -115,7 +125,7 @@ export async function measureCrmLatency(ctx: BenchContext, v: Variant) {
       errors: sent.tally.errors,
     },
   };
-  return { orders, done, attempts, waited };
+  return { orders, received, done, attempts, waited };
 }
 
 export const crmLatency: Section = {
