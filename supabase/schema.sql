@@ -3379,6 +3379,110 @@ $$;
 
 
 --
+-- Name: alert_incidents; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.alert_incidents (
+    id bigint NOT NULL,
+    rule text NOT NULL,
+    status text DEFAULT 'open'::text NOT NULL,
+    summary text NOT NULL,
+    detail jsonb DEFAULT '{}'::jsonb NOT NULL,
+    opened_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_seen_at timestamp with time zone DEFAULT now() NOT NULL,
+    resolved_at timestamp with time zone,
+    CONSTRAINT alert_incidents_check CHECK (((status = 'resolved'::text) = (resolved_at IS NOT NULL))),
+    CONSTRAINT alert_incidents_status_check CHECK ((status = ANY (ARRAY['open'::text, 'resolved'::text])))
+);
+
+
+--
+-- Name: TABLE alert_incidents; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.alert_incidents IS 'Alert incidents: at most one open per rule (deduplicated while open), with what the rule saw; a resolve notice goes out once when the condition clears.';
+
+
+--
+-- Name: alert_incidents_id_seq; Type: SEQUENCE; Schema: ops; Owner: -
+--
+
+ALTER TABLE ops.alert_incidents ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME ops.alert_incidents_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: alert_rules; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.alert_rules (
+    rule text NOT NULL,
+    description text NOT NULL,
+    enabled boolean DEFAULT true NOT NULL,
+    threshold numeric NOT NULL,
+    window_interval interval DEFAULT '00:15:00'::interval NOT NULL,
+    severity text DEFAULT 'warning'::text NOT NULL,
+    runbook text NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT alert_rules_rule_check CHECK ((rule ~ '^[a-z][a-z0-9_]{1,62}$'::text)),
+    CONSTRAINT alert_rules_runbook_check CHECK (((length(runbook) >= 1) AND (length(runbook) <= 500))),
+    CONSTRAINT alert_rules_severity_check CHECK ((severity = ANY (ARRAY['info'::text, 'warning'::text, 'critical'::text])))
+);
+
+
+--
+-- Name: TABLE alert_rules; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.alert_rules IS 'Alert rules the evaluator checks every minute: threshold and window per rule, editable in Studio, each with its one-line runbook.';
+
+
+--
+-- Name: audit_log; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.audit_log (
+    id bigint NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    actor_id uuid,
+    actor_email text,
+    action text NOT NULL,
+    target text NOT NULL,
+    before jsonb,
+    after jsonb,
+    reason text NOT NULL,
+    CONSTRAINT audit_log_reason_check CHECK (((length(btrim(reason)) >= 1) AND (length(btrim(reason)) <= 1000)))
+);
+
+
+--
+-- Name: TABLE audit_log; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.audit_log IS 'Every manual override (dashboard or ops function): who, what, on which target, the row before and after, the reason and when. Append-only.';
+
+
+--
+-- Name: audit_log_id_seq; Type: SEQUENCE; Schema: ops; Owner: -
+--
+
+ALTER TABLE ops.audit_log ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME ops.audit_log_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
 -- Name: billing_status_transitions; Type: TABLE; Schema: ops; Owner: -
 --
 
@@ -4277,6 +4381,48 @@ COMMENT ON TABLE ops.rate_limit_grants IS 'Tokens granted in the current sliding
 
 
 --
+-- Name: reconciliation_findings; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.reconciliation_findings (
+    id bigint NOT NULL,
+    kind text NOT NULL,
+    object_id text NOT NULL,
+    order_id uuid,
+    customer_id uuid,
+    detail jsonb DEFAULT '{}'::jsonb NOT NULL,
+    next_action text NOT NULL,
+    status text DEFAULT 'open'::text NOT NULL,
+    found_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_seen_at timestamp with time zone DEFAULT now() NOT NULL,
+    resolved_at timestamp with time zone,
+    CONSTRAINT reconciliation_findings_kind_check CHECK ((kind = ANY (ARRAY['missing_event_recovered'::text, 'amount_mismatch'::text, 'order_without_payment'::text, 'payment_without_order'::text, 'crm_deal_missing'::text, 'billing_status_drift'::text]))),
+    CONSTRAINT reconciliation_findings_status_check CHECK ((status = ANY (ARRAY['open'::text, 'resolved'::text])))
+);
+
+
+--
+-- Name: TABLE reconciliation_findings; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.reconciliation_findings IS 'What reconciliation against Stripe found (one row per kind and object), with the next action; open findings are drift and open an alert.';
+
+
+--
+-- Name: reconciliation_findings_id_seq; Type: SEQUENCE; Schema: ops; Owner: -
+--
+
+ALTER TABLE ops.reconciliation_findings ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME ops.reconciliation_findings_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
 -- Name: refunds; Type: TABLE; Schema: ops; Owner: -
 --
 
@@ -4638,6 +4784,30 @@ COMMENT ON TABLE public.ticket_messages IS 'The conversation of a ticket: the re
 
 
 --
+-- Name: alert_incidents alert_incidents_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.alert_incidents
+    ADD CONSTRAINT alert_incidents_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: alert_rules alert_rules_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.alert_rules
+    ADD CONSTRAINT alert_rules_pkey PRIMARY KEY (rule);
+
+
+--
+-- Name: audit_log audit_log_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.audit_log
+    ADD CONSTRAINT audit_log_pkey PRIMARY KEY (id);
+
+
+--
 -- Name: billing_status_transitions billing_status_transitions_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
 --
 
@@ -4830,6 +5000,22 @@ ALTER TABLE ONLY ops.rate_limit_buckets
 
 
 --
+-- Name: reconciliation_findings reconciliation_findings_kind_object_id_key; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.reconciliation_findings
+    ADD CONSTRAINT reconciliation_findings_kind_object_id_key UNIQUE (kind, object_id);
+
+
+--
+-- Name: reconciliation_findings reconciliation_findings_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.reconciliation_findings
+    ADD CONSTRAINT reconciliation_findings_pkey PRIMARY KEY (id);
+
+
+--
 -- Name: refunds refunds_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
 --
 
@@ -5019,6 +5205,27 @@ ALTER TABLE ONLY public.support_tickets
 
 ALTER TABLE ONLY public.ticket_messages
     ADD CONSTRAINT ticket_messages_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: alert_incidents_one_open_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE UNIQUE INDEX alert_incidents_one_open_idx ON ops.alert_incidents USING btree (rule) WHERE (status = 'open'::text);
+
+
+--
+-- Name: alert_incidents_opened_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX alert_incidents_opened_idx ON ops.alert_incidents USING btree (opened_at DESC);
+
+
+--
+-- Name: audit_log_at_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX audit_log_at_idx ON ops.audit_log USING btree (at DESC);
 
 
 --
@@ -5533,6 +5740,14 @@ CREATE TRIGGER ticket_messages_500_route AFTER INSERT ON public.ticket_messages 
 
 
 --
+-- Name: alert_incidents alert_incidents_rule_fkey; Type: FK CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.alert_incidents
+    ADD CONSTRAINT alert_incidents_rule_fkey FOREIGN KEY (rule) REFERENCES ops.alert_rules(rule) ON UPDATE CASCADE;
+
+
+--
 -- Name: billing_status_transitions billing_status_transitions_from_status_fkey; Type: FK CONSTRAINT; Schema: ops; Owner: -
 --
 
@@ -5813,6 +6028,58 @@ ALTER TABLE ONLY public.ticket_messages
 
 
 --
+-- Name: alert_rules admins read alert rules; Type: POLICY; Schema: ops; Owner: -
+--
+
+CREATE POLICY "admins read alert rules" ON ops.alert_rules FOR SELECT TO authenticated USING (( SELECT private.is_admin() AS is_admin));
+
+
+--
+-- Name: reconciliation_findings admins read findings; Type: POLICY; Schema: ops; Owner: -
+--
+
+CREATE POLICY "admins read findings" ON ops.reconciliation_findings FOR SELECT TO authenticated USING (( SELECT private.is_admin() AS is_admin));
+
+
+--
+-- Name: alert_incidents admins read incidents; Type: POLICY; Schema: ops; Owner: -
+--
+
+CREATE POLICY "admins read incidents" ON ops.alert_incidents FOR SELECT TO authenticated USING (( SELECT private.is_admin() AS is_admin));
+
+
+--
+-- Name: audit_log admins read the audit log; Type: POLICY; Schema: ops; Owner: -
+--
+
+CREATE POLICY "admins read the audit log" ON ops.audit_log FOR SELECT TO authenticated USING (( SELECT private.is_admin() AS is_admin));
+
+
+--
+-- Name: alert_incidents; Type: ROW SECURITY; Schema: ops; Owner: -
+--
+
+ALTER TABLE ops.alert_incidents ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: alert_rules; Type: ROW SECURITY; Schema: ops; Owner: -
+--
+
+ALTER TABLE ops.alert_rules ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: audit_log; Type: ROW SECURITY; Schema: ops; Owner: -
+--
+
+ALTER TABLE ops.audit_log ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: reconciliation_findings; Type: ROW SECURITY; Schema: ops; Owner: -
+--
+
+ALTER TABLE ops.reconciliation_findings ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: ticket_messages Admins answer every ticket; Type: POLICY; Schema: public; Owner: -
 --
 
@@ -6063,6 +6330,7 @@ GRANT USAGE ON SCHEMA ops TO stripe_webhook;
 GRANT USAGE ON SCHEMA ops TO pipeline_worker;
 GRANT USAGE ON SCHEMA ops TO support_intake;
 GRANT USAGE ON SCHEMA ops TO provider_webhook;
+GRANT USAGE ON SCHEMA ops TO authenticated;
 
 
 --
@@ -6829,6 +7097,27 @@ GRANT ALL ON FUNCTION public.submit_support_request(p_category text, p_subject t
 
 
 --
+-- Name: TABLE alert_incidents; Type: ACL; Schema: ops; Owner: -
+--
+
+GRANT SELECT ON TABLE ops.alert_incidents TO authenticated;
+
+
+--
+-- Name: TABLE alert_rules; Type: ACL; Schema: ops; Owner: -
+--
+
+GRANT SELECT ON TABLE ops.alert_rules TO authenticated;
+
+
+--
+-- Name: TABLE audit_log; Type: ACL; Schema: ops; Owner: -
+--
+
+GRANT SELECT ON TABLE ops.audit_log TO authenticated;
+
+
+--
 -- Name: TABLE degraded_communications; Type: ACL; Schema: ops; Owner: -
 --
 
@@ -6974,6 +7263,13 @@ GRANT SELECT ON TABLE ops.pipeline_exceptions TO service_role;
 --
 
 GRANT SELECT ON TABLE ops.pipeline_health TO service_role;
+
+
+--
+-- Name: TABLE reconciliation_findings; Type: ACL; Schema: ops; Owner: -
+--
+
+GRANT SELECT ON TABLE ops.reconciliation_findings TO authenticated;
 
 
 --

@@ -4,7 +4,7 @@
 -- Every actor and row is created inside the transaction, so seed.sql does not matter.
 begin;
 set search_path = public, extensions;
-select plan(160);
+select plan(162);
 
 -- Ids: users ...b0a / ...b0b buyers, ...c0a / ...c0b sellers (granted by the server: app_metadata),
 -- ...c0d a seller demoted to buyer, ...c0e a user who named themselves seller in user_metadata,
@@ -78,9 +78,19 @@ select is_empty(
       where n.nspname = 'public' and c.relkind in ('v', 'm')
         and coalesce(array_to_string(c.reloptions, ','), '') !~ 'security_invoker=(true|on|1)' $$,
   'every view in public runs as its caller (security_invoker), so no view bypasses RLS');
-select ok(
-  not has_schema_privilege('anon', 'ops', 'usage') and not has_schema_privilege('authenticated', 'ops', 'usage'),
-  'anon and authenticated have no usage on schema ops');
+select ok(not has_schema_privilege('anon', 'ops', 'usage'), 'anon has no usage on schema ops');
+select set_eq(
+  $$ select c.oid::regclass::text || ':' || p.privilege_type from pg_class c
+       cross join (values ('SELECT'), ('INSERT'), ('UPDATE'), ('DELETE'), ('TRUNCATE'), ('REFERENCES'), ('TRIGGER')) p (privilege_type)
+      where c.relnamespace = 'ops'::regnamespace and c.relkind in ('r', 'v', 'm', 'p')
+        and has_table_privilege('authenticated', c.oid, p.privilege_type) $$,
+  array['ops.alert_rules:SELECT', 'ops.alert_incidents:SELECT', 'ops.reconciliation_findings:SELECT', 'ops.audit_log:SELECT'],
+  'in schema ops, authenticated may only read the four admin tables (rules, incidents, findings, audit log)');
+select is_empty(
+  $$ select c.oid::regclass::text from pg_class c
+      where c.oid in ('ops.alert_rules'::regclass, 'ops.alert_incidents'::regclass, 'ops.reconciliation_findings'::regclass, 'ops.audit_log'::regclass)
+        and not c.relrowsecurity $$,
+  'the four admin tables in ops have row level security enabled');
 select is_empty(
   $$ select p.oid::regprocedure::text from pg_proc p
       where p.pronamespace in ('public'::regnamespace, 'ops'::regnamespace, 'private'::regnamespace)
