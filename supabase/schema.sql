@@ -2807,10 +2807,16 @@ CREATE FUNCTION ops.support_context(p_user_id uuid, p_order_id uuid) RETURNS jso
     select o.id, o.status, o.amount_total, o.currency, o.amount_refunded, o.paid_at, o.needs_review
       from public.orders o where o.id = p_order_id
   ), last_job as (
-    select j.kind, j.status, j.updated_at, j.last_error from ops.jobs j
-     where j.payload ->> 'order_id' = p_order_id::text
-        or j.payload ->> 'customer_id' = (select c.id::text from c)
-     order by j.updated_at desc limit 1
+    -- two index lookups (jobs_order_recent_idx, jobs_customer_recent_idx), not a scan of ops.jobs
+    select x.* from (
+      (select j.kind, j.status, j.updated_at, j.last_error from ops.jobs j
+        where j.payload ? 'order_id' and j.payload ->> 'order_id' = p_order_id::text
+        order by j.updated_at desc limit 1)
+      union all
+      (select j.kind, j.status, j.updated_at, j.last_error from ops.jobs j
+        where j.payload ? 'customer_id' and j.payload ->> 'customer_id' = (select c.id::text from c)
+        order by j.updated_at desc limit 1)
+    ) x order by x.updated_at desc limit 1
   )
   select jsonb_strip_nulls(jsonb_build_object(
     'customer_id', (select id from c),
@@ -5292,6 +5298,13 @@ CREATE INDEX jobs_awaiting_dispatch_idx ON ops.jobs USING btree (kind, priority 
 
 
 --
+-- Name: jobs_customer_recent_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX jobs_customer_recent_idx ON ops.jobs USING btree (((payload ->> 'customer_id'::text)), updated_at DESC) WHERE (payload ? 'customer_id'::text);
+
+
+--
 -- Name: jobs_due_idx; Type: INDEX; Schema: ops; Owner: -
 --
 
@@ -5317,6 +5330,13 @@ CREATE INDEX jobs_kind_due_idx ON ops.jobs USING btree (kind, run_at) WHERE (sta
 --
 
 CREATE INDEX jobs_kind_status_idx ON ops.jobs USING btree (kind, status);
+
+
+--
+-- Name: jobs_order_recent_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX jobs_order_recent_idx ON ops.jobs USING btree (((payload ->> 'order_id'::text)), updated_at DESC) WHERE (payload ? 'order_id'::text);
 
 
 --

@@ -74,6 +74,11 @@ create table if not exists public.ticket_messages (
 comment on table public.ticket_messages is 'The conversation of a ticket: the requester''s messages, agents'' replies and system notes.';
 create index if not exists ticket_messages_ticket_idx on public.ticket_messages (ticket_id, created_at);
 
+-- A support request names the last pipeline action on the requester's order or customer
+-- (ops.support_context): partial indexes keep that a lookup, and cost nothing for other jobs.
+create index if not exists jobs_order_recent_idx on ops.jobs ((payload ->> 'order_id'), updated_at desc) where payload ? 'order_id';
+create index if not exists jobs_customer_recent_idx on ops.jobs ((payload ->> 'customer_id'), updated_at desc) where payload ? 'customer_id';
+
 drop trigger if exists support_tickets_100_set_updated_at on public.support_tickets;
 create trigger support_tickets_100_set_updated_at before update on public.support_tickets
   for each row execute function public.set_updated_at();
@@ -161,10 +166,16 @@ as $$
     select o.id, o.status, o.amount_total, o.currency, o.amount_refunded, o.paid_at, o.needs_review
       from public.orders o where o.id = p_order_id
   ), last_job as (
-    select j.kind, j.status, j.updated_at, j.last_error from ops.jobs j
-     where j.payload ->> 'order_id' = p_order_id::text
-        or j.payload ->> 'customer_id' = (select c.id::text from c)
-     order by j.updated_at desc limit 1
+    -- two index lookups (jobs_order_recent_idx, jobs_customer_recent_idx), not a scan of ops.jobs
+    select x.* from (
+      (select j.kind, j.status, j.updated_at, j.last_error from ops.jobs j
+        where j.payload ? 'order_id' and j.payload ->> 'order_id' = p_order_id::text
+        order by j.updated_at desc limit 1)
+      union all
+      (select j.kind, j.status, j.updated_at, j.last_error from ops.jobs j
+        where j.payload ? 'customer_id' and j.payload ->> 'customer_id' = (select c.id::text from c)
+        order by j.updated_at desc limit 1)
+    ) x order by x.updated_at desc limit 1
   )
   select jsonb_strip_nulls(jsonb_build_object(
     'customer_id', (select id from c),
