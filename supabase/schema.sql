@@ -2385,7 +2385,8 @@ begin
    where scope = v_scope;
   return jsonb_build_object('scope', v_scope, 'pass_from', extract(epoch from c.pass_from)::bigint,
     'pass_until', extract(epoch from c.pass_until)::bigint, 'cursor', c.pass_cursor,
-    'checks_from', extract(epoch from greatest(now() - p_check_window, c.not_before))::bigint);
+    'checks_from', extract(epoch from greatest(now() - p_check_window, c.not_before))::bigint,
+    'checks_deferred', coalesce((c.run_stats ->> 'checks_deferred')::boolean, false));
 end
 $$;
 
@@ -2440,6 +2441,29 @@ begin
     select e.id from jsonb_to_recordset(coalesce(p_events, '[]'::jsonb)) as e(id text, type text)
      where ops.stripe_event_type_applied(e.type)
        and not exists (select 1 from ops.stripe_events s where s.event_id = e.id));
+end
+$$;
+
+
+--
+-- Name: reconcile_note(bigint, text, text, jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.reconcile_note(p_job_id bigint, p_worker text, p_scope text, p_note jsonb) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  j ops.jobs := ops.require_reconcile_job(p_job_id, p_worker);
+  stats jsonb;
+begin
+  update ops.reconciliation_checkpoints c set run_stats = c.run_stats || coalesce(p_note, '{}'::jsonb), updated_at = now()
+   where c.scope = p_scope and c.run_job_id = j.id
+  returning c.run_stats into stats;
+  if stats is null then
+    raise exception 'no reconciliation run of job % in scope %', j.id, p_scope using errcode = 'no_data_found';
+  end if;
+  return stats || jsonb_build_object('checkpoint', (select c.events_checked_until from ops.reconciliation_checkpoints c where c.scope = p_scope));
 end
 $$;
 
@@ -7411,6 +7435,14 @@ GRANT ALL ON FUNCTION ops.reconcile_ingest_event(p_job_id bigint, p_worker text,
 
 REVOKE ALL ON FUNCTION ops.reconcile_missing_events(p_job_id bigint, p_worker text, p_events jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.reconcile_missing_events(p_job_id bigint, p_worker text, p_events jsonb) TO reconciler;
+
+
+--
+-- Name: FUNCTION reconcile_note(p_job_id bigint, p_worker text, p_scope text, p_note jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.reconcile_note(p_job_id bigint, p_worker text, p_scope text, p_note jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.reconcile_note(p_job_id bigint, p_worker text, p_scope text, p_note jsonb) TO reconciler;
 
 
 --

@@ -141,7 +141,30 @@ begin
    where scope = v_scope;
   return jsonb_build_object('scope', v_scope, 'pass_from', extract(epoch from c.pass_from)::bigint,
     'pass_until', extract(epoch from c.pass_until)::bigint, 'cursor', c.pass_cursor,
-    'checks_from', extract(epoch from greatest(now() - p_check_window, c.not_before))::bigint);
+    'checks_from', extract(epoch from greatest(now() - p_check_window, c.not_before))::bigint,
+    'checks_deferred', coalesce((c.run_stats ->> 'checks_deferred')::boolean, false));
+end
+$$;
+
+-- security definer: the reconciler may not write the checkpoint. Notes about this run (the cross-checks
+-- ran out of time once) merged into its counts.
+create or replace function ops.reconcile_note(p_job_id bigint, p_worker text, p_scope text, p_note jsonb)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  j ops.jobs := ops.require_reconcile_job(p_job_id, p_worker);
+  stats jsonb;
+begin
+  update ops.reconciliation_checkpoints c set run_stats = c.run_stats || coalesce(p_note, '{}'::jsonb), updated_at = now()
+   where c.scope = p_scope and c.run_job_id = j.id
+  returning c.run_stats into stats;
+  if stats is null then
+    raise exception 'no reconciliation run of job % in scope %', j.id, p_scope using errcode = 'no_data_found';
+  end if;
+  return stats || jsonb_build_object('checkpoint', (select c.events_checked_until from ops.reconciliation_checkpoints c where c.scope = p_scope));
 end
 $$;
 
@@ -566,5 +589,5 @@ grant execute on function ops.claim_job(bigint, text), ops.complete_job(bigint, 
   ops.reconcile_ingest_event(bigint, text, text, boolean, text, boolean),
   ops.reconcile_advance(bigint, text, text, text, integer, integer, integer, boolean),
   ops.reconcile_objects_to_fetch(bigint, text, bigint, text[], text[], integer),
-  ops.reconcile_record_checks(bigint, text, text, jsonb) to reconciler;
+  ops.reconcile_record_checks(bigint, text, text, jsonb), ops.reconcile_note(bigint, text, text, jsonb) to reconciler;
 grant execute on function ops.enqueue_reconcile(text) to service_role;

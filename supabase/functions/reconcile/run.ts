@@ -9,7 +9,18 @@ import { log } from "../_shared/log.ts";
 import { type ReconcileSettings, reconcileSettings } from "./settings.ts";
 import { callStripe, compactPaymentIntent, compactSession, compactSubscription, stripeClient } from "./stripe.ts";
 
-type Begin = { scope: string; pass_from: number; pass_until: number; cursor: string | null; checks_from: number };
+type Begin = {
+  scope: string;
+  pass_from: number;
+  pass_until: number;
+  cursor: string | null;
+  checks_from: number;
+  /** the cross-checks of this job ran out of time once already */
+  checks_deferred: boolean;
+};
+
+/** The cross-checks list everything in one invocation: out of time there, the job defers once. */
+class ChecksOutOfTime extends Deferral {}
 type Ctx = { sql: postgres.Sql; job: Job; worker: string; s: ReconcileSettings; stripe: Stripe; deadline: number };
 
 /** Stripe objects the database stores as JSON: a NUL (which jsonb refuses) in any string becomes U+FFFD,
@@ -26,9 +37,10 @@ export function storableJson(value: unknown): { text: string; sanitized: boolean
   return { text, sanitized };
 }
 
-function outOfTime(ctx: Ctx, what: string) {
+function outOfTime(ctx: Ctx, what: string, checks = false) {
   if (performance.now() >= ctx.deadline) {
-    throw new Deferral(1000, `reconcile: time budget used during ${what}; resuming from the checkpoint`);
+    const reason = `reconcile: time budget used during ${what}; resuming from the checkpoint`;
+    throw checks ? new ChecksOutOfTime(1000, reason) : new Deferral(1000, reason);
   }
 }
 
@@ -94,7 +106,7 @@ async function listAll<T extends { id: string }>(
   const out: T[] = [];
   let after: string | undefined;
   for (;;) {
-    outOfTime(ctx, `the cross-checks (${what})`);
+    outOfTime(ctx, `the cross-checks (${what})`, true);
     const list = await callStripe(
       `list ${what}`,
       () => page({ limit: ctx.s.pageSize, ...(after ? { starting_after: after } : {}) }),
@@ -124,13 +136,13 @@ async function crossChecks(ctx: Ctx, b: Begin) {
     select ops.reconcile_objects_to_fetch(${job.id}, ${worker}, ${b.checks_from}, ${sessions.map((x) => x.id)},
                                           ${paymentIntents.map((x) => x.id)}) as fetch`;
   for (const id of fetch.checkout_sessions) {
-    outOfTime(ctx, "the cross-checks (single objects)");
+    outOfTime(ctx, "the cross-checks (single objects)", true);
     sessions.push(
       await retrieve(ctx, `retrieve ${id}`, () => stripe.checkout.sessions.retrieve(id), compactSession, id),
     );
   }
   for (const id of fetch.payment_intents) {
-    outOfTime(ctx, "the cross-checks (single objects)");
+    outOfTime(ctx, "the cross-checks (single objects)", true);
     paymentIntents.push(
       await retrieve(ctx, `retrieve ${id}`, () => stripe.paymentIntents.retrieve(id), compactPaymentIntent, id),
     );
@@ -172,7 +184,29 @@ export function reconcileHandlers(
           make_interval(days => ${s.lookbackDays}), make_interval(secs => ${s.graceSeconds}),
           make_interval(hours => ${s.checkHours})) as begin`;
       await eventPass(ctx, begin);
-      const summary = await crossChecks(ctx, begin);
+      let summary: Record<string, unknown>;
+      try {
+        summary = await crossChecks(ctx, begin);
+      } catch (err) {
+        if (!(err instanceof ChecksOutOfTime)) throw err;
+        // once: the next invocation starts them with (nearly) its whole budget; twice: they cannot fit, so
+        // this run ends without them rather than deferring forever
+        if (!begin.checks_deferred) {
+          await sql`select ops.reconcile_note(${job.id}, ${worker}, ${begin.scope}, ${
+            sql.json({ checks_deferred: true })
+          })`;
+          throw err;
+        }
+        const [{ stats }] = await sql<{ stats: Record<string, unknown> }[]>`
+          select ops.reconcile_note(${job.id}, ${worker}, ${begin.scope}, ${
+          sql.json({
+            checks_incomplete:
+              "the cross-checks did not fit in RECONCILE_BUDGET_MS: raise it, or lower RECONCILE_CHECK_HOURS",
+          })
+        }) as stats`;
+        log("warn", "reconcile", "cross-checks skipped: out of time twice", { job_id: job.id });
+        return stats;
+      }
       log("info", "reconcile", "reconciliation finished", {
         job_id: job.id,
         recovered: summary.recovered,
