@@ -1264,6 +1264,42 @@ $$;
 
 
 --
+-- Name: enqueue_reconcile(text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.enqueue_reconcile(p_requested_by text DEFAULT 'pg_cron'::text) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  job_id bigint;
+begin
+  perform pg_advisory_xact_lock(hashtextextended('ops.enqueue_reconcile', 0));
+  select jb.id into job_id from ops.jobs jb
+   where jb.kind = 'reconcile' and jb.status in ('queued', 'running', 'failed') order by jb.id limit 1;
+  if job_id is not null then
+    if coalesce(p_requested_by, 'pg_cron') <> 'pg_cron' then
+      update ops.jobs set run_at = now() where id = job_id and status in ('queued', 'failed') and run_at > now();
+      if found then
+        perform ops.dispatch_job(job_id);
+      end if;
+    end if;
+    return job_id;
+  end if;
+  return ops.enqueue_job('reconcile', jsonb_build_object('requested_by', coalesce(p_requested_by, 'pg_cron')),
+                         'reconcile:' || gen_random_uuid(), p_queue_key => 'reconcile');
+end
+$$;
+
+
+--
+-- Name: FUNCTION enqueue_reconcile(p_requested_by text); Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON FUNCTION ops.enqueue_reconcile(p_requested_by text) IS 'Asks for a reconciliation run against Stripe (one waits or runs at a time); returns its job id. Usage: select ops.enqueue_reconcile(''me'');';
+
+
+--
 -- Name: fail_job(bigint, text, text, boolean, integer, boolean); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -1325,10 +1361,10 @@ $$;
 
 
 --
--- Name: ingest_stripe_event(jsonb, boolean, text, boolean); Type: FUNCTION; Schema: ops; Owner: -
+-- Name: ingest_stripe_event(jsonb, boolean, text, boolean, text); Type: FUNCTION; Schema: ops; Owner: -
 --
 
-CREATE FUNCTION ops.ingest_stripe_event(event jsonb, p_livemode boolean DEFAULT NULL::boolean, p_account_id text DEFAULT NULL::text, p_sanitized boolean DEFAULT false) RETURNS jsonb
+CREATE FUNCTION ops.ingest_stripe_event(event jsonb, p_livemode boolean DEFAULT NULL::boolean, p_account_id text DEFAULT NULL::text, p_sanitized boolean DEFAULT false, p_source text DEFAULT 'webhook'::text) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $_$
@@ -1367,11 +1403,11 @@ begin
   -- recorded with its outcome in one insert, in the apply's transaction (a row inserted as 'received'
   -- and then updated would write the payload twice); a plain insert: a copy that got here anyway fails
   insert into ops.stripe_events (event_id, type, api_version, livemode, object_id, event_created, payload,
-                                 status, attempts, last_error, processed_at, ignored_reason, sanitized)
+                                 status, attempts, last_error, processed_at, ignored_reason, sanitized, source)
   values (v_event_id, event ->> 'type', event ->> 'api_version', coalesce(event -> 'livemode' = 'true'::jsonb, false),
           event -> 'data' -> 'object' ->> 'id', to_timestamp((event ->> 'created')::bigint), event,
           applied.outcome, 1, applied.error, case when applied.outcome <> 'failed' then now() end,
-          reason, coalesce(p_sanitized, false));
+          reason, coalesce(p_sanitized, false), coalesce(p_source, 'webhook'));
   return jsonb_build_object('event_id', v_event_id, 'status', applied.outcome, 'duplicate', false)
          || case when reason is null then '{}'::jsonb else jsonb_build_object('reason', reason) end;
 end
@@ -1379,10 +1415,10 @@ $_$;
 
 
 --
--- Name: FUNCTION ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text, p_sanitized boolean); Type: COMMENT; Schema: ops; Owner: -
+-- Name: FUNCTION ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text, p_sanitized boolean, p_source text); Type: COMMENT; Schema: ops; Owner: -
 --
 
-COMMENT ON FUNCTION ops.ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text, p_sanitized boolean) IS 'Records a Stripe event once (by id) and applies it when it belongs to the mode and account ops.settings names (else: ignored, with its reason); duplicates change nothing. Returns {event_id, status, duplicate[, reason]}.';
+COMMENT ON FUNCTION ops.ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text, p_sanitized boolean, p_source text) IS 'Records a Stripe event once (by id) and applies it when it belongs to the mode and account ops.settings names (else: ignored, with its reason); duplicates change nothing. Returns {event_id, status, duplicate[, reason]}.';
 
 
 --
@@ -1497,7 +1533,8 @@ begin
                                where o.id = any (orders));
 
   return query
-  select e.received_at, 'stripe', e.object_id, e.type || ' -> ' || e.status,
+  select e.received_at, 'stripe', e.object_id,
+         e.type || ' -> ' || e.status || case when e.source = 'webhook' then '' else ' (via ' || e.source || ')' end,
          coalesce(e.last_error, e.ignored_reason), e.event_id
     from ops.stripe_events e
    where e.object_id = any (objects) or e.payload #>> '{data,object,payment_intent}' = any (objects)
@@ -2265,6 +2302,462 @@ $$;
 
 
 --
+-- Name: reconcile_advance(bigint, text, text, text, integer, integer, integer, boolean); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.reconcile_advance(p_job_id bigint, p_worker text, p_scope text, p_cursor text, p_listed integer, p_recovered integer, p_recovered_failed integer, p_done boolean DEFAULT false) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  j ops.jobs := ops.require_reconcile_job(p_job_id, p_worker);
+begin
+  update ops.reconciliation_checkpoints c
+     set pass_cursor = case when p_done then null else coalesce(p_cursor, c.pass_cursor) end,
+         events_checked_until = case when p_done then greatest(c.events_checked_until, c.pass_until) else c.events_checked_until end,
+         pass_from = case when p_done then null else c.pass_from end,
+         pass_until = case when p_done then null else c.pass_until end,
+         pass_started_at = case when p_done then null else c.pass_started_at end,
+         run_stats = c.run_stats || jsonb_build_object(
+           'events_listed', coalesce((c.run_stats ->> 'events_listed')::int, 0) + greatest(p_listed, 0),
+           'recovered', coalesce((c.run_stats ->> 'recovered')::int, 0) + greatest(p_recovered, 0),
+           'recovered_failed', coalesce((c.run_stats ->> 'recovered_failed')::int, 0) + greatest(p_recovered_failed, 0),
+           'pages', coalesce((c.run_stats ->> 'pages')::int, 0) + 1,
+           'passes', coalesce((c.run_stats ->> 'passes')::int, 0) + p_done::int),
+         updated_at = now()
+   where c.scope = p_scope and c.run_job_id = j.id and c.pass_from is not null;
+  if not found then
+    raise exception 'no reconciliation pass of job % under way in scope %', j.id, p_scope using errcode = 'no_data_found';
+  end if;
+end
+$$;
+
+
+--
+-- Name: reconcile_begin(bigint, text, boolean, text, interval, interval, interval); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.reconcile_begin(p_job_id bigint, p_worker text, p_livemode boolean, p_account_id text, p_lookback interval, p_grace interval, p_check_window interval) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  j ops.jobs := ops.require_reconcile_job(p_job_id, p_worker);
+  cfg ops.settings := ops.current_settings();
+  v_scope text;
+  c ops.reconciliation_checkpoints;
+  -- Stripe keeps events for 30 days
+  oldest timestamptz := now() - interval '30 days' + interval '5 minutes';
+  gap_from timestamptz;
+begin
+  if p_livemode <> cfg.stripe_livemode or nullif(p_account_id, '') is distinct from cfg.stripe_account_id then
+    raise exception 'the reconcile key is a % key (STRIPE_ACCOUNT_ID=%) but ops.settings says % (%): use a key of the mode ops.settings names',
+      case when p_livemode then 'live-mode' else 'test-mode' end, coalesce(nullif(p_account_id, ''), 'unset'),
+      case when cfg.stripe_livemode then 'live mode' else 'test mode' end, coalesce(cfg.stripe_account_id, 'no account')
+      using errcode = 'object_not_in_prerequisite_state';
+  end if;
+  if p_lookback is null or p_lookback <= interval '0' or p_lookback > interval '30 days'
+     or p_grace is null or p_grace < interval '0' or p_check_window is null or p_check_window <= interval '0' then
+    raise exception 'reconcile: lookback must be within 30 days, grace and check window positive' using errcode = 'invalid_parameter_value';
+  end if;
+  v_scope := case when cfg.stripe_livemode then 'live' else 'test' end || coalesce(':' || cfg.stripe_account_id, '');
+  insert into ops.reconciliation_checkpoints (scope) values (v_scope) on conflict (scope) do nothing;
+  select * into c from ops.reconciliation_checkpoints where scope = v_scope for update;
+  if c.run_job_id is distinct from j.id then
+    c.run_job_id := j.id;
+    c.run_stats := jsonb_build_object('recovered', 0, 'recovered_failed', 0, 'events_listed', 0, 'pages', 0,
+                                      'passes', 0, 'started_at', now());
+  end if;
+  if c.pass_from is null then
+    c.pass_from := greatest(coalesce(c.events_checked_until, now() - p_lookback), c.not_before, oldest);
+    c.pass_until := now() - p_grace;
+    c.pass_cursor := null;
+    c.pass_started_at := now();
+    -- the last pass finished longer ago than Stripe keeps events: what fell in between cannot be recovered
+    gap_from := greatest(c.events_checked_until, c.not_before);
+    if gap_from < oldest then
+      c.run_stats := c.run_stats || jsonb_build_object('unrecoverable_gap', jsonb_build_object('from', gap_from, 'until', oldest));
+    end if;
+  end if;
+  update ops.reconciliation_checkpoints
+     set run_job_id = c.run_job_id, run_stats = c.run_stats, pass_from = c.pass_from, pass_until = c.pass_until,
+         pass_cursor = c.pass_cursor, pass_started_at = c.pass_started_at, updated_at = now()
+   where scope = v_scope;
+  return jsonb_build_object('scope', v_scope, 'pass_from', extract(epoch from c.pass_from)::bigint,
+    'pass_until', extract(epoch from c.pass_until)::bigint, 'cursor', c.pass_cursor,
+    'checks_from', extract(epoch from greatest(now() - p_check_window, c.not_before))::bigint,
+    'checks_deferred', coalesce((c.run_stats ->> 'checks_deferred')::boolean, false));
+end
+$$;
+
+
+--
+-- Name: reconcile_ingest_event(bigint, text, text, boolean, text, boolean); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.reconcile_ingest_event(p_job_id bigint, p_worker text, p_event text, p_livemode boolean, p_account_id text, p_sanitized boolean DEFAULT false) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  evt jsonb := p_event::jsonb;
+  result jsonb;
+  failed boolean;
+begin
+  perform ops.require_reconcile_job(p_job_id, p_worker);
+  result := ops.ingest_stripe_event(evt, p_livemode => p_livemode, p_account_id => p_account_id,
+                                    p_sanitized => p_sanitized, p_source => 'reconciliation');
+  if not (result ->> 'duplicate')::boolean then
+    failed := result ->> 'status' = 'failed';
+    insert into ops.reconciliation_findings (kind, object_id, detail, next_action, status, resolved_at)
+    values ('missing_event_recovered', evt ->> 'id',
+            jsonb_build_object('type', evt ->> 'type', 'object_id', evt -> 'data' -> 'object' ->> 'id',
+                               'event_created', ops.ts(evt ->> 'created'), 'outcome', result ->> 'status'),
+            case when failed then format('Event %s (%s) never reached the webhook; reconciliation recovered it but applying it failed: '
+                                         'read ops.stripe_events.last_error, fix the cause, then select * from ops.reapply_stripe_events(array[%L]);',
+                                         evt ->> 'id', evt ->> 'type', evt ->> 'id')
+                 else format('Nothing to repair: event %s (%s) never reached the webhook and reconciliation applied it. '
+                             'If recoveries keep appearing, check the endpoint''s failed deliveries and enabled event types in the Stripe dashboard.',
+                             evt ->> 'id', evt ->> 'type') end,
+            case when failed then 'open' else 'resolved' end, case when failed then null else now() end)
+    on conflict (kind, object_id) do nothing;
+  end if;
+  return result;
+end
+$$;
+
+
+--
+-- Name: reconcile_missing_events(bigint, text, jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.reconcile_missing_events(p_job_id bigint, p_worker text, p_events jsonb) RETURNS text[]
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  perform ops.require_reconcile_job(p_job_id, p_worker);
+  return array(
+    select e.id from jsonb_to_recordset(coalesce(p_events, '[]'::jsonb)) as e(id text, type text)
+     where ops.stripe_event_type_applied(e.type)
+       and not exists (select 1 from ops.stripe_events s where s.event_id = e.id));
+end
+$$;
+
+
+--
+-- Name: reconcile_note(bigint, text, text, jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.reconcile_note(p_job_id bigint, p_worker text, p_scope text, p_note jsonb) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  j ops.jobs := ops.require_reconcile_job(p_job_id, p_worker);
+  stats jsonb;
+begin
+  update ops.reconciliation_checkpoints c set run_stats = c.run_stats || coalesce(p_note, '{}'::jsonb), updated_at = now()
+   where c.scope = p_scope and c.run_job_id = j.id
+  returning c.run_stats into stats;
+  if stats is null then
+    raise exception 'no reconciliation run of job % in scope %', j.id, p_scope using errcode = 'no_data_found';
+  end if;
+  return stats || jsonb_build_object('checkpoint', (select c.events_checked_until from ops.reconciliation_checkpoints c where c.scope = p_scope));
+end
+$$;
+
+
+--
+-- Name: reconcile_objects_to_fetch(bigint, text, bigint, text[], text[], integer); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.reconcile_objects_to_fetch(p_job_id bigint, p_worker text, p_checks_from bigint, p_listed_sessions text[], p_listed_payment_intents text[], p_limit integer DEFAULT 100) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  since timestamptz := to_timestamp(p_checks_from);
+begin
+  perform ops.require_reconcile_job(p_job_id, p_worker);
+  return jsonb_build_object(
+    'checkout_sessions', coalesce((select jsonb_agg(x.id) from (
+      select distinct id from (
+        select o.stripe_checkout_session_id as id from public.orders o
+         where o.payment_confirmed and o.paid_at >= since and o.stripe_checkout_session_id is not null
+        union all
+        select f.object_id from ops.reconciliation_findings f
+         where f.status = 'open' and f.kind in ('amount_mismatch', 'payment_without_order') and f.object_id like 'cs\_%'
+        union all
+        select o.stripe_checkout_session_id from ops.reconciliation_findings f join public.orders o on o.id = f.order_id
+         where f.status = 'open' and f.kind = 'order_without_payment' and o.stripe_checkout_session_id is not null
+      ) ids where id <> all (coalesce(p_listed_sessions, '{}')) limit p_limit) x), '[]'::jsonb),
+    'payment_intents', coalesce((select jsonb_agg(x.id) from (
+      select distinct id from (
+        select o.stripe_payment_intent_id as id from public.orders o
+         where o.payment_confirmed and o.paid_at >= since and o.stripe_payment_intent_id is not null
+           and (o.stripe_checkout_session_id is null or o.stripe_checkout_session_id <> all (coalesce(p_listed_sessions, '{}')))
+        union all
+        select f.object_id from ops.reconciliation_findings f
+         where f.status = 'open' and f.kind in ('amount_mismatch', 'payment_without_order') and f.object_id like 'pi\_%'
+        union all
+        select o.stripe_payment_intent_id from ops.reconciliation_findings f join public.orders o on o.id = f.order_id
+         where f.status = 'open' and f.kind = 'order_without_payment' and o.stripe_payment_intent_id is not null
+      ) ids where id <> all (coalesce(p_listed_payment_intents, '{}')) limit p_limit) x), '[]'::jsonb));
+end
+$$;
+
+
+--
+-- Name: reconcile_record_checks(bigint, text, text, jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.reconcile_record_checks(p_job_id bigint, p_worker text, p_scope text, p_objects jsonb) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  j ops.jobs := ops.require_reconcile_job(p_job_id, p_worker);
+  c ops.reconciliation_checkpoints;
+  verdicts jsonb;
+  opened integer;
+  resolved integer;
+  summary jsonb;
+begin
+  select * into c from ops.reconciliation_checkpoints where scope = p_scope and run_job_id = j.id for update;
+  if not found then
+    raise exception 'no reconciliation run of job % in scope %', j.id, p_scope using errcode = 'no_data_found';
+  end if;
+  select coalesce(jsonb_agg(to_jsonb(v)), '[]') into verdicts
+    from (select distinct on (x.kind, x.object_id) x.*
+            from ops.reconcile_verdicts(p_objects || jsonb_build_object('not_before', extract(epoch from c.not_before)::bigint)) x
+           order by x.kind, x.object_id, x.problem desc) v;
+  with v as (
+    select * from jsonb_to_recordset(verdicts) as x(kind text, object_id text, problem boolean, order_id uuid,
+                                                      customer_id uuid, detail jsonb, next_action text)
+  ), up as (
+    insert into ops.reconciliation_findings as f (kind, object_id, order_id, customer_id, detail, next_action)
+    select v.kind, v.object_id, v.order_id, v.customer_id, v.detail, v.next_action from v where v.problem
+    on conflict (kind, object_id) do update
+       set status = 'open', resolved_at = null, last_seen_at = now(), detail = excluded.detail,
+           next_action = excluded.next_action, order_id = coalesce(excluded.order_id, f.order_id),
+           customer_id = coalesce(excluded.customer_id, f.customer_id),
+           -- a finding that comes back is found again
+           found_at = case when f.status = 'resolved' then now() else f.found_at end
+    returning f.xmax = 0 as inserted
+  )
+  select count(*) filter (where inserted) into opened from up;
+  update ops.reconciliation_findings f
+     set status = 'resolved', resolved_at = now(), last_seen_at = now(),
+         detail = f.detail || jsonb_build_object('resolved_by', 'reconciliation: no longer seen')
+    from jsonb_to_recordset(verdicts) as v(kind text, object_id text, problem boolean)
+   where not v.problem and f.kind = v.kind and f.object_id = v.object_id and f.status = 'open';
+  get diagnostics resolved = row_count;
+  summary := c.run_stats || jsonb_build_object(
+    'checked', jsonb_build_object('checkout_sessions', jsonb_array_length(coalesce(p_objects -> 'sessions', '[]')),
+                                  'payment_intents', jsonb_array_length(coalesce(p_objects -> 'payment_intents', '[]')),
+                                  'subscriptions', jsonb_array_length(coalesce(p_objects -> 'subscriptions', '[]'))),
+    'findings_new', opened,
+    'findings_resolved', resolved,
+    'open_findings', coalesce((select jsonb_object_agg(k.kind, k.n) from (
+        select f.kind, count(*) as n from ops.reconciliation_findings f where f.status = 'open' group by f.kind) k), '{}'::jsonb),
+    'checkpoint', c.events_checked_until,
+    'finished_at', now());
+  update ops.reconciliation_checkpoints
+     set last_finished_at = now(), last_summary = summary, run_stats = summary, updated_at = now()
+   where scope = p_scope;
+  return summary;
+end
+$$;
+
+
+--
+-- Name: reconcile_verdicts(jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.reconcile_verdicts(p_objects jsonb) RETURNS TABLE(kind text, object_id text, problem boolean, order_id uuid, customer_id uuid, detail jsonb, next_action text)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+#variable_conflict use_column
+declare
+  since timestamptz := to_timestamp((p_objects ->> 'checks_from')::bigint);
+  floor_at timestamptz := to_timestamp((p_objects ->> 'not_before')::bigint);
+begin
+  return query
+  with s as (
+    select x.* from jsonb_to_recordset(coalesce(p_objects -> 'sessions', '[]')) as x(
+      id text, status text, payment_status text, mode text, amount_total bigint, currency text,
+      payment_intent text, order_ref text, created bigint, missing boolean)
+  ), p as (
+    select x.* from jsonb_to_recordset(coalesce(p_objects -> 'payment_intents', '[]')) as x(
+      id text, status text, amount bigint, amount_received bigint, currency text, order_ref text,
+      created bigint, missing boolean)
+  ), sub as (
+    select x.* from jsonb_to_recordset(coalesce(p_objects -> 'subscriptions', '[]')) as x(
+      id text, status text, customer text, created bigint)
+  ), paid_s as (
+    select * from s where not coalesce(s.missing, false) and coalesce(s.mode, 'payment') = 'payment' and s.payment_status = 'paid'
+  ), succeeded_p as (
+    select * from p where not coalesce(p.missing, false) and p.status = 'succeeded'
+  ), payments as (
+    -- what Stripe says was paid: paid sessions, and succeeded payment intents of no session
+    select ps.id, 'checkout session' as what, ps.payment_intent, ps.amount_total as charged, ps.currency, ps.order_ref
+      from paid_s ps
+    union all
+    select sp.id, 'payment intent', sp.id, sp.amount_received, sp.currency, sp.order_ref
+      from succeeded_p sp
+     where not exists (select 1 from s where s.payment_intent = sp.id)
+       and not exists (select 1 from ops.checkout_sessions c where c.stripe_payment_intent_id = sp.id)
+  ), amount_checks as (
+    select 'amount_mismatch'::text as kind, y.id as object_id,
+           o.payment_confirmed and (o.amount_charged is distinct from y.charged or o.currency_charged is distinct from y.currency) as problem,
+           o.id as order_id, null::uuid as customer_id,
+           jsonb_build_object('stripe_amount', y.charged, 'stripe_currency', y.currency, 'order_amount_charged', o.amount_charged,
+                              'order_currency_charged', o.currency_charged, 'order_status', o.status) as detail,
+           format('Stripe charged %s %s for order %s through %s %s, but the order records %s %s: compare both in the Stripe dashboard. '
+                  'If Stripe is right, re-send the payment''s events to the webhook from the dashboard (the order follows them); '
+                  'if the order was edited by hand, undo the edit.',
+                  y.charged, upper(y.currency), o.id, y.what, y.id, coalesce(o.amount_charged::text, 'no amount'), upper(coalesce(o.currency_charged, '-'))) as next_action
+      from (select ps.id, 'checkout session' as what, ps.amount_total as charged, ps.currency from paid_s ps
+            union all select sp.id, 'payment intent', sp.amount_received, sp.currency from succeeded_p sp) y
+      join public.orders o on o.stripe_checkout_session_id = y.id
+                           or (o.stripe_checkout_session_id is null and o.stripe_payment_intent_id = y.id)
+  ), order_checks as (
+    select 'order_without_payment'::text, o.id::text,
+           o.payment_confirmed and not (coalesce(ss.payment_status = 'paid' and not coalesce(ss.missing, false), false)
+                                        or coalesce(pp.status = 'succeeded' and not coalesce(pp.missing, false), false)),
+           o.id, null::uuid,
+           jsonb_build_object('order_status', o.status, 'checkout_session', o.stripe_checkout_session_id,
+                              'checkout_session_in_stripe', case when ss.missing then 'not found' else ss.payment_status end,
+                              'payment_intent', o.stripe_payment_intent_id,
+                              'payment_intent_in_stripe', case when pp.missing then 'not found' else pp.status end),
+           format('Order %s is %s but Stripe has no succeeded payment for it (session %s: %s; payment intent %s: %s): hold its fulfilment, '
+                  'look the payment up in the Stripe dashboard, and if it was never paid correct the order by hand and ask the buyer to pay.',
+                  o.id, o.status, coalesce(o.stripe_checkout_session_id, 'none'),
+                  case when ss.missing then 'not found' else coalesce(ss.payment_status, 'not checked') end,
+                  coalesce(o.stripe_payment_intent_id, 'none'),
+                  case when pp.missing then 'not found' else coalesce(pp.status, 'not checked') end)
+      from public.orders o
+      left join s ss on ss.id = o.stripe_checkout_session_id
+      left join p pp on pp.id = o.stripe_payment_intent_id
+     where ((o.payment_confirmed and o.paid_at >= since)
+            or exists (select 1 from ops.reconciliation_findings f
+                        where f.kind = 'order_without_payment' and f.status = 'open' and f.object_id = o.id::text))
+       and (ss.id is not null or pp.id is not null or (o.stripe_checkout_session_id is null and o.stripe_payment_intent_id is null))
+  ), payment_checks as (
+    select 'payment_without_order'::text, y.id,
+           not exists (select 1 from public.orders o
+                        where o.payment_confirmed and (o.stripe_checkout_session_id = y.id or o.stripe_payment_intent_id = y.payment_intent))
+             -- our mirrors know the payment paid: its order is in review or it is a double payment (pipeline_exceptions)
+             and not exists (select 1 from ops.checkout_sessions c join public.orders o on o.id = c.order_id
+                              where c.stripe_checkout_session_id = y.id and c.payment_status = 'paid')
+             and not exists (select 1 from ops.payment_intents pi join public.orders o on o.id = pi.order_id
+                              where pi.stripe_payment_intent_id = y.payment_intent and pi.succeeded_at is not null),
+           ord.id, null::uuid,
+           jsonb_build_object('stripe_amount', y.charged, 'stripe_currency', y.currency, 'order_ref', y.order_ref,
+                              'order_status', ord.status,
+                              'ignored_events', (select jsonb_agg(jsonb_build_object('event_id', e.event_id, 'reason', e.ignored_reason))
+                                                   from ops.stripe_events e where e.object_id = y.id and e.status = 'ignored')),
+           case when ord.id is null then
+             format('Stripe has a paid %s %s (%s %s) that no order of ours accounts for (it names %s) and whose events never applied here: '
+                    'find the buyer in the Stripe dashboard, then match it to an order (re-send its events if it names one) or refund it.',
+                    y.what, y.id, y.charged, upper(y.currency), coalesce('order ' || y.order_ref, 'no order'))
+           else
+             format('Stripe says %s %s paid order %s (%s %s) but the order is %s: re-send the payment''s events to the webhook from the '
+                    'Stripe dashboard (ops.stripe_events shows whether they were ignored, and why), then check the order.',
+                    y.what, y.id, ord.id, y.charged, upper(y.currency), ord.status)
+           end
+      from payments y
+      left join public.orders ord on ord.id = ops.as_uuid(y.order_ref)
+  ), deal_checks as (
+    select 'crm_deal_missing'::text, o.id::text,
+           o.payment_confirmed and not exists (select 1 from ops.crm_deals d where d.order_id = o.id)
+             and not exists (select 1 from ops.jobs jb where jb.queue_key = 'order:' || o.id and jb.kind = 'crm.deal'
+                                                        and jb.status in ('queued', 'running', 'failed')),
+           o.id, null::uuid,
+           jsonb_build_object('order_status', o.status, 'paid_at', o.paid_at, 'last_deal_job', lj.id,
+                              'last_deal_job_status', lj.status, 'last_deal_job_error', lj.last_error),
+           case when lj.id is not null then
+             format('Paid order %s has no CRM deal: its last crm.deal job %s is %s (%s). Fix the cause, then select ops.replay_job(%s);',
+                    o.id, lj.id, lj.status, coalesce(left(lj.last_error, 200), 'no error recorded'), lj.id)
+           else
+             format('Paid order %s has no CRM deal and no crm.deal job: select ops.enqueue_job(''crm.deal'', jsonb_build_object(''order_id'', %L), '
+                    '''crm.deal:%s:v%s'', p_queue_key => ''order:%s'');', o.id, o.id::text, o.id, o.version, o.id)
+           end
+      from public.orders o
+      left join lateral (select jb.id, jb.status, jb.last_error from ops.jobs jb
+                          where jb.kind = 'crm.deal' and jb.payload ->> 'order_id' = o.id::text
+                            and not exists (select 1 from ops.crm_deals d where d.order_id = o.id)
+                          order by jb.id desc limit 1) lj on true
+     where (o.payment_confirmed and o.paid_at >= since)
+        or exists (select 1 from ops.reconciliation_findings f
+                    where f.kind = 'crm_deal_missing' and f.status = 'open' and f.object_id = o.id::text)
+  ), expected_billing as (
+    -- what each customer's billing is by Stripe's subscriptions (the highest precedence, as recompute_customer)
+    select r.customer_id, (array_agg(ss.billing_status order by ss.precedence desc))[1] as billing_status
+      from sub x join public.subscriptions r on r.stripe_subscription_id = x.id
+      join ops.stripe_subscription_statuses ss on ss.stripe_status = x.status
+     where r.customer_id is not null
+     group by r.customer_id
+  ), subscription_checks as (
+    select 'billing_status_drift'::text, x.id,
+           r.id is null or r.status is distinct from x.status or c.billing_status is distinct from eb.billing_status,
+           null::uuid, r.customer_id,
+           jsonb_build_object('stripe_status', x.status, 'stripe_customer', x.customer, 'our_status', r.status,
+                              'billing_status', c.billing_status, 'expected_billing_status', eb.billing_status,
+                              'access_status', c.access_status),
+           format('Stripe says subscription %s (customer %s) is %s; we have %s, billing %s (expected %s): re-send the subscription''s '
+                  'latest event to the webhook from the Stripe dashboard; billing and access follow the mirror.',
+                  x.id, x.customer, x.status, coalesce('it ' || r.status, 'no such subscription'),
+                  coalesce(c.billing_status, 'unknown'), coalesce(eb.billing_status, 'unknown'))
+      from sub x
+      left join public.subscriptions r on r.stripe_subscription_id = x.id
+      left join public.customers c on c.id = r.customer_id
+      left join expected_billing eb on eb.customer_id = r.customer_id
+     where floor_at is null or to_timestamp(x.created) >= floor_at
+    union all
+    -- ours, live here, that Stripe no longer lists among subscriptions not canceled (canceled there, or gone)
+    select 'billing_status_drift', r.stripe_subscription_id,
+           r.status not in ('canceled', 'incomplete', 'incomplete_expired'),
+           null::uuid, r.customer_id,
+           jsonb_build_object('stripe_status', 'canceled or not found', 'our_status', r.status, 'billing_status', c.billing_status,
+                              'access_status', c.access_status),
+           format('Stripe no longer lists subscription %s among live ones (canceled or deleted there), but we have it %s and the customer''s '
+                  'billing %s (access %s): re-send its customer.subscription.deleted event from the Stripe dashboard, or check it there.',
+                  r.stripe_subscription_id, r.status, coalesce(c.billing_status, 'unknown'), coalesce(c.access_status, 'unknown'))
+      from public.subscriptions r
+      left join public.customers c on c.id = r.customer_id
+     where not exists (select 1 from sub x where x.id = r.stripe_subscription_id)
+       and ((r.status not in ('canceled', 'incomplete', 'incomplete_expired') and (floor_at is null or r.created_at >= floor_at))
+            or exists (select 1 from ops.reconciliation_findings f
+                        where f.kind = 'billing_status_drift' and f.status = 'open' and f.object_id = r.stripe_subscription_id))
+  ), recovered_checks as (
+    -- recovered events whose apply failed: fine once the ledger applied them after all
+    select 'missing_event_recovered'::text, f.object_id, e.status not in ('processed', 'ignored'), null::uuid, null::uuid,
+           f.detail, f.next_action
+      from ops.reconciliation_findings f join ops.stripe_events e on e.event_id = f.object_id
+     where f.kind = 'missing_event_recovered' and f.status = 'open'
+  ), gone_checks as (
+    -- a Stripe object of an open finding that Stripe no longer has: nothing left to compare (an order it
+    -- paid is judged by order_without_payment)
+    select f.kind, f.object_id, false, f.order_id, f.customer_id, f.detail, f.next_action
+      from ops.reconciliation_findings f
+     where f.status = 'open' and f.kind in ('amount_mismatch', 'payment_without_order')
+       and (exists (select 1 from s where s.id = f.object_id and s.missing) or exists (select 1 from p where p.id = f.object_id and p.missing))
+  )
+  select * from amount_checks
+  union all select * from gone_checks
+  union all select * from order_checks
+  union all select * from payment_checks
+  union all select * from deal_checks
+  union all select * from subscription_checks
+  union all select * from recovered_checks;
+end
+$$;
+
+
+--
 -- Name: record_crm_capture(text, text, jsonb); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -2502,6 +2995,25 @@ declare
 begin
   if j.id is null then
     raise exception 'job % is not held by %', p_job_id, p_worker using errcode = 'lock_not_available';
+  end if;
+  return j;
+end
+$$;
+
+
+--
+-- Name: require_reconcile_job(bigint, text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.require_reconcile_job(p_job_id bigint, p_worker text) RETURNS ops.jobs
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  j ops.jobs := ops.require_held_job(p_job_id, p_worker);
+begin
+  if j.kind <> 'reconcile' then
+    raise exception 'job % is a % job, not a reconcile job', p_job_id, j.kind using errcode = 'insufficient_privilege';
   end if;
   return j;
 end
@@ -2760,6 +3272,27 @@ CREATE FUNCTION ops.stripe_event_scope_problem(evt jsonb, s ops.settings) RETURN
                 else format('an event of the account %s; this project takes events of %s and its own only '
                             '(ops.settings.stripe_account_id)', evt ->> 'account', s.stripe_account_id) end
   end
+$$;
+
+
+--
+-- Name: stripe_event_type_applied(text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.stripe_event_type_applied(p_type text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+  select p_type in ('checkout.session.completed', 'checkout.session.async_payment_succeeded',
+                    'checkout.session.async_payment_failed', 'checkout.session.expired',
+                    'payment_intent.succeeded', 'payment_intent.payment_failed', 'payment_intent.canceled',
+                    'charge.refunded', 'charge.succeeded', 'charge.captured',
+                    'refund.created', 'refund.updated', 'refund.failed', 'charge.refund.updated',
+                    'invoice.paid', 'invoice.payment_succeeded', 'invoice.payment_failed',
+                    'customer.subscription.created', 'customer.subscription.updated',
+                    'customer.subscription.deleted', 'customer.subscription.paused',
+                    'customer.subscription.resumed', 'customer.created', 'customer.updated', 'customer.deleted')
+         or p_type like 'charge.dispute.%'
 $$;
 
 
@@ -4061,9 +4594,11 @@ CREATE TABLE ops.stripe_events (
     processed_at timestamp with time zone,
     ignored_reason text,
     sanitized boolean DEFAULT false NOT NULL,
+    source text DEFAULT 'webhook'::text NOT NULL,
     reviewed_at timestamp with time zone,
     payload_cleared_at timestamp with time zone,
     CONSTRAINT stripe_events_event_id_check CHECK (((length(event_id) >= 1) AND (length(event_id) <= 255))),
+    CONSTRAINT stripe_events_source_check CHECK ((source = ANY (ARRAY['webhook'::text, 'reconciliation'::text]))),
     CONSTRAINT stripe_events_status_check CHECK ((status = ANY (ARRAY['received'::text, 'processed'::text, 'ignored'::text, 'failed'::text, 'dead'::text]))),
     CONSTRAINT stripe_events_type_check CHECK (((length(type) >= 1) AND (length(type) <= 255)))
 );
@@ -4073,7 +4608,7 @@ CREATE TABLE ops.stripe_events (
 -- Name: TABLE stripe_events; Type: COMMENT; Schema: ops; Owner: -
 --
 
-COMMENT ON TABLE ops.stripe_events IS 'Ledger of Stripe webhook events: one row per event_id, with the outcome of applying it (received | processed | ignored | failed | dead).';
+COMMENT ON TABLE ops.stripe_events IS 'Ledger of Stripe webhook events: one row per event_id, with the outcome of applying it (received | processed | ignored | failed | dead) and its source (webhook | reconciliation).';
 
 
 --
@@ -4384,6 +4919,34 @@ CREATE TABLE ops.rate_limit_grants (
 --
 
 COMMENT ON TABLE ops.rate_limit_grants IS 'Tokens granted in the current sliding window, per bucket (older rows are deleted as the window moves).';
+
+
+--
+-- Name: reconciliation_checkpoints; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.reconciliation_checkpoints (
+    scope text NOT NULL,
+    events_checked_until timestamp with time zone,
+    not_before timestamp with time zone,
+    pass_from timestamp with time zone,
+    pass_until timestamp with time zone,
+    pass_cursor text,
+    pass_started_at timestamp with time zone,
+    run_job_id bigint,
+    run_stats jsonb DEFAULT '{}'::jsonb NOT NULL,
+    last_finished_at timestamp with time zone,
+    last_summary jsonb,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT reconciliation_checkpoints_check CHECK (((pass_from IS NULL) = (pass_until IS NULL)))
+);
+
+
+--
+-- Name: TABLE reconciliation_checkpoints; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.reconciliation_checkpoints IS 'Where reconciliation against Stripe stands, per Stripe mode and account: events checked until when, the pass under way (window and cursor), the floor not_before, and the last run''s summary.';
 
 
 --
@@ -5006,6 +5569,14 @@ ALTER TABLE ONLY ops.rate_limit_buckets
 
 
 --
+-- Name: reconciliation_checkpoints reconciliation_checkpoints_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.reconciliation_checkpoints
+    ADD CONSTRAINT reconciliation_checkpoints_pkey PRIMARY KEY (scope);
+
+
+--
 -- Name: reconciliation_findings reconciliation_findings_kind_object_id_key; Type: CONSTRAINT; Schema: ops; Owner: -
 --
 
@@ -5386,6 +5957,13 @@ CREATE INDEX payment_intents_order_idx ON ops.payment_intents USING btree (order
 --
 
 CREATE INDEX rate_limit_grants_bucket_idx ON ops.rate_limit_grants USING btree (bucket, granted_at);
+
+
+--
+-- Name: reconciliation_findings_open_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX reconciliation_findings_open_idx ON ops.reconciliation_findings USING btree (kind) WHERE (status = 'open'::text);
 
 
 --
@@ -6351,6 +6929,7 @@ GRANT USAGE ON SCHEMA ops TO pipeline_worker;
 GRANT USAGE ON SCHEMA ops TO support_intake;
 GRANT USAGE ON SCHEMA ops TO provider_webhook;
 GRANT USAGE ON SCHEMA ops TO authenticated;
+GRANT USAGE ON SCHEMA ops TO reconciler;
 
 
 --
@@ -6473,6 +7052,7 @@ GRANT SELECT ON TABLE ops.jobs TO service_role;
 
 REVOKE ALL ON FUNCTION ops.claim_job(p_job_id bigint, p_worker text) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.claim_job(p_job_id bigint, p_worker text) TO pipeline_worker;
+GRANT ALL ON FUNCTION ops.claim_job(p_job_id bigint, p_worker text) TO reconciler;
 
 
 --
@@ -6481,6 +7061,7 @@ GRANT ALL ON FUNCTION ops.claim_job(p_job_id bigint, p_worker text) TO pipeline_
 
 REVOKE ALL ON FUNCTION ops.claim_next_job(p_kinds text[], p_worker text) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.claim_next_job(p_kinds text[], p_worker text) TO pipeline_worker;
+GRANT ALL ON FUNCTION ops.claim_next_job(p_kinds text[], p_worker text) TO reconciler;
 
 
 --
@@ -6503,6 +7084,7 @@ REVOKE ALL ON FUNCTION ops.clear_personal_data(p_after interval) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION ops.complete_job(p_job_id bigint, p_worker text, p_result jsonb, p_hand_on boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.complete_job(p_job_id bigint, p_worker text, p_result jsonb, p_hand_on boolean) TO pipeline_worker;
+GRANT ALL ON FUNCTION ops.complete_job(p_job_id bigint, p_worker text, p_result jsonb, p_hand_on boolean) TO reconciler;
 
 
 --
@@ -6547,6 +7129,7 @@ REVOKE ALL ON FUNCTION ops.customers_notify() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION ops.defer_job(p_job_id bigint, p_worker text, p_delay_ms integer, p_reason text, p_hand_on boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.defer_job(p_job_id bigint, p_worker text, p_delay_ms integer, p_reason text, p_hand_on boolean) TO pipeline_worker;
+GRANT ALL ON FUNCTION ops.defer_job(p_job_id bigint, p_worker text, p_delay_ms integer, p_reason text, p_hand_on boolean) TO reconciler;
 
 
 --
@@ -6555,6 +7138,7 @@ GRANT ALL ON FUNCTION ops.defer_job(p_job_id bigint, p_worker text, p_delay_ms i
 
 REVOKE ALL ON FUNCTION ops.dispatch_due_job(p_kinds text[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.dispatch_due_job(p_kinds text[]) TO pipeline_worker;
+GRANT ALL ON FUNCTION ops.dispatch_due_job(p_kinds text[]) TO reconciler;
 
 
 --
@@ -6591,6 +7175,7 @@ REVOKE ALL ON FUNCTION ops.email_match_reason(p_email text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION ops.end_job_drain(p_kinds text[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.end_job_drain(p_kinds text[]) TO pipeline_worker;
+GRANT ALL ON FUNCTION ops.end_job_drain(p_kinds text[]) TO reconciler;
 
 
 --
@@ -6629,11 +7214,20 @@ REVOKE ALL ON FUNCTION ops.enqueue_notification(p_channel text, p_template text,
 
 
 --
+-- Name: FUNCTION enqueue_reconcile(p_requested_by text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.enqueue_reconcile(p_requested_by text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.enqueue_reconcile(p_requested_by text) TO service_role;
+
+
+--
 -- Name: FUNCTION fail_job(p_job_id bigint, p_worker text, p_error text, p_retryable boolean, p_retry_after_ms integer, p_hand_on boolean); Type: ACL; Schema: ops; Owner: -
 --
 
 REVOKE ALL ON FUNCTION ops.fail_job(p_job_id bigint, p_worker text, p_error text, p_retryable boolean, p_retry_after_ms integer, p_hand_on boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.fail_job(p_job_id bigint, p_worker text, p_error text, p_retryable boolean, p_retry_after_ms integer, p_hand_on boolean) TO pipeline_worker;
+GRANT ALL ON FUNCTION ops.fail_job(p_job_id bigint, p_worker text, p_error text, p_retryable boolean, p_retry_after_ms integer, p_hand_on boolean) TO reconciler;
 
 
 --
@@ -6651,12 +7245,12 @@ REVOKE ALL ON FUNCTION ops.held_job(p_job_id bigint, p_worker text) FROM PUBLIC;
 
 
 --
--- Name: FUNCTION ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text, p_sanitized boolean); Type: ACL; Schema: ops; Owner: -
+-- Name: FUNCTION ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text, p_sanitized boolean, p_source text); Type: ACL; Schema: ops; Owner: -
 --
 
-REVOKE ALL ON FUNCTION ops.ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text, p_sanitized boolean) FROM PUBLIC;
-GRANT ALL ON FUNCTION ops.ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text, p_sanitized boolean) TO stripe_webhook;
-GRANT ALL ON FUNCTION ops.ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text, p_sanitized boolean) TO service_role;
+REVOKE ALL ON FUNCTION ops.ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text, p_sanitized boolean, p_source text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text, p_sanitized boolean, p_source text) TO stripe_webhook;
+GRANT ALL ON FUNCTION ops.ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text, p_sanitized boolean, p_source text) TO service_role;
 
 
 --
@@ -6743,6 +7337,7 @@ REVOKE ALL ON FUNCTION ops.newer_charge(p_succeeded boolean, p_at timestamp with
 
 REVOKE ALL ON FUNCTION ops.next_job_due_in_ms(p_kinds text[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.next_job_due_in_ms(p_kinds text[]) TO pipeline_worker;
+GRANT ALL ON FUNCTION ops.next_job_due_in_ms(p_kinds text[]) TO reconciler;
 
 
 --
@@ -6831,6 +7426,69 @@ REVOKE ALL ON FUNCTION ops.recompute_orders_for_payment_intent(p_payment_intent_
 
 
 --
+-- Name: FUNCTION reconcile_advance(p_job_id bigint, p_worker text, p_scope text, p_cursor text, p_listed integer, p_recovered integer, p_recovered_failed integer, p_done boolean); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.reconcile_advance(p_job_id bigint, p_worker text, p_scope text, p_cursor text, p_listed integer, p_recovered integer, p_recovered_failed integer, p_done boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.reconcile_advance(p_job_id bigint, p_worker text, p_scope text, p_cursor text, p_listed integer, p_recovered integer, p_recovered_failed integer, p_done boolean) TO reconciler;
+
+
+--
+-- Name: FUNCTION reconcile_begin(p_job_id bigint, p_worker text, p_livemode boolean, p_account_id text, p_lookback interval, p_grace interval, p_check_window interval); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.reconcile_begin(p_job_id bigint, p_worker text, p_livemode boolean, p_account_id text, p_lookback interval, p_grace interval, p_check_window interval) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.reconcile_begin(p_job_id bigint, p_worker text, p_livemode boolean, p_account_id text, p_lookback interval, p_grace interval, p_check_window interval) TO reconciler;
+
+
+--
+-- Name: FUNCTION reconcile_ingest_event(p_job_id bigint, p_worker text, p_event text, p_livemode boolean, p_account_id text, p_sanitized boolean); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.reconcile_ingest_event(p_job_id bigint, p_worker text, p_event text, p_livemode boolean, p_account_id text, p_sanitized boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.reconcile_ingest_event(p_job_id bigint, p_worker text, p_event text, p_livemode boolean, p_account_id text, p_sanitized boolean) TO reconciler;
+
+
+--
+-- Name: FUNCTION reconcile_missing_events(p_job_id bigint, p_worker text, p_events jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.reconcile_missing_events(p_job_id bigint, p_worker text, p_events jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.reconcile_missing_events(p_job_id bigint, p_worker text, p_events jsonb) TO reconciler;
+
+
+--
+-- Name: FUNCTION reconcile_note(p_job_id bigint, p_worker text, p_scope text, p_note jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.reconcile_note(p_job_id bigint, p_worker text, p_scope text, p_note jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.reconcile_note(p_job_id bigint, p_worker text, p_scope text, p_note jsonb) TO reconciler;
+
+
+--
+-- Name: FUNCTION reconcile_objects_to_fetch(p_job_id bigint, p_worker text, p_checks_from bigint, p_listed_sessions text[], p_listed_payment_intents text[], p_limit integer); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.reconcile_objects_to_fetch(p_job_id bigint, p_worker text, p_checks_from bigint, p_listed_sessions text[], p_listed_payment_intents text[], p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.reconcile_objects_to_fetch(p_job_id bigint, p_worker text, p_checks_from bigint, p_listed_sessions text[], p_listed_payment_intents text[], p_limit integer) TO reconciler;
+
+
+--
+-- Name: FUNCTION reconcile_record_checks(p_job_id bigint, p_worker text, p_scope text, p_objects jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.reconcile_record_checks(p_job_id bigint, p_worker text, p_scope text, p_objects jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.reconcile_record_checks(p_job_id bigint, p_worker text, p_scope text, p_objects jsonb) TO reconciler;
+
+
+--
+-- Name: FUNCTION reconcile_verdicts(p_objects jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.reconcile_verdicts(p_objects jsonb) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION record_crm_capture(p_operation text, p_key text, p_body jsonb); Type: ACL; Schema: ops; Owner: -
 --
 
@@ -6907,6 +7565,13 @@ REVOKE ALL ON FUNCTION ops.require_held_job(p_job_id bigint, p_worker text) FROM
 
 
 --
+-- Name: FUNCTION require_reconcile_job(p_job_id bigint, p_worker text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.require_reconcile_job(p_job_id bigint, p_worker text) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION resolve_customer_review(p_customer_id uuid, p_note text); Type: ACL; Schema: ops; Owner: -
 --
 
@@ -6956,6 +7621,13 @@ GRANT ALL ON FUNCTION ops.set_user_role(p_user_id uuid, p_role text, p_note text
 --
 
 REVOKE ALL ON FUNCTION ops.stripe_event_scope_problem(evt jsonb, s ops.settings) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION stripe_event_type_applied(p_type text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.stripe_event_type_applied(p_type text) FROM PUBLIC;
 
 
 --

@@ -49,6 +49,7 @@ export const config = {
   workerDbPassword: env.PIPELINE_WORKER_DB_PASSWORD ?? "local-pipeline-worker-password",
   supportIntakeDbPassword: env.SUPPORT_INTAKE_DB_PASSWORD ?? "local-support-intake-password",
   providerWebhookDbPassword: env.PROVIDER_WEBHOOK_DB_PASSWORD ?? "local-provider-webhook-password",
+  reconcilerDbPassword: env.RECONCILER_DB_PASSWORD ?? "local-reconciler-password",
   jwtSecret: env.JWT_SECRET ?? LOCAL_JWT_SECRET,
   // Local test secrets (Stripe's whsec_ shape), used when none is configured: two, as during a
   // rotation, so both the current and the previous secret are exercised.
@@ -91,6 +92,10 @@ export const config = {
   get providerWebhookDbUrl() {
     return env.PROVIDER_WEBHOOK_DB_URL ??
       `postgresql://provider_webhook:${this.providerWebhookDbPassword}@127.0.0.1:${this.pgPort}/postgres`;
+  },
+  get reconcilerDbUrl() {
+    return env.RECONCILER_DB_URL ??
+      `postgresql://reconciler:${this.reconcilerDbPassword}@127.0.0.1:${this.pgPort}/postgres`;
   },
   get apiUrl() {
     return `http://127.0.0.1:${this.apiPort}`;

@@ -21,11 +21,14 @@ create table if not exists ops.stripe_events (
   ignored_reason text,
   -- the raw body held \u0000 escapes (NUL, which jsonb cannot store), stored as \uFFFD
   sanitized boolean not null default false,
+  -- how it reached us: the webhook, or reconciliation (Stripe's /v1/events listed it and the ledger
+  -- lacked it: a delivery Stripe never made or gave up on)
+  source text not null default 'webhook' check (source in ('webhook', 'reconciliation')),
   -- an operator has looked at an ignored or sanitized event (it leaves pipeline_exceptions)
   reviewed_at timestamptz,
   payload_cleared_at timestamptz
 );
-comment on table ops.stripe_events is 'Ledger of Stripe webhook events: one row per event_id, with the outcome of applying it (received | processed | ignored | failed | dead).';
+comment on table ops.stripe_events is 'Ledger of Stripe webhook events: one row per event_id, with the outcome of applying it (received | processed | ignored | failed | dead) and its source (webhook | reconciliation).';
 create index if not exists stripe_events_status_idx on ops.stripe_events (status) where status in ('received', 'failed', 'dead');
 create index if not exists stripe_events_object_idx on ops.stripe_events (object_id);
 create index if not exists stripe_events_received_idx on ops.stripe_events (received_at);

@@ -102,8 +102,11 @@ $$;
 -- STRIPE_ACCOUNT_ID), checked against ops.settings when p_livemode is given: a disagreement is a
 -- deployment error, refused before anything is recorded so that Stripe delivers again once fixed.
 -- p_sanitized: the caller replaced \u0000 escapes of the raw body (see stripe-webhook/sanitize.ts).
+-- p_source: 'webhook', or 'reconciliation' for an event the reconcile job found in Stripe's event list
+-- and not in the ledger (through ops.reconcile_ingest_event): the same checks, apply and record.
 create or replace function ops.ingest_stripe_event(event jsonb, p_livemode boolean default null,
-                                                   p_account_id text default null, p_sanitized boolean default false)
+                                                   p_account_id text default null, p_sanitized boolean default false,
+                                                   p_source text default 'webhook')
 returns jsonb
 language plpgsql
 security definer
@@ -144,11 +147,11 @@ begin
   -- recorded with its outcome in one insert, in the apply's transaction (a row inserted as 'received'
   -- and then updated would write the payload twice); a plain insert: a copy that got here anyway fails
   insert into ops.stripe_events (event_id, type, api_version, livemode, object_id, event_created, payload,
-                                 status, attempts, last_error, processed_at, ignored_reason, sanitized)
+                                 status, attempts, last_error, processed_at, ignored_reason, sanitized, source)
   values (v_event_id, event ->> 'type', event ->> 'api_version', coalesce(event -> 'livemode' = 'true'::jsonb, false),
           event -> 'data' -> 'object' ->> 'id', to_timestamp((event ->> 'created')::bigint), event,
           applied.outcome, 1, applied.error, case when applied.outcome <> 'failed' then now() end,
-          reason, coalesce(p_sanitized, false));
+          reason, coalesce(p_sanitized, false), coalesce(p_source, 'webhook'));
   return jsonb_build_object('event_id', v_event_id, 'status', applied.outcome, 'duplicate', false)
          || case when reason is null then '{}'::jsonb else jsonb_build_object('reason', reason) end;
 end
@@ -214,6 +217,6 @@ begin
 end
 $$;
 
-grant execute on function ops.ingest_stripe_event(jsonb, boolean, text, boolean) to stripe_webhook, service_role;
-comment on function ops.ingest_stripe_event(jsonb, boolean, text, boolean) is 'Records a Stripe event once (by id) and applies it when it belongs to the mode and account ops.settings names (else: ignored, with its reason); duplicates change nothing. Returns {event_id, status, duplicate[, reason]}.';
+grant execute on function ops.ingest_stripe_event(jsonb, boolean, text, boolean, text) to stripe_webhook, service_role;
+comment on function ops.ingest_stripe_event(jsonb, boolean, text, boolean, text) is 'Records a Stripe event once (by id) and applies it when it belongs to the mode and account ops.settings names (else: ignored, with its reason); duplicates change nothing. Returns {event_id, status, duplicate[, reason]}.';
 comment on function ops.reapply_stripe_events(text[], integer) is 'Re-applies failed Stripe events (or the named ones), oldest first. Usage: select * from ops.reapply_stripe_events();';

@@ -116,7 +116,8 @@ begin
                                where o.id = any (orders));
 
   return query
-  select e.received_at, 'stripe', e.object_id, e.type || ' -> ' || e.status,
+  select e.received_at, 'stripe', e.object_id,
+         e.type || ' -> ' || e.status || case when e.source = 'webhook' then '' else ' (via ' || e.source || ')' end,
          coalesce(e.last_error, e.ignored_reason), e.event_id
     from ops.stripe_events e
    where e.object_id = any (objects) or e.payload #>> '{data,object,payment_intent}' = any (objects)

@@ -392,7 +392,7 @@ select throws_ok(stmt, '42501', null, 'admin cannot ' || what)
 
 -- ---------------------------------------------------------------- stripe_webhook
 reset role;
-select ok(has_function_privilege('stripe_webhook', 'ops.ingest_stripe_event(jsonb, boolean, text, boolean)', 'execute'),
+select ok(has_function_privilege('stripe_webhook', 'ops.ingest_stripe_event(jsonb, boolean, text, boolean, text)', 'execute'),
   'stripe_webhook can execute ops.ingest_stripe_event');
 select is_empty(
   $$ select p.oid::regprocedure from pg_proc p
