@@ -664,7 +664,7 @@ begin
     firing := bad >= r.min_count and coalesce(value, 0) > r.threshold;
     recovered := last_bad is null or (last_bad <= p_now - r.clear_after and last_good > last_bad);
     summary := format('%s of %s Stripe deliveries refused or failed in %s (%s%%)', bad, bad + good,
-                      r.window_interval, round(coalesce(value, 0) * 100, 1));
+                      ops.interval_words(r.window_interval), round(coalesce(value, 0) * 100, 1));
     detail := jsonb_build_object('answers_refused_or_failed', x, 'failed_applies', n, 'deliveries_ok', good);
   when 'failed_runs' then
     -- our own code failing, not a provider answering errors (that is crm_failure_rate's)
@@ -701,7 +701,7 @@ begin
     value := bad;
     firing := bad > r.threshold and bad >= r.min_count;
     recovered := last_bad is null or last_bad <= p_now - r.clear_after;
-    summary := format('%s failed runs of our functions in %s', bad, r.window_interval);
+    summary := format('%s failed runs of our functions in %s', bad, ops.interval_words(r.window_interval));
   when 'sync_p95' then
     select count(*), percentile_cont(0.95) within group (order by extract(epoch from j.succeeded_at - j.created_at)),
            max(j.succeeded_at) filter (where j.succeeded_at - j.created_at > make_interval(secs => r.threshold::double precision)),
@@ -713,7 +713,7 @@ begin
     value := round(value, 3);
     firing := n >= r.min_count and coalesce(value, 0) > r.threshold;
     recovered := last_bad is null or (last_bad <= p_now - r.clear_after and last_good > last_bad);
-    summary := format('CRM sync p95 %s s over %s first-try jobs in %s', coalesce(value, 0), n, r.window_interval);
+    summary := format('CRM sync p95 %s s over %s first-try jobs in %s', coalesce(value, 0), n, ops.interval_words(r.window_interval));
     detail := jsonb_build_object('p95_seconds', value, 'jobs', n);
   when 'crm_failure_rate' then
     select count(*) filter (where a.outcome in ('failed', 'dead')), count(*) filter (where a.outcome = 'succeeded'),
@@ -728,7 +728,7 @@ begin
     firing := bad >= r.min_count and coalesce(value, 0) > r.threshold;
     recovered := last_bad is null or (last_bad <= p_now - r.clear_after and last_good > last_bad);
     detail := jsonb_build_object('failed_attempts', bad, 'succeeded_attempts', good, 'last_error', summary);
-    summary := format('%s of %s CRM job attempts failed in %s (%s%%)', bad, bad + good, r.window_interval,
+    summary := format('%s of %s CRM job attempts failed in %s (%s%%)', bad, bad + good, ops.interval_words(r.window_interval),
                       round(coalesce(value, 0) * 100, 1));
   when 'dead_jobs' then
     -- alert notifications are left out: a dead one would keep this incident open by its own notice
@@ -754,7 +754,7 @@ begin
     value := n;
     firing := n > r.threshold;
     summary := format('%s refund or dispute event%s not applied after %s', n, case when n = 1 then '' else 's' end,
-                      r.window_interval);
+                      ops.interval_words(r.window_interval));
     detail := jsonb_build_object('event_ids', x, 'oldest_received_at', last_bad);
   when 'support_backlog' then
     select count(*), coalesce(jsonb_object_agg(q.queue, q.n), '{}'), min(q.oldest)
@@ -764,7 +764,7 @@ begin
     select coalesce(sum((v.value)::bigint), 0) into n from jsonb_each_text(x) v;
     value := n;
     firing := n > r.threshold;
-    summary := format('%s ticket%s open for more than %s', n, case when n = 1 then '' else 's' end, r.window_interval);
+    summary := format('%s ticket%s open for more than %s', n, case when n = 1 then '' else 's' end, ops.interval_words(r.window_interval));
     detail := jsonb_build_object('open_by_queue', x, 'oldest_created_at', last_bad);
   when 'ticket_spike' then
     select count(*) filter (where t.created_at > p_now - r.window_interval),
@@ -775,7 +775,7 @@ begin
     trail_daily := good / 7.0;
     value := round(n * extract(epoch from interval '1 day') / extract(epoch from r.window_interval), 2);
     firing := n >= r.min_count and value > r.threshold * trail_daily;
-    summary := format('%s tickets in %s (%s a day) against %s a day over the 7 days before', n, r.window_interval,
+    summary := format('%s tickets in %s (%s a day) against %s a day over the 7 days before', n, ops.interval_words(r.window_interval),
                       value, round(trail_daily, 2));
     detail := jsonb_build_object('tickets_in_window', n, 'daily_rate', value, 'trailing_daily_rate', round(trail_daily, 2));
   when 'ticket_creation_failing' then
@@ -801,7 +801,7 @@ begin
       value := round(extract(epoch from p_now - last_good) / 60);
       firing := last_good is null or last_good < p_now - r.window_interval;
       summary := case when last_good is null then 'live, and no live-mode Stripe event was ever received'
-                      else format('no live-mode Stripe event for %s minutes (quiet period %s)', value, r.window_interval) end;
+                      else format('no live-mode Stripe event for %s minutes (quiet period %s)', value, ops.interval_words(r.window_interval)) end;
       detail := jsonb_build_object('livemode', true, 'last_event_at', last_good);
     end if;
   when 'reconciliation_drift' then
@@ -1709,6 +1709,21 @@ $_$;
 --
 
 COMMENT ON FUNCTION ops.ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text, p_sanitized boolean) IS 'Records a Stripe event once (by id) and applies it when it belongs to the mode and account ops.settings names (else: ignored, with its reason); duplicates change nothing. Returns {event_id, status, duplicate[, reason]}.';
+
+
+--
+-- Name: interval_words(interval); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.interval_words(i interval) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+  select case when i < interval '1 minute' then round(extract(epoch from i))::text || ' s'
+              when i < interval '1 hour' then round(extract(epoch from i) / 60)::text || ' min'
+              when i < interval '2 days' then rtrim(to_char(extract(epoch from i) / 3600, 'FM999990.##'), '.') || ' h'
+              else rtrim(to_char(extract(epoch from i) / 86400, 'FM999990.#'), '.') || ' days' end
+$$;
 
 
 --
@@ -7114,6 +7129,13 @@ REVOKE ALL ON FUNCTION ops.held_job(p_job_id bigint, p_worker text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ops.ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text, p_sanitized boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text, p_sanitized boolean) TO stripe_webhook;
 GRANT ALL ON FUNCTION ops.ingest_stripe_event(event jsonb, p_livemode boolean, p_account_id text, p_sanitized boolean) TO service_role;
+
+
+--
+-- Name: FUNCTION interval_words(i interval); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.interval_words(i interval) FROM PUBLIC;
 
 
 --
