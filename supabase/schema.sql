@@ -61,6 +61,27 @@ COMMENT ON SCHEMA public IS 'standard public schema';
 
 
 --
+-- Name: alert_incidents_notify(); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.alert_incidents_notify() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  if tg_op = 'INSERT' and new.status = 'open' then
+    perform ops.enqueue_notification('slack', 'slack_alert_opened', 'incident:' || new.id, 'team');
+    perform ops.enqueue_notification('email', 'founder_alert_opened', 'incident:' || new.id, 'founder');
+  elsif new.status = 'resolved' and (tg_op = 'INSERT' or old.status = 'open') then
+    perform ops.enqueue_notification('slack', 'slack_alert_resolved', 'incident:' || new.id, 'team');
+    perform ops.enqueue_notification('email', 'founder_alert_resolved', 'incident:' || new.id, 'founder');
+  end if;
+  return null;
+end
+$$;
+
+
+--
 -- Name: apply_charge(jsonb); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -570,6 +591,246 @@ $$;
 SET default_tablespace = '';
 
 SET default_table_access_method = heap;
+
+--
+-- Name: alert_rules; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.alert_rules (
+    rule text NOT NULL,
+    description text NOT NULL,
+    enabled boolean DEFAULT true NOT NULL,
+    threshold numeric NOT NULL,
+    window_interval interval DEFAULT '00:15:00'::interval NOT NULL,
+    severity text DEFAULT 'warning'::text NOT NULL,
+    runbook text NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    min_count integer DEFAULT 1 NOT NULL,
+    clear_after interval DEFAULT '00:05:00'::interval NOT NULL,
+    inhibited_by text[] DEFAULT '{}'::text[] NOT NULL,
+    CONSTRAINT alert_rules_clear_after_check CHECK ((clear_after >= '00:00:00'::interval)),
+    CONSTRAINT alert_rules_min_count_check CHECK ((min_count >= 1)),
+    CONSTRAINT alert_rules_rule_check CHECK ((rule ~ '^[a-z][a-z0-9_]{1,62}$'::text)),
+    CONSTRAINT alert_rules_runbook_check CHECK (((length(runbook) >= 1) AND (length(runbook) <= 500))),
+    CONSTRAINT alert_rules_severity_check CHECK ((severity = ANY (ARRAY['info'::text, 'warning'::text, 'critical'::text])))
+);
+
+
+--
+-- Name: TABLE alert_rules; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.alert_rules IS 'Alert rules the evaluator checks every minute: threshold and window per rule, editable in Studio, each with its one-line runbook.';
+
+
+--
+-- Name: check_alert_rule(ops.alert_rules, timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.check_alert_rule(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean) RETURNS record
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+declare
+  bad bigint;
+  good bigint;
+  last_bad timestamptz;
+  last_good timestamptz;
+  t timestamptz;
+  n bigint;
+  trail_daily numeric;
+  s ops.settings;
+  x jsonb;
+begin
+  detail := '{}'::jsonb;
+  case r.rule
+  when 'webhook_failure_rate' then
+    -- refused and 5xx answers (the counters), and failed applies (ledger rows answered 2xx, not applied)
+    select coalesce(sum(o.n), 0), max(o.minute) + interval '1 minute', coalesce(jsonb_object_agg(o.k, o.n), '{}')
+      into bad, last_bad, x
+      from (select status_class || ':' || reason as k, sum(count) as n, max(minute) as minute
+              from ops.endpoint_outcomes
+             where endpoint = 'stripe-webhook' and minute >= date_trunc('minute', p_since) and minute <= p_now
+             group by 1) o;
+    select count(*) filter (where e.status in ('failed', 'dead')), count(*) filter (where e.status not in ('failed', 'dead')),
+           max(e.received_at) filter (where e.status in ('failed', 'dead')),
+           max(e.received_at) filter (where e.status not in ('failed', 'dead'))
+      into n, good, t, last_good
+      from ops.stripe_events e
+     -- deliveries only: events reconciliation recovered did not come through the webhook
+     where e.received_at > p_since and e.received_at <= p_now and e.source = 'webhook';
+    bad := bad + n;
+    last_bad := greatest(last_bad, t);
+    value := round(bad::numeric / nullif(bad + good, 0), 4);
+    firing := bad >= r.min_count and coalesce(value, 0) > r.threshold;
+    recovered := last_bad is null or (last_bad <= p_now - r.clear_after and last_good > last_bad);
+    summary := format('%s of %s Stripe deliveries refused or failed in %s (%s%%)', bad, bad + good,
+                      ops.interval_words(r.window_interval), round(coalesce(value, 0) * 100, 1));
+    detail := jsonb_build_object('answers_refused_or_failed', x, 'failed_applies', n, 'deliveries_ok', good);
+  when 'failed_runs' then
+    -- our own code failing, not a provider answering errors (that is crm_failure_rate's)
+    select coalesce(sum(o.count), 0), max(o.minute) + interval '1 minute' into n, last_bad
+      from ops.endpoint_outcomes o
+     where o.status_class = '5xx' and o.minute >= date_trunc('minute', p_since) and o.minute <= p_now;
+    detail := jsonb_build_object('endpoint_5xx', n);
+    bad := n;
+    select count(*), max(a.finished_at) into n, t
+      from ops.job_attempts a
+     where a.outcome = 'lease_expired' and a.finished_at > p_since and a.finished_at <= p_now;
+    detail := detail || jsonb_build_object('leases_lost', n);
+    bad := bad + n;
+    last_bad := greatest(last_bad, t);
+    select count(*), max(j.updated_at) into n, t
+      from ops.jobs j
+     where j.status = 'dead' and j.unclaimed_dispatches > 0 and j.updated_at > p_since and j.updated_at <= p_now;
+    detail := detail || jsonb_build_object('undeliverable_jobs', n);
+    bad := bad + n;
+    last_bad := greatest(last_bad, t);
+    -- dispatches our worker functions answered with an error (5xx, a refused secret) or not at all;
+    -- net._http_response belongs to pg_net's owner: a reader without access counts none
+    begin
+      select count(*), max(h.created) into n, t
+        from net._http_response h
+       where h.created > p_since and h.created <= p_now and (h.status_code is null or h.status_code >= 400);
+    exception when insufficient_privilege then
+      n := 0;
+      t := null;
+    end;
+    detail := detail || jsonb_build_object('dispatches_failed', n);
+    bad := bad + n;
+    last_bad := greatest(last_bad, t);
+    value := bad;
+    firing := bad > r.threshold and bad >= r.min_count;
+    recovered := last_bad is null or last_bad <= p_now - r.clear_after;
+    summary := format('%s failed runs of our functions in %s', bad, ops.interval_words(r.window_interval));
+  when 'sync_p95' then
+    select count(*), percentile_cont(0.95) within group (order by extract(epoch from j.succeeded_at - j.created_at)),
+           max(j.succeeded_at) filter (where j.succeeded_at - j.created_at > make_interval(secs => r.threshold::double precision)),
+           max(j.succeeded_at) filter (where j.succeeded_at - j.created_at <= make_interval(secs => r.threshold::double precision))
+      into n, value, last_bad, last_good
+      from ops.jobs j
+     where j.status = 'succeeded' and j.kind like 'crm.%' and j.attempts = 1
+       and j.succeeded_at > p_since and j.succeeded_at <= p_now;
+    value := round(value, 3);
+    firing := n >= r.min_count and coalesce(value, 0) > r.threshold;
+    recovered := last_bad is null or (last_bad <= p_now - r.clear_after and last_good > last_bad);
+    summary := format('CRM sync p95 %s s over %s first-try jobs in %s', coalesce(value, 0), n, ops.interval_words(r.window_interval));
+    detail := jsonb_build_object('p95_seconds', value, 'jobs', n);
+  when 'crm_failure_rate' then
+    select count(*) filter (where a.outcome in ('failed', 'dead')), count(*) filter (where a.outcome = 'succeeded'),
+           max(a.finished_at) filter (where a.outcome in ('failed', 'dead')),
+           max(a.finished_at) filter (where a.outcome = 'succeeded'),
+           (array_agg(left(a.error, 200) order by a.finished_at desc) filter (where a.outcome in ('failed', 'dead')))[1]
+      into bad, good, last_bad, last_good, summary
+      from ops.job_attempts a join ops.jobs j on j.id = a.job_id
+     where j.kind like 'crm.%' and a.started_at > p_since and a.finished_at <= p_now
+       and a.outcome in ('succeeded', 'failed', 'dead');
+    value := round(bad::numeric / nullif(bad + good, 0), 4);
+    firing := bad >= r.min_count and coalesce(value, 0) > r.threshold;
+    recovered := last_bad is null or (last_bad <= p_now - r.clear_after and last_good > last_bad);
+    detail := jsonb_build_object('failed_attempts', bad, 'succeeded_attempts', good, 'last_error', summary);
+    summary := format('%s of %s CRM job attempts failed in %s (%s%%)', bad, bad + good, ops.interval_words(r.window_interval),
+                      round(coalesce(value, 0) * 100, 1));
+  when 'dead_jobs' then
+    -- alert notifications are left out: a dead one would keep this incident open by its own notice
+    -- (it shows in pipeline_exceptions as communication degraded, and the incident in ops.alert_incidents)
+    select count(*), coalesce(jsonb_object_agg(k.kind, k.n), '{}'), min(k.since)
+      into n, x, last_bad
+      from (select j.kind, count(*) as n, min(j.updated_at) as since from ops.jobs j
+             where j.status = 'dead' and coalesce(j.payload ->> 'entity', '') not like 'incident:%'
+             group by j.kind) k;
+    select coalesce(sum((v.value)::bigint), 0) into n from jsonb_each_text(x) v;
+    value := n;
+    firing := n > r.threshold;
+    summary := format('%s dead job%s', n, case when n = 1 then '' else 's' end);
+    detail := jsonb_build_object('dead_by_kind', x, 'oldest_since', last_bad);
+  when 'refund_dispute_unapplied' then
+    select count(*), coalesce(jsonb_agg(e.event_id order by e.received_at) filter (where e.rn <= 20), '[]'), min(e.received_at)
+      into n, x, last_bad
+      from (select e.event_id, e.received_at, row_number() over (order by e.received_at) as rn
+              from ops.stripe_events e
+             where e.status in ('received', 'failed', 'dead') and e.received_at <= p_now - r.window_interval
+               and (e.type in ('charge.refunded', 'charge.refund.updated') or e.type like 'refund.%'
+                    or e.type like 'charge.dispute.%')) e;
+    value := n;
+    firing := n > r.threshold;
+    summary := format('%s refund or dispute event%s not applied after %s', n, case when n = 1 then '' else 's' end,
+                      ops.interval_words(r.window_interval));
+    detail := jsonb_build_object('event_ids', x, 'oldest_received_at', last_bad);
+  when 'support_backlog' then
+    select count(*), coalesce(jsonb_object_agg(q.queue, q.n), '{}'), min(q.oldest)
+      into n, x, last_bad
+      from (select t.queue, count(*) as n, min(t.created_at) as oldest from public.support_tickets t
+             where t.status = 'open' and t.created_at <= p_now - r.window_interval group by t.queue) q;
+    select coalesce(sum((v.value)::bigint), 0) into n from jsonb_each_text(x) v;
+    value := n;
+    firing := n > r.threshold;
+    summary := format('%s ticket%s open for more than %s', n, case when n = 1 then '' else 's' end, ops.interval_words(r.window_interval));
+    detail := jsonb_build_object('open_by_queue', x, 'oldest_created_at', last_bad);
+  when 'ticket_spike' then
+    select count(*) filter (where t.created_at > p_now - r.window_interval),
+           count(*) filter (where t.created_at <= p_now - r.window_interval)
+      into n, good
+      from public.support_tickets t
+     where t.created_at > p_now - r.window_interval - interval '7 days' and t.created_at <= p_now;
+    trail_daily := good / 7.0;
+    value := round(n * extract(epoch from interval '1 day') / extract(epoch from r.window_interval), 2);
+    firing := n >= r.min_count and value > r.threshold * trail_daily;
+    summary := format('%s tickets in %s (%s a day) against %s a day over the 7 days before', n, ops.interval_words(r.window_interval),
+                      value, round(trail_daily, 2));
+    detail := jsonb_build_object('tickets_in_window', n, 'daily_rate', value, 'trailing_daily_rate', round(trail_daily, 2));
+  when 'ticket_creation_failing' then
+    select count(*), count(*) filter (where l.outcome <> 'succeeded'),
+           (array_agg(left(l.error, 200) order by l.finished_at desc))[1]
+      into n, bad, summary
+      from (select a.outcome, a.error, a.finished_at from ops.job_attempts a join ops.jobs j on j.id = a.job_id
+             where j.kind = 'support.ticket' and a.finished_at > p_now - r.window_interval and a.finished_at <= p_now
+               and a.outcome in ('succeeded', 'failed', 'dead', 'lease_expired')
+             order by a.finished_at desc limit greatest(r.threshold, 1)::int) l;
+    value := bad;
+    firing := n >= greatest(r.threshold, 1) and bad = n;
+    detail := jsonb_build_object('last_attempts', n, 'failed', bad, 'last_error', summary);
+    summary := format('the last %s attempts at creating a ticket failed', bad);
+  when 'stripe_quiet' then
+    s := ops.current_settings();
+    if not s.stripe_livemode then
+      firing := false;
+      summary := 'test mode: the quiet period is watched only while live';
+      detail := jsonb_build_object('livemode', false);
+    else
+      select max(e.received_at) into last_good from ops.stripe_events e
+       where e.livemode and e.source = 'webhook' and e.received_at <= p_now;
+      value := round(extract(epoch from p_now - last_good) / 60);
+      firing := last_good is null or last_good < p_now - r.window_interval;
+      summary := case when last_good is null then 'live, and no live-mode Stripe event was ever received'
+                      else format('no live-mode Stripe event for %s minutes (quiet period %s)', value, ops.interval_words(r.window_interval)) end;
+      detail := jsonb_build_object('livemode', true, 'last_event_at', last_good);
+    end if;
+  when 'reconciliation_drift' then
+    select count(*), coalesce(jsonb_object_agg(k.kind, k.n), '{}')
+      into n, x
+      from (select f.kind, count(*) as n from ops.reconciliation_findings f where f.status = 'open' group by f.kind) k;
+    select coalesce(sum((v.value)::bigint), 0) into n from jsonb_each_text(x) v;
+    value := n;
+    firing := n > r.threshold;
+    summary := format('%s open reconciliation finding%s', n, case when n = 1 then '' else 's' end);
+    detail := jsonb_build_object('open_by_kind', x);
+  else
+    -- a row the founder added without a check behind it: never fires
+    summary := 'no check is defined for this rule';
+    detail := jsonb_build_object('no_check', true);
+  end case;
+  firing := coalesce(firing, false);
+end
+$$;
+
+
+--
+-- Name: FUNCTION check_alert_rule(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean); Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON FUNCTION ops.check_alert_rule(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean) IS 'What one alert rule sees at p_now (events counted from p_since): firing, the measured value, a summary, details, and for rules over events whether the outage has recovered.';
+
 
 --
 -- Name: jobs; Type: TABLE; Schema: ops; Owner: -
@@ -1300,6 +1561,73 @@ COMMENT ON FUNCTION ops.enqueue_reconcile(p_requested_by text) IS 'Asks for a re
 
 
 --
+-- Name: evaluate_alerts(timestamp with time zone); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.evaluate_alerts(p_now timestamp with time zone DEFAULT now()) RETURNS TABLE(rule text, firing boolean, action text, incident_id bigint, summary text)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  r ops.alert_rules;
+  o record;
+  inc ops.alert_incidents;
+  since timestamptz;
+begin
+  -- one evaluation at a time (pg_cron's and a manual one): the second waits and sees the first's incidents
+  perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended('ops.evaluate_alerts', 0));
+  for r in select * from ops.alert_rules ar where ar.enabled order by cardinality(ar.inhibited_by), ar.rule loop
+    select * into inc from ops.alert_incidents i where i.rule = r.rule and i.status = 'open' for update;
+    select greatest(p_now - r.window_interval, max(i.resolved_at)) into since
+      from ops.alert_incidents i where i.rule = r.rule and i.resolved_at <= p_now;
+    since := coalesce(since, p_now - r.window_interval);
+    select * into o from ops.check_alert_rule(r, p_now, since);
+    insert into ops.alert_rule_state as st (rule, evaluated_at, firing, value, summary, detail)
+    values (r.rule, p_now, o.firing, o.value, o.summary, o.detail)
+    on conflict on constraint alert_rule_state_pkey do update
+      set evaluated_at = excluded.evaluated_at, firing = excluded.firing, value = excluded.value,
+          summary = excluded.summary, detail = excluded.detail;
+    evaluate_alerts.rule := r.rule;
+    evaluate_alerts.firing := o.firing;
+    evaluate_alerts.summary := o.summary;
+    evaluate_alerts.incident_id := inc.id;
+    if inc.id is null then
+      if not o.firing then
+        action := 'clear';
+      elsif exists (select 1 from ops.alert_incidents i where i.rule = any (r.inhibited_by) and i.status = 'open') then
+        action := 'inhibited';
+      else
+        insert into ops.alert_incidents (rule, summary, detail, opened_at, last_seen_at)
+        values (r.rule, o.summary, o.detail, p_now, p_now)
+        returning id into evaluate_alerts.incident_id;
+        action := 'opened';
+      end if;
+    elsif o.firing and not coalesce(o.recovered, false) then
+      update ops.alert_incidents i set last_seen_at = p_now, summary = o.summary, detail = o.detail, clear_since = null
+       where i.id = inc.id;
+      action := 'seen';
+    elsif coalesce(o.recovered, false) or p_now - coalesce(inc.clear_since, p_now) >= r.clear_after then
+      update ops.alert_incidents i set status = 'resolved', resolved_at = p_now, clear_since = coalesce(i.clear_since, p_now)
+       where i.id = inc.id;
+      action := 'resolved';
+    else
+      update ops.alert_incidents i set clear_since = coalesce(i.clear_since, p_now) where i.id = inc.id;
+      action := 'clearing';
+    end if;
+    return next;
+  end loop;
+end
+$$;
+
+
+--
+-- Name: FUNCTION evaluate_alerts(p_now timestamp with time zone); Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON FUNCTION ops.evaluate_alerts(p_now timestamp with time zone) IS 'Evaluates every enabled alert rule at p_now (default now()): opens an incident once, sees it again while open, resolves it once clear; pg_cron runs it every minute.';
+
+
+--
 -- Name: fail_job(bigint, text, text, boolean, integer, boolean); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -1422,18 +1750,17 @@ COMMENT ON FUNCTION ops.ingest_stripe_event(event jsonb, p_livemode boolean, p_a
 
 
 --
--- Name: jobs_dead_notify(); Type: FUNCTION; Schema: ops; Owner: -
+-- Name: interval_words(interval); Type: FUNCTION; Schema: ops; Owner: -
 --
 
-CREATE FUNCTION ops.jobs_dead_notify() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
+CREATE FUNCTION ops.interval_words(i interval) RETURNS text
+    LANGUAGE sql IMMUTABLE
     SET search_path TO ''
     AS $$
-begin
-  perform ops.enqueue_notification('slack', 'slack_dead_job_alert',
-    format('job:%s:dead:%s', new.id, (select count(*) from ops.job_attempts a where a.job_id = new.id)), 'team');
-  return null;
-end
+  select case when i < interval '1 minute' then round(extract(epoch from i))::text || ' s'
+              when i < interval '1 hour' then round(extract(epoch from i) / 60)::text || ' min'
+              when i < interval '2 days' then rtrim(to_char(extract(epoch from i) / 3600, 'FM999990.##'), '.') || ' h'
+              else rtrim(to_char(extract(epoch from i) / 86400, 'FM999990.#'), '.') || ' days' end
 $$;
 
 
@@ -1853,11 +2180,16 @@ begin
           left join public.orders o on o.stripe_payment_intent_id = d.stripe_payment_intent_id
          where d.stripe_dispute_id = entity_id
          limit 1)
-      when template = 'slack_dead_job_alert' then (
-        select jsonb_build_object('job_id', x.id, 'kind', x.kind, 'attempts', x.attempts,
-                 'last_error', coalesce(left(x.last_error, 1000), 'no error recorded'), 'dedupe_key', x.dedupe_key,
-                 'entity', coalesce(x.payload ->> 'entity', x.queue_key))
-          from ops.jobs x where entity_id ~ '^[0-9]{1,18}$' and x.id = entity_id::bigint)
+      -- an incident's notices (migration 2000): the rule, what it saw, its runbook, and on resolve how long it lasted
+      when template in ('slack_alert_opened', 'founder_alert_opened', 'slack_alert_resolved', 'founder_alert_resolved') then (
+        select jsonb_build_object('incident_id', i.id, 'rule', i.rule, 'severity', r.severity, 'description', r.description,
+                 'summary', i.summary, 'observed', i.detail, 'runbook', r.runbook, 'opened_at', i.opened_at,
+                 'resolved_at', i.resolved_at,
+                 'duration_seconds', floor(extract(epoch from i.resolved_at - i.opened_at))::bigint)
+          from ops.alert_incidents i join ops.alert_rules r on r.rule = i.rule
+         where entity_id ~ '^[0-9]{1,18}$' and i.id = entity_id::bigint
+           -- a resolve notice needs the resolve; an open notice is sent even if it already resolved
+           and (template like '%_opened' or i.resolved_at is not null))
     end);
     if data is null then
       raise exception '% for % has nothing to say: % is gone', template, recipient, entity using errcode = 'no_data_found';
@@ -2061,10 +2393,10 @@ $$;
 
 
 --
--- Name: purge_pipeline_history(interval, interval, interval, interval); Type: FUNCTION; Schema: ops; Owner: -
+-- Name: purge_pipeline_history(interval, interval, interval, interval, interval); Type: FUNCTION; Schema: ops; Owner: -
 --
 
-CREATE FUNCTION ops.purge_pipeline_history(p_jobs_after interval DEFAULT '14 days'::interval, p_responses_after interval DEFAULT '1 day'::interval, p_cron_runs_after interval DEFAULT '7 days'::interval, p_personal_data_after interval DEFAULT NULL::interval) RETURNS jsonb
+CREATE FUNCTION ops.purge_pipeline_history(p_jobs_after interval DEFAULT '14 days'::interval, p_responses_after interval DEFAULT '1 day'::interval, p_cron_runs_after interval DEFAULT '7 days'::interval, p_personal_data_after interval DEFAULT NULL::interval, p_outcomes_after interval DEFAULT '7 days'::interval) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO ''
     AS $$
@@ -2072,9 +2404,13 @@ declare
   jobs_deleted bigint;
   responses_deleted bigint;
   runs_deleted bigint;
+  outcomes_deleted bigint;
 begin
   delete from ops.jobs where status = 'succeeded' and succeeded_at < now() - p_jobs_after;
   get diagnostics jobs_deleted = row_count;
+  -- the webhook's per-minute answer counters (ops.endpoint_outcomes, migration 2000)
+  delete from ops.endpoint_outcomes where minute < now() - p_outcomes_after;
+  get diagnostics outcomes_deleted = row_count;
   -- each purge on its own: one refused (other owners' tables on hosted) must not undo the others
   begin
     delete from net._http_response where created < now() - p_responses_after;
@@ -2088,7 +2424,8 @@ begin
   exception when insufficient_privilege then
     raise warning 'purge of cron.job_run_details refused: %', sqlerrm;
   end;
-  return jsonb_build_object('jobs', jobs_deleted, 'http_responses', responses_deleted, 'cron_runs', runs_deleted)
+  return jsonb_build_object('jobs', jobs_deleted, 'http_responses', responses_deleted, 'cron_runs', runs_deleted,
+                            'endpoint_outcomes', outcomes_deleted)
          || ops.clear_personal_data(p_personal_data_after);
 end
 $$;
@@ -2841,6 +3178,27 @@ begin
     on conflict (email) do nothing;
   end loop;
   return 'processed';
+end
+$$;
+
+
+--
+-- Name: record_endpoint_outcome(text, integer, text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.record_endpoint_outcome(p_endpoint text, p_status integer, p_reason text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  if p_status is null or p_status < 400 or p_status > 599 then
+    raise exception 'only 4xx and 5xx answers are counted, not %', p_status using errcode = 'invalid_parameter_value';
+  end if;
+  perform pg_catalog.set_config('synchronous_commit', 'off', true);
+  insert into ops.endpoint_outcomes as o (endpoint, minute, status_class, reason, count)
+  values (p_endpoint, date_trunc('minute', now()), case when p_status < 500 then '4xx' else '5xx' end,
+          coalesce(nullif(p_reason, ''), 'unknown'), 1)
+  on conflict (endpoint, minute, status_class, reason) do update set count = o.count + 1;
 end
 $$;
 
@@ -3930,6 +4288,7 @@ CREATE TABLE ops.alert_incidents (
     opened_at timestamp with time zone DEFAULT now() NOT NULL,
     last_seen_at timestamp with time zone DEFAULT now() NOT NULL,
     resolved_at timestamp with time zone,
+    clear_since timestamp with time zone,
     CONSTRAINT alert_incidents_check CHECK (((status = 'resolved'::text) = (resolved_at IS NOT NULL))),
     CONSTRAINT alert_incidents_status_check CHECK ((status = ANY (ARRAY['open'::text, 'resolved'::text])))
 );
@@ -3957,29 +4316,61 @@ ALTER TABLE ops.alert_incidents ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY
 
 
 --
--- Name: alert_rules; Type: TABLE; Schema: ops; Owner: -
+-- Name: alert_rule_state; Type: TABLE; Schema: ops; Owner: -
 --
 
-CREATE TABLE ops.alert_rules (
+CREATE TABLE ops.alert_rule_state (
     rule text NOT NULL,
-    description text NOT NULL,
-    enabled boolean DEFAULT true NOT NULL,
-    threshold numeric NOT NULL,
-    window_interval interval DEFAULT '00:15:00'::interval NOT NULL,
-    severity text DEFAULT 'warning'::text NOT NULL,
-    runbook text NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT alert_rules_rule_check CHECK ((rule ~ '^[a-z][a-z0-9_]{1,62}$'::text)),
-    CONSTRAINT alert_rules_runbook_check CHECK (((length(runbook) >= 1) AND (length(runbook) <= 500))),
-    CONSTRAINT alert_rules_severity_check CHECK ((severity = ANY (ARRAY['info'::text, 'warning'::text, 'critical'::text])))
+    evaluated_at timestamp with time zone NOT NULL,
+    firing boolean NOT NULL,
+    value numeric,
+    summary text,
+    detail jsonb DEFAULT '{}'::jsonb NOT NULL
 );
 
 
 --
--- Name: TABLE alert_rules; Type: COMMENT; Schema: ops; Owner: -
+-- Name: TABLE alert_rule_state; Type: COMMENT; Schema: ops; Owner: -
 --
 
-COMMENT ON TABLE ops.alert_rules IS 'Alert rules the evaluator checks every minute: threshold and window per rule, editable in Studio, each with its one-line runbook.';
+COMMENT ON TABLE ops.alert_rule_state IS 'The last evaluation of each alert rule (ops.evaluate_alerts): firing or not, the value it measured and what it saw.';
+
+
+--
+-- Name: alert_status; Type: VIEW; Schema: ops; Owner: -
+--
+
+CREATE VIEW ops.alert_status WITH (security_invoker='true') AS
+ SELECT r.rule,
+    r.enabled,
+    r.severity,
+    r.threshold,
+    r.window_interval,
+    r.min_count,
+    r.clear_after,
+    s.firing,
+    s.value,
+    s.summary AS last_summary,
+    s.evaluated_at,
+    i.id AS open_incident_id,
+    i.opened_at,
+    i.last_seen_at,
+    (now() - i.opened_at) AS open_for,
+    ( SELECT max(x.resolved_at) AS max
+           FROM ops.alert_incidents x
+          WHERE (x.rule = r.rule)) AS last_resolved_at,
+    r.runbook
+   FROM ((ops.alert_rules r
+     LEFT JOIN ops.alert_rule_state s ON ((s.rule = r.rule)))
+     LEFT JOIN ops.alert_incidents i ON (((i.rule = r.rule) AND (i.status = 'open'::text))))
+  ORDER BY (i.id IS NULL), r.rule;
+
+
+--
+-- Name: VIEW alert_status; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON VIEW ops.alert_status IS 'Each alert rule: enabled, firing at its last evaluation (and the value it measured), its open incident if any, its last resolve and its runbook.';
 
 
 --
@@ -4236,6 +4627,30 @@ CREATE TABLE ops.email_suppressions (
 --
 
 COMMENT ON TABLE ops.email_suppressions IS 'Addresses that bounced or complained (Resend webhooks): later emails to them are skipped, and visible in ops.notifications.';
+
+
+--
+-- Name: endpoint_outcomes; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.endpoint_outcomes (
+    endpoint text NOT NULL,
+    minute timestamp with time zone NOT NULL,
+    status_class text NOT NULL,
+    reason text NOT NULL,
+    count bigint DEFAULT 0 NOT NULL,
+    CONSTRAINT endpoint_outcomes_count_check CHECK ((count >= 0)),
+    CONSTRAINT endpoint_outcomes_endpoint_check CHECK ((endpoint ~ '^[a-z][a-z0-9-]{0,62}$'::text)),
+    CONSTRAINT endpoint_outcomes_reason_check CHECK ((reason ~ '^[a-z][a-z0-9_]{0,39}$'::text)),
+    CONSTRAINT endpoint_outcomes_status_class_check CHECK ((status_class = ANY (ARRAY['4xx'::text, '5xx'::text])))
+);
+
+
+--
+-- Name: TABLE endpoint_outcomes; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.endpoint_outcomes IS 'Per-minute counts of refused (4xx) and failed (5xx) answers of our HTTP endpoints (the Stripe webhook), by reason; successes are the ledger. Purged after 7 days.';
 
 
 --
@@ -5361,6 +5776,14 @@ ALTER TABLE ONLY ops.alert_incidents
 
 
 --
+-- Name: alert_rule_state alert_rule_state_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.alert_rule_state
+    ADD CONSTRAINT alert_rule_state_pkey PRIMARY KEY (rule);
+
+
+--
 -- Name: alert_rules alert_rules_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
 --
 
@@ -5438,6 +5861,14 @@ ALTER TABLE ONLY ops.disputes
 
 ALTER TABLE ONLY ops.email_suppressions
     ADD CONSTRAINT email_suppressions_pkey PRIMARY KEY (email);
+
+
+--
+-- Name: endpoint_outcomes endpoint_outcomes_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.endpoint_outcomes
+    ADD CONSTRAINT endpoint_outcomes_pkey PRIMARY KEY (endpoint, minute, status_class, reason);
 
 
 --
@@ -5841,6 +6272,13 @@ CREATE INDEX disputes_payment_intent_idx ON ops.disputes USING btree (stripe_pay
 
 
 --
+-- Name: endpoint_outcomes_minute_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX endpoint_outcomes_minute_idx ON ops.endpoint_outcomes USING btree (minute);
+
+
+--
 -- Name: invoices_customer_idx; Type: INDEX; Schema: ops; Owner: -
 --
 
@@ -5873,6 +6311,13 @@ CREATE INDEX jobs_awaiting_dispatch_idx ON ops.jobs USING btree (kind, priority 
 --
 
 CREATE INDEX jobs_customer_recent_idx ON ops.jobs USING btree (((payload ->> 'customer_id'::text)), updated_at DESC) WHERE (payload ? 'customer_id'::text);
+
+
+--
+-- Name: jobs_dead_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX jobs_dead_idx ON ops.jobs USING btree (updated_at) WHERE (status = 'dead'::text);
 
 
 --
@@ -6135,6 +6580,13 @@ CREATE INDEX ticket_messages_ticket_idx ON public.ticket_messages USING btree (t
 
 
 --
+-- Name: alert_incidents alert_incidents_600_notify; Type: TRIGGER; Schema: ops; Owner: -
+--
+
+CREATE TRIGGER alert_incidents_600_notify AFTER INSERT OR UPDATE OF status ON ops.alert_incidents FOR EACH ROW EXECUTE FUNCTION ops.alert_incidents_notify();
+
+
+--
 -- Name: disputes disputes_600_notify; Type: TRIGGER; Schema: ops; Owner: -
 --
 
@@ -6146,13 +6598,6 @@ CREATE TRIGGER disputes_600_notify AFTER INSERT OR UPDATE OF status ON ops.dispu
 --
 
 CREATE TRIGGER jobs_100_set_updated_at BEFORE UPDATE ON ops.jobs FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
-
-
---
--- Name: jobs jobs_600_dead_notify; Type: TRIGGER; Schema: ops; Owner: -
---
-
-CREATE TRIGGER jobs_600_dead_notify AFTER UPDATE OF status ON ops.jobs FOR EACH ROW WHEN (((new.status = 'dead'::text) AND (old.status IS DISTINCT FROM 'dead'::text) AND (new.kind <> 'notify.slack'::text))) EXECUTE FUNCTION ops.jobs_dead_notify();
 
 
 --
@@ -6343,6 +6788,14 @@ CREATE TRIGGER ticket_messages_500_route AFTER INSERT ON public.ticket_messages 
 
 ALTER TABLE ONLY ops.alert_incidents
     ADD CONSTRAINT alert_incidents_rule_fkey FOREIGN KEY (rule) REFERENCES ops.alert_rules(rule) ON UPDATE CASCADE;
+
+
+--
+-- Name: alert_rule_state alert_rule_state_rule_fkey; Type: FK CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.alert_rule_state
+    ADD CONSTRAINT alert_rule_state_rule_fkey FOREIGN KEY (rule) REFERENCES ops.alert_rules(rule) ON UPDATE CASCADE ON DELETE CASCADE;
 
 
 --
@@ -6660,6 +7113,12 @@ CREATE POLICY "admins read the audit log" ON ops.audit_log FOR SELECT TO authent
 ALTER TABLE ops.alert_incidents ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: alert_rule_state; Type: ROW SECURITY; Schema: ops; Owner: -
+--
+
+ALTER TABLE ops.alert_rule_state ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: alert_rules; Type: ROW SECURITY; Schema: ops; Owner: -
 --
 
@@ -6670,6 +7129,12 @@ ALTER TABLE ops.alert_rules ENABLE ROW LEVEL SECURITY;
 --
 
 ALTER TABLE ops.audit_log ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: endpoint_outcomes; Type: ROW SECURITY; Schema: ops; Owner: -
+--
+
+ALTER TABLE ops.endpoint_outcomes ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: reconciliation_findings; Type: ROW SECURITY; Schema: ops; Owner: -
@@ -6949,6 +7414,13 @@ GRANT USAGE ON SCHEMA public TO service_role;
 
 
 --
+-- Name: FUNCTION alert_incidents_notify(); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.alert_incidents_notify() FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION apply_charge(evt jsonb); Type: ACL; Schema: ops; Owner: -
 --
 
@@ -7037,6 +7509,21 @@ REVOKE ALL ON FUNCTION ops.audit_profile_role() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION ops.backoff_delay(p_attempt integer, p_base_ms integer, p_max_ms integer, p_jitter double precision) FROM PUBLIC;
+
+
+--
+-- Name: TABLE alert_rules; Type: ACL; Schema: ops; Owner: -
+--
+
+GRANT SELECT ON TABLE ops.alert_rules TO authenticated;
+GRANT SELECT ON TABLE ops.alert_rules TO service_role;
+
+
+--
+-- Name: FUNCTION check_alert_rule(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.check_alert_rule(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean) FROM PUBLIC;
 
 
 --
@@ -7222,6 +7709,13 @@ GRANT ALL ON FUNCTION ops.enqueue_reconcile(p_requested_by text) TO service_role
 
 
 --
+-- Name: FUNCTION evaluate_alerts(p_now timestamp with time zone); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.evaluate_alerts(p_now timestamp with time zone) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION fail_job(p_job_id bigint, p_worker text, p_error text, p_retryable boolean, p_retry_after_ms integer, p_hand_on boolean); Type: ACL; Schema: ops; Owner: -
 --
 
@@ -7254,10 +7748,10 @@ GRANT ALL ON FUNCTION ops.ingest_stripe_event(event jsonb, p_livemode boolean, p
 
 
 --
--- Name: FUNCTION jobs_dead_notify(); Type: ACL; Schema: ops; Owner: -
+-- Name: FUNCTION interval_words(i interval); Type: ACL; Schema: ops; Owner: -
 --
 
-REVOKE ALL ON FUNCTION ops.jobs_dead_notify() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ops.interval_words(i interval) FROM PUBLIC;
 
 
 --
@@ -7391,10 +7885,10 @@ REVOKE ALL ON FUNCTION ops.payment_mismatch(p_price bigint, p_currency text, p_a
 
 
 --
--- Name: FUNCTION purge_pipeline_history(p_jobs_after interval, p_responses_after interval, p_cron_runs_after interval, p_personal_data_after interval); Type: ACL; Schema: ops; Owner: -
+-- Name: FUNCTION purge_pipeline_history(p_jobs_after interval, p_responses_after interval, p_cron_runs_after interval, p_personal_data_after interval, p_outcomes_after interval); Type: ACL; Schema: ops; Owner: -
 --
 
-REVOKE ALL ON FUNCTION ops.purge_pipeline_history(p_jobs_after interval, p_responses_after interval, p_cron_runs_after interval, p_personal_data_after interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ops.purge_pipeline_history(p_jobs_after interval, p_responses_after interval, p_cron_runs_after interval, p_personal_data_after interval, p_outcomes_after interval) FROM PUBLIC;
 
 
 --
@@ -7510,6 +8004,14 @@ GRANT ALL ON FUNCTION ops.record_crm_sync(p_job_id bigint, p_worker text, p_adap
 
 REVOKE ALL ON FUNCTION ops.record_email_event(p_event_id text, p_type text, p_emails text[], p_undeliverable boolean, p_detail text) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.record_email_event(p_event_id text, p_type text, p_emails text[], p_undeliverable boolean, p_detail text) TO provider_webhook;
+
+
+--
+-- Name: FUNCTION record_endpoint_outcome(p_endpoint text, p_status integer, p_reason text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.record_endpoint_outcome(p_endpoint text, p_status integer, p_reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.record_endpoint_outcome(p_endpoint text, p_status integer, p_reason text) TO stripe_webhook;
 
 
 --
@@ -7793,13 +8295,21 @@ GRANT ALL ON FUNCTION public.submit_support_request(p_category text, p_subject t
 --
 
 GRANT SELECT ON TABLE ops.alert_incidents TO authenticated;
+GRANT SELECT ON TABLE ops.alert_incidents TO service_role;
 
 
 --
--- Name: TABLE alert_rules; Type: ACL; Schema: ops; Owner: -
+-- Name: TABLE alert_rule_state; Type: ACL; Schema: ops; Owner: -
 --
 
-GRANT SELECT ON TABLE ops.alert_rules TO authenticated;
+GRANT SELECT ON TABLE ops.alert_rule_state TO service_role;
+
+
+--
+-- Name: TABLE alert_status; Type: ACL; Schema: ops; Owner: -
+--
+
+GRANT SELECT ON TABLE ops.alert_status TO service_role;
 
 
 --
@@ -7814,6 +8324,13 @@ GRANT SELECT ON TABLE ops.audit_log TO authenticated;
 --
 
 GRANT SELECT ON TABLE ops.degraded_communications TO service_role;
+
+
+--
+-- Name: TABLE endpoint_outcomes; Type: ACL; Schema: ops; Owner: -
+--
+
+GRANT SELECT ON TABLE ops.endpoint_outcomes TO service_role;
 
 
 --

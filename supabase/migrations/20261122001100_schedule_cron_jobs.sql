@@ -80,7 +80,8 @@ create or replace function ops.purge_pipeline_history(
   p_jobs_after interval default interval '14 days',
   p_responses_after interval default interval '1 day',
   p_cron_runs_after interval default interval '7 days',
-  p_personal_data_after interval default null
+  p_personal_data_after interval default null,
+  p_outcomes_after interval default interval '7 days'
 ) returns jsonb
 language plpgsql
 set search_path = ''
@@ -89,9 +90,13 @@ declare
   jobs_deleted bigint;
   responses_deleted bigint;
   runs_deleted bigint;
+  outcomes_deleted bigint;
 begin
   delete from ops.jobs where status = 'succeeded' and succeeded_at < now() - p_jobs_after;
   get diagnostics jobs_deleted = row_count;
+  -- the webhook's per-minute answer counters (ops.endpoint_outcomes, migration 2000)
+  delete from ops.endpoint_outcomes where minute < now() - p_outcomes_after;
+  get diagnostics outcomes_deleted = row_count;
   -- each purge on its own: one refused (other owners' tables on hosted) must not undo the others
   begin
     delete from net._http_response where created < now() - p_responses_after;
@@ -105,7 +110,8 @@ begin
   exception when insufficient_privilege then
     raise warning 'purge of cron.job_run_details refused: %', sqlerrm;
   end;
-  return jsonb_build_object('jobs', jobs_deleted, 'http_responses', responses_deleted, 'cron_runs', runs_deleted)
+  return jsonb_build_object('jobs', jobs_deleted, 'http_responses', responses_deleted, 'cron_runs', runs_deleted,
+                            'endpoint_outcomes', outcomes_deleted)
          || ops.clear_personal_data(p_personal_data_after);
 end
 $$;

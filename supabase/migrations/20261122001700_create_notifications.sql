@@ -187,23 +187,8 @@ drop trigger if exists support_tickets_600_notify on public.support_tickets;
 create trigger support_tickets_600_notify after insert on public.support_tickets
   for each row execute function ops.support_tickets_notify();
 
--- A job that went dead alerts the team in Slack (not a dead Slack alert itself, which would loop).
--- security definer: runs as whoever finishes the job.
-create or replace function ops.jobs_dead_notify() returns trigger
-language plpgsql
-security definer
-set search_path = ''
-as $$
-begin
-  perform ops.enqueue_notification('slack', 'slack_dead_job_alert',
-    format('job:%s:dead:%s', new.id, (select count(*) from ops.job_attempts a where a.job_id = new.id)), 'team');
-  return null;
-end
-$$;
-drop trigger if exists jobs_600_dead_notify on ops.jobs;
-create trigger jobs_600_dead_notify after update of status on ops.jobs
-  for each row when (new.status = 'dead' and old.status is distinct from 'dead' and new.kind <> 'notify.slack')
-  execute function ops.jobs_dead_notify();
+-- A dead job sends no notice of its own: the dead_jobs alert rule opens one incident for all of them
+-- (migration 2000), whose notices go to Slack and the founder once.
 
 -- The people a job addresses: user:<id> -> their email; founder/team are the worker's config.
 create or replace function ops.notify_recipient_email(p_recipient text) returns text
@@ -285,11 +270,16 @@ begin
           left join public.orders o on o.stripe_payment_intent_id = d.stripe_payment_intent_id
          where d.stripe_dispute_id = entity_id
          limit 1)
-      when template = 'slack_dead_job_alert' then (
-        select jsonb_build_object('job_id', x.id, 'kind', x.kind, 'attempts', x.attempts,
-                 'last_error', coalesce(left(x.last_error, 1000), 'no error recorded'), 'dedupe_key', x.dedupe_key,
-                 'entity', coalesce(x.payload ->> 'entity', x.queue_key))
-          from ops.jobs x where entity_id ~ '^[0-9]{1,18}$' and x.id = entity_id::bigint)
+      -- an incident's notices (migration 2000): the rule, what it saw, its runbook, and on resolve how long it lasted
+      when template in ('slack_alert_opened', 'founder_alert_opened', 'slack_alert_resolved', 'founder_alert_resolved') then (
+        select jsonb_build_object('incident_id', i.id, 'rule', i.rule, 'severity', r.severity, 'description', r.description,
+                 'summary', i.summary, 'observed', i.detail, 'runbook', r.runbook, 'opened_at', i.opened_at,
+                 'resolved_at', i.resolved_at,
+                 'duration_seconds', floor(extract(epoch from i.resolved_at - i.opened_at))::bigint)
+          from ops.alert_incidents i join ops.alert_rules r on r.rule = i.rule
+         where entity_id ~ '^[0-9]{1,18}$' and i.id = entity_id::bigint
+           -- a resolve notice needs the resolve; an open notice is sent even if it already resolved
+           and (template like '%_opened' or i.resolved_at is not null))
     end);
     if data is null then
       raise exception '% for % has nothing to say: % is gone', template, recipient, entity using errcode = 'no_data_found';

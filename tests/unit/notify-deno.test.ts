@@ -40,8 +40,11 @@ const limited = await email.send(receipt, key)
   .then(() => null, (e) => ({ retryable: e.retryable, status: e.status, retryAfterMs: e.retryAfterMs }));
 const first = await email.send(receipt, key);
 const again = await email.send(receipt, key);
-const alert = renderSlack("slack_dead_job_alert", { job_id: 1, kind: "notify.email", attempts: 8, last_error: "boom" }, config);
-const posted = await selectSlackAdapter(env, { record }).post(alert, "notify:slack_dead_job_alert:1");
+const alert = renderSlack("slack_alert_opened", {
+  incident_id: 1, rule: "dead_jobs", severity: "warning", summary: "1 dead job", runbook: "replay it",
+  opened_at: "2026-11-22T10:00:00Z",
+}, config);
+const posted = await selectSlackAdapter(env, { record }).post(alert, "notify:slack_alert_opened:incident:1:team");
 const event = verifyResendWebhook(webhook.body, new Headers(webhook.headers), parseResendWebhookSecrets(webhook.secret));
 console.log(JSON.stringify({ adapters: [email.name], first, again, limited, posted, event }));
 `;
@@ -92,6 +95,6 @@ test("in Deno, with the gateway's permissions, the SDKs load and email, Slack an
   });
   expect(out.posted).toEqual({});
   expect(slack.posts).toHaveLength(1);
-  expect(slack.posts[0].text).toContain("*Dead job* 1 (notify.email)");
+  expect(slack.posts[0].text).toContain("*Alert: dead_jobs* (warning");
   expect(out.event).toMatchObject({ type: "email.bounced", to: ["jane@example.com"], undeliverable: true });
 }, 180_000);

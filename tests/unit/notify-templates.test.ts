@@ -22,6 +22,19 @@ const config = notifyConfig({
   FOUNDER_EMAIL: "founder@mugshop.example",
 });
 
+// an incident as ops.notify_job_context builds it (migration 1700, templates of migration 2000)
+const alertOpened = {
+  incident_id: 42,
+  rule: "crm_failure_rate",
+  severity: "warning",
+  description: "CRM: failed CRM job attempts over all finished ones",
+  summary: "7 of 9 CRM job attempts failed in 15 min (77.8%)",
+  observed: { failed_attempts: 7, succeeded_attempts: 2, last_error: "HubSpot 503 <service unavailable>" },
+  runbook: "Check the CRM's status page and HUBSPOT_ACCESS_TOKEN; jobs retry by themselves.",
+  opened_at: "2026-11-22T10:00:00.123456+00:00",
+};
+const alertResolved = { ...alertOpened, resolved_at: "2026-11-22T12:05:30+00:00", duration_seconds: 7530 };
+
 const samples: Record<TemplateName, Record<string, unknown>> = {
   payment_receipt: {
     to: "jane@example.com",
@@ -69,14 +82,10 @@ const samples: Record<TemplateName, Record<string, unknown>> = {
     dispute_id: "dp_1",
     ticket_ref: "T-2002",
   },
-  slack_dead_job_alert: {
-    job_id: 812,
-    kind: "notify.email",
-    attempts: 8,
-    last_error: "send email to j***@example.com: Resend 500 internal_server_error: An unexpected error occurred.",
-    dedupe_key: "notify:payment_receipt:ORD-1042:jane@example.com",
-    entity: "order ORD-1042",
-  },
+  slack_alert_opened: alertOpened,
+  slack_alert_resolved: alertResolved,
+  founder_alert_opened: alertOpened,
+  founder_alert_resolved: alertResolved,
 };
 
 const emailNames = (Object.keys(templates) as TemplateName[]).filter((n) => templates[n].channel === "email");
@@ -95,18 +104,21 @@ function permanentError(fn: () => unknown): ProviderError {
 }
 
 describe("the template registry", () => {
-  test("holds the eight notifications of issue #9", () => {
+  test("holds the notifications of issue #9 and the alert notices of #10 (no per-dead-job alert)", () => {
     expect(Object.keys(templates).sort()).toEqual([
+      "founder_alert_opened",
+      "founder_alert_resolved",
       "founder_new_ticket",
       "payment_failed",
       "payment_receipt",
       "refund_confirmation",
-      "slack_dead_job_alert",
+      "slack_alert_opened",
+      "slack_alert_resolved",
       "slack_dispute_alert",
       "support_ack",
       "welcome",
     ]);
-    expect(slackNames.sort()).toEqual(["slack_dead_job_alert", "slack_dispute_alert"]);
+    expect(slackNames.sort()).toEqual(["slack_alert_opened", "slack_alert_resolved", "slack_dispute_alert"]);
   });
 
   test.each(emailNames)("%s renders a subject, an HTML part and a text part, from the configured sender", (name) => {
@@ -120,7 +132,7 @@ describe("the template registry", () => {
     expect(m.from).toEqual({ name: "Mugshop Billing", address: "billing@mugshop.example" });
     expect(m.replyTo).toBe("support@mugshop.example");
     expect(m.tags).toEqual({ template: name });
-    expect(m.to).toBe(name === "founder_new_ticket" ? "founder@mugshop.example" : "jane@example.com");
+    expect(m.to).toBe(name.startsWith("founder_") ? "founder@mugshop.example" : "jane@example.com");
   });
 
   test.each(slackNames)("%s renders a Slack text", (name) => {
@@ -218,11 +230,36 @@ describe("what each template says", () => {
     expect(text).toContain("Dispute dp_1, ticket T-2002");
   });
 
-  test("the dead-job alert gives the job, its kind, attempts and last error", () => {
-    const { text } = renderSlack("slack_dead_job_alert", samples.slack_dead_job_alert, config);
-    expect(text).toContain("*Dead job* 812 (notify.email) after 8 attempts for order ORD-1042.");
-    expect(text).toContain("Last error: send email to j***@example.com: Resend 500");
-    expect(text).toContain("pipeline_exceptions");
+  test("an alert's Slack notice gives the rule, what it saw (escaped) and the runbook line", () => {
+    const { text } = renderSlack("slack_alert_opened", samples.slack_alert_opened, config);
+    expect(text).toContain(":warning: *Alert: crm_failure_rate* (warning, Mugshop): 7 of 9 CRM job attempts failed");
+    expect(text).toContain("• failed_attempts: 7");
+    expect(text).toContain("• last_error: HubSpot 503 &lt;service unavailable&gt;");
+    expect(text).toContain(
+      "*Runbook:* Check the CRM's status page and HUBSPOT_ACCESS_TOKEN; jobs retry by themselves.",
+    );
+    expect(text).toContain("Incident 42, opened 2026-11-22 10:00 UTC.");
+  });
+
+  test("a resolve notice says how long the incident lasted, in Slack and to the founder", () => {
+    const { text } = renderSlack("slack_alert_resolved", samples.slack_alert_resolved, config);
+    expect(text).toContain(":white_check_mark: *Resolved: crm_failure_rate* (Mugshop) after 2 h 5 min.");
+    const m = renderEmail("founder_alert_resolved", samples.founder_alert_resolved, config);
+    expect(m.to).toBe("founder@mugshop.example");
+    expect(m.subject).toBe("[Mugshop] Resolved: crm_failure_rate after 2 h 5 min");
+    expect(m.text).toContain("Lasted: 2 h 5 min");
+    expect(m.text).toContain("Runbook: Check the CRM's status page");
+    const opened = renderEmail("founder_alert_opened", samples.founder_alert_opened, config);
+    expect(opened.subject).toBe(
+      "[Mugshop] Alert (warning): crm_failure_rate: 7 of 9 CRM job attempts failed in 15 min (77.8%)",
+    );
+    expect(opened.text).toContain("failed_attempts: 7");
+    expect(
+      permanentError(() => renderEmail("founder_alert_opened", samples.founder_alert_opened, notifyConfig({}))).message,
+    )
+      .toContain("FOUNDER_EMAIL is not set");
+    expect(permanentError(() => renderSlack("slack_alert_resolved", samples.slack_alert_opened, config)).message)
+      .toMatch(/resolved_at is required/);
   });
 });
 

@@ -65,4 +65,37 @@ describe("serve(name, handler)", () => {
     expect(JSON.parse(line)).toMatchObject({ level: "error", fn: "fn", status: 500, cause: "Error" });
     expect(line).not.toMatch(/password|db\.internal/);
   });
+
+  test("onAnswered hears every answer's status and reason code, and its failure never changes the answer", async () => {
+    const heard: unknown[] = [];
+    const options = { maxBodyBytes: 10, onAnswered: (a: unknown) => void heard.push(a) };
+    const fn = handle("fn", async (_req, body) => {
+      if (body === "sig") throw new HttpError(400, "invalid Stripe-Signature", { reason: "signature" });
+      if (body === "bad") throw new HttpError(400, "bad");
+      if (body === "boom") throw new Error("secret detail");
+      return { body: {} };
+    }, options);
+    await fn(post("ok"));
+    await fn(post("sig"));
+    await fn(post("bad"));
+    await fn(post("boom"));
+    await fn(post("x".repeat(11)));
+    await fn(new Request("http://localhost/fn", { method: "GET" }));
+    expect(heard).toEqual([
+      { status: 200, reason: "ok" },
+      { status: 400, reason: "signature" },
+      { status: 400, reason: "rejected" },
+      { status: 500, reason: "internal" },
+      { status: 413, reason: "too_large" },
+      { status: 405, reason: "method" },
+    ]);
+    const failing = handle("fn", async () => {
+      throw new HttpError(400, "invalid Stripe-Signature", { reason: "signature" });
+    }, {
+      onAnswered: () => Promise.reject(new Error("database down")),
+    });
+    const res = await failing(post("x"));
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ error: "invalid Stripe-Signature" });
+  });
 });

@@ -2,6 +2,7 @@
 import { connect } from "../_shared/db.ts";
 import { serve } from "../_shared/http/serve.ts";
 import { ingestStripeEvent } from "./ingest.ts";
+import { answerCounter } from "./outcomes.ts";
 import { sanitizeNulEscapes } from "./sanitize.ts";
 import { parseScope } from "./scope.ts";
 import { parseSecrets, verifyStripeEvent } from "./signature.ts";
@@ -26,4 +27,8 @@ serve("stripe-webhook", async (req, body) => {
       ...(replaced > 0 ? { nul_escapes_replaced: replaced } : {}),
     },
   };
-}, { internalMessage: "internal error: the event was not recorded, retry later" });
+}, {
+  internalMessage: "internal error: the event was not recorded, retry later",
+  // refusals and failures are counted (ops.endpoint_outcomes): the webhook failure rate alert
+  onAnswered: answerCounter(sql, "stripe-webhook"),
+});

@@ -27,14 +27,17 @@ export async function ingestStripeEvent(
       throw new HttpError(
         503,
         "configuration: this webhook's STRIPE_LIVEMODE / STRIPE_ACCOUNT_ID and the database's ops.settings disagree",
-        { cause },
+        { cause, reason: "configuration" },
       );
     }
     // any other data exception (22xxx) is the payload's fault: redelivery cannot help
     if (/^22/.test(code)) {
-      throw new HttpError(400, "event payload cannot be stored (invalid characters or values)", { cause });
+      throw new HttpError(400, "event payload cannot be stored (invalid characters or values)", {
+        cause,
+        reason: "payload",
+      });
     }
     // otherwise we could not record it: 503, and Stripe will deliver it again
-    throw new HttpError(503, "could not record the event, retry later", { cause });
+    throw new HttpError(503, "could not record the event, retry later", { cause, reason: "unavailable" });
   }
 }

@@ -5,6 +5,8 @@ import { z } from "zod";
 import { HttpError } from "../_shared/http/error.ts";
 
 export const TOLERANCE_SECONDS = 300;
+// every refusal of the signature header counts as one reason in ops.endpoint_outcomes
+const SIGNATURE = { reason: "signature" };
 const crypto = Stripe.createSubtleCryptoProvider();
 
 /** STRIPE_WEBHOOK_SECRET may hold several secrets separated by commas or spaces (rotation). */
@@ -31,11 +33,11 @@ export async function verifyStripeEvent(
   secrets: string[],
   now = Date.now(),
 ): Promise<StripeEvent> {
-  if (!header) throw new HttpError(400, "missing Stripe-Signature header");
+  if (!header) throw new HttpError(400, "missing Stripe-Signature header", SIGNATURE);
   const t = Number(/(?:^|,)\s*t=(\d+)/.exec(header)?.[1]);
-  if (!Number.isFinite(t)) throw new HttpError(400, "Stripe-Signature has no timestamp");
+  if (!Number.isFinite(t)) throw new HttpError(400, "Stripe-Signature has no timestamp", SIGNATURE);
   if (t - now / 1000 > TOLERANCE_SECONDS) {
-    throw new HttpError(400, "Stripe-Signature timestamp is in the future: check the sender's clock");
+    throw new HttpError(400, "Stripe-Signature timestamp is in the future: check the sender's clock", SIGNATURE);
   }
   let verified: unknown;
   const errors: unknown[] = [];
@@ -49,15 +51,19 @@ export async function verifyStripeEvent(
   }
   if (verified === undefined) {
     // a secret whose signature matched tells the real problem; the others just did not match
-    if (errors.some((e) => e instanceof SyntaxError)) throw new HttpError(400, "body is not JSON");
-    if (errors.some((e) => /tolerance zone/i.test((e as Error).message))) {
-      throw new HttpError(400, "Stripe-Signature timestamp is older than 5 minutes: replay refused");
+    if (errors.some((e) => e instanceof SyntaxError)) {
+      throw new HttpError(400, "body is not JSON", { reason: "payload" });
     }
-    throw new HttpError(400, "invalid Stripe-Signature: no v1 signature matches a configured secret");
+    if (errors.some((e) => /tolerance zone/i.test((e as Error).message))) {
+      throw new HttpError(400, "Stripe-Signature timestamp is older than 5 minutes: replay refused", SIGNATURE);
+    }
+    throw new HttpError(400, "invalid Stripe-Signature: no v1 signature matches a configured secret", SIGNATURE);
   }
   const parsed = stripeEventSchema.safeParse(verified);
   if (!parsed.success) {
-    throw new HttpError(400, "body is not a Stripe event object (id, type, created, data.object)");
+    throw new HttpError(400, "body is not a Stripe event object (id, type, created, data.object)", {
+      reason: "payload",
+    });
   }
   return parsed.data;
 }

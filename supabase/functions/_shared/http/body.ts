@@ -5,7 +5,7 @@ import { HttpError } from "./error.ts";
 export async function readBody(req: Request, maxBytes: number): Promise<string> {
   const declared = Number(req.headers.get("content-length") ?? "NaN");
   if (Number.isFinite(declared) && declared > maxBytes) {
-    throw new HttpError(413, `body too large: the limit is ${maxBytes} bytes`);
+    throw new HttpError(413, `body too large: the limit is ${maxBytes} bytes`, { reason: "too_large" });
   }
   if (!req.body) return "";
   const reader = req.body.getReader();
@@ -17,7 +17,7 @@ export async function readBody(req: Request, maxBytes: number): Promise<string> 
     size += value.byteLength;
     if (size > maxBytes) {
       await reader.cancel();
-      throw new HttpError(413, `body too large: the limit is ${maxBytes} bytes`);
+      throw new HttpError(413, `body too large: the limit is ${maxBytes} bytes`, { reason: "too_large" });
     }
     chunks.push(value);
   }
@@ -30,7 +30,7 @@ export async function readBody(req: Request, maxBytes: number): Promise<string> 
   try {
     return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {
-    throw new HttpError(400, "body is not valid UTF-8");
+    throw new HttpError(400, "body is not valid UTF-8", { reason: "payload" });
   }
 }
 

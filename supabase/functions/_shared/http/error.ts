@@ -5,7 +5,12 @@ export class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
-    readonly options: { cause?: unknown; headers?: Record<string, string> } = {},
+    readonly options: {
+      cause?: unknown;
+      headers?: Record<string, string>;
+      /** A short code for counters of answers (snake_case: "signature", "payload"); never the message. */
+      reason?: string;
+    } = {},
   ) {
     super(message, { cause: options.cause });
     this.name = "HttpError";

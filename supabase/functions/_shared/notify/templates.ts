@@ -152,15 +152,82 @@ const disputeAlert = z.object({
   ticket_ref: ref.nullish(),
 });
 
-const deadJobAlert = z.object({
-  job_id: z.union([z.int(), ref]),
-  kind: text(100),
-  attempts: z.int().nonnegative(),
-  last_error: text(5_000),
-  dedupe_key: text(500).nullish(),
-  /** what the job was about: "order <uuid>", "ticket T-1042" */
-  entity: text(200).nullish(),
+/** An alert incident (ops.alert_incidents with its rule): what fired, what it saw, what to do. */
+const alertIncident = z.object({
+  incident_id: z.union([z.int().positive(), ref]),
+  rule: text(63),
+  severity: z.enum(["info", "warning", "critical"]),
+  description: text(1_000).nullish(),
+  summary: text(1_000),
+  /** what the rule saw (its detail): numbers, counts by kind, ids */
+  observed: z.record(z.string(), z.unknown()).nullish(),
+  runbook: text(500),
+  opened_at: instant,
 });
+const alertResolved = alertIncident.extend({
+  resolved_at: instant,
+  duration_seconds: z.int().nonnegative(),
+});
+
+/** "2 h 5 min", "45 s": how long an incident lasted. */
+export function formatDuration(seconds: number): string {
+  if (seconds < 60) return `${seconds} s`;
+  const d = Math.floor(seconds / 86_400);
+  const h = Math.floor((seconds % 86_400) / 3_600);
+  const m = Math.floor((seconds % 3_600) / 60);
+  return [d && `${d} d`, h && `${h} h`, m && `${m} min`].filter(Boolean).join(" ") || "0 min";
+}
+
+/** What a rule saw, one [key, value] per top-level field (nested values as compact JSON), bounded. */
+function observedFacts(observed: Record<string, unknown> | null | undefined): Array<[string, string]> {
+  return Object.entries(observed ?? {}).slice(0, 12).map(([k, v]) => [
+    oneLine(k, 60),
+    oneLine(typeof v === "string" ? v : JSON.stringify(v) ?? "null", 300),
+  ]);
+}
+
+const SEVERITY_ICON = { info: ":information_source:", warning: ":warning:", critical: ":rotating_light:" } as const;
+
+function founderAlert(
+  p: z.output<typeof alertIncident> & { resolved_at?: string; duration_seconds?: number },
+  c: NotifyConfig,
+  template: string,
+): Rendered {
+  if (!c.founderEmail) {
+    throw permanent(`template ${template}: FOUNDER_EMAIL is not set, the alert has no recipient`);
+  }
+  const resolved = p.resolved_at !== undefined;
+  const lasted = formatDuration(p.duration_seconds ?? 0);
+  return {
+    to: c.founderEmail,
+    subject: resolved
+      ? `[${c.appName}] Resolved: ${oneLine(p.rule, 63)} after ${lasted}`
+      : `[${c.appName}] Alert (${p.severity}): ${oneLine(p.rule, 63)}: ${oneLine(p.summary, 120)}`,
+    body: {
+      greeting: "Hello,",
+      paragraphs: [
+        resolved
+          ? `The alert ${p.rule} has cleared after ${lasted}. Nothing more to do for it.`
+          : `The alert ${p.rule} fired in ${c.appName}: ${p.summary}`,
+      ],
+      facts: [
+        ["Incident", String(p.incident_id)],
+        ["Rule", p.rule],
+        ["Severity", p.severity],
+        ["Opened", formatUtc(p.opened_at)],
+        ...(resolved
+          ? [["Resolved", formatUtc(p.resolved_at!)] as [string, string], ["Lasted", lasted] as [string, string]]
+          : []),
+        ["What it saw", p.summary],
+        ...observedFacts(p.observed),
+        ["Runbook", p.runbook],
+      ],
+      after: [resolved ? "" : "Open incidents are in ops.alert_incidents (Studio) and on the dashboard."].filter(
+        Boolean,
+      ),
+    },
+  };
+}
 
 export const templates = {
   payment_receipt: email(paymentReceipt, (p) => {
@@ -307,15 +374,31 @@ export const templates = {
     ].join("\n"),
   })),
 
-  slack_dead_job_alert: slack(deadJobAlert, (p) => ({
+  slack_alert_opened: slack(alertIncident, (p, c) => ({
     text: [
-      `:warning: *Dead job* ${escapeSlack(String(p.job_id))} (${escapeSlack(oneLine(p.kind, 100))}) after ` +
-      `${p.attempts} attempt${p.attempts === 1 ? "" : "s"}${p.entity ? ` for ${escapeSlack(oneLine(p.entity))}` : ""}.`,
-      `Last error: ${escapeSlack(oneLine(p.last_error, 500))}`,
-      ...(p.dedupe_key ? [`Dedupe key: \`${escapeSlack(oneLine(p.dedupe_key, 200))}\``] : []),
-      "Its next action is in pipeline_exceptions.",
+      `${SEVERITY_ICON[p.severity]} *Alert: ${escapeSlack(oneLine(p.rule, 63))}* (${p.severity}, ${
+        escapeSlack(c.appName)
+      }): ${escapeSlack(oneLine(p.summary, 300))}`,
+      ...observedFacts(p.observed).map(([k, v]) => `• ${escapeSlack(k)}: ${escapeSlack(v)}`),
+      `*Runbook:* ${escapeSlack(oneLine(p.runbook, 500))}`,
+      `Incident ${escapeSlack(String(p.incident_id))}, opened ${formatUtc(p.opened_at)}.`,
     ].join("\n"),
   })),
+
+  slack_alert_resolved: slack(alertResolved, (p, c) => ({
+    text: [
+      `:white_check_mark: *Resolved: ${escapeSlack(oneLine(p.rule, 63))}* (${escapeSlack(c.appName)}) after ${
+        formatDuration(p.duration_seconds)
+      }.`,
+      `Incident ${escapeSlack(String(p.incident_id))}, opened ${formatUtc(p.opened_at)}, resolved ${
+        formatUtc(p.resolved_at)
+      }. It saw: ${escapeSlack(oneLine(p.summary, 300))}`,
+    ].join("\n"),
+  })),
+
+  founder_alert_opened: email(alertIncident, (p, c) => founderAlert(p, c, "founder_alert_opened")),
+
+  founder_alert_resolved: email(alertResolved, (p, c) => founderAlert(p, c, "founder_alert_resolved")),
 } as const;
 
 export type TemplateName = keyof typeof templates;

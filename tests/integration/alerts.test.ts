@@ -1,0 +1,291 @@
+// Alerts over the running stack: ops.evaluate_alerts against what really happened (a HubSpot fake's
+// outage through crm-sync, refused deliveries to the real webhook, jobs the worker dead-lettered),
+// incidents opened once and resolved once, and their notices through notify to the Slack fake and the
+// founder's email (capture). pg_cron's own evaluation is paused for this file, so every evaluation
+// here is the test's; the refund rule's clock is injected (p_now).
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { chargeRefunded } from "../../scripts/lib/scenarios.ts";
+import { type FakeHubSpot, startFakeHubSpot } from "../fakes/hubspot.ts";
+import { type FakeSlack, startFakeSlack } from "../fakes/slack.ts";
+import { jobIds, newBuyer, paidOrder } from "../helpers/crm.ts";
+import { sql } from "../helpers/db.ts";
+import { restartGateway, waitFor } from "../helpers/stack.ts";
+import { deliver, event, uid } from "../helpers/stripe.ts";
+import "../helpers/require-stack.ts";
+
+type Evaluation = { rule: string; firing: boolean; action: string; incident_id: string | null; summary: string };
+
+let hubspot: FakeHubSpot;
+let slack: FakeSlack;
+let savedRules: { rule: string; clear_after: string }[] = [];
+let savedKinds: { kind: string; backoff_base_ms: number; backoff_max_ms: number }[] = [];
+const run = uid().slice(0, 8);
+const now = () => Math.floor(Date.now() / 1000);
+
+async function evaluate(at?: string): Promise<Evaluation[]> {
+  return at
+    ? await sql<Evaluation[]>`select * from ops.evaluate_alerts(${at}::timestamptz)`
+    : await sql<Evaluation[]>`select * from ops.evaluate_alerts()`;
+}
+const of = (rows: Evaluation[], rule: string) => rows.find((r) => r.rule === rule)!;
+
+/** Incidents opened after `afterId`, by rule. */
+async function incidentsSince(afterId: number) {
+  return await sql<{ id: string; rule: string; status: string }[]>`
+    select id, rule, status from ops.alert_incidents where id > ${afterId} order by id`;
+}
+async function maxIncidentId(): Promise<number> {
+  const [{ id }] = await sql<{ id: number }[]>`select coalesce(max(id), 0)::int as id from ops.alert_incidents`;
+  return id;
+}
+/** The founder's alert emails, as the capture adapter recorded them. */
+async function founderEmails(incident: string) {
+  return await sql<{ key: string; body: { subject: string; text: string; to: string } }[]>`
+    select key, body from ops.notification_captures where key like ${`notify:founder_alert_%:incident:${incident}:founder`}
+    order by id`;
+}
+const postsAbout = (incident: string) => slack.posts.filter((p) => p.text.includes(`Incident ${incident},`));
+
+beforeAll(async () => {
+  // the test's evaluations only: pg_cron's minute would race them
+  await sql`select cron.alter_job(jobid, active => false) from cron.job where jobname = 'ops-evaluate-alerts'`;
+  savedRules = await sql`select rule, clear_after::text from ops.alert_rules`;
+  savedKinds = await sql`select kind, backoff_base_ms, backoff_max_ms from ops.job_kinds where kind like 'crm.%'`;
+  await sql`update ops.job_kinds set backoff_base_ms = 300, backoff_max_ms = 2000 where kind like 'crm.%'`;
+  hubspot = await startFakeHubSpot({ token: `pat-test-${uid()}` });
+  slack = await startFakeSlack();
+  await restartGateway({
+    HUBSPOT_ACCESS_TOKEN: hubspot.token,
+    HUBSPOT_API_BASE: hubspot.url,
+    HUBSPOT_TIMEOUT_MS: "1500",
+    CRM_ADAPTER: undefined,
+    SLACK_WEBHOOK_URL: slack.webhookUrl,
+  });
+  // a clean slate: earlier files' incidents are resolved by hand (their windows start again now),
+  // and whatever state still fires (e.g. their dead jobs) is opened before the tests look
+  await sql`update ops.alert_incidents set status = 'resolved', resolved_at = now() where status = 'open'`;
+  await evaluate();
+}, 180_000);
+
+afterAll(async () => {
+  for (const r of savedRules) {
+    await sql`update ops.alert_rules set clear_after = ${r.clear_after}::interval where rule = ${r.rule}`;
+  }
+  for (const k of savedKinds) {
+    await sql`update ops.job_kinds set backoff_base_ms = ${k.backoff_base_ms}, backoff_max_ms = ${k.backoff_max_ms} where kind = ${k.kind}`;
+  }
+  await sql`select cron.alter_job(jobid, active => true) from cron.job where jobname = 'ops-evaluate-alerts'`;
+  await restartGateway({
+    HUBSPOT_ACCESS_TOKEN: undefined,
+    HUBSPOT_API_BASE: undefined,
+    HUBSPOT_TIMEOUT_MS: undefined,
+    SLACK_WEBHOOK_URL: undefined,
+  });
+  await hubspot?.close();
+  await slack?.close();
+}, 180_000);
+
+describe("alerts", () => {
+  test(
+    "an outage of the HubSpot fake opens exactly one incident, one Slack message and one founder email; " +
+      "evaluations during the outage add nothing; recovery sends exactly one resolve",
+    async () => {
+      // the founder's edit, for the test's speed: resolve 3 s after the CRM answers again (default 5 min)
+      await sql`update ops.alert_rules set clear_after = interval '3 seconds' where rule = 'crm_failure_rate'`;
+      const before = await maxIncidentId();
+      const started = new Date();
+      hubspot.setFaults({ rate500: 1 });
+      const buyers = await Promise.all(
+        [1, 2, 3].map((i) => newBuyer(`alert-outage-${i}-${run}@example.com`)),
+      );
+      const ids = await jobIds({ customers: buyers.map((b) => b.customerId) });
+      expect(ids).toHaveLength(3);
+      // evaluated as pg_cron would, until the failures outweigh the window's successes (earlier test
+      // files leave many successful CRM attempts in the last 15 minutes: more failures are needed then)
+      const first = await waitFor("the CRM failure rule to open its incident", async () => {
+        const rows = await evaluate();
+        return of(rows, "crm_failure_rate").action === "opened" ? rows : undefined;
+      }, 90_000);
+      expect(of(first, "crm_failure_rate")).toMatchObject({ firing: true, action: "opened" });
+      const [{ failed }] = await sql<{ failed: number }[]>`
+        select count(*)::int as failed from ops.job_attempts where job_id = any(${ids}) and outcome = 'failed'`;
+      expect(failed).toBeGreaterThanOrEqual(1);
+      const incident = of(first, "crm_failure_rate").incident_id!;
+      // more evaluations while HubSpot still fails: the same incident, seen again
+      for (let i = 0; i < 3; i++) {
+        await new Promise((r) => setTimeout(r, 700));
+        expect(of(await evaluate(), "crm_failure_rate")).toMatchObject({ action: "seen", incident_id: incident });
+      }
+      // one outage, one incident: neither failed runs nor sync latency nor anything else opened one
+      expect((await incidentsSince(before)).map((i) => i.rule)).toEqual(["crm_failure_rate"]);
+      const [open] =
+        await sql`select summary, detail, last_seen_at, opened_at from ops.alert_incidents where id = ${incident}`;
+      expect(open.summary).toMatch(/^\d+ of \d+ CRM job attempts failed in 15 min/);
+      expect(open.detail.failed_attempts).toBeGreaterThanOrEqual(4);
+      expect(open.last_seen_at.getTime()).toBeGreaterThan(open.opened_at.getTime());
+
+      const opened = await waitFor("the open notices", async () => {
+        const emails = await founderEmails(incident);
+        return postsAbout(incident).length >= 1 && emails.length >= 1 && emails;
+      }, 60_000);
+      expect(postsAbout(incident)).toHaveLength(1);
+      expect(postsAbout(incident)[0].text).toMatch(/\*Alert: crm_failure_rate\* \(warning/);
+      expect(postsAbout(incident)[0].text).toContain("*Runbook:* Check the CRM's status page");
+      expect(opened).toHaveLength(1);
+      expect(opened[0].body.to).toBe("founder@example.com");
+      expect(opened[0].body.subject).toMatch(/Alert \(warning\): crm_failure_rate/);
+
+      // recovery: the CRM answers again, the retries succeed, and after 3 s without failure it resolves once
+      hubspot.setFaults({ rate500: 0 });
+      await waitFor("the contact jobs to succeed", async () => {
+        const [{ n }] = await sql<{ n: number }[]>`
+          select count(*)::int as n from ops.jobs where id = any(${ids}) and status = 'succeeded'`;
+        return n === 3;
+      }, 90_000);
+      const resolved = await waitFor(
+        "the incident to resolve",
+        async () => {
+          const row = of(await evaluate(), "crm_failure_rate");
+          expect(["seen", "resolved"]).toContain(row.action);
+          return row.action === "resolved" && row;
+        },
+        60_000,
+        () => new Promise((r) => setTimeout(r, 1000)),
+      );
+      expect(resolved.incident_id).toBe(incident);
+      for (let i = 0; i < 2; i++) expect(of(await evaluate(), "crm_failure_rate").action).toBe("clear");
+      const [closed] = await sql`select status, resolved_at from ops.alert_incidents where id = ${incident}`;
+      expect(closed.status).toBe("resolved");
+      expect(closed.resolved_at.getTime()).toBeGreaterThan(started.getTime());
+
+      const emails = await waitFor("the resolve notices", async () => {
+        const e = await founderEmails(incident);
+        return postsAbout(incident).length >= 2 && e.length >= 2 && e;
+      }, 60_000);
+      await new Promise((r) => setTimeout(r, 1500)); // nothing more comes
+      expect(postsAbout(incident)).toHaveLength(2);
+      expect(postsAbout(incident)[1].text).toMatch(
+        /:white_check_mark: \*Resolved: crm_failure_rate\* .* after \d+ (s|min)/,
+      );
+      expect((await founderEmails(incident)).map((e) => e.key)).toEqual([
+        `notify:founder_alert_opened:incident:${incident}:founder`,
+        `notify:founder_alert_resolved:incident:${incident}:founder`,
+      ]);
+      expect(emails[1].body.text).toMatch(/Lasted: \d+ (s|min)/);
+      expect((await incidentsSince(before)).map((i) => [i.rule, i.status])).toEqual([["crm_failure_rate", "resolved"]]);
+    },
+    300_000,
+  );
+
+  test("a refund event left unapplied for 10 minutes alerts (clock injected); one applied in time does not", async () => {
+    const buyer = await newBuyer(`alert-refund-${run}@example.com`);
+    const pi = uid("pi_");
+    await paidOrder(buyer.id, pi);
+    const applied = chargeRefunded(pi, uid("ch_"), 2500, now() + 1);
+    expect((await deliver(applied)).body.status).toBe("processed");
+    // an apply that failed: the ledger holds the event, failed, and pg_cron's retries have not mended it
+    const stuck = `evt_alert_refund_${run}`;
+    await sql`insert into ops.stripe_events (event_id, type, object_id, event_created, payload, status, attempts, last_error)
+              values (${stuck}, 'charge.refunded', ${uid("ch_")}, now(), ${
+      sql.json(chargeRefunded(uid("pi_"), uid("ch_"), 100, now()) as never)
+    },
+                      'failed', 1, 'test: the apply failed')`;
+    const [{ at }] = await sql<
+      { at: Date }[]
+    >`select received_at as at from ops.stripe_events where event_id = ${stuck}`;
+    const check = async (minutes: number) => {
+      const [r] = await sql<{ firing: boolean; ids: string[] }[]>`
+        select (c).firing, (c).detail -> 'event_ids' as ids
+          from (select ops.check_alert_rule(r, ${at}::timestamptz + make_interval(mins => ${minutes}), ${at}::timestamptz) as c
+                  from ops.alert_rules r where r.rule = 'refund_dispute_unapplied') x`;
+      return r;
+    };
+    const nine = await check(9);
+    expect(nine.ids).not.toContain(stuck);
+    const eleven = await check(11);
+    expect(eleven.firing).toBe(true);
+    expect(eleven.ids).toContain(stuck);
+    expect(eleven.ids).not.toContain(applied.id);
+
+    // the evaluator at the injected time opens (or, if an earlier one is open, updates) the incident
+    const rows = await evaluate(new Date(at.getTime() + 11 * 60_000).toISOString());
+    expect(["opened", "seen"]).toContain(of(rows, "refund_dispute_unapplied").action);
+    const [inc] = await sql`select status, detail from ops.alert_incidents
+                             where id = ${of(rows, "refund_dispute_unapplied").incident_id}`;
+    expect(inc.status).toBe("open");
+    expect(inc.detail.event_ids).toContain(stuck);
+    // given up by an operator: it no longer counts
+    await sql`update ops.stripe_events set status = 'ignored', ignored_reason = 'test' where event_id = ${stuck}`;
+    expect((await check(11)).ids).not.toContain(stuck);
+  });
+
+  test("bad-signature deliveries to the real webhook count toward the webhook failure rate rule, and so do 5xx answers", async () => {
+    const since = (await sql<{ t: Date }[]>`select now() - interval '1 second' as t`)[0].t;
+    const counted = async (key: string) => {
+      const [{ n }] = await sql<{ n: number }[]>`
+        select coalesce(sum(count), 0)::int as n from ops.endpoint_outcomes
+         where endpoint = 'stripe-webhook' and status_class || ':' || reason = ${key} and minute >= date_trunc('minute', ${since}::timestamptz)`;
+      return n;
+    };
+    const [sigBefore, cfgBefore] = [await counted("4xx:signature"), await counted("5xx:configuration")];
+    const ledgerBefore = (await sql`select count(*)::int as n from ops.stripe_events`)[0].n;
+    for (let i = 0; i < 5; i++) {
+      const res = await deliver(event("customer_updated", {}), { secret: "whsec_somebody_else" });
+      expect(res.status).toBe(400);
+    }
+    // a deployment whose mode disagrees with ops.settings answers 503: a failure of ours
+    await sql`update ops.settings set stripe_livemode = true`;
+    try {
+      expect((await deliver(event("customer_updated", {}))).status).toBe(503);
+    } finally {
+      await sql`update ops.settings set stripe_livemode = false`;
+    }
+    expect(await counted("4xx:signature")).toBe(sigBefore + 5);
+    expect(await counted("5xx:configuration")).toBe(cfgBefore + 1);
+    expect((await sql`select count(*)::int as n from ops.stripe_events`)[0].n).toBe(ledgerBefore); // the ledger saw nothing
+
+    // counted from this test's start, the 6 refusals and failures of 6 deliveries are the rule firing
+    const [c] = await sql`
+      select (ops.check_alert_rule(r, now(), ${since}::timestamptz)).* from ops.alert_rules r where r.rule = 'webhook_failure_rate'`;
+    expect(c.firing).toBe(true);
+    expect(c.detail.answers_refused_or_failed).toMatchObject({ "4xx:signature": 5, "5xx:configuration": 1 });
+    // and the evaluator's own view of the last 15 minutes includes them
+    await evaluate();
+    const [state] = await sql`select detail from ops.alert_rule_state where rule = 'webhook_failure_rate'`;
+    expect(state.detail.answers_refused_or_failed["4xx:signature"]).toBeGreaterThanOrEqual(5);
+  });
+
+  test("many dead jobs are one dead_jobs incident, with one notice, and no per-job alert", async () => {
+    const before = await maxIncidentId();
+    const [{ n: deadBefore }] = await sql<{ n: number }[]>`
+      select count(*)::int as n from ops.jobs where status = 'dead' and coalesce(payload ->> 'entity', '') not like 'incident:%'`;
+    // HubSpot refuses these addresses (validation error): each contact job goes dead at once, in the real worker
+    const buyers = await Promise.all(
+      [1, 2, 3, 4, 5].map((i) => newBuyer(`dead-${i}-${randomUUID().slice(0, 6)}@localhost`)),
+    );
+    const ids = await jobIds({ customers: buyers.map((b) => b.customerId) });
+    await waitFor("five dead jobs", async () => {
+      const [{ n }] = await sql<
+        { n: number }[]
+      >`select count(*)::int as n from ops.jobs where id = any(${ids}) and status = 'dead'`;
+      return n === 5;
+    }, 60_000);
+    const rows = [await evaluate(), await evaluate(), await evaluate()].map((r) => of(r, "dead_jobs"));
+    expect(rows.every((r) => r.firing && r.incident_id === rows[0].incident_id)).toBe(true);
+    // one incident whether or not earlier files' dead jobs had opened it already
+    const opened = (await incidentsSince(before)).filter((i) => i.rule === "dead_jobs");
+    expect(opened.length).toBeLessThanOrEqual(1);
+    const [inc] = await sql`select status, summary from ops.alert_incidents where id = ${rows[0].incident_id}`;
+    expect(inc.status).toBe("open");
+    expect(Number(/^(\d+) dead jobs?/.exec(inc.summary)![1])).toBeGreaterThanOrEqual(deadBefore + 5);
+    const [{ n: notices }] = await sql<{ n: number }[]>`
+      select count(*)::int as n from ops.jobs where payload ->> 'entity' = ${`incident:${rows[0].incident_id}`}`;
+    expect(notices).toBe(2); // Slack and the founder, once
+    const [{ n: perJob }] = await sql<{ n: number }[]>`
+      select count(*)::int as n from ops.jobs where kind like 'notify.%' and payload ->> 'entity' like any(${
+      ids.map((id) => `job:${id}%`)
+    })`;
+    expect(perJob).toBe(0);
+  });
+});
