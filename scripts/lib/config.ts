@@ -49,6 +49,9 @@ export const config = {
   workerDbPassword: env.PIPELINE_WORKER_DB_PASSWORD ?? "local-pipeline-worker-password",
   supportIntakeDbPassword: env.SUPPORT_INTAKE_DB_PASSWORD ?? "local-support-intake-password",
   providerWebhookDbPassword: env.PROVIDER_WEBHOOK_DB_PASSWORD ?? "local-provider-webhook-password",
+  dashboardDbPassword: env.DASHBOARD_DB_PASSWORD ?? "local-dashboard-password",
+  /** The dashboard's HMAC key for CSRF tokens: a local one when none is configured. */
+  dashboardSessionSecret: env.DASHBOARD_SESSION_SECRET ?? "local-dashboard-session-secret-not-for-production",
   jwtSecret: env.JWT_SECRET ?? LOCAL_JWT_SECRET,
   // Local test secrets (Stripe's whsec_ shape), used when none is configured: two, as during a
   // rotation, so both the current and the previous secret are exercised.
@@ -91,6 +94,10 @@ export const config = {
   get providerWebhookDbUrl() {
     return env.PROVIDER_WEBHOOK_DB_URL ??
       `postgresql://provider_webhook:${this.providerWebhookDbPassword}@127.0.0.1:${this.pgPort}/postgres`;
+  },
+  get dashboardDbUrl() {
+    return env.DASHBOARD_DB_URL ??
+      `postgresql://dashboard:${this.dashboardDbPassword}@127.0.0.1:${this.pgPort}/postgres`;
   },
   get apiUrl() {
     return `http://127.0.0.1:${this.apiPort}`;

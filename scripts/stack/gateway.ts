@@ -39,6 +39,8 @@ function functionEnv(fn: Fn): NodeJS.ProcessEnv {
     PIPELINE_WORKER_DB_URL: config.workerDbUrl,
     SUPPORT_INTAKE_DB_URL: config.supportIntakeDbUrl,
     PROVIDER_WEBHOOK_DB_URL: config.providerWebhookDbUrl,
+    DASHBOARD_DB_URL: config.dashboardDbUrl,
+    DASHBOARD_SESSION_SECRET: config.dashboardSessionSecret,
     // legacy HS256 projects set it as a secret; the local stack signs users' tokens with it
     JWT_SECRET: config.jwtSecret,
     RESEND_WEBHOOK_SECRET: config.resendWebhookSecret,

@@ -211,6 +211,7 @@ async function configureDeployment() {
         ["pipeline_worker", config.workerDbPassword],
         ["support_intake", config.supportIntakeDbPassword],
         ["provider_webhook", config.providerWebhookDbPassword],
+        ["dashboard", config.dashboardDbPassword],
       ]
     ) {
       await db.unsafe(`alter role ${role} with login password '${password.replace(/'/g, "''")}'`);
