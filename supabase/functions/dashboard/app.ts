@@ -109,13 +109,14 @@ async function showPage(deps: Deps, req: Request, url: URL): Promise<Response> {
       .catch(refusal);
     if (!query) return { snapshot };
     try {
-      await tx`savepoint journey`;
-      const journey = await tx<Record<string, unknown>[]>`select * from ops.dashboard_journey(${query})`;
+      // a refused search (too long) shows its reason beside the page instead of failing it
+      const journey = await tx.savepoint((sp) =>
+        sp<Record<string, unknown>[]>`select * from ops.dashboard_journey(${query})`
+      );
       return { snapshot, journey };
     } catch (err) {
       const e = err as { code?: string; message?: string };
       if (e.code !== "22023") throw err;
-      await tx`rollback to savepoint journey`;
       return { snapshot, journeyError: e.message };
     }
   });
