@@ -1,6 +1,6 @@
 // HTML for the dashboard: escaping, the page shell with its inline stylesheet (no external assets, no
 // script), and the headers every answer carries (CSP with a per-answer style nonce, no framing, no
-// caching, no referrer).
+// caching, no referrer to other sites).
 
 /** Escapes text for HTML content and attribute values. */
 export function h(value: unknown): string {
@@ -34,7 +34,7 @@ const CSS = `
 :root{--fg:#1d2330;--muted:#5b6475;--line:#d9dee7;--bg:#f5f7fa;--card:#fff;--bad:#b42318;--warn:#a15c00;--ok:#05603a;--accent:#2747b0}
 *{box-sizing:border-box}
 html{-webkit-text-size-adjust:100%}
-body{margin:0;font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:var(--bg);overflow-wrap:anywhere}
+body{margin:0;font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:var(--bg);overflow-wrap:break-word}
 header{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:center;justify-content:space-between;padding:.75rem 1rem;background:var(--fg);color:#fff}
 header h1{font-size:1.1rem;margin:0}
 header form{margin:0}
@@ -54,7 +54,7 @@ h3{font-size:.95rem;margin:1rem 0 .5rem}
 table{width:100%;border-collapse:collapse;font-size:.9rem}
 th,td{text-align:left;vertical-align:top;padding:.4rem .5rem;border-bottom:1px solid var(--line)}
 th{color:var(--muted);font-weight:600}
-code{font-size:.85em;background:var(--bg);padding:0 .2em;border-radius:3px}
+code{font-size:.85em;background:var(--bg);padding:0 .2em;border-radius:3px;word-break:break-all}
 details{margin:.25rem 0}
 summary{cursor:pointer;color:var(--accent)}
 form.action{display:flex;flex-wrap:wrap;gap:.4rem;align-items:center;margin:.4rem 0}
@@ -86,7 +86,9 @@ export function securityHeaders(nonce: string): Record<string, string> {
       "frame-ancestors 'none'; base-uri 'none'",
     "x-frame-options": "DENY",
     "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
+    // not no-referrer: under it Chromium sends `Origin: null` with the page's own form posts, which the
+    // origin check must refuse; same-origin sends nothing to other sites and the origin to this one
+    "referrer-policy": "same-origin",
     "cache-control": "no-store",
     "cross-origin-opener-policy": "same-origin",
     "cross-origin-resource-policy": "same-origin",
@@ -121,6 +123,6 @@ export function page(opts: { title: string; header?: Html; body: Html; status?: 
 export function seeOther(location: string, headers: Record<string, string> = {}) {
   return new Response(null, {
     status: 303,
-    headers: { location, "cache-control": "no-store", "referrer-policy": "no-referrer", ...headers },
+    headers: { location, "cache-control": "no-store", "referrer-policy": "same-origin", ...headers },
   });
 }

@@ -80,7 +80,7 @@ function today(s: Snapshot): Html {
   const sum = (k: string) => rows.reduce((n, r) => n + Number(r[k] ?? 0), 0);
   const revenue = rows.length
     ? rows.map((r) =>
-      html`<div class="card">Revenue ${r.currency}<b>${money(r.revenue, r.currency)}</b>
+      html`<div class="card">Revenue ${String(r.currency).toUpperCase()}<b>${money(r.revenue, r.currency)}</b>
 <span class="muted">net ${money(r.net, r.currency)}</span></div>`
     )
     : html`<div class="card">Revenue<b>0</b></div>`;

@@ -24,6 +24,10 @@ export function siteConfig(env: (name: string) => string | undefined): SiteConfi
   if (!explicit && !base) throw new Error("DASHBOARD_PUBLIC_URL (or SUPABASE_URL) must be set");
   const publicUrl = new URL(explicit ?? `${base!.replace(/\/$/, "")}/functions/v1/dashboard`);
   publicUrl.pathname = publicUrl.pathname.replace(/\/$/, "");
+  // the session cookie is Secure over https; plain http only on this machine (the local stack)
+  if (publicUrl.protocol !== "https:" && !["127.0.0.1", "localhost", "[::1]"].includes(publicUrl.hostname)) {
+    throw new Error(`the dashboard must be served over https (DASHBOARD_PUBLIC_URL is ${publicUrl.origin})`);
+  }
   return { publicUrl, secret };
 }
 
@@ -40,8 +44,10 @@ export function sessionToken(req: Request): string | undefined {
 }
 
 function cookieAttributes(site: SiteConfig, maxAge: number): string {
-  // Secure wherever the page is served over https; on http://127.0.0.1 (the local stack) a Secure
-  // cookie would not be sent back by every browser, so it is left off there.
+  // Secure wherever the page is served over https (siteConfig allows plain http on loopback only).
+  // Chromium keeps a Secure cookie set by http://127.0.0.1 (a loopback origin counts as secure), but not
+  // every browser treats loopback http as secure, so the local stack's cookie goes without (checked with
+  // Debian's Chromium 156: it sends a Secure cookie back to http://127.0.0.1).
   const secure = site.publicUrl.protocol === "https:" ? "; Secure" : "";
   return `Path=${site.publicUrl.pathname}; Max-Age=${maxAge}; HttpOnly; SameSite=Strict${secure}`;
 }
