@@ -99,7 +99,9 @@ describe("dashboard in Chromium", { timeout: 180_000 }, () => {
     await page.screenshot({ path: join(SHOTS, "dashboard-desktop-top.png") });
     await page.setViewportSize({ width: 390, height: 844 });
     await page.goto(DASHBOARD_URL);
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    const overflow = await page.evaluate(() =>
+      document.documentElement.scrollWidth - document.documentElement.clientWidth
+    );
     expect(overflow).toBeLessThanOrEqual(0);
     await page.screenshot({ path: join(SHOTS, "dashboard-phone.png"), fullPage: true });
     await page.screenshot({ path: join(SHOTS, "dashboard-phone-top.png") });
