@@ -371,6 +371,30 @@ describe("dashboard: every override writes its audit row", () => {
 });
 
 describe("dashboard: the page", () => {
+  test("the function connects as the dashboard role: no superuser, no RLS bypass, nothing but becoming authenticated", async () => {
+    const { client } = await signedInAdmin();
+    expect((await client.page()).res.status).toBe(200);
+    const sessions = await sql`
+      select a.usename, r.rolsuper, r.rolbypassrls, r.rolcreaterole, r.rolinherit
+        from pg_stat_activity a join pg_roles r on r.rolname = a.usename
+       where a.application_name = 'dashboard_db_url'`;
+    expect(sessions.length).toBeGreaterThan(0);
+    for (const s of sessions) {
+      expect(s).toEqual({
+        usename: "dashboard",
+        rolsuper: false,
+        rolbypassrls: false,
+        rolcreaterole: false,
+        rolinherit: false,
+      });
+    }
+    const [p] = await sql`
+      select pg_has_role('dashboard', 'authenticated', 'member') as member,
+             pg_has_role('dashboard', 'authenticated', 'usage') as inherits,
+             has_function_privilege('dashboard', 'ops.dashboard_snapshot()', 'execute') as snapshot_without_set_role`;
+    expect(p).toEqual({ member: true, inherits: false, snapshot_without_set_role: false });
+  });
+
   test("shows an open incident with its runbook, exceptions with their next action, and a journey on search", async () => {
     const { client } = await signedInAdmin();
     const incident = await openIncident();
