@@ -61,6 +61,231 @@ COMMENT ON SCHEMA public IS 'standard public schema';
 
 
 --
+-- Name: admin_clear_access_override(uuid, text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.admin_clear_access_override(p_customer_id uuid, p_reason text) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_reason text;
+  v_before jsonb;
+begin
+  perform ops.require_admin();
+  v_reason := ops.require_reason(p_reason);
+  perform 1 from public.customers c where c.id = p_customer_id for update;
+  if not found then
+    raise exception 'no customer %', p_customer_id using errcode = 'no_data_found';
+  end if;
+  v_before := ops.customer_access_state(p_customer_id);
+  update ops.access_overrides set ended_at = now(), ended_reason = 'cleared'
+   where customer_id = p_customer_id and ended_at is null and expires_at > now();
+  if not found then
+    raise exception 'customer % has no access override in force', p_customer_id using errcode = 'no_data_found';
+  end if;
+  update public.customers set access_status = access_status where id = p_customer_id;
+  return ops.write_audit('access.clear_override', 'customer:' || p_customer_id, v_before,
+                         ops.customer_access_state(p_customer_id), v_reason);
+end
+$$;
+
+
+--
+-- Name: admin_close_ticket(uuid, text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.admin_close_ticket(p_ticket_id uuid, p_reason text) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_reason text;
+  v_ticket public.support_tickets;
+begin
+  perform ops.require_admin();
+  v_reason := ops.require_reason(p_reason);
+  select * into v_ticket from public.support_tickets t where t.id = p_ticket_id for update;
+  if not found then
+    raise exception 'no ticket %', p_ticket_id using errcode = 'no_data_found';
+  end if;
+  if v_ticket.status = 'closed' then
+    raise exception 'ticket % is already closed', v_ticket.ref using errcode = 'check_violation';
+  end if;
+  update public.support_tickets set status = 'closed' where id = p_ticket_id;
+  return ops.write_audit('ticket.close', 'ticket:' || v_ticket.ref, to_jsonb(v_ticket) - 'context' - 'client_context',
+                         (select to_jsonb(t) - 'context' - 'client_context' from public.support_tickets t where t.id = p_ticket_id),
+                         v_reason);
+end
+$$;
+
+
+--
+-- Name: admin_escalate_ticket(uuid, text, text, text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.admin_escalate_ticket(p_ticket_id uuid, p_priority text, p_queue text, p_reason text) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_reason text;
+  v_ticket public.support_tickets;
+begin
+  perform ops.require_admin();
+  v_reason := ops.require_reason(p_reason);
+  if p_priority is not null and not exists (select 1 from ops.support_priorities p where p.priority = p_priority) then
+    raise exception 'unknown priority %: one of %', p_priority,
+      (select string_agg(p.priority, ', ' order by p.rank) from ops.support_priorities p) using errcode = 'invalid_parameter_value';
+  end if;
+  if p_queue is not null and not exists (select 1 from ops.support_queues q where q.queue = p_queue) then
+    raise exception 'unknown queue %: one of %', p_queue,
+      (select string_agg(q.queue, ', ' order by q.queue) from ops.support_queues q) using errcode = 'invalid_parameter_value';
+  end if;
+  select * into v_ticket from public.support_tickets t where t.id = p_ticket_id for update;
+  if not found then
+    raise exception 'no ticket %', p_ticket_id using errcode = 'no_data_found';
+  end if;
+  if v_ticket.status = 'closed' then
+    raise exception 'ticket % is closed', v_ticket.ref using errcode = 'check_violation';
+  end if;
+  if coalesce(p_priority, v_ticket.priority) = v_ticket.priority and coalesce(p_queue, v_ticket.queue) = v_ticket.queue then
+    raise exception 'ticket % is already % in %: choose another priority or queue', v_ticket.ref, v_ticket.priority, v_ticket.queue
+      using errcode = 'invalid_parameter_value';
+  end if;
+  update public.support_tickets set priority = coalesce(p_priority, priority), queue = coalesce(p_queue, queue)
+   where id = p_ticket_id;
+  return ops.write_audit('ticket.escalate', 'ticket:' || v_ticket.ref, to_jsonb(v_ticket) - 'context' - 'client_context',
+                         (select to_jsonb(t) - 'context' - 'client_context' from public.support_tickets t where t.id = p_ticket_id),
+                         v_reason);
+end
+$$;
+
+
+--
+-- Name: admin_replay_job(bigint, text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.admin_replay_job(p_job_id bigint, p_reason text) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_reason text;
+  v_job ops.jobs;
+begin
+  perform ops.require_admin();
+  v_reason := ops.require_reason(p_reason);
+  select * into v_job from ops.jobs j where j.id = p_job_id for update;
+  if not found then
+    raise exception 'no job %', p_job_id using errcode = 'no_data_found';
+  end if;
+  if v_job.status not in ('dead', 'failed') then
+    raise exception 'job % is %: only dead or failed jobs are replayed', p_job_id, v_job.status using errcode = 'check_violation';
+  end if;
+  perform ops.replay_job(p_job_id);
+  return ops.write_audit('job.replay', 'job:' || p_job_id, to_jsonb(v_job) - 'payload' - 'result',
+                         (select to_jsonb(j) - 'payload' - 'result' from ops.jobs j where j.id = p_job_id), v_reason);
+end
+$$;
+
+
+--
+-- Name: admin_replay_stripe_event(text, text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.admin_replay_stripe_event(p_event_id text, p_reason text) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_reason text;
+  v_event ops.stripe_events;
+begin
+  perform ops.require_admin();
+  v_reason := ops.require_reason(p_reason);
+  select * into v_event from ops.stripe_events e where e.event_id = p_event_id for update;
+  if not found then
+    raise exception 'no Stripe event % in the ledger', p_event_id using errcode = 'no_data_found';
+  end if;
+  if v_event.status not in ('failed', 'dead') then
+    raise exception 'Stripe event % is %: only failed or dead events are re-applied', p_event_id, v_event.status
+      using errcode = 'check_violation';
+  end if;
+  perform ops.try_apply_stripe_event(p_event_id);
+  return ops.write_audit('stripe_event.reapply', 'stripe_event:' || p_event_id, to_jsonb(v_event) - 'payload',
+                         (select to_jsonb(e) - 'payload' from ops.stripe_events e where e.event_id = p_event_id), v_reason);
+end
+$$;
+
+
+--
+-- Name: admin_resolve_order_review(uuid, boolean, text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.admin_resolve_order_review(p_order_id uuid, p_accept boolean, p_reason text) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_reason text;
+  v_before jsonb;
+begin
+  perform ops.require_admin();
+  v_reason := ops.require_reason(p_reason);
+  if p_accept is null then
+    raise exception 'say whether the payment is accepted (true) or refused (false)' using errcode = 'invalid_parameter_value';
+  end if;
+  select to_jsonb(o) into v_before from public.orders o where o.id = p_order_id for update;
+  if not found then
+    raise exception 'no order %', p_order_id using errcode = 'no_data_found';
+  end if;
+  perform ops.resolve_order_review(p_order_id, p_accept, v_reason);
+  update ops.order_reviews r set decided_by = coalesce(auth.jwt() ->> 'email', auth.jwt() ->> 'sub') || ' (dashboard)'
+   where r.order_id = p_order_id and r.decided_at = now() and r.decided_by = current_user;
+  return ops.write_audit(case when p_accept then 'order.accept_review' else 'order.refuse_review' end, 'order:' || p_order_id,
+                         v_before, (select to_jsonb(o) from public.orders o where o.id = p_order_id), v_reason);
+end
+$$;
+
+
+--
+-- Name: admin_set_access(uuid, text, text, timestamp with time zone); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.admin_set_access(p_customer_id uuid, p_access text, p_reason text, p_expires_at timestamp with time zone) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_reason text;
+  v_before jsonb;
+begin
+  perform ops.require_admin();
+  v_reason := ops.require_reason(p_reason);
+  if p_access is null or p_access not in ('granted', 'blocked') then
+    raise exception 'access must be granted or blocked' using errcode = 'invalid_parameter_value';
+  end if;
+  if p_expires_at is null or p_expires_at <= now() or p_expires_at > now() + interval '366 days' then
+    raise exception 'an override needs an expiry in the future, at most a year away' using errcode = 'invalid_parameter_value';
+  end if;
+  perform 1 from public.customers c where c.id = p_customer_id for update;
+  if not found then
+    raise exception 'no customer %', p_customer_id using errcode = 'no_data_found';
+  end if;
+  v_before := ops.customer_access_state(p_customer_id);
+  update ops.access_overrides set ended_at = now(), ended_reason = 'replaced'
+   where customer_id = p_customer_id and ended_at is null;
+  insert into ops.access_overrides (customer_id, access_status, reason, expires_at, created_by, created_by_email)
+  values (p_customer_id, p_access, v_reason, p_expires_at, ops.as_uuid(auth.jwt() ->> 'sub'), auth.jwt() ->> 'email');
+  update public.customers set access_status = access_status where id = p_customer_id;
+  return ops.write_audit(case when p_access = 'granted' then 'access.grant' else 'access.revoke' end,
+                         'customer:' || p_customer_id, v_before, ops.customer_access_state(p_customer_id), v_reason);
+end
+$$;
+
+
+--
 -- Name: alert_incidents_notify(); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -77,6 +302,27 @@ begin
     perform ops.enqueue_notification('email', 'founder_alert_resolved', 'incident:' || new.id, 'founder');
   end if;
   return null;
+end
+$$;
+
+
+--
+-- Name: apply_access_override(); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.apply_access_override() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_access text;
+begin
+  select o.access_status into v_access from ops.access_overrides o
+   where o.customer_id = new.id and o.ended_at is null and o.expires_at > now();
+  if found then
+    new.access_status := v_access;
+  end if;
+  return new;
 end
 $$;
 
@@ -1133,6 +1379,49 @@ $$;
 
 
 --
+-- Name: access_overrides; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.access_overrides (
+    id bigint NOT NULL,
+    customer_id uuid NOT NULL,
+    access_status text NOT NULL,
+    reason text NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    created_by uuid,
+    created_by_email text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    ended_at timestamp with time zone,
+    ended_reason text,
+    CONSTRAINT access_overrides_access_status_check CHECK ((access_status = ANY (ARRAY['granted'::text, 'blocked'::text]))),
+    CONSTRAINT access_overrides_check CHECK ((expires_at > created_at)),
+    CONSTRAINT access_overrides_check1 CHECK (((ended_at IS NULL) = (ended_reason IS NULL))),
+    CONSTRAINT access_overrides_ended_reason_check CHECK ((ended_reason = ANY (ARRAY['replaced'::text, 'cleared'::text, 'expired'::text]))),
+    CONSTRAINT access_overrides_reason_check CHECK (((length(btrim(reason)) >= 1) AND (length(btrim(reason)) <= 1000)))
+);
+
+
+--
+-- Name: TABLE access_overrides; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.access_overrides IS 'Manual access grants and revokes (dashboard), beside billing truth: while one is current and not expired, customers.access_status follows it; billing_status never changes. At most one current per customer; the sweep ends expired ones.';
+
+
+--
+-- Name: current_access_override(uuid); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.current_access_override(p_customer_id uuid) RETURNS ops.access_overrides
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select o.* from ops.access_overrides o
+   where o.customer_id = p_customer_id and o.ended_at is null and o.expires_at > now()
+$$;
+
+
+--
 -- Name: settings; Type: TABLE; Schema: ops; Owner: -
 --
 
@@ -1178,6 +1467,20 @@ $$;
 
 
 --
+-- Name: customer_access_state(uuid); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.customer_access_state(p_customer_id uuid) RETURNS jsonb
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select jsonb_build_object(
+    'customer', (select to_jsonb(c) from public.customers c where c.id = p_customer_id),
+    'override', (select to_jsonb(o) from ops.current_access_override(p_customer_id) o where o.id is not null))
+$$;
+
+
+--
 -- Name: customer_for_user(uuid, text); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -1213,6 +1516,72 @@ begin
   return null;
 end
 $$;
+
+
+--
+-- Name: dashboard_journey(text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.dashboard_journey(p_query text) RETURNS TABLE(at timestamp with time zone, source text, entity text, what text, detail text, correlation_id text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  perform ops.require_admin();
+  if p_query is null or length(btrim(p_query)) not between 1 and 200 then
+    raise exception 'search for an email, an order id, evt_..., a ticket id or T-000123 (at most 200 characters)'
+      using errcode = 'invalid_parameter_value';
+  end if;
+  return query select * from ops.journey(btrim(p_query)) j limit 500;
+end
+$$;
+
+
+--
+-- Name: dashboard_snapshot(); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.dashboard_snapshot() RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  perform ops.require_admin();
+  return jsonb_build_object(
+    'now', now(),
+    'revenue_today', coalesce((select jsonb_agg(to_jsonb(r) order by r.currency) from ops.revenue_today r), '[]'),
+    'customers_total', (select count(*) from public.customers),
+    'customers', coalesce((select jsonb_agg(to_jsonb(x)) from (
+        select * from ops.customer_access a
+         order by a.override_access is not null desc, a.access_status <> 'granted' desc, a.updated_at desc
+         limit 100) x), '[]'),
+    'last_successes', coalesce((select jsonb_agg(to_jsonb(l)) from ops.last_successes l), '[]'),
+    'incidents', coalesce((select jsonb_agg(to_jsonb(i) order by i.opened_at desc) from ops.open_incidents i), '[]'),
+    'exceptions', coalesce((select jsonb_agg(to_jsonb(x)) from (
+        select * from ops.pipeline_exceptions e order by e.since desc nulls last limit 100) x), '[]'),
+    'queues', coalesce((select jsonb_agg(to_jsonb(h)) from ops.pipeline_health h), '[]'),
+    'support_backlog', coalesce((select jsonb_agg(to_jsonb(b) order by b.queue) from ops.support_backlog b), '[]'),
+    'tickets', coalesce((select jsonb_agg(to_jsonb(x)) from (
+        select t.id, t.ref, t.subject, t.queue, t.priority, t.status, t.category, t.created_at
+          from public.support_tickets t join ops.support_priorities p on p.priority = t.priority
+         where t.status in ('open', 'pending') order by p.rank desc, t.created_at limit 50) x), '[]'),
+    'queue_names', (select jsonb_agg(q.queue order by q.queue) from ops.support_queues q),
+    'priorities', (select jsonb_agg(p.priority order by p.rank) from ops.support_priorities p),
+    'findings', coalesce((select jsonb_agg(to_jsonb(x)) from (
+        select f.id, f.kind, f.object_id, f.order_id, f.customer_id, f.next_action, f.found_at, f.last_seen_at
+          from ops.reconciliation_findings f where f.status = 'open' order by f.found_at desc limit 50) x), '[]'),
+    'audit', coalesce((select jsonb_agg(to_jsonb(x)) from (
+        select a.id, a.at, a.actor_email, a.action, a.target, a.reason, a.before, a.after
+          from ops.audit_log a order by a.id desc limit 20) x), '[]'));
+end
+$$;
+
+
+--
+-- Name: FUNCTION dashboard_snapshot(); Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON FUNCTION ops.dashboard_snapshot() IS 'Everything the dashboard page shows, as one JSON document (admins only).';
 
 
 --
@@ -1625,6 +1994,42 @@ $$;
 --
 
 COMMENT ON FUNCTION ops.evaluate_alerts(p_now timestamp with time zone) IS 'Evaluates every enabled alert rule at p_now (default now()): opens an incident once, sees it again while open, resolves it once clear; pg_cron runs it every minute.';
+
+
+--
+-- Name: expire_access_overrides(); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.expire_access_overrides() RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  v_customer uuid;
+  v_override ops.access_overrides;
+  v_before jsonb;
+  n integer := 0;
+begin
+  for v_customer in
+    select o.customer_id from ops.access_overrides o where o.ended_at is null and o.expires_at <= now() order by o.expires_at
+  loop
+    perform 1 from public.customers c where c.id = v_customer for update;
+    select * into v_override from ops.access_overrides o
+     where o.customer_id = v_customer and o.ended_at is null and o.expires_at <= now() for update;
+    continue when not found;
+    v_before := jsonb_build_object('customer', (select to_jsonb(c) from public.customers c where c.id = v_customer),
+                                   'override', to_jsonb(v_override));
+    update ops.access_overrides set ended_at = now(), ended_reason = 'expired' where id = v_override.id;
+    update public.customers set access_status = access_status where id = v_customer;
+    insert into ops.audit_log (actor_id, actor_email, action, target, before, after, reason)
+    values (null, null, 'access.override_expired', 'customer:' || v_customer, v_before, ops.customer_access_state(v_customer),
+            format('the %s override expired at %s; access follows billing again',
+                   case when v_override.access_status = 'granted' then 'grant' else 'revoke' end, v_override.expires_at));
+    n := n + 1;
+  end loop;
+  return n;
+end
+$$;
 
 
 --
@@ -3341,6 +3746,23 @@ $$;
 
 
 --
+-- Name: require_admin(); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.require_admin() RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+begin
+  if not coalesce(private.is_admin(), false) then
+    raise exception 'admins only: sign in with an account whose app_metadata.role is admin'
+      using errcode = 'insufficient_privilege';
+  end if;
+end
+$$;
+
+
+--
 -- Name: require_held_job(bigint, text); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -3355,6 +3777,26 @@ begin
     raise exception 'job % is not held by %', p_job_id, p_worker using errcode = 'lock_not_available';
   end if;
   return j;
+end
+$$;
+
+
+--
+-- Name: require_reason(text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.require_reason(p_reason text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+begin
+  if p_reason is null or length(btrim(p_reason)) = 0 then
+    raise exception 'a reason is required: say why (it is kept in the audit log)' using errcode = 'invalid_parameter_value';
+  end if;
+  if length(btrim(p_reason)) > 1000 then
+    raise exception 'the reason is at most 1,000 characters' using errcode = 'invalid_parameter_value';
+  end if;
+  return btrim(p_reason);
 end
 $$;
 
@@ -4128,6 +4570,20 @@ $$;
 
 
 --
+-- Name: write_audit(text, text, jsonb, jsonb, text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.write_audit(p_action text, p_target text, p_before jsonb, p_after jsonb, p_reason text) RETURNS bigint
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$
+  insert into ops.audit_log (actor_id, actor_email, action, target, before, after, reason)
+  values (ops.as_uuid(auth.jwt() ->> 'sub'), auth.jwt() ->> 'email', p_action, p_target, p_before, p_after, p_reason)
+  returning id
+$$;
+
+
+--
 -- Name: is_admin(); Type: FUNCTION; Schema: private; Owner: -
 --
 
@@ -4273,6 +4729,20 @@ begin
      where x.requester_id = auth.uid() and x.idempotency_key = current_setting('support.request_key', true);
 end
 $$;
+
+
+--
+-- Name: access_overrides_id_seq; Type: SEQUENCE; Schema: ops; Owner: -
+--
+
+ALTER TABLE ops.access_overrides ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME ops.access_overrides_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
 
 
 --
@@ -4562,6 +5032,89 @@ COMMENT ON TABLE ops.crm_deals IS 'Mapping order <-> CRM deal (keyed in the CRM 
 
 
 --
+-- Name: customers; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.customers (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    user_id uuid,
+    email text,
+    name text,
+    billing_status text DEFAULT 'lead'::text NOT NULL,
+    access_status text DEFAULT 'blocked'::text NOT NULL,
+    last_paid_at timestamp with time zone,
+    last_payment_failed_at timestamp with time zone,
+    deleted_at timestamp with time zone,
+    stripe_event_created timestamp with time zone,
+    needs_review boolean DEFAULT false NOT NULL,
+    review_reason text,
+    version integer DEFAULT 0 NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
+-- Name: TABLE customers; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.customers IS 'Billing customers, one per app user (or per Stripe customer linked to no user): billing_status (truth from Stripe, over all the user''s subscriptions) and access_status (what the app grants) are separate columns, linked by ops.billing_statuses.';
+
+
+--
+-- Name: customer_access; Type: VIEW; Schema: ops; Owner: -
+--
+
+CREATE VIEW ops.customer_access WITH (security_invoker='true') AS
+ SELECT c.id AS customer_id,
+    c.email,
+    c.user_id,
+    c.billing_status,
+    b.access_status AS billing_access,
+    c.access_status,
+    o.access_status AS override_access,
+    o.reason AS override_reason,
+    o.expires_at AS override_expires_at,
+    o.created_by_email AS override_by,
+        CASE
+            WHEN (c.access_status = 'granted'::text) THEN NULL::text
+            WHEN (o.access_status = 'blocked'::text) THEN format('access revoked by %s until %s: %s'::text, COALESCE(o.created_by_email, 'an admin'::text), o.expires_at, o.reason)
+            WHEN (c.access_status = 'grace'::text) THEN format('past due since %s: Stripe is retrying the renewal (access in grace)'::text, COALESCE((c.last_payment_failed_at)::text, 'a failed renewal'::text))
+            WHEN (c.billing_status = 'lead'::text) THEN 'never paid: no active subscription'::text
+            WHEN (c.billing_status = 'unpaid'::text) THEN format('unpaid: Stripe''s retries are exhausted (last failed payment %s)'::text, COALESCE((c.last_payment_failed_at)::text, 'unknown'::text))
+            WHEN ((c.billing_status = 'canceled'::text) AND (c.deleted_at IS NOT NULL)) THEN format('canceled: its Stripe customer was deleted on %s'::text, c.deleted_at)
+            WHEN (c.billing_status = 'canceled'::text) THEN 'canceled: the subscription ended'::text
+            ELSE b.description
+        END AS blocked_reason,
+    c.needs_review,
+    c.review_reason,
+    c.last_paid_at,
+    c.last_payment_failed_at,
+    c.updated_at
+   FROM ((public.customers c
+     JOIN ops.billing_statuses b ON ((b.status = c.billing_status)))
+     LEFT JOIN LATERAL ( SELECT x.id,
+            x.customer_id,
+            x.access_status,
+            x.reason,
+            x.expires_at,
+            x.created_by,
+            x.created_by_email,
+            x.created_at,
+            x.ended_at,
+            x.ended_reason
+           FROM ops.current_access_override(c.id) x(id, customer_id, access_status, reason, expires_at, created_by, created_by_email, created_at, ended_at, ended_reason)
+          WHERE (x.id IS NOT NULL)) o ON (true));
+
+
+--
+-- Name: VIEW customer_access; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON VIEW ops.customer_access IS 'Billing (Stripe''s truth) next to access (what the app grants) per customer, the override in force if any, and why a customer without access is blocked.';
+
+
+--
 -- Name: degraded_communications; Type: VIEW; Schema: ops; Owner: -
 --
 
@@ -4777,6 +5330,108 @@ ALTER TABLE ops.jobs ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
 
 
 --
+-- Name: notifications; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.notifications (
+    id bigint NOT NULL,
+    job_id bigint,
+    dedupe_key text NOT NULL,
+    channel text NOT NULL,
+    template text NOT NULL,
+    entity text NOT NULL,
+    recipient text NOT NULL,
+    status text NOT NULL,
+    adapter text NOT NULL,
+    provider_id text,
+    detail text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT notifications_channel_check CHECK ((channel = ANY (ARRAY['email'::text, 'slack'::text]))),
+    CONSTRAINT notifications_status_check CHECK ((status = ANY (ARRAY['sent'::text, 'captured'::text, 'suppressed'::text, 'skipped'::text])))
+);
+
+
+--
+-- Name: TABLE notifications; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.notifications IS 'Every notification that went out (or was captured locally, or skipped because the address bounced), once per (template, entity, recipient).';
+
+
+--
+-- Name: stripe_events; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.stripe_events (
+    event_id text NOT NULL,
+    type text NOT NULL,
+    api_version text,
+    livemode boolean DEFAULT false NOT NULL,
+    object_id text,
+    event_created timestamp with time zone NOT NULL,
+    payload jsonb NOT NULL,
+    status text DEFAULT 'received'::text NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    last_error text,
+    received_at timestamp with time zone DEFAULT now() NOT NULL,
+    processed_at timestamp with time zone,
+    ignored_reason text,
+    sanitized boolean DEFAULT false NOT NULL,
+    source text DEFAULT 'webhook'::text NOT NULL,
+    reviewed_at timestamp with time zone,
+    payload_cleared_at timestamp with time zone,
+    CONSTRAINT stripe_events_event_id_check CHECK (((length(event_id) >= 1) AND (length(event_id) <= 255))),
+    CONSTRAINT stripe_events_source_check CHECK ((source = ANY (ARRAY['webhook'::text, 'reconciliation'::text]))),
+    CONSTRAINT stripe_events_status_check CHECK ((status = ANY (ARRAY['received'::text, 'processed'::text, 'ignored'::text, 'failed'::text, 'dead'::text]))),
+    CONSTRAINT stripe_events_type_check CHECK (((length(type) >= 1) AND (length(type) <= 255)))
+);
+
+
+--
+-- Name: TABLE stripe_events; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.stripe_events IS 'Ledger of Stripe webhook events: one row per event_id, with the outcome of applying it (received | processed | ignored | failed | dead) and its source (webhook | reconciliation).';
+
+
+--
+-- Name: last_successes; Type: VIEW; Schema: ops; Owner: -
+--
+
+CREATE VIEW ops.last_successes WITH (security_invoker='true') AS
+ SELECT 'crm_sync'::text AS what,
+    GREATEST(( SELECT max(crm_contacts.synced_at) AS max
+           FROM ops.crm_contacts), ( SELECT max(crm_deals.synced_at) AS max
+           FROM ops.crm_deals)) AS last_success_at,
+    'last contact or deal written to the CRM'::text AS detail
+UNION ALL
+ SELECT 'email_send'::text AS what,
+    ( SELECT max(notifications.created_at) AS max
+           FROM ops.notifications
+          WHERE ((notifications.channel = 'email'::text) AND (notifications.status = ANY (ARRAY['sent'::text, 'captured'::text])))) AS last_success_at,
+    'last email sent (or captured by the local adapter)'::text AS detail
+UNION ALL
+ SELECT 'slack_post'::text AS what,
+    ( SELECT max(notifications.created_at) AS max
+           FROM ops.notifications
+          WHERE ((notifications.channel = 'slack'::text) AND (notifications.status = ANY (ARRAY['sent'::text, 'captured'::text])))) AS last_success_at,
+    'last Slack alert posted (or captured)'::text AS detail
+UNION ALL
+ SELECT 'stripe_event'::text AS what,
+    ( SELECT max(stripe_events.received_at) AS max
+           FROM ops.stripe_events
+          WHERE (stripe_events.status = 'processed'::text)) AS last_success_at,
+    'last Stripe event received and applied'::text AS detail;
+
+
+--
+-- Name: VIEW last_successes; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON VIEW ops.last_successes IS 'When the CRM sync, an email, a Slack post and a Stripe event last succeeded.';
+
+
+--
 -- Name: notification_captures; Type: TABLE; Schema: ops; Owner: -
 --
 
@@ -4813,35 +5468,6 @@ ALTER TABLE ops.notification_captures ALTER COLUMN id ADD GENERATED ALWAYS AS ID
 
 
 --
--- Name: notifications; Type: TABLE; Schema: ops; Owner: -
---
-
-CREATE TABLE ops.notifications (
-    id bigint NOT NULL,
-    job_id bigint,
-    dedupe_key text NOT NULL,
-    channel text NOT NULL,
-    template text NOT NULL,
-    entity text NOT NULL,
-    recipient text NOT NULL,
-    status text NOT NULL,
-    adapter text NOT NULL,
-    provider_id text,
-    detail text,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT notifications_channel_check CHECK ((channel = ANY (ARRAY['email'::text, 'slack'::text]))),
-    CONSTRAINT notifications_status_check CHECK ((status = ANY (ARRAY['sent'::text, 'captured'::text, 'suppressed'::text, 'skipped'::text])))
-);
-
-
---
--- Name: TABLE notifications; Type: COMMENT; Schema: ops; Owner: -
---
-
-COMMENT ON TABLE ops.notifications IS 'Every notification that went out (or was captured locally, or skipped because the address bounced), once per (template, entity, recipient).';
-
-
---
 -- Name: notifications_id_seq; Type: SEQUENCE; Schema: ops; Owner: -
 --
 
@@ -4853,6 +5479,32 @@ ALTER TABLE ops.notifications ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     NO MAXVALUE
     CACHE 1
 );
+
+
+--
+-- Name: open_incidents; Type: VIEW; Schema: ops; Owner: -
+--
+
+CREATE VIEW ops.open_incidents WITH (security_invoker='true') AS
+ SELECT i.id,
+    i.rule,
+    r.severity,
+    i.summary,
+    i.detail,
+    i.opened_at,
+    i.last_seen_at,
+    (now() - i.opened_at) AS open_for,
+    r.runbook
+   FROM (ops.alert_incidents i
+     JOIN ops.alert_rules r ON ((r.rule = i.rule)))
+  WHERE (i.status = 'open'::text);
+
+
+--
+-- Name: VIEW open_incidents; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON VIEW ops.open_incidents IS 'Open alert incidents with their rule''s severity and one-line runbook.';
 
 
 --
@@ -4988,72 +5640,6 @@ CREATE TABLE ops.stripe_customers (
 --
 
 COMMENT ON TABLE ops.stripe_customers IS 'Stripe customers and the customer row each belongs to (linked_by: how it was tied to the row''s user; null when the row is its own). First claim wins: a link moves only by ops.link_stripe_customer (an admin).';
-
-
---
--- Name: stripe_events; Type: TABLE; Schema: ops; Owner: -
---
-
-CREATE TABLE ops.stripe_events (
-    event_id text NOT NULL,
-    type text NOT NULL,
-    api_version text,
-    livemode boolean DEFAULT false NOT NULL,
-    object_id text,
-    event_created timestamp with time zone NOT NULL,
-    payload jsonb NOT NULL,
-    status text DEFAULT 'received'::text NOT NULL,
-    attempts integer DEFAULT 0 NOT NULL,
-    last_error text,
-    received_at timestamp with time zone DEFAULT now() NOT NULL,
-    processed_at timestamp with time zone,
-    ignored_reason text,
-    sanitized boolean DEFAULT false NOT NULL,
-    source text DEFAULT 'webhook'::text NOT NULL,
-    reviewed_at timestamp with time zone,
-    payload_cleared_at timestamp with time zone,
-    CONSTRAINT stripe_events_event_id_check CHECK (((length(event_id) >= 1) AND (length(event_id) <= 255))),
-    CONSTRAINT stripe_events_source_check CHECK ((source = ANY (ARRAY['webhook'::text, 'reconciliation'::text]))),
-    CONSTRAINT stripe_events_status_check CHECK ((status = ANY (ARRAY['received'::text, 'processed'::text, 'ignored'::text, 'failed'::text, 'dead'::text]))),
-    CONSTRAINT stripe_events_type_check CHECK (((length(type) >= 1) AND (length(type) <= 255)))
-);
-
-
---
--- Name: TABLE stripe_events; Type: COMMENT; Schema: ops; Owner: -
---
-
-COMMENT ON TABLE ops.stripe_events IS 'Ledger of Stripe webhook events: one row per event_id, with the outcome of applying it (received | processed | ignored | failed | dead) and its source (webhook | reconciliation).';
-
-
---
--- Name: customers; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.customers (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    user_id uuid,
-    email text,
-    name text,
-    billing_status text DEFAULT 'lead'::text NOT NULL,
-    access_status text DEFAULT 'blocked'::text NOT NULL,
-    last_paid_at timestamp with time zone,
-    last_payment_failed_at timestamp with time zone,
-    deleted_at timestamp with time zone,
-    stripe_event_created timestamp with time zone,
-    needs_review boolean DEFAULT false NOT NULL,
-    review_reason text,
-    version integer DEFAULT 0 NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL
-);
-
-
---
--- Name: TABLE customers; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON TABLE public.customers IS 'Billing customers, one per app user (or per Stripe customer linked to no user): billing_status (truth from Stripe, over all the user''s subscriptions) and access_status (what the app grants) are separate columns, linked by ops.billing_statuses.';
 
 
 --
@@ -5431,6 +6017,91 @@ COMMENT ON TABLE ops.refunds IS 'Stripe refunds (full and partial) as last repor
 
 
 --
+-- Name: status_changes; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.status_changes (
+    id bigint NOT NULL,
+    entity text NOT NULL,
+    from_status text,
+    to_status text NOT NULL,
+    stripe_event_id text,
+    changed_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
+-- Name: TABLE status_changes; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.status_changes IS 'Every status change of an order, customer (billing) or ticket, and the Stripe event behind it: the history ops.journey shows.';
+
+
+--
+-- Name: revenue_today; Type: VIEW; Schema: ops; Owner: -
+--
+
+CREATE VIEW ops.revenue_today WITH (security_invoker='true') AS
+ WITH since AS (
+         SELECT date_trunc('day'::text, now()) AS t
+        ), paid AS (
+         SELECT COALESCE(o.currency_charged, o.currency) AS currency,
+            count(*) AS n,
+            sum(COALESCE(o.amount_charged, (0)::bigint)) AS amount
+           FROM public.orders o,
+            since
+          WHERE (o.payment_confirmed AND (o.paid_at >= since.t))
+          GROUP BY COALESCE(o.currency_charged, o.currency)
+        ), moves AS (
+         SELECT COALESCE(o.currency_charged, o.currency) AS currency,
+            count(DISTINCT o.id) FILTER (WHERE (s.to_status = ANY (ARRAY['refunded'::text, 'partially_refunded'::text]))) AS refunded,
+            count(DISTINCT o.id) FILTER (WHERE (s.to_status = 'disputed'::text)) AS disputed
+           FROM (ops.status_changes s
+             JOIN public.orders o ON ((s.entity = ('order:'::text || (o.id)::text)))),
+            since
+          WHERE ((s.changed_at >= since.t) AND (s.to_status = ANY (ARRAY['refunded'::text, 'partially_refunded'::text, 'disputed'::text])))
+          GROUP BY COALESCE(o.currency_charged, o.currency)
+        ), refunds AS (
+         SELECT lower(r_1.currency) AS currency,
+            sum(r_1.amount) AS amount
+           FROM ops.refunds r_1,
+            since
+          WHERE ((r_1.status = 'succeeded'::text) AND (r_1.stripe_event_created >= since.t))
+          GROUP BY (lower(r_1.currency))
+        ), currencies AS (
+         SELECT paid.currency
+           FROM paid
+        UNION
+         SELECT moves.currency
+           FROM moves
+        UNION
+         SELECT refunds.currency
+           FROM refunds
+        )
+ SELECT (( SELECT since.t
+           FROM since))::date AS day,
+    c.currency,
+    COALESCE(p.amount, (0)::numeric) AS revenue,
+    COALESCE(r.amount, (0)::numeric) AS refunded_amount,
+    (COALESCE(p.amount, (0)::numeric) - COALESCE(r.amount, (0)::numeric)) AS net,
+    COALESCE(p.n, (0)::bigint) AS paid,
+    COALESCE(m.refunded, (0)::bigint) AS refunded,
+    COALESCE(m.disputed, (0)::bigint) AS disputed
+   FROM (((currencies c
+     LEFT JOIN paid p ON ((p.currency = c.currency)))
+     LEFT JOIN moves m ON ((m.currency = c.currency)))
+     LEFT JOIN refunds r ON ((r.currency = c.currency)))
+  WHERE (c.currency IS NOT NULL);
+
+
+--
+-- Name: VIEW revenue_today; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON VIEW ops.revenue_today IS 'Today (the database''s day) per currency: revenue of orders paid today (amounts in the smallest unit), refunds succeeded today, net, and the number of orders paid, refunded and disputed today.';
+
+
+--
 -- Name: role_grants; Type: TABLE; Schema: ops; Owner: -
 --
 
@@ -5468,27 +6139,6 @@ ALTER TABLE ops.role_grants ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
 
 
 --
--- Name: status_changes; Type: TABLE; Schema: ops; Owner: -
---
-
-CREATE TABLE ops.status_changes (
-    id bigint NOT NULL,
-    entity text NOT NULL,
-    from_status text,
-    to_status text NOT NULL,
-    stripe_event_id text,
-    changed_at timestamp with time zone DEFAULT now() NOT NULL
-);
-
-
---
--- Name: TABLE status_changes; Type: COMMENT; Schema: ops; Owner: -
---
-
-COMMENT ON TABLE ops.status_changes IS 'Every status change of an order, customer (billing) or ticket, and the Stripe event behind it: the history ops.journey shows.';
-
-
---
 -- Name: status_changes_id_seq; Type: SEQUENCE; Schema: ops; Owner: -
 --
 
@@ -5522,16 +6172,6 @@ COMMENT ON TABLE ops.stripe_subscription_statuses IS 'Mapping from Stripe subscr
 
 
 --
--- Name: support_priorities; Type: TABLE; Schema: ops; Owner: -
---
-
-CREATE TABLE ops.support_priorities (
-    priority text NOT NULL,
-    rank integer NOT NULL
-);
-
-
---
 -- Name: support_queues; Type: TABLE; Schema: ops; Owner: -
 --
 
@@ -5547,6 +6187,83 @@ CREATE TABLE ops.support_queues (
 --
 
 COMMENT ON TABLE ops.support_queues IS 'Support queues. Add a row to add a queue; routing rules name them.';
+
+
+--
+-- Name: support_tickets; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.support_tickets (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    ref text NOT NULL,
+    requester_id uuid,
+    order_id uuid,
+    customer_id uuid,
+    source text DEFAULT 'app'::text NOT NULL,
+    category text NOT NULL,
+    subject text NOT NULL,
+    status text DEFAULT 'open'::text NOT NULL,
+    queue text DEFAULT 'general'::text NOT NULL,
+    priority text DEFAULT 'normal'::text NOT NULL,
+    tags text[] DEFAULT '{}'::text[] NOT NULL,
+    context jsonb DEFAULT '{}'::jsonb NOT NULL,
+    client_context jsonb DEFAULT '{}'::jsonb NOT NULL,
+    idempotency_key text,
+    case_key text,
+    follow_up_of uuid,
+    reopened_count integer DEFAULT 0 NOT NULL,
+    communication_degraded boolean DEFAULT false NOT NULL,
+    last_message_at timestamp with time zone,
+    solved_at timestamp with time zone,
+    closed_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT support_tickets_category_check CHECK ((category = ANY (ARRAY['billing'::text, 'order'::text, 'technical'::text, 'account'::text, 'other'::text, 'dispute'::text, 'payment_failed'::text]))),
+    CONSTRAINT support_tickets_idempotency_key_check CHECK (((length(idempotency_key) >= 1) AND (length(idempotency_key) <= 200))),
+    CONSTRAINT support_tickets_source_check CHECK ((source = ANY (ARRAY['app'::text, 'system'::text]))),
+    CONSTRAINT support_tickets_status_check CHECK ((status = ANY (ARRAY['open'::text, 'pending'::text, 'solved'::text, 'closed'::text]))),
+    CONSTRAINT support_tickets_subject_check CHECK (((length(subject) >= 1) AND (length(subject) <= 200)))
+);
+
+
+--
+-- Name: TABLE support_tickets; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.support_tickets IS 'Support tickets: from the app (support-intake, written as the user) or from the pipeline (disputes, failed payments). Queue, priority, tags and context are the server''s (ops.support_routing_rules).';
+
+
+--
+-- Name: support_backlog; Type: VIEW; Schema: ops; Owner: -
+--
+
+CREATE VIEW ops.support_backlog WITH (security_invoker='true') AS
+ SELECT q.queue,
+    count(t.id) FILTER (WHERE (t.status = 'open'::text)) AS open,
+    count(t.id) FILTER (WHERE (t.status = 'pending'::text)) AS pending,
+    count(t.id) FILTER (WHERE (t.priority = ANY (ARRAY['high'::text, 'urgent'::text]))) AS high_or_urgent,
+    min(t.created_at) AS oldest_at,
+    (now() - min(t.created_at)) AS oldest_age
+   FROM (ops.support_queues q
+     LEFT JOIN public.support_tickets t ON (((t.queue = q.queue) AND (t.status = ANY (ARRAY['open'::text, 'pending'::text])))))
+  GROUP BY q.queue;
+
+
+--
+-- Name: VIEW support_backlog; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON VIEW ops.support_backlog IS 'Open and pending tickets per support queue, how many are high or urgent, and the oldest one''s age.';
+
+
+--
+-- Name: support_priorities; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.support_priorities (
+    priority text NOT NULL,
+    rank integer NOT NULL
+);
 
 
 --
@@ -5701,50 +6418,6 @@ COMMENT ON TABLE public.subscriptions IS 'Stripe subscriptions as last reported;
 
 
 --
--- Name: support_tickets; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.support_tickets (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    ref text NOT NULL,
-    requester_id uuid,
-    order_id uuid,
-    customer_id uuid,
-    source text DEFAULT 'app'::text NOT NULL,
-    category text NOT NULL,
-    subject text NOT NULL,
-    status text DEFAULT 'open'::text NOT NULL,
-    queue text DEFAULT 'general'::text NOT NULL,
-    priority text DEFAULT 'normal'::text NOT NULL,
-    tags text[] DEFAULT '{}'::text[] NOT NULL,
-    context jsonb DEFAULT '{}'::jsonb NOT NULL,
-    client_context jsonb DEFAULT '{}'::jsonb NOT NULL,
-    idempotency_key text,
-    case_key text,
-    follow_up_of uuid,
-    reopened_count integer DEFAULT 0 NOT NULL,
-    communication_degraded boolean DEFAULT false NOT NULL,
-    last_message_at timestamp with time zone,
-    solved_at timestamp with time zone,
-    closed_at timestamp with time zone,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT support_tickets_category_check CHECK ((category = ANY (ARRAY['billing'::text, 'order'::text, 'technical'::text, 'account'::text, 'other'::text, 'dispute'::text, 'payment_failed'::text]))),
-    CONSTRAINT support_tickets_idempotency_key_check CHECK (((length(idempotency_key) >= 1) AND (length(idempotency_key) <= 200))),
-    CONSTRAINT support_tickets_source_check CHECK ((source = ANY (ARRAY['app'::text, 'system'::text]))),
-    CONSTRAINT support_tickets_status_check CHECK ((status = ANY (ARRAY['open'::text, 'pending'::text, 'solved'::text, 'closed'::text]))),
-    CONSTRAINT support_tickets_subject_check CHECK (((length(subject) >= 1) AND (length(subject) <= 200)))
-);
-
-
---
--- Name: TABLE support_tickets; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON TABLE public.support_tickets IS 'Support tickets: from the app (support-intake, written as the user) or from the pipeline (disputes, failed payments). Queue, priority, tags and context are the server''s (ops.support_routing_rules).';
-
-
---
 -- Name: ticket_messages; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -5765,6 +6438,14 @@ CREATE TABLE public.ticket_messages (
 --
 
 COMMENT ON TABLE public.ticket_messages IS 'The conversation of a ticket: the requester''s messages, agents'' replies and system notes.';
+
+
+--
+-- Name: access_overrides access_overrides_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.access_overrides
+    ADD CONSTRAINT access_overrides_pkey PRIMARY KEY (id);
 
 
 --
@@ -6216,6 +6897,20 @@ ALTER TABLE ONLY public.ticket_messages
 
 
 --
+-- Name: access_overrides_expiry_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX access_overrides_expiry_idx ON ops.access_overrides USING btree (expires_at) WHERE (ended_at IS NULL);
+
+
+--
+-- Name: access_overrides_one_current_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE UNIQUE INDEX access_overrides_one_current_idx ON ops.access_overrides USING btree (customer_id) WHERE (ended_at IS NULL);
+
+
+--
 -- Name: alert_incidents_one_open_idx; Type: INDEX; Schema: ops; Owner: -
 --
 
@@ -6629,6 +7324,13 @@ CREATE TRIGGER customers_200_enforce_billing_transition BEFORE INSERT OR UPDATE 
 
 
 --
+-- Name: customers customers_210_apply_access_override; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER customers_210_apply_access_override BEFORE UPDATE ON public.customers FOR EACH ROW EXECUTE FUNCTION ops.apply_access_override();
+
+
+--
 -- Name: customers customers_500_enqueue_crm_sync; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -6780,6 +7482,14 @@ CREATE TRIGGER ticket_messages_050_author BEFORE INSERT ON public.ticket_message
 --
 
 CREATE TRIGGER ticket_messages_500_route AFTER INSERT ON public.ticket_messages FOR EACH ROW EXECUTE FUNCTION ops.ticket_messages_route();
+
+
+--
+-- Name: access_overrides access_overrides_customer_id_fkey; Type: FK CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.access_overrides
+    ADD CONSTRAINT access_overrides_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES public.customers(id) ON DELETE CASCADE;
 
 
 --
@@ -7077,6 +7787,12 @@ ALTER TABLE ONLY public.ticket_messages
 ALTER TABLE ONLY public.ticket_messages
     ADD CONSTRAINT ticket_messages_ticket_id_fkey FOREIGN KEY (ticket_id) REFERENCES public.support_tickets(id) ON DELETE CASCADE;
 
+
+--
+-- Name: access_overrides; Type: ROW SECURITY; Schema: ops; Owner: -
+--
+
+ALTER TABLE ops.access_overrides ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: alert_rules admins read alert rules; Type: POLICY; Schema: ops; Owner: -
@@ -7414,10 +8130,73 @@ GRANT USAGE ON SCHEMA public TO service_role;
 
 
 --
+-- Name: FUNCTION admin_clear_access_override(p_customer_id uuid, p_reason text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.admin_clear_access_override(p_customer_id uuid, p_reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.admin_clear_access_override(p_customer_id uuid, p_reason text) TO authenticated;
+
+
+--
+-- Name: FUNCTION admin_close_ticket(p_ticket_id uuid, p_reason text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.admin_close_ticket(p_ticket_id uuid, p_reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.admin_close_ticket(p_ticket_id uuid, p_reason text) TO authenticated;
+
+
+--
+-- Name: FUNCTION admin_escalate_ticket(p_ticket_id uuid, p_priority text, p_queue text, p_reason text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.admin_escalate_ticket(p_ticket_id uuid, p_priority text, p_queue text, p_reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.admin_escalate_ticket(p_ticket_id uuid, p_priority text, p_queue text, p_reason text) TO authenticated;
+
+
+--
+-- Name: FUNCTION admin_replay_job(p_job_id bigint, p_reason text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.admin_replay_job(p_job_id bigint, p_reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.admin_replay_job(p_job_id bigint, p_reason text) TO authenticated;
+
+
+--
+-- Name: FUNCTION admin_replay_stripe_event(p_event_id text, p_reason text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.admin_replay_stripe_event(p_event_id text, p_reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.admin_replay_stripe_event(p_event_id text, p_reason text) TO authenticated;
+
+
+--
+-- Name: FUNCTION admin_resolve_order_review(p_order_id uuid, p_accept boolean, p_reason text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.admin_resolve_order_review(p_order_id uuid, p_accept boolean, p_reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.admin_resolve_order_review(p_order_id uuid, p_accept boolean, p_reason text) TO authenticated;
+
+
+--
+-- Name: FUNCTION admin_set_access(p_customer_id uuid, p_access text, p_reason text, p_expires_at timestamp with time zone); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.admin_set_access(p_customer_id uuid, p_access text, p_reason text, p_expires_at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.admin_set_access(p_customer_id uuid, p_access text, p_reason text, p_expires_at timestamp with time zone) TO authenticated;
+
+
+--
 -- Name: FUNCTION alert_incidents_notify(); Type: ACL; Schema: ops; Owner: -
 --
 
 REVOKE ALL ON FUNCTION ops.alert_incidents_notify() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION apply_access_override(); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.apply_access_override() FROM PUBLIC;
 
 
 --
@@ -7590,10 +8369,32 @@ GRANT ALL ON FUNCTION ops.crm_job_context(p_job_id bigint, p_worker text) TO pip
 
 
 --
+-- Name: TABLE access_overrides; Type: ACL; Schema: ops; Owner: -
+--
+
+GRANT SELECT ON TABLE ops.access_overrides TO service_role;
+
+
+--
+-- Name: FUNCTION current_access_override(p_customer_id uuid); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.current_access_override(p_customer_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.current_access_override(p_customer_id uuid) TO service_role;
+
+
+--
 -- Name: FUNCTION current_settings(); Type: ACL; Schema: ops; Owner: -
 --
 
 REVOKE ALL ON FUNCTION ops.current_settings() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION customer_access_state(p_customer_id uuid); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.customer_access_state(p_customer_id uuid) FROM PUBLIC;
 
 
 --
@@ -7608,6 +8409,22 @@ REVOKE ALL ON FUNCTION ops.customer_for_user(p_user_id uuid, p_email text) FROM 
 --
 
 REVOKE ALL ON FUNCTION ops.customers_notify() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION dashboard_journey(p_query text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.dashboard_journey(p_query text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.dashboard_journey(p_query text) TO authenticated;
+
+
+--
+-- Name: FUNCTION dashboard_snapshot(); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.dashboard_snapshot() FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.dashboard_snapshot() TO authenticated;
 
 
 --
@@ -7713,6 +8530,13 @@ GRANT ALL ON FUNCTION ops.enqueue_reconcile(p_requested_by text) TO service_role
 --
 
 REVOKE ALL ON FUNCTION ops.evaluate_alerts(p_now timestamp with time zone) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION expire_access_overrides(); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.expire_access_overrides() FROM PUBLIC;
 
 
 --
@@ -8060,10 +8884,24 @@ REVOKE ALL ON FUNCTION ops.replay_jobs(p_status text, p_kind text, p_limit integ
 
 
 --
+-- Name: FUNCTION require_admin(); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.require_admin() FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION require_held_job(p_job_id bigint, p_worker text); Type: ACL; Schema: ops; Owner: -
 --
 
 REVOKE ALL ON FUNCTION ops.require_held_job(p_job_id bigint, p_worker text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION require_reason(p_reason text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.require_reason(p_reason text) FROM PUBLIC;
 
 
 --
@@ -8226,6 +9064,13 @@ REVOKE ALL ON FUNCTION ops.upsert_refund(r jsonb, pi_id text, at timestamp with 
 
 
 --
+-- Name: FUNCTION write_audit(p_action text, p_target text, p_before jsonb, p_after jsonb, p_reason text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.write_audit(p_action text, p_target text, p_before jsonb, p_after jsonb, p_reason text) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION is_admin(); Type: ACL; Schema: private; Owner: -
 --
 
@@ -8320,6 +9165,42 @@ GRANT SELECT ON TABLE ops.audit_log TO authenticated;
 
 
 --
+-- Name: TABLE billing_statuses; Type: ACL; Schema: ops; Owner: -
+--
+
+GRANT SELECT ON TABLE ops.billing_statuses TO service_role;
+
+
+--
+-- Name: TABLE crm_contacts; Type: ACL; Schema: ops; Owner: -
+--
+
+GRANT SELECT ON TABLE ops.crm_contacts TO service_role;
+
+
+--
+-- Name: TABLE crm_deals; Type: ACL; Schema: ops; Owner: -
+--
+
+GRANT SELECT ON TABLE ops.crm_deals TO service_role;
+
+
+--
+-- Name: TABLE customers; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON TABLE public.customers TO service_role;
+GRANT SELECT ON TABLE public.customers TO authenticated;
+
+
+--
+-- Name: TABLE customer_access; Type: ACL; Schema: ops; Owner: -
+--
+
+GRANT SELECT ON TABLE ops.customer_access TO service_role;
+
+
+--
 -- Name: TABLE degraded_communications; Type: ACL; Schema: ops; Owner: -
 --
 
@@ -8348,10 +9229,10 @@ GRANT SELECT ON TABLE ops.job_kinds TO service_role;
 
 
 --
--- Name: TABLE stripe_customers; Type: ACL; Schema: ops; Owner: -
+-- Name: TABLE notifications; Type: ACL; Schema: ops; Owner: -
 --
 
-GRANT SELECT ON TABLE ops.stripe_customers TO service_role;
+GRANT SELECT ON TABLE ops.notifications TO service_role;
 
 
 --
@@ -8362,11 +9243,24 @@ GRANT SELECT ON TABLE ops.stripe_events TO service_role;
 
 
 --
--- Name: TABLE customers; Type: ACL; Schema: public; Owner: -
+-- Name: TABLE last_successes; Type: ACL; Schema: ops; Owner: -
 --
 
-GRANT ALL ON TABLE public.customers TO service_role;
-GRANT SELECT ON TABLE public.customers TO authenticated;
+GRANT SELECT ON TABLE ops.last_successes TO service_role;
+
+
+--
+-- Name: TABLE open_incidents; Type: ACL; Schema: ops; Owner: -
+--
+
+GRANT SELECT ON TABLE ops.open_incidents TO service_role;
+
+
+--
+-- Name: TABLE stripe_customers; Type: ACL; Schema: ops; Owner: -
+--
+
+GRANT SELECT ON TABLE ops.stripe_customers TO service_role;
 
 
 --
@@ -8482,63 +9376,31 @@ GRANT SELECT ON TABLE ops.reconciliation_findings TO authenticated;
 
 
 --
--- Name: TABLE listings; Type: ACL; Schema: public; Owner: -
+-- Name: TABLE refunds; Type: ACL; Schema: ops; Owner: -
 --
 
-GRANT ALL ON TABLE public.listings TO service_role;
-GRANT SELECT ON TABLE public.listings TO anon;
-GRANT SELECT,DELETE ON TABLE public.listings TO authenticated;
+GRANT SELECT ON TABLE ops.refunds TO service_role;
 
 
 --
--- Name: COLUMN listings.title; Type: ACL; Schema: public; Owner: -
+-- Name: TABLE status_changes; Type: ACL; Schema: ops; Owner: -
 --
 
-GRANT INSERT(title),UPDATE(title) ON TABLE public.listings TO authenticated;
-
-
---
--- Name: COLUMN listings.price_amount; Type: ACL; Schema: public; Owner: -
---
-
-GRANT INSERT(price_amount),UPDATE(price_amount) ON TABLE public.listings TO authenticated;
+GRANT SELECT ON TABLE ops.status_changes TO service_role;
 
 
 --
--- Name: COLUMN listings.currency; Type: ACL; Schema: public; Owner: -
+-- Name: TABLE revenue_today; Type: ACL; Schema: ops; Owner: -
 --
 
-GRANT INSERT(currency),UPDATE(currency) ON TABLE public.listings TO authenticated;
-
-
---
--- Name: COLUMN listings.active; Type: ACL; Schema: public; Owner: -
---
-
-GRANT INSERT(active),UPDATE(active) ON TABLE public.listings TO authenticated;
+GRANT SELECT ON TABLE ops.revenue_today TO service_role;
 
 
 --
--- Name: TABLE profiles; Type: ACL; Schema: public; Owner: -
+-- Name: TABLE support_queues; Type: ACL; Schema: ops; Owner: -
 --
 
-GRANT ALL ON TABLE public.profiles TO service_role;
-GRANT SELECT ON TABLE public.profiles TO authenticated;
-
-
---
--- Name: COLUMN profiles.display_name; Type: ACL; Schema: public; Owner: -
---
-
-GRANT UPDATE(display_name) ON TABLE public.profiles TO authenticated;
-
-
---
--- Name: TABLE subscriptions; Type: ACL; Schema: public; Owner: -
---
-
-GRANT ALL ON TABLE public.subscriptions TO service_role;
-GRANT SELECT ON TABLE public.subscriptions TO authenticated;
+GRANT SELECT ON TABLE ops.support_queues TO service_role;
 
 
 --
@@ -8596,6 +9458,73 @@ GRANT INSERT(idempotency_key) ON TABLE public.support_tickets TO authenticated;
 --
 
 GRANT INSERT(follow_up_of) ON TABLE public.support_tickets TO authenticated;
+
+
+--
+-- Name: TABLE support_backlog; Type: ACL; Schema: ops; Owner: -
+--
+
+GRANT SELECT ON TABLE ops.support_backlog TO service_role;
+
+
+--
+-- Name: TABLE listings; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON TABLE public.listings TO service_role;
+GRANT SELECT ON TABLE public.listings TO anon;
+GRANT SELECT,DELETE ON TABLE public.listings TO authenticated;
+
+
+--
+-- Name: COLUMN listings.title; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(title),UPDATE(title) ON TABLE public.listings TO authenticated;
+
+
+--
+-- Name: COLUMN listings.price_amount; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(price_amount),UPDATE(price_amount) ON TABLE public.listings TO authenticated;
+
+
+--
+-- Name: COLUMN listings.currency; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(currency),UPDATE(currency) ON TABLE public.listings TO authenticated;
+
+
+--
+-- Name: COLUMN listings.active; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(active),UPDATE(active) ON TABLE public.listings TO authenticated;
+
+
+--
+-- Name: TABLE profiles; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON TABLE public.profiles TO service_role;
+GRANT SELECT ON TABLE public.profiles TO authenticated;
+
+
+--
+-- Name: COLUMN profiles.display_name; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT UPDATE(display_name) ON TABLE public.profiles TO authenticated;
+
+
+--
+-- Name: TABLE subscriptions; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON TABLE public.subscriptions TO service_role;
+GRANT SELECT ON TABLE public.subscriptions TO authenticated;
 
 
 --

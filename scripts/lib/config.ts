@@ -50,6 +50,9 @@ export const config = {
   supportIntakeDbPassword: env.SUPPORT_INTAKE_DB_PASSWORD ?? "local-support-intake-password",
   providerWebhookDbPassword: env.PROVIDER_WEBHOOK_DB_PASSWORD ?? "local-provider-webhook-password",
   reconcilerDbPassword: env.RECONCILER_DB_PASSWORD ?? "local-reconciler-password",
+  dashboardDbPassword: env.DASHBOARD_DB_PASSWORD ?? "local-dashboard-password",
+  /** The dashboard's HMAC key for CSRF tokens: a local one when none is configured. */
+  dashboardSessionSecret: env.DASHBOARD_SESSION_SECRET ?? "local-dashboard-session-secret-not-for-production",
   jwtSecret: env.JWT_SECRET ?? LOCAL_JWT_SECRET,
   // Local test secrets (Stripe's whsec_ shape), used when none is configured: two, as during a
   // rotation, so both the current and the previous secret are exercised.
@@ -96,6 +99,10 @@ export const config = {
   get reconcilerDbUrl() {
     return env.RECONCILER_DB_URL ??
       `postgresql://reconciler:${this.reconcilerDbPassword}@127.0.0.1:${this.pgPort}/postgres`;
+  },
+  get dashboardDbUrl() {
+    return env.DASHBOARD_DB_URL ??
+      `postgresql://dashboard:${this.dashboardDbPassword}@127.0.0.1:${this.pgPort}/postgres`;
   },
   get apiUrl() {
     return `http://127.0.0.1:${this.apiPort}`;

@@ -40,6 +40,8 @@ function functionEnv(fn: Fn): NodeJS.ProcessEnv {
     SUPPORT_INTAKE_DB_URL: config.supportIntakeDbUrl,
     PROVIDER_WEBHOOK_DB_URL: config.providerWebhookDbUrl,
     RECONCILER_DB_URL: config.reconcilerDbUrl,
+    DASHBOARD_DB_URL: config.dashboardDbUrl,
+    DASHBOARD_SESSION_SECRET: config.dashboardSessionSecret,
     // legacy HS256 projects set it as a secret; the local stack signs users' tokens with it
     JWT_SECRET: config.jwtSecret,
     RESEND_WEBHOOK_SECRET: config.resendWebhookSecret,

@@ -212,6 +212,7 @@ async function configureDeployment() {
         ["support_intake", config.supportIntakeDbPassword],
         ["provider_webhook", config.providerWebhookDbPassword],
         ["reconciler", config.reconcilerDbPassword],
+        ["dashboard", config.dashboardDbPassword],
       ]
     ) {
       await db.unsafe(`alter role ${role} with login password '${password.replace(/'/g, "''")}'`);

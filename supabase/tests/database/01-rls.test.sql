@@ -101,8 +101,14 @@ select set_eq(
       where p.pronamespace in ('public'::regnamespace, 'ops'::regnamespace, 'private'::regnamespace)
         and has_function_privilege('authenticated', p.oid, 'execute') $$,
   array['private.is_admin()', 'private.is_seller()', 'private.is_anonymous()',
-        'submit_support_request(text,text,text,uuid,text,jsonb,uuid)'],
-  'authenticated can execute only the policy helpers private.is_admin(), private.is_seller(), private.is_anonymous(), and submit_support_request');
+        'submit_support_request(text,text,text,uuid,text,jsonb,uuid)',
+        -- the dashboard's doors: each lets only an admin's JWT through (12-dashboard)
+        'ops.dashboard_snapshot()', 'ops.dashboard_journey(text)',
+        'ops.admin_set_access(uuid,text,text,timestamp with time zone)', 'ops.admin_clear_access_override(uuid,text)',
+        'ops.admin_resolve_order_review(uuid,boolean,text)', 'ops.admin_replay_job(bigint,text)',
+        'ops.admin_replay_stripe_event(text,text)', 'ops.admin_escalate_ticket(uuid,text,text,text)',
+        'ops.admin_close_ticket(uuid,text)'],
+  'authenticated can execute only the policy helpers, submit_support_request and the dashboard''s admin-only functions');
 select is_empty(
   $$ select tablename || ': ' || policyname from pg_policies
       where schemaname = 'public' and concat(qual, with_check) ~ '(app_metadata|profiles|is_anonymous'')' $$,

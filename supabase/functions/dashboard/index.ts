@@ -1,0 +1,16 @@
+// dashboard: the founder's one page (admins only), server-rendered HTML with a form per manual override.
+// verify_jwt is off at the gateway (a browser's navigation carries no Authorization header): the function
+// verifies the admin's access token itself, at sign-in and on every request, from its session cookie.
+import { connect } from "../_shared/db.ts";
+import { createUserJwtVerifier, userJwtConfig } from "../_shared/http/user-jwt.ts";
+import { dashboard } from "./app.ts";
+import { siteConfig } from "./session.ts";
+
+const env = (name: string) => Deno.env.get(name);
+
+Deno.serve(dashboard({
+  site: siteConfig(env),
+  verifyUser: createUserJwtVerifier(userJwtConfig(env)),
+  // the narrowest role that works: it can only become `authenticated` as the signed-in admin
+  sql: connect("DASHBOARD_DB_URL", 4),
+}));

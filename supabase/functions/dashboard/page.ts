@@ -1,0 +1,316 @@
+// The dashboard page: the sections of ops.dashboard_snapshot() (and a journey on search) as HTML, with
+// a form per override. Each form posts to /actions/<name> with the session's CSRF token and a reason.
+import { DURATIONS } from "./actions.ts";
+import { type Html, html } from "./html.ts";
+
+type Row = Record<string, unknown>;
+export type Snapshot = {
+  now: string;
+  revenue_today: Row[];
+  customers_total: number;
+  customers: Row[];
+  last_successes: Row[];
+  incidents: Row[];
+  exceptions: Row[];
+  queues: Row[];
+  support_backlog: Row[];
+  tickets: Row[];
+  queue_names: string[];
+  priorities: string[];
+  findings: Row[];
+  audit: Row[];
+};
+export type View = {
+  base: string;
+  csrf: string;
+  email: string;
+  snapshot: Snapshot;
+  query?: string;
+  journey?: Row[];
+  journeyError?: string;
+  done?: string;
+};
+
+/** 2026-11-22 14:38 UTC, or a dash. */
+export function when(value: unknown): string {
+  if (!value) return "—";
+  const d = new Date(String(value));
+  return Number.isNaN(d.getTime()) ? String(value) : d.toISOString().slice(0, 16).replace("T", " ") + " UTC";
+}
+
+/** An amount in the smallest currency unit, in its currency's digits. */
+export function money(amount: unknown, currency: unknown): string {
+  const code = String(currency ?? "").toUpperCase();
+  try {
+    const f = new Intl.NumberFormat("en", { style: "currency", currency: code });
+    return f.format(Number(amount ?? 0) / 10 ** (f.resolvedOptions().maximumFractionDigits ?? 2));
+  } catch {
+    return `${amount} ${code}`;
+  }
+}
+
+/** A Postgres interval as text (01:02:03.45, 2 days 03:00:00) without its fractions of a second. */
+const age = (v: unknown) => (v ? String(v).replace(/\.\d+$/, "") : "—");
+
+function action(base: string, csrf: string, name: string, hidden: Record<string, string>, body: Html, label: string) {
+  return html`<form class="action" method="post" action="${base}/actions/${name}">
+<input type="hidden" name="csrf" value="${csrf}">${
+    Object.entries(hidden).map(([k, v]) => html`<input type="hidden" name="${k}" value="${v}">`)
+  }${body}<input type="text" name="reason" required maxlength="1000" placeholder="reason (kept in the audit log)" aria-label="reason">
+<button type="submit">${label}</button></form>`;
+}
+
+function table(headers: string[], rows: Html[][], empty: string): Html {
+  if (rows.length === 0) return html`<p class="muted">${empty}</p>`;
+  return html`
+    <table>
+      <thead>
+        <tr>${headers.map((x) => html`<th>${x}</th>`)}</tr>
+      </thead>
+      <tbody>${rows.map((cells) =>
+        html`<tr>${cells.map((c, i) => html`<td data-label="${headers[i]}">${c}</td>`)}</tr>`
+      )}</tbody>
+    </table>
+  `;
+}
+const t = (v: unknown) => html`${v ?? "—"}`;
+
+function today(s: Snapshot): Html {
+  const rows = s.revenue_today;
+  const sum = (k: string) => rows.reduce((n, r) => n + Number(r[k] ?? 0), 0);
+  const revenue = rows.length
+    ? rows.map((r) =>
+      html`<div class="card">Revenue ${String(r.currency).toUpperCase()}<b>${money(r.revenue, r.currency)}</b>
+<span class="muted">net ${money(r.net, r.currency)}</span></div>`
+    )
+    : html`<div class="card">Revenue<b>0</b></div>`;
+  return html`
+    <section id="today">
+      <h2>Today (${String(s.now).slice(0, 10)})</h2>
+      <div class="cards">${revenue}
+    <div class="card">Paid<b>${sum("paid")}</b></div><div class="card">Refunded<b>${sum("refunded")}</b></div>
+    <div class="card">Disputed<b>${sum("disputed")}</b></div></div>
+    </section>
+  `;
+}
+
+function incidents(s: Snapshot): Html {
+  return html`<section id="incidents"><h2>Open incidents (${s.incidents.length})</h2>${
+    table(
+      ["Rule", "Severity", "Summary", "Open since", "Runbook"],
+      s.incidents.map((i) => [
+        t(i.rule),
+        html`<span class="${i.severity === "critical" ? "bad" : "warn"}">${i.severity}</span>`,
+        t(i.summary),
+        html`${when(i.opened_at)} <span class="muted">(last seen ${when(i.last_seen_at)})</span>`,
+        t(i.runbook),
+      ]),
+      "No open incident.",
+    )
+  }</section>`;
+}
+
+function exceptionActions(v: View, e: Row): Html {
+  const ref = String(e.ref ?? "");
+  const kind = String(e.exception ?? "");
+  if (["dead job", "undeliverable job", "communication degraded"].includes(kind)) {
+    return action(v.base, v.csrf, "replay-job", { job_id: ref }, html``, "Replay job");
+  }
+  if (kind === "failed Stripe event" && ref.startsWith("evt_")) {
+    return action(v.base, v.csrf, "replay-event", { event_id: ref }, html``, "Re-apply event");
+  }
+  if (kind === "order payment in review" || kind === "order needs review") {
+    return html`${action(v.base, v.csrf, "resolve-review", { order_id: ref, accept: "true" }, html``, "Accept")}${
+      action(v.base, v.csrf, "resolve-review", { order_id: ref, accept: "false" }, html``, "Refuse")
+    }`;
+  }
+  return html``;
+}
+
+function exceptions(v: View): Html {
+  const s = v.snapshot;
+  return html`<section id="exceptions"><h2>Exceptions (${s.exceptions.length})</h2>${
+    table(
+      ["What", "Subject", "Ref", "Since", "Error", "Next action"],
+      s.exceptions.map((e) => {
+        const actions = exceptionActions(v, e);
+        return [
+          html`<span class="bad">${e.exception}</span>`,
+          t(e.subject),
+          html`<code>${e.ref}</code>`,
+          t(when(e.since)),
+          t(e.error),
+          html`${e.next_action}${actions.html ? html`<details><summary>Act</summary>${actions}</details>` : ""}`,
+        ];
+      }),
+      "Nothing needs a person.",
+    )
+  }</section>`;
+}
+
+function queues(s: Snapshot): Html {
+  return html`<section id="queues"><h2>Queues</h2>${
+    table(
+      ["Kind", "Queued", "Running", "Retrying", "Dead", "Oldest due", "Failure rate (1 h)", "p95 (s)"],
+      s.queues.map((q) => [
+        t(q.kind),
+        t(q.queued),
+        t(q.running),
+        t(q.retrying),
+        html`<span class="${Number(q.dead) > 0 ? "bad" : ""}">${q.dead}</span>`,
+        t(age(q.oldest_due_age)),
+        t(q.failure_rate_last_hour),
+        t(q.p95_enqueue_to_success_s),
+      ]),
+      "No queue.",
+    )
+  }</section>`;
+}
+
+function support(v: View): Html {
+  const s = v.snapshot;
+  const options = (names: string[], empty: string) =>
+    html`<option value="">${empty}</option>${names.map((n) => html`<option value="${n}">${n}</option>`)}`;
+  return html`<section id="support"><h2>Support backlog</h2>${
+    table(
+      ["Queue", "Open", "Pending", "High or urgent", "Oldest"],
+      s.support_backlog.map((b) => [t(b.queue), t(b.open), t(b.pending), t(b.high_or_urgent), t(age(b.oldest_age))]),
+      "No queue.",
+    )
+  }<h3>Open tickets</h3>${
+    table(
+      ["Ticket", "Subject", "Queue", "Priority", "Status", "Opened", "Act"],
+      s.tickets.map((k) => [
+        html`<code>${k.ref}</code>`,
+        t(k.subject),
+        t(k.queue),
+        t(k.priority),
+        t(k.status),
+        t(when(k.created_at)),
+        html`<details><summary>Escalate or close</summary>${
+          action(
+            v.base,
+            v.csrf,
+            "escalate-ticket",
+            { ticket_id: String(k.id) },
+            html`<select name="priority" aria-label="priority">${options(s.priorities, "priority: keep")}</select>
+<select name="queue" aria-label="queue">${options(s.queue_names, "queue: keep")}</select>`,
+            "Escalate",
+          )
+        }${action(v.base, v.csrf, "close-ticket", { ticket_id: String(k.id) }, html``, "Close")}</details>`,
+      ]),
+      "No open ticket.",
+    )
+  }</section>`;
+}
+
+function customers(v: View): Html {
+  const s = v.snapshot;
+  const cls = (a: unknown) => (a === "granted" ? "ok" : a === "grace" ? "warn" : "bad");
+  return html`<section id="customers"><h2>Billing and access (${s.customers.length} of ${s.customers_total})</h2>
+<p class="muted">Billing is Stripe's truth and never changes here; an override changes access only, until it expires.</p>${
+    table(
+      ["Customer", "Billing", "Access", "Why blocked / override", "Act"],
+      s.customers.map((c) => [
+        html`${c.email ?? "(no email)"}<br><code>${c.customer_id}</code>`,
+        t(c.billing_status),
+        html`<span class="${cls(c.access_status)}">${c.access_status}</span>${
+          c.override_access
+            ? html`
+              <span class="muted">(billing: ${c.billing_access})</span>
+            `
+            : ""
+        }`,
+        c.override_access
+          ? html`override ${c.override_access} by ${c.override_by ?? "an admin"} until ${
+            when(c.override_expires_at)
+          }: ${c.override_reason}${c.blocked_reason ? html`<br>${c.blocked_reason}` : ""}`
+          : t(c.blocked_reason ?? ""),
+        html`<details><summary>Override access</summary>${
+          action(
+            v.base,
+            v.csrf,
+            "set-access",
+            { customer_id: String(c.customer_id) },
+            html`<select name="access" aria-label="access"><option value="granted">grant</option>
+<option value="blocked">revoke</option></select><select name="hours" aria-label="expires in">${
+              DURATIONS.map(([hours, label]) => html`<option value="${hours}">for ${label}</option>`)
+            }</select>`,
+            "Apply",
+          )
+        }${
+          c.override_access
+            ? action(v.base, v.csrf, "clear-access", { customer_id: String(c.customer_id) }, html``, "End override")
+            : ""
+        }</details>`,
+      ]),
+      "No customer yet.",
+    )
+  }</section>`;
+}
+
+function lastSuccesses(s: Snapshot): Html {
+  return html`<section id="last"><h2>Last successes</h2>${
+    table(
+      ["What", "Last success", "Meaning"],
+      s.last_successes.map((l) => [t(l.what), t(when(l.last_success_at)), t(l.detail)]),
+      "Nothing yet.",
+    )
+  }</section>`;
+}
+
+function findings(s: Snapshot): Html {
+  return html`<section id="findings"><h2>Reconciliation findings (${s.findings.length} open)</h2>${
+    table(
+      ["Kind", "Object", "Found", "Next action"],
+      s.findings.map((f) => [t(f.kind), html`<code>${f.object_id}</code>`, t(when(f.found_at)), t(f.next_action)]),
+      "No open finding: Stripe and the ledger agree.",
+    )
+  }</section>`;
+}
+
+function journey(v: View): Html {
+  return html`<section id="journey"><h2>Customer journey</h2>
+<form class="action" method="get" action="${v.base}"><input type="search" name="q" value="${v.query ?? ""}"
+ maxlength="200" placeholder="email, order id, evt_..., ticket id or T-000123" aria-label="search">
+<button type="submit">Trace</button></form>${v.journeyError ? html`<p class="error">${v.journeyError}</p>` : ""}${
+    v.journey
+      ? table(
+        ["When", "Source", "Entity", "What", "Detail"],
+        v.journey.map((j) => [t(when(j.at)), t(j.source), t(j.entity), t(j.what), t(j.detail)]),
+        `Nothing found for ${v.query}.`,
+      )
+      : ""
+  }</section>`;
+}
+
+function audit(v: View): Html {
+  return html`<section id="audit"><h2>Audit log (latest ${v.snapshot.audit.length})</h2>${
+    table(
+      ["#", "When", "Who", "Action", "Target", "Reason"],
+      v.snapshot.audit.map((a) => [
+        html`<span class="${String(a.id) === v.done ? "ok" : ""}">${a.id}</span>`,
+        t(when(a.at)),
+        t(a.actor_email ?? "system"),
+        t(a.action),
+        html`<code>${a.target}</code>`,
+        t(a.reason),
+      ]),
+      "No override yet.",
+    )
+  }</section>`;
+}
+
+export function dashboardBody(v: View): Html {
+  const doneRow = v.done ? v.snapshot.audit.find((a) => String(a.id) === v.done) : undefined;
+  return html`${
+    doneRow
+      ? html`<p class="notice" role="status">Done: ${doneRow.action} on <code>${doneRow.target}</code>, audit row #${doneRow.id}.</p>`
+      : ""
+  }<nav><a href="#today">Today</a><a href="#incidents">Incidents</a><a href="#exceptions">Exceptions</a>
+<a href="#queues">Queues</a><a href="#support">Support</a><a href="#customers">Customers</a><a href="#last">Last successes</a>
+<a href="#findings">Reconciliation</a><a href="#journey">Journey</a><a href="#audit">Audit</a></nav>
+${today(v.snapshot)}${incidents(v.snapshot)}${exceptions(v)}${journey(v)}${queues(v.snapshot)}${support(v)}${
+    customers(v)
+  }${lastSuccesses(v.snapshot)}${findings(v.snapshot)}${audit(v)}`;
+}
