@@ -63,6 +63,11 @@ try {
       } succeeded ${h.succeeded}  queued ${h.queued}  running ${h.running}  retrying ${h.retrying}  dead ${h.dead}`,
     );
   }
+  console.log("\n▶ open incidents (ops.alert_incidents; pg_cron evaluates ops.alert_rules every minute)");
+  const incidents =
+    await sql`select rule, summary, opened_at from ops.alert_incidents where status = 'open' order by opened_at`;
+  if (incidents.length === 0) console.log("  none");
+  for (const i of incidents) console.log(`  ${i.rule}: ${i.summary} (since ${i.opened_at.toISOString()})`);
 } catch (err) {
   console.error(`\ndemo failed: ${(err as Error).message}\n(the stack keeps running: see ${paths.logDir})`);
 }
@@ -72,5 +77,7 @@ console.log("\n=== the stack keeps serving ===");
 await printStatus();
 console.log(
   `\nForward real test-mode events with:\n  stripe listen --forward-to ${config.functionUrl("stripe-webhook")}\n` +
-    "and put the whsec_… it prints in STRIPE_WEBHOOK_SECRET (.env), then restart. Ctrl-C stops everything.\n",
+    "and put the whsec_… it prints in STRIPE_WEBHOOK_SECRET (.env), then restart.\n" +
+    `The founder dashboard: ${config.functionUrl("dashboard")} (sign in with the token that\n` +
+    "npm run dashboard:token -- <email> prints). Ctrl-C stops everything.\n",
 );

@@ -43,6 +43,7 @@ import { pgbenchBaseline } from "./sections/baseline.ts";
 import { crmLatency } from "./sections/crm-latency.ts";
 import { crmLatencyFaults } from "./sections/crm-latency-faults.ts";
 import { supportLatency } from "./sections/support.ts";
+import { operations } from "./sections/operations.ts";
 import { ingestLatency } from "./sections/ingest-latency.ts";
 import { ingestThroughput } from "./sections/ingest-throughput.ts";
 import { jobsDrain } from "./sections/jobs-drain.ts";
@@ -60,6 +61,7 @@ const SECTIONS: Section[] = [
   crmLatency,
   supportLatency,
   crmLatencyFaults,
+  operations,
 ];
 
 async function machineInfo(db: Sql) {

@@ -149,8 +149,9 @@ export async function openIncident(): Promise<{ rule: string; summary: string; r
   const rule = `dash_${randomUUID().replace(/-/g, "").slice(0, 12)}`;
   const runbook = `Check the CRM fake, then replay dead jobs (${rule})`;
   const summary = `CRM failing for ${rule}`;
-  await sql`insert into ops.alert_rules (rule, description, threshold, runbook, severity)
-            values (${rule}, 'test rule', 1, ${runbook}, 'critical')`;
+  // disabled: the evaluator (pg_cron's, or another test file's) leaves its incident open
+  await sql`insert into ops.alert_rules (rule, description, threshold, runbook, severity, enabled)
+            values (${rule}, 'test rule', 1, ${runbook}, 'critical', false)`;
   await sql`insert into ops.alert_incidents (rule, summary) values (${rule}, ${summary})`;
   return { rule, summary, runbook };
 }
