@@ -314,14 +314,8 @@ CREATE FUNCTION ops.apply_access_override() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
-declare
-  v_access text;
 begin
-  select o.access_status into v_access from ops.access_overrides o
-   where o.customer_id = new.id and o.ended_at is null and o.expires_at > now();
-  if found then
-    new.access_status := v_access;
-  end if;
+  new.access_status := coalesce((ops.current_access_override(new.id)).access_status, new.access_status);
   return new;
 end
 $$;
@@ -2108,12 +2102,8 @@ declare
   reason text;
   applied record;
 begin
-  if p_livemode is not null
-     and (p_livemode <> cfg.stripe_livemode or nullif(p_account_id, '') is distinct from cfg.stripe_account_id) then
-    raise exception 'the webhook takes % events (STRIPE_LIVEMODE=%, STRIPE_ACCOUNT_ID=%) but ops.settings says % (%): make them agree',
-      case when p_livemode then 'live-mode' else 'test-mode' end, p_livemode::text, coalesce(nullif(p_account_id, ''), 'unset'),
-      case when cfg.stripe_livemode then 'live mode' else 'test mode' end, coalesce(cfg.stripe_account_id, 'no account')
-      using errcode = 'object_not_in_prerequisite_state';
+  if p_livemode is not null then
+    perform ops.require_stripe_scope(cfg, p_livemode, p_account_id, 'the ' || p_source);
   end if;
   if jsonb_typeof(event) <> 'object' or v_event_id is null or event ->> 'type' is null
      or jsonb_typeof(event -> 'data' -> 'object') is distinct from 'object' or coalesce(event ->> 'created', '') !~ '^\d+$' then
@@ -3092,12 +3082,7 @@ declare
   oldest timestamptz := now() - interval '30 days' + interval '5 minutes';
   gap_from timestamptz;
 begin
-  if p_livemode <> cfg.stripe_livemode or nullif(p_account_id, '') is distinct from cfg.stripe_account_id then
-    raise exception 'the reconcile key is a % key (STRIPE_ACCOUNT_ID=%) but ops.settings says % (%): use a key of the mode ops.settings names',
-      case when p_livemode then 'live-mode' else 'test-mode' end, coalesce(nullif(p_account_id, ''), 'unset'),
-      case when cfg.stripe_livemode then 'live mode' else 'test mode' end, coalesce(cfg.stripe_account_id, 'no account')
-      using errcode = 'object_not_in_prerequisite_state';
-  end if;
+  perform ops.require_stripe_scope(cfg, p_livemode, p_account_id, 'the reconcile key (STRIPE_RECONCILE_KEY)');
   if p_lookback is null or p_lookback <= interval '0' or p_lookback > interval '30 days'
      or p_grace is null or p_grace < interval '0' or p_check_window is null or p_check_window <= interval '0' then
     raise exception 'reconcile: lookback must be within 30 days, grace and check window positive' using errcode = 'invalid_parameter_value';
@@ -3816,6 +3801,25 @@ begin
     raise exception 'job % is a % job, not a reconcile job', p_job_id, j.kind using errcode = 'insufficient_privilege';
   end if;
   return j;
+end
+$$;
+
+
+--
+-- Name: require_stripe_scope(ops.settings, boolean, text, text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.require_stripe_scope(cfg ops.settings, p_livemode boolean, p_account_id text, p_who text) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+begin
+  if p_livemode <> cfg.stripe_livemode or nullif(p_account_id, '') is distinct from cfg.stripe_account_id then
+    raise exception '% takes % events (STRIPE_ACCOUNT_ID=%) but ops.settings says % (%): make them agree',
+      p_who, case when p_livemode then 'live-mode' else 'test-mode' end, coalesce(nullif(p_account_id, ''), 'unset'),
+      case when cfg.stripe_livemode then 'live mode' else 'test mode' end, coalesce(cfg.stripe_account_id, 'no account')
+      using errcode = 'object_not_in_prerequisite_state';
+  end if;
 end
 $$;
 
@@ -8909,6 +8913,13 @@ REVOKE ALL ON FUNCTION ops.require_reason(p_reason text) FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION ops.require_reconcile_job(p_job_id bigint, p_worker text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION require_stripe_scope(cfg ops.settings, p_livemode boolean, p_account_id text, p_who text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.require_stripe_scope(cfg ops.settings, p_livemode boolean, p_account_id text, p_who text) FROM PUBLIC;
 
 
 --

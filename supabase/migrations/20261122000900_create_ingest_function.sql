@@ -97,6 +97,25 @@ begin
 end
 $$;
 
+-- A caller's Stripe configuration (its mode and Connect account: the webhook's STRIPE_LIVEMODE and
+-- STRIPE_ACCOUNT_ID, the reconcile key's mode) must be the one ops.settings names: a disagreement is a
+-- deployment error (55000), refused before anything is recorded. p_who names the caller in the message.
+create or replace function ops.require_stripe_scope(cfg ops.settings, p_livemode boolean, p_account_id text, p_who text)
+returns void
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+  if p_livemode <> cfg.stripe_livemode or nullif(p_account_id, '') is distinct from cfg.stripe_account_id then
+    raise exception '% takes % events (STRIPE_ACCOUNT_ID=%) but ops.settings says % (%): make them agree',
+      p_who, case when p_livemode then 'live-mode' else 'test-mode' end, coalesce(nullif(p_account_id, ''), 'unset'),
+      case when cfg.stripe_livemode then 'live mode' else 'test mode' end, coalesce(cfg.stripe_account_id, 'no account')
+      using errcode = 'object_not_in_prerequisite_state';
+  end if;
+end
+$$;
+
 -- security definer: the webhook's login role holds no table privileges; this is its only door.
 -- p_livemode, p_account_id: the caller's configuration (the webhook's STRIPE_LIVEMODE and
 -- STRIPE_ACCOUNT_ID), checked against ops.settings when p_livemode is given: a disagreement is a
@@ -119,12 +138,8 @@ declare
   reason text;
   applied record;
 begin
-  if p_livemode is not null
-     and (p_livemode <> cfg.stripe_livemode or nullif(p_account_id, '') is distinct from cfg.stripe_account_id) then
-    raise exception 'the webhook takes % events (STRIPE_LIVEMODE=%, STRIPE_ACCOUNT_ID=%) but ops.settings says % (%): make them agree',
-      case when p_livemode then 'live-mode' else 'test-mode' end, p_livemode::text, coalesce(nullif(p_account_id, ''), 'unset'),
-      case when cfg.stripe_livemode then 'live mode' else 'test mode' end, coalesce(cfg.stripe_account_id, 'no account')
-      using errcode = 'object_not_in_prerequisite_state';
+  if p_livemode is not null then
+    perform ops.require_stripe_scope(cfg, p_livemode, p_account_id, 'the ' || p_source);
   end if;
   if jsonb_typeof(event) <> 'object' or v_event_id is null or event ->> 'type' is null
      or jsonb_typeof(event -> 'data' -> 'object') is distinct from 'object' or coalesce(event ->> 'created', '') !~ '^\d+$' then

@@ -106,12 +106,7 @@ declare
   oldest timestamptz := now() - interval '30 days' + interval '5 minutes';
   gap_from timestamptz;
 begin
-  if p_livemode <> cfg.stripe_livemode or nullif(p_account_id, '') is distinct from cfg.stripe_account_id then
-    raise exception 'the reconcile key is a % key (STRIPE_ACCOUNT_ID=%) but ops.settings says % (%): use a key of the mode ops.settings names',
-      case when p_livemode then 'live-mode' else 'test-mode' end, coalesce(nullif(p_account_id, ''), 'unset'),
-      case when cfg.stripe_livemode then 'live mode' else 'test mode' end, coalesce(cfg.stripe_account_id, 'no account')
-      using errcode = 'object_not_in_prerequisite_state';
-  end if;
+  perform ops.require_stripe_scope(cfg, p_livemode, p_account_id, 'the reconcile key (STRIPE_RECONCILE_KEY)');
   if p_lookback is null or p_lookback <= interval '0' or p_lookback > interval '30 days'
      or p_grace is null or p_grace < interval '0' or p_check_window is null or p_check_window <= interval '0' then
     raise exception 'reconcile: lookback must be within 30 days, grace and check window positive' using errcode = 'invalid_parameter_value';

@@ -44,14 +44,8 @@ language plpgsql
 security definer
 set search_path = ''
 as $$
-declare
-  v_access text;
 begin
-  select o.access_status into v_access from ops.access_overrides o
-   where o.customer_id = new.id and o.ended_at is null and o.expires_at > now();
-  if found then
-    new.access_status := v_access;
-  end if;
+  new.access_status := coalesce((ops.current_access_override(new.id)).access_status, new.access_status);
   return new;
 end
 $$;

@@ -5,7 +5,7 @@
 import { describe, expect, test } from "vitest";
 import { SignJWT } from "jose";
 import { config } from "../../scripts/lib/config.ts";
-import { newBuyer } from "../helpers/crm.ts";
+import { newBuyer, paidOrder } from "../helpers/crm.ts";
 import {
   auditRow,
   csrfFor,
@@ -21,6 +21,7 @@ import {
   orderInReview,
 } from "../helpers/dashboard.ts";
 import { sql } from "../helpers/db.ts";
+import { waitFor } from "../helpers/stack.ts";
 import "../helpers/require-stack.ts";
 
 async function signedInAdmin() {
@@ -410,5 +411,58 @@ describe("dashboard: the page", () => {
     const bad = await client.page(`?q=${"x".repeat(300)}`);
     expect(bad.res.status).toBe(200);
     expect(bad.html).toContain("at most 200 characters");
+  });
+
+  test("today's revenue and counts, the last CRM sync and email, and the support backlog follow the pipeline", async () => {
+    const { client } = await signedInAdmin();
+    type Today = { revenue: number; paid: number; all_paid: number };
+    const today = async () =>
+      (await sql<Today[]>`
+        select coalesce(sum(revenue) filter (where currency = 'usd'), 0)::int as revenue,
+               coalesce(sum(paid) filter (where currency = 'usd'), 0)::int as paid, coalesce(sum(paid), 0)::int as all_paid
+          from ops.revenue_today`)[0];
+    const last = async () =>
+      Object.fromEntries(
+        (await sql<{ what: string; at: Date | null }[]>`select what, last_success_at as at from ops.last_successes`)
+          .map((r) => [r.what, r.at?.getTime() ?? 0]),
+      );
+    const backlog = async (queue: string) =>
+      (await sql<{ open: number }[]>`select open::int from ops.support_backlog where queue = ${queue}`)[0].open;
+
+    const before = await today();
+    const startedAt = (await sql<{ t: Date }[]>`select now() as t`)[0].t.getTime();
+    const buyer = await newBuyerPerson();
+    const orderId = await paidOrder(buyer.id);
+    const [{ charged }] = await sql<{ charged: number }[]>`
+      select amount_charged::int as charged from public.orders where id = ${orderId} and currency_charged = 'usd'`;
+    const after = await today();
+    expect(after.paid).toBe(before.paid + 1);
+    expect(after.revenue).toBe(before.revenue + charged);
+    // the order's receipt (email) and its deal (CRM, capture adapter) land after the webhook answered
+    const latest = await waitFor("the receipt and the CRM deal", async () => {
+      const l = await last();
+      return l.email_send >= startedAt && l.crm_sync >= startedAt ? l : undefined;
+    }, 60_000);
+    const ticket = await openTicket(buyer.id);
+    const [{ queue }] = await sql<
+      { queue: string }[]
+    >`select queue from public.support_tickets where id = ${ticket.id}`;
+    const open = await backlog(queue);
+    expect(open).toBeGreaterThanOrEqual(1);
+
+    // the page shows the same figures as the Studio views
+    const { res, html } = await client.page();
+    expect(res.status).toBe(200);
+    const usd = new Intl.NumberFormat("en", { style: "currency", currency: "USD" }).format(after.revenue / 100);
+    expect(html).toContain(`Revenue USD<b>${usd}</b>`);
+    expect(html).toContain(`Paid<b>${after.all_paid}</b>`);
+    // the last email as the page says it, between what the view said before and after the page (the
+    // buyer's welcome or the ticket's notices may be sent meanwhile)
+    const minute = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace("T", " ") + " UTC";
+    const shown = html.match(/<td data-label="What">email_send<\/td>\s*<td data-label="Last success">([^<]+)<\/td>/)
+      ?.[1];
+    const afterPage = await last();
+    expect(shown && shown >= minute(latest.email_send) && shown <= minute(afterPage.email_send)).toBe(true);
+    expect(html).toMatch(new RegExp(`<td data-label="Queue">${queue}</td>\\s*<td data-label="Open">${open}</td>`));
   });
 });

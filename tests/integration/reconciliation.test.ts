@@ -429,6 +429,16 @@ describe("cross-checks against Stripe", () => {
         new RegExp(`^Stripe says subscription ${sub} \\(customer ${cus}\\) is past_due; we have it active`),
       );
 
+      // drift opens an alert: the evaluator (pg_cron's, every minute) sees the open findings
+      const evaluation = await sql<{ rule: string; firing: boolean; action: string; incident_id: string | null }[]>`
+        select rule, firing, action, incident_id from ops.evaluate_alerts() where rule = 'reconciliation_drift'`;
+      expect(evaluation[0]).toMatchObject({ firing: true });
+      expect(["opened", "seen"]).toContain(evaluation[0].action);
+      const [incident] = await sql`select status, summary from ops.alert_incidents where id = ${
+        evaluation[0].incident_id
+      }`;
+      expect(incident.status).toBe("open");
+
       // the drift is repaired: Stripe's amount agrees again, and the unpaid order's payment is found
       fake.putObject("checkout.session", { ...session(paid[0]), created: t });
       fake.putObject("checkout.session", { ...session(paid[1]), created: t });

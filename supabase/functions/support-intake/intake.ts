@@ -3,6 +3,7 @@
 // decide; the database's triggers add queue, priority, tags and context the user cannot choose.
 import type postgres from "postgres";
 import { z } from "zod";
+import { asUser } from "../_shared/auth/as-user.ts";
 import { parseJsonBody } from "../_shared/http/body.ts";
 import { HttpError } from "../_shared/http/error.ts";
 import type { Reply } from "../_shared/http/serve.ts";
@@ -76,14 +77,10 @@ export async function submit(
   };
   let rows: Row[];
   try {
-    rows = await sql.begin(async (tx) => {
-      await tx`select set_config('request.jwt.claims', ${
-        JSON.stringify(user)
-      }, true), set_config('role', 'authenticated', true)`;
-      return await tx<Row[]>`
+    rows = await asUser(sql, user, (tx) =>
+      tx<Row[]>`
         select * from public.submit_support_request(${input.category}, ${input.subject}, ${input.message},
-          ${input.order_id ?? null}, ${key}, ${tx.json(client)}, ${input.follow_up_of ?? null})`;
-    });
+          ${input.order_id ?? null}, ${key}, ${tx.json(client)}, ${input.follow_up_of ?? null})`);
   } catch (err) {
     const e = err as { code?: string; message?: string };
     // the database's refusals name what is wrong with the request (never another user's data)
