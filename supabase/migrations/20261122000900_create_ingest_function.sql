@@ -120,7 +120,7 @@ $$;
 -- p_livemode, p_account_id: the caller's configuration (the webhook's STRIPE_LIVEMODE and
 -- STRIPE_ACCOUNT_ID), checked against ops.settings when p_livemode is given: a disagreement is a
 -- deployment error, refused before anything is recorded so that Stripe delivers again once fixed.
--- p_sanitized: the caller replaced \u0000 escapes of the raw body (see stripe-webhook/sanitize.ts).
+-- p_sanitized: the caller replaced \u0000 escapes of the raw body (see _shared/stripe/sanitize.ts).
 -- p_source: 'webhook', or 'reconciliation' for an event the reconcile job found in Stripe's event list
 -- and not in the ledger (through ops.reconcile_ingest_event): the same checks, apply and record.
 create or replace function ops.ingest_stripe_event(event jsonb, p_livemode boolean default null,

@@ -1,7 +1,7 @@
 // The webhook's input rules that need no stack: which JSON escapes are made storable, and how the
 // deployment's Stripe mode and account are read.
 import { describe, expect, test } from "vitest";
-import { sanitizeNulEscapes } from "../../supabase/functions/stripe-webhook/sanitize.ts";
+import { sanitizeNulEscapes } from "../../supabase/functions/_shared/stripe/sanitize.ts";
 import { parseScope } from "../../supabase/functions/stripe-webhook/scope.ts";
 
 /** A parsed JSON value with each NUL character of its strings and keys replaced by U+FFFD. */

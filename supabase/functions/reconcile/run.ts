@@ -6,6 +6,7 @@ import type postgres from "postgres";
 import type Stripe from "stripe";
 import { Deferral, type Job, type JobHandler } from "../_shared/jobs/worker.ts";
 import { log } from "../_shared/log.ts";
+import { sanitizeNulEscapes } from "../_shared/stripe/sanitize.ts";
 import { type ReconcileSettings, reconcileSettings } from "./settings.ts";
 import { callStripe, compactPaymentIntent, compactSession, compactSubscription, stripeClient } from "./stripe.ts";
 
@@ -23,18 +24,11 @@ type Begin = {
 class ChecksOutOfTime extends Deferral {}
 type Ctx = { sql: postgres.Sql; job: Job; worker: string; s: ReconcileSettings; stripe: Stripe; deadline: number };
 
-/** Stripe objects the database stores as JSON: a NUL (which jsonb refuses) in any string becomes U+FFFD,
- * as the webhook does with the raw body (stripe-webhook/sanitize.ts). */
+/** Stripe objects the database stores as JSON: JSON.stringify writes a NUL as the escape \u0000, which
+ * jsonb refuses; it becomes \uFFFD exactly as the webhook makes a raw body storable. */
 export function storableJson(value: unknown): { text: string; sanitized: boolean } {
-  let sanitized = false;
-  const text = JSON.stringify(value, (_k, v) => {
-    if (typeof v === "string" && v.includes("\u0000")) {
-      sanitized = true;
-      return v.replaceAll("\u0000", "\uFFFD");
-    }
-    return v;
-  });
-  return { text, sanitized };
+  const { text, replaced } = sanitizeNulEscapes(JSON.stringify(value));
+  return { text, sanitized: replaced > 0 };
 }
 
 function outOfTime(ctx: Ctx, what: string, checks = false) {
