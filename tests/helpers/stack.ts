@@ -6,7 +6,8 @@ import { ROOT } from "../../scripts/lib/config.ts";
 import { servicePid, stopService } from "../../scripts/stack/stack.ts";
 
 export { restartGateway } from "../../scripts/stack/stack.ts";
-export { waitFor } from "../../scripts/lib/wait.ts";
+import { waitFor } from "../../scripts/lib/wait.ts";
+export { waitFor };
 import { sql } from "./db.ts";
 
 export function killGateway() {
@@ -20,11 +21,25 @@ export async function sweep(lostAfter = "2 seconds") {
   await sql`select ops.sweep_jobs(500, ${lostAfter}::interval)`;
 }
 
-export async function jobsSettled(ids: number[]) {
+async function jobsSettled(ids: number[]) {
   const rows = await sql<{ status: string; n: number }[]>`
     select status, count(*)::int as n from ops.jobs where id = any(${ids}) group by status`;
   const open = rows.filter((r) => !["succeeded", "dead"].includes(r.status)).reduce((n, r) => n + r.n, 0);
   return open === 0 ? rows : undefined;
+}
+
+/** Waits until none of the jobs is open (each succeeded or dead), running `tick` between polls. On
+ * timeout the error lists the jobs still open (kind, status, attempts, due, last error), so a CI
+ * failure says which job hung and why. */
+export async function settleJobs(ids: number[], timeoutMs: number, tick?: () => Promise<unknown>) {
+  try {
+    return await waitFor(`${ids.length} jobs to settle`, () => jobsSettled(ids), timeoutMs, tick);
+  } catch (err) {
+    const open = await sql`
+      select id, kind, status, attempts, run_at, left(last_error, 200) as last_error from ops.jobs
+       where id = any(${ids}) and status not in ('succeeded', 'dead') order by id limit 20`;
+    throw new Error(`${(err as Error).message}; still open: ${JSON.stringify(open)}`);
+  }
 }
 
 /** `npm run replay -- <args>` as an operator runs it. */

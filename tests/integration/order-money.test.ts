@@ -3,7 +3,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, describe, expect, test } from "vitest";
 import { order, pendingOrder, sql } from "../helpers/db.ts";
-import { jobsSettled, sweep, waitFor } from "../helpers/stack.ts";
+import { settleJobs, sweep } from "../helpers/stack.ts";
 import {
   chargeRefunded,
   checkoutCompleted,
@@ -46,7 +46,7 @@ async function capturedDeal(orderId: string) {
   const ids = (await sql<{ id: string }[]>`select id from ops.jobs where payload ->> 'order_id' = ${orderId}`)
     .map((r) => Number(r.id));
   expect(ids.length).toBeGreaterThan(0);
-  await waitFor("the deal jobs to settle", () => jobsSettled(ids), 60_000, () => sweep());
+  await settleJobs(ids, 60_000, () => sweep());
   const [row] = await sql<{ body: { amount: number; currency: string; stage: string } }[]>`
     select body from ops.crm_capture where operation = 'deal' and key = ${orderId} order by id desc limit 1`;
   return row?.body;
