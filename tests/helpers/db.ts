@@ -2,6 +2,8 @@
 import { config } from "../../scripts/lib/config.ts";
 import { connect } from "../../scripts/lib/db.ts";
 import { pendingOrders, SEED } from "../../scripts/lib/seed.ts";
+import { waitFor } from "../../scripts/lib/wait.ts";
+import { expect } from "vitest";
 
 export const sql = connect(config.dbUrl, { max: 8 });
 
@@ -26,4 +28,19 @@ export async function customerOf(stripeCustomerId: string) {
 export async function ledger(eventIds: string[]) {
   return sql<{ event_id: string; status: string; last_error: string | null }[]>`
     select event_id, status, last_error from ops.stripe_events where event_id = any(${eventIds})`;
+}
+
+/** The sessions a function's pool holds (application_name: the env name of its URL, lower case) are
+ * all `role`'s, which is no superuser, bypasses no RLS and creates no role. Waits for the pool to open. */
+export async function expectNarrowSessions(app: string, role: string) {
+  const sessions = await waitFor(`a session of ${app}`, async () => {
+    const rows = await sql`
+      select a.usename, r.rolsuper, r.rolbypassrls, r.rolcreaterole
+        from pg_stat_activity a join pg_roles r on r.rolname = a.usename
+       where a.application_name = ${app}`;
+    return rows.length > 0 ? rows : undefined;
+  }, 10_000);
+  expect(sessions.map((s) => ({ ...s }))).toEqual(
+    sessions.map(() => ({ usename: role, rolsuper: false, rolbypassrls: false, rolcreaterole: false })),
+  );
 }

@@ -17,7 +17,7 @@ import {
   subscriptionEvents,
 } from "../../scripts/lib/scenarios.ts";
 import { type FakeStripe, startFakeStripe } from "../fakes/stripe.ts";
-import { pendingOrder, sql } from "../helpers/db.ts";
+import { expectNarrowSessions, pendingOrder, sql } from "../helpers/db.ts";
 import { restartGateway, sweep, waitFor } from "../helpers/stack.ts";
 import { deliver, type Evt, uid } from "../helpers/stripe.ts";
 
@@ -178,6 +178,8 @@ describe("recovering events the webhook never got", () => {
       expect(first.result.recovered_failed).toBe(0);
       expect(first.result.events_listed).toBe(500);
       expect(first.result.pages).toBe(20); // 500 events, 25 a page, each page once
+      // the run used the reconciler role's pool (least-privilege.test.ts checks the other functions')
+      await expectNarrowSessions("reconciler_db_url", "reconciler");
 
       const rows = await sql<{ event_id: string; source: string; status: string }[]>`
         select event_id, source, status from ops.stripe_events where event_id = any(${all.map((e) => e.id)})`;
