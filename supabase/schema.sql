@@ -876,6 +876,7 @@ declare
   good bigint;
   last_bad timestamptz;
   last_good timestamptz;
+  quiet_since timestamptz;
   t timestamptz;
   n bigint;
   trail_daily numeric;
@@ -1040,11 +1041,15 @@ begin
     else
       select max(e.received_at) into last_good from ops.stripe_events e
        where e.livemode and e.source = 'webhook' and e.received_at <= p_now;
-      value := round(extract(epoch from p_now - last_good) / 60);
-      firing := last_good is null or last_good < p_now - r.window_interval;
-      summary := case when last_good is null then 'live, and no live-mode Stripe event was ever received'
+      -- quiet since the last live event, or since going live when that came later (greatest skips nulls)
+      quiet_since := greatest(last_good, s.stripe_live_since);
+      value := round(extract(epoch from p_now - quiet_since) / 60);
+      firing := quiet_since is null or quiet_since < p_now - r.window_interval;
+      summary := case when last_good is null or last_good < s.stripe_live_since
+                      then format('live for %s minutes, and no live-mode Stripe event received since (quiet period %s)',
+                                  coalesce(value::text, 'an unknown number of'), ops.interval_words(r.window_interval))
                       else format('no live-mode Stripe event for %s minutes (quiet period %s)', value, ops.interval_words(r.window_interval)) end;
-      detail := jsonb_build_object('livemode', true, 'last_event_at', last_good);
+      detail := jsonb_build_object('livemode', true, 'last_event_at', last_good, 'live_since', s.stripe_live_since);
     end if;
   when 'reconciliation_drift' then
     select count(*), coalesce(jsonb_object_agg(k.kind, k.n), '{}')
@@ -1425,6 +1430,7 @@ CREATE TABLE ops.settings (
     stripe_account_id text,
     personal_data_retention_days integer DEFAULT 90 NOT NULL,
     failed_payment_policy text DEFAULT 'email'::text NOT NULL,
+    stripe_live_since timestamp with time zone,
     CONSTRAINT settings_failed_payment_policy_check CHECK ((failed_payment_policy = ANY (ARRAY['email'::text, 'ticket'::text, 'both'::text]))),
     CONSTRAINT settings_id_check CHECK (id),
     CONSTRAINT settings_personal_data_retention_days_check CHECK ((personal_data_retention_days >= 1)),
@@ -1437,6 +1443,13 @@ CREATE TABLE ops.settings (
 --
 
 COMMENT ON TABLE ops.settings IS 'Pipeline settings (one row): the Stripe mode and Connect account events must belong to, the retention of personal data in days, and what a failed payment does for the customer (email | ticket | both). Change with e.g. update ops.settings set stripe_livemode = true;';
+
+
+--
+-- Name: COLUMN settings.stripe_live_since; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON COLUMN ops.settings.stripe_live_since IS 'When stripe_livemode last turned true (kept by a trigger; null in test mode); the stripe_quiet alert counts its quiet period from here at the earliest.';
 
 
 --
@@ -2788,10 +2801,10 @@ $$;
 
 
 --
--- Name: purge_pipeline_history(interval, interval, interval, interval, interval); Type: FUNCTION; Schema: ops; Owner: -
+-- Name: purge_pipeline_history(interval, interval, interval, interval, interval, interval); Type: FUNCTION; Schema: ops; Owner: -
 --
 
-CREATE FUNCTION ops.purge_pipeline_history(p_jobs_after interval DEFAULT '14 days'::interval, p_responses_after interval DEFAULT '1 day'::interval, p_cron_runs_after interval DEFAULT '7 days'::interval, p_personal_data_after interval DEFAULT NULL::interval, p_outcomes_after interval DEFAULT '7 days'::interval) RETURNS jsonb
+CREATE FUNCTION ops.purge_pipeline_history(p_jobs_after interval DEFAULT '14 days'::interval, p_responses_after interval DEFAULT '1 day'::interval, p_cron_runs_after interval DEFAULT '7 days'::interval, p_personal_data_after interval DEFAULT NULL::interval, p_outcomes_after interval DEFAULT '7 days'::interval, p_findings_after interval DEFAULT '90 days'::interval) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO ''
     AS $$
@@ -2800,12 +2813,29 @@ declare
   responses_deleted bigint;
   runs_deleted bigint;
   outcomes_deleted bigint;
+  grants_deleted bigint;
+  buckets_deleted bigint;
+  findings_deleted bigint;
 begin
   delete from ops.jobs where status = 'succeeded' and succeeded_at < now() - p_jobs_after;
   get diagnostics jobs_deleted = row_count;
   -- the webhook's per-minute answer counters (ops.endpoint_outcomes, migration 2000)
   delete from ops.endpoint_outcomes where minute < now() - p_outcomes_after;
   get diagnostics outcomes_deleted = row_count;
+  -- rate budgets (migration 1200): windows last a minute at most (HubSpot 10 s, support-intake per
+  -- user and per address 60 s), so day-old grants count for nothing, and a bucket left without grants
+  -- (one per user and address ever seen) goes too. A bucket a taker holds is skipped: the taker's
+  -- upsert locks it (ops.take_rate_tokens), or re-creates it once this delete commits.
+  delete from ops.rate_limit_grants where granted_at < now() - interval '1 day';
+  get diagnostics grants_deleted = row_count;
+  delete from ops.rate_limit_buckets b
+   where b.bucket in (select x.bucket from ops.rate_limit_buckets x
+                       where not exists (select 1 from ops.rate_limit_grants g where g.bucket = x.bucket)
+                       for update skip locked);
+  get diagnostics buckets_deleted = row_count;
+  -- resolved reconciliation findings (migration 2100); open ones stay until resolved
+  delete from ops.reconciliation_findings where status = 'resolved' and resolved_at < now() - p_findings_after;
+  get diagnostics findings_deleted = row_count;
   -- each purge on its own: one refused (other owners' tables on hosted) must not undo the others
   begin
     delete from net._http_response where created < now() - p_responses_after;
@@ -2820,7 +2850,8 @@ begin
     raise warning 'purge of cron.job_run_details refused: %', sqlerrm;
   end;
   return jsonb_build_object('jobs', jobs_deleted, 'http_responses', responses_deleted, 'cron_runs', runs_deleted,
-                            'endpoint_outcomes', outcomes_deleted)
+                            'endpoint_outcomes', outcomes_deleted, 'rate_limit_grants', grants_deleted,
+                            'rate_limit_buckets', buckets_deleted, 'reconciliation_findings', findings_deleted)
          || ops.clear_personal_data(p_personal_data_after);
 end
 $$;
@@ -4057,6 +4088,27 @@ COMMENT ON FUNCTION ops.set_user_role(p_user_id uuid, p_role text, p_note text) 
 
 
 --
+-- Name: settings_track_live_since(); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.settings_track_live_since() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  if not new.stripe_livemode then
+    new.stripe_live_since := null;
+  elsif tg_op = 'INSERT' or not old.stripe_livemode then
+    -- an explicit value in the same statement (a restore, a test's clock) is kept
+    new.stripe_live_since := coalesce(case when tg_op = 'UPDATE' and new.stripe_live_since is distinct from old.stripe_live_since
+                                           then new.stripe_live_since end, now());
+  end if;
+  return new;
+end
+$$;
+
+
+--
 -- Name: stripe_event_scope_problem(jsonb, ops.settings); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -4364,8 +4416,10 @@ declare
 begin
   -- a request larger than the whole budget waits for an empty window rather than forever
   p_tokens := least(p_tokens, p_capacity);
-  insert into ops.rate_limit_buckets (bucket) values (p_bucket) on conflict (bucket) do nothing;
-  perform 1 from ops.rate_limit_buckets where bucket = p_bucket for update;
+  -- one statement creates or locks the bucket row: the lock serialises takers, and a purge of idle
+  -- buckets (ops.purge_pipeline_history) cannot remove it between a lookup and the lock
+  insert into ops.rate_limit_buckets (bucket) values (p_bucket)
+  on conflict (bucket) do update set bucket = excluded.bucket;
   at := clock_timestamp();
   delete from ops.rate_limit_grants where bucket = p_bucket and granted_at <= at - window_len;
   select coalesce(sum(tokens), 0), min(granted_at) into used, oldest from ops.rate_limit_grants where bucket = p_bucket;
@@ -7307,6 +7361,13 @@ CREATE TRIGGER jobs_900_dispatch AFTER INSERT ON ops.jobs FOR EACH ROW WHEN ((ne
 
 
 --
+-- Name: settings settings_track_live_since; Type: TRIGGER; Schema: ops; Owner: -
+--
+
+CREATE TRIGGER settings_track_live_since BEFORE INSERT OR UPDATE OF stripe_livemode, stripe_live_since ON ops.settings FOR EACH ROW EXECUTE FUNCTION ops.settings_track_live_since();
+
+
+--
 -- Name: stripe_customers stripe_customers_100_set_updated_at; Type: TRIGGER; Schema: ops; Owner: -
 --
 
@@ -8713,10 +8774,10 @@ REVOKE ALL ON FUNCTION ops.payment_mismatch(p_price bigint, p_currency text, p_a
 
 
 --
--- Name: FUNCTION purge_pipeline_history(p_jobs_after interval, p_responses_after interval, p_cron_runs_after interval, p_personal_data_after interval, p_outcomes_after interval); Type: ACL; Schema: ops; Owner: -
+-- Name: FUNCTION purge_pipeline_history(p_jobs_after interval, p_responses_after interval, p_cron_runs_after interval, p_personal_data_after interval, p_outcomes_after interval, p_findings_after interval); Type: ACL; Schema: ops; Owner: -
 --
 
-REVOKE ALL ON FUNCTION ops.purge_pipeline_history(p_jobs_after interval, p_responses_after interval, p_cron_runs_after interval, p_personal_data_after interval, p_outcomes_after interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ops.purge_pipeline_history(p_jobs_after interval, p_responses_after interval, p_cron_runs_after interval, p_personal_data_after interval, p_outcomes_after interval, p_findings_after interval) FROM PUBLIC;
 
 
 --
@@ -8965,6 +9026,13 @@ GRANT ALL ON FUNCTION ops.run_support_ticket_job(p_job_id bigint, p_worker text)
 
 REVOKE ALL ON FUNCTION ops.set_user_role(p_user_id uuid, p_role text, p_note text) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.set_user_role(p_user_id uuid, p_role text, p_note text) TO service_role;
+
+
+--
+-- Name: FUNCTION settings_track_live_since(); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.settings_track_live_since() FROM PUBLIC;
 
 
 --

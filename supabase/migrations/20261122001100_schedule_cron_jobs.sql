@@ -76,12 +76,14 @@ begin
 end
 $$;
 -- Dead and failed jobs stay, payload and all, until replayed or resolved: only succeeded ones go.
+drop function if exists ops.purge_pipeline_history(interval, interval, interval, interval, interval);
 create or replace function ops.purge_pipeline_history(
   p_jobs_after interval default interval '14 days',
   p_responses_after interval default interval '1 day',
   p_cron_runs_after interval default interval '7 days',
   p_personal_data_after interval default null,
-  p_outcomes_after interval default interval '7 days'
+  p_outcomes_after interval default interval '7 days',
+  p_findings_after interval default interval '90 days'
 ) returns jsonb
 language plpgsql
 set search_path = ''
@@ -91,12 +93,29 @@ declare
   responses_deleted bigint;
   runs_deleted bigint;
   outcomes_deleted bigint;
+  grants_deleted bigint;
+  buckets_deleted bigint;
+  findings_deleted bigint;
 begin
   delete from ops.jobs where status = 'succeeded' and succeeded_at < now() - p_jobs_after;
   get diagnostics jobs_deleted = row_count;
   -- the webhook's per-minute answer counters (ops.endpoint_outcomes, migration 2000)
   delete from ops.endpoint_outcomes where minute < now() - p_outcomes_after;
   get diagnostics outcomes_deleted = row_count;
+  -- rate budgets (migration 1200): windows last a minute at most (HubSpot 10 s, support-intake per
+  -- user and per address 60 s), so day-old grants count for nothing, and a bucket left without grants
+  -- (one per user and address ever seen) goes too. A bucket a taker holds is skipped: the taker's
+  -- upsert locks it (ops.take_rate_tokens), or re-creates it once this delete commits.
+  delete from ops.rate_limit_grants where granted_at < now() - interval '1 day';
+  get diagnostics grants_deleted = row_count;
+  delete from ops.rate_limit_buckets b
+   where b.bucket in (select x.bucket from ops.rate_limit_buckets x
+                       where not exists (select 1 from ops.rate_limit_grants g where g.bucket = x.bucket)
+                       for update skip locked);
+  get diagnostics buckets_deleted = row_count;
+  -- resolved reconciliation findings (migration 2100); open ones stay until resolved
+  delete from ops.reconciliation_findings where status = 'resolved' and resolved_at < now() - p_findings_after;
+  get diagnostics findings_deleted = row_count;
   -- each purge on its own: one refused (other owners' tables on hosted) must not undo the others
   begin
     delete from net._http_response where created < now() - p_responses_after;
@@ -111,7 +130,8 @@ begin
     raise warning 'purge of cron.job_run_details refused: %', sqlerrm;
   end;
   return jsonb_build_object('jobs', jobs_deleted, 'http_responses', responses_deleted, 'cron_runs', runs_deleted,
-                            'endpoint_outcomes', outcomes_deleted)
+                            'endpoint_outcomes', outcomes_deleted, 'rate_limit_grants', grants_deleted,
+                            'rate_limit_buckets', buckets_deleted, 'reconciliation_findings', findings_deleted)
          || ops.clear_personal_data(p_personal_data_after);
 end
 $$;

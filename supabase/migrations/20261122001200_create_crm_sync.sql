@@ -72,8 +72,10 @@ declare
 begin
   -- a request larger than the whole budget waits for an empty window rather than forever
   p_tokens := least(p_tokens, p_capacity);
-  insert into ops.rate_limit_buckets (bucket) values (p_bucket) on conflict (bucket) do nothing;
-  perform 1 from ops.rate_limit_buckets where bucket = p_bucket for update;
+  -- one statement creates or locks the bucket row: the lock serialises takers, and a purge of idle
+  -- buckets (ops.purge_pipeline_history) cannot remove it between a lookup and the lock
+  insert into ops.rate_limit_buckets (bucket) values (p_bucket)
+  on conflict (bucket) do update set bucket = excluded.bucket;
   at := clock_timestamp();
   delete from ops.rate_limit_grants where bucket = p_bucket and granted_at <= at - window_len;
   select coalesce(sum(tokens), 0), min(granted_at) into used, oldest from ops.rate_limit_grants where bucket = p_bucket;

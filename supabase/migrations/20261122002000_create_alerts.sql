@@ -19,6 +19,33 @@ alter table ops.alert_incidents
   -- the first evaluation of the open incident that found the condition clear (null while firing)
   add column if not exists clear_since timestamptz;
 
+-- ---------------------------------------------------------------- when the project went live
+-- The quiet-period rule counts from the later of the last live event and the switch to live mode, so
+-- going live is not itself an alert (no live event was ever received then), while a live project whose
+-- endpoint never receives anything still alerts once the quiet period has passed.
+alter table ops.settings add column if not exists stripe_live_since timestamptz;
+comment on column ops.settings.stripe_live_since is 'When stripe_livemode last turned true (kept by a trigger; null in test mode); the stripe_quiet alert counts its quiet period from here at the earliest.';
+update ops.settings set stripe_live_since = now() where stripe_livemode and stripe_live_since is null;
+
+create or replace function ops.settings_track_live_since() returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  if not new.stripe_livemode then
+    new.stripe_live_since := null;
+  elsif tg_op = 'INSERT' or not old.stripe_livemode then
+    -- an explicit value in the same statement (a restore, a test's clock) is kept
+    new.stripe_live_since := coalesce(case when tg_op = 'UPDATE' and new.stripe_live_since is distinct from old.stripe_live_since
+                                           then new.stripe_live_since end, now());
+  end if;
+  return new;
+end
+$$;
+drop trigger if exists settings_track_live_since on ops.settings;
+create trigger settings_track_live_since before insert or update of stripe_livemode, stripe_live_since on ops.settings
+  for each row execute function ops.settings_track_live_since();
+
 -- What each rule saw at its last evaluation: Studio's "is it firing now" without re-running checks.
 create table if not exists ops.alert_rule_state (
   rule text primary key references ops.alert_rules (rule) on update cascade on delete cascade,
@@ -151,6 +178,7 @@ declare
   good bigint;
   last_bad timestamptz;
   last_good timestamptz;
+  quiet_since timestamptz;
   t timestamptz;
   n bigint;
   trail_daily numeric;
@@ -315,11 +343,15 @@ begin
     else
       select max(e.received_at) into last_good from ops.stripe_events e
        where e.livemode and e.source = 'webhook' and e.received_at <= p_now;
-      value := round(extract(epoch from p_now - last_good) / 60);
-      firing := last_good is null or last_good < p_now - r.window_interval;
-      summary := case when last_good is null then 'live, and no live-mode Stripe event was ever received'
+      -- quiet since the last live event, or since going live when that came later (greatest skips nulls)
+      quiet_since := greatest(last_good, s.stripe_live_since);
+      value := round(extract(epoch from p_now - quiet_since) / 60);
+      firing := quiet_since is null or quiet_since < p_now - r.window_interval;
+      summary := case when last_good is null or last_good < s.stripe_live_since
+                      then format('live for %s minutes, and no live-mode Stripe event received since (quiet period %s)',
+                                  coalesce(value::text, 'an unknown number of'), ops.interval_words(r.window_interval))
                       else format('no live-mode Stripe event for %s minutes (quiet period %s)', value, ops.interval_words(r.window_interval)) end;
-      detail := jsonb_build_object('livemode', true, 'last_event_at', last_good);
+      detail := jsonb_build_object('livemode', true, 'last_event_at', last_good, 'live_since', s.stripe_live_since);
     end if;
   when 'reconciliation_drift' then
     select count(*), coalesce(jsonb_object_agg(k.kind, k.n), '{}')

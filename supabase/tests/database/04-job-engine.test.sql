@@ -6,7 +6,7 @@
 -- cannot see (so never sends) the requests queued here.
 begin;
 set search_path = public, extensions;
-select plan(181);
+select plan(185);
 
 -- Committed jobs (seed, other runs) would blur counts: drop them for this transaction only.
 delete from ops.jobs;
@@ -571,6 +571,23 @@ select is((ops.purge_pipeline_history() ->> 'jobs')::int, 1, 'purge_pipeline_his
 select set_eq($$ select dedupe_key from ops.jobs where kind = 'pgtap.echo' $$,
   array['pgtap:purge_recent_done', 'pgtap:purge_old_dead', 'pgtap:purge_old_failed'],
   'only the job succeeded longer ago than the retention (14 days) is purged; dead and failed jobs stay');
+
+-- rate budgets and resolved findings have their retention too
+select ops.take_rate_tokens('pgtap:idle', 1, 5, 60000);
+select ops.take_rate_tokens('pgtap:busy', 1, 5, 60000);
+update ops.rate_limit_grants set granted_at = now() - interval '2 days' where bucket = 'pgtap:idle';
+insert into ops.reconciliation_findings (kind, object_id, next_action, status, resolved_at) values
+  ('amount_mismatch', 'pi_pgtap_old_resolved', 'none', 'resolved', now() - interval '91 days'),
+  ('amount_mismatch', 'pi_pgtap_new_resolved', 'none', 'resolved', now() - interval '89 days'),
+  ('amount_mismatch', 'pi_pgtap_old_open', 'none', 'open', null);
+update ops.reconciliation_findings set found_at = now() - interval '200 days' where object_id like 'pi_pgtap_%';
+select ok((ops.purge_pipeline_history() ->> 'rate_limit_buckets')::int >= 1, 'purge_pipeline_history reports idle rate buckets deleted');
+select set_eq($$ select bucket from ops.rate_limit_buckets where bucket like 'pgtap:%' $$, array['pgtap:busy'],
+  'a rate bucket whose grants are a day old goes with them; one taken a moment ago stays');
+select set_eq($$ select object_id from ops.reconciliation_findings where object_id like 'pi_pgtap_%' $$,
+  array['pi_pgtap_new_resolved', 'pi_pgtap_old_open'],
+  'findings resolved over 90 days ago are purged; newer resolved ones and open ones, however old, stay');
+select is(ops.take_rate_tokens('pgtap:idle', 1, 5, 60000), 0, 'a purged bucket is re-created by its next taker');
 
 -- ---------------------------------------------------------------- one job per queue key at a time
 insert into named_jobs (name, id) values

@@ -6,7 +6,7 @@
 -- cleared inside this transaction, which is rolled back.
 begin;
 set search_path = public, extensions;
-select plan(77);
+select plan(82);
 
 -- the injected clock
 create temp table clock (t timestamptz);
@@ -173,7 +173,15 @@ delete from ops.jobs where dedupe_key like 'pgtap:%';
 update ops.settings set stripe_livemode = false;
 select ok(not pg_temp.fires('stripe_quiet', pg_temp.t()), 'quiet: in test mode nothing fires, however quiet');
 update ops.settings set stripe_livemode = true;
+select ok((select stripe_live_since = now() from ops.settings), 'quiet: going live records when (stripe_live_since)');
 select ok(pg_temp.fires('stripe_quiet', pg_temp.t()), 'quiet: live, and no live event within 24 hours: fires');
+update ops.settings set stripe_live_since = pg_temp.t('-10 minutes');
+select ok(not pg_temp.fires('stripe_quiet', pg_temp.t()), 'quiet: live for 10 minutes with no live event yet: not yet (going live is no alert)');
+select ok(pg_temp.fires('stripe_quiet', pg_temp.t('1 day')), 'quiet: still no live event a day after going live: fires');
+select matches((ops.check_alert_rule(r, pg_temp.t('1 day'), pg_temp.t('1 day') - r.window_interval)).summary,
+  '^live for 1450 minutes, and no live-mode Stripe event received since', 'quiet: the summary says how long it has been live')
+  from ops.alert_rules r where r.rule = 'stripe_quiet';
+update ops.settings set stripe_live_since = pg_temp.t('-2 days');
 select pg_temp.evt('customer.updated', 'processed', pg_temp.t('-1 hour'), false);
 select ok(pg_temp.fires('stripe_quiet', pg_temp.t()), 'quiet: a test-mode event does not count while live');
 select pg_temp.evt('customer.updated', 'processed', pg_temp.t('-1 hour'), true);
@@ -181,6 +189,7 @@ select ok(not pg_temp.fires('stripe_quiet', pg_temp.t()), 'quiet: a live event a
 update ops.alert_rules set window_interval = interval '30 minutes' where rule = 'stripe_quiet';
 select ok(pg_temp.fires('stripe_quiet', pg_temp.t()), 'quiet: the quiet period is the rule''s window, which the founder sets');
 update ops.settings set stripe_livemode = false;
+select is((select stripe_live_since from ops.settings), null, 'quiet: back in test mode, stripe_live_since is cleared');
 delete from ops.stripe_events where event_id like 'evt_pgtap_%';
 
 -- ---------------------------------------------------------------- reconciliation_drift
