@@ -240,9 +240,8 @@ begin
   if not found then
     raise exception 'no order %', p_order_id using errcode = 'no_data_found';
   end if;
-  perform ops.resolve_order_review(p_order_id, p_accept, v_reason);
-  update ops.order_reviews r set decided_by = coalesce(auth.jwt() ->> 'email', auth.jwt() ->> 'sub') || ' (dashboard)'
-   where r.order_id = p_order_id and r.decided_at = now() and r.decided_by = current_user;
+  perform ops.resolve_order_review(p_order_id, p_accept, v_reason,
+                                   coalesce(auth.jwt() ->> 'email', auth.jwt() ->> 'sub') || ' (dashboard)');
   return ops.write_audit(case when p_accept then 'order.accept_review' else 'order.refuse_review' end, 'order:' || p_order_id,
                          v_before, (select to_jsonb(o) from public.orders o where o.id = p_order_id), v_reason);
 end
@@ -975,12 +974,11 @@ begin
   when 'dead_jobs' then
     -- alert notifications are left out: a dead one would keep this incident open by its own notice
     -- (it shows in pipeline_exceptions as communication degraded, and the incident in ops.alert_incidents)
-    select count(*), coalesce(jsonb_object_agg(k.kind, k.n), '{}'), min(k.since)
+    select coalesce(sum(k.n), 0), coalesce(jsonb_object_agg(k.kind, k.n), '{}'), min(k.since)
       into n, x, last_bad
       from (select j.kind, count(*) as n, min(j.updated_at) as since from ops.jobs j
              where j.status = 'dead' and coalesce(j.payload ->> 'entity', '') not like 'incident:%'
              group by j.kind) k;
-    select coalesce(sum((v.value)::bigint), 0) into n from jsonb_each_text(x) v;
     value := n;
     firing := n > r.threshold;
     summary := format('%s dead job%s', n, case when n = 1 then '' else 's' end);
@@ -999,11 +997,10 @@ begin
                       ops.interval_words(r.window_interval));
     detail := jsonb_build_object('event_ids', x, 'oldest_received_at', last_bad);
   when 'support_backlog' then
-    select count(*), coalesce(jsonb_object_agg(q.queue, q.n), '{}'), min(q.oldest)
+    select coalesce(sum(q.n), 0), coalesce(jsonb_object_agg(q.queue, q.n), '{}'), min(q.oldest)
       into n, x, last_bad
       from (select t.queue, count(*) as n, min(t.created_at) as oldest from public.support_tickets t
              where t.status = 'open' and t.created_at <= p_now - r.window_interval group by t.queue) q;
-    select coalesce(sum((v.value)::bigint), 0) into n from jsonb_each_text(x) v;
     value := n;
     firing := n > r.threshold;
     summary := format('%s ticket%s open for more than %s', n, case when n = 1 then '' else 's' end, ops.interval_words(r.window_interval));
@@ -1052,10 +1049,9 @@ begin
       detail := jsonb_build_object('livemode', true, 'last_event_at', last_good, 'live_since', s.stripe_live_since);
     end if;
   when 'reconciliation_drift' then
-    select count(*), coalesce(jsonb_object_agg(k.kind, k.n), '{}')
+    select coalesce(sum(k.n), 0), coalesce(jsonb_object_agg(k.kind, k.n), '{}')
       into n, x
       from (select f.kind, count(*) as n from ops.reconciliation_findings f where f.status = 'open' group by f.kind) k;
-    select coalesce(sum((v.value)::bigint), 0) into n from jsonb_each_text(x) v;
     value := n;
     firing := n > r.threshold;
     summary := format('%s open reconciliation finding%s', n, case when n = 1 then '' else 's' end);
@@ -2705,7 +2701,7 @@ CREATE FUNCTION ops.orders_notify() RETURNS trigger
     AS $$
 declare
   event_id text := nullif(current_setting('ops.stripe_event_id', true), '');
-  policy text := (ops.current_settings()).failed_payment_policy;
+  policy text;
 begin
   if new.buyer_id is null then
     return null;
@@ -2716,6 +2712,7 @@ begin
     perform ops.enqueue_notification('email', 'welcome', 'user:' || new.buyer_id, 'user:' || new.buyer_id);
   end if;
   if new.status = 'payment_failed' and old.status is distinct from 'payment_failed' then
+    policy := (ops.current_settings()).failed_payment_policy;
     if policy in ('email', 'both') then
       perform ops.enqueue_notification('email', 'payment_failed', coalesce('event:' || event_id, 'order:' || new.id),
         'user:' || new.buyer_id, jsonb_build_object('order_id', new.id));
@@ -3080,7 +3077,6 @@ begin
          events_checked_until = case when p_done then greatest(c.events_checked_until, c.pass_until) else c.events_checked_until end,
          pass_from = case when p_done then null else c.pass_from end,
          pass_until = case when p_done then null else c.pass_until end,
-         pass_started_at = case when p_done then null else c.pass_started_at end,
          run_stats = c.run_stats || jsonb_build_object(
            'events_listed', coalesce((c.run_stats ->> 'events_listed')::int, 0) + greatest(p_listed, 0),
            'recovered', coalesce((c.run_stats ->> 'recovered')::int, 0) + greatest(p_recovered, 0),
@@ -3130,7 +3126,6 @@ begin
     c.pass_from := greatest(coalesce(c.events_checked_until, now() - p_lookback), c.not_before, oldest);
     c.pass_until := now() - p_grace;
     c.pass_cursor := null;
-    c.pass_started_at := now();
     -- the last pass finished longer ago than Stripe keeps events: what fell in between cannot be recovered
     gap_from := greatest(c.events_checked_until, c.not_before);
     if gap_from < oldest then
@@ -3139,7 +3134,7 @@ begin
   end if;
   update ops.reconciliation_checkpoints
      set run_job_id = c.run_job_id, run_stats = c.run_stats, pass_from = c.pass_from, pass_until = c.pass_until,
-         pass_cursor = c.pass_cursor, pass_started_at = c.pass_started_at, updated_at = now()
+         pass_cursor = c.pass_cursor, updated_at = now()
    where scope = v_scope;
   return jsonb_build_object('scope', v_scope, 'pass_from', extract(epoch from c.pass_from)::bigint,
     'pass_until', extract(epoch from c.pass_until)::bigint, 'cursor', c.pass_cursor,
@@ -3885,10 +3880,10 @@ COMMENT ON FUNCTION ops.resolve_customer_review(p_customer_id uuid, p_note text)
 
 
 --
--- Name: resolve_order_review(uuid, boolean, text); Type: FUNCTION; Schema: ops; Owner: -
+-- Name: resolve_order_review(uuid, boolean, text, text); Type: FUNCTION; Schema: ops; Owner: -
 --
 
-CREATE FUNCTION ops.resolve_order_review(p_order_id uuid, p_accept boolean, p_note text) RETURNS text
+CREATE FUNCTION ops.resolve_order_review(p_order_id uuid, p_accept boolean, p_note text, p_decided_by text DEFAULT NULL::text) RETURNS text
     LANGUAGE plpgsql
     SET search_path TO ''
     AS $$
@@ -3910,8 +3905,8 @@ begin
     if not o.needs_review then
       raise exception 'order % has nothing to review', p_order_id using errcode = 'no_data_found';
     end if;
-    insert into ops.order_reviews (order_id, payment_ref, accepted, reason, note)
-    values (o.id, null, p_accept, o.review_reason, trim(p_note));
+    insert into ops.order_reviews (order_id, payment_ref, accepted, reason, note, decided_by)
+    values (o.id, null, p_accept, o.review_reason, trim(p_note), coalesce(p_decided_by, current_user));
     update public.orders set needs_review = false, review_reason = null where id = o.id;
     return o.status;
   end if;
@@ -3919,8 +3914,8 @@ begin
     raise exception 'order %: its payment % is confirmed and cannot be refused; refund it in Stripe (the order follows the refund), or accept to clear the review',
       p_order_id, subject.payment_ref using errcode = 'check_violation';
   end if;
-  insert into ops.order_reviews (order_id, payment_ref, accepted, reason, note)
-  values (o.id, subject.payment_ref, p_accept, subject.review, trim(p_note));
+  insert into ops.order_reviews (order_id, payment_ref, accepted, reason, note, decided_by)
+  values (o.id, subject.payment_ref, p_accept, subject.review, trim(p_note), coalesce(p_decided_by, current_user));
   return ops.recompute_order(o.id);
 end
 $$;
@@ -4323,7 +4318,6 @@ begin
   new.context := ctx || coalesce(new.context, '{}'::jsonb) - 'customer_id';
   new.ref := 'T-' || lpad(nextval('ops.support_ticket_ref_seq')::text, 6, '0');
   new.reopened_count := 0;
-  new.communication_degraded := false;
   new.last_message_at := now();
   return new;
 end
@@ -5261,7 +5255,7 @@ CREATE TABLE ops.endpoint_outcomes (
 -- Name: TABLE endpoint_outcomes; Type: COMMENT; Schema: ops; Owner: -
 --
 
-COMMENT ON TABLE ops.endpoint_outcomes IS 'Per-minute counts of refused (4xx) and failed (5xx) answers of our HTTP endpoints (the Stripe webhook), by reason; successes are the ledger. Purged after 7 days.';
+COMMENT ON TABLE ops.endpoint_outcomes IS 'Per-minute counts of refused (4xx) and failed (5xx) answers of our HTTP endpoints (stripe-webhook: 4xx and 5xx; support-intake, resend-webhook: 5xx), by reason; successes are the ledger. Purged after 7 days.';
 
 
 --
@@ -5991,7 +5985,6 @@ CREATE TABLE ops.reconciliation_checkpoints (
     pass_from timestamp with time zone,
     pass_until timestamp with time zone,
     pass_cursor text,
-    pass_started_at timestamp with time zone,
     run_job_id bigint,
     run_stats jsonb DEFAULT '{}'::jsonb NOT NULL,
     last_finished_at timestamp with time zone,
@@ -6270,7 +6263,6 @@ CREATE TABLE public.support_tickets (
     case_key text,
     follow_up_of uuid,
     reopened_count integer DEFAULT 0 NOT NULL,
-    communication_degraded boolean DEFAULT false NOT NULL,
     last_message_at timestamp with time zone,
     solved_at timestamp with time zone,
     closed_at timestamp with time zone,
@@ -7046,6 +7038,13 @@ CREATE INDEX job_attempts_job_idx ON ops.job_attempts USING btree (job_id, attem
 
 
 --
+-- Name: job_attempts_lease_lost_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX job_attempts_lease_lost_idx ON ops.job_attempts USING btree (finished_at) WHERE (outcome = 'lease_expired'::text);
+
+
+--
 -- Name: job_attempts_started_idx; Type: INDEX; Schema: ops; Owner: -
 --
 
@@ -7123,6 +7122,13 @@ CREATE INDEX jobs_running_idx ON ops.jobs USING btree (locked_until) WHERE (stat
 
 
 --
+-- Name: notifications_delivered_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX notifications_delivered_idx ON ops.notifications USING btree (channel, created_at) WHERE (status = ANY (ARRAY['sent'::text, 'captured'::text]));
+
+
+--
 -- Name: notifications_entity_idx; Type: INDEX; Schema: ops; Owner: -
 --
 
@@ -7190,6 +7196,13 @@ CREATE INDEX role_grants_user_idx ON ops.role_grants USING btree (user_id, grant
 --
 
 CREATE INDEX status_changes_entity_idx ON ops.status_changes USING btree (entity, changed_at);
+
+
+--
+-- Name: status_changes_money_moves_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX status_changes_money_moves_idx ON ops.status_changes USING btree (changed_at) WHERE (to_status = ANY (ARRAY['refunded'::text, 'partially_refunded'::text, 'disputed'::text]));
 
 
 --
@@ -7267,6 +7280,13 @@ CREATE INDEX orders_listing_idx ON public.orders USING btree (listing_id);
 --
 
 CREATE INDEX orders_needs_review_idx ON public.orders USING btree (created_at) WHERE needs_review;
+
+
+--
+-- Name: orders_paid_today_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX orders_paid_today_idx ON public.orders USING btree (paid_at) WHERE payment_confirmed;
 
 
 --
@@ -7392,7 +7412,7 @@ CREATE TRIGGER customers_200_enforce_billing_transition BEFORE INSERT OR UPDATE 
 -- Name: customers customers_210_apply_access_override; Type: TRIGGER; Schema: public; Owner: -
 --
 
-CREATE TRIGGER customers_210_apply_access_override BEFORE UPDATE ON public.customers FOR EACH ROW EXECUTE FUNCTION ops.apply_access_override();
+CREATE TRIGGER customers_210_apply_access_override BEFORE UPDATE OF billing_status, access_status, email, user_id, needs_review ON public.customers FOR EACH ROW EXECUTE FUNCTION ops.apply_access_override();
 
 
 --
@@ -7420,7 +7440,14 @@ CREATE TRIGGER customers_600_notify AFTER UPDATE OF billing_status ON public.cus
 -- Name: customers customers_700_status_history; Type: TRIGGER; Schema: public; Owner: -
 --
 
-CREATE TRIGGER customers_700_status_history AFTER INSERT OR UPDATE OF billing_status ON public.customers FOR EACH ROW EXECUTE FUNCTION ops.record_status_change('customer', 'billing_status');
+CREATE TRIGGER customers_700_status_history AFTER INSERT ON public.customers FOR EACH ROW EXECUTE FUNCTION ops.record_status_change('customer', 'billing_status');
+
+
+--
+-- Name: customers customers_701_status_change; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER customers_701_status_change AFTER UPDATE OF billing_status ON public.customers FOR EACH ROW WHEN ((old.billing_status IS DISTINCT FROM new.billing_status)) EXECUTE FUNCTION ops.record_status_change('customer', 'billing_status');
 
 
 --
@@ -7469,7 +7496,14 @@ CREATE TRIGGER orders_600_notify AFTER UPDATE OF status, amount_refunded ON publ
 -- Name: orders orders_700_status_history; Type: TRIGGER; Schema: public; Owner: -
 --
 
-CREATE TRIGGER orders_700_status_history AFTER INSERT OR UPDATE OF status ON public.orders FOR EACH ROW EXECUTE FUNCTION ops.record_status_change('order', 'status');
+CREATE TRIGGER orders_700_status_history AFTER INSERT ON public.orders FOR EACH ROW EXECUTE FUNCTION ops.record_status_change('order', 'status');
+
+
+--
+-- Name: orders orders_701_status_change; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER orders_701_status_change AFTER UPDATE OF status ON public.orders FOR EACH ROW WHEN ((old.status IS DISTINCT FROM new.status)) EXECUTE FUNCTION ops.record_status_change('order', 'status');
 
 
 --
@@ -7532,7 +7566,14 @@ CREATE TRIGGER support_tickets_600_notify AFTER INSERT ON public.support_tickets
 -- Name: support_tickets support_tickets_700_status_history; Type: TRIGGER; Schema: public; Owner: -
 --
 
-CREATE TRIGGER support_tickets_700_status_history AFTER INSERT OR UPDATE OF status ON public.support_tickets FOR EACH ROW EXECUTE FUNCTION ops.record_status_change('ticket', 'status');
+CREATE TRIGGER support_tickets_700_status_history AFTER INSERT ON public.support_tickets FOR EACH ROW EXECUTE FUNCTION ops.record_status_change('ticket', 'status');
+
+
+--
+-- Name: support_tickets support_tickets_701_status_change; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER support_tickets_701_status_change AFTER UPDATE OF status ON public.support_tickets FOR EACH ROW WHEN ((old.status IS DISTINCT FROM new.status)) EXECUTE FUNCTION ops.record_status_change('ticket', 'status');
 
 
 --
@@ -8901,6 +8942,8 @@ GRANT ALL ON FUNCTION ops.record_email_event(p_event_id text, p_type text, p_ema
 
 REVOKE ALL ON FUNCTION ops.record_endpoint_outcome(p_endpoint text, p_status integer, p_reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.record_endpoint_outcome(p_endpoint text, p_status integer, p_reason text) TO stripe_webhook;
+GRANT ALL ON FUNCTION ops.record_endpoint_outcome(p_endpoint text, p_status integer, p_reason text) TO support_intake;
+GRANT ALL ON FUNCTION ops.record_endpoint_outcome(p_endpoint text, p_status integer, p_reason text) TO provider_webhook;
 
 
 --
@@ -8992,10 +9035,10 @@ GRANT ALL ON FUNCTION ops.resolve_customer_review(p_customer_id uuid, p_note tex
 
 
 --
--- Name: FUNCTION resolve_order_review(p_order_id uuid, p_accept boolean, p_note text); Type: ACL; Schema: ops; Owner: -
+-- Name: FUNCTION resolve_order_review(p_order_id uuid, p_accept boolean, p_note text, p_decided_by text); Type: ACL; Schema: ops; Owner: -
 --
 
-REVOKE ALL ON FUNCTION ops.resolve_order_review(p_order_id uuid, p_accept boolean, p_note text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ops.resolve_order_review(p_order_id uuid, p_accept boolean, p_note text, p_decided_by text) FROM PUBLIC;
 
 
 --

@@ -32,6 +32,19 @@ export function loadEnv(): Record<string, string> {
 }
 
 const env = loadEnv();
+
+/** The functions' login roles (migrations create them nologin; the stack sets their passwords) and the
+ * env prefix of their settings: <PREFIX>_DB_PASSWORD here, <PREFIX>_DB_URL in the functions' env, whose
+ * pools name their sessions after it (application_name <prefix>_db_url). */
+export const LOGIN_ROLES = [
+  { role: "stripe_webhook", env: "STRIPE_WEBHOOK" },
+  { role: "pipeline_worker", env: "PIPELINE_WORKER" },
+  { role: "support_intake", env: "SUPPORT_INTAKE" },
+  { role: "provider_webhook", env: "PROVIDER_WEBHOOK" },
+  { role: "reconciler", env: "RECONCILER" },
+  { role: "dashboard", env: "DASHBOARD" },
+] as const;
+export type LoginRole = (typeof LOGIN_ROLES)[number]["role"];
 const num = (key: string, fallback: number) => (env[key] ? Number(env[key]) : fallback);
 
 // Supabase's well-known local JWT secret: local only, never a production value.
@@ -45,12 +58,17 @@ export const config = {
   /** First port of the range the function processes listen on (behind the gateway). */
   functionsPortBase: num("FUNCTIONS_PORT_BASE", 54400),
   dbPassword: env.POSTGRES_PASSWORD ?? "postgres",
-  webhookDbPassword: env.STRIPE_WEBHOOK_DB_PASSWORD ?? "local-stripe-webhook-password",
-  workerDbPassword: env.PIPELINE_WORKER_DB_PASSWORD ?? "local-pipeline-worker-password",
-  supportIntakeDbPassword: env.SUPPORT_INTAKE_DB_PASSWORD ?? "local-support-intake-password",
-  providerWebhookDbPassword: env.PROVIDER_WEBHOOK_DB_PASSWORD ?? "local-provider-webhook-password",
-  reconcilerDbPassword: env.RECONCILER_DB_PASSWORD ?? "local-reconciler-password",
-  dashboardDbPassword: env.DASHBOARD_DB_PASSWORD ?? "local-dashboard-password",
+  /** A login role's password: <PREFIX>_DB_PASSWORD, else a local one (e.g. local-stripe-webhook-password). */
+  roleDbPassword(role: LoginRole): string {
+    const prefix = LOGIN_ROLES.find((r) => r.role === role)!.env;
+    return env[`${prefix}_DB_PASSWORD`] ?? `local-${role.replace(/_/g, "-")}-password`;
+  },
+  /** A login role's connection URL: <PREFIX>_DB_URL, else the local database as that role. */
+  roleDbUrl(role: LoginRole): string {
+    const prefix = LOGIN_ROLES.find((r) => r.role === role)!.env;
+    return env[`${prefix}_DB_URL`] ??
+      `postgresql://${role}:${encodeURIComponent(this.roleDbPassword(role))}@127.0.0.1:${this.pgPort}/postgres`;
+  },
   /** The dashboard's HMAC key for CSRF tokens: a local one when none is configured. */
   dashboardSessionSecret: env.DASHBOARD_SESSION_SECRET ?? "local-dashboard-session-secret-not-for-production",
   jwtSecret: env.JWT_SECRET ?? LOCAL_JWT_SECRET,
@@ -79,30 +97,6 @@ export const config = {
   },
   get dbUrl() {
     return env.SUPABASE_DB_URL ?? `postgresql://postgres:${this.dbPassword}@127.0.0.1:${this.pgPort}/postgres`;
-  },
-  get webhookDbUrl() {
-    return env.STRIPE_WEBHOOK_DB_URL ??
-      `postgresql://stripe_webhook:${this.webhookDbPassword}@127.0.0.1:${this.pgPort}/postgres`;
-  },
-  get workerDbUrl() {
-    return env.PIPELINE_WORKER_DB_URL ??
-      `postgresql://pipeline_worker:${this.workerDbPassword}@127.0.0.1:${this.pgPort}/postgres`;
-  },
-  get supportIntakeDbUrl() {
-    return env.SUPPORT_INTAKE_DB_URL ??
-      `postgresql://support_intake:${this.supportIntakeDbPassword}@127.0.0.1:${this.pgPort}/postgres`;
-  },
-  get providerWebhookDbUrl() {
-    return env.PROVIDER_WEBHOOK_DB_URL ??
-      `postgresql://provider_webhook:${this.providerWebhookDbPassword}@127.0.0.1:${this.pgPort}/postgres`;
-  },
-  get reconcilerDbUrl() {
-    return env.RECONCILER_DB_URL ??
-      `postgresql://reconciler:${this.reconcilerDbPassword}@127.0.0.1:${this.pgPort}/postgres`;
-  },
-  get dashboardDbUrl() {
-    return env.DASHBOARD_DB_URL ??
-      `postgresql://dashboard:${this.dashboardDbPassword}@127.0.0.1:${this.pgPort}/postgres`;
   },
   get apiUrl() {
     return `http://127.0.0.1:${this.apiPort}`;

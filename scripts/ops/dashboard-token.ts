@@ -4,8 +4,7 @@
 // user who is not an admin is refused (making one is a decision: see README). On hosted Supabase,
 // sign in to your app as the admin instead and copy the session's access_token.
 import { randomUUID } from "node:crypto";
-import { SignJWT } from "jose";
-import { config } from "../lib/config.ts";
+import { config, userToken } from "../lib/config.ts";
 import { connect } from "../lib/db.ts";
 
 const email = process.argv[2]?.trim().toLowerCase();
@@ -39,18 +38,11 @@ try {
     );
     process.exit(1);
   }
-  const token = await new SignJWT({
-    sub: user.id,
+  const token = await userToken(user.id, {
     email,
-    role: "authenticated",
-    aud: "authenticated",
     app_metadata: { provider: "email", role: "admin" },
     session_id: randomUUID(),
-  })
-    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-    .setIssuedAt()
-    .setExpirationTime("1h")
-    .sign(new TextEncoder().encode(config.jwtSecret));
+  });
   console.error(`paste it into ${config.functionUrl("dashboard")} (valid for 1 hour):`);
   console.log(token);
 } finally {

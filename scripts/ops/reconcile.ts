@@ -3,6 +3,7 @@
 // kind, the checkpoint. Exits 1 when the run went dead or did not finish in time.
 import { config } from "../lib/config.ts";
 import { connect } from "../lib/db.ts";
+import { waitFor } from "../lib/wait.ts";
 
 const args = process.argv.slice(2);
 const timeoutArg = args.indexOf("--timeout");
@@ -57,35 +58,30 @@ try {
   const [{ id }] = await sql<{ id: string }[]>`select ops.enqueue_reconcile('npm run reconcile') as id`;
   const jobId = Number(id);
   console.log(`waiting for reconciliation job ${jobId} (ops.jobs; the reconcile function runs it)`);
-  const deadline = Date.now() + timeoutS * 1000;
+  type Job = { status: string; result: Summary | null; last_error: string | null; attempts: number };
   let lastNote = "";
-  for (;;) {
-    const [job] = await sql<{ status: string; result: Summary | null; last_error: string | null; attempts: number }[]>`
-      select status, result, last_error, attempts from ops.jobs where id = ${jobId}`;
-    if (job.status === "succeeded") {
-      const skipped = (job.result as { skipped?: string } | null)?.skipped;
-      if (skipped) {
-        console.error(`reconciliation (job ${jobId}) skipped: ${skipped}`);
-        process.exitCode = 1;
-      } else console.log(formatSummary(jobId, job.result ?? {}));
-      break;
-    }
-    if (job.status === "dead") {
-      console.error(`reconciliation job ${jobId} is dead after ${job.attempts} attempt(s): ${job.last_error}`);
+  let job: Job | undefined;
+  try {
+    job = await waitFor(`reconciliation job ${jobId}`, async () => {
+      [job] = await sql<Job[]>`select status, result, last_error, attempts from ops.jobs where id = ${jobId}`;
+      if (job.status === "succeeded" || job.status === "dead") return job;
+      const note = job.last_error ? `${job.status}: ${job.last_error}` : job.status;
+      if (note !== lastNote) console.log(`  ${note}`);
+      lastNote = note;
+    }, timeoutS * 1000);
+  } catch {
+    console.error(`reconciliation job ${jobId} did not finish within ${timeoutS} s (still ${job?.status}); it goes on`);
+    process.exitCode = 1;
+  }
+  if (job?.status === "succeeded") {
+    const skipped = (job.result as { skipped?: string } | null)?.skipped;
+    if (skipped) {
+      console.error(`reconciliation (job ${jobId}) skipped: ${skipped}`);
       process.exitCode = 1;
-      break;
-    }
-    const note = job.last_error ? `${job.status}: ${job.last_error}` : job.status;
-    if (note !== lastNote) console.log(`  ${note}`);
-    lastNote = note;
-    if (Date.now() > deadline) {
-      console.error(
-        `reconciliation job ${jobId} did not finish within ${timeoutS} s (still ${job.status}); it goes on`,
-      );
-      process.exitCode = 1;
-      break;
-    }
-    await new Promise((r) => setTimeout(r, 500));
+    } else console.log(formatSummary(jobId, job.result ?? {}));
+  } else if (job?.status === "dead") {
+    console.error(`reconciliation job ${jobId} is dead after ${job.attempts} attempt(s): ${job.last_error}`);
+    process.exitCode = 1;
   }
 } finally {
   await sql.end();

@@ -6,7 +6,7 @@ import http from "node:http";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { jwtVerify } from "jose";
-import { apiKeys, config, ROOT } from "../lib/config.ts";
+import { apiKeys, config, LOGIN_ROLES, ROOT } from "../lib/config.ts";
 import {
   DENO_RUN_PERMISSIONS,
   denoResolutionArgs,
@@ -35,12 +35,7 @@ function functionEnv(fn: Fn): NodeJS.ProcessEnv {
     SUPABASE_ANON_KEY: keys.anon,
     SUPABASE_SERVICE_ROLE_KEY: keys.serviceRole,
     SUPABASE_DB_URL: config.dbUrl,
-    STRIPE_WEBHOOK_DB_URL: config.webhookDbUrl,
-    PIPELINE_WORKER_DB_URL: config.workerDbUrl,
-    SUPPORT_INTAKE_DB_URL: config.supportIntakeDbUrl,
-    PROVIDER_WEBHOOK_DB_URL: config.providerWebhookDbUrl,
-    RECONCILER_DB_URL: config.reconcilerDbUrl,
-    DASHBOARD_DB_URL: config.dashboardDbUrl,
+    ...Object.fromEntries(LOGIN_ROLES.map((r) => [`${r.env}_DB_URL`, config.roleDbUrl(r.role)])),
     DASHBOARD_SESSION_SECRET: config.dashboardSessionSecret,
     // legacy HS256 projects set it as a secret; the local stack signs users' tokens with it
     JWT_SECRET: config.jwtSecret,

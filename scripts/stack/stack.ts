@@ -15,7 +15,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
-import { apiKeys, config, ROOT } from "../lib/config.ts";
+import { apiKeys, config, LOGIN_ROLES, ROOT } from "../lib/config.ts";
 import { connect } from "../lib/db.ts";
 
 const PG_BIN = "/usr/lib/postgresql/15/bin";
@@ -205,17 +205,8 @@ function ensureWorkerSecret(): string {
 async function configureDeployment() {
   const db = connect();
   try {
-    for (
-      const [role, password] of [
-        ["stripe_webhook", config.webhookDbPassword],
-        ["pipeline_worker", config.workerDbPassword],
-        ["support_intake", config.supportIntakeDbPassword],
-        ["provider_webhook", config.providerWebhookDbPassword],
-        ["reconciler", config.reconcilerDbPassword],
-        ["dashboard", config.dashboardDbPassword],
-      ]
-    ) {
-      await db.unsafe(`alter role ${role} with login password '${password.replace(/'/g, "''")}'`);
+    for (const { role } of LOGIN_ROLES) {
+      await db.unsafe(`alter role ${role} with login password '${config.roleDbPassword(role).replace(/'/g, "''")}'`);
     }
     const secrets: Record<string, string> = {
       functions_base_url: `${config.apiUrl}/functions/v1`,

@@ -519,8 +519,11 @@ $$;
 -- The operator's door for an order in review (run from Studio; see ops.pipeline_exceptions). Resolves
 -- the order's first open review, a decision on one payment: accept it (a mismatch then pays the order,
 -- a double payment or an order-less session is acknowledged) or refuse it (it does not pay the order:
--- refund it in Stripe). A flag set by hand is cleared. Returns the order's status after.
-create or replace function ops.resolve_order_review(p_order_id uuid, p_accept boolean, p_note text) returns text
+-- refund it in Stripe). A flag set by hand is cleared. Returns the order's status after. p_decided_by
+-- names who decided when it is not the database user (the dashboard passes the signed-in admin).
+drop function if exists ops.resolve_order_review(uuid, boolean, text);
+create or replace function ops.resolve_order_review(p_order_id uuid, p_accept boolean, p_note text,
+  p_decided_by text default null) returns text
 language plpgsql
 set search_path = ''
 as $$
@@ -542,8 +545,8 @@ begin
     if not o.needs_review then
       raise exception 'order % has nothing to review', p_order_id using errcode = 'no_data_found';
     end if;
-    insert into ops.order_reviews (order_id, payment_ref, accepted, reason, note)
-    values (o.id, null, p_accept, o.review_reason, trim(p_note));
+    insert into ops.order_reviews (order_id, payment_ref, accepted, reason, note, decided_by)
+    values (o.id, null, p_accept, o.review_reason, trim(p_note), coalesce(p_decided_by, current_user));
     update public.orders set needs_review = false, review_reason = null where id = o.id;
     return o.status;
   end if;
@@ -551,8 +554,8 @@ begin
     raise exception 'order %: its payment % is confirmed and cannot be refused; refund it in Stripe (the order follows the refund), or accept to clear the review',
       p_order_id, subject.payment_ref using errcode = 'check_violation';
   end if;
-  insert into ops.order_reviews (order_id, payment_ref, accepted, reason, note)
-  values (o.id, subject.payment_ref, p_accept, subject.review, trim(p_note));
+  insert into ops.order_reviews (order_id, payment_ref, accepted, reason, note, decided_by)
+  values (o.id, subject.payment_ref, p_accept, subject.review, trim(p_note), coalesce(p_decided_by, current_user));
   return ops.recompute_order(o.id);
 end
 $$;

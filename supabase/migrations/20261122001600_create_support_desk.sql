@@ -47,7 +47,6 @@ create table if not exists public.support_tickets (
   -- a closed ticket is final: a new message on it opens a follow-up that points back
   follow_up_of uuid references public.support_tickets (id) on delete set null,
   reopened_count integer not null default 0,
-  communication_degraded boolean not null default false,
   last_message_at timestamptz,
   solved_at timestamptz,
   closed_at timestamptz,
@@ -250,7 +249,6 @@ begin
   new.context := ctx || coalesce(new.context, '{}'::jsonb) - 'customer_id';
   new.ref := 'T-' || lpad(nextval('ops.support_ticket_ref_seq')::text, 6, '0');
   new.reopened_count := 0;
-  new.communication_degraded := false;
   new.last_message_at := now();
   return new;
 end

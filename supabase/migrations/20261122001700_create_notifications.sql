@@ -89,7 +89,7 @@ set search_path = ''
 as $$
 declare
   event_id text := nullif(current_setting('ops.stripe_event_id', true), '');
-  policy text := (ops.current_settings()).failed_payment_policy;
+  policy text;
 begin
   if new.buyer_id is null then
     return null;
@@ -100,6 +100,7 @@ begin
     perform ops.enqueue_notification('email', 'welcome', 'user:' || new.buyer_id, 'user:' || new.buyer_id);
   end if;
   if new.status = 'payment_failed' and old.status is distinct from 'payment_failed' then
+    policy := (ops.current_settings()).failed_payment_policy;
     if policy in ('email', 'both') then
       perform ops.enqueue_notification('email', 'payment_failed', coalesce('event:' || event_id, 'order:' || new.id),
         'user:' || new.buyer_id, jsonb_build_object('order_id', new.id));

@@ -33,15 +33,29 @@ begin
   return null;
 end
 $$;
+-- an insert always records; an update only when the status really changed (the WHEN clause, so an
+-- update that names the column without changing it, as ops.recompute_order's do, costs no call)
 drop trigger if exists orders_700_status_history on public.orders;
-create trigger orders_700_status_history after insert or update of status on public.orders
+create trigger orders_700_status_history after insert on public.orders
   for each row execute function ops.record_status_change('order', 'status');
+drop trigger if exists orders_701_status_change on public.orders;
+create trigger orders_701_status_change after update of status on public.orders
+  for each row when (old.status is distinct from new.status)
+  execute function ops.record_status_change('order', 'status');
 drop trigger if exists customers_700_status_history on public.customers;
-create trigger customers_700_status_history after insert or update of billing_status on public.customers
+create trigger customers_700_status_history after insert on public.customers
   for each row execute function ops.record_status_change('customer', 'billing_status');
+drop trigger if exists customers_701_status_change on public.customers;
+create trigger customers_701_status_change after update of billing_status on public.customers
+  for each row when (old.billing_status is distinct from new.billing_status)
+  execute function ops.record_status_change('customer', 'billing_status');
 drop trigger if exists support_tickets_700_status_history on public.support_tickets;
-create trigger support_tickets_700_status_history after insert or update of status on public.support_tickets
+create trigger support_tickets_700_status_history after insert on public.support_tickets
   for each row execute function ops.record_status_change('ticket', 'status');
+drop trigger if exists support_tickets_701_status_change on public.support_tickets;
+create trigger support_tickets_701_status_change after update of status on public.support_tickets
+  for each row when (old.status is distinct from new.status)
+  execute function ops.record_status_change('ticket', 'status');
 
 create or replace function ops.journey(p_query text)
 returns table (at timestamptz, source text, entity text, what text, detail text, correlation_id text)

@@ -71,7 +71,7 @@ create table if not exists ops.endpoint_outcomes (
   count bigint not null default 0 check (count >= 0),
   primary key (endpoint, minute, status_class, reason)
 );
-comment on table ops.endpoint_outcomes is 'Per-minute counts of refused (4xx) and failed (5xx) answers of our HTTP endpoints (the Stripe webhook), by reason; successes are the ledger. Purged after 7 days.';
+comment on table ops.endpoint_outcomes is 'Per-minute counts of refused (4xx) and failed (5xx) answers of our HTTP endpoints (stripe-webhook: 4xx and 5xx; support-intake, resend-webhook: 5xx), by reason; successes are the ledger. Purged after 7 days.';
 alter table ops.endpoint_outcomes enable row level security;
 create index if not exists endpoint_outcomes_minute_idx on ops.endpoint_outcomes (minute);
 
@@ -94,10 +94,13 @@ begin
   on conflict (endpoint, minute, status_class, reason) do update set count = o.count + 1;
 end
 $$;
-grant execute on function ops.record_endpoint_outcome(text, integer, text) to stripe_webhook;
+-- stripe-webhook counts refusals and failures; support-intake and resend-webhook their failures (5xx)
+grant execute on function ops.record_endpoint_outcome(text, integer, text) to stripe_webhook, support_intake, provider_webhook;
 
 -- dead jobs are looked at every minute: a small partial index instead of a scan of the queue
 create index if not exists jobs_dead_idx on ops.jobs (updated_at) where status = 'dead';
+-- and so are lost leases (failed_runs), among attempts kept for 14 days
+create index if not exists job_attempts_lease_lost_idx on ops.job_attempts (finished_at) where outcome = 'lease_expired';
 
 -- ---------------------------------------------------------------- default rules
 -- threshold / window_interval / min_count / clear_after mean what each rule's line below says.
@@ -108,7 +111,7 @@ values
    0.02, interval '15 minutes', 3, interval '5 minutes', 'critical', '{}',
    'Check ops.endpoint_outcomes by reason: signature = STRIPE_WEBHOOK_SECRET differs from the endpoint''s secret in Stripe; 5xx = the webhook''s logs and ops.settings vs STRIPE_LIVEMODE; failed applies are in ops.pipeline_exceptions.'),
   ('failed_runs',
-   'Our own functions failing: webhook 5xx answers, dispatches answered with an error or not at all, lost leases and undeliverable jobs; more than threshold in the window',
+   'Our own functions failing: 5xx answers of stripe-webhook, support-intake and resend-webhook, dispatches answered with an error or not at all, lost leases and undeliverable jobs; more than threshold in the window',
    3, interval '10 minutes', 1, interval '5 minutes', 'critical', '{webhook_failure_rate}',
    'Read the function logs around the incident; check the vault secrets functions_base_url and worker_secret, each worker''s WORKER_SECRET, and that the functions are deployed.'),
   ('sync_p95',
@@ -277,12 +280,11 @@ begin
   when 'dead_jobs' then
     -- alert notifications are left out: a dead one would keep this incident open by its own notice
     -- (it shows in pipeline_exceptions as communication degraded, and the incident in ops.alert_incidents)
-    select count(*), coalesce(jsonb_object_agg(k.kind, k.n), '{}'), min(k.since)
+    select coalesce(sum(k.n), 0), coalesce(jsonb_object_agg(k.kind, k.n), '{}'), min(k.since)
       into n, x, last_bad
       from (select j.kind, count(*) as n, min(j.updated_at) as since from ops.jobs j
              where j.status = 'dead' and coalesce(j.payload ->> 'entity', '') not like 'incident:%'
              group by j.kind) k;
-    select coalesce(sum((v.value)::bigint), 0) into n from jsonb_each_text(x) v;
     value := n;
     firing := n > r.threshold;
     summary := format('%s dead job%s', n, case when n = 1 then '' else 's' end);
@@ -301,11 +303,10 @@ begin
                       ops.interval_words(r.window_interval));
     detail := jsonb_build_object('event_ids', x, 'oldest_received_at', last_bad);
   when 'support_backlog' then
-    select count(*), coalesce(jsonb_object_agg(q.queue, q.n), '{}'), min(q.oldest)
+    select coalesce(sum(q.n), 0), coalesce(jsonb_object_agg(q.queue, q.n), '{}'), min(q.oldest)
       into n, x, last_bad
       from (select t.queue, count(*) as n, min(t.created_at) as oldest from public.support_tickets t
              where t.status = 'open' and t.created_at <= p_now - r.window_interval group by t.queue) q;
-    select coalesce(sum((v.value)::bigint), 0) into n from jsonb_each_text(x) v;
     value := n;
     firing := n > r.threshold;
     summary := format('%s ticket%s open for more than %s', n, case when n = 1 then '' else 's' end, ops.interval_words(r.window_interval));
@@ -354,10 +355,9 @@ begin
       detail := jsonb_build_object('livemode', true, 'last_event_at', last_good, 'live_since', s.stripe_live_since);
     end if;
   when 'reconciliation_drift' then
-    select count(*), coalesce(jsonb_object_agg(k.kind, k.n), '{}')
+    select coalesce(sum(k.n), 0), coalesce(jsonb_object_agg(k.kind, k.n), '{}')
       into n, x
       from (select f.kind, count(*) as n from ops.reconciliation_findings f where f.status = 'open' group by f.kind) k;
-    select coalesce(sum((v.value)::bigint), 0) into n from jsonb_each_text(x) v;
     value := n;
     firing := n > r.threshold;
     summary := format('%s open reconciliation finding%s', n, case when n = 1 then '' else 's' end);

@@ -39,7 +39,6 @@ create table if not exists ops.reconciliation_checkpoints (
   pass_from timestamptz,
   pass_until timestamptz,
   pass_cursor text,
-  pass_started_at timestamptz,
   -- the job whose counts run_stats holds (a job that defers itself carries on with them)
   run_job_id bigint,
   run_stats jsonb not null default '{}'::jsonb,
@@ -123,7 +122,6 @@ begin
     c.pass_from := greatest(coalesce(c.events_checked_until, now() - p_lookback), c.not_before, oldest);
     c.pass_until := now() - p_grace;
     c.pass_cursor := null;
-    c.pass_started_at := now();
     -- the last pass finished longer ago than Stripe keeps events: what fell in between cannot be recovered
     gap_from := greatest(c.events_checked_until, c.not_before);
     if gap_from < oldest then
@@ -132,7 +130,7 @@ begin
   end if;
   update ops.reconciliation_checkpoints
      set run_job_id = c.run_job_id, run_stats = c.run_stats, pass_from = c.pass_from, pass_until = c.pass_until,
-         pass_cursor = c.pass_cursor, pass_started_at = c.pass_started_at, updated_at = now()
+         pass_cursor = c.pass_cursor, updated_at = now()
    where scope = v_scope;
   return jsonb_build_object('scope', v_scope, 'pass_from', extract(epoch from c.pass_from)::bigint,
     'pass_until', extract(epoch from c.pass_until)::bigint, 'cursor', c.pass_cursor,
@@ -237,7 +235,6 @@ begin
          events_checked_until = case when p_done then greatest(c.events_checked_until, c.pass_until) else c.events_checked_until end,
          pass_from = case when p_done then null else c.pass_from end,
          pass_until = case when p_done then null else c.pass_until end,
-         pass_started_at = case when p_done then null else c.pass_started_at end,
          run_stats = c.run_stats || jsonb_build_object(
            'events_listed', coalesce((c.run_stats ->> 'events_listed')::int, 0) + greatest(p_listed, 0),
            'recovered', coalesce((c.run_stats ->> 'recovered')::int, 0) + greatest(p_recovered, 0),

@@ -37,7 +37,9 @@ $$;
 
 -- Runs after customers_200_enforce_billing_transition, which derived access from billing: an override
 -- in force replaces that; without one (none, ended or past its expiry) billing's access stands.
--- On every update, since 200 re-derives access whenever billing, email, user or review change.
+-- On updates of the columns 200 re-derives access from (billing, access, email, user, review), as 200
+-- fires on; an update of anything else (an invoice's last_paid_at) leaves access as it was. Granting,
+-- revoking and expiring an override touch access_status so that this runs.
 -- security definer: reads ops.access_overrides, which the app's roles cannot read.
 create or replace function ops.apply_access_override() returns trigger
 language plpgsql
@@ -50,7 +52,8 @@ begin
 end
 $$;
 drop trigger if exists customers_210_apply_access_override on public.customers;
-create trigger customers_210_apply_access_override before update on public.customers
+create trigger customers_210_apply_access_override
+  before update of billing_status, access_status, email, user_id, needs_review on public.customers
   for each row execute function ops.apply_access_override();
 
 -- ---------------------------------------------------------------- audit helpers (not granted)
@@ -144,6 +147,14 @@ select cron.schedule('ops-expire-access-overrides', '* * * * *', 'select ops.exp
 -- security_invoker views in ops, which the API does not expose (as ops.pipeline_health): Studio and
 -- service_role read them with their own privileges; the dashboard reads them through
 -- ops.dashboard_snapshot(). "Today" is the database's day (UTC on hosted Supabase).
+-- what the views below look up by time, on tables that only grow: small partial indexes, so a page
+-- load reads today's rows, not the history
+create index if not exists orders_paid_today_idx on public.orders (paid_at) where payment_confirmed;
+create index if not exists status_changes_money_moves_idx on ops.status_changes (changed_at)
+  where to_status in ('refunded', 'partially_refunded', 'disputed');
+create index if not exists notifications_delivered_idx on ops.notifications (channel, created_at)
+  where status in ('sent', 'captured');
+
 create or replace view ops.revenue_today with (security_invoker = true) as
 with since as (
   select date_trunc('day', now()) as t
@@ -379,9 +390,8 @@ begin
   if not found then
     raise exception 'no order %', p_order_id using errcode = 'no_data_found';
   end if;
-  perform ops.resolve_order_review(p_order_id, p_accept, v_reason);
-  update ops.order_reviews r set decided_by = coalesce(auth.jwt() ->> 'email', auth.jwt() ->> 'sub') || ' (dashboard)'
-   where r.order_id = p_order_id and r.decided_at = now() and r.decided_by = current_user;
+  perform ops.resolve_order_review(p_order_id, p_accept, v_reason,
+                                   coalesce(auth.jwt() ->> 'email', auth.jwt() ->> 'sub') || ' (dashboard)');
   return ops.write_audit(case when p_accept then 'order.accept_review' else 'order.refuse_review' end, 'order:' || p_order_id,
                          v_before, (select to_jsonb(o) from public.orders o where o.id = p_order_id), v_reason);
 end

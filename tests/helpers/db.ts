@@ -1,5 +1,5 @@
 // Direct access to the local stack's database for arranging and asserting (as the app or an operator would).
-import { config } from "../../scripts/lib/config.ts";
+import { config, LOGIN_ROLES, type LoginRole } from "../../scripts/lib/config.ts";
 import { connect } from "../../scripts/lib/db.ts";
 import { pendingOrders, SEED } from "../../scripts/lib/seed.ts";
 import { waitFor } from "../../scripts/lib/wait.ts";
@@ -31,16 +31,24 @@ export async function ledger(eventIds: string[]) {
 }
 
 /** The sessions a function's pool holds (application_name: the env name of its URL, lower case) are
- * all `role`'s, which is no superuser, bypasses no RLS and creates no role. Waits for the pool to open. */
-export async function expectNarrowSessions(app: string, role: string) {
+ * all `role`'s, which is no superuser, bypasses no RLS, creates no role and inherits no privilege of
+ * the roles it may become (authenticated, for support-intake and the dashboard). Waits for the pool. */
+export async function expectNarrowSessions(role: LoginRole) {
+  const app = `${LOGIN_ROLES.find((r) => r.role === role)!.env.toLowerCase()}_db_url`;
   const sessions = await waitFor(`a session of ${app}`, async () => {
     const rows = await sql`
-      select a.usename, r.rolsuper, r.rolbypassrls, r.rolcreaterole
+      select a.usename, r.rolsuper, r.rolbypassrls, r.rolcreaterole, r.rolinherit
         from pg_stat_activity a join pg_roles r on r.rolname = a.usename
        where a.application_name = ${app}`;
     return rows.length > 0 ? rows : undefined;
   }, 10_000);
   expect(sessions.map((s) => ({ ...s }))).toEqual(
-    sessions.map(() => ({ usename: role, rolsuper: false, rolbypassrls: false, rolcreaterole: false })),
+    sessions.map(() => ({
+      usename: role,
+      rolsuper: false,
+      rolbypassrls: false,
+      rolcreaterole: false,
+      rolinherit: false,
+    })),
   );
 }

@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { chargeRefunded } from "../../scripts/lib/scenarios.ts";
 import { type FakeHubSpot, startFakeHubSpot } from "../fakes/hubspot.ts";
 import { type FakeSlack, startFakeSlack } from "../fakes/slack.ts";
+import { signResendWebhook } from "../fakes/resend.ts";
+import { config } from "../../scripts/lib/config.ts";
 import { jobIds, newBuyer, paidOrder } from "../helpers/crm.ts";
 import { sql } from "../helpers/db.ts";
 import { restartGateway, waitFor } from "../helpers/stack.ts";
@@ -258,6 +260,48 @@ describe("alerts", () => {
     await evaluate();
     const [state] = await sql`select detail from ops.alert_rule_state where rule = 'webhook_failure_rate'`;
     expect(state.detail.answers_refused_or_failed["4xx:signature"]).toBeGreaterThanOrEqual(5);
+  });
+
+  test("a function other than the webhook failing (resend-webhook answering 500) counts as a failed run; its refusals do not", async () => {
+    const since = (await sql<{ t: Date }[]>`select now() as t`)[0].t;
+    const failures = async () =>
+      (await sql<{ n: number }[]>`
+        select coalesce(sum(count), 0)::int as n from ops.endpoint_outcomes
+         where endpoint = 'resend-webhook' and minute >= date_trunc('minute', ${since}::timestamptz)`)[0].n;
+    const before = await failures();
+    const body = JSON.stringify({
+      type: "email.delivered",
+      created_at: new Date().toISOString(),
+      data: { email_id: randomUUID(), to: [`fail-${run}@example.com`] },
+    });
+    const url = config.functionUrl("resend-webhook");
+    // refused: a forged signature is a 4xx, not a failure of ours
+    const forged = await fetch(url, {
+      method: "POST",
+      body,
+      headers: { ...signResendWebhook(body, config.resendWebhookSecret), "svix-signature": "v1,AAAA" },
+    });
+    expect(forged.status).toBe(400);
+    // failing: its role may no longer record events (a broken grant, as a bad migration would leave)
+    await sql`revoke execute on function ops.record_email_event(text, text, text[], boolean, text) from provider_webhook`;
+    try {
+      const res = await fetch(url, {
+        method: "POST",
+        body,
+        headers: signResendWebhook(body, config.resendWebhookSecret),
+      });
+      expect(res.status).toBe(500);
+    } finally {
+      await sql`grant execute on function ops.record_email_event(text, text, text[], boolean, text) to provider_webhook`;
+    }
+    expect(await failures()).toBe(before + 1);
+    const [{ status_class }] = await sql`
+      select status_class from ops.endpoint_outcomes
+       where endpoint = 'resend-webhook' and minute >= date_trunc('minute', ${since}::timestamptz)`;
+    expect(status_class).toBe("5xx");
+    const [c] = await sql`
+      select (ops.check_alert_rule(r, now(), ${since}::timestamptz)).detail from ops.alert_rules r where r.rule = 'failed_runs'`;
+    expect(Number(c.detail.endpoint_5xx)).toBeGreaterThanOrEqual(1);
   });
 
   test("many dead jobs are one dead_jobs incident, with one notice, and no per-job alert", async () => {

@@ -4,18 +4,10 @@
 // and ambiguous matches wait in review for an admin; linking is race-free under concurrency.
 import { afterAll, describe, expect, test } from "vitest";
 import { ledger, sql } from "../helpers/db.ts";
-import { deliver, event, type Evt, uid } from "../helpers/stripe.ts";
+import { deliver, deliverAll, event, uid } from "../helpers/stripe.ts";
 
 afterAll(() => sql.end());
 const t0 = () => Math.floor(Date.now() / 1000) - 3600;
-
-async function deliverAll(events: Evt[]) {
-  for (const e of events) {
-    const res = await deliver(e);
-    expect(res.status).toBe(200);
-    expect(res.body.status, `${e.type} ${e.id}`).toBe("processed");
-  }
-}
 
 /** An app user; confirmed users are leads (a customer row) at once. No email: a phone sign-up. */
 async function newUser(opts: { confirmed?: boolean; noEmail?: boolean } = {}) {

@@ -20,7 +20,7 @@ import {
   openTicket,
   orderInReview,
 } from "../helpers/dashboard.ts";
-import { sql } from "../helpers/db.ts";
+import { expectNarrowSessions, sql } from "../helpers/db.ts";
 import { waitFor } from "../helpers/stack.ts";
 import "../helpers/require-stack.ts";
 
@@ -375,20 +375,7 @@ describe("dashboard: the page", () => {
   test("the function connects as the dashboard role: no superuser, no RLS bypass, nothing but becoming authenticated", async () => {
     const { client } = await signedInAdmin();
     expect((await client.page()).res.status).toBe(200);
-    const sessions = await sql`
-      select a.usename, r.rolsuper, r.rolbypassrls, r.rolcreaterole, r.rolinherit
-        from pg_stat_activity a join pg_roles r on r.rolname = a.usename
-       where a.application_name = 'dashboard_db_url'`;
-    expect(sessions.length).toBeGreaterThan(0);
-    for (const s of sessions) {
-      expect(s).toEqual({
-        usename: "dashboard",
-        rolsuper: false,
-        rolbypassrls: false,
-        rolcreaterole: false,
-        rolinherit: false,
-      });
-    }
+    await expectNarrowSessions("dashboard");
     const [p] = await sql`
       select pg_has_role('dashboard', 'authenticated', 'member') as member,
              pg_has_role('dashboard', 'authenticated', 'usage') as inherits,

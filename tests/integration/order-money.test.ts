@@ -14,19 +14,11 @@ import {
   piSucceeded,
   refundEvent,
 } from "../../scripts/lib/scenarios.ts";
-import { deliver, event, type Evt, uid } from "../helpers/stripe.ts";
+import { deliverAll, event, type Evt, uid } from "../helpers/stripe.ts";
 
 afterAll(() => sql.end());
 const t0 = () => Math.floor(Date.now() / 1000) - 7 * 86400;
 const DAY = 86400;
-
-async function deliverAll(events: Evt[]) {
-  for (const e of events) {
-    const res = await deliver(e);
-    expect(res.status).toBe(200);
-    expect(res.body.status, `${e.type}: ${JSON.stringify(res.body)}`).toBe("processed");
-  }
-}
 
 /** Orders that name any of these Checkout sessions as theirs (a phantom order would). */
 async function ordersOfSessions(sessions: string[]) {

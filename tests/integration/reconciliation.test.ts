@@ -179,7 +179,7 @@ describe("recovering events the webhook never got", () => {
       expect(first.result.events_listed).toBe(500);
       expect(first.result.pages).toBe(20); // 500 events, 25 a page, each page once
       // the run used the reconciler role's pool (least-privilege.test.ts checks the other functions')
-      await expectNarrowSessions("reconciler_db_url", "reconciler");
+      await expectNarrowSessions("reconciler");
 
       const rows = await sql<{ event_id: string; source: string; status: string }[]>`
         select event_id, source, status from ops.stripe_events where event_id = any(${all.map((e) => e.id)})`;
@@ -337,7 +337,7 @@ describe("cross-checks against Stripe", () => {
       const all = [...paid.flatMap((p) => p.events), ...subEvents];
       fake.addEvents(all as never);
       await deliverAll(all);
-      const deal = await waitFor(
+      await waitFor(
         "the third order's CRM deal",
         async () => {
           const [d] = await sql`select order_id from ops.crm_deals where order_id = ${dealless}`;
@@ -346,7 +346,6 @@ describe("cross-checks against Stripe", () => {
         120_000,
         () => sweep(),
       );
-      expect(deal).toBeTruthy();
 
       // drift, one of each kind
       const session = (p: (typeof paid)[number]) =>

@@ -9,13 +9,10 @@ import { deliver, uid } from "../helpers/stripe.ts";
 
 afterAll(() => sql.end());
 
-test.each([
-  ["stripe_webhook", config.webhookDbUrl],
-  ["pipeline_worker", config.workerDbUrl],
-])(
+test.each(["stripe_webhook", "pipeline_worker"] as const)(
   "a session of %s has lock_timeout 3s, statement_timeout 15s, idle_in_transaction_session_timeout 30s",
-  async (role, url) => {
-    const db = connect(url, { max: 1 });
+  async (role) => {
+    const db = connect(config.roleDbUrl(role), { max: 1 });
     try {
       const [s] = await db`select current_user as role, current_setting('lock_timeout') as lock,
       current_setting('statement_timeout') as statement, current_setting('idle_in_transaction_session_timeout') as idle`;

@@ -1,7 +1,7 @@
 // The notification templates: every template renders from its job payload (subject, escaped HTML and a
 // text part; Slack texts), amounts with their currency, sender and reply-to from config, deterministic
 // output (Resend's idempotency key needs the same body on a retry), and bad payloads refused permanently.
-import { describe, expect, test } from "vitest";
+import { describe, expect, test, vi } from "vitest";
 import {
   notifyConfig,
   renderEmail,
@@ -142,7 +142,14 @@ describe("the template registry", () => {
   });
 
   test.each(Object.keys(templates) as TemplateName[])("%s renders the same message every time (no clock)", (name) => {
-    expect(renderNotification(name, samples[name], config)).toEqual(renderNotification(name, samples[name], config));
+    vi.useFakeTimers({ now: Date.parse("2026-11-22T10:00:00Z") });
+    try {
+      const first = renderNotification(name, samples[name], config);
+      vi.setSystemTime(Date.parse("2027-03-01T17:45:00Z")); // a later day, hour and minute
+      expect(renderNotification(name, samples[name], config)).toEqual(first);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 

@@ -122,16 +122,14 @@ async function showPage(deps: Deps, req: Request, url: URL): Promise<Response> {
   });
   const email = String(s.user.email ?? s.user.sub);
   const base = deps.site.publicUrl.href;
+  const csrf = await csrfToken(deps.site, s.token);
   return page({
     title: TITLE,
     header: html`<span>${email}</span><form method="post" action="${base}/signout">
-<input type="hidden" name="csrf" value="${await csrfToken(
-      deps.site,
-      s.token,
-    )}"><button type="submit">Sign out</button></form>`,
+<input type="hidden" name="csrf" value="${csrf}"><button type="submit">Sign out</button></form>`,
     body: dashboardBody({
       base,
-      csrf: await csrfToken(deps.site, s.token),
+      csrf,
       email,
       snapshot,
       query,

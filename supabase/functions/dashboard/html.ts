@@ -2,13 +2,10 @@
 // script), and the headers every answer carries (CSP with a per-answer style nonce, no framing, no
 // caching, no referrer to other sites).
 
+import { escapeHtml } from "../_shared/html.ts";
+
 /** Escapes text for HTML content and attribute values. */
-export function h(value: unknown): string {
-  return String(value ?? "").replace(
-    /[&<>"']/g,
-    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!,
-  );
-}
+export const h = escapeHtml;
 
 /** A fragment already escaped (built with h()). */
 export type Html = { html: string };

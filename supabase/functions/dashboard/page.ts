@@ -2,6 +2,8 @@
 // a form per override. Each form posts to /actions/<name> with the session's CSRF token and a reason.
 import { DURATIONS } from "./actions.ts";
 import { type Html, html } from "./html.ts";
+import { formatMoney } from "../_shared/providers/money.ts";
+import { formatUtc } from "../_shared/notify/layout.ts";
 
 type Row = Record<string, unknown>;
 export type Snapshot = {
@@ -31,21 +33,21 @@ export type View = {
   done?: string;
 };
 
-/** 2026-11-22 14:38 UTC, or a dash. */
+/** 2026-11-22 14:38 UTC (as in the emails), or a dash. */
 export function when(value: unknown): string {
   if (!value) return "—";
   const d = new Date(String(value));
-  return Number.isNaN(d.getTime()) ? String(value) : d.toISOString().slice(0, 16).replace("T", " ") + " UTC";
+  return Number.isNaN(d.getTime()) ? String(value) : formatUtc(d.toISOString());
 }
 
-/** An amount in the smallest currency unit, in its currency's digits. */
+/** An amount in Stripe's minor units, as the emails and the CRM show it (Stripe's exponent per
+ * currency: HUF has 2 digits there, where Intl says 0). */
 export function money(amount: unknown, currency: unknown): string {
-  const code = String(currency ?? "").toUpperCase();
+  const code = String(currency ?? "");
   try {
-    const f = new Intl.NumberFormat("en", { style: "currency", currency: code });
-    return f.format(Number(amount ?? 0) / 10 ** (f.resolvedOptions().maximumFractionDigits ?? 2));
+    return formatMoney(Number(amount ?? 0), code);
   } catch {
-    return `${amount} ${code}`;
+    return `${amount} ${code.toUpperCase()}`;
   }
 }
 

@@ -1,6 +1,7 @@
-// The reconcile function's configuration, read once per instance: the read-only Stripe key (its
-// prefix says the mode), where Stripe's API is (STRIPE_API_BASE, a fake in tests), the windows and
-// the time budget. Bad values fail the job permanently with a message that never holds the key.
+// The reconcile function's configuration, read at the start of each run (hourly, so a rotated key is
+// picked up without a restart): the read-only Stripe key (its prefix says the mode), where Stripe's API
+// is (STRIPE_API_BASE, a fake in tests), the windows and the time budget. Bad values fail the job
+// permanently with a message that never holds the key.
 import { permanent } from "../_shared/providers/error.ts";
 
 export type ReconcileSettings = {

@@ -2,6 +2,7 @@
 // address (ops.email_suppressions), so later emails to it are skipped and visible; every event is
 // recorded once by its delivery id and answered 2xx.
 import { connect } from "../_shared/db.ts";
+import { answerCounter } from "../_shared/http/outcomes.ts";
 import { serve } from "../_shared/http/serve.ts";
 import { parseResendWebhookSecrets, verifyResendWebhook } from "../_shared/notify/resend-webhook.ts";
 
@@ -18,4 +19,9 @@ serve("resend-webhook", async (req, body) => {
     body: { received: true, outcome },
     log: { delivery_id: event.deliveryId, type: event.type, outcome },
   };
-}, { maxBodyBytes: 256 * 1024, internalMessage: "internal error: the event was not recorded, retry later" });
+}, {
+  maxBodyBytes: 256 * 1024,
+  internalMessage: "internal error: the event was not recorded, retry later",
+  // failures (5xx) count in the failed_runs alert; a refused signature is Resend's or an attacker's
+  onAnswered: answerCounter(sql, "resend-webhook", { from: 500 }),
+});

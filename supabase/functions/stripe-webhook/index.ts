@@ -2,7 +2,7 @@
 import { connect } from "../_shared/db.ts";
 import { serve } from "../_shared/http/serve.ts";
 import { ingestStripeEvent } from "./ingest.ts";
-import { answerCounter } from "./outcomes.ts";
+import { answerCounter } from "../_shared/http/outcomes.ts";
 import { sanitizeNulEscapes } from "../_shared/stripe/sanitize.ts";
 import { parseScope } from "./scope.ts";
 import { parseSecrets, verifyStripeEvent } from "./signature.ts";

@@ -2,6 +2,7 @@
 // one enriched ticket, written as that user under RLS. verify_jwt is off at the gateway so browsers'
 // CORS preflights reach us; the function verifies the user's token itself.
 import { connect } from "../_shared/db.ts";
+import { answerCounter } from "../_shared/http/outcomes.ts";
 import { handle } from "../_shared/http/serve.ts";
 import { createUserJwtVerifier, userJwtConfig } from "../_shared/http/user-jwt.ts";
 import { parseOrigins, withCors } from "./cors.ts";
@@ -21,6 +22,8 @@ Deno.serve(withCors(
     {
       maxBodyBytes: 64 * 1024,
       internalMessage: "internal error: the request was not recorded, retry later",
+      // failures (5xx) count in the failed_runs alert; refusals are the caller's business
+      onAnswered: answerCounter(sql, "support-intake", { from: 500 }),
     },
   ),
 ));

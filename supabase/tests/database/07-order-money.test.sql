@@ -187,7 +187,7 @@ select is((select o.needs_review from public.orders o join ops.checkout_sessions
   'and clears its review');
 
 -- ---------------------------------------------------------------- grants
-select ok(not has_function_privilege(r, 'ops.resolve_order_review(uuid, boolean, text)', 'execute'),
+select ok(not has_function_privilege(r, 'ops.resolve_order_review(uuid, boolean, text, text)', 'execute'),
           r || ' cannot resolve order reviews')
   from unnest(array['anon', 'authenticated', 'service_role', 'stripe_webhook', 'pipeline_worker']) as r;
 select ok(not has_table_privilege(r, t, 'select'), r || ' cannot read ' || t)

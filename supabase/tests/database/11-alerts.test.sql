@@ -6,7 +6,7 @@
 -- cleared inside this transaction, which is rolled back.
 begin;
 set search_path = public, extensions;
-select plan(82);
+select plan(85);
 
 -- the injected clock
 create temp table clock (t timestamptz);
@@ -76,9 +76,20 @@ insert into ops.jobs (kind, dedupe_key, status, max_attempts, run_at, unclaimed_
 values ('crm.deal', 'pgtap:undeliverable', 'dead', 15, pg_temp.t('-40 minutes'), 8, pg_temp.t('-1 minute'));
 select ok(pg_temp.fires('failed_runs', pg_temp.t()), 'failed runs: 3 lost leases and an undeliverable job are 4: fires');
 select ok(not pg_temp.fires('failed_runs', pg_temp.t('11 minutes')), 'failed runs: clears after its 10 minutes');
-select pg_temp.attempt(pg_temp.job('crm.contact', 'failed'), 'failed', pg_temp.t('-1 minute')) from generate_series(1, 5);
-select ok(not pg_temp.fires('failed_runs', pg_temp.t('11 minutes')), 'failed runs: a provider''s errors (failed attempts) are not our failed runs');
 delete from ops.jobs where dedupe_key like 'pgtap:%';
+-- inside the window, alone: five failed attempts would fire the rule if they counted
+select pg_temp.attempt(pg_temp.job('crm.contact', 'failed'), 'failed', pg_temp.t('-1 minute')) from generate_series(1, 5);
+select ok(not pg_temp.fires('failed_runs', pg_temp.t()), 'failed runs: a provider''s errors (failed attempts) are not our failed runs');
+delete from ops.jobs where dedupe_key like 'pgtap:%';
+-- dispatches our worker functions answered with an error, or not at all
+insert into net._http_response (id, status_code, content, created)
+select 2100000000 + g, case when g = 4 then null else 500 end, 'worker failed', pg_temp.t('-1 minute') from generate_series(1, 4) g;
+select ok(not pg_temp.fires('failed_runs', pg_temp.t('11 minutes')), 'failed runs: failed dispatches age out of the window');
+select is((ops.check_alert_rule(r, pg_temp.t(), pg_temp.t() - r.window_interval)).detail ->> 'dispatches_failed', '4',
+  'failed runs: worker dispatches answered 5xx or not at all count')
+  from ops.alert_rules r where r.rule = 'failed_runs';
+select ok(pg_temp.fires('failed_runs', pg_temp.t()), 'failed runs: 4 failed dispatches are more than 3: fires');
+delete from net._http_response where id > 2100000000 and id <= 2100000004;
 
 -- ---------------------------------------------------------------- sync_p95
 create function pg_temp.synced(p_seconds int, p_attempts int default 1) returns void language plpgsql as $$

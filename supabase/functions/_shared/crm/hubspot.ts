@@ -32,6 +32,7 @@ import { classifyResponse, classifyThrown, permanent, ProviderError } from "../p
 import type { RateBudget } from "../providers/rate-budget.ts";
 import { redact } from "../providers/redact.ts";
 import { formatMinorUnits } from "../providers/money.ts";
+import { escapeHtml } from "../html.ts";
 import {
   checkDeal,
   checkNote,
@@ -151,10 +152,6 @@ function rateLimitWaitMs(headers: Headers, text: string): number {
   if (str(parseJson(text)?.policyName) === "DAILY") return DAILY_LIMIT_WAIT_MS;
   const interval = Number(headers.get("x-hubspot-ratelimit-interval-milliseconds"));
   return Number.isFinite(interval) && interval > 0 ? interval : 10_000;
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 }
 
 export function createHubSpotAdapter(

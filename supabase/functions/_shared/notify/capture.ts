@@ -1,7 +1,6 @@
 // Local capture of notifications (the default without provider keys): what would be sent is handed to
 // an injected recorder (the worker's: ops.notification_captures), and a stable id is derived from the key.
-import { captureId } from "../providers/capture.ts";
-import { ProviderError } from "../providers/error.ts";
+import { capture as captureCall } from "../providers/capture.ts";
 import {
   checkEmail,
   checkSlack,
@@ -25,21 +24,14 @@ export type NotificationRecorder = (
   body: Record<string, unknown>,
 ) => Promise<void>;
 
-async function capture(
+/** The providers' capture (a stable id per key; a failed recorder is retryable), recording as notify does. */
+function capture(
   record: NotificationRecorder,
   channel: NotificationChannel,
   key: string,
   body: Record<string, unknown>,
 ): Promise<string> {
-  const id = await captureId(channel, key);
-  try {
-    await record(channel, key, { id, ...body });
-  } catch (cause) {
-    const name = cause instanceof Error ? cause.name : typeof cause;
-    // a failed database write is worth another attempt; its message may hold data, so only its kind
-    throw new ProviderError(`capture ${channel}: the recorder failed (${name})`, { retryable: true, cause });
-  }
-  return id;
+  return captureCall((r) => record(channel, r.key, { id: r.externalId, ...r.payload }), channel, key, body);
 }
 
 export function createCaptureEmailAdapter(record: NotificationRecorder): EmailAdapter {

@@ -42,7 +42,7 @@ export interface SlackAdapter {
 
 /** Resend's limit (256) for every provider: printable ASCII without spaces, e.g. "notify:payment_receipt:<order>:<email>". */
 export const IDEMPOTENCY_KEY_RE = /^[\x21-\x7e]{1,256}$/;
-const ADDRESS_RE = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:".]+(\.[^\s@<>()[\]\\,;:".]+)+$/;
+export const ADDRESS_RE = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:".]+(\.[^\s@<>()[\]\\,;:".]+)+$/;
 const TAG_RE = /^[A-Za-z0-9_-]{1,256}$/;
 const HEADER_BREAK_RE = /[\r\n]/;
 const MAX_SUBJECT_CHARS = 998; // one header line (RFC 5322)

@@ -1,5 +1,6 @@
 // One email body rendered twice, as HTML (every value escaped) and as its plain-text part, so the two
 // always say the same; plus the escaping and date formats the Slack texts use.
+import { escapeHtml } from "../html.ts";
 
 export type EmailBody = {
   /** "Hi Jane," */
@@ -14,11 +15,6 @@ export type EmailBody = {
 };
 
 export type Signature = { appName: string; appUrl: string };
-
-export function escapeHtml(text: string): string {
-  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;")
-    .replace(/'/g, "&#39;");
-}
 
 /** Slack mrkdwn treats &, < and > as control characters (links, mentions): escaped, text shows as sent. */
 export function escapeSlack(text: string): string {

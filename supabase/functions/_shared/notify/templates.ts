@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { permanent } from "../providers/error.ts";
 import { formatMoney } from "../providers/money.ts";
-import type { EmailMessage, SlackMessage } from "./contract.ts";
+import { ADDRESS_RE, type EmailMessage, type SlackMessage } from "./contract.ts";
 import { type EmailBody, escapeSlack, formatUtc, oneLine, renderBody } from "./layout.ts";
 
 export type NotifyConfig = {
@@ -23,11 +23,10 @@ export type NotifyConfig = {
 };
 
 type Env = Record<string, string | undefined>;
-const CONFIG_EMAIL_RE = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:".]+(\.[^\s@<>()[\]\\,;:".]+)+$/;
 
 function configEmail(env: Env, name: string, fallback?: string): string | undefined {
   const value = env[name]?.trim().toLowerCase() || fallback;
-  if (value !== undefined && !CONFIG_EMAIL_RE.test(value)) throw new Error(`${name} is not an email address`);
+  if (value !== undefined && !ADDRESS_RE.test(value)) throw new Error(`${name} is not an email address`);
   return value;
 }
 
@@ -402,10 +401,6 @@ export const templates = {
 } as const;
 
 export type TemplateName = keyof typeof templates;
-export type EmailTemplateName = { [K in TemplateName]: (typeof templates)[K]["channel"] extends "email" ? K : never }[
-  TemplateName
-];
-export type SlackTemplateName = Exclude<TemplateName, EmailTemplateName>;
 
 export function isTemplateName(name: string): name is TemplateName {
   return Object.hasOwn(templates, name);
