@@ -23,3 +23,60 @@ begin
 end
 $$;
 grant usage on schema ops to stripe_webhook;
+
+-- ---------------------------------------------------------------- registries
+-- A feature registers itself in a row naming its function (an alert rule's check, a reconciliation
+-- finding kind's verdicts, a retention policy's purge) instead of a central function knowing every
+-- feature. A row naming a function of the wrong shape is refused when it is written (a typo in Studio
+-- is an error there, not a failing caller every minute).
+
+-- A function's shape: its argument types and what it returns, out parameters by name and type
+-- ("(jsonb) returns setof object_id text, problem boolean"); null for no such function.
+create or replace function ops.function_shape(p_fn regprocedure) returns text
+language sql stable
+set search_path = ''
+as $$
+  select format('(%s) returns %s%s', pg_catalog.oidvectortypes(p.proargtypes),
+                case when p.proretset then 'setof ' end,
+                coalesce((select string_agg(a.name || ' ' || pg_catalog.format_type(a.type, null), ', ' order by a.i)
+                            from unnest(p.proallargtypes, p.proargnames, p.proargmodes)
+                                 with ordinality as a(type, name, mode, i)
+                           where a.mode in ('o', 'b', 't')),
+                         pg_catalog.format_type(p.prorettype, null)))
+    from pg_catalog.pg_proc p
+   where p.oid = p_fn
+$$;
+
+-- Refuses p_fn unless it is a function of schema ops (where only migrations create functions: the
+-- callers run it as the owner, from pg_cron) with p_shape.
+create or replace function ops.require_function_shape(p_fn regprocedure, p_shape text, p_what text) returns void
+language plpgsql stable
+set search_path = ''
+as $$
+declare
+  fn_shape text := ops.function_shape(p_fn);
+begin
+  if fn_shape is null or fn_shape <> p_shape
+     or (select p.pronamespace from pg_catalog.pg_proc p where p.oid = p_fn) <> 'ops'::regnamespace then
+    raise exception '% must be a function of schema ops shaped %', p_what, p_shape
+      using errcode = 'invalid_parameter_value',
+            detail = format('%s is %s', p_fn, coalesce(fn_shape, 'no function')),
+            hint = 'Name a function of that shape (schema, name and argument types: ops.f(jsonb)), or create it first.';
+  end if;
+end
+$$;
+
+-- The name a registered function is called by (ops.f), or an error naming the row's function when it
+-- was dropped since: a regprocedure column does not keep its function alive.
+create or replace function ops.registered_function(p_fn regprocedure, p_what text) returns text
+language plpgsql stable
+set search_path = ''
+as $$
+begin
+  if not exists (select 1 from pg_catalog.pg_proc p where p.oid = p_fn) then
+    raise exception '% names function %, which no longer exists', p_what, p_fn::oid
+      using errcode = 'undefined_function';
+  end if;
+  return p_fn::regproc::text;
+end
+$$;

@@ -6,7 +6,7 @@
 -- cleared inside this transaction, which is rolled back.
 begin;
 set search_path = public, extensions;
-select plan(85);
+select plan(89);
 
 -- the injected clock
 create temp table clock (t timestamptz);
@@ -289,6 +289,27 @@ update ops.alert_incidents set status = 'resolved', resolved_at = pg_temp.t('21 
 select is((select count(*)::int from ops.jobs where payload ->> 'template' like '%alert_resolved'
             and payload ->> 'entity' = 'incident:' || (select max(id) from ops.alert_incidents where rule = 'webhook_failure_rate')), 2,
   'a resolve by hand sends its two notices once');
+
+-- a rule is a row and a function: the row's check_fn is checked when written, and a failing check
+-- is that rule's error only
+select is_empty($$ select rule from ops.alert_rules where rule not like 'pgtap%' and rule not like 'dash_%'
+                     and check_fn::text not like 'ops.alert_check_' || rule || '(%' $$,
+  'each default rule names its own check function, ops.alert_check_<rule>');
+select throws_ok($$ update ops.alert_rules set check_fn = 'ops.interval_words(interval)' where rule = 'dead_jobs' $$,
+  '22023', null, 'a check_fn of another shape is refused when written');
+create function ops.alert_check_pgtap_boom(r ops.alert_rules, p_now timestamptz, p_since timestamptz,
+  out firing boolean, out value numeric, out summary text, out detail jsonb, out recovered boolean)
+language plpgsql as $$ begin raise exception 'pgtap boom'; end $$;
+update ops.alert_rules set enabled = rule in ('dead_jobs', 'crm_failure_rate');
+update ops.alert_rules set check_fn = 'ops.alert_check_pgtap_boom(ops.alert_rules,timestamptz,timestamptz)'
+ where rule = 'dead_jobs';
+set local client_min_messages = error;
+select results_eq($$ select rule, action = 'error' from ops.evaluate_alerts(pg_temp.t('2 hours')) order by rule $$,
+  $$ values ('crm_failure_rate'::text, false), ('dead_jobs', true) $$,
+  'evaluator: a failing check is its rule''s error, and the other rules are evaluated all the same');
+reset client_min_messages;
+select is((select summary from ops.alert_rule_state where rule = 'dead_jobs'), 'check failed: pgtap boom',
+  'evaluator: the failure shows in the rule''s state (ops.alert_status)');
 
 -- the counter door
 select throws_ok($$ select ops.record_endpoint_outcome('stripe-webhook', 200, 'ok') $$, '22023', null,
