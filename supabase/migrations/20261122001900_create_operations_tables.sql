@@ -37,8 +37,8 @@ create index if not exists alert_incidents_opened_idx on ops.alert_incidents (op
 
 create table if not exists ops.reconciliation_findings (
   id bigint generated always as identity primary key,
-  kind text not null check (kind in ('missing_event_recovered', 'amount_mismatch', 'order_without_payment',
-                                     'payment_without_order', 'crm_deal_missing', 'billing_status_drift')),
+  -- one of ops.reconciliation_kinds (migration 2100 adds the foreign key with the kinds)
+  kind text not null,
   -- the Stripe object (evt_, cs_, pi_, sub_) or our row the finding is about: one finding per (kind, object)
   object_id text not null,
   order_id uuid,

@@ -1,7 +1,8 @@
 -- Reconciliation against Stripe (#10): the `reconcile` job kind, run by the reconcile function as the
 -- login role `reconciler`; the checkpoint of its pass over Stripe's events; the doors it calls (which
 -- listed events the ledger lacks, ingest them as source 'reconciliation', advance the checkpoint, record
--- the cross-checks' findings); and pg_cron's hourly enqueue. Adds rows to ops.job_kinds; changes no data.
+-- the cross-checks' findings, one verdict function per finding kind, registered in
+-- ops.reconciliation_kinds); and pg_cron's hourly enqueue. Adds rows to ops.job_kinds; changes no data.
 
 insert into ops.job_kinds (kind, function_name, max_attempts, timeout_ms, lease_seconds, backoff_base_ms, backoff_max_ms)
 -- lease 300 s: one invocation works for at most RECONCILE_BUDGET_MS (90 s by default), then defers itself
@@ -291,130 +292,225 @@ begin
 end
 $$;
 
--- The cross-checks' verdicts: one row per (kind, object) examined, with whether it is a problem now.
+-- ---------------------------------------------------------------- the cross-checks: one function per kind
+-- Each finding kind is a row of ops.reconciliation_kinds naming its verdict function, which judges the
+-- objects the cross-checks examined: one row per object, with whether it is a problem now. Every verdict
+-- function has one shape (the kinds' trigger enforces it):
+--   (p_objects jsonb) returns table (object_id text, problem boolean, order_id uuid, customer_id uuid,
+--                                    detail jsonb, next_action text)
 -- p_objects: {checks_from (epoch), not_before (epoch or null), sessions, payment_intents,
 -- subscriptions (Stripe's complete list of subscriptions not canceled)}, each a compact object
--- (reconcile/stripe.ts); an object Stripe answered 404 for is {id, missing: true}.
-create or replace function ops.reconcile_verdicts(p_objects jsonb)
-returns table (kind text, object_id text, problem boolean, order_id uuid, customer_id uuid, detail jsonb, next_action text)
-language plpgsql
-stable
+-- (reconcile/stripe.ts); an object Stripe answered 404 for is {id, missing: true}. A new kind is a
+-- function of that shape and a row:
+--   insert into ops.reconciliation_kinds (kind, description, verdict_fn)
+--   values ('my_kind', '...', 'ops.reconcile_verdicts_my_kind(jsonb)');
+
+-- The Stripe objects of p_objects, as rows.
+create or replace function ops.reconcile_sessions(p_objects jsonb)
+returns table (id text, status text, payment_status text, mode text, amount_total bigint, currency text,
+               payment_intent text, order_ref text, created bigint, missing boolean)
+language sql immutable
 set search_path = ''
 as $$
-#variable_conflict use_column
-declare
-  since timestamptz := to_timestamp((p_objects ->> 'checks_from')::bigint);
-  floor_at timestamptz := to_timestamp((p_objects ->> 'not_before')::bigint);
-begin
-  return query
+  select x.* from jsonb_to_recordset(coalesce(p_objects -> 'sessions', '[]')) as x(
+    id text, status text, payment_status text, mode text, amount_total bigint, currency text,
+    payment_intent text, order_ref text, created bigint, missing boolean)
+$$;
+create or replace function ops.reconcile_payment_intents(p_objects jsonb)
+returns table (id text, status text, amount bigint, amount_received bigint, currency text, order_ref text,
+               created bigint, missing boolean)
+language sql immutable
+set search_path = ''
+as $$
+  select x.* from jsonb_to_recordset(coalesce(p_objects -> 'payment_intents', '[]')) as x(
+    id text, status text, amount bigint, amount_received bigint, currency text, order_ref text,
+    created bigint, missing boolean)
+$$;
+create or replace function ops.reconcile_subscriptions(p_objects jsonb)
+returns table (id text, status text, customer text, created bigint)
+language sql immutable
+set search_path = ''
+as $$
+  select x.* from jsonb_to_recordset(coalesce(p_objects -> 'subscriptions', '[]')) as x(
+    id text, status text, customer text, created bigint)
+$$;
+
+-- Open findings of p_kind whose Stripe object Stripe no longer has: nothing left to compare, so they
+-- are fine (an order such an object paid is judged by order_without_payment).
+create or replace function ops.reconcile_gone_verdicts(p_kind text, p_objects jsonb)
+returns table (object_id text, problem boolean, order_id uuid, customer_id uuid, detail jsonb, next_action text)
+language sql stable
+set search_path = ''
+as $$
+  select f.object_id, false, f.order_id, f.customer_id, f.detail, f.next_action
+    from ops.reconciliation_findings f
+   where f.status = 'open' and f.kind = p_kind
+     and (exists (select 1 from ops.reconcile_sessions(p_objects) s where s.id = f.object_id and s.missing)
+          or exists (select 1 from ops.reconcile_payment_intents(p_objects) p where p.id = f.object_id and p.missing))
+$$;
+
+-- amount_mismatch: what Stripe charged (paid sessions, succeeded payment intents) against the order's
+-- amount_charged; an order in review is the review's, not drift
+create or replace function ops.reconcile_verdicts_amount_mismatch(p_objects jsonb)
+returns table (object_id text, problem boolean, order_id uuid, customer_id uuid, detail jsonb, next_action text)
+language sql stable
+set search_path = ''
+as $$
+  select y.id,
+         o.payment_confirmed
+           and (o.amount_charged is distinct from y.charged or o.currency_charged is distinct from y.currency),
+         o.id, null::uuid,
+         jsonb_build_object('stripe_amount', y.charged, 'stripe_currency', y.currency,
+                            'order_amount_charged', o.amount_charged, 'order_currency_charged', o.currency_charged,
+                            'order_status', o.status),
+         format('Stripe charged %s %s for order %s through %s %s, but the order records %s %s: compare both in the '
+                'Stripe dashboard. If Stripe is right, re-send the payment''s events to the webhook from the '
+                'dashboard (the order follows them); if the order was edited by hand, undo the edit.',
+                y.charged, upper(y.currency), o.id, y.what, y.id, coalesce(o.amount_charged::text, 'no amount'),
+                upper(coalesce(o.currency_charged, '-')))
+    from (select s.id, 'checkout session' as what, s.amount_total as charged, s.currency
+            from ops.reconcile_sessions(p_objects) s
+           where not coalesce(s.missing, false) and coalesce(s.mode, 'payment') = 'payment'
+             and s.payment_status = 'paid'
+          union all
+          select p.id, 'payment intent', p.amount_received, p.currency
+            from ops.reconcile_payment_intents(p_objects) p
+           where not coalesce(p.missing, false) and p.status = 'succeeded') y
+    join public.orders o on o.stripe_checkout_session_id = y.id
+                         or (o.stripe_checkout_session_id is null and o.stripe_payment_intent_id = y.id)
+  union all
+  select * from ops.reconcile_gone_verdicts('amount_mismatch', p_objects)
+$$;
+
+-- order_without_payment: our paid orders (since checks_from, or with an open finding) whose payment
+-- Stripe shows as not succeeded, or does not have
+create or replace function ops.reconcile_verdicts_order_without_payment(p_objects jsonb)
+returns table (object_id text, problem boolean, order_id uuid, customer_id uuid, detail jsonb, next_action text)
+language sql stable
+set search_path = ''
+as $$
+  select o.id::text,
+         o.payment_confirmed and not (coalesce(ss.payment_status = 'paid' and not coalesce(ss.missing, false), false)
+                                      or coalesce(pp.status = 'succeeded' and not coalesce(pp.missing, false), false)),
+         o.id, null::uuid,
+         jsonb_build_object('order_status', o.status, 'checkout_session', o.stripe_checkout_session_id,
+                            'checkout_session_in_stripe',
+                            case when ss.missing then 'not found' else ss.payment_status end,
+                            'payment_intent', o.stripe_payment_intent_id,
+                            'payment_intent_in_stripe', case when pp.missing then 'not found' else pp.status end),
+         format('Order %s is %s but Stripe has no succeeded payment for it (session %s: %s; payment intent %s: %s): '
+                'hold its fulfilment, look the payment up in the Stripe dashboard, and if it was never paid correct '
+                'the order by hand and ask the buyer to pay.',
+                o.id, o.status, coalesce(o.stripe_checkout_session_id, 'none'),
+                case when ss.missing then 'not found' else coalesce(ss.payment_status, 'not checked') end,
+                coalesce(o.stripe_payment_intent_id, 'none'),
+                case when pp.missing then 'not found' else coalesce(pp.status, 'not checked') end)
+    from public.orders o
+    left join ops.reconcile_sessions(p_objects) ss on ss.id = o.stripe_checkout_session_id
+    left join ops.reconcile_payment_intents(p_objects) pp on pp.id = o.stripe_payment_intent_id
+   where ((o.payment_confirmed and o.paid_at >= to_timestamp((p_objects ->> 'checks_from')::bigint))
+          or exists (select 1 from ops.reconciliation_findings f
+                      where f.kind = 'order_without_payment' and f.status = 'open' and f.object_id = o.id::text))
+     and (ss.id is not null or pp.id is not null
+          or (o.stripe_checkout_session_id is null and o.stripe_payment_intent_id is null))
+$$;
+
+-- payment_without_order: what Stripe says was paid (paid sessions, and succeeded payment intents of no
+-- session) that no paid order of ours accounts for; payments our mirrors know as paid are left out
+-- (double payments and reviews are in pipeline_exceptions)
+create or replace function ops.reconcile_verdicts_payment_without_order(p_objects jsonb)
+returns table (object_id text, problem boolean, order_id uuid, customer_id uuid, detail jsonb, next_action text)
+language sql stable
+set search_path = ''
+as $$
   with s as (
-    select x.* from jsonb_to_recordset(coalesce(p_objects -> 'sessions', '[]')) as x(
-      id text, status text, payment_status text, mode text, amount_total bigint, currency text,
-      payment_intent text, order_ref text, created bigint, missing boolean)
-  ), p as (
-    select x.* from jsonb_to_recordset(coalesce(p_objects -> 'payment_intents', '[]')) as x(
-      id text, status text, amount bigint, amount_received bigint, currency text, order_ref text,
-      created bigint, missing boolean)
-  ), sub as (
-    select x.* from jsonb_to_recordset(coalesce(p_objects -> 'subscriptions', '[]')) as x(
-      id text, status text, customer text, created bigint)
-  ), paid_s as (
-    select * from s where not coalesce(s.missing, false) and coalesce(s.mode, 'payment') = 'payment' and s.payment_status = 'paid'
-  ), succeeded_p as (
-    select * from p where not coalesce(p.missing, false) and p.status = 'succeeded'
+    select * from ops.reconcile_sessions(p_objects)
   ), payments as (
-    -- what Stripe says was paid: paid sessions, and succeeded payment intents of no session
     select ps.id, 'checkout session' as what, ps.payment_intent, ps.amount_total as charged, ps.currency, ps.order_ref
-      from paid_s ps
+      from s ps
+     where not coalesce(ps.missing, false) and coalesce(ps.mode, 'payment') = 'payment' and ps.payment_status = 'paid'
     union all
     select sp.id, 'payment intent', sp.id, sp.amount_received, sp.currency, sp.order_ref
-      from succeeded_p sp
-     where not exists (select 1 from s where s.payment_intent = sp.id)
+      from ops.reconcile_payment_intents(p_objects) sp
+     where not coalesce(sp.missing, false) and sp.status = 'succeeded'
+       and not exists (select 1 from s where s.payment_intent = sp.id)
        and not exists (select 1 from ops.checkout_sessions c where c.stripe_payment_intent_id = sp.id)
-  ), amount_checks as (
-    select 'amount_mismatch'::text as kind, y.id as object_id,
-           o.payment_confirmed and (o.amount_charged is distinct from y.charged or o.currency_charged is distinct from y.currency) as problem,
-           o.id as order_id, null::uuid as customer_id,
-           jsonb_build_object('stripe_amount', y.charged, 'stripe_currency', y.currency, 'order_amount_charged', o.amount_charged,
-                              'order_currency_charged', o.currency_charged, 'order_status', o.status) as detail,
-           format('Stripe charged %s %s for order %s through %s %s, but the order records %s %s: compare both in the Stripe dashboard. '
-                  'If Stripe is right, re-send the payment''s events to the webhook from the dashboard (the order follows them); '
-                  'if the order was edited by hand, undo the edit.',
-                  y.charged, upper(y.currency), o.id, y.what, y.id, coalesce(o.amount_charged::text, 'no amount'), upper(coalesce(o.currency_charged, '-'))) as next_action
-      from (select ps.id, 'checkout session' as what, ps.amount_total as charged, ps.currency from paid_s ps
-            union all select sp.id, 'payment intent', sp.amount_received, sp.currency from succeeded_p sp) y
-      join public.orders o on o.stripe_checkout_session_id = y.id
-                           or (o.stripe_checkout_session_id is null and o.stripe_payment_intent_id = y.id)
-  ), order_checks as (
-    select 'order_without_payment'::text, o.id::text,
-           o.payment_confirmed and not (coalesce(ss.payment_status = 'paid' and not coalesce(ss.missing, false), false)
-                                        or coalesce(pp.status = 'succeeded' and not coalesce(pp.missing, false), false)),
-           o.id, null::uuid,
-           jsonb_build_object('order_status', o.status, 'checkout_session', o.stripe_checkout_session_id,
-                              'checkout_session_in_stripe', case when ss.missing then 'not found' else ss.payment_status end,
-                              'payment_intent', o.stripe_payment_intent_id,
-                              'payment_intent_in_stripe', case when pp.missing then 'not found' else pp.status end),
-           format('Order %s is %s but Stripe has no succeeded payment for it (session %s: %s; payment intent %s: %s): hold its fulfilment, '
-                  'look the payment up in the Stripe dashboard, and if it was never paid correct the order by hand and ask the buyer to pay.',
-                  o.id, o.status, coalesce(o.stripe_checkout_session_id, 'none'),
-                  case when ss.missing then 'not found' else coalesce(ss.payment_status, 'not checked') end,
-                  coalesce(o.stripe_payment_intent_id, 'none'),
-                  case when pp.missing then 'not found' else coalesce(pp.status, 'not checked') end)
-      from public.orders o
-      left join s ss on ss.id = o.stripe_checkout_session_id
-      left join p pp on pp.id = o.stripe_payment_intent_id
-     where ((o.payment_confirmed and o.paid_at >= since)
-            or exists (select 1 from ops.reconciliation_findings f
-                        where f.kind = 'order_without_payment' and f.status = 'open' and f.object_id = o.id::text))
-       and (ss.id is not null or pp.id is not null or (o.stripe_checkout_session_id is null and o.stripe_payment_intent_id is null))
-  ), payment_checks as (
-    select 'payment_without_order'::text, y.id,
-           not exists (select 1 from public.orders o
-                        where o.payment_confirmed and (o.stripe_checkout_session_id = y.id or o.stripe_payment_intent_id = y.payment_intent))
-             -- our mirrors know the payment paid: its order is in review or it is a double payment (pipeline_exceptions)
-             and not exists (select 1 from ops.checkout_sessions c join public.orders o on o.id = c.order_id
-                              where c.stripe_checkout_session_id = y.id and c.payment_status = 'paid')
-             and not exists (select 1 from ops.payment_intents pi join public.orders o on o.id = pi.order_id
-                              where pi.stripe_payment_intent_id = y.payment_intent and pi.succeeded_at is not null),
-           ord.id, null::uuid,
-           jsonb_build_object('stripe_amount', y.charged, 'stripe_currency', y.currency, 'order_ref', y.order_ref,
-                              'order_status', ord.status,
-                              'ignored_events', (select jsonb_agg(jsonb_build_object('event_id', e.event_id, 'reason', e.ignored_reason))
-                                                   from ops.stripe_events e where e.object_id = y.id and e.status = 'ignored')),
-           case when ord.id is null then
-             format('Stripe has a paid %s %s (%s %s) that no order of ours accounts for (it names %s) and whose events never applied here: '
-                    'find the buyer in the Stripe dashboard, then match it to an order (re-send its events if it names one) or refund it.',
-                    y.what, y.id, y.charged, upper(y.currency), coalesce('order ' || y.order_ref, 'no order'))
-           else
-             format('Stripe says %s %s paid order %s (%s %s) but the order is %s: re-send the payment''s events to the webhook from the '
-                    'Stripe dashboard (ops.stripe_events shows whether they were ignored, and why), then check the order.',
-                    y.what, y.id, ord.id, y.charged, upper(y.currency), ord.status)
-           end
-      from payments y
-      left join public.orders ord on ord.id = ops.as_uuid(y.order_ref)
-  ), deal_checks as (
-    select 'crm_deal_missing'::text, o.id::text,
-           o.payment_confirmed and not exists (select 1 from ops.crm_deals d where d.order_id = o.id)
-             and not exists (select 1 from ops.jobs jb where jb.queue_key = 'order:' || o.id and jb.kind = 'crm.deal'
-                                                        and jb.status in ('queued', 'running', 'failed')),
-           o.id, null::uuid,
-           jsonb_build_object('order_status', o.status, 'paid_at', o.paid_at, 'last_deal_job', lj.id,
-                              'last_deal_job_status', lj.status, 'last_deal_job_error', lj.last_error),
-           case when lj.id is not null then
-             format('Paid order %s has no CRM deal: its last crm.deal job %s is %s (%s). Fix the cause, then select ops.replay_job(%s);',
-                    o.id, lj.id, lj.status, coalesce(left(lj.last_error, 200), 'no error recorded'), lj.id)
-           else
-             format('Paid order %s has no CRM deal and no crm.deal job: select ops.enqueue_job(''crm.deal'', jsonb_build_object(''order_id'', %L), '
-                    '''crm.deal:%s:v%s'', p_queue_key => ''order:%s'');', o.id, o.id::text, o.id, o.version, o.id)
-           end
-      from public.orders o
-      left join lateral (select jb.id, jb.status, jb.last_error from ops.jobs jb
-                          where jb.kind = 'crm.deal' and jb.payload ->> 'order_id' = o.id::text
-                            and not exists (select 1 from ops.crm_deals d where d.order_id = o.id)
-                          order by jb.id desc limit 1) lj on true
-     where (o.payment_confirmed and o.paid_at >= since)
-        or exists (select 1 from ops.reconciliation_findings f
-                    where f.kind = 'crm_deal_missing' and f.status = 'open' and f.object_id = o.id::text)
+  )
+  select y.id,
+         not exists (select 1 from public.orders o
+                      where o.payment_confirmed
+                        and (o.stripe_checkout_session_id = y.id or o.stripe_payment_intent_id = y.payment_intent))
+           -- our mirrors know the payment paid: its order is in review or it is a double payment
+           and not exists (select 1 from ops.checkout_sessions c join public.orders o on o.id = c.order_id
+                            where c.stripe_checkout_session_id = y.id and c.payment_status = 'paid')
+           and not exists (select 1 from ops.payment_intents pi join public.orders o on o.id = pi.order_id
+                            where pi.stripe_payment_intent_id = y.payment_intent and pi.succeeded_at is not null),
+         ord.id, null::uuid,
+         jsonb_build_object('stripe_amount', y.charged, 'stripe_currency', y.currency, 'order_ref', y.order_ref,
+                            'order_status', ord.status,
+                            'ignored_events', (select jsonb_agg(jsonb_build_object('event_id', e.event_id,
+                                                                                   'reason', e.ignored_reason))
+                                                 from ops.stripe_events e
+                                                where e.object_id = y.id and e.status = 'ignored')),
+         case when ord.id is null then
+           format('Stripe has a paid %s %s (%s %s) that no order of ours accounts for (it names %s) and whose events '
+                  'never applied here: find the buyer in the Stripe dashboard, then match it to an order (re-send '
+                  'its events if it names one) or refund it.',
+                  y.what, y.id, y.charged, upper(y.currency), coalesce('order ' || y.order_ref, 'no order'))
+         else
+           format('Stripe says %s %s paid order %s (%s %s) but the order is %s: re-send the payment''s events to '
+                  'the webhook from the Stripe dashboard (ops.stripe_events shows whether they were ignored, and '
+                  'why), then check the order.',
+                  y.what, y.id, ord.id, y.charged, upper(y.currency), ord.status)
+         end
+    from payments y
+    left join public.orders ord on ord.id = ops.as_uuid(y.order_ref)
+  union all
+  select * from ops.reconcile_gone_verdicts('payment_without_order', p_objects)
+$$;
+
+-- crm_deal_missing: paid orders (since checks_from, or with an open finding) without a CRM deal; it
+-- waits while a deal job is queued, running or retrying
+create or replace function ops.reconcile_verdicts_crm_deal_missing(p_objects jsonb)
+returns table (object_id text, problem boolean, order_id uuid, customer_id uuid, detail jsonb, next_action text)
+language sql stable
+set search_path = ''
+as $$
+  select o.id::text,
+         o.payment_confirmed and not exists (select 1 from ops.crm_deals d where d.order_id = o.id)
+           and not exists (select 1 from ops.jobs jb where jb.queue_key = 'order:' || o.id and jb.kind = 'crm.deal'
+                                                      and jb.status in ('queued', 'running', 'failed')),
+         o.id, null::uuid,
+         jsonb_build_object('order_status', o.status, 'paid_at', o.paid_at, 'last_deal_job', lj.id,
+                            'last_deal_job_status', lj.status, 'last_deal_job_error', lj.last_error),
+         case when lj.id is not null then
+           format('Paid order %s has no CRM deal: its last crm.deal job %s is %s (%s). Fix the cause, then '
+                  'select ops.replay_job(%s);',
+                  o.id, lj.id, lj.status, coalesce(left(lj.last_error, 200), 'no error recorded'), lj.id)
+         else
+           format('Paid order %s has no CRM deal and no crm.deal job: select ops.enqueue_job(''crm.deal'', '
+                  'jsonb_build_object(''order_id'', %L), ''crm.deal:%s:v%s'', p_queue_key => ''order:%s'');',
+                  o.id, o.id::text, o.id, o.version, o.id)
+         end
+    from public.orders o
+    left join lateral (select jb.id, jb.status, jb.last_error from ops.jobs jb
+                        where jb.kind = 'crm.deal' and jb.payload ->> 'order_id' = o.id::text
+                          and not exists (select 1 from ops.crm_deals d where d.order_id = o.id)
+                        order by jb.id desc limit 1) lj on true
+   where (o.payment_confirmed and o.paid_at >= to_timestamp((p_objects ->> 'checks_from')::bigint))
+      or exists (select 1 from ops.reconciliation_findings f
+                  where f.kind = 'crm_deal_missing' and f.status = 'open' and f.object_id = o.id::text)
+$$;
+
+-- billing_status_drift: the mirror's status and the customer's billing against the highest-precedence
+-- Stripe status; Stripe's list of live subscriptions being complete, ours live there no more too
+create or replace function ops.reconcile_verdicts_billing_status_drift(p_objects jsonb)
+returns table (object_id text, problem boolean, order_id uuid, customer_id uuid, detail jsonb, next_action text)
+language sql stable
+set search_path = ''
+as $$
+  with sub as (
+    select * from ops.reconcile_subscriptions(p_objects)
   ), expected_billing as (
     -- what each customer's billing is by Stripe's subscriptions (the highest precedence, as recompute_customer)
     select r.customer_id, (array_agg(ss.billing_status order by ss.precedence desc))[1] as billing_status
@@ -422,59 +518,130 @@ begin
       join ops.stripe_subscription_statuses ss on ss.stripe_status = x.status
      where r.customer_id is not null
      group by r.customer_id
-  ), subscription_checks as (
-    select 'billing_status_drift'::text, x.id,
-           r.id is null or r.status is distinct from x.status or c.billing_status is distinct from eb.billing_status,
-           null::uuid, r.customer_id,
-           jsonb_build_object('stripe_status', x.status, 'stripe_customer', x.customer, 'our_status', r.status,
-                              'billing_status', c.billing_status, 'expected_billing_status', eb.billing_status,
-                              'access_status', c.access_status),
-           format('Stripe says subscription %s (customer %s) is %s; we have %s, billing %s (expected %s): re-send the subscription''s '
-                  'latest event to the webhook from the Stripe dashboard; billing and access follow the mirror.',
-                  x.id, x.customer, x.status, coalesce('it ' || r.status, 'no such subscription'),
-                  coalesce(c.billing_status, 'unknown'), coalesce(eb.billing_status, 'unknown'))
-      from sub x
-      left join public.subscriptions r on r.stripe_subscription_id = x.id
-      left join public.customers c on c.id = r.customer_id
-      left join expected_billing eb on eb.customer_id = r.customer_id
-     where floor_at is null or to_timestamp(x.created) >= floor_at
-    union all
-    -- ours, live here, that Stripe no longer lists among subscriptions not canceled (canceled there, or gone)
-    select 'billing_status_drift', r.stripe_subscription_id,
-           r.status not in ('canceled', 'incomplete', 'incomplete_expired'),
-           null::uuid, r.customer_id,
-           jsonb_build_object('stripe_status', 'canceled or not found', 'our_status', r.status, 'billing_status', c.billing_status,
-                              'access_status', c.access_status),
-           format('Stripe no longer lists subscription %s among live ones (canceled or deleted there), but we have it %s and the customer''s '
-                  'billing %s (access %s): re-send its customer.subscription.deleted event from the Stripe dashboard, or check it there.',
-                  r.stripe_subscription_id, r.status, coalesce(c.billing_status, 'unknown'), coalesce(c.access_status, 'unknown'))
-      from public.subscriptions r
-      left join public.customers c on c.id = r.customer_id
-     where not exists (select 1 from sub x where x.id = r.stripe_subscription_id)
-       and ((r.status not in ('canceled', 'incomplete', 'incomplete_expired') and (floor_at is null or r.created_at >= floor_at))
-            or exists (select 1 from ops.reconciliation_findings f
-                        where f.kind = 'billing_status_drift' and f.status = 'open' and f.object_id = r.stripe_subscription_id))
-  ), recovered_checks as (
-    -- recovered events whose apply failed: fine once the ledger applied them after all
-    select 'missing_event_recovered'::text, f.object_id, e.status not in ('processed', 'ignored'), null::uuid, null::uuid,
-           f.detail, f.next_action
-      from ops.reconciliation_findings f join ops.stripe_events e on e.event_id = f.object_id
-     where f.kind = 'missing_event_recovered' and f.status = 'open'
-  ), gone_checks as (
-    -- a Stripe object of an open finding that Stripe no longer has: nothing left to compare (an order it
-    -- paid is judged by order_without_payment)
-    select f.kind, f.object_id, false, f.order_id, f.customer_id, f.detail, f.next_action
-      from ops.reconciliation_findings f
-     where f.status = 'open' and f.kind in ('amount_mismatch', 'payment_without_order')
-       and (exists (select 1 from s where s.id = f.object_id and s.missing) or exists (select 1 from p where p.id = f.object_id and p.missing))
+  ), floor as (
+    select to_timestamp((p_objects ->> 'not_before')::bigint) as at
   )
-  select * from amount_checks
-  union all select * from gone_checks
-  union all select * from order_checks
-  union all select * from payment_checks
-  union all select * from deal_checks
-  union all select * from subscription_checks
-  union all select * from recovered_checks;
+  select x.id,
+         r.id is null or r.status is distinct from x.status or c.billing_status is distinct from eb.billing_status,
+         null::uuid, r.customer_id,
+         jsonb_build_object('stripe_status', x.status, 'stripe_customer', x.customer, 'our_status', r.status,
+                            'billing_status', c.billing_status, 'expected_billing_status', eb.billing_status,
+                            'access_status', c.access_status),
+         format('Stripe says subscription %s (customer %s) is %s; we have %s, billing %s (expected %s): re-send the '
+                'subscription''s latest event to the webhook from the Stripe dashboard; billing and access follow '
+                'the mirror.',
+                x.id, x.customer, x.status, coalesce('it ' || r.status, 'no such subscription'),
+                coalesce(c.billing_status, 'unknown'), coalesce(eb.billing_status, 'unknown'))
+    from sub x
+    cross join floor
+    left join public.subscriptions r on r.stripe_subscription_id = x.id
+    left join public.customers c on c.id = r.customer_id
+    left join expected_billing eb on eb.customer_id = r.customer_id
+   where floor.at is null or to_timestamp(x.created) >= floor.at
+  union all
+  -- ours, live here, that Stripe no longer lists among subscriptions not canceled (canceled there, or gone)
+  select r.stripe_subscription_id,
+         r.status not in ('canceled', 'incomplete', 'incomplete_expired'),
+         null::uuid, r.customer_id,
+         jsonb_build_object('stripe_status', 'canceled or not found', 'our_status', r.status,
+                            'billing_status', c.billing_status, 'access_status', c.access_status),
+         format('Stripe no longer lists subscription %s among live ones (canceled or deleted there), but we have it '
+                '%s and the customer''s billing %s (access %s): re-send its customer.subscription.deleted event '
+                'from the Stripe dashboard, or check it there.',
+                r.stripe_subscription_id, r.status, coalesce(c.billing_status, 'unknown'),
+                coalesce(c.access_status, 'unknown'))
+    from public.subscriptions r
+    cross join floor
+    left join public.customers c on c.id = r.customer_id
+   where not exists (select 1 from sub x where x.id = r.stripe_subscription_id)
+     and ((r.status not in ('canceled', 'incomplete', 'incomplete_expired')
+           and (floor.at is null or r.created_at >= floor.at))
+          or exists (select 1 from ops.reconciliation_findings f
+                      where f.kind = 'billing_status_drift' and f.status = 'open'
+                        and f.object_id = r.stripe_subscription_id))
+$$;
+
+-- missing_event_recovered: recovered events whose apply failed are fine once the ledger applied them
+-- after all (the finding itself is written by ops.reconcile_ingest_event)
+create or replace function ops.reconcile_verdicts_missing_event_recovered(p_objects jsonb)
+returns table (object_id text, problem boolean, order_id uuid, customer_id uuid, detail jsonb, next_action text)
+language sql stable
+set search_path = ''
+as $$
+  select f.object_id, e.status not in ('processed', 'ignored'), null::uuid, null::uuid, f.detail, f.next_action
+    from ops.reconciliation_findings f join ops.stripe_events e on e.event_id = f.object_id
+   where f.kind = 'missing_event_recovered' and f.status = 'open'
+$$;
+
+-- ---------------------------------------------------------------- the kinds
+create table if not exists ops.reconciliation_kinds (
+  kind text primary key check (kind ~ '^[a-z][a-z0-9_]{1,62}$'),
+  description text not null,
+  -- the function judging this kind's objects (shaped as the section above says)
+  verdict_fn regprocedure not null
+);
+comment on table ops.reconciliation_kinds is 'The kinds of reconciliation findings, each with the function that '
+  'judges it (ops.reconcile_verdicts runs them all); a new kind is a verdict function and a row.';
+alter table ops.reconciliation_kinds enable row level security;
+revoke all on ops.reconciliation_kinds from public, anon, authenticated;
+grant select on ops.reconciliation_kinds to service_role;
+
+-- A typo in Studio is refused when saved, not by a failing reconcile job every hour.
+create or replace function ops.reconciliation_kinds_require_verdict_fn() returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  perform ops.require_function_shape(new.verdict_fn,
+    '(jsonb) returns setof object_id text, problem boolean, order_id uuid, customer_id uuid, detail jsonb, '
+    'next_action text', format('verdict_fn of reconciliation kind %s', new.kind));
+  return new;
+end
+$$;
+drop trigger if exists reconciliation_kinds_100_require_verdict_fn on ops.reconciliation_kinds;
+create trigger reconciliation_kinds_100_require_verdict_fn
+  before insert or update of verdict_fn on ops.reconciliation_kinds
+  for each row execute function ops.reconciliation_kinds_require_verdict_fn();
+
+insert into ops.reconciliation_kinds (kind, description, verdict_fn)
+values
+  ('missing_event_recovered', 'An event Stripe sent that never reached the webhook, recovered by reconciliation '
+   '(open while its apply failed)', 'ops.reconcile_verdicts_missing_event_recovered(jsonb)'),
+  ('amount_mismatch', 'Stripe charged another amount or currency than the order records',
+   'ops.reconcile_verdicts_amount_mismatch(jsonb)'),
+  ('order_without_payment', 'A paid order whose payment Stripe shows as not succeeded, or does not have',
+   'ops.reconcile_verdicts_order_without_payment(jsonb)'),
+  ('payment_without_order', 'A payment Stripe took that no paid order of ours accounts for',
+   'ops.reconcile_verdicts_payment_without_order(jsonb)'),
+  ('crm_deal_missing', 'A paid order without a CRM deal and no deal job under way',
+   'ops.reconcile_verdicts_crm_deal_missing(jsonb)'),
+  ('billing_status_drift', 'A subscription whose status, or its customer''s billing, differs from Stripe''s',
+   'ops.reconcile_verdicts_billing_status_drift(jsonb)')
+on conflict (kind) do nothing;
+
+-- a finding is of a registered kind (migration 1900 leaves the column open for this)
+alter table ops.reconciliation_findings drop constraint if exists reconciliation_findings_kind_fkey;
+alter table ops.reconciliation_findings add constraint reconciliation_findings_kind_fkey
+  foreign key (kind) references ops.reconciliation_kinds (kind) on update cascade;
+
+-- The cross-checks' verdicts: every kind's, one row per (kind, object) examined, with whether it is a
+-- problem now. A failing verdict function fails the run (the job retries), as an object not judged
+-- must not resolve or open anything.
+create or replace function ops.reconcile_verdicts(p_objects jsonb)
+returns table (kind text, object_id text, problem boolean, order_id uuid, customer_id uuid, detail jsonb,
+               next_action text)
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  k ops.reconciliation_kinds;
+begin
+  for k in select * from ops.reconciliation_kinds rk order by rk.kind loop
+    return query execute format('select $1, v.* from %s($2) v',
+                                ops.registered_function(k.verdict_fn, 'reconciliation kind ' || k.kind))
+      using k.kind, p_objects;
+  end loop;
 end
 $$;
 

@@ -4,7 +4,7 @@
 -- Everything is created inside the transaction.
 begin;
 set search_path = public, extensions;
-select plan(19);
+select plan(21);
 
 select is((select function_name from ops.job_kinds where kind = 'reconcile'), 'reconcile',
   'reconcile jobs run in the reconcile function');
@@ -64,6 +64,14 @@ select is_empty(
         and has_schema_privilege('reconciler', n.oid, 'usage')
         and has_table_privilege('reconciler', c.oid, 'select, insert, update, delete') $$,
   'reconciler holds no privilege on any table it can reach');
+
+-- a finding kind is a row and a verdict function
+select is_empty($$ select kind from ops.reconciliation_kinds
+                    where verdict_fn::text not like 'ops.reconcile_verdicts_' || kind || '(%' $$,
+  'each finding kind names its own verdict function, ops.reconcile_verdicts_<kind>');
+select throws_ok($$ insert into ops.reconciliation_kinds (kind, description, verdict_fn)
+                    values ('pgtap_kind', 'a typo', 'ops.reconcile_sessions(jsonb)') $$,
+  '22023', null, 'a verdict_fn of another shape is refused when written');
 
 grant usage on schema extensions to reconciler;
 grant select on pgtap_runs to reconciler;
