@@ -27,8 +27,10 @@ grant usage on schema ops to stripe_webhook;
 -- ---------------------------------------------------------------- registries
 -- A feature registers itself in a row naming its function (an alert rule's check, a reconciliation
 -- finding kind's verdicts, a retention policy's purge) instead of a central function knowing every
--- feature. A row naming a function of the wrong shape is refused when it is written (a typo in Studio
--- is an error there, not a failing caller every minute).
+-- feature. The row holds the function's signature as text ('ops.f(jsonb)'), not as regprocedure:
+-- pg_upgrade refuses tables with reg* columns holding OIDs (Supabase's advisors flag them), and a
+-- name outlives a dropped function with a clear error. A row naming no function, or one of the
+-- wrong shape, is refused when written (a typo in Studio is an error there, not a failing caller).
 
 -- A function's shape: its argument types and what it returns, out parameters by name and type
 -- ("(jsonb) returns setof object_id text, problem boolean"); null for no such function.
@@ -47,36 +49,41 @@ as $$
    where p.oid = p_fn
 $$;
 
--- Refuses p_fn unless it is a function of schema ops (where only migrations create functions: the
--- callers run it as the owner, from pg_cron) with p_shape.
-create or replace function ops.require_function_shape(p_fn regprocedure, p_shape text, p_what text) returns void
+-- p_fn's signature, written the one way (what a registry row stores), or an error unless it names a
+-- function of schema ops (where only migrations create functions: callers run it as the owner, from
+-- pg_cron) with p_shape.
+create or replace function ops.require_function_shape(p_fn text, p_shape text, p_what text) returns text
 language plpgsql stable
 set search_path = ''
 as $$
 declare
-  fn_shape text := ops.function_shape(p_fn);
+  fn regprocedure := pg_catalog.to_regprocedure(p_fn);
+  fn_shape text := ops.function_shape(fn);
 begin
   if fn_shape is null or fn_shape <> p_shape
-     or (select p.pronamespace from pg_catalog.pg_proc p where p.oid = p_fn) <> 'ops'::regnamespace then
+     or (select p.pronamespace from pg_catalog.pg_proc p where p.oid = fn) <> 'ops'::regnamespace then
     raise exception '% must be a function of schema ops shaped %', p_what, p_shape
       using errcode = 'invalid_parameter_value',
             detail = format('%s is %s', p_fn, coalesce(fn_shape, 'no function')),
-            hint = 'Name a function of that shape (schema, name and argument types: ops.f(jsonb)), or create it first.';
+            hint = 'Name a function of that shape by schema, name and argument types (ops.f(jsonb)), '
+                   'or create it first.';
   end if;
+  return fn::text;
 end
 $$;
 
 -- The name a registered function is called by (ops.f), or an error naming the row's function when it
--- was dropped since: a regprocedure column does not keep its function alive.
-create or replace function ops.registered_function(p_fn regprocedure, p_what text) returns text
+-- was dropped since.
+create or replace function ops.registered_function(p_fn text, p_what text) returns text
 language plpgsql stable
 set search_path = ''
 as $$
+declare
+  fn regprocedure := pg_catalog.to_regprocedure(p_fn);
 begin
-  if not exists (select 1 from pg_catalog.pg_proc p where p.oid = p_fn) then
-    raise exception '% names function %, which no longer exists', p_what, p_fn::oid
-      using errcode = 'undefined_function';
+  if fn is null then
+    raise exception '% names function %, which no longer exists', p_what, p_fn using errcode = 'undefined_function';
   end if;
-  return p_fn::regproc::text;
+  return fn::regproc::text;
 end
 $$;

@@ -480,8 +480,8 @@ $$;
 alter table ops.alert_rules
   -- the function that checks this rule (shaped as ops.alert_check_undefined, which a row added without
   -- one gets: it never fires)
-  add column if not exists check_fn regprocedure not null
-    default 'ops.alert_check_undefined(ops.alert_rules,timestamptz,timestamptz)'::regprocedure;
+  add column if not exists check_fn text not null
+    default 'ops.alert_check_undefined(ops.alert_rules,timestamptz,timestamptz)';
 comment on column ops.alert_rules.check_fn is 'The function that checks this rule (ops.alert_check_<rule>), shaped '
   'as ops.alert_check_undefined: (ops.alert_rules, p_now, p_since) -> firing, value, summary, detail, recovered. A '
   'row without one never fires.';
@@ -492,7 +492,7 @@ language plpgsql
 set search_path = ''
 as $$
 begin
-  perform ops.require_function_shape(new.check_fn,
+  new.check_fn := ops.require_function_shape(new.check_fn,
     ops.function_shape('ops.alert_check_undefined(ops.alert_rules,timestamptz,timestamptz)'::regprocedure),
     format('check_fn of alert rule %s', new.rule));
   return new;
@@ -604,7 +604,8 @@ values
    'action, then resolve the finding.',
    'ops.alert_check_reconciliation_drift(ops.alert_rules,timestamptz,timestamptz)')
 on conflict (rule) do update set check_fn = excluded.check_fn
- where ops.alert_rules.check_fn = 'ops.alert_check_undefined(ops.alert_rules,timestamptz,timestamptz)'::regprocedure;
+ where to_regprocedure(ops.alert_rules.check_fn)
+       = 'ops.alert_check_undefined(ops.alert_rules,timestamptz,timestamptz)'::regprocedure;
 
 -- ---------------------------------------------------------------- the evaluator
 -- Every enabled rule, at p_now (injectable: tests move the clock). One outage, one incident:

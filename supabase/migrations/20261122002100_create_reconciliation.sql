@@ -578,7 +578,7 @@ create table if not exists ops.reconciliation_kinds (
   kind text primary key check (kind ~ '^[a-z][a-z0-9_]{1,62}$'),
   description text not null,
   -- the function judging this kind's objects (shaped as the section above says)
-  verdict_fn regprocedure not null
+  verdict_fn text not null
 );
 comment on table ops.reconciliation_kinds is 'The kinds of reconciliation findings, each with the function that '
   'judges it (ops.reconcile_verdicts runs them all); a new kind is a verdict function and a row.';
@@ -592,7 +592,7 @@ language plpgsql
 set search_path = ''
 as $$
 begin
-  perform ops.require_function_shape(new.verdict_fn,
+  new.verdict_fn := ops.require_function_shape(new.verdict_fn,
     '(jsonb) returns setof object_id text, problem boolean, order_id uuid, customer_id uuid, detail jsonb, '
     'next_action text', format('verdict_fn of reconciliation kind %s', new.kind));
   return new;
