@@ -284,6 +284,417 @@ end
 $$;
 
 
+SET default_tablespace = '';
+
+SET default_table_access_method = heap;
+
+--
+-- Name: alert_rules; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.alert_rules (
+    rule text NOT NULL,
+    description text NOT NULL,
+    enabled boolean DEFAULT true NOT NULL,
+    threshold numeric NOT NULL,
+    window_interval interval DEFAULT '00:15:00'::interval NOT NULL,
+    severity text DEFAULT 'warning'::text NOT NULL,
+    runbook text NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    min_count integer DEFAULT 1 NOT NULL,
+    clear_after interval DEFAULT '00:05:00'::interval NOT NULL,
+    inhibited_by text[] DEFAULT '{}'::text[] NOT NULL,
+    check_fn text DEFAULT 'ops.alert_check_undefined(ops.alert_rules,timestamptz,timestamptz)'::text NOT NULL,
+    CONSTRAINT alert_rules_clear_after_check CHECK ((clear_after >= '00:00:00'::interval)),
+    CONSTRAINT alert_rules_min_count_check CHECK ((min_count >= 1)),
+    CONSTRAINT alert_rules_rule_check CHECK ((rule ~ '^[a-z][a-z0-9_]{1,62}$'::text)),
+    CONSTRAINT alert_rules_runbook_check CHECK (((length(runbook) >= 1) AND (length(runbook) <= 500))),
+    CONSTRAINT alert_rules_severity_check CHECK ((severity = ANY (ARRAY['info'::text, 'warning'::text, 'critical'::text])))
+);
+
+
+--
+-- Name: TABLE alert_rules; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.alert_rules IS 'Alert rules the evaluator checks every minute: threshold and window per rule, editable in Studio, each with its one-line runbook.';
+
+
+--
+-- Name: COLUMN alert_rules.check_fn; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON COLUMN ops.alert_rules.check_fn IS 'The function that checks this rule (ops.alert_check_<rule>), shaped as ops.alert_check_undefined: (ops.alert_rules, p_now, p_since) -> firing, value, summary, detail, recovered. A row without one never fires.';
+
+
+--
+-- Name: alert_check_crm_failure_rate(ops.alert_rules, timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.alert_check_crm_failure_rate(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean) RETURNS record
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+declare
+  bad bigint;
+  good bigint;
+  last_bad timestamptz;
+  last_good timestamptz;
+  last_error text;
+begin
+  select count(*) filter (where a.outcome in ('failed', 'dead')), count(*) filter (where a.outcome = 'succeeded'),
+         max(a.finished_at) filter (where a.outcome in ('failed', 'dead')),
+         max(a.finished_at) filter (where a.outcome = 'succeeded'),
+         (array_agg(left(a.error, 200) order by a.finished_at desc) filter (where a.outcome in ('failed', 'dead')))[1]
+    into bad, good, last_bad, last_good, last_error
+    from ops.job_attempts a join ops.jobs j on j.id = a.job_id
+   where j.kind like 'crm.%' and a.started_at > p_since and a.finished_at <= p_now
+     and a.outcome in ('succeeded', 'failed', 'dead');
+  value := round(bad::numeric / nullif(bad + good, 0), 4);
+  firing := bad >= r.min_count and coalesce(value, 0) > r.threshold;
+  recovered := last_bad is null or (last_bad <= p_now - r.clear_after and last_good > last_bad);
+  detail := jsonb_build_object('failed_attempts', bad, 'succeeded_attempts', good, 'last_error', last_error);
+  summary := format('%s of %s CRM job attempts failed in %s (%s%%)', bad, bad + good,
+                    ops.interval_words(r.window_interval), round(coalesce(value, 0) * 100, 1));
+end
+$$;
+
+
+--
+-- Name: alert_check_dead_jobs(ops.alert_rules, timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.alert_check_dead_jobs(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean) RETURNS record
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+declare
+  n bigint;
+  oldest timestamptz;
+  x jsonb;
+begin
+  select coalesce(sum(k.n), 0), coalesce(jsonb_object_agg(k.kind, k.n), '{}'), min(k.since)
+    into n, x, oldest
+    from (select j.kind, count(*) as n, min(j.updated_at) as since from ops.jobs j
+           where j.status = 'dead' and coalesce(j.payload ->> 'entity', '') not like 'incident:%'
+           group by j.kind) k;
+  value := n;
+  firing := n > r.threshold;
+  summary := format('%s dead job%s', n, case when n = 1 then '' else 's' end);
+  detail := jsonb_build_object('dead_by_kind', x, 'oldest_since', oldest);
+end
+$$;
+
+
+--
+-- Name: alert_check_failed_runs(ops.alert_rules, timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.alert_check_failed_runs(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean) RETURNS record
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+declare
+  bad bigint;
+  n bigint;
+  last_bad timestamptz;
+  t timestamptz;
+begin
+  select coalesce(sum(o.count), 0), max(o.minute) + interval '1 minute' into n, last_bad
+    from ops.endpoint_outcomes o
+   where o.status_class = '5xx' and o.minute >= date_trunc('minute', p_since) and o.minute <= p_now;
+  detail := jsonb_build_object('endpoint_5xx', n);
+  bad := n;
+  select count(*), max(a.finished_at) into n, t
+    from ops.job_attempts a
+   where a.outcome = 'lease_expired' and a.finished_at > p_since and a.finished_at <= p_now;
+  detail := detail || jsonb_build_object('leases_lost', n);
+  bad := bad + n;
+  last_bad := greatest(last_bad, t);
+  select count(*), max(j.updated_at) into n, t
+    from ops.jobs j
+   where j.status = 'dead' and j.unclaimed_dispatches > 0 and j.updated_at > p_since and j.updated_at <= p_now;
+  detail := detail || jsonb_build_object('undeliverable_jobs', n);
+  bad := bad + n;
+  last_bad := greatest(last_bad, t);
+  -- dispatches our worker functions answered with an error (5xx, a refused secret) or not at all;
+  -- net._http_response belongs to pg_net's owner: a reader without access counts none
+  begin
+    select count(*), max(h.created) into n, t
+      from net._http_response h
+     where h.created > p_since and h.created <= p_now and (h.status_code is null or h.status_code >= 400);
+  exception when insufficient_privilege then
+    n := 0;
+    t := null;
+  end;
+  detail := detail || jsonb_build_object('dispatches_failed', n);
+  bad := bad + n;
+  last_bad := greatest(last_bad, t);
+  value := bad;
+  firing := bad > r.threshold and bad >= r.min_count;
+  recovered := last_bad is null or last_bad <= p_now - r.clear_after;
+  summary := format('%s failed runs of our functions in %s', bad, ops.interval_words(r.window_interval));
+end
+$$;
+
+
+--
+-- Name: alert_check_reconciliation_drift(ops.alert_rules, timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.alert_check_reconciliation_drift(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean) RETURNS record
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+declare
+  n bigint;
+  x jsonb;
+begin
+  select coalesce(sum(k.n), 0), coalesce(jsonb_object_agg(k.kind, k.n), '{}')
+    into n, x
+    from (select f.kind, count(*) as n from ops.reconciliation_findings f where f.status = 'open' group by f.kind) k;
+  value := n;
+  firing := n > r.threshold;
+  summary := format('%s open reconciliation finding%s', n, case when n = 1 then '' else 's' end);
+  detail := jsonb_build_object('open_by_kind', x);
+end
+$$;
+
+
+--
+-- Name: alert_check_refund_dispute_unapplied(ops.alert_rules, timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.alert_check_refund_dispute_unapplied(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean) RETURNS record
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+declare
+  n bigint;
+  oldest timestamptz;
+  x jsonb;
+begin
+  select count(*), coalesce(jsonb_agg(e.event_id order by e.received_at) filter (where e.rn <= 20), '[]'),
+         min(e.received_at)
+    into n, x, oldest
+    from (select e.event_id, e.received_at, row_number() over (order by e.received_at) as rn
+            from ops.stripe_events e
+           where e.status in ('received', 'failed', 'dead') and e.received_at <= p_now - r.window_interval
+             and (e.type in ('charge.refunded', 'charge.refund.updated') or e.type like 'refund.%'
+                  or e.type like 'charge.dispute.%')) e;
+  value := n;
+  firing := n > r.threshold;
+  summary := format('%s refund or dispute event%s not applied after %s', n, case when n = 1 then '' else 's' end,
+                    ops.interval_words(r.window_interval));
+  detail := jsonb_build_object('event_ids', x, 'oldest_received_at', oldest);
+end
+$$;
+
+
+--
+-- Name: alert_check_stripe_quiet(ops.alert_rules, timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.alert_check_stripe_quiet(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean) RETURNS record
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+declare
+  s ops.settings := ops.current_settings();
+  last_event timestamptz;
+  quiet_since timestamptz;
+begin
+  if not s.stripe_livemode then
+    firing := false;
+    summary := 'test mode: the quiet period is watched only while live';
+    detail := jsonb_build_object('livemode', false);
+    return;
+  end if;
+  select max(e.received_at) into last_event from ops.stripe_events e
+   where e.livemode and e.source = 'webhook' and e.received_at <= p_now;
+  -- quiet since the last live event, or since going live when that came later (greatest skips nulls)
+  quiet_since := greatest(last_event, s.stripe_live_since);
+  value := round(extract(epoch from p_now - quiet_since) / 60);
+  firing := quiet_since is null or quiet_since < p_now - r.window_interval;
+  summary := case when last_event is null or last_event < s.stripe_live_since
+                  then format('live for %s minutes, and no live-mode Stripe event received since (quiet period %s)',
+                              coalesce(value::text, 'an unknown number of'), ops.interval_words(r.window_interval))
+                  else format('no live-mode Stripe event for %s minutes (quiet period %s)', value,
+                              ops.interval_words(r.window_interval)) end;
+  detail := jsonb_build_object('livemode', true, 'last_event_at', last_event, 'live_since', s.stripe_live_since);
+end
+$$;
+
+
+--
+-- Name: alert_check_support_backlog(ops.alert_rules, timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.alert_check_support_backlog(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean) RETURNS record
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+declare
+  n bigint;
+  oldest timestamptz;
+  x jsonb;
+begin
+  select coalesce(sum(q.n), 0), coalesce(jsonb_object_agg(q.queue, q.n), '{}'), min(q.oldest)
+    into n, x, oldest
+    from (select t.queue, count(*) as n, min(t.created_at) as oldest from public.support_tickets t
+           where t.status = 'open' and t.created_at <= p_now - r.window_interval group by t.queue) q;
+  value := n;
+  firing := n > r.threshold;
+  summary := format('%s ticket%s open for more than %s', n, case when n = 1 then '' else 's' end,
+                    ops.interval_words(r.window_interval));
+  detail := jsonb_build_object('open_by_queue', x, 'oldest_created_at', oldest);
+end
+$$;
+
+
+--
+-- Name: alert_check_sync_p95(ops.alert_rules, timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.alert_check_sync_p95(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean) RETURNS record
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+declare
+  n bigint;
+  last_bad timestamptz;
+  last_good timestamptz;
+  slow interval := make_interval(secs => r.threshold::double precision);
+begin
+  select count(*), percentile_cont(0.95) within group (order by extract(epoch from j.succeeded_at - j.created_at)),
+         max(j.succeeded_at) filter (where j.succeeded_at - j.created_at > slow),
+         max(j.succeeded_at) filter (where j.succeeded_at - j.created_at <= slow)
+    into n, value, last_bad, last_good
+    from ops.jobs j
+   where j.status = 'succeeded' and j.kind like 'crm.%' and j.attempts = 1
+     and j.succeeded_at > p_since and j.succeeded_at <= p_now;
+  value := round(value, 3);
+  firing := n >= r.min_count and coalesce(value, 0) > r.threshold;
+  recovered := last_bad is null or (last_bad <= p_now - r.clear_after and last_good > last_bad);
+  summary := format('CRM sync p95 %s s over %s first-try jobs in %s', coalesce(value, 0), n,
+                    ops.interval_words(r.window_interval));
+  detail := jsonb_build_object('p95_seconds', value, 'jobs', n);
+end
+$$;
+
+
+--
+-- Name: alert_check_ticket_creation_failing(ops.alert_rules, timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.alert_check_ticket_creation_failing(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean) RETURNS record
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+declare
+  n bigint;
+  bad bigint;
+  last_error text;
+begin
+  select count(*), count(*) filter (where l.outcome <> 'succeeded'),
+         (array_agg(left(l.error, 200) order by l.finished_at desc))[1]
+    into n, bad, last_error
+    from (select a.outcome, a.error, a.finished_at from ops.job_attempts a join ops.jobs j on j.id = a.job_id
+           where j.kind = 'support.ticket' and a.finished_at > p_now - r.window_interval and a.finished_at <= p_now
+             and a.outcome in ('succeeded', 'failed', 'dead', 'lease_expired')
+           order by a.finished_at desc limit greatest(r.threshold, 1)::int) l;
+  value := bad;
+  firing := n >= greatest(r.threshold, 1) and bad = n;
+  detail := jsonb_build_object('last_attempts', n, 'failed', bad, 'last_error', last_error);
+  summary := format('the last %s attempts at creating a ticket failed', bad);
+end
+$$;
+
+
+--
+-- Name: alert_check_ticket_spike(ops.alert_rules, timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.alert_check_ticket_spike(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean) RETURNS record
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+declare
+  n bigint;
+  before_window bigint;
+  trail_daily numeric;
+begin
+  select count(*) filter (where t.created_at > p_now - r.window_interval),
+         count(*) filter (where t.created_at <= p_now - r.window_interval)
+    into n, before_window
+    from public.support_tickets t
+   where t.created_at > p_now - r.window_interval - interval '7 days' and t.created_at <= p_now;
+  trail_daily := before_window / 7.0;
+  value := round(n * extract(epoch from interval '1 day') / extract(epoch from r.window_interval), 2);
+  firing := n >= r.min_count and value > r.threshold * trail_daily;
+  summary := format('%s tickets in %s (%s a day) against %s a day over the 7 days before', n,
+                    ops.interval_words(r.window_interval), value, round(trail_daily, 2));
+  detail := jsonb_build_object('tickets_in_window', n, 'daily_rate', value,
+                               'trailing_daily_rate', round(trail_daily, 2));
+end
+$$;
+
+
+--
+-- Name: alert_check_undefined(ops.alert_rules, timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.alert_check_undefined(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean) RETURNS record
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select false, null::numeric, 'no check is defined for this rule', jsonb_build_object('no_check', true), null::boolean
+$$;
+
+
+--
+-- Name: alert_check_webhook_failure_rate(ops.alert_rules, timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.alert_check_webhook_failure_rate(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean) RETURNS record
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+declare
+  bad bigint;
+  good bigint;
+  n bigint;
+  last_bad timestamptz;
+  last_good timestamptz;
+  t timestamptz;
+  x jsonb;
+begin
+  select coalesce(sum(o.n), 0), max(o.minute) + interval '1 minute', coalesce(jsonb_object_agg(o.k, o.n), '{}')
+    into bad, last_bad, x
+    from (select status_class || ':' || reason as k, sum(count) as n, max(minute) as minute
+            from ops.endpoint_outcomes
+           where endpoint = 'stripe-webhook' and minute >= date_trunc('minute', p_since) and minute <= p_now
+           group by 1) o;
+  select count(*) filter (where e.status in ('failed', 'dead')),
+         count(*) filter (where e.status not in ('failed', 'dead')),
+         max(e.received_at) filter (where e.status in ('failed', 'dead')),
+         max(e.received_at) filter (where e.status not in ('failed', 'dead'))
+    into n, good, t, last_good
+    from ops.stripe_events e
+   -- deliveries only: events reconciliation recovered did not come through the webhook
+   where e.received_at > p_since and e.received_at <= p_now and e.source = 'webhook';
+  bad := bad + n;
+  last_bad := greatest(last_bad, t);
+  value := round(bad::numeric / nullif(bad + good, 0), 4);
+  firing := bad >= r.min_count and coalesce(value, 0) > r.threshold;
+  recovered := last_bad is null or (last_bad <= p_now - r.clear_after and last_good > last_bad);
+  summary := format('%s of %s Stripe deliveries refused or failed in %s (%s%%)', bad, bad + good,
+                    ops.interval_words(r.window_interval), round(coalesce(value, 0) * 100, 1));
+  detail := jsonb_build_object('answers_refused_or_failed', x, 'failed_applies', n, 'deliveries_ok', good);
+end
+$$;
+
+
 --
 -- Name: alert_incidents_notify(); Type: FUNCTION; Schema: ops; Owner: -
 --
@@ -301,6 +712,23 @@ begin
     perform ops.enqueue_notification('email', 'founder_alert_resolved', 'incident:' || new.id, 'founder');
   end if;
   return null;
+end
+$$;
+
+
+--
+-- Name: alert_rules_require_check_fn(); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.alert_rules_require_check_fn() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  new.check_fn := ops.require_function_shape(new.check_fn,
+    ops.function_shape('ops.alert_check_undefined(ops.alert_rules,timestamptz,timestamptz)'::regprocedure),
+    format('check_fn of alert rule %s', new.rule));
+  return new;
 end
 $$;
 
@@ -827,41 +1255,6 @@ CREATE FUNCTION ops.backoff_delay(p_attempt integer, p_base_ms integer, p_max_ms
 $$;
 
 
-SET default_tablespace = '';
-
-SET default_table_access_method = heap;
-
---
--- Name: alert_rules; Type: TABLE; Schema: ops; Owner: -
---
-
-CREATE TABLE ops.alert_rules (
-    rule text NOT NULL,
-    description text NOT NULL,
-    enabled boolean DEFAULT true NOT NULL,
-    threshold numeric NOT NULL,
-    window_interval interval DEFAULT '00:15:00'::interval NOT NULL,
-    severity text DEFAULT 'warning'::text NOT NULL,
-    runbook text NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    min_count integer DEFAULT 1 NOT NULL,
-    clear_after interval DEFAULT '00:05:00'::interval NOT NULL,
-    inhibited_by text[] DEFAULT '{}'::text[] NOT NULL,
-    CONSTRAINT alert_rules_clear_after_check CHECK ((clear_after >= '00:00:00'::interval)),
-    CONSTRAINT alert_rules_min_count_check CHECK ((min_count >= 1)),
-    CONSTRAINT alert_rules_rule_check CHECK ((rule ~ '^[a-z][a-z0-9_]{1,62}$'::text)),
-    CONSTRAINT alert_rules_runbook_check CHECK (((length(runbook) >= 1) AND (length(runbook) <= 500))),
-    CONSTRAINT alert_rules_severity_check CHECK ((severity = ANY (ARRAY['info'::text, 'warning'::text, 'critical'::text])))
-);
-
-
---
--- Name: TABLE alert_rules; Type: COMMENT; Schema: ops; Owner: -
---
-
-COMMENT ON TABLE ops.alert_rules IS 'Alert rules the evaluator checks every minute: threshold and window per rule, editable in Studio, each with its one-line runbook.';
-
-
 --
 -- Name: check_alert_rule(ops.alert_rules, timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: ops; Owner: -
 --
@@ -869,208 +1262,22 @@ COMMENT ON TABLE ops.alert_rules IS 'Alert rules the evaluator checks every minu
 CREATE FUNCTION ops.check_alert_rule(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean) RETURNS record
     LANGUAGE plpgsql STABLE
     SET search_path TO ''
-    AS $$
-declare
-  bad bigint;
-  good bigint;
-  last_bad timestamptz;
-  last_good timestamptz;
-  quiet_since timestamptz;
-  t timestamptz;
-  n bigint;
-  trail_daily numeric;
-  s ops.settings;
-  x jsonb;
+    AS $_$
 begin
-  detail := '{}'::jsonb;
-  case r.rule
-  when 'webhook_failure_rate' then
-    -- refused and 5xx answers (the counters), and failed applies (ledger rows answered 2xx, not applied)
-    select coalesce(sum(o.n), 0), max(o.minute) + interval '1 minute', coalesce(jsonb_object_agg(o.k, o.n), '{}')
-      into bad, last_bad, x
-      from (select status_class || ':' || reason as k, sum(count) as n, max(minute) as minute
-              from ops.endpoint_outcomes
-             where endpoint = 'stripe-webhook' and minute >= date_trunc('minute', p_since) and minute <= p_now
-             group by 1) o;
-    select count(*) filter (where e.status in ('failed', 'dead')), count(*) filter (where e.status not in ('failed', 'dead')),
-           max(e.received_at) filter (where e.status in ('failed', 'dead')),
-           max(e.received_at) filter (where e.status not in ('failed', 'dead'))
-      into n, good, t, last_good
-      from ops.stripe_events e
-     -- deliveries only: events reconciliation recovered did not come through the webhook
-     where e.received_at > p_since and e.received_at <= p_now and e.source = 'webhook';
-    bad := bad + n;
-    last_bad := greatest(last_bad, t);
-    value := round(bad::numeric / nullif(bad + good, 0), 4);
-    firing := bad >= r.min_count and coalesce(value, 0) > r.threshold;
-    recovered := last_bad is null or (last_bad <= p_now - r.clear_after and last_good > last_bad);
-    summary := format('%s of %s Stripe deliveries refused or failed in %s (%s%%)', bad, bad + good,
-                      ops.interval_words(r.window_interval), round(coalesce(value, 0) * 100, 1));
-    detail := jsonb_build_object('answers_refused_or_failed', x, 'failed_applies', n, 'deliveries_ok', good);
-  when 'failed_runs' then
-    -- our own code failing, not a provider answering errors (that is crm_failure_rate's)
-    select coalesce(sum(o.count), 0), max(o.minute) + interval '1 minute' into n, last_bad
-      from ops.endpoint_outcomes o
-     where o.status_class = '5xx' and o.minute >= date_trunc('minute', p_since) and o.minute <= p_now;
-    detail := jsonb_build_object('endpoint_5xx', n);
-    bad := n;
-    select count(*), max(a.finished_at) into n, t
-      from ops.job_attempts a
-     where a.outcome = 'lease_expired' and a.finished_at > p_since and a.finished_at <= p_now;
-    detail := detail || jsonb_build_object('leases_lost', n);
-    bad := bad + n;
-    last_bad := greatest(last_bad, t);
-    select count(*), max(j.updated_at) into n, t
-      from ops.jobs j
-     where j.status = 'dead' and j.unclaimed_dispatches > 0 and j.updated_at > p_since and j.updated_at <= p_now;
-    detail := detail || jsonb_build_object('undeliverable_jobs', n);
-    bad := bad + n;
-    last_bad := greatest(last_bad, t);
-    -- dispatches our worker functions answered with an error (5xx, a refused secret) or not at all;
-    -- net._http_response belongs to pg_net's owner: a reader without access counts none
-    begin
-      select count(*), max(h.created) into n, t
-        from net._http_response h
-       where h.created > p_since and h.created <= p_now and (h.status_code is null or h.status_code >= 400);
-    exception when insufficient_privilege then
-      n := 0;
-      t := null;
-    end;
-    detail := detail || jsonb_build_object('dispatches_failed', n);
-    bad := bad + n;
-    last_bad := greatest(last_bad, t);
-    value := bad;
-    firing := bad > r.threshold and bad >= r.min_count;
-    recovered := last_bad is null or last_bad <= p_now - r.clear_after;
-    summary := format('%s failed runs of our functions in %s', bad, ops.interval_words(r.window_interval));
-  when 'sync_p95' then
-    select count(*), percentile_cont(0.95) within group (order by extract(epoch from j.succeeded_at - j.created_at)),
-           max(j.succeeded_at) filter (where j.succeeded_at - j.created_at > make_interval(secs => r.threshold::double precision)),
-           max(j.succeeded_at) filter (where j.succeeded_at - j.created_at <= make_interval(secs => r.threshold::double precision))
-      into n, value, last_bad, last_good
-      from ops.jobs j
-     where j.status = 'succeeded' and j.kind like 'crm.%' and j.attempts = 1
-       and j.succeeded_at > p_since and j.succeeded_at <= p_now;
-    value := round(value, 3);
-    firing := n >= r.min_count and coalesce(value, 0) > r.threshold;
-    recovered := last_bad is null or (last_bad <= p_now - r.clear_after and last_good > last_bad);
-    summary := format('CRM sync p95 %s s over %s first-try jobs in %s', coalesce(value, 0), n, ops.interval_words(r.window_interval));
-    detail := jsonb_build_object('p95_seconds', value, 'jobs', n);
-  when 'crm_failure_rate' then
-    select count(*) filter (where a.outcome in ('failed', 'dead')), count(*) filter (where a.outcome = 'succeeded'),
-           max(a.finished_at) filter (where a.outcome in ('failed', 'dead')),
-           max(a.finished_at) filter (where a.outcome = 'succeeded'),
-           (array_agg(left(a.error, 200) order by a.finished_at desc) filter (where a.outcome in ('failed', 'dead')))[1]
-      into bad, good, last_bad, last_good, summary
-      from ops.job_attempts a join ops.jobs j on j.id = a.job_id
-     where j.kind like 'crm.%' and a.started_at > p_since and a.finished_at <= p_now
-       and a.outcome in ('succeeded', 'failed', 'dead');
-    value := round(bad::numeric / nullif(bad + good, 0), 4);
-    firing := bad >= r.min_count and coalesce(value, 0) > r.threshold;
-    recovered := last_bad is null or (last_bad <= p_now - r.clear_after and last_good > last_bad);
-    detail := jsonb_build_object('failed_attempts', bad, 'succeeded_attempts', good, 'last_error', summary);
-    summary := format('%s of %s CRM job attempts failed in %s (%s%%)', bad, bad + good, ops.interval_words(r.window_interval),
-                      round(coalesce(value, 0) * 100, 1));
-  when 'dead_jobs' then
-    -- alert notifications are left out: a dead one would keep this incident open by its own notice
-    -- (it shows in pipeline_exceptions as communication degraded, and the incident in ops.alert_incidents)
-    select coalesce(sum(k.n), 0), coalesce(jsonb_object_agg(k.kind, k.n), '{}'), min(k.since)
-      into n, x, last_bad
-      from (select j.kind, count(*) as n, min(j.updated_at) as since from ops.jobs j
-             where j.status = 'dead' and coalesce(j.payload ->> 'entity', '') not like 'incident:%'
-             group by j.kind) k;
-    value := n;
-    firing := n > r.threshold;
-    summary := format('%s dead job%s', n, case when n = 1 then '' else 's' end);
-    detail := jsonb_build_object('dead_by_kind', x, 'oldest_since', last_bad);
-  when 'refund_dispute_unapplied' then
-    select count(*), coalesce(jsonb_agg(e.event_id order by e.received_at) filter (where e.rn <= 20), '[]'), min(e.received_at)
-      into n, x, last_bad
-      from (select e.event_id, e.received_at, row_number() over (order by e.received_at) as rn
-              from ops.stripe_events e
-             where e.status in ('received', 'failed', 'dead') and e.received_at <= p_now - r.window_interval
-               and (e.type in ('charge.refunded', 'charge.refund.updated') or e.type like 'refund.%'
-                    or e.type like 'charge.dispute.%')) e;
-    value := n;
-    firing := n > r.threshold;
-    summary := format('%s refund or dispute event%s not applied after %s', n, case when n = 1 then '' else 's' end,
-                      ops.interval_words(r.window_interval));
-    detail := jsonb_build_object('event_ids', x, 'oldest_received_at', last_bad);
-  when 'support_backlog' then
-    select coalesce(sum(q.n), 0), coalesce(jsonb_object_agg(q.queue, q.n), '{}'), min(q.oldest)
-      into n, x, last_bad
-      from (select t.queue, count(*) as n, min(t.created_at) as oldest from public.support_tickets t
-             where t.status = 'open' and t.created_at <= p_now - r.window_interval group by t.queue) q;
-    value := n;
-    firing := n > r.threshold;
-    summary := format('%s ticket%s open for more than %s', n, case when n = 1 then '' else 's' end, ops.interval_words(r.window_interval));
-    detail := jsonb_build_object('open_by_queue', x, 'oldest_created_at', last_bad);
-  when 'ticket_spike' then
-    select count(*) filter (where t.created_at > p_now - r.window_interval),
-           count(*) filter (where t.created_at <= p_now - r.window_interval)
-      into n, good
-      from public.support_tickets t
-     where t.created_at > p_now - r.window_interval - interval '7 days' and t.created_at <= p_now;
-    trail_daily := good / 7.0;
-    value := round(n * extract(epoch from interval '1 day') / extract(epoch from r.window_interval), 2);
-    firing := n >= r.min_count and value > r.threshold * trail_daily;
-    summary := format('%s tickets in %s (%s a day) against %s a day over the 7 days before', n, ops.interval_words(r.window_interval),
-                      value, round(trail_daily, 2));
-    detail := jsonb_build_object('tickets_in_window', n, 'daily_rate', value, 'trailing_daily_rate', round(trail_daily, 2));
-  when 'ticket_creation_failing' then
-    select count(*), count(*) filter (where l.outcome <> 'succeeded'),
-           (array_agg(left(l.error, 200) order by l.finished_at desc))[1]
-      into n, bad, summary
-      from (select a.outcome, a.error, a.finished_at from ops.job_attempts a join ops.jobs j on j.id = a.job_id
-             where j.kind = 'support.ticket' and a.finished_at > p_now - r.window_interval and a.finished_at <= p_now
-               and a.outcome in ('succeeded', 'failed', 'dead', 'lease_expired')
-             order by a.finished_at desc limit greatest(r.threshold, 1)::int) l;
-    value := bad;
-    firing := n >= greatest(r.threshold, 1) and bad = n;
-    detail := jsonb_build_object('last_attempts', n, 'failed', bad, 'last_error', summary);
-    summary := format('the last %s attempts at creating a ticket failed', bad);
-  when 'stripe_quiet' then
-    s := ops.current_settings();
-    if not s.stripe_livemode then
-      firing := false;
-      summary := 'test mode: the quiet period is watched only while live';
-      detail := jsonb_build_object('livemode', false);
-    else
-      select max(e.received_at) into last_good from ops.stripe_events e
-       where e.livemode and e.source = 'webhook' and e.received_at <= p_now;
-      -- quiet since the last live event, or since going live when that came later (greatest skips nulls)
-      quiet_since := greatest(last_good, s.stripe_live_since);
-      value := round(extract(epoch from p_now - quiet_since) / 60);
-      firing := quiet_since is null or quiet_since < p_now - r.window_interval;
-      summary := case when last_good is null or last_good < s.stripe_live_since
-                      then format('live for %s minutes, and no live-mode Stripe event received since (quiet period %s)',
-                                  coalesce(value::text, 'an unknown number of'), ops.interval_words(r.window_interval))
-                      else format('no live-mode Stripe event for %s minutes (quiet period %s)', value, ops.interval_words(r.window_interval)) end;
-      detail := jsonb_build_object('livemode', true, 'last_event_at', last_good, 'live_since', s.stripe_live_since);
-    end if;
-  when 'reconciliation_drift' then
-    select coalesce(sum(k.n), 0), coalesce(jsonb_object_agg(k.kind, k.n), '{}')
-      into n, x
-      from (select f.kind, count(*) as n from ops.reconciliation_findings f where f.status = 'open' group by f.kind) k;
-    value := n;
-    firing := n > r.threshold;
-    summary := format('%s open reconciliation finding%s', n, case when n = 1 then '' else 's' end);
-    detail := jsonb_build_object('open_by_kind', x);
-  else
-    -- a row the founder added without a check behind it: never fires
-    summary := 'no check is defined for this rule';
-    detail := jsonb_build_object('no_check', true);
-  end case;
+  execute format('select * from %s($1, $2, $3)', ops.registered_function(r.check_fn, 'alert rule ' || r.rule))
+     into firing, value, summary, detail, recovered
+    using r, p_now, p_since;
   firing := coalesce(firing, false);
+  detail := coalesce(detail, '{}'::jsonb);
 end
-$$;
+$_$;
 
 
 --
 -- Name: FUNCTION check_alert_rule(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean); Type: COMMENT; Schema: ops; Owner: -
 --
 
-COMMENT ON FUNCTION ops.check_alert_rule(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean) IS 'What one alert rule sees at p_now (events counted from p_since): firing, the measured value, a summary, details, and for rules over events whether the outage has recovered.';
+COMMENT ON FUNCTION ops.check_alert_rule(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean) IS 'What one alert rule sees at p_now (events counted from p_since), by its row''s check_fn: firing, the measured value, a summary, details, and for rules over events whether the outage has recovered.';
 
 
 --
@@ -1246,35 +1453,10 @@ $$;
 --
 
 CREATE FUNCTION ops.clear_personal_data(p_after interval DEFAULT NULL::interval) RETURNS jsonb
-    LANGUAGE plpgsql
+    LANGUAGE sql
     SET search_path TO ''
     AS $$
-declare
-  cutoff timestamptz := now() - coalesce(p_after, make_interval(days => (ops.current_settings()).personal_data_retention_days));
-  events_cleared bigint;
-  captures_cleared bigint;
-  notifications_cleared bigint;
-begin
-  update ops.stripe_events
-     set payload = ops.stripe_payload_skeleton(payload), payload_cleared_at = now()
-   where received_at < cutoff and status in ('processed', 'ignored') and payload_cleared_at is null;
-  get diagnostics events_cleared = row_count;
-  update ops.crm_capture
-     set body = ops.crm_capture_skeleton(body), key = case when operation in ('deal', 'note') then key end,
-         cleared_at = now()
-   where created_at < cutoff and cleared_at is null;
-  get diagnostics captures_cleared = row_count;
-  -- captured emails and Slack texts keep their id and tags; the send log keeps template, entity and
-  -- status, not the address
-  update ops.notification_captures
-     set body = jsonb_build_object('id', body -> 'id', 'tags', body -> 'tags'), cleared_at = now()
-   where created_at < cutoff and cleared_at is null;
-  update ops.notifications set recipient = 'cleared', detail = null
-   where created_at < cutoff and recipient <> 'cleared' and channel = 'email';
-  get diagnostics notifications_cleared = row_count;
-  return jsonb_build_object('event_payloads', events_cleared, 'crm_captures', captures_cleared,
-    'notifications', notifications_cleared);
-end
+  select ops.run_retention_policies(true, p_after)
 $$;
 
 
@@ -1945,6 +2127,7 @@ declare
   o record;
   inc ops.alert_incidents;
   since timestamptz;
+  failure text;
 begin
   -- one evaluation at a time (pg_cron's and a manual one): the second waits and sees the first's incidents
   perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended('ops.evaluate_alerts', 0));
@@ -1953,7 +2136,17 @@ begin
     select greatest(p_now - r.window_interval, max(i.resolved_at)) into since
       from ops.alert_incidents i where i.rule = r.rule and i.resolved_at <= p_now;
     since := coalesce(since, p_now - r.window_interval);
-    select * into o from ops.check_alert_rule(r, p_now, since);
+    failure := null;
+    begin
+      select * into o from ops.check_alert_rule(r, p_now, since);
+    exception when others then
+      -- a rule's own bug (or a check_fn dropped since) must not silence every other rule
+      get stacked diagnostics failure = message_text;
+      raise warning 'alert rule %: its check % failed: %', r.rule, r.check_fn, failure;
+      select false as firing, null::numeric as value, left('check failed: ' || failure, 500) as summary,
+             jsonb_build_object('check_failed', failure) as detail, null::boolean as recovered
+        into o;
+    end;
     insert into ops.alert_rule_state as st (rule, evaluated_at, firing, value, summary, detail)
     values (r.rule, p_now, o.firing, o.value, o.summary, o.detail)
     on conflict on constraint alert_rule_state_pkey do update
@@ -1963,7 +2156,9 @@ begin
     evaluate_alerts.firing := o.firing;
     evaluate_alerts.summary := o.summary;
     evaluate_alerts.incident_id := inc.id;
-    if inc.id is null then
+    if failure is not null then
+      action := 'error';
+    elsif inc.id is null then
       if not o.firing then
         action := 'clear';
       elsif exists (select 1 from ops.alert_incidents i where i.rule = any (r.inhibited_by) and i.status = 'open') then
@@ -1979,7 +2174,8 @@ begin
        where i.id = inc.id;
       action := 'seen';
     elsif coalesce(o.recovered, false) or p_now - coalesce(inc.clear_since, p_now) >= r.clear_after then
-      update ops.alert_incidents i set status = 'resolved', resolved_at = p_now, clear_since = coalesce(i.clear_since, p_now)
+      update ops.alert_incidents i
+         set status = 'resolved', resolved_at = p_now, clear_since = coalesce(i.clear_since, p_now)
        where i.id = inc.id;
       action := 'resolved';
     else
@@ -1996,7 +2192,7 @@ $$;
 -- Name: FUNCTION evaluate_alerts(p_now timestamp with time zone); Type: COMMENT; Schema: ops; Owner: -
 --
 
-COMMENT ON FUNCTION ops.evaluate_alerts(p_now timestamp with time zone) IS 'Evaluates every enabled alert rule at p_now (default now()): opens an incident once, sees it again while open, resolves it once clear; pg_cron runs it every minute.';
+COMMENT ON FUNCTION ops.evaluate_alerts(p_now timestamp with time zone) IS 'Evaluates every enabled alert rule at p_now (default now()) by its check_fn: opens an incident once, sees it again while open, resolves it once clear; a rule whose check fails is reported (action error) and the others still run. pg_cron runs it every minute.';
 
 
 --
@@ -2085,6 +2281,26 @@ $$;
 
 
 --
+-- Name: function_shape(regprocedure); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.function_shape(p_fn regprocedure) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select format('(%s) returns %s%s', pg_catalog.oidvectortypes(p.proargtypes),
+                case when p.proretset then 'setof ' end,
+                coalesce((select string_agg(a.name || ' ' || pg_catalog.format_type(a.type, null), ', ' order by a.i)
+                            from unnest(p.proallargtypes, p.proargnames, p.proargmodes)
+                                 with ordinality as a(type, name, mode, i)
+                           where a.mode in ('o', 'b', 't')),
+                         pg_catalog.format_type(p.prorettype, null)))
+    from pg_catalog.pg_proc p
+   where p.oid = p_fn
+$$;
+
+
+--
 -- Name: held_job(bigint, text); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -2163,7 +2379,8 @@ CREATE FUNCTION ops.interval_words(i interval) RETURNS text
     AS $$
   select case when i < interval '1 minute' then round(extract(epoch from i))::text || ' s'
               when i < interval '1 hour' then round(extract(epoch from i) / 60)::text || ' min'
-              when i < interval '2 days' then rtrim(to_char(extract(epoch from i) / 3600, 'FM999990.##'), '.') || ' h'
+              when i < interval '2 days'
+                then rtrim(to_char(extract(epoch from i) / 3600, 'FM999990.##'), '.') || ' h'
               else rtrim(to_char(extract(epoch from i) / 86400, 'FM999990.#'), '.') || ' days' end
 $$;
 
@@ -2798,58 +3015,213 @@ $$;
 
 
 --
--- Name: purge_pipeline_history(interval, interval, interval, interval, interval, interval); Type: FUNCTION; Schema: ops; Owner: -
+-- Name: purge_crm_captures(interval); Type: FUNCTION; Schema: ops; Owner: -
 --
 
-CREATE FUNCTION ops.purge_pipeline_history(p_jobs_after interval DEFAULT '14 days'::interval, p_responses_after interval DEFAULT '1 day'::interval, p_cron_runs_after interval DEFAULT '7 days'::interval, p_personal_data_after interval DEFAULT NULL::interval, p_outcomes_after interval DEFAULT '7 days'::interval, p_findings_after interval DEFAULT '90 days'::interval) RETURNS jsonb
+CREATE FUNCTION ops.purge_crm_captures(p_keep interval) RETURNS bigint
     LANGUAGE plpgsql
     SET search_path TO ''
     AS $$
 declare
-  jobs_deleted bigint;
-  responses_deleted bigint;
-  runs_deleted bigint;
-  outcomes_deleted bigint;
-  grants_deleted bigint;
-  buckets_deleted bigint;
-  findings_deleted bigint;
+  n bigint;
 begin
-  delete from ops.jobs where status = 'succeeded' and succeeded_at < now() - p_jobs_after;
-  get diagnostics jobs_deleted = row_count;
-  -- the webhook's per-minute answer counters (ops.endpoint_outcomes, migration 2000)
-  delete from ops.endpoint_outcomes where minute < now() - p_outcomes_after;
-  get diagnostics outcomes_deleted = row_count;
-  -- rate budgets (migration 1200): windows last a minute at most (HubSpot 10 s, support-intake per
-  -- user and per address 60 s), so day-old grants count for nothing, and a bucket left without grants
-  -- (one per user and address ever seen) goes too. A bucket a taker holds is skipped: the taker's
-  -- upsert locks it (ops.take_rate_tokens), or re-creates it once this delete commits.
-  delete from ops.rate_limit_grants where granted_at < now() - interval '1 day';
-  get diagnostics grants_deleted = row_count;
+  update ops.crm_capture
+     set body = ops.crm_capture_skeleton(body), key = case when operation in ('deal', 'note') then key end,
+         cleared_at = now()
+   where created_at < now() - p_keep and cleared_at is null;
+  get diagnostics n = row_count;
+  return n;
+end
+$$;
+
+
+--
+-- Name: purge_cron_runs(interval); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.purge_cron_runs(p_keep interval) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  n bigint;
+begin
+  delete from cron.job_run_details where end_time < now() - p_keep;
+  get diagnostics n = row_count;
+  return n;
+end
+$$;
+
+
+--
+-- Name: purge_endpoint_outcomes(interval); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.purge_endpoint_outcomes(p_keep interval) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  n bigint;
+begin
+  delete from ops.endpoint_outcomes where minute < now() - p_keep;
+  get diagnostics n = row_count;
+  return n;
+end
+$$;
+
+
+--
+-- Name: purge_event_payloads(interval); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.purge_event_payloads(p_keep interval) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  n bigint;
+begin
+  update ops.stripe_events
+     set payload = ops.stripe_payload_skeleton(payload), payload_cleared_at = now()
+   where received_at < now() - p_keep and status in ('processed', 'ignored') and payload_cleared_at is null;
+  get diagnostics n = row_count;
+  return n;
+end
+$$;
+
+
+--
+-- Name: purge_http_responses(interval); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.purge_http_responses(p_keep interval) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  n bigint;
+begin
+  delete from net._http_response where created < now() - p_keep;
+  get diagnostics n = row_count;
+  return n;
+end
+$$;
+
+
+--
+-- Name: purge_jobs(interval); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.purge_jobs(p_keep interval) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  n bigint;
+begin
+  delete from ops.jobs where status = 'succeeded' and succeeded_at < now() - p_keep;
+  get diagnostics n = row_count;
+  return n;
+end
+$$;
+
+
+--
+-- Name: purge_notifications(interval); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.purge_notifications(p_keep interval) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  n bigint;
+begin
+  update ops.notification_captures
+     set body = jsonb_build_object('id', body -> 'id', 'tags', body -> 'tags'), cleared_at = now()
+   where created_at < now() - p_keep and cleared_at is null;
+  update ops.notifications set recipient = 'cleared', detail = null
+   where created_at < now() - p_keep and recipient <> 'cleared' and channel = 'email';
+  get diagnostics n = row_count;
+  return n;
+end
+$$;
+
+
+--
+-- Name: purge_pipeline_history(); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.purge_pipeline_history() RETURNS jsonb
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$
+  select ops.run_retention_policies(false)
+$$;
+
+
+--
+-- Name: FUNCTION purge_pipeline_history(); Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON FUNCTION ops.purge_pipeline_history() IS 'Runs every enabled retention policy (ops.retention_policies) and reports the rows each purged; pg_cron runs it daily.';
+
+
+--
+-- Name: purge_rate_limit_buckets(interval); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.purge_rate_limit_buckets(p_keep interval) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  n bigint;
+begin
   delete from ops.rate_limit_buckets b
    where b.bucket in (select x.bucket from ops.rate_limit_buckets x
-                       where not exists (select 1 from ops.rate_limit_grants g where g.bucket = x.bucket)
+                       where not exists (select 1 from ops.rate_limit_grants g
+                                          where g.bucket = x.bucket and g.granted_at >= now() - p_keep)
                        for update skip locked);
-  get diagnostics buckets_deleted = row_count;
-  -- resolved reconciliation findings (migration 2100); open ones stay until resolved
-  delete from ops.reconciliation_findings where status = 'resolved' and resolved_at < now() - p_findings_after;
-  get diagnostics findings_deleted = row_count;
-  -- each purge on its own: one refused (other owners' tables on hosted) must not undo the others
-  begin
-    delete from net._http_response where created < now() - p_responses_after;
-    get diagnostics responses_deleted = row_count;
-  exception when insufficient_privilege then
-    raise warning 'purge of net._http_response refused: %', sqlerrm;
-  end;
-  begin
-    delete from cron.job_run_details where end_time < now() - p_cron_runs_after;
-    get diagnostics runs_deleted = row_count;
-  exception when insufficient_privilege then
-    raise warning 'purge of cron.job_run_details refused: %', sqlerrm;
-  end;
-  return jsonb_build_object('jobs', jobs_deleted, 'http_responses', responses_deleted, 'cron_runs', runs_deleted,
-                            'endpoint_outcomes', outcomes_deleted, 'rate_limit_grants', grants_deleted,
-                            'rate_limit_buckets', buckets_deleted, 'reconciliation_findings', findings_deleted)
-         || ops.clear_personal_data(p_personal_data_after);
+  get diagnostics n = row_count;
+  return n;
+end
+$$;
+
+
+--
+-- Name: purge_rate_limit_grants(interval); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.purge_rate_limit_grants(p_keep interval) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  n bigint;
+begin
+  delete from ops.rate_limit_grants where granted_at < now() - p_keep;
+  get diagnostics n = row_count;
+  return n;
+end
+$$;
+
+
+--
+-- Name: purge_reconciliation_findings(interval); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.purge_reconciliation_findings(p_keep interval) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  n bigint;
+begin
+  delete from ops.reconciliation_findings where status = 'resolved' and resolved_at < now() - p_keep;
+  get diagnostics n = row_count;
+  return n;
 end
 $$;
 
@@ -3145,6 +3517,22 @@ $$;
 
 
 --
+-- Name: reconcile_gone_verdicts(text, jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.reconcile_gone_verdicts(p_kind text, p_objects jsonb) RETURNS TABLE(object_id text, problem boolean, order_id uuid, customer_id uuid, detail jsonb, next_action text)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select f.object_id, false, f.order_id, f.customer_id, f.detail, f.next_action
+    from ops.reconciliation_findings f
+   where f.status = 'open' and f.kind = p_kind
+     and (exists (select 1 from ops.reconcile_sessions(p_objects) s where s.id = f.object_id and s.missing)
+          or exists (select 1 from ops.reconcile_payment_intents(p_objects) p where p.id = f.object_id and p.missing))
+$$;
+
+
+--
 -- Name: reconcile_ingest_event(bigint, text, text, boolean, text, boolean); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -3262,6 +3650,20 @@ $$;
 
 
 --
+-- Name: reconcile_payment_intents(jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.reconcile_payment_intents(p_objects jsonb) RETURNS TABLE(id text, status text, amount bigint, amount_received bigint, currency text, order_ref text, created bigint, missing boolean)
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+  select x.* from jsonb_to_recordset(coalesce(p_objects -> 'payment_intents', '[]')) as x(
+    id text, status text, amount bigint, amount_received bigint, currency text, order_ref text,
+    created bigint, missing boolean)
+$$;
+
+
+--
 -- Name: reconcile_record_checks(bigint, text, text, jsonb); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -3325,127 +3727,97 @@ $$;
 
 
 --
+-- Name: reconcile_sessions(jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.reconcile_sessions(p_objects jsonb) RETURNS TABLE(id text, status text, payment_status text, mode text, amount_total bigint, currency text, payment_intent text, order_ref text, created bigint, missing boolean)
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+  select x.* from jsonb_to_recordset(coalesce(p_objects -> 'sessions', '[]')) as x(
+    id text, status text, payment_status text, mode text, amount_total bigint, currency text,
+    payment_intent text, order_ref text, created bigint, missing boolean)
+$$;
+
+
+--
+-- Name: reconcile_subscriptions(jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.reconcile_subscriptions(p_objects jsonb) RETURNS TABLE(id text, status text, customer text, created bigint)
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+  select x.* from jsonb_to_recordset(coalesce(p_objects -> 'subscriptions', '[]')) as x(
+    id text, status text, customer text, created bigint)
+$$;
+
+
+--
 -- Name: reconcile_verdicts(jsonb); Type: FUNCTION; Schema: ops; Owner: -
 --
 
 CREATE FUNCTION ops.reconcile_verdicts(p_objects jsonb) RETURNS TABLE(kind text, object_id text, problem boolean, order_id uuid, customer_id uuid, detail jsonb, next_action text)
     LANGUAGE plpgsql STABLE
     SET search_path TO ''
-    AS $$
-#variable_conflict use_column
+    AS $_$
 declare
-  since timestamptz := to_timestamp((p_objects ->> 'checks_from')::bigint);
-  floor_at timestamptz := to_timestamp((p_objects ->> 'not_before')::bigint);
+  k ops.reconciliation_kinds;
 begin
-  return query
-  with s as (
-    select x.* from jsonb_to_recordset(coalesce(p_objects -> 'sessions', '[]')) as x(
-      id text, status text, payment_status text, mode text, amount_total bigint, currency text,
-      payment_intent text, order_ref text, created bigint, missing boolean)
-  ), p as (
-    select x.* from jsonb_to_recordset(coalesce(p_objects -> 'payment_intents', '[]')) as x(
-      id text, status text, amount bigint, amount_received bigint, currency text, order_ref text,
-      created bigint, missing boolean)
-  ), sub as (
-    select x.* from jsonb_to_recordset(coalesce(p_objects -> 'subscriptions', '[]')) as x(
-      id text, status text, customer text, created bigint)
-  ), paid_s as (
-    select * from s where not coalesce(s.missing, false) and coalesce(s.mode, 'payment') = 'payment' and s.payment_status = 'paid'
-  ), succeeded_p as (
-    select * from p where not coalesce(p.missing, false) and p.status = 'succeeded'
-  ), payments as (
-    -- what Stripe says was paid: paid sessions, and succeeded payment intents of no session
-    select ps.id, 'checkout session' as what, ps.payment_intent, ps.amount_total as charged, ps.currency, ps.order_ref
-      from paid_s ps
-    union all
-    select sp.id, 'payment intent', sp.id, sp.amount_received, sp.currency, sp.order_ref
-      from succeeded_p sp
-     where not exists (select 1 from s where s.payment_intent = sp.id)
-       and not exists (select 1 from ops.checkout_sessions c where c.stripe_payment_intent_id = sp.id)
-  ), amount_checks as (
-    select 'amount_mismatch'::text as kind, y.id as object_id,
-           o.payment_confirmed and (o.amount_charged is distinct from y.charged or o.currency_charged is distinct from y.currency) as problem,
-           o.id as order_id, null::uuid as customer_id,
-           jsonb_build_object('stripe_amount', y.charged, 'stripe_currency', y.currency, 'order_amount_charged', o.amount_charged,
-                              'order_currency_charged', o.currency_charged, 'order_status', o.status) as detail,
-           format('Stripe charged %s %s for order %s through %s %s, but the order records %s %s: compare both in the Stripe dashboard. '
-                  'If Stripe is right, re-send the payment''s events to the webhook from the dashboard (the order follows them); '
-                  'if the order was edited by hand, undo the edit.',
-                  y.charged, upper(y.currency), o.id, y.what, y.id, coalesce(o.amount_charged::text, 'no amount'), upper(coalesce(o.currency_charged, '-'))) as next_action
-      from (select ps.id, 'checkout session' as what, ps.amount_total as charged, ps.currency from paid_s ps
-            union all select sp.id, 'payment intent', sp.amount_received, sp.currency from succeeded_p sp) y
-      join public.orders o on o.stripe_checkout_session_id = y.id
-                           or (o.stripe_checkout_session_id is null and o.stripe_payment_intent_id = y.id)
-  ), order_checks as (
-    select 'order_without_payment'::text, o.id::text,
-           o.payment_confirmed and not (coalesce(ss.payment_status = 'paid' and not coalesce(ss.missing, false), false)
-                                        or coalesce(pp.status = 'succeeded' and not coalesce(pp.missing, false), false)),
-           o.id, null::uuid,
-           jsonb_build_object('order_status', o.status, 'checkout_session', o.stripe_checkout_session_id,
-                              'checkout_session_in_stripe', case when ss.missing then 'not found' else ss.payment_status end,
-                              'payment_intent', o.stripe_payment_intent_id,
-                              'payment_intent_in_stripe', case when pp.missing then 'not found' else pp.status end),
-           format('Order %s is %s but Stripe has no succeeded payment for it (session %s: %s; payment intent %s: %s): hold its fulfilment, '
-                  'look the payment up in the Stripe dashboard, and if it was never paid correct the order by hand and ask the buyer to pay.',
-                  o.id, o.status, coalesce(o.stripe_checkout_session_id, 'none'),
-                  case when ss.missing then 'not found' else coalesce(ss.payment_status, 'not checked') end,
-                  coalesce(o.stripe_payment_intent_id, 'none'),
-                  case when pp.missing then 'not found' else coalesce(pp.status, 'not checked') end)
-      from public.orders o
-      left join s ss on ss.id = o.stripe_checkout_session_id
-      left join p pp on pp.id = o.stripe_payment_intent_id
-     where ((o.payment_confirmed and o.paid_at >= since)
-            or exists (select 1 from ops.reconciliation_findings f
-                        where f.kind = 'order_without_payment' and f.status = 'open' and f.object_id = o.id::text))
-       and (ss.id is not null or pp.id is not null or (o.stripe_checkout_session_id is null and o.stripe_payment_intent_id is null))
-  ), payment_checks as (
-    select 'payment_without_order'::text, y.id,
-           not exists (select 1 from public.orders o
-                        where o.payment_confirmed and (o.stripe_checkout_session_id = y.id or o.stripe_payment_intent_id = y.payment_intent))
-             -- our mirrors know the payment paid: its order is in review or it is a double payment (pipeline_exceptions)
-             and not exists (select 1 from ops.checkout_sessions c join public.orders o on o.id = c.order_id
-                              where c.stripe_checkout_session_id = y.id and c.payment_status = 'paid')
-             and not exists (select 1 from ops.payment_intents pi join public.orders o on o.id = pi.order_id
-                              where pi.stripe_payment_intent_id = y.payment_intent and pi.succeeded_at is not null),
-           ord.id, null::uuid,
-           jsonb_build_object('stripe_amount', y.charged, 'stripe_currency', y.currency, 'order_ref', y.order_ref,
-                              'order_status', ord.status,
-                              'ignored_events', (select jsonb_agg(jsonb_build_object('event_id', e.event_id, 'reason', e.ignored_reason))
-                                                   from ops.stripe_events e where e.object_id = y.id and e.status = 'ignored')),
-           case when ord.id is null then
-             format('Stripe has a paid %s %s (%s %s) that no order of ours accounts for (it names %s) and whose events never applied here: '
-                    'find the buyer in the Stripe dashboard, then match it to an order (re-send its events if it names one) or refund it.',
-                    y.what, y.id, y.charged, upper(y.currency), coalesce('order ' || y.order_ref, 'no order'))
-           else
-             format('Stripe says %s %s paid order %s (%s %s) but the order is %s: re-send the payment''s events to the webhook from the '
-                    'Stripe dashboard (ops.stripe_events shows whether they were ignored, and why), then check the order.',
-                    y.what, y.id, ord.id, y.charged, upper(y.currency), ord.status)
-           end
-      from payments y
-      left join public.orders ord on ord.id = ops.as_uuid(y.order_ref)
-  ), deal_checks as (
-    select 'crm_deal_missing'::text, o.id::text,
-           o.payment_confirmed and not exists (select 1 from ops.crm_deals d where d.order_id = o.id)
-             and not exists (select 1 from ops.jobs jb where jb.queue_key = 'order:' || o.id and jb.kind = 'crm.deal'
-                                                        and jb.status in ('queued', 'running', 'failed')),
-           o.id, null::uuid,
-           jsonb_build_object('order_status', o.status, 'paid_at', o.paid_at, 'last_deal_job', lj.id,
-                              'last_deal_job_status', lj.status, 'last_deal_job_error', lj.last_error),
-           case when lj.id is not null then
-             format('Paid order %s has no CRM deal: its last crm.deal job %s is %s (%s). Fix the cause, then select ops.replay_job(%s);',
-                    o.id, lj.id, lj.status, coalesce(left(lj.last_error, 200), 'no error recorded'), lj.id)
-           else
-             format('Paid order %s has no CRM deal and no crm.deal job: select ops.enqueue_job(''crm.deal'', jsonb_build_object(''order_id'', %L), '
-                    '''crm.deal:%s:v%s'', p_queue_key => ''order:%s'');', o.id, o.id::text, o.id, o.version, o.id)
-           end
-      from public.orders o
-      left join lateral (select jb.id, jb.status, jb.last_error from ops.jobs jb
-                          where jb.kind = 'crm.deal' and jb.payload ->> 'order_id' = o.id::text
-                            and not exists (select 1 from ops.crm_deals d where d.order_id = o.id)
-                          order by jb.id desc limit 1) lj on true
-     where (o.payment_confirmed and o.paid_at >= since)
-        or exists (select 1 from ops.reconciliation_findings f
-                    where f.kind = 'crm_deal_missing' and f.status = 'open' and f.object_id = o.id::text)
+  for k in select * from ops.reconciliation_kinds rk order by rk.kind loop
+    return query execute format('select $1, v.* from %s($2) v',
+                                ops.registered_function(k.verdict_fn, 'reconciliation kind ' || k.kind))
+      using k.kind, p_objects;
+  end loop;
+end
+$_$;
+
+
+--
+-- Name: reconcile_verdicts_amount_mismatch(jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.reconcile_verdicts_amount_mismatch(p_objects jsonb) RETURNS TABLE(object_id text, problem boolean, order_id uuid, customer_id uuid, detail jsonb, next_action text)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select y.id,
+         o.payment_confirmed
+           and (o.amount_charged is distinct from y.charged or o.currency_charged is distinct from y.currency),
+         o.id, null::uuid,
+         jsonb_build_object('stripe_amount', y.charged, 'stripe_currency', y.currency,
+                            'order_amount_charged', o.amount_charged, 'order_currency_charged', o.currency_charged,
+                            'order_status', o.status),
+         format('Stripe charged %s %s for order %s through %s %s, but the order records %s %s: compare both in the '
+                'Stripe dashboard. If Stripe is right, re-send the payment''s events to the webhook from the '
+                'dashboard (the order follows them); if the order was edited by hand, undo the edit.',
+                y.charged, upper(y.currency), o.id, y.what, y.id, coalesce(o.amount_charged::text, 'no amount'),
+                upper(coalesce(o.currency_charged, '-')))
+    from (select s.id, 'checkout session' as what, s.amount_total as charged, s.currency
+            from ops.reconcile_sessions(p_objects) s
+           where not coalesce(s.missing, false) and coalesce(s.mode, 'payment') = 'payment'
+             and s.payment_status = 'paid'
+          union all
+          select p.id, 'payment intent', p.amount_received, p.currency
+            from ops.reconcile_payment_intents(p_objects) p
+           where not coalesce(p.missing, false) and p.status = 'succeeded') y
+    join public.orders o on o.stripe_checkout_session_id = y.id
+                         or (o.stripe_checkout_session_id is null and o.stripe_payment_intent_id = y.id)
+  union all
+  select * from ops.reconcile_gone_verdicts('amount_mismatch', p_objects)
+$$;
+
+
+--
+-- Name: reconcile_verdicts_billing_status_drift(jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.reconcile_verdicts_billing_status_drift(p_objects jsonb) RETURNS TABLE(object_id text, problem boolean, order_id uuid, customer_id uuid, detail jsonb, next_action text)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  with sub as (
+    select * from ops.reconcile_subscriptions(p_objects)
   ), expected_billing as (
     -- what each customer's billing is by Stripe's subscriptions (the highest precedence, as recompute_customer)
     select r.customer_id, (array_agg(ss.billing_status order by ss.precedence desc))[1] as billing_status
@@ -3453,59 +3825,202 @@ begin
       join ops.stripe_subscription_statuses ss on ss.stripe_status = x.status
      where r.customer_id is not null
      group by r.customer_id
-  ), subscription_checks as (
-    select 'billing_status_drift'::text, x.id,
-           r.id is null or r.status is distinct from x.status or c.billing_status is distinct from eb.billing_status,
-           null::uuid, r.customer_id,
-           jsonb_build_object('stripe_status', x.status, 'stripe_customer', x.customer, 'our_status', r.status,
-                              'billing_status', c.billing_status, 'expected_billing_status', eb.billing_status,
-                              'access_status', c.access_status),
-           format('Stripe says subscription %s (customer %s) is %s; we have %s, billing %s (expected %s): re-send the subscription''s '
-                  'latest event to the webhook from the Stripe dashboard; billing and access follow the mirror.',
-                  x.id, x.customer, x.status, coalesce('it ' || r.status, 'no such subscription'),
-                  coalesce(c.billing_status, 'unknown'), coalesce(eb.billing_status, 'unknown'))
-      from sub x
-      left join public.subscriptions r on r.stripe_subscription_id = x.id
-      left join public.customers c on c.id = r.customer_id
-      left join expected_billing eb on eb.customer_id = r.customer_id
-     where floor_at is null or to_timestamp(x.created) >= floor_at
-    union all
-    -- ours, live here, that Stripe no longer lists among subscriptions not canceled (canceled there, or gone)
-    select 'billing_status_drift', r.stripe_subscription_id,
-           r.status not in ('canceled', 'incomplete', 'incomplete_expired'),
-           null::uuid, r.customer_id,
-           jsonb_build_object('stripe_status', 'canceled or not found', 'our_status', r.status, 'billing_status', c.billing_status,
-                              'access_status', c.access_status),
-           format('Stripe no longer lists subscription %s among live ones (canceled or deleted there), but we have it %s and the customer''s '
-                  'billing %s (access %s): re-send its customer.subscription.deleted event from the Stripe dashboard, or check it there.',
-                  r.stripe_subscription_id, r.status, coalesce(c.billing_status, 'unknown'), coalesce(c.access_status, 'unknown'))
-      from public.subscriptions r
-      left join public.customers c on c.id = r.customer_id
-     where not exists (select 1 from sub x where x.id = r.stripe_subscription_id)
-       and ((r.status not in ('canceled', 'incomplete', 'incomplete_expired') and (floor_at is null or r.created_at >= floor_at))
-            or exists (select 1 from ops.reconciliation_findings f
-                        where f.kind = 'billing_status_drift' and f.status = 'open' and f.object_id = r.stripe_subscription_id))
-  ), recovered_checks as (
-    -- recovered events whose apply failed: fine once the ledger applied them after all
-    select 'missing_event_recovered'::text, f.object_id, e.status not in ('processed', 'ignored'), null::uuid, null::uuid,
-           f.detail, f.next_action
-      from ops.reconciliation_findings f join ops.stripe_events e on e.event_id = f.object_id
-     where f.kind = 'missing_event_recovered' and f.status = 'open'
-  ), gone_checks as (
-    -- a Stripe object of an open finding that Stripe no longer has: nothing left to compare (an order it
-    -- paid is judged by order_without_payment)
-    select f.kind, f.object_id, false, f.order_id, f.customer_id, f.detail, f.next_action
-      from ops.reconciliation_findings f
-     where f.status = 'open' and f.kind in ('amount_mismatch', 'payment_without_order')
-       and (exists (select 1 from s where s.id = f.object_id and s.missing) or exists (select 1 from p where p.id = f.object_id and p.missing))
+  ), floor as (
+    select to_timestamp((p_objects ->> 'not_before')::bigint) as at
   )
-  select * from amount_checks
-  union all select * from gone_checks
-  union all select * from order_checks
-  union all select * from payment_checks
-  union all select * from deal_checks
-  union all select * from subscription_checks
-  union all select * from recovered_checks;
+  select x.id,
+         r.id is null or r.status is distinct from x.status or c.billing_status is distinct from eb.billing_status,
+         null::uuid, r.customer_id,
+         jsonb_build_object('stripe_status', x.status, 'stripe_customer', x.customer, 'our_status', r.status,
+                            'billing_status', c.billing_status, 'expected_billing_status', eb.billing_status,
+                            'access_status', c.access_status),
+         format('Stripe says subscription %s (customer %s) is %s; we have %s, billing %s (expected %s): re-send the '
+                'subscription''s latest event to the webhook from the Stripe dashboard; billing and access follow '
+                'the mirror.',
+                x.id, x.customer, x.status, coalesce('it ' || r.status, 'no such subscription'),
+                coalesce(c.billing_status, 'unknown'), coalesce(eb.billing_status, 'unknown'))
+    from sub x
+    cross join floor
+    left join public.subscriptions r on r.stripe_subscription_id = x.id
+    left join public.customers c on c.id = r.customer_id
+    left join expected_billing eb on eb.customer_id = r.customer_id
+   where floor.at is null or to_timestamp(x.created) >= floor.at
+  union all
+  -- ours, live here, that Stripe no longer lists among subscriptions not canceled (canceled there, or gone)
+  select r.stripe_subscription_id,
+         r.status not in ('canceled', 'incomplete', 'incomplete_expired'),
+         null::uuid, r.customer_id,
+         jsonb_build_object('stripe_status', 'canceled or not found', 'our_status', r.status,
+                            'billing_status', c.billing_status, 'access_status', c.access_status),
+         format('Stripe no longer lists subscription %s among live ones (canceled or deleted there), but we have it '
+                '%s and the customer''s billing %s (access %s): re-send its customer.subscription.deleted event '
+                'from the Stripe dashboard, or check it there.',
+                r.stripe_subscription_id, r.status, coalesce(c.billing_status, 'unknown'),
+                coalesce(c.access_status, 'unknown'))
+    from public.subscriptions r
+    cross join floor
+    left join public.customers c on c.id = r.customer_id
+   where not exists (select 1 from sub x where x.id = r.stripe_subscription_id)
+     and ((r.status not in ('canceled', 'incomplete', 'incomplete_expired')
+           and (floor.at is null or r.created_at >= floor.at))
+          or exists (select 1 from ops.reconciliation_findings f
+                      where f.kind = 'billing_status_drift' and f.status = 'open'
+                        and f.object_id = r.stripe_subscription_id))
+$$;
+
+
+--
+-- Name: reconcile_verdicts_crm_deal_missing(jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.reconcile_verdicts_crm_deal_missing(p_objects jsonb) RETURNS TABLE(object_id text, problem boolean, order_id uuid, customer_id uuid, detail jsonb, next_action text)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select o.id::text,
+         o.payment_confirmed and not exists (select 1 from ops.crm_deals d where d.order_id = o.id)
+           and not exists (select 1 from ops.jobs jb where jb.queue_key = 'order:' || o.id and jb.kind = 'crm.deal'
+                                                      and jb.status in ('queued', 'running', 'failed')),
+         o.id, null::uuid,
+         jsonb_build_object('order_status', o.status, 'paid_at', o.paid_at, 'last_deal_job', lj.id,
+                            'last_deal_job_status', lj.status, 'last_deal_job_error', lj.last_error),
+         case when lj.id is not null then
+           format('Paid order %s has no CRM deal: its last crm.deal job %s is %s (%s). Fix the cause, then '
+                  'select ops.replay_job(%s);',
+                  o.id, lj.id, lj.status, coalesce(left(lj.last_error, 200), 'no error recorded'), lj.id)
+         else
+           format('Paid order %s has no CRM deal and no crm.deal job: select ops.enqueue_job(''crm.deal'', '
+                  'jsonb_build_object(''order_id'', %L), ''crm.deal:%s:v%s'', p_queue_key => ''order:%s'');',
+                  o.id, o.id::text, o.id, o.version, o.id)
+         end
+    from public.orders o
+    left join lateral (select jb.id, jb.status, jb.last_error from ops.jobs jb
+                        where jb.kind = 'crm.deal' and jb.payload ->> 'order_id' = o.id::text
+                          and not exists (select 1 from ops.crm_deals d where d.order_id = o.id)
+                        order by jb.id desc limit 1) lj on true
+   where (o.payment_confirmed and o.paid_at >= to_timestamp((p_objects ->> 'checks_from')::bigint))
+      or exists (select 1 from ops.reconciliation_findings f
+                  where f.kind = 'crm_deal_missing' and f.status = 'open' and f.object_id = o.id::text)
+$$;
+
+
+--
+-- Name: reconcile_verdicts_missing_event_recovered(jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.reconcile_verdicts_missing_event_recovered(p_objects jsonb) RETURNS TABLE(object_id text, problem boolean, order_id uuid, customer_id uuid, detail jsonb, next_action text)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select f.object_id, e.status not in ('processed', 'ignored'), null::uuid, null::uuid, f.detail, f.next_action
+    from ops.reconciliation_findings f join ops.stripe_events e on e.event_id = f.object_id
+   where f.kind = 'missing_event_recovered' and f.status = 'open'
+$$;
+
+
+--
+-- Name: reconcile_verdicts_order_without_payment(jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.reconcile_verdicts_order_without_payment(p_objects jsonb) RETURNS TABLE(object_id text, problem boolean, order_id uuid, customer_id uuid, detail jsonb, next_action text)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select o.id::text,
+         o.payment_confirmed and not (coalesce(ss.payment_status = 'paid' and not coalesce(ss.missing, false), false)
+                                      or coalesce(pp.status = 'succeeded' and not coalesce(pp.missing, false), false)),
+         o.id, null::uuid,
+         jsonb_build_object('order_status', o.status, 'checkout_session', o.stripe_checkout_session_id,
+                            'checkout_session_in_stripe',
+                            case when ss.missing then 'not found' else ss.payment_status end,
+                            'payment_intent', o.stripe_payment_intent_id,
+                            'payment_intent_in_stripe', case when pp.missing then 'not found' else pp.status end),
+         format('Order %s is %s but Stripe has no succeeded payment for it (session %s: %s; payment intent %s: %s): '
+                'hold its fulfilment, look the payment up in the Stripe dashboard, and if it was never paid correct '
+                'the order by hand and ask the buyer to pay.',
+                o.id, o.status, coalesce(o.stripe_checkout_session_id, 'none'),
+                case when ss.missing then 'not found' else coalesce(ss.payment_status, 'not checked') end,
+                coalesce(o.stripe_payment_intent_id, 'none'),
+                case when pp.missing then 'not found' else coalesce(pp.status, 'not checked') end)
+    from public.orders o
+    left join ops.reconcile_sessions(p_objects) ss on ss.id = o.stripe_checkout_session_id
+    left join ops.reconcile_payment_intents(p_objects) pp on pp.id = o.stripe_payment_intent_id
+   where ((o.payment_confirmed and o.paid_at >= to_timestamp((p_objects ->> 'checks_from')::bigint))
+          or exists (select 1 from ops.reconciliation_findings f
+                      where f.kind = 'order_without_payment' and f.status = 'open' and f.object_id = o.id::text))
+     and (ss.id is not null or pp.id is not null
+          or (o.stripe_checkout_session_id is null and o.stripe_payment_intent_id is null))
+$$;
+
+
+--
+-- Name: reconcile_verdicts_payment_without_order(jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.reconcile_verdicts_payment_without_order(p_objects jsonb) RETURNS TABLE(object_id text, problem boolean, order_id uuid, customer_id uuid, detail jsonb, next_action text)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  with s as (
+    select * from ops.reconcile_sessions(p_objects)
+  ), payments as (
+    select ps.id, 'checkout session' as what, ps.payment_intent, ps.amount_total as charged, ps.currency, ps.order_ref
+      from s ps
+     where not coalesce(ps.missing, false) and coalesce(ps.mode, 'payment') = 'payment' and ps.payment_status = 'paid'
+    union all
+    select sp.id, 'payment intent', sp.id, sp.amount_received, sp.currency, sp.order_ref
+      from ops.reconcile_payment_intents(p_objects) sp
+     where not coalesce(sp.missing, false) and sp.status = 'succeeded'
+       and not exists (select 1 from s where s.payment_intent = sp.id)
+       and not exists (select 1 from ops.checkout_sessions c where c.stripe_payment_intent_id = sp.id)
+  )
+  select y.id,
+         not exists (select 1 from public.orders o
+                      where o.payment_confirmed
+                        and (o.stripe_checkout_session_id = y.id or o.stripe_payment_intent_id = y.payment_intent))
+           -- our mirrors know the payment paid: its order is in review or it is a double payment
+           and not exists (select 1 from ops.checkout_sessions c join public.orders o on o.id = c.order_id
+                            where c.stripe_checkout_session_id = y.id and c.payment_status = 'paid')
+           and not exists (select 1 from ops.payment_intents pi join public.orders o on o.id = pi.order_id
+                            where pi.stripe_payment_intent_id = y.payment_intent and pi.succeeded_at is not null),
+         ord.id, null::uuid,
+         jsonb_build_object('stripe_amount', y.charged, 'stripe_currency', y.currency, 'order_ref', y.order_ref,
+                            'order_status', ord.status,
+                            'ignored_events', (select jsonb_agg(jsonb_build_object('event_id', e.event_id,
+                                                                                   'reason', e.ignored_reason))
+                                                 from ops.stripe_events e
+                                                where e.object_id = y.id and e.status = 'ignored')),
+         case when ord.id is null then
+           format('Stripe has a paid %s %s (%s %s) that no order of ours accounts for (it names %s) and whose events '
+                  'never applied here: find the buyer in the Stripe dashboard, then match it to an order (re-send '
+                  'its events if it names one) or refund it.',
+                  y.what, y.id, y.charged, upper(y.currency), coalesce('order ' || y.order_ref, 'no order'))
+         else
+           format('Stripe says %s %s paid order %s (%s %s) but the order is %s: re-send the payment''s events to '
+                  'the webhook from the Stripe dashboard (ops.stripe_events shows whether they were ignored, and '
+                  'why), then check the order.',
+                  y.what, y.id, ord.id, y.charged, upper(y.currency), ord.status)
+         end
+    from payments y
+    left join public.orders ord on ord.id = ops.as_uuid(y.order_ref)
+  union all
+  select * from ops.reconcile_gone_verdicts('payment_without_order', p_objects)
+$$;
+
+
+--
+-- Name: reconciliation_kinds_require_verdict_fn(); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.reconciliation_kinds_require_verdict_fn() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  new.verdict_fn := ops.require_function_shape(new.verdict_fn,
+    '(jsonb) returns setof object_id text, problem boolean, order_id uuid, customer_id uuid, detail jsonb, '
+    'next_action text', format('verdict_fn of reconciliation kind %s', new.kind));
+  return new;
 end
 $$;
 
@@ -3714,6 +4229,25 @@ COMMENT ON FUNCTION ops.register_stripe_customer(p_stripe_customer_id text, p_us
 
 
 --
+-- Name: registered_function(text, text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.registered_function(p_fn text, p_what text) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+declare
+  fn regprocedure := pg_catalog.to_regprocedure(p_fn);
+begin
+  if fn is null then
+    raise exception '% names function %, which no longer exists', p_what, p_fn using errcode = 'undefined_function';
+  end if;
+  return fn::regproc::text;
+end
+$$;
+
+
+--
 -- Name: replay_job(bigint); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -3769,6 +4303,31 @@ begin
     raise exception 'admins only: sign in with an account whose app_metadata.role is admin'
       using errcode = 'insufficient_privilege';
   end if;
+end
+$$;
+
+
+--
+-- Name: require_function_shape(text, text, text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.require_function_shape(p_fn text, p_shape text, p_what text) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+declare
+  fn regprocedure := pg_catalog.to_regprocedure(p_fn);
+  fn_shape text := ops.function_shape(fn);
+begin
+  if fn_shape is null or fn_shape <> p_shape
+     or (select p.pronamespace from pg_catalog.pg_proc p where p.oid = fn) <> 'ops'::regnamespace then
+    raise exception '% must be a function of schema ops shaped %', p_what, p_shape
+      using errcode = 'invalid_parameter_value',
+            detail = format('%s is %s', p_fn, coalesce(fn_shape, 'no function')),
+            hint = 'Name a function of that shape by schema, name and argument types (ops.f(jsonb)), '
+                   'or create it first.';
+  end if;
+  return fn::text;
 end
 $$;
 
@@ -3922,6 +4481,22 @@ $$;
 
 
 --
+-- Name: retention_policies_require_purge_fn(); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.retention_policies_require_purge_fn() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  new.purge_fn := ops.require_function_shape(new.purge_fn, '(interval) returns bigint',
+                                             format('purge_fn of retention policy %s', new.name));
+  return new;
+end
+$$;
+
+
+--
 -- Name: retry_failed_stripe_event(text, integer); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -3979,6 +4554,41 @@ CREATE FUNCTION ops.route_ticket(p_category text, p_billing_status text, p_plan 
                     order by p.rank desc limit 1), 'normal'),
          coalesce((select array_agg(distinct t order by t) from matched m, unnest(m.add_tags) t), '{}')
 $$;
+
+
+--
+-- Name: run_retention_policies(boolean, interval); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.run_retention_policies(p_personal_only boolean, p_personal_keep interval DEFAULT NULL::interval) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $_$
+declare
+  p ops.retention_policies;
+  personal_keep interval := coalesce(p_personal_keep,
+                                     make_interval(days => (ops.current_settings()).personal_data_retention_days));
+  report jsonb := '{}'::jsonb;
+  errors jsonb := '{}'::jsonb;
+  n bigint;
+  failure text;
+begin
+  for p in select * from ops.retention_policies rp
+            where rp.enabled and (rp.keep is null or not p_personal_only) order by rp.name loop
+    begin
+      execute format('select %s($1)', ops.registered_function(p.purge_fn, 'retention policy ' || p.name))
+         into n using coalesce(p.keep, personal_keep);
+      report := report || jsonb_build_object(p.name, n);
+    exception when others then
+      get stacked diagnostics failure = message_text;
+      raise warning 'retention policy %: its purge % failed: %', p.name, p.purge_fn, failure;
+      report := report || jsonb_build_object(p.name, null);
+      errors := errors || jsonb_build_object(p.name, failure);
+    end;
+  end loop;
+  return report || case when errors <> '{}'::jsonb then jsonb_build_object('errors', errors) else '{}'::jsonb end;
+end
+$_$;
 
 
 --
@@ -4411,7 +5021,7 @@ begin
   -- a request larger than the whole budget waits for an empty window rather than forever
   p_tokens := least(p_tokens, p_capacity);
   -- one statement creates or locks the bucket row: the lock serialises takers, and a purge of idle
-  -- buckets (ops.purge_pipeline_history) cannot remove it between a lookup and the lock
+  -- buckets (ops.purge_rate_limit_buckets) cannot remove it between a lookup and the lock
   insert into ops.rate_limit_buckets (bucket) values (p_bucket)
   on conflict (bucket) do update set bucket = excluded.bucket;
   at := clock_timestamp();
@@ -6017,7 +6627,6 @@ CREATE TABLE ops.reconciliation_findings (
     found_at timestamp with time zone DEFAULT now() NOT NULL,
     last_seen_at timestamp with time zone DEFAULT now() NOT NULL,
     resolved_at timestamp with time zone,
-    CONSTRAINT reconciliation_findings_kind_check CHECK ((kind = ANY (ARRAY['missing_event_recovered'::text, 'amount_mismatch'::text, 'order_without_payment'::text, 'payment_without_order'::text, 'crm_deal_missing'::text, 'billing_status_drift'::text]))),
     CONSTRAINT reconciliation_findings_status_check CHECK ((status = ANY (ARRAY['open'::text, 'resolved'::text])))
 );
 
@@ -6044,6 +6653,25 @@ ALTER TABLE ops.reconciliation_findings ALTER COLUMN id ADD GENERATED ALWAYS AS 
 
 
 --
+-- Name: reconciliation_kinds; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.reconciliation_kinds (
+    kind text NOT NULL,
+    description text NOT NULL,
+    verdict_fn text NOT NULL,
+    CONSTRAINT reconciliation_kinds_kind_check CHECK ((kind ~ '^[a-z][a-z0-9_]{1,62}$'::text))
+);
+
+
+--
+-- Name: TABLE reconciliation_kinds; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.reconciliation_kinds IS 'The kinds of reconciliation findings, each with the function that judges it (ops.reconcile_verdicts runs them all); a new kind is a verdict function and a row.';
+
+
+--
 -- Name: refunds; Type: TABLE; Schema: ops; Owner: -
 --
 
@@ -6065,6 +6693,28 @@ CREATE TABLE ops.refunds (
 --
 
 COMMENT ON TABLE ops.refunds IS 'Stripe refunds (full and partial) as last reported.';
+
+
+--
+-- Name: retention_policies; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.retention_policies (
+    name text NOT NULL,
+    description text NOT NULL,
+    purge_fn text NOT NULL,
+    keep interval,
+    enabled boolean DEFAULT true NOT NULL,
+    CONSTRAINT retention_policies_keep_check CHECK ((keep > '00:00:00'::interval)),
+    CONSTRAINT retention_policies_name_check CHECK ((name ~ '^[a-z][a-z0-9_]{1,62}$'::text))
+);
+
+
+--
+-- Name: TABLE retention_policies; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.retention_policies IS 'What each feature purges and after how long (keep; null: personal data, ops.settings.personal_data_retention_days), by its purge function; ops.purge_pipeline_history runs every enabled one daily. Editable in Studio.';
 
 
 --
@@ -6755,11 +7405,27 @@ ALTER TABLE ONLY ops.reconciliation_findings
 
 
 --
+-- Name: reconciliation_kinds reconciliation_kinds_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.reconciliation_kinds
+    ADD CONSTRAINT reconciliation_kinds_pkey PRIMARY KEY (kind);
+
+
+--
 -- Name: refunds refunds_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
 --
 
 ALTER TABLE ONLY ops.refunds
     ADD CONSTRAINT refunds_pkey PRIMARY KEY (stripe_refund_id);
+
+
+--
+-- Name: retention_policies retention_policies_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.retention_policies
+    ADD CONSTRAINT retention_policies_pkey PRIMARY KEY (name);
 
 
 --
@@ -7360,6 +8026,13 @@ CREATE TRIGGER alert_incidents_600_notify AFTER INSERT OR UPDATE OF status ON op
 
 
 --
+-- Name: alert_rules alert_rules_100_require_check_fn; Type: TRIGGER; Schema: ops; Owner: -
+--
+
+CREATE TRIGGER alert_rules_100_require_check_fn BEFORE INSERT OR UPDATE OF check_fn ON ops.alert_rules FOR EACH ROW EXECUTE FUNCTION ops.alert_rules_require_check_fn();
+
+
+--
 -- Name: disputes disputes_600_notify; Type: TRIGGER; Schema: ops; Owner: -
 --
 
@@ -7378,6 +8051,20 @@ CREATE TRIGGER jobs_100_set_updated_at BEFORE UPDATE ON ops.jobs FOR EACH ROW EX
 --
 
 CREATE TRIGGER jobs_900_dispatch AFTER INSERT ON ops.jobs FOR EACH ROW WHEN ((new.run_at <= now())) EXECUTE FUNCTION ops.jobs_dispatch_on_insert();
+
+
+--
+-- Name: reconciliation_kinds reconciliation_kinds_100_require_verdict_fn; Type: TRIGGER; Schema: ops; Owner: -
+--
+
+CREATE TRIGGER reconciliation_kinds_100_require_verdict_fn BEFORE INSERT OR UPDATE OF verdict_fn ON ops.reconciliation_kinds FOR EACH ROW EXECUTE FUNCTION ops.reconciliation_kinds_require_verdict_fn();
+
+
+--
+-- Name: retention_policies retention_policies_100_require_purge_fn; Type: TRIGGER; Schema: ops; Owner: -
+--
+
+CREATE TRIGGER retention_policies_100_require_purge_fn BEFORE INSERT OR UPDATE OF purge_fn ON ops.retention_policies FOR EACH ROW EXECUTE FUNCTION ops.retention_policies_require_purge_fn();
 
 
 --
@@ -7719,6 +8406,14 @@ ALTER TABLE ONLY ops.rate_limit_grants
 
 
 --
+-- Name: reconciliation_findings reconciliation_findings_kind_fkey; Type: FK CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.reconciliation_findings
+    ADD CONSTRAINT reconciliation_findings_kind_fkey FOREIGN KEY (kind) REFERENCES ops.reconciliation_kinds(kind) ON UPDATE CASCADE;
+
+
+--
 -- Name: stripe_customers stripe_customers_customer_id_fkey; Type: FK CONSTRAINT; Schema: ops; Owner: -
 --
 
@@ -7963,6 +8658,18 @@ ALTER TABLE ops.endpoint_outcomes ENABLE ROW LEVEL SECURITY;
 --
 
 ALTER TABLE ops.reconciliation_findings ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: reconciliation_kinds; Type: ROW SECURITY; Schema: ops; Owner: -
+--
+
+ALTER TABLE ops.reconciliation_kinds ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: retention_policies; Type: ROW SECURITY; Schema: ops; Owner: -
+--
+
+ALTER TABLE ops.retention_policies ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: ticket_messages Admins answer every ticket; Type: POLICY; Schema: public; Owner: -
@@ -8215,7 +8922,6 @@ GRANT USAGE ON SCHEMA ops TO stripe_webhook;
 GRANT USAGE ON SCHEMA ops TO pipeline_worker;
 GRANT USAGE ON SCHEMA ops TO support_intake;
 GRANT USAGE ON SCHEMA ops TO provider_webhook;
-GRANT USAGE ON SCHEMA ops TO authenticated;
 GRANT USAGE ON SCHEMA ops TO reconciler;
 
 
@@ -8292,10 +8998,109 @@ GRANT ALL ON FUNCTION ops.admin_set_access(p_customer_id uuid, p_access text, p_
 
 
 --
+-- Name: TABLE alert_rules; Type: ACL; Schema: ops; Owner: -
+--
+
+GRANT SELECT ON TABLE ops.alert_rules TO authenticated;
+GRANT SELECT ON TABLE ops.alert_rules TO service_role;
+
+
+--
+-- Name: FUNCTION alert_check_crm_failure_rate(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.alert_check_crm_failure_rate(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION alert_check_dead_jobs(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.alert_check_dead_jobs(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION alert_check_failed_runs(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.alert_check_failed_runs(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION alert_check_reconciliation_drift(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.alert_check_reconciliation_drift(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION alert_check_refund_dispute_unapplied(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.alert_check_refund_dispute_unapplied(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION alert_check_stripe_quiet(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.alert_check_stripe_quiet(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION alert_check_support_backlog(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.alert_check_support_backlog(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION alert_check_sync_p95(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.alert_check_sync_p95(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION alert_check_ticket_creation_failing(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.alert_check_ticket_creation_failing(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION alert_check_ticket_spike(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.alert_check_ticket_spike(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION alert_check_undefined(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.alert_check_undefined(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION alert_check_webhook_failure_rate(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.alert_check_webhook_failure_rate(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION alert_incidents_notify(); Type: ACL; Schema: ops; Owner: -
 --
 
 REVOKE ALL ON FUNCTION ops.alert_incidents_notify() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION alert_rules_require_check_fn(); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.alert_rules_require_check_fn() FROM PUBLIC;
 
 
 --
@@ -8394,14 +9199,6 @@ REVOKE ALL ON FUNCTION ops.audit_profile_role() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION ops.backoff_delay(p_attempt integer, p_base_ms integer, p_max_ms integer, p_jitter double precision) FROM PUBLIC;
-
-
---
--- Name: TABLE alert_rules; Type: ACL; Schema: ops; Owner: -
---
-
-GRANT SELECT ON TABLE ops.alert_rules TO authenticated;
-GRANT SELECT ON TABLE ops.alert_rules TO service_role;
 
 
 --
@@ -8662,6 +9459,13 @@ REVOKE ALL ON FUNCTION ops.flag_customer_review(p_customer_id uuid, p_reason tex
 
 
 --
+-- Name: FUNCTION function_shape(p_fn regprocedure); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.function_shape(p_fn regprocedure) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION held_job(p_job_id bigint, p_worker text); Type: ACL; Schema: ops; Owner: -
 --
 
@@ -8815,10 +9619,80 @@ REVOKE ALL ON FUNCTION ops.payment_mismatch(p_price bigint, p_currency text, p_a
 
 
 --
--- Name: FUNCTION purge_pipeline_history(p_jobs_after interval, p_responses_after interval, p_cron_runs_after interval, p_personal_data_after interval, p_outcomes_after interval, p_findings_after interval); Type: ACL; Schema: ops; Owner: -
+-- Name: FUNCTION purge_crm_captures(p_keep interval); Type: ACL; Schema: ops; Owner: -
 --
 
-REVOKE ALL ON FUNCTION ops.purge_pipeline_history(p_jobs_after interval, p_responses_after interval, p_cron_runs_after interval, p_personal_data_after interval, p_outcomes_after interval, p_findings_after interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ops.purge_crm_captures(p_keep interval) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION purge_cron_runs(p_keep interval); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.purge_cron_runs(p_keep interval) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION purge_endpoint_outcomes(p_keep interval); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.purge_endpoint_outcomes(p_keep interval) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION purge_event_payloads(p_keep interval); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.purge_event_payloads(p_keep interval) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION purge_http_responses(p_keep interval); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.purge_http_responses(p_keep interval) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION purge_jobs(p_keep interval); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.purge_jobs(p_keep interval) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION purge_notifications(p_keep interval); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.purge_notifications(p_keep interval) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION purge_pipeline_history(); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.purge_pipeline_history() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION purge_rate_limit_buckets(p_keep interval); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.purge_rate_limit_buckets(p_keep interval) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION purge_rate_limit_grants(p_keep interval); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.purge_rate_limit_grants(p_keep interval) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION purge_reconciliation_findings(p_keep interval); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.purge_reconciliation_findings(p_keep interval) FROM PUBLIC;
 
 
 --
@@ -8866,6 +9740,13 @@ GRANT ALL ON FUNCTION ops.reconcile_begin(p_job_id bigint, p_worker text, p_live
 
 
 --
+-- Name: FUNCTION reconcile_gone_verdicts(p_kind text, p_objects jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.reconcile_gone_verdicts(p_kind text, p_objects jsonb) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION reconcile_ingest_event(p_job_id bigint, p_worker text, p_event text, p_livemode boolean, p_account_id text, p_sanitized boolean); Type: ACL; Schema: ops; Owner: -
 --
 
@@ -8898,6 +9779,13 @@ GRANT ALL ON FUNCTION ops.reconcile_objects_to_fetch(p_job_id bigint, p_worker t
 
 
 --
+-- Name: FUNCTION reconcile_payment_intents(p_objects jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.reconcile_payment_intents(p_objects jsonb) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION reconcile_record_checks(p_job_id bigint, p_worker text, p_scope text, p_objects jsonb); Type: ACL; Schema: ops; Owner: -
 --
 
@@ -8906,10 +9794,73 @@ GRANT ALL ON FUNCTION ops.reconcile_record_checks(p_job_id bigint, p_worker text
 
 
 --
+-- Name: FUNCTION reconcile_sessions(p_objects jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.reconcile_sessions(p_objects jsonb) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION reconcile_subscriptions(p_objects jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.reconcile_subscriptions(p_objects jsonb) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION reconcile_verdicts(p_objects jsonb); Type: ACL; Schema: ops; Owner: -
 --
 
 REVOKE ALL ON FUNCTION ops.reconcile_verdicts(p_objects jsonb) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION reconcile_verdicts_amount_mismatch(p_objects jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.reconcile_verdicts_amount_mismatch(p_objects jsonb) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION reconcile_verdicts_billing_status_drift(p_objects jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.reconcile_verdicts_billing_status_drift(p_objects jsonb) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION reconcile_verdicts_crm_deal_missing(p_objects jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.reconcile_verdicts_crm_deal_missing(p_objects jsonb) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION reconcile_verdicts_missing_event_recovered(p_objects jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.reconcile_verdicts_missing_event_recovered(p_objects jsonb) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION reconcile_verdicts_order_without_payment(p_objects jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.reconcile_verdicts_order_without_payment(p_objects jsonb) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION reconcile_verdicts_payment_without_order(p_objects jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.reconcile_verdicts_payment_without_order(p_objects jsonb) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION reconciliation_kinds_require_verdict_fn(); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.reconciliation_kinds_require_verdict_fn() FROM PUBLIC;
 
 
 --
@@ -8978,6 +9929,13 @@ GRANT ALL ON FUNCTION ops.register_stripe_customer(p_stripe_customer_id text, p_
 
 
 --
+-- Name: FUNCTION registered_function(p_fn text, p_what text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.registered_function(p_fn text, p_what text) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION replay_job(p_job_id bigint); Type: ACL; Schema: ops; Owner: -
 --
 
@@ -8996,6 +9954,13 @@ REVOKE ALL ON FUNCTION ops.replay_jobs(p_status text, p_kind text, p_limit integ
 --
 
 REVOKE ALL ON FUNCTION ops.require_admin() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION require_function_shape(p_fn text, p_shape text, p_what text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.require_function_shape(p_fn text, p_shape text, p_what text) FROM PUBLIC;
 
 
 --
@@ -9042,6 +10007,13 @@ REVOKE ALL ON FUNCTION ops.resolve_order_review(p_order_id uuid, p_accept boolea
 
 
 --
+-- Name: FUNCTION retention_policies_require_purge_fn(); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.retention_policies_require_purge_fn() FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION retry_failed_stripe_event(p_event_id text, p_max_attempts integer); Type: ACL; Schema: ops; Owner: -
 --
 
@@ -9053,6 +10025,13 @@ REVOKE ALL ON FUNCTION ops.retry_failed_stripe_event(p_event_id text, p_max_atte
 --
 
 REVOKE ALL ON FUNCTION ops.route_ticket(p_category text, p_billing_status text, p_plan text, p_order_amount bigint, p_lifetime_value bigint, p_vip boolean, OUT queue text, OUT priority text, OUT tags text[]) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION run_retention_policies(p_personal_only boolean, p_personal_keep interval); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.run_retention_policies(p_personal_only boolean, p_personal_keep interval) FROM PUBLIC;
 
 
 --
@@ -9498,10 +10477,24 @@ GRANT SELECT ON TABLE ops.reconciliation_findings TO authenticated;
 
 
 --
+-- Name: TABLE reconciliation_kinds; Type: ACL; Schema: ops; Owner: -
+--
+
+GRANT SELECT ON TABLE ops.reconciliation_kinds TO service_role;
+
+
+--
 -- Name: TABLE refunds; Type: ACL; Schema: ops; Owner: -
 --
 
 GRANT SELECT ON TABLE ops.refunds TO service_role;
+
+
+--
+-- Name: TABLE retention_policies; Type: ACL; Schema: ops; Owner: -
+--
+
+GRANT SELECT ON TABLE ops.retention_policies TO service_role;
 
 
 --

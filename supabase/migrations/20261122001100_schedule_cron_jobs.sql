@@ -1,7 +1,8 @@
--- pg_cron schedules: the delivery sweep every minute, and purges of pipeline bookkeeping after
--- their retention. cron.schedule with an existing name updates it, so this is safe to re-run.
+-- pg_cron schedules: the delivery sweep every minute, and the daily purge, which runs the retention
+-- policies features register in ops.retention_policies (this one registers the job engine's, pg_net's,
+-- pg_cron's and the ledger's). cron.schedule with an existing name updates it, so this is safe to re-run.
 -- Destructive by design: purges delete succeeded jobs, pg_net responses and cron run history, and
--- reduce old ledger payloads and captured CRM calls to their ids, statuses and amounts.
+-- reduce old ledger payloads (and later features' personal data) to their ids, statuses and amounts.
 
 -- What a ledger payload keeps after the retention: the event's envelope and its object's ids,
 -- statuses, amounts and dates (scalars only: an expanded customer object goes, its id stays where
@@ -28,113 +29,172 @@ as $$
                        'cancel_at_period_end', 'canceled_at', 'ended_at', 'current_period_end')))))
 $$;
 
--- What a captured CRM call keeps after the retention: ids, stages, amounts (not emails, names, notes).
-create or replace function ops.crm_capture_skeleton(body jsonb) returns jsonb
-language sql immutable
+-- ---------------------------------------------------------------- retention policies
+-- Each feature registers what it purges, and how long it keeps it, as a row here naming its purge
+-- function; ops.purge_pipeline_history (pg_cron, daily) runs them all. Features insert their rows with
+-- on conflict do nothing, so a founder's edits (keep, enabled) survive migrations. A new policy is a
+-- function and a row:
+--   create function ops.purge_my_table(p_keep interval) returns bigint ...;  -- rows deleted or cleared
+--   insert into ops.retention_policies (name, description, purge_fn, keep)
+--   values ('my_table', '...', 'ops.purge_my_table(interval)', interval '30 days') on conflict (name) do nothing;
+create table if not exists ops.retention_policies (
+  name text primary key check (name ~ '^[a-z][a-z0-9_]{1,62}$'),
+  description text not null,
+  -- (p_keep interval) returns bigint: purges what is older than p_keep, returns how many rows it changed
+  purge_fn text not null,
+  -- how long rows are kept; null for personal data, kept for ops.settings.personal_data_retention_days
+  keep interval check (keep > interval '0'),
+  enabled boolean not null default true
+);
+comment on table ops.retention_policies is 'What each feature purges and after how long (keep; null: personal data, '
+  'ops.settings.personal_data_retention_days), by its purge function; ops.purge_pipeline_history runs every enabled '
+  'one daily. Editable in Studio.';
+alter table ops.retention_policies enable row level security;
+revoke all on ops.retention_policies from public, anon, authenticated;
+grant select on ops.retention_policies to service_role;
+
+-- A typo in Studio is refused when saved, not by a failing purge every night.
+create or replace function ops.retention_policies_require_purge_fn() returns trigger
+language plpgsql
 set search_path = ''
 as $$
-  select coalesce(jsonb_object_agg(f.key, f.value), '{}'::jsonb)
-    from jsonb_each(case when jsonb_typeof(body) = 'object' then body else '{}' end) f
-   where jsonb_typeof(f.value) in ('string', 'number', 'boolean')
-     and f.key in ('id', 'orderKey', 'dealId', 'contactId', 'stage', 'lifecycleStage', 'billingStatus',
-                   'amount', 'currency', 'refundedAmount', 'needsReview', 'occurredAt')
+begin
+  new.purge_fn := ops.require_function_shape(new.purge_fn, '(interval) returns bigint',
+                                             format('purge_fn of retention policy %s', new.name));
+  return new;
+end
 $$;
+drop trigger if exists retention_policies_100_require_purge_fn on ops.retention_policies;
+create trigger retention_policies_100_require_purge_fn before insert or update of purge_fn on ops.retention_policies
+  for each row execute function ops.retention_policies_require_purge_fn();
 
--- Personal data retention: ledger payloads and captured CRM calls older than p_after (default:
--- ops.settings.personal_data_retention_days) keep only ids, types, statuses and amounts. Failed
--- and dead events keep theirs until re-applied (a re-apply needs the payload), as dead jobs stay
--- until replayed or resolved. A contact capture's key is its email: it goes too.
-create or replace function ops.clear_personal_data(p_after interval default null) returns jsonb
+-- Runs the enabled policies (only those of personal data with p_personal_only), personal data kept for
+-- p_personal_keep (default: ops.settings.personal_data_retention_days). Each policy on its own: one that
+-- fails (another owner's table on hosted refuses us) is a warning and its error in the report, and the
+-- others still purge. Reports {policy: rows, ..., errors: {policy: message}} (errors only when some failed).
+create or replace function ops.run_retention_policies(p_personal_only boolean, p_personal_keep interval default null)
+returns jsonb
 language plpgsql
 set search_path = ''
 as $$
 declare
-  cutoff timestamptz := now() - coalesce(p_after, make_interval(days => (ops.current_settings()).personal_data_retention_days));
-  events_cleared bigint;
-  captures_cleared bigint;
-  notifications_cleared bigint;
+  p ops.retention_policies;
+  personal_keep interval := coalesce(p_personal_keep,
+                                     make_interval(days => (ops.current_settings()).personal_data_retention_days));
+  report jsonb := '{}'::jsonb;
+  errors jsonb := '{}'::jsonb;
+  n bigint;
+  failure text;
+begin
+  for p in select * from ops.retention_policies rp
+            where rp.enabled and (rp.keep is null or not p_personal_only) order by rp.name loop
+    begin
+      execute format('select %s($1)', ops.registered_function(p.purge_fn, 'retention policy ' || p.name))
+         into n using coalesce(p.keep, personal_keep);
+      report := report || jsonb_build_object(p.name, n);
+    exception when others then
+      get stacked diagnostics failure = message_text;
+      raise warning 'retention policy %: its purge % failed: %', p.name, p.purge_fn, failure;
+      report := report || jsonb_build_object(p.name, null);
+      errors := errors || jsonb_build_object(p.name, failure);
+    end;
+  end loop;
+  return report || case when errors <> '{}'::jsonb then jsonb_build_object('errors', errors) else '{}'::jsonb end;
+end
+$$;
+
+-- pg_cron's daily purge: every enabled retention policy.
+drop function if exists ops.purge_pipeline_history(interval, interval, interval, interval, interval),
+  ops.purge_pipeline_history(interval, interval, interval, interval, interval, interval);
+create or replace function ops.purge_pipeline_history() returns jsonb
+language sql
+set search_path = ''
+as $$
+  select ops.run_retention_policies(false)
+$$;
+comment on function ops.purge_pipeline_history() is 'Runs every enabled retention policy (ops.retention_policies) '
+  'and reports the rows each purged; pg_cron runs it daily.';
+
+-- Personal data retention alone: the policies whose keep is null (ledger payloads, captured CRM calls,
+-- notifications), for p_after (default: ops.settings.personal_data_retention_days). Failed and dead
+-- events keep their payload until re-applied (a re-apply needs it), as dead jobs stay until replayed.
+create or replace function ops.clear_personal_data(p_after interval default null) returns jsonb
+language sql
+set search_path = ''
+as $$
+  select ops.run_retention_policies(true, p_after)
+$$;
+
+-- ---------------------------------------------------------------- this far's policies
+-- Dead and failed jobs stay, payload and all, until replayed or resolved: only succeeded ones go.
+create or replace function ops.purge_jobs(p_keep interval) returns bigint
+language plpgsql
+set search_path = ''
+as $$
+declare
+  n bigint;
+begin
+  delete from ops.jobs where status = 'succeeded' and succeeded_at < now() - p_keep;
+  get diagnostics n = row_count;
+  return n;
+end
+$$;
+
+-- pg_net's responses to our dispatches (net._http_response is pg_net's owner's on hosted: a refusal is
+-- that policy's error only)
+create or replace function ops.purge_http_responses(p_keep interval) returns bigint
+language plpgsql
+set search_path = ''
+as $$
+declare
+  n bigint;
+begin
+  delete from net._http_response where created < now() - p_keep;
+  get diagnostics n = row_count;
+  return n;
+end
+$$;
+
+create or replace function ops.purge_cron_runs(p_keep interval) returns bigint
+language plpgsql
+set search_path = ''
+as $$
+declare
+  n bigint;
+begin
+  delete from cron.job_run_details where end_time < now() - p_keep;
+  get diagnostics n = row_count;
+  return n;
+end
+$$;
+
+-- Personal data: ledger payloads become their skeleton; the ledger's columns stay. Only processed and
+-- ignored events: failed and dead ones keep their payload until re-applied.
+create or replace function ops.purge_event_payloads(p_keep interval) returns bigint
+language plpgsql
+set search_path = ''
+as $$
+declare
+  n bigint;
 begin
   update ops.stripe_events
      set payload = ops.stripe_payload_skeleton(payload), payload_cleared_at = now()
-   where received_at < cutoff and status in ('processed', 'ignored') and payload_cleared_at is null;
-  get diagnostics events_cleared = row_count;
-  update ops.crm_capture
-     set body = ops.crm_capture_skeleton(body), key = case when operation in ('deal', 'note') then key end,
-         cleared_at = now()
-   where created_at < cutoff and cleared_at is null;
-  get diagnostics captures_cleared = row_count;
-  -- captured emails and Slack texts keep their id and tags; the send log keeps template, entity and
-  -- status, not the address
-  update ops.notification_captures
-     set body = jsonb_build_object('id', body -> 'id', 'tags', body -> 'tags'), cleared_at = now()
-   where created_at < cutoff and cleared_at is null;
-  update ops.notifications set recipient = 'cleared', detail = null
-   where created_at < cutoff and recipient <> 'cleared' and channel = 'email';
-  get diagnostics notifications_cleared = row_count;
-  return jsonb_build_object('event_payloads', events_cleared, 'crm_captures', captures_cleared,
-    'notifications', notifications_cleared);
+   where received_at < now() - p_keep and status in ('processed', 'ignored') and payload_cleared_at is null;
+  get diagnostics n = row_count;
+  return n;
 end
 $$;
--- Dead and failed jobs stay, payload and all, until replayed or resolved: only succeeded ones go.
-drop function if exists ops.purge_pipeline_history(interval, interval, interval, interval, interval);
-create or replace function ops.purge_pipeline_history(
-  p_jobs_after interval default interval '14 days',
-  p_responses_after interval default interval '1 day',
-  p_cron_runs_after interval default interval '7 days',
-  p_personal_data_after interval default null,
-  p_outcomes_after interval default interval '7 days',
-  p_findings_after interval default interval '90 days'
-) returns jsonb
-language plpgsql
-set search_path = ''
-as $$
-declare
-  jobs_deleted bigint;
-  responses_deleted bigint;
-  runs_deleted bigint;
-  outcomes_deleted bigint;
-  grants_deleted bigint;
-  buckets_deleted bigint;
-  findings_deleted bigint;
-begin
-  delete from ops.jobs where status = 'succeeded' and succeeded_at < now() - p_jobs_after;
-  get diagnostics jobs_deleted = row_count;
-  -- the webhook's per-minute answer counters (ops.endpoint_outcomes, migration 2000)
-  delete from ops.endpoint_outcomes where minute < now() - p_outcomes_after;
-  get diagnostics outcomes_deleted = row_count;
-  -- rate budgets (migration 1200): windows last a minute at most (HubSpot 10 s, support-intake per
-  -- user and per address 60 s), so day-old grants count for nothing, and a bucket left without grants
-  -- (one per user and address ever seen) goes too. A bucket a taker holds is skipped: the taker's
-  -- upsert locks it (ops.take_rate_tokens), or re-creates it once this delete commits.
-  delete from ops.rate_limit_grants where granted_at < now() - interval '1 day';
-  get diagnostics grants_deleted = row_count;
-  delete from ops.rate_limit_buckets b
-   where b.bucket in (select x.bucket from ops.rate_limit_buckets x
-                       where not exists (select 1 from ops.rate_limit_grants g where g.bucket = x.bucket)
-                       for update skip locked);
-  get diagnostics buckets_deleted = row_count;
-  -- resolved reconciliation findings (migration 2100); open ones stay until resolved
-  delete from ops.reconciliation_findings where status = 'resolved' and resolved_at < now() - p_findings_after;
-  get diagnostics findings_deleted = row_count;
-  -- each purge on its own: one refused (other owners' tables on hosted) must not undo the others
-  begin
-    delete from net._http_response where created < now() - p_responses_after;
-    get diagnostics responses_deleted = row_count;
-  exception when insufficient_privilege then
-    raise warning 'purge of net._http_response refused: %', sqlerrm;
-  end;
-  begin
-    delete from cron.job_run_details where end_time < now() - p_cron_runs_after;
-    get diagnostics runs_deleted = row_count;
-  exception when insufficient_privilege then
-    raise warning 'purge of cron.job_run_details refused: %', sqlerrm;
-  end;
-  return jsonb_build_object('jobs', jobs_deleted, 'http_responses', responses_deleted, 'cron_runs', runs_deleted,
-                            'endpoint_outcomes', outcomes_deleted, 'rate_limit_grants', grants_deleted,
-                            'rate_limit_buckets', buckets_deleted, 'reconciliation_findings', findings_deleted)
-         || ops.clear_personal_data(p_personal_data_after);
-end
-$$;
+
+insert into ops.retention_policies (name, description, purge_fn, keep)
+values
+  ('jobs', 'Succeeded jobs (dead and failed ones stay until replayed or resolved)', 'ops.purge_jobs(interval)',
+   interval '14 days'),
+  ('http_responses', 'pg_net''s responses to our dispatches (net._http_response)',
+   'ops.purge_http_responses(interval)', interval '1 day'),
+  ('cron_runs', 'pg_cron''s run history (cron.job_run_details)', 'ops.purge_cron_runs(interval)', interval '7 days'),
+  ('event_payloads', 'Personal data: processed and ignored ledger payloads become their ids, types, statuses and '
+   'amounts (ops.stripe_payload_skeleton)', 'ops.purge_event_payloads(interval)', null)
+on conflict (name) do nothing;
 
 -- every 10 s where pg_cron has second schedules (1.5+, as on hosted Supabase), else every minute
 do $$

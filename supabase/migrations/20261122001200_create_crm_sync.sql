@@ -1,6 +1,7 @@
 -- CRM sync, the job engine's first consumer: users who confirm their email become leads; customer
 -- and order changes enqueue crm-sync jobs; the worker upserts contacts/deals and stores the mapping.
--- Also a shared rate budget so all worker instances together stay under the CRM's limit.
+-- Also a shared rate budget so all worker instances together stay under the CRM's limit, and the
+-- retention of both (captured calls' personal data, idle budgets) in ops.retention_policies.
 insert into ops.job_kinds (kind, function_name, max_attempts, timeout_ms, lease_seconds, backoff_base_ms)
 -- lease 180 s: a deal job makes up to ~10 HubSpot calls of at most 10 s each
 values ('crm.contact', 'crm-sync', 15, 30000, 180, 5000),
@@ -34,7 +35,7 @@ create table if not exists ops.crm_capture (
   operation text not null,
   -- null once the retention cleared it (a contact's key is its email); deal and note keys are ids
   key text,
-  -- after the retention only ids, stages and amounts (ops.crm_capture_skeleton, migration 1100)
+  -- after the retention only ids, stages and amounts (ops.crm_capture_skeleton, below)
   body jsonb not null,
   created_at timestamptz not null default now(),
   cleared_at timestamptz
@@ -73,7 +74,7 @@ begin
   -- a request larger than the whole budget waits for an empty window rather than forever
   p_tokens := least(p_tokens, p_capacity);
   -- one statement creates or locks the bucket row: the lock serialises takers, and a purge of idle
-  -- buckets (ops.purge_pipeline_history) cannot remove it between a lookup and the lock
+  -- buckets (ops.purge_rate_limit_buckets) cannot remove it between a lookup and the lock
   insert into ops.rate_limit_buckets (bucket) values (p_bucket)
   on conflict (bucket) do update set bucket = excluded.bucket;
   at := clock_timestamp();
@@ -86,6 +87,82 @@ begin
   return 0;
 end
 $$;
+
+-- ---------------------------------------------------------------- retention (migration 1100's registry)
+-- What a captured CRM call keeps after the retention: ids, stages, amounts (not emails, names, notes).
+create or replace function ops.crm_capture_skeleton(body jsonb) returns jsonb
+language sql immutable
+set search_path = ''
+as $$
+  select coalesce(jsonb_object_agg(f.key, f.value), '{}'::jsonb)
+    from jsonb_each(case when jsonb_typeof(body) = 'object' then body else '{}' end) f
+   where jsonb_typeof(f.value) in ('string', 'number', 'boolean')
+     and f.key in ('id', 'orderKey', 'dealId', 'contactId', 'stage', 'lifecycleStage', 'billingStatus',
+                   'amount', 'currency', 'refundedAmount', 'needsReview', 'occurredAt')
+$$;
+
+-- Personal data: captured CRM calls keep ids, stages and amounts; a contact's key, its email, goes.
+create or replace function ops.purge_crm_captures(p_keep interval) returns bigint
+language plpgsql
+set search_path = ''
+as $$
+declare
+  n bigint;
+begin
+  update ops.crm_capture
+     set body = ops.crm_capture_skeleton(body), key = case when operation in ('deal', 'note') then key end,
+         cleared_at = now()
+   where created_at < now() - p_keep and cleared_at is null;
+  get diagnostics n = row_count;
+  return n;
+end
+$$;
+
+-- Windows last a minute at most (HubSpot 10 s, support-intake per user and per address 60 s), so older
+-- grants count for nothing; a taker deletes its bucket's own as it goes, these are of buckets no one
+-- takes from any more.
+create or replace function ops.purge_rate_limit_grants(p_keep interval) returns bigint
+language plpgsql
+set search_path = ''
+as $$
+declare
+  n bigint;
+begin
+  delete from ops.rate_limit_grants where granted_at < now() - p_keep;
+  get diagnostics n = row_count;
+  return n;
+end
+$$;
+
+-- A bucket no one took from for p_keep (one per support-intake user and address ever seen) goes, with
+-- its grants. A bucket a taker holds is skipped: the taker's upsert locks it (ops.take_rate_tokens), or
+-- re-creates it once this delete commits.
+create or replace function ops.purge_rate_limit_buckets(p_keep interval) returns bigint
+language plpgsql
+set search_path = ''
+as $$
+declare
+  n bigint;
+begin
+  delete from ops.rate_limit_buckets b
+   where b.bucket in (select x.bucket from ops.rate_limit_buckets x
+                       where not exists (select 1 from ops.rate_limit_grants g
+                                          where g.bucket = x.bucket and g.granted_at >= now() - p_keep)
+                       for update skip locked);
+  get diagnostics n = row_count;
+  return n;
+end
+$$;
+
+insert into ops.retention_policies (name, description, purge_fn, keep)
+values
+  ('crm_captures', 'Personal data: captured CRM calls keep ids, stages and amounts (ops.crm_capture_skeleton); a '
+   'contact''s key, its email, goes', 'ops.purge_crm_captures(interval)', null),
+  ('rate_limit_grants', 'Rate budget grants older than any window', 'ops.purge_rate_limit_grants(interval)',
+   interval '1 day'),
+  ('rate_limit_buckets', 'Rate budgets no one took from (with their grants)', 'ops.purge_rate_limit_buckets(interval)',
+   interval '1 day')
+on conflict (name) do nothing;
 
 -- What a crm-sync job needs, read at run time so a late retry sends the newest state.
 -- security definer: the worker role reads nothing else; only jobs it holds (running) answer.

@@ -32,7 +32,7 @@ create table if not exists ops.notification_captures (
   key text not null unique,
   body jsonb not null,
   created_at timestamptz not null default now(),
-  -- the retention purge reduced the body to its id and tags (ops.clear_personal_data)
+  -- the retention purge reduced the body to its id and tags (ops.purge_notifications)
   cleared_at timestamptz
 );
 comment on table ops.notification_captures is 'What the local capture adapters would have sent to Resend and Slack (the default without RESEND_API_KEY / SLACK_WEBHOOK_URL): readable in Studio.';
@@ -65,6 +65,30 @@ select j.payload ->> 'entity' as entity, j.payload ->> 'template' as template, j
 comment on view ops.degraded_communications is 'Orders, tickets and users whose notification went dead: communication degraded until the job is replayed and succeeds.';
 revoke all on ops.degraded_communications from public, anon, authenticated;
 grant select on ops.degraded_communications to service_role;
+
+-- ---------------------------------------------------------------- retention (migration 1100's registry)
+-- Personal data: captured emails and Slack texts keep their id and tags; the send log keeps template,
+-- entity and status, not the address. Returns the send log's rows cleared.
+create or replace function ops.purge_notifications(p_keep interval) returns bigint
+language plpgsql
+set search_path = ''
+as $$
+declare
+  n bigint;
+begin
+  update ops.notification_captures
+     set body = jsonb_build_object('id', body -> 'id', 'tags', body -> 'tags'), cleared_at = now()
+   where created_at < now() - p_keep and cleared_at is null;
+  update ops.notifications set recipient = 'cleared', detail = null
+   where created_at < now() - p_keep and recipient <> 'cleared' and channel = 'email';
+  get diagnostics n = row_count;
+  return n;
+end
+$$;
+insert into ops.retention_policies (name, description, purge_fn, keep)
+values ('notifications', 'Personal data: captured emails and Slack texts keep their id and tags, the send log its '
+        'template, entity and status, not the address', 'ops.purge_notifications(interval)', null)
+on conflict (name) do nothing;
 
 -- Enqueues one notification: the dedupe key is (channel, template, entity, recipient).
 create or replace function ops.enqueue_notification(p_channel text, p_template text, p_entity text, p_recipient text,

@@ -75,6 +75,24 @@ comment on table ops.endpoint_outcomes is 'Per-minute counts of refused (4xx) an
 alter table ops.endpoint_outcomes enable row level security;
 create index if not exists endpoint_outcomes_minute_idx on ops.endpoint_outcomes (minute);
 
+-- the counters' retention (migration 1100's registry)
+create or replace function ops.purge_endpoint_outcomes(p_keep interval) returns bigint
+language plpgsql
+set search_path = ''
+as $$
+declare
+  n bigint;
+begin
+  delete from ops.endpoint_outcomes where minute < now() - p_keep;
+  get diagnostics n = row_count;
+  return n;
+end
+$$;
+insert into ops.retention_policies (name, description, purge_fn, keep)
+values ('endpoint_outcomes', 'Per-minute counters of our endpoints'' refused and failed answers',
+        'ops.purge_endpoint_outcomes(interval)', interval '7 days')
+on conflict (name) do nothing;
+
 -- security definer: the webhook's login role may count its answers here and do nothing else.
 -- The commit is asynchronous: a counter may lose its last increments in a crash, and a flood of
 -- refusals does not queue on the counter row behind WAL flushes.

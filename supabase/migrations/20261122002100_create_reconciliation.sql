@@ -52,6 +52,24 @@ comment on table ops.reconciliation_checkpoints is 'Where reconciliation against
 
 create index if not exists reconciliation_findings_open_idx on ops.reconciliation_findings (kind) where status = 'open';
 
+-- resolved findings go after their retention (migration 1100's registry); open ones stay until resolved
+create or replace function ops.purge_reconciliation_findings(p_keep interval) returns bigint
+language plpgsql
+set search_path = ''
+as $$
+declare
+  n bigint;
+begin
+  delete from ops.reconciliation_findings where status = 'resolved' and resolved_at < now() - p_keep;
+  get diagnostics n = row_count;
+  return n;
+end
+$$;
+insert into ops.retention_policies (name, description, purge_fn, keep)
+values ('reconciliation_findings', 'Reconciliation findings resolved this long ago (open ones stay)',
+        'ops.purge_reconciliation_findings(interval)', interval '90 days')
+on conflict (name) do nothing;
+
 -- The event types ops.apply_stripe_event applies (its switch, migration 0800; pgTAP 11-reconciliation
 -- checks that the two agree). Reconciliation recovers only these: an account emits many more, which
 -- the webhook endpoint is not subscribed to and the ledger must not fill with.

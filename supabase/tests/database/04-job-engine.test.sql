@@ -6,7 +6,7 @@
 -- cannot see (so never sends) the requests queued here.
 begin;
 set search_path = public, extensions;
-select plan(185);
+select plan(188);
 
 -- Committed jobs (seed, other runs) would blur counts: drop them for this transaction only.
 delete from ops.jobs;
@@ -588,6 +588,22 @@ select set_eq($$ select object_id from ops.reconciliation_findings where object_
   array['pi_pgtap_new_resolved', 'pi_pgtap_old_open'],
   'findings resolved over 90 days ago are purged; newer resolved ones and open ones, however old, stay');
 select is(ops.take_rate_tokens('pgtap:idle', 1, 5, 60000), 0, 'a purged bucket is re-created by its next taker');
+
+-- each feature registers its purge (ops.retention_policies); one failing policy does not stop the others
+select throws_ok($$ update ops.retention_policies set purge_fn = 'ops.purge_pipeline_history()' where name = 'jobs' $$,
+  '22023', null, 'a purge_fn of another shape is refused when written');
+create function ops.purge_pgtap_boom(p_keep interval) returns bigint language plpgsql as $$
+  begin raise exception 'pgtap boom'; end $$;
+insert into ops.retention_policies (name, description, purge_fn, keep)
+values ('pgtap_boom', 'a policy that fails', 'ops.purge_pgtap_boom(interval)', interval '1 day');
+call pg_temp.enqueue('purge_after_boom');
+update ops.jobs set status = 'succeeded', succeeded_at = now() - interval '15 days' where id = pg_temp.job('purge_after_boom');
+set local client_min_messages = error;
+create temp table purge_report as select ops.purge_pipeline_history() as r;
+reset client_min_messages;
+select is((select r -> 'errors' from purge_report), '{"pgtap_boom": "pgtap boom"}'::jsonb,
+  'a failing retention policy is reported with its error');
+select is((select (r ->> 'jobs')::int from purge_report), 1, 'the other policies still purge in the same run');
 
 -- ---------------------------------------------------------------- one job per queue key at a time
 insert into named_jobs (name, id) values
