@@ -8922,6 +8922,7 @@ GRANT USAGE ON SCHEMA ops TO stripe_webhook;
 GRANT USAGE ON SCHEMA ops TO pipeline_worker;
 GRANT USAGE ON SCHEMA ops TO support_intake;
 GRANT USAGE ON SCHEMA ops TO provider_webhook;
+GRANT USAGE ON SCHEMA ops TO authenticated;
 GRANT USAGE ON SCHEMA ops TO reconciler;
 
 
