@@ -25,6 +25,8 @@ create table if not exists ops.notifications (
 );
 comment on table ops.notifications is 'Every notification that went out (or was captured locally, or skipped because the address bounced), once per (template, entity, recipient).';
 create index if not exists notifications_entity_idx on ops.notifications (entity);
+-- the daily purge deletes succeeded jobs: each delete sets job_id null here, found by this index
+create index if not exists notifications_job_idx on ops.notifications (job_id);
 
 create table if not exists ops.notification_captures (
   id bigint generated always as identity primary key,
