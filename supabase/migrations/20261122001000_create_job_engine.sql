@@ -185,9 +185,10 @@ create trigger jobs_900_dispatch after insert on ops.jobs
 -- When a job finishes (or steps aside), hand on without waiting for the sweep: dispatch the oldest
 -- due job of the same queue key, and one due job of the same kind whose retry time has come
 -- but that nothing dispatched since. Keeps retries and deferrals moving between cron ticks.
+-- Not security definer: only the definer doors below (claim, complete, fail, defer) call it, and it
+-- runs with their rights.
 create or replace function ops.dispatch_next(p_job_id bigint) returns integer
 language plpgsql
-security definer
 set search_path = ''
 as $$
 declare
@@ -220,6 +221,7 @@ $$;
 
 -- Claims a due job (or one whose lease expired) by id. Two dispatches of one job run it once:
 -- the second waits on the row lock, then finds it running and claims nothing.
+-- security definer: the worker role may claim a job by id; it may not read or write ops.jobs.
 create or replace function ops.claim_job(p_job_id bigint, p_worker text)
 returns setof ops.jobs
 language plpgsql
@@ -308,6 +310,7 @@ end
 $$;
 
 -- Completes a job the worker still holds. False when its lease was lost (another run took over).
+-- security definer: the worker role may finish the job it holds; it may not write ops.jobs.
 create or replace function ops.complete_job(p_job_id bigint, p_worker text, p_result jsonb default null,
   p_hand_on boolean default true)
 returns boolean
@@ -336,6 +339,7 @@ $$;
 
 -- Fails a job: retried after exponential backoff with jitter (or the provider's Retry-After when
 -- longer), or dead after max attempts or when the error is permanent. Returns the new status.
+-- security definer: the worker role may fail the job it holds; it may not write ops.jobs.
 create or replace function ops.fail_job(p_job_id bigint, p_worker text, p_error text, p_retryable boolean default true,
   p_retry_after_ms integer default null, p_hand_on boolean default true)
 returns text
@@ -371,6 +375,7 @@ end
 $$;
 
 -- Hands a claimed job back without spending an attempt (e.g. the CRM rate budget is used up).
+-- security definer: the worker role may hand back the job it holds; it may not write ops.jobs.
 create or replace function ops.defer_job(p_job_id bigint, p_worker text, p_delay_ms integer, p_reason text,
   p_hand_on boolean default true)
 returns boolean
@@ -461,6 +466,7 @@ $$;
 
 -- A drainer whose budget ran out hands the oldest due job (not dispatched in the last seconds) to a
 -- new invocation through pg_net. Returns the job id, or null when nothing is due.
+-- security definer: the worker role may neither read the queue nor dispatch (ops.dispatch_job).
 create or replace function ops.dispatch_due_job(p_kinds text[]) returns bigint
 language plpgsql
 security definer

@@ -58,6 +58,8 @@ create index if not exists rate_limit_grants_bucket_idx on ops.rate_limit_grants
 -- Takes p_tokens from a sliding window of p_window_ms holding p_capacity (HubSpot counts any 10 s,
 -- so a fixed window would allow twice the limit across its edge). Returns 0 when granted, else
 -- the milliseconds until the oldest grant leaves the window (nothing taken).
+-- security definer: workers and support-intake take tokens; the buckets and grants are not theirs to
+-- read or write.
 create or replace function ops.take_rate_tokens(p_bucket text, p_tokens integer, p_capacity integer, p_window_ms integer)
 returns integer
 language plpgsql
@@ -67,7 +69,7 @@ as $$
 declare
   window_len interval := make_interval(secs => p_window_ms / 1000.0);
   at timestamptz;
-  used integer;
+  used bigint;
   oldest timestamptz;
 begin
   -- a request larger than the whole budget waits for an empty window rather than forever
@@ -137,6 +139,8 @@ end
 $$;
 
 -- Stores what the CRM answered (contact and deal ids) for a job the worker holds.
+-- security definer: the worker role may not write ops.crm_contacts or ops.crm_deals; this writes
+-- only its held job's own customer and order.
 create or replace function ops.record_crm_sync(p_job_id bigint, p_worker text, p_adapter text, p_result jsonb) returns void
 language plpgsql
 security definer
@@ -181,6 +185,7 @@ end
 $$;
 
 -- The capture adapter's recorder: one row per call it would have made.
+-- security definer: the worker role has no privilege on ops.crm_capture; this appends one row.
 create or replace function ops.record_crm_capture(p_operation text, p_key text, p_body jsonb) returns void
 language sql
 security definer
