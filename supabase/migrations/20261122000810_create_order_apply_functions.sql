@@ -76,7 +76,8 @@ begin
            end
       from ops.payment_intents p
      cross join lateral (
-       select sum(x.amount) filter (where x.status = 'succeeded') as total, max(x.stripe_event_created) as newest
+       select (sum(x.amount) filter (where x.status = 'succeeded'))::bigint as total,
+              max(x.stripe_event_created) as newest
          from ops.refunds x
         where x.stripe_payment_intent_id = p.stripe_payment_intent_id or x.stripe_charge_id = p.latest_charge_id) r
      where p.stripe_payment_intent_id = p_pi), 0);

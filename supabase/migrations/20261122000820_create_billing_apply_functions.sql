@@ -203,8 +203,8 @@ as $$
 declare
   c public.customers;
   target text;
-  links integer;
-  live integer;
+  links bigint;
+  live bigint;
   last_deleted timestamptz;
   gone_at timestamptz;
 begin

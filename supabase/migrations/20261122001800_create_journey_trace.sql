@@ -64,9 +64,9 @@ set search_path = ''
 as $$
 declare
   q text := trim(p_query);
-  users uuid[] := '{}';
-  orders uuid[] := '{}';
-  tickets uuid[] := '{}';
+  users uuid[] := '{}'::uuid[];
+  orders uuid[] := '{}'::uuid[];
+  tickets uuid[] := '{}'::uuid[];
   customers uuid[];
   objects text[];
   entities text[];
