@@ -1682,7 +1682,7 @@ $$;
 --
 
 CREATE FUNCTION ops.dispatch_next(p_job_id bigint) RETURNS integer
-    LANGUAGE plpgsql SECURITY DEFINER
+    LANGUAGE plpgsql
     SET search_path TO ''
     AS $$
 declare
@@ -2198,9 +2198,9 @@ CREATE FUNCTION ops.journey(p_query text) RETURNS TABLE(at timestamp with time z
     AS $_$
 declare
   q text := trim(p_query);
-  users uuid[] := '{}';
-  orders uuid[] := '{}';
-  tickets uuid[] := '{}';
+  users uuid[] := '{}'::uuid[];
+  orders uuid[] := '{}'::uuid[];
+  tickets uuid[] := '{}'::uuid[];
   customers uuid[];
   objects text[];
   entities text[];
@@ -2768,7 +2768,8 @@ begin
            end
       from ops.payment_intents p
      cross join lateral (
-       select sum(x.amount) filter (where x.status = 'succeeded') as total, max(x.stripe_event_created) as newest
+       select (sum(x.amount) filter (where x.status = 'succeeded'))::bigint as total,
+              max(x.stripe_event_created) as newest
          from ops.refunds x
         where x.stripe_payment_intent_id = p.stripe_payment_intent_id or x.stripe_charge_id = p.latest_charge_id) r
      where p.stripe_payment_intent_id = p_pi), 0);
@@ -2897,8 +2898,8 @@ CREATE FUNCTION ops.recompute_customer(p_customer_id uuid) RETURNS text
 declare
   c public.customers;
   target text;
-  links integer;
-  live integer;
+  links bigint;
+  live bigint;
   last_deleted timestamptz;
   gone_at timestamptz;
 begin
@@ -4405,7 +4406,7 @@ CREATE FUNCTION ops.take_rate_tokens(p_bucket text, p_tokens integer, p_capacity
 declare
   window_len interval := make_interval(secs => p_window_ms / 1000.0);
   at timestamptz;
-  used integer;
+  used bigint;
   oldest timestamptz;
 begin
   -- a request larger than the whole budget waits for an empty window rather than forever
@@ -6172,7 +6173,7 @@ CREATE TABLE ops.role_grants (
 -- Name: TABLE role_grants; Type: COMMENT; Schema: ops; Owner: -
 --
 
-COMMENT ON TABLE ops.role_grants IS 'Every change of a marketplace role (public.profiles.role): who, when, why. Issue #10 folds it into a general ops.audit_log.';
+COMMENT ON TABLE ops.role_grants IS 'Every change of a marketplace role (public.profiles.role), by any writer (a trigger on profiles): who, when, why. Role changes stay here; ops.audit_log holds the dashboard''s overrides.';
 
 
 --
@@ -7136,6 +7137,13 @@ CREATE INDEX notifications_entity_idx ON ops.notifications USING btree (entity);
 
 
 --
+-- Name: notifications_job_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX notifications_job_idx ON ops.notifications USING btree (job_id);
+
+
+--
 -- Name: order_reviews_payment_idx; Type: INDEX; Schema: ops; Owner: -
 --
 
@@ -7325,6 +7333,20 @@ CREATE INDEX support_tickets_backlog_idx ON public.support_tickets USING btree (
 
 
 --
+-- Name: support_tickets_customer_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX support_tickets_customer_idx ON public.support_tickets USING btree (customer_id);
+
+
+--
+-- Name: support_tickets_follow_up_of_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX support_tickets_follow_up_of_idx ON public.support_tickets USING btree (follow_up_of);
+
+
+--
 -- Name: support_tickets_idempotency_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -7343,6 +7365,13 @@ CREATE INDEX support_tickets_order_idx ON public.support_tickets USING btree (or
 --
 
 CREATE INDEX support_tickets_requester_idx ON public.support_tickets USING btree (requester_id, created_at DESC);
+
+
+--
+-- Name: ticket_messages_author_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX ticket_messages_author_idx ON public.ticket_messages USING btree (author_id);
 
 
 --
@@ -7965,48 +7994,6 @@ ALTER TABLE ops.endpoint_outcomes ENABLE ROW LEVEL SECURITY;
 ALTER TABLE ops.reconciliation_findings ENABLE ROW LEVEL SECURITY;
 
 --
--- Name: ticket_messages Admins answer every ticket; Type: POLICY; Schema: public; Owner: -
---
-
-CREATE POLICY "Admins answer every ticket" ON public.ticket_messages FOR INSERT TO authenticated WITH CHECK ((( SELECT private.is_admin() AS is_admin) AND (author_id = ( SELECT auth.uid() AS uid)) AND (NOT ( SELECT private.is_anonymous() AS is_anonymous))));
-
-
---
--- Name: customers Admins can read all customers; Type: POLICY; Schema: public; Owner: -
---
-
-CREATE POLICY "Admins can read all customers" ON public.customers FOR SELECT TO authenticated USING (( SELECT private.is_admin() AS is_admin));
-
-
---
--- Name: listings Admins can read all listings; Type: POLICY; Schema: public; Owner: -
---
-
-CREATE POLICY "Admins can read all listings" ON public.listings FOR SELECT TO authenticated USING (( SELECT private.is_admin() AS is_admin));
-
-
---
--- Name: orders Admins can read all orders; Type: POLICY; Schema: public; Owner: -
---
-
-CREATE POLICY "Admins can read all orders" ON public.orders FOR SELECT TO authenticated USING (( SELECT private.is_admin() AS is_admin));
-
-
---
--- Name: profiles Admins can read all profiles; Type: POLICY; Schema: public; Owner: -
---
-
-CREATE POLICY "Admins can read all profiles" ON public.profiles FOR SELECT TO authenticated USING (( SELECT private.is_admin() AS is_admin));
-
-
---
--- Name: subscriptions Admins can read all subscriptions; Type: POLICY; Schema: public; Owner: -
---
-
-CREATE POLICY "Admins can read all subscriptions" ON public.subscriptions FOR SELECT TO authenticated USING (( SELECT private.is_admin() AS is_admin));
-
-
---
 -- Name: support_tickets Admins change ticket status; Type: POLICY; Schema: public; Owner: -
 --
 
@@ -8014,24 +8001,10 @@ CREATE POLICY "Admins change ticket status" ON public.support_tickets FOR UPDATE
 
 
 --
--- Name: ticket_messages Admins read all messages; Type: POLICY; Schema: public; Owner: -
+-- Name: orders Buyers and sellers can read their orders, admins all; Type: POLICY; Schema: public; Owner: -
 --
 
-CREATE POLICY "Admins read all messages" ON public.ticket_messages FOR SELECT TO authenticated USING (( SELECT private.is_admin() AS is_admin));
-
-
---
--- Name: support_tickets Admins read all tickets; Type: POLICY; Schema: public; Owner: -
---
-
-CREATE POLICY "Admins read all tickets" ON public.support_tickets FOR SELECT TO authenticated USING (( SELECT private.is_admin() AS is_admin));
-
-
---
--- Name: listings Anyone can read active listings; Type: POLICY; Schema: public; Owner: -
---
-
-CREATE POLICY "Anyone can read active listings" ON public.listings FOR SELECT TO anon, authenticated USING (active);
+CREATE POLICY "Buyers and sellers can read their orders, admins all" ON public.orders FOR SELECT TO authenticated USING (((buyer_id = ( SELECT auth.uid() AS uid)) OR (seller_id = ( SELECT auth.uid() AS uid)) OR ( SELECT private.is_admin() AS is_admin)));
 
 
 --
@@ -8042,35 +8015,33 @@ CREATE POLICY "Buyers can create pending orders for themselves" ON public.orders
 
 
 --
--- Name: orders Buyers can read their own orders; Type: POLICY; Schema: public; Owner: -
+-- Name: ticket_messages Requesters read their messages, sellers disputes', admins all; Type: POLICY; Schema: public; Owner: -
 --
 
-CREATE POLICY "Buyers can read their own orders" ON public.orders FOR SELECT TO authenticated USING ((buyer_id = ( SELECT auth.uid() AS uid)));
-
-
---
--- Name: support_tickets Requesters read their own tickets; Type: POLICY; Schema: public; Owner: -
---
-
-CREATE POLICY "Requesters read their own tickets" ON public.support_tickets FOR SELECT TO authenticated USING ((requester_id = ( SELECT auth.uid() AS uid)));
-
-
---
--- Name: ticket_messages Requesters read their tickets' messages; Type: POLICY; Schema: public; Owner: -
---
-
-CREATE POLICY "Requesters read their tickets' messages" ON public.ticket_messages FOR SELECT TO authenticated USING ((ticket_id IN ( SELECT t.id
+CREATE POLICY "Requesters read their messages, sellers disputes', admins all" ON public.ticket_messages FOR SELECT TO authenticated USING (((ticket_id IN ( SELECT t.id
    FROM public.support_tickets t
-  WHERE (t.requester_id = ( SELECT auth.uid() AS uid)))));
+  WHERE (t.requester_id = ( SELECT auth.uid() AS uid)))) OR (ticket_id IN ( SELECT t.id
+   FROM (public.support_tickets t
+     JOIN public.orders o ON ((o.id = t.order_id)))
+  WHERE ((t.queue = 'disputes'::text) AND (o.seller_id = ( SELECT auth.uid() AS uid))))) OR ( SELECT private.is_admin() AS is_admin)));
 
 
 --
--- Name: ticket_messages Requesters write on their own tickets; Type: POLICY; Schema: public; Owner: -
+-- Name: support_tickets Requesters read their tickets, sellers disputes, admins all; Type: POLICY; Schema: public; Owner: -
 --
 
-CREATE POLICY "Requesters write on their own tickets" ON public.ticket_messages FOR INSERT TO authenticated WITH CHECK (((author_id = ( SELECT auth.uid() AS uid)) AND (author_kind = 'requester'::text) AND (ticket_id IN ( SELECT t.id
+CREATE POLICY "Requesters read their tickets, sellers disputes, admins all" ON public.support_tickets FOR SELECT TO authenticated USING (((requester_id = ( SELECT auth.uid() AS uid)) OR ((queue = 'disputes'::text) AND (order_id IN ( SELECT o.id
+   FROM public.orders o
+  WHERE (o.seller_id = ( SELECT auth.uid() AS uid))))) OR ( SELECT private.is_admin() AS is_admin)));
+
+
+--
+-- Name: ticket_messages Requesters write on their own tickets, admins on every ticket; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY "Requesters write on their own tickets, admins on every ticket" ON public.ticket_messages FOR INSERT TO authenticated WITH CHECK (((author_id = ( SELECT auth.uid() AS uid)) AND (NOT ( SELECT private.is_anonymous() AS is_anonymous)) AND (((author_kind = 'requester'::text) AND (ticket_id IN ( SELECT t.id
    FROM public.support_tickets t
-  WHERE (t.requester_id = ( SELECT auth.uid() AS uid)))) AND (NOT ( SELECT private.is_anonymous() AS is_anonymous))));
+  WHERE (t.requester_id = ( SELECT auth.uid() AS uid))))) OR ( SELECT private.is_admin() AS is_admin))));
 
 
 --
@@ -8088,43 +8059,10 @@ CREATE POLICY "Sellers can delete their own listings" ON public.listings FOR DEL
 
 
 --
--- Name: orders Sellers can read orders of their listings; Type: POLICY; Schema: public; Owner: -
---
-
-CREATE POLICY "Sellers can read orders of their listings" ON public.orders FOR SELECT TO authenticated USING ((seller_id = ( SELECT auth.uid() AS uid)));
-
-
---
--- Name: listings Sellers can read their own listings; Type: POLICY; Schema: public; Owner: -
---
-
-CREATE POLICY "Sellers can read their own listings" ON public.listings FOR SELECT TO authenticated USING ((seller_id = ( SELECT auth.uid() AS uid)));
-
-
---
 -- Name: listings Sellers can update their own listings; Type: POLICY; Schema: public; Owner: -
 --
 
 CREATE POLICY "Sellers can update their own listings" ON public.listings FOR UPDATE TO authenticated USING (((seller_id = ( SELECT auth.uid() AS uid)) AND ( SELECT private.is_seller() AS is_seller) AND (NOT ( SELECT private.is_anonymous() AS is_anonymous)))) WITH CHECK (((seller_id = ( SELECT auth.uid() AS uid)) AND ( SELECT private.is_seller() AS is_seller) AND (NOT ( SELECT private.is_anonymous() AS is_anonymous))));
-
-
---
--- Name: support_tickets Sellers read dispute tickets on their orders; Type: POLICY; Schema: public; Owner: -
---
-
-CREATE POLICY "Sellers read dispute tickets on their orders" ON public.support_tickets FOR SELECT TO authenticated USING (((queue = 'disputes'::text) AND (order_id IN ( SELECT o.id
-   FROM public.orders o
-  WHERE (o.seller_id = ( SELECT auth.uid() AS uid))))));
-
-
---
--- Name: ticket_messages Sellers read messages of dispute tickets on their orders; Type: POLICY; Schema: public; Owner: -
---
-
-CREATE POLICY "Sellers read messages of dispute tickets on their orders" ON public.ticket_messages FOR SELECT TO authenticated USING ((ticket_id IN ( SELECT t.id
-   FROM (public.support_tickets t
-     JOIN public.orders o ON ((o.id = t.order_id)))
-  WHERE ((t.queue = 'disputes'::text) AND (o.seller_id = ( SELECT auth.uid() AS uid))))));
 
 
 --
@@ -8135,26 +8073,33 @@ CREATE POLICY "Signed-in users open requests for themselves" ON public.support_t
 
 
 --
--- Name: customers Users can read their own customer row; Type: POLICY; Schema: public; Owner: -
+-- Name: listings Users can read active listings, sellers their own, admins all; Type: POLICY; Schema: public; Owner: -
 --
 
-CREATE POLICY "Users can read their own customer row" ON public.customers FOR SELECT TO authenticated USING ((user_id = ( SELECT auth.uid() AS uid)));
-
-
---
--- Name: profiles Users can read their own profile; Type: POLICY; Schema: public; Owner: -
---
-
-CREATE POLICY "Users can read their own profile" ON public.profiles FOR SELECT TO authenticated USING ((id = ( SELECT auth.uid() AS uid)));
+CREATE POLICY "Users can read active listings, sellers their own, admins all" ON public.listings FOR SELECT TO authenticated USING ((active OR (seller_id = ( SELECT auth.uid() AS uid)) OR ( SELECT private.is_admin() AS is_admin)));
 
 
 --
--- Name: subscriptions Users can read their own subscriptions; Type: POLICY; Schema: public; Owner: -
+-- Name: customers Users can read their own customer row, admins all; Type: POLICY; Schema: public; Owner: -
 --
 
-CREATE POLICY "Users can read their own subscriptions" ON public.subscriptions FOR SELECT TO authenticated USING ((customer_id IN ( SELECT c.id
+CREATE POLICY "Users can read their own customer row, admins all" ON public.customers FOR SELECT TO authenticated USING (((user_id = ( SELECT auth.uid() AS uid)) OR ( SELECT private.is_admin() AS is_admin)));
+
+
+--
+-- Name: profiles Users can read their own profile, admins every profile; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY "Users can read their own profile, admins every profile" ON public.profiles FOR SELECT TO authenticated USING (((id = ( SELECT auth.uid() AS uid)) OR ( SELECT private.is_admin() AS is_admin)));
+
+
+--
+-- Name: subscriptions Users can read their own subscriptions, admins all; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY "Users can read their own subscriptions, admins all" ON public.subscriptions FOR SELECT TO authenticated USING (((customer_id IN ( SELECT c.id
    FROM public.customers c
-  WHERE (c.user_id = ( SELECT auth.uid() AS uid)))));
+  WHERE (c.user_id = ( SELECT auth.uid() AS uid)))) OR ( SELECT private.is_admin() AS is_admin)));
 
 
 --
@@ -8162,6 +8107,13 @@ CREATE POLICY "Users can read their own subscriptions" ON public.subscriptions F
 --
 
 CREATE POLICY "Users can update their own profile" ON public.profiles FOR UPDATE TO authenticated USING (((id = ( SELECT auth.uid() AS uid)) AND (NOT ( SELECT private.is_anonymous() AS is_anonymous)))) WITH CHECK (((id = ( SELECT auth.uid() AS uid)) AND (NOT ( SELECT private.is_anonymous() AS is_anonymous))));
+
+
+--
+-- Name: listings Visitors can read active listings; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY "Visitors can read active listings" ON public.listings FOR SELECT TO anon USING (active);
 
 
 --
