@@ -9,7 +9,8 @@ alter table public.orders enable row level security;
 alter table public.customers enable row level security;
 alter table public.subscriptions enable row level security;
 
-revoke all on public.profiles, public.listings, public.orders, public.customers, public.subscriptions from anon, authenticated;
+revoke all on public.profiles, public.listings, public.orders, public.customers, public.subscriptions
+  from anon, authenticated;
 grant select on public.listings to anon;
 grant select on public.profiles, public.listings, public.customers, public.subscriptions to authenticated;
 -- An order row is read by its buyer, its seller and admins alike, and column privileges cannot tell
@@ -166,7 +167,8 @@ set search_path = ''
 as $$
 begin
   if p_role is null or p_role not in ('buyer', 'seller') then
-    raise exception 'role must be buyer or seller (admins are app_metadata.role)' using errcode = 'invalid_parameter_value';
+    raise exception 'role must be buyer or seller (admins are app_metadata.role)'
+      using errcode = 'invalid_parameter_value';
   end if;
   if nullif(trim(p_note), '') is null then
     raise exception 'say why (p_note): role changes are audited' using errcode = 'invalid_parameter_value';
@@ -184,4 +186,5 @@ begin
 end
 $$;
 grant execute on function ops.set_user_role(uuid, text, text) to service_role;
-comment on function ops.set_user_role(uuid, text, text) is 'Server/admin: make a user a seller (or a buyer again), with the reason; audited in ops.role_grants. Usage: select ops.set_user_role(''<user id>'', ''seller'', ''why'');';
+comment on function ops.set_user_role(uuid, text, text) is 'Server/admin: make a user a seller (or a buyer again), '
+  'with the reason; audited in ops.role_grants. Usage: select ops.set_user_role(''<user id>'', ''seller'', ''why'');';
