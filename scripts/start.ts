@@ -1,5 +1,7 @@
 // npm start: the local stack in the foreground, a short demo of signed Stripe events and what each
 // did to the database, then it keeps serving (ready for `stripe listen --forward-to ...`) until Ctrl-C.
+// The functions' JSON log lines go to the stack's log files, so the narrated demo reads on its own;
+// `npm start -- --verbose` prints them here as well.
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import { config } from "./lib/config.ts";
@@ -20,12 +22,18 @@ import {
   waitHealthy,
 } from "./stack/stack.ts";
 
+const verbose = process.argv.includes("--verbose");
+
 await startDatabase();
 const children: ChildProcess[] = [];
 for (const name of Object.keys(SERVICES) as ServiceName[]) {
-  if (servicePid(name)) {
+  const logFile = join(paths.logDir, `${name}.log`);
+  if (!verbose) {
+    if (!servicePid(name)) startService(name);
+    log(`${name} logs to ${logFile}`);
+  } else if (servicePid(name)) {
     log(`${name} already runs in the background; following its log`);
-    children.push(spawn("tail", ["-n", "0", "-F", join(paths.logDir, `${name}.log`)], { stdio: "inherit" }));
+    children.push(spawn("tail", ["-n", "0", "-F", logFile], { stdio: "inherit" }));
   } else {
     children.push(startService(name, true)!);
   }
@@ -79,5 +87,10 @@ console.log(
   `\nForward real test-mode events with:\n  stripe listen --forward-to ${config.functionUrl("stripe-webhook")}\n` +
     "and put the whsec_… it prints in STRIPE_WEBHOOK_SECRET (.env), then restart.\n" +
     `The founder dashboard: ${config.functionUrl("dashboard")} (sign in with the token that\n` +
-    "npm run dashboard:token -- <email> prints). Ctrl-C stops everything.\n",
+    "npm run dashboard:token -- <email> prints). Ctrl-C stops everything.\n" +
+    (verbose
+      ? ""
+      : `The functions' log lines: tail -f ${join(paths.logDir, "gateway.log")} (or npm start -- --verbose)\n`),
 );
+// detached services keep no handle open: hold the process until Ctrl-C stops the stack
+if (!verbose) setInterval(() => {}, 1 << 30);

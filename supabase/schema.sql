@@ -114,7 +114,8 @@ begin
   end if;
   update public.support_tickets set status = 'closed' where id = p_ticket_id;
   return ops.write_audit('ticket.close', 'ticket:' || v_ticket.ref, to_jsonb(v_ticket) - 'context' - 'client_context',
-                         (select to_jsonb(t) - 'context' - 'client_context' from public.support_tickets t where t.id = p_ticket_id),
+                         (select to_jsonb(t) - 'context' - 'client_context' from public.support_tickets t
+                          where t.id = p_ticket_id),
                          v_reason);
 end
 $$;
@@ -136,11 +137,13 @@ begin
   v_reason := ops.require_reason(p_reason);
   if p_priority is not null and not exists (select 1 from ops.support_priorities p where p.priority = p_priority) then
     raise exception 'unknown priority %: one of %', p_priority,
-      (select string_agg(p.priority, ', ' order by p.rank) from ops.support_priorities p) using errcode = 'invalid_parameter_value';
+      (select string_agg(p.priority, ', ' order by p.rank) from ops.support_priorities p)
+        using errcode = 'invalid_parameter_value';
   end if;
   if p_queue is not null and not exists (select 1 from ops.support_queues q where q.queue = p_queue) then
     raise exception 'unknown queue %: one of %', p_queue,
-      (select string_agg(q.queue, ', ' order by q.queue) from ops.support_queues q) using errcode = 'invalid_parameter_value';
+      (select string_agg(q.queue, ', ' order by q.queue) from ops.support_queues q)
+        using errcode = 'invalid_parameter_value';
   end if;
   select * into v_ticket from public.support_tickets t where t.id = p_ticket_id for update;
   if not found then
@@ -149,14 +152,18 @@ begin
   if v_ticket.status = 'closed' then
     raise exception 'ticket % is closed', v_ticket.ref using errcode = 'check_violation';
   end if;
-  if coalesce(p_priority, v_ticket.priority) = v_ticket.priority and coalesce(p_queue, v_ticket.queue) = v_ticket.queue then
-    raise exception 'ticket % is already % in %: choose another priority or queue', v_ticket.ref, v_ticket.priority, v_ticket.queue
+  if coalesce(p_priority, v_ticket.priority) = v_ticket.priority
+     and coalesce(p_queue, v_ticket.queue) = v_ticket.queue then
+    raise exception 'ticket % is already % in %: choose another priority or queue',
+      v_ticket.ref, v_ticket.priority, v_ticket.queue
       using errcode = 'invalid_parameter_value';
   end if;
   update public.support_tickets set priority = coalesce(p_priority, priority), queue = coalesce(p_queue, queue)
    where id = p_ticket_id;
-  return ops.write_audit('ticket.escalate', 'ticket:' || v_ticket.ref, to_jsonb(v_ticket) - 'context' - 'client_context',
-                         (select to_jsonb(t) - 'context' - 'client_context' from public.support_tickets t where t.id = p_ticket_id),
+  return ops.write_audit('ticket.escalate', 'ticket:' || v_ticket.ref,
+                         to_jsonb(v_ticket) - 'context' - 'client_context',
+                         (select to_jsonb(t) - 'context' - 'client_context' from public.support_tickets t
+                          where t.id = p_ticket_id),
                          v_reason);
 end
 $$;
@@ -181,7 +188,8 @@ begin
     raise exception 'no job %', p_job_id using errcode = 'no_data_found';
   end if;
   if v_job.status not in ('dead', 'failed') then
-    raise exception 'job % is %: only dead or failed jobs are replayed', p_job_id, v_job.status using errcode = 'check_violation';
+    raise exception 'job % is %: only dead or failed jobs are replayed', p_job_id, v_job.status
+      using errcode = 'check_violation';
   end if;
   perform ops.replay_job(p_job_id);
   return ops.write_audit('job.replay', 'job:' || p_job_id, to_jsonb(v_job) - 'payload' - 'result',
@@ -214,7 +222,8 @@ begin
   end if;
   perform ops.try_apply_stripe_event(p_event_id);
   return ops.write_audit('stripe_event.reapply', 'stripe_event:' || p_event_id, to_jsonb(v_event) - 'payload',
-                         (select to_jsonb(e) - 'payload' from ops.stripe_events e where e.event_id = p_event_id), v_reason);
+                         (select to_jsonb(e) - 'payload' from ops.stripe_events e where e.event_id = p_event_id),
+                         v_reason);
 end
 $$;
 
@@ -234,7 +243,8 @@ begin
   perform ops.require_admin();
   v_reason := ops.require_reason(p_reason);
   if p_accept is null then
-    raise exception 'say whether the payment is accepted (true) or refused (false)' using errcode = 'invalid_parameter_value';
+    raise exception 'say whether the payment is accepted (true) or refused (false)'
+      using errcode = 'invalid_parameter_value';
   end if;
   select to_jsonb(o) into v_before from public.orders o where o.id = p_order_id for update;
   if not found then
@@ -242,8 +252,9 @@ begin
   end if;
   perform ops.resolve_order_review(p_order_id, p_accept, v_reason,
                                    coalesce(auth.jwt() ->> 'email', auth.jwt() ->> 'sub') || ' (dashboard)');
-  return ops.write_audit(case when p_accept then 'order.accept_review' else 'order.refuse_review' end, 'order:' || p_order_id,
-                         v_before, (select to_jsonb(o) from public.orders o where o.id = p_order_id), v_reason);
+  return ops.write_audit(case when p_accept then 'order.accept_review' else 'order.refuse_review' end,
+                         'order:' || p_order_id, v_before,
+                         (select to_jsonb(o) from public.orders o where o.id = p_order_id), v_reason);
 end
 $$;
 
@@ -266,7 +277,8 @@ begin
     raise exception 'access must be granted or blocked' using errcode = 'invalid_parameter_value';
   end if;
   if p_expires_at is null or p_expires_at <= now() or p_expires_at > now() + interval '366 days' then
-    raise exception 'an override needs an expiry in the future, at most a year away' using errcode = 'invalid_parameter_value';
+    raise exception 'an override needs an expiry in the future, at most a year away'
+      using errcode = 'invalid_parameter_value';
   end if;
   perform 1 from public.customers c where c.id = p_customer_id for update;
   if not found then
@@ -771,7 +783,8 @@ begin
   end if;
   orphan := ops.lock_payment(pi_id);
   select * into known from ops.payment_intents where stripe_payment_intent_id = pi_id;
-  newer := ops.newer_charge(captured, at, c ->> 'id', known.latest_charge_succeeded, known.latest_charge_at, known.latest_charge_id);
+  newer := ops.newer_charge(captured, at, c ->> 'id', known.latest_charge_succeeded, known.latest_charge_at,
+                            known.latest_charge_id);
   update ops.payment_intents set
     latest_charge_id = case when newer then c ->> 'id' else latest_charge_id end,
     latest_charge_succeeded = case when newer then captured else latest_charge_succeeded end,
@@ -852,7 +865,8 @@ begin
       where lower(u.email) = lower(coalesce(s -> 'customer_details' ->> 'email', s ->> 'customer_email'))
         and u.email_confirmed_at is not null and not u.is_anonymous
       limit 1) end,
-    case when named is null then (select l.id from public.listings l where l.id = ops.as_uuid(s -> 'metadata' ->> 'listing_id')) end,
+    case when named is null then (select l.id from public.listings l
+                                  where l.id = ops.as_uuid(s -> 'metadata' ->> 'listing_id')) end,
     pi_id, s ->> 'customer',
     case when evt ->> 'type' = 'checkout.session.expired' then 'expired' else coalesce(s ->> 'status', 'complete') end,
     pay_status, (s ->> 'amount_subtotal')::bigint, (s ->> 'amount_total')::bigint, lower(s ->> 'currency'),
@@ -881,7 +895,8 @@ begin
   if pi_id is not null then
     insert into ops.payment_intents as p (stripe_payment_intent_id, order_id)
     values (pi_id, (select c.order_id from ops.checkout_sessions c where c.stripe_checkout_session_id = session_id))
-    on conflict (stripe_payment_intent_id) do update set order_id = coalesce(p.order_id, excluded.order_id), updated_at = now();
+    on conflict (stripe_payment_intent_id) do update set order_id = coalesce(p.order_id, excluded.order_id),
+      updated_at = now();
   end if;
   perform ops.claim_orphan_session(session_id);
   perform ops.recompute_order(c.order_id) from ops.checkout_sessions c where c.stripe_checkout_session_id = session_id;
@@ -906,15 +921,19 @@ begin
   -- the Stripe customer as last reported; deletion is its own fact (the row is canceled only when
   -- every Stripe customer of it is deleted: ops.recompute_customer)
   update ops.stripe_customers set
-    email = case when stripe_event_created is null or at >= stripe_event_created then coalesce(c ->> 'email', email) else email end,
-    name = case when stripe_event_created is null or at >= stripe_event_created then coalesce(c ->> 'name', name) else name end,
+    email = case when stripe_event_created is null or at >= stripe_event_created then coalesce(c ->> 'email', email)
+      else email end,
+    name = case when stripe_event_created is null or at >= stripe_event_created then coalesce(c ->> 'name', name)
+      else name end,
     deleted_at = case when evt ->> 'type' = 'customer.deleted' then coalesce(deleted_at, at) else deleted_at end,
     stripe_event_created = greatest(stripe_event_created, at)
   where stripe_customer_id = c ->> 'id';
   -- the row shows the newest any of its Stripe customers reported
   update public.customers set
-    email = case when stripe_event_created is null or at >= stripe_event_created then coalesce(c ->> 'email', email) else email end,
-    name = case when stripe_event_created is null or at >= stripe_event_created then coalesce(c ->> 'name', name) else name end,
+    email = case when stripe_event_created is null or at >= stripe_event_created then coalesce(c ->> 'email', email)
+      else email end,
+    name = case when stripe_event_created is null or at >= stripe_event_created then coalesce(c ->> 'name', name)
+      else name end,
     stripe_event_created = greatest(stripe_event_created, at)
   where id = cid;
   perform ops.recompute_customer(cid);
@@ -945,14 +964,15 @@ begin
       latest_charge_id = case when n.newer then d ->> 'charge' else latest_charge_id end,
       latest_charge_succeeded = case when n.newer then true else latest_charge_succeeded end,
       latest_charge_at = case when n.newer then at else latest_charge_at end
-    from (select ops.newer_charge(true, at, d ->> 'charge', k.latest_charge_succeeded, k.latest_charge_at, k.latest_charge_id) as newer
+    from (select ops.newer_charge(true, at, d ->> 'charge', k.latest_charge_succeeded, k.latest_charge_at,
+                                  k.latest_charge_id) as newer
             from ops.payment_intents k where k.stripe_payment_intent_id = pi_id) n
     where x.stripe_payment_intent_id = pi_id;
   end if;
-  insert into ops.disputes as x (stripe_dispute_id, stripe_payment_intent_id, stripe_charge_id, amount, currency, reason, status,
-    evidence_due_by, stripe_event_created)
-  values (d ->> 'id', pi_id, d ->> 'charge', (d ->> 'amount')::bigint, lower(d ->> 'currency'), d ->> 'reason', d ->> 'status',
-    ops.ts(d -> 'evidence_details' ->> 'due_by'), at)
+  insert into ops.disputes as x (stripe_dispute_id, stripe_payment_intent_id, stripe_charge_id, amount, currency,
+    reason, status, evidence_due_by, stripe_event_created)
+  values (d ->> 'id', pi_id, d ->> 'charge', (d ->> 'amount')::bigint, lower(d ->> 'currency'), d ->> 'reason',
+    d ->> 'status', ops.ts(d -> 'evidence_details' ->> 'due_by'), at)
   on conflict (stripe_dispute_id) do update set
     stripe_payment_intent_id = coalesce(x.stripe_payment_intent_id, excluded.stripe_payment_intent_id),
     status = excluded.status, reason = excluded.reason, amount = excluded.amount,
@@ -960,7 +980,8 @@ begin
     stripe_event_created = excluded.stripe_event_created, updated_at = now()
   -- a closed dispute never reopens; otherwise newer wins, ties broken by how far along it is
   where x.status not in ('won', 'lost', 'warning_closed')
-    and (excluded.stripe_event_created, excluded.status in ('won', 'lost', 'warning_closed'), excluded.status like '%under_review')
+    and (excluded.stripe_event_created, excluded.status in ('won', 'lost', 'warning_closed'),
+         excluded.status like '%under_review')
       >= (x.stripe_event_created, false, x.status like '%under_review');
   if pi_id is not null then
     perform ops.recompute_orders_for_payment_intent(pi_id);
@@ -1007,7 +1028,8 @@ begin
   if cid is not null then
     update public.customers set
       last_paid_at = case when failed then last_paid_at else greatest(last_paid_at, at) end,
-      last_payment_failed_at = case when failed then greatest(last_payment_failed_at, at) else last_payment_failed_at end
+      last_payment_failed_at = case when failed then greatest(last_payment_failed_at, at)
+        else last_payment_failed_at end
     where id = cid;
   end if;
   return 'processed';
@@ -1036,7 +1058,8 @@ declare
 begin
   orphan := ops.lock_payment(pi_id);
   select * into known from ops.payment_intents where stripe_payment_intent_id = pi_id;
-  newer := ops.newer_charge(succeeded, at, charge, known.latest_charge_succeeded, known.latest_charge_at, known.latest_charge_id);
+  newer := ops.newer_charge(succeeded, at, charge, known.latest_charge_succeeded, known.latest_charge_at,
+                            known.latest_charge_id);
   -- the event type is the fact; snapshot objects can carry a stale status. A success's amounts are
   -- final; before one, the first known stand.
   update ops.payment_intents set
@@ -1044,16 +1067,22 @@ begin
     latest_charge_id = case when newer then charge else latest_charge_id end,
     latest_charge_succeeded = case when newer then succeeded else latest_charge_succeeded end,
     latest_charge_at = case when newer then at else latest_charge_at end,
-    amount = case when succeeded then coalesce((p ->> 'amount')::bigint, amount) else coalesce(amount, (p ->> 'amount')::bigint) end,
-    currency = case when succeeded then coalesce(lower(p ->> 'currency'), currency) else coalesce(currency, lower(p ->> 'currency')) end,
-    amount_received = case when succeeded then coalesce((p ->> 'amount_received')::bigint, amount_received) else amount_received end,
+    amount = case when succeeded then coalesce((p ->> 'amount')::bigint, amount)
+      else coalesce(amount, (p ->> 'amount')::bigint) end,
+    currency = case when succeeded then coalesce(lower(p ->> 'currency'), currency)
+      else coalesce(currency, lower(p ->> 'currency')) end,
+    amount_received = case when succeeded then coalesce((p ->> 'amount_received')::bigint, amount_received)
+      else amount_received end,
     succeeded_at = case when succeeded then least(coalesce(succeeded_at, at), at) else succeeded_at end,
-    last_failed_at = case when evt ->> 'type' = 'payment_intent.payment_failed' then greatest(coalesce(last_failed_at, at), at) else last_failed_at end,
+    last_failed_at = case when evt ->> 'type' = 'payment_intent.payment_failed'
+      then greatest(coalesce(last_failed_at, at), at) else last_failed_at end,
     last_error = case when evt ->> 'type' = 'payment_intent.payment_failed'
                        and at >= coalesce(last_failed_at, at)
-                      then left(coalesce(p -> 'last_payment_error' ->> 'code', p -> 'last_payment_error' ->> 'message', 'payment failed'), 200)
+                      then left(coalesce(p -> 'last_payment_error' ->> 'code', p -> 'last_payment_error' ->> 'message',
+                                         'payment failed'), 200)
                       else last_error end,
-    canceled_at = case when evt ->> 'type' = 'payment_intent.canceled' then coalesce(canceled_at, at) else canceled_at end,
+    canceled_at = case when evt ->> 'type' = 'payment_intent.canceled' then coalesce(canceled_at, at)
+      else canceled_at end,
     -- a payment intent created with metadata.order_id belongs to that order (when it is one of ours)
     order_id = coalesce(order_id, (select o.id from public.orders o where o.id = order_ref))
   where stripe_payment_intent_id = pi_id;
@@ -1184,8 +1213,9 @@ begin
     raise exception 'unknown subscription status %', status;
   end if;
   cid := ops.upsert_customer_link(s ->> 'customer', array[s -> 'metadata' ->> 'user_id'], null);
-  insert into public.subscriptions as x (stripe_subscription_id, customer_id, stripe_customer_id, status, price_id, quantity,
-    cancel_at_period_end, current_period_end, trial_end, canceled_at, stripe_event_created, stripe_event_rank, stripe_event_id)
+  insert into public.subscriptions as x (stripe_subscription_id, customer_id, stripe_customer_id, status, price_id,
+    quantity, cancel_at_period_end, current_period_end, trial_end, canceled_at, stripe_event_created,
+    stripe_event_rank, stripe_event_id)
   values (
     s ->> 'id', cid, s ->> 'customer', status,
     coalesce(s -> 'items' -> 'data' -> 0 -> 'price' ->> 'id', s -> 'plan' ->> 'id'),
@@ -1410,7 +1440,8 @@ begin
       insert into ops.job_drains (kind, held_until)
       select k.kind, now() + interval '2 seconds' from ops.job_kinds k
        where k.kind = any (p_kinds)
-         and not exists (select 1 from ops.job_drains d where d.kind = k.kind and d.held_until > now() + interval '1 second')
+         and not exists (select 1 from ops.job_drains d where d.kind = k.kind
+                         and d.held_until > now() + interval '1 second')
       on conflict (kind) do update set held_until = excluded.held_until;
       return next j;
       return;
@@ -1436,14 +1467,17 @@ begin
   if s.order_id is not null or s.claim_review is null
      or not (coalesce(s.payment_status in ('paid', 'no_payment_required'), false)
              or exists (select 1 from ops.payment_intents p
-                         where p.stripe_payment_intent_id = s.stripe_payment_intent_id and p.succeeded_at is not null)) then
+                         where p.stripe_payment_intent_id = s.stripe_payment_intent_id
+                           and p.succeeded_at is not null)) then
     return;
   end if;
   insert into public.orders (status, buyer_id, listing_id, amount_total, currency)
-  values ('pending_payment', s.review_buyer_id, s.review_listing_id, coalesce(s.amount_subtotal, s.amount_total), s.currency)
+  values ('pending_payment', s.review_buyer_id, s.review_listing_id, coalesce(s.amount_subtotal, s.amount_total),
+          s.currency)
   returning id into oid;
   update ops.checkout_sessions set order_id = oid where stripe_checkout_session_id = p_session_id;
-  update ops.payment_intents set order_id = coalesce(order_id, oid) where stripe_payment_intent_id = s.stripe_payment_intent_id;
+  update ops.payment_intents set order_id = coalesce(order_id, oid)
+    where stripe_payment_intent_id = s.stripe_payment_intent_id;
 end
 $$;
 
@@ -1522,7 +1556,8 @@ begin
   if j.kind = 'crm.contact' then
     select jsonb_build_object('customer_id', c.id, 'email', lower(trim(c.email)), 'name', c.name,
              'billing_status', c.billing_status, 'version', c.version,
-             'has_paid_order', exists (select 1 from public.orders o where o.buyer_id = c.user_id and o.paid_at is not null))
+             'has_paid_order', exists (select 1 from public.orders o where o.buyer_id = c.user_id
+                                       and o.paid_at is not null))
       into ctx from public.customers c where c.id = (j.payload ->> 'customer_id')::uuid
        -- held: a row without a user that needed review is no contact (see ops.flag_customer_review)
        and (c.user_id is not null or c.review_reason is null);
@@ -1539,8 +1574,10 @@ begin
              'buyer', case when u.email is null then null else jsonb_build_object(
                'customer_id', c.id, 'email', lower(trim(u.email)), 'name', coalesce(c.name, p.display_name),
                'billing_status', coalesce(c.billing_status, 'lead'),
-               'has_paid_order', exists (select 1 from public.orders o2 where o2.buyer_id = o.buyer_id and o2.paid_at is not null),
-               'crm_contact_id', cc.crm_contact_id, 'crm_adapter', cc.adapter, 'crm_lifecycle_stage', cc.lifecycle_stage) end)
+               'has_paid_order', exists (select 1 from public.orders o2 where o2.buyer_id = o.buyer_id
+                                         and o2.paid_at is not null),
+               'crm_contact_id', cc.crm_contact_id, 'crm_adapter', cc.adapter,
+               'crm_lifecycle_stage', cc.lifecycle_stage) end)
       into ctx
       from public.orders o
       left join public.listings l on l.id = o.listing_id
@@ -1864,7 +1901,7 @@ $$;
 --
 
 CREATE FUNCTION ops.dispatch_next(p_job_id bigint) RETURNS integer
-    LANGUAGE plpgsql SECURITY DEFINER
+    LANGUAGE plpgsql
     SET search_path TO ''
     AS $$
 declare
@@ -1912,7 +1949,8 @@ begin
   end if;
   if tg_op = 'INSERT' or new.status is distinct from old.status then
     perform ops.enqueue_job('support.ticket',
-      jsonb_build_object('case', 'dispute', 'dispute_id', new.stripe_dispute_id, 'status', new.status, 'event_id', event_id),
+      jsonb_build_object('case', 'dispute', 'dispute_id', new.stripe_dispute_id, 'status', new.status,
+                         'event_id', event_id),
       format('support.ticket:dispute:%s:%s', new.stripe_dispute_id, new.status),
       p_correlation_id => event_id, p_queue_key => 'dispute:' || new.stripe_dispute_id);
   end if;
@@ -1932,7 +1970,8 @@ CREATE FUNCTION ops.email_match_reason(p_email text) RETURNS text
   select format('email-only match: the Stripe customer''s email belongs to %s; an email never links (only a '
                 'server-set user id does: metadata.user_id, the client_reference_id of a session the server created, '
                 'ops.register_stripe_customer)',
-                string_agg(format('user %s (%s)', u.id, case when u.email_confirmed_at is null then 'unconfirmed' else 'confirmed' end),
+                string_agg(format('user %s (%s)', u.id, case when u.email_confirmed_at is null then 'unconfirmed'
+                                  else 'confirmed' end),
                            ', ' order by u.id))
     from auth.users u
    where lower(u.email) = lower(trim(p_email)) and not u.is_anonymous
@@ -1962,7 +2001,8 @@ CREATE FUNCTION ops.enforce_billing_transition() RETURNS trigger
     AS $$
 begin
   if tg_op = 'UPDATE' and new.billing_status is distinct from old.billing_status and not exists (
-    select 1 from ops.billing_status_transitions t where t.from_status = old.billing_status and t.to_status = new.billing_status
+    select 1 from ops.billing_status_transitions t where t.from_status = old.billing_status
+      and t.to_status = new.billing_status
   ) then
     raise exception 'customer % cannot move from % to %', old.id, old.billing_status, new.billing_status
       using errcode = 'check_violation';
@@ -1970,8 +2010,10 @@ begin
   -- access always follows billing: nobody sets it by hand
   select b.access_status into new.access_status from ops.billing_statuses b where b.status = new.billing_status;
   -- every change the CRM mirrors or holds for (a row in review is no contact) gets a new version
-  if tg_op = 'UPDATE' and (new.billing_status is distinct from old.billing_status or new.email is distinct from old.email
-                           or new.user_id is distinct from old.user_id or new.needs_review is distinct from old.needs_review) then
+  if tg_op = 'UPDATE' and (new.billing_status is distinct from old.billing_status
+                           or new.email is distinct from old.email
+                           or new.user_id is distinct from old.user_id
+                           or new.needs_review is distinct from old.needs_review) then
     new.version := old.version + 1;
   end if;
   return new;
@@ -2001,7 +2043,8 @@ begin
   -- a confirmed payment always follows the status: nobody sets it by hand
   select s.payment_confirmed into new.payment_confirmed from ops.order_statuses s where s.status = new.status;
   -- every change the CRM mirrors gets a new version, and so exactly one sync job
-  if tg_op = 'UPDATE' and (new.status is distinct from old.status or new.amount_refunded is distinct from old.amount_refunded
+  if tg_op = 'UPDATE' and (new.status is distinct from old.status
+                           or new.amount_refunded is distinct from old.amount_refunded
                            or new.needs_review is distinct from old.needs_review
                            or new.amount_charged is distinct from old.amount_charged) then
     new.version := old.version + 1;
@@ -2046,8 +2089,10 @@ CREATE FUNCTION ops.enqueue_job(p_kind text, p_payload jsonb, p_dedupe_key text,
 declare
   job_id bigint;
 begin
-  insert into ops.jobs (kind, payload, dedupe_key, run_at, priority, max_attempts, correlation_id, stripe_event_id, queue_key)
-  select p_kind, coalesce(p_payload, '{}'::jsonb), p_dedupe_key, now() + coalesce(p_delay, interval '0'), p_priority, k.max_attempts, p_correlation_id,
+  insert into ops.jobs (kind, payload, dedupe_key, run_at, priority, max_attempts, correlation_id, stripe_event_id,
+                        queue_key)
+  select p_kind, coalesce(p_payload, '{}'::jsonb), p_dedupe_key, now() + coalesce(p_delay, interval '0'), p_priority,
+         k.max_attempts, p_correlation_id,
          nullif(current_setting('ops.stripe_event_id', true), ''), p_queue_key
     from ops.job_kinds k where k.kind = p_kind
   on conflict (dedupe_key) do nothing
@@ -2072,7 +2117,8 @@ CREATE FUNCTION ops.enqueue_notification(p_channel text, p_template text, p_enti
     SET search_path TO ''
     AS $$
   select ops.enqueue_job('notify.' || p_channel,
-    coalesce(p_payload, '{}'::jsonb) || jsonb_build_object('template', p_template, 'entity', p_entity, 'recipient', p_recipient),
+    coalesce(p_payload, '{}'::jsonb)
+      || jsonb_build_object('template', p_template, 'entity', p_entity, 'recipient', p_recipient),
     format('notify:%s:%s:%s', p_template, p_entity, p_recipient),
     p_correlation_id => nullif(current_setting('ops.stripe_event_id', true), ''))
 $$;
@@ -2210,7 +2256,8 @@ declare
   n integer := 0;
 begin
   for v_customer in
-    select o.customer_id from ops.access_overrides o where o.ended_at is null and o.expires_at <= now() order by o.expires_at
+    select o.customer_id from ops.access_overrides o where o.ended_at is null and o.expires_at <= now()
+      order by o.expires_at
   loop
     perform 1 from public.customers c where c.id = v_customer for update;
     select * into v_override from ops.access_overrides o
@@ -2221,9 +2268,11 @@ begin
     update ops.access_overrides set ended_at = now(), ended_reason = 'expired' where id = v_override.id;
     update public.customers set access_status = access_status where id = v_customer;
     insert into ops.audit_log (actor_id, actor_email, action, target, before, after, reason)
-    values (null, null, 'access.override_expired', 'customer:' || v_customer, v_before, ops.customer_access_state(v_customer),
+    values (null, null, 'access.override_expired', 'customer:' || v_customer,
+            v_before, ops.customer_access_state(v_customer),
             format('the %s override expired at %s; access follows billing again',
-                   case when v_override.access_status = 'granted' then 'grant' else 'revoke' end, v_override.expires_at));
+                   case when v_override.access_status = 'granted' then 'grant' else 'revoke' end,
+                   v_override.expires_at));
     n := n + 1;
   end loop;
   return n;
@@ -2331,8 +2380,10 @@ begin
     perform ops.require_stripe_scope(cfg, p_livemode, p_account_id, 'the ' || p_source);
   end if;
   if jsonb_typeof(event) <> 'object' or v_event_id is null or event ->> 'type' is null
-     or jsonb_typeof(event -> 'data' -> 'object') is distinct from 'object' or coalesce(event ->> 'created', '') !~ '^\d+$' then
-    raise exception 'not a Stripe event: id, type, created and data.object are required' using errcode = 'invalid_parameter_value';
+     or jsonb_typeof(event -> 'data' -> 'object') is distinct from 'object'
+     or coalesce(event ->> 'created', '') !~ '^\d+$' then
+    raise exception 'not a Stripe event: id, type, created and data.object are required'
+      using errcode = 'invalid_parameter_value';
   end if;
   -- concurrent copies of one event take turns here; the second reads the first's row once it committed
   perform pg_advisory_xact_lock(hashtextextended('ops.stripe_events:' || v_event_id, 0));
@@ -2415,9 +2466,9 @@ CREATE FUNCTION ops.journey(p_query text) RETURNS TABLE(at timestamp with time z
     AS $_$
 declare
   q text := trim(p_query);
-  users uuid[] := '{}';
-  orders uuid[] := '{}';
-  tickets uuid[] := '{}';
+  users uuid[] := '{}'::uuid[];
+  orders uuid[] := '{}'::uuid[];
+  tickets uuid[] := '{}'::uuid[];
   customers uuid[];
   objects text[];
   entities text[];
@@ -2430,17 +2481,20 @@ begin
   -- what the query names
   if q like '%@%' then
     users := array(select u.id from auth.users u where lower(u.email) = lower(q)
-                   union select c.user_id from public.customers c where lower(c.email) = lower(q) and c.user_id is not null);
+                   union select c.user_id from public.customers c where lower(c.email) = lower(q)
+                     and c.user_id is not null);
     customers := array(select c.id from public.customers c where lower(c.email) = lower(q));
   elsif q like 'evt\_%' then
     select array_agg(o.id) into orders from public.orders o, ops.stripe_events e
      where e.event_id = q
        and (o.stripe_checkout_session_id = e.object_id or o.stripe_payment_intent_id in (
               e.object_id, e.payload #>> '{data,object,payment_intent}',
-              (select p.stripe_payment_intent_id from ops.payment_intents p where p.latest_charge_id in (e.object_id, e.payload #>> '{data,object,charge}')))
+              (select p.stripe_payment_intent_id from ops.payment_intents p
+               where p.latest_charge_id in (e.object_id, e.payload #>> '{data,object,charge}')))
             or o.stripe_customer_id = e.payload #>> '{data,object,customer}');
     customers := array(select m.customer_id from ops.stripe_customers m, ops.stripe_events e
-                        where e.event_id = q and m.stripe_customer_id in (e.object_id, e.payload #>> '{data,object,customer}'));
+                        where e.event_id = q
+                          and m.stripe_customer_id in (e.object_id, e.payload #>> '{data,object,customer}'));
   elsif q ~* '^T-\d+$' then
     tickets := array(select t.id from public.support_tickets t where t.ref = upper(q));
   elsif q_id is not null then
@@ -2449,27 +2503,37 @@ begin
     users := array(select u.id from auth.users u where u.id = q_id);
     customers := array(select c.id from public.customers c where c.id = q_id);
   else
-    raise exception 'cannot trace "%": give an email, an order id, a Stripe event id (evt_...), a ticket id or ref (T-000123)', left(q, 80)
+    raise exception 'cannot trace "%": give an email, an order id, a Stripe event id (evt_...), a ticket id or ref '
+                    '(T-000123)', left(q, 80)
       using errcode = 'invalid_parameter_value';
   end if;
   orders := coalesce(orders, '{}');
   -- widen to the person: their user, customer rows, orders and tickets
-  users := array(select distinct x from unnest(users || array(select o.buyer_id from public.orders o where o.id = any (orders))
-                                                      || array(select t.requester_id from public.support_tickets t where t.id = any (tickets))
-                                                      || array(select c.user_id from public.customers c where c.id = any (coalesce(customers, '{}')))) x
+  users := array(select distinct x from unnest(users || array(select o.buyer_id from public.orders o
+                                                              where o.id = any (orders))
+                                                      || array(select t.requester_id from public.support_tickets t
+                                                               where t.id = any (tickets))
+                                                      || array(select c.user_id from public.customers c
+                                                               where c.id = any (coalesce(customers, '{}')))) x
                  where x is not null);
-  customers := array(select distinct c.id from public.customers c where c.id = any (coalesce(customers, '{}')) or c.user_id = any (users));
+  customers := array(select distinct c.id from public.customers c where c.id = any (coalesce(customers, '{}'))
+                     or c.user_id = any (users));
   orders := array(select distinct o.id from public.orders o where o.id = any (orders) or o.buyer_id = any (users)
                   or o.id in (select t.order_id from public.support_tickets t where t.id = any (tickets)));
   tickets := array(select distinct t.id from public.support_tickets t
                     where t.id = any (tickets) or t.requester_id = any (users) or t.order_id = any (orders));
   objects := array(
-    select o.stripe_checkout_session_id from public.orders o where o.id = any (orders) and o.stripe_checkout_session_id is not null
-    union select o.stripe_payment_intent_id from public.orders o where o.id = any (orders) and o.stripe_payment_intent_id is not null
-    union select p.latest_charge_id from ops.payment_intents p join public.orders o on o.stripe_payment_intent_id = p.stripe_payment_intent_id
+    select o.stripe_checkout_session_id from public.orders o where o.id = any (orders)
+      and o.stripe_checkout_session_id is not null
+    union select o.stripe_payment_intent_id from public.orders o where o.id = any (orders)
+      and o.stripe_payment_intent_id is not null
+    union select p.latest_charge_id from ops.payment_intents p
+      join public.orders o on o.stripe_payment_intent_id = p.stripe_payment_intent_id
            where o.id = any (orders) and p.latest_charge_id is not null
-    union select r.stripe_refund_id from ops.refunds r join public.orders o on o.stripe_payment_intent_id = r.stripe_payment_intent_id where o.id = any (orders)
-    union select d.stripe_dispute_id from ops.disputes d join public.orders o on o.stripe_payment_intent_id = d.stripe_payment_intent_id where o.id = any (orders)
+    union select r.stripe_refund_id from ops.refunds r
+      join public.orders o on o.stripe_payment_intent_id = r.stripe_payment_intent_id where o.id = any (orders)
+    union select d.stripe_dispute_id from ops.disputes d
+      join public.orders o on o.stripe_payment_intent_id = d.stripe_payment_intent_id where o.id = any (orders)
     union select m.stripe_customer_id from ops.stripe_customers m where m.customer_id = any (customers)
     union select s.stripe_subscription_id from public.subscriptions s where s.customer_id = any (customers));
   entities := array(select 'order:' || x from unnest(orders) x
@@ -2488,36 +2552,43 @@ begin
    where e.object_id = any (objects) or e.payload #>> '{data,object,payment_intent}' = any (objects)
       or e.payload #>> '{data,object,customer}' = any (objects)
   union all
-  select s.changed_at, 'status', s.entity, coalesce(s.from_status, 'new') || ' -> ' || s.to_status, null, s.stripe_event_id
+  select s.changed_at, 'status', s.entity, coalesce(s.from_status, 'new') || ' -> ' || s.to_status, null,
+    s.stripe_event_id
     from ops.status_changes s where s.entity = any (entities)
   union all
-  select a.started_at, 'job', coalesce(j.payload ->> 'entity', j.queue_key), format('%s attempt %s: %s', j.kind, a.attempt, coalesce(a.outcome, 'running')),
+  select a.started_at, 'job', coalesce(j.payload ->> 'entity', j.queue_key),
+    format('%s attempt %s: %s', j.kind, a.attempt, coalesce(a.outcome, 'running')),
          a.error, coalesce(j.stripe_event_id, j.correlation_id)
     from ops.jobs j join ops.job_attempts a on a.job_id = j.id
    where j.payload ->> 'order_id' = any (orders::text[]) or j.payload ->> 'customer_id' = any (customers::text[])
       or j.payload ->> 'entity' = any (entities) or j.payload ->> 'recipient' = any (entities)
       or j.payload ->> 'dispute_id' = any (objects)
   union all
-  select j.created_at, 'job', coalesce(j.payload ->> 'entity', j.queue_key), format('%s queued (%s now)', j.kind, j.status),
+  select j.created_at, 'job', coalesce(j.payload ->> 'entity', j.queue_key),
+    format('%s queued (%s now)', j.kind, j.status),
          j.last_error, coalesce(j.stripe_event_id, j.correlation_id)
     from ops.jobs j
    where j.payload ->> 'order_id' = any (orders::text[]) or j.payload ->> 'customer_id' = any (customers::text[])
       or j.payload ->> 'entity' = any (entities) or j.payload ->> 'recipient' = any (entities)
       or j.payload ->> 'dispute_id' = any (objects)
   union all
-  select c.synced_at, 'crm', 'customer:' || c.customer_id, format('contact %s (%s, %s)', c.crm_contact_id, c.adapter, c.lifecycle_stage), null, null
+  select c.synced_at, 'crm', 'customer:' || c.customer_id,
+    format('contact %s (%s, %s)', c.crm_contact_id, c.adapter, c.lifecycle_stage), null, null
     from ops.crm_contacts c where c.customer_id = any (customers)
   union all
-  select d.synced_at, 'crm', 'order:' || d.order_id, format('deal %s at stage %s (%s)', d.crm_deal_id, d.stage, d.adapter), null, null
+  select d.synced_at, 'crm', 'order:' || d.order_id,
+    format('deal %s at stage %s (%s)', d.crm_deal_id, d.stage, d.adapter), null, null
     from ops.crm_deals d where d.order_id = any (orders)
   union all
-  select t.created_at, 'ticket', 'ticket:' || t.id, format('%s opened in %s (%s): %s', t.ref, t.queue, t.priority, t.subject), array_to_string(t.tags, ' '), t.case_key
+  select t.created_at, 'ticket', 'ticket:' || t.id,
+    format('%s opened in %s (%s): %s', t.ref, t.queue, t.priority, t.subject), array_to_string(t.tags, ' '), t.case_key
     from public.support_tickets t where t.id = any (tickets)
   union all
   select m.created_at, 'ticket', 'ticket:' || m.ticket_id, m.author_kind || ' wrote', left(m.body, 200), null
     from public.ticket_messages m where m.ticket_id = any (tickets)
   union all
-  select n.created_at, n.channel, n.entity, format('%s to %s: %s', n.template, n.recipient, n.status), n.detail, n.provider_id
+  select n.created_at, n.channel, n.entity, format('%s to %s: %s', n.template, n.recipient, n.status), n.detail,
+    n.provider_id
     from ops.notifications n where n.entity = any (entities) or n.recipient = any (entities)
      or n.entity like any (array(select x || ':%' from unnest(entities) x))
   order by 1, 2;
@@ -2569,7 +2640,8 @@ begin
   perform ops.lock_stripe_customer(p_stripe_customer_id);
   select * into m from ops.stripe_customers where stripe_customer_id = p_stripe_customer_id;
   if not found then
-    raise exception 'no Stripe customer % is known yet; for one the server just created use ops.register_stripe_customer',
+    raise exception 'no Stripe customer % is known yet; for one the server just created use '
+                    'ops.register_stripe_customer',
       p_stripe_customer_id using errcode = 'no_data_found';
   end if;
   cid := ops.move_stripe_customer(p_stripe_customer_id, p_user_id, 'admin', left(trim(p_note), 1000));
@@ -2709,7 +2781,8 @@ CREATE FUNCTION ops.newer_charge(p_succeeded boolean, p_at timestamp with time z
     AS $$
 begin
   return p_charge is not null
-     and (p_succeeded, p_at, p_charge) > (coalesce(p_known_succeeded, false), coalesce(p_known_at, '-infinity'), coalesce(p_known_charge, ''));
+     and (p_succeeded, p_at, p_charge) > (coalesce(p_known_succeeded, false), coalesce(p_known_at, '-infinity'),
+                                          coalesce(p_known_charge, ''));
 end
 $$;
 
@@ -2764,12 +2837,15 @@ begin
       when template in ('payment_receipt', 'payment_failed', 'refund_confirmation') then (
         select jsonb_build_object('order_ref', upper(left(o.id::text, 8)),
                  -- what the buyer was charged (tax and discounts included), else the list price
-                 'amount', coalesce(o.amount_charged, o.amount_total, 0), 'currency', coalesce(o.currency_charged, o.currency, 'usd'),
+                 'amount', coalesce(o.amount_charged, o.amount_total, 0),
+                 'currency', coalesce(o.currency_charged, o.currency, 'usd'),
                  'item', l.title,
                  'paid_at', o.paid_at, 'customer_name', coalesce(c.name, p.display_name),
-                 'reason', (select pi.last_error from ops.payment_intents pi where pi.stripe_payment_intent_id = o.stripe_payment_intent_id),
+                 'reason', (select pi.last_error from ops.payment_intents pi
+                            where pi.stripe_payment_intent_id = o.stripe_payment_intent_id),
                  -- a refund's amounts as they were when it was enqueued (this refund, and the total with it)
-                 'amount_refunded', (j.payload ->> 'refunded_total')::bigint - coalesce((j.payload ->> 'refunded_before')::bigint, 0),
+                 'amount_refunded', (j.payload ->> 'refunded_total')::bigint
+                                    - coalesce((j.payload ->> 'refunded_before')::bigint, 0),
                  'total_refunded', (j.payload ->> 'refunded_total')::bigint,
                  'order_amount', coalesce(o.amount_charged, o.amount_total, 0))
           from public.orders o
@@ -2786,24 +2862,29 @@ begin
                  'queue', t.queue, 'priority', t.priority, 'tags', to_jsonb(t.tags),
                  'requester_email', lower(u.email), 'order_ref', upper(left(t.order_id::text, 8)),
                  'customer_name', coalesce(c.name, p.display_name),
-                 'message', (select m.body from public.ticket_messages m where m.ticket_id = t.id order by m.created_at limit 1))
+                 'message', (select m.body from public.ticket_messages m where m.ticket_id = t.id
+                             order by m.created_at limit 1))
           from public.support_tickets t
           left join auth.users u on u.id = t.requester_id
           left join public.customers c on c.user_id = t.requester_id
           left join public.profiles p on p.id = t.requester_id
          where t.id = ops.as_uuid(entity_id))
       when template = 'slack_dispute_alert' then (
-        select jsonb_build_object('dispute_id', d.stripe_dispute_id, 'amount', coalesce(d.amount, 0), 'currency', coalesce(d.currency, 'usd'),
+        select jsonb_build_object('dispute_id', d.stripe_dispute_id, 'amount', coalesce(d.amount, 0),
+                                  'currency', coalesce(d.currency, 'usd'),
                  'reason', coalesce(d.reason, 'not given'), 'evidence_due_by', d.evidence_due_by,
                  'order_ref', upper(left(o.id::text, 8)),
-                 'ticket_ref', (select t.ref from public.support_tickets t where t.case_key = 'dispute:' || d.stripe_dispute_id))
+                 'ticket_ref', (select t.ref from public.support_tickets t
+                                where t.case_key = 'dispute:' || d.stripe_dispute_id))
           from ops.disputes d
           left join public.orders o on o.stripe_payment_intent_id = d.stripe_payment_intent_id
          where d.stripe_dispute_id = entity_id
          limit 1)
       -- an incident's notices (migration 2000): the rule, what it saw, its runbook, and on resolve how long it lasted
-      when template in ('slack_alert_opened', 'founder_alert_opened', 'slack_alert_resolved', 'founder_alert_resolved') then (
-        select jsonb_build_object('incident_id', i.id, 'rule', i.rule, 'severity', r.severity, 'description', r.description,
+      when template in ('slack_alert_opened', 'founder_alert_opened', 'slack_alert_resolved',
+                        'founder_alert_resolved') then (
+        select jsonb_build_object('incident_id', i.id, 'rule', i.rule, 'severity', r.severity,
+                                  'description', r.description,
                  'summary', i.summary, 'observed', i.detail, 'runbook', r.runbook, 'opened_at', i.opened_at,
                  'resolved_at', i.resolved_at,
                  'duration_seconds', floor(extract(epoch from i.resolved_at - i.opened_at))::bigint)
@@ -2813,7 +2894,8 @@ begin
            and (template like '%_opened' or i.resolved_at is not null))
     end);
     if data is null then
-      raise exception '% for % has nothing to say: % is gone', template, recipient, entity using errcode = 'no_data_found';
+      raise exception '% for % has nothing to say: % is gone', template, recipient, entity
+        using errcode = 'no_data_found';
     end if;
     update ops.jobs set payload = payload || jsonb_build_object('data', data, 'to', to_email) where id = j.id;
   end if;
@@ -2872,7 +2954,8 @@ begin
       from ops.payment_intents p
      where p.order_id = p_order_id
        -- a scalar subquery (not an anti join): one index probe, whatever the planner's statistics
-       and (select true from ops.checkout_sessions s where s.stripe_payment_intent_id = p.stripe_payment_intent_id limit 1) is null
+       and (select true from ops.checkout_sessions s where s.stripe_payment_intent_id = p.stripe_payment_intent_id
+            limit 1) is null
   ), judged as (
     select a.*, r.accepted,
            ops.payment_intent_refunded(a.stripe_payment_intent_id) as refunded,
@@ -2893,7 +2976,8 @@ begin
   select x.payment_ref, x.stripe_checkout_session_id, x.stripe_payment_intent_id, x.stripe_customer_id,
          x.paid, x.paid_at, x.ended, x.failed, x.asked_amount, x.asked_currency, x.charged_amount, x.charged_currency,
          x.accepted, x.refunded, x.disputed, x.mismatch,
-         case when not x.paid then 'unpaid' when x.accepted = false then 'refused' when x.rank = 1 then 'paying' else 'extra' end,
+         case when not x.paid then 'unpaid' when x.accepted = false then 'refused' when x.rank = 1 then 'paying'
+           else 'extra' end,
          case
            when not x.paid or x.accepted is not null then null
            when x.rank = 1 then coalesce(x.mismatch, x.claim_review)
@@ -2935,14 +3019,17 @@ begin
         'user:' || new.buyer_id, jsonb_build_object('order_id', new.id));
     end if;
     if policy in ('ticket', 'both') then
-      perform ops.enqueue_job('support.ticket', jsonb_build_object('case', 'payment_failed', 'order_id', new.id, 'event_id', event_id),
+      perform ops.enqueue_job('support.ticket', jsonb_build_object('case', 'payment_failed', 'order_id', new.id,
+                                                                   'event_id', event_id),
         'support.ticket:payment_failed:' || coalesce(event_id, new.id::text), p_correlation_id => event_id);
     end if;
   end if;
   if new.amount_refunded > old.amount_refunded and new.payment_confirmed then
-    perform ops.enqueue_notification('email', 'refund_confirmation', format('order:%s:refunded:%s', new.id, new.amount_refunded),
+    perform ops.enqueue_notification('email', 'refund_confirmation',
+      format('order:%s:refunded:%s', new.id, new.amount_refunded),
       'user:' || new.buyer_id,
-      jsonb_build_object('order_id', new.id, 'refunded_before', old.amount_refunded, 'refunded_total', new.amount_refunded));
+      jsonb_build_object('order_id', new.id, 'refunded_before', old.amount_refunded,
+                         'refunded_total', new.amount_refunded));
   end if;
   return null;
 end
@@ -2985,7 +3072,8 @@ begin
            end
       from ops.payment_intents p
      cross join lateral (
-       select sum(x.amount) filter (where x.status = 'succeeded') as total, max(x.stripe_event_created) as newest
+       select (sum(x.amount) filter (where x.status = 'succeeded'))::bigint as total,
+              max(x.stripe_event_created) as newest
          from ops.refunds x
         where x.stripe_payment_intent_id = p.stripe_payment_intent_id or x.stripe_charge_id = p.latest_charge_id) r
      where p.stripe_payment_intent_id = p_pi), 0);
@@ -3269,8 +3357,8 @@ CREATE FUNCTION ops.recompute_customer(p_customer_id uuid) RETURNS text
 declare
   c public.customers;
   target text;
-  links integer;
-  live integer;
+  links bigint;
+  live bigint;
   last_deleted timestamptz;
   gone_at timestamptz;
 begin
@@ -3289,7 +3377,8 @@ begin
       from public.subscriptions s
       join ops.stripe_subscription_statuses m on m.stripe_status = s.status
      where s.customer_id = c.id
-       and not exists (select 1 from ops.stripe_customers x where x.stripe_customer_id = s.stripe_customer_id and x.deleted_at is not null)
+       and not exists (select 1 from ops.stripe_customers x where x.stripe_customer_id = s.stripe_customer_id
+                       and x.deleted_at is not null)
      order by m.precedence desc
      limit 1;
     target := coalesce(target, case when c.billing_status = 'lead' then 'lead' else 'canceled' end);
@@ -3397,11 +3486,12 @@ begin
   where x.id = o.id
     -- an update that changes nothing is skipped: no row version, no trigger
     and (x.status, x.amount_total, x.currency, x.amount_charged, x.currency_charged, x.amount_refunded,
-         x.stripe_checkout_session_id, x.stripe_payment_intent_id, x.stripe_customer_id, x.needs_review, x.review_reason,
-         x.paid_at is null)
+         x.stripe_checkout_session_id, x.stripe_payment_intent_id, x.stripe_customer_id,
+         x.needs_review, x.review_reason, x.paid_at is null)
         is distinct from
         (next_status, coalesce(x.amount_total, pay.asked_amount), coalesce(x.currency, pay.asked_currency),
-         pay.charged_amount, pay.charged_currency, refunded, pay.stripe_checkout_session_id, pay.stripe_payment_intent_id,
+         pay.charged_amount, pay.charged_currency, refunded,
+         pay.stripe_checkout_session_id, pay.stripe_payment_intent_id,
          coalesce(pay.stripe_customer_id, x.stripe_customer_id), reasons is not null, array_to_string(reasons, '; '),
          x.paid_at is null and not confirmed);
   return next_status;
@@ -3446,7 +3536,8 @@ declare
 begin
   update ops.reconciliation_checkpoints c
      set pass_cursor = case when p_done then null else coalesce(p_cursor, c.pass_cursor) end,
-         events_checked_until = case when p_done then greatest(c.events_checked_until, c.pass_until) else c.events_checked_until end,
+         events_checked_until = case when p_done then greatest(c.events_checked_until, c.pass_until)
+                                     else c.events_checked_until end,
          pass_from = case when p_done then null else c.pass_from end,
          pass_until = case when p_done then null else c.pass_until end,
          run_stats = c.run_stats || jsonb_build_object(
@@ -3458,7 +3549,8 @@ begin
          updated_at = now()
    where c.scope = p_scope and c.run_job_id = j.id and c.pass_from is not null;
   if not found then
-    raise exception 'no reconciliation pass of job % under way in scope %', j.id, p_scope using errcode = 'no_data_found';
+    raise exception 'no reconciliation pass of job % under way in scope %', j.id, p_scope
+      using errcode = 'no_data_found';
   end if;
 end
 $$;
@@ -3484,7 +3576,8 @@ begin
   perform ops.require_stripe_scope(cfg, p_livemode, p_account_id, 'the reconcile key (STRIPE_RECONCILE_KEY)');
   if p_lookback is null or p_lookback <= interval '0' or p_lookback > interval '30 days'
      or p_grace is null or p_grace < interval '0' or p_check_window is null or p_check_window <= interval '0' then
-    raise exception 'reconcile: lookback must be within 30 days, grace and check window positive' using errcode = 'invalid_parameter_value';
+    raise exception 'reconcile: lookback must be within 30 days, grace and check window positive'
+      using errcode = 'invalid_parameter_value';
   end if;
   v_scope := case when cfg.stripe_livemode then 'live' else 'test' end || coalesce(':' || cfg.stripe_account_id, '');
   insert into ops.reconciliation_checkpoints (scope) values (v_scope) on conflict (scope) do nothing;
@@ -3501,7 +3594,8 @@ begin
     -- the last pass finished longer ago than Stripe keeps events: what fell in between cannot be recovered
     gap_from := greatest(c.events_checked_until, c.not_before);
     if gap_from < oldest then
-      c.run_stats := c.run_stats || jsonb_build_object('unrecoverable_gap', jsonb_build_object('from', gap_from, 'until', oldest));
+      c.run_stats := c.run_stats
+                     || jsonb_build_object('unrecoverable_gap', jsonb_build_object('from', gap_from, 'until', oldest));
     end if;
   end if;
   update ops.reconciliation_checkpoints
@@ -3554,11 +3648,13 @@ begin
     values ('missing_event_recovered', evt ->> 'id',
             jsonb_build_object('type', evt ->> 'type', 'object_id', evt -> 'data' -> 'object' ->> 'id',
                                'event_created', ops.ts(evt ->> 'created'), 'outcome', result ->> 'status'),
-            case when failed then format('Event %s (%s) never reached the webhook; reconciliation recovered it but applying it failed: '
-                                         'read ops.stripe_events.last_error, fix the cause, then select * from ops.reapply_stripe_events(array[%L]);',
+            case when failed then format('Event %s (%s) never reached the webhook; reconciliation recovered it but '
+                                         'applying it failed: read ops.stripe_events.last_error, fix the cause, then '
+                                         'select * from ops.reapply_stripe_events(array[%L]);',
                                          evt ->> 'id', evt ->> 'type', evt ->> 'id')
-                 else format('Nothing to repair: event %s (%s) never reached the webhook and reconciliation applied it. '
-                             'If recoveries keep appearing, check the endpoint''s failed deliveries and enabled event types in the Stripe dashboard.',
+                 else format('Nothing to repair: event %s (%s) never reached the webhook and reconciliation applied '
+                             'it. If recoveries keep appearing, check the endpoint''s failed deliveries and enabled '
+                             'event types in the Stripe dashboard.',
                              evt ->> 'id', evt ->> 'type') end,
             case when failed then 'open' else 'resolved' end, case when failed then null else now() end)
     on conflict (kind, object_id) do nothing;
@@ -3598,13 +3694,15 @@ declare
   j ops.jobs := ops.require_reconcile_job(p_job_id, p_worker);
   stats jsonb;
 begin
-  update ops.reconciliation_checkpoints c set run_stats = c.run_stats || coalesce(p_note, '{}'::jsonb), updated_at = now()
+  update ops.reconciliation_checkpoints c
+     set run_stats = c.run_stats || coalesce(p_note, '{}'::jsonb), updated_at = now()
    where c.scope = p_scope and c.run_job_id = j.id
   returning c.run_stats into stats;
   if stats is null then
     raise exception 'no reconciliation run of job % in scope %', j.id, p_scope using errcode = 'no_data_found';
   end if;
-  return stats || jsonb_build_object('checkpoint', (select c.events_checked_until from ops.reconciliation_checkpoints c where c.scope = p_scope));
+  return stats || jsonb_build_object('checkpoint', (select c.events_checked_until
+                                                       from ops.reconciliation_checkpoints c where c.scope = p_scope));
 end
 $$;
 
@@ -3637,7 +3735,8 @@ begin
       select distinct id from (
         select o.stripe_payment_intent_id as id from public.orders o
          where o.payment_confirmed and o.paid_at >= since and o.stripe_payment_intent_id is not null
-           and (o.stripe_checkout_session_id is null or o.stripe_checkout_session_id <> all (coalesce(p_listed_sessions, '{}')))
+           and (o.stripe_checkout_session_id is null
+                or o.stripe_checkout_session_id <> all (coalesce(p_listed_sessions, '{}')))
         union all
         select f.object_id from ops.reconciliation_findings f
          where f.status = 'open' and f.kind in ('amount_mismatch', 'payment_without_order') and f.object_id like 'pi\_%'
@@ -3685,7 +3784,8 @@ begin
   end if;
   select coalesce(jsonb_agg(to_jsonb(v)), '[]') into verdicts
     from (select distinct on (x.kind, x.object_id) x.*
-            from ops.reconcile_verdicts(p_objects || jsonb_build_object('not_before', extract(epoch from c.not_before)::bigint)) x
+            from ops.reconcile_verdicts(p_objects
+                                        || jsonb_build_object('not_before', extract(epoch from c.not_before)::bigint)) x
            order by x.kind, x.object_id, x.problem desc) v;
   with v as (
     select * from jsonb_to_recordset(verdicts) as x(kind text, object_id text, problem boolean, order_id uuid,
@@ -3715,7 +3815,8 @@ begin
     'findings_new', opened,
     'findings_resolved', resolved,
     'open_findings', coalesce((select jsonb_object_agg(k.kind, k.n) from (
-        select f.kind, count(*) as n from ops.reconciliation_findings f where f.status = 'open' group by f.kind) k), '{}'::jsonb),
+        select f.kind, count(*) as n from ops.reconciliation_findings f where f.status = 'open' group by f.kind) k),
+      '{}'::jsonb),
     'checkpoint', c.events_checked_until,
     'finished_at', now());
   update ops.reconciliation_checkpoints
@@ -4058,7 +4159,8 @@ begin
   for contact in select * from jsonb_array_elements(coalesce(p_result -> 'contacts', '[]'::jsonb)) loop
     continue when contact ->> 'customer_id' is null;
     if not (contact ->> 'customer_id')::uuid = any (allowed) then
-      raise exception 'job % may not record customer %', p_job_id, contact ->> 'customer_id' using errcode = 'insufficient_privilege';
+      raise exception 'job % may not record customer %', p_job_id, contact ->> 'customer_id'
+        using errcode = 'insufficient_privilege';
     end if;
     insert into ops.crm_contacts as x (customer_id, email, adapter, crm_contact_id, lifecycle_stage, synced_version)
     values ((contact ->> 'customer_id')::uuid, contact ->> 'email', p_adapter, contact ->> 'crm_id',
@@ -4071,7 +4173,8 @@ begin
   end loop;
   if p_result ? 'deal' then
     if (p_result -> 'deal' ->> 'order_id') is distinct from (j.payload ->> 'order_id') then
-      raise exception 'job % may not record order %', p_job_id, p_result -> 'deal' ->> 'order_id' using errcode = 'insufficient_privilege';
+      raise exception 'job % may not record order %', p_job_id, p_result -> 'deal' ->> 'order_id'
+        using errcode = 'insufficient_privilege';
     end if;
     insert into ops.crm_deals as x (order_id, adapter, crm_deal_id, stage, synced_version)
     values ((p_result -> 'deal' ->> 'order_id')::uuid, p_adapter, p_result -> 'deal' ->> 'crm_id',
@@ -4105,7 +4208,8 @@ begin
   end if;
   foreach e in array coalesce(p_emails, '{}') loop
     insert into ops.email_suppressions (email, reason, provider_event_id, detail)
-    values (lower(trim(e)), case when p_type = 'email.complained' then 'complained' else 'bounced' end, p_event_id, left(p_detail, 500))
+    values (lower(trim(e)), case when p_type = 'email.complained' then 'complained' else 'bounced' end, p_event_id,
+            left(p_detail, 500))
     on conflict (email) do nothing;
   end loop;
   return 'processed';
@@ -4145,7 +4249,8 @@ CREATE FUNCTION ops.record_notification(p_job_id bigint, p_worker text, p_status
 declare
   j ops.jobs := ops.require_held_job(p_job_id, p_worker);
 begin
-  insert into ops.notifications (job_id, dedupe_key, channel, template, entity, recipient, status, adapter, provider_id, detail)
+  insert into ops.notifications (job_id, dedupe_key, channel, template, entity, recipient, status, adapter,
+                                 provider_id, detail)
   values (j.id, j.dedupe_key, split_part(j.kind, '.', 2), j.payload ->> 'template', j.payload ->> 'entity', p_recipient,
           p_status, p_adapter, p_provider_id, left(p_detail, 500))
   on conflict (dedupe_key) do update set status = excluded.status, adapter = excluded.adapter,
@@ -4181,7 +4286,8 @@ declare
 begin
   if new_status is distinct from old_status then
     insert into ops.status_changes (entity, from_status, to_status, stripe_event_id)
-    values (tg_argv[0] || ':' || new.id, old_status, new_status, nullif(current_setting('ops.stripe_event_id', true), ''));
+    values (tg_argv[0] || ':' || new.id, old_status, new_status,
+            nullif(current_setting('ops.stripe_event_id', true), ''));
   end if;
   return null;
 end
@@ -4201,7 +4307,8 @@ declare
   owner uuid;
 begin
   if coalesce(p_stripe_customer_id, '') !~ '^cus_[A-Za-z0-9]+$' then
-    raise exception 'not a Stripe customer id: %', left(p_stripe_customer_id, 64) using errcode = 'invalid_parameter_value';
+    raise exception 'not a Stripe customer id: %', left(p_stripe_customer_id, 64)
+      using errcode = 'invalid_parameter_value';
   end if;
   if not exists (select 1 from auth.users u where u.id = p_user_id) then
     raise exception 'no user %', p_user_id using errcode = 'no_data_found';
@@ -4211,7 +4318,8 @@ begin
   if m.linked_by is not null then
     select c.user_id into owner from public.customers c where c.id = m.customer_id;
     if owner is distinct from p_user_id then
-      raise exception 'Stripe customer % is linked to another user: the first claim stays (an admin may move it: ops.link_stripe_customer)',
+      raise exception 'Stripe customer % is linked to another user: the first claim stays (an admin may move it: '
+                      'ops.link_stripe_customer)',
         p_stripe_customer_id using errcode = 'unique_violation';
     end if;
     return m.customer_id;
@@ -4257,7 +4365,8 @@ CREATE FUNCTION ops.replay_job(p_job_id bigint) RETURNS boolean
     AS $$
 begin
   update ops.jobs
-     set status = 'queued', attempts = 0, run_at = now(), locked_by = null, locked_until = null, unclaimed_dispatches = 0
+     set status = 'queued', attempts = 0, run_at = now(), locked_by = null, locked_until = null,
+         unclaimed_dispatches = 0
    where id = p_job_id and status in ('dead', 'failed', 'succeeded', 'queued');
   if not found then
     return false;
@@ -4361,7 +4470,8 @@ CREATE FUNCTION ops.require_reason(p_reason text) RETURNS text
     AS $$
 begin
   if p_reason is null or length(btrim(p_reason)) = 0 then
-    raise exception 'a reason is required: say why (it is kept in the audit log)' using errcode = 'invalid_parameter_value';
+    raise exception 'a reason is required: say why (it is kept in the audit log)'
+      using errcode = 'invalid_parameter_value';
   end if;
   if length(btrim(p_reason)) > 1000 then
     raise exception 'the reason is at most 1,000 characters' using errcode = 'invalid_parameter_value';
@@ -4451,7 +4561,8 @@ declare
   subject record;
 begin
   if p_order_id is null or p_accept is null or nullif(trim(p_note), '') is null then
-    raise exception 'resolve_order_review(order_id, accept, note): the order, accept (true or false) and a note saying why are required'
+    raise exception 'resolve_order_review(order_id, accept, note): the order, accept (true or false) and a note saying '
+                    'why are required'
       using errcode = 'invalid_parameter_value';
   end if;
   select * into o from public.orders where id = p_order_id for update;
@@ -4470,7 +4581,8 @@ begin
     return o.status;
   end if;
   if not p_accept and subject.role = 'paying' and not subject.blocking then
-    raise exception 'order %: its payment % is confirmed and cannot be refused; refund it in Stripe (the order follows the refund), or accept to clear the review',
+    raise exception 'order %: its payment % is confirmed and cannot be refused; refund it in Stripe (the order follows '
+                    'the refund), or accept to clear the review',
       p_order_id, subject.payment_ref using errcode = 'check_violation';
   end if;
   insert into ops.order_reviews (order_id, payment_ref, accepted, reason, note, decided_by)
@@ -4520,7 +4632,8 @@ begin
     exception when others then
       -- only passing conditions reach here (ops.try_apply_stripe_event records every verdict)
       get stacked diagnostics v_state = returned_sqlstate, v_message = message_text;
-      raise warning 'Stripe event % not retried this time (%: %); the next run tries it again', p_event_id, v_state, v_message;
+      raise warning 'Stripe event % not retried this time (%: %); the next run tries it again', p_event_id, v_state,
+        v_message;
       return 'failed';
     end;
   end if;
@@ -4549,7 +4662,8 @@ CREATE FUNCTION ops.route_ticket(p_category text, p_billing_status text, p_plan 
        and (r.min_lifetime_value is null or coalesce(p_lifetime_value, 0) >= r.min_lifetime_value)
        and (r.match_vip is null or coalesce(p_vip, false) = r.match_vip)
   )
-  select coalesce((select m.set_queue from matched m where m.set_queue is not null order by m.position, m.id limit 1), 'general'),
+  select coalesce((select m.set_queue from matched m where m.set_queue is not null order by m.position, m.id limit 1),
+                  'general'),
          coalesce((select m.set_priority from matched m join ops.support_priorities p on p.priority = m.set_priority
                     order by p.rank desc limit 1), 'normal'),
          coalesce((select array_agg(distinct t order by t) from matched m, unnest(m.add_tags) t), '{}')
@@ -4613,7 +4727,8 @@ begin
     if not found then
       raise exception 'dispute % is not known', j.payload ->> 'dispute_id' using errcode = 'no_data_found';
     end if;
-    select * into o from public.orders where stripe_payment_intent_id = d.stripe_payment_intent_id order by created_at limit 1;
+    select * into o from public.orders where stripe_payment_intent_id = d.stripe_payment_intent_id
+     order by created_at limit 1;
     the_case := 'dispute:' || d.stripe_dispute_id;
     note := format('Dispute %s is %s: %s %s, reason %s%s.', d.stripe_dispute_id, j.payload ->> 'status',
       coalesce(d.amount::text, '?'), upper(coalesce(d.currency, '')), coalesce(d.reason, 'not given'),
@@ -4625,7 +4740,8 @@ begin
     end if;
     the_case := 'payment_failed:' || coalesce(j.payload ->> 'event_id', o.id::text);
     note := format('A payment for order %s failed: %s.', upper(left(o.id::text, 8)),
-      coalesce((select pi.last_error from ops.payment_intents pi where pi.stripe_payment_intent_id = o.stripe_payment_intent_id), 'no reason given'));
+      coalesce((select pi.last_error from ops.payment_intents pi
+                where pi.stripe_payment_intent_id = o.stripe_payment_intent_id), 'no reason given'));
   else
     raise exception 'unknown ticket case %', case_name using errcode = 'invalid_parameter_value';
   end if;
@@ -4638,9 +4754,11 @@ begin
     insert into public.ticket_messages (ticket_id, author_id, author_kind, body) values (t.id, null, 'system', note);
     return jsonb_build_object('ticket_id', t.id, 'ref', t.ref, 'created', false);
   end if;
-  insert into public.support_tickets (source, category, subject, requester_id, order_id, case_key, follow_up_of, context)
+  insert into public.support_tickets (source, category, subject, requester_id, order_id, case_key,
+                                      follow_up_of, context)
   values ('system', case_name,
-          case case_name when 'dispute' then format('Dispute on order %s: %s', upper(left(o.id::text, 8)), coalesce(d.reason, 'no reason'))
+          case case_name when 'dispute' then format('Dispute on order %s: %s', upper(left(o.id::text, 8)),
+                                                    coalesce(d.reason, 'no reason'))
                          else format('Payment failed for order %s', upper(left(o.id::text, 8))) end,
           -- a dispute is between the founder and the bank: its ticket is not the buyer's to read
           case when case_name = 'payment_failed' then o.buyer_id end,
@@ -4666,7 +4784,8 @@ CREATE FUNCTION ops.set_user_role(p_user_id uuid, p_role text, p_note text) RETU
     AS $$
 begin
   if p_role is null or p_role not in ('buyer', 'seller') then
-    raise exception 'role must be buyer or seller (admins are app_metadata.role)' using errcode = 'invalid_parameter_value';
+    raise exception 'role must be buyer or seller (admins are app_metadata.role)'
+      using errcode = 'invalid_parameter_value';
   end if;
   if nullif(trim(p_note), '') is null then
     raise exception 'say why (p_note): role changes are audited' using errcode = 'invalid_parameter_value';
@@ -4705,7 +4824,8 @@ begin
     new.stripe_live_since := null;
   elsif tg_op = 'INSERT' or not old.stripe_livemode then
     -- an explicit value in the same statement (a restore, a test's clock) is kept
-    new.stripe_live_since := coalesce(case when tg_op = 'UPDATE' and new.stripe_live_since is distinct from old.stripe_live_since
+    new.stripe_live_since := coalesce(case when tg_op = 'UPDATE'
+                                                and new.stripe_live_since is distinct from old.stripe_live_since
                                            then new.stripe_live_since end, now());
   end if;
   return new;
@@ -4773,7 +4893,8 @@ CREATE FUNCTION ops.stripe_payload_skeleton(evt jsonb) RETURNS jsonb
            || jsonb_strip_nulls(jsonb_build_object('metadata', nullif(jsonb_strip_nulls(jsonb_build_object(
                 'order_id', evt -> 'data' -> 'object' -> 'metadata' -> 'order_id',
                 'user_id', evt -> 'data' -> 'object' -> 'metadata' -> 'user_id')), '{}'::jsonb)))
-        from jsonb_each(case when jsonb_typeof(evt -> 'data' -> 'object') = 'object' then evt -> 'data' -> 'object' else '{}' end) f
+        from jsonb_each(case when jsonb_typeof(evt -> 'data' -> 'object') = 'object' then evt -> 'data' -> 'object'
+                        else '{}' end) f
        where jsonb_typeof(f.value) in ('string', 'number', 'boolean')
          and f.key in ('id', 'object', 'status', 'payment_status', 'mode', 'livemode', 'created', 'currency',
                        'amount', 'amount_total', 'amount_subtotal', 'amount_received', 'amount_capturable',
@@ -4824,7 +4945,8 @@ CREATE FUNCTION ops.support_context(p_user_id uuid, p_order_id uuid) RETURNS jso
     'lifetime_value', (select coalesce(sum(o2.amount_total - o2.amount_refunded), 0) from public.orders o2
                         where o2.buyer_id = p_user_id and o2.paid_at is not null),
     'vip', exists (select 1 from ops.support_vips v where v.user_id = p_user_id),
-    'last_pipeline_action', (select jsonb_build_object('kind', kind, 'status', status, 'at', updated_at, 'error', left(last_error, 200))
+    'last_pipeline_action', (select jsonb_build_object('kind', kind, 'status', status, 'at', updated_at, 'error',
+                                                       left(last_error, 200))
                                from last_job)
   ))
 $$;
@@ -4841,12 +4963,14 @@ CREATE FUNCTION ops.support_tickets_guard() RETURNS trigger
 begin
   if new.status is distinct from old.status then
     if old.status = 'closed' then
-      raise exception 'ticket % is closed; a new message opens a follow-up ticket', old.ref using errcode = 'check_violation';
+      raise exception 'ticket % is closed; a new message opens a follow-up ticket', old.ref
+        using errcode = 'check_violation';
     end if;
     if new.status = 'open' and old.status = 'solved' then
       new.reopened_count := old.reopened_count + 1;
     end if;
-    new.solved_at := case when new.status = 'solved' then now() when new.status in ('open', 'pending') then null else old.solved_at end;
+    new.solved_at := case when new.status = 'solved' then now() when new.status in ('open', 'pending') then null
+      else old.solved_at end;
     new.closed_at := case when new.status = 'closed' then now() else null end;
   end if;
   return new;
@@ -4910,7 +5034,8 @@ begin
       select 1 from public.support_tickets c
        where c.id = new.follow_up_of and c.requester_id = new.requester_id and c.status = 'closed'
     ) then
-      raise exception 'ticket % is not one of your closed tickets', new.follow_up_of using errcode = 'insufficient_privilege';
+      raise exception 'ticket % is not one of your closed tickets', new.follow_up_of
+        using errcode = 'insufficient_privilege';
     end if;
     new.status := 'open';
     new.case_key := null;
@@ -4954,12 +5079,14 @@ begin
       from ops.jobs jb join ops.job_kinds k on k.kind = jb.kind
      where (jb.status in ('queued', 'failed') and jb.run_at <= now()
             and (jb.last_dispatched_at is null or jb.last_dispatched_at < jb.run_at
-                 or jb.last_dispatched_at < now() - least(p_lost_after * power(2, least(greatest(jb.unclaimed_dispatches, 1) - 1, 20)), p_max_wait))
+                 or jb.last_dispatched_at < now() - least(
+                      p_lost_after * power(2, least(greatest(jb.unclaimed_dispatches, 1) - 1, 20)), p_max_wait))
             -- a drain of its kind claims it; re-dispatching the backlog each tick would be a storm
             and not exists (select 1 from ops.job_drains d where d.kind = jb.kind and d.held_until > now()))
         or (jb.status = 'running' and jb.locked_until < now()
             and (jb.unclaimed_dispatches = 0
-                 or jb.last_dispatched_at < now() - least(p_lost_after * power(2, least(jb.unclaimed_dispatches - 1, 20)), p_max_wait)))
+                 or jb.last_dispatched_at < now() - least(
+                      p_lost_after * power(2, least(jb.unclaimed_dispatches - 1, 20)), p_max_wait)))
      order by jb.priority desc, jb.run_at
      limit p_limit
      for update of jb skip locked
@@ -4967,9 +5094,11 @@ begin
     select p.*, p.unclaimed_dispatches >= p_max_unclaimed as give_up,
            r.id is not null and r.status_code is not null and r.status_code < 300 as answered_ok,
            case when p.last_request_id is null then null
-                when r.id is null then 'no answer recorded (pg_net down, the request still in flight, or its answer purged)'
+                when r.id is null then 'no answer recorded (pg_net down, the request still in flight, or its answer '
+                                       'purged)'
                 when r.error_msg is not null then 'pg_net: ' || r.error_msg
-                when r.status_code is null then 'pg_net: no HTTP status' || case when r.timed_out then ' (timed out)' else '' end
+                when r.status_code is null
+                  then 'pg_net: no HTTP status' || case when r.timed_out then ' (timed out)' else '' end
                 else 'HTTP ' || r.status_code || ' ' || left(coalesce(r.content, ''), 200) end as answer
       from picked p left join net._http_response r on r.id = p.last_request_id
   ), marked as (
@@ -4979,14 +5108,16 @@ begin
            locked_until = case when a.give_up then null else jb.locked_until end,
            last_error = left(case
              when a.give_up then format(
-               'undeliverable: %s dispatches since its last claim led to no claim; the last (pg_net request %s) got: %s. '
+               'undeliverable: %s dispatches since its last claim led to no claim; '
+               'the last (pg_net request %s) got: %s. '
                'Check the vault secrets functions_base_url and worker_secret, that the function %s is deployed, '
                'and that its WORKER_SECRET holds the vault''s worker_secret',
                a.unclaimed_dispatches, a.last_request_id, coalesce(a.answer, 'nothing'), a.function_name)
              else format('dispatch %s: %s', a.last_request_id, a.answer) end, 1000)
       from answered a
      where jb.id = a.id
-       and (a.give_up or (jb.status = 'queued' and a.unclaimed_dispatches > 0 and a.answer is not null and not a.answered_ok))
+       and (a.give_up or (jb.status = 'queued' and a.unclaimed_dispatches > 0 and a.answer is not null
+                          and not a.answered_ok))
     returning jb.id, jb.status
   ), closed as (
     -- a dead-lettered job whose lease had expired: its open attempt ends there
@@ -5015,7 +5146,7 @@ CREATE FUNCTION ops.take_rate_tokens(p_bucket text, p_tokens integer, p_capacity
 declare
   window_len interval := make_interval(secs => p_window_ms / 1000.0);
   at timestamptz;
-  used integer;
+  used bigint;
   oldest timestamptz;
 begin
   -- a request larger than the whole budget waits for an empty window rather than forever
@@ -5104,7 +5235,8 @@ begin
   if e.payload_cleared_at is not null then
     raise exception 'Stripe event % cannot be re-applied: its payload was cleared on % (personal data retention, '
                     'ops.settings.personal_data_retention_days); what it changed then stays applied. For the current '
-                    'state, look up % in Stripe', p_event_id, e.payload_cleared_at::date, coalesce(e.object_id, 'its object')
+                    'state, look up % in Stripe', p_event_id, e.payload_cleared_at::date,
+                    coalesce(e.object_id, 'its object')
       using errcode = 'object_not_in_prerequisite_state';
   end if;
   reason := ops.stripe_event_scope_problem(e.payload, ops.current_settings());
@@ -5156,7 +5288,8 @@ begin
   end if;
   perform ops.lock_stripe_customer(p_stripe_customer_id);
   if cardinality(claims) > 1 then
-    problem := format('ambiguous: the event names several users (%s); not linked', left(array_to_string(claims, ', '), 300));
+    problem := format('ambiguous: the event names several users (%s); not linked',
+                      left(array_to_string(claims, ', '), 300));
   elsif cardinality(claims) = 1 then
     select u.id into uid from auth.users u where u.id = ops.as_uuid(claims[1]);
     if uid is null then
@@ -5184,7 +5317,8 @@ begin
   if m.linked_by is not null then
     if uid is not null and uid is distinct from cur.user_id then
       perform ops.flag_customer_review(cur.id, format(
-        'conflicting claim: Stripe customer %s is linked to user %s (by %s); an event names user %s. The first claim stays',
+        'conflicting claim: Stripe customer %s is linked to user %s (by %s); an event names user %s. '
+        'The first claim stays',
         p_stripe_customer_id, cur.user_id, m.linked_by, uid));
     elsif problem is not null then
       perform ops.flag_customer_review(cur.id, format('Stripe customer %s: %s', p_stripe_customer_id, problem));
@@ -5216,8 +5350,10 @@ CREATE FUNCTION ops.upsert_refund(r jsonb, pi_id text, at timestamp with time zo
     LANGUAGE sql
     SET search_path TO ''
     AS $$
-  insert into ops.refunds as x (stripe_refund_id, stripe_payment_intent_id, stripe_charge_id, amount, currency, status, stripe_event_created)
-  values (r ->> 'id', coalesce(r ->> 'payment_intent', pi_id), r ->> 'charge', (r ->> 'amount')::bigint, lower(r ->> 'currency'), r ->> 'status', at)
+  insert into ops.refunds as x (stripe_refund_id, stripe_payment_intent_id, stripe_charge_id, amount, currency, status,
+                                stripe_event_created)
+  values (r ->> 'id', coalesce(r ->> 'payment_intent', pi_id), r ->> 'charge', (r ->> 'amount')::bigint,
+          lower(r ->> 'currency'), r ->> 'status', at)
   on conflict (stripe_refund_id) do update set
     stripe_payment_intent_id = coalesce(x.stripe_payment_intent_id, excluded.stripe_payment_intent_id),
     stripe_charge_id = coalesce(x.stripe_charge_id, excluded.stripe_charge_id),
@@ -6822,7 +6958,7 @@ CREATE TABLE ops.role_grants (
 -- Name: TABLE role_grants; Type: COMMENT; Schema: ops; Owner: -
 --
 
-COMMENT ON TABLE ops.role_grants IS 'Every change of a marketplace role (public.profiles.role): who, when, why. Issue #10 folds it into a general ops.audit_log.';
+COMMENT ON TABLE ops.role_grants IS 'Every change of a marketplace role (public.profiles.role), by any writer (a trigger on profiles): who, when, why. Role changes stay here; ops.audit_log holds the dashboard''s overrides.';
 
 
 --
@@ -7802,6 +7938,13 @@ CREATE INDEX notifications_entity_idx ON ops.notifications USING btree (entity);
 
 
 --
+-- Name: notifications_job_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX notifications_job_idx ON ops.notifications USING btree (job_id);
+
+
+--
 -- Name: order_reviews_payment_idx; Type: INDEX; Schema: ops; Owner: -
 --
 
@@ -7991,6 +8134,20 @@ CREATE INDEX support_tickets_backlog_idx ON public.support_tickets USING btree (
 
 
 --
+-- Name: support_tickets_customer_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX support_tickets_customer_idx ON public.support_tickets USING btree (customer_id);
+
+
+--
+-- Name: support_tickets_follow_up_of_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX support_tickets_follow_up_of_idx ON public.support_tickets USING btree (follow_up_of);
+
+
+--
 -- Name: support_tickets_idempotency_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -8009,6 +8166,13 @@ CREATE INDEX support_tickets_order_idx ON public.support_tickets USING btree (or
 --
 
 CREATE INDEX support_tickets_requester_idx ON public.support_tickets USING btree (requester_id, created_at DESC);
+
+
+--
+-- Name: ticket_messages_author_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX ticket_messages_author_idx ON public.ticket_messages USING btree (author_id);
 
 
 --
@@ -8672,48 +8836,6 @@ ALTER TABLE ops.reconciliation_kinds ENABLE ROW LEVEL SECURITY;
 ALTER TABLE ops.retention_policies ENABLE ROW LEVEL SECURITY;
 
 --
--- Name: ticket_messages Admins answer every ticket; Type: POLICY; Schema: public; Owner: -
---
-
-CREATE POLICY "Admins answer every ticket" ON public.ticket_messages FOR INSERT TO authenticated WITH CHECK ((( SELECT private.is_admin() AS is_admin) AND (author_id = ( SELECT auth.uid() AS uid)) AND (NOT ( SELECT private.is_anonymous() AS is_anonymous))));
-
-
---
--- Name: customers Admins can read all customers; Type: POLICY; Schema: public; Owner: -
---
-
-CREATE POLICY "Admins can read all customers" ON public.customers FOR SELECT TO authenticated USING (( SELECT private.is_admin() AS is_admin));
-
-
---
--- Name: listings Admins can read all listings; Type: POLICY; Schema: public; Owner: -
---
-
-CREATE POLICY "Admins can read all listings" ON public.listings FOR SELECT TO authenticated USING (( SELECT private.is_admin() AS is_admin));
-
-
---
--- Name: orders Admins can read all orders; Type: POLICY; Schema: public; Owner: -
---
-
-CREATE POLICY "Admins can read all orders" ON public.orders FOR SELECT TO authenticated USING (( SELECT private.is_admin() AS is_admin));
-
-
---
--- Name: profiles Admins can read all profiles; Type: POLICY; Schema: public; Owner: -
---
-
-CREATE POLICY "Admins can read all profiles" ON public.profiles FOR SELECT TO authenticated USING (( SELECT private.is_admin() AS is_admin));
-
-
---
--- Name: subscriptions Admins can read all subscriptions; Type: POLICY; Schema: public; Owner: -
---
-
-CREATE POLICY "Admins can read all subscriptions" ON public.subscriptions FOR SELECT TO authenticated USING (( SELECT private.is_admin() AS is_admin));
-
-
---
 -- Name: support_tickets Admins change ticket status; Type: POLICY; Schema: public; Owner: -
 --
 
@@ -8721,24 +8843,10 @@ CREATE POLICY "Admins change ticket status" ON public.support_tickets FOR UPDATE
 
 
 --
--- Name: ticket_messages Admins read all messages; Type: POLICY; Schema: public; Owner: -
+-- Name: orders Buyers and sellers can read their orders, admins all; Type: POLICY; Schema: public; Owner: -
 --
 
-CREATE POLICY "Admins read all messages" ON public.ticket_messages FOR SELECT TO authenticated USING (( SELECT private.is_admin() AS is_admin));
-
-
---
--- Name: support_tickets Admins read all tickets; Type: POLICY; Schema: public; Owner: -
---
-
-CREATE POLICY "Admins read all tickets" ON public.support_tickets FOR SELECT TO authenticated USING (( SELECT private.is_admin() AS is_admin));
-
-
---
--- Name: listings Anyone can read active listings; Type: POLICY; Schema: public; Owner: -
---
-
-CREATE POLICY "Anyone can read active listings" ON public.listings FOR SELECT TO anon, authenticated USING (active);
+CREATE POLICY "Buyers and sellers can read their orders, admins all" ON public.orders FOR SELECT TO authenticated USING (((buyer_id = ( SELECT auth.uid() AS uid)) OR (seller_id = ( SELECT auth.uid() AS uid)) OR ( SELECT private.is_admin() AS is_admin)));
 
 
 --
@@ -8749,35 +8857,33 @@ CREATE POLICY "Buyers can create pending orders for themselves" ON public.orders
 
 
 --
--- Name: orders Buyers can read their own orders; Type: POLICY; Schema: public; Owner: -
+-- Name: ticket_messages Requesters read their messages, sellers disputes', admins all; Type: POLICY; Schema: public; Owner: -
 --
 
-CREATE POLICY "Buyers can read their own orders" ON public.orders FOR SELECT TO authenticated USING ((buyer_id = ( SELECT auth.uid() AS uid)));
-
-
---
--- Name: support_tickets Requesters read their own tickets; Type: POLICY; Schema: public; Owner: -
---
-
-CREATE POLICY "Requesters read their own tickets" ON public.support_tickets FOR SELECT TO authenticated USING ((requester_id = ( SELECT auth.uid() AS uid)));
-
-
---
--- Name: ticket_messages Requesters read their tickets' messages; Type: POLICY; Schema: public; Owner: -
---
-
-CREATE POLICY "Requesters read their tickets' messages" ON public.ticket_messages FOR SELECT TO authenticated USING ((ticket_id IN ( SELECT t.id
+CREATE POLICY "Requesters read their messages, sellers disputes', admins all" ON public.ticket_messages FOR SELECT TO authenticated USING (((ticket_id IN ( SELECT t.id
    FROM public.support_tickets t
-  WHERE (t.requester_id = ( SELECT auth.uid() AS uid)))));
+  WHERE (t.requester_id = ( SELECT auth.uid() AS uid)))) OR (ticket_id IN ( SELECT t.id
+   FROM (public.support_tickets t
+     JOIN public.orders o ON ((o.id = t.order_id)))
+  WHERE ((t.queue = 'disputes'::text) AND (o.seller_id = ( SELECT auth.uid() AS uid))))) OR ( SELECT private.is_admin() AS is_admin)));
 
 
 --
--- Name: ticket_messages Requesters write on their own tickets; Type: POLICY; Schema: public; Owner: -
+-- Name: support_tickets Requesters read their tickets, sellers disputes, admins all; Type: POLICY; Schema: public; Owner: -
 --
 
-CREATE POLICY "Requesters write on their own tickets" ON public.ticket_messages FOR INSERT TO authenticated WITH CHECK (((author_id = ( SELECT auth.uid() AS uid)) AND (author_kind = 'requester'::text) AND (ticket_id IN ( SELECT t.id
+CREATE POLICY "Requesters read their tickets, sellers disputes, admins all" ON public.support_tickets FOR SELECT TO authenticated USING (((requester_id = ( SELECT auth.uid() AS uid)) OR ((queue = 'disputes'::text) AND (order_id IN ( SELECT o.id
+   FROM public.orders o
+  WHERE (o.seller_id = ( SELECT auth.uid() AS uid))))) OR ( SELECT private.is_admin() AS is_admin)));
+
+
+--
+-- Name: ticket_messages Requesters write on their own tickets, admins on every ticket; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY "Requesters write on their own tickets, admins on every ticket" ON public.ticket_messages FOR INSERT TO authenticated WITH CHECK (((author_id = ( SELECT auth.uid() AS uid)) AND (NOT ( SELECT private.is_anonymous() AS is_anonymous)) AND (((author_kind = 'requester'::text) AND (ticket_id IN ( SELECT t.id
    FROM public.support_tickets t
-  WHERE (t.requester_id = ( SELECT auth.uid() AS uid)))) AND (NOT ( SELECT private.is_anonymous() AS is_anonymous))));
+  WHERE (t.requester_id = ( SELECT auth.uid() AS uid))))) OR ( SELECT private.is_admin() AS is_admin))));
 
 
 --
@@ -8795,43 +8901,10 @@ CREATE POLICY "Sellers can delete their own listings" ON public.listings FOR DEL
 
 
 --
--- Name: orders Sellers can read orders of their listings; Type: POLICY; Schema: public; Owner: -
---
-
-CREATE POLICY "Sellers can read orders of their listings" ON public.orders FOR SELECT TO authenticated USING ((seller_id = ( SELECT auth.uid() AS uid)));
-
-
---
--- Name: listings Sellers can read their own listings; Type: POLICY; Schema: public; Owner: -
---
-
-CREATE POLICY "Sellers can read their own listings" ON public.listings FOR SELECT TO authenticated USING ((seller_id = ( SELECT auth.uid() AS uid)));
-
-
---
 -- Name: listings Sellers can update their own listings; Type: POLICY; Schema: public; Owner: -
 --
 
 CREATE POLICY "Sellers can update their own listings" ON public.listings FOR UPDATE TO authenticated USING (((seller_id = ( SELECT auth.uid() AS uid)) AND ( SELECT private.is_seller() AS is_seller) AND (NOT ( SELECT private.is_anonymous() AS is_anonymous)))) WITH CHECK (((seller_id = ( SELECT auth.uid() AS uid)) AND ( SELECT private.is_seller() AS is_seller) AND (NOT ( SELECT private.is_anonymous() AS is_anonymous))));
-
-
---
--- Name: support_tickets Sellers read dispute tickets on their orders; Type: POLICY; Schema: public; Owner: -
---
-
-CREATE POLICY "Sellers read dispute tickets on their orders" ON public.support_tickets FOR SELECT TO authenticated USING (((queue = 'disputes'::text) AND (order_id IN ( SELECT o.id
-   FROM public.orders o
-  WHERE (o.seller_id = ( SELECT auth.uid() AS uid))))));
-
-
---
--- Name: ticket_messages Sellers read messages of dispute tickets on their orders; Type: POLICY; Schema: public; Owner: -
---
-
-CREATE POLICY "Sellers read messages of dispute tickets on their orders" ON public.ticket_messages FOR SELECT TO authenticated USING ((ticket_id IN ( SELECT t.id
-   FROM (public.support_tickets t
-     JOIN public.orders o ON ((o.id = t.order_id)))
-  WHERE ((t.queue = 'disputes'::text) AND (o.seller_id = ( SELECT auth.uid() AS uid))))));
 
 
 --
@@ -8842,26 +8915,33 @@ CREATE POLICY "Signed-in users open requests for themselves" ON public.support_t
 
 
 --
--- Name: customers Users can read their own customer row; Type: POLICY; Schema: public; Owner: -
+-- Name: listings Users can read active listings, sellers their own, admins all; Type: POLICY; Schema: public; Owner: -
 --
 
-CREATE POLICY "Users can read their own customer row" ON public.customers FOR SELECT TO authenticated USING ((user_id = ( SELECT auth.uid() AS uid)));
-
-
---
--- Name: profiles Users can read their own profile; Type: POLICY; Schema: public; Owner: -
---
-
-CREATE POLICY "Users can read their own profile" ON public.profiles FOR SELECT TO authenticated USING ((id = ( SELECT auth.uid() AS uid)));
+CREATE POLICY "Users can read active listings, sellers their own, admins all" ON public.listings FOR SELECT TO authenticated USING ((active OR (seller_id = ( SELECT auth.uid() AS uid)) OR ( SELECT private.is_admin() AS is_admin)));
 
 
 --
--- Name: subscriptions Users can read their own subscriptions; Type: POLICY; Schema: public; Owner: -
+-- Name: customers Users can read their own customer row, admins all; Type: POLICY; Schema: public; Owner: -
 --
 
-CREATE POLICY "Users can read their own subscriptions" ON public.subscriptions FOR SELECT TO authenticated USING ((customer_id IN ( SELECT c.id
+CREATE POLICY "Users can read their own customer row, admins all" ON public.customers FOR SELECT TO authenticated USING (((user_id = ( SELECT auth.uid() AS uid)) OR ( SELECT private.is_admin() AS is_admin)));
+
+
+--
+-- Name: profiles Users can read their own profile, admins every profile; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY "Users can read their own profile, admins every profile" ON public.profiles FOR SELECT TO authenticated USING (((id = ( SELECT auth.uid() AS uid)) OR ( SELECT private.is_admin() AS is_admin)));
+
+
+--
+-- Name: subscriptions Users can read their own subscriptions, admins all; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY "Users can read their own subscriptions, admins all" ON public.subscriptions FOR SELECT TO authenticated USING (((customer_id IN ( SELECT c.id
    FROM public.customers c
-  WHERE (c.user_id = ( SELECT auth.uid() AS uid)))));
+  WHERE (c.user_id = ( SELECT auth.uid() AS uid)))) OR ( SELECT private.is_admin() AS is_admin)));
 
 
 --
@@ -8869,6 +8949,13 @@ CREATE POLICY "Users can read their own subscriptions" ON public.subscriptions F
 --
 
 CREATE POLICY "Users can update their own profile" ON public.profiles FOR UPDATE TO authenticated USING (((id = ( SELECT auth.uid() AS uid)) AND (NOT ( SELECT private.is_anonymous() AS is_anonymous)))) WITH CHECK (((id = ( SELECT auth.uid() AS uid)) AND (NOT ( SELECT private.is_anonymous() AS is_anonymous))));
+
+
+--
+-- Name: listings Visitors can read active listings; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY "Visitors can read active listings" ON public.listings FOR SELECT TO anon USING (active);
 
 
 --

@@ -1,9 +1,10 @@
-// npm run advisors: Supabase's security advisors against the local stack; fails on any WARN or ERROR.
+// npm run advisors [security | performance]: Supabase's advisors (both by default) against the local
+// stack; fails on any WARN or ERROR.
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { config, ROOT } from "../lib/config.ts";
 
-const type = process.argv[2] ?? "security";
+const type = process.argv[2] ?? "all";
 const res = spawnSync(join(ROOT, "node_modules/.bin/supabase"), [
   "db",
   "advisors",

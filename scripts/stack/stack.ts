@@ -17,6 +17,7 @@ import {
 import { join } from "node:path";
 import { apiKeys, config, LOGIN_ROLES, ROOT } from "../lib/config.ts";
 import { connect } from "../lib/db.ts";
+import { MIGRATIONS_DIR } from "../lib/migrations.ts";
 
 const PG_BIN = "/usr/lib/postgresql/15/bin";
 const DEBIAN_PACKAGES = [
@@ -182,9 +183,20 @@ function supabaseCli(args: string[]) {
   return run(bin, args, { quiet: true, env: { ...process.env, SUPABASE_YES: "1", DO_NOT_TRACK: "1" } });
 }
 
-function pushMigrations() {
-  log("applying migrations (supabase db push)");
-  const out = supabaseCli(["db", "push", `--remote=${config.dbUrl}`, "--yes", "--include-all"]);
+/** `supabase db push` of supabase/migrations, or of only the files named (as a project deployed at
+ * an earlier release has them: the upgrade check), from a copy of the supabase folder. */
+export function pushMigrations(only?: string[]) {
+  log(`applying ${only ? `${only.length} of the ` : ""}migrations (supabase db push)`);
+  const args = ["db", "push", `--remote=${config.dbUrl}`, "--yes", "--include-all"];
+  if (only) {
+    const workdir = join(config.stackDir, "migrations-subset");
+    rmSync(workdir, { recursive: true, force: true });
+    mkdirSync(join(workdir, "supabase/migrations"), { recursive: true });
+    copyFileSync(join(ROOT, "supabase/config.toml"), join(workdir, "supabase/config.toml"));
+    for (const f of only) copyFileSync(join(MIGRATIONS_DIR, f), join(workdir, "supabase/migrations", f));
+    args.push(`--workdir=${workdir}`);
+  }
+  const out = supabaseCli(args);
   const applied = out.split("\n").filter((l) => /Applying migration/i.test(l));
   if (applied.length) log(`applied ${applied.length} migration(s)`);
 }
@@ -205,7 +217,9 @@ function ensureWorkerSecret(): string {
 async function configureDeployment() {
   const db = connect();
   try {
-    for (const { role } of LOGIN_ROLES) {
+    // the roles the applied migrations created (a stack at an earlier release lacks later ones)
+    const created = new Set((await db`select rolname from pg_roles`).map((r) => r.rolname as string));
+    for (const { role } of LOGIN_ROLES.filter((r) => created.has(r.role))) {
       await db.unsafe(`alter role ${role} with login password '${config.roleDbPassword(role).replace(/'/g, "''")}'`);
     }
     const secrets: Record<string, string> = {
@@ -326,20 +340,20 @@ export async function restartGateway(env: Record<string, string | undefined>) {
 }
 
 /** Database side of the stack: packages, cluster, compat layer, migrations, deployment settings. */
-export async function startDatabase() {
+export async function startDatabase(opts: { migrations?: string[] } = {}) {
   ensureSystemPackages();
   ensureDirs();
   installPgNetStandIn();
   ensureCluster();
   startPostgres();
   await applyCompatLayer();
-  pushMigrations();
+  pushMigrations(opts.migrations);
   await configureDeployment();
 }
 
 /** The whole stack in the background; seed data goes in once the workers can take its jobs. */
-export async function startStack() {
-  await startDatabase();
+export async function startStack(opts: { migrations?: string[] } = {}) {
+  await startDatabase(opts);
   for (const name of Object.keys(SERVICES) as ServiceName[]) startService(name);
   await waitHealthy();
   await seed();

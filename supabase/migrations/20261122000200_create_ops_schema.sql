@@ -3,7 +3,8 @@
 -- stripe_webhook role (NOLOGIN here; the deployment gives it a password), and takes the default
 -- execute on new functions away from public, anon and authenticated: migrations grant by name.
 create schema if not exists ops;
-comment on schema ops is 'Pipeline internals: Stripe event ledger, Stripe object mirrors, state machines, outbox. Not exposed through the API.';
+comment on schema ops is 'Pipeline internals: Stripe event ledger, Stripe object mirrors, state machines, outbox. Not '
+  'exposed through the API.';
 revoke all on schema ops from public, anon, authenticated;
 grant usage on schema ops to service_role;
 

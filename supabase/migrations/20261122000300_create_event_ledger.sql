@@ -28,8 +28,10 @@ create table if not exists ops.stripe_events (
   reviewed_at timestamptz,
   payload_cleared_at timestamptz
 );
-comment on table ops.stripe_events is 'Ledger of Stripe webhook events: one row per event_id, with the outcome of applying it (received | processed | ignored | failed | dead) and its source (webhook | reconciliation).';
-create index if not exists stripe_events_status_idx on ops.stripe_events (status) where status in ('received', 'failed', 'dead');
+comment on table ops.stripe_events is 'Ledger of Stripe webhook events: one row per event_id, with the outcome of '
+  'applying it (received | processed | ignored | failed | dead) and its source (webhook | reconciliation).';
+create index if not exists stripe_events_status_idx on ops.stripe_events (status)
+  where status in ('received', 'failed', 'dead');
 create index if not exists stripe_events_object_idx on ops.stripe_events (object_id);
 create index if not exists stripe_events_received_idx on ops.stripe_events (received_at);
 -- what pipeline_exceptions lists from the ledger besides failures: rare, so a small partial index

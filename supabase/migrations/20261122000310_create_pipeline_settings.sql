@@ -14,7 +14,9 @@ create table if not exists ops.settings (
   -- what a failed payment does for the customer: the billing email (default), a billing ticket, or both
   failed_payment_policy text not null default 'email' check (failed_payment_policy in ('email', 'ticket', 'both'))
 );
-comment on table ops.settings is 'Pipeline settings (one row): the Stripe mode and Connect account events must belong to, the retention of personal data in days, and what a failed payment does for the customer (email | ticket | both). Change with e.g. update ops.settings set stripe_livemode = true;';
+comment on table ops.settings is 'Pipeline settings (one row): the Stripe mode and Connect account events must belong '
+  'to, the retention of personal data in days, and what a failed payment does for the customer (email | ticket | '
+  'both). Change with e.g. update ops.settings set stripe_livemode = true;';
 insert into ops.settings (id) values (true) on conflict (id) do nothing;
 
 -- The row, or a clear error when someone deleted it (nothing guesses a mode).

@@ -8,7 +8,9 @@ create table if not exists public.profiles (
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now()
 );
-comment on table public.profiles is 'One row per auth user: marketplace role (buyer | seller | admin) and display name. Seller is granted by the server (app_metadata at sign-up, ops.set_user_role later; audited in ops.role_grants); admin rights come from the JWT app_metadata, not from this column.';
+comment on table public.profiles is 'One row per auth user: marketplace role (buyer | seller | admin) and display '
+  'name. Seller is granted by the server (app_metadata at sign-up, ops.set_user_role later; audited in '
+  'ops.role_grants); admin rights come from the JWT app_metadata, not from this column.';
 
 create table if not exists public.listings (
   id uuid primary key default gen_random_uuid(),
@@ -52,7 +54,8 @@ create table if not exists public.orders (
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now()
 );
-comment on table public.orders is 'One-off marketplace orders. The app creates them as pending_payment; only the pipeline moves their status (see ops.order_status_transitions).';
+comment on table public.orders is 'One-off marketplace orders. The app creates them as pending_payment; only the '
+  'pipeline moves their status (see ops.order_status_transitions).';
 create index if not exists orders_buyer_idx on public.orders (buyer_id);
 create index if not exists orders_seller_idx on public.orders (seller_id);
 create index if not exists orders_listing_idx on public.orders (listing_id);

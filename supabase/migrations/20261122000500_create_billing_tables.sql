@@ -25,7 +25,9 @@ create table if not exists public.customers (
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now()
 );
-comment on table public.customers is 'Billing customers, one per app user (or per Stripe customer linked to no user): billing_status (truth from Stripe, over all the user''s subscriptions) and access_status (what the app grants) are separate columns, linked by ops.billing_statuses.';
+comment on table public.customers is 'Billing customers, one per app user (or per Stripe customer linked to no user): '
+  'billing_status (truth from Stripe, over all the user''s subscriptions) and access_status (what the app grants) are '
+  'separate columns, linked by ops.billing_statuses.';
 create index if not exists customers_email_idx on public.customers (lower(email));
 create index if not exists customers_needs_review_idx on public.customers (updated_at) where needs_review;
 
@@ -50,7 +52,9 @@ create table if not exists ops.stripe_customers (
   updated_at timestamptz not null default now(),
   check ((linked_by is null) = (linked_at is null))
 );
-comment on table ops.stripe_customers is 'Stripe customers and the customer row each belongs to (linked_by: how it was tied to the row''s user; null when the row is its own). First claim wins: a link moves only by ops.link_stripe_customer (an admin).';
+comment on table ops.stripe_customers is 'Stripe customers and the customer row each belongs to (linked_by: how it was '
+  'tied to the row''s user; null when the row is its own). First claim wins: a link moves only by '
+  'ops.link_stripe_customer (an admin).';
 create index if not exists stripe_customers_customer_idx on ops.stripe_customers (customer_id);
 
 create table if not exists public.subscriptions (
@@ -72,7 +76,8 @@ create table if not exists public.subscriptions (
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now()
 );
-comment on table public.subscriptions is 'Stripe subscriptions as last reported; guarded so that an older event never overwrites a newer one.';
+comment on table public.subscriptions is 'Stripe subscriptions as last reported; guarded so that an older event never '
+  'overwrites a newer one.';
 create index if not exists subscriptions_customer_idx on public.subscriptions (customer_id);
 create index if not exists subscriptions_stripe_customer_idx on public.subscriptions (stripe_customer_id);
 
@@ -90,7 +95,8 @@ create table if not exists ops.payment_intents (
   order_id uuid,
   updated_at timestamptz not null default now()
 );
-comment on table ops.payment_intents is 'Facts about Stripe payment intents and their charges (succeeded, failed, refunded amount). Only grow; orders derive their status from them.';
+comment on table ops.payment_intents is 'Facts about Stripe payment intents and their charges (succeeded, failed, '
+  'refunded amount). Only grow; orders derive their status from them.';
 create index if not exists payment_intents_charge_idx on ops.payment_intents (latest_charge_id);
 
 create table if not exists ops.refunds (

@@ -27,7 +27,8 @@ create table if not exists ops.checkout_sessions (
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now()
 );
-comment on table ops.checkout_sessions is 'Stripe Checkout sessions in payment mode, several per order (an expired session and its replacement). Facts only grow; ops.recompute_order derives the order from all of them.';
+comment on table ops.checkout_sessions is 'Stripe Checkout sessions in payment mode, several per order (an expired '
+  'session and its replacement). Facts only grow; ops.recompute_order derives the order from all of them.';
 create index if not exists checkout_sessions_order_idx on ops.checkout_sessions (order_id);
 create index if not exists checkout_sessions_payment_intent_idx on ops.checkout_sessions (stripe_payment_intent_id);
 
@@ -42,8 +43,10 @@ create table if not exists ops.order_reviews (
   decided_by text not null default current_user,
   decided_at timestamptz not null default now()
 );
-comment on table ops.order_reviews is 'Operators'' decisions on orders in review (ops.resolve_order_review): accept or refuse one payment of an order, with a note. Kept as the audit trail.';
-create unique index if not exists order_reviews_payment_idx on ops.order_reviews (order_id, payment_ref) where payment_ref is not null;
+comment on table ops.order_reviews is 'Operators'' decisions on orders in review (ops.resolve_order_review): accept or '
+  'refuse one payment of an order, with a note. Kept as the audit trail.';
+create unique index if not exists order_reviews_payment_idx on ops.order_reviews (order_id, payment_ref)
+  where payment_ref is not null;
 
 -- latest_charge: a success names the charge that paid, and no failure displaces it; otherwise the
 -- newest event's charge wins. amount_refunded: the charge's own total at amount_refunded_at, a
@@ -54,4 +57,6 @@ alter table ops.payment_intents
   add column if not exists latest_charge_at timestamptz,
   add column if not exists amount_refunded_at timestamptz;
 create index if not exists payment_intents_order_idx on ops.payment_intents (order_id);
-comment on table ops.payment_intents is 'Facts about Stripe payment intents and their charges (succeeded, failed, canceled; the paying charge; the charge''s refunded total as of amount_refunded_at). Orders derive their status from them.';
+comment on table ops.payment_intents is 'Facts about Stripe payment intents and their charges (succeeded, failed, '
+  'canceled; the paying charge; the charge''s refunded total as of amount_refunded_at). Orders derive their status '
+  'from them.';

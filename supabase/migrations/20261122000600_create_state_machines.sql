@@ -8,12 +8,15 @@ create table if not exists ops.order_statuses (
   payment_confirmed boolean not null,
   description text not null
 );
-comment on table ops.order_statuses is 'The states an order can be in, and whether each means a confirmed payment (orders.payment_confirmed follows it).';
+comment on table ops.order_statuses is 'The states an order can be in, and whether each means a confirmed payment '
+  '(orders.payment_confirmed follows it).';
 insert into ops.order_statuses (status, payment_confirmed, description) values
   ('pending_payment', false, 'Created by the app; waiting for Checkout'),
   ('payment_failed', false, 'The payment attempt failed; the buyer may retry'),
-  ('canceled', false, 'Every Checkout session expired, the payment was canceled, or an operator refused the payment; a later payment still pays it'),
-  ('in_review', false, 'Stripe took a payment whose amount or currency is not the order''s price; waits for an operator (ops.resolve_order_review)'),
+  ('canceled', false, 'Every Checkout session expired, the payment was canceled, or an operator refused the payment; a '
+                      'later payment still pays it'),
+  ('in_review', false, 'Stripe took a payment whose amount or currency is not the order''s price; waits for an '
+                       'operator (ops.resolve_order_review)'),
   ('paid', true, 'Stripe confirmed the payment'),
   ('in_fulfillment', true, 'The seller is fulfilling the order'),
   ('completed', true, 'Fulfilled'),
@@ -28,11 +31,14 @@ create table if not exists ops.order_status_transitions (
   primary key (from_status, to_status),
   check (from_status <> to_status)
 );
-comment on table ops.order_status_transitions is 'Every allowed order status change. Nothing moves back to pending_payment, nothing paid moves to payment_failed, canceled or in_review; refunds that fail or are reversed move back towards paid.';
+comment on table ops.order_status_transitions is 'Every allowed order status change. Nothing moves back to '
+  'pending_payment, nothing paid moves to payment_failed, canceled or in_review; refunds that fail or are reversed '
+  'move back towards paid.';
 insert into ops.order_status_transitions (from_status, to_status)
 select f, t from (values
   -- facts can arrive in any order (a refund before the payment), so unpaid states may jump
-  ('pending_payment', array['paid', 'in_review', 'payment_failed', 'canceled', 'partially_refunded', 'refunded', 'disputed']),
+  ('pending_payment', array['paid', 'in_review', 'payment_failed', 'canceled', 'partially_refunded', 'refunded',
+                            'disputed']),
   ('payment_failed', array['paid', 'in_review', 'canceled', 'partially_refunded', 'refunded', 'disputed']),
   ('canceled', array['paid', 'in_review', 'partially_refunded', 'refunded', 'disputed']),
   -- an operator accepts the payment (then its refunds and disputes count) or refuses it
@@ -71,7 +77,8 @@ create table if not exists ops.stripe_subscription_statuses (
   -- orders events for one subscription that share a created second
   event_rank integer not null
 );
-comment on table ops.stripe_subscription_statuses is 'Mapping from Stripe subscription statuses to our billing statuses.';
+comment on table ops.stripe_subscription_statuses is 'Mapping from Stripe subscription statuses to our billing '
+  'statuses.';
 insert into ops.stripe_subscription_statuses (stripe_status, billing_status, precedence, event_rank) values
   ('incomplete', 'lead', 10, 10),
   ('incomplete_expired', 'lead', 5, 90),
@@ -99,7 +106,8 @@ on conflict do nothing;
 alter table public.orders drop constraint if exists orders_status_fkey;
 alter table public.orders add constraint orders_status_fkey foreign key (status) references ops.order_statuses (status);
 alter table public.customers drop constraint if exists customers_billing_status_fkey;
-alter table public.customers add constraint customers_billing_status_fkey foreign key (billing_status) references ops.billing_statuses (status);
+alter table public.customers add constraint customers_billing_status_fkey
+  foreign key (billing_status) references ops.billing_statuses (status);
 
 -- security definer: the transition tables live in ops, which the app's roles cannot read.
 create or replace function ops.enforce_order_transition() returns trigger
@@ -121,7 +129,8 @@ begin
   -- a confirmed payment always follows the status: nobody sets it by hand
   select s.payment_confirmed into new.payment_confirmed from ops.order_statuses s where s.status = new.status;
   -- every change the CRM mirrors gets a new version, and so exactly one sync job
-  if tg_op = 'UPDATE' and (new.status is distinct from old.status or new.amount_refunded is distinct from old.amount_refunded
+  if tg_op = 'UPDATE' and (new.status is distinct from old.status
+                           or new.amount_refunded is distinct from old.amount_refunded
                            or new.needs_review is distinct from old.needs_review
                            or new.amount_charged is distinct from old.amount_charged) then
     new.version := old.version + 1;
@@ -145,7 +154,8 @@ set search_path = ''
 as $$
 begin
   if tg_op = 'UPDATE' and new.billing_status is distinct from old.billing_status and not exists (
-    select 1 from ops.billing_status_transitions t where t.from_status = old.billing_status and t.to_status = new.billing_status
+    select 1 from ops.billing_status_transitions t where t.from_status = old.billing_status
+      and t.to_status = new.billing_status
   ) then
     raise exception 'customer % cannot move from % to %', old.id, old.billing_status, new.billing_status
       using errcode = 'check_violation';
@@ -153,8 +163,10 @@ begin
   -- access always follows billing: nobody sets it by hand
   select b.access_status into new.access_status from ops.billing_statuses b where b.status = new.billing_status;
   -- every change the CRM mirrors or holds for (a row in review is no contact) gets a new version
-  if tg_op = 'UPDATE' and (new.billing_status is distinct from old.billing_status or new.email is distinct from old.email
-                           or new.user_id is distinct from old.user_id or new.needs_review is distinct from old.needs_review) then
+  if tg_op = 'UPDATE' and (new.billing_status is distinct from old.billing_status
+                           or new.email is distinct from old.email
+                           or new.user_id is distinct from old.user_id
+                           or new.needs_review is distinct from old.needs_review) then
     new.version := old.version + 1;
   end if;
   return new;

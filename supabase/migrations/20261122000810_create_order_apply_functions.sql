@@ -54,7 +54,8 @@ set search_path = ''
 as $$
 begin
   return p_charge is not null
-     and (p_succeeded, p_at, p_charge) > (coalesce(p_known_succeeded, false), coalesce(p_known_at, '-infinity'), coalesce(p_known_charge, ''));
+     and (p_succeeded, p_at, p_charge) > (coalesce(p_known_succeeded, false), coalesce(p_known_at, '-infinity'),
+                                          coalesce(p_known_charge, ''));
 end
 $$;
 
@@ -76,7 +77,8 @@ begin
            end
       from ops.payment_intents p
      cross join lateral (
-       select sum(x.amount) filter (where x.status = 'succeeded') as total, max(x.stripe_event_created) as newest
+       select (sum(x.amount) filter (where x.status = 'succeeded'))::bigint as total,
+              max(x.stripe_event_created) as newest
          from ops.refunds x
         where x.stripe_payment_intent_id = p.stripe_payment_intent_id or x.stripe_charge_id = p.latest_charge_id) r
      where p.stripe_payment_intent_id = p_pi), 0);
@@ -121,10 +123,12 @@ $$;
 -- payment that pays the order: paid, not refused, matching or accepted first, then the earliest),
 -- 'extra' (paid too), 'refused' (an operator refused it), 'unpaid'. review: what is open about it.
 create or replace function ops.order_payments(p_order_id uuid)
-returns table (payment_ref text, stripe_checkout_session_id text, stripe_payment_intent_id text, stripe_customer_id text,
+returns table (payment_ref text, stripe_checkout_session_id text, stripe_payment_intent_id text,
+               stripe_customer_id text,
                paid boolean, paid_at timestamptz, ended boolean, failed boolean,
                asked_amount bigint, asked_currency text, charged_amount bigint, charged_currency text,
-               accepted boolean, refunded bigint, disputed boolean, mismatch text, role text, review text, blocking boolean)
+               accepted boolean, refunded bigint, disputed boolean, mismatch text, role text, review text,
+               blocking boolean)
 language plpgsql stable
 set search_path = ''
 as $$
@@ -154,7 +158,8 @@ begin
       from ops.payment_intents p
      where p.order_id = p_order_id
        -- a scalar subquery (not an anti join): one index probe, whatever the planner's statistics
-       and (select true from ops.checkout_sessions s where s.stripe_payment_intent_id = p.stripe_payment_intent_id limit 1) is null
+       and (select true from ops.checkout_sessions s where s.stripe_payment_intent_id = p.stripe_payment_intent_id
+            limit 1) is null
   ), judged as (
     select a.*, r.accepted,
            ops.payment_intent_refunded(a.stripe_payment_intent_id) as refunded,
@@ -175,7 +180,8 @@ begin
   select x.payment_ref, x.stripe_checkout_session_id, x.stripe_payment_intent_id, x.stripe_customer_id,
          x.paid, x.paid_at, x.ended, x.failed, x.asked_amount, x.asked_currency, x.charged_amount, x.charged_currency,
          x.accepted, x.refunded, x.disputed, x.mismatch,
-         case when not x.paid then 'unpaid' when x.accepted = false then 'refused' when x.rank = 1 then 'paying' else 'extra' end,
+         case when not x.paid then 'unpaid' when x.accepted = false then 'refused' when x.rank = 1 then 'paying'
+           else 'extra' end,
          case
            when not x.paid or x.accepted is not null then null
            when x.rank = 1 then coalesce(x.mismatch, x.claim_review)
@@ -278,11 +284,12 @@ begin
   where x.id = o.id
     -- an update that changes nothing is skipped: no row version, no trigger
     and (x.status, x.amount_total, x.currency, x.amount_charged, x.currency_charged, x.amount_refunded,
-         x.stripe_checkout_session_id, x.stripe_payment_intent_id, x.stripe_customer_id, x.needs_review, x.review_reason,
-         x.paid_at is null)
+         x.stripe_checkout_session_id, x.stripe_payment_intent_id, x.stripe_customer_id,
+         x.needs_review, x.review_reason, x.paid_at is null)
         is distinct from
         (next_status, coalesce(x.amount_total, pay.asked_amount), coalesce(x.currency, pay.asked_currency),
-         pay.charged_amount, pay.charged_currency, refunded, pay.stripe_checkout_session_id, pay.stripe_payment_intent_id,
+         pay.charged_amount, pay.charged_currency, refunded,
+         pay.stripe_checkout_session_id, pay.stripe_payment_intent_id,
          coalesce(pay.stripe_customer_id, x.stripe_customer_id), reasons is not null, array_to_string(reasons, '; '),
          x.paid_at is null and not confirmed);
   return next_status;
@@ -324,14 +331,17 @@ begin
   if s.order_id is not null or s.claim_review is null
      or not (coalesce(s.payment_status in ('paid', 'no_payment_required'), false)
              or exists (select 1 from ops.payment_intents p
-                         where p.stripe_payment_intent_id = s.stripe_payment_intent_id and p.succeeded_at is not null)) then
+                         where p.stripe_payment_intent_id = s.stripe_payment_intent_id
+                           and p.succeeded_at is not null)) then
     return;
   end if;
   insert into public.orders (status, buyer_id, listing_id, amount_total, currency)
-  values ('pending_payment', s.review_buyer_id, s.review_listing_id, coalesce(s.amount_subtotal, s.amount_total), s.currency)
+  values ('pending_payment', s.review_buyer_id, s.review_listing_id, coalesce(s.amount_subtotal, s.amount_total),
+          s.currency)
   returning id into oid;
   update ops.checkout_sessions set order_id = oid where stripe_checkout_session_id = p_session_id;
-  update ops.payment_intents set order_id = coalesce(order_id, oid) where stripe_payment_intent_id = s.stripe_payment_intent_id;
+  update ops.payment_intents set order_id = coalesce(order_id, oid)
+    where stripe_payment_intent_id = s.stripe_payment_intent_id;
 end
 $$;
 
@@ -386,7 +396,8 @@ begin
       where lower(u.email) = lower(coalesce(s -> 'customer_details' ->> 'email', s ->> 'customer_email'))
         and u.email_confirmed_at is not null and not u.is_anonymous
       limit 1) end,
-    case when named is null then (select l.id from public.listings l where l.id = ops.as_uuid(s -> 'metadata' ->> 'listing_id')) end,
+    case when named is null then (select l.id from public.listings l
+                                  where l.id = ops.as_uuid(s -> 'metadata' ->> 'listing_id')) end,
     pi_id, s ->> 'customer',
     case when evt ->> 'type' = 'checkout.session.expired' then 'expired' else coalesce(s ->> 'status', 'complete') end,
     pay_status, (s ->> 'amount_subtotal')::bigint, (s ->> 'amount_total')::bigint, lower(s ->> 'currency'),
@@ -415,7 +426,8 @@ begin
   if pi_id is not null then
     insert into ops.payment_intents as p (stripe_payment_intent_id, order_id)
     values (pi_id, (select c.order_id from ops.checkout_sessions c where c.stripe_checkout_session_id = session_id))
-    on conflict (stripe_payment_intent_id) do update set order_id = coalesce(p.order_id, excluded.order_id), updated_at = now();
+    on conflict (stripe_payment_intent_id) do update set order_id = coalesce(p.order_id, excluded.order_id),
+      updated_at = now();
   end if;
   perform ops.claim_orphan_session(session_id);
   perform ops.recompute_order(c.order_id) from ops.checkout_sessions c where c.stripe_checkout_session_id = session_id;
@@ -441,7 +453,8 @@ declare
 begin
   orphan := ops.lock_payment(pi_id);
   select * into known from ops.payment_intents where stripe_payment_intent_id = pi_id;
-  newer := ops.newer_charge(succeeded, at, charge, known.latest_charge_succeeded, known.latest_charge_at, known.latest_charge_id);
+  newer := ops.newer_charge(succeeded, at, charge, known.latest_charge_succeeded, known.latest_charge_at,
+                            known.latest_charge_id);
   -- the event type is the fact; snapshot objects can carry a stale status. A success's amounts are
   -- final; before one, the first known stand.
   update ops.payment_intents set
@@ -449,16 +462,22 @@ begin
     latest_charge_id = case when newer then charge else latest_charge_id end,
     latest_charge_succeeded = case when newer then succeeded else latest_charge_succeeded end,
     latest_charge_at = case when newer then at else latest_charge_at end,
-    amount = case when succeeded then coalesce((p ->> 'amount')::bigint, amount) else coalesce(amount, (p ->> 'amount')::bigint) end,
-    currency = case when succeeded then coalesce(lower(p ->> 'currency'), currency) else coalesce(currency, lower(p ->> 'currency')) end,
-    amount_received = case when succeeded then coalesce((p ->> 'amount_received')::bigint, amount_received) else amount_received end,
+    amount = case when succeeded then coalesce((p ->> 'amount')::bigint, amount)
+      else coalesce(amount, (p ->> 'amount')::bigint) end,
+    currency = case when succeeded then coalesce(lower(p ->> 'currency'), currency)
+      else coalesce(currency, lower(p ->> 'currency')) end,
+    amount_received = case when succeeded then coalesce((p ->> 'amount_received')::bigint, amount_received)
+      else amount_received end,
     succeeded_at = case when succeeded then least(coalesce(succeeded_at, at), at) else succeeded_at end,
-    last_failed_at = case when evt ->> 'type' = 'payment_intent.payment_failed' then greatest(coalesce(last_failed_at, at), at) else last_failed_at end,
+    last_failed_at = case when evt ->> 'type' = 'payment_intent.payment_failed'
+      then greatest(coalesce(last_failed_at, at), at) else last_failed_at end,
     last_error = case when evt ->> 'type' = 'payment_intent.payment_failed'
                        and at >= coalesce(last_failed_at, at)
-                      then left(coalesce(p -> 'last_payment_error' ->> 'code', p -> 'last_payment_error' ->> 'message', 'payment failed'), 200)
+                      then left(coalesce(p -> 'last_payment_error' ->> 'code', p -> 'last_payment_error' ->> 'message',
+                                         'payment failed'), 200)
                       else last_error end,
-    canceled_at = case when evt ->> 'type' = 'payment_intent.canceled' then coalesce(canceled_at, at) else canceled_at end,
+    canceled_at = case when evt ->> 'type' = 'payment_intent.canceled' then coalesce(canceled_at, at)
+      else canceled_at end,
     -- a payment intent created with metadata.order_id belongs to that order (when it is one of ours)
     order_id = coalesce(order_id, (select o.id from public.orders o where o.id = order_ref))
   where stripe_payment_intent_id = pi_id;
@@ -490,7 +509,8 @@ begin
   end if;
   orphan := ops.lock_payment(pi_id);
   select * into known from ops.payment_intents where stripe_payment_intent_id = pi_id;
-  newer := ops.newer_charge(captured, at, c ->> 'id', known.latest_charge_succeeded, known.latest_charge_at, known.latest_charge_id);
+  newer := ops.newer_charge(captured, at, c ->> 'id', known.latest_charge_succeeded, known.latest_charge_at,
+                            known.latest_charge_id);
   update ops.payment_intents set
     latest_charge_id = case when newer then c ->> 'id' else latest_charge_id end,
     latest_charge_succeeded = case when newer then captured else latest_charge_succeeded end,
@@ -532,7 +552,8 @@ declare
   subject record;
 begin
   if p_order_id is null or p_accept is null or nullif(trim(p_note), '') is null then
-    raise exception 'resolve_order_review(order_id, accept, note): the order, accept (true or false) and a note saying why are required'
+    raise exception 'resolve_order_review(order_id, accept, note): the order, accept (true or false) and a note saying '
+                    'why are required'
       using errcode = 'invalid_parameter_value';
   end if;
   select * into o from public.orders where id = p_order_id for update;
@@ -551,7 +572,8 @@ begin
     return o.status;
   end if;
   if not p_accept and subject.role = 'paying' and not subject.blocking then
-    raise exception 'order %: its payment % is confirmed and cannot be refused; refund it in Stripe (the order follows the refund), or accept to clear the review',
+    raise exception 'order %: its payment % is confirmed and cannot be refused; refund it in Stripe (the order follows '
+                    'the refund), or accept to clear the review',
       p_order_id, subject.payment_ref using errcode = 'check_violation';
   end if;
   insert into ops.order_reviews (order_id, payment_ref, accepted, reason, note, decided_by)
@@ -564,8 +586,10 @@ create or replace function ops.upsert_refund(r jsonb, pi_id text, at timestamptz
 language sql
 set search_path = ''
 as $$
-  insert into ops.refunds as x (stripe_refund_id, stripe_payment_intent_id, stripe_charge_id, amount, currency, status, stripe_event_created)
-  values (r ->> 'id', coalesce(r ->> 'payment_intent', pi_id), r ->> 'charge', (r ->> 'amount')::bigint, lower(r ->> 'currency'), r ->> 'status', at)
+  insert into ops.refunds as x (stripe_refund_id, stripe_payment_intent_id, stripe_charge_id, amount, currency, status,
+                                stripe_event_created)
+  values (r ->> 'id', coalesce(r ->> 'payment_intent', pi_id), r ->> 'charge', (r ->> 'amount')::bigint,
+          lower(r ->> 'currency'), r ->> 'status', at)
   on conflict (stripe_refund_id) do update set
     stripe_payment_intent_id = coalesce(x.stripe_payment_intent_id, excluded.stripe_payment_intent_id),
     stripe_charge_id = coalesce(x.stripe_charge_id, excluded.stripe_charge_id),
@@ -618,14 +642,15 @@ begin
       latest_charge_id = case when n.newer then d ->> 'charge' else latest_charge_id end,
       latest_charge_succeeded = case when n.newer then true else latest_charge_succeeded end,
       latest_charge_at = case when n.newer then at else latest_charge_at end
-    from (select ops.newer_charge(true, at, d ->> 'charge', k.latest_charge_succeeded, k.latest_charge_at, k.latest_charge_id) as newer
+    from (select ops.newer_charge(true, at, d ->> 'charge', k.latest_charge_succeeded, k.latest_charge_at,
+                                  k.latest_charge_id) as newer
             from ops.payment_intents k where k.stripe_payment_intent_id = pi_id) n
     where x.stripe_payment_intent_id = pi_id;
   end if;
-  insert into ops.disputes as x (stripe_dispute_id, stripe_payment_intent_id, stripe_charge_id, amount, currency, reason, status,
-    evidence_due_by, stripe_event_created)
-  values (d ->> 'id', pi_id, d ->> 'charge', (d ->> 'amount')::bigint, lower(d ->> 'currency'), d ->> 'reason', d ->> 'status',
-    ops.ts(d -> 'evidence_details' ->> 'due_by'), at)
+  insert into ops.disputes as x (stripe_dispute_id, stripe_payment_intent_id, stripe_charge_id, amount, currency,
+    reason, status, evidence_due_by, stripe_event_created)
+  values (d ->> 'id', pi_id, d ->> 'charge', (d ->> 'amount')::bigint, lower(d ->> 'currency'), d ->> 'reason',
+    d ->> 'status', ops.ts(d -> 'evidence_details' ->> 'due_by'), at)
   on conflict (stripe_dispute_id) do update set
     stripe_payment_intent_id = coalesce(x.stripe_payment_intent_id, excluded.stripe_payment_intent_id),
     status = excluded.status, reason = excluded.reason, amount = excluded.amount,
@@ -633,7 +658,8 @@ begin
     stripe_event_created = excluded.stripe_event_created, updated_at = now()
   -- a closed dispute never reopens; otherwise newer wins, ties broken by how far along it is
   where x.status not in ('won', 'lost', 'warning_closed')
-    and (excluded.stripe_event_created, excluded.status in ('won', 'lost', 'warning_closed'), excluded.status like '%under_review')
+    and (excluded.stripe_event_created, excluded.status in ('won', 'lost', 'warning_closed'),
+         excluded.status like '%under_review')
       >= (x.stripe_event_created, false, x.status like '%under_review');
   if pi_id is not null then
     perform ops.recompute_orders_for_payment_intent(pi_id);

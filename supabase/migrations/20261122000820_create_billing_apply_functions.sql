@@ -49,7 +49,8 @@ as $$
   select format('email-only match: the Stripe customer''s email belongs to %s; an email never links (only a '
                 'server-set user id does: metadata.user_id, the client_reference_id of a session the server created, '
                 'ops.register_stripe_customer)',
-                string_agg(format('user %s (%s)', u.id, case when u.email_confirmed_at is null then 'unconfirmed' else 'confirmed' end),
+                string_agg(format('user %s (%s)', u.id, case when u.email_confirmed_at is null then 'unconfirmed'
+                                  else 'confirmed' end),
                            ', ' order by u.id))
     from auth.users u
    where lower(u.email) = lower(trim(p_email)) and not u.is_anonymous
@@ -59,7 +60,8 @@ $$;
 -- Moves a Stripe customer, with its subscriptions, to the user's row (creating the row or the link
 -- when missing). The row it leaves is deleted when it was the Stripe customer's own and now holds
 -- nothing, else re-derived. The caller holds the Stripe customer lock. Returns the user's row.
-create or replace function ops.move_stripe_customer(p_stripe_customer_id text, p_user_id uuid, p_linked_by text, p_note text)
+create or replace function ops.move_stripe_customer(p_stripe_customer_id text, p_user_id uuid, p_linked_by text,
+                                                    p_note text)
 returns uuid
 language plpgsql
 set search_path = ''
@@ -111,7 +113,8 @@ $$;
 --   its own row (no user yet): a valid claim moves it to the user's row; an email of a user -> review
 --   new: a valid claim links it to the user's row; else its own row, in review if its email is a user's
 -- Several or unknown claims are ambiguous: review, no link.
-create or replace function ops.upsert_customer_link(p_stripe_customer_id text, p_claims text[], p_email text) returns uuid
+create or replace function ops.upsert_customer_link(p_stripe_customer_id text, p_claims text[], p_email text)
+returns uuid
 language plpgsql
 set search_path = ''
 as $$
@@ -129,7 +132,8 @@ begin
   end if;
   perform ops.lock_stripe_customer(p_stripe_customer_id);
   if cardinality(claims) > 1 then
-    problem := format('ambiguous: the event names several users (%s); not linked', left(array_to_string(claims, ', '), 300));
+    problem := format('ambiguous: the event names several users (%s); not linked',
+                      left(array_to_string(claims, ', '), 300));
   elsif cardinality(claims) = 1 then
     select u.id into uid from auth.users u where u.id = ops.as_uuid(claims[1]);
     if uid is null then
@@ -157,7 +161,8 @@ begin
   if m.linked_by is not null then
     if uid is not null and uid is distinct from cur.user_id then
       perform ops.flag_customer_review(cur.id, format(
-        'conflicting claim: Stripe customer %s is linked to user %s (by %s); an event names user %s. The first claim stays',
+        'conflicting claim: Stripe customer %s is linked to user %s (by %s); an event names user %s. '
+        'The first claim stays',
         p_stripe_customer_id, cur.user_id, m.linked_by, uid));
     elsif problem is not null then
       perform ops.flag_customer_review(cur.id, format('Stripe customer %s: %s', p_stripe_customer_id, problem));
@@ -203,8 +208,8 @@ as $$
 declare
   c public.customers;
   target text;
-  links integer;
-  live integer;
+  links bigint;
+  live bigint;
   last_deleted timestamptz;
   gone_at timestamptz;
 begin
@@ -223,7 +228,8 @@ begin
       from public.subscriptions s
       join ops.stripe_subscription_statuses m on m.stripe_status = s.status
      where s.customer_id = c.id
-       and not exists (select 1 from ops.stripe_customers x where x.stripe_customer_id = s.stripe_customer_id and x.deleted_at is not null)
+       and not exists (select 1 from ops.stripe_customers x where x.stripe_customer_id = s.stripe_customer_id
+                       and x.deleted_at is not null)
      order by m.precedence desc
      limit 1;
     target := coalesce(target, case when c.billing_status = 'lead' then 'lead' else 'canceled' end);
@@ -257,8 +263,9 @@ begin
     raise exception 'unknown subscription status %', status;
   end if;
   cid := ops.upsert_customer_link(s ->> 'customer', array[s -> 'metadata' ->> 'user_id'], null);
-  insert into public.subscriptions as x (stripe_subscription_id, customer_id, stripe_customer_id, status, price_id, quantity,
-    cancel_at_period_end, current_period_end, trial_end, canceled_at, stripe_event_created, stripe_event_rank, stripe_event_id)
+  insert into public.subscriptions as x (stripe_subscription_id, customer_id, stripe_customer_id, status, price_id,
+    quantity, cancel_at_period_end, current_period_end, trial_end, canceled_at, stripe_event_created,
+    stripe_event_rank, stripe_event_id)
   values (
     s ->> 'id', cid, s ->> 'customer', status,
     coalesce(s -> 'items' -> 'data' -> 0 -> 'price' ->> 'id', s -> 'plan' ->> 'id'),
@@ -296,15 +303,19 @@ begin
   -- the Stripe customer as last reported; deletion is its own fact (the row is canceled only when
   -- every Stripe customer of it is deleted: ops.recompute_customer)
   update ops.stripe_customers set
-    email = case when stripe_event_created is null or at >= stripe_event_created then coalesce(c ->> 'email', email) else email end,
-    name = case when stripe_event_created is null or at >= stripe_event_created then coalesce(c ->> 'name', name) else name end,
+    email = case when stripe_event_created is null or at >= stripe_event_created then coalesce(c ->> 'email', email)
+      else email end,
+    name = case when stripe_event_created is null or at >= stripe_event_created then coalesce(c ->> 'name', name)
+      else name end,
     deleted_at = case when evt ->> 'type' = 'customer.deleted' then coalesce(deleted_at, at) else deleted_at end,
     stripe_event_created = greatest(stripe_event_created, at)
   where stripe_customer_id = c ->> 'id';
   -- the row shows the newest any of its Stripe customers reported
   update public.customers set
-    email = case when stripe_event_created is null or at >= stripe_event_created then coalesce(c ->> 'email', email) else email end,
-    name = case when stripe_event_created is null or at >= stripe_event_created then coalesce(c ->> 'name', name) else name end,
+    email = case when stripe_event_created is null or at >= stripe_event_created then coalesce(c ->> 'email', email)
+      else email end,
+    name = case when stripe_event_created is null or at >= stripe_event_created then coalesce(c ->> 'name', name)
+      else name end,
     stripe_event_created = greatest(stripe_event_created, at)
   where id = cid;
   perform ops.recompute_customer(cid);
@@ -346,7 +357,8 @@ begin
   if cid is not null then
     update public.customers set
       last_paid_at = case when failed then last_paid_at else greatest(last_paid_at, at) end,
-      last_payment_failed_at = case when failed then greatest(last_payment_failed_at, at) else last_payment_failed_at end
+      last_payment_failed_at = case when failed then greatest(last_payment_failed_at, at)
+        else last_payment_failed_at end
     where id = cid;
   end if;
   return 'processed';
@@ -377,7 +389,8 @@ begin
   perform ops.lock_stripe_customer(p_stripe_customer_id);
   select * into m from ops.stripe_customers where stripe_customer_id = p_stripe_customer_id;
   if not found then
-    raise exception 'no Stripe customer % is known yet; for one the server just created use ops.register_stripe_customer',
+    raise exception 'no Stripe customer % is known yet; for one the server just created use '
+                    'ops.register_stripe_customer',
       p_stripe_customer_id using errcode = 'no_data_found';
   end if;
   cid := ops.move_stripe_customer(p_stripe_customer_id, p_user_id, 'admin', left(trim(p_note), 1000));
@@ -424,7 +437,8 @@ declare
   owner uuid;
 begin
   if coalesce(p_stripe_customer_id, '') !~ '^cus_[A-Za-z0-9]+$' then
-    raise exception 'not a Stripe customer id: %', left(p_stripe_customer_id, 64) using errcode = 'invalid_parameter_value';
+    raise exception 'not a Stripe customer id: %', left(p_stripe_customer_id, 64)
+      using errcode = 'invalid_parameter_value';
   end if;
   if not exists (select 1 from auth.users u where u.id = p_user_id) then
     raise exception 'no user %', p_user_id using errcode = 'no_data_found';
@@ -434,7 +448,8 @@ begin
   if m.linked_by is not null then
     select c.user_id into owner from public.customers c where c.id = m.customer_id;
     if owner is distinct from p_user_id then
-      raise exception 'Stripe customer % is linked to another user: the first claim stays (an admin may move it: ops.link_stripe_customer)',
+      raise exception 'Stripe customer % is linked to another user: the first claim stays (an admin may move it: '
+                      'ops.link_stripe_customer)',
         p_stripe_customer_id using errcode = 'unique_violation';
     end if;
     return m.customer_id;
@@ -445,6 +460,10 @@ $$;
 
 grant execute on function ops.link_stripe_customer(text, uuid, text), ops.resolve_customer_review(uuid, text),
   ops.register_stripe_customer(text, uuid) to service_role;
-comment on function ops.link_stripe_customer(text, uuid, text) is 'Admin: the Stripe customer belongs to this user (moves it and its subscriptions, closes the review). Usage: select ops.link_stripe_customer(''cus_...'', ''<user id>'', ''why'');';
-comment on function ops.resolve_customer_review(uuid, text) is 'Admin: a customer row in review stays as it is. Usage: select ops.resolve_customer_review(''<customer id>'', ''why'');';
-comment on function ops.register_stripe_customer(text, uuid) is 'Server: records a Stripe customer it created for a user (linked_by server; first claim wins).';
+comment on function ops.link_stripe_customer(text, uuid, text) is 'Admin: the Stripe customer belongs to this user '
+  '(moves it and its subscriptions, closes the review). '
+  'Usage: select ops.link_stripe_customer(''cus_...'', ''<user id>'', ''why'');';
+comment on function ops.resolve_customer_review(uuid, text) is 'Admin: a customer row in review stays as it is. Usage: '
+  'select ops.resolve_customer_review(''<customer id>'', ''why'');';
+comment on function ops.register_stripe_customer(text, uuid) is 'Server: records a Stripe customer it created for a '
+  'user (linked_by server; first claim wins).';

@@ -78,7 +78,8 @@ begin
   if e.payload_cleared_at is not null then
     raise exception 'Stripe event % cannot be re-applied: its payload was cleared on % (personal data retention, '
                     'ops.settings.personal_data_retention_days); what it changed then stays applied. For the current '
-                    'state, look up % in Stripe', p_event_id, e.payload_cleared_at::date, coalesce(e.object_id, 'its object')
+                    'state, look up % in Stripe', p_event_id, e.payload_cleared_at::date,
+                    coalesce(e.object_id, 'its object')
       using errcode = 'object_not_in_prerequisite_state';
   end if;
   reason := ops.stripe_event_scope_problem(e.payload, ops.current_settings());
@@ -142,8 +143,10 @@ begin
     perform ops.require_stripe_scope(cfg, p_livemode, p_account_id, 'the ' || p_source);
   end if;
   if jsonb_typeof(event) <> 'object' or v_event_id is null or event ->> 'type' is null
-     or jsonb_typeof(event -> 'data' -> 'object') is distinct from 'object' or coalesce(event ->> 'created', '') !~ '^\d+$' then
-    raise exception 'not a Stripe event: id, type, created and data.object are required' using errcode = 'invalid_parameter_value';
+     or jsonb_typeof(event -> 'data' -> 'object') is distinct from 'object'
+     or coalesce(event ->> 'created', '') !~ '^\d+$' then
+    raise exception 'not a Stripe event: id, type, created and data.object are required'
+      using errcode = 'invalid_parameter_value';
   end if;
   -- concurrent copies of one event take turns here; the second reads the first's row once it committed
   perform pg_advisory_xact_lock(hashtextextended('ops.stripe_events:' || v_event_id, 0));
@@ -222,7 +225,8 @@ begin
     exception when others then
       -- only passing conditions reach here (ops.try_apply_stripe_event records every verdict)
       get stacked diagnostics v_state = returned_sqlstate, v_message = message_text;
-      raise warning 'Stripe event % not retried this time (%: %); the next run tries it again', p_event_id, v_state, v_message;
+      raise warning 'Stripe event % not retried this time (%: %); the next run tries it again', p_event_id, v_state,
+        v_message;
       return 'failed';
     end;
   end if;
@@ -233,5 +237,8 @@ end
 $$;
 
 grant execute on function ops.ingest_stripe_event(jsonb, boolean, text, boolean, text) to stripe_webhook, service_role;
-comment on function ops.ingest_stripe_event(jsonb, boolean, text, boolean, text) is 'Records a Stripe event once (by id) and applies it when it belongs to the mode and account ops.settings names (else: ignored, with its reason); duplicates change nothing. Returns {event_id, status, duplicate[, reason]}.';
-comment on function ops.reapply_stripe_events(text[], integer) is 'Re-applies failed Stripe events (or the named ones), oldest first. Usage: select * from ops.reapply_stripe_events();';
+comment on function ops.ingest_stripe_event(jsonb, boolean, text, boolean, text) is 'Records a Stripe event once (by '
+  'id) and applies it when it belongs to the mode and account ops.settings names (else: ignored, with its reason); '
+  'duplicates change nothing. Returns {event_id, status, duplicate[, reason]}.';
+comment on function ops.reapply_stripe_events(text[], integer) is 'Re-applies failed Stripe events (or the named '
+  'ones), oldest first. Usage: select * from ops.reapply_stripe_events();';

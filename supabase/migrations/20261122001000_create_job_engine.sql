@@ -11,7 +11,8 @@ create table if not exists ops.job_kinds (
   backoff_base_ms integer not null default 10000 check (backoff_base_ms > 0),
   backoff_max_ms integer not null default 3600000 check (backoff_max_ms > 0)
 );
-comment on table ops.job_kinds is 'Kinds of jobs: the worker function that runs them, attempts, timeout, lease and backoff.';
+comment on table ops.job_kinds is 'Kinds of jobs: the worker function that runs them, attempts, timeout, lease and '
+  'backoff.';
 
 create table if not exists ops.jobs (
   id bigint generated always as identity primary key,
@@ -43,7 +44,8 @@ create table if not exists ops.jobs (
   updated_at timestamptz not null default now(),
   succeeded_at timestamptz
 );
-comment on table ops.jobs is 'Transactional outbox of side effects (CRM, tickets, notifications): one row per dedupe_key; queued | running | succeeded | failed (retrying) | dead.';
+comment on table ops.jobs is 'Transactional outbox of side effects (CRM, tickets, notifications): one row per '
+  'dedupe_key; queued | running | succeeded | failed (retrying) | dead.';
 create index if not exists jobs_due_idx on ops.jobs (priority desc, run_at) where status in ('queued', 'failed');
 create index if not exists jobs_running_idx on ops.jobs (locked_until) where status = 'running';
 create index if not exists jobs_kind_status_idx on ops.jobs (kind, status);
@@ -53,7 +55,8 @@ create index if not exists jobs_awaiting_dispatch_idx on ops.jobs (kind, priorit
   where status in ('queued', 'failed') and (last_dispatched_at is null or last_dispatched_at < run_at);
 -- what ops.next_job_due_in_ms reads: the next run_at of a worker's kinds
 create index if not exists jobs_kind_due_idx on ops.jobs (kind, run_at) where status in ('queued', 'failed');
-create index if not exists jobs_queue_key_idx on ops.jobs (queue_key, id) where queue_key is not null and status in ('queued', 'running', 'failed');
+create index if not exists jobs_queue_key_idx on ops.jobs (queue_key, id) where queue_key is not null
+  and status in ('queued', 'running', 'failed');
 
 create table if not exists ops.job_attempts (
   -- its own key: a replayed job starts again at attempt 1 and keeps its earlier history
@@ -66,7 +69,8 @@ create table if not exists ops.job_attempts (
   outcome text check (outcome in ('succeeded', 'failed', 'dead', 'deferred', 'lease_expired')),
   error text
 );
-comment on table ops.job_attempts is 'Each attempt at a job and how it ended: the history behind failure rates and exceptions.';
+comment on table ops.job_attempts is 'Each attempt at a job and how it ended: the history behind failure rates and '
+  'exceptions.';
 create index if not exists job_attempts_started_idx on ops.job_attempts (started_at);
 create index if not exists job_attempts_job_idx on ops.job_attempts (job_id, attempt);
 
@@ -78,7 +82,8 @@ create table if not exists ops.job_drains (
   kind text primary key references ops.job_kinds (kind) on delete cascade,
   held_until timestamptz not null
 );
-comment on table ops.job_drains is 'Job kinds a worker is draining now (until held_until): their new jobs are claimed by the drain instead of being dispatched one HTTP request each.';
+comment on table ops.job_drains is 'Job kinds a worker is draining now (until held_until): their new jobs are claimed '
+  'by the drain instead of being dispatched one HTTP request each.';
 
 drop trigger if exists jobs_100_set_updated_at on ops.jobs;
 create trigger jobs_100_set_updated_at before update on ops.jobs
@@ -100,8 +105,10 @@ as $$
 declare
   job_id bigint;
 begin
-  insert into ops.jobs (kind, payload, dedupe_key, run_at, priority, max_attempts, correlation_id, stripe_event_id, queue_key)
-  select p_kind, coalesce(p_payload, '{}'::jsonb), p_dedupe_key, now() + coalesce(p_delay, interval '0'), p_priority, k.max_attempts, p_correlation_id,
+  insert into ops.jobs (kind, payload, dedupe_key, run_at, priority, max_attempts, correlation_id, stripe_event_id,
+                        queue_key)
+  select p_kind, coalesce(p_payload, '{}'::jsonb), p_dedupe_key, now() + coalesce(p_delay, interval '0'), p_priority,
+         k.max_attempts, p_correlation_id,
          nullif(current_setting('ops.stripe_event_id', true), ''), p_queue_key
     from ops.job_kinds k where k.kind = p_kind
   on conflict (dedupe_key) do nothing
@@ -117,7 +124,8 @@ end
 $$;
 
 -- Exponential backoff with jitter: base * 2^(attempt-1), capped, then scaled into [50%, 100%].
-create or replace function ops.backoff_delay(p_attempt integer, p_base_ms integer, p_max_ms integer, p_jitter double precision default random())
+create or replace function ops.backoff_delay(p_attempt integer, p_base_ms integer, p_max_ms integer,
+                                             p_jitter double precision default random())
 returns interval
 language sql immutable
 set search_path = ''
@@ -185,9 +193,10 @@ create trigger jobs_900_dispatch after insert on ops.jobs
 -- When a job finishes (or steps aside), hand on without waiting for the sweep: dispatch the oldest
 -- due job of the same queue key, and one due job of the same kind whose retry time has come
 -- but that nothing dispatched since. Keeps retries and deferrals moving between cron ticks.
+-- Not security definer: only the definer doors below (claim, complete, fail, defer) call it, and it
+-- runs with their rights.
 create or replace function ops.dispatch_next(p_job_id bigint) returns integer
 language plpgsql
-security definer
 set search_path = ''
 as $$
 declare
@@ -220,6 +229,7 @@ $$;
 
 -- Claims a due job (or one whose lease expired) by id. Two dispatches of one job run it once:
 -- the second waits on the row lock, then finds it running and claims nothing.
+-- security definer: the worker role may claim a job by id; it may not read or write ops.jobs.
 create or replace function ops.claim_job(p_job_id bigint, p_worker text)
 returns setof ops.jobs
 language plpgsql
@@ -308,6 +318,7 @@ end
 $$;
 
 -- Completes a job the worker still holds. False when its lease was lost (another run took over).
+-- security definer: the worker role may finish the job it holds; it may not write ops.jobs.
 create or replace function ops.complete_job(p_job_id bigint, p_worker text, p_result jsonb default null,
   p_hand_on boolean default true)
 returns boolean
@@ -336,6 +347,7 @@ $$;
 
 -- Fails a job: retried after exponential backoff with jitter (or the provider's Retry-After when
 -- longer), or dead after max attempts or when the error is permanent. Returns the new status.
+-- security definer: the worker role may fail the job it holds; it may not write ops.jobs.
 create or replace function ops.fail_job(p_job_id bigint, p_worker text, p_error text, p_retryable boolean default true,
   p_retry_after_ms integer default null, p_hand_on boolean default true)
 returns text
@@ -371,6 +383,7 @@ end
 $$;
 
 -- Hands a claimed job back without spending an attempt (e.g. the CRM rate budget is used up).
+-- security definer: the worker role may hand back the job it holds; it may not write ops.jobs.
 create or replace function ops.defer_job(p_job_id bigint, p_worker text, p_delay_ms integer, p_reason text,
   p_hand_on boolean default true)
 returns boolean
@@ -426,7 +439,8 @@ begin
       insert into ops.job_drains (kind, held_until)
       select k.kind, now() + interval '2 seconds' from ops.job_kinds k
        where k.kind = any (p_kinds)
-         and not exists (select 1 from ops.job_drains d where d.kind = k.kind and d.held_until > now() + interval '1 second')
+         and not exists (select 1 from ops.job_drains d where d.kind = k.kind
+                         and d.held_until > now() + interval '1 second')
       on conflict (kind) do update set held_until = excluded.held_until;
       return next j;
       return;
@@ -461,6 +475,7 @@ $$;
 
 -- A drainer whose budget ran out hands the oldest due job (not dispatched in the last seconds) to a
 -- new invocation through pg_net. Returns the job id, or null when nothing is due.
+-- security definer: the worker role may neither read the queue nor dispatch (ops.dispatch_job).
 create or replace function ops.dispatch_due_job(p_kinds text[]) returns bigint
 language plpgsql
 security definer
@@ -510,12 +525,14 @@ begin
       from ops.jobs jb join ops.job_kinds k on k.kind = jb.kind
      where (jb.status in ('queued', 'failed') and jb.run_at <= now()
             and (jb.last_dispatched_at is null or jb.last_dispatched_at < jb.run_at
-                 or jb.last_dispatched_at < now() - least(p_lost_after * power(2, least(greatest(jb.unclaimed_dispatches, 1) - 1, 20)), p_max_wait))
+                 or jb.last_dispatched_at < now() - least(
+                      p_lost_after * power(2, least(greatest(jb.unclaimed_dispatches, 1) - 1, 20)), p_max_wait))
             -- a drain of its kind claims it; re-dispatching the backlog each tick would be a storm
             and not exists (select 1 from ops.job_drains d where d.kind = jb.kind and d.held_until > now()))
         or (jb.status = 'running' and jb.locked_until < now()
             and (jb.unclaimed_dispatches = 0
-                 or jb.last_dispatched_at < now() - least(p_lost_after * power(2, least(jb.unclaimed_dispatches - 1, 20)), p_max_wait)))
+                 or jb.last_dispatched_at < now() - least(
+                      p_lost_after * power(2, least(jb.unclaimed_dispatches - 1, 20)), p_max_wait)))
      order by jb.priority desc, jb.run_at
      limit p_limit
      for update of jb skip locked
@@ -523,9 +540,11 @@ begin
     select p.*, p.unclaimed_dispatches >= p_max_unclaimed as give_up,
            r.id is not null and r.status_code is not null and r.status_code < 300 as answered_ok,
            case when p.last_request_id is null then null
-                when r.id is null then 'no answer recorded (pg_net down, the request still in flight, or its answer purged)'
+                when r.id is null then 'no answer recorded (pg_net down, the request still in flight, or its answer '
+                                       'purged)'
                 when r.error_msg is not null then 'pg_net: ' || r.error_msg
-                when r.status_code is null then 'pg_net: no HTTP status' || case when r.timed_out then ' (timed out)' else '' end
+                when r.status_code is null
+                  then 'pg_net: no HTTP status' || case when r.timed_out then ' (timed out)' else '' end
                 else 'HTTP ' || r.status_code || ' ' || left(coalesce(r.content, ''), 200) end as answer
       from picked p left join net._http_response r on r.id = p.last_request_id
   ), marked as (
@@ -535,14 +554,16 @@ begin
            locked_until = case when a.give_up then null else jb.locked_until end,
            last_error = left(case
              when a.give_up then format(
-               'undeliverable: %s dispatches since its last claim led to no claim; the last (pg_net request %s) got: %s. '
+               'undeliverable: %s dispatches since its last claim led to no claim; '
+               'the last (pg_net request %s) got: %s. '
                'Check the vault secrets functions_base_url and worker_secret, that the function %s is deployed, '
                'and that its WORKER_SECRET holds the vault''s worker_secret',
                a.unclaimed_dispatches, a.last_request_id, coalesce(a.answer, 'nothing'), a.function_name)
              else format('dispatch %s: %s', a.last_request_id, a.answer) end, 1000)
       from answered a
      where jb.id = a.id
-       and (a.give_up or (jb.status = 'queued' and a.unclaimed_dispatches > 0 and a.answer is not null and not a.answered_ok))
+       and (a.give_up or (jb.status = 'queued' and a.unclaimed_dispatches > 0 and a.answer is not null
+                          and not a.answered_ok))
     returning jb.id, jb.status
   ), closed as (
     -- a dead-lettered job whose lease had expired: its open attempt ends there
@@ -567,7 +588,8 @@ set search_path = ''
 as $$
 begin
   update ops.jobs
-     set status = 'queued', attempts = 0, run_at = now(), locked_by = null, locked_until = null, unclaimed_dispatches = 0
+     set status = 'queued', attempts = 0, run_at = now(), locked_by = null, locked_until = null,
+         unclaimed_dispatches = 0
    where id = p_job_id and status in ('dead', 'failed', 'succeeded', 'queued');
   if not found then
     return false;
@@ -577,7 +599,8 @@ begin
 end
 $$;
 
-create or replace function ops.replay_jobs(p_status text default 'dead', p_kind text default null, p_limit integer default 1000)
+create or replace function ops.replay_jobs(p_status text default 'dead', p_kind text default null,
+                                           p_limit integer default 1000)
 returns integer
 language plpgsql
 set search_path = ''

@@ -19,7 +19,8 @@ as $$
            || jsonb_strip_nulls(jsonb_build_object('metadata', nullif(jsonb_strip_nulls(jsonb_build_object(
                 'order_id', evt -> 'data' -> 'object' -> 'metadata' -> 'order_id',
                 'user_id', evt -> 'data' -> 'object' -> 'metadata' -> 'user_id')), '{}'::jsonb)))
-        from jsonb_each(case when jsonb_typeof(evt -> 'data' -> 'object') = 'object' then evt -> 'data' -> 'object' else '{}' end) f
+        from jsonb_each(case when jsonb_typeof(evt -> 'data' -> 'object') = 'object' then evt -> 'data' -> 'object'
+                        else '{}' end) f
        where jsonb_typeof(f.value) in ('string', 'number', 'boolean')
          and f.key in ('id', 'object', 'status', 'payment_status', 'mode', 'livemode', 'created', 'currency',
                        'amount', 'amount_total', 'amount_subtotal', 'amount_received', 'amount_capturable',

@@ -40,26 +40,32 @@ create table if not exists ops.crm_capture (
   created_at timestamptz not null default now(),
   cleared_at timestamptz
 );
-comment on table ops.crm_capture is 'What the local capture adapter would have sent to the CRM (the default when no HubSpot token is set); personal data cleared after ops.settings.personal_data_retention_days.';
+comment on table ops.crm_capture is 'What the local capture adapter would have sent to the CRM (the default when no '
+  'HubSpot token is set); personal data cleared after ops.settings.personal_data_retention_days.';
 create index if not exists crm_capture_key_idx on ops.crm_capture (operation, key);
 
 create table if not exists ops.rate_limit_buckets (
   bucket text primary key
 );
-comment on table ops.rate_limit_buckets is 'Request budgets shared by every worker instance (e.g. HubSpot: 100 requests per 10 s); the row serialises takers.';
+comment on table ops.rate_limit_buckets is 'Request budgets shared by every worker instance (e.g. HubSpot: 100 '
+  'requests per 10 s); the row serialises takers.';
 
 create table if not exists ops.rate_limit_grants (
   bucket text not null references ops.rate_limit_buckets (bucket) on delete cascade,
   granted_at timestamptz not null,
   tokens integer not null check (tokens > 0)
 );
-comment on table ops.rate_limit_grants is 'Tokens granted in the current sliding window, per bucket (older rows are deleted as the window moves).';
+comment on table ops.rate_limit_grants is 'Tokens granted in the current sliding window, per bucket (older rows are '
+  'deleted as the window moves).';
 create index if not exists rate_limit_grants_bucket_idx on ops.rate_limit_grants (bucket, granted_at);
 
 -- Takes p_tokens from a sliding window of p_window_ms holding p_capacity (HubSpot counts any 10 s,
 -- so a fixed window would allow twice the limit across its edge). Returns 0 when granted, else
 -- the milliseconds until the oldest grant leaves the window (nothing taken).
-create or replace function ops.take_rate_tokens(p_bucket text, p_tokens integer, p_capacity integer, p_window_ms integer)
+-- security definer: workers and support-intake take tokens; the buckets and grants are not theirs to
+-- read or write.
+create or replace function ops.take_rate_tokens(p_bucket text, p_tokens integer, p_capacity integer,
+                                                p_window_ms integer)
 returns integer
 language plpgsql
 security definer
@@ -68,7 +74,7 @@ as $$
 declare
   window_len interval := make_interval(secs => p_window_ms / 1000.0);
   at timestamptz;
-  used integer;
+  used bigint;
   oldest timestamptz;
 begin
   -- a request larger than the whole budget waits for an empty window rather than forever
@@ -181,7 +187,8 @@ begin
   if j.kind = 'crm.contact' then
     select jsonb_build_object('customer_id', c.id, 'email', lower(trim(c.email)), 'name', c.name,
              'billing_status', c.billing_status, 'version', c.version,
-             'has_paid_order', exists (select 1 from public.orders o where o.buyer_id = c.user_id and o.paid_at is not null))
+             'has_paid_order', exists (select 1 from public.orders o where o.buyer_id = c.user_id
+                                       and o.paid_at is not null))
       into ctx from public.customers c where c.id = (j.payload ->> 'customer_id')::uuid
        -- held: a row without a user that needed review is no contact (see ops.flag_customer_review)
        and (c.user_id is not null or c.review_reason is null);
@@ -198,8 +205,10 @@ begin
              'buyer', case when u.email is null then null else jsonb_build_object(
                'customer_id', c.id, 'email', lower(trim(u.email)), 'name', coalesce(c.name, p.display_name),
                'billing_status', coalesce(c.billing_status, 'lead'),
-               'has_paid_order', exists (select 1 from public.orders o2 where o2.buyer_id = o.buyer_id and o2.paid_at is not null),
-               'crm_contact_id', cc.crm_contact_id, 'crm_adapter', cc.adapter, 'crm_lifecycle_stage', cc.lifecycle_stage) end)
+               'has_paid_order', exists (select 1 from public.orders o2 where o2.buyer_id = o.buyer_id
+                                         and o2.paid_at is not null),
+               'crm_contact_id', cc.crm_contact_id, 'crm_adapter', cc.adapter,
+               'crm_lifecycle_stage', cc.lifecycle_stage) end)
       into ctx
       from public.orders o
       left join public.listings l on l.id = o.listing_id
@@ -214,7 +223,10 @@ end
 $$;
 
 -- Stores what the CRM answered (contact and deal ids) for a job the worker holds.
-create or replace function ops.record_crm_sync(p_job_id bigint, p_worker text, p_adapter text, p_result jsonb) returns void
+-- security definer: the worker role may not write ops.crm_contacts or ops.crm_deals; this writes
+-- only its held job's own customer and order.
+create or replace function ops.record_crm_sync(p_job_id bigint, p_worker text, p_adapter text, p_result jsonb)
+returns void
 language plpgsql
 security definer
 set search_path = ''
@@ -232,7 +244,8 @@ begin
   for contact in select * from jsonb_array_elements(coalesce(p_result -> 'contacts', '[]'::jsonb)) loop
     continue when contact ->> 'customer_id' is null;
     if not (contact ->> 'customer_id')::uuid = any (allowed) then
-      raise exception 'job % may not record customer %', p_job_id, contact ->> 'customer_id' using errcode = 'insufficient_privilege';
+      raise exception 'job % may not record customer %', p_job_id, contact ->> 'customer_id'
+        using errcode = 'insufficient_privilege';
     end if;
     insert into ops.crm_contacts as x (customer_id, email, adapter, crm_contact_id, lifecycle_stage, synced_version)
     values ((contact ->> 'customer_id')::uuid, contact ->> 'email', p_adapter, contact ->> 'crm_id',
@@ -245,7 +258,8 @@ begin
   end loop;
   if p_result ? 'deal' then
     if (p_result -> 'deal' ->> 'order_id') is distinct from (j.payload ->> 'order_id') then
-      raise exception 'job % may not record order %', p_job_id, p_result -> 'deal' ->> 'order_id' using errcode = 'insufficient_privilege';
+      raise exception 'job % may not record order %', p_job_id, p_result -> 'deal' ->> 'order_id'
+        using errcode = 'insufficient_privilege';
     end if;
     insert into ops.crm_deals as x (order_id, adapter, crm_deal_id, stage, synced_version)
     values ((p_result -> 'deal' ->> 'order_id')::uuid, p_adapter, p_result -> 'deal' ->> 'crm_id',
@@ -258,6 +272,7 @@ end
 $$;
 
 -- The capture adapter's recorder: one row per call it would have made.
+-- security definer: the worker role has no privilege on ops.crm_capture; this appends one row.
 create or replace function ops.record_crm_capture(p_operation text, p_key text, p_body jsonb) returns void
 language sql
 security definer
@@ -299,14 +314,16 @@ create trigger customers_500_enqueue_crm_sync after insert on public.customers
   for each row when (new.email is not null and (new.user_id is not null or new.review_reason is null))
   execute function ops.enqueue_crm_sync('crm.contact', 'customer', 'user_id');
 drop trigger if exists customers_510_enqueue_crm_sync_on_change on public.customers;
-create trigger customers_510_enqueue_crm_sync_on_change after update of billing_status, email, user_id, needs_review on public.customers
+create trigger customers_510_enqueue_crm_sync_on_change
+  after update of billing_status, email, user_id, needs_review on public.customers
   for each row when (new.email is not null and new.version <> old.version
                      and (new.user_id is not null or new.review_reason is null))
   execute function ops.enqueue_crm_sync('crm.contact', 'customer', 'user_id');
 
 -- only an order whose payment is confirmed is a deal: one in review (amount or currency mismatch) is not
 drop trigger if exists orders_500_enqueue_crm_sync on public.orders;
-create trigger orders_500_enqueue_crm_sync after update of status, amount_refunded, needs_review, amount_charged on public.orders
+create trigger orders_500_enqueue_crm_sync
+  after update of status, amount_refunded, needs_review, amount_charged on public.orders
   for each row when (new.version <> old.version and new.payment_confirmed)
   execute function ops.enqueue_crm_sync('crm.deal', 'order', 'stripe_checkout_session_id');
 

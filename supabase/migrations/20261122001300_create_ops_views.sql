@@ -30,7 +30,8 @@ select k.kind,
        coalesce(d.dead, 0) as dead, coalesce(d.succeeded, 0) as succeeded,
        d.oldest_due_at, now() - d.oldest_due_at as oldest_due_age,
        coalesce(a.attempts_last_hour, 0) as attempts_last_hour,
-       round(coalesce(a.failed_attempts_last_hour::numeric / nullif(a.attempts_last_hour, 0), 0), 3) as failure_rate_last_hour,
+       round(coalesce(a.failed_attempts_last_hour::numeric / nullif(a.attempts_last_hour, 0), 0), 3)
+         as failure_rate_last_hour,
        round(l.p50_seconds::numeric, 3) as p50_enqueue_to_success_s,
        round(l.p95_seconds::numeric, 3) as p95_enqueue_to_success_s
   from ops.job_kinds k
@@ -45,7 +46,8 @@ select 'stripe_events', count(*) filter (where status = 'received'), 0, count(*)
          / nullif(count(*) filter (where received_at > now() - interval '1 hour'), 0), 0), 3),
        null, null
   from ops.stripe_events;
-comment on view ops.pipeline_health is 'One row per job kind (and one for the Stripe ledger): queue depth by status, oldest due job, failure rate and enqueue-to-success p50/p95 over the last hour.';
+comment on view ops.pipeline_health is 'One row per job kind (and one for the Stripe ledger): queue depth by status, '
+  'oldest due job, failure rate and enqueue-to-success p50/p95 over the last hour.';
 
 create or replace view ops.pipeline_exceptions with (security_invoker = true) as
 -- a dead job that still counts dispatches since its last claim was dead-lettered by the sweep:
@@ -56,9 +58,11 @@ select case when j.unclaimed_dispatches > 0 then 'undeliverable job'
        case when j.kind like 'notify.%' then coalesce(j.payload ->> 'entity', j.kind) else j.kind end as subject,
        j.id::text as ref, j.updated_at as since, j.attempts, j.last_error as error,
        case when j.unclaimed_dispatches > 0
-            then format('check the vault secrets functions_base_url and worker_secret, that the function %s is deployed '
-                        'and that its WORKER_SECRET holds the vault''s worker_secret; then: select ops.replay_job(%s);', k.function_name, j.id)
-            else format('fix the cause, then: select ops.replay_job(%s);  (or npm run replay -- jobs %s)', j.id, j.id) end as next_action
+            then format('check the vault secrets functions_base_url and worker_secret, that the function %s '
+                        'is deployed and that its WORKER_SECRET holds the vault''s worker_secret; '
+                        'then: select ops.replay_job(%s);', k.function_name, j.id)
+            else format('fix the cause, then: select ops.replay_job(%s);  (or npm run replay -- jobs %s)',
+                        j.id, j.id) end as next_action
   from ops.jobs j join ops.job_kinds k on k.kind = j.kind where j.status = 'dead'
 union all
 select 'retrying job', j.kind, j.id::text, j.updated_at, j.attempts, j.last_error,
@@ -67,8 +71,9 @@ select 'retrying job', j.kind, j.id::text, j.updated_at, j.attempts, j.last_erro
 union all
 -- due for over 5 minutes and still not claimed: its dispatches lead nowhere (the sweep explains why in last_error)
 select 'stuck job', j.kind, j.id::text, j.run_at, j.attempts, coalesce(j.last_error, 'not claimed since it became due'),
-       format('dispatched %s times since its last claim; the sweep re-sends it with backoff and dead-letters it if that goes on: '
-              'check the vault secrets functions_base_url and worker_secret, the function %s and its WORKER_SECRET',
+       format('dispatched %s times since its last claim; the sweep re-sends it with backoff and dead-letters it '
+              'if that goes on: check the vault secrets functions_base_url and worker_secret, the function %s '
+              'and its WORKER_SECRET',
               j.unclaimed_dispatches, k.function_name)
   from ops.jobs j join ops.job_kinds k on k.kind = j.kind
  where j.status in ('queued', 'failed') and j.run_at < now() - interval '5 minutes'
@@ -85,9 +90,10 @@ select 'ignored Stripe event', e.type, e.event_id, e.received_at, e.attempts, e.
   from ops.stripe_events e where e.ignored_reason is not null and e.reviewed_at is null
 union all
 select 'sanitized Stripe event', e.type, e.event_id, e.received_at, e.attempts,
-       'a string held the NUL character (\u0000), which Postgres cannot store; stored and applied with U+FFFD in its place',
-       format('check the text fields of %s (a customer''s name, a Checkout custom field) in Stripe and here, correct them '
-              'if needed, then: update ops.stripe_events set reviewed_at = now() where event_id = %L;',
+       'a string held the NUL character (\u0000), which Postgres cannot store; '
+       'stored and applied with U+FFFD in its place',
+       format('check the text fields of %s (a customer''s name, a Checkout custom field) in Stripe and here, '
+              'correct them if needed, then: update ops.stripe_events set reviewed_at = now() where event_id = %L;',
               coalesce(e.object_id, 'the event''s object'), e.event_id)
   from ops.stripe_events e where e.sanitized and e.reviewed_at is null
 union all
@@ -112,7 +118,9 @@ select 'customer needs review', coalesce(sc.ids, 'no Stripe customer'), c.id::te
                             (array_agg(m.stripe_customer_id order by m.created_at))[1] as first_id
                        from ops.stripe_customers m where m.customer_id = c.id) sc on true
  where c.needs_review;
-comment on view ops.pipeline_exceptions is 'Everything that needs a person: dead, undeliverable and retrying jobs, stuck jobs, communication degraded, failed Stripe events, ignored (other mode or account) and sanitized Stripe events, orders to review and payments in review, customers to review; with the next action for each.';
+comment on view ops.pipeline_exceptions is 'Everything that needs a person: dead, undeliverable and retrying jobs, '
+  'stuck jobs, communication degraded, failed Stripe events, ignored (other mode or account) and sanitized Stripe '
+  'events, orders to review and payments in review, customers to review; with the next action for each.';
 
 revoke all on ops.pipeline_health, ops.pipeline_exceptions from public, anon, authenticated;
 grant select on ops.pipeline_health, ops.pipeline_exceptions to service_role;

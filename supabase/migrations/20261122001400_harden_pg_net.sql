@@ -7,7 +7,8 @@ do $$
 begin
   create index if not exists _http_response_id_idx on net._http_response (id);
 exception when insufficient_privilege then
-  raise warning 'net._http_response is not ours to index (%): the sweep''s lookup of answers by id stays a scan', sqlerrm;
+  raise warning 'net._http_response is not ours to index (%): the sweep''s lookup of answers by id stays a scan',
+    sqlerrm;
 end
 $$;
 
@@ -28,14 +29,16 @@ begin
     select 'schema net'
   loop
     begin
-      execute format('revoke all on %s from public, anon, authenticated, service_role, stripe_webhook, pipeline_worker', target);
+      execute format('revoke all on %s from public, anon, authenticated, service_role, stripe_webhook, pipeline_worker',
+                     target);
     exception when insufficient_privilege then
       raise warning 'cannot revoke access to pg_net''s % (%)', target, sqlerrm;
     end;
   end loop;
   -- what another owner's grants still allow: said once, plainly, for the operator
   select string_agg(distinct r.rolname || ' on ' || o.what, ', ') into remaining
-    from (values ('public'), ('anon'), ('authenticated'), ('service_role'), ('stripe_webhook'), ('pipeline_worker')) as r(rolname)
+    from (values ('public'), ('anon'), ('authenticated'), ('service_role'), ('stripe_webhook'),
+          ('pipeline_worker')) as r(rolname)
     cross join lateral (
       select c.oid::regclass::text as what from pg_class c
        where c.relnamespace = 'net'::regnamespace and c.relkind in ('r', 'p', 'v', 'm', 'f')
@@ -45,7 +48,8 @@ begin
        where p.pronamespace = 'net'::regnamespace and has_function_privilege(r.rolname, p.oid, 'execute')
     ) o;
   if remaining is not null then
-    raise warning 'pg_net still grants: % (its owner granted them; dispatches carry only the worker secret, which can run jobs and nothing else)', remaining;
+    raise warning 'pg_net still grants: % (its owner granted them; dispatches carry only the worker secret, which can '
+                  'run jobs and nothing else)', remaining;
   end if;
 end
 $$;

@@ -23,8 +23,11 @@ create table if not exists ops.notifications (
   detail text,
   created_at timestamptz not null default now()
 );
-comment on table ops.notifications is 'Every notification that went out (or was captured locally, or skipped because the address bounced), once per (template, entity, recipient).';
+comment on table ops.notifications is 'Every notification that went out (or was captured locally, or skipped because '
+  'the address bounced), once per (template, entity, recipient).';
 create index if not exists notifications_entity_idx on ops.notifications (entity);
+-- the daily purge deletes succeeded jobs: each delete sets job_id null here, found by this index
+create index if not exists notifications_job_idx on ops.notifications (job_id);
 
 create table if not exists ops.notification_captures (
   id bigint generated always as identity primary key,
@@ -35,7 +38,8 @@ create table if not exists ops.notification_captures (
   -- the retention purge reduced the body to its id and tags (ops.purge_notifications)
   cleared_at timestamptz
 );
-comment on table ops.notification_captures is 'What the local capture adapters would have sent to Resend and Slack (the default without RESEND_API_KEY / SLACK_WEBHOOK_URL): readable in Studio.';
+comment on table ops.notification_captures is 'What the local capture adapters would have sent to Resend and Slack '
+  '(the default without RESEND_API_KEY / SLACK_WEBHOOK_URL): readable in Studio.';
 
 create table if not exists ops.email_suppressions (
   email text primary key check (email = lower(email)),
@@ -44,7 +48,8 @@ create table if not exists ops.email_suppressions (
   detail text,
   suppressed_at timestamptz not null default now()
 );
-comment on table ops.email_suppressions is 'Addresses that bounced or complained (Resend webhooks): later emails to them are skipped, and visible in ops.notifications.';
+comment on table ops.email_suppressions is 'Addresses that bounced or complained (Resend webhooks): later emails to '
+  'them are skipped, and visible in ops.notifications.';
 
 create table if not exists ops.provider_events (
   provider text not null,
@@ -62,7 +67,8 @@ create or replace view ops.degraded_communications with (security_invoker = true
 select j.payload ->> 'entity' as entity, j.payload ->> 'template' as template, j.id as job_id,
        j.last_error as reason, j.updated_at as since
   from ops.jobs j where j.status = 'dead' and j.kind like 'notify.%';
-comment on view ops.degraded_communications is 'Orders, tickets and users whose notification went dead: communication degraded until the job is replayed and succeeds.';
+comment on view ops.degraded_communications is 'Orders, tickets and users whose notification went dead: communication '
+  'degraded until the job is replayed and succeeds.';
 revoke all on ops.degraded_communications from public, anon, authenticated;
 grant select on ops.degraded_communications to service_role;
 
@@ -97,7 +103,8 @@ language sql
 set search_path = ''
 as $$
   select ops.enqueue_job('notify.' || p_channel,
-    coalesce(p_payload, '{}'::jsonb) || jsonb_build_object('template', p_template, 'entity', p_entity, 'recipient', p_recipient),
+    coalesce(p_payload, '{}'::jsonb)
+      || jsonb_build_object('template', p_template, 'entity', p_entity, 'recipient', p_recipient),
     format('notify:%s:%s:%s', p_template, p_entity, p_recipient),
     p_correlation_id => nullif(current_setting('ops.stripe_event_id', true), ''))
 $$;
@@ -130,14 +137,17 @@ begin
         'user:' || new.buyer_id, jsonb_build_object('order_id', new.id));
     end if;
     if policy in ('ticket', 'both') then
-      perform ops.enqueue_job('support.ticket', jsonb_build_object('case', 'payment_failed', 'order_id', new.id, 'event_id', event_id),
+      perform ops.enqueue_job('support.ticket', jsonb_build_object('case', 'payment_failed', 'order_id', new.id,
+                                                                   'event_id', event_id),
         'support.ticket:payment_failed:' || coalesce(event_id, new.id::text), p_correlation_id => event_id);
     end if;
   end if;
   if new.amount_refunded > old.amount_refunded and new.payment_confirmed then
-    perform ops.enqueue_notification('email', 'refund_confirmation', format('order:%s:refunded:%s', new.id, new.amount_refunded),
+    perform ops.enqueue_notification('email', 'refund_confirmation',
+      format('order:%s:refunded:%s', new.id, new.amount_refunded),
       'user:' || new.buyer_id,
-      jsonb_build_object('order_id', new.id, 'refunded_before', old.amount_refunded, 'refunded_total', new.amount_refunded));
+      jsonb_build_object('order_id', new.id, 'refunded_before', old.amount_refunded,
+                         'refunded_total', new.amount_refunded));
   end if;
   return null;
 end
@@ -181,7 +191,8 @@ begin
   end if;
   if tg_op = 'INSERT' or new.status is distinct from old.status then
     perform ops.enqueue_job('support.ticket',
-      jsonb_build_object('case', 'dispute', 'dispute_id', new.stripe_dispute_id, 'status', new.status, 'event_id', event_id),
+      jsonb_build_object('case', 'dispute', 'dispute_id', new.stripe_dispute_id, 'status', new.status,
+                         'event_id', event_id),
       format('support.ticket:dispute:%s:%s', new.stripe_dispute_id, new.status),
       p_correlation_id => event_id, p_queue_key => 'dispute:' || new.stripe_dispute_id);
   end if;
@@ -258,12 +269,15 @@ begin
       when template in ('payment_receipt', 'payment_failed', 'refund_confirmation') then (
         select jsonb_build_object('order_ref', upper(left(o.id::text, 8)),
                  -- what the buyer was charged (tax and discounts included), else the list price
-                 'amount', coalesce(o.amount_charged, o.amount_total, 0), 'currency', coalesce(o.currency_charged, o.currency, 'usd'),
+                 'amount', coalesce(o.amount_charged, o.amount_total, 0),
+                 'currency', coalesce(o.currency_charged, o.currency, 'usd'),
                  'item', l.title,
                  'paid_at', o.paid_at, 'customer_name', coalesce(c.name, p.display_name),
-                 'reason', (select pi.last_error from ops.payment_intents pi where pi.stripe_payment_intent_id = o.stripe_payment_intent_id),
+                 'reason', (select pi.last_error from ops.payment_intents pi
+                            where pi.stripe_payment_intent_id = o.stripe_payment_intent_id),
                  -- a refund's amounts as they were when it was enqueued (this refund, and the total with it)
-                 'amount_refunded', (j.payload ->> 'refunded_total')::bigint - coalesce((j.payload ->> 'refunded_before')::bigint, 0),
+                 'amount_refunded', (j.payload ->> 'refunded_total')::bigint
+                                    - coalesce((j.payload ->> 'refunded_before')::bigint, 0),
                  'total_refunded', (j.payload ->> 'refunded_total')::bigint,
                  'order_amount', coalesce(o.amount_charged, o.amount_total, 0))
           from public.orders o
@@ -280,24 +294,29 @@ begin
                  'queue', t.queue, 'priority', t.priority, 'tags', to_jsonb(t.tags),
                  'requester_email', lower(u.email), 'order_ref', upper(left(t.order_id::text, 8)),
                  'customer_name', coalesce(c.name, p.display_name),
-                 'message', (select m.body from public.ticket_messages m where m.ticket_id = t.id order by m.created_at limit 1))
+                 'message', (select m.body from public.ticket_messages m where m.ticket_id = t.id
+                             order by m.created_at limit 1))
           from public.support_tickets t
           left join auth.users u on u.id = t.requester_id
           left join public.customers c on c.user_id = t.requester_id
           left join public.profiles p on p.id = t.requester_id
          where t.id = ops.as_uuid(entity_id))
       when template = 'slack_dispute_alert' then (
-        select jsonb_build_object('dispute_id', d.stripe_dispute_id, 'amount', coalesce(d.amount, 0), 'currency', coalesce(d.currency, 'usd'),
+        select jsonb_build_object('dispute_id', d.stripe_dispute_id, 'amount', coalesce(d.amount, 0),
+                                  'currency', coalesce(d.currency, 'usd'),
                  'reason', coalesce(d.reason, 'not given'), 'evidence_due_by', d.evidence_due_by,
                  'order_ref', upper(left(o.id::text, 8)),
-                 'ticket_ref', (select t.ref from public.support_tickets t where t.case_key = 'dispute:' || d.stripe_dispute_id))
+                 'ticket_ref', (select t.ref from public.support_tickets t
+                                where t.case_key = 'dispute:' || d.stripe_dispute_id))
           from ops.disputes d
           left join public.orders o on o.stripe_payment_intent_id = d.stripe_payment_intent_id
          where d.stripe_dispute_id = entity_id
          limit 1)
       -- an incident's notices (migration 2000): the rule, what it saw, its runbook, and on resolve how long it lasted
-      when template in ('slack_alert_opened', 'founder_alert_opened', 'slack_alert_resolved', 'founder_alert_resolved') then (
-        select jsonb_build_object('incident_id', i.id, 'rule', i.rule, 'severity', r.severity, 'description', r.description,
+      when template in ('slack_alert_opened', 'founder_alert_opened', 'slack_alert_resolved',
+                        'founder_alert_resolved') then (
+        select jsonb_build_object('incident_id', i.id, 'rule', i.rule, 'severity', r.severity,
+                                  'description', r.description,
                  'summary', i.summary, 'observed', i.detail, 'runbook', r.runbook, 'opened_at', i.opened_at,
                  'resolved_at', i.resolved_at,
                  'duration_seconds', floor(extract(epoch from i.resolved_at - i.opened_at))::bigint)
@@ -307,7 +326,8 @@ begin
            and (template like '%_opened' or i.resolved_at is not null))
     end);
     if data is null then
-      raise exception '% for % has nothing to say: % is gone', template, recipient, entity using errcode = 'no_data_found';
+      raise exception '% for % has nothing to say: % is gone', template, recipient, entity
+        using errcode = 'no_data_found';
     end if;
     update ops.jobs set payload = payload || jsonb_build_object('data', data, 'to', to_email) where id = j.id;
   end if;
@@ -329,7 +349,8 @@ as $$
 declare
   j ops.jobs := ops.require_held_job(p_job_id, p_worker);
 begin
-  insert into ops.notifications (job_id, dedupe_key, channel, template, entity, recipient, status, adapter, provider_id, detail)
+  insert into ops.notifications (job_id, dedupe_key, channel, template, entity, recipient, status, adapter,
+                                 provider_id, detail)
   values (j.id, j.dedupe_key, split_part(j.kind, '.', 2), j.payload ->> 'template', j.payload ->> 'entity', p_recipient,
           p_status, p_adapter, p_provider_id, left(p_detail, 500))
   on conflict (dedupe_key) do update set status = excluded.status, adapter = excluded.adapter,
@@ -350,8 +371,8 @@ $$;
 
 -- A Resend webhook event, recorded once (by its delivery id); a hard bounce or a complaint suppresses
 -- its addresses. security definer: the provider webhook's login role may call this and nothing else.
-create or replace function ops.record_email_event(p_event_id text, p_type text, p_emails text[], p_undeliverable boolean,
-  p_detail text default null) returns text
+create or replace function ops.record_email_event(p_event_id text, p_type text, p_emails text[],
+  p_undeliverable boolean, p_detail text default null) returns text
 language plpgsql
 security definer
 set search_path = ''
@@ -369,7 +390,8 @@ begin
   end if;
   foreach e in array coalesce(p_emails, '{}') loop
     insert into ops.email_suppressions (email, reason, provider_event_id, detail)
-    values (lower(trim(e)), case when p_type = 'email.complained' then 'complained' else 'bounced' end, p_event_id, left(p_detail, 500))
+    values (lower(trim(e)), case when p_type = 'email.complained' then 'complained' else 'bounced' end, p_event_id,
+            left(p_detail, 500))
     on conflict (email) do nothing;
   end loop;
   return 'processed';
@@ -398,7 +420,8 @@ begin
     if not found then
       raise exception 'dispute % is not known', j.payload ->> 'dispute_id' using errcode = 'no_data_found';
     end if;
-    select * into o from public.orders where stripe_payment_intent_id = d.stripe_payment_intent_id order by created_at limit 1;
+    select * into o from public.orders where stripe_payment_intent_id = d.stripe_payment_intent_id
+     order by created_at limit 1;
     the_case := 'dispute:' || d.stripe_dispute_id;
     note := format('Dispute %s is %s: %s %s, reason %s%s.', d.stripe_dispute_id, j.payload ->> 'status',
       coalesce(d.amount::text, '?'), upper(coalesce(d.currency, '')), coalesce(d.reason, 'not given'),
@@ -410,7 +433,8 @@ begin
     end if;
     the_case := 'payment_failed:' || coalesce(j.payload ->> 'event_id', o.id::text);
     note := format('A payment for order %s failed: %s.', upper(left(o.id::text, 8)),
-      coalesce((select pi.last_error from ops.payment_intents pi where pi.stripe_payment_intent_id = o.stripe_payment_intent_id), 'no reason given'));
+      coalesce((select pi.last_error from ops.payment_intents pi
+                where pi.stripe_payment_intent_id = o.stripe_payment_intent_id), 'no reason given'));
   else
     raise exception 'unknown ticket case %', case_name using errcode = 'invalid_parameter_value';
   end if;
@@ -423,9 +447,11 @@ begin
     insert into public.ticket_messages (ticket_id, author_id, author_kind, body) values (t.id, null, 'system', note);
     return jsonb_build_object('ticket_id', t.id, 'ref', t.ref, 'created', false);
   end if;
-  insert into public.support_tickets (source, category, subject, requester_id, order_id, case_key, follow_up_of, context)
+  insert into public.support_tickets (source, category, subject, requester_id, order_id, case_key,
+                                      follow_up_of, context)
   values ('system', case_name,
-          case case_name when 'dispute' then format('Dispute on order %s: %s', upper(left(o.id::text, 8)), coalesce(d.reason, 'no reason'))
+          case case_name when 'dispute' then format('Dispute on order %s: %s', upper(left(o.id::text, 8)),
+                                                    coalesce(d.reason, 'no reason'))
                          else format('Payment failed for order %s', upper(left(o.id::text, 8))) end,
           -- a dispute is between the founder and the bank: its ticket is not the buyer's to read
           case when case_name = 'payment_failed' then o.buyer_id end,
@@ -441,7 +467,8 @@ end
 $$;
 
 
-grant execute on function ops.notify_job_context(bigint, text), ops.record_notification(bigint, text, text, text, text, text, text),
+grant execute on function ops.notify_job_context(bigint, text),
+  ops.record_notification(bigint, text, text, text, text, text, text),
   ops.record_notification_capture(text, text, jsonb), ops.run_support_ticket_job(bigint, text) to pipeline_worker;
 
 do $$

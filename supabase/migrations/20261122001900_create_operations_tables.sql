@@ -17,7 +17,8 @@ create table if not exists ops.alert_rules (
   runbook text not null check (length(runbook) between 1 and 500),
   updated_at timestamptz not null default now()
 );
-comment on table ops.alert_rules is 'Alert rules the evaluator checks every minute: threshold and window per rule, editable in Studio, each with its one-line runbook.';
+comment on table ops.alert_rules is 'Alert rules the evaluator checks every minute: threshold and window per rule, '
+  'editable in Studio, each with its one-line runbook.';
 
 -- An incident is one open spell of a rule: opened once, seen again while open, resolved once.
 create table if not exists ops.alert_incidents (
@@ -31,7 +32,8 @@ create table if not exists ops.alert_incidents (
   resolved_at timestamptz,
   check ((status = 'resolved') = (resolved_at is not null))
 );
-comment on table ops.alert_incidents is 'Alert incidents: at most one open per rule (deduplicated while open), with what the rule saw; a resolve notice goes out once when the condition clears.';
+comment on table ops.alert_incidents is 'Alert incidents: at most one open per rule (deduplicated while open), with '
+  'what the rule saw; a resolve notice goes out once when the condition clears.';
 create unique index if not exists alert_incidents_one_open_idx on ops.alert_incidents (rule) where status = 'open';
 create index if not exists alert_incidents_opened_idx on ops.alert_incidents (opened_at desc);
 
@@ -51,7 +53,8 @@ create table if not exists ops.reconciliation_findings (
   resolved_at timestamptz,
   unique (kind, object_id)
 );
-comment on table ops.reconciliation_findings is 'What reconciliation against Stripe found (one row per kind and object), with the next action; open findings are drift and open an alert.';
+comment on table ops.reconciliation_findings is 'What reconciliation against Stripe found (one row per kind and '
+  'object), with the next action; open findings are drift and open an alert.';
 
 -- Append-only: who changed what by hand, before and after, and why.
 create table if not exists ops.audit_log (
@@ -65,7 +68,8 @@ create table if not exists ops.audit_log (
   after jsonb,
   reason text not null check (length(btrim(reason)) between 1 and 1000)
 );
-comment on table ops.audit_log is 'Every manual override (dashboard or ops function): who, what, on which target, the row before and after, the reason and when. Append-only.';
+comment on table ops.audit_log is 'Every manual override (dashboard or ops function): who, what, on which target, the '
+  'row before and after, the reason and when. Append-only.';
 create index if not exists audit_log_at_idx on ops.audit_log (at desc);
 
 alter table ops.alert_rules enable row level security;

@@ -11,7 +11,8 @@ alter table ops.alert_rules
   add column if not exists min_count integer not null default 1 check (min_count >= 1),
   -- how long the condition must stay clear before the resolve notice (no flapping); for rules over
   -- events, the quiet time after the last bad event that counts as a recovery (see ops.evaluate_alerts)
-  add column if not exists clear_after interval not null default interval '5 minutes' check (clear_after >= interval '0'),
+  add column if not exists clear_after interval not null default interval '5 minutes'
+    check (clear_after >= interval '0'),
   -- rules whose open incident already explains this one: it does not open while one of them is open
   add column if not exists inhibited_by text[] not null default '{}';
 
@@ -24,7 +25,8 @@ alter table ops.alert_incidents
 -- going live is not itself an alert (no live event was ever received then), while a live project whose
 -- endpoint never receives anything still alerts once the quiet period has passed.
 alter table ops.settings add column if not exists stripe_live_since timestamptz;
-comment on column ops.settings.stripe_live_since is 'When stripe_livemode last turned true (kept by a trigger; null in test mode); the stripe_quiet alert counts its quiet period from here at the earliest.';
+comment on column ops.settings.stripe_live_since is 'When stripe_livemode last turned true (kept by a trigger; null '
+  'in test mode); the stripe_quiet alert counts its quiet period from here at the earliest.';
 update ops.settings set stripe_live_since = now() where stripe_livemode and stripe_live_since is null;
 
 create or replace function ops.settings_track_live_since() returns trigger
@@ -36,7 +38,8 @@ begin
     new.stripe_live_since := null;
   elsif tg_op = 'INSERT' or not old.stripe_livemode then
     -- an explicit value in the same statement (a restore, a test's clock) is kept
-    new.stripe_live_since := coalesce(case when tg_op = 'UPDATE' and new.stripe_live_since is distinct from old.stripe_live_since
+    new.stripe_live_since := coalesce(case when tg_op = 'UPDATE'
+                                                and new.stripe_live_since is distinct from old.stripe_live_since
                                            then new.stripe_live_since end, now());
   end if;
   return new;
@@ -55,7 +58,8 @@ create table if not exists ops.alert_rule_state (
   summary text,
   detail jsonb not null default '{}'::jsonb
 );
-comment on table ops.alert_rule_state is 'The last evaluation of each alert rule (ops.evaluate_alerts): firing or not, the value it measured and what it saw.';
+comment on table ops.alert_rule_state is 'The last evaluation of each alert rule (ops.evaluate_alerts): firing or '
+  'not, the value it measured and what it saw.';
 alter table ops.alert_rule_state enable row level security;
 
 -- ---------------------------------------------------------------- endpoint outcomes
@@ -71,7 +75,9 @@ create table if not exists ops.endpoint_outcomes (
   count bigint not null default 0 check (count >= 0),
   primary key (endpoint, minute, status_class, reason)
 );
-comment on table ops.endpoint_outcomes is 'Per-minute counts of refused (4xx) and failed (5xx) answers of our HTTP endpoints (stripe-webhook: 4xx and 5xx; support-intake, resend-webhook: 5xx), by reason; successes are the ledger. Purged after 7 days.';
+comment on table ops.endpoint_outcomes is 'Per-minute counts of refused (4xx) and failed (5xx) answers of our HTTP '
+  'endpoints (stripe-webhook: 4xx and 5xx; support-intake, resend-webhook: 5xx), by reason; successes are the '
+  'ledger. Purged after 7 days.';
 alter table ops.endpoint_outcomes enable row level security;
 create index if not exists endpoint_outcomes_minute_idx on ops.endpoint_outcomes (minute);
 
@@ -113,12 +119,14 @@ begin
 end
 $$;
 -- stripe-webhook counts refusals and failures; support-intake and resend-webhook their failures (5xx)
-grant execute on function ops.record_endpoint_outcome(text, integer, text) to stripe_webhook, support_intake, provider_webhook;
+grant execute on function ops.record_endpoint_outcome(text, integer, text)
+  to stripe_webhook, support_intake, provider_webhook;
 
 -- dead jobs are looked at every minute: a small partial index instead of a scan of the queue
 create index if not exists jobs_dead_idx on ops.jobs (updated_at) where status = 'dead';
 -- and so are lost leases (failed_runs), among attempts kept for 14 days
-create index if not exists job_attempts_lease_lost_idx on ops.job_attempts (finished_at) where outcome = 'lease_expired';
+create index if not exists job_attempts_lease_lost_idx on ops.job_attempts (finished_at)
+  where outcome = 'lease_expired';
 
 -- ---------------------------------------------------------------- the checks: one function per rule
 -- "15 min", "24 h", "7 days": windows as the alerts word them.
@@ -744,7 +752,8 @@ select r.rule, r.enabled, r.severity, r.threshold, r.window_interval, r.min_coun
   left join ops.alert_rule_state s on s.rule = r.rule
   left join ops.alert_incidents i on i.rule = r.rule and i.status = 'open'
  order by i.id is null, r.rule;
-comment on view ops.alert_status is 'Each alert rule: enabled, firing at its last evaluation (and the value it measured), its open incident if any, its last resolve and its runbook.';
+comment on view ops.alert_status is 'Each alert rule: enabled, firing at its last evaluation (and the value it '
+  'measured), its open incident if any, its last resolve and its runbook.';
 revoke all on ops.alert_status, ops.alert_rule_state, ops.endpoint_outcomes from public, anon, authenticated;
 grant select on ops.alert_status, ops.alert_rule_state, ops.endpoint_outcomes to service_role;
 grant select on ops.alert_rules, ops.alert_incidents to service_role;

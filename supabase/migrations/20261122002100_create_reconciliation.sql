@@ -4,7 +4,8 @@
 -- the cross-checks' findings, one verdict function per finding kind, registered in
 -- ops.reconciliation_kinds); and pg_cron's hourly enqueue. Adds rows to ops.job_kinds; changes no data.
 
-insert into ops.job_kinds (kind, function_name, max_attempts, timeout_ms, lease_seconds, backoff_base_ms, backoff_max_ms)
+insert into ops.job_kinds (kind, function_name, max_attempts, timeout_ms, lease_seconds, backoff_base_ms,
+                           backoff_max_ms)
 -- lease 300 s: one invocation works for at most RECONCILE_BUDGET_MS (90 s by default), then defers itself
 values ('reconcile', 'reconcile', 5, 150000, 300, 60000, 3600000)
 on conflict (kind) do update set function_name = excluded.function_name;
@@ -48,7 +49,9 @@ create table if not exists ops.reconciliation_checkpoints (
   updated_at timestamptz not null default now(),
   check ((pass_from is null) = (pass_until is null))
 );
-comment on table ops.reconciliation_checkpoints is 'Where reconciliation against Stripe stands, per Stripe mode and account: events checked until when, the pass under way (window and cursor), the floor not_before, and the last run''s summary.';
+comment on table ops.reconciliation_checkpoints is 'Where reconciliation against Stripe stands, per Stripe mode and '
+  'account: events checked until when, the pass under way (window and cursor), the floor not_before, and the last '
+  'run''s summary.';
 
 create index if not exists reconciliation_findings_open_idx on ops.reconciliation_findings (kind) where status = 'open';
 
@@ -127,7 +130,8 @@ begin
   perform ops.require_stripe_scope(cfg, p_livemode, p_account_id, 'the reconcile key (STRIPE_RECONCILE_KEY)');
   if p_lookback is null or p_lookback <= interval '0' or p_lookback > interval '30 days'
      or p_grace is null or p_grace < interval '0' or p_check_window is null or p_check_window <= interval '0' then
-    raise exception 'reconcile: lookback must be within 30 days, grace and check window positive' using errcode = 'invalid_parameter_value';
+    raise exception 'reconcile: lookback must be within 30 days, grace and check window positive'
+      using errcode = 'invalid_parameter_value';
   end if;
   v_scope := case when cfg.stripe_livemode then 'live' else 'test' end || coalesce(':' || cfg.stripe_account_id, '');
   insert into ops.reconciliation_checkpoints (scope) values (v_scope) on conflict (scope) do nothing;
@@ -144,7 +148,8 @@ begin
     -- the last pass finished longer ago than Stripe keeps events: what fell in between cannot be recovered
     gap_from := greatest(c.events_checked_until, c.not_before);
     if gap_from < oldest then
-      c.run_stats := c.run_stats || jsonb_build_object('unrecoverable_gap', jsonb_build_object('from', gap_from, 'until', oldest));
+      c.run_stats := c.run_stats
+                     || jsonb_build_object('unrecoverable_gap', jsonb_build_object('from', gap_from, 'until', oldest));
     end if;
   end if;
   update ops.reconciliation_checkpoints
@@ -170,13 +175,15 @@ declare
   j ops.jobs := ops.require_reconcile_job(p_job_id, p_worker);
   stats jsonb;
 begin
-  update ops.reconciliation_checkpoints c set run_stats = c.run_stats || coalesce(p_note, '{}'::jsonb), updated_at = now()
+  update ops.reconciliation_checkpoints c
+     set run_stats = c.run_stats || coalesce(p_note, '{}'::jsonb), updated_at = now()
    where c.scope = p_scope and c.run_job_id = j.id
   returning c.run_stats into stats;
   if stats is null then
     raise exception 'no reconciliation run of job % in scope %', j.id, p_scope using errcode = 'no_data_found';
   end if;
-  return stats || jsonb_build_object('checkpoint', (select c.events_checked_until from ops.reconciliation_checkpoints c where c.scope = p_scope));
+  return stats || jsonb_build_object('checkpoint', (select c.events_checked_until
+                                                       from ops.reconciliation_checkpoints c where c.scope = p_scope));
 end
 $$;
 
@@ -223,11 +230,13 @@ begin
     values ('missing_event_recovered', evt ->> 'id',
             jsonb_build_object('type', evt ->> 'type', 'object_id', evt -> 'data' -> 'object' ->> 'id',
                                'event_created', ops.ts(evt ->> 'created'), 'outcome', result ->> 'status'),
-            case when failed then format('Event %s (%s) never reached the webhook; reconciliation recovered it but applying it failed: '
-                                         'read ops.stripe_events.last_error, fix the cause, then select * from ops.reapply_stripe_events(array[%L]);',
+            case when failed then format('Event %s (%s) never reached the webhook; reconciliation recovered it but '
+                                         'applying it failed: read ops.stripe_events.last_error, fix the cause, then '
+                                         'select * from ops.reapply_stripe_events(array[%L]);',
                                          evt ->> 'id', evt ->> 'type', evt ->> 'id')
-                 else format('Nothing to repair: event %s (%s) never reached the webhook and reconciliation applied it. '
-                             'If recoveries keep appearing, check the endpoint''s failed deliveries and enabled event types in the Stripe dashboard.',
+                 else format('Nothing to repair: event %s (%s) never reached the webhook and reconciliation applied '
+                             'it. If recoveries keep appearing, check the endpoint''s failed deliveries and enabled '
+                             'event types in the Stripe dashboard.',
                              evt ->> 'id', evt ->> 'type') end,
             case when failed then 'open' else 'resolved' end, case when failed then null else now() end)
     on conflict (kind, object_id) do nothing;
@@ -251,7 +260,8 @@ declare
 begin
   update ops.reconciliation_checkpoints c
      set pass_cursor = case when p_done then null else coalesce(p_cursor, c.pass_cursor) end,
-         events_checked_until = case when p_done then greatest(c.events_checked_until, c.pass_until) else c.events_checked_until end,
+         events_checked_until = case when p_done then greatest(c.events_checked_until, c.pass_until)
+                                     else c.events_checked_until end,
          pass_from = case when p_done then null else c.pass_from end,
          pass_until = case when p_done then null else c.pass_until end,
          run_stats = c.run_stats || jsonb_build_object(
@@ -263,7 +273,8 @@ begin
          updated_at = now()
    where c.scope = p_scope and c.run_job_id = j.id and c.pass_from is not null;
   if not found then
-    raise exception 'no reconciliation pass of job % under way in scope %', j.id, p_scope using errcode = 'no_data_found';
+    raise exception 'no reconciliation pass of job % under way in scope %', j.id, p_scope
+      using errcode = 'no_data_found';
   end if;
 end
 $$;
@@ -299,7 +310,8 @@ begin
       select distinct id from (
         select o.stripe_payment_intent_id as id from public.orders o
          where o.payment_confirmed and o.paid_at >= since and o.stripe_payment_intent_id is not null
-           and (o.stripe_checkout_session_id is null or o.stripe_checkout_session_id <> all (coalesce(p_listed_sessions, '{}')))
+           and (o.stripe_checkout_session_id is null
+                or o.stripe_checkout_session_id <> all (coalesce(p_listed_sessions, '{}')))
         union all
         select f.object_id from ops.reconciliation_findings f
          where f.status = 'open' and f.kind in ('amount_mismatch', 'payment_without_order') and f.object_id like 'pi\_%'
@@ -687,7 +699,8 @@ begin
   end if;
   select coalesce(jsonb_agg(to_jsonb(v)), '[]') into verdicts
     from (select distinct on (x.kind, x.object_id) x.*
-            from ops.reconcile_verdicts(p_objects || jsonb_build_object('not_before', extract(epoch from c.not_before)::bigint)) x
+            from ops.reconcile_verdicts(p_objects
+                                        || jsonb_build_object('not_before', extract(epoch from c.not_before)::bigint)) x
            order by x.kind, x.object_id, x.problem desc) v;
   with v as (
     select * from jsonb_to_recordset(verdicts) as x(kind text, object_id text, problem boolean, order_id uuid,
@@ -717,7 +730,8 @@ begin
     'findings_new', opened,
     'findings_resolved', resolved,
     'open_findings', coalesce((select jsonb_object_agg(k.kind, k.n) from (
-        select f.kind, count(*) as n from ops.reconciliation_findings f where f.status = 'open' group by f.kind) k), '{}'::jsonb),
+        select f.kind, count(*) as n from ops.reconciliation_findings f where f.status = 'open' group by f.kind) k),
+      '{}'::jsonb),
     'checkpoint', c.events_checked_until,
     'finished_at', now());
   update ops.reconciliation_checkpoints
@@ -753,7 +767,8 @@ begin
                          'reconcile:' || gen_random_uuid(), p_queue_key => 'reconcile');
 end
 $$;
-comment on function ops.enqueue_reconcile(text) is 'Asks for a reconciliation run against Stripe (one waits or runs at a time); returns its job id. Usage: select ops.enqueue_reconcile(''me'');';
+comment on function ops.enqueue_reconcile(text) is 'Asks for a reconciliation run against Stripe (one waits or runs '
+  'at a time); returns its job id. Usage: select ops.enqueue_reconcile(''me'');';
 
 select cron.schedule('ops-reconcile', '7 * * * *', $$select ops.enqueue_reconcile('pg_cron')$$);
 

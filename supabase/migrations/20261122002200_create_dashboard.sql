@@ -20,8 +20,11 @@ create table if not exists ops.access_overrides (
   check (expires_at > created_at),
   check ((ended_at is null) = (ended_reason is null))
 );
-comment on table ops.access_overrides is 'Manual access grants and revokes (dashboard), beside billing truth: while one is current and not expired, customers.access_status follows it; billing_status never changes. At most one current per customer; the sweep ends expired ones.';
-create unique index if not exists access_overrides_one_current_idx on ops.access_overrides (customer_id) where ended_at is null;
+comment on table ops.access_overrides is 'Manual access grants and revokes (dashboard), beside billing truth: while '
+  'one is current and not expired, customers.access_status follows it; billing_status never changes. At most one '
+  'current per customer; the sweep ends expired ones.';
+create unique index if not exists access_overrides_one_current_idx on ops.access_overrides (customer_id)
+  where ended_at is null;
 create index if not exists access_overrides_expiry_idx on ops.access_overrides (expires_at) where ended_at is null;
 alter table ops.access_overrides enable row level security;
 revoke all on ops.access_overrides from public, anon, authenticated;
@@ -76,7 +79,8 @@ set search_path = ''
 as $$
 begin
   if p_reason is null or length(btrim(p_reason)) = 0 then
-    raise exception 'a reason is required: say why (it is kept in the audit log)' using errcode = 'invalid_parameter_value';
+    raise exception 'a reason is required: say why (it is kept in the audit log)'
+      using errcode = 'invalid_parameter_value';
   end if;
   if length(btrim(p_reason)) > 1000 then
     raise exception 'the reason is at most 1,000 characters' using errcode = 'invalid_parameter_value';
@@ -122,7 +126,8 @@ declare
   n integer := 0;
 begin
   for v_customer in
-    select o.customer_id from ops.access_overrides o where o.ended_at is null and o.expires_at <= now() order by o.expires_at
+    select o.customer_id from ops.access_overrides o where o.ended_at is null and o.expires_at <= now()
+      order by o.expires_at
   loop
     perform 1 from public.customers c where c.id = v_customer for update;
     select * into v_override from ops.access_overrides o
@@ -133,9 +138,11 @@ begin
     update ops.access_overrides set ended_at = now(), ended_reason = 'expired' where id = v_override.id;
     update public.customers set access_status = access_status where id = v_customer;
     insert into ops.audit_log (actor_id, actor_email, action, target, before, after, reason)
-    values (null, null, 'access.override_expired', 'customer:' || v_customer, v_before, ops.customer_access_state(v_customer),
+    values (null, null, 'access.override_expired', 'customer:' || v_customer,
+            v_before, ops.customer_access_state(v_customer),
             format('the %s override expired at %s; access follows billing again',
-                   case when v_override.access_status = 'granted' then 'grant' else 'revoke' end, v_override.expires_at));
+                   case when v_override.access_status = 'granted' then 'grant' else 'revoke' end,
+                   v_override.expires_at));
     n := n + 1;
   end loop;
   return n;
@@ -159,7 +166,8 @@ create or replace view ops.revenue_today with (security_invoker = true) as
 with since as (
   select date_trunc('day', now()) as t
 ), paid as (
-  select coalesce(o.currency_charged, o.currency) as currency, count(*) as n, sum(coalesce(o.amount_charged, 0)) as amount
+  select coalesce(o.currency_charged, o.currency) as currency, count(*) as n,
+    sum(coalesce(o.amount_charged, 0)) as amount
     from public.orders o, since where o.payment_confirmed and o.paid_at >= since.t group by 1
 ), moves as (
   -- orders that became refunded or disputed today (one count per order, whatever the number of moves)
@@ -184,19 +192,27 @@ select (select t from since)::date as day, c.currency,
   left join moves m on m.currency = c.currency
   left join refunds r on r.currency = c.currency
  where c.currency is not null;
-comment on view ops.revenue_today is 'Today (the database''s day) per currency: revenue of orders paid today (amounts in the smallest unit), refunds succeeded today, net, and the number of orders paid, refunded and disputed today.';
+comment on view ops.revenue_today is 'Today (the database''s day) per currency: revenue of orders paid today (amounts '
+  'in the smallest unit), refunds succeeded today, net, and the number of orders paid, refunded and disputed today.';
 
 create or replace view ops.customer_access with (security_invoker = true) as
 select c.id as customer_id, c.email, c.user_id, c.billing_status, b.access_status as billing_access,
-       c.access_status, o.access_status as override_access, o.reason as override_reason, o.expires_at as override_expires_at,
-       o.created_by_email as override_by,
+       c.access_status, o.access_status as override_access, o.reason as override_reason,
+       o.expires_at as override_expires_at, o.created_by_email as override_by,
        case
          when c.access_status = 'granted' then null
-         when o.access_status = 'blocked' then format('access revoked by %s until %s: %s', coalesce(o.created_by_email, 'an admin'), o.expires_at, o.reason)
-         when c.access_status = 'grace' then format('past due since %s: Stripe is retrying the renewal (access in grace)', coalesce(c.last_payment_failed_at::text, 'a failed renewal'))
+         when o.access_status = 'blocked'
+           then format('access revoked by %s until %s: %s',
+                       coalesce(o.created_by_email, 'an admin'), o.expires_at, o.reason)
+         when c.access_status = 'grace'
+           then format('past due since %s: Stripe is retrying the renewal (access in grace)',
+                       coalesce(c.last_payment_failed_at::text, 'a failed renewal'))
          when c.billing_status = 'lead' then 'never paid: no active subscription'
-         when c.billing_status = 'unpaid' then format('unpaid: Stripe''s retries are exhausted (last failed payment %s)', coalesce(c.last_payment_failed_at::text, 'unknown'))
-         when c.billing_status = 'canceled' and c.deleted_at is not null then format('canceled: its Stripe customer was deleted on %s', c.deleted_at)
+         when c.billing_status = 'unpaid'
+           then format('unpaid: Stripe''s retries are exhausted (last failed payment %s)',
+                       coalesce(c.last_payment_failed_at::text, 'unknown'))
+         when c.billing_status = 'canceled' and c.deleted_at is not null
+           then format('canceled: its Stripe customer was deleted on %s', c.deleted_at)
          when c.billing_status = 'canceled' then 'canceled: the subscription ended'
          else b.description
        end as blocked_reason,
@@ -204,16 +220,20 @@ select c.id as customer_id, c.email, c.user_id, c.billing_status, b.access_statu
   from public.customers c
   join ops.billing_statuses b on b.status = c.billing_status
   left join lateral (select * from ops.current_access_override(c.id) x where x.id is not null) o on true;
-comment on view ops.customer_access is 'Billing (Stripe''s truth) next to access (what the app grants) per customer, the override in force if any, and why a customer without access is blocked.';
+comment on view ops.customer_access is 'Billing (Stripe''s truth) next to access (what the app grants) per customer, '
+  'the override in force if any, and why a customer without access is blocked.';
 
 create or replace view ops.last_successes with (security_invoker = true) as
-select 'crm_sync' as what, greatest((select max(synced_at) from ops.crm_contacts), (select max(synced_at) from ops.crm_deals)) as last_success_at,
+select 'crm_sync' as what, greatest((select max(synced_at) from ops.crm_contacts),
+                                    (select max(synced_at) from ops.crm_deals)) as last_success_at,
        'last contact or deal written to the CRM' as detail
 union all
-select 'email_send', (select max(created_at) from ops.notifications where channel = 'email' and status in ('sent', 'captured')),
+select 'email_send', (select max(created_at) from ops.notifications where channel = 'email'
+                      and status in ('sent', 'captured')),
        'last email sent (or captured by the local adapter)'
 union all
-select 'slack_post', (select max(created_at) from ops.notifications where channel = 'slack' and status in ('sent', 'captured')),
+select 'slack_post', (select max(created_at) from ops.notifications where channel = 'slack'
+                      and status in ('sent', 'captured')),
        'last Slack alert posted (or captured)'
 union all
 select 'stripe_event', (select max(received_at) from ops.stripe_events where status = 'processed'),
@@ -230,10 +250,12 @@ select q.queue,
   from ops.support_queues q
   left join public.support_tickets t on t.queue = q.queue and t.status in ('open', 'pending')
  group by q.queue;
-comment on view ops.support_backlog is 'Open and pending tickets per support queue, how many are high or urgent, and the oldest one''s age.';
+comment on view ops.support_backlog is 'Open and pending tickets per support queue, how many are high or urgent, and '
+  'the oldest one''s age.';
 
 create or replace view ops.open_incidents with (security_invoker = true) as
-select i.id, i.rule, r.severity, i.summary, i.detail, i.opened_at, i.last_seen_at, now() - i.opened_at as open_for, r.runbook
+select i.id, i.rule, r.severity, i.summary, i.detail, i.opened_at, i.last_seen_at,
+       now() - i.opened_at as open_for, r.runbook
   from ops.alert_incidents i join ops.alert_rules r on r.rule = i.rule
  where i.status = 'open';
 comment on view ops.open_incidents is 'Open alert incidents with their rule''s severity and one-line runbook.';
@@ -285,7 +307,8 @@ begin
           from ops.audit_log a order by a.id desc limit 20) x), '[]'));
 end
 $$;
-comment on function ops.dashboard_snapshot() is 'Everything the dashboard page shows, as one JSON document (admins only).';
+comment on function ops.dashboard_snapshot() is 'Everything the dashboard page shows, as one JSON document (admins '
+  'only).';
 
 -- security definer: ops.journey reads the ledger, jobs and notifications; admins only.
 create or replace function ops.dashboard_journey(p_query text)
@@ -310,7 +333,8 @@ $$;
 -- ledger's outcome, orders through their review, tickets' queue and priority) the API may not write.
 
 -- Grant (p_access 'granted') or revoke ('blocked') access until p_expires_at, beside billing truth.
-create or replace function ops.admin_set_access(p_customer_id uuid, p_access text, p_reason text, p_expires_at timestamptz)
+create or replace function ops.admin_set_access(p_customer_id uuid, p_access text, p_reason text,
+                                                p_expires_at timestamptz)
 returns bigint
 language plpgsql
 security definer
@@ -326,7 +350,8 @@ begin
     raise exception 'access must be granted or blocked' using errcode = 'invalid_parameter_value';
   end if;
   if p_expires_at is null or p_expires_at <= now() or p_expires_at > now() + interval '366 days' then
-    raise exception 'an override needs an expiry in the future, at most a year away' using errcode = 'invalid_parameter_value';
+    raise exception 'an override needs an expiry in the future, at most a year away'
+      using errcode = 'invalid_parameter_value';
   end if;
   perform 1 from public.customers c where c.id = p_customer_id for update;
   if not found then
@@ -372,7 +397,8 @@ end
 $$;
 
 -- ops.resolve_order_review with an audit row; the decision names the admin (ops.order_reviews.decided_by).
-create or replace function ops.admin_resolve_order_review(p_order_id uuid, p_accept boolean, p_reason text) returns bigint
+create or replace function ops.admin_resolve_order_review(p_order_id uuid, p_accept boolean,
+                                                          p_reason text) returns bigint
 language plpgsql
 security definer
 set search_path = ''
@@ -384,7 +410,8 @@ begin
   perform ops.require_admin();
   v_reason := ops.require_reason(p_reason);
   if p_accept is null then
-    raise exception 'say whether the payment is accepted (true) or refused (false)' using errcode = 'invalid_parameter_value';
+    raise exception 'say whether the payment is accepted (true) or refused (false)'
+      using errcode = 'invalid_parameter_value';
   end if;
   select to_jsonb(o) into v_before from public.orders o where o.id = p_order_id for update;
   if not found then
@@ -392,8 +419,9 @@ begin
   end if;
   perform ops.resolve_order_review(p_order_id, p_accept, v_reason,
                                    coalesce(auth.jwt() ->> 'email', auth.jwt() ->> 'sub') || ' (dashboard)');
-  return ops.write_audit(case when p_accept then 'order.accept_review' else 'order.refuse_review' end, 'order:' || p_order_id,
-                         v_before, (select to_jsonb(o) from public.orders o where o.id = p_order_id), v_reason);
+  return ops.write_audit(case when p_accept then 'order.accept_review' else 'order.refuse_review' end,
+                         'order:' || p_order_id, v_before,
+                         (select to_jsonb(o) from public.orders o where o.id = p_order_id), v_reason);
 end
 $$;
 
@@ -416,7 +444,8 @@ begin
     raise exception 'no job %', p_job_id using errcode = 'no_data_found';
   end if;
   if v_job.status not in ('dead', 'failed') then
-    raise exception 'job % is %: only dead or failed jobs are replayed', p_job_id, v_job.status using errcode = 'check_violation';
+    raise exception 'job % is %: only dead or failed jobs are replayed', p_job_id, v_job.status
+      using errcode = 'check_violation';
   end if;
   perform ops.replay_job(p_job_id);
   return ops.write_audit('job.replay', 'job:' || p_job_id, to_jsonb(v_job) - 'payload' - 'result',
@@ -447,7 +476,8 @@ begin
   end if;
   perform ops.try_apply_stripe_event(p_event_id);
   return ops.write_audit('stripe_event.reapply', 'stripe_event:' || p_event_id, to_jsonb(v_event) - 'payload',
-                         (select to_jsonb(e) - 'payload' from ops.stripe_events e where e.event_id = p_event_id), v_reason);
+                         (select to_jsonb(e) - 'payload' from ops.stripe_events e where e.event_id = p_event_id),
+                         v_reason);
 end
 $$;
 
@@ -466,11 +496,13 @@ begin
   v_reason := ops.require_reason(p_reason);
   if p_priority is not null and not exists (select 1 from ops.support_priorities p where p.priority = p_priority) then
     raise exception 'unknown priority %: one of %', p_priority,
-      (select string_agg(p.priority, ', ' order by p.rank) from ops.support_priorities p) using errcode = 'invalid_parameter_value';
+      (select string_agg(p.priority, ', ' order by p.rank) from ops.support_priorities p)
+        using errcode = 'invalid_parameter_value';
   end if;
   if p_queue is not null and not exists (select 1 from ops.support_queues q where q.queue = p_queue) then
     raise exception 'unknown queue %: one of %', p_queue,
-      (select string_agg(q.queue, ', ' order by q.queue) from ops.support_queues q) using errcode = 'invalid_parameter_value';
+      (select string_agg(q.queue, ', ' order by q.queue) from ops.support_queues q)
+        using errcode = 'invalid_parameter_value';
   end if;
   select * into v_ticket from public.support_tickets t where t.id = p_ticket_id for update;
   if not found then
@@ -479,14 +511,18 @@ begin
   if v_ticket.status = 'closed' then
     raise exception 'ticket % is closed', v_ticket.ref using errcode = 'check_violation';
   end if;
-  if coalesce(p_priority, v_ticket.priority) = v_ticket.priority and coalesce(p_queue, v_ticket.queue) = v_ticket.queue then
-    raise exception 'ticket % is already % in %: choose another priority or queue', v_ticket.ref, v_ticket.priority, v_ticket.queue
+  if coalesce(p_priority, v_ticket.priority) = v_ticket.priority
+     and coalesce(p_queue, v_ticket.queue) = v_ticket.queue then
+    raise exception 'ticket % is already % in %: choose another priority or queue',
+      v_ticket.ref, v_ticket.priority, v_ticket.queue
       using errcode = 'invalid_parameter_value';
   end if;
   update public.support_tickets set priority = coalesce(p_priority, priority), queue = coalesce(p_queue, queue)
    where id = p_ticket_id;
-  return ops.write_audit('ticket.escalate', 'ticket:' || v_ticket.ref, to_jsonb(v_ticket) - 'context' - 'client_context',
-                         (select to_jsonb(t) - 'context' - 'client_context' from public.support_tickets t where t.id = p_ticket_id),
+  return ops.write_audit('ticket.escalate', 'ticket:' || v_ticket.ref,
+                         to_jsonb(v_ticket) - 'context' - 'client_context',
+                         (select to_jsonb(t) - 'context' - 'client_context' from public.support_tickets t
+                          where t.id = p_ticket_id),
                          v_reason);
 end
 $$;
@@ -512,7 +548,8 @@ begin
   end if;
   update public.support_tickets set status = 'closed' where id = p_ticket_id;
   return ops.write_audit('ticket.close', 'ticket:' || v_ticket.ref, to_jsonb(v_ticket) - 'context' - 'client_context',
-                         (select to_jsonb(t) - 'context' - 'client_context' from public.support_tickets t where t.id = p_ticket_id),
+                         (select to_jsonb(t) - 'context' - 'client_context' from public.support_tickets t
+                          where t.id = p_ticket_id),
                          v_reason);
 end
 $$;

@@ -1,16 +1,17 @@
-// Supabase's own security advisors (the real CLI's lints) against the local stack's schema.
+// Supabase's own advisors (the real CLI's lints) against the local stack's schema: security (RLS,
+// definer functions, exposed objects) and performance (policies, indexes); INFO findings may stay.
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { expect, test } from "vitest";
 import { config, ROOT } from "../../scripts/lib/config.ts";
 
-test("supabase db advisors --type security reports no ERROR and no WARN", () => {
+test.each(["security", "performance"])("supabase db advisors --type %s reports no ERROR and no WARN", (type) => {
   const res = spawnSync(join(ROOT, "node_modules/.bin/supabase"), [
     "db",
     "advisors",
     `--remote=${config.dbUrl}`,
     "--type",
-    "security",
+    type,
     "--level",
     "info",
     "--output-format",

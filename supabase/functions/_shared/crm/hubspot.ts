@@ -105,9 +105,6 @@ export function hubspotConfig(env: Record<string, string | undefined>): HubSpotC
   };
 }
 
-// moved to providers/money.ts (notify formats amounts too); re-exported for existing callers
-export { formatMinorUnits };
-
 type Json = Record<string, unknown>;
 
 const str = (v: unknown): string | undefined => (typeof v === "string" && v !== "" ? v : undefined);
