@@ -4,6 +4,7 @@
 // subscriptions, recorded as findings. Out of time, it defers itself and the next invocation resumes.
 import type postgres from "postgres";
 import type Stripe from "stripe";
+import type { Env } from "../_shared/config/env.ts";
 import { Deferral, type Job, type JobHandler } from "../_shared/jobs/worker.ts";
 import { log } from "../_shared/log.ts";
 import { sanitizeNulEscapes } from "../_shared/stripe/sanitize.ts";
@@ -158,20 +159,18 @@ async function retrieve<T, C>(ctx: Ctx, op: string, call: () => Promise<T>, comp
 }
 
 /** The handler of the `reconcile` job kind. */
-export function reconcileHandlers(
-  sql: postgres.Sql,
-  env: Record<string, string | undefined>,
-): Record<string, JobHandler> {
+export function reconcileHandlers(sql: postgres.Sql, env: Env): Record<string, JobHandler> {
+  // read at start: a malformed setting stops the function, naming the variable
+  const s = reconcileSettings(env);
   return {
     reconcile: async (job, { worker }) => {
       const started = performance.now();
       // not configured (a local stack, a project that has not created the key): nothing to reconcile with,
-      // which is no failure; a malformed setting is, and fails this job (dead, with the reason)
-      if (!env.STRIPE_RECONCILE_KEY?.trim()) {
+      // which is no failure
+      if (!s) {
         log("warn", "reconcile", "skipped: STRIPE_RECONCILE_KEY is not set", { job_id: job.id });
         return { skipped: "STRIPE_RECONCILE_KEY is not set: create the restricted key (README, Reconciliation)" };
       }
-      const s = reconcileSettings(env);
       const ctx: Ctx = { sql, job, worker, s, stripe: stripeClient(s), deadline: started + s.budgetMs };
       const [{ begin }] = await sql<{ begin: Begin }[]>`
         select ops.reconcile_begin(${job.id}, ${worker}, ${s.livemode}, ${s.accountId},

@@ -27,6 +27,8 @@
 // the 100 a private app may send per 10 s), which workers reserve before each job (ops.take_rate_tokens).
 //
 // Custom properties to create in the portal first: see HUBSPOT_PROPERTIES.
+import { z } from "zod";
+import { type Env, parseEnv, setting } from "../config/env.ts";
 import { maskEmail, normalizeEmail } from "../providers/email.ts";
 import { classifyResponse, classifyThrown, permanent, ProviderError } from "../providers/error.ts";
 import type { RateBudget } from "../providers/rate-budget.ts";
@@ -74,34 +76,35 @@ const MAX_NOTE_CHARS = 60_000; // hs_note_body holds 65,536 characters
 const MAX_ASSOCIATION_PAGES = 4;
 const DAILY_LIMIT_WAIT_MS = 60 * 60 * 1000;
 
-/** Reads the adapter's settings from a plain env object (Deno.env.toObject() in functions, a literal in tests). */
-export function hubspotConfig(env: Record<string, string | undefined>): HubSpotConfig {
-  const accessToken = env.HUBSPOT_ACCESS_TOKEN?.trim();
-  if (!accessToken) throw new Error("HUBSPOT_ACCESS_TOKEN is not set");
-  const apiBase = (env.HUBSPOT_API_BASE?.trim() || "https://api.hubapi.com").replace(/\/+$/, "");
-  if (!/^https?:\/\/[^/]/.test(apiBase)) throw new Error("HUBSPOT_API_BASE is not an http(s) URL");
-  const timeoutMs = Number(env.HUBSPOT_TIMEOUT_MS?.trim() || 10_000);
-  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new Error("HUBSPOT_TIMEOUT_MS is not a positive number");
+const hubspotEnv = z.object({
+  HUBSPOT_ACCESS_TOKEN: setting.required(),
+  HUBSPOT_API_BASE: setting.url("https://api.hubapi.com"),
+  HUBSPOT_TIMEOUT_MS: setting.int(10_000, 1, 300_000),
+  HUBSPOT_DEAL_PIPELINE: setting.text("default"),
+  HUBSPOT_DEAL_STAGE_PAID: setting.text("closedwon"),
+  HUBSPOT_DEAL_STAGE_REFUNDED: setting.text("closedlost"),
+  HUBSPOT_RATE_LIMIT_PER_10S: setting.int(90, 1, 10_000),
+});
+
+/** Reads the adapter's settings from a plain env object (the function's env, a literal in tests). */
+export function hubspotConfig(env: Env): HubSpotConfig {
+  const e = parseEnv(hubspotEnv, env);
   const dealStages: Record<string, string> = {
-    paid: env.HUBSPOT_DEAL_STAGE_PAID?.trim() || "closedwon",
-    refunded: env.HUBSPOT_DEAL_STAGE_REFUNDED?.trim() || "closedlost",
+    paid: e.HUBSPOT_DEAL_STAGE_PAID,
+    refunded: e.HUBSPOT_DEAL_STAGE_REFUNDED,
   };
-  const ratePer10s = Number(env.HUBSPOT_RATE_LIMIT_PER_10S?.trim() || 90);
-  if (!Number.isInteger(ratePer10s) || ratePer10s <= 0) {
-    throw new Error("HUBSPOT_RATE_LIMIT_PER_10S is not a positive integer");
-  }
   // any HUBSPOT_DEAL_STAGE_<NAME> adds a stage, e.g. HUBSPOT_DEAL_STAGE_DISPUTED for stage "disputed"
   for (const [key, value] of Object.entries(env)) {
-    const name = /^HUBSPOT_DEAL_STAGE_([A-Z0-9_]+)$/.exec(key)?.[1];
-    if (name && value?.trim()) dealStages[name.toLowerCase()] = value.trim();
+    const name = /^HUBSPOT_DEAL_STAGE_([A-Z0-9_]+)$/.exec(key)?.[1]?.toLowerCase();
+    if (name && name !== "paid" && name !== "refunded" && value?.trim()) dealStages[name] = value.trim();
   }
   return {
-    accessToken,
-    apiBase,
-    timeoutMs,
-    pipeline: env.HUBSPOT_DEAL_PIPELINE?.trim() || "default",
+    accessToken: e.HUBSPOT_ACCESS_TOKEN,
+    apiBase: e.HUBSPOT_API_BASE,
+    timeoutMs: e.HUBSPOT_TIMEOUT_MS,
+    pipeline: e.HUBSPOT_DEAL_PIPELINE,
     dealStages,
-    ratePer10s,
+    ratePer10s: e.HUBSPOT_RATE_LIMIT_PER_10S,
   };
 }
 

@@ -1,4 +1,6 @@
 // Chooses the CRM adapter from a plain env object: HubSpot when HUBSPOT_ACCESS_TOKEN is set, local capture otherwise.
+import { z } from "zod";
+import { type Env, parseEnv, setting } from "../config/env.ts";
 import type { CrmAdapter } from "./contract.ts";
 import type { CaptureRecorder } from "../providers/capture.ts";
 import { createCaptureAdapter } from "./capture.ts";
@@ -9,17 +11,18 @@ export type CrmAdapterName = "hubspot" | "capture";
 
 /** The one rule (also read by the bench): CRM_ADAPTER=capture|hubspot forces a choice (e.g. a local
  * stack whose .env holds a token); otherwise HubSpot when a token is set, capture when not. */
-export function crmAdapterName(env: Record<string, string | undefined>): CrmAdapterName {
-  const forced = env.CRM_ADAPTER?.trim().toLowerCase();
-  if (forced && forced !== "hubspot" && forced !== "capture") {
-    throw new Error(`CRM_ADAPTER must be "hubspot" or "capture", not "${forced}"`);
-  }
-  if (forced) return forced as CrmAdapterName;
-  return env.HUBSPOT_ACCESS_TOKEN?.trim() ? "hubspot" : "capture";
+const selectEnv = z.object({
+  CRM_ADAPTER: setting.oneOf(["hubspot", "capture"]),
+  HUBSPOT_ACCESS_TOKEN: setting.text(),
+});
+
+export function crmAdapterName(env: Env): CrmAdapterName {
+  const e = parseEnv(selectEnv, env);
+  return e.CRM_ADAPTER ?? (e.HUBSPOT_ACCESS_TOKEN ? "hubspot" : "capture");
 }
 
 export function selectCrmAdapter(
-  env: Record<string, string | undefined>,
+  env: Env,
   deps: { recorder: CaptureRecorder; fetch?: typeof fetch },
 ): CrmAdapter {
   if (crmAdapterName(env) === "hubspot") {
