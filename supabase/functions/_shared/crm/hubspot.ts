@@ -35,6 +35,7 @@ import type { RateBudget } from "../providers/rate-budget.ts";
 import { redact } from "../providers/redact.ts";
 import { formatMinorUnits } from "../providers/money.ts";
 import { escapeHtml } from "../html.ts";
+import { describeIssues } from "../issues.ts";
 import {
   checkDeal,
   checkNote,
@@ -111,48 +112,89 @@ export function hubspotConfig(env: Env): HubSpotConfig {
 // moved to providers/money.ts (notify formats amounts too); re-exported for existing callers
 export { formatMinorUnits };
 
-type Json = Record<string, unknown>;
+// ---------------------------------------------------------------- HubSpot's answers, parsed (loose: HubSpot
+// adds fields freely; only what is read is checked)
 
-const str = (v: unknown): string | undefined => (typeof v === "string" && v !== "" ? v : undefined);
-
-function parseJson(text: string): Json | undefined {
+/** JSON.parse, or undefined when the text is not JSON. */
+function parseJson(text: string): unknown {
   try {
-    const v = JSON.parse(text);
-    return v && typeof v === "object" && !Array.isArray(v) ? v as Json : undefined;
+    return JSON.parse(text);
   } catch {
     return undefined;
   }
 }
 
-/** "Property values were not valid: [{...}]" embeds a JSON list: name each failing property. */
+const objectId = z.union([z.string().min(1), z.number()], { error: "must be a HubSpot object id" }).transform(String);
+/** A single create (contact, note): the new record's id. */
+const createdAnswer = z.object({ id: objectId }).loose();
+/** A batch upsert: one result, or (207) the record's error. */
+const batchAnswer = z.object({
+  results: z.array(z.object({ id: objectId }).loose()).default([]),
+  errors: z.array(z.object({ category: z.string().optional(), message: z.string().optional() }).loose()).default([]),
+}).loose();
+/** One page of v4 associations. */
+const associationsAnswer = z.object({
+  results: z.array(z.object({ toObjectId: objectId }).loose()).default([]),
+  paging: z.object({ next: z.object({ after: z.string().optional() }).loose().optional() }).loose().optional(),
+}).loose();
+/** A batch read of notes' bodies. */
+const notesAnswer = z.object({
+  results: z.array(
+    z.object({
+      id: objectId,
+      properties: z.object({ hs_note_body: z.string().nullish() }).loose().optional(),
+    }).loose(),
+  ).default([]),
+}).loose();
+/** An answer whose body is not read (the association PUT). */
+const anyAnswer = z.unknown();
+
+/** A field of an error answer, dropped when it is not a non-empty string: an error's reason is read best-effort. */
+const errorText = z.string().min(1).optional().catch(undefined);
+/** HubSpot's error JSON ({ status, message, category, correlationId, errors, policyName }). */
+const errorAnswer = z.object({
+  message: errorText,
+  category: errorText,
+  errorType: errorText,
+  correlationId: errorText,
+  policyName: errorText,
+  errors: z.array(z.object({ message: errorText }).loose()).catch([]).default([]),
+}).loose();
+/** "Property values were not valid: [{...}]" embeds a JSON list of the failing properties. */
+const invalidProperties = z.array(
+  z.object({ name: z.string().optional(), error: z.string().optional(), message: z.string().optional() }).loose(),
+);
+
+/** "Property values were not valid: [{...}]": name each failing property. */
 function validationDetails(message: string): string | undefined {
   const start = message.indexOf("[");
   if (!message.startsWith("Property values were not valid") || start < 0) return undefined;
-  try {
-    const list = JSON.parse(message.slice(start)) as Array<{ name?: string; error?: string; message?: string }>;
-    return `invalid properties: ${list.map((p) => `${p.name} ${p.error ?? ""}: ${p.message ?? ""}`.trim()).join("; ")}`;
-  } catch {
-    return undefined;
-  }
+  const list = invalidProperties.safeParse(parseJson(message.slice(start)));
+  if (!list.success) return undefined;
+  return `invalid properties: ${
+    list.data.map((p) => `${p.name} ${p.error ?? ""}: ${p.message ?? ""}`.trim()).join("; ")
+  }`;
 }
 
-/** HubSpot's error JSON ({ status, message, category, correlationId, errors }) as one readable line. */
+/** HubSpot's error JSON as one readable line. */
 export function hubspotReason(status: number, text: string): string {
-  const body = parseJson(text);
-  if (!body) return `HubSpot answered ${status} with ${text.trim() ? "a body that is not JSON" : "an empty body"}`;
-  const category = str(body.category) ?? str(body.errorType);
-  const message = str(body.message) ?? "";
-  const errors = Array.isArray(body.errors) ? body.errors.map((e) => str((e as Json)?.message)).filter(Boolean) : [];
+  const parsed = errorAnswer.safeParse(parseJson(text));
+  if (!parsed.success) {
+    return `HubSpot answered ${status} with ${text.trim() ? "a body that is not JSON" : "an empty body"}`;
+  }
+  const body = parsed.data;
+  const category = body.category ?? body.errorType;
+  const message = body.message ?? "";
+  const errors = body.errors.map((e) => e.message).filter(Boolean);
   const details = validationDetails(message) ?? (message || errors.join("; ") || "no message");
-  const correlation = str(body.correlationId);
   return `HubSpot ${status}${category ? ` ${category}` : ""}: ${details}${
-    correlation ? ` (correlationId ${correlation})` : ""
+    body.correlationId ? ` (correlationId ${body.correlationId})` : ""
   }`;
 }
 
 /** How long a 429 without Retry-After should wait: the daily limit an hour, the rolling window its length. */
 function rateLimitWaitMs(headers: Headers, text: string): number {
-  if (str(parseJson(text)?.policyName) === "DAILY") return DAILY_LIMIT_WAIT_MS;
+  if (errorAnswer.safeParse(parseJson(text)).data?.policyName === "DAILY") return DAILY_LIMIT_WAIT_MS;
   const interval = Number(headers.get("x-hubspot-ratelimit-interval-milliseconds"));
   return Number.isFinite(interval) && interval > 0 ? interval : 10_000;
 }
@@ -172,14 +214,16 @@ export function createHubSpotAdapter(
   const now = deps.now ?? Date.now;
   const secrets = [config.accessToken];
 
-  /** One HTTP request with its own timeout; any failure leaves as a classified ProviderError. */
-  async function call(
+  /** One HTTP request with its own timeout, its answer parsed by `answer`; any failure leaves as a classified
+   * ProviderError. An answer of another shape (a proxy's page, an API change) is retried: attempts are capped. */
+  async function call<S extends z.ZodType>(
     operation: string,
     method: string,
     path: string,
+    answer: S,
     body?: unknown,
     transport: typeof fetch = doFetch,
-  ): Promise<Json> {
+  ): Promise<z.output<S>> {
     let res: Response;
     let text: string;
     try {
@@ -211,27 +255,32 @@ export function createHubSpotAdapter(
         now(),
       );
     }
-    if (!text.trim()) return {};
-    const parsed = parseJson(text);
-    if (!parsed) {
+    const json = text.trim() ? parseJson(text) : {};
+    if (json === undefined) {
       throw new ProviderError(`${operation}: HubSpot answered ${res.status} with a body that is not JSON`, {
         retryable: true,
         status: res.status,
       });
     }
-    return parsed;
+    const parsed = answer.safeParse(json);
+    if (!parsed.success) {
+      throw new ProviderError(
+        `${operation}: HubSpot answered ${res.status} with an unexpected body (${describeIssues(parsed.error.issues)})`,
+        { retryable: true, status: res.status },
+      );
+    }
+    return parsed.data;
   }
 
   /** The id of the one record of a batch answer; per-record errors of a 207 are classified like responses. */
-  function batchResultId(operation: string, res: Json): string {
-    const results = Array.isArray(res.results) ? res.results as Json[] : [];
-    const id = results[0]?.id;
-    if (typeof id === "string" || typeof id === "number") return String(id);
-    const error = Array.isArray(res.errors) ? res.errors[0] as Json | undefined : undefined;
+  function batchResultId(operation: string, res: z.output<typeof batchAnswer>): string {
+    const id = res.results[0]?.id;
+    if (id !== undefined) return id;
+    const error = res.errors[0];
     if (error) {
-      const category = str(error.category) ?? "ERROR";
+      const category = error.category || "ERROR";
       throw new ProviderError(
-        redact(`${operation}: HubSpot ${category}: ${str(error.message) ?? "no message"}`, secrets),
+        redact(`${operation}: HubSpot ${category}: ${error.message || "no message"}`, secrets),
         {
           retryable: /RATE_LIMIT|TIMEOUT|INTERNAL|UNAVAILABLE/.test(category),
         },
@@ -245,9 +294,10 @@ export function createHubSpotAdapter(
    * unique in HubSpot, so a retry after a lost answer meets the 409 of its own first attempt. */
   async function createContact(operation: string, properties: Record<string, string>) {
     try {
-      const res = await call(`${operation} (create only)`, "POST", "/crm/v3/objects/contacts", { properties });
-      if (typeof res.id === "string" || typeof res.id === "number") return String(res.id);
-      throw new ProviderError(`${operation}: HubSpot answered without a contact id`, { retryable: true });
+      const res = await call(`${operation} (create only)`, "POST", "/crm/v3/objects/contacts", createdAnswer, {
+        properties,
+      });
+      return res.id;
     } catch (err) {
       if (!(err instanceof ProviderError) || err.status !== 409) throw err;
       const existing = /Existing ID: *(\d+)/.exec(err.message)?.[1];
@@ -266,22 +316,19 @@ export function createHubSpotAdapter(
         `${operation}: list notes`,
         "GET",
         `/crm/v4/objects/${anchor[0]}/${encodeURIComponent(anchor[1])}/associations/notes?${query}`,
+        associationsAnswer,
       );
-      for (const r of Array.isArray(res.results) ? res.results as Json[] : []) {
-        if (r.toObjectId !== undefined && r.toObjectId !== null) ids.push(String(r.toObjectId));
-      }
-      after = str(((res.paging as Json | undefined)?.next as Json | undefined)?.after);
+      ids.push(...res.results.map((r) => r.toObjectId));
+      after = res.paging?.next?.after || undefined;
       if (!after) break;
     }
     for (let i = 0; i < ids.length; i += 100) {
-      const res = await call(`${operation}: read notes`, "POST", "/crm/v3/objects/notes/batch/read", {
+      const res = await call(`${operation}: read notes`, "POST", "/crm/v3/objects/notes/batch/read", notesAnswer, {
         inputs: ids.slice(i, i + 100).map((id) => ({ id })),
         properties: ["hs_note_body"],
       });
-      for (const note of Array.isArray(res.results) ? res.results as Json[] : []) {
-        const noteBody = (note.properties as Json | undefined)?.hs_note_body;
-        if (typeof noteBody === "string" && noteBody.includes(marker)) return String(note.id);
-      }
+      const note = res.results.find((n) => n.properties?.hs_note_body?.includes(marker));
+      if (note) return note.id;
     }
     return undefined;
   }
@@ -304,7 +351,7 @@ export function createHubSpotAdapter(
       if (c.firstName?.trim()) properties.firstname = c.firstName.trim();
       if (c.lastName?.trim()) properties.lastname = c.lastName.trim();
       if (isCreateOnly(c)) return { contactId: await createContact(operation, properties) };
-      const res = await call(operation, "POST", "/crm/v3/objects/contacts/batch/upsert", {
+      const res = await call(operation, "POST", "/crm/v3/objects/contacts/batch/upsert", batchAnswer, {
         inputs: [{ idProperty: "email", id: email, properties }],
       });
       return { contactId: batchResultId(operation, res) };
@@ -331,7 +378,7 @@ export function createHubSpotAdapter(
         properties[HUBSPOT_PROPERTIES.dealRefundedAmount] = formatMinorUnits(d.refundedAmount, d.currency);
       }
       if (d.needsReview !== undefined) properties[HUBSPOT_PROPERTIES.dealNeedsReview] = String(d.needsReview);
-      const res = await call(operation, "POST", "/crm/v3/objects/deals/batch/upsert", {
+      const res = await call(operation, "POST", "/crm/v3/objects/deals/batch/upsert", batchAnswer, {
         inputs: [{ idProperty: HUBSPOT_PROPERTIES.dealOrderId, id: d.orderKey, properties }],
       });
       const dealId = batchResultId(operation, res);
@@ -342,6 +389,7 @@ export function createHubSpotAdapter(
           `/crm/v4/objects/deals/${encodeURIComponent(dealId)}/associations/default/contacts/${
             encodeURIComponent(d.contactId)
           }`,
+          anyAnswer,
         );
       }
       return { dealId };
@@ -368,18 +416,14 @@ export function createHubSpotAdapter(
         });
       }
       const html = escapeHtml(n.body.slice(0, MAX_NOTE_CHARS)).replace(/\r?\n/g, "<br>");
-      const res = await call(operation, "POST", "/crm/v3/objects/notes", {
+      const res = await call(operation, "POST", "/crm/v3/objects/notes", createdAnswer, {
         properties: {
           hs_note_body: `${html}<br><br>${marker}`,
           hs_timestamp: n.occurredAt ?? new Date(now()).toISOString(),
         },
         associations,
       }, deps.fetchOnce ?? doFetch);
-      const id = res.id;
-      if (typeof id !== "string" && typeof id !== "number") {
-        throw new ProviderError(`${operation}: HubSpot answered without a note id`, { retryable: true });
-      }
-      return { noteId: String(id) };
+      return { noteId: res.id };
     },
   };
 }
