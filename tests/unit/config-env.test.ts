@@ -1,11 +1,14 @@
 // The one way functions read settings (_shared/config/env.ts): blank is unset and takes the default,
 // numbers and booleans are coerced, and a bad value names its variable and what it expects, never the
 // value. Then one function's settings as it reads them at start: support-intake's rate limits.
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { z } from "zod";
 import { ConfigError, parseEnv, setting } from "../../supabase/functions/_shared/config/env.ts";
 import { drainSettings } from "../../supabase/functions/_shared/jobs/worker.ts";
 import { limitsFrom } from "../../supabase/functions/support-intake/intake.ts";
+import { ROOT } from "../../scripts/lib/config.ts";
 
 const schema = z.object({
   RATE: setting.int(5, 1, 100),
@@ -106,4 +109,21 @@ describe("functions' settings", () => {
       "JOB_DRAIN_CONCURRENCY must be an integer from 0 to 64",
     );
   });
+});
+
+describe("the scripts' stack config (scripts/lib/config.ts)", () => {
+  /** config's ports as a fresh Node process reads them from `env` (the module reads its env once, on import). */
+  const ports = (env: Record<string, string>) =>
+    spawnSync(
+      join(ROOT, "node_modules/.bin/tsx"),
+      ["-e", 'import("./scripts/lib/config.ts").then((m) => console.log(m.config.pgPort, m.config.apiPort))'],
+      { cwd: ROOT, encoding: "utf8", env: { ...process.env, DB_PORT: "", API_PORT: "", ...env } },
+    );
+
+  test("ports are coerced, blank takes the default, and a bad port names its variable", () => {
+    expect(ports({ DB_PORT: "58322" }).stdout.trim()).toBe("58322 54321");
+    const bad = ports({ API_PORT: "http" });
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toContain("ConfigError: API_PORT must be an integer from 1 to 65535");
+  }, 60_000);
 });
