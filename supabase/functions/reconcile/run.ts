@@ -4,22 +4,25 @@
 // subscriptions, recorded as findings. Out of time, it defers itself and the next invocation resumes.
 import type postgres from "postgres";
 import type Stripe from "stripe";
+import { z } from "zod";
 import type { Env } from "../_shared/config/env.ts";
-import { Deferral, type Job, type JobHandler } from "../_shared/jobs/worker.ts";
+import { Deferral, type Job, type JobHandler, parseJobContext } from "../_shared/jobs/worker.ts";
 import { log } from "../_shared/log.ts";
 import { sanitizeNulEscapes } from "../_shared/stripe/sanitize.ts";
 import { type ReconcileSettings, reconcileSettings } from "./settings.ts";
 import { callStripe, compactPaymentIntent, compactSession, compactSubscription, stripeClient } from "./stripe.ts";
 
-type Begin = {
-  scope: string;
-  pass_from: number;
-  pass_until: number;
-  cursor: string | null;
-  checks_from: number;
+/** What ops.reconcile_begin hands the run: the pass's window (epoch seconds) and where it stands. */
+const beginContext = z.object({
+  scope: z.string(),
+  pass_from: z.int(),
+  pass_until: z.int(),
+  cursor: z.string().nullable(),
+  checks_from: z.int(),
   /** the cross-checks of this job ran out of time once already */
-  checks_deferred: boolean;
-};
+  checks_deferred: z.boolean(),
+}).loose();
+type Begin = z.output<typeof beginContext>;
 
 /** The cross-checks list everything in one invocation: out of time there, the job defers once. */
 class ChecksOutOfTime extends Deferral {}
@@ -172,10 +175,11 @@ export function reconcileHandlers(sql: postgres.Sql, env: Env): Record<string, J
         return { skipped: "STRIPE_RECONCILE_KEY is not set: create the restricted key (README, Reconciliation)" };
       }
       const ctx: Ctx = { sql, job, worker, s, stripe: stripeClient(s), deadline: started + s.budgetMs };
-      const [{ begin }] = await sql<{ begin: Begin }[]>`
+      const [{ begin: raw }] = await sql<{ begin: unknown }[]>`
         select ops.reconcile_begin(${job.id}, ${worker}, ${s.livemode}, ${s.accountId},
           make_interval(days => ${s.lookbackDays}), make_interval(secs => ${s.graceSeconds}),
           make_interval(hours => ${s.checkHours})) as begin`;
+      const begin = parseJobContext("ops.reconcile_begin", beginContext, raw);
       await eventPass(ctx, begin);
       let summary: Record<string, unknown>;
       try {

@@ -92,4 +92,11 @@ function matching(pattern: RegExp, expected: string) {
   return z.preprocess(unsetIfBlank, z.string().regex(pattern, expected).optional());
 }
 
+/** Which adapter a concern uses: the one `forced` names (e.g. CRM_ADAPTER=capture|hubspot, for a local stack
+ * whose .env holds a key), else the provider when its `key` is set, else local capture. */
+export function chooseAdapter<P extends string>(env: Env, forced: string, provider: P, key: string): P | "capture" {
+  const e = parseEnv(z.object({ [forced]: oneOf([provider, "capture"]), [key]: text() }), env);
+  return (e[forced] as P | "capture" | undefined) ?? (e[key] ? provider : "capture");
+}
+
 export const setting = { int, bool, required, text, url, list, oneOf, matching };

@@ -1,6 +1,5 @@
 // Chooses the CRM adapter from a plain env object: HubSpot when HUBSPOT_ACCESS_TOKEN is set, local capture otherwise.
-import { z } from "zod";
-import { type Env, parseEnv, setting } from "../config/env.ts";
+import { chooseAdapter, type Env } from "../config/env.ts";
 import type { CrmAdapter } from "./contract.ts";
 import type { CaptureRecorder } from "../providers/capture.ts";
 import { createCaptureAdapter } from "./capture.ts";
@@ -11,14 +10,8 @@ export type CrmAdapterName = "hubspot" | "capture";
 
 /** The one rule (also read by the bench): CRM_ADAPTER=capture|hubspot forces a choice (e.g. a local
  * stack whose .env holds a token); otherwise HubSpot when a token is set, capture when not. */
-const selectEnv = z.object({
-  CRM_ADAPTER: setting.oneOf(["hubspot", "capture"]),
-  HUBSPOT_ACCESS_TOKEN: setting.text(),
-});
-
 export function crmAdapterName(env: Env): CrmAdapterName {
-  const e = parseEnv(selectEnv, env);
-  return e.CRM_ADAPTER ?? (e.HUBSPOT_ACCESS_TOKEN ? "hubspot" : "capture");
+  return chooseAdapter(env, "CRM_ADAPTER", "hubspot", "HUBSPOT_ACCESS_TOKEN");
 }
 
 export function selectCrmAdapter(
