@@ -82,7 +82,10 @@ function list(options: { required?: boolean; item?: RegExp; expected?: string } 
 function oneOf<const T extends readonly [string, ...string[]]>(names: T) {
   const expected = `must be ${names.map((n) => `"${n}"`).join(" or ")}`;
   return z.preprocess(
-    (v) => typeof unsetIfBlank(v) === "string" ? (unsetIfBlank(v) as string).toLowerCase() : undefined,
+    (v) => {
+      const value = unsetIfBlank(v);
+      return typeof value === "string" ? value.toLowerCase() : value;
+    },
     z.enum(names, { error: expected }).optional(),
   );
 }
