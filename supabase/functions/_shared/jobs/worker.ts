@@ -147,6 +147,13 @@ const drainEnv = z.object({
   JOB_DRAIN_IDLE_MS: setting.int(500, 0, 10_000),
 });
 
+const secretsEnv = z.object({ WORKER_SECRET: setting.list() });
+
+/** The secrets the dispatcher may present: WORKER_SECRET, several separated by commas while rotating. */
+export function workerSecrets(env: Env): string[] {
+  return parseEnv(secretsEnv, env).WORKER_SECRET;
+}
+
 export function drainSettings(env: Env): DrainSettings {
   const e = parseEnv(drainEnv, env);
   return { budgetMs: e.JOB_DRAIN_BUDGET_MS, concurrency: e.JOB_DRAIN_CONCURRENCY, idleMs: e.JOB_DRAIN_IDLE_MS };
@@ -242,6 +249,7 @@ function background(fn: string, task: Promise<unknown>) {
 export function serveJobWorker(options: WorkerOptions) {
   const env = denoEnv();
   const settings = drainSettings(env);
+  const secrets = workerSecrets(env);
   const sql = connect(options.dbEnv);
   const handlers = options.handlers(sql, env);
   const drain = createDrainer(sql, options.name, handlers, settings, (loop) => background(options.name, loop));
@@ -249,7 +257,7 @@ export function serveJobWorker(options: WorkerOptions) {
     // only the dispatcher may run jobs: it sends the vault's worker_secret, one of WORKER_SECRET
     await requireBearerSecret(
       req,
-      env.WORKER_SECRET,
+      secrets,
       "refused: only the database's dispatcher runs jobs (Authorization: Bearer <the vault's worker_secret>)",
       "WORKER_SECRET",
     );
