@@ -1,17 +1,13 @@
 // What every bench section shares: the settings (from the environment, see main.ts), the context a
 // section runs in, and small helpers.
+import { z } from "zod";
+import { parseEnv, setting } from "../../supabase/functions/_shared/config/env.ts";
 import { config } from "../lib/config.ts";
 import type { Sql } from "../lib/db.ts";
 import type { Report } from "./report.ts";
 
-const intEnv = (key: string, fallback: number, min = 1, max = Number.MAX_SAFE_INTEGER) => {
-  const raw = config.env[key];
-  const n = raw === undefined || raw === "" ? fallback : Number(raw);
-  if (!Number.isFinite(n) || n < min || n > max) {
-    throw new Error(`${key} must be a number from ${min} to ${max} (got ${raw})`);
-  }
-  return Math.floor(n);
-};
+const intEnv = (key: string, fallback: number, min = 1, max = Number.MAX_SAFE_INTEGER) =>
+  parseEnv(z.object({ [key]: setting.int(fallback, min, max) }), config.env)[key];
 
 export const settings = {
   events: intEnv("BENCH_EVENTS", 2000),

@@ -7,6 +7,8 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { createRequire } from "node:module";
+import { z } from "zod";
+import { parseEnv, setting } from "../../supabase/functions/_shared/config/env.ts";
 
 type Logger = { info: (...a: unknown[]) => void; warn: (...a: unknown[]) => void; error: (...a: unknown[]) => void };
 type PeerModule = {
@@ -20,10 +22,16 @@ type PeerModule = {
 const require = createRequire(import.meta.url);
 const { StripeSync, runMigrations } = require("@supabase/stripe-sync-engine") as PeerModule;
 
-const databaseUrl = process.env.PEER_DB_URL;
-const secret = process.env.PEER_WEBHOOK_SECRET;
-if (!databaseUrl || !secret) throw new Error("PEER_DB_URL and PEER_WEBHOOK_SECRET are required");
-const schema = process.env.PEER_SCHEMA || "stripe";
+const peer = parseEnv(
+  z.object({
+    PEER_DB_URL: setting.required(),
+    PEER_WEBHOOK_SECRET: setting.required(),
+    PEER_SCHEMA: setting.text("stripe"),
+    PEER_POOL_MAX: setting.int(0, 0, 1_000), // 0: the engine's own default
+  }),
+  process.env,
+);
+const { PEER_DB_URL: databaseUrl, PEER_WEBHOOK_SECRET: secret, PEER_SCHEMA: schema } = peer;
 
 // runMigrations logs its errors instead of throwing them: collect them and fail
 const errors: unknown[] = [];
@@ -43,7 +51,7 @@ const sync = new StripeSync({
   stripeWebhookSecret: secret,
   // never called: customer.* events are applied from the payload (no revalidateObjectsViaStripeApi)
   stripeSecretKey: "sk_test_bench_peer_never_calls_stripe",
-  ...(process.env.PEER_POOL_MAX ? { maxPostgresConnections: Number(process.env.PEER_POOL_MAX) } : {}),
+  ...(peer.PEER_POOL_MAX ? { maxPostgresConnections: peer.PEER_POOL_MAX } : {}),
 });
 
 const server = http.createServer((req, res) => {

@@ -1,7 +1,11 @@
-// Local stack configuration: defaults, then .env files, then the process environment (which wins).
+// Local stack configuration: defaults, then .env files, then the process environment (which wins),
+// parsed the functions' way (_shared/config/env.ts): blank is unset, a bad value names its variable.
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { SignJWT } from "jose";
+import { z } from "zod";
+import { parseEnv, setting } from "../../supabase/functions/_shared/config/env.ts";
+import { parseScope } from "../../supabase/functions/_shared/stripe/scope.ts";
 
 export const ROOT = resolve(import.meta.dirname, "..", "..");
 
@@ -45,46 +49,65 @@ export const LOGIN_ROLES = [
   { role: "dashboard", env: "DASHBOARD" },
 ] as const;
 export type LoginRole = (typeof LOGIN_ROLES)[number]["role"];
-const num = (key: string, fallback: number) => (env[key] ? Number(env[key]) : fallback);
 
-// Supabase's well-known local JWT secret: local only, never a production value.
-const LOCAL_JWT_SECRET = "super-secret-jwt-token-with-at-least-32-characters-long";
+const port = (fallback: number) => setting.int(fallback, 1, 65_535);
+const stack = parseEnv(
+  z.object({
+    STACK_DIR: setting.text(".stack"),
+    DB_PORT: port(54322),
+    API_PORT: port(54321),
+    FUNCTIONS_PORT_BASE: port(54400),
+    POSTGRES_PASSWORD: setting.text("postgres"),
+    SUPABASE_DB_URL: setting.text(),
+    // Supabase's well-known local JWT secret: local only, never a production value.
+    JWT_SECRET: setting.text("super-secret-jwt-token-with-at-least-32-characters-long"),
+    DASHBOARD_SESSION_SECRET: setting.text("local-dashboard-session-secret-not-for-production"),
+    // Local test secrets (Stripe's whsec_ shape), used when none is configured: two, as during a
+    // rotation, so both the current and the previous secret are exercised.
+    STRIPE_WEBHOOK_SECRET: setting.text(
+      "whsec_local_current_not_for_production,whsec_local_previous_not_for_production",
+    ),
+    RESEND_WEBHOOK_SECRET: setting.text("whsec_bG9jYWwtcmVzZW5kLXdlYmhvb2stc2VjcmV0"),
+    WORKER_SECRET: setting.text(),
+  }),
+  env,
+);
+const scope = parseScope(env);
+/** A login role's own setting (<PREFIX>_DB_PASSWORD, <PREFIX>_DB_URL). */
+const roleSetting = (key: string) => parseEnv(z.object({ [key]: setting.text() }), env)[key];
 
 export const config = {
   env,
-  stackDir: resolve(ROOT, env.STACK_DIR ?? ".stack"),
-  pgPort: num("DB_PORT", 54322),
-  apiPort: num("API_PORT", 54321),
+  stackDir: resolve(ROOT, stack.STACK_DIR),
+  pgPort: stack.DB_PORT,
+  apiPort: stack.API_PORT,
   /** First port of the range the function processes listen on (behind the gateway). */
-  functionsPortBase: num("FUNCTIONS_PORT_BASE", 54400),
-  dbPassword: env.POSTGRES_PASSWORD ?? "postgres",
+  functionsPortBase: stack.FUNCTIONS_PORT_BASE,
+  dbPassword: stack.POSTGRES_PASSWORD,
   /** A login role's password: <PREFIX>_DB_PASSWORD, else a local one (e.g. local-stripe-webhook-password). */
   roleDbPassword(role: LoginRole): string {
     const prefix = LOGIN_ROLES.find((r) => r.role === role)!.env;
-    return env[`${prefix}_DB_PASSWORD`] ?? `local-${role.replace(/_/g, "-")}-password`;
+    return roleSetting(`${prefix}_DB_PASSWORD`) ?? `local-${role.replace(/_/g, "-")}-password`;
   },
   /** A login role's connection URL: <PREFIX>_DB_URL, else the local database as that role. */
   roleDbUrl(role: LoginRole): string {
     const prefix = LOGIN_ROLES.find((r) => r.role === role)!.env;
-    return env[`${prefix}_DB_URL`] ??
+    return roleSetting(`${prefix}_DB_URL`) ??
       `postgresql://${role}:${encodeURIComponent(this.roleDbPassword(role))}@127.0.0.1:${this.pgPort}/postgres`;
   },
   /** The dashboard's HMAC key for CSRF tokens: a local one when none is configured. */
-  dashboardSessionSecret: env.DASHBOARD_SESSION_SECRET ?? "local-dashboard-session-secret-not-for-production",
-  jwtSecret: env.JWT_SECRET ?? LOCAL_JWT_SECRET,
-  // Local test secrets (Stripe's whsec_ shape), used when none is configured: two, as during a
-  // rotation, so both the current and the previous secret are exercised.
-  stripeWebhookSecret: env.STRIPE_WEBHOOK_SECRET ??
-    "whsec_local_current_not_for_production,whsec_local_previous_not_for_production",
+  dashboardSessionSecret: stack.DASHBOARD_SESSION_SECRET,
+  jwtSecret: stack.JWT_SECRET,
+  stripeWebhookSecret: stack.STRIPE_WEBHOOK_SECRET,
   /** Resend's webhook signing secret (Svix's whsec_ + base64); a local one when none is configured. */
-  resendWebhookSecret: env.RESEND_WEBHOOK_SECRET ?? "whsec_bG9jYWwtcmVzZW5kLXdlYmhvb2stc2VjcmV0",
+  resendWebhookSecret: stack.RESEND_WEBHOOK_SECRET,
   get stripeWebhookSecrets(): string[] {
     return this.stripeWebhookSecret.split(/[\s,]+/).filter(Boolean);
   },
   /** The Stripe mode and Connect platform account the webhook takes events from (test mode and no
    * account unless set); the local stack writes them into ops.settings, which must agree. */
-  stripeLivemode: (env.STRIPE_LIVEMODE ?? "").trim().toLowerCase() === "true",
-  stripeAccountId: (env.STRIPE_ACCOUNT_ID ?? "").trim() || null,
+  stripeLivemode: scope.livemode,
+  stripeAccountId: scope.accountId,
   /** Where the local stack keeps the worker secret it generated on its first start. */
   get workerSecretFile() {
     return join(this.stackDir, "worker-secret");
@@ -92,11 +115,11 @@ export const config = {
   /** What the workers accept (WORKER_SECRET, several comma-separated while rotating; the first is
    * the current one, which the vault's worker_secret holds), else the stack's generated secret. */
   get workerSecret(): string | undefined {
-    if (env.WORKER_SECRET) return env.WORKER_SECRET;
+    if (stack.WORKER_SECRET) return stack.WORKER_SECRET;
     return existsSync(this.workerSecretFile) ? readFileSync(this.workerSecretFile, "utf8").trim() : undefined;
   },
   get dbUrl() {
-    return env.SUPABASE_DB_URL ?? `postgresql://postgres:${this.dbPassword}@127.0.0.1:${this.pgPort}/postgres`;
+    return stack.SUPABASE_DB_URL ?? `postgresql://postgres:${this.dbPassword}@127.0.0.1:${this.pgPort}/postgres`;
   },
   get apiUrl() {
     return `http://127.0.0.1:${this.apiPort}`;

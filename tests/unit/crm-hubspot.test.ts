@@ -509,3 +509,54 @@ describe("the HubSpot fake models what bites", () => {
     expect(state.requests.map((r: { fault?: string }) => r.fault)).toEqual(["unauthorized", "500"]);
   });
 });
+
+describe("HubSpot's answers are parsed, not cast", () => {
+  /** An adapter whose every request gets `status` and `body` (a proxy's page, an API change). */
+  function answering(status: number, body: unknown) {
+    const stub = (() =>
+      Promise.resolve(
+        new Response(typeof body === "string" ? body : JSON.stringify(body), {
+          status,
+          headers: { "content-type": "application/json" },
+        }),
+      )) as typeof fetch;
+    return createHubSpotAdapter(
+      hubspotConfig({ HUBSPOT_ACCESS_TOKEN: "pat-s3cr3t", HUBSPOT_API_BASE: "http://hubspot.test" }),
+      {
+        fetch: stub,
+        fetchOnce: stub,
+      },
+    );
+  }
+  const failure = (p: Promise<unknown>) =>
+    p.then(() => expect.fail("expected a ProviderError"), (e) => e as ProviderError);
+
+  test.each([
+    ["a result without an id", { results: [{ properties: {} }] }, "results.0.id: must be a HubSpot object id"],
+    ["a list instead of an object", [{ id: "1" }], "expected object"],
+    ["results that are not a list", { results: "1" }, "results: "],
+  ])("a 2xx upsert answer with %s is a retryable provider error naming the field", async (_, body, detail) => {
+    const err = await failure(answering(200, body).upsertContact(contact(email())));
+    expect(err).toBeInstanceOf(ProviderError);
+    expect(err).toMatchObject({ retryable: true, status: 200 });
+    expect(err.message).toMatch(/^upsert contact .*: HubSpot answered 200 with an unexpected body \(/);
+    expect(err.message).toContain(detail);
+  });
+
+  test("a note listing whose association has no object id is a retryable provider error", async () => {
+    const err = await failure(
+      answering(200, { results: [{ toObjectId: { id: 1 } }] }).addNote({ key: "k-1", dealId: "9", body: "hello" }),
+    );
+    expect(err).toMatchObject({ retryable: true, status: 200 });
+    expect(err.message).toContain("list notes: HubSpot answered 200 with an unexpected body (results.0.toObjectId:");
+  });
+
+  test("an error answer with odd fields still gives a readable, classified reason", async () => {
+    const err = await failure(
+      answering(400, { message: 42, category: "VALIDATION_ERROR", errors: "x", correlationId: "c-1" })
+        .upsertContact(contact(email())),
+    );
+    expect(err).toMatchObject({ retryable: false, status: 400 });
+    expect(err.message).toMatch(/HubSpot 400 VALIDATION_ERROR: no message \(correlationId c-1\)$/);
+  });
+});

@@ -26,7 +26,7 @@ const notify = join(ROOT, "supabase/functions/_shared/notify");
 const script = `
 import { selectEmailAdapter, selectSlackAdapter } from ${JSON.stringify(join(notify, "select.ts"))};
 import { notifyConfig, renderEmail, renderSlack } from ${JSON.stringify(join(notify, "templates.ts"))};
-import { parseResendWebhookSecrets, verifyResendWebhook } from ${JSON.stringify(join(notify, "resend-webhook.ts"))};
+import { resendWebhookSecrets, verifyResendWebhook } from ${JSON.stringify(join(notify, "resend-webhook.ts"))};
 
 const { env, webhook } = JSON.parse(Deno.args[0]);
 const record = () => Promise.resolve();
@@ -45,7 +45,7 @@ const alert = renderSlack("slack_alert_opened", {
   opened_at: "2026-11-22T10:00:00Z",
 }, config);
 const posted = await selectSlackAdapter(env, { record }).post(alert, "notify:slack_alert_opened:incident:1:team");
-const event = verifyResendWebhook(webhook.body, new Headers(webhook.headers), parseResendWebhookSecrets(webhook.secret));
+const event = verifyResendWebhook(webhook.body, new Headers(webhook.headers), resendWebhookSecrets({ RESEND_WEBHOOK_SECRET: webhook.secret }));
 console.log(JSON.stringify({ adapters: [email.name], first, again, limited, posted, event }));
 `;
 

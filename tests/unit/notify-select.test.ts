@@ -64,7 +64,7 @@ describe("adapter selection", () => {
       /SLACK_WEBHOOK_URL is not set/,
     );
     expect(() => emailAdapterName({ NOTIFY_EMAIL_ADAPTER: "sendgrid" })).toThrow(
-      'NOTIFY_EMAIL_ADAPTER must be "resend" or "capture", not "sendgrid"',
+      'NOTIFY_EMAIL_ADAPTER must be "resend" or "capture"',
     );
     expect(() => slackAdapterName({ NOTIFY_SLACK_ADAPTER: "teams" })).toThrow(/NOTIFY_SLACK_ADAPTER/);
   });

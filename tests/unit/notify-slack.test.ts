@@ -132,7 +132,9 @@ describe("Slack adapter", () => {
 
   test("configuration: the URL is required and must be http(s); the timeout defaults to 10 s", () => {
     expect(() => slackConfig({})).toThrow(/SLACK_WEBHOOK_URL is not set/);
-    expect(() => slackConfig({ SLACK_WEBHOOK_URL: "hooks.slack.com/services/x" })).toThrow(/not a URL/);
+    expect(() => slackConfig({ SLACK_WEBHOOK_URL: "hooks.slack.com/services/x" })).toThrow(
+      /SLACK_WEBHOOK_URL must be an http\(s\) URL/,
+    );
     expect(() => slackConfig({ SLACK_WEBHOOK_URL: "ftp://hooks.slack.com/x" })).toThrow(/http\(s\)/);
     expect(slackConfig({ SLACK_WEBHOOK_URL: "https://hooks.slack.com/services/T/B/x" })).toEqual({
       webhookUrl: "https://hooks.slack.com/services/T/B/x",

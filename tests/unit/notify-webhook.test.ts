@@ -4,10 +4,7 @@
 // written independently of the SDK).
 import { describe, expect, test } from "vitest";
 import { HttpError } from "../../supabase/functions/_shared/http/error.ts";
-import {
-  parseResendWebhookSecrets,
-  verifyResendWebhook,
-} from "../../supabase/functions/_shared/notify/resend-webhook.ts";
+import { resendWebhookSecrets, verifyResendWebhook } from "../../supabase/functions/_shared/notify/resend-webhook.ts";
 import { newWebhookSecret, signResendWebhook } from "../fakes/resend.ts";
 
 const secret = newWebhookSecret();
@@ -179,9 +176,12 @@ describe("Resend webhook: refused deliveries", () => {
 describe("Resend webhook secrets", () => {
   test("several secrets may be configured while rotating; none or a malformed one is refused", () => {
     const other = newWebhookSecret();
-    expect(parseResendWebhookSecrets(`${secret}, ${other}`)).toEqual([secret, other]);
-    expect(() => parseResendWebhookSecrets(undefined)).toThrow(/RESEND_WEBHOOK_SECRET is not set/);
-    expect(() => parseResendWebhookSecrets("whsec_")).toThrow(/whsec_ followed by base64/);
-    expect(() => parseResendWebhookSecrets("not-a-secret")).toThrow(/whsec_ followed by base64/);
+    const secrets = (value?: string) => resendWebhookSecrets({ RESEND_WEBHOOK_SECRET: value });
+    expect(secrets(`${secret}, ${other}`)).toEqual([secret, other]);
+    expect(() => secrets(undefined)).toThrow(/RESEND_WEBHOOK_SECRET is not set/);
+    expect(() => secrets(" ")).toThrow(/RESEND_WEBHOOK_SECRET is not set/);
+    expect(() => secrets("whsec_")).toThrow(/RESEND_WEBHOOK_SECRET must be whsec_ followed by base64/);
+    expect(() => secrets("not-a-secret")).toThrow(/whsec_ followed by base64/);
+    expect(() => secrets("not-a-secret")).not.toThrow(/not-a-secret/);
   });
 });

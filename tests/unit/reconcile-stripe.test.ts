@@ -3,6 +3,7 @@
 // a deferral) and JSON the database can store.
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { Deferral } from "../../supabase/functions/_shared/jobs/worker.ts";
+import { ConfigError } from "../../supabase/functions/_shared/config/env.ts";
 import { ProviderError } from "../../supabase/functions/_shared/providers/error.ts";
 import { storableJson } from "../../supabase/functions/reconcile/run.ts";
 import { reconcileSettings } from "../../supabase/functions/reconcile/settings.ts";
@@ -16,7 +17,7 @@ beforeAll(async () => {
 afterAll(() => fake.close());
 
 const settingsFor = (key: string, base = fake.url) =>
-  reconcileSettings({ STRIPE_RECONCILE_KEY: key, STRIPE_API_BASE: base, RECONCILE_PAGE_SIZE: "2" });
+  reconcileSettings({ STRIPE_RECONCILE_KEY: key, STRIPE_API_BASE: base, RECONCILE_PAGE_SIZE: "2" })!;
 const evt = (
   id: string,
   created: number,
@@ -33,29 +34,33 @@ const far = () => performance.now() + 60_000;
 
 describe("settings", () => {
   test("the key's prefix gives the mode, and STRIPE_API_BASE maps to the SDK's host, port and protocol", () => {
-    const live = reconcileSettings({ STRIPE_RECONCILE_KEY: "rk_live_abc123" });
+    const live = reconcileSettings({ STRIPE_RECONCILE_KEY: "rk_live_abc123" })!;
     expect([live.livemode, live.api]).toEqual([true, { host: "api.stripe.com", port: 443, protocol: "https" }]);
-    const local = reconcileSettings({ STRIPE_RECONCILE_KEY: "rk_test_abc", STRIPE_API_BASE: "http://127.0.0.1:12111" });
+    const local = reconcileSettings({
+      STRIPE_RECONCILE_KEY: "rk_test_abc",
+      STRIPE_API_BASE: "http://127.0.0.1:12111",
+    })!;
     expect([local.livemode, local.api]).toEqual([false, { host: "127.0.0.1", port: 12111, protocol: "http" }]);
     expect([local.lookbackDays, local.graceSeconds, local.checkHours, local.budgetMs]).toEqual([3, 300, 72, 50_000]);
+    // no key: nothing to reconcile with, which is no failure (the job is skipped)
+    expect(reconcileSettings({ STRIPE_RECONCILE_KEY: " " })).toBeNull();
   });
 
   test.each([
     [{ STRIPE_RECONCILE_KEY: "pk_test_abc" }, /restricted key/],
     [{ STRIPE_RECONCILE_KEY: "whsec_abc" }, /restricted key/],
-    [{ STRIPE_RECONCILE_KEY: "rk_test_abc", STRIPE_API_BASE: "ftp://x" }, /http\(s\) origin/],
+    [{ STRIPE_RECONCILE_KEY: "rk_test_abc", STRIPE_API_BASE: "ftp://x" }, /STRIPE_API_BASE must be an http\(s\)/],
     [{ STRIPE_RECONCILE_KEY: "rk_test_abc", STRIPE_API_BASE: "https://api.stripe.com/v1" }, /without a path/],
     [{ STRIPE_RECONCILE_KEY: "rk_test_abc", RECONCILE_LOOKBACK_DAYS: "31" }, /RECONCILE_LOOKBACK_DAYS.*1 to 30/],
     [{ STRIPE_RECONCILE_KEY: "rk_test_abc", STRIPE_ACCOUNT_ID: "acct-1" }, /STRIPE_ACCOUNT_ID/],
-  ])("bad settings fail permanently with a clear message that never holds the key: %j", (env, message) => {
+  ])("bad settings stop the function at start with a message that never holds the key: %j", (env, message) => {
     let err: unknown;
     try {
       reconcileSettings(env);
     } catch (e) {
       err = e;
     }
-    expect(err).toBeInstanceOf(ProviderError);
-    expect((err as ProviderError).retryable).toBe(false);
+    expect(err).toBeInstanceOf(ConfigError);
     expect((err as Error).message).toMatch(message);
     expect((err as Error).message).not.toContain("rk_test_abc");
   });

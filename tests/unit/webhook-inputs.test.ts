@@ -2,7 +2,7 @@
 // deployment's Stripe mode and account are read.
 import { describe, expect, test } from "vitest";
 import { sanitizeNulEscapes } from "../../supabase/functions/_shared/stripe/sanitize.ts";
-import { parseScope } from "../../supabase/functions/stripe-webhook/scope.ts";
+import { parseScope } from "../../supabase/functions/_shared/stripe/scope.ts";
 
 /** A parsed JSON value with each NUL character of its strings and keys replaced by U+FFFD. */
 function nulAsFffd(value: unknown): unknown {
@@ -34,7 +34,7 @@ describe("sanitizeNulEscapes replaces the JSON escape \\u0000 and nothing else",
 });
 
 describe("parseScope reads STRIPE_LIVEMODE and STRIPE_ACCOUNT_ID", () => {
-  const env = (vars: Record<string, string>) => ({ get: (name: string) => vars[name] });
+  const env = (vars: Record<string, string>) => vars;
   test("test mode and no account unless set", () => {
     expect(parseScope(env({}))).toEqual({ livemode: false, accountId: null });
     expect(parseScope(env({ STRIPE_LIVEMODE: "false", STRIPE_ACCOUNT_ID: "" }))).toEqual({

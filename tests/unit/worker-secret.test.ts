@@ -2,14 +2,20 @@
 // secrets, several while one is rotated; JWTs, blanks and near misses are refused.
 import { describe, expect, test } from "vitest";
 import { HttpError } from "../../supabase/functions/_shared/http/error.ts";
-import { parseSecretList, requireBearerSecret } from "../../supabase/functions/_shared/http/bearer-secret.ts";
+import { requireBearerSecret } from "../../supabase/functions/_shared/http/bearer-secret.ts";
+import { workerSecrets } from "../../supabase/functions/_shared/jobs/worker.ts";
 
 const request = (authorization?: string) =>
   new Request("http://localhost/crm-sync", { method: "POST", headers: authorization ? { authorization } : {} });
 
 async function status(authorization: string | undefined, secrets: string | undefined): Promise<number> {
   try {
-    await requireBearerSecret(request(authorization), secrets, "refused", "WORKER_SECRET");
+    await requireBearerSecret(
+      request(authorization),
+      workerSecrets({ WORKER_SECRET: secrets }),
+      "refused",
+      "WORKER_SECRET",
+    );
     return 200;
   } catch (err) {
     if (err instanceof HttpError) return err.status;
@@ -19,8 +25,8 @@ async function status(authorization: string | undefined, secrets: string | undef
 
 describe("the worker secret", () => {
   test("a comma-separated setting lists each secret once, ignoring blanks and spaces", () => {
-    expect(parseSecretList(" new-secret , ,old-secret,")).toEqual(["new-secret", "old-secret"]);
-    expect(parseSecretList(undefined)).toEqual([]);
+    expect(workerSecrets({ WORKER_SECRET: " new-secret , ,old-secret," })).toEqual(["new-secret", "old-secret"]);
+    expect(workerSecrets({})).toEqual([]);
   });
 
   test.each([
@@ -39,7 +45,7 @@ describe("the worker secret", () => {
   });
 
   test("an unset WORKER_SECRET refuses everyone with a 500 that names the setting", async () => {
-    await expect(requireBearerSecret(request("Bearer x"), undefined, "refused", "WORKER_SECRET"))
+    await expect(requireBearerSecret(request("Bearer x"), workerSecrets({}), "refused", "WORKER_SECRET"))
       .rejects.toMatchObject({ status: 500, message: expect.stringContaining("WORKER_SECRET is not configured") });
   });
 });

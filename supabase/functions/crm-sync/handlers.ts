@@ -1,40 +1,44 @@
 // The crm-sync job handlers: read the customer or order as it is now, upsert the CRM contact and
 // deal with keyed (idempotent) calls, note disputes once, and store the mapping.
 import type postgres from "postgres";
+import { z } from "zod";
+import type { Env } from "../_shared/config/env.ts";
 import type { CrmAdapter, LifecycleStage } from "../_shared/crm/contract.ts";
 import { selectCrmAdapter } from "../_shared/crm/select.ts";
-import { Deferral, type Job, type JobHandler, PermanentJobError } from "../_shared/jobs/worker.ts";
+import { Deferral, type Job, type JobHandler, parseJobContext, PermanentJobError } from "../_shared/jobs/worker.ts";
 import { takeRateTokens } from "../_shared/providers/rate-budget.ts";
 
-type Person = {
-  customer_id?: string;
-  email: string | null;
-  name?: string | null;
-  billing_status: string;
-  version?: number;
-  has_paid_order?: boolean;
+// what ops.crm_job_context answers, by kind (loose: new keys may come before the code reads them)
+export const personContext = z.object({
+  customer_id: z.string().nullish(),
+  email: z.string().nullable(),
+  name: z.string().nullish(),
+  billing_status: z.string(),
+  version: z.number().int().optional(),
+  has_paid_order: z.boolean().optional(),
   /** set when an earlier job already synced this contact (through which adapter, at which stage) */
-  crm_contact_id?: string | null;
-  crm_adapter?: string | null;
-  crm_lifecycle_stage?: string | null;
-};
-type OrderContext = {
-  order_id: string;
-  status: string;
+  crm_contact_id: z.string().nullish(),
+  crm_adapter: z.string().nullish(),
+  crm_lifecycle_stage: z.string().nullish(),
+}).loose();
+export const orderContext = z.object({
+  order_id: z.string(),
+  status: z.string(),
   /** the list price */
-  amount_total: number | null;
-  currency: string | null;
+  amount_total: z.number().nullable(),
+  currency: z.string().nullable(),
   /** what the paying payment charged (tax and discounts included): the deal's amount */
-  amount_charged: number | null;
-  currency_charged: string | null;
-  amount_refunded: number;
-  needs_review: boolean;
-  version: number;
-  listing_title: string | null;
+  amount_charged: z.number().nullable(),
+  currency_charged: z.string().nullable(),
+  amount_refunded: z.number(),
+  needs_review: z.boolean(),
+  version: z.number().int(),
+  listing_title: z.string().nullable(),
   /** the newest dispute of the order's payment, when there is one */
-  dispute_id: string | null;
-  buyer: Person | null;
-};
+  dispute_id: z.string().nullable(),
+  buyer: personContext.nullable(),
+}).loose();
+type Person = z.output<typeof personContext>;
 
 /** Billing status -> CRM lifecycle: lead -> customer -> churned ("other"). A marketplace buyer
  * who has paid for an order is a customer even without a subscription. */
@@ -59,7 +63,7 @@ function knownContactId(buyer: Person | null, adapter: CrmAdapter): string | und
 }
 
 /** The handlers of crm-sync's job kinds, over the adapter the env selects (HubSpot or capture). */
-export function crmHandlers(sql: postgres.Sql, env: Record<string, string | undefined>): Record<string, JobHandler> {
+export function crmHandlers(sql: postgres.Sql, env: Env): Record<string, JobHandler> {
   const adapter = selectCrmAdapter(env, {
     recorder: async (r) => {
       await sql`select ops.record_crm_capture(${r.kind}, ${r.key}, ${sql.json({ id: r.externalId, ...r.payload })})`;
@@ -68,9 +72,15 @@ export function crmHandlers(sql: postgres.Sql, env: Record<string, string | unde
 
   /** The entity as it is now (null once it is gone, or held from the CRM), after reserving the job's
    * calls from the shared budget. */
-  async function begin<T>(job: Job, worker: string, calls: (ctx: T) => number): Promise<T | null> {
-    const [{ ctx }] = await sql`select ops.crm_job_context(${job.id}, ${worker}) as ctx`;
-    if (!ctx) return null;
+  async function begin<S extends z.ZodType>(
+    job: Job,
+    worker: string,
+    schema: S,
+    calls: (ctx: z.output<S>) => number,
+  ): Promise<z.output<S> | null> {
+    const [{ ctx: raw }] = await sql`select ops.crm_job_context(${job.id}, ${worker}) as ctx`;
+    if (raw === null || raw === undefined) return null;
+    const ctx = parseJobContext("ops.crm_job_context", schema, raw);
     if (adapter.rateBudget) {
       const wait = await takeRateTokens(sql, adapter.rateBudget, calls(ctx));
       if (wait > 0) throw new Deferral(wait, `CRM rate budget used up; resuming in ${wait} ms`);
@@ -119,7 +129,7 @@ export function crmHandlers(sql: postgres.Sql, env: Record<string, string | unde
 
   return {
     "crm.contact": async (job, { worker }) => {
-      const person = await begin<Person>(job, worker, () => 1);
+      const person = await begin(job, worker, personContext, () => 1);
       // a customer row merged into its user's (ops.link_stripe_customer) or deleted, or one held from
       // the CRM (no user, needed review): nothing to sync, and nothing an operator must do
       if (!person) return { skipped: "the customer no longer exists or is held from the CRM" };
@@ -131,9 +141,10 @@ export function crmHandlers(sql: postgres.Sql, env: Record<string, string | unde
 
     "crm.deal": async (job, { worker }) => {
       // calls: the buyer's contact unless already synced, the deal and its association, a dispute's note (list, read, create)
-      const order = await begin<OrderContext>(
+      const order = await begin(
         job,
         worker,
+        orderContext,
         (o) => (o.buyer?.email && !knownContactId(o.buyer, adapter) ? 1 : 0) + 2 + (o.status === "disputed" ? 3 : 0),
       );
       if (!order) throw new PermanentJobError("crm.deal: the order no longer exists");
@@ -145,11 +156,11 @@ export function crmHandlers(sql: postgres.Sql, env: Record<string, string | unde
       const { dealId } = await adapter.upsertDeal({
         orderKey: order.order_id,
         name: `${order.listing_title ?? "Order"} (${order.order_id.slice(0, 8)})`,
-        amount: Number(order.amount_charged ?? order.amount_total ?? 0),
+        amount: order.amount_charged ?? order.amount_total ?? 0,
         currency: order.currency_charged ?? order.currency ?? "usd",
         stage,
         contactId,
-        refundedAmount: Number(order.amount_refunded ?? 0),
+        refundedAmount: order.amount_refunded,
         needsReview: order.needs_review || order.status === "refunded" || order.status === "partially_refunded",
       });
       if (order.status === "disputed") {

@@ -2,6 +2,8 @@
 // scoped to the function's path and bounded by the token's expiry; a CSRF synchronizer token derived
 // from the session (HMAC with DASHBOARD_SESSION_SECRET); and the Origin / Sec-Fetch-Site check that
 // every POST must pass as well.
+import { z } from "zod";
+import { ConfigError, type Env, parseEnv, setting } from "../_shared/config/env.ts";
 import { HttpError } from "../_shared/http/error.ts";
 import { sameSecret } from "../_shared/http/bearer-secret.ts";
 
@@ -14,19 +16,25 @@ export type SiteConfig = {
   secret: string;
 };
 
-export function siteConfig(env: (name: string) => string | undefined): SiteConfig {
-  const secret = env("DASHBOARD_SESSION_SECRET") ?? "";
-  if (secret.length < 32) {
-    throw new Error("DASHBOARD_SESSION_SECRET must be set to a random string of at least 32 characters");
+const siteEnv = z.object({
+  DASHBOARD_SESSION_SECRET: setting.required(/^.{32,}$/s, "must be a random string of at least 32 characters"),
+  DASHBOARD_PUBLIC_URL: setting.url(),
+  SUPABASE_URL: setting.url(),
+});
+
+export function siteConfig(env: Env): SiteConfig {
+  const e = parseEnv(siteEnv, env);
+  const secret = e.DASHBOARD_SESSION_SECRET;
+  if (!e.DASHBOARD_PUBLIC_URL && !e.SUPABASE_URL) {
+    throw new ConfigError("DASHBOARD_PUBLIC_URL (or SUPABASE_URL) must be set");
   }
-  const explicit = env("DASHBOARD_PUBLIC_URL");
-  const base = env("SUPABASE_URL");
-  if (!explicit && !base) throw new Error("DASHBOARD_PUBLIC_URL (or SUPABASE_URL) must be set");
-  const publicUrl = new URL(explicit ?? `${base!.replace(/\/$/, "")}/functions/v1/dashboard`);
+  const publicUrl = new URL(e.DASHBOARD_PUBLIC_URL ?? `${e.SUPABASE_URL}/functions/v1/dashboard`);
   publicUrl.pathname = publicUrl.pathname.replace(/\/$/, "");
   // the session cookie is Secure over https; plain http only on this machine (the local stack)
   if (publicUrl.protocol !== "https:" && !["127.0.0.1", "localhost", "[::1]"].includes(publicUrl.hostname)) {
-    throw new Error(`the dashboard must be served over https (DASHBOARD_PUBLIC_URL is ${publicUrl.origin})`);
+    throw new ConfigError(
+      `DASHBOARD_PUBLIC_URL must be https (it is ${publicUrl.origin}): the dashboard is served over https`,
+    );
   }
   return { publicUrl, secret };
 }

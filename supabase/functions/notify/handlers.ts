@@ -2,33 +2,38 @@
 // bounced or complained, render the template, take the provider's rate budget, send once (the job's
 // dedupe key is the provider's idempotency key), and record the send.
 import type postgres from "postgres";
-import { Deferral, type Job, type JobHandler, PermanentJobError } from "../_shared/jobs/worker.ts";
+import { z } from "zod";
+import type { Env } from "../_shared/config/env.ts";
+import { Deferral, type Job, type JobHandler, parseJobContext, PermanentJobError } from "../_shared/jobs/worker.ts";
 import type { EmailAdapter, SlackAdapter } from "../_shared/notify/contract.ts";
 import { selectEmailAdapter, selectSlackAdapter } from "../_shared/notify/select.ts";
 import { type NotifyConfig, notifyConfig, renderEmail, renderSlack } from "../_shared/notify/templates.ts";
 import { maskEmail } from "../_shared/providers/email.ts";
 import { takeRateTokens } from "../_shared/providers/rate-budget.ts";
 
-type Context = {
-  template: string;
-  channel: "email" | "slack";
-  entity: string;
-  recipient: string;
+/** What ops.notify_job_context answers (loose: new keys may come before the code reads them). */
+export const notifyContext = z.object({
+  template: z.string().min(1),
+  channel: z.enum(["email", "slack"]),
+  entity: z.string().nullish(),
+  recipient: z.string().nullish(),
   /** the recipient's address (user:<id>); null for the founder and the team */
-  to: string | null;
+  to: z.string().nullable(),
   /** why the address takes no more email (bounced | complained), when it does not */
-  suppressed: string | null;
-  data: Record<string, unknown>;
+  suppressed: z.string().nullable(),
+  /** the template's payload, checked by the template's own schema */
+  data: z.record(z.string(), z.unknown()),
   /** the job's dedupe key: the provider's idempotency key */
-  key: string;
-};
+  key: z.string().min(1),
+}).loose();
+type Context = z.output<typeof notifyContext>;
 
 type Adapters = { email: EmailAdapter; slack: SlackAdapter; config: NotifyConfig };
 
 async function context(sql: postgres.Sql, job: Job, worker: string): Promise<Context> {
-  const [{ ctx }] = await sql<{ ctx: Context | null }[]>`select ops.notify_job_context(${job.id}, ${worker}) as ctx`;
-  if (!ctx) throw new PermanentJobError(`job ${job.id} is not held by ${worker}`);
-  return ctx;
+  const [{ ctx }] = await sql<{ ctx: unknown }[]>`select ops.notify_job_context(${job.id}, ${worker}) as ctx`;
+  if (ctx === null || ctx === undefined) throw new PermanentJobError(`job ${job.id} is not held by ${worker}`);
+  return parseJobContext("ops.notify_job_context", notifyContext, ctx);
 }
 
 async function record(
@@ -79,7 +84,7 @@ export function notifyHandlers(adapters: Adapters): Record<string, JobHandler> {
   };
 }
 
-export function createNotifyHandlers(sql: postgres.Sql, env: Record<string, string | undefined>) {
+export function createNotifyHandlers(sql: postgres.Sql, env: Env) {
   const recordCapture = async (channel: "email" | "slack", key: string, body: Record<string, unknown>) => {
     await sql`select ops.record_notification_capture(${channel}, ${key}, ${sql.json(body as postgres.JSONValue)})`;
   };

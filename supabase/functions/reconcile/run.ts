@@ -4,21 +4,25 @@
 // subscriptions, recorded as findings. Out of time, it defers itself and the next invocation resumes.
 import type postgres from "postgres";
 import type Stripe from "stripe";
-import { Deferral, type Job, type JobHandler } from "../_shared/jobs/worker.ts";
+import { z } from "zod";
+import type { Env } from "../_shared/config/env.ts";
+import { Deferral, type Job, type JobHandler, parseJobContext } from "../_shared/jobs/worker.ts";
 import { log } from "../_shared/log.ts";
 import { sanitizeNulEscapes } from "../_shared/stripe/sanitize.ts";
 import { type ReconcileSettings, reconcileSettings } from "./settings.ts";
 import { callStripe, compactPaymentIntent, compactSession, compactSubscription, stripeClient } from "./stripe.ts";
 
-type Begin = {
-  scope: string;
-  pass_from: number;
-  pass_until: number;
-  cursor: string | null;
-  checks_from: number;
+/** What ops.reconcile_begin hands the run: the pass's window (epoch seconds) and where it stands. */
+const beginContext = z.object({
+  scope: z.string(),
+  pass_from: z.int(),
+  pass_until: z.int(),
+  cursor: z.string().nullable(),
+  checks_from: z.int(),
   /** the cross-checks of this job ran out of time once already */
-  checks_deferred: boolean;
-};
+  checks_deferred: z.boolean(),
+}).loose();
+type Begin = z.output<typeof beginContext>;
 
 /** The cross-checks list everything in one invocation: out of time there, the job defers once. */
 class ChecksOutOfTime extends Deferral {}
@@ -158,25 +162,24 @@ async function retrieve<T, C>(ctx: Ctx, op: string, call: () => Promise<T>, comp
 }
 
 /** The handler of the `reconcile` job kind. */
-export function reconcileHandlers(
-  sql: postgres.Sql,
-  env: Record<string, string | undefined>,
-): Record<string, JobHandler> {
+export function reconcileHandlers(sql: postgres.Sql, env: Env): Record<string, JobHandler> {
+  // read at start: a malformed setting stops the function, naming the variable
+  const s = reconcileSettings(env);
   return {
     reconcile: async (job, { worker }) => {
       const started = performance.now();
       // not configured (a local stack, a project that has not created the key): nothing to reconcile with,
-      // which is no failure; a malformed setting is, and fails this job (dead, with the reason)
-      if (!env.STRIPE_RECONCILE_KEY?.trim()) {
+      // which is no failure
+      if (!s) {
         log("warn", "reconcile", "skipped: STRIPE_RECONCILE_KEY is not set", { job_id: job.id });
         return { skipped: "STRIPE_RECONCILE_KEY is not set: create the restricted key (README, Reconciliation)" };
       }
-      const s = reconcileSettings(env);
       const ctx: Ctx = { sql, job, worker, s, stripe: stripeClient(s), deadline: started + s.budgetMs };
-      const [{ begin }] = await sql<{ begin: Begin }[]>`
+      const [{ begin: raw }] = await sql<{ begin: unknown }[]>`
         select ops.reconcile_begin(${job.id}, ${worker}, ${s.livemode}, ${s.accountId},
           make_interval(days => ${s.lookbackDays}), make_interval(secs => ${s.graceSeconds}),
           make_interval(hours => ${s.checkHours})) as begin`;
+      const begin = parseJobContext("ops.reconcile_begin", beginContext, raw);
       await eventPass(ctx, begin);
       let summary: Record<string, unknown>;
       try {

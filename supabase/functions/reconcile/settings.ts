@@ -1,8 +1,10 @@
-// The reconcile function's configuration, read at the start of each run (hourly, so a rotated key is
-// picked up without a restart): the read-only Stripe key (its prefix says the mode), where Stripe's API
-// is (STRIPE_API_BASE, a fake in tests), the windows and the time budget. Bad values fail the job
-// permanently with a message that never holds the key.
-import { permanent } from "../_shared/providers/error.ts";
+// The reconcile function's configuration, read when it starts: the read-only Stripe key (its prefix
+// says the mode), where Stripe's API is (STRIPE_API_BASE, a fake in tests), the windows and the time
+// budget. No key means nothing to reconcile with (null); a bad value stops the function at start with
+// a message that never holds the key.
+import { z } from "zod";
+import { ConfigError, type Env, parseEnv, setting } from "../_shared/config/env.ts";
+import { stripeAccountId } from "../_shared/stripe/scope.ts";
 
 export type ReconcileSettings = {
   key: string;
@@ -25,47 +27,40 @@ export type ReconcileSettings = {
   timeoutMs: number;
 };
 
-function int(env: Record<string, string | undefined>, key: string, fallback: number, min: number, max: number) {
-  const raw = env[key]?.trim();
-  const v = raw ? Number(raw) : fallback;
-  if (!Number.isInteger(v) || v < min || v > max) throw permanent(`${key} must be an integer from ${min} to ${max}`);
-  return v;
-}
+const reconcileEnv = z.object({
+  STRIPE_RECONCILE_KEY: setting.matching(
+    /^(?:rk|sk)_(?:live|test)_[A-Za-z0-9_]+$/,
+    "must be a Stripe restricted key (rk_live_... or rk_test_...)",
+  ),
+  STRIPE_ACCOUNT_ID: stripeAccountId,
+  STRIPE_API_BASE: setting.url("https://api.stripe.com"),
+  RECONCILE_LOOKBACK_DAYS: setting.int(3, 1, 30),
+  RECONCILE_GRACE_SECONDS: setting.int(300, 0, 86_400),
+  RECONCILE_CHECK_HOURS: setting.int(72, 1, 720),
+  RECONCILE_BUDGET_MS: setting.int(50_000, 1, 120_000),
+  RECONCILE_PAGE_SIZE: setting.int(100, 1, 100),
+  STRIPE_TIMEOUT_MS: setting.int(20_000, 1_000, 80_000),
+});
 
-export function reconcileSettings(env: Record<string, string | undefined>): ReconcileSettings {
-  const key = env.STRIPE_RECONCILE_KEY?.trim() ?? "";
-  if (!key) {
-    throw permanent(
-      "STRIPE_RECONCILE_KEY is not set: create a restricted key with read access to events, Checkout sessions, " +
-        "payment intents and subscriptions, and set it with `supabase secrets set`",
-    );
-  }
-  const mode = /^(?:rk|sk)_(live|test)_[A-Za-z0-9_]+$/.exec(key)?.[1];
-  if (!mode) throw permanent("STRIPE_RECONCILE_KEY must be a Stripe restricted key (rk_live_... or rk_test_...)");
-  const accountId = env.STRIPE_ACCOUNT_ID?.trim() || null;
-  if (accountId !== null && !/^acct_[A-Za-z0-9]+$/.test(accountId)) {
-    throw permanent("STRIPE_ACCOUNT_ID must be a Stripe account id (acct_...)");
-  }
-  let base: URL;
-  try {
-    base = new URL(env.STRIPE_API_BASE?.trim() || "https://api.stripe.com");
-  } catch {
-    throw permanent("STRIPE_API_BASE must be a URL such as https://api.stripe.com");
-  }
-  if (!["http:", "https:"].includes(base.protocol) || (base.pathname !== "/" && base.pathname !== "")) {
-    throw permanent("STRIPE_API_BASE must be an http(s) origin without a path, such as https://api.stripe.com");
+/** The settings, or null when STRIPE_RECONCILE_KEY is not set (a local stack, a project without the key). */
+export function reconcileSettings(env: Env): ReconcileSettings | null {
+  const e = parseEnv(reconcileEnv, env);
+  if (!e.STRIPE_RECONCILE_KEY) return null;
+  const base = new URL(e.STRIPE_API_BASE);
+  if (base.pathname !== "/" && base.pathname !== "") {
+    throw new ConfigError("STRIPE_API_BASE must be an http(s) origin without a path, such as https://api.stripe.com");
   }
   const protocol = base.protocol === "http:" ? "http" : "https";
   return {
-    key,
-    livemode: mode === "live",
-    accountId,
+    key: e.STRIPE_RECONCILE_KEY,
+    livemode: e.STRIPE_RECONCILE_KEY.includes("_live_"),
+    accountId: e.STRIPE_ACCOUNT_ID ?? null,
     api: { host: base.hostname, port: Number(base.port || (protocol === "http" ? 80 : 443)), protocol },
-    lookbackDays: int(env, "RECONCILE_LOOKBACK_DAYS", 3, 1, 30),
-    graceSeconds: int(env, "RECONCILE_GRACE_SECONDS", 300, 0, 86_400),
-    checkHours: int(env, "RECONCILE_CHECK_HOURS", 72, 1, 720),
-    budgetMs: int(env, "RECONCILE_BUDGET_MS", 50_000, 1, 120_000),
-    pageSize: int(env, "RECONCILE_PAGE_SIZE", 100, 1, 100),
-    timeoutMs: int(env, "STRIPE_TIMEOUT_MS", 20_000, 1_000, 80_000),
+    lookbackDays: e.RECONCILE_LOOKBACK_DAYS,
+    graceSeconds: e.RECONCILE_GRACE_SECONDS,
+    checkHours: e.RECONCILE_CHECK_HOURS,
+    budgetMs: e.RECONCILE_BUDGET_MS,
+    pageSize: e.RECONCILE_PAGE_SIZE,
+    timeoutMs: e.STRIPE_TIMEOUT_MS,
   };
 }

@@ -1,12 +1,14 @@
 // resend-webhook: Resend's delivery events (Svix-signed). A hard bounce or a complaint suppresses the
 // address (ops.email_suppressions), so later emails to it are skipped and visible; every event is
 // recorded once by its delivery id and answered 2xx.
+import { denoEnv } from "../_shared/config/env.ts";
 import { connect } from "../_shared/db.ts";
 import { answerCounter } from "../_shared/http/outcomes.ts";
 import { serve } from "../_shared/http/serve.ts";
-import { parseResendWebhookSecrets, verifyResendWebhook } from "../_shared/notify/resend-webhook.ts";
+import { resendWebhookSecrets, verifyResendWebhook } from "../_shared/notify/resend-webhook.ts";
 
-const secrets = parseResendWebhookSecrets(Deno.env.get("RESEND_WEBHOOK_SECRET"));
+// read once, here: a bad secret stops the function at start, naming the variable
+const secrets = resendWebhookSecrets(denoEnv());
 // the narrowest role that works: it may only call ops.record_email_event
 const sql = connect("PROVIDER_WEBHOOK_DB_URL", 4);
 

@@ -1,14 +1,17 @@
 // stripe-webhook: verifies a Stripe delivery, records the event once and applies it, answers 2xx.
+import { denoEnv } from "../_shared/config/env.ts";
 import { connect } from "../_shared/db.ts";
 import { serve } from "../_shared/http/serve.ts";
 import { ingestStripeEvent } from "./ingest.ts";
 import { answerCounter } from "../_shared/http/outcomes.ts";
 import { sanitizeNulEscapes } from "../_shared/stripe/sanitize.ts";
-import { parseScope } from "./scope.ts";
-import { parseSecrets, verifyStripeEvent } from "./signature.ts";
+import { parseScope } from "../_shared/stripe/scope.ts";
+import { verifyStripeEvent, webhookSecrets } from "./signature.ts";
 
-const secrets = parseSecrets(Deno.env.get("STRIPE_WEBHOOK_SECRET"));
-const scope = parseScope(Deno.env);
+// settings are read once, here: a bad one stops the function at start, naming the variable
+const env = denoEnv();
+const secrets = webhookSecrets(env);
+const scope = parseScope(env);
 // the narrowest role that works: it may only call ops.ingest_stripe_event
 const sql = connect("STRIPE_WEBHOOK_DB_URL");
 

@@ -1,7 +1,7 @@
 // Hands one verified Stripe event to the database, which records it once and applies it.
 import type postgres from "postgres";
 import { HttpError } from "../_shared/http/error.ts";
-import type { Scope } from "./scope.ts";
+import type { Scope } from "../_shared/stripe/scope.ts";
 
 export type IngestResult = { event_id: string; status: string; duplicate: boolean; reason?: string };
 

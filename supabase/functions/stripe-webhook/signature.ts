@@ -2,6 +2,7 @@
 // secret (rotation), and also refuses timestamps from the future, which stripe-node accepts.
 import Stripe from "stripe";
 import { z } from "zod";
+import { type Env, parseEnv, setting } from "../_shared/config/env.ts";
 import { HttpError } from "../_shared/http/error.ts";
 
 export const TOLERANCE_SECONDS = 300;
@@ -10,10 +11,10 @@ const SIGNATURE = { reason: "signature" };
 const crypto = Stripe.createSubtleCryptoProvider();
 
 /** STRIPE_WEBHOOK_SECRET may hold several secrets separated by commas or spaces (rotation). */
-export function parseSecrets(value: string | undefined): string[] {
-  const secrets = (value ?? "").split(/[\s,]+/).filter(Boolean);
-  if (secrets.length === 0) throw new Error("STRIPE_WEBHOOK_SECRET is not set");
-  return secrets;
+const secretsEnv = z.object({ STRIPE_WEBHOOK_SECRET: setting.list({ required: true }) });
+
+export function webhookSecrets(env: Env): string[] {
+  return parseEnv(secretsEnv, env).STRIPE_WEBHOOK_SECRET;
 }
 
 export const stripeEventSchema = z.object({

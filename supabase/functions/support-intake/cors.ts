@@ -1,12 +1,16 @@
 // CORS for browser apps: only the configured origins (SUPPORT_ALLOWED_ORIGINS, comma-separated) get
 // the Access-Control headers; a request from another origin is refused before anything runs.
 // Requests without an Origin (servers, mobile apps, tests) are not browsers' and pass.
+import { z } from "zod";
+import { type Env, parseEnv, setting } from "../_shared/config/env.ts";
 import { json } from "../_shared/http/error.ts";
 
 const ALLOWED_HEADERS = "authorization, apikey, content-type, x-client-info, x-app-version, x-device, idempotency-key";
 
-export function parseOrigins(value: string | undefined): Set<string> {
-  return new Set((value ?? "").split(",").map((o) => o.trim().replace(/\/$/, "")).filter(Boolean));
+const originsEnv = z.object({ SUPPORT_ALLOWED_ORIGINS: setting.list() });
+
+export function allowedOrigins(env: Env): Set<string> {
+  return new Set(parseEnv(originsEnv, env).SUPPORT_ALLOWED_ORIGINS.map((o) => o.replace(/\/$/, "")));
 }
 
 export function withCors(origins: Set<string>, inner: (req: Request) => Promise<Response>) {

@@ -4,6 +4,7 @@
 import type postgres from "postgres";
 import { z } from "zod";
 import { asUser } from "../_shared/auth/as-user.ts";
+import { type Env, parseEnv, setting } from "../_shared/config/env.ts";
 import { parseJsonBody } from "../_shared/http/body.ts";
 import { HttpError } from "../_shared/http/error.ts";
 import type { Reply } from "../_shared/http/serve.ts";
@@ -23,16 +24,14 @@ export const requestSchema = z.object({
 
 export type Limits = { perUserPerMinute: number; perIpPerMinute: number };
 
-export function limitsFrom(env: (n: string) => string | undefined): Limits {
-  const n = (name: string, fallback: number) => {
-    const v = Number(env(name) ?? fallback);
-    if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer`);
-    return v;
-  };
-  return {
-    perUserPerMinute: n("SUPPORT_RATE_PER_USER_PER_MIN", 5),
-    perIpPerMinute: n("SUPPORT_RATE_PER_IP_PER_MIN", 30),
-  };
+const limitsEnv = z.object({
+  SUPPORT_RATE_PER_USER_PER_MIN: setting.int(5, 1, 100_000),
+  SUPPORT_RATE_PER_IP_PER_MIN: setting.int(30, 1, 100_000),
+});
+
+export function limitsFrom(env: Env): Limits {
+  const e = parseEnv(limitsEnv, env);
+  return { perUserPerMinute: e.SUPPORT_RATE_PER_USER_PER_MIN, perIpPerMinute: e.SUPPORT_RATE_PER_IP_PER_MIN };
 }
 
 export function parseRequest(body: string) {

@@ -27,12 +27,25 @@
 // the 100 a private app may send per 10 s), which workers reserve before each job (ops.take_rate_tokens).
 //
 // Custom properties to create in the portal first: see HUBSPOT_PROPERTIES.
+import { z } from "zod";
+import { type Env, parseEnv, setting } from "../config/env.ts";
 import { maskEmail, normalizeEmail } from "../providers/email.ts";
 import { classifyResponse, classifyThrown, permanent, ProviderError } from "../providers/error.ts";
 import type { RateBudget } from "../providers/rate-budget.ts";
 import { redact } from "../providers/redact.ts";
 import { formatMinorUnits } from "../providers/money.ts";
 import { escapeHtml } from "../html.ts";
+import { describeIssues } from "../issues.ts";
+import {
+  anyAnswer,
+  associationsAnswer,
+  batchAnswer,
+  createdAnswer,
+  hubspotReason,
+  notesAnswer,
+  parseJson,
+  rateLimitWaitMs,
+} from "./hubspot-answers.ts";
 import {
   checkDeal,
   checkNote,
@@ -72,83 +85,37 @@ const NOTE_TO_CONTACT = 202;
 const NOTE_TO_DEAL = 214;
 const MAX_NOTE_CHARS = 60_000; // hs_note_body holds 65,536 characters
 const MAX_ASSOCIATION_PAGES = 4;
-const DAILY_LIMIT_WAIT_MS = 60 * 60 * 1000;
 
-/** Reads the adapter's settings from a plain env object (Deno.env.toObject() in functions, a literal in tests). */
-export function hubspotConfig(env: Record<string, string | undefined>): HubSpotConfig {
-  const accessToken = env.HUBSPOT_ACCESS_TOKEN?.trim();
-  if (!accessToken) throw new Error("HUBSPOT_ACCESS_TOKEN is not set");
-  const apiBase = (env.HUBSPOT_API_BASE?.trim() || "https://api.hubapi.com").replace(/\/+$/, "");
-  if (!/^https?:\/\/[^/]/.test(apiBase)) throw new Error("HUBSPOT_API_BASE is not an http(s) URL");
-  const timeoutMs = Number(env.HUBSPOT_TIMEOUT_MS?.trim() || 10_000);
-  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new Error("HUBSPOT_TIMEOUT_MS is not a positive number");
+const hubspotEnv = z.object({
+  HUBSPOT_ACCESS_TOKEN: setting.required(),
+  HUBSPOT_API_BASE: setting.url("https://api.hubapi.com"),
+  HUBSPOT_TIMEOUT_MS: setting.int(10_000, 1, 300_000),
+  HUBSPOT_DEAL_PIPELINE: setting.text("default"),
+  HUBSPOT_DEAL_STAGE_PAID: setting.text("closedwon"),
+  HUBSPOT_DEAL_STAGE_REFUNDED: setting.text("closedlost"),
+  HUBSPOT_RATE_LIMIT_PER_10S: setting.int(90, 1, 10_000),
+});
+
+/** Reads the adapter's settings from a plain env object (the function's env, a literal in tests). */
+export function hubspotConfig(env: Env): HubSpotConfig {
+  const e = parseEnv(hubspotEnv, env);
   const dealStages: Record<string, string> = {
-    paid: env.HUBSPOT_DEAL_STAGE_PAID?.trim() || "closedwon",
-    refunded: env.HUBSPOT_DEAL_STAGE_REFUNDED?.trim() || "closedlost",
+    paid: e.HUBSPOT_DEAL_STAGE_PAID,
+    refunded: e.HUBSPOT_DEAL_STAGE_REFUNDED,
   };
-  const ratePer10s = Number(env.HUBSPOT_RATE_LIMIT_PER_10S?.trim() || 90);
-  if (!Number.isInteger(ratePer10s) || ratePer10s <= 0) {
-    throw new Error("HUBSPOT_RATE_LIMIT_PER_10S is not a positive integer");
-  }
   // any HUBSPOT_DEAL_STAGE_<NAME> adds a stage, e.g. HUBSPOT_DEAL_STAGE_DISPUTED for stage "disputed"
   for (const [key, value] of Object.entries(env)) {
-    const name = /^HUBSPOT_DEAL_STAGE_([A-Z0-9_]+)$/.exec(key)?.[1];
-    if (name && value?.trim()) dealStages[name.toLowerCase()] = value.trim();
+    const name = /^HUBSPOT_DEAL_STAGE_([A-Z0-9_]+)$/.exec(key)?.[1]?.toLowerCase();
+    if (name && name !== "paid" && name !== "refunded" && value?.trim()) dealStages[name] = value.trim();
   }
   return {
-    accessToken,
-    apiBase,
-    timeoutMs,
-    pipeline: env.HUBSPOT_DEAL_PIPELINE?.trim() || "default",
+    accessToken: e.HUBSPOT_ACCESS_TOKEN,
+    apiBase: e.HUBSPOT_API_BASE,
+    timeoutMs: e.HUBSPOT_TIMEOUT_MS,
+    pipeline: e.HUBSPOT_DEAL_PIPELINE,
     dealStages,
-    ratePer10s,
+    ratePer10s: e.HUBSPOT_RATE_LIMIT_PER_10S,
   };
-}
-
-type Json = Record<string, unknown>;
-
-const str = (v: unknown): string | undefined => (typeof v === "string" && v !== "" ? v : undefined);
-
-function parseJson(text: string): Json | undefined {
-  try {
-    const v = JSON.parse(text);
-    return v && typeof v === "object" && !Array.isArray(v) ? v as Json : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** "Property values were not valid: [{...}]" embeds a JSON list: name each failing property. */
-function validationDetails(message: string): string | undefined {
-  const start = message.indexOf("[");
-  if (!message.startsWith("Property values were not valid") || start < 0) return undefined;
-  try {
-    const list = JSON.parse(message.slice(start)) as Array<{ name?: string; error?: string; message?: string }>;
-    return `invalid properties: ${list.map((p) => `${p.name} ${p.error ?? ""}: ${p.message ?? ""}`.trim()).join("; ")}`;
-  } catch {
-    return undefined;
-  }
-}
-
-/** HubSpot's error JSON ({ status, message, category, correlationId, errors }) as one readable line. */
-export function hubspotReason(status: number, text: string): string {
-  const body = parseJson(text);
-  if (!body) return `HubSpot answered ${status} with ${text.trim() ? "a body that is not JSON" : "an empty body"}`;
-  const category = str(body.category) ?? str(body.errorType);
-  const message = str(body.message) ?? "";
-  const errors = Array.isArray(body.errors) ? body.errors.map((e) => str((e as Json)?.message)).filter(Boolean) : [];
-  const details = validationDetails(message) ?? (message || errors.join("; ") || "no message");
-  const correlation = str(body.correlationId);
-  return `HubSpot ${status}${category ? ` ${category}` : ""}: ${details}${
-    correlation ? ` (correlationId ${correlation})` : ""
-  }`;
-}
-
-/** How long a 429 without Retry-After should wait: the daily limit an hour, the rolling window its length. */
-function rateLimitWaitMs(headers: Headers, text: string): number {
-  if (str(parseJson(text)?.policyName) === "DAILY") return DAILY_LIMIT_WAIT_MS;
-  const interval = Number(headers.get("x-hubspot-ratelimit-interval-milliseconds"));
-  return Number.isFinite(interval) && interval > 0 ? interval : 10_000;
 }
 
 export function createHubSpotAdapter(
@@ -166,14 +133,16 @@ export function createHubSpotAdapter(
   const now = deps.now ?? Date.now;
   const secrets = [config.accessToken];
 
-  /** One HTTP request with its own timeout; any failure leaves as a classified ProviderError. */
-  async function call(
+  /** One HTTP request with its own timeout, its answer parsed by `answer`; any failure leaves as a classified
+   * ProviderError. An answer of another shape (a proxy's page, an API change) is retried: attempts are capped. */
+  async function call<S extends z.ZodType>(
     operation: string,
     method: string,
     path: string,
+    answer: S,
     body?: unknown,
     transport: typeof fetch = doFetch,
-  ): Promise<Json> {
+  ): Promise<z.output<S>> {
     let res: Response;
     let text: string;
     try {
@@ -205,27 +174,32 @@ export function createHubSpotAdapter(
         now(),
       );
     }
-    if (!text.trim()) return {};
-    const parsed = parseJson(text);
-    if (!parsed) {
+    const json = text.trim() ? parseJson(text) : {};
+    if (json === undefined) {
       throw new ProviderError(`${operation}: HubSpot answered ${res.status} with a body that is not JSON`, {
         retryable: true,
         status: res.status,
       });
     }
-    return parsed;
+    const parsed = answer.safeParse(json);
+    if (!parsed.success) {
+      throw new ProviderError(
+        `${operation}: HubSpot answered ${res.status} with an unexpected body (${describeIssues(parsed.error.issues)})`,
+        { retryable: true, status: res.status },
+      );
+    }
+    return parsed.data;
   }
 
   /** The id of the one record of a batch answer; per-record errors of a 207 are classified like responses. */
-  function batchResultId(operation: string, res: Json): string {
-    const results = Array.isArray(res.results) ? res.results as Json[] : [];
-    const id = results[0]?.id;
-    if (typeof id === "string" || typeof id === "number") return String(id);
-    const error = Array.isArray(res.errors) ? res.errors[0] as Json | undefined : undefined;
+  function batchResultId(operation: string, res: z.output<typeof batchAnswer>): string {
+    const id = res.results[0]?.id;
+    if (id !== undefined) return id;
+    const error = res.errors[0];
     if (error) {
-      const category = str(error.category) ?? "ERROR";
+      const category = error.category || "ERROR";
       throw new ProviderError(
-        redact(`${operation}: HubSpot ${category}: ${str(error.message) ?? "no message"}`, secrets),
+        redact(`${operation}: HubSpot ${category}: ${error.message || "no message"}`, secrets),
         {
           retryable: /RATE_LIMIT|TIMEOUT|INTERNAL|UNAVAILABLE/.test(category),
         },
@@ -239,9 +213,10 @@ export function createHubSpotAdapter(
    * unique in HubSpot, so a retry after a lost answer meets the 409 of its own first attempt. */
   async function createContact(operation: string, properties: Record<string, string>) {
     try {
-      const res = await call(`${operation} (create only)`, "POST", "/crm/v3/objects/contacts", { properties });
-      if (typeof res.id === "string" || typeof res.id === "number") return String(res.id);
-      throw new ProviderError(`${operation}: HubSpot answered without a contact id`, { retryable: true });
+      const res = await call(`${operation} (create only)`, "POST", "/crm/v3/objects/contacts", createdAnswer, {
+        properties,
+      });
+      return res.id;
     } catch (err) {
       if (!(err instanceof ProviderError) || err.status !== 409) throw err;
       const existing = /Existing ID: *(\d+)/.exec(err.message)?.[1];
@@ -260,22 +235,19 @@ export function createHubSpotAdapter(
         `${operation}: list notes`,
         "GET",
         `/crm/v4/objects/${anchor[0]}/${encodeURIComponent(anchor[1])}/associations/notes?${query}`,
+        associationsAnswer,
       );
-      for (const r of Array.isArray(res.results) ? res.results as Json[] : []) {
-        if (r.toObjectId !== undefined && r.toObjectId !== null) ids.push(String(r.toObjectId));
-      }
-      after = str(((res.paging as Json | undefined)?.next as Json | undefined)?.after);
+      ids.push(...res.results.map((r) => r.toObjectId));
+      after = res.paging?.next?.after || undefined;
       if (!after) break;
     }
     for (let i = 0; i < ids.length; i += 100) {
-      const res = await call(`${operation}: read notes`, "POST", "/crm/v3/objects/notes/batch/read", {
+      const res = await call(`${operation}: read notes`, "POST", "/crm/v3/objects/notes/batch/read", notesAnswer, {
         inputs: ids.slice(i, i + 100).map((id) => ({ id })),
         properties: ["hs_note_body"],
       });
-      for (const note of Array.isArray(res.results) ? res.results as Json[] : []) {
-        const noteBody = (note.properties as Json | undefined)?.hs_note_body;
-        if (typeof noteBody === "string" && noteBody.includes(marker)) return String(note.id);
-      }
+      const note = res.results.find((n) => n.properties?.hs_note_body?.includes(marker));
+      if (note) return note.id;
     }
     return undefined;
   }
@@ -298,7 +270,7 @@ export function createHubSpotAdapter(
       if (c.firstName?.trim()) properties.firstname = c.firstName.trim();
       if (c.lastName?.trim()) properties.lastname = c.lastName.trim();
       if (isCreateOnly(c)) return { contactId: await createContact(operation, properties) };
-      const res = await call(operation, "POST", "/crm/v3/objects/contacts/batch/upsert", {
+      const res = await call(operation, "POST", "/crm/v3/objects/contacts/batch/upsert", batchAnswer, {
         inputs: [{ idProperty: "email", id: email, properties }],
       });
       return { contactId: batchResultId(operation, res) };
@@ -325,7 +297,7 @@ export function createHubSpotAdapter(
         properties[HUBSPOT_PROPERTIES.dealRefundedAmount] = formatMinorUnits(d.refundedAmount, d.currency);
       }
       if (d.needsReview !== undefined) properties[HUBSPOT_PROPERTIES.dealNeedsReview] = String(d.needsReview);
-      const res = await call(operation, "POST", "/crm/v3/objects/deals/batch/upsert", {
+      const res = await call(operation, "POST", "/crm/v3/objects/deals/batch/upsert", batchAnswer, {
         inputs: [{ idProperty: HUBSPOT_PROPERTIES.dealOrderId, id: d.orderKey, properties }],
       });
       const dealId = batchResultId(operation, res);
@@ -336,6 +308,7 @@ export function createHubSpotAdapter(
           `/crm/v4/objects/deals/${encodeURIComponent(dealId)}/associations/default/contacts/${
             encodeURIComponent(d.contactId)
           }`,
+          anyAnswer,
         );
       }
       return { dealId };
@@ -362,18 +335,14 @@ export function createHubSpotAdapter(
         });
       }
       const html = escapeHtml(n.body.slice(0, MAX_NOTE_CHARS)).replace(/\r?\n/g, "<br>");
-      const res = await call(operation, "POST", "/crm/v3/objects/notes", {
+      const res = await call(operation, "POST", "/crm/v3/objects/notes", createdAnswer, {
         properties: {
           hs_note_body: `${html}<br><br>${marker}`,
           hs_timestamp: n.occurredAt ?? new Date(now()).toISOString(),
         },
         associations,
       }, deps.fetchOnce ?? doFetch);
-      const id = res.id;
-      if (typeof id !== "string" && typeof id !== "number") {
-        throw new ProviderError(`${operation}: HubSpot answered without a note id`, { retryable: true });
-      }
-      return { noteId: String(id) };
+      return { noteId: res.id };
     },
   };
 }

@@ -1,4 +1,5 @@
 // Chooses the CRM adapter from a plain env object: HubSpot when HUBSPOT_ACCESS_TOKEN is set, local capture otherwise.
+import { chooseAdapter, type Env } from "../config/env.ts";
 import type { CrmAdapter } from "./contract.ts";
 import type { CaptureRecorder } from "../providers/capture.ts";
 import { createCaptureAdapter } from "./capture.ts";
@@ -9,17 +10,12 @@ export type CrmAdapterName = "hubspot" | "capture";
 
 /** The one rule (also read by the bench): CRM_ADAPTER=capture|hubspot forces a choice (e.g. a local
  * stack whose .env holds a token); otherwise HubSpot when a token is set, capture when not. */
-export function crmAdapterName(env: Record<string, string | undefined>): CrmAdapterName {
-  const forced = env.CRM_ADAPTER?.trim().toLowerCase();
-  if (forced && forced !== "hubspot" && forced !== "capture") {
-    throw new Error(`CRM_ADAPTER must be "hubspot" or "capture", not "${forced}"`);
-  }
-  if (forced) return forced as CrmAdapterName;
-  return env.HUBSPOT_ACCESS_TOKEN?.trim() ? "hubspot" : "capture";
+export function crmAdapterName(env: Env): CrmAdapterName {
+  return chooseAdapter(env, "CRM_ADAPTER", "hubspot", "HUBSPOT_ACCESS_TOKEN");
 }
 
 export function selectCrmAdapter(
-  env: Record<string, string | undefined>,
+  env: Env,
   deps: { recorder: CaptureRecorder; fetch?: typeof fetch },
 ): CrmAdapter {
   if (crmAdapterName(env) === "hubspot") {

@@ -3,20 +3,14 @@
 // secrets, separated by commas, are accepted while one is being rotated.
 import { HttpError } from "./error.ts";
 
-/** The accepted secrets of a comma-separated setting (blank entries ignored). */
-export function parseSecretList(value: string | undefined): string[] {
-  return (value ?? "").split(",").map((s) => s.trim()).filter(Boolean);
-}
-
-/** Refuses (403 with `refusal`) a request whose bearer token is none of `secrets`; a 500 naming
+/** Refuses (403 with `refusal`) a request whose bearer token is none of `accepted`; a 500 naming
  * `setting` when no secret is configured at all, since then every caller would be refused. */
 export async function requireBearerSecret(
   req: Request,
-  secrets: string | undefined,
+  accepted: string[],
   refusal: string,
   setting = "the secret",
 ) {
-  const accepted = parseSecretList(secrets);
   if (accepted.length === 0) throw new HttpError(500, `${setting} is not configured: every request is refused`);
   const token = /^Bearer\s+(.+)$/i.exec(req.headers.get("authorization") ?? "")?.[1] ?? "";
   if (!(await matchesAny(token, accepted))) throw new HttpError(403, refusal);

@@ -1,5 +1,6 @@
 // Reads a request body as text, refusing (413) anything over the limit before it is all buffered.
 import type { z } from "zod";
+import { describeIssues } from "../issues.ts";
 import { HttpError } from "./error.ts";
 
 export async function readBody(req: Request, maxBytes: number): Promise<string> {
@@ -44,9 +45,6 @@ export function parseJsonBody<S extends z.ZodType>(body: string, schema: S, shap
     throw new HttpError(400, `body must be JSON: ${shape}`);
   }
   const parsed = schema.safeParse(value);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new HttpError(400, `${issue.path.length ? `${issue.path.join(".")}: ` : ""}${issue.message}`);
-  }
+  if (!parsed.success) throw new HttpError(400, describeIssues(parsed.error.issues.slice(0, 1)));
   return parsed.data;
 }

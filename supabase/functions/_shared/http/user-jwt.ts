@@ -2,6 +2,8 @@
 // audience and role. HS256 tokens are checked with the project's JWT secret; asymmetric ones
 // (Supabase's signing keys) against the project's JWKS.
 import { createRemoteJWKSet, decodeProtectedHeader, errors, type JWTPayload, jwtVerify } from "jose";
+import { z } from "zod";
+import { type Env, parseEnv, setting } from "../config/env.ts";
 import { HttpError } from "./error.ts";
 
 export type UserClaims = JWTPayload & {
@@ -14,13 +16,18 @@ export type UserClaims = JWTPayload & {
 
 export type UserJwtConfig = { secret?: string; jwksUrl?: string };
 
-export function userJwtConfig(env: (name: string) => string | undefined = (n) => Deno.env.get(n)): UserJwtConfig {
-  const base = env("SUPABASE_URL");
+const jwtEnv = z.object({
+  // hosted refuses secrets named SUPABASE_*: a legacy HS256 project sets JWT_SECRET
+  JWT_SECRET: setting.text(),
+  SUPABASE_JWKS_URL: setting.url(),
+  SUPABASE_URL: setting.url(),
+});
+
+export function userJwtConfig(env: Env): UserJwtConfig {
+  const e = parseEnv(jwtEnv, env);
   return {
-    // hosted refuses secrets named SUPABASE_*: a legacy HS256 project sets JWT_SECRET
-    secret: env("JWT_SECRET"),
-    jwksUrl: env("SUPABASE_JWKS_URL") ??
-      (base ? `${base.replace(/\/$/, "")}/auth/v1/.well-known/jwks.json` : undefined),
+    secret: e.JWT_SECRET,
+    jwksUrl: e.SUPABASE_JWKS_URL ?? (e.SUPABASE_URL ? `${e.SUPABASE_URL}/auth/v1/.well-known/jwks.json` : undefined),
   };
 }
 

@@ -3,10 +3,12 @@
 // letters are SQL's (ops.fail_job); the worker only classifies what went wrong.
 import type postgres from "postgres";
 import { z } from "zod";
+import { denoEnv, type Env, parseEnv, setting } from "../config/env.ts";
 import { connect } from "../db.ts";
 import { parseJsonBody } from "../http/body.ts";
 import { serve } from "../http/serve.ts";
 import { requireBearerSecret } from "../http/bearer-secret.ts";
+import { describeIssues } from "../issues.ts";
 import { log } from "../log.ts";
 import { toProviderError } from "../providers/error.ts";
 
@@ -32,6 +34,14 @@ export class Deferral extends Error {
 
 /** A failure no retry can mend (the row is gone, the kind is unknown): the job goes dead at once. */
 export class PermanentJobError extends Error {}
+
+/** What the database hands a handler (ops.<kind>_job_context), checked against what the handler reads:
+ * another shape is a bug no retry mends, so the job goes dead at once, naming the fields, not their values. */
+export function parseJobContext<S extends z.ZodType>(source: string, schema: S, value: unknown): z.output<S> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  throw new PermanentJobError(`${source} handed an unexpected context: ${describeIssues(parsed.error.issues)}`);
+}
 
 /** A failed attempt, classified: retry (after retryAfterMs when the provider said so), or dead. */
 export type Failure = { message: string; retryable: boolean; retryAfterMs?: number };
@@ -131,17 +141,22 @@ export type DrainSettings = {
   idleMs: number;
 };
 
-export function drainSettings(env: Record<string, string | undefined>): DrainSettings {
-  const int = (key: string, fallback: number, max: number) => {
-    const v = Number(env[key]?.trim() || fallback);
-    if (!Number.isInteger(v) || v < 0 || v > max) throw new Error(`${key} must be an integer from 0 to ${max}`);
-    return v;
-  };
-  return {
-    budgetMs: int("JOB_DRAIN_BUDGET_MS", 25_000, 120_000),
-    concurrency: int("JOB_DRAIN_CONCURRENCY", 4, 64),
-    idleMs: int("JOB_DRAIN_IDLE_MS", 500, 10_000),
-  };
+const drainEnv = z.object({
+  JOB_DRAIN_BUDGET_MS: setting.int(25_000, 0, 120_000),
+  JOB_DRAIN_CONCURRENCY: setting.int(4, 0, 64),
+  JOB_DRAIN_IDLE_MS: setting.int(500, 0, 10_000),
+});
+
+const secretsEnv = z.object({ WORKER_SECRET: setting.list() });
+
+/** The secrets the dispatcher may present: WORKER_SECRET, several separated by commas while rotating. */
+export function workerSecrets(env: Env): string[] {
+  return parseEnv(secretsEnv, env).WORKER_SECRET;
+}
+
+export function drainSettings(env: Env): DrainSettings {
+  const e = parseEnv(drainEnv, env);
+  return { budgetMs: e.JOB_DRAIN_BUDGET_MS, concurrency: e.JOB_DRAIN_CONCURRENCY, idleMs: e.JOB_DRAIN_IDLE_MS };
 }
 
 const IDLE_POLL_MS = 20;
@@ -217,7 +232,7 @@ export type WorkerOptions = {
   /** The env variable holding the worker's database URL (its narrow login role). */
   dbEnv: string;
   /** One handler per job kind, built once per instance from the worker's pool and env. */
-  handlers: (sql: postgres.Sql, env: Record<string, string | undefined>) => Record<string, JobHandler>;
+  handlers: (sql: postgres.Sql, env: Env) => Record<string, JobHandler>;
 };
 
 type EdgeRuntimeGlobal = { EdgeRuntime?: { waitUntil(p: Promise<unknown>): void } };
@@ -229,23 +244,20 @@ function background(fn: string, task: Promise<unknown>) {
   (globalThis as EdgeRuntimeGlobal).EdgeRuntime?.waitUntil(guarded);
 }
 
-/** A whole job-worker function: `serveJobWorker({ name, dbEnv, handlers })` is its index.ts. */
+/** A whole job-worker function: `serveJobWorker({ name, dbEnv, handlers })` is its index.ts. Its
+ * settings (drain, adapters) are parsed here, at start: a bad one stops the function before it serves. */
 export function serveJobWorker(options: WorkerOptions) {
-  const env = Deno.env.toObject();
+  const env = denoEnv();
+  const settings = drainSettings(env);
+  const secrets = workerSecrets(env);
   const sql = connect(options.dbEnv);
   const handlers = options.handlers(sql, env);
-  const drain = createDrainer(
-    sql,
-    options.name,
-    handlers,
-    drainSettings(env),
-    (loop) => background(options.name, loop),
-  );
+  const drain = createDrainer(sql, options.name, handlers, settings, (loop) => background(options.name, loop));
   serve(options.name, async (req, body) => {
     // only the dispatcher may run jobs: it sends the vault's worker_secret, one of WORKER_SECRET
     await requireBearerSecret(
       req,
-      env.WORKER_SECRET,
+      secrets,
       "refused: only the database's dispatcher runs jobs (Authorization: Bearer <the vault's worker_secret>)",
       "WORKER_SECRET",
     );

@@ -9,21 +9,23 @@
 // the same svix-id (`deliveryId`) until it gets a 2xx.
 import { Resend } from "resend";
 import { z } from "zod";
+import { type Env, parseEnv, setting } from "../config/env.ts";
 import { HttpError } from "../http/error.ts";
 import { redact } from "../providers/redact.ts";
 
 export const TOLERANCE_SECONDS = 300;
 
 /** RESEND_WEBHOOK_SECRET may hold several whsec_... secrets separated by commas or spaces (rotation). */
-export function parseResendWebhookSecrets(value: string | undefined): string[] {
-  const secrets = (value ?? "").split(/[\s,]+/).filter(Boolean);
-  if (secrets.length === 0) throw new Error("RESEND_WEBHOOK_SECRET is not set");
-  for (const secret of secrets) {
-    if (!/^whsec_[A-Za-z0-9+/]{16,}={0,2}$/.test(secret)) {
-      throw new Error("RESEND_WEBHOOK_SECRET must be whsec_ followed by base64, as the Resend dashboard shows it");
-    }
-  }
-  return secrets;
+const secretsEnv = z.object({
+  RESEND_WEBHOOK_SECRET: setting.list({
+    required: true,
+    item: /^whsec_[A-Za-z0-9+/]{16,}={0,2}$/,
+    expected: "must be whsec_ followed by base64, as the Resend dashboard shows it",
+  }),
+});
+
+export function resendWebhookSecrets(env: Env): string[] {
+  return parseEnv(secretsEnv, env).RESEND_WEBHOOK_SECRET;
 }
 
 export type ResendWebhookEvent = {

@@ -23,6 +23,8 @@
 // Rate: Resend allows 2 requests per second per team by default (RESEND_RATE_LIMIT_PER_S when raised);
 // the adapter's rateBudget lets every worker share it through ops.take_rate_tokens, so 429s stay rare.
 import { Resend } from "resend";
+import { z } from "zod";
+import { type Env, parseEnv, setting } from "../config/env.ts";
 import { maskEmail } from "../providers/email.ts";
 import { classifyResponse, classifyThrown, ProviderError } from "../providers/error.ts";
 import type { RateBudget } from "../providers/rate-budget.ts";
@@ -67,19 +69,22 @@ const STATUS_BY_NAME: Record<string, number> = {
   internal_server_error: 500,
 };
 
-/** Reads the adapter's settings from a plain env object (Deno.env.toObject() in functions, a literal in tests). */
-export function resendConfig(env: Record<string, string | undefined>): ResendConfig {
-  const apiKey = env.RESEND_API_KEY?.trim();
-  if (!apiKey) throw new Error("RESEND_API_KEY is not set");
-  const baseUrl = (env.RESEND_BASE_URL?.trim() || "https://api.resend.com").replace(/\/+$/, "");
-  if (!/^https?:\/\/[^/]/.test(baseUrl)) throw new Error("RESEND_BASE_URL is not an http(s) URL");
-  const timeoutMs = Number(env.RESEND_TIMEOUT_MS?.trim() || 10_000);
-  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new Error("RESEND_TIMEOUT_MS is not a positive number");
-  const ratePerSecond = Number(env.RESEND_RATE_LIMIT_PER_S?.trim() || 2);
-  if (!Number.isInteger(ratePerSecond) || ratePerSecond <= 0) {
-    throw new Error("RESEND_RATE_LIMIT_PER_S is not a positive integer");
-  }
-  return { apiKey, baseUrl, timeoutMs, ratePerSecond };
+const resendEnv = z.object({
+  RESEND_API_KEY: setting.required(),
+  RESEND_BASE_URL: setting.url("https://api.resend.com"),
+  RESEND_TIMEOUT_MS: setting.int(10_000, 1, 300_000),
+  RESEND_RATE_LIMIT_PER_S: setting.int(2, 1, 1_000),
+});
+
+/** Reads the adapter's settings from a plain env object (the function's env, a literal in tests). */
+export function resendConfig(env: Env): ResendConfig {
+  const e = parseEnv(resendEnv, env);
+  return {
+    apiKey: e.RESEND_API_KEY,
+    baseUrl: e.RESEND_BASE_URL,
+    timeoutMs: e.RESEND_TIMEOUT_MS,
+    ratePerSecond: e.RESEND_RATE_LIMIT_PER_S,
+  };
 }
 
 /** Seconds in a header as ms, or undefined. */

@@ -1,5 +1,6 @@
 // Chooses the email and Slack adapters from a plain env object: the provider when its key is set,
 // local capture otherwise (so a stack without keys still works end to end).
+import { chooseAdapter, type Env } from "../config/env.ts";
 import { createCaptureEmailAdapter, createCaptureSlackAdapter, type NotificationRecorder } from "./capture.ts";
 import type { EmailAdapter, SlackAdapter } from "./contract.ts";
 import { createResendAdapter, resendConfig } from "./resend.ts";
@@ -7,28 +8,16 @@ import { createSlackAdapter, slackConfig } from "./slack.ts";
 
 export type EmailAdapterName = "resend" | "capture";
 export type SlackAdapterName = "slack" | "capture";
-type Env = Record<string, string | undefined>;
-
-function forced<T extends string>(env: Env, variable: string, names: readonly T[]): T | undefined {
-  const value = env[variable]?.trim().toLowerCase();
-  if (!value) return undefined;
-  if (!names.includes(value as T)) {
-    throw new Error(`${variable} must be ${names.map((n) => `"${n}"`).join(" or ")}, not "${value}"`);
-  }
-  return value as T;
-}
 
 /** The one rule, as CRM_ADAPTER for the CRM: NOTIFY_EMAIL_ADAPTER=capture|resend forces a choice (e.g. a
  * local stack whose .env holds a key); otherwise Resend when RESEND_API_KEY is set, capture when not. */
 export function emailAdapterName(env: Env): EmailAdapterName {
-  return forced(env, "NOTIFY_EMAIL_ADAPTER", ["resend", "capture"] as const) ??
-    (env.RESEND_API_KEY?.trim() ? "resend" : "capture");
+  return chooseAdapter(env, "NOTIFY_EMAIL_ADAPTER", "resend", "RESEND_API_KEY");
 }
 
 /** NOTIFY_SLACK_ADAPTER=capture|slack forces a choice; otherwise Slack when SLACK_WEBHOOK_URL is set. */
 export function slackAdapterName(env: Env): SlackAdapterName {
-  return forced(env, "NOTIFY_SLACK_ADAPTER", ["slack", "capture"] as const) ??
-    (env.SLACK_WEBHOOK_URL?.trim() ? "slack" : "capture");
+  return chooseAdapter(env, "NOTIFY_SLACK_ADAPTER", "slack", "SLACK_WEBHOOK_URL");
 }
 
 /** `record`: the worker's capture writer (ops.notification_captures), used when capture is chosen. */

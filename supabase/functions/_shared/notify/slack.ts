@@ -20,6 +20,8 @@
 // Runtime: @slack/webhook calls os.release() when it loads. Supabase's Edge Runtime answers that with a
 // stub; plain Deno needs --allow-sys=osRelease, which the local gateway passes.
 import { ErrorCode, IncomingWebhook, type IncomingWebhookSendArguments } from "@slack/webhook";
+import { z } from "zod";
+import { type Env, parseEnv, setting } from "../config/env.ts";
 import { classifyResponse, classifyThrown, ProviderError } from "../providers/error.ts";
 import { noRetryFetch } from "../providers/no-retry-fetch.ts";
 import type { RateBudget } from "../providers/rate-budget.ts";
@@ -30,20 +32,15 @@ export type SlackConfig = { webhookUrl: string; timeoutMs: number };
 
 const RATE_LIMIT_WAIT_MS = 1_000;
 
-/** Reads the adapter's settings from a plain env object (Deno.env.toObject() in functions, a literal in tests). */
-export function slackConfig(env: Record<string, string | undefined>): SlackConfig {
-  const webhookUrl = env.SLACK_WEBHOOK_URL?.trim();
-  if (!webhookUrl) throw new Error("SLACK_WEBHOOK_URL is not set");
-  let url: URL;
-  try {
-    url = new URL(webhookUrl);
-  } catch {
-    throw new Error("SLACK_WEBHOOK_URL is not a URL");
-  }
-  if (url.protocol !== "https:" && url.protocol !== "http:") throw new Error("SLACK_WEBHOOK_URL is not an http(s) URL");
-  const timeoutMs = Number(env.SLACK_TIMEOUT_MS?.trim() || 10_000);
-  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new Error("SLACK_TIMEOUT_MS is not a positive number");
-  return { webhookUrl, timeoutMs };
+const slackEnv = z.object({
+  SLACK_WEBHOOK_URL: setting.required(/^https?:\/\/[^/\s]+/, "must be an http(s) URL"),
+  SLACK_TIMEOUT_MS: setting.int(10_000, 1, 300_000),
+});
+
+/** Reads the adapter's settings from a plain env object (the function's env, a literal in tests). */
+export function slackConfig(env: Env): SlackConfig {
+  const e = parseEnv(slackEnv, env);
+  return { webhookUrl: e.SLACK_WEBHOOK_URL, timeoutMs: e.SLACK_TIMEOUT_MS };
 }
 
 /** What the SDK throws: an HTTP answer (statusCode, body) or a request that got none (original). */

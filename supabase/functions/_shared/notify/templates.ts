@@ -3,6 +3,7 @@
 // message on every attempt, which Resend's idempotency key requires (same key, same body).
 // Payload fields are snake_case, as the SQL that enqueues the jobs builds them.
 import { z } from "zod";
+import { type Env, parseEnv, setting } from "../config/env.ts";
 import { permanent } from "../providers/error.ts";
 import { formatMoney } from "../providers/money.ts";
 import { ADDRESS_RE, type EmailMessage, type SlackMessage } from "./contract.ts";
@@ -22,28 +23,26 @@ export type NotifyConfig = {
   founderEmail?: string;
 };
 
-type Env = Record<string, string | undefined>;
-
-function configEmail(env: Env, name: string, fallback?: string): string | undefined {
-  const value = env[name]?.trim().toLowerCase() || fallback;
-  if (value !== undefined && !ADDRESS_RE.test(value)) throw new Error(`${name} is not an email address`);
-  return value;
-}
+const configEmail = setting.matching(ADDRESS_RE, "must be an email address");
+const notifyEnv = z.object({
+  APP_NAME: setting.text("Backbone"),
+  APP_URL: setting.url("http://localhost:3000"),
+  NOTIFY_FROM_NAME: setting.matching(/^[^\r\n]+$/, "must be one line"),
+  NOTIFY_FROM_EMAIL: configEmail,
+  NOTIFY_REPLY_TO: configEmail,
+  FOUNDER_EMAIL: configEmail,
+});
 
 /** Reads the templates' settings from a plain env object; defaults suit the local stack (capture). */
 export function notifyConfig(env: Env): NotifyConfig {
-  const appName = env.APP_NAME?.trim() || "Backbone";
-  const appUrl = (env.APP_URL?.trim() || "http://localhost:3000").replace(/\/+$/, "");
-  if (!/^https?:\/\/[^/\s]+/.test(appUrl)) throw new Error("APP_URL is not an http(s) URL");
-  const fromName = env.NOTIFY_FROM_NAME?.trim() || appName;
-  if (/[\r\n]/.test(fromName)) throw new Error("NOTIFY_FROM_NAME must be one line");
+  const e = parseEnv(notifyEnv, env);
   return {
-    appName,
-    appUrl,
-    fromName,
-    fromEmail: configEmail(env, "NOTIFY_FROM_EMAIL", "notifications@example.com")!,
-    replyTo: configEmail(env, "NOTIFY_REPLY_TO"),
-    founderEmail: configEmail(env, "FOUNDER_EMAIL"),
+    appName: e.APP_NAME,
+    appUrl: e.APP_URL,
+    fromName: e.NOTIFY_FROM_NAME ?? e.APP_NAME,
+    fromEmail: (e.NOTIFY_FROM_EMAIL ?? "notifications@example.com").toLowerCase(),
+    replyTo: e.NOTIFY_REPLY_TO?.toLowerCase(),
+    founderEmail: e.FOUNDER_EMAIL?.toLowerCase(),
   };
 }
 

@@ -1,0 +1,59 @@
+// A bad setting stops a function when it starts, as the local gateway runs it (deno run with the
+// function's import map and permissions): the process exits before serving, and its log names the
+// variable and what it expects, never the value.
+import { execFile } from "node:child_process";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { expect, test } from "vitest";
+import { ROOT } from "../../scripts/lib/config.ts";
+import { DENO_RUN_PERMISSIONS, denoResolutionArgs, functionConfig } from "../../scripts/lib/function-config.ts";
+
+async function start(name: string, env: Record<string, string>) {
+  const fn = functionConfig(name);
+  const run = promisify(execFile)(
+    join(ROOT, "node_modules/.bin/deno"),
+    ["run", "--quiet", ...DENO_RUN_PERMISSIONS, ...denoResolutionArgs(fn), fn.entrypoint],
+    {
+      cwd: ROOT,
+      // a port nothing else uses, in case the function did start (the test then fails on the timeout)
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        DENO_SERVE_ADDRESS: "tcp:127.0.0.1:0",
+        NO_COLOR: "1",
+        ...env,
+      },
+      timeout: 60_000,
+    },
+  );
+  return await run.then(() => ({ code: 0, stderr: "" }), (err) => ({ code: err.code, stderr: String(err.stderr) }));
+}
+
+test.each([
+  [
+    "support-intake",
+    { SUPPORT_RATE_PER_USER_PER_MIN: "-5" },
+    "SUPPORT_RATE_PER_USER_PER_MIN must be an integer from 1 to",
+  ],
+  ["crm-sync", { JOB_DRAIN_CONCURRENCY: "lots" }, "JOB_DRAIN_CONCURRENCY must be an integer from 0 to 64"],
+  [
+    "crm-sync",
+    { CRM_ADAPTER: "hubspot", HUBSPOT_ACCESS_TOKEN: "pat-s3cr3t", HUBSPOT_TIMEOUT_MS: "soon" },
+    "HUBSPOT_TIMEOUT_MS must be",
+  ],
+  [
+    "stripe-webhook",
+    { STRIPE_WEBHOOK_SECRET: "whsec_s3cr3t", STRIPE_LIVEMODE: "yes" },
+    "STRIPE_LIVEMODE must be true or false",
+  ],
+])("%s with %j stops at start, naming the variable", async (name, env, message) => {
+  const { code, stderr } = await start(name, {
+    PIPELINE_WORKER_DB_URL: "postgresql://pipeline_worker:pw@127.0.0.1:1/postgres",
+    SUPPORT_INTAKE_DB_URL: "postgresql://support_intake:pw@127.0.0.1:1/postgres",
+    STRIPE_WEBHOOK_DB_URL: "postgresql://stripe_webhook:pw@127.0.0.1:1/postgres",
+    ...env,
+  });
+  expect(code).not.toBe(0);
+  expect(stderr).toContain(`ConfigError: ${message}`);
+  expect(stderr).not.toContain("s3cr3t");
+}, 90_000);
