@@ -64,7 +64,11 @@ async function ensureTemplate() {
   const source = templateSource();
   if (existsSync(stamp) && readFileSync(stamp, "utf8") === source) return;
   rmSync(WORLD.template.dir, { recursive: true, force: true });
-  const env: NodeJS.ProcessEnv = { ...process.env, STACK_DIR: WORLD.template.dir, DB_PORT: String(WORLD.template.dbPort) };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    STACK_DIR: WORLD.template.dir,
+    DB_PORT: String(WORLD.template.dbPort),
+  };
   delete env.STACK_TEMPLATE_PGDATA;
   await stackCli("template", env);
   writeFileSync(stamp, source);
@@ -75,7 +79,9 @@ async function ensureTemplate() {
 export async function startWorld(env: Record<string, string | undefined> = {}) {
   const { config } = await import("../../scripts/lib/config.ts");
   if (config.pgPort !== WORLD.dbPort || config.stackDir !== WORLD.dir) {
-    throw new Error("tests/helpers/world.ts must be the test file's first import (the stack config was read before it)");
+    throw new Error(
+      "tests/helpers/world.ts must be the test file's first import (the stack config was read before it)",
+    );
   }
   for (const [k, v] of Object.entries(env)) {
     if (v === undefined) delete process.env[k];
