@@ -26,6 +26,20 @@ if (existsSync(vitestReport)) {
 }
 if (vitest.status !== 0 && failed === 0) failed += 1; // a file that failed to load, or no report
 
+// the helpers every pgTAP file shares (a `tests` schema: users, acting as one, Stripe events,
+// rows-or-error), installed first; test databases only, never a migration
+const helpers = spawnSync("psql", [
+  config.dbUrl,
+  "-q",
+  "-v",
+  "ON_ERROR_STOP=1",
+  "-f",
+  join(ROOT, "supabase/tests/helpers.sql"),
+], {
+  cwd: ROOT,
+  encoding: "utf8",
+});
+if (helpers.status !== 0) process.stderr.write(`pgTAP helpers (supabase/tests/helpers.sql) failed:\n${helpers.stderr}`);
 const testDir = join(ROOT, "supabase/tests/database");
 const files = readdirSync(testDir).filter((f) => f.endsWith(".test.sql")).sort().map((f) => join(testDir, f));
 const url = new URL(config.dbUrl);
@@ -53,7 +67,7 @@ const failedDb = [...(prove.stdout ?? "").matchAll(/Failed (\d+)\/\d+ subtests/g
   (n, m) => n + Number(m[1]),
   0,
 );
-const dbBroken = prove.status !== 0 && failedDb === 0 ? 1 : 0;
+const dbBroken = (prove.status !== 0 && failedDb === 0) || helpers.status !== 0 ? 1 : 0;
 passed += total - failedDb;
 failed += failedDb + dbBroken;
 
