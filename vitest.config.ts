@@ -17,8 +17,12 @@ export default defineConfig({
           name: "integration",
           include: ["tests/integration/**/*.test.ts"],
           globalSetup: ["tests/helpers/require-stack.ts"],
-          // the files share one local stack; each test uses its own ids
+          // the files share one local stack (each test uses its own ids), or run in a world of their own
+          // (tests/helpers/world.ts), one at a time: worlds take ports by turn
           fileParallelism: false,
+          // in a new order every run (npm test prints the seed; --sequence.seed=<n> repeats an order), so
+          // that a file leaning on another's leftovers fails here rather than in someone's fresh clone
+          sequence: { shuffle: { files: true, tests: false } },
         },
       },
     ],

@@ -10,12 +10,17 @@ import { log, paths, startStack } from "./stack/stack.ts";
 await startStack();
 
 const vitestReport = join(config.stackDir, "vitest.json");
+// the integration files run shuffled (vitest.config.ts): say which order, so a failure can be repeated
+const args = process.argv.slice(2);
+const seed = args.find((a) => a.startsWith("--sequence.seed"))?.split("=")[1] ?? String(Date.now() % 1_000_000);
+if (!args.some((a) => a.startsWith("--sequence.seed"))) args.push(`--sequence.seed=${seed}`);
+log(`vitest --sequence.seed=${seed} (npm test -- --sequence.seed=${seed} runs the files in this order again)`);
 const vitest = spawnSync(join(ROOT, "node_modules/.bin/vitest"), [
   "run",
   "--reporter=default",
   "--reporter=json",
   `--outputFile=${vitestReport}`,
-  ...process.argv.slice(2),
+  ...args,
 ], { cwd: ROOT, stdio: "inherit" });
 let passed = 0;
 let failed = 0;
@@ -72,5 +77,6 @@ passed += total - failedDb;
 failed += failedDb + dbBroken;
 
 log(`stack left running (npm run stack:stop to stop it); logs in ${paths.logDir}`);
+log(`integration files ran in the order of vitest --sequence.seed=${seed}`);
 console.log(`\ntests: ${passed} passed, ${failed} failed`);
 process.exit(vitest.status === 0 && prove.status === 0 && failed === 0 ? 0 : 1);
