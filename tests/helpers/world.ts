@@ -77,11 +77,19 @@ async function ensureTemplate() {
 /** Starts this file's world with these variables set for its functions (or unset where undefined):
  * a fresh copy of the template, migrated, configured and seeded as `npm run stack:start` leaves it. */
 export async function startWorld(env: Record<string, string | undefined> = {}) {
-  const { config } = await import("../../scripts/lib/config.ts");
+  const { config, LOGIN_ROLES } = await import("../../scripts/lib/config.ts");
   if (config.pgPort !== WORLD.dbPort || config.stackDir !== WORLD.dir) {
     throw new Error(
       "tests/helpers/world.ts must be the test file's first import (the stack config was read before it)",
     );
+  }
+  // a URL set in a .env file (read by config.ts, not here) would point the world at another database
+  for (const url of [config.dbUrl, ...LOGIN_ROLES.map((r) => config.roleDbUrl(r.role))]) {
+    if (new URL(url).port !== String(WORLD.dbPort)) {
+      throw new Error(
+        `a test world's database is on port ${WORLD.dbPort}, not ${new URL(url).host}: unset *_DB_URL in .env`,
+      );
+    }
   }
   for (const [k, v] of Object.entries(env)) {
     if (v === undefined) delete process.env[k];
