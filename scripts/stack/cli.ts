@@ -1,5 +1,6 @@
-// npm run stack:start | stack:stop | stack:reset | stack:status
-import { printStatus, resetStack, startStack, stopStack } from "./stack.ts";
+// npm run stack:start | stack:stop | stack:reset | stack:status; `template` builds the migrated, stopped
+// cluster that tests' own worlds copy (tests/helpers/world.ts runs it).
+import { printStatus, resetStack, startDatabase, startStack, stopStack } from "./stack.ts";
 
 const command = process.argv[2];
 try {
@@ -16,11 +17,15 @@ try {
       await startStack();
       await printStatus();
       break;
+    case "template":
+      await startDatabase();
+      stopStack();
+      break;
     case "status":
       await printStatus();
       break;
     default:
-      console.error("usage: tsx scripts/stack/cli.ts start|stop|reset|status");
+      console.error("usage: tsx scripts/stack/cli.ts start|stop|reset|status|template");
       process.exit(2);
   }
 } catch (err) {

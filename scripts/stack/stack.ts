@@ -109,6 +109,15 @@ function gid(user: string) {
 
 function ensureCluster() {
   if (existsSync(join(pgData, "PG_VERSION"))) return;
+  // a test file's own world (tests/helpers/world.ts) starts from a copy of a migrated, stopped cluster
+  const template = config.env.STACK_TEMPLATE_PGDATA;
+  if (template) {
+    log(`copying the cluster ${template} to ${pgData}`);
+    mkdirSync(config.stackDir, { recursive: true });
+    run("cp", ["-a", template, pgData], { quiet: true });
+    writeClusterConf();
+    return;
+  }
   log(`initdb ${pgData}`);
   mkdirSync(pgData, { recursive: true });
   const pwFile = join(config.stackDir, "pwfile");
@@ -130,6 +139,11 @@ function ensureCluster() {
     "--locale=C.UTF-8",
   ], { asPostgres: true, quiet: true });
   rmSync(pwFile);
+  writeClusterConf();
+}
+
+/** This stack's port and socket directory (a copied cluster keeps its template's otherwise). */
+function writeClusterConf() {
   const conf = [
     `listen_addresses = '127.0.0.1'`,
     `port = ${config.pgPort}`,
@@ -360,6 +374,15 @@ export async function startStack(opts: { migrations?: string[] } = {}) {
 }
 
 export function stopStack() {
+  // a test file's own world (tests/helpers/world.ts keeps it in <stack dir>/world) left by an interrupted run
+  const world = join(config.stackDir, "world");
+  if (existsSync(world)) {
+    spawnSync(join(ROOT, "node_modules/.bin/tsx"), ["scripts/stack/cli.ts", "stop"], {
+      cwd: ROOT,
+      stdio: "inherit",
+      env: { ...process.env, STACK_DIR: world },
+    });
+  }
   for (const name of Object.keys(SERVICES) as ServiceName[]) stopService(name);
   // our cluster, not whatever else listens on the port
   if (existsSync(join(pgData, "postmaster.pid"))) {

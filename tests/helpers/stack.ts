@@ -1,16 +1,30 @@
-// Test control over the running local stack: restart the functions gateway with other env
-// (a fake CRM), tick the sweep as pg_cron would, and wait for the pipeline to settle.
+// Test control over the running local stack: restart the functions gateway of a file's own world
+// with other env (a fake CRM), tick the sweep as pg_cron would, and wait for the pipeline to settle.
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { ROOT } from "../../scripts/lib/config.ts";
-import { servicePid, stopService } from "../../scripts/stack/stack.ts";
-
-export { restartGateway } from "../../scripts/stack/stack.ts";
+import { config, ROOT } from "../../scripts/lib/config.ts";
+import { restartGateway as restart, servicePid, stopService } from "../../scripts/stack/stack.ts";
 import { waitFor } from "../../scripts/lib/wait.ts";
 export { waitFor };
 import { sql } from "./db.ts";
 
+/** The shared stack's gateway is every file's: only a file's own world may restart or kill its gateway. */
+function requireWorld(what: string) {
+  if (!config.env.STACK_TEMPLATE_PGDATA) {
+    throw new Error(
+      `${what} changes the stack every file shares: run the file in a world of its own (tests/helpers/world.ts)`,
+    );
+  }
+}
+
+/** Restarts this file's world's gateway (and so its functions) with these variables set, or unset where undefined. */
+export async function restartGateway(env: Record<string, string | undefined>) {
+  requireWorld("restarting the gateway");
+  await restart(env);
+}
+
 export function killGateway() {
+  requireWorld("killing the gateway");
   const pid = servicePid("gateway");
   stopService("gateway");
   return pid;

@@ -1,8 +1,11 @@
 // Alerts over the running stack: ops.evaluate_alerts against what really happened (a HubSpot fake's
 // outage through crm-sync, refused deliveries to the real webhook, jobs the worker dead-lettered),
 // incidents opened once and resolved once, and their notices through notify to the Slack fake and the
-// founder's email (capture). pg_cron's own evaluation is paused for this file, so every evaluation
-// here is the test's; the refund rule's clock is injected (p_now).
+// founder's email (capture). pg_cron's own evaluation is paused in this file's world (tests/helpers/
+// world.ts: its own cluster, cron jobs, rules, kinds and gateway), so every evaluation here is the
+// test's and no other file's incidents, dead jobs or failures are in its windows; the refund rule's
+// clock is injected (p_now).
+import { startWorld, stopWorld } from "../helpers/world.ts";
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { chargeRefunded } from "../../scripts/lib/scenarios.ts";
@@ -12,7 +15,7 @@ import { signResendWebhook } from "../fakes/resend.ts";
 import { config } from "../../scripts/lib/config.ts";
 import { jobIds, newBuyer, paidOrder } from "../helpers/crm.ts";
 import { sql } from "../helpers/db.ts";
-import { restartGateway, waitFor } from "../helpers/stack.ts";
+import { waitFor } from "../helpers/stack.ts";
 import { deliver, event, uid } from "../helpers/stripe.ts";
 import "../helpers/require-stack.ts";
 
@@ -20,8 +23,6 @@ type Evaluation = { rule: string; firing: boolean; action: string; incident_id: 
 
 let hubspot: FakeHubSpot;
 let slack: FakeSlack;
-let savedRules: { rule: string; clear_after: string }[] = [];
-let savedKinds: { kind: string; backoff_base_ms: number; backoff_max_ms: number }[] = [];
 const run = uid().slice(0, 8);
 const now = () => Math.floor(Date.now() / 1000);
 
@@ -50,40 +51,25 @@ async function founderEmails(incident: string) {
 const postsAbout = (incident: string) => slack.posts.filter((p) => p.text.includes(`Incident ${incident},`));
 
 beforeAll(async () => {
-  // the test's evaluations only: pg_cron's minute would race them
-  await sql`select cron.alter_job(jobid, active => false) from cron.job where jobname = 'ops-evaluate-alerts'`;
-  savedRules = await sql`select rule, clear_after::text from ops.alert_rules`;
-  savedKinds = await sql`select kind, backoff_base_ms, backoff_max_ms from ops.job_kinds where kind like 'crm.%'`;
-  await sql`update ops.job_kinds set backoff_base_ms = 300, backoff_max_ms = 2000 where kind like 'crm.%'`;
   hubspot = await startFakeHubSpot({ token: `pat-test-${uid()}` });
   slack = await startFakeSlack();
-  await restartGateway({
+  await startWorld({
     HUBSPOT_ACCESS_TOKEN: hubspot.token,
     HUBSPOT_API_BASE: hubspot.url,
     HUBSPOT_TIMEOUT_MS: "1500",
     CRM_ADAPTER: undefined,
     SLACK_WEBHOOK_URL: slack.webhookUrl,
   });
-  // a clean slate: earlier files' incidents are resolved by hand (their windows start again now),
-  // and whatever state still fires (e.g. their dead jobs) is opened before the tests look
-  await sql`update ops.alert_incidents set status = 'resolved', resolved_at = now() where status = 'open'`;
+  // the test's evaluations only: pg_cron's minute would race them
+  await sql`select cron.alter_job(jobid, active => false) from cron.job where jobname = 'ops-evaluate-alerts'`;
+  await sql`update ops.job_kinds set backoff_base_ms = 300, backoff_max_ms = 2000 where kind like 'crm.%'`;
+  // whatever fires in a fresh world (nothing, so far) is opened before the tests look
   await evaluate();
-}, 180_000);
+}, 300_000);
 
 afterAll(async () => {
-  for (const r of savedRules) {
-    await sql`update ops.alert_rules set clear_after = ${r.clear_after}::interval where rule = ${r.rule}`;
-  }
-  for (const k of savedKinds) {
-    await sql`update ops.job_kinds set backoff_base_ms = ${k.backoff_base_ms}, backoff_max_ms = ${k.backoff_max_ms} where kind = ${k.kind}`;
-  }
-  await sql`select cron.alter_job(jobid, active => true) from cron.job where jobname = 'ops-evaluate-alerts'`;
-  await restartGateway({
-    HUBSPOT_ACCESS_TOKEN: undefined,
-    HUBSPOT_API_BASE: undefined,
-    HUBSPOT_TIMEOUT_MS: undefined,
-    SLACK_WEBHOOK_URL: undefined,
-  });
+  await sql.end();
+  await stopWorld();
   await hubspot?.close();
   await slack?.close();
 }, 180_000);

@@ -9,6 +9,9 @@
 // backoff of 5 s doubling makes that 40-155 s; a 120 s deadline failed one fresh clone in three). The faulty run therefore caps the backoff at 8 s (the schedule
 // itself is pinned by pgTAP), so even a job that spends all 15 attempts waits under 100 s between
 // them in all: the drain limit (300 s) only detects hangs.
+// The file runs in a world of its own (tests/helpers/world.ts): its functions use the fake, its kinds
+// the capped backoff, and no other file's jobs or drains share its queues.
+import { startWorld, stopWorld } from "../helpers/world.ts";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { type FakeHubSpot, startFakeHubSpot } from "../fakes/hubspot.ts";
 import { summarize } from "../../scripts/bench/report.ts";
@@ -16,7 +19,7 @@ import { FAULTS } from "../../scripts/bench/sections/crm-latency-faults.ts";
 import { jobIds, newBuyer, paidOrder } from "../helpers/crm.ts";
 import { sql } from "../helpers/db.ts";
 import { chargeRefunded, dispute } from "../../scripts/lib/scenarios.ts";
-import { restartGateway, settleJobs } from "../helpers/stack.ts";
+import { settleJobs } from "../helpers/stack.ts";
 import { deliver, uid } from "../helpers/stripe.ts";
 
 const run = uid().slice(0, 8);
@@ -24,19 +27,19 @@ let fake: FakeHubSpot;
 
 beforeAll(async () => {
   fake = await startFakeHubSpot({ token: `pat-test-${uid()}`, faults: { slowMs: 30_000 } });
-  await restartGateway({
+  await startWorld({
     HUBSPOT_ACCESS_TOKEN: fake.token,
     HUBSPOT_API_BASE: fake.url,
     HUBSPOT_TIMEOUT_MS: "5000",
     HUBSPOT_RATE_LIMIT_PER_10S: undefined, // the adapter's default budget (90 of HubSpot's 100)
     CRM_ADAPTER: undefined,
   });
-}, 120_000);
+}, 300_000);
 
 afterAll(async () => {
-  await restartGateway({ HUBSPOT_ACCESS_TOKEN: undefined, HUBSPOT_API_BASE: undefined, HUBSPOT_TIMEOUT_MS: undefined });
-  await fake.close();
   await sql.end();
+  await stopWorld();
+  await fake.close();
 }, 120_000);
 
 /** Waits for the jobs to finish WITHOUT ticking the sweep: the engine has to do it on its own. The
@@ -81,7 +84,6 @@ describe("jobs run when due", () => {
       // the bench's jobs@faults: HubSpot's rolling 100 per 10 s with Retry-After, 8% 502s, 2% hangs
       // past the client timeout, 4% answers lost after the write was applied
       fake.setFaults(FAULTS);
-      const kinds = await sql`select kind, backoff_base_ms, backoff_max_ms from ops.job_kinds where kind like 'crm.%'`;
       await sql`update ops.job_kinds set backoff_base_ms = 1000, backoff_max_ms = 8000 where kind like 'crm.%'`;
       const start = Date.now();
       try {
@@ -151,10 +153,6 @@ describe("jobs run when due", () => {
           } faulted`,
         );
       } finally {
-        for (const k of kinds) {
-          await sql`update ops.job_kinds set backoff_base_ms = ${k.backoff_base_ms}, backoff_max_ms = ${k.backoff_max_ms}
-                     where kind = ${k.kind}`;
-        }
         fake.setFaults({ limitPer10s: null, limitRetryAfter: false, rate502: 0, rateHang: 0, rateDropAfter: 0 });
       }
     },

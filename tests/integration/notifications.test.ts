@@ -1,6 +1,9 @@
 // Customer notifications and system tickets over the running stack: signed Stripe events through the
 // webhook, jobs dispatched over pg_net to notify and support-desk, sends captured (or sent to the
 // Resend fake), once per (template, entity, recipient) whatever is retried, duplicated or replayed.
+// The file runs in a world of its own (tests/helpers/world.ts): its last describe points notify at the
+// Resend fake and shortens notify.email's retries there, for nobody else.
+import { startWorld, stopWorld } from "../helpers/world.ts";
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { chargeRefunded, checkoutCompleted, dispute, piFailed } from "../../scripts/lib/scenarios.ts";
@@ -27,6 +30,12 @@ async function settled(entityLike: string, n: number) {
 }
 
 const now = () => Math.floor(Date.now() / 1000);
+
+beforeAll(() => startWorld(), 300_000);
+afterAll(async () => {
+  await sql.end();
+  await stopWorld();
+}, 120_000);
 
 describe("notifications", () => {
   test("a paid order: one receipt and one welcome, captured; a duplicate webhook changes nothing", async () => {
@@ -109,14 +118,13 @@ describe("notifications", () => {
 
 describe("notifications against the Resend fake", () => {
   let resend: FakeResend;
+  // the file's last describe: the world's notify keeps the Resend fake from here on
   beforeAll(async () => {
     resend = await startFakeResend();
     await restartGateway({ RESEND_API_KEY: resend.apiKey, RESEND_BASE_URL: resend.url, RESEND_TIMEOUT_MS: "2000" });
     await sql`update ops.job_kinds set max_attempts = 2, backoff_base_ms = 500 where kind = 'notify.email'`;
-  });
+  }, 120_000);
   afterAll(async () => {
-    await sql`update ops.job_kinds set max_attempts = 8, backoff_base_ms = 5000 where kind = 'notify.email'`;
-    await restartGateway({ RESEND_API_KEY: undefined, RESEND_BASE_URL: undefined, RESEND_TIMEOUT_MS: undefined });
     await resend?.close();
   });
 

@@ -2,6 +2,9 @@
 // recovers events the webhook never got through the same ingest path (source 'reconciliation'),
 // idempotently, resumably and within Stripe's rate limits, and records each kind of drift once, with
 // its next action, resolving it when the drift is gone.
+// The file runs in a world of its own (tests/helpers/world.ts): reconcile's Stripe fake, its kind's
+// backoff and, last, its time budget are set there, for nobody else.
+import { startWorld, stopWorld } from "../helpers/world.ts";
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -22,7 +25,6 @@ import { restartGateway, sweep, waitFor } from "../helpers/stack.ts";
 import { deliver, type Evt, uid } from "../helpers/stripe.ts";
 
 let fake: FakeStripe;
-let savedKind: { backoff_base_ms: number; backoff_max_ms: number } | undefined;
 
 type Summary = {
   recovered: number;
@@ -37,32 +39,21 @@ type Summary = {
 
 beforeAll(async () => {
   fake = await startFakeStripe();
-  await restartGateway({
+  await startWorld({
     STRIPE_RECONCILE_KEY: fake.key,
     STRIPE_API_BASE: fake.url,
     // the tests' events are seconds old: none is still on its way to the webhook
     RECONCILE_GRACE_SECONDS: "0",
     RECONCILE_PAGE_SIZE: "25",
   });
-  [savedKind] = await sql`select backoff_base_ms, backoff_max_ms from ops.job_kinds where kind = 'reconcile'`;
   // test speed: a failed attempt is retried within a second (the schedule itself is pinned by pgTAP)
   await sql`update ops.job_kinds set backoff_base_ms = 300, backoff_max_ms = 1000 where kind = 'reconcile'`;
-}, 120_000);
+}, 300_000);
 
 afterAll(async () => {
-  if (savedKind) {
-    await sql`update ops.job_kinds set backoff_base_ms = ${savedKind.backoff_base_ms},
-                                       backoff_max_ms = ${savedKind.backoff_max_ms} where kind = 'reconcile'`;
-  }
-  await restartGateway({
-    STRIPE_RECONCILE_KEY: undefined,
-    STRIPE_API_BASE: undefined,
-    RECONCILE_GRACE_SECONDS: undefined,
-    RECONCILE_PAGE_SIZE: undefined,
-    RECONCILE_BUDGET_MS: undefined,
-  });
-  await fake.close();
   await sql.end();
+  await stopWorld();
+  await fake.close();
 }, 120_000);
 
 /** A clean slate for one test: the fake emptied, the checkpoint and findings gone, and nothing created before now
@@ -457,6 +448,7 @@ describe("cross-checks against Stripe", () => {
   );
 });
 
+// the file's last describe: the world's reconcile keeps the 1 ms budget from here on
 describe("the time budget", () => {
   test(
     "out of its time budget a run defers itself and carries on from its checkpoint, one page per invocation, each page listed once",

@@ -1,6 +1,9 @@
 // What stripe-webhook takes in (#8, Inputs): only this project's Stripe mode and Connect account are
 // applied, a NUL typed by a customer is stored instead of refused, and personal data in the ledger
 // and in captured CRM calls is cleared after its retention.
+// The file runs in a world of its own (tests/helpers/world.ts): it turns its deployment live and
+// shortens its retention there, last, and restores neither for anyone.
+import { startWorld, stopWorld } from "../helpers/world.ts";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { config } from "../../scripts/lib/config.ts";
 import { checkoutCompleted, customerUpdated, subscriptionEvents } from "../../scripts/lib/scenarios.ts";
@@ -8,7 +11,11 @@ import { ledger, order, pendingOrder, sql } from "../helpers/db.ts";
 import { replayCli, restartGateway } from "../helpers/stack.ts";
 import { deliver, type Evt, signature, uid, WEBHOOK_URL } from "../helpers/stripe.ts";
 
-afterAll(() => sql.end());
+beforeAll(() => startWorld(), 300_000);
+afterAll(async () => {
+  await sql.end();
+  await stopWorld();
+}, 120_000);
 const t0 = () => Math.floor(Date.now() / 1000) - 3600;
 const PLATFORM = "acct_1Platform" + uid().slice(0, 8);
 
@@ -26,104 +33,6 @@ async function exceptionFor(ref: string) {
   return sql<{ exception: string; error: string; next_action: string }[]>`
     select exception, error, next_action from ops.pipeline_exceptions where ref = ${ref} order by exception`;
 }
-
-describe("test and live do not mix", () => {
-  describe("a live deployment that is a Connect platform, with a test secret in its rotation list", () => {
-    const saved = { STRIPE_LIVEMODE: process.env.STRIPE_LIVEMODE, STRIPE_ACCOUNT_ID: process.env.STRIPE_ACCOUNT_ID };
-    beforeAll(async () => {
-      // as a deployment does: the webhook's secrets and ops.settings say the same
-      await sql`update ops.settings set stripe_livemode = true, stripe_account_id = ${PLATFORM}`;
-      await restartGateway({ STRIPE_LIVEMODE: "true", STRIPE_ACCOUNT_ID: PLATFORM });
-    });
-    afterAll(async () => {
-      await restartGateway(saved);
-      await sql`update ops.settings
-                   set stripe_livemode = ${config.stripeLivemode}, stripe_account_id = ${config.stripeAccountId}`;
-    });
-
-    test("a test-mode event signed with a valid secret cannot mark a live order paid, now or by any re-apply", async () => {
-      // config.stripeWebhookSecrets[1] stands for the test endpoint's secret left in the live list
-      expect(config.stripeWebhookSecrets.length).toBeGreaterThanOrEqual(2);
-      const id = await pendingOrder();
-      const before = await order(id);
-      const testEvent = checkoutCompleted(id, uid("pi_"), t0(), {}, { livemode: false });
-      const res = await deliver(testEvent, { secret: config.stripeWebhookSecrets[1] });
-      expect(res).toMatchObject({ status: 200, body: { received: true, status: "ignored", duplicate: false } });
-      expect(res.body.reason).toMatch(/test-mode event; this project takes live-mode events only/);
-      expect(await order(id)).toEqual(before);
-      expect(await jobsOfOrder(id)).toHaveLength(0);
-      const [row] = await sql`select status, livemode, ignored_reason, payload ->> 'id' as payload_id
-                                from ops.stripe_events where event_id = ${testEvent.id}`;
-      expect(row).toMatchObject({ status: "ignored", livemode: false, payload_id: testEvent.id });
-      expect(row.ignored_reason).toMatch(/test-mode event/);
-      const [exc] = await exceptionFor(testEvent.id);
-      expect(exc).toMatchObject({ exception: "ignored Stripe event", error: row.ignored_reason });
-      expect(exc.next_action).toMatch(/STRIPE_LIVEMODE/);
-
-      // a replay checks the mode again
-      expect(await sql`select * from ops.reapply_stripe_events(${[testEvent.id]})`).toEqual([
-        { event_id: testEvent.id, status: "ignored" },
-      ]);
-      // and so does the 15-minute retry, for a test-mode event a test-mode configuration left failed
-      await sql`update ops.stripe_events set status = 'failed', ignored_reason = null, last_error = 'test: failed before'
-                 where event_id = ${testEvent.id}`;
-      await cron("ops-retry-stripe-events");
-      expect((await ledger([testEvent.id]))[0]).toMatchObject({ status: "ignored", last_error: null });
-      expect(await order(id)).toEqual(before);
-      expect(await jobsOfOrder(id)).toHaveLength(0);
-
-      // the live payment for the same order is applied
-      const live = checkoutCompleted(id, uid("pi_"), t0() + 1, {}, { livemode: true });
-      expect((await deliver(live)).body).toMatchObject({ status: "processed" });
-      expect((await order(id)).status).toBe("paid");
-    });
-
-    test("an event of another Connect account is ignored; the platform's own (with or without account) apply", async () => {
-      const id = await pendingOrder();
-      const before = await order(id);
-      const other = checkoutCompleted(id, uid("pi_"), t0(), {}, { livemode: true });
-      const res = await deliver({ ...other, account: "acct_1SomebodyElse" });
-      expect(res).toMatchObject({ status: 200, body: { status: "ignored" } });
-      expect(res.body.reason).toMatch(/account acct_1SomebodyElse; this project takes events of acct_1Platform/);
-      expect(await order(id)).toEqual(before);
-      expect(await jobsOfOrder(id)).toHaveLength(0);
-
-      const own = checkoutCompleted(id, uid("pi_"), t0() + 1, {}, { livemode: true });
-      expect((await deliver({ ...own, account: PLATFORM })).body).toMatchObject({ status: "processed" });
-      expect((await order(id)).status).toBe("paid");
-    });
-
-    test("while the webhook and ops.settings disagree, deliveries are refused with 503 and nothing is recorded", async () => {
-      await sql`update ops.settings set stripe_livemode = false`;
-      try {
-        const id = await pendingOrder();
-        const e = checkoutCompleted(id, uid("pi_"), t0(), {}, { livemode: true });
-        const res = await deliver(e);
-        expect(res.status).toBe(503);
-        expect(res.body.error).toMatch(/STRIPE_LIVEMODE \/ STRIPE_ACCOUNT_ID and the database's ops.settings disagree/);
-        expect(await ledger([e.id])).toHaveLength(0);
-        expect((await order(id)).status).toBe("pending_payment");
-
-        // once they agree, Stripe's redelivery is applied
-        await sql`update ops.settings set stripe_livemode = true`;
-        expect((await deliver(e)).body).toMatchObject({ status: "processed", duplicate: false });
-        expect((await order(id)).status).toBe("paid");
-      } finally {
-        await sql`update ops.settings set stripe_livemode = true`;
-      }
-    });
-  });
-
-  test("without a platform account, an event naming a connected account is ignored", async () => {
-    const id = await pendingOrder();
-    const before = await order(id);
-    const e = { ...checkoutCompleted(id, uid("pi_"), t0()), account: "acct_1Connected" };
-    const res = await deliver(e);
-    expect(res).toMatchObject({ status: 200, body: { status: "ignored" } });
-    expect(res.body.reason).toMatch(/connected account acct_1Connected/);
-    expect(await order(id)).toEqual(before);
-  });
-});
 
 describe("a NUL typed by a customer", () => {
   /** The JSON text as Stripe sends it, holding a \u0000 escape and, apart, an escaped backslash before u0000. */
@@ -183,14 +92,6 @@ describe("a NUL typed by a customer", () => {
 });
 
 describe("personal data retention", () => {
-  const saved: { days?: number } = {};
-  beforeAll(async () => {
-    saved.days = (await sql`select personal_data_retention_days as d from ops.settings`)[0].d;
-  });
-  afterAll(async () => {
-    await sql`update ops.settings set personal_data_retention_days = ${saved.days!}`;
-  });
-
   async function backdate(eventIds: string[], days: number) {
     await sql`update ops.stripe_events set received_at = now() - make_interval(days => ${days})
                where event_id = any(${eventIds})`;
@@ -342,5 +243,98 @@ describe("personal data retention", () => {
     const [row] = await sql`select status, attempts from ops.stripe_events where event_id = ${e.id}`;
     expect(row).toEqual({ status: "processed", attempts: 1 });
     expect((await order(id)).status).toBe("paid");
+  });
+});
+
+describe("test and live do not mix", () => {
+  test("without a platform account, an event naming a connected account is ignored", async () => {
+    const id = await pendingOrder();
+    const before = await order(id);
+    const e = { ...checkoutCompleted(id, uid("pi_"), t0()), account: "acct_1Connected" };
+    const res = await deliver(e);
+    expect(res).toMatchObject({ status: 200, body: { status: "ignored" } });
+    expect(res.body.reason).toMatch(/connected account acct_1Connected/);
+    expect(await order(id)).toEqual(before);
+  });
+
+  describe("a live deployment that is a Connect platform, with a test secret in its rotation list", () => {
+    // the file's last describe: it turns the world live for good (everything before it runs in test mode)
+    beforeAll(async () => {
+      // as a deployment does: the webhook's secrets and ops.settings say the same
+      await sql`update ops.settings set stripe_livemode = true, stripe_account_id = ${PLATFORM}`;
+      await restartGateway({ STRIPE_LIVEMODE: "true", STRIPE_ACCOUNT_ID: PLATFORM });
+    }, 120_000);
+
+    test("a test-mode event signed with a valid secret cannot mark a live order paid, now or by any re-apply", async () => {
+      // config.stripeWebhookSecrets[1] stands for the test endpoint's secret left in the live list
+      expect(config.stripeWebhookSecrets.length).toBeGreaterThanOrEqual(2);
+      const id = await pendingOrder();
+      const before = await order(id);
+      const testEvent = checkoutCompleted(id, uid("pi_"), t0(), {}, { livemode: false });
+      const res = await deliver(testEvent, { secret: config.stripeWebhookSecrets[1] });
+      expect(res).toMatchObject({ status: 200, body: { received: true, status: "ignored", duplicate: false } });
+      expect(res.body.reason).toMatch(/test-mode event; this project takes live-mode events only/);
+      expect(await order(id)).toEqual(before);
+      expect(await jobsOfOrder(id)).toHaveLength(0);
+      const [row] = await sql`select status, livemode, ignored_reason, payload ->> 'id' as payload_id
+                                from ops.stripe_events where event_id = ${testEvent.id}`;
+      expect(row).toMatchObject({ status: "ignored", livemode: false, payload_id: testEvent.id });
+      expect(row.ignored_reason).toMatch(/test-mode event/);
+      const [exc] = await exceptionFor(testEvent.id);
+      expect(exc).toMatchObject({ exception: "ignored Stripe event", error: row.ignored_reason });
+      expect(exc.next_action).toMatch(/STRIPE_LIVEMODE/);
+
+      // a replay checks the mode again
+      expect(await sql`select * from ops.reapply_stripe_events(${[testEvent.id]})`).toEqual([
+        { event_id: testEvent.id, status: "ignored" },
+      ]);
+      // and so does the 15-minute retry, for a test-mode event a test-mode configuration left failed
+      await sql`update ops.stripe_events set status = 'failed', ignored_reason = null, last_error = 'test: failed before'
+                 where event_id = ${testEvent.id}`;
+      await cron("ops-retry-stripe-events");
+      expect((await ledger([testEvent.id]))[0]).toMatchObject({ status: "ignored", last_error: null });
+      expect(await order(id)).toEqual(before);
+      expect(await jobsOfOrder(id)).toHaveLength(0);
+
+      // the live payment for the same order is applied
+      const live = checkoutCompleted(id, uid("pi_"), t0() + 1, {}, { livemode: true });
+      expect((await deliver(live)).body).toMatchObject({ status: "processed" });
+      expect((await order(id)).status).toBe("paid");
+    });
+
+    test("an event of another Connect account is ignored; the platform's own (with or without account) apply", async () => {
+      const id = await pendingOrder();
+      const before = await order(id);
+      const other = checkoutCompleted(id, uid("pi_"), t0(), {}, { livemode: true });
+      const res = await deliver({ ...other, account: "acct_1SomebodyElse" });
+      expect(res).toMatchObject({ status: 200, body: { status: "ignored" } });
+      expect(res.body.reason).toMatch(/account acct_1SomebodyElse; this project takes events of acct_1Platform/);
+      expect(await order(id)).toEqual(before);
+      expect(await jobsOfOrder(id)).toHaveLength(0);
+
+      const own = checkoutCompleted(id, uid("pi_"), t0() + 1, {}, { livemode: true });
+      expect((await deliver({ ...own, account: PLATFORM })).body).toMatchObject({ status: "processed" });
+      expect((await order(id)).status).toBe("paid");
+    });
+
+    test("while the webhook and ops.settings disagree, deliveries are refused with 503 and nothing is recorded", async () => {
+      await sql`update ops.settings set stripe_livemode = false`;
+      try {
+        const id = await pendingOrder();
+        const e = checkoutCompleted(id, uid("pi_"), t0(), {}, { livemode: true });
+        const res = await deliver(e);
+        expect(res.status).toBe(503);
+        expect(res.body.error).toMatch(/STRIPE_LIVEMODE \/ STRIPE_ACCOUNT_ID and the database's ops.settings disagree/);
+        expect(await ledger([e.id])).toHaveLength(0);
+        expect((await order(id)).status).toBe("pending_payment");
+
+        // once they agree, Stripe's redelivery is applied
+        await sql`update ops.settings set stripe_livemode = true`;
+        expect((await deliver(e)).body).toMatchObject({ status: "processed", duplicate: false });
+        expect((await order(id)).status).toBe("paid");
+      } finally {
+        await sql`update ops.settings set stripe_livemode = true`;
+      }
+    });
   });
 });

@@ -13,15 +13,14 @@ select plan(162);
 -- orders ...da1 (buyer_a buys 1a1), ...db1 (buyer_b buys 1b1), the latter in review;
 -- customers of buyer_a (Stripe customer cus_pgtap_a) and buyer_b (cus_pgtap_b) with subscriptions
 -- sub_pgtap_a, sub_pgtap_b.
-insert into auth.users (id, email, raw_app_meta_data, raw_user_meta_data, is_anonymous) values
-  ('00000000-0000-4000-8000-000000000b0a', 'buyer_a@pgtap.test', '{}', '{}', false),
-  ('00000000-0000-4000-8000-000000000b0b', 'buyer_b@pgtap.test', '{}', '{}', false),
-  ('00000000-0000-4000-8000-000000000c0a', 'seller_a@pgtap.test', '{"role":"seller"}', '{}', false),
-  ('00000000-0000-4000-8000-000000000c0b', 'seller_b@pgtap.test', '{"role":"seller"}', '{}', false),
-  ('00000000-0000-4000-8000-000000000c0d', 'seller_d@pgtap.test', '{"role":"seller"}', '{}', false),
-  ('00000000-0000-4000-8000-000000000c0e', 'self_made@pgtap.test', '{}', '{"role":"seller"}', false),
-  ('00000000-0000-4000-8000-000000000a0a', null, '{"role":"seller"}', '{"role":"seller"}', true),
-  ('00000000-0000-4000-8000-000000000ad0', 'admin@pgtap.test', '{"role":"admin"}', '{}', false);
+call tests.create_user('00000000-0000-4000-8000-000000000b0a', 'buyer_a@pgtap.test', false);
+call tests.create_user('00000000-0000-4000-8000-000000000b0b', 'buyer_b@pgtap.test', false);
+call tests.create_user('00000000-0000-4000-8000-000000000c0a', 'seller_a@pgtap.test', false, '{"role":"seller"}');
+call tests.create_user('00000000-0000-4000-8000-000000000c0b', 'seller_b@pgtap.test', false, '{"role":"seller"}');
+call tests.create_user('00000000-0000-4000-8000-000000000c0d', 'seller_d@pgtap.test', false, '{"role":"seller"}');
+call tests.create_user('00000000-0000-4000-8000-000000000c0e', 'self_made@pgtap.test', false, p_user_metadata => '{"role":"seller"}');
+call tests.create_user('00000000-0000-4000-8000-000000000a0a', null, false, '{"role":"seller"}', '{"role":"seller"}', true);
+call tests.create_user('00000000-0000-4000-8000-000000000ad0', 'admin@pgtap.test', false, '{"role":"admin"}');
 insert into public.listings (id, seller_id, title, price_amount, currency, active) values
   ('00000000-0000-4000-8000-0000000001a1', '00000000-0000-4000-8000-000000000c0a', 'A mug', 2500, 'usd', true),
   ('00000000-0000-4000-8000-0000000001a2', '00000000-0000-4000-8000-000000000c0a', 'A draft', 4000, 'usd', false),
@@ -50,23 +49,6 @@ select 'cus_pgtap_' || split_part(split_part(c.email, '@', 1), '_', 2), c.id, 'm
 insert into public.subscriptions (stripe_subscription_id, customer_id, stripe_customer_id, status, stripe_event_created, stripe_event_rank)
 select 'sub_pgtap_' || right(m.stripe_customer_id, 1), m.customer_id, m.stripe_customer_id, 'active', now(), 30
   from ops.stripe_customers m where m.stripe_customer_id in ('cus_pgtap_a', 'cus_pgtap_b');
-
--- How many rows a statement touched ('0' when RLS hides them), or the error it raised, so that
--- one failing statement shows its error instead of aborting the file.
-create function pg_temp.rows(stmt text) returns text
-language plpgsql as $$
-declare
-  n bigint;
-begin
-  execute stmt;
-  get diagnostics n = row_count;
-  return n::text;
-exception when others then
-  return sqlstate || ': ' || sqlerrm;
-end
-$$;
--- new functions are executable by nobody by default (migration 0200): grant it by name, as they do
-grant execute on function pg_temp.rows(text) to anon, authenticated, service_role;
 
 -- ---------------------------------------------------------------- catalog
 select is_empty(
@@ -142,8 +124,7 @@ select results_eq(
 
 -- ---------------------------------------------------------------- anon
 -- acting as anon
-set local role anon;
-set local request.jwt.claims = '{"role":"anon"}';
+call tests.authenticate_as_anon();
 
 select results_eq(
   $$ select id from public.listings where seller_id = '00000000-0000-4000-8000-000000000c0a' $$,
@@ -179,8 +160,7 @@ select throws_ok(stmt, '42501', null, 'anon cannot ' || what)
 -- ---------------------------------------------------------------- buyer_a
 reset role;
 -- acting as buyer_a
-set local role authenticated;
-set local request.jwt.claims = '{"sub":"00000000-0000-4000-8000-000000000b0a","role":"authenticated"}';
+call tests.authenticate_as('00000000-0000-4000-8000-000000000b0a');
 
 select results_eq('select id from public.profiles', $$ values ('00000000-0000-4000-8000-000000000b0a'::uuid) $$,
   'buyer_a reads only their own profile');
@@ -201,13 +181,13 @@ select results_eq(
   'buyer_a reads active listings of every seller');
 select is_empty($$ select 1 from public.listings where not active $$, 'buyer_a reads no inactive listing');
 
-select is(pg_temp.rows($$ update public.profiles set display_name = 'Bea' where id = '00000000-0000-4000-8000-000000000b0a' $$), '1',
+select is(tests.row_count_or_error($$ update public.profiles set display_name = 'Bea' where id = '00000000-0000-4000-8000-000000000b0a' $$), '1',
   'buyer_a can update their own display name');
-select is(pg_temp.rows($$ update public.profiles set display_name = 'x' where id = '00000000-0000-4000-8000-000000000b0b' $$), '0',
+select is(tests.row_count_or_error($$ update public.profiles set display_name = 'x' where id = '00000000-0000-4000-8000-000000000b0b' $$), '0',
   'buyer_a cannot update another user''s profile');
-select is(pg_temp.rows($$ update public.listings set price_amount = 1 where id = '00000000-0000-4000-8000-0000000001a1' $$), '0',
+select is(tests.row_count_or_error($$ update public.listings set price_amount = 1 where id = '00000000-0000-4000-8000-0000000001a1' $$), '0',
   'buyer_a cannot update a seller''s listing');
-select is(pg_temp.rows($$ delete from public.listings where id = '00000000-0000-4000-8000-0000000001a1' $$), '0',
+select is(tests.row_count_or_error($$ delete from public.listings where id = '00000000-0000-4000-8000-0000000001a1' $$), '0',
   'buyer_a cannot delete a seller''s listing');
 select lives_ok($$ insert into public.orders (listing_id) values ('00000000-0000-4000-8000-0000000001b1') $$,
   'buyer_a can create an order naming only an active listing');
@@ -249,16 +229,14 @@ select results_eq(
   'a buyer''s order is theirs, pending_payment, with seller, price and currency from the listing');
 
 -- acting as buyer_a, claiming admin in user_metadata (which the user controls)
-set local role authenticated;
-set local request.jwt.claims = '{"sub":"00000000-0000-4000-8000-000000000b0a","role":"authenticated","user_metadata":{"role":"admin"}}';
+call tests.authenticate_as('00000000-0000-4000-8000-000000000b0a', '{"user_metadata": {"role": "admin"}}');
 select is_empty($$ select 1 from public.orders where buyer_id <> '00000000-0000-4000-8000-000000000b0a' $$,
   'user_metadata.role = admin grants nothing: buyer_a still reads only their own orders');
 
 -- ---------------------------------------------------------------- buyer_b
 reset role;
 -- acting as buyer_b
-set local role authenticated;
-set local request.jwt.claims = '{"sub":"00000000-0000-4000-8000-000000000b0b","role":"authenticated"}';
+call tests.authenticate_as('00000000-0000-4000-8000-000000000b0b');
 
 select results_eq('select id from public.orders', $$ values ('00000000-0000-4000-8000-000000000db1'::uuid) $$,
   'buyer_b reads only their own order');
@@ -270,8 +248,7 @@ select results_eq('select stripe_subscription_id from public.subscriptions', $$ 
 -- ---------------------------------------------------------------- seller_a
 reset role;
 -- acting as seller_a
-set local role authenticated;
-set local request.jwt.claims = '{"sub":"00000000-0000-4000-8000-000000000c0a","role":"authenticated"}';
+call tests.authenticate_as('00000000-0000-4000-8000-000000000c0a');
 
 select results_eq('select id from public.profiles', $$ values ('00000000-0000-4000-8000-000000000c0a'::uuid) $$,
   'seller_a reads only their own profile');
@@ -286,15 +263,15 @@ select is_empty($$ select 1 from public.customers where user_id is distinct from
   'seller_a reads no other user''s customer row');
 select is_empty('select 1 from public.subscriptions', 'seller_a reads no subscription (they have none)');
 
-select is(pg_temp.rows($$ insert into public.listings (title, price_amount) values ('A new', 900) $$), '1',
+select is(tests.row_count_or_error($$ insert into public.listings (title, price_amount) values ('A new', 900) $$), '1',
   'seller_a can create a listing');
-select is(pg_temp.rows($$ update public.listings set price_amount = 2600 where id = '00000000-0000-4000-8000-0000000001a1' $$), '1',
+select is(tests.row_count_or_error($$ update public.listings set price_amount = 2600 where id = '00000000-0000-4000-8000-0000000001a1' $$), '1',
   'seller_a can update their own listing');
-select is(pg_temp.rows($$ delete from public.listings where title = 'A new' and seller_id = '00000000-0000-4000-8000-000000000c0a' $$), '1',
+select is(tests.row_count_or_error($$ delete from public.listings where title = 'A new' and seller_id = '00000000-0000-4000-8000-000000000c0a' $$), '1',
   'seller_a can delete their own listing');
-select is(pg_temp.rows($$ update public.listings set price_amount = 1 where id = '00000000-0000-4000-8000-0000000001b1' $$), '0',
+select is(tests.row_count_or_error($$ update public.listings set price_amount = 1 where id = '00000000-0000-4000-8000-0000000001b1' $$), '0',
   'seller_a cannot update seller_b''s listing');
-select is(pg_temp.rows($$ delete from public.listings where id = '00000000-0000-4000-8000-0000000001b1' $$), '0',
+select is(tests.row_count_or_error($$ delete from public.listings where id = '00000000-0000-4000-8000-0000000001b1' $$), '0',
   'seller_a cannot delete seller_b''s listing');
 select throws_ok(stmt, '42501', null, 'seller_a cannot ' || what)
   from (values
@@ -309,8 +286,7 @@ select throws_ok(stmt, '42501', null, 'seller_a cannot ' || what)
 -- ---------------------------------------------------------------- seller_b
 reset role;
 -- acting as seller_b
-set local role authenticated;
-set local request.jwt.claims = '{"sub":"00000000-0000-4000-8000-000000000c0b","role":"authenticated"}';
+call tests.authenticate_as('00000000-0000-4000-8000-000000000c0b');
 
 -- buyer_a's new order (above) is for seller_b's listing too
 select results_eq('select buyer_id from public.orders order by buyer_id',
@@ -330,21 +306,19 @@ select throws_ok(format('select %s from public.orders', col), '42501', null,
 -- ---------------------------------------------------------------- seller_d, demoted to buyer
 reset role;
 -- acting as seller_d
-set local role authenticated;
-set local request.jwt.claims = '{"sub":"00000000-0000-4000-8000-000000000c0d","role":"authenticated"}';
+call tests.authenticate_as('00000000-0000-4000-8000-000000000c0d');
 
 select throws_ok($$ insert into public.listings (title, price_amount) values ('D new', 900) $$, '42501', null,
   'a demoted seller cannot create listings');
-select is(pg_temp.rows($$ update public.listings set price_amount = 1 where id = '00000000-0000-4000-8000-0000000001d1' $$), '0',
+select is(tests.row_count_or_error($$ update public.listings set price_amount = 1 where id = '00000000-0000-4000-8000-0000000001d1' $$), '0',
   'a demoted seller cannot update their old listing');
-select is(pg_temp.rows($$ delete from public.listings where id = '00000000-0000-4000-8000-0000000001d1' $$), '0',
+select is(tests.row_count_or_error($$ delete from public.listings where id = '00000000-0000-4000-8000-0000000001d1' $$), '0',
   'a demoted seller cannot delete their old listing');
 
 -- ---------------------------------------------------------------- anonymous user
 reset role;
 -- acting as the anonymous user (signInAnonymously: is_anonymous in the JWT), with a seller profile set by hand
-set local role authenticated;
-set local request.jwt.claims = '{"sub":"00000000-0000-4000-8000-000000000a0a","role":"authenticated","is_anonymous":true}';
+call tests.authenticate_as('00000000-0000-4000-8000-000000000a0a', '{"is_anonymous": true}');
 
 select results_eq('select id from public.profiles', $$ values ('00000000-0000-4000-8000-000000000a0a'::uuid) $$,
   'an anonymous user reads their own profile');
@@ -355,7 +329,7 @@ select throws_ok(stmt, '42501', null, 'an anonymous user cannot ' || what)
     ($$insert into public.listings (title, price_amount) values ('E new', 900)$$, 'create a listing (even with a seller profile)'),
     ($$insert into public.orders (listing_id) values ('00000000-0000-4000-8000-0000000001a1')$$, 'create an order')
   ) as denied(stmt, what);
-select is(pg_temp.rows(stmt), '0', 'an anonymous user cannot ' || what)
+select is(tests.row_count_or_error(stmt), '0', 'an anonymous user cannot ' || what)
   from (values
     ($$update public.listings set price_amount = 1 where id = '00000000-0000-4000-8000-0000000001e1'$$, 'update their own listing'),
     ($$delete from public.listings where id = '00000000-0000-4000-8000-0000000001e1'$$, 'delete their own listing'),
@@ -365,8 +339,7 @@ select is(pg_temp.rows(stmt), '0', 'an anonymous user cannot ' || what)
 -- ---------------------------------------------------------------- admin
 reset role;
 -- acting as admin (app_metadata is set server-side)
-set local role authenticated;
-set local request.jwt.claims = '{"sub":"00000000-0000-4000-8000-000000000ad0","role":"authenticated","app_metadata":{"role":"admin"}}';
+call tests.authenticate_as('00000000-0000-4000-8000-000000000ad0', '{"app_metadata": {"role": "admin"}}');
 
 select set_has('select id from public.profiles',
   $$ values ('00000000-0000-4000-8000-000000000b0a'::uuid), ('00000000-0000-4000-8000-000000000b0b'::uuid),
@@ -385,7 +358,7 @@ select set_has('select email from public.customers', $$ values ('buyer_a@pgtap.t
   'admin reads every customer row');
 select set_has('select stripe_subscription_id from public.subscriptions', $$ values ('sub_pgtap_a'), ('sub_pgtap_b') $$,
   'admin reads every subscription');
-select is(pg_temp.rows($$ update public.listings set price_amount = 1 where id = '00000000-0000-4000-8000-0000000001a1' $$), '0',
+select is(tests.row_count_or_error($$ update public.listings set price_amount = 1 where id = '00000000-0000-4000-8000-0000000001a1' $$), '0',
   'admin cannot update a seller''s listing');
 select throws_ok(stmt, '42501', null, 'admin cannot ' || what)
   from (values
@@ -466,7 +439,7 @@ select throws_ok(stmt, code, null, 'ops.set_user_role refuses ' || what)
     ($$select ops.set_user_role('00000000-0000-4000-8000-0000000000ff', 'seller', 'x')$$, 'P0002', 'a user without a profile')
   ) as denied(stmt, code, what);
 -- rows run in order: each statement touches exactly one row
-select is(pg_temp.rows(stmt), '1', 'service_role can ' || what)
+select is(tests.row_count_or_error(stmt), '1', 'service_role can ' || what)
   from (values
     ($$update public.profiles set display_name = 'D' where id = '00000000-0000-4000-8000-000000000c0d'$$, 'update a profile'),
     ($$delete from public.profiles where id = '00000000-0000-4000-8000-000000000c0d'$$, 'delete a profile'),

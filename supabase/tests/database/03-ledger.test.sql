@@ -5,13 +5,6 @@ begin;
 set search_path = public, extensions;
 select plan(49);
 
--- A Stripe event around a data.object.
-create function pg_temp.evt(id text, type text, created bigint, object jsonb) returns jsonb
-language sql immutable as $$
-  select jsonb_build_object('id', id, 'object', 'event', 'type', type, 'created', created,
-                            'api_version', '2025-03-31.basil', 'livemode', false, 'data', jsonb_build_object('object', object))
-$$;
-
 -- Row count and content hash of each table: equal fingerprints mean nothing was added or changed.
 create function pg_temp.fingerprint(tables text[]) returns jsonb
 language plpgsql as $$
@@ -49,10 +42,10 @@ insert into public.orders (id, amount_total, currency) values
 insert into public.orders (id) values ('00000000-0000-4000-8000-0000000007e2');
 
 -- ---------------------------------------------------------------- unknown type, duplicates
-select is(ops.ingest_stripe_event(pg_temp.evt('evt_pgtap_unknown', 'pgtap.unknown_type', 1700000000, '{"id":"obj_1"}')),
+select is(ops.ingest_stripe_event(tests.stripe_event('evt_pgtap_unknown', 'pgtap.unknown_type', 1700000000, '{"id":"obj_1"}')),
   '{"event_id":"evt_pgtap_unknown","status":"ignored","duplicate":false}'::jsonb,
   'an unknown event type is recorded as ignored');
-select is(ops.ingest_stripe_event(pg_temp.evt('evt_pgtap_unknown', 'pgtap.unknown_type', 1700000000, '{"id":"obj_1"}')),
+select is(ops.ingest_stripe_event(tests.stripe_event('evt_pgtap_unknown', 'pgtap.unknown_type', 1700000000, '{"id":"obj_1"}')),
   '{"event_id":"evt_pgtap_unknown","status":"ignored","duplicate":true}'::jsonb,
   'the same event delivered again answers duplicate');
 select results_eq($$ select status, attempts from ops.stripe_events where event_id = 'evt_pgtap_unknown' $$,
@@ -60,7 +53,7 @@ select results_eq($$ select status, attempts from ops.stripe_events where event_
   'the ledger holds the event once, applied once');
 
 create temp table checkout_paid as
-select pg_temp.evt('evt_pgtap_cs_paid', 'checkout.session.completed', 1700000100, '{
+select tests.stripe_event('evt_pgtap_cs_paid', 'checkout.session.completed', 1700000100, '{
   "id": "cs_pgtap_1", "object": "checkout.session", "mode": "payment", "status": "complete",
   "payment_status": "paid", "payment_intent": "pi_pgtap_1", "amount_total": 2500, "currency": "usd",
   "client_reference_id": "00000000-0000-4000-8000-0000000007e1",
@@ -84,7 +77,7 @@ select is(pg_temp.ledger(), (select state from snapshots where name = 'ledger'),
 delete from snapshots;
 insert into snapshots values ('domain', pg_temp.domain());
 -- "xx" breaks the orders currency check when the apply copies it onto ...7e2
-select is(ops.ingest_stripe_event(pg_temp.evt('evt_pgtap_bad_currency', 'checkout.session.completed', 1700000200, '{
+select is(ops.ingest_stripe_event(tests.stripe_event('evt_pgtap_bad_currency', 'checkout.session.completed', 1700000200, '{
   "id": "cs_pgtap_2", "object": "checkout.session", "mode": "payment", "status": "complete",
   "payment_status": "paid", "payment_intent": "pi_pgtap_2", "amount_total": 1500, "currency": "xx",
   "client_reference_id": "00000000-0000-4000-8000-0000000007e2"}')),
@@ -95,7 +88,7 @@ select matches((select last_error from ops.stripe_events where event_id = 'evt_p
 select is(pg_temp.domain(), (select state from snapshots where name = 'domain'),
   'the failed checkout changed no domain row (no order, payment intent or job)');
 
-select is(ops.ingest_stripe_event(pg_temp.evt('evt_pgtap_bogus_status', 'customer.subscription.updated', 1700000300, '{
+select is(ops.ingest_stripe_event(tests.stripe_event('evt_pgtap_bogus_status', 'customer.subscription.updated', 1700000300, '{
   "id": "sub_pgtap_bogus", "object": "subscription", "customer": "cus_pgtap_bogus", "status": "bogus",
   "items": {"data": [{"price": {"id": "price_pgtap"}, "quantity": 1}]}}')) ->> 'status',
   'failed',
@@ -104,7 +97,7 @@ select matches((select last_error from ops.stripe_events where event_id = 'evt_p
   'the failed event keeps the reason as last_error');
 select is(pg_temp.domain(), (select state from snapshots where name = 'domain'),
   'the failed subscription event created no customer or subscription row');
-select is(ops.ingest_stripe_event(pg_temp.evt('evt_pgtap_bogus_status', 'customer.subscription.updated', 1700000300, '{
+select is(ops.ingest_stripe_event(tests.stripe_event('evt_pgtap_bogus_status', 'customer.subscription.updated', 1700000300, '{
   "id": "sub_pgtap_bogus", "object": "subscription", "customer": "cus_pgtap_bogus", "status": "bogus"}')) ->> 'duplicate',
   'true',
   'a failed event delivered again answers duplicate (re-applying is ops.reapply_stripe_events'' job)');
@@ -131,7 +124,7 @@ select results_eq($$ select status, amount_total from public.orders where id = '
 -- ---------------------------------------------------------------- refused payloads
 select throws_ok(format('select ops.ingest_stripe_event(%L)', payload), '22023', null,
                  'a payload ' || what || ' is refused with 22023')
-  from (select pg_temp.evt('evt_pgtap_invalid', 'pgtap.unknown_type', 1700000000, '{"id":"obj_1"}') as e) as valid,
+  from (select tests.stripe_event('evt_pgtap_invalid', 'pgtap.unknown_type', 1700000000, '{"id":"obj_1"}') as e) as valid,
   lateral (values
     ('without id', e - 'id'),
     ('without type', e - 'type'),
@@ -144,13 +137,13 @@ select is_empty($$ select 1 from ops.stripe_events where event_id = 'evt_pgtap_i
 
 -- ---------------------------------------------------------------- failed payments
 -- ...7e3: an async payment is pending at checkout, then fails
-select is(ops.ingest_stripe_event(pg_temp.evt('evt_pgtap_cs_unpaid_3', 'checkout.session.completed', 1700000400, '{
+select is(ops.ingest_stripe_event(tests.stripe_event('evt_pgtap_cs_unpaid_3', 'checkout.session.completed', 1700000400, '{
   "id": "cs_pgtap_3", "object": "checkout.session", "mode": "payment", "status": "complete",
   "payment_status": "unpaid", "payment_intent": "pi_pgtap_3", "amount_total": 2500, "currency": "usd",
   "client_reference_id": "00000000-0000-4000-8000-0000000007e3"}')) ->> 'status',
   'processed',
   'checkout.session.completed (unpaid) is processed');
-select is(ops.ingest_stripe_event(pg_temp.evt('evt_pgtap_pi_failed_3', 'payment_intent.payment_failed', 1700000500, '{
+select is(ops.ingest_stripe_event(tests.stripe_event('evt_pgtap_pi_failed_3', 'payment_intent.payment_failed', 1700000500, '{
   "id": "pi_pgtap_3", "object": "payment_intent", "status": "requires_payment_method", "amount": 2500, "currency": "usd",
   "last_payment_error": {"code": "card_declined"}}')) ->> 'status',
   'processed',
@@ -160,12 +153,12 @@ select results_eq($$ select status, paid_at from public.orders where id = '00000
   'checkout completed unpaid, then payment_intent.payment_failed: the order is payment_failed, never paid');
 
 -- ...7e4: the failure arrives before the checkout
-select is(ops.ingest_stripe_event(pg_temp.evt('evt_pgtap_pi_failed_4', 'payment_intent.payment_failed', 1700000500, '{
+select is(ops.ingest_stripe_event(tests.stripe_event('evt_pgtap_pi_failed_4', 'payment_intent.payment_failed', 1700000500, '{
   "id": "pi_pgtap_4", "object": "payment_intent", "status": "requires_payment_method", "amount": 2500, "currency": "usd",
   "metadata": {"order_id": "00000000-0000-4000-8000-0000000007e4"}, "last_payment_error": {"code": "card_declined"}}')) ->> 'status',
   'processed',
   'payment_intent.payment_failed before its checkout is processed');
-select is(ops.ingest_stripe_event(pg_temp.evt('evt_pgtap_cs_unpaid_4', 'checkout.session.completed', 1700000400, '{
+select is(ops.ingest_stripe_event(tests.stripe_event('evt_pgtap_cs_unpaid_4', 'checkout.session.completed', 1700000400, '{
   "id": "cs_pgtap_4", "object": "checkout.session", "mode": "payment", "status": "complete",
   "payment_status": "unpaid", "payment_intent": "pi_pgtap_4", "amount_total": 2500, "currency": "usd",
   "client_reference_id": "00000000-0000-4000-8000-0000000007e4"}')) ->> 'status',
@@ -176,7 +169,7 @@ select results_eq($$ select status, paid_at from public.orders where id = '00000
   'payment_intent.payment_failed before checkout.session.completed (unpaid): the order is payment_failed, never paid');
 
 -- ...7e1 (paid above): a late failure of an earlier attempt
-select is(ops.ingest_stripe_event(pg_temp.evt('evt_pgtap_pi_failed_1', 'payment_intent.payment_failed', 1700000050, '{
+select is(ops.ingest_stripe_event(tests.stripe_event('evt_pgtap_pi_failed_1', 'payment_intent.payment_failed', 1700000050, '{
   "id": "pi_pgtap_1", "object": "payment_intent", "status": "requires_payment_method", "amount": 2500, "currency": "usd",
   "last_payment_error": {"code": "card_declined"}}')) ->> 'status',
   'processed',
@@ -186,14 +179,14 @@ select is((select status from public.orders where id = '00000000-0000-4000-8000-
 
 -- ---------------------------------------------------------------- out of order: refund first
 -- ...7e5: Stripe delivers the full refund before the checkout, and the payment success last
-select is(ops.ingest_stripe_event(pg_temp.evt('evt_pgtap_refunded_5', 'charge.refunded', 1700000900, '{
+select is(ops.ingest_stripe_event(tests.stripe_event('evt_pgtap_refunded_5', 'charge.refunded', 1700000900, '{
   "id": "ch_pgtap_5", "object": "charge", "payment_intent": "pi_pgtap_5", "status": "succeeded", "captured": true,
   "amount": 4000, "amount_refunded": 4000, "refunded": true, "currency": "usd"}')) ->> 'status',
   'processed',
   'charge.refunded before any checkout is processed');
 select is((select status from public.orders where id = '00000000-0000-4000-8000-0000000007e5'), 'pending_payment',
   'the refund alone does not touch the order it cannot name yet');
-select is(ops.ingest_stripe_event(pg_temp.evt('evt_pgtap_cs_paid_5', 'checkout.session.completed', 1700000600, '{
+select is(ops.ingest_stripe_event(tests.stripe_event('evt_pgtap_cs_paid_5', 'checkout.session.completed', 1700000600, '{
   "id": "cs_pgtap_5", "object": "checkout.session", "mode": "payment", "status": "complete",
   "payment_status": "paid", "payment_intent": "pi_pgtap_5", "amount_total": 4000, "currency": "usd",
   "client_reference_id": "00000000-0000-4000-8000-0000000007e5"}')) ->> 'status',
@@ -202,7 +195,7 @@ select is(ops.ingest_stripe_event(pg_temp.evt('evt_pgtap_cs_paid_5', 'checkout.s
 select results_eq($$ select status, amount_refunded from public.orders where id = '00000000-0000-4000-8000-0000000007e5' $$,
   $$ values ('refunded', 4000::bigint) $$,
   'full refund, then checkout: the order ends refunded');
-select is(ops.ingest_stripe_event(pg_temp.evt('evt_pgtap_pi_succeeded_5', 'payment_intent.succeeded', 1700000700, '{
+select is(ops.ingest_stripe_event(tests.stripe_event('evt_pgtap_pi_succeeded_5', 'payment_intent.succeeded', 1700000700, '{
   "id": "pi_pgtap_5", "object": "payment_intent", "status": "succeeded", "amount": 4000, "currency": "usd",
   "latest_charge": "ch_pgtap_5"}')) ->> 'status',
   'processed',
@@ -220,7 +213,7 @@ end
 $$;
 create trigger zz_pgtap_lock_timeout before insert on public.subscriptions
   for each row execute function pg_temp.lock_timeout();
-select throws_ok($$ select ops.ingest_stripe_event(pg_temp.evt('evt_pgtap_lock_timeout', 'customer.subscription.created', 1700000400,
+select throws_ok($$ select ops.ingest_stripe_event(tests.stripe_event('evt_pgtap_lock_timeout', 'customer.subscription.created', 1700000400,
   '{"id": "sub_pgtap_lock", "object": "subscription", "customer": "cus_pgtap_lock", "status": "active"}')) $$,
   '55P03', null, 'a lock timeout while applying is raised to the caller, not recorded as a failed event');
 select is((select count(*)::int from ops.stripe_events where event_id = 'evt_pgtap_lock_timeout'), 0,
@@ -228,11 +221,11 @@ select is((select count(*)::int from ops.stripe_events where event_id = 'evt_pgt
 -- pg_cron's retry of failed events: one event per call (and per transaction, in its cron command)
 insert into ops.stripe_events (event_id, type, object_id, event_created, payload, status, attempts)
 values ('evt_pgtap_retry_lock', 'customer.subscription.created', 'sub_pgtap_retry', to_timestamp(1700000500),
-        pg_temp.evt('evt_pgtap_retry_lock', 'customer.subscription.created', 1700000500,
+        tests.stripe_event('evt_pgtap_retry_lock', 'customer.subscription.created', 1700000500,
           '{"id": "sub_pgtap_retry", "object": "subscription", "customer": "cus_pgtap_retry", "status": "active"}'),
         'failed', 1),
        ('evt_pgtap_retry_spent', 'pgtap.unknown_type', 'obj_spent', to_timestamp(1700000500),
-        pg_temp.evt('evt_pgtap_retry_spent', 'pgtap.unknown_type', 1700000500, '{"id": "obj_spent"}'), 'failed', 5);
+        tests.stripe_event('evt_pgtap_retry_spent', 'pgtap.unknown_type', 1700000500, '{"id": "obj_spent"}'), 'failed', 5);
 set local client_min_messages = error; -- its warning names the event and the cause
 select is(ops.retry_failed_stripe_event('evt_pgtap_retry_lock'), 'failed',
   'a lock timeout while retrying a failed event leaves it failed');

@@ -41,19 +41,6 @@ language sql stable as $$
 $$;
 create function pg_temp.secret(p_name text) returns text
 language sql stable as $$ select decrypted_secret from vault.decrypted_secrets where name = p_name $$;
--- A query's rows as jsonb, or the error it raised, so a refused query fails one assertion
--- instead of aborting the file.
-create function pg_temp.try(stmt text) returns jsonb
-language plpgsql as $$
-declare
-  r jsonb;
-begin
-  execute format('select coalesce(jsonb_agg(to_jsonb(x)), ''[]'') from (%s) x', stmt) into r;
-  return r;
-exception when others then
-  return jsonb_build_object('error', sqlstate || ': ' || sqlerrm);
-end
-$$;
 
 -- ---------------------------------------------------------------- enqueue, dedupe, dispatch
 call pg_temp.enqueue('dedupe', 'crm.contact');
@@ -408,12 +395,10 @@ select is((select max(dedupe_key) from ops.jobs where payload ->> 'order_id' = '
   'a review flag (like a further partial refund) is mirrored: it enqueues the next version');
 
 -- leads: only a confirmed email makes one (anyone can sign up with any address and any name)
-insert into auth.users (id, email, raw_user_meta_data)
-values ('00000000-0000-4000-8000-0000000004e1', ' New.Lead@PGTAP.test', '{"display_name":"Nia Lead"}'),
-       ('00000000-0000-4000-8000-0000000004e2', 'never.confirmed@pgtap.test', '{"display_name":"Not Yet"}');
-insert into auth.users (id, email, email_confirmed_at, is_anonymous)
-values ('00000000-0000-4000-8000-0000000004e3', 'anon.upgrade@pgtap.test', now(), true),
-       ('00000000-0000-4000-8000-0000000004e4', 'confirmed.at.signup@pgtap.test', now(), false);
+call tests.create_user('00000000-0000-4000-8000-0000000004e1', ' New.Lead@PGTAP.test', false, p_user_metadata => '{"display_name":"Nia Lead"}');
+call tests.create_user('00000000-0000-4000-8000-0000000004e2', 'never.confirmed@pgtap.test', false, p_user_metadata => '{"display_name":"Not Yet"}');
+call tests.create_user('00000000-0000-4000-8000-0000000004e3', 'anon.upgrade@pgtap.test', p_is_anonymous => true);
+call tests.create_user('00000000-0000-4000-8000-0000000004e4', 'confirmed.at.signup@pgtap.test');
 select is_empty($$ select 1 from public.customers where user_id in ('00000000-0000-4000-8000-0000000004e1', '00000000-0000-4000-8000-0000000004e2') $$,
   'an unconfirmed sign-up is no lead customer (and so no CRM contact)');
 select is_empty($$ select 1 from public.customers where user_id = '00000000-0000-4000-8000-0000000004e3' $$,
@@ -470,8 +455,7 @@ select throws_ok(stmt, '42501', null, 'anon cannot ' || what)
     ('select * from ops.pipeline_exceptions', 'select from ops.pipeline_exceptions')
   ) as denied(stmt, what);
 reset role;
-set local role authenticated;
-set local request.jwt.claims = '{"sub":"00000000-0000-4000-8000-0000000004e1","role":"authenticated"}';
+call tests.authenticate_as('00000000-0000-4000-8000-0000000004e1');
 select throws_ok(stmt, '42501', null, 'authenticated cannot ' || what)
   from (values
     ('select * from ops.jobs', 'select from ops.jobs'),
@@ -534,16 +518,16 @@ call pg_temp.claim('views_dead', 'worker-1');
 select is(ops.fail_job(pg_temp.job('views_dead'), 'worker-1', 'HTTP 400 bad request', false), 'dead',
   'a job failed permanently is dead (for the views below)');
 grant select on named_jobs to service_role;
-grant execute on function pg_temp.job(text), pg_temp.try(text) to service_role;
+grant execute on function pg_temp.job(text) to service_role;
 -- acting as service_role
 set local role service_role;
-select is(pg_temp.try($$ select kind from ops.pipeline_health order by kind $$),
+select is(tests.rows_or_error($$ select kind from ops.pipeline_health order by kind $$),
   '[{"kind": "crm.contact"}, {"kind": "crm.deal"}, {"kind": "notify.email"}, {"kind": "notify.slack"}, {"kind": "pgtap.echo"}, {"kind": "reconcile"}, {"kind": "stripe_events"}, {"kind": "support.ticket"}]'::jsonb,
   'service_role selects ops.pipeline_health: one row per job kind and one for the Stripe ledger');
-select is(pg_temp.try($$ select dead, succeeded from ops.pipeline_health where kind = 'pgtap.echo' $$),
+select is(tests.rows_or_error($$ select dead, succeeded from ops.pipeline_health where kind = 'pgtap.echo' $$),
   '[{"dead": 1, "succeeded": 0}]'::jsonb,
   'ops.pipeline_health counts the dead job');
-select is(pg_temp.try(format($$ select exception, subject, error, next_action like '%%ops.replay_job(%s)%%' as names_replay
+select is(tests.rows_or_error(format($$ select exception, subject, error, next_action like '%%ops.replay_job(%s)%%' as names_replay
                                  from ops.pipeline_exceptions where ref = '%s' $$, pg_temp.job('views_dead'), pg_temp.job('views_dead'))),
   '[{"exception": "dead job", "subject": "pgtap.echo", "error": "HTTP 400 bad request", "names_replay": true}]'::jsonb,
   'service_role selects ops.pipeline_exceptions: the dead job with its replay command');

@@ -5,11 +5,6 @@ begin;
 set search_path = public, extensions;
 select plan(22);
 
-create function pg_temp.evt(id text, livemode boolean, account text, object jsonb) returns jsonb
-language sql immutable as $$
-  select jsonb_strip_nulls(jsonb_build_object('id', id, 'object', 'event', 'type', 'checkout.session.completed',
-           'created', 1700000000, 'livemode', livemode, 'account', account, 'data', jsonb_build_object('object', object)))
-$$;
 create function pg_temp.session(order_id text) returns jsonb language sql immutable as $$
   select jsonb_build_object('id', 'cs_' || right(order_id, 4), 'object', 'checkout.session', 'mode', 'payment',
     'status', 'complete', 'payment_status', 'paid', 'payment_intent', 'pi_' || right(order_id, 4),
@@ -39,7 +34,7 @@ select matches(ops.stripe_event_scope_problem(e, s), m, d)
 -- ---------------------------------------------------------------- ingest and re-apply
 update ops.settings set stripe_livemode = true;
 insert into public.orders (id, amount_total, currency) values ('00000000-0000-4000-8000-0000000008a1', 2500, 'usd');
-select is(ops.ingest_stripe_event(pg_temp.evt('evt_pgtap_in_test', false, null, pg_temp.session('00000000-0000-4000-8000-0000000008a1'))) - 'reason',
+select is(ops.ingest_stripe_event(tests.stripe_event('evt_pgtap_in_test', 'checkout.session.completed', 1700000000, pg_temp.session('00000000-0000-4000-8000-0000000008a1'), false)) - 'reason',
   '{"event_id": "evt_pgtap_in_test", "status": "ignored", "duplicate": false}'::jsonb,
   'a live project records a test-mode event as ignored');
 select is((select status from public.orders where id = '00000000-0000-4000-8000-0000000008a1'), 'pending_payment',
@@ -51,12 +46,12 @@ select is(ops.retry_failed_stripe_event('evt_pgtap_in_test'), 'ignored',
   'the 15-minute retry checks the mode again and ignores it');
 select is((select status from public.orders where id = '00000000-0000-4000-8000-0000000008a1'), 'pending_payment',
   'so the order is still unpaid');
-select throws_ok($$ select ops.ingest_stripe_event(pg_temp.evt('evt_pgtap_in_cfg', true, null, '{"id": "x"}'), p_livemode => false) $$,
+select throws_ok($$ select ops.ingest_stripe_event(tests.stripe_event('evt_pgtap_in_cfg', 'checkout.session.completed', 1700000000, '{"id": "x"}', true), p_livemode => false) $$,
   '55000', null, 'a webhook configured for test mode is refused by a live project, before anything is recorded');
-select throws_ok($$ select ops.ingest_stripe_event(pg_temp.evt('evt_pgtap_in_cfg', true, null, '{"id": "x"}'),
+select throws_ok($$ select ops.ingest_stripe_event(tests.stripe_event('evt_pgtap_in_cfg', 'checkout.session.completed', 1700000000, '{"id": "x"}', true),
                                                    p_livemode => true, p_account_id => 'acct_1Other') $$,
   '55000', null, 'and so is a webhook naming another platform account');
-select is(ops.ingest_stripe_event(pg_temp.evt('evt_pgtap_in_live', true, null, pg_temp.session('00000000-0000-4000-8000-0000000008a1')),
+select is(ops.ingest_stripe_event(tests.stripe_event('evt_pgtap_in_live', 'checkout.session.completed', 1700000000, pg_temp.session('00000000-0000-4000-8000-0000000008a1'), true),
                                   p_livemode => true, p_account_id => '') ->> 'status',
   'processed', 'a webhook configured like ops.settings gets its live event applied');
 

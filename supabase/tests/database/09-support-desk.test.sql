@@ -5,12 +5,11 @@ begin;
 set search_path = public, extensions;
 select plan(46);
 
-insert into auth.users (id, email, email_confirmed_at, raw_app_meta_data) values
-  ('00000000-0000-4000-8000-0000000005a1', 'req_a@support.test', now(), '{}'),
-  ('00000000-0000-4000-8000-0000000005b1', 'req_b@support.test', now(), '{}'),
-  ('00000000-0000-4000-8000-0000000005c1', 'seller_a@support.test', now(), '{"role":"seller"}'),
-  ('00000000-0000-4000-8000-0000000005c2', 'seller_b@support.test', now(), '{"role":"seller"}'),
-  ('00000000-0000-4000-8000-0000000005d1', 'admin@support.test', now(), '{"role":"admin"}');
+call tests.create_user('00000000-0000-4000-8000-0000000005a1', 'req_a@support.test');
+call tests.create_user('00000000-0000-4000-8000-0000000005b1', 'req_b@support.test');
+call tests.create_user('00000000-0000-4000-8000-0000000005c1', 'seller_a@support.test', p_app_metadata => '{"role":"seller"}');
+call tests.create_user('00000000-0000-4000-8000-0000000005c2', 'seller_b@support.test', p_app_metadata => '{"role":"seller"}');
+call tests.create_user('00000000-0000-4000-8000-0000000005d1', 'admin@support.test', p_app_metadata => '{"role":"admin"}');
 update public.profiles set role = 'seller' where id in ('00000000-0000-4000-8000-0000000005c1', '00000000-0000-4000-8000-0000000005c2');
 insert into public.listings (id, seller_id, title, price_amount, currency) values
   ('00000000-0000-4000-8000-0000000051a1', '00000000-0000-4000-8000-0000000005c1', 'A lamp', 60000, 'usd');
@@ -18,24 +17,6 @@ insert into public.orders (id, buyer_id, listing_id, amount_total, currency, str
   ('00000000-0000-4000-8000-00000005da01', '00000000-0000-4000-8000-0000000005a1', '00000000-0000-4000-8000-0000000051a1', 60000, 'usd', 'pi_support_a'),
   ('00000000-0000-4000-8000-00000005db01', '00000000-0000-4000-8000-0000000005b1', '00000000-0000-4000-8000-0000000051a1', 60000, 'usd', null);
 
-create function pg_temp.as_user(p_id text, p_extra jsonb default '{}') returns void
-language sql as $$
-  select set_config('request.jwt.claims', (jsonb_build_object('sub', p_id, 'role', 'authenticated', 'aud', 'authenticated',
-    'app_metadata', coalesce((select raw_app_meta_data from auth.users where id = p_id::uuid), '{}')) || p_extra)::text, true);
-  set local role authenticated;
-$$;
-create function pg_temp.try(stmt text) returns text
-language plpgsql as $$
-declare
-  n bigint;
-begin
-  execute stmt;
-  get diagnostics n = row_count;
-  return n::text;
-exception when others then
-  return sqlstate;
-end
-$$;
 -- a support.ticket job as the support-desk worker runs it: claim, run, complete
 create function pg_temp.run_ticket_job(p_dedupe_key text) returns text
 language plpgsql as $$
@@ -52,33 +33,33 @@ $$;
 grant execute on all functions in schema pg_temp to authenticated, anon;
 
 -- requester A opens a request on their (high-value) order, requester B a general one
-select pg_temp.as_user('00000000-0000-4000-8000-0000000005a1');
+call tests.authenticate_as('00000000-0000-4000-8000-0000000005a1');
 select is((select queue || '/' || created from public.submit_support_request('order', 'Lamp broken', 'It arrived broken',
   '00000000-0000-4000-8000-00000005da01')), 'general/true', 'a requester opens a request on their own order');
 select is((select created from public.submit_support_request('order', 'Lamp broken', 'It arrived broken',
   '00000000-0000-4000-8000-00000005da01')), false, 'the same request again within 10 minutes is the same ticket');
-select is(pg_temp.try($$select * from public.submit_support_request('order', 'x', 'y', '00000000-0000-4000-8000-00000005db01')$$),
+select is(split_part(tests.row_count_or_error($$select * from public.submit_support_request('order', 'x', 'y', '00000000-0000-4000-8000-00000005db01')$$), ':', 1),
   '42501', 'an order that is not theirs is refused');
-select is(pg_temp.try($$insert into public.support_tickets (category, subject, queue) values ('other', 'x', 'disputes')$$),
+select is(split_part(tests.row_count_or_error($$insert into public.support_tickets (category, subject, queue) values ('other', 'x', 'disputes')$$), ':', 1),
   '42501', 'the requester cannot choose the queue');
-select is(pg_temp.try($$insert into public.support_tickets (category, subject, source) values ('other', 'x', 'system')$$),
+select is(split_part(tests.row_count_or_error($$insert into public.support_tickets (category, subject, source) values ('other', 'x', 'system')$$), ':', 1),
   '42501', 'the requester cannot open system tickets');
-select is(pg_temp.try($$update public.support_tickets set status = 'solved'$$), '0', 'the requester cannot change the status');
+select is(split_part(tests.row_count_or_error($$update public.support_tickets set status = 'solved'$$), ':', 1), '0', 'the requester cannot change the status');
 reset role;
-select pg_temp.as_user('00000000-0000-4000-8000-0000000005a1', '{"is_anonymous": true}');
-select is(pg_temp.try($$insert into public.support_tickets (category, subject) values ('other', 'anon')$$), '42501',
+call tests.authenticate_as('00000000-0000-4000-8000-0000000005a1', '{"is_anonymous": true}');
+select is(split_part(tests.row_count_or_error($$insert into public.support_tickets (category, subject) values ('other', 'anon')$$), ':', 1), '42501',
   'an anonymous session cannot open a request');
 reset role;
 select id as a_ticket from public.support_tickets where requester_id = '00000000-0000-4000-8000-0000000005a1' \gset
-select pg_temp.as_user('00000000-0000-4000-8000-0000000005b1');
+call tests.authenticate_as('00000000-0000-4000-8000-0000000005b1');
 select is((select created from public.submit_support_request('technical', 'App crashes', 'On start')), true, 'B opens one');
 select is((select count(*)::int from public.support_tickets), 1, 'B reads only their own ticket');
 select is((select count(*)::int from public.ticket_messages), 1, 'B reads only their own messages');
-select is(pg_temp.try(format($$insert into public.ticket_messages (ticket_id, body) values (%L, 'me too')$$,
-  (select id from public.support_tickets where true limit 1))), '1', 'B writes on their own ticket');
+select is(split_part(tests.row_count_or_error(format($$insert into public.ticket_messages (ticket_id, body) values (%L, 'me too')$$,
+  (select id from public.support_tickets where true limit 1))), ':', 1), '1', 'B writes on their own ticket');
 reset role;
-select pg_temp.as_user('00000000-0000-4000-8000-0000000005b1');
-select is(pg_temp.try(format($$insert into public.ticket_messages (ticket_id, body) values (%L, 'hi')$$, :'a_ticket')),
+call tests.authenticate_as('00000000-0000-4000-8000-0000000005b1');
+select is(split_part(tests.row_count_or_error(format($$insert into public.ticket_messages (ticket_id, body) values (%L, 'hi')$$, :'a_ticket')), ':', 1),
   '42501', 'B cannot write on A''s ticket');
 reset role;
 
@@ -97,7 +78,7 @@ select is((select queue || '/' || priority from ops.route_ticket('technical', 'a
 select is((select queue || '/' || priority from ops.route_ticket('other', 'lead', null, null, 0, false)), 'general/normal', 'no rule: general, normal');
 -- a VIP the founder marked: the request itself (not just the rule) comes out high, tagged vip
 insert into ops.support_vips (user_id, note) values ('00000000-0000-4000-8000-0000000005b1', 'pgtap');
-select pg_temp.as_user('00000000-0000-4000-8000-0000000005b1');
+call tests.authenticate_as('00000000-0000-4000-8000-0000000005b1');
 select is((select queue || '/' || created from public.submit_support_request('account', 'Cannot log in', 'Locked out')),
   'general/true', 'a VIP''s account question stays in its queue');
 reset role;
@@ -115,35 +96,35 @@ select is((select queue || '/' || priority || '/' || coalesce(requester_id::text
             where case_key = 'dispute:dp_support_a'),
   'disputes/urgent/nobody', 'in disputes, urgent, not the buyer''s to read');
 select is((select count(*)::int from ops.jobs where dedupe_key = 'notify:slack_dispute_alert:dispute:dp_support_a:team'), 1, 'the team is alerted in Slack');
-select pg_temp.as_user('00000000-0000-4000-8000-0000000005c1');
+call tests.authenticate_as('00000000-0000-4000-8000-0000000005c1');
 select is((select count(*)::int from public.support_tickets), 1, 'the seller reads the dispute ticket on their order, and no other ticket');
 select is((select count(*)::int from public.ticket_messages), 1, 'and its messages');
 reset role;
-select pg_temp.as_user('00000000-0000-4000-8000-0000000005c2');
+call tests.authenticate_as('00000000-0000-4000-8000-0000000005c2');
 select is((select count(*)::int from public.support_tickets), 0, 'another seller reads nothing');
 reset role;
-select pg_temp.as_user('00000000-0000-4000-8000-0000000005a1');
+call tests.authenticate_as('00000000-0000-4000-8000-0000000005a1');
 select is((select count(*)::int from public.support_tickets where queue = 'disputes'), 0, 'the buyer does not read the dispute ticket');
 reset role;
-select pg_temp.as_user('00000000-0000-4000-8000-0000000005d1');
+call tests.authenticate_as('00000000-0000-4000-8000-0000000005d1');
 select is((select count(*)::int from public.support_tickets
             where requester_id::text like '00000000-0000-4000-8000-0000000005%' or case_key like 'dispute:dp_support_a%'),
   4, 'the admin reads every ticket');
-select is(pg_temp.try($$update public.support_tickets set status = 'solved' where queue = 'technical' and requester_id::text like '00000000-0000-4000-8000-0000000005%'$$), '1', 'the admin solves a ticket');
+select is(split_part(tests.row_count_or_error($$update public.support_tickets set status = 'solved' where queue = 'technical' and requester_id::text like '00000000-0000-4000-8000-0000000005%'$$), ':', 1), '1', 'the admin solves a ticket');
 reset role;
 set local role anon;
-select is(pg_temp.try('select * from public.support_tickets'), '42501', 'anon reads nothing');
-select is(pg_temp.try('select * from public.ticket_messages'), '42501', 'anon reads no messages');
+select is(split_part(tests.row_count_or_error('select * from public.support_tickets'), ':', 1), '42501', 'anon reads nothing');
+select is(split_part(tests.row_count_or_error('select * from public.ticket_messages'), ':', 1), '42501', 'anon reads no messages');
 reset role;
 
 -- reopening: a message reopens a solved ticket; closed is final, its next event opens a follow-up
-select pg_temp.as_user('00000000-0000-4000-8000-0000000005b1');
+call tests.authenticate_as('00000000-0000-4000-8000-0000000005b1');
 insert into public.ticket_messages (ticket_id, body) select id, 'still crashing' from public.support_tickets where queue = 'technical';
 reset role;
 select is((select status || '/' || reopened_count from public.support_tickets where queue = 'technical' and requester_id::text like '00000000-0000-4000-8000-0000000005%'), 'open/1', 'a new message reopens a solved ticket');
 update public.support_tickets set status = 'solved' where case_key = 'dispute:dp_support_a';
 update public.support_tickets set status = 'closed' where case_key = 'dispute:dp_support_a';
-select is(pg_temp.try($$update public.support_tickets set status = 'open' where case_key = 'dispute:dp_support_a'$$), '23514', 'a closed ticket does not reopen');
+select is(split_part(tests.row_count_or_error($$update public.support_tickets set status = 'open' where case_key = 'dispute:dp_support_a'$$), ':', 1), '23514', 'a closed ticket does not reopen');
 update ops.disputes set status = 'lost' where stripe_dispute_id = 'dp_support_a';
 select is(pg_temp.run_ticket_job('support.ticket:dispute:dp_support_a:lost'), 'true', 'a new event for a closed case opens a follow-up ticket');
 select is((select count(*)::int from public.support_tickets f join public.support_tickets c on c.id = f.follow_up_of

@@ -7,13 +7,8 @@ begin;
 set search_path = public, extensions;
 select plan(55);
 
-create function pg_temp.evt(id text, type text, created bigint, object jsonb) returns jsonb
-language sql immutable as $$
-  select jsonb_build_object('id', id, 'object', 'event', 'type', type, 'created', created,
-                            'api_version', '2025-03-31.basil', 'livemode', false, 'data', jsonb_build_object('object', object))
-$$;
 create function pg_temp.ingest(id text, type text, created bigint, object jsonb) returns text
-language sql as $$ select ops.ingest_stripe_event(pg_temp.evt(id, type, created, object)) ->> 'status' $$;
+language sql as $$ select ops.ingest_stripe_event(tests.stripe_event(id, type, created, object)) ->> 'status' $$;
 create function pg_temp.deal_jobs(p_order uuid) returns int
 language sql as $$ select count(*)::int from ops.jobs where kind = 'crm.deal' and payload ->> 'order_id' = p_order::text $$;
 

@@ -9,8 +9,7 @@ select plan(31);
 
 -- arrange (as the owner): a buyer with a lead customer row, a dead job, a dead Stripe event, an order
 -- flagged for review, an open ticket of the buyer's
-insert into auth.users (id, email, email_confirmed_at)
-values ('00000000-0000-4000-8000-00000000d0b1', 'pgtap-dash-buyer@example.com', now());
+call tests.create_user('00000000-0000-4000-8000-00000000d0b1', 'pgtap-dash-buyer@example.com');
 insert into ops.jobs (kind, payload, dedupe_key, max_attempts, status, attempts, run_at, last_error)
 values ('crm.contact', jsonb_build_object('customer_id', (select id from public.customers where user_id = '00000000-0000-4000-8000-00000000d0b1')), 'pgtap:dashboard:dead', 15, 'dead', 15,
         now() + interval '1 day', 'pgtap: HubSpot 400');
@@ -29,8 +28,7 @@ select '00000000-0000-4000-8000-00000000d0a1', '00000000-0000-4000-8000-00000000
   from public.listings l where l.active limit 1;
 update public.orders set needs_review = true, review_reason = 'pgtap: flagged by hand' where id = '00000000-0000-4000-8000-00000000d0a1';
 
-set local role authenticated;
-set local request.jwt.claims = '{"sub":"00000000-0000-4000-8000-00000000d0b1","role":"authenticated"}';
+call tests.authenticate_as('00000000-0000-4000-8000-00000000d0b1');
 create temp table tk on commit drop as
 select * from public.submit_support_request('technical', 'pgtap dashboard', 'it breaks', null, null, '{}'::jsonb, null);
 reset role;
@@ -38,8 +36,7 @@ grant select on tk to authenticated, anon;
 
 -- ---------------------------------------------------------------- non-admins are refused
 -- acting as a buyer
-set local role authenticated;
-set local request.jwt.claims = '{"sub":"00000000-0000-4000-8000-00000000d0b1","role":"authenticated","email":"pgtap-dash-buyer@example.com"}';
+call tests.authenticate_as('00000000-0000-4000-8000-00000000d0b1', '{"email": "pgtap-dash-buyer@example.com"}');
 select throws_ok($$ select ops.dashboard_snapshot() $$, '42501', :'refusal', 'a buyer cannot read the dashboard snapshot');
 select throws_ok($$ select * from ops.dashboard_journey('pgtap-dash-buyer@example.com') $$, '42501', :'refusal',
   'a buyer cannot trace a journey, not even their own');
@@ -58,7 +55,7 @@ select throws_ok($$ select ops.admin_escalate_ticket((select ticket_id from tk),
 select throws_ok($$ select ops.admin_close_ticket((select ticket_id from tk), 'me') $$, '42501', :'refusal',
   'a buyer cannot close a ticket through the admin door');
 -- acting as a buyer who claims admin where users write (user_metadata)
-set local request.jwt.claims = '{"sub":"00000000-0000-4000-8000-00000000d0b1","role":"authenticated","user_metadata":{"role":"admin"}}';
+call tests.authenticate_as('00000000-0000-4000-8000-00000000d0b1', '{"user_metadata": {"role": "admin"}}');
 select throws_ok($$ select ops.dashboard_snapshot() $$, '42501', :'refusal', 'admin in user_metadata is no admin');
 select throws_ok($$ select ops.admin_set_access((select customer_id from fx), 'granted', 'me', now() + interval '1 day') $$,
   '42501', :'refusal', 'admin in user_metadata grants nothing');
@@ -74,8 +71,7 @@ select is((select access_status from public.customers where id = (select custome
 
 -- ---------------------------------------------------------------- as an admin
 -- acting as an admin
-set local role authenticated;
-set local request.jwt.claims = '{"sub":"00000000-0000-4000-8000-0000000000ad","role":"authenticated","email":"pgtap-admin@example.com","app_metadata":{"role":"admin"}}';
+call tests.authenticate_as('00000000-0000-4000-8000-0000000000ad', '{"email": "pgtap-admin@example.com", "app_metadata": {"role": "admin"}}');
 select ok(ops.dashboard_snapshot() ? 'customers', 'an admin reads the snapshot');
 select throws_ok($$ select ops.admin_set_access((select customer_id from fx), 'granted', 'x', now() - interval '1 minute') $$,
   '22023', 'an override needs an expiry in the future, at most a year away', 'an override without a future expiry is refused');
@@ -114,8 +110,7 @@ select results_eq(
   $$ values (null::uuid, 'access.override_expired', 'blocked', 'null') $$,
   'the expiry is audited, by the system');
 
-set local role authenticated;
-set local request.jwt.claims = '{"sub":"00000000-0000-4000-8000-0000000000ad","role":"authenticated","email":"pgtap-admin@example.com","app_metadata":{"role":"admin"}}';
+call tests.authenticate_as('00000000-0000-4000-8000-0000000000ad', '{"email": "pgtap-admin@example.com", "app_metadata": {"role": "admin"}}');
 select ops.admin_replay_job((select job_id from fx), 'pgtap: fixed');
 select ops.admin_replay_stripe_event('evt_pgtap_dashboard', 'pgtap: lock is gone');
 select ops.admin_resolve_order_review('00000000-0000-4000-8000-00000000d0a1', true, 'pgtap: checked in Stripe');
