@@ -3107,19 +3107,17 @@ $$;
 --
 
 CREATE FUNCTION ops.purge_crm_captures(p_keep interval) RETURNS bigint
-    LANGUAGE plpgsql
+    LANGUAGE sql
     SET search_path TO ''
     AS $$
-declare
-  n bigint;
-begin
-  update ops.crm_capture
-     set body = ops.crm_capture_skeleton(body), key = case when operation in ('deal', 'note') then key end,
-         cleared_at = now()
-   where created_at < now() - p_keep and cleared_at is null;
-  get diagnostics n = row_count;
-  return n;
-end
+  with gone as (
+    update ops.crm_capture
+       set body = ops.crm_capture_skeleton(body), key = case when operation in ('deal', 'note') then key end,
+           cleared_at = now()
+     where created_at < now() - p_keep and cleared_at is null
+    returning 1
+  )
+  select count(*) from gone
 $$;
 
 
@@ -3128,16 +3126,14 @@ $$;
 --
 
 CREATE FUNCTION ops.purge_cron_runs(p_keep interval) RETURNS bigint
-    LANGUAGE plpgsql
+    LANGUAGE sql
     SET search_path TO ''
     AS $$
-declare
-  n bigint;
-begin
-  delete from cron.job_run_details where end_time < now() - p_keep;
-  get diagnostics n = row_count;
-  return n;
-end
+  with gone as (
+    delete from cron.job_run_details where end_time < now() - p_keep
+    returning 1
+  )
+  select count(*) from gone
 $$;
 
 
@@ -3146,16 +3142,14 @@ $$;
 --
 
 CREATE FUNCTION ops.purge_endpoint_outcomes(p_keep interval) RETURNS bigint
-    LANGUAGE plpgsql
+    LANGUAGE sql
     SET search_path TO ''
     AS $$
-declare
-  n bigint;
-begin
-  delete from ops.endpoint_outcomes where minute < now() - p_keep;
-  get diagnostics n = row_count;
-  return n;
-end
+  with gone as (
+    delete from ops.endpoint_outcomes where minute < now() - p_keep
+    returning 1
+  )
+  select count(*) from gone
 $$;
 
 
@@ -3164,18 +3158,16 @@ $$;
 --
 
 CREATE FUNCTION ops.purge_event_payloads(p_keep interval) RETURNS bigint
-    LANGUAGE plpgsql
+    LANGUAGE sql
     SET search_path TO ''
     AS $$
-declare
-  n bigint;
-begin
-  update ops.stripe_events
-     set payload = ops.stripe_payload_skeleton(payload), payload_cleared_at = now()
-   where received_at < now() - p_keep and status in ('processed', 'ignored') and payload_cleared_at is null;
-  get diagnostics n = row_count;
-  return n;
-end
+  with gone as (
+    update ops.stripe_events
+       set payload = ops.stripe_payload_skeleton(payload), payload_cleared_at = now()
+     where received_at < now() - p_keep and status in ('processed', 'ignored') and payload_cleared_at is null
+    returning 1
+  )
+  select count(*) from gone
 $$;
 
 
@@ -3184,16 +3176,14 @@ $$;
 --
 
 CREATE FUNCTION ops.purge_http_responses(p_keep interval) RETURNS bigint
-    LANGUAGE plpgsql
+    LANGUAGE sql
     SET search_path TO ''
     AS $$
-declare
-  n bigint;
-begin
-  delete from net._http_response where created < now() - p_keep;
-  get diagnostics n = row_count;
-  return n;
-end
+  with gone as (
+    delete from net._http_response where created < now() - p_keep
+    returning 1
+  )
+  select count(*) from gone
 $$;
 
 
@@ -3202,16 +3192,14 @@ $$;
 --
 
 CREATE FUNCTION ops.purge_jobs(p_keep interval) RETURNS bigint
-    LANGUAGE plpgsql
+    LANGUAGE sql
     SET search_path TO ''
     AS $$
-declare
-  n bigint;
-begin
-  delete from ops.jobs where status = 'succeeded' and succeeded_at < now() - p_keep;
-  get diagnostics n = row_count;
-  return n;
-end
+  with gone as (
+    delete from ops.jobs where status = 'succeeded' and succeeded_at < now() - p_keep
+    returning 1
+  )
+  select count(*) from gone
 $$;
 
 
@@ -3220,20 +3208,19 @@ $$;
 --
 
 CREATE FUNCTION ops.purge_notifications(p_keep interval) RETURNS bigint
-    LANGUAGE plpgsql
+    LANGUAGE sql
     SET search_path TO ''
     AS $$
-declare
-  n bigint;
-begin
-  update ops.notification_captures
-     set body = jsonb_build_object('id', body -> 'id', 'tags', body -> 'tags'), cleared_at = now()
-   where created_at < now() - p_keep and cleared_at is null;
-  update ops.notifications set recipient = 'cleared', detail = null
-   where created_at < now() - p_keep and recipient <> 'cleared' and channel = 'email';
-  get diagnostics n = row_count;
-  return n;
-end
+  with captures as (
+    update ops.notification_captures
+       set body = jsonb_build_object('id', body -> 'id', 'tags', body -> 'tags'), cleared_at = now()
+     where created_at < now() - p_keep and cleared_at is null
+  ), gone as (
+    update ops.notifications set recipient = 'cleared', detail = null
+     where created_at < now() - p_keep and recipient <> 'cleared' and channel = 'email'
+    returning 1
+  )
+  select count(*) from gone
 $$;
 
 
@@ -3261,20 +3248,18 @@ COMMENT ON FUNCTION ops.purge_pipeline_history() IS 'Runs every enabled retentio
 --
 
 CREATE FUNCTION ops.purge_rate_limit_buckets(p_keep interval) RETURNS bigint
-    LANGUAGE plpgsql
+    LANGUAGE sql
     SET search_path TO ''
     AS $$
-declare
-  n bigint;
-begin
-  delete from ops.rate_limit_buckets b
-   where b.bucket in (select x.bucket from ops.rate_limit_buckets x
-                       where not exists (select 1 from ops.rate_limit_grants g
-                                          where g.bucket = x.bucket and g.granted_at >= now() - p_keep)
-                       for update skip locked);
-  get diagnostics n = row_count;
-  return n;
-end
+  with gone as (
+    delete from ops.rate_limit_buckets b
+     where b.bucket in (select x.bucket from ops.rate_limit_buckets x
+                         where not exists (select 1 from ops.rate_limit_grants g
+                                            where g.bucket = x.bucket and g.granted_at >= now() - p_keep)
+                         for update skip locked)
+    returning 1
+  )
+  select count(*) from gone
 $$;
 
 
@@ -3283,16 +3268,14 @@ $$;
 --
 
 CREATE FUNCTION ops.purge_rate_limit_grants(p_keep interval) RETURNS bigint
-    LANGUAGE plpgsql
+    LANGUAGE sql
     SET search_path TO ''
     AS $$
-declare
-  n bigint;
-begin
-  delete from ops.rate_limit_grants where granted_at < now() - p_keep;
-  get diagnostics n = row_count;
-  return n;
-end
+  with gone as (
+    delete from ops.rate_limit_grants where granted_at < now() - p_keep
+    returning 1
+  )
+  select count(*) from gone
 $$;
 
 
@@ -3301,16 +3284,14 @@ $$;
 --
 
 CREATE FUNCTION ops.purge_reconciliation_findings(p_keep interval) RETURNS bigint
-    LANGUAGE plpgsql
+    LANGUAGE sql
     SET search_path TO ''
     AS $$
-declare
-  n bigint;
-begin
-  delete from ops.reconciliation_findings where status = 'resolved' and resolved_at < now() - p_keep;
-  get diagnostics n = row_count;
-  return n;
-end
+  with gone as (
+    delete from ops.reconciliation_findings where status = 'resolved' and resolved_at < now() - p_keep
+    returning 1
+  )
+  select count(*) from gone
 $$;
 
 

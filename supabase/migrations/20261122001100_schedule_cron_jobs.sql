@@ -129,61 +129,53 @@ $$;
 -- ---------------------------------------------------------------- this far's policies
 -- Dead and failed jobs stay, payload and all, until replayed or resolved: only succeeded ones go.
 create or replace function ops.purge_jobs(p_keep interval) returns bigint
-language plpgsql
+language sql
 set search_path = ''
 as $$
-declare
-  n bigint;
-begin
-  delete from ops.jobs where status = 'succeeded' and succeeded_at < now() - p_keep;
-  get diagnostics n = row_count;
-  return n;
-end
+  with gone as (
+    delete from ops.jobs where status = 'succeeded' and succeeded_at < now() - p_keep
+    returning 1
+  )
+  select count(*) from gone
 $$;
 
 -- pg_net's responses to our dispatches (net._http_response is pg_net's owner's on hosted: a refusal is
 -- that policy's error only)
 create or replace function ops.purge_http_responses(p_keep interval) returns bigint
-language plpgsql
+language sql
 set search_path = ''
 as $$
-declare
-  n bigint;
-begin
-  delete from net._http_response where created < now() - p_keep;
-  get diagnostics n = row_count;
-  return n;
-end
+  with gone as (
+    delete from net._http_response where created < now() - p_keep
+    returning 1
+  )
+  select count(*) from gone
 $$;
 
 create or replace function ops.purge_cron_runs(p_keep interval) returns bigint
-language plpgsql
+language sql
 set search_path = ''
 as $$
-declare
-  n bigint;
-begin
-  delete from cron.job_run_details where end_time < now() - p_keep;
-  get diagnostics n = row_count;
-  return n;
-end
+  with gone as (
+    delete from cron.job_run_details where end_time < now() - p_keep
+    returning 1
+  )
+  select count(*) from gone
 $$;
 
 -- Personal data: ledger payloads become their skeleton; the ledger's columns stay. Only processed and
 -- ignored events: failed and dead ones keep their payload until re-applied.
 create or replace function ops.purge_event_payloads(p_keep interval) returns bigint
-language plpgsql
+language sql
 set search_path = ''
 as $$
-declare
-  n bigint;
-begin
-  update ops.stripe_events
-     set payload = ops.stripe_payload_skeleton(payload), payload_cleared_at = now()
-   where received_at < now() - p_keep and status in ('processed', 'ignored') and payload_cleared_at is null;
-  get diagnostics n = row_count;
-  return n;
-end
+  with gone as (
+    update ops.stripe_events
+       set payload = ops.stripe_payload_skeleton(payload), payload_cleared_at = now()
+     where received_at < now() - p_keep and status in ('processed', 'ignored') and payload_cleared_at is null
+    returning 1
+  )
+  select count(*) from gone
 $$;
 
 insert into ops.retention_policies (name, description, purge_fn, keep)

@@ -109,55 +109,49 @@ $$;
 
 -- Personal data: captured CRM calls keep ids, stages and amounts; a contact's key, its email, goes.
 create or replace function ops.purge_crm_captures(p_keep interval) returns bigint
-language plpgsql
+language sql
 set search_path = ''
 as $$
-declare
-  n bigint;
-begin
-  update ops.crm_capture
-     set body = ops.crm_capture_skeleton(body), key = case when operation in ('deal', 'note') then key end,
-         cleared_at = now()
-   where created_at < now() - p_keep and cleared_at is null;
-  get diagnostics n = row_count;
-  return n;
-end
+  with gone as (
+    update ops.crm_capture
+       set body = ops.crm_capture_skeleton(body), key = case when operation in ('deal', 'note') then key end,
+           cleared_at = now()
+     where created_at < now() - p_keep and cleared_at is null
+    returning 1
+  )
+  select count(*) from gone
 $$;
 
 -- Windows last a minute at most (HubSpot 10 s, support-intake per user and per address 60 s), so older
 -- grants count for nothing; a taker deletes its bucket's own as it goes, these are of buckets no one
 -- takes from any more.
 create or replace function ops.purge_rate_limit_grants(p_keep interval) returns bigint
-language plpgsql
+language sql
 set search_path = ''
 as $$
-declare
-  n bigint;
-begin
-  delete from ops.rate_limit_grants where granted_at < now() - p_keep;
-  get diagnostics n = row_count;
-  return n;
-end
+  with gone as (
+    delete from ops.rate_limit_grants where granted_at < now() - p_keep
+    returning 1
+  )
+  select count(*) from gone
 $$;
 
 -- A bucket no one took from for p_keep (one per support-intake user and address ever seen) goes, with
 -- its grants. A bucket a taker holds is skipped: the taker's upsert locks it (ops.take_rate_tokens), or
 -- re-creates it once this delete commits.
 create or replace function ops.purge_rate_limit_buckets(p_keep interval) returns bigint
-language plpgsql
+language sql
 set search_path = ''
 as $$
-declare
-  n bigint;
-begin
-  delete from ops.rate_limit_buckets b
-   where b.bucket in (select x.bucket from ops.rate_limit_buckets x
-                       where not exists (select 1 from ops.rate_limit_grants g
-                                          where g.bucket = x.bucket and g.granted_at >= now() - p_keep)
-                       for update skip locked);
-  get diagnostics n = row_count;
-  return n;
-end
+  with gone as (
+    delete from ops.rate_limit_buckets b
+     where b.bucket in (select x.bucket from ops.rate_limit_buckets x
+                         where not exists (select 1 from ops.rate_limit_grants g
+                                            where g.bucket = x.bucket and g.granted_at >= now() - p_keep)
+                         for update skip locked)
+    returning 1
+  )
+  select count(*) from gone
 $$;
 
 insert into ops.retention_policies (name, description, purge_fn, keep)

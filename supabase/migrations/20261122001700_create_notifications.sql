@@ -76,20 +76,19 @@ grant select on ops.degraded_communications to service_role;
 -- Personal data: captured emails and Slack texts keep their id and tags; the send log keeps template,
 -- entity and status, not the address. Returns the send log's rows cleared.
 create or replace function ops.purge_notifications(p_keep interval) returns bigint
-language plpgsql
+language sql
 set search_path = ''
 as $$
-declare
-  n bigint;
-begin
-  update ops.notification_captures
-     set body = jsonb_build_object('id', body -> 'id', 'tags', body -> 'tags'), cleared_at = now()
-   where created_at < now() - p_keep and cleared_at is null;
-  update ops.notifications set recipient = 'cleared', detail = null
-   where created_at < now() - p_keep and recipient <> 'cleared' and channel = 'email';
-  get diagnostics n = row_count;
-  return n;
-end
+  with captures as (
+    update ops.notification_captures
+       set body = jsonb_build_object('id', body -> 'id', 'tags', body -> 'tags'), cleared_at = now()
+     where created_at < now() - p_keep and cleared_at is null
+  ), gone as (
+    update ops.notifications set recipient = 'cleared', detail = null
+     where created_at < now() - p_keep and recipient <> 'cleared' and channel = 'email'
+    returning 1
+  )
+  select count(*) from gone
 $$;
 insert into ops.retention_policies (name, description, purge_fn, keep)
 values ('notifications', 'Personal data: captured emails and Slack texts keep their id and tags, the send log its '

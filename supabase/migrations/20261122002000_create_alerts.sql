@@ -83,16 +83,14 @@ create index if not exists endpoint_outcomes_minute_idx on ops.endpoint_outcomes
 
 -- the counters' retention (migration 1100's registry)
 create or replace function ops.purge_endpoint_outcomes(p_keep interval) returns bigint
-language plpgsql
+language sql
 set search_path = ''
 as $$
-declare
-  n bigint;
-begin
-  delete from ops.endpoint_outcomes where minute < now() - p_keep;
-  get diagnostics n = row_count;
-  return n;
-end
+  with gone as (
+    delete from ops.endpoint_outcomes where minute < now() - p_keep
+    returning 1
+  )
+  select count(*) from gone
 $$;
 insert into ops.retention_policies (name, description, purge_fn, keep)
 values ('endpoint_outcomes', 'Per-minute counters of our endpoints'' refused and failed answers',

@@ -57,16 +57,14 @@ create index if not exists reconciliation_findings_open_idx on ops.reconciliatio
 
 -- resolved findings go after their retention (migration 1100's registry); open ones stay until resolved
 create or replace function ops.purge_reconciliation_findings(p_keep interval) returns bigint
-language plpgsql
+language sql
 set search_path = ''
 as $$
-declare
-  n bigint;
-begin
-  delete from ops.reconciliation_findings where status = 'resolved' and resolved_at < now() - p_keep;
-  get diagnostics n = row_count;
-  return n;
-end
+  with gone as (
+    delete from ops.reconciliation_findings where status = 'resolved' and resolved_at < now() - p_keep
+    returning 1
+  )
+  select count(*) from gone
 $$;
 insert into ops.retention_policies (name, description, purge_fn, keep)
 values ('reconciliation_findings', 'Reconciliation findings resolved this long ago (open ones stay)',
