@@ -21,11 +21,37 @@ const snapshot = async () => ({
   migrations: (await sql`select count(*)::int as n from supabase_migrations.schema_migrations`)[0].n,
 });
 
+/** Every table and view the migrations touch, for one LOCK statement. */
+const lockable = async () =>
+  (await sql<{ name: string }[]>`
+    select format('%I.%I', n.nspname, c.relname) as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
+     where c.relkind in ('r', 'p', 'v') and n.nspname in ('public', 'ops', 'private', 'auth', 'net', 'cron', 'vault')
+     order by 1`).map((r) => r.name).join(", ");
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 test("every migration applied a second time succeeds and changes no structure or reference data", async () => {
   expect(files.length).toBeGreaterThan(10);
   const before = await snapshot();
+  const tables = await lockable();
   class Rollback extends Error {}
+  // The stack is live (the ticker, workers): a migration that reads a table and then alters it would
+  // deadlock with a worker doing the same the other way round. Take every lock first, as one statement,
+  // NOWAIT, again after a short pause while something holds one.
+  const locked = async (tx: typeof sql) => {
+    for (let tries = 1;; tries++) {
+      try {
+        await tx.unsafe(`savepoint locks; lock table ${tables} in access exclusive mode nowait`);
+        return;
+      } catch (err) {
+        if ((err as { code?: string }).code !== "55P03" || tries >= 200) throw err;
+        await tx.unsafe("rollback to savepoint locks");
+        await sleep(50);
+      }
+    }
+  };
   await expect(sql.begin(async (tx) => {
+    await locked(tx as unknown as typeof sql);
     for (const f of files) await tx.unsafe(readFileSync(join(dir, f), "utf8"));
     const inside = {
       tables: (await tx`select count(*)::int as n from pg_tables where schemaname in ('public', 'ops')`)[0].n,
