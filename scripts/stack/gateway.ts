@@ -32,6 +32,9 @@ function functionEnv(fn: Fn): NodeJS.ProcessEnv {
     DENO_NO_UPDATE_CHECK: "1",
     NO_COLOR: "1",
     SUPABASE_URL: config.apiUrl,
+    // with the loopback SUPABASE_URL above, what lets functions accept the stack's local-only secrets
+    // (isLocalStack in _shared/config/env.ts): elsewhere a placeholder secret stops them at start
+    LOCAL_STACK: "1",
     SUPABASE_ANON_KEY: keys.anon,
     SUPABASE_SERVICE_ROLE_KEY: keys.serviceRole,
     SUPABASE_DB_URL: config.dbUrl,

@@ -5,7 +5,13 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { z } from "zod";
-import { ConfigError, parseEnv, setting } from "../../supabase/functions/_shared/config/env.ts";
+import {
+  ConfigError,
+  isLocalStack,
+  parseEnv,
+  refusePlaceholderSecrets,
+  setting,
+} from "../../supabase/functions/_shared/config/env.ts";
 import { drainSettings } from "../../supabase/functions/_shared/jobs/worker.ts";
 import { limitsFrom } from "../../supabase/functions/support-intake/intake.ts";
 import { ROOT } from "../../scripts/lib/config.ts";
@@ -82,6 +88,86 @@ describe("settings", () => {
     const message = failure({ RATE: "s3cr3t-rate", TOKEN: undefined, BASE: "s3cr3t-base" });
     expect(message).toBe("RATE must be an integer from 1 to 100; TOKEN is not set; BASE must be an http(s) URL");
     expect(message).not.toContain("s3cr3t");
+  });
+});
+
+describe("placeholder secrets (refused at start outside the local stack)", () => {
+  const LOCAL = { SUPABASE_URL: "http://127.0.0.1:54321", LOCAL_STACK: "1" };
+  const HOSTED = { SUPABASE_URL: "https://abcdefghijklmnop.supabase.co", SB_REGION: "eu-west-1" };
+  /** The ConfigError's message for `env`, or undefined when it is accepted. */
+  const refusal = (env: Record<string, string | undefined>) => {
+    try {
+      refusePlaceholderSecrets(env);
+      return undefined;
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      return (err as Error).message;
+    }
+  };
+
+  // .env.example's and the docs' placeholders, the local stack's defaults and public values
+  test.each([
+    ["STRIPE_WEBHOOK_SECRET", "whsec_replace_me"],
+    ["STRIPE_WEBHOOK_SECRET", "whsec_..."],
+    ["STRIPE_WEBHOOK_SECRET", "whsec_…"],
+    ["STRIPE_WEBHOOK_SECRET", "whsec_local_current_not_for_production,whsec_local_previous_not_for_production"],
+    ["STRIPE_WEBHOOK_SECRET", "whsec_REAL0000000000000000000000,whsec_local_previous_NOT_FOR_PRODUCTION"],
+    ["DASHBOARD_SESSION_SECRET", "local-dashboard-session-secret-not-for-production"],
+    ["JWT_SECRET", "super-secret-jwt-token-with-at-least-32-characters-long"],
+    ["RESEND_WEBHOOK_SECRET", "whsec_bG9jYWwtcmVzZW5kLXdlYmhvb2stc2VjcmV0"],
+    ["WORKER_SECRET", "<worker secret>"],
+    ["HUBSPOT_ACCESS_TOKEN", "pat-..."],
+    ["RESEND_API_KEY", "re_..."],
+    ["STRIPE_RECONCILE_KEY", "rk_live_..."],
+    ["SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T.../B.../..."],
+    ["STRIPE_WEBHOOK_DB_PASSWORD", "replace_me_local_only"],
+    ["STRIPE_WEBHOOK_DB_URL", "postgresql://stripe_webhook.<ref>:<password 1>@<pooler host>:6543/postgres"],
+    ["PIPELINE_WORKER_DB_URL", "postgresql://pipeline_worker:local-pipeline-worker-password@db:5432/postgres"],
+  ])("%s=%s is refused outside the local stack, naming the variable and never the value", (name, value) => {
+    const message = refusal({ ...HOSTED, [name]: value });
+    expect(message).toBe(
+      `${name} holds a placeholder or local-only value, refused outside the local stack: ` +
+        `set a real secret with \`supabase secrets set ${name}=<secret>\` (or unset it)`,
+    );
+    for (const part of value.split(/[,:@/]/).filter((p) => p.length > 6)) expect(message).not.toContain(part);
+    expect(refusal({ [name]: value }), "no SUPABASE_URL at all is not local either").toBe(message);
+    expect(refusal({ ...LOCAL, [name]: value }), "the local stack's own values").toBeUndefined();
+  });
+
+  test("every placeholder secret is named at once", () => {
+    expect(refusal({ ...HOSTED, WORKER_SECRET: "replace_me", STRIPE_WEBHOOK_SECRET: "whsec_replace_me" }))
+      .toMatch(/^STRIPE_WEBHOOK_SECRET holds .*; WORKER_SECRET holds /);
+  });
+
+  test("real secrets, unset or blank ones, and placeholder-looking settings that are not secrets are accepted", () => {
+    expect(refusal({
+      ...HOSTED,
+      STRIPE_WEBHOOK_SECRET: "whsec_3kQ9vF2mX8pL1nR7tY4wZ6bC0dE5gH,whsec_Ab12Cd34Ef56Gh78Ij90Kl12Mn34",
+      WORKER_SECRET: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+      JWT_SECRET: "",
+      RESEND_API_KEY: " ",
+      STRIPE_WEBHOOK_DB_URL:
+        "postgresql://stripe_webhook.abcdefghijklmnop:Zx81-qP0w@aws-0-eu-west-1.pooler.supabase.com:6543/postgres",
+      NOTIFY_FROM_EMAIL: "hello@<your domain>",
+      SUPABASE_SERVICE_ROLE_KEY: "eyJ...", // the platform's, not the deployer's
+    })).toBeUndefined();
+  });
+
+  test.each([
+    [{ SUPABASE_URL: "http://127.0.0.1:54321", LOCAL_STACK: "1" }, true],
+    [{ SUPABASE_URL: "http://localhost:54321/", LOCAL_STACK: "1" }, true],
+    [{ SUPABASE_URL: "http://[::1]:54321", LOCAL_STACK: " 1 " }, true],
+    [{ SUPABASE_URL: "http://127.0.0.1:54321" }, false],
+    [{ SUPABASE_URL: "http://127.0.0.1:54321", LOCAL_STACK: "true" }, false],
+    [{ LOCAL_STACK: "1" }, false],
+    [{ SUPABASE_URL: "https://abcdefghijklmnop.supabase.co", LOCAL_STACK: "1" }, false],
+    [{ SUPABASE_URL: "http://127.0.0.1.example.com", LOCAL_STACK: "1" }, false],
+    [{ SUPABASE_URL: "http://kong:8000", LOCAL_STACK: "1" }, false],
+    [{ SUPABASE_URL: "not a url", LOCAL_STACK: "1" }, false],
+    [{ SUPABASE_URL: "http://127.0.0.1:54321", LOCAL_STACK: "1", SB_REGION: "us-east-1" }, false],
+    [{ SUPABASE_URL: "http://127.0.0.1:54321", LOCAL_STACK: "1", DENO_DEPLOYMENT_ID: "ref_fn_3" }, false],
+  ])("local stack only with its marker, a loopback SUPABASE_URL and none of hosted's variables: %j", (env, local) => {
+    expect(isLocalStack(env)).toBe(local);
   });
 });
 

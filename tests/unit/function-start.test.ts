@@ -46,6 +46,22 @@ test.each([
     { STRIPE_WEBHOOK_SECRET: "whsec_s3cr3t", STRIPE_LIVEMODE: "yes" },
     "STRIPE_LIVEMODE must be true or false",
   ],
+  [
+    "stripe-webhook",
+    { STRIPE_WEBHOOK_SECRET: "whsec_replace_me", SUPABASE_URL: "https://abcdefghijklmnop.supabase.co" },
+    "STRIPE_WEBHOOK_SECRET holds a placeholder or local-only value, refused outside the local stack: " +
+    "set a real secret with `supabase secrets set STRIPE_WEBHOOK_SECRET=<secret>`",
+  ],
+  [
+    "stripe-webhook",
+    // the marker alone does not make a deployment local: SUPABASE_URL must be the stack's loopback one
+    {
+      STRIPE_WEBHOOK_SECRET: "whsec_local_current_not_for_production",
+      LOCAL_STACK: "1",
+      SUPABASE_URL: "https://abcdefghijklmnop.supabase.co",
+    },
+    "STRIPE_WEBHOOK_SECRET holds a placeholder",
+  ],
 ])("%s with %j stops at start, naming the variable", async (name, env, message) => {
   const { code, stderr } = await start(name, {
     PIPELINE_WORKER_DB_URL: "postgresql://pipeline_worker:pw@127.0.0.1:1/postgres",
@@ -56,4 +72,6 @@ test.each([
   expect(code).not.toBe(0);
   expect(stderr).toContain(`ConfigError: ${message}`);
   expect(stderr).not.toContain("s3cr3t");
+  expect(stderr).not.toContain("replace_me");
+  expect(stderr).not.toContain("not_for_production");
 }, 90_000);

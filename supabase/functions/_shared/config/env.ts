@@ -1,7 +1,8 @@
 // The one way settings are read from the environment (functions and Node scripts alike): a zod object
 // per concern whose keys are the variables, built from the fields below. A blank value counts as unset
 // (so it takes the default); a bad one throws a ConfigError naming the variable and what it expects,
-// never the value, which may be a secret. Functions parse their settings once, when they start.
+// never the value, which may be a secret. Functions parse their settings once, when they start, and
+// outside the local stack refuse placeholder secrets (.env.example's, the stack's *_not_for_production).
 import { z } from "zod";
 import { describeIssues } from "../issues.ts";
 
@@ -12,9 +13,63 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
-/** The function's environment, read once (Deno.env only here). */
+/** The function's environment, read once (Deno.env only here); outside the local stack a placeholder
+ * secret stops the function here, at start (refusePlaceholderSecrets). */
 export function denoEnv(): Env {
-  return Deno.env.toObject();
+  const env = Deno.env.toObject();
+  refusePlaceholderSecrets(env);
+  return env;
+}
+
+/** The local stack: the gateway (scripts/stack/gateway.ts) sets LOCAL_STACK=1 and a loopback SUPABASE_URL.
+ * Both are needed, and hosted's own variables rule it out: hosted Supabase sets SUPABASE_URL to
+ * https://<ref>.supabase.co (a deployer cannot set SUPABASE_* secrets) and SB_REGION, SB_EXECUTION_ID,
+ * DENO_DEPLOYMENT_ID, so a LOCAL_STACK=1 pushed with `supabase secrets set` changes nothing there. */
+export function isLocalStack(env: Env): boolean {
+  if (env.SB_REGION || env.SB_EXECUTION_ID || env.DENO_DEPLOYMENT_ID) return false;
+  if (env.LOCAL_STACK?.trim() !== "1") return false;
+  try {
+    return ["127.0.0.1", "localhost", "[::1]"].includes(new URL(env.SUPABASE_URL ?? "").hostname);
+  } catch {
+    return false;
+  }
+}
+
+/** Settings that hold a secret, by name; SUPABASE_*, SB_* and DENO_* are the platform's, not the deployer's. */
+const SECRET_NAME = /(_SECRET|_TOKEN|_KEY|_PASSWORD|_DB_URL)$|^SLACK_WEBHOOK_URL$/;
+const PLATFORM_NAME = /^(SUPABASE|SB|DENO)_/;
+/** .env.example's and the docs' placeholders (replace_me, <password>, whsec_..., rk_live_…), the local
+ * stack's values (*_not_for_production, local-<role>-password) and public ones (Supabase's local JWT
+ * secret, the stack's Resend secret): anyone can read them, so anyone could sign with them. */
+const PLACEHOLDER = [
+  /replace[_-]?me/i,
+  /not[_-]for[_-]production/i,
+  /<[^<>]+>/,
+  /\.\.\.|\u2026/,
+  /local-[a-z-]+-password/i,
+  /super-secret-jwt-token-with-at-least-32-characters-long/,
+  /whsec_bG9jYWwtcmVzZW5kLXdlYmhvb2stc2VjcmV0/,
+];
+
+/** Whether a secret's value is a placeholder or a known public value (any item of a rotation list). */
+export function isPlaceholderSecret(value: string): boolean {
+  return PLACEHOLDER.some((p) => p.test(value));
+}
+
+/** Outside the local stack, refuses every secret setting that holds a placeholder: one ConfigError naming
+ * each such variable (never its value) and what to do. On the local stack they are its defaults. */
+export function refusePlaceholderSecrets(env: Env): void {
+  if (isLocalStack(env)) return;
+  const names = Object.keys(env).filter((name) =>
+    SECRET_NAME.test(name) && !PLATFORM_NAME.test(name) && isPlaceholderSecret(env[name] ?? "")
+  ).sort();
+  if (names.length === 0) return;
+  throw new ConfigError(
+    names.map((name) =>
+      `${name} holds a placeholder or local-only value, refused outside the local stack: ` +
+      `set a real secret with \`supabase secrets set ${name}=<secret>\` (or unset it)`
+    ).join("; "),
+  );
 }
 
 /** Parses `env` with a schema of settings; every bad variable is named in the one error. */
