@@ -45,6 +45,14 @@ async function ticketsOf(userId: string) {
     select id, queue, priority, tags, context, client_context from public.support_tickets where requester_id = ${userId}`;
 }
 
+/** support-intake's failures (5xx) counted for the failed_runs alert. */
+async function failures() {
+  const [{ n }] = await sql<{ n: number }[]>`
+    select coalesce(sum(count), 0)::int as n from ops.endpoint_outcomes
+     where endpoint = ${FN} and status_class = '5xx'`;
+  return n;
+}
+
 describe("support-intake", () => {
   test("a double tap is one ticket: the same key, and the same order + category without a key", async () => {
     const buyer = await newBuyer(`tap-${randomUUID().slice(0, 8)}@example.com`);
@@ -141,6 +149,37 @@ describe("support-intake", () => {
     const anonymous = await invoke(await app(buyer.id, { is_anonymous: true }), request());
     expect(anonymous.status).toBe(403);
     expect(await ticketsOf(buyer.id)).toHaveLength(0);
+  });
+
+  test("a NUL in the subject is a 400 with a fixed message: no ticket, no failure counted", async () => {
+    const buyer = await newBuyer(`nul-${randomUUID().slice(0, 8)}@example.com`);
+    const client = await app(buyer.id);
+    const failuresBefore = await failures();
+    for (const bad of [request({ subject: "charged\u0000twice" }), request({ message: "lone \ud800 half" })]) {
+      const res = await invoke(client, bad);
+      expect(res.status).toBe(400);
+      expect(res.body.error).toMatch(/^(subject|message): \1 must be plain text: no NUL/);
+    }
+    expect(await ticketsOf(buyer.id)).toHaveLength(0);
+    expect(await failures()).toBe(failuresBefore);
+  });
+
+  test("a token of a user who no longer exists is a 400 that names no table or constraint", async () => {
+    const gone = await invoke(await app(randomUUID()), request());
+    expect(gone.status).toBe(400);
+    expect(gone.body.error).toBe("your account no longer exists: sign in again");
+    expect(JSON.stringify(gone.body)).not.toMatch(/constraint|support_tickets|fkey|violates/);
+  });
+
+  test("malformed requests are refused before the rate limit: six 400s, then a good one is recorded", async () => {
+    const buyer = await newBuyer(`retry-${randomUUID().slice(0, 8)}@example.com`);
+    const client = await app(buyer.id);
+    const ip = { "x-forwarded-for": `192.0.2.${Math.floor(Math.random() * 200) + 1}` };
+    const statuses = [];
+    for (let i = 0; i < 6; i++) statuses.push((await invoke(client, request({ subject: "" }), ip)).status);
+    expect(statuses).toEqual([400, 400, 400, 400, 400, 400]);
+    expect((await invoke(client, request(), ip)).status).toBe(201);
+    expect(await ticketsOf(buyer.id)).toHaveLength(1);
   });
 
   test("rate limits answer 429 with Retry-After, per user and per address", async () => {
