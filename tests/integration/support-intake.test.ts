@@ -3,6 +3,7 @@
 // database. Double taps, routing, another user's order, rate limits, CORS and bad input.
 import { randomUUID } from "node:crypto";
 import { createClient, FunctionsHttpError } from "@supabase/supabase-js";
+import { SignJWT } from "jose";
 import { describe, expect, test } from "vitest";
 import { apiKeys, config, userToken } from "../../scripts/lib/config.ts";
 import { newBuyer, paidOrder } from "../helpers/crm.ts";
@@ -51,6 +52,14 @@ async function failures() {
     select coalesce(sum(count), 0)::int as n from ops.endpoint_outcomes
      where endpoint = ${FN} and status_class = '5xx'`;
   return n;
+}
+
+/** A user's token as GoTrue signs it, but without exp: valid forever, were it accepted. */
+function tokenWithoutExp(sub: string) {
+  return new SignJWT({ sub, role: "authenticated", aud: "authenticated", iss: `${config.apiUrl}/auth/v1` })
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .setIssuedAt()
+    .sign(new TextEncoder().encode(config.jwtSecret));
 }
 
 describe("support-intake", () => {
@@ -180,6 +189,18 @@ describe("support-intake", () => {
     expect(statuses).toEqual([400, 400, 400, 400, 400, 400]);
     expect((await invoke(client, request(), ip)).status).toBe(201);
     expect(await ticketsOf(buyer.id)).toHaveLength(1);
+  });
+
+  test("a token without exp is refused", async () => {
+    const buyer = await newBuyer(`noexp-${randomUUID().slice(0, 8)}@example.com`);
+    const res = await fetch(config.functionUrl(FN), {
+      method: "POST",
+      headers: { authorization: `Bearer ${await tokenWithoutExp(buyer.id)}` },
+      body: JSON.stringify(request()),
+    });
+    expect(res.status).toBe(401);
+    expect((await res.json()).error).toMatch(/expiry/);
+    expect(await ticketsOf(buyer.id)).toHaveLength(0);
   });
 
   test("rate limits answer 429 with Retry-After, per user and per address", async () => {
