@@ -141,9 +141,10 @@ export async function apiKeys(): Promise<{ anon: string; serviceRole: string }> 
   return { anon: await sign("anon"), serviceRole: await sign("service_role") };
 }
 
-/** A user's access token as GoTrue would issue it (tests and demos). */
+/** A user's access token as GoTrue would issue it (tests and demos): its issuer is the auth server's
+ * public URL, `<SUPABASE_URL>/auth/v1`, which the functions check. */
 export async function userToken(sub: string, extra: Record<string, unknown> = {}): Promise<string> {
-  return new SignJWT({ sub, role: "authenticated", aud: "authenticated", ...extra })
+  return new SignJWT({ iss: `${config.apiUrl}/auth/v1`, sub, role: "authenticated", aud: "authenticated", ...extra })
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })
     .setIssuedAt()
     .setExpirationTime("1h")

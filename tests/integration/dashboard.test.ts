@@ -108,7 +108,7 @@ describe("dashboard: sessions and who sees what", () => {
     expect(await auditCount(`job:${job}`)).toBe(0);
   });
 
-  test("an expired or forged token is a signed-out visitor: sign-in form, cookie cleared", async () => {
+  test("an expired, forged or never-expiring token is a signed-out visitor: sign-in form, cookie cleared", async () => {
     const admin = await newAdmin();
     const expired = await new SignJWT({
       sub: admin.id,
@@ -118,7 +118,16 @@ describe("dashboard: sessions and who sees what", () => {
       app_metadata: { role: "admin" },
     }).setProtectedHeader({ alg: "HS256", typ: "JWT" }).setIssuedAt(1_700_000_000).setExpirationTime(1_700_003_600)
       .sign(new TextEncoder().encode(config.jwtSecret));
-    for (const token of [expired, admin.token.slice(0, -4) + "AAAA"]) {
+    // as GoTrue signs it, but without exp: valid forever, were it accepted
+    const endless = await new SignJWT({
+      iss: `${config.apiUrl}/auth/v1`,
+      sub: admin.id,
+      email: admin.email,
+      role: "authenticated",
+      aud: "authenticated",
+      app_metadata: { role: "admin" },
+    }).setProtectedHeader({ alg: "HS256", typ: "JWT" }).setIssuedAt().sign(new TextEncoder().encode(config.jwtSecret));
+    for (const token of [expired, admin.token.slice(0, -4) + "AAAA", endless]) {
       const client = new DashboardClient();
       expect((await client.signIn(token)).status).toBe(401);
       client.cookie = `dashboard_session=${token}`;

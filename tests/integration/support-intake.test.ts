@@ -3,6 +3,7 @@
 // database. Double taps, routing, another user's order, rate limits, CORS and bad input.
 import { randomUUID } from "node:crypto";
 import { createClient, FunctionsHttpError } from "@supabase/supabase-js";
+import { SignJWT } from "jose";
 import { describe, expect, test } from "vitest";
 import { apiKeys, config, userToken } from "../../scripts/lib/config.ts";
 import { newBuyer, paidOrder } from "../helpers/crm.ts";
@@ -43,6 +44,22 @@ const request = (extra: Record<string, unknown> = {}) => ({
 async function ticketsOf(userId: string) {
   return sql<{ id: string; queue: string; priority: string; tags: string[]; context: Record<string, unknown> }[]>`
     select id, queue, priority, tags, context, client_context from public.support_tickets where requester_id = ${userId}`;
+}
+
+/** support-intake's failures (5xx) counted for the failed_runs alert. */
+async function failures() {
+  const [{ n }] = await sql<{ n: number }[]>`
+    select coalesce(sum(count), 0)::int as n from ops.endpoint_outcomes
+     where endpoint = ${FN} and status_class = '5xx'`;
+  return n;
+}
+
+/** A user's token as GoTrue signs it, but without exp: valid forever, were it accepted. */
+function tokenWithoutExp(sub: string) {
+  return new SignJWT({ sub, role: "authenticated", aud: "authenticated", iss: `${config.apiUrl}/auth/v1` })
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .setIssuedAt()
+    .sign(new TextEncoder().encode(config.jwtSecret));
 }
 
 describe("support-intake", () => {
@@ -140,6 +157,49 @@ describe("support-intake", () => {
     expect(res.status).toBe(401);
     const anonymous = await invoke(await app(buyer.id, { is_anonymous: true }), request());
     expect(anonymous.status).toBe(403);
+    expect(await ticketsOf(buyer.id)).toHaveLength(0);
+  });
+
+  test("a NUL in the subject is a 400 with a fixed message: no ticket, no failure counted", async () => {
+    const buyer = await newBuyer(`nul-${randomUUID().slice(0, 8)}@example.com`);
+    const client = await app(buyer.id);
+    const failuresBefore = await failures();
+    for (const bad of [request({ subject: "charged\u0000twice" }), request({ message: "lone \ud800 half" })]) {
+      const res = await invoke(client, bad);
+      expect(res.status).toBe(400);
+      expect(res.body.error).toMatch(/^(subject|message): \1 must be plain text: no NUL/);
+    }
+    expect(await ticketsOf(buyer.id)).toHaveLength(0);
+    expect(await failures()).toBe(failuresBefore);
+  });
+
+  test("a token of a user who no longer exists is a 400 that names no table or constraint", async () => {
+    const gone = await invoke(await app(randomUUID()), request());
+    expect(gone.status).toBe(400);
+    expect(gone.body.error).toBe("your account no longer exists: sign in again");
+    expect(JSON.stringify(gone.body)).not.toMatch(/constraint|support_tickets|fkey|violates/);
+  });
+
+  test("malformed requests are refused before the rate limit: six 400s, then a good one is recorded", async () => {
+    const buyer = await newBuyer(`retry-${randomUUID().slice(0, 8)}@example.com`);
+    const client = await app(buyer.id);
+    const ip = { "x-forwarded-for": `192.0.2.${Math.floor(Math.random() * 200) + 1}` };
+    const statuses = [];
+    for (let i = 0; i < 6; i++) statuses.push((await invoke(client, request({ subject: "" }), ip)).status);
+    expect(statuses).toEqual([400, 400, 400, 400, 400, 400]);
+    expect((await invoke(client, request(), ip)).status).toBe(201);
+    expect(await ticketsOf(buyer.id)).toHaveLength(1);
+  });
+
+  test("a token without exp is refused", async () => {
+    const buyer = await newBuyer(`noexp-${randomUUID().slice(0, 8)}@example.com`);
+    const res = await fetch(config.functionUrl(FN), {
+      method: "POST",
+      headers: { authorization: `Bearer ${await tokenWithoutExp(buyer.id)}` },
+      body: JSON.stringify(request()),
+    });
+    expect(res.status).toBe(401);
+    expect((await res.json()).error).toMatch(/expiry/);
     expect(await ticketsOf(buyer.id)).toHaveLength(0);
   });
 

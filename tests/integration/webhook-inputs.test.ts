@@ -1,6 +1,6 @@
 // What stripe-webhook takes in (#8, Inputs): only this project's Stripe mode and Connect account are
-// applied, a NUL typed by a customer is stored instead of refused, and personal data in the ledger
-// and in captured CRM calls is cleared after its retention.
+// applied, a NUL or a lone surrogate typed by a customer is stored instead of refused (#16), and
+// personal data in the ledger and in captured CRM calls is cleared after its retention.
 // The file runs in a world of its own (tests/helpers/world.ts): it turns its deployment live and
 // shortens its retention there, last, and restores neither for anyone.
 import { startWorld, stopWorld } from "../helpers/world.ts";
@@ -88,6 +88,40 @@ describe("a NUL typed by a customer", () => {
     const [row] = await sql`select sanitized, payload #>> '{data,object,custom_fields,0,text,value}' as value
                               from ops.stripe_events where event_id = ${e.id}`;
     expect(row).toEqual({ sanitized: true, value: "for\uFFFDyou" });
+  });
+});
+
+describe("a lone surrogate escape (half of an emoji)", () => {
+  test("in a customer's name: the event is stored with U+FFFD, applied, answered 2xx and listed for review", async () => {
+    const cus = uid("cus_");
+    const e = customerUpdated(cus, `lone-${uid().slice(0, 8)}@example.com`, t0(), {
+      name: "Ada\ud800Lovelace \u{1F600}",
+      description: String.raw`typed \ud800 as text`,
+    });
+    // JSON.stringify writes the lone half as the escape \ud800, as Stripe sends it; the whole emoji stays as is
+    const text = JSON.stringify(e);
+    expect(text).toContain(String.raw`Ada\ud800Lovelace`);
+    expect(text).toContain(String.raw`\\ud800`);
+    const res = await fetch(WEBHOOK_URL, {
+      method: "POST",
+      body: text,
+      headers: { "content-type": "application/json", "stripe-signature": await signature(text) },
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ received: true, event_id: e.id, status: "processed" });
+    const [row] = await sql`select status, sanitized, payload -> 'data' -> 'object' ->> 'name' as name,
+                                   payload -> 'data' -> 'object' ->> 'description' as description
+                              from ops.stripe_events where event_id = ${e.id}`;
+    expect(row).toEqual({
+      status: "processed",
+      sanitized: true,
+      name: "Ada\uFFFDLovelace \u{1F600}",
+      description: String.raw`typed \ud800 as text`,
+    });
+    const [customer] = await sql`select name from ops.stripe_customers where stripe_customer_id = ${cus}`;
+    expect(customer.name).toBe("Ada\uFFFDLovelace \u{1F600}");
+    const [exc] = await exceptionFor(e.id);
+    expect(exc.exception).toBe("sanitized Stripe event");
   });
 });
 

@@ -62,11 +62,14 @@ test.each([
     },
     "STRIPE_WEBHOOK_SECRET holds a placeholder",
   ],
+  // users' tokens are checked against their issuer, <SUPABASE_URL>/auth/v1 (hosted always sets it)
+  ["support-intake", { SUPABASE_URL: "", JWT_SECRET: "s3cr3t" }, "SUPABASE_URL (or JWT_ISSUER) must be set"],
 ])("%s with %j stops at start, naming the variable", async (name, env, message) => {
   const { code, stderr } = await start(name, {
     PIPELINE_WORKER_DB_URL: "postgresql://pipeline_worker:pw@127.0.0.1:1/postgres",
     SUPPORT_INTAKE_DB_URL: "postgresql://support_intake:pw@127.0.0.1:1/postgres",
     STRIPE_WEBHOOK_DB_URL: "postgresql://stripe_webhook:pw@127.0.0.1:1/postgres",
+    SUPABASE_URL: "http://127.0.0.1:1",
     ...env,
   });
   expect(code).not.toBe(0);

@@ -140,10 +140,13 @@ describe("the SDK against the Stripe fake", () => {
   });
 });
 
-test("strings with a NUL become storable (U+FFFD) and say so; others are left alone", () => {
+test("strings with a NUL or a lone surrogate become storable (U+FFFD) and say so; others are left alone", () => {
   const nul = storableJson({ a: "x\u0000y", b: ["\u0000"], "k\u0000": 1 });
   expect(nul.sanitized).toBe(true);
   expect(nul.text).not.toContain("\\u0000");
   expect(JSON.parse(nul.text)).toEqual({ a: "x\uFFFDy", b: ["\uFFFD"], "k\uFFFD": 1 });
+  const lone = storableJson({ name: "Ada\ud800", emoji: "\u{1F600}" });
+  expect(lone.sanitized).toBe(true);
+  expect(JSON.parse(lone.text)).toEqual({ name: "Ada\uFFFD", emoji: "\u{1F600}" });
   expect(storableJson({ a: "plain" })).toEqual({ text: '{"a":"plain"}', sanitized: false });
 });

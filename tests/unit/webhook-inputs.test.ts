@@ -1,20 +1,22 @@
 // The webhook's input rules that need no stack: which JSON escapes are made storable, and how the
 // deployment's Stripe mode and account are read.
 import { describe, expect, test } from "vitest";
-import { sanitizeNulEscapes } from "../../supabase/functions/_shared/stripe/sanitize.ts";
+import { sanitizeJsonEscapes } from "../../supabase/functions/_shared/stripe/sanitize.ts";
 import { parseScope } from "../../supabase/functions/_shared/stripe/scope.ts";
 
-/** A parsed JSON value with each NUL character of its strings and keys replaced by U+FFFD. */
-function nulAsFffd(value: unknown): unknown {
-  if (typeof value === "string") return value.replaceAll("\u0000", "\uFFFD");
-  if (Array.isArray(value)) return value.map(nulAsFffd);
+/** A parsed JSON value with each NUL character and each lone surrogate of its strings and keys replaced
+ * by U+FFFD (a pair, one character, stays). */
+function storable(value: unknown): unknown {
+  // deno-lint-ignore no-control-regex -- NUL is the character replaced
+  if (typeof value === "string") return value.replace(/[\u0000\p{Cs}]/gu, "\uFFFD");
+  if (Array.isArray(value)) return value.map(storable);
   if (value && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [nulAsFffd(k), nulAsFffd(v)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [storable(k), storable(v)]));
   }
   return value;
 }
 
-describe("sanitizeNulEscapes replaces the JSON escape \\u0000 and nothing else", () => {
+describe("sanitizeJsonEscapes replaces the escapes jsonb refuses (\\u0000, lone surrogates) and nothing else", () => {
   // [what, the JSON text, the text Postgres gets, escapes replaced]
   const cases: [string, string, string, number][] = [
     ["a NUL escape", String.raw`{"name":"a\u0000b"}`, String.raw`{"name":"a\uFFFDb"}`, 1],
@@ -25,11 +27,32 @@ describe("sanitizeNulEscapes replaces the JSON escape \\u0000 and nothing else",
     ["a NUL escape in a key", String.raw`{"k\u0000":1}`, String.raw`{"k\uFFFD":1}`, 1],
     ["other escapes", String.raw`"\u0001\u00000\n\\"`, String.raw`"\u0001\uFFFD0\n\\"`, 1],
     ["nothing to replace", `{"name":"Ada"}`, `{"name":"Ada"}`, 0],
+    ["a lone high surrogate", String.raw`{"name":"Ada\ud800Lovelace"}`, String.raw`{"name":"Ada\uFFFDLovelace"}`, 1],
+    ["a lone high surrogate, upper case, at the end", String.raw`"x\uDBFF"`, String.raw`"x\uFFFD"`, 1],
+    ["a lone low surrogate", String.raw`"\udc00x"`, String.raw`"\uFFFDx"`, 1],
+    [
+      "a pair (an emoji as two escapes)",
+      String.raw`"\ud83d\ude00 \uD83D\uDE00"`,
+      String.raw`"\ud83d\ude00 \uD83D\uDE00"`,
+      0,
+    ],
+    ["low then high: both lone", String.raw`"\udc00\ud800"`, String.raw`"\uFFFD\uFFFD"`, 2],
+    ["two highs, then a low: the first is lone", String.raw`"\ud800\ud800\udc00"`, String.raw`"\uFFFD\ud800\udc00"`, 1],
+    ["a lone high, then a NUL", String.raw`"\ud800\u0000"`, String.raw`"\uFFFD\uFFFD"`, 2],
+    ["an escaped backslash, then the letters ud800", String.raw`"a\\ud800b"`, String.raw`"a\\ud800b"`, 0],
+    ["an escaped backslash, then a lone surrogate", String.raw`"a\\\ud800b"`, String.raw`"a\\\uFFFDb"`, 1],
+    [
+      "a high, then an escaped backslash and the letters udc00",
+      String.raw`"\ud800\\udc00"`,
+      String.raw`"\uFFFD\\udc00"`,
+      1,
+    ],
+    ["a surrogate pair typed as text (no escape)", `"\u{1F600}"`, `"\u{1F600}"`, 0],
   ];
   test.each(cases)("%s", (_what, body, text, replaced) => {
-    expect(sanitizeNulEscapes(body)).toEqual({ text, replaced });
-    // the JSON means what it meant, with U+FFFD for each NUL character
-    expect(JSON.parse(text)).toEqual(nulAsFffd(JSON.parse(body)));
+    expect(sanitizeJsonEscapes(body)).toEqual({ text, replaced });
+    // the JSON means what it meant, with U+FFFD for each NUL character and each lone surrogate
+    expect(JSON.parse(text)).toEqual(storable(JSON.parse(body)));
   });
 });
 

@@ -8,7 +8,7 @@ import { z } from "zod";
 import type { Env } from "../_shared/config/env.ts";
 import { Deferral, type Job, type JobHandler, parseJobContext } from "../_shared/jobs/worker.ts";
 import { log } from "../_shared/log.ts";
-import { sanitizeNulEscapes } from "../_shared/stripe/sanitize.ts";
+import { sanitizeJsonEscapes } from "../_shared/stripe/sanitize.ts";
 import { type ReconcileSettings, reconcileSettings } from "./settings.ts";
 import { callStripe, compactPaymentIntent, compactSession, compactSubscription, stripeClient } from "./stripe.ts";
 
@@ -28,10 +28,11 @@ type Begin = z.output<typeof beginContext>;
 class ChecksOutOfTime extends Deferral {}
 type Ctx = { sql: postgres.Sql; job: Job; worker: string; s: ReconcileSettings; stripe: Stripe; deadline: number };
 
-/** Stripe objects the database stores as JSON: JSON.stringify writes a NUL as the escape \u0000, which
- * jsonb refuses; it becomes \uFFFD exactly as the webhook makes a raw body storable. */
+/** Stripe objects the database stores as JSON: JSON.stringify writes a NUL as the escape \u0000 and a
+ * lone surrogate as \ud800, which jsonb refuses; they become \uFFFD exactly as the webhook makes a raw
+ * body storable. */
 export function storableJson(value: unknown): { text: string; sanitized: boolean } {
-  const { text, replaced } = sanitizeNulEscapes(JSON.stringify(value));
+  const { text, replaced } = sanitizeJsonEscapes(JSON.stringify(value));
   return { text, sanitized: replaced > 0 };
 }
 

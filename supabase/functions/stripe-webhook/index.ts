@@ -4,7 +4,7 @@ import { connect } from "../_shared/db.ts";
 import { serve } from "../_shared/http/serve.ts";
 import { ingestStripeEvent } from "./ingest.ts";
 import { answerCounter } from "../_shared/http/outcomes.ts";
-import { sanitizeNulEscapes } from "../_shared/stripe/sanitize.ts";
+import { sanitizeJsonEscapes } from "../_shared/stripe/sanitize.ts";
 import { parseScope } from "../_shared/stripe/scope.ts";
 import { verifyStripeEvent, webhookSecrets } from "./signature.ts";
 
@@ -18,7 +18,7 @@ const sql = connect("STRIPE_WEBHOOK_DB_URL");
 serve("stripe-webhook", async (req, body) => {
   // the signature covers the bytes as sent; only then may the body be made storable
   const event = await verifyStripeEvent(body, req.headers.get("stripe-signature"), secrets);
-  const { text, replaced } = sanitizeNulEscapes(body);
+  const { text, replaced } = sanitizeJsonEscapes(body);
   const result = await ingestStripeEvent(sql, text, { ...scope, sanitized: replaced > 0 });
   return {
     body: { received: true, ...result },
@@ -27,7 +27,7 @@ serve("stripe-webhook", async (req, body) => {
       type: event.type,
       status: result.status,
       duplicate: result.duplicate,
-      ...(replaced > 0 ? { nul_escapes_replaced: replaced } : {}),
+      ...(replaced > 0 ? { escapes_replaced: replaced } : {}),
     },
   };
 }, {

@@ -6,19 +6,31 @@ import { z } from "zod";
 import { asUser } from "../_shared/auth/as-user.ts";
 import { type Env, parseEnv, setting } from "../_shared/config/env.ts";
 import { parseJsonBody } from "../_shared/http/body.ts";
-import { HttpError } from "../_shared/http/error.ts";
+import { databaseRefusal, type DatabaseRefusals, HttpError } from "../_shared/http/error.ts";
 import type { Reply } from "../_shared/http/serve.ts";
 import type { UserClaims } from "../_shared/http/user-jwt.ts";
 import { takeRateTokens } from "../_shared/providers/rate-budget.ts";
+
+// Postgres text cannot hold NUL, and JSON's lone surrogate escapes (\ud800) are no character: refused
+// here with a 400 naming the field, before they reach the database (which answered 500 for a NUL)
+// deno-lint-ignore no-control-regex -- NUL is the character refused
+const STORABLE = /^[^\u0000\p{Cs}]*$/u;
+const storable = (field: string) =>
+  [STORABLE, `${field} must be plain text: no NUL (\\u0000) or lone surrogates`] as const;
+
+const idempotencyKey = z.string().min(1, "idempotency_key is required when given")
+  .max(200, "idempotency_key is at most 200 characters").regex(...storable("idempotency_key"));
 
 export const requestSchema = z.object({
   category: z.enum(["billing", "order", "technical", "account", "other"], {
     error: "category must be one of billing, order, technical, account, other",
   }),
-  subject: z.string().trim().min(1, "subject is required").max(200, "subject is at most 200 characters"),
-  message: z.string().trim().min(1, "message is required").max(10000, "message is at most 10,000 characters"),
+  subject: z.string().trim().min(1, "subject is required").max(200, "subject is at most 200 characters")
+    .regex(...storable("subject")),
+  message: z.string().trim().min(1, "message is required").max(10000, "message is at most 10,000 characters")
+    .regex(...storable("message")),
   order_id: z.uuid("order_id must be an order's id (a uuid)").optional(),
-  idempotency_key: z.string().min(1).max(200, "idempotency_key is at most 200 characters").optional(),
+  idempotency_key: idempotencyKey.optional(),
   follow_up_of: z.uuid("follow_up_of must be a ticket id (a uuid)").optional(),
 }).strict();
 
@@ -53,6 +65,37 @@ async function takeToken(sql: postgres.Sql, bucket: string, perMinute: number, w
   }
 }
 
+/** The Idempotency-Key header, under the body field's rules. */
+function headerKey(req: Request): string | null {
+  const header = req.headers.get("idempotency-key");
+  if (header === null) return null;
+  const parsed = idempotencyKey.safeParse(header);
+  if (!parsed.success) throw new HttpError(400, `Idempotency-Key header: ${parsed.error.issues[0].message}`);
+  return parsed.data;
+}
+
+const REFUSALS: DatabaseRefusals = {
+  data: "the request holds text or a value that cannot be stored: send plain text in subject and message",
+  constraint: "the request was refused as it stands: check order_id and follow_up_of, then send it again",
+  constraints: {
+    support_tickets_requester_id_fkey: "your account no longer exists: sign in again",
+    support_tickets_order_id_fkey: "order_id names no order: send one of your orders' ids, or none",
+    support_tickets_follow_up_of_fkey: "follow_up_of names no ticket: send one of your closed tickets' ids, or none",
+  },
+};
+
+/** The database's refusals as the caller reads them. Our own triggers raise 42501 with a sentence
+ * written for the requester ("order ... is not one of your orders"); Postgres's own text (a policy, a
+ * privilege, a constraint) names tables and is never echoed. */
+function refusal(err: unknown): HttpError | undefined {
+  const e = err as { code?: string; message?: string; routine?: string };
+  if (e?.code === "42501") {
+    const ours = e.routine === "exec_stmt_raise" && typeof e.message === "string";
+    return new HttpError(403, ours ? e.message! : "this request is not allowed for your account", { cause: err });
+  }
+  return databaseRefusal(err, REFUSALS);
+}
+
 type Row = { ticket_id: string; ref: string; status: string; queue: string; created: boolean };
 
 export async function submit(
@@ -65,10 +108,11 @@ export async function submit(
   if (user.is_anonymous) {
     throw new HttpError(403, "anonymous sessions cannot open support requests: sign in with an email first");
   }
+  // validated first: a client retrying a malformed request reads its 400, and spends no budget on it
+  const input = parseRequest(body);
+  const key = input.idempotency_key ?? headerKey(req);
   await takeToken(sql, `support:user:${user.sub}`, limits.perUserPerMinute, "from this account");
   await takeToken(sql, `support:ip:${clientIp(req)}`, limits.perIpPerMinute, "from this address");
-  const input = parseRequest(body);
-  const key = input.idempotency_key ?? req.headers.get("idempotency-key") ?? null;
   const client = {
     app_version: req.headers.get("x-app-version")?.slice(0, 50) ?? null,
     device: (req.headers.get("x-device") ?? req.headers.get("user-agent"))?.slice(0, 200) ?? null,
@@ -81,13 +125,7 @@ export async function submit(
         select * from public.submit_support_request(${input.category}, ${input.subject}, ${input.message},
           ${input.order_id ?? null}, ${key}, ${tx.json(client)}, ${input.follow_up_of ?? null})`);
   } catch (err) {
-    const e = err as { code?: string; message?: string };
-    // the database's refusals name what is wrong with the request (never another user's data)
-    if (e.code === "42501") throw new HttpError(403, e.message ?? "not allowed");
-    if (e.code === "23514" || e.code === "22001" || e.code === "23503") {
-      throw new HttpError(400, e.message ?? "invalid request");
-    }
-    throw err;
+    throw refusal(err) ?? err;
   }
   const t = rows[0];
   if (!t) throw new HttpError(500, "the request was not recorded, retry");

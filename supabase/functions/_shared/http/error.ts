@@ -17,6 +17,30 @@ export class HttpError extends Error {
   }
 }
 
+/** What Postgres says when a request's own data is refused, as the caller should read it: a fixed,
+ * actionable sentence per SQLSTATE class, never Postgres's text (which names tables and constraints). */
+export type DatabaseRefusals = {
+  /** Data exceptions (class 22: a NUL byte, a value out of range, a string too long). */
+  data: string;
+  /** Integrity constraint violations (class 23), unless `constraints` names the constraint. */
+  constraint: string;
+  /** Per constraint name, e.g. a foreign key the caller can do something about. */
+  constraints?: Record<string, string>;
+};
+
+/** A 400 for a database error that is the request's fault (SQLSTATE class 22 or 23), else undefined:
+ * the cause is kept for the log line (its code), the caller reads the fixed message. */
+export function databaseRefusal(err: unknown, refusals: DatabaseRefusals): HttpError | undefined {
+  const { code, constraint_name } = (err ?? {}) as { code?: unknown; constraint_name?: unknown };
+  if (typeof code !== "string") return undefined;
+  const named = typeof constraint_name === "string" ? refusals.constraints?.[constraint_name] : undefined;
+  if (code.startsWith("22")) return new HttpError(400, refusals.data, { cause: err, reason: "invalid_data" });
+  if (code.startsWith("23")) {
+    return new HttpError(400, named ?? refusals.constraint, { cause: err, reason: "constraint" });
+  }
+  return undefined;
+}
+
 export function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(body), {
     status,
