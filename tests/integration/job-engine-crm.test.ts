@@ -553,9 +553,15 @@ describe("the worker's door", () => {
         await settle(ids);
         const [job] = await sql`select status, attempts from ops.jobs where id = ${ids[0]}`;
         expect(job).toEqual({ status: "succeeded", attempts: 1 });
-        const [answer] = await sql`select r.status_code from ops.jobs j
-          join net._http_response r on r.id = j.last_request_id where j.id = ${ids[0]}`;
-        expect(answer?.status_code).toBe(200);
+        // the worker answers its dispatch once the job is done: pg_net records that answer a moment after
+        const answer = await waitFor(
+          "pg_net's record of the dispatch's answer",
+          async () =>
+            (await sql`select r.status_code from ops.jobs j
+            join net._http_response r on r.id = j.last_request_id where j.id = ${ids[0]}`)[0],
+          30_000,
+        );
+        expect(answer.status_code).toBe(200);
         // a dispatch queued before the vault changed still carries the old secret, and is accepted
         expect((await serviceCall({ job_id: ids[0] }, old)).body).toEqual({ job_id: ids[0], status: "not_claimed" });
         // 3. once no dispatch carries it, the old secret is dropped from WORKER_SECRET
