@@ -531,9 +531,13 @@ describe("the worker's door", () => {
     await settle(ids);
     const [job] = await sql`select status from ops.jobs where id = ${ids[0]}`;
     expect(job).toEqual({ status: "succeeded" });
-    const [answer] =
-      await sql`select r.status_code from ops.jobs j join net._http_response r on r.id = j.last_request_id
-      where j.id = ${ids[0]}`;
+    const answer = await waitFor(
+      "pg_net's record of the dispatch's answer",
+      async () =>
+        (await sql`select r.status_code from ops.jobs j join net._http_response r on r.id = j.last_request_id
+        where j.id = ${ids[0]}`)[0],
+      30_000,
+    );
     expect(answer.status_code).toBe(200);
   });
 
@@ -553,7 +557,7 @@ describe("the worker's door", () => {
         await settle(ids);
         const [job] = await sql`select status, attempts from ops.jobs where id = ${ids[0]}`;
         expect(job).toEqual({ status: "succeeded", attempts: 1 });
-        // the worker answers its dispatch once the job is done: pg_net records that answer a moment after
+        // the worker answers once the job is done; pg_net records the answer a moment later
         const answer = await waitFor(
           "pg_net's record of the dispatch's answer",
           async () =>
