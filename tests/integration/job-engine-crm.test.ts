@@ -539,6 +539,13 @@ describe("the CRM heals itself (#16)", () => {
     expect(journey).toContainEqual(
       expect.objectContaining({ source: "crm", what: `contact ${renewed.id} (hubspot, customer)` }),
     );
+    expect(journey).toContainEqual(
+      expect.objectContaining({
+        source: "job",
+        what: "crm.deal attempt 1: succeeded",
+        detail: `contact ${before.crm_contact_id} was gone in HubSpot; found or created by email as ${renewed.id}`,
+      }),
+    );
   });
 });
 
