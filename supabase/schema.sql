@@ -1573,7 +1573,7 @@ begin
                              order by d.stripe_event_created desc, d.stripe_dispute_id desc limit 1),
              'buyer', case when u.email is null then null else jsonb_build_object(
                'customer_id', c.id, 'email', lower(trim(u.email)), 'name', coalesce(c.name, p.display_name),
-               'billing_status', coalesce(c.billing_status, 'lead'),
+               'billing_status', coalesce(c.billing_status, 'lead'), 'version', c.version,
                'has_paid_order', exists (select 1 from public.orders o2 where o2.buyer_id = o.buyer_id
                                          and o2.paid_at is not null),
                'crm_contact_id', cc.crm_contact_id, 'crm_adapter', cc.adapter,
@@ -2558,7 +2558,8 @@ begin
   union all
   select a.started_at, 'job', coalesce(j.payload ->> 'entity', j.queue_key),
     format('%s attempt %s: %s', j.kind, a.attempt, coalesce(a.outcome, 'running')),
-         a.error, coalesce(j.stripe_event_id, j.correlation_id)
+         coalesce(a.error, case when a.outcome = 'succeeded' then j.result ->> 'healed' end),
+         coalesce(j.stripe_event_id, j.correlation_id)
     from ops.jobs j join ops.job_attempts a on a.job_id = j.id
    where j.payload ->> 'order_id' = any (orders::text[]) or j.payload ->> 'customer_id' = any (customers::text[])
       or j.payload ->> 'entity' = any (entities) or j.payload ->> 'recipient' = any (entities)

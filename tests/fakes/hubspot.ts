@@ -3,6 +3,15 @@
 // HubSpot-shaped validation errors, forward-only lifecycle stages, a search index that lags writes, a
 // per-10-second request limit, and injected faults (429 + Retry-After, 500, hangs, slow answers, dropped sockets).
 //
+// Records go away as in a portal: remove() is HubSpot's archive (DELETE /crm/v3/objects/:type/:id, or someone
+// deleting it, or another portal connected): reads, writes and associations by its id answer 404 OBJECT_NOT_FOUND,
+// and its unique values are free again, so an upsert by email or backbone_order_id creates a new record. merge()
+// is POST /crm/v3/objects/:type/merge: the surviving record gets a new id (as HubSpot's merges do now), keeps
+// the primary's values and both records' associations, lists the absorbed ids in hs_merged_object_ids, and
+// keeps the merged-away email as hs_additional_emails (no new contact can take it). Reading a merged-away id
+// (GET by id, batch read) answers the surviving record, with its own id; writing through it (an association
+// PUT) answers 404, which HubSpot does not document either way: an adapter must cope with both.
+//
 // Faults are set at runtime with setFaults()/failNext() or POST /__fake/faults; state is read with the methods
 // below or GET /__fake/state; POST /__fake/reset clears everything. idProperty values match exactly (the fake
 // does not lower-case emails), so a caller that forgets to normalise sees the duplicate.
@@ -82,6 +91,10 @@ export interface FakeHubSpot {
   notes(): FakeObject[];
   /** ids of `toType` objects associated to (type, id) */
   associations(type: ObjectType, id: string, toType: ObjectType): string[];
+  /** Deletes (archives) a record, as someone in the portal would: see the header. */
+  remove(type: ObjectType, id: string): void;
+  /** Merges `idToMerge` into `primaryId`, as HubSpot's merge does; returns the surviving record's new id. */
+  merge(type: ObjectType, primaryId: string, idToMerge: string): string;
   readonly requests: LoggedRequest[];
   snapshot(): FakeSnapshot;
   reset(): void;
@@ -190,6 +203,7 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
   let nextId = 1001;
   let objects = new Map<string, FakeObject>(); // by id (ids are unique across types, as HubSpot's are not, harmless)
   let links = new Map<string, Set<string>>(); // "type:id" -> Set of "type:id", both directions
+  let mergedInto = new Map<string, string>(); // a merged-away id -> the id that absorbed it
   let window: number[] = [];
   const requests: LoggedRequest[] = [];
   const timers = new Set<ReturnType<typeof setTimeout>>();
@@ -198,6 +212,12 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
   const find = (type: ObjectType, id: string) => {
     const o = objects.get(id);
     return o?.type === type ? o : undefined;
+  };
+  /** What reading an id answers: the record, or the one a merge folded it into. */
+  const resolve = (type: ObjectType, id: string): FakeObject | undefined => {
+    let to = id;
+    for (let hops = 0; mergedInto.has(to) && hops < 100; hops++) to = mergedInto.get(to)!;
+    return find(type, to);
   };
   const linked = (type: ObjectType, id: string, toType: ObjectType) =>
     [...(links.get(`${type}:${id}`) ?? [])].filter((k) => k.startsWith(`${toType}:`)).map((k) =>
@@ -210,6 +230,52 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
       links.get(key)!.add(`${y[0]}:${y[1]}`);
     }
   };
+  const unlink = (type: ObjectType, id: string): string[] => {
+    const keys = [...(links.get(`${type}:${id}`) ?? [])];
+    for (const k of keys) links.get(k)?.delete(`${type}:${id}`);
+    links.delete(`${type}:${id}`);
+    return keys;
+  };
+  function remove(type: ObjectType, id: string) {
+    if (!find(type, id)) throw new Error(`fake HubSpot: no ${type} ${id} to remove`);
+    objects.delete(id);
+    unlink(type, id);
+  }
+  function merge(type: ObjectType, primaryId: string, idToMerge: string): string {
+    const primary = find(type, primaryId);
+    const other = find(type, idToMerge);
+    if (!primary || !other || primaryId === idToMerge) {
+      throw new Error(`fake HubSpot: cannot merge ${type} ${idToMerge} into ${primaryId}`);
+    }
+    const now = new Date().toISOString();
+    const survivor: FakeObject = {
+      id: String(nextId++),
+      type,
+      properties: { ...other.properties, ...primary.properties },
+      createdAt: primary.createdAt,
+      updatedAt: now,
+      indexedAt: Date.now() + searchLagMs,
+    };
+    const absorbed = [primary, other].flatMap((o) => [o.id, ...(o.properties.hs_merged_object_ids?.split(";") ?? [])]);
+    survivor.properties.hs_merged_object_ids = absorbed.join(";");
+    const emails = [
+      primary.properties.hs_additional_emails,
+      other.properties.email,
+      other.properties.hs_additional_emails,
+    ]
+      .filter((e): e is string => !!e && e !== primary.properties.email);
+    if (type === "contacts" && emails.length) survivor.properties.hs_additional_emails = emails.join(";");
+    objects.set(survivor.id, survivor);
+    for (const o of [primary, other]) {
+      objects.delete(o.id);
+      mergedInto.set(o.id, survivor.id);
+      for (const k of unlink(type, o.id)) {
+        const [t, i] = k.split(":") as [ObjectType, string];
+        link([type, survivor.id], [t, i]);
+      }
+    }
+    return survivor.id;
+  }
   const view = (o: FakeObject, extra: Record<string, unknown> = {}) => ({
     id: o.id,
     properties: {
@@ -295,6 +361,12 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
     return o;
   }
 
+  /** The contact an email names: its own, or one a merge kept as an additional email. */
+  const contactByEmail = (email: string) =>
+    all("contacts").find((c) =>
+      c.properties.email === email || (c.properties.hs_additional_emails ?? "").split(";").includes(email)
+    );
+
   const props = (input: unknown): Record<string, unknown> => {
     const p = (input as { properties?: unknown } | null)?.properties;
     return p && typeof p === "object" && !Array.isArray(p) ? p as Record<string, unknown> : {};
@@ -305,7 +377,7 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
     const invalid = validate(type, p, true);
     if (invalid.length) return validationError(invalid);
     if (type === "contacts" && p.email !== undefined) {
-      const dup = all("contacts").find((c) => c.properties.email === String(p.email));
+      const dup = contactByEmail(String(p.email));
       if (dup) return error(409, "CONFLICT", `Contact already exists. Existing ID: ${dup.id}`);
     }
     for (const u of unique[type]) {
@@ -350,8 +422,12 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
       if (typeof input?.id !== "string" || input.id === "") {
         return error(400, "VALIDATION_ERROR", "id is required for every input");
       }
-      const properties = { ...props(input), [idProperty]: input.id };
-      const existing = all(type).find((o) => o.properties[idProperty] === input.id);
+      const properties: Record<string, unknown> = { ...props(input), [idProperty]: input.id };
+      const existing = type === "contacts" && idProperty === "email"
+        ? contactByEmail(input.id)
+        : all(type).find((o) => o.properties[idProperty] === input.id);
+      // an upsert through a merged-away email updates the survivor, whose primary email stays
+      if (existing && properties[idProperty] !== existing.properties[idProperty]) delete properties[idProperty];
       const invalid = validate(type, properties, !existing);
       if (invalid.length) return validationError(invalid);
       plan.push({ idProperty, id: input.id, existing, properties });
@@ -366,7 +442,7 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
   function batchRead(type: ObjectType, body: unknown): Reply {
     const b = body as { inputs?: Array<{ id?: unknown }>; properties?: string[] } | null;
     const wanted = Array.isArray(b?.properties) ? b!.properties : undefined;
-    const results = (b?.inputs ?? []).map((i) => find(type, String(i?.id))).filter((o): o is FakeObject => !!o)
+    const results = (b?.inputs ?? []).map((i) => resolve(type, String(i?.id))).filter((o): o is FakeObject => !!o)
       .map((o) => {
         const v = view(o);
         if (wanted) v.properties = Object.fromEntries(Object.entries(v.properties).filter(([k]) => wanted.includes(k)));
@@ -396,8 +472,20 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
       if (method === "POST" && p[4] === "batch" && p[5] === "read") return batchRead(type, body);
       if (method === "POST" && p[4] === "search") return search(type, body);
       if (method === "GET" && p.length === 5) {
-        const o = find(type, p[4]);
+        const o = resolve(type, decodeURIComponent(p[4]));
         return o ? { status: 200, body: view(o) } : error(404, "OBJECT_NOT_FOUND", "resource not found");
+      }
+      if (method === "DELETE" && p.length === 5) {
+        if (find(type, decodeURIComponent(p[4]))) remove(type, decodeURIComponent(p[4]));
+        return { status: 204 };
+      }
+      if (method === "POST" && p[4] === "merge" && p.length === 5) {
+        const b = body as { primaryObjectId?: unknown; objectIdToMerge?: unknown } | null;
+        const [a, c] = [String(b?.primaryObjectId ?? ""), String(b?.objectIdToMerge ?? "")];
+        if (!find(type, a) || !find(type, c) || a === c) {
+          return error(400, "VALIDATION_ERROR", "cannot merge these ids");
+        }
+        return { status: 200, body: view(find(type, merge(type, a, c))!) };
       }
     }
     // /crm/v4/objects/:from/:id/associations/default/:to/:toId and /crm/v4/objects/:from/:id/associations/:to
@@ -502,6 +590,7 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
     queued = [];
     objects = new Map();
     links = new Map();
+    mergedInto = new Map();
     window = [];
     requests.length = 0;
   }
@@ -652,6 +741,8 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
       all("deals").filter((d) => orderKey === undefined || d.properties.backbone_order_id === orderKey),
     notes: () => all("notes"),
     associations: linked,
+    remove,
+    merge,
     requests,
     snapshot,
     reset,

@@ -504,6 +504,51 @@ describe("failures, dead letters and replay", () => {
   });
 });
 
+describe("the CRM heals itself (#16)", () => {
+  test("a contact deleted in HubSpot: the next paid order's deal job finds it again by email in one attempt, remembers the new id, and the journey shows it", async () => {
+    const address = `healed-${run}@example.com`;
+    const { id: buyer, customerId } = await newBuyer(address);
+    await settle(await jobIds({ customers: [customerId] }));
+    const first = await paidOrder(buyer);
+    await settle(await jobIds({ orders: [first] }));
+    const [before] =
+      await sql`select crm_contact_id, lifecycle_stage from ops.crm_contacts where customer_id = ${customerId}`;
+    expect(before).toEqual({ crm_contact_id: fake.contacts(address)[0].id, lifecycle_stage: "customer" });
+    fake.remove("contacts", before.crm_contact_id); // deleted by someone in the portal
+
+    const second = await paidOrder(buyer);
+    const ids = await jobIds({ orders: [second] });
+    await settle(ids);
+    const [job] = await sql`select status, attempts, result from ops.jobs where id = ${ids[0]}`;
+    const [renewed] = fake.contacts(address);
+    expect(fake.contacts(address)).toHaveLength(1);
+    expect(renewed.id).not.toBe(before.crm_contact_id);
+    expect(job).toMatchObject({
+      status: "succeeded",
+      attempts: 1,
+      result: {
+        contact_ids: [renewed.id],
+        healed: `contact ${before.crm_contact_id} was gone in HubSpot; found or created by email as ${renewed.id}`,
+      },
+    });
+    const [deal] = fake.deals(second);
+    expect(fake.associations("deals", deal.id, "contacts")).toEqual([renewed.id]);
+    const [after] = await sql`select crm_contact_id from ops.crm_contacts where customer_id = ${customerId}`;
+    expect(after.crm_contact_id).toBe(renewed.id); // the next job uses it: no 404, nothing to heal
+    const journey = await sql`select source, what, detail from ops.journey(${address})`;
+    expect(journey).toContainEqual(
+      expect.objectContaining({ source: "crm", what: `contact ${renewed.id} (hubspot, customer)` }),
+    );
+    expect(journey).toContainEqual(
+      expect.objectContaining({
+        source: "job",
+        what: "crm.deal attempt 1: succeeded",
+        detail: `contact ${before.crm_contact_id} was gone in HubSpot; found or created by email as ${renewed.id}`,
+      }),
+    );
+  });
+});
+
 describe("the worker's door", () => {
   const refusal = /only the database's dispatcher runs jobs/;
   const rotatedSecrets: string[] = [];

@@ -197,6 +197,77 @@ describe("HubSpot adapter: idempotent writes", () => {
   });
 });
 
+describe("HubSpot adapter: a remembered id that is gone heals in the same call (#16)", () => {
+  const associated = (dealId: string) => fake.associations("deals", dealId, "contacts");
+
+  test("a deleted contact is found again by email (created anew), and the deal is associated to it", async () => {
+    const crm = adapter();
+    const address = email();
+    const { contactId: stale } = await crm.upsertContact(contact(address));
+    fake.remove("contacts", stale);
+    const d = deal({ contactId: stale, contact: contact(address) });
+    const res = await crm.upsertDeal(d);
+    expect(res.contactId).not.toBe(stale);
+    expect(fake.contacts(address).map((c) => c.id)).toEqual([res.contactId]);
+    expect(fake.contacts(address)[0].properties).toMatchObject({ firstname: "Jane", lifecyclestage: "customer" });
+    expect(associated(res.dealId)).toEqual([res.contactId]);
+    expect(res.healed).toBe(`contact ${stale} was gone in HubSpot; found or created by email as ${res.contactId}`);
+    // the next call with the id it returned heals nothing
+    const again = await crm.upsertDeal({ ...d, contactId: res.contactId });
+    expect(again).toEqual({ dealId: res.dealId, contactId: res.contactId });
+    expect(fake.deals(d.orderKey)).toHaveLength(1);
+  });
+
+  test("a merged contact: the surviving id HubSpot answers for the old one is used, no contact is created", async () => {
+    const crm = adapter();
+    const [address, other] = [email(), email()];
+    const { contactId: stale } = await crm.upsertContact(contact(address));
+    const { contactId: primary } = await crm.upsertContact(contact(other));
+    const survivor = fake.merge("contacts", primary, stale);
+    const res = await crm.upsertDeal(deal({ contactId: stale, contact: contact(address) }));
+    expect(res.contactId).toBe(survivor);
+    expect(res.healed).toBe(`contact ${stale} was merged in HubSpot into ${survivor}`);
+    expect(fake.contacts()).toHaveLength(1);
+    expect(associated(res.dealId)).toEqual([survivor]);
+    // and an upsert by the merged-away email updates the survivor (HubSpot keeps it as an additional email)
+    expect((await crm.upsertContact(contact(address))).contactId).toBe(survivor);
+    expect(fake.contacts()).toHaveLength(1);
+  });
+
+  test("a deleted deal is upserted again by backbone_order_id: recreated once, never duplicated", async () => {
+    const crm = adapter();
+    const { contactId } = await crm.upsertContact(contact(email()));
+    const d = deal({ contactId });
+    const first = await crm.upsertDeal(d);
+    fake.remove("deals", first.dealId);
+    const second = await crm.upsertDeal(d);
+    const third = await crm.upsertDeal(d);
+    expect(second.dealId).not.toBe(first.dealId);
+    expect(third.dealId).toBe(second.dealId);
+    expect(fake.deals(d.orderKey).map((x) => x.id)).toEqual([second.dealId]);
+    expect(associated(second.dealId)).toEqual([contactId]);
+  });
+
+  test("another portal connected: every remembered id is unknown, the contact and deal are made there once", async () => {
+    const crm = adapter();
+    const address = email();
+    const d = deal({ contact: contact(address) });
+    const old = await crm.upsertDeal({ ...d, contactId: (await crm.upsertContact(contact(address))).contactId });
+    fake.reset(); // the new portal knows none of it
+    const res = await crm.upsertDeal({ ...d, contactId: old.contactId });
+    expect(fake.contacts(address).map((c) => c.id)).toEqual([res.contactId]);
+    expect(fake.deals(d.orderKey).map((x) => x.id)).toEqual([res.dealId]);
+    expect(associated(res.dealId)).toEqual([res.contactId]);
+  });
+
+  test("without the contact's natural key a stale id still fails with HubSpot's 404", async () => {
+    const err = await crmError(adapter().upsertDeal(deal({ contactId: "424242" })));
+    expect(err.status).toBe(404);
+    expect(err.message).toContain("associate contact");
+    expect(err.message).toContain("OBJECT_NOT_FOUND");
+  });
+});
+
 describe("HubSpot adapter: a lead never overwrites an existing contact", () => {
   const lead = (address: string, firstName = "Mallory", lastName = "Chosen") => ({
     email: address,
@@ -496,6 +567,37 @@ describe("the HubSpot fake models what bites", () => {
     await crm.upsertContact(contact(address));
     await crm.upsertContact({ ...contact(address), lifecycleStage: "lead" });
     expect(fake.contacts(address)[0].properties.lifecyclestage).toBe("customer");
+  });
+
+  test("a deleted record answers 404 everywhere; a merged-away id reads as the survivor but cannot be written", async () => {
+    const crm = adapter();
+    const [a, b] = [await crm.upsertContact(contact(email())), await crm.upsertContact(contact(email()))];
+    const get = (id: string) =>
+      fetch(`${fake.url}/crm/v3/objects/contacts/${id}`, { headers: { authorization: `Bearer ${fake.token}` } });
+    const survivor = fake.merge("contacts", a.contactId, b.contactId);
+    for (const id of [a.contactId, b.contactId]) {
+      const res = await get(id);
+      expect(res.status).toBe(200);
+      const body = await res.json();
+      expect(body.id).toBe(survivor);
+      expect(body.properties.hs_merged_object_ids.split(";").sort()).toEqual([a.contactId, b.contactId].sort());
+    }
+    const { dealId } = await crm.upsertDeal(deal());
+    const put = (id: string) =>
+      fetch(`${fake.url}/crm/v4/objects/deals/${dealId}/associations/default/contacts/${id}`, {
+        method: "PUT",
+        headers: { authorization: `Bearer ${fake.token}` },
+      });
+    expect((await put(a.contactId)).status).toBe(404);
+    expect((await put(survivor)).status).toBe(200);
+    const gone = await fetch(`${fake.url}/crm/v3/objects/contacts/${survivor}`, {
+      method: "DELETE",
+      headers: { authorization: `Bearer ${fake.token}` },
+    });
+    expect(gone.status).toBe(204);
+    expect((await get(survivor)).status).toBe(404);
+    expect((await get(a.contactId)).status).toBe(404);
+    expect(fake.associations("deals", dealId, "contacts")).toEqual([]);
   });
 
   test("requests without the Bearer token answer 401, and faults can be set over HTTP", async () => {

@@ -69,8 +69,10 @@ test("a new migration is unreleased; one dated before the last release is refuse
   const last = released.map((m) => m.file).sort().at(-1)!;
   writeFileSync(join(dir, "29991231000000_later_fix.sql"), "select 1;\n");
   writeFileSync(join(dir, "20000101000000_backdated_fix.sql"), "select 1;\n");
+  // the repository's own unreleased migrations (those of the next version) sort between the two
   expect(unreleasedMigrations(dir, manifest)).toEqual([
     "20000101000000_backdated_fix.sql",
+    ...unreleasedMigrations(),
     "29991231000000_later_fix.sql",
   ]);
   expect(freezeProblems(dir, manifest)).toEqual([

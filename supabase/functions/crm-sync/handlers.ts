@@ -3,10 +3,11 @@
 import type postgres from "postgres";
 import { z } from "zod";
 import type { Env } from "../_shared/config/env.ts";
-import type { CrmAdapter, LifecycleStage } from "../_shared/crm/contract.ts";
+import type { ContactInput, CrmAdapter, LifecycleStage } from "../_shared/crm/contract.ts";
 import { selectCrmAdapter } from "../_shared/crm/select.ts";
 import { Deferral, type Job, type JobHandler, parseJobContext, PermanentJobError } from "../_shared/jobs/worker.ts";
 import { takeRateTokens } from "../_shared/providers/rate-budget.ts";
+import { log } from "../_shared/log.ts";
 
 // what ops.crm_job_context answers, by kind (loose: new keys may come before the code reads them)
 export const personContext = z.object({
@@ -62,6 +63,19 @@ function knownContactId(buyer: Person | null, adapter: CrmAdapter): string | und
     : undefined;
 }
 
+/** The person as the CRM contact it is keyed by (its email); none without an email. */
+function contactFor(p: Person): ContactInput | undefined {
+  if (!p.email) return undefined;
+  const [firstName, ...rest] = (p.name ?? "").trim().split(/\s+/).filter(Boolean);
+  return {
+    email: p.email,
+    firstName,
+    lastName: rest.join(" ") || undefined,
+    lifecycleStage: lifecycleFor(p.billing_status, p.has_paid_order),
+    billingStatus: p.billing_status,
+  };
+}
+
 /** The handlers of crm-sync's job kinds, over the adapter the env selects (HubSpot or capture). */
 export function crmHandlers(sql: postgres.Sql, env: Env): Record<string, JobHandler> {
   const adapter = selectCrmAdapter(env, {
@@ -91,29 +105,27 @@ export function crmHandlers(sql: postgres.Sql, env: Env): Record<string, JobHand
   /** One sync: upserts contacts as it goes and stores the mappings (customer <-> contact, order <-> deal). */
   function sync(job: Job, worker: string) {
     const contacts: Record<string, unknown>[] = [];
+    /** Remembers the person's contact id (the mapping record() stores). */
+    const remember = (p: Person, contactId: string) => {
+      contacts.push({
+        customer_id: p.customer_id,
+        email: p.email,
+        crm_id: contactId,
+        lifecycle_stage: lifecycleFor(p.billing_status, p.has_paid_order),
+        version: p.version,
+      });
+    };
     return {
+      remember,
       async upsertPerson(p: Person) {
-        if (!p.email) return undefined;
-        const lifecycle = lifecycleFor(p.billing_status, p.has_paid_order);
-        const [firstName, ...rest] = (p.name ?? "").trim().split(/\s+/).filter(Boolean);
-        const { contactId } = await adapter.upsertContact({
-          email: p.email,
-          firstName,
-          lastName: rest.join(" ") || undefined,
-          lifecycleStage: lifecycle,
-          billingStatus: p.billing_status,
-        });
-        contacts.push({
-          customer_id: p.customer_id,
-          email: p.email,
-          crm_id: contactId,
-          lifecycle_stage: lifecycle,
-          version: p.version,
-        });
+        const contact = contactFor(p);
+        if (!contact) return undefined;
+        const { contactId } = await adapter.upsertContact(contact);
+        remember(p, contactId);
         return contactId;
       },
-      /** Returns a summary for ops.jobs.result, without emails. */
-      async record(deal?: Record<string, unknown>) {
+      /** Returns a summary for ops.jobs.result, without emails; healed: a stale CRM id the job replaced. */
+      async record(deal?: Record<string, unknown>, healed?: string) {
         const mapping = { contacts, ...(deal ? { deal } : {}) };
         await sql`select ops.record_crm_sync(${job.id}, ${worker}, ${adapter.name}, ${
           sql.json(mapping as postgres.JSONValue)
@@ -122,6 +134,7 @@ export function crmHandlers(sql: postgres.Sql, env: Env): Record<string, JobHand
           adapter: adapter.name,
           contact_ids: contacts.map((c) => c.crm_id),
           ...(deal ? { deal_id: deal.crm_id } : {}),
+          ...(healed ? { healed } : {}),
         };
       },
     };
@@ -153,27 +166,33 @@ export function crmHandlers(sql: postgres.Sql, env: Env): Record<string, JobHand
       const contactId = knownContactId(order.buyer, adapter) ??
         (order.buyer ? await s.upsertPerson(order.buyer) : undefined);
       const stage = dealStageFor(order.status);
-      const { dealId } = await adapter.upsertDeal({
+      const deal = await adapter.upsertDeal({
         orderKey: order.order_id,
         name: `${order.listing_title ?? "Order"} (${order.order_id.slice(0, 8)})`,
         amount: order.amount_charged ?? order.amount_total ?? 0,
         currency: order.currency_charged ?? order.currency ?? "usd",
         stage,
         contactId,
+        // a remembered id may be gone in the CRM (deleted, merged): the adapter finds the contact again by email
+        contact: order.buyer ? contactFor(order.buyer) : undefined,
         refundedAmount: order.amount_refunded,
         needsReview: order.needs_review || order.status === "refunded" || order.status === "partially_refunded",
       });
+      const dealId = deal.dealId;
+      if (order.buyer && deal.contactId && deal.contactId !== contactId) s.remember(order.buyer, deal.contactId);
       if (order.status === "disputed") {
         await adapter.addNote({
           // keyed by the dispute, not the order's version: every job that sees it open notes it once
           key: order.dispute_id ? `dispute:${order.dispute_id}` : `order:${order.order_id}:disputed:v${order.version}`,
           dealId,
-          contactId,
+          contactId: deal.contactId ?? contactId,
           body:
             `A payment dispute was opened for order ${order.order_id}. Respond in the Stripe dashboard before the deadline.`,
         });
       }
-      return s.record({ order_id: order.order_id, crm_id: dealId, stage, version: order.version });
+      // ids only: the detail names CRM ids, never the email
+      if (deal.healed) log("warn", "crm-sync", "a stale CRM id was replaced", { job_id: job.id, detail: deal.healed });
+      return s.record({ order_id: order.order_id, crm_id: dealId, stage, version: order.version }, deal.healed);
     },
   };
 }

@@ -43,7 +43,7 @@ export function createCaptureAdapter(recorder: CaptureRecorder): CrmAdapter {
         refundedAmount: d.refundedAmount,
         needsReview: d.needsReview,
       });
-      return { dealId };
+      return { dealId, contactId: d.contactId };
     },
 
     async addNote(n: NoteInput) {

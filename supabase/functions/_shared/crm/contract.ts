@@ -31,7 +31,11 @@ export type DealInput = {
   currency: string;
   /** Our stage name ("paid", "refunded", ...); each adapter maps it to its own pipeline. */
   stage: string;
+  /** The contact to associate, as an earlier sync remembered it or this job upserted it. */
   contactId?: string;
+  /** The buyer by its natural key (email): how an adapter finds the contact again when contactId is gone
+   * (deleted, merged, another portal connected). Without it a stale contactId fails the call. */
+  contact?: ContactInput;
   refundedAmount?: number;
   needsReview?: boolean;
 };
@@ -51,7 +55,9 @@ export interface CrmAdapter {
   /** The provider's request limit, shared by all workers; none for the local capture adapter. */
   readonly rateBudget?: RateBudget;
   upsertContact(c: ContactInput): Promise<{ contactId: string }>;
-  upsertDeal(d: DealInput): Promise<{ dealId: string }>;
+  /** contactId: the contact the deal was associated to, which differs from d.contactId when that one was
+   * gone and the adapter found it again; healed then says what happened (for the job's result). */
+  upsertDeal(d: DealInput): Promise<{ dealId: string; contactId?: string; healed?: string }>;
   addNote(n: NoteInput): Promise<{ noteId: string }>;
 }
 

@@ -13,6 +13,13 @@
 //   after a write, unlike search. Limits: a note whose marker was edited away by a person is written again, and
 //   two concurrent attempts for one key could both create (the job engine's lease prevents that).
 //
+// Remembered ids go stale: a contact deleted or merged in HubSpot, or another portal connected. Only the deal's
+// association uses one (every other call is keyed by email or backbone_order_id, so a deleted deal is simply
+// upserted again, once). When that PUT answers 404, the adapter reads the contact by its id: HubSpot answers a
+// merged-away id with the surviving record (its own id, the old one in hs_merged_object_ids), which is used;
+// a 404 there too means it is gone, and the contact is upserted by email (found, or created). The deal is then
+// associated in the same attempt, and the id it used is returned so the job remembers it.
+//
 // Leads only create (contract.ts isCreateOnly): a plain create, whose 409 for an existing email names the
 // contact, which is then left untouched: a sign-up never renames a contact or lowers its billing status.
 //
@@ -252,29 +259,52 @@ export function createHubSpotAdapter(
     return undefined;
   }
 
+  async function upsertContact(c: ContactInput) {
+    const email = normalizeEmail(c.email);
+    const operation = `upsert contact ${maskEmail(email)}`;
+    const lifecyclestage = LIFECYCLE[c.lifecycleStage];
+    if (!lifecyclestage) throw permanent(`${operation}: unknown lifecycle stage "${c.lifecycleStage}"`);
+    const properties: Record<string, string> = {
+      email,
+      lifecyclestage,
+      [HUBSPOT_PROPERTIES.contactBillingStatus]: c.billingStatus,
+    };
+    // names only when we know them: never blank what someone typed into the CRM
+    if (c.firstName?.trim()) properties.firstname = c.firstName.trim();
+    if (c.lastName?.trim()) properties.lastname = c.lastName.trim();
+    if (isCreateOnly(c)) return { contactId: await createContact(operation, properties) };
+    const res = await call(operation, "POST", "/crm/v3/objects/contacts/batch/upsert", batchAnswer, {
+      inputs: [{ idProperty: "email", id: email, properties }],
+    });
+    return { contactId: batchResultId(operation, res) };
+  }
+
+  const isNotFound = (err: unknown) => err instanceof ProviderError && err.status === 404;
+
+  /** The contact a stale id stands for now: the merge's survivor, else the contact of the email (found or
+   * created). Undefined when the id still names a contact: then the 404 was not about it. */
+  async function refindContact(operation: string, staleId: string, contact: ContactInput) {
+    try {
+      const res = await call(
+        `${operation}: read contact ${staleId}`,
+        "GET",
+        `/crm/v3/objects/contacts/${encodeURIComponent(staleId)}?properties=email`,
+        createdAnswer,
+      );
+      if (res.id === staleId) return undefined;
+      return { contactId: res.id, healed: `contact ${staleId} was merged in HubSpot into ${res.id}` };
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    const { contactId } = await upsertContact(contact);
+    return { contactId, healed: `contact ${staleId} was gone in HubSpot; found or created by email as ${contactId}` };
+  }
+
   return {
     name: "hubspot",
     rateBudget: { bucket: "crm:hubspot", capacity: config.ratePer10s, windowMs: 10_000 } satisfies RateBudget,
 
-    async upsertContact(c: ContactInput) {
-      const email = normalizeEmail(c.email);
-      const operation = `upsert contact ${maskEmail(email)}`;
-      const lifecyclestage = LIFECYCLE[c.lifecycleStage];
-      if (!lifecyclestage) throw permanent(`${operation}: unknown lifecycle stage "${c.lifecycleStage}"`);
-      const properties: Record<string, string> = {
-        email,
-        lifecyclestage,
-        [HUBSPOT_PROPERTIES.contactBillingStatus]: c.billingStatus,
-      };
-      // names only when we know them: never blank what someone typed into the CRM
-      if (c.firstName?.trim()) properties.firstname = c.firstName.trim();
-      if (c.lastName?.trim()) properties.lastname = c.lastName.trim();
-      if (isCreateOnly(c)) return { contactId: await createContact(operation, properties) };
-      const res = await call(operation, "POST", "/crm/v3/objects/contacts/batch/upsert", batchAnswer, {
-        inputs: [{ idProperty: "email", id: email, properties }],
-      });
-      return { contactId: batchResultId(operation, res) };
-    },
+    upsertContact,
 
     async upsertDeal(d: DealInput) {
       checkDeal(d);
@@ -301,17 +331,26 @@ export function createHubSpotAdapter(
         inputs: [{ idProperty: HUBSPOT_PROPERTIES.dealOrderId, id: d.orderKey, properties }],
       });
       const dealId = batchResultId(operation, res);
-      if (d.contactId) {
-        await call(
+      const associate = (contactId: string) =>
+        call(
           `${operation}: associate contact`,
           "PUT",
           `/crm/v4/objects/deals/${encodeURIComponent(dealId)}/associations/default/contacts/${
-            encodeURIComponent(d.contactId)
+            encodeURIComponent(contactId)
           }`,
           anyAnswer,
         );
+      if (!d.contactId) return { dealId };
+      try {
+        await associate(d.contactId);
+        return { dealId, contactId: d.contactId };
+      } catch (err) {
+        if (!isNotFound(err) || !d.contact) throw err;
+        const found = await refindContact(operation, d.contactId, d.contact);
+        if (!found) throw err;
+        await associate(found.contactId);
+        return { dealId, ...found };
       }
-      return { dealId };
     },
 
     async addNote(n: NoteInput) {
