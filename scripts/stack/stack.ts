@@ -353,9 +353,32 @@ export async function restartGateway(env: Record<string, string | undefined>) {
   await waitHealthy(60_000);
 }
 
+/** The stack's ports lie in Linux's ephemeral range (32768-60999): a client socket the kernel gives one
+ * of them as its source port (a pooled database connection, say) makes a function's bind fail with
+ * AddrInUse for as long as it stays open (seen in CI: a test world's resend-webhook down for minutes).
+ * As root, the stack reserves its ports: the API and database (with the upgrade check's, + 10) and the
+ * functions' range with the test worlds' (+ 50..79) and the upgrade check's (+ 100..). */
+function reservePorts() {
+  const file = "/proc/sys/net/ipv4/ip_local_reserved_ports";
+  if (!isRoot || !existsSync(file)) return;
+  const low = Math.min(config.apiPort, config.pgPort);
+  const ranges = [
+    `${low}-${Math.max(config.apiPort, config.pgPort) + 10}`,
+    `${config.functionsPortBase}-${config.functionsPortBase + 199}`,
+  ];
+  const current = readFileSync(file, "utf8").trim();
+  const wanted = [current, ...ranges].filter(Boolean).join(",");
+  try {
+    writeFileSync(file, wanted);
+  } catch (err) {
+    log(`could not reserve the stack's ports (${(err as Error).message}): a busy machine may take one`);
+  }
+}
+
 /** Database side of the stack: packages, cluster, compat layer, migrations, deployment settings. */
 export async function startDatabase(opts: { migrations?: string[] } = {}) {
   ensureSystemPackages();
+  reservePorts();
   ensureDirs();
   installPgNetStandIn();
   ensureCluster();
