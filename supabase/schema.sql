@@ -4992,6 +4992,14 @@ declare
   earlier text;
 begin
   if new.source = 'app' then
+    if session_user <> 'support_intake' then
+      raise exception 'support requests are opened through the support-intake function, not the Data API'
+        using errcode = 'insufficient_privilege';
+    end if;
+    if new.category not in ('billing', 'order', 'technical', 'account', 'other') then
+      raise exception 'category must be one of billing, order, technical, account, other'
+        using errcode = 'check_violation';
+    end if;
     new.requester_id := auth.uid();
     if new.requester_id is null then
       raise exception 'a support request needs a signed-in user' using errcode = 'insufficient_privilege';
@@ -5032,7 +5040,8 @@ begin
     'plan:' || coalesce(ctx ->> 'plan', 'none'),
     'payment:' || coalesce(ctx -> 'order' ->> 'payment_state', ctx ->> 'billing_status')
   ]) t order by t);
-  new.context := ctx || coalesce(new.context, '{}'::jsonb) - 'customer_id';
+  -- `-` binds tighter than `||`: without the parentheses customer_id stayed (it is a column already)
+  new.context := (ctx || coalesce(new.context, '{}'::jsonb)) - 'customer_id';
   new.ref := 'T-' || lpad(nextval('ops.support_ticket_ref_seq')::text, 6, '0');
   new.reopened_count := 0;
   new.last_message_at := now();
@@ -5372,6 +5381,7 @@ CREATE FUNCTION private.is_admin() RETURNS boolean
     SET search_path TO ''
     AS $$
   select coalesce(auth.jwt() -> 'app_metadata' ->> 'role' = 'admin', false)
+     and session_user in ('authenticator', 'dashboard', 'postgres', 'supabase_admin')
 $$;
 
 
@@ -5492,21 +5502,21 @@ CREATE FUNCTION public.submit_support_request(p_category text, p_subject text, p
     SET search_path TO ''
     AS $$
 declare
-  t public.support_tickets;
+  v_id uuid;
 begin
   insert into public.support_tickets as x (category, subject, order_id, idempotency_key, client_context, follow_up_of)
   values (p_category, p_subject, p_order_id, p_idempotency_key, coalesce(p_client_context, '{}'::jsonb), p_follow_up_of)
   on conflict (requester_id, idempotency_key) where idempotency_key is not null do nothing
-  returning x.* into t;
-  if t.id is not null then
-    insert into public.ticket_messages (ticket_id, body) values (t.id, p_message);
-    return query select t.id, t.ref, t.status, t.queue, true;
-    return;
+  returning x.id into v_id;
+  if v_id is not null then
+    insert into public.ticket_messages (ticket_id, body) values (v_id, p_message);
   end if;
-  -- the prepare trigger left the key it matched (the client's, or the earlier request's)
+  -- a repeat: the prepare trigger left the key it matched (the client's, or the earlier request's)
   return query
-    select x.id, x.ref, x.status, x.queue, false from public.support_tickets x
-     where x.requester_id = auth.uid() and x.idempotency_key = current_setting('support.request_key', true);
+    select x.id, x.ref, x.status, x.queue, v_id is not null from public.support_tickets x
+     where (v_id is not null and x.id = v_id)
+        or (v_id is null and x.requester_id = auth.uid()
+            and x.idempotency_key = current_setting('support.request_key', true));
 end
 $$;
 
@@ -8839,15 +8849,12 @@ CREATE POLICY "Buyers can create pending orders for themselves" ON public.orders
 
 
 --
--- Name: ticket_messages Requesters read their messages, sellers disputes', admins all; Type: POLICY; Schema: public; Owner: -
+-- Name: ticket_messages Requesters read their messages, admins all; Type: POLICY; Schema: public; Owner: -
 --
 
-CREATE POLICY "Requesters read their messages, sellers disputes', admins all" ON public.ticket_messages FOR SELECT TO authenticated USING (((ticket_id IN ( SELECT t.id
+CREATE POLICY "Requesters read their messages, admins all" ON public.ticket_messages FOR SELECT TO authenticated USING (((ticket_id IN ( SELECT t.id
    FROM public.support_tickets t
-  WHERE (t.requester_id = ( SELECT auth.uid() AS uid)))) OR (ticket_id IN ( SELECT t.id
-   FROM (public.support_tickets t
-     JOIN public.orders o ON ((o.id = t.order_id)))
-  WHERE ((t.queue = 'disputes'::text) AND (o.seller_id = ( SELECT auth.uid() AS uid))))) OR ( SELECT private.is_admin() AS is_admin)));
+  WHERE (t.requester_id = ( SELECT auth.uid() AS uid)))) OR ( SELECT private.is_admin() AS is_admin)));
 
 
 --
@@ -10593,35 +10600,69 @@ GRANT SELECT ON TABLE ops.support_queues TO service_role;
 --
 
 GRANT ALL ON TABLE public.support_tickets TO service_role;
-GRANT SELECT ON TABLE public.support_tickets TO authenticated;
+
+
+--
+-- Name: COLUMN support_tickets.id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(id) ON TABLE public.support_tickets TO authenticated;
+
+
+--
+-- Name: COLUMN support_tickets.ref; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(ref) ON TABLE public.support_tickets TO authenticated;
+
+
+--
+-- Name: COLUMN support_tickets.requester_id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(requester_id) ON TABLE public.support_tickets TO authenticated;
 
 
 --
 -- Name: COLUMN support_tickets.order_id; Type: ACL; Schema: public; Owner: -
 --
 
-GRANT INSERT(order_id) ON TABLE public.support_tickets TO authenticated;
+GRANT SELECT(order_id),INSERT(order_id) ON TABLE public.support_tickets TO authenticated;
+
+
+--
+-- Name: COLUMN support_tickets.source; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(source) ON TABLE public.support_tickets TO authenticated;
 
 
 --
 -- Name: COLUMN support_tickets.category; Type: ACL; Schema: public; Owner: -
 --
 
-GRANT INSERT(category) ON TABLE public.support_tickets TO authenticated;
+GRANT SELECT(category),INSERT(category) ON TABLE public.support_tickets TO authenticated;
 
 
 --
 -- Name: COLUMN support_tickets.subject; Type: ACL; Schema: public; Owner: -
 --
 
-GRANT INSERT(subject) ON TABLE public.support_tickets TO authenticated;
+GRANT SELECT(subject),INSERT(subject) ON TABLE public.support_tickets TO authenticated;
 
 
 --
 -- Name: COLUMN support_tickets.status; Type: ACL; Schema: public; Owner: -
 --
 
-GRANT UPDATE(status) ON TABLE public.support_tickets TO authenticated;
+GRANT SELECT(status),UPDATE(status) ON TABLE public.support_tickets TO authenticated;
+
+
+--
+-- Name: COLUMN support_tickets.queue; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(queue) ON TABLE public.support_tickets TO authenticated;
 
 
 --
@@ -10635,14 +10676,56 @@ GRANT INSERT(client_context) ON TABLE public.support_tickets TO authenticated;
 -- Name: COLUMN support_tickets.idempotency_key; Type: ACL; Schema: public; Owner: -
 --
 
-GRANT INSERT(idempotency_key) ON TABLE public.support_tickets TO authenticated;
+GRANT SELECT(idempotency_key),INSERT(idempotency_key) ON TABLE public.support_tickets TO authenticated;
 
 
 --
 -- Name: COLUMN support_tickets.follow_up_of; Type: ACL; Schema: public; Owner: -
 --
 
-GRANT INSERT(follow_up_of) ON TABLE public.support_tickets TO authenticated;
+GRANT SELECT(follow_up_of),INSERT(follow_up_of) ON TABLE public.support_tickets TO authenticated;
+
+
+--
+-- Name: COLUMN support_tickets.reopened_count; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(reopened_count) ON TABLE public.support_tickets TO authenticated;
+
+
+--
+-- Name: COLUMN support_tickets.last_message_at; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(last_message_at) ON TABLE public.support_tickets TO authenticated;
+
+
+--
+-- Name: COLUMN support_tickets.solved_at; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(solved_at) ON TABLE public.support_tickets TO authenticated;
+
+
+--
+-- Name: COLUMN support_tickets.closed_at; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(closed_at) ON TABLE public.support_tickets TO authenticated;
+
+
+--
+-- Name: COLUMN support_tickets.created_at; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(created_at) ON TABLE public.support_tickets TO authenticated;
+
+
+--
+-- Name: COLUMN support_tickets.updated_at; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(updated_at) ON TABLE public.support_tickets TO authenticated;
 
 
 --

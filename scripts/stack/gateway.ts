@@ -107,6 +107,14 @@ function reply(res: http.ServerResponse, status: number, body: Record<string, un
   res.end(JSON.stringify(body));
 }
 
+/** X-Forwarded-For with the connecting address appended, as every proxy does: what the client wrote
+ * stays to its left, where no function trusts it. */
+function forwardedFor(req: http.IncomingMessage): string {
+  const from = (req.socket.remoteAddress ?? "").replace(/^::ffff:/, "");
+  const sent = [req.headers["x-forwarded-for"]].flat().filter(Boolean).join(", ");
+  return sent ? `${sent}, ${from}` : from;
+}
+
 async function authorized(req: http.IncomingMessage): Promise<string | null> {
   const header = req.headers.authorization ?? "";
   const token = /^Bearer\s+(.+)$/i.exec(header)?.[1];
@@ -139,7 +147,13 @@ const server = http.createServer(async (req, res) => {
       port: fn.port,
       method: req.method,
       path: `/${fn.name}${m![2] ?? ""}${url.search}`,
-      headers: { ...req.headers, host: `127.0.0.1:${fn.port}`, "x-forwarded-host": req.headers.host ?? "" },
+      headers: {
+        ...req.headers,
+        host: `127.0.0.1:${fn.port}`,
+        "x-forwarded-host": req.headers.host ?? "",
+        // as hosted Supabase's API gateway: append the address that connected (TRUSTED_PROXY_HOPS = 1)
+        "x-forwarded-for": forwardedFor(req),
+      },
       agent: upstreamAgent,
     },
     (up) => {

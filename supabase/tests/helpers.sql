@@ -32,20 +32,28 @@ $$;
 -- Acts as the user for the rest of the transaction, as PostgREST does with their access token: role
 -- authenticated, and request.jwt.claims as GoTrue issues them (sub, role, aud, the user's app_metadata
 -- when the user exists), merged with p_claims (an email, user_metadata, is_anonymous, another
--- app_metadata). The role it sets outlives the call: a function's SET clause restores only its own
--- settings (search_path here), and the role is set with is_local, for the transaction.
-create or replace procedure tests.authenticate_as(p_user uuid, p_claims jsonb default '{}')
+-- app_metadata). p_via is the login the request came through (session_user): null keeps the file's
+-- own (postgres, as Studio), `authenticator` is the Data API (PostgREST), `support_intake` and
+-- `dashboard` are those functions' logins. The role it sets outlives the call: a function's SET clause
+-- restores only its own settings (search_path here), and the role is set with is_local, for the
+-- transaction. After a call with p_via, `reset session authorization` (not just `reset role`) acts as
+-- the file's own login again.
+drop procedure if exists tests.authenticate_as(uuid, jsonb);
+create or replace procedure tests.authenticate_as(p_user uuid, p_claims jsonb default '{}', p_via text default null)
 language plpgsql
 set search_path = ''
 as $$
 begin
-  -- as the session's own role first (it reads auth.users), whoever the file acted as before
-  perform pg_catalog.set_config('role', 'none', true);
+  -- as the file's own login first (it reads auth.users), whoever the file acted as before
+  reset session authorization;
   perform pg_catalog.set_config('request.jwt.claims', (
     pg_catalog.jsonb_build_object('sub', p_user, 'role', 'authenticated', 'aud', 'authenticated')
     || coalesce((select pg_catalog.jsonb_build_object('app_metadata', u.raw_app_meta_data)
                    from auth.users u where u.id = p_user), '{}')
     || p_claims)::text, true);
+  if p_via is not null then
+    perform pg_catalog.set_config('session_authorization', p_via, true);
+  end if;
   perform pg_catalog.set_config('role', 'authenticated', true);
 end
 $$;

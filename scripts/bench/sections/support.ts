@@ -4,6 +4,7 @@
 // run: the paid -> CRM deal latency of section jobs@rate when it ran, else none.
 import { randomUUID } from "node:crypto";
 import { apiKeys, config, userToken } from "../../lib/config.ts";
+import { fetchFrom, randomLoopback } from "../../lib/loopback-fetch.ts";
 import { pendingOrders } from "../../lib/seed.ts";
 import { dispute } from "../../lib/scenarios.ts";
 import { type BenchContext, log, type Section, sleep } from "../context.ts";
@@ -41,15 +42,10 @@ async function supportRequests(ctx: BenchContext, n: number, rate: number) {
   await Promise.all(users.map(async (_, i) => {
     await sleep(Math.max(0, t0 + (i * 1000) / rate - Date.now()));
     const started = Date.now();
-    const res = await fetch(url, {
+    // distinct clients, each from its own address: the per-address limit is not what this measures
+    const res = await fetchFrom(randomLoopback())(url, {
       method: "POST",
-      headers: {
-        authorization: `Bearer ${tokens[i]}`,
-        apikey: anon,
-        "content-type": "application/json",
-        // distinct clients: the per-address limit is not what this measures
-        "x-forwarded-for": `10.${i >> 16 & 255}.${i >> 8 & 255}.${i & 255}`,
-      },
+      headers: { authorization: `Bearer ${tokens[i]}`, apikey: anon, "content-type": "application/json" },
       body: JSON.stringify({
         category: "technical",
         subject: "Bench request",

@@ -4,7 +4,7 @@
 import type postgres from "postgres";
 import { z } from "zod";
 import { asUser } from "../_shared/auth/as-user.ts";
-import { HttpError } from "../_shared/http/error.ts";
+import { HttpError, raisedByUs } from "../_shared/http/error.ts";
 import type { UserClaims } from "../_shared/http/user-jwt.ts";
 
 const reason = z.string().trim().min(1, "a reason is required: say why (it is kept in the audit log)")
@@ -89,19 +89,23 @@ export async function runAction(sql: postgres.Sql, user: UserClaims, name: Actio
   return String((rows as unknown as { audit_id: string }[])[0].audit_id);
 }
 
-/** The database's refusals, as the status and sentence the admin reads; anything else stays a 5xx. */
+/** The database's refusals, as the status and sentence the admin reads: the admin functions' own
+ * `raise` sentences ("a reason is required", "job 12 is not dead"), else a fixed one per status, never
+ * Postgres's text (a cast or a constraint names tables, columns and values). Anything else stays a 5xx. */
+const REFUSALS: Record<string, [status: number, otherwise: string]> = {
+  "42501": [403, "admins only: sign in with an account whose app_metadata.role is admin"],
+  "22023": [400, "a value in the form is not valid: check it and try again"], // invalid_parameter_value
+  "22P02": [400, "a value in the form is not valid: check it and try again"],
+  "P0002": [404, "that record no longer exists: reload the page"], // no_data_found
+  "23514": [409, "not possible in the record's current state: reload the page"], // check_violation
+  "55000": [409, "not possible in the record's current state: reload the page"], // object_not_in_prerequisite_state
+};
+
 export function refusal(err: unknown): never {
-  const e = err as { code?: string; message?: string };
-  const status: Record<string, number> = {
-    "42501": 403, // not an admin
-    "22023": 400, // invalid_parameter_value: the function's own checks
-    "22P02": 400,
-    "P0002": 404, // no_data_found
-    "23514": 409, // check_violation: not possible in the row's state
-    "55000": 409, // object_not_in_prerequisite_state (a cleared event)
-  };
-  if (e.code && status[e.code]) throw new HttpError(status[e.code], e.message ?? "refused", { cause: err });
-  if (e.code === "55P03" || e.code === "57014") {
+  const code = (err as { code?: string }).code;
+  const known = code === undefined ? undefined : REFUSALS[code];
+  if (known) throw new HttpError(known[0], raisedByUs(err) ?? known[1], { cause: err });
+  if (code === "55P03" || code === "57014") {
     throw new HttpError(503, "the database is busy with this row: nothing changed, try again", { cause: err });
   }
   throw err;

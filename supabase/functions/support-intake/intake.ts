@@ -6,9 +6,11 @@ import { z } from "zod";
 import { asUser } from "../_shared/auth/as-user.ts";
 import { type Env, parseEnv, setting } from "../_shared/config/env.ts";
 import { parseJsonBody } from "../_shared/http/body.ts";
-import { databaseRefusal, type DatabaseRefusals, HttpError } from "../_shared/http/error.ts";
+import { clientAddress, trustedProxyHops } from "../_shared/http/client-address.ts";
+import { databaseRefusal, type DatabaseRefusals, HttpError, raisedByUs } from "../_shared/http/error.ts";
 import type { Reply } from "../_shared/http/serve.ts";
 import type { UserClaims } from "../_shared/http/user-jwt.ts";
+import { log } from "../_shared/log.ts";
 import { takeRateTokens } from "../_shared/providers/rate-budget.ts";
 
 // Postgres text cannot hold NUL, and JSON's lone surrogate escapes (\ud800) are no character: refused
@@ -34,7 +36,7 @@ export const requestSchema = z.object({
   follow_up_of: z.uuid("follow_up_of must be a ticket id (a uuid)").optional(),
 }).strict();
 
-export type Limits = { perUserPerMinute: number; perIpPerMinute: number };
+export type Limits = { perUserPerMinute: number; perIpPerMinute: number; proxyHops: number };
 
 const limitsEnv = z.object({
   SUPPORT_RATE_PER_USER_PER_MIN: setting.int(5, 1, 100_000),
@@ -43,16 +45,15 @@ const limitsEnv = z.object({
 
 export function limitsFrom(env: Env): Limits {
   const e = parseEnv(limitsEnv, env);
-  return { perUserPerMinute: e.SUPPORT_RATE_PER_USER_PER_MIN, perIpPerMinute: e.SUPPORT_RATE_PER_IP_PER_MIN };
+  return {
+    perUserPerMinute: e.SUPPORT_RATE_PER_USER_PER_MIN,
+    perIpPerMinute: e.SUPPORT_RATE_PER_IP_PER_MIN,
+    proxyHops: trustedProxyHops(env),
+  };
 }
 
 export function parseRequest(body: string) {
   return parseJsonBody(body, requestSchema, "{category, subject, message, order_id?, idempotency_key?, follow_up_of?}");
-}
-
-/** The caller's address: the CDN's, else the first X-Forwarded-For hop. */
-export function clientIp(req: Request): string {
-  return req.headers.get("cf-connecting-ip") ?? req.headers.get("x-forwarded-for")?.split(",")[0].trim() ?? "unknown";
 }
 
 async function takeToken(sql: postgres.Sql, bucket: string, perMinute: number, what: string) {
@@ -88,10 +89,8 @@ const REFUSALS: DatabaseRefusals = {
  * written for the requester ("order ... is not one of your orders"); Postgres's own text (a policy, a
  * privilege, a constraint) names tables and is never echoed. */
 function refusal(err: unknown): HttpError | undefined {
-  const e = err as { code?: string; message?: string; routine?: string };
-  if (e?.code === "42501") {
-    const ours = e.routine === "exec_stmt_raise" && typeof e.message === "string";
-    return new HttpError(403, ours ? e.message! : "this request is not allowed for your account", { cause: err });
+  if ((err as { code?: string })?.code === "42501") {
+    return new HttpError(403, raisedByUs(err) ?? "this request is not allowed for your account", { cause: err });
   }
   return databaseRefusal(err, REFUSALS);
 }
@@ -112,7 +111,9 @@ export async function submit(
   const input = parseRequest(body);
   const key = input.idempotency_key ?? headerKey(req);
   await takeToken(sql, `support:user:${user.sub}`, limits.perUserPerMinute, "from this account");
-  await takeToken(sql, `support:ip:${clientIp(req)}`, limits.perIpPerMinute, "from this address");
+  const address = clientAddress(req, limits.proxyHops);
+  if (address !== null) await takeToken(sql, `support:ip:${address}`, limits.perIpPerMinute, "from this address");
+  else log("warn", "support-intake", "no client address: only the per-user limit applied; check TRUSTED_PROXY_HOPS");
   const client = {
     app_version: req.headers.get("x-app-version")?.slice(0, 50) ?? null,
     device: (req.headers.get("x-device") ?? req.headers.get("user-agent"))?.slice(0, 200) ?? null,

@@ -3,7 +3,7 @@
 -- each business change enqueues (once per template, entity and recipient).
 begin;
 set search_path = public, extensions;
-select plan(46);
+select plan(57);
 
 call tests.create_user('00000000-0000-4000-8000-0000000005a1', 'req_a@support.test');
 call tests.create_user('00000000-0000-4000-8000-0000000005b1', 'req_b@support.test');
@@ -32,8 +32,9 @@ end
 $$;
 grant execute on all functions in schema pg_temp to authenticated, anon;
 
--- requester A opens a request on their (high-value) order, requester B a general one
-call tests.authenticate_as('00000000-0000-4000-8000-0000000005a1');
+-- requester A opens a request on their (high-value) order, requester B a general one, through
+-- support-intake (its login, session_user support_intake, sets their claims as PostgREST would)
+call tests.authenticate_as('00000000-0000-4000-8000-0000000005a1', p_via => 'support_intake');
 select is((select queue || '/' || created from public.submit_support_request('order', 'Lamp broken', 'It arrived broken',
   '00000000-0000-4000-8000-00000005da01')), 'general/true', 'a requester opens a request on their own order');
 select is((select created from public.submit_support_request('order', 'Lamp broken', 'It arrived broken',
@@ -44,20 +45,39 @@ select is(split_part(tests.row_count_or_error($$insert into public.support_ticke
   '42501', 'the requester cannot choose the queue');
 select is(split_part(tests.row_count_or_error($$insert into public.support_tickets (category, subject, source) values ('other', 'x', 'system')$$), ':', 1),
   '42501', 'the requester cannot open system tickets');
+select is(tests.row_count_or_error($$select * from public.submit_support_request('dispute', 'x', 'y')$$),
+  '23514: category must be one of billing, order, technical, account, other',
+  'the database refuses a category the app may not choose (dispute lands in the urgent queue sellers read)');
 select is(split_part(tests.row_count_or_error($$update public.support_tickets set status = 'solved'$$), ':', 1), '0', 'the requester cannot change the status');
-reset role;
-call tests.authenticate_as('00000000-0000-4000-8000-0000000005a1', '{"is_anonymous": true}');
+reset session authorization;
+call tests.authenticate_as('00000000-0000-4000-8000-0000000005a1', '{"is_anonymous": true}', p_via => 'support_intake');
 select is(split_part(tests.row_count_or_error($$insert into public.support_tickets (category, subject) values ('other', 'anon')$$), ':', 1), '42501',
   'an anonymous session cannot open a request');
-reset role;
+reset session authorization;
+-- the Data API (PostgREST: session_user authenticator) opens nothing, by RPC or by insert: the rate
+-- limits and checks of support-intake would be skipped, and each ticket emails the founder and the user
+call tests.authenticate_as('00000000-0000-4000-8000-0000000005a1', p_via => 'authenticator');
+select is(tests.row_count_or_error($$select * from public.submit_support_request('other', 'rpc', 'via the Data API')$$),
+  '42501: support requests are opened through the support-intake function, not the Data API',
+  'the Data API cannot call submit_support_request');
+select is(tests.row_count_or_error($$insert into public.support_tickets (category, subject) values ('other', 'insert')$$),
+  '42501: support requests are opened through the support-intake function, not the Data API',
+  'the Data API cannot insert a ticket');
+reset session authorization;
+select is((select count(*)::int from public.support_tickets where requester_id = '00000000-0000-4000-8000-0000000005a1'), 1,
+  'only the request through support-intake was written');
 select id as a_ticket from public.support_tickets where requester_id = '00000000-0000-4000-8000-0000000005a1' \gset
-call tests.authenticate_as('00000000-0000-4000-8000-0000000005b1');
+call tests.authenticate_as('00000000-0000-4000-8000-0000000005b1', p_via => 'support_intake');
 select is((select created from public.submit_support_request('technical', 'App crashes', 'On start')), true, 'B opens one');
 select is((select count(*)::int from public.support_tickets), 1, 'B reads only their own ticket');
 select is((select count(*)::int from public.ticket_messages), 1, 'B reads only their own messages');
 select is(split_part(tests.row_count_or_error(format($$insert into public.ticket_messages (ticket_id, body) values (%L, 'me too')$$,
   (select id from public.support_tickets where true limit 1))), ':', 1), '1', 'B writes on their own ticket');
-reset role;
+select is(split_part(tests.row_count_or_error('select context from public.support_tickets'), ':', 1), '42501',
+  'B cannot read what the server knew of them (context: VIP, lifetime value, last pipeline error)');
+select is(split_part(tests.row_count_or_error('select tags, priority, client_context from public.support_tickets'), ':', 1),
+  '42501', 'nor the routing (tags, priority) or their device');
+reset session authorization;
 call tests.authenticate_as('00000000-0000-4000-8000-0000000005b1');
 select is(split_part(tests.row_count_or_error(format($$insert into public.ticket_messages (ticket_id, body) values (%L, 'hi')$$, :'a_ticket')), ':', 1),
   '42501', 'B cannot write on A''s ticket');
@@ -78,10 +98,10 @@ select is((select queue || '/' || priority from ops.route_ticket('technical', 'a
 select is((select queue || '/' || priority from ops.route_ticket('other', 'lead', null, null, 0, false)), 'general/normal', 'no rule: general, normal');
 -- a VIP the founder marked: the request itself (not just the rule) comes out high, tagged vip
 insert into ops.support_vips (user_id, note) values ('00000000-0000-4000-8000-0000000005b1', 'pgtap');
-call tests.authenticate_as('00000000-0000-4000-8000-0000000005b1');
+call tests.authenticate_as('00000000-0000-4000-8000-0000000005b1', p_via => 'support_intake');
 select is((select queue || '/' || created from public.submit_support_request('account', 'Cannot log in', 'Locked out')),
   'general/true', 'a VIP''s account question stays in its queue');
-reset role;
+reset session authorization;
 select ok((select priority = 'high' and 'vip' = any (tags) from public.support_tickets
             where requester_id = '00000000-0000-4000-8000-0000000005b1' and category = 'account'),
   'a VIP''s request is high priority, tagged vip');
@@ -98,7 +118,9 @@ select is((select queue || '/' || priority || '/' || coalesce(requester_id::text
 select is((select count(*)::int from ops.jobs where dedupe_key = 'notify:slack_dispute_alert:dispute:dp_support_a:team'), 1, 'the team is alerted in Slack');
 call tests.authenticate_as('00000000-0000-4000-8000-0000000005c1');
 select is((select count(*)::int from public.support_tickets), 1, 'the seller reads the dispute ticket on their order, and no other ticket');
-select is((select count(*)::int from public.ticket_messages), 1, 'and its messages');
+select is((select count(*)::int from public.ticket_messages), 0, 'but not its conversation');
+select is(split_part(tests.row_count_or_error('select context from public.support_tickets'), ':', 1), '42501',
+  'nor the buyer''s context (lifetime value across sellers, billing, access)');
 reset role;
 call tests.authenticate_as('00000000-0000-4000-8000-0000000005c2');
 select is((select count(*)::int from public.support_tickets), 0, 'another seller reads nothing');
@@ -108,10 +130,21 @@ select is((select count(*)::int from public.support_tickets where queue = 'dispu
 reset role;
 call tests.authenticate_as('00000000-0000-4000-8000-0000000005d1');
 select is((select count(*)::int from public.support_tickets
-            where requester_id::text like '00000000-0000-4000-8000-0000000005%' or case_key like 'dispute:dp_support_a%'),
+            where requester_id::text like '00000000-0000-4000-8000-0000000005%' or order_id = '00000000-0000-4000-8000-00000005da01'),
   4, 'the admin reads every ticket');
 select is(split_part(tests.row_count_or_error($$update public.support_tickets set status = 'solved' where queue = 'technical' and requester_id::text like '00000000-0000-4000-8000-0000000005%'$$), ':', 1), '1', 'the admin solves a ticket');
 reset role;
+-- an admin's claims count only in a session whose login verified them: the Data API's or the
+-- dashboard's, never support-intake's (whose database URL, leaked, must not be an admin credential)
+call tests.authenticate_as('00000000-0000-4000-8000-0000000005d1', p_via => 'support_intake');
+select is((select count(*)::int from public.support_tickets), 0, 'admin claims through support-intake''s login read nothing');
+select is(split_part(tests.row_count_or_error('select ops.dashboard_snapshot()'), ':', 1), '42501',
+  'and open no admin door');
+call tests.authenticate_as('00000000-0000-4000-8000-0000000005d1', p_via => 'dashboard');
+select ok((select count(*)::int from public.support_tickets) >= 4, 'through the dashboard''s login the admin reads every ticket');
+call tests.authenticate_as('00000000-0000-4000-8000-0000000005d1', p_via => 'authenticator');
+select ok((select private.is_admin()), 'and through the Data API''s');
+reset session authorization;
 set local role anon;
 select is(split_part(tests.row_count_or_error('select * from public.support_tickets'), ':', 1), '42501', 'anon reads nothing');
 select is(split_part(tests.row_count_or_error('select * from public.ticket_messages'), ':', 1), '42501', 'anon reads no messages');

@@ -4,7 +4,7 @@
 -- override beats billing while in force, never changes billing_status, and falls back when it expires.
 begin;
 set search_path = public, extensions;
-select plan(31);
+select plan(32);
 \set refusal 'admins only: sign in with an account whose app_metadata.role is admin'
 
 -- arrange (as the owner): a buyer with a lead customer row, a dead job, a dead Stripe event, an order
@@ -28,10 +28,10 @@ select '00000000-0000-4000-8000-00000000d0a1', '00000000-0000-4000-8000-00000000
   from public.listings l where l.active limit 1;
 update public.orders set needs_review = true, review_reason = 'pgtap: flagged by hand' where id = '00000000-0000-4000-8000-00000000d0a1';
 
-call tests.authenticate_as('00000000-0000-4000-8000-00000000d0b1');
+call tests.authenticate_as('00000000-0000-4000-8000-00000000d0b1', p_via => 'support_intake');
 create temp table tk on commit drop as
 select * from public.submit_support_request('technical', 'pgtap dashboard', 'it breaks', null, null, '{}'::jsonb, null);
-reset role;
+reset session authorization;
 grant select on tk to authenticated, anon;
 
 -- ---------------------------------------------------------------- non-admins are refused
@@ -60,7 +60,11 @@ select throws_ok($$ select ops.dashboard_snapshot() $$, '42501', :'refusal', 'ad
 select throws_ok($$ select ops.admin_set_access((select customer_id from fx), 'granted', 'me', now() + interval '1 day') $$,
   '42501', :'refusal', 'admin in user_metadata grants nothing');
 select throws_ok($$ select * from ops.access_overrides $$, '42501', null, 'authenticated cannot read access overrides directly');
-reset role;
+-- acting as an admin, but through support-intake's login (its database URL leaked): claims it set itself
+call tests.authenticate_as('00000000-0000-4000-8000-0000000000ad', '{"app_metadata": {"role": "admin"}}', p_via => 'support_intake');
+select throws_ok($$ select ops.admin_set_access((select customer_id from fx), 'granted', 'me', now() + interval '1 day') $$,
+  '42501', :'refusal', 'admin claims set through support-intake''s login grant nothing');
+reset session authorization;
 -- acting as anon
 set local role anon;
 select throws_ok($$ select ops.dashboard_snapshot() $$, '42501', null, 'anon cannot execute the dashboard functions');

@@ -41,6 +41,14 @@ export function databaseRefusal(err: unknown, refusals: DatabaseRefusals): HttpE
   return undefined;
 }
 
+/** The message of an exception our own SQL raised (plpgsql `raise`: sentences written for the caller),
+ * else undefined: Postgres's own messages (a policy, a privilege, a constraint, a cast) name tables,
+ * columns and values, and are never echoed. */
+export function raisedByUs(err: unknown): string | undefined {
+  const { routine, message } = (err ?? {}) as { routine?: unknown; message?: unknown };
+  return routine === "exec_stmt_raise" && typeof message === "string" ? message : undefined;
+}
+
 export function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(body), {
     status,
