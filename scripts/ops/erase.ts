@@ -19,7 +19,9 @@ export async function erase(sql: Sql, who: string, reason: string): Promise<Eras
   // as the service role (the grant the function names), not as the connection's superuser
   return await sql.begin(async (tx) => {
     await tx`set local role service_role`;
-    const [{ summary }] = await tx<{ summary: ErasureSummary }[]>`select ops.erase_person(${who}, ${reason}) as summary`;
+    const [{ summary }] = await tx<
+      { summary: ErasureSummary }[]
+    >`select ops.erase_person(${who}, ${reason}) as summary`;
     return summary;
   });
 }
