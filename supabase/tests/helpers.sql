@@ -121,5 +121,37 @@ exception when others then
 end
 $$;
 
+-- Every text, varchar, json or jsonb column (and array of them) of every table in our schemas, auth and net whose
+-- value holds p_needle (case-insensitive), as schema.table.column with the number of rows: generic, so a table
+-- added later cannot hide personal data from the erasure tests.
+create or replace function tests.columns_holding(p_needle text)
+returns table (col text, n bigint)
+language plpgsql
+set search_path = ''
+as $$
+declare
+  c record;
+  pattern text := '%' || replace(replace(replace(p_needle, '\', '\\'), '%', '\%'), '_', '\_') || '%';
+begin
+  for c in
+    select ns.nspname, cl.relname, a.attname
+      from pg_catalog.pg_attribute a
+      join pg_catalog.pg_class cl on cl.oid = a.attrelid
+      join pg_catalog.pg_namespace ns on ns.oid = cl.relnamespace
+      join pg_catalog.pg_type t on t.oid = a.atttypid
+     where cl.relkind in ('r', 'p') and a.attnum > 0 and not a.attisdropped
+       and ns.nspname in ('public', 'ops', 'private', 'auth', 'net', 'vault', 'cron', 'storage')
+       and (t.typcategory = 'S' or t.typname in ('json', 'jsonb', '_text', '_varchar', '_json', '_jsonb'))
+  loop
+    execute pg_catalog.format('select count(*) from %I.%I where %I::text ilike $1', c.nspname, c.relname, c.attname)
+      into n using pattern;
+    if n > 0 then
+      col := c.nspname || '.' || c.relname || '.' || c.attname;
+      return next;
+    end if;
+  end loop;
+end
+$$;
+
 -- new functions are executable by nobody by default (migration 0200): grant these by name
 grant execute on all routines in schema tests to anon, authenticated, service_role;

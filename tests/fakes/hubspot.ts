@@ -11,6 +11,10 @@
 // keeps the merged-away email as hs_additional_emails (no new contact can take it). Reading a merged-away id
 // (GET by id, batch read) answers the surviving record, with its own id; writing through it (an association
 // PUT) answers 404, which HubSpot does not document either way: an adapter must cope with both.
+// GDPR delete (POST /crm/v3/objects/contacts/gdpr-delete, 204) removes a contact by id (404 when there is none,
+// a merged-away id included), or by email with idProperty "email": an email no contact has is BLOCKLISTED, as
+// HubSpot documents, and no contact can be created or upserted with it again (400). GET by id also takes
+// ?idProperty=email.
 //
 // Faults are set at runtime with setFaults()/failNext() or POST /__fake/faults; state is read with the methods
 // below or GET /__fake/state; POST /__fake/reset clears everything. idProperty values match exactly (the fake
@@ -95,6 +99,8 @@ export interface FakeHubSpot {
   remove(type: ObjectType, id: string): void;
   /** Merges `idToMerge` into `primaryId`, as HubSpot's merge does; returns the surviving record's new id. */
   merge(type: ObjectType, primaryId: string, idToMerge: string): string;
+  /** Emails a GDPR delete by email blocklisted (it named no contact). */
+  blocklist(): string[];
   readonly requests: LoggedRequest[];
   snapshot(): FakeSnapshot;
   reset(): void;
@@ -204,6 +210,7 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
   let objects = new Map<string, FakeObject>(); // by id (ids are unique across types, as HubSpot's are not, harmless)
   let links = new Map<string, Set<string>>(); // "type:id" -> Set of "type:id", both directions
   let mergedInto = new Map<string, string>(); // a merged-away id -> the id that absorbed it
+  let blocklisted = new Set<string>(); // emails a GDPR delete by email found no contact for
   let window: number[] = [];
   const requests: LoggedRequest[] = [];
   const timers = new Set<ReturnType<typeof setTimeout>>();
@@ -303,6 +310,9 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
     const v = (k: string) => (props[k] === undefined ? undefined : String(props[k]));
     if (type === "contacts" && v("email") !== undefined && !EMAIL_RE.test(v("email")!)) {
       invalid.push({ name: "email", error: "INVALID_EMAIL", message: `Email address ${v("email")} is invalid` });
+    }
+    if (type === "contacts" && v("email") !== undefined && blocklisted.has(v("email")!)) {
+      invalid.push({ name: "email", error: "GDPR_BLOCKLISTED", message: "This email address was GDPR-deleted" });
     }
     if (type === "contacts" && v("lifecyclestage") && !LIFECYCLE_ORDER.includes(v("lifecyclestage")!)) {
       invalid.push({
@@ -472,8 +482,30 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
       if (method === "POST" && p[4] === "batch" && p[5] === "read") return batchRead(type, body);
       if (method === "POST" && p[4] === "search") return search(type, body);
       if (method === "GET" && p.length === 5) {
-        const o = resolve(type, decodeURIComponent(p[4]));
+        const key = decodeURIComponent(p[4]);
+        const idProperty = url.searchParams.get("idProperty");
+        if (idProperty && !unique[type].includes(idProperty)) {
+          return error(400, "VALIDATION_ERROR", `${idProperty} is not a unique value property of ${type}`);
+        }
+        const o = !idProperty
+          ? resolve(type, key)
+          : type === "contacts" && idProperty === "email"
+          ? contactByEmail(key)
+          : all(type).find((x) => x.properties[idProperty] === key);
         return o ? { status: 200, body: view(o) } : error(404, "OBJECT_NOT_FOUND", "resource not found");
+      }
+      if (method === "POST" && type === "contacts" && p[4] === "gdpr-delete" && p.length === 5) {
+        const b = body as { objectId?: unknown; idProperty?: unknown } | null;
+        const objectId = typeof b?.objectId === "string" ? b.objectId : "";
+        if (!objectId) return error(400, "VALIDATION_ERROR", "objectId is required");
+        if (b?.idProperty !== undefined && b.idProperty !== "email") {
+          return error(400, "VALIDATION_ERROR", `${String(b.idProperty)} is not a unique value property of contacts`);
+        }
+        const o = b?.idProperty === "email" ? contactByEmail(objectId) : find("contacts", objectId);
+        if (o) remove("contacts", o.id);
+        else if (b?.idProperty === "email") blocklisted.add(objectId);
+        else return error(404, "OBJECT_NOT_FOUND", `contacts ${objectId} not found`);
+        return { status: 204 };
       }
       if (method === "DELETE" && p.length === 5) {
         if (find(type, decodeURIComponent(p[4]))) remove(type, decodeURIComponent(p[4]));
@@ -591,6 +623,7 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
     objects = new Map();
     links = new Map();
     mergedInto = new Map();
+    blocklisted = new Set();
     window = [];
     requests.length = 0;
   }
@@ -743,6 +776,7 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
     associations: linked,
     remove,
     merge,
+    blocklist: () => [...blocklisted],
     requests,
     snapshot,
     reset,

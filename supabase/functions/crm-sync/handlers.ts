@@ -40,6 +40,13 @@ export const orderContext = z.object({
   buyer: personContext.nullable(),
 }).loose();
 type Person = z.output<typeof personContext>;
+/** A crm.gdpr_delete job's payload (ops.erase_person): remembered contacts by adapter, and the erased
+ * addresses (gone from the payload once the job succeeded). */
+export const gdprDeletePayload = z.object({
+  erasure_id: z.string(),
+  contacts: z.array(z.object({ adapter: z.string(), contact_id: z.string() })).default([]),
+  emails: z.array(z.string()).default([]),
+}).loose();
 
 /** Billing status -> CRM lifecycle: lead -> customer -> churned ("other"). A marketplace buyer
  * who has paid for an order is a customer even without a subscription. */
@@ -150,6 +157,20 @@ export function crmHandlers(sql: postgres.Sql, env: Env): Record<string, JobHand
       const s = sync(job, worker);
       await s.upsertPerson(person);
       return s.record();
+    },
+
+    "crm.gdpr_delete": async (job) => {
+      const p = parseJobContext("the crm.gdpr_delete payload", gdprDeletePayload, job.payload);
+      // an id remembered through another adapter (capture, then HubSpot) names nothing here: its email does
+      const ids = p.contacts.filter((c) => c.adapter === adapter.name).map((c) => c.contact_id);
+      const calls = ids.length + 2 * p.emails.length;
+      if (adapter.rateBudget && calls > 0) {
+        const wait = await takeRateTokens(sql, adapter.rateBudget, calls);
+        if (wait > 0) throw new Deferral(wait, `CRM rate budget used up; resuming in ${wait} ms`);
+      }
+      const { deleted, gone } = await adapter.gdprDeleteContacts({ contactIds: ids, emails: p.emails });
+      // ids only: the addresses leave the payload when the job succeeds (jobs_300_forget_erased_emails)
+      return { adapter: adapter.name, erasure_id: p.erasure_id, deleted, gone };
     },
 
     "crm.deal": async (job, { worker }) => {

@@ -89,7 +89,7 @@ select set_eq(
         'ops.admin_set_access(uuid,text,text,timestamp with time zone)', 'ops.admin_clear_access_override(uuid,text)',
         'ops.admin_resolve_order_review(uuid,boolean,text)', 'ops.admin_replay_job(bigint,text)',
         'ops.admin_replay_stripe_event(text,text)', 'ops.admin_escalate_ticket(uuid,text,text,text)',
-        'ops.admin_close_ticket(uuid,text)'],
+        'ops.admin_close_ticket(uuid,text)', 'ops.admin_erase_person(text,text)'],
   'authenticated can execute only the policy helpers, submit_support_request and the dashboard''s admin-only functions');
 select is_empty(
   $$ select tablename || ': ' || policyname from pg_policies

@@ -1,5 +1,5 @@
 // Local capture CRM adapter: records what would be sent, returns ids derived from the keys (idempotent, no account).
-import { capture as record, type CaptureRecorder } from "../providers/capture.ts";
+import { capture as record, captureId, type CaptureRecorder } from "../providers/capture.ts";
 import { normalizeEmail } from "../providers/email.ts";
 import {
   checkDeal,
@@ -7,6 +7,7 @@ import {
   type ContactInput,
   type CrmAdapter,
   type DealInput,
+  type GdprDeleteInput,
   isCreateOnly,
   type NoteInput,
 } from "./contract.ts";
@@ -56,6 +57,18 @@ export function createCaptureAdapter(recorder: CaptureRecorder): CrmAdapter {
         occurredAt: n.occurredAt,
       });
       return { noteId };
+    },
+
+    // the contact an email keyed here has the id derived from it: recorded by id, never by the email
+    async gdprDeleteContacts(input: GdprDeleteInput) {
+      const ids = new Set(input.contactIds);
+      for (const email of input.emails) ids.add(await captureId("contact", normalizeEmail(email)));
+      const deleted: string[] = [];
+      for (const contactId of ids) {
+        await capture("gdpr_delete", contactId, { contactId });
+        deleted.push(contactId);
+      }
+      return { deleted, gone: [] };
     },
   };
 }

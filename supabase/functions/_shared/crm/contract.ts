@@ -50,6 +50,9 @@ export type NoteInput = {
   occurredAt?: string;
 };
 
+/** An erased person's contacts: the ids we remembered, and the emails that may key a contact we never heard of. */
+export type GdprDeleteInput = { contactIds: string[]; emails: string[] };
+
 export interface CrmAdapter {
   readonly name: string;
   /** The provider's request limit, shared by all workers; none for the local capture adapter. */
@@ -59,6 +62,10 @@ export interface CrmAdapter {
    * gone and the adapter found it again; healed then says what happened (for the job's result). */
   upsertDeal(d: DealInput): Promise<{ dealId: string; contactId?: string; healed?: string }>;
   addNote(n: NoteInput): Promise<{ noteId: string }>;
+  /** Permanently deletes the contacts (HubSpot's GDPR delete): each id, and the contact each email names now.
+   * An id already gone counts as done (`gone`); an email naming no contact changes nothing. Never sends an email
+   * to the delete itself: HubSpot blocklists an email that names no contact. */
+  gdprDeleteContacts(input: GdprDeleteInput): Promise<{ deleted: string[]; gone: string[] }>;
 }
 
 /** Checks every adapter makes before sending: a bad input is a permanent failure, never a retry. */

@@ -23,6 +23,11 @@
 // Leads only create (contract.ts isCreateOnly): a plain create, whose 409 for an existing email names the
 // contact, which is then left untouched: a sign-up never renames a contact or lowers its billing status.
 //
+// GDPR delete (erasure on request): POST /crm/v3/objects/contacts/gdpr-delete {objectId} per contact id, 204;
+// a 404 means the contact is gone already (done). An email is first read by idProperty=email, and the contact
+// it names deleted by its id: a GDPR delete by an email that names no contact would blocklist the address in the
+// portal, so that person could never be a contact again.
+//
 // Lifecycle stages: lead -> "lead", customer -> "customer", canceled or churned -> "other". HubSpot only moves
 // lifecyclestage forward through the API; "other" comes after "customer", and sending "lead" to a customer
 // leaves it a customer. We never clear the stage to force it back: people in the CRM may have promoted it.
@@ -59,6 +64,7 @@ import {
   type ContactInput,
   type CrmAdapter,
   type DealInput,
+  type GdprDeleteInput,
   isCreateOnly,
   type LifecycleStage,
   type NoteInput,
@@ -351,6 +357,39 @@ export function createHubSpotAdapter(
         await associate(found.contactId);
         return { dealId, ...found };
       }
+    },
+
+    async gdprDeleteContacts(input: GdprDeleteInput) {
+      const deleted: string[] = [];
+      const gone: string[] = [];
+      const remove = async (id: string) => {
+        try {
+          await call(`gdpr delete contact ${id}`, "POST", "/crm/v3/objects/contacts/gdpr-delete", anyAnswer, {
+            objectId: id,
+          });
+          deleted.push(id);
+        } catch (err) {
+          if (!isNotFound(err)) throw err;
+          gone.push(id);
+        }
+      };
+      for (const id of new Set(input.contactIds)) await remove(id);
+      for (const email of new Set(input.emails.map(normalizeEmail))) {
+        let id: string | undefined;
+        try {
+          const res = await call(
+            `gdpr delete contact ${maskEmail(email)}: find`,
+            "GET",
+            `/crm/v3/objects/contacts/${encodeURIComponent(email)}?idProperty=email&properties=email`,
+            createdAnswer,
+          );
+          id = res.id;
+        } catch (err) {
+          if (!isNotFound(err)) throw err;
+        }
+        if (id && !deleted.includes(id)) await remove(id);
+      }
+      return { deleted, gone };
     },
 
     async addNote(n: NoteInput) {
