@@ -178,7 +178,11 @@ describe("functions' settings", () => {
       perIpPerMinute: 30,
       proxyHops: 1,
     });
-    expect(limitsFrom({ SUPPORT_RATE_PER_USER_PER_MIN: "12" })).toEqual({ perUserPerMinute: 12, perIpPerMinute: 30, proxyHops: 1 });
+    expect(limitsFrom({ SUPPORT_RATE_PER_USER_PER_MIN: "12" })).toEqual({
+      perUserPerMinute: 12,
+      perIpPerMinute: 30,
+      proxyHops: 1,
+    });
   });
 
   test("a negative or non-numeric rate is refused, naming the variable", () => {

@@ -38,12 +38,12 @@ values ('evt_pgtap_erase', 'customer.updated', false, 'cus_pgtap_erase', now(),
           '{"id": "cus_pgtap_erase", "object": "customer", "email": "PGTAP-Erase@Example.com", "name": "Erin Erase",
             "address": {"line1": "1 Erase Street"}, "metadata": {}}'), 'processed', 1);
 
--- acting as the buyer: a support request whose text quotes their address
-call tests.authenticate_as('00000000-0000-4000-8000-0000000e1a5e');
+-- acting as the buyer, through support-intake: a support request whose text quotes their address
+call tests.authenticate_as('00000000-0000-4000-8000-0000000e1a5e', p_via => 'support_intake');
 create temp table tk as
 select ticket_id from public.submit_support_request('technical', 'Mail me at pgtap-erase@example.com',
   'Erin here, my address is pgtap-erase@example.com', null, null, '{"device": "Erin''s phone"}'::jsonb, null);
-reset role;
+reset session authorization;
 -- acting as the admin: an override, whose audit row keeps the whole customer row
 call tests.authenticate_as('00000000-0000-4000-8000-0000000e1ad0', '{"email": "pgtap-erase-admin@example.com"}');
 select ops.admin_set_access((select customer_id from fx), 'granted', 'pgtap: goodwill for pgtap-erase@example.com',
