@@ -5675,8 +5675,7 @@ CREATE VIEW ops.alert_status WITH (security_invoker='true') AS
     ( SELECT max(x.resolved_at) AS max
            FROM ops.alert_incidents x
           WHERE (x.rule = r.rule)) AS last_resolved_at,
-    r.runbook,
-    s.detail AS last_detail
+    r.runbook
    FROM ((ops.alert_rules r
      LEFT JOIN ops.alert_rule_state s ON ((s.rule = r.rule)))
      LEFT JOIN ops.alert_incidents i ON (((i.rule = r.rule) AND (i.status = 'open'::text))))
@@ -5687,7 +5686,7 @@ CREATE VIEW ops.alert_status WITH (security_invoker='true') AS
 -- Name: VIEW alert_status; Type: COMMENT; Schema: ops; Owner: -
 --
 
-COMMENT ON VIEW ops.alert_status IS 'Each alert rule: enabled, severity, firing at its last evaluation (the value it measured, its summary and what it saw), its open incident if any, its last resolve and its runbook.';
+COMMENT ON VIEW ops.alert_status IS 'Each alert rule: enabled, firing at its last evaluation (and the value it measured), its open incident if any, its last resolve and its runbook.';
 
 
 --
@@ -7221,6 +7220,42 @@ CREATE TABLE ops.support_vips (
 --
 
 COMMENT ON TABLE ops.support_vips IS 'Users the founder marks as VIP (routing rules with match_vip).';
+
+
+--
+-- Name: webhook_answers; Type: VIEW; Schema: ops; Owner: -
+--
+
+CREATE VIEW ops.webhook_answers WITH (security_invoker='true') AS
+ SELECT o.status_class,
+    o.reason,
+        CASE
+            WHEN ops.stripe_webhook_refusal(o.status_class, o.reason) THEN 'webhook_refusals'::text
+            ELSE 'webhook_failure_rate'::text
+        END AS counts_in,
+    COALESCE(sum(o.count) FILTER (WHERE (o.minute >= (now() - '00:15:00'::interval))), (0)::numeric) AS last_15_min,
+    COALESCE(sum(o.count) FILTER (WHERE (o.minute >= (now() - '24:00:00'::interval))), (0)::numeric) AS last_24_h,
+    sum(o.count) AS kept,
+    max(o.minute) AS last_minute
+   FROM ops.endpoint_outcomes o
+  WHERE (o.endpoint = 'stripe-webhook'::text)
+  GROUP BY o.status_class, o.reason,
+        CASE
+            WHEN ops.stripe_webhook_refusal(o.status_class, o.reason) THEN 'webhook_refusals'::text
+            ELSE 'webhook_failure_rate'::text
+        END
+  ORDER BY
+        CASE
+            WHEN ops.stripe_webhook_refusal(o.status_class, o.reason) THEN 'webhook_refusals'::text
+            ELSE 'webhook_failure_rate'::text
+        END, COALESCE(sum(o.count) FILTER (WHERE (o.minute >= (now() - '24:00:00'::interval))), (0)::numeric) DESC, o.reason;
+
+
+--
+-- Name: VIEW webhook_answers; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON VIEW ops.webhook_answers IS 'The Stripe webhook''s refused and failed answers by reason (the last 15 min, 24 h, and all kept), and the alert rule each counts in: webhook_refusals (before a valid signature, never a page) or webhook_failure_rate.';
 
 
 --
@@ -10731,6 +10766,13 @@ GRANT INSERT(follow_up_of) ON TABLE public.support_tickets TO authenticated;
 --
 
 GRANT SELECT ON TABLE ops.support_backlog TO service_role;
+
+
+--
+-- Name: TABLE webhook_answers; Type: ACL; Schema: ops; Owner: -
+--
+
+GRANT SELECT ON TABLE ops.webhook_answers TO service_role;
 
 
 --

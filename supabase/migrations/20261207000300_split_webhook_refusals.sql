@@ -300,17 +300,21 @@ end
 $$;
 
 -- ---------------------------------------------------------------- Studio
--- what each rule saw at its last evaluation beside its summary: webhook_refusals' reasons apart from the
--- failures webhook_failure_rate counts
-create or replace view ops.alert_status with (security_invoker = true) as
-select r.rule, r.enabled, r.severity, r.threshold, r.window_interval, r.min_count, r.clear_after,
-       s.firing, s.value, s.summary as last_summary, s.evaluated_at,
-       i.id as open_incident_id, i.opened_at, i.last_seen_at, now() - i.opened_at as open_for,
-       (select max(x.resolved_at) from ops.alert_incidents x where x.rule = r.rule) as last_resolved_at,
-       r.runbook, s.detail as last_detail
-  from ops.alert_rules r
-  left join ops.alert_rule_state s on s.rule = r.rule
-  left join ops.alert_incidents i on i.rule = r.rule and i.status = 'open'
- order by i.id is null, r.rule;
-comment on view ops.alert_status is 'Each alert rule: enabled, severity, firing at its last evaluation (the value '
-  'it measured, its summary and what it saw), its open incident if any, its last resolve and its runbook.';
+-- The webhook's counted answers by reason, each with the rule it counts in: refusals apart from failures.
+-- A view of its own: ops.alert_status cannot gain a column, or migration 2000 run again would fail on it.
+create or replace view ops.webhook_answers with (security_invoker = true) as
+select o.status_class, o.reason,
+       case when ops.stripe_webhook_refusal(o.status_class, o.reason) then 'webhook_refusals'
+            else 'webhook_failure_rate' end as counts_in,
+       coalesce(sum(o.count) filter (where o.minute >= now() - interval '15 minutes'), 0) as last_15_min,
+       coalesce(sum(o.count) filter (where o.minute >= now() - interval '24 hours'), 0) as last_24_h,
+       sum(o.count) as kept, max(o.minute) as last_minute
+  from ops.endpoint_outcomes o
+ where o.endpoint = 'stripe-webhook'
+ group by 1, 2, 3
+ order by counts_in, last_24_h desc, reason;
+comment on view ops.webhook_answers is 'The Stripe webhook''s refused and failed answers by reason (the last 15 min, '
+  '24 h, and all kept), and the alert rule each counts in: webhook_refusals (before a valid signature, never a '
+  'page) or webhook_failure_rate.';
+revoke all on ops.webhook_answers from public, anon, authenticated;
+grant select on ops.webhook_answers to service_role;
