@@ -429,7 +429,8 @@ declare
 begin
   select coalesce(sum(o.count), 0), max(o.minute) + interval '1 minute' into n, last_bad
     from ops.endpoint_outcomes o
-   where o.status_class = '5xx' and o.minute >= date_trunc('minute', p_since) and o.minute <= p_now;
+   where o.status_class = '5xx' and o.endpoint <> 'stripe-webhook'
+     and o.minute >= date_trunc('minute', p_since) and o.minute <= p_now;
   detail := jsonb_build_object('endpoint_5xx', n);
   bad := n;
   select count(*), max(a.finished_at) into n, t
@@ -701,6 +702,7 @@ begin
     from (select status_class || ':' || reason as k, sum(count) as n, max(minute) as minute
             from ops.endpoint_outcomes
            where endpoint = 'stripe-webhook' and minute >= date_trunc('minute', p_since) and minute <= p_now
+             and not ops.stripe_webhook_refusal(status_class, reason)
            group by 1) o;
   select count(*) filter (where e.status in ('failed', 'dead')),
          count(*) filter (where e.status not in ('failed', 'dead')),
@@ -715,9 +717,45 @@ begin
   value := round(bad::numeric / nullif(bad + good, 0), 4);
   firing := bad >= r.min_count and coalesce(value, 0) > r.threshold;
   recovered := last_bad is null or (last_bad <= p_now - r.clear_after and last_good > last_bad);
-  summary := format('%s of %s Stripe deliveries refused or failed in %s (%s%%)', bad, bad + good,
+  summary := format('%s of %s signed Stripe deliveries failed in %s (%s%%)', bad, bad + good,
                     ops.interval_words(r.window_interval), round(coalesce(value, 0) * 100, 1));
-  detail := jsonb_build_object('answers_refused_or_failed', x, 'failed_applies', n, 'deliveries_ok', good);
+  detail := jsonb_build_object('answers_failed', x, 'failed_applies', n, 'deliveries_ok', good);
+end
+$$;
+
+
+--
+-- Name: alert_check_webhook_refusals(ops.alert_rules, timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.alert_check_webhook_refusals(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean) RETURNS record
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+declare
+  bad bigint;
+  good bigint;
+  last_bad timestamptz;
+  x jsonb;
+begin
+  select coalesce(sum(o.n), 0), max(o.minute) + interval '1 minute', coalesce(jsonb_object_agg(o.reason, o.n), '{}')
+    into bad, last_bad, x
+    from (select reason, sum(count) as n, max(minute) as minute
+            from ops.endpoint_outcomes
+           where endpoint = 'stripe-webhook' and minute >= date_trunc('minute', p_since) and minute <= p_now
+             and ops.stripe_webhook_refusal(status_class, reason)
+           group by 1) o;
+  select count(*) into good
+    from ops.stripe_events e
+   where e.received_at > p_since and e.received_at <= p_now and e.source = 'webhook';
+  value := bad;
+  firing := bad > r.threshold and bad >= r.min_count;
+  recovered := last_bad is null or last_bad <= p_now - r.clear_after;
+  summary := format('%s requests to the Stripe webhook refused before a valid signature in %s (%s); '
+                    '%s signed deliveries accepted', bad, ops.interval_words(r.window_interval),
+                    coalesce((select string_agg(k || ' ' || v, ', ' order by v::bigint desc, k)
+                                from jsonb_each_text(x) as e(k, v)), 'none'), good);
+  detail := jsonb_build_object('refused', x, 'deliveries_accepted', good);
 end
 $$;
 
@@ -730,13 +768,19 @@ CREATE FUNCTION ops.alert_incidents_notify() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
+declare
+  page boolean := coalesce((select r.severity <> 'info' from ops.alert_rules r where r.rule = new.rule), true);
 begin
   if tg_op = 'INSERT' and new.status = 'open' then
     perform ops.enqueue_notification('slack', 'slack_alert_opened', 'incident:' || new.id, 'team');
-    perform ops.enqueue_notification('email', 'founder_alert_opened', 'incident:' || new.id, 'founder');
+    if page then
+      perform ops.enqueue_notification('email', 'founder_alert_opened', 'incident:' || new.id, 'founder');
+    end if;
   elsif new.status = 'resolved' and (tg_op = 'INSERT' or old.status = 'open') then
     perform ops.enqueue_notification('slack', 'slack_alert_resolved', 'incident:' || new.id, 'team');
-    perform ops.enqueue_notification('email', 'founder_alert_resolved', 'incident:' || new.id, 'founder');
+    if page then
+      perform ops.enqueue_notification('email', 'founder_alert_resolved', 'incident:' || new.id, 'founder');
+    end if;
   end if;
   return null;
 end
@@ -2649,7 +2693,10 @@ begin
     elsif inc.id is null then
       if not o.firing then
         action := 'clear';
-      elsif exists (select 1 from ops.alert_incidents i where i.rule = any (r.inhibited_by) and i.status = 'open') then
+      elsif exists (select 1 from ops.alert_incidents i join ops.alert_rules ir on ir.rule = i.rule
+                     where i.rule = any (r.inhibited_by) and i.status = 'open'
+                       and array_position(array['info', 'warning', 'critical'], ir.severity)
+                           >= array_position(array['info', 'warning', 'critical'], r.severity)) then
         action := 'inhibited';
       else
         insert into ops.alert_incidents (rule, summary, detail, opened_at, last_seen_at)
@@ -5382,6 +5429,25 @@ $$;
 
 
 --
+-- Name: stripe_webhook_refusal(text, text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.stripe_webhook_refusal(p_status_class text, p_reason text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+  select p_status_class = '4xx' and p_reason is distinct from 'signed_payload'
+$$;
+
+
+--
+-- Name: FUNCTION stripe_webhook_refusal(p_status_class text, p_reason text); Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON FUNCTION ops.stripe_webhook_refusal(p_status_class text, p_reason text) IS 'Whether a counted stripe-webhook answer (ops.endpoint_outcomes) is a refusal anyone can cause without the signing secret (webhook_refusals), rather than a failure after a valid signature (webhook_failure_rate).';
+
+
+--
 -- Name: support_context(uuid, uuid); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -7661,6 +7727,42 @@ COMMENT ON TABLE ops.support_vips IS 'Users the founder marks as VIP (routing ru
 
 
 --
+-- Name: webhook_answers; Type: VIEW; Schema: ops; Owner: -
+--
+
+CREATE VIEW ops.webhook_answers WITH (security_invoker='true') AS
+ SELECT o.status_class,
+    o.reason,
+        CASE
+            WHEN ops.stripe_webhook_refusal(o.status_class, o.reason) THEN 'webhook_refusals'::text
+            ELSE 'webhook_failure_rate'::text
+        END AS counts_in,
+    COALESCE(sum(o.count) FILTER (WHERE (o.minute >= (now() - '00:15:00'::interval))), (0)::numeric) AS last_15_min,
+    COALESCE(sum(o.count) FILTER (WHERE (o.minute >= (now() - '24:00:00'::interval))), (0)::numeric) AS last_24_h,
+    sum(o.count) AS kept,
+    max(o.minute) AS last_minute
+   FROM ops.endpoint_outcomes o
+  WHERE (o.endpoint = 'stripe-webhook'::text)
+  GROUP BY o.status_class, o.reason,
+        CASE
+            WHEN ops.stripe_webhook_refusal(o.status_class, o.reason) THEN 'webhook_refusals'::text
+            ELSE 'webhook_failure_rate'::text
+        END
+  ORDER BY
+        CASE
+            WHEN ops.stripe_webhook_refusal(o.status_class, o.reason) THEN 'webhook_refusals'::text
+            ELSE 'webhook_failure_rate'::text
+        END, COALESCE(sum(o.count) FILTER (WHERE (o.minute >= (now() - '24:00:00'::interval))), (0)::numeric) DESC, o.reason;
+
+
+--
+-- Name: VIEW webhook_answers; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON VIEW ops.webhook_answers IS 'The Stripe webhook''s refused and failed answers by reason (the last 15 min, 24 h, and all kept), and the alert rule each counts in: webhook_refusals (before a valid signature, never a page) or webhook_failure_rate.';
+
+
+--
 -- Name: listings; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -9676,6 +9778,13 @@ REVOKE ALL ON FUNCTION ops.alert_check_webhook_failure_rate(r ops.alert_rules, p
 
 
 --
+-- Name: FUNCTION alert_check_webhook_refusals(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.alert_check_webhook_refusals(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION alert_incidents_notify(); Type: ACL; Schema: ops; Owner: -
 --
 
@@ -10715,6 +10824,13 @@ REVOKE ALL ON FUNCTION ops.stripe_payload_skeleton(evt jsonb) FROM PUBLIC;
 
 
 --
+-- Name: FUNCTION stripe_webhook_refusal(p_status_class text, p_reason text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.stripe_webhook_refusal(p_status_class text, p_reason text) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION support_context(p_user_id uuid, p_order_id uuid); Type: ACL; Schema: ops; Owner: -
 --
 
@@ -11292,6 +11408,13 @@ GRANT SELECT(updated_at) ON TABLE public.support_tickets TO authenticated;
 --
 
 GRANT SELECT ON TABLE ops.support_backlog TO service_role;
+
+
+--
+-- Name: TABLE webhook_answers; Type: ACL; Schema: ops; Owner: -
+--
+
+GRANT SELECT ON TABLE ops.webhook_answers TO service_role;
 
 
 --

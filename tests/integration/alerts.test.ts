@@ -1,7 +1,7 @@
 // Alerts over the running stack: ops.evaluate_alerts against what really happened (a HubSpot fake's
-// outage through crm-sync, refused deliveries to the real webhook, jobs the worker dead-lettered),
-// incidents opened once and resolved once, and their notices through notify to the Slack fake and the
-// founder's email (capture). pg_cron's own evaluation is paused in this file's world (tests/helpers/
+// outage through crm-sync, refused and failed deliveries to the real webhook, jobs the worker
+// dead-lettered), incidents opened once and resolved once, and their notices through notify to the Slack
+// fake and the founder's email (capture); refusals anyone can send page nobody (#16). pg_cron's own evaluation is paused in this file's world (tests/helpers/
 // world.ts: its own cluster, cron jobs, rules, kinds and gateway), so every evaluation here is the
 // test's and no other file's incidents, dead jobs or failures are in its windows; the refund rule's
 // clock is injected (p_now).
@@ -16,7 +16,7 @@ import { config } from "../../scripts/lib/config.ts";
 import { jobIds, newBuyer, paidOrder } from "../helpers/crm.ts";
 import { sql } from "../helpers/db.ts";
 import { waitFor } from "../helpers/stack.ts";
-import { deliver, event, uid } from "../helpers/stripe.ts";
+import { deliver, event, uid, WEBHOOK_URL } from "../helpers/stripe.ts";
 import "../helpers/require-stack.ts";
 
 type Evaluation = { rule: string; firing: boolean; action: string; incident_id: string | null; summary: string };
@@ -208,7 +208,63 @@ describe("alerts", () => {
     expect((await check(11)).ids).not.toContain(stuck);
   });
 
-  test("bad-signature deliveries to the real webhook count toward the webhook failure rate rule, and so do 5xx answers", async () => {
+  test(
+    "unsigned and forged POSTs to the real webhook are refusals: they open no critical incident and page nobody, " +
+      "only webhook_refusals, posted to Slack",
+    async () => {
+      const since = (await sql<{ t: Date }[]>`select now() - interval '1 second' as t`)[0].t;
+      const before = await maxIncidentId();
+      const ledgerBefore = (await sql`select count(*)::int as n from ops.stripe_events`)[0].n;
+      // 12 requests anyone can send: 3 unsigned, 8 signed with another secret, 1 body that is not UTF-8
+      const answers = [
+        ...await Promise.all([1, 2, 3].map(() => deliver(event("customer_updated", {}), { header: null }))),
+        ...await Promise.all(
+          [1, 2, 3, 4, 5, 6, 7, 8].map(() => deliver(event("customer_updated", {}), { secret: "whsec_somebody_else" })),
+        ),
+      ].map((r) => r.status);
+      const notUtf8 = await fetch(WEBHOOK_URL, {
+        method: "POST",
+        body: new Uint8Array([0x7b, 0xff, 0x7d]),
+        headers: { "stripe-signature": `t=${now()},v1=${"0".repeat(64)}` },
+      });
+      await notUtf8.body?.cancel();
+      expect([...answers, notUtf8.status]).toEqual(Array(12).fill(400));
+      expect((await sql`select count(*)::int as n from ops.stripe_events`)[0].n).toBe(ledgerBefore);
+
+      const check = async (rule: string) =>
+        (await sql`select (ops.check_alert_rule(r, now(), ${since}::timestamptz)).* from ops.alert_rules r
+                    where r.rule = ${rule}`)[0];
+      const failures = await check("webhook_failure_rate");
+      expect(failures.firing).toBe(false);
+      expect(Object.keys(failures.detail.answers_failed)).not.toContain("4xx:signature");
+      const refusals = await check("webhook_refusals");
+      expect(refusals.firing).toBe(true);
+      // counters are per minute: an earlier test's refusals in this minute may be in it too
+      expect(refusals.detail.refused.signature).toBeGreaterThanOrEqual(11);
+      expect(refusals.detail.refused.payload).toBeGreaterThanOrEqual(1);
+
+      // the evaluator, as pg_cron runs it: the refusals' info incident, and nothing that pages
+      const rows = await evaluate();
+      expect(of(rows, "webhook_failure_rate").action).not.toBe("opened");
+      expect(["opened", "seen"]).toContain(of(rows, "webhook_refusals").action);
+      const opened = await sql<{ rule: string; severity: string }[]>`
+        select i.rule, r.severity from ops.alert_incidents i join ops.alert_rules r using (rule)
+         where i.id > ${before} and i.rule like 'webhook%'`;
+      expect(opened.map((i) => [i.rule, i.severity])).toEqual(
+        of(rows, "webhook_refusals").action === "opened" ? [["webhook_refusals", "info"]] : [],
+      );
+      const incident = of(rows, "webhook_refusals").incident_id!;
+      await waitFor("the refusals' Slack post", async () => postsAbout(incident).length >= 1, 60_000);
+      expect(postsAbout(incident)[0].text).toMatch(/\*Alert: webhook_refusals\* \(info/);
+      const [{ n: emails }] = await sql<{ n: number }[]>`
+        select count(*)::int as n from ops.jobs where payload ->> 'entity' = ${`incident:${incident}`}
+           and payload ->> 'recipient' = 'founder'`;
+      expect(emails).toBe(0); // no page
+      expect(await founderEmails(incident)).toEqual([]);
+    },
+  );
+
+  test("a signed event the webhook cannot take and its 5xx answers count as webhook failures, apart from refusals", async () => {
     const since = (await sql<{ t: Date }[]>`select now() - interval '1 second' as t`)[0].t;
     const counted = async (key: string) => {
       const [{ n }] = await sql<{ n: number }[]>`
@@ -216,12 +272,9 @@ describe("alerts", () => {
          where endpoint = 'stripe-webhook' and status_class || ':' || reason = ${key} and minute >= date_trunc('minute', ${since}::timestamptz)`;
       return n;
     };
-    const [sigBefore, cfgBefore] = [await counted("4xx:signature"), await counted("5xx:configuration")];
-    const ledgerBefore = (await sql`select count(*)::int as n from ops.stripe_events`)[0].n;
-    for (let i = 0; i < 5; i++) {
-      const res = await deliver(event("customer_updated", {}), { secret: "whsec_somebody_else" });
-      expect(res.status).toBe(400);
-    }
+    const [signedBefore, cfgBefore] = [await counted("4xx:signed_payload"), await counted("5xx:configuration")];
+    // signed with the endpoint's secret, but not JSON: Stripe's (or ours), never a stranger's
+    expect((await deliver("{not json")).status).toBe(400);
     // a deployment whose mode disagrees with ops.settings answers 503: a failure of ours
     await sql`update ops.settings set stripe_livemode = true`;
     try {
@@ -229,23 +282,21 @@ describe("alerts", () => {
     } finally {
       await sql`update ops.settings set stripe_livemode = false`;
     }
-    expect(await counted("4xx:signature")).toBe(sigBefore + 5);
+    expect(await counted("4xx:signed_payload")).toBe(signedBefore + 1);
     expect(await counted("5xx:configuration")).toBe(cfgBefore + 1);
-    expect((await sql`select count(*)::int as n from ops.stripe_events`)[0].n).toBe(ledgerBefore); // the ledger saw nothing
 
-    // counted from this test's start, the 6 refusals and failures of 6 deliveries are the rule firing
     const [c] = await sql`
       select (ops.check_alert_rule(r, now(), ${since}::timestamptz)).* from ops.alert_rules r where r.rule = 'webhook_failure_rate'`;
-    expect(c.firing).toBe(true);
-    // counters are per minute: an earlier file's answers in this minute are in both figures alike
-    expect(c.detail.answers_refused_or_failed).toMatchObject({
-      "4xx:signature": sigBefore + 5,
+    // counters are per minute: an earlier test's answers in this minute are in both figures alike
+    expect(c.detail.answers_failed).toMatchObject({
+      "4xx:signed_payload": signedBefore + 1,
       "5xx:configuration": cfgBefore + 1,
     });
-    // and the evaluator's own view of the last 15 minutes includes them
-    await evaluate();
-    const [state] = await sql`select detail from ops.alert_rule_state where rule = 'webhook_failure_rate'`;
-    expect(state.detail.answers_refused_or_failed["4xx:signature"]).toBeGreaterThanOrEqual(5);
+    expect(Object.keys(c.detail.answers_failed).every((k) => k.startsWith("5xx:") || k === "4xx:signed_payload"))
+      .toBe(true);
+    const [r] = await sql`
+      select (ops.check_alert_rule(r, now(), ${since}::timestamptz)).detail from ops.alert_rules r where r.rule = 'webhook_refusals'`;
+    expect(Object.keys(r.detail.refused)).not.toContain("signed_payload");
   });
 
   test("a function other than the webhook failing (resend-webhook answering 500) counts as a failed run; its refusals do not", async () => {

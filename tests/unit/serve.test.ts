@@ -89,6 +89,19 @@ describe("serve(name, handler)", () => {
       { status: 413, reason: "too_large" },
       { status: 405, reason: "method" },
     ]);
+    // a client that drops its upload mid-body: a refusal (400), not a failure of ours (5xx pages)
+    const dropped = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(new TextEncoder().encode("{"));
+        c.error(new TypeError("connection closed before message completed"));
+      },
+    });
+    heard.length = 0;
+    const cut = await fn(
+      new Request("http://localhost/fn", { method: "POST", body: dropped, duplex: "half" } as never),
+    );
+    expect(cut.status).toBe(400);
+    expect(heard).toEqual([{ status: 400, reason: "incomplete" }]);
     const failing = handle("fn", async () => {
       throw new HttpError(400, "invalid Stripe-Signature", { reason: "signature" });
     }, {

@@ -1,8 +1,11 @@
-// The webhook's input rules that need no stack: which JSON escapes are made storable, and how the
-// deployment's Stripe mode and account are read.
+// The webhook's input rules that need no stack: which JSON escapes are made storable, how the
+// deployment's Stripe mode and account are read, and which refusals anyone can cause.
+import Stripe from "stripe";
 import { describe, expect, test } from "vitest";
+import { HttpError } from "../../supabase/functions/_shared/http/error.ts";
 import { sanitizeJsonEscapes } from "../../supabase/functions/_shared/stripe/sanitize.ts";
 import { parseScope } from "../../supabase/functions/_shared/stripe/scope.ts";
+import { verifyStripeEvent } from "../../supabase/functions/stripe-webhook/signature.ts";
 
 /** A parsed JSON value with each NUL character and each lone surrogate of its strings and keys replaced
  * by U+FFFD (a pair, one character, stays). */
@@ -77,4 +80,43 @@ describe("parseScope reads STRIPE_LIVEMODE and STRIPE_ACCOUNT_ID", () => {
       expect(() => parseScope(env({ [name]: value }))).toThrow(message);
     },
   );
+});
+
+describe("verifyStripeEvent says who caused a refusal: anyone (signature) or the signer (signed_payload)", () => {
+  const secret = "whsec_unit_reasons";
+  const sign = (payload: string, key = secret) =>
+    Stripe.webhooks.generateTestHeaderStringAsync({
+      payload,
+      secret: key,
+      cryptoProvider: Stripe.createSubtleCryptoProvider(),
+    });
+  const event = JSON.stringify({
+    id: "evt_unit",
+    object: "event",
+    type: "customer.updated",
+    created: 1,
+    data: {
+      object: {},
+    },
+  });
+  // [what, body, how it is signed (null: no header), the reason counted]
+  const cases: [string, string, "ours" | "theirs" | null, string][] = [
+    ["no Stripe-Signature header", event, null, "signature"],
+    ["signed with another secret", event, "theirs", "signature"],
+    ["not JSON, signed with another secret", "{not json", "theirs", "signature"],
+    ["an empty body", "", "ours", "signature"],
+    ["not JSON, with a valid signature", "{not json", "ours", "signed_payload"],
+    ["JSON but no event, with a valid signature", '{"id":"evt_x"}', "ours", "signed_payload"],
+    ["a thin event, with a valid signature", '{"id":"evt_x","object":"v2.core.event"}', "ours", "signed_payload"],
+  ];
+  test.each(cases)("%s is counted as its reason", async (_what, body, signer, reason) => {
+    const header = signer === null ? null : await sign(body, signer === "ours" ? secret : "whsec_somebody_else");
+    const err = await verifyStripeEvent(body, header, [secret]).then(() => undefined, (e) => e);
+    expect(err).toBeInstanceOf(HttpError);
+    expect(err.status).toBe(400);
+    expect(err.options.reason).toBe(reason);
+  });
+  test("a valid event passes", async () => {
+    expect((await verifyStripeEvent(event, await sign(event), [secret])).id).toBe("evt_unit");
+  });
 });

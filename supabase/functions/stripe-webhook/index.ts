@@ -32,6 +32,7 @@ serve("stripe-webhook", async (req, body) => {
   };
 }, {
   internalMessage: "internal error: the event was not recorded, retry later",
-  // refusals and failures are counted (ops.endpoint_outcomes): the webhook failure rate alert
+  // refusals and failures are counted (ops.endpoint_outcomes): refusals before a valid signature are
+  // webhook_refusals' (never a page), failures after it webhook_failure_rate's
   onAnswered: answerCounter(sql, "stripe-webhook"),
 });

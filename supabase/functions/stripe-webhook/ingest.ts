@@ -2,6 +2,7 @@
 import type postgres from "postgres";
 import { HttpError } from "../_shared/http/error.ts";
 import type { Scope } from "../_shared/stripe/scope.ts";
+import { SIGNED_PAYLOAD } from "./signature.ts";
 
 export type IngestResult = { event_id: string; status: string; duplicate: boolean; reason?: string };
 
@@ -30,11 +31,12 @@ export async function ingestStripeEvent(
         { cause, reason: "configuration" },
       );
     }
-    // any other data exception (22xxx) is the payload's fault: redelivery cannot help
+    // any other data exception (22xxx) is the payload's fault: redelivery cannot help. The event was
+    // signed: a failure of Stripe's event or of ours (webhook_failure_rate), not a stranger's refusal
     if (/^22/.test(code)) {
       throw new HttpError(400, "event payload cannot be stored (invalid characters or values)", {
         cause,
-        reason: "payload",
+        ...SIGNED_PAYLOAD,
       });
     }
     // otherwise we could not record it: 503, and Stripe will deliver it again

@@ -6,8 +6,11 @@ import { type Env, parseEnv, setting } from "../_shared/config/env.ts";
 import { HttpError } from "../_shared/http/error.ts";
 
 export const TOLERANCE_SECONDS = 300;
-// every refusal of the signature header counts as one reason in ops.endpoint_outcomes
+// every refusal of the signature header counts as one reason in ops.endpoint_outcomes; anyone can cause it
 const SIGNATURE = { reason: "signature" };
+// a body whose signature is valid, refused all the same: Stripe's (or ours), never a stranger's, so it
+// counts in webhook_failure_rate (ops.stripe_webhook_refusal), unlike a body refused before the signature
+export const SIGNED_PAYLOAD = { reason: "signed_payload" };
 const crypto = Stripe.createSubtleCryptoProvider();
 
 /** STRIPE_WEBHOOK_SECRET may hold several secrets separated by commas or spaces (rotation). */
@@ -51,9 +54,15 @@ export async function verifyStripeEvent(
     }
   }
   if (verified === undefined) {
-    // a secret whose signature matched tells the real problem; the others just did not match
-    if (errors.some((e) => e instanceof SyntaxError)) {
-      throw new HttpError(400, "body is not JSON", { reason: "payload" });
+    // a secret whose signature matched tells the real problem: stripe-node parses the body only once the
+    // signature is verified, so any error but a verification error comes after a valid signature
+    const signed = errors.find((e) => !(e instanceof Stripe.errors.StripeSignatureVerificationError));
+    if (signed) {
+      throw new HttpError(
+        400,
+        signed instanceof SyntaxError ? "body is not JSON" : "body is not a Stripe webhook event",
+        SIGNED_PAYLOAD,
+      );
     }
     if (errors.some((e) => /tolerance zone/i.test((e as Error).message))) {
       throw new HttpError(400, "Stripe-Signature timestamp is older than 5 minutes: replay refused", SIGNATURE);
@@ -62,9 +71,7 @@ export async function verifyStripeEvent(
   }
   const parsed = stripeEventSchema.safeParse(verified);
   if (!parsed.success) {
-    throw new HttpError(400, "body is not a Stripe event object (id, type, created, data.object)", {
-      reason: "payload",
-    });
+    throw new HttpError(400, "body is not a Stripe event object (id, type, created, data.object)", SIGNED_PAYLOAD);
   }
   return parsed.data;
 }

@@ -6,7 +6,7 @@
 -- cleared inside this transaction, which is rolled back.
 begin;
 set search_path = public, extensions;
-select plan(89);
+select plan(91);
 
 -- the injected clock
 create temp table clock (t timestamptz);
@@ -41,6 +41,8 @@ select set_has($$ select rule from ops.alert_rules $$,
             ('stripe_quiet'), ('support_backlog'), ('sync_p95'), ('ticket_creation_failing'), ('ticket_spike'),
             ('webhook_failure_rate') $$,
   'the default rules are the issue''s eleven');
+select set_has($$ select rule from ops.alert_rules $$, $$ values ('webhook_refusals') $$,
+  'and webhook_refusals (#16), unsigned requests apart from the webhook''s failures');
 select is_empty($$ select rule from ops.alert_rules where runbook !~ '\S' or runbook ~ '\n' $$, 'every rule has a one-line runbook');
 select results_eq($$ select command, schedule from cron.job where jobname = 'ops-evaluate-alerts' $$,
   $$ values ('select count(*) from ops.evaluate_alerts()'::text, '* * * * *'::text) $$,
@@ -50,19 +52,21 @@ select is_empty($$ select 1 from ops.alert_rules r where r.rule <> 'pgtap_rule'
   'with nothing in any window and no bad state, no rule fires');
 
 -- ---------------------------------------------------------------- webhook_failure_rate
+-- failures after a valid signature only; refusals anyone can send are webhook_refusals' (14-webhook-refusals)
 insert into ops.endpoint_outcomes (endpoint, minute, status_class, reason, count)
-values ('stripe-webhook', date_trunc('minute', pg_temp.t('-5 minutes')), '4xx', 'signature', 2);
-select ok(not pg_temp.fires('webhook_failure_rate', pg_temp.t()), 'webhook: 2 bad signatures are fewer than min_count (3)');
-update ops.endpoint_outcomes set count = 3 where minute = date_trunc('minute', pg_temp.t('-5 minutes'));
-select ok(pg_temp.fires('webhook_failure_rate', pg_temp.t()), 'webhook: 3 bad signatures and nothing else: fires');
+values ('stripe-webhook', date_trunc('minute', pg_temp.t('-5 minutes')), '5xx', 'unavailable', 2),
+       ('stripe-webhook', date_trunc('minute', pg_temp.t('-5 minutes')), '4xx', 'signature', 50);
+select ok(not pg_temp.fires('webhook_failure_rate', pg_temp.t()), 'webhook: 2 failed answers are fewer than min_count (3)');
+update ops.endpoint_outcomes set count = 3 where minute = date_trunc('minute', pg_temp.t('-5 minutes')) and reason = 'unavailable';
+select ok(pg_temp.fires('webhook_failure_rate', pg_temp.t()), 'webhook: 3 failed answers and nothing else: fires');
 select pg_temp.evt('customer.updated', 'processed', pg_temp.t('-4 minutes') + make_interval(secs => i)) from generate_series(1, 200) i;
-select ok(not pg_temp.fires('webhook_failure_rate', pg_temp.t()), 'webhook: 3 refused of 203 (1.5 %) stays under 2 %');
+select ok(not pg_temp.fires('webhook_failure_rate', pg_temp.t()), 'webhook: 3 failed of 203 (1.5 %) stays under 2 %');
 select pg_temp.evt('customer.updated', 'failed', pg_temp.t('-3 minutes'));
 insert into ops.endpoint_outcomes (endpoint, minute, status_class, reason, count)
-values ('stripe-webhook', date_trunc('minute', pg_temp.t('-3 minutes')), '5xx', 'unavailable', 2);
-select ok(pg_temp.fires('webhook_failure_rate', pg_temp.t()), 'webhook: refusals, 5xx answers and failed applies count together (6 of 206)');
-select is((ops.check_alert_rule(r, pg_temp.t(), pg_temp.t() - r.window_interval)).detail -> 'answers_refused_or_failed',
-          '{"4xx:signature": 3, "5xx:unavailable": 2}'::jsonb, 'webhook: what it saw names the reasons')
+values ('stripe-webhook', date_trunc('minute', pg_temp.t('-3 minutes')), '4xx', 'signed_payload', 2);
+select ok(pg_temp.fires('webhook_failure_rate', pg_temp.t()), 'webhook: 5xx answers, signed events refused and failed applies count together (6 of 206)');
+select is((ops.check_alert_rule(r, pg_temp.t(), pg_temp.t() - r.window_interval)).detail -> 'answers_failed',
+          '{"4xx:signed_payload": 2, "5xx:unavailable": 3}'::jsonb, 'webhook: what it saw names the reasons, and no refusal')
   from ops.alert_rules r where r.rule = 'webhook_failure_rate';
 select ok(not pg_temp.fires('webhook_failure_rate', pg_temp.t('16 minutes')), 'webhook: clears once the window passed');
 delete from ops.endpoint_outcomes where minute > pg_temp.t('-1 day');
@@ -273,15 +277,22 @@ select pg_temp.attempt((select id from outage), 'failed', pg_temp.t('18 minutes'
 select results_eq($$ select action from ops.evaluate_alerts(pg_temp.t('19 minutes')) where rule = 'crm_failure_rate' $$,
   $$ values ('opened'::text) $$, 'recovery: a new outage after the resolve is a new incident');
 
--- inhibition: a webhook outage answered 5xx is the webhook rule's incident, not also failed runs'
+-- one cause, one rule: a webhook outage answered 5xx is the webhook rule's incident, not also failed runs'
 insert into ops.endpoint_outcomes (endpoint, minute, status_class, reason, count)
 values ('stripe-webhook', date_trunc('minute', pg_temp.t('19 minutes')), '5xx', 'unavailable', 10);
 select results_eq($$ select rule, action from ops.evaluate_alerts(pg_temp.t('20 minutes')) where rule in ('webhook_failure_rate', 'failed_runs') order by rule $$,
-  $$ values ('failed_runs'::text, 'inhibited'::text), ('webhook_failure_rate', 'opened') $$,
-  'inhibition: ten 5xx answers open the webhook incident only');
+  $$ values ('failed_runs'::text, 'clear'::text), ('webhook_failure_rate', 'opened') $$,
+  'one cause, one rule: ten webhook 5xx answers open the webhook incident only');
 select results_eq($$ select count(*)::int from ops.alert_incidents where status = 'open' $$, $$ values (2) $$,
   'one incident per outage: the CRM''s and the webhook''s');
-select ok((select firing from ops.alert_status where rule = 'failed_runs'), 'ops.alert_status shows the inhibited rule firing');
+-- inhibition: a rule naming the open incident's rule (of its severity or higher) opens nothing
+update ops.alert_rules set inhibited_by = '{webhook_failure_rate}' where rule = 'dead_jobs';
+select pg_temp.job('crm.deal', 'dead');
+select results_eq($$ select rule, action from ops.evaluate_alerts(pg_temp.t('21 minutes')) where rule = 'dead_jobs' $$,
+  $$ values ('dead_jobs'::text, 'inhibited'::text) $$, 'inhibition: a warning rule is inhibited by the open critical one it names');
+select ok((select firing from ops.alert_status where rule = 'dead_jobs'), 'ops.alert_status shows the inhibited rule firing');
+delete from ops.jobs where dedupe_key like 'pgtap:%' and status = 'dead';
+update ops.alert_rules set inhibited_by = '{}' where rule = 'dead_jobs';
 select ok((select open_incident_id is not null from ops.alert_status where rule = 'webhook_failure_rate'), 'ops.alert_status shows the open incident');
 
 -- a person may resolve an incident by hand: one resolve notice, like the evaluator's

@@ -13,7 +13,15 @@ export async function readBody(req: Request, maxBytes: number): Promise<string> 
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    let chunk: ReadableStreamReadResult<Uint8Array>;
+    try {
+      chunk = await reader.read();
+    } catch (cause) {
+      // the client closed the connection mid-body: its doing, not a failure of ours (a 5xx would count
+      // in the failure alerts, and anyone can drop a connection)
+      throw new HttpError(400, "the request body could not be read", { cause, reason: "incomplete" });
+    }
+    const { done, value } = chunk;
     if (done) break;
     size += value.byteLength;
     if (size > maxBytes) {

@@ -6,7 +6,7 @@
 import type postgres from "postgres";
 import type { Answer } from "./serve.ts";
 
-/** Records answers with a status from `from` (400: refusals and failures, the webhook failure rate;
+/** Records answers with a status from `from` (400: refusals and failures, the webhook's two rules;
  * 500: failures only, the failed_runs rule) up; successes cost nothing. */
 export function answerCounter(sql: postgres.Sql, endpoint: string, { from = 400 }: { from?: 400 | 500 } = {}) {
   return async ({ status, reason }: Answer) => {
