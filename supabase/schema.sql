@@ -1938,6 +1938,9 @@ declare
   base_url text;
   worker_secret text;
   request_id bigint;
+  -- long enough for a request waiting in a busy pg_net queue; an expired one is refused (403) and the
+  -- sweep sends the job again with a fresh proof
+  expires_at bigint := ceil(extract(epoch from clock_timestamp() + interval '10 minutes'))::bigint;
 begin
   select jb.id, jb.kind, k.function_name, k.timeout_ms into j
     from ops.jobs jb join ops.job_kinds k on k.kind = jb.kind where jb.id = p_job_id;
@@ -1951,7 +1954,8 @@ begin
   request_id := net.http_post(
     url := rtrim(base_url, '/') || '/' || j.function_name,
     body := jsonb_build_object('job_id', j.id),
-    headers := jsonb_build_object('Content-Type', 'application/json', 'Authorization', 'Bearer ' || worker_secret),
+    headers := jsonb_build_object('Content-Type', 'application/json', 'Authorization',
+                                  'Bearer ' || ops.dispatch_proof(worker_secret, j.function_name, j.id, expires_at)),
     timeout_milliseconds := j.timeout_ms
   );
   update ops.jobs
@@ -1997,6 +2001,20 @@ begin
   end if;
   return n;
 end
+$$;
+
+
+--
+-- Name: dispatch_proof(text, text, bigint, bigint); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.dispatch_proof(p_secret text, p_function text, p_job_id bigint, p_expires_at bigint) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT
+    SET search_path TO ''
+    AS $$
+  select format('v1.%s.%s.%s', p_job_id, p_expires_at,
+                encode(extensions.hmac(format('v1.%s.%s.%s', p_function, p_job_id, p_expires_at), p_secret, 'sha256'),
+                       'hex'))
 $$;
 
 
@@ -10055,6 +10073,13 @@ REVOKE ALL ON FUNCTION ops.dispatch_job(p_job_id bigint) FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION ops.dispatch_next(p_job_id bigint) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION dispatch_proof(p_secret text, p_function text, p_job_id bigint, p_expires_at bigint); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.dispatch_proof(p_secret text, p_function text, p_job_id bigint, p_expires_at bigint) FROM PUBLIC;
 
 
 --
