@@ -5639,12 +5639,19 @@ CREATE FUNCTION ops.sweep_jobs(p_limit integer DEFAULT 500, p_lost_after interva
 declare
   to_dispatch bigint[];
   job_id bigint;
+  since timestamptz;
 begin
-  -- one statement over the swept jobs: pick them, read what their last dispatch got (one join on
-  -- net._http_response by its indexed id), explain it on queued jobs, and dead-letter the jobs
-  -- that ran out of dispatches
+  -- a bound for the window, read before the jobs are locked: a job re-dispatched meanwhile only moves later
+  -- (null, so no scan at all, when no job waits on one)
+  select case when min(jb.last_dispatched_at) is not null
+              then greatest(min(jb.last_dispatched_at), now() - interval '1 hour') - interval '1 second' end
+    into since
+    from ops.jobs jb
+   where jb.status in ('queued', 'failed', 'running') and jb.unclaimed_dispatches > 0
+     and jb.last_request_id is not null;
   with picked as (
-    select jb.id, jb.status, jb.priority, jb.run_at, jb.unclaimed_dispatches, jb.last_request_id, k.function_name
+    select jb.id, jb.status, jb.priority, jb.run_at, jb.unclaimed_dispatches, jb.last_request_id,
+           jb.last_dispatched_at, k.function_name
       from ops.jobs jb join ops.job_kinds k on k.kind = jb.kind
      where (jb.status in ('queued', 'failed') and jb.run_at <= now()
             and (jb.last_dispatched_at is null or jb.last_dispatched_at < jb.run_at
@@ -5659,17 +5666,29 @@ begin
      order by jb.priority desc, jb.run_at
      limit p_limit
      for update of jb skip locked
+  ), answers as materialized (
+    -- one range scan of pg_net's (created) index; nothing when no swept job waits on an answer
+    select r.id, r.status_code, r.content, r.error_msg, r.timed_out, r.created
+      from net._http_response r
+     where r.created >= since
+       and r.id in (select p.last_request_id from picked p where p.unclaimed_dispatches > 0)
   ), answered as (
     select p.*, p.unclaimed_dispatches >= p_max_unclaimed as give_up,
-           r.id is not null and r.status_code is not null and r.status_code < 300 as answered_ok,
-           case when p.last_request_id is null then null
-                when r.id is null then 'no answer recorded (pg_net down, the request still in flight, or its answer '
-                                       'purged)'
+           r.created is not null and r.status_code is not null and r.status_code < 300 as answered_ok,
+           case when p.last_request_id is null or p.unclaimed_dispatches = 0 then null
+                when r.created is null then 'no answer recorded (pg_net down, the request still in flight, or its '
+                                            'answer purged)'
                 when r.error_msg is not null then 'pg_net: ' || r.error_msg
                 when r.status_code is null
                   then 'pg_net: no HTTP status' || case when r.timed_out then ' (timed out)' else '' end
                 else 'HTTP ' || r.status_code || ' ' || left(coalesce(r.content, ''), 200) end as answer
-      from picked p left join net._http_response r on r.id = p.last_request_id
+      from picked p
+      left join lateral (
+        select a.* from answers a
+         where p.unclaimed_dispatches > 0 and a.id = p.last_request_id
+           and a.created >= p.last_dispatched_at - interval '1 second'
+         order by a.created desc limit 1
+      ) r on true
   ), marked as (
     update ops.jobs jb
        set status = case when a.give_up then 'dead' else jb.status end,

@@ -1,11 +1,12 @@
 -- Dispatches keep the worker secret (#17, migration 20261207002000): what waits in pg_net's queue is a proof,
 -- HMAC-SHA256(worker secret, 'v1.<function>.<job>.<expiry>'), never the secret, whoever may read the queue;
--- the proof binds its job, its function and its expiry. Asserted through what any role may see of the rows,
+-- the proof binds its job, its function and its expiry. The sweep finds answers in a window on `created`,
+-- with no index of its own on net._http_response. Asserted through what any role may see of the rows,
 -- not through pg_net's grants: on hosted its owner is supabase_admin and the API roles may read them.
 -- One transaction: the stack's net worker never sees (so never sends) the requests queued here.
 begin;
 set search_path = public, extensions;
-select plan(17);
+select plan(21);
 
 delete from ops.jobs;
 delete from ops.job_drains;
@@ -88,6 +89,44 @@ select is_empty(
       where strpos(to_jsonb(q)::text, pg_temp.secret()) > 0
          or q.headers ->> 'Authorization' !~ '^Bearer v1\.[0-9]+\.[0-9]+\.[0-9a-f]{64}$' $$,
   'each of their requests carries a proof, and none the worker secret');
+
+-- ---------------------------------------------------------------- the sweep reads answers by `created`
+-- the id index migration 1400 made where it could (hosted: it could not) is gone for this transaction
+do $$
+begin
+  drop index if exists net._http_response_id_idx;
+exception when insufficient_privilege then
+  raise notice 'net._http_response_id_idx is not ours to drop: the assertions below hold either way';
+end
+$$;
+delete from ops.jobs;
+insert into sent (name, job) values
+  ('refused', ops.enqueue_job('pgtap.signed', '{}', 'pgtap:signed:refused', interval '1 hour')),
+  ('reused', ops.enqueue_job('pgtap.signed', '{}', 'pgtap:signed:reused', interval '1 hour'));
+update ops.jobs set run_at = now() - interval '1 hour', unclaimed_dispatches = 1, dispatch_count = 1,
+                    last_dispatched_at = now() - interval '2 minutes', last_request_id = -id
+ where id in (select job from sent where name in ('refused', 'reused'));
+-- answers of six hours, as pg_net keeps them, none of them ours
+insert into net._http_response (id, status_code, content, created)
+select -1000000 - g, 200, '{}', now() - make_interval(secs => g) from generate_series(1, 21600) g;
+insert into net._http_response (id, status_code, content, created) values
+  (-(select job from sent where name = 'refused'), 403, '{"error":"refused: proof expired"}', now() - interval '119 seconds'),
+  -- the same request id, answered before the dispatch: another request's answer, not this one's
+  (-(select job from sent where name = 'reused'), 500, '{"error":"an older request''s answer"}', now() - interval '3 hours');
+analyze net._http_response;
+create temp table scans_before as
+  select seq_scan from pg_stat_xact_all_tables where relid = 'net._http_response'::regclass;
+select is(ops.sweep_jobs(), 2, 'the sweep re-dispatches both jobs');
+select is((select last_error from ops.jobs where id = (select job from sent where name = 'refused')),
+  format('dispatch %s: HTTP 403 {"error":"refused: proof expired"}', -(select job from sent where name = 'refused')),
+  'and finds the answer of a dispatch without an index on id, explaining it on the job');
+select is((select last_error from ops.jobs where id = (select job from sent where name = 'reused')),
+  format('dispatch %s: no answer recorded (pg_net down, the request still in flight, or its answer purged)',
+         -(select job from sent where name = 'reused')),
+  'an answer created before the dispatch, under the same request id, is not taken for its answer');
+select is((select a.seq_scan - b.seq_scan from pg_stat_xact_all_tables a, scans_before b
+            where a.relid = 'net._http_response'::regclass), 0::bigint,
+  'the sweep reads pg_net''s answers through its index on created, not by scanning six hours of them');
 
 select * from finish();
 rollback;
