@@ -124,9 +124,14 @@ select is((select last_error from ops.jobs where id = (select job from sent wher
   format('dispatch %s: no answer recorded (pg_net down, the request still in flight, or its answer purged)',
          -(select job from sent where name = 'reused')),
   'an answer created before the dispatch, under the same request id, is not taken for its answer');
-select is((select a.seq_scan - b.seq_scan from pg_stat_xact_all_tables a, scans_before b
+-- the planner's choice needs the statistics `analyze` gives: only pg_net's owner (or a superuser) may take them
+select case when (select rolsuper from pg_roles where rolname = current_user)
+                 or pg_has_role(current_user, (select relowner from pg_class where oid = 'net._http_response'::regclass),
+                                'member')
+  then is((select a.seq_scan - b.seq_scan from pg_stat_xact_all_tables a, scans_before b
             where a.relid = 'net._http_response'::regclass), 0::bigint,
-  'the sweep reads pg_net''s answers through its index on created, not by scanning six hours of them');
+    'the sweep reads pg_net''s answers through its index on created, not by scanning six hours of them')
+  else skip('net._http_response is not ours to analyze: the planner''s choice is not asserted', 1) end;
 
 select * from finish();
 rollback;
