@@ -1938,6 +1938,9 @@ declare
   base_url text;
   worker_secret text;
   request_id bigint;
+  -- long enough for a request waiting in a busy pg_net queue; an expired one is refused (403) and the
+  -- sweep sends the job again with a fresh proof
+  expires_at bigint := ceil(extract(epoch from clock_timestamp() + interval '10 minutes'))::bigint;
 begin
   select jb.id, jb.kind, k.function_name, k.timeout_ms into j
     from ops.jobs jb join ops.job_kinds k on k.kind = jb.kind where jb.id = p_job_id;
@@ -1951,7 +1954,8 @@ begin
   request_id := net.http_post(
     url := rtrim(base_url, '/') || '/' || j.function_name,
     body := jsonb_build_object('job_id', j.id),
-    headers := jsonb_build_object('Content-Type', 'application/json', 'Authorization', 'Bearer ' || worker_secret),
+    headers := jsonb_build_object('Content-Type', 'application/json', 'Authorization',
+                                  'Bearer ' || ops.dispatch_proof(worker_secret, j.function_name, j.id, expires_at)),
     timeout_milliseconds := j.timeout_ms
   );
   update ops.jobs
@@ -1997,6 +2001,20 @@ begin
   end if;
   return n;
 end
+$$;
+
+
+--
+-- Name: dispatch_proof(text, text, bigint, bigint); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.dispatch_proof(p_secret text, p_function text, p_job_id bigint, p_expires_at bigint) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT
+    SET search_path TO ''
+    AS $$
+  select format('v1.%s.%s.%s', p_job_id, p_expires_at,
+                encode(extensions.hmac(format('v1.%s.%s.%s', p_function, p_job_id, p_expires_at), p_secret, 'sha256'),
+                       'hex'))
 $$;
 
 
@@ -5621,12 +5639,19 @@ CREATE FUNCTION ops.sweep_jobs(p_limit integer DEFAULT 500, p_lost_after interva
 declare
   to_dispatch bigint[];
   job_id bigint;
+  since timestamptz;
 begin
-  -- one statement over the swept jobs: pick them, read what their last dispatch got (one join on
-  -- net._http_response by its indexed id), explain it on queued jobs, and dead-letter the jobs
-  -- that ran out of dispatches
+  -- a bound for the window, read before the jobs are locked: a job re-dispatched meanwhile only moves later
+  -- (null, so no scan at all, when no job waits on one)
+  select case when min(jb.last_dispatched_at) is not null
+              then greatest(min(jb.last_dispatched_at), now() - interval '1 hour') - interval '1 second' end
+    into since
+    from ops.jobs jb
+   where jb.status in ('queued', 'failed', 'running') and jb.unclaimed_dispatches > 0
+     and jb.last_request_id is not null;
   with picked as (
-    select jb.id, jb.status, jb.priority, jb.run_at, jb.unclaimed_dispatches, jb.last_request_id, k.function_name
+    select jb.id, jb.status, jb.priority, jb.run_at, jb.unclaimed_dispatches, jb.last_request_id,
+           jb.last_dispatched_at, k.function_name
       from ops.jobs jb join ops.job_kinds k on k.kind = jb.kind
      where (jb.status in ('queued', 'failed') and jb.run_at <= now()
             and (jb.last_dispatched_at is null or jb.last_dispatched_at < jb.run_at
@@ -5641,17 +5666,29 @@ begin
      order by jb.priority desc, jb.run_at
      limit p_limit
      for update of jb skip locked
+  ), answers as materialized (
+    -- one range scan of pg_net's (created) index; nothing when no swept job waits on an answer
+    select r.id, r.status_code, r.content, r.error_msg, r.timed_out, r.created
+      from net._http_response r
+     where r.created >= since
+       and r.id in (select p.last_request_id from picked p where p.unclaimed_dispatches > 0)
   ), answered as (
     select p.*, p.unclaimed_dispatches >= p_max_unclaimed as give_up,
-           r.id is not null and r.status_code is not null and r.status_code < 300 as answered_ok,
-           case when p.last_request_id is null then null
-                when r.id is null then 'no answer recorded (pg_net down, the request still in flight, or its answer '
-                                       'purged)'
+           r.created is not null and r.status_code is not null and r.status_code < 300 as answered_ok,
+           case when p.last_request_id is null or p.unclaimed_dispatches = 0 then null
+                when r.created is null then 'no answer recorded (pg_net down, the request still in flight, or its '
+                                            'answer purged)'
                 when r.error_msg is not null then 'pg_net: ' || r.error_msg
                 when r.status_code is null
                   then 'pg_net: no HTTP status' || case when r.timed_out then ' (timed out)' else '' end
                 else 'HTTP ' || r.status_code || ' ' || left(coalesce(r.content, ''), 200) end as answer
-      from picked p left join net._http_response r on r.id = p.last_request_id
+      from picked p
+      left join lateral (
+        select a.* from answers a
+         where p.unclaimed_dispatches > 0 and a.id = p.last_request_id
+           and a.created >= p.last_dispatched_at - interval '1 second'
+         order by a.created desc limit 1
+      ) r on true
   ), marked as (
     update ops.jobs jb
        set status = case when a.give_up then 'dead' else jb.status end,
@@ -10055,6 +10092,13 @@ REVOKE ALL ON FUNCTION ops.dispatch_job(p_job_id bigint) FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION ops.dispatch_next(p_job_id bigint) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION dispatch_proof(p_secret text, p_function text, p_job_id bigint, p_expires_at bigint); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.dispatch_proof(p_secret text, p_function text, p_job_id bigint, p_expires_at bigint) FROM PUBLIC;
 
 
 --

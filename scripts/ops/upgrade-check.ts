@@ -7,7 +7,9 @@
 // 4. the data holds (no table lost a row, the customer's journey reads the same) and so does the
 //    behaviour (the journey runs again, every step as it says).
 // The functions are this checkout's in both halves: a deployer pushes the migrations first, then
-// deploys the functions. Its stack is <stack dir>/upgrade on the ports of this one + 10 (functions
+// deploys the functions. For 0.3.0 it deploys them first, with the upgrade window open
+// (WORKER_BARE_SECRET_UNTIL, CHANGELOG): 0.2.0's dispatcher sends the bare worker secret, 0.3.0's a
+// proof, and the workers take both until the window closes by itself. Its stack is <stack dir>/upgrade on the ports of this one + 10 (functions
 // + 100), built anew and removed at the end (KEEP_STACK=1 keeps it running).
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
@@ -28,6 +30,8 @@ if (process.env.UPGRADE_CHECK_STACK !== "1") {
     DB_PORT: String(config.pgPort + 10),
     API_PORT: String(config.apiPort + 10),
     FUNCTIONS_PORT_BASE: String(config.functionsPortBase + 100),
+    // the released dispatcher sends the bare worker secret: the workers take it for the next hour
+    WORKER_BARE_SECRET_UNTIL: new Date(Date.now() + 3600_000).toISOString(),
   };
   for (const key of Object.keys(env)) if (key.endsWith("_DB_URL")) delete env[key];
   const child = spawnSync(join(ROOT, "node_modules/.bin/tsx"), [import.meta.filename], { env, stdio: "inherit" });
@@ -84,6 +88,7 @@ try {
   const countsBefore = await rowCounts(sql);
   const linesBefore = await journeyLines(sql, before.email);
 
+  const [{ pushedAt }] = await sql<{ pushedAt: Date }[]>`select now() as "pushedAt"`;
   pushMigrations();
   const [{ n: applied }] = await sql`select count(*)::int as n from supabase_migrations.schema_migrations`;
   check(applied === migrationFiles().length, `${applied} migrations recorded, ${migrationFiles().length} exist`);
@@ -103,6 +108,10 @@ try {
   await idle(sql);
   const [{ n: dead }] = await sql`select count(*)::int as n from ops.jobs where status = 'dead'`;
   check(dead === 0, `${dead} dead job(s) after the upgrade`);
+  // the new dispatcher's proofs are what the workers took: none of its dispatches was refused
+  const [{ n: refused }] = await sql`
+    select count(*)::int as n from net._http_response where created > ${pushedAt} and status_code = 403`;
+  check(refused === 0, `${refused} dispatch(es) refused (403) after the upgrade`);
   console.log(
     `upgrade check: ${countsBefore.size} tables kept their rows, ${linesBefore.length} journey entries held, ` +
       `${again.steps.length} journey steps passed after ${newer.length} newer migration(s)`,

@@ -4,7 +4,7 @@
 // pg_net's requests, kills and restarts the gateway, rotates the worker secret, and no other file sees
 // any of it or leaves a job or drain loop in its queues.
 import { startWorld, stopWorld } from "../helpers/world.ts";
-import { randomBytes } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -49,7 +49,7 @@ async function settle(ids: number[], timeoutMs = 180_000) {
   return settleJobs(ids, timeoutMs, () => sweep());
 }
 
-/** What ops.dispatch_job sends: the vault's worker secret. */
+/** What ops.dispatch_job signs its dispatches with: the vault's worker secret. */
 async function workerSecret(): Promise<string> {
   const [{ secret }] = await sql<{ secret: string }[]>`
     select decrypted_secret as secret from vault.decrypted_secrets where name = 'worker_secret'`;
@@ -63,6 +63,19 @@ async function drainsEnded() {
     async () => (await sql`select count(*)::int as n from ops.job_drains where held_until > now()`)[0].n === 0,
     10_000,
   );
+}
+
+/** A dispatch proof as ops.dispatch_job makes it, computed here with node:crypto: crm-sync's, for `jobId`,
+ * expiring in 10 minutes unless told. */
+function proof(secret: string, jobId: number, options: { fn?: string; expiresAt?: number } = {}) {
+  const exp = options.expiresAt ?? Math.floor(Date.now() / 1000) + 600;
+  const mac = createHmac("sha256", secret).update(`v1.${options.fn ?? "crm-sync"}.${jobId}.${exp}`).digest("hex");
+  return `v1.${jobId}.${exp}.${mac}`;
+}
+
+/** Calls crm-sync for `jobId` as the dispatcher does, with a proof signed with `secret`. */
+async function signedCall(jobId: number, secret: string) {
+  return serviceCall({ job_id: jobId }, proof(secret, jobId));
 }
 
 async function serviceCall(body: unknown, key?: string) {
@@ -434,10 +447,7 @@ describe("delivery guarantees", () => {
     await drainsEnded(); // or a lingering drain would claim the job before either dispatch arrives
     await sql`update ops.jobs set run_at = now() where id = ${id}`;
     const secret = await workerSecret();
-    const results = await Promise.all([
-      serviceCall({ job_id: Number(id) }, secret),
-      serviceCall({ job_id: Number(id) }, secret),
-    ]);
+    const results = await Promise.all([signedCall(Number(id), secret), signedCall(Number(id), secret)]);
     expect(results.map((r) => r.body.status).sort()).toEqual(["not_claimed", "succeeded"]);
     const [job] = await sql`select status, attempts from ops.jobs where id = ${id}`;
     expect(job).toEqual({ status: "succeeded", attempts: 1 });
@@ -564,12 +574,40 @@ describe("the worker's door", () => {
     }],
     ["a validly signed JWT claiming the service role", async () => userToken("someone", { role: "service_role" })],
     ["the worker secret with a character changed", async () => `${(await workerSecret()).slice(0, -1)}#`],
+    // #17: dispatches carry a proof; the bare secret no longer runs a job (outside an upgrade window)
+    ["the bare worker secret", async () => workerSecret()],
+    ["a genuine proof for another job", async () => proof(await workerSecret(), 2)],
+    [
+      "a genuine proof for the same job at another function",
+      async () => proof(await workerSecret(), 1, { fn: "notify" }),
+    ],
+    ["an expired proof", async () => proof(await workerSecret(), 1, { expiresAt: Math.floor(Date.now() / 1000) - 1 })],
+    ["a proof signed with another key", async () => proof(randomBytes(32).toString("base64url"), 1)],
   ])("refuses a caller with %s: 403 with a clear message", async (_name, key) => {
     const res = await serviceCall({ job_id: 1 }, await key());
     expect(res).toMatchObject({ status: 403, body: { error: expect.stringMatching(refusal) } });
   });
 
-  test("dispatches run with the vault's worker secret, end to end", async () => {
+  test("a dispatch waiting in pg_net's queue holds a proof for its job, signed with the vault's secret, never the secret", async () => {
+    const [{ id }] =
+      await sql`select ops.enqueue_job('crm.contact', '{}', ${`test:queued:${run}`}, interval '1 hour') as id`;
+    const secret = await workerSecret();
+    // read inside the dispatching transaction, before pg_net (the stand-in worker) may take the row
+    const row = await sql.begin(async (tx) => {
+      const [{ request }] = await tx`select ops.dispatch_job(${id}) as request`;
+      const [queued] = await tx`select to_jsonb(q)::text as whole, headers ->> 'Authorization' as authorization
+                                  from net.http_request_queue q where id = ${request}`;
+      throw Object.assign(new Error("rollback"), { queued });
+    }).catch((err) => (err as { queued?: { whole: string; authorization: string } }).queued);
+    expect(row?.whole).not.toContain(secret);
+    const exp = Number(row?.authorization.split(".")[2]);
+    expect(row?.authorization).toBe(`Bearer ${proof(secret, Number(id), { expiresAt: exp })}`);
+    expect(exp * 1000 - Date.now()).toBeGreaterThan(590_000);
+    expect(exp * 1000 - Date.now()).toBeLessThan(610_000);
+    await sql`delete from ops.jobs where id = ${id}`;
+  });
+
+  test("dispatches run with a proof signed with the vault's worker secret, end to end", async () => {
     await drainsEnded(); // a draining worker would claim the job without any dispatch
     const { customerId } = await newBuyer(`door-ok-${run}@example.com`);
     const ids = await jobIds({ customers: [customerId] });
@@ -611,12 +649,13 @@ describe("the worker's door", () => {
           30_000,
         );
         expect(answer.status_code).toBe(200);
-        // a dispatch queued before the vault changed still carries the old secret, and is accepted
-        expect((await serviceCall({ job_id: ids[0] }, old)).body).toEqual({ job_id: ids[0], status: "not_claimed" });
+        // a dispatch queued before the vault changed was signed with the old secret, and is accepted
+        expect((await signedCall(ids[0], old)).body).toEqual({ job_id: ids[0], status: "not_claimed" });
         // 3. once no dispatch carries it, the old secret is dropped from WORKER_SECRET
         await restartGateway({ WORKER_SECRET: next });
-        expect((await serviceCall({ job_id: ids[0] }, old)).status).toBe(403);
-        expect((await serviceCall({ job_id: ids[0] }, next)).status).toBe(200);
+        expect((await signedCall(ids[0], old)).status).toBe(403);
+        expect((await signedCall(ids[0], next)).status).toBe(200);
+        expect((await serviceCall({ job_id: ids[0] }, next)).status).toBe(403); // the bare new secret: no
       } finally {
         await sql`update vault.secrets set secret = ${old} where name = 'worker_secret'`;
         await restartGateway({ WORKER_SECRET: undefined });
@@ -627,7 +666,7 @@ describe("the worker's door", () => {
   );
 
   test("answers 400 to a body that names no job", async () => {
-    const res = await serviceCall({ job: "x" }, await workerSecret());
+    const res = await serviceCall({ job: "x" }, proof(await workerSecret(), 1));
     expect(res).toMatchObject({ status: 400, body: { error: expect.stringMatching(/job_id/) } });
   });
 

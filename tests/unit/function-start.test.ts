@@ -36,6 +36,12 @@ test.each([
     "SUPPORT_RATE_PER_USER_PER_MIN must be an integer from 1 to",
   ],
   ["crm-sync", { JOB_DRAIN_CONCURRENCY: "lots" }, "JOB_DRAIN_CONCURRENCY must be an integer from 0 to 64"],
+  // the upgrade window for 0.2.0's bare-secret dispatches (#17) closes by itself: never more than a day
+  [
+    "notify",
+    { WORKER_SECRET: "s3cr3t-worker", WORKER_BARE_SECRET_UNTIL: "2999-01-01T00:00:00Z" },
+    "WORKER_BARE_SECRET_UNTIL must be at most 24 hours ahead",
+  ],
   [
     "crm-sync",
     { CRM_ADAPTER: "hubspot", HUBSPOT_ACCESS_TOKEN: "pat-s3cr3t", HUBSPOT_TIMEOUT_MS: "soon" },

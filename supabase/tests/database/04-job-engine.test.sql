@@ -58,15 +58,17 @@ select is_empty($$ select 1 from ops.jobs where dedupe_key = 'pgtap:unknown' $$,
 select is(pg_temp.requests(pg_temp.job('dedupe')), 1,
   'an immediate job is dispatched at insert: one pg_net request, not two for the duplicate enqueue');
 select results_eq(
-  $$ select url, method, headers ->> 'Authorization', headers ->> 'Content-Type', timeout_milliseconds,
-            convert_from(body, 'UTF8')::jsonb
+  $$ select url, method,
+            headers ->> 'Authorization' = 'Bearer ' || ops.dispatch_proof(pg_temp.secret('worker_secret'), 'crm-sync',
+              pg_temp.job('dedupe'), split_part(headers ->> 'Authorization', '.', 3)::bigint),
+            headers ->> 'Content-Type', timeout_milliseconds, convert_from(body, 'UTF8')::jsonb
        from net.http_request_queue
       where convert_from(body, 'UTF8')::jsonb = jsonb_build_object('job_id', pg_temp.job('dedupe')) $$,
-  $$ select rtrim(pg_temp.secret('functions_base_url'), '/') || '/crm-sync', 'POST',
-            'Bearer ' || pg_temp.secret('worker_secret'), 'application/json',
+  $$ select rtrim(pg_temp.secret('functions_base_url'), '/') || '/crm-sync', 'POST', true, 'application/json',
             (select timeout_ms from ops.job_kinds where kind = 'crm.contact'),
             jsonb_build_object('job_id', pg_temp.job('dedupe')) $$,
-  'the request POSTs {"job_id": id} to <functions_base_url>/crm-sync, with the vault''s worker secret and the kind''s timeout');
+  'the request POSTs {"job_id": id} to <functions_base_url>/crm-sync, with a proof signed with the vault''s worker '
+  'secret (pgTAP 17) and the kind''s timeout');
 select matches((select url from net.http_request_queue
                  where convert_from(body, 'UTF8')::jsonb = jsonb_build_object('job_id', pg_temp.job('dedupe'))),
   '/crm-sync$', 'the request url ends with the kind''s function name');

@@ -1,10 +1,11 @@
 -- pg_net's schema after migration 1400: its tables (which hold dispatch requests with their
 -- Authorization header, and the workers' answers), sequences and functions are nobody's but their
--- owner's; no API or login role, and not PUBLIC, may read them or send requests. The answers are
--- indexed by request id for the sweep.
+-- owner's; no API or login role, and not PUBLIC, may read them or send requests. Where pg_net belongs
+-- to another role (hosted), the revokes cannot hold: pgTAP 17 checks what the rows hold, and the
+-- sweep's reading of answers without the index on id migration 1400 made where it could.
 begin;
 set search_path = public, extensions;
-select plan(18);
+select plan(15);
 
 create temp table untrusted (rolname text primary key);
 insert into untrusted values ('public'), ('anon'), ('authenticated'), ('service_role'), ('stripe_webhook'), ('pipeline_worker');
@@ -86,33 +87,9 @@ reset role;
 insert into ops.job_kinds (kind, function_name) values ('pgtap.net', 'pgtap-net');
 select ok((select ops.dispatch_job(ops.enqueue_job('pgtap.net', '{}', 'pgtap:net', interval '1 hour'))) is not null,
   'ops.dispatch_job still queues its request');
-select is((select headers ->> 'Authorization' from net.http_request_queue order by id desc limit 1),
-  'Bearer ' || (select decrypted_secret from vault.decrypted_secrets where name = 'worker_secret'),
-  'carrying the worker secret, which only the owner can read back');
-
--- ---------------------------------------------------------------- the answers' index
-select has_index('net', '_http_response', '_http_response_id_idx', array['id'],
-  'net._http_response is indexed by id (migration 1400, and the local stand-in)');
-insert into net._http_response (id, status_code, content) select g, 200, '{}' from generate_series(1, 20000) g;
-analyze net._http_response;
-create function pg_temp.plan(stmt text) returns text
-language plpgsql as $$
-declare
-  line text;
-  out text := '';
-begin
-  for line in execute 'explain ' || stmt loop
-    out := out || line || E'\n';
-  end loop;
-  return out;
-end
-$$;
-select matches(pg_temp.plan('select * from net._http_response where id = 4242'), 'Index (Only )?Scan using _http_response_id_idx|Bitmap Index Scan on _http_response_id_idx',
-  'looking an answer up by id uses the index, not a scan of every answer');
-select doesnt_match(pg_temp.plan(
-  $$ select r.status_code from ops.jobs j left join net._http_response r on r.id = j.last_request_id where j.id = any (array[1, 2, 3]) $$),
-  'Seq Scan on _http_response',
-  'the sweep''s join of its jobs to their answers does not scan net._http_response');
+select ok(strpos((select headers ->> 'Authorization' from net.http_request_queue order by id desc limit 1),
+            (select decrypted_secret from vault.decrypted_secrets where name = 'worker_secret')) = 0,
+  'carrying a proof, not the worker secret (pgTAP 17: whoever may read the queue finds no secret there)');
 
 select * from finish();
 rollback;

@@ -32,6 +32,8 @@ create function pg_temp.notices(p_rule text) returns setof text language sql as 
 
 -- a clean slate, inside this transaction only; only the webhook's rules and failed_runs are evaluated
 update ops.alert_incidents set status = 'resolved', resolved_at = now() where status = 'open';
+-- the answers other test files' requests left on this stack would add to ops.webhook_answers' `kept`
+delete from ops.endpoint_outcomes;
 update ops.alert_rules set enabled = rule in ('webhook_failure_rate', 'webhook_refusals', 'failed_runs');
 
 -- ---------------------------------------------------------------- the rows

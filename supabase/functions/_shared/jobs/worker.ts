@@ -3,14 +3,15 @@
 // letters are SQL's (ops.fail_job); the worker only classifies what went wrong.
 import type postgres from "postgres";
 import { z } from "zod";
-import { denoEnv, type Env, parseEnv, setting } from "../config/env.ts";
+import { ConfigError, denoEnv, type Env, parseEnv, setting } from "../config/env.ts";
 import { connect } from "../db.ts";
 import { parseJsonBody } from "../http/body.ts";
 import { serve } from "../http/serve.ts";
-import { requireBearerSecret } from "../http/bearer-secret.ts";
+import { HttpError } from "../http/error.ts";
 import { describeIssues } from "../issues.ts";
 import { log } from "../log.ts";
 import { toProviderError } from "../providers/error.ts";
+import { type DispatchDoor, dispatchDoor } from "./dispatch-proof.ts";
 
 export type Job = {
   id: number;
@@ -147,11 +148,55 @@ const drainEnv = z.object({
   JOB_DRAIN_IDLE_MS: setting.int(500, 0, 10_000),
 });
 
-const secretsEnv = z.object({ WORKER_SECRET: setting.list() });
+const secretsEnv = z.object({ WORKER_SECRET: setting.list(), WORKER_BARE_SECRET_UNTIL: setting.text() });
 
-/** The secrets the dispatcher may present: WORKER_SECRET, several separated by commas while rotating. */
+/** The secrets the dispatcher signs with: WORKER_SECRET, several separated by commas while rotating. */
 export function workerSecrets(env: Env): string[] {
   return parseEnv(secretsEnv, env).WORKER_SECRET;
+}
+
+/** The longest upgrade window WORKER_BARE_SECRET_UNTIL may open, from the function's start. */
+export const BARE_SECRET_WINDOW_MAX_MS = 24 * 3600_000;
+
+/** WORKER_BARE_SECRET_UNTIL: until when the bare worker secret is still accepted (an upgrade from 0.2.0,
+ * whose dispatcher sent it; README, CHANGELOG 0.3.0), as epoch ms; undefined when unset or past. An
+ * unreadable time, or one more than 24 h after `nowMs`, stops the function at start: the window closes
+ * by itself. */
+export function bareSecretUntil(env: Env, nowMs = Date.now()): number | undefined {
+  const value = parseEnv(secretsEnv, env).WORKER_BARE_SECRET_UNTIL;
+  if (value === undefined) return undefined;
+  const until = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(value)
+    ? Date.parse(value)
+    : NaN;
+  if (Number.isNaN(until)) {
+    throw new ConfigError("WORKER_BARE_SECRET_UNTIL must be a time with its offset, e.g. 2026-12-20T15:00:00Z");
+  }
+  if (until > nowMs + BARE_SECRET_WINDOW_MAX_MS) {
+    throw new ConfigError("WORKER_BARE_SECRET_UNTIL must be at most 24 hours ahead: it opens an upgrade window");
+  }
+  return until > nowMs ? until : undefined;
+}
+
+/** The job worker `fn`'s door: a dispatch proof signed with one of WORKER_SECRET (the bare secret too,
+ * during an upgrade window). */
+export function workerDoor(env: Env, fn: string, nowMs = Date.now()): DispatchDoor {
+  return dispatchDoor(workerSecrets(env), fn, bareSecretUntil(env, nowMs));
+}
+
+const REFUSAL = "refused: only the database's dispatcher runs jobs (Authorization: Bearer <a proof signed with the " +
+  "vault's worker_secret>)";
+
+/** Lets in the dispatcher's request for job `jobId` (403 otherwise), or answers 500 while WORKER_SECRET
+ * holds no secret, since then every dispatch is refused. */
+export async function admitDispatch(door: DispatchDoor, secrets: number, req: Request, body: string): Promise<number> {
+  if (secrets === 0) throw new HttpError(500, "WORKER_SECRET is not configured: every request is refused");
+  const verdict = await door.verify(req.headers.get("authorization"));
+  if (!verdict.ok) throw new HttpError(403, verdict.reason ? `${REFUSAL}: ${verdict.reason}` : REFUSAL);
+  const jobId = parseJobRequest(body);
+  if (verdict.jobId !== undefined && verdict.jobId !== jobId) {
+    throw new HttpError(403, `${REFUSAL}: this dispatch's proof is for another job`);
+  }
+  return jobId;
 }
 
 export function drainSettings(env: Env): DrainSettings {
@@ -250,18 +295,14 @@ export function serveJobWorker(options: WorkerOptions) {
   const env = denoEnv();
   const settings = drainSettings(env);
   const secrets = workerSecrets(env);
+  const door = workerDoor(env, options.name);
   const sql = connect(options.dbEnv);
   const handlers = options.handlers(sql, env);
   const drain = createDrainer(sql, options.name, handlers, settings, (loop) => background(options.name, loop));
   serve(options.name, async (req, body) => {
-    // only the dispatcher may run jobs: it sends the vault's worker_secret, one of WORKER_SECRET
-    await requireBearerSecret(
-      req,
-      secrets,
-      "refused: only the database's dispatcher runs jobs (Authorization: Bearer <the vault's worker_secret>)",
-      "WORKER_SECRET",
-    );
-    const outcome = await runJob(sql, options.name, parseJobRequest(body), handlers);
+    // only the dispatcher may run jobs: it signs each dispatch with the vault's worker_secret, one of WORKER_SECRET
+    const jobId = await admitDispatch(door, secrets.length, req, body);
+    const outcome = await runJob(sql, options.name, jobId, handlers);
     // answer now, keep draining due jobs in the background (EdgeRuntime.waitUntil on hosted Supabase)
     background(options.name, drain());
     return { body: outcome, log: { job_id: outcome.job_id, outcome: outcome.status } };
