@@ -42,7 +42,9 @@ describe("database refusals", () => {
       expect(answer.message).toBe("a value in the form is not valid: check it and try again");
       expect(answer.message).not.toMatch(/uuid|syntax|integer/);
     }
-    const constraint = await errorOf(sql`insert into ops.support_queues (queue, description) values ('Not A Queue', 'x')`);
+    const constraint = await errorOf(
+      sql`insert into ops.support_queues (queue, description) values ('Not A Queue', 'x')`,
+    );
     expect((constraint as { code: string }).code).toBe("23514");
     expect(refused(constraint)).toMatchObject({
       status: 409,
