@@ -19,10 +19,10 @@ $$;
 -- Tickets: opened through support-intake only. The trigger already ran for every insert and cannot be
 -- skipped; it now also refuses app tickets from any other login (the Data API's authenticator above
 -- all), and categories a requester may not choose, whoever inserts.
-create or replace function ops.support_tickets_prepare() returns trigger
-language plpgsql
 -- security definer: the requester (role authenticated) cannot read the routing rules, the jobs, or
 -- another table the context comes from; this trigger reads them for the row being inserted only.
+create or replace function ops.support_tickets_prepare() returns trigger
+language plpgsql
 security definer
 set search_path = ''
 as $$

@@ -176,8 +176,13 @@ describe("functions' settings", () => {
     expect(limitsFrom({ SUPPORT_RATE_PER_USER_PER_MIN: "", SUPPORT_RATE_PER_IP_PER_MIN: " " })).toEqual({
       perUserPerMinute: 5,
       perIpPerMinute: 30,
+      proxyHops: 1,
     });
-    expect(limitsFrom({ SUPPORT_RATE_PER_USER_PER_MIN: "12" })).toEqual({ perUserPerMinute: 12, perIpPerMinute: 30 });
+    expect(limitsFrom({ SUPPORT_RATE_PER_USER_PER_MIN: "12" })).toEqual({
+      perUserPerMinute: 12,
+      perIpPerMinute: 30,
+      proxyHops: 1,
+    });
   });
 
   test("a negative or non-numeric rate is refused, naming the variable", () => {
