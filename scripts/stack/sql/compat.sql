@@ -38,7 +38,7 @@ alter role service_role inherit;
 grant anon, authenticated, service_role to authenticator;
 grant anon, authenticated, service_role to postgres;
 grant supabase_auth_admin to postgres;
-grant pg_read_all_data, pg_signal_backend to postgres;
+grant pg_read_all_data, pg_signal_backend, pg_monitor to postgres; -- and 20230306081037_grant_pg_monitor_to_postgres
 grant all on database postgres to postgres;
 alter schema public owner to postgres;
 grant usage on schema public to postgres, anon, authenticated, service_role;
@@ -136,8 +136,14 @@ begin
   end if;
 end
 $$;
--- Debian's real pg_cron, its schema cron (hosted enables it for the project the same way)
+-- Debian's real pg_cron, its schema cron (hosted enables it for the project the same way), then what
+-- supautils runs after creating it (ansible/files/postgresql_extension_custom_scripts/pg_cron/after-create.sql)
 create extension if not exists pg_cron with schema pg_catalog;
+grant usage on schema cron to postgres with grant option;
+grant all on all functions in schema cron to postgres with grant option;
+grant all privileges on all tables in schema cron to postgres with grant option;
+revoke all on table cron.job from postgres;
+grant select on table cron.job to postgres with grant option;
 
 -- auth: the parts of GoTrue's schema that policies and triggers use.
 create schema if not exists auth;

@@ -66,12 +66,16 @@ as $$
             from generate_series(0, octet_length(convert_to(string, 'UTF8')) - 1) i) bytes
 $$;
 
--- curl's URL API with CURLU_APPENDQUERY: each param appended to the query, '?' first, then '&'
+-- curl's URL API with CURLU_APPENDQUERY: each param appended to the query, '?' first, then '&', its
+-- escapes in lowercase hex as curl leaves them ("%2F" becomes "%2f")
 create or replace function net._encode_url_with_params_array(url text, params_array text[]) returns text
 language sql immutable
 as $$
   select case when cardinality(params_array) = 0 then url
-              else url || case when position('?' in url) > 0 then '&' else '?' end || array_to_string(params_array, '&')
+              else url || case when position('?' in url) > 0 then '&' else '?' end
+                   || (select string_agg(case when i = 1 then part else lower(left(part, 2)) || substr(part, 3) end, '%'
+                                         order by i)
+                         from unnest(string_to_array(array_to_string(params_array, '&'), '%')) with ordinality t(part, i))
          end
 $$;
 
