@@ -20,7 +20,7 @@ import { join } from "node:path";
 import { apiKeys, config, LOGIN_ROLES, ROOT } from "../lib/config.ts";
 import { connect } from "../lib/db.ts";
 import { MIGRATIONS_DIR } from "../lib/migrations.ts";
-import { installPgNet, PG_BIN, type PgNet, wantedPgNet } from "./pg-net.ts";
+import { BUILD_PACKAGES, installPgNet, PG_BIN, type PgNet, wantedPgNet } from "./pg-net.ts";
 import { serverBinariesChanged } from "./server-binaries.ts";
 const DEBIAN_PACKAGES = [
   "postgresql-15",
@@ -54,12 +54,14 @@ function run(
   return res.stdout;
 }
 
+/** Debian's packages this stack needs: the real pg_net's build packages too where it runs the real one. */
 function missingPackages(): string[] {
-  const res = spawnSync("dpkg-query", ["-W", "-f=${Package} ${Status}\n", ...DEBIAN_PACKAGES], { encoding: "utf8" });
+  const wanted = [...DEBIAN_PACKAGES, ...(wantedPgNet().kind === "real" ? BUILD_PACKAGES : [])];
+  const res = spawnSync("dpkg-query", ["-W", "-f=${Package} ${Status}\n", ...wanted], { encoding: "utf8" });
   const installed = new Set(
     (res.stdout ?? "").split("\n").filter((l) => l.endsWith("install ok installed")).map((l) => l.split(" ")[0]),
   );
-  return DEBIAN_PACKAGES.filter((p) => !installed.has(p));
+  return wanted.filter((p) => !installed.has(p));
 }
 
 export function ensureSystemPackages() {
@@ -68,7 +70,10 @@ export function ensureSystemPackages() {
   if (!isRoot) {
     throw new Error(
       `The local stack needs these Debian packages: ${missing.join(", ")}.\n` +
-        `Install them as root: apt-get update && apt-get install -y ${missing.join(" ")}`,
+        `Install them as root: apt-get update && apt-get install -y ${missing.join(" ")}` +
+        (missing.some((p) => BUILD_PACKAGES.includes(p))
+          ? "\n(or PG_NET=stand-in: pg_net's stand-in needs no build)"
+          : ""),
     );
   }
   log(`installing ${missing.join(", ")} (apt-get)`);
