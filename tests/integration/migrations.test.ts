@@ -66,6 +66,23 @@ test("every migration applied a second time succeeds and changes no structure or
   expect(await snapshot()).toEqual(before);
 });
 
+test.each([
+  ["create extension plpgsql_check", "an untrusted extension"],
+  [
+    "create event trigger pgtap_ddl on ddl_command_end execute function extensions.grant_pg_net_access()",
+    "an event trigger",
+  ],
+  ["create role pgtap_superuser superuser", "a superuser role"],
+  ["alter table net.http_request_queue enable row level security", "another owner's table (pg_net's)"],
+])("a migration that needs a superuser fails here as on hosted: %s", async (stmt) => {
+  // postgres, as supabase db push connects: not a superuser (hosted's supautils lets it create some
+  // extensions, such as plpgsql_check; the stack creates the ones the migrations use before them)
+  const error = await sql.begin(async (tx) => {
+    await tx.unsafe(stmt);
+  }).then(() => undefined, (err: { code?: string }) => err);
+  expect(error?.code).toBe("42501");
+});
+
 test("the pg_net hardening, applied by postgres, which owns none of pg_net (as on hosted), warns instead of failing", async () => {
   const file = files.find((f) => f.endsWith("_harden_pg_net.sql"));
   expect(file).toBeDefined();
