@@ -5,10 +5,12 @@
 // deletes answers older than pg_net.ttl (6 hours); then it waits up to 1 s before the next batch, woken
 // early by the first wake only. net._stand_in_settings.drop_rate makes it drop requests, for tests.
 import type { JSONValue } from "postgres";
+import { config } from "../lib/config.ts";
 import { connect } from "../lib/db.ts";
 
 const BATCH = 200;
-const sql = connect(undefined, { connection: { application_name: "pg_net stand-in" } });
+// as supabase_admin, which owns pg_net and runs its background worker
+const sql = connect(config.adminDbUrl, { connection: { application_name: "pg_net stand-in" } });
 let stopping = false;
 let shouldWake = true;
 let wake: (() => void) | undefined;
