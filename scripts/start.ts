@@ -15,7 +15,7 @@ import {
   seed,
   type ServiceName,
   servicePid,
-  SERVICES,
+  stackServices,
   startDatabase,
   startService,
   stopStack,
@@ -26,7 +26,7 @@ const verbose = process.argv.includes("--verbose");
 
 await startDatabase();
 const children: ChildProcess[] = [];
-for (const name of Object.keys(SERVICES) as ServiceName[]) {
+for (const name of stackServices() as ServiceName[]) {
   const logFile = join(paths.logDir, `${name}.log`);
   if (!verbose) {
     if (!servicePid(name)) startService(name);

@@ -31,6 +31,17 @@ if (existsSync(vitestReport)) {
 }
 if (vitest.status !== 0 && failed === 0) failed += 1; // a file that failed to load, or no report
 
+// test databases only: pgTAP lives in extensions, which postgres may use but (as on hosted) not open to
+// another role; the files open it to the role they act as, for one transaction
+const platform = spawnSync("psql", [
+  config.adminDbUrl,
+  "-q",
+  "-v",
+  "ON_ERROR_STOP=1",
+  "-c",
+  "grant usage on schema extensions to postgres with grant option",
+], { cwd: ROOT, encoding: "utf8" });
+if (platform.status !== 0) process.stderr.write(`pgTAP's grant to postgres failed:\n${platform.stderr}`);
 // the helpers every pgTAP file shares (a `tests` schema: users, acting as one, Stripe events,
 // rows-or-error), installed first; test databases only, never a migration
 const helpers = spawnSync("psql", [
@@ -47,36 +58,48 @@ const helpers = spawnSync("psql", [
 if (helpers.status !== 0) process.stderr.write(`pgTAP helpers (supabase/tests/helpers.sql) failed:\n${helpers.stderr}`);
 const testDir = join(ROOT, "supabase/tests/database");
 const files = readdirSync(testDir).filter((f) => f.endsWith(".test.sql")).sort().map((f) => join(testDir, f));
-const url = new URL(config.dbUrl);
-const prove = spawnSync("pg_prove", [
-  "--ext",
-  ".sql",
-  "-h",
-  url.hostname,
-  "-p",
-  url.port,
-  "-U",
-  url.username,
-  "-d",
-  url.pathname.slice(1),
-  ...files,
-], {
-  cwd: ROOT,
-  encoding: "utf8",
-  env: { ...process.env, PGPASSWORD: decodeURIComponent(url.password) },
-});
-process.stdout.write(prove.stdout ?? "");
-process.stderr.write(prove.stderr ?? "");
-const total = Number(/Tests=(\d+)/.exec(prove.stdout ?? "")?.[1] ?? 0);
-const failedDb = [...(prove.stdout ?? "").matchAll(/Failed (\d+)\/\d+ subtests/g)].reduce(
-  (n, m) => n + Number(m[1]),
-  0,
-);
-const dbBroken = (prove.status !== 0 && failedDb === 0) || helpers.status !== 0 ? 1 : 0;
-passed += total - failedDb;
-failed += failedDb + dbBroken;
+// as postgres (not a superuser, as on hosted), but for the files that act as another login
+// (`set session authorization`, which only a superuser's session may): they say so on a line of their own
+const asAdmin = (f: string) => /^-- pgTAP runs as supabase_admin/m.test(readFileSync(f, "utf8"));
+const prove = (dbUrl: string, list: string[]) => {
+  if (list.length === 0) return { status: 0, stdout: "", stderr: "" };
+  const url = new URL(dbUrl);
+  return spawnSync("pg_prove", [
+    "--ext",
+    ".sql",
+    "-h",
+    url.hostname,
+    "-p",
+    url.port,
+    "-U",
+    url.username,
+    "-d",
+    url.pathname.slice(1),
+    ...list,
+  ], {
+    cwd: ROOT,
+    encoding: "utf8",
+    env: { ...process.env, PGPASSWORD: decodeURIComponent(url.password) },
+  });
+};
+let proveStatus = 0;
+for (
+  const run of [prove(config.dbUrl, files.filter((f) => !asAdmin(f))), prove(config.adminDbUrl, files.filter(asAdmin))]
+) {
+  process.stdout.write(run.stdout ?? "");
+  process.stderr.write(run.stderr ?? "");
+  const total = Number(/Tests=(\d+)/.exec(run.stdout ?? "")?.[1] ?? 0);
+  const failedDb = [...(run.stdout ?? "").matchAll(/Failed (\d+)\/\d+ subtests/g)].reduce(
+    (n, m) => n + Number(m[1]),
+    0,
+  );
+  passed += total - failedDb;
+  failed += failedDb + (run.status !== 0 && failedDb === 0 ? 1 : 0);
+  if (run.status !== 0) proveStatus = run.status ?? 1;
+}
+if (helpers.status !== 0 || platform.status !== 0) failed += 1;
 
 log(`stack left running (npm run stack:stop to stop it); logs in ${paths.logDir}`);
 log(`integration files ran in the order of vitest --sequence.seed=${seed}`);
 console.log(`\ntests: ${passed} passed, ${failed} failed`);
-process.exit(vitest.status === 0 && prove.status === 0 && failed === 0 ? 0 : 1);
+process.exit(vitest.status === 0 && proveStatus === 0 && failed === 0 ? 0 : 1);

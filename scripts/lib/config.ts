@@ -118,8 +118,14 @@ export const config = {
     if (stack.WORKER_SECRET) return stack.WORKER_SECRET;
     return existsSync(this.workerSecretFile) ? readFileSync(this.workerSecretFile, "utf8").trim() : undefined;
   },
+  /** The database as postgres, which migrations and the SQL editor use: not a superuser, as on hosted. */
   get dbUrl() {
     return stack.SUPABASE_DB_URL ?? `postgresql://postgres:${this.dbPassword}@127.0.0.1:${this.pgPort}/postgres`;
+  },
+  /** The local cluster's superuser, supabase_admin (hosted keeps it to itself): the stack's own setup
+   * (roles, extensions) and the few tests that play the platform. */
+  get adminDbUrl() {
+    return `postgresql://supabase_admin:${this.dbPassword}@127.0.0.1:${this.pgPort}/postgres`;
   },
   get apiUrl() {
     return `http://127.0.0.1:${this.apiPort}`;

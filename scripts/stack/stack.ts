@@ -1,6 +1,8 @@
-// The local stack without Docker: system PostgreSQL 15 + pg_cron, the Supabase compatibility
-// layer, migrations through the real Supabase CLI, the pg_net stand-in worker and the functions
-// gateway running Deno. Every step is idempotent, so starting twice is harmless.
+// The local stack without Docker: system PostgreSQL 15 + pg_cron + pg_net (the real one built from
+// ../shared/vendor/pg_net, else a stand-in and its worker), the Supabase compatibility layer (as the
+// cluster's superuser supabase_admin), migrations through the real Supabase CLI as postgres, which is
+// not a superuser, and the functions gateway running Deno. Every step is idempotent, so starting
+// twice is harmless.
 import { execFileSync, spawn, spawnSync, type StdioOptions } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import {
@@ -18,8 +20,8 @@ import { join } from "node:path";
 import { apiKeys, config, LOGIN_ROLES, ROOT } from "../lib/config.ts";
 import { connect } from "../lib/db.ts";
 import { MIGRATIONS_DIR } from "../lib/migrations.ts";
-
-const PG_BIN = "/usr/lib/postgresql/15/bin";
+import { BUILD_PACKAGES, installPgNet, PG_BIN, type PgNet, wantedPgNet } from "./pg-net.ts";
+import { serverBinariesChanged } from "./server-binaries.ts";
 const DEBIAN_PACKAGES = [
   "postgresql-15",
   "postgresql-15-cron",
@@ -52,12 +54,14 @@ function run(
   return res.stdout;
 }
 
+/** Debian's packages this stack needs: the real pg_net's build packages too where it runs the real one. */
 function missingPackages(): string[] {
-  const res = spawnSync("dpkg-query", ["-W", "-f=${Package} ${Status}\n", ...DEBIAN_PACKAGES], { encoding: "utf8" });
+  const wanted = [...DEBIAN_PACKAGES, ...(wantedPgNet().kind === "real" ? BUILD_PACKAGES : [])];
+  const res = spawnSync("dpkg-query", ["-W", "-f=${Package} ${Status}\n", ...wanted], { encoding: "utf8" });
   const installed = new Set(
     (res.stdout ?? "").split("\n").filter((l) => l.endsWith("install ok installed")).map((l) => l.split(" ")[0]),
   );
-  return DEBIAN_PACKAGES.filter((p) => !installed.has(p));
+  return wanted.filter((p) => !installed.has(p));
 }
 
 export function ensureSystemPackages() {
@@ -66,7 +70,10 @@ export function ensureSystemPackages() {
   if (!isRoot) {
     throw new Error(
       `The local stack needs these Debian packages: ${missing.join(", ")}.\n` +
-        `Install them as root: apt-get update && apt-get install -y ${missing.join(" ")}`,
+        `Install them as root: apt-get update && apt-get install -y ${missing.join(" ")}` +
+        (missing.some((p) => BUILD_PACKAGES.includes(p))
+          ? "\n(or PG_NET=stand-in: pg_net's stand-in needs no build)"
+          : ""),
     );
   }
   log(`installing ${missing.join(", ")} (apt-get)`);
@@ -75,24 +82,6 @@ export function ensureSystemPackages() {
     quiet: true,
     env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
   });
-}
-
-/** The pg_net stand-in is installed as an extension so migrations can `create extension pg_net`. */
-function installPgNetStandIn() {
-  const shareDir = execFileSync(join(PG_BIN, "pg_config"), ["--sharedir"], { encoding: "utf8" }).trim();
-  const extDir = join(shareDir, "extension");
-  for (const f of ["pg_net.control", "pg_net--0.0.1.sql"]) {
-    const src = join(ROOT, "scripts/stack/sql", f);
-    const dst = join(extDir, f);
-    if (existsSync(dst) && readFileSync(dst, "utf8") === readFileSync(src, "utf8")) continue;
-    try {
-      copyFileSync(src, dst);
-    } catch (err) {
-      throw new Error(
-        `Cannot install the pg_net stand-in into ${extDir} (run as root once): ${(err as Error).message}`,
-      );
-    }
-  }
 }
 
 function ensureDirs() {
@@ -107,7 +96,7 @@ function gid(user: string) {
   return Number(execFileSync("id", ["-g", user], { encoding: "utf8" }).trim());
 }
 
-function ensureCluster() {
+function ensureCluster(net: PgNet) {
   if (existsSync(join(pgData, "PG_VERSION"))) return;
   // a test file's own world (tests/helpers/world.ts) starts from a copy of a migrated, stopped cluster
   const template = config.env.STACK_TEMPLATE_PGDATA;
@@ -115,7 +104,7 @@ function ensureCluster() {
     log(`copying the cluster ${template} to ${pgData}`);
     mkdirSync(config.stackDir, { recursive: true });
     run("cp", ["-a", template, pgData], { quiet: true });
-    writeClusterConf();
+    writeClusterConf(net);
     return;
   }
   log(`initdb ${pgData}`);
@@ -126,11 +115,12 @@ function ensureCluster() {
     chownSync(pgData, uid("postgres"), gid("postgres"));
     chownSync(pwFile, uid("postgres"), gid("postgres"));
   }
+  // the bootstrap superuser is supabase_admin, as on hosted; compat.sql makes postgres a plain login role
   run(join(PG_BIN, "initdb"), [
     "-D",
     pgData,
     "-U",
-    "postgres",
+    "supabase_admin",
     "--pwfile",
     pwFile,
     "--auth-local=trust",
@@ -139,16 +129,18 @@ function ensureCluster() {
     "--locale=C.UTF-8",
   ], { asPostgres: true, quiet: true });
   rmSync(pwFile);
-  writeClusterConf();
+  writeClusterConf(net);
 }
 
-/** This stack's port and socket directory (a copied cluster keeps its template's otherwise). */
-function writeClusterConf() {
+/** This stack's port and socket directory (a copied cluster keeps its template's otherwise), and its
+ * pg_net: the real one is preloaded (its background worker serves the database `postgres`, as
+ * pg_net.database_name's default says), the stand-in is not a library. */
+function writeClusterConf(net: PgNet) {
   const conf = [
     `listen_addresses = '127.0.0.1'`,
     `port = ${config.pgPort}`,
     `unix_socket_directories = '${pgRun}'`,
-    `shared_preload_libraries = 'pg_cron'`,
+    `shared_preload_libraries = '${net.kind === "real" ? "pg_cron,pg_net" : "pg_cron"}'`,
     `cron.database_name = 'postgres'`,
     `cron.use_background_workers = on`,
     `max_worker_processes = 32`,
@@ -166,9 +158,35 @@ function pgIsRunning(): boolean {
   return res.status === 0;
 }
 
+function pgCtl(args: string[]) {
+  run(join(PG_BIN, "pg_ctl"), ["-D", pgData, ...args], { asPostgres: true, quiet: true });
+}
+
+function postmasterPid(): number | undefined {
+  const file = join(pgData, "postmaster.pid");
+  if (!existsSync(file)) return undefined;
+  const pid = Number(readFileSync(file, "utf8").split("\n")[0]);
+  return pid > 0 ? pid : undefined;
+}
+
 function startPostgres() {
-  if (existsSync(join(pgData, "postmaster.pid")) && pgIsRunning()) return;
-  if (pgIsRunning()) {
+  const running = existsSync(join(pgData, "postmaster.pid")) && pgIsRunning();
+  if (running) {
+    // apt-get may have upgraded postgresql-15 (or the stack pg_net.so) under the running server: its
+    // new backends would load new libraries into the old binary (plpgsql: "undefined symbol")
+    const changed = serverBinariesChanged(postmasterPid(), config.adminDbUrl);
+    if (!changed) return;
+    log(`PostgreSQL's server binaries changed under the running cluster (${changed}): restarting it`);
+    try {
+      pgCtl(["-m", "fast", "-w", "-t", "60", "stop"]);
+    } catch (err) {
+      throw new Error(
+        `the cluster in ${pgData} runs binaries that changed on disk (${changed}) and could not be stopped: ` +
+          `restart it (npm run stack:stop && npm run stack:start) before using it. ${(err as Error).message}`,
+      );
+    }
+  }
+  if (!running && pgIsRunning()) {
     throw new Error(`another PostgreSQL already listens on 127.0.0.1:${config.pgPort}: stop it, or set DB_PORT`);
   }
   log(`starting PostgreSQL 15 on 127.0.0.1:${config.pgPort}`);
@@ -183,10 +201,34 @@ function startPostgres() {
   });
 }
 
-async function applyCompatLayer() {
-  const db = connect();
+/** The compat layer and pg_net, as the cluster's superuser; then postgres's password. A cluster made
+ * before #17 (postgres its superuser, no supabase_admin) cannot be turned into one: it is rebuilt. */
+async function applyCompatLayer(net: PgNet) {
+  const db = connect(config.adminDbUrl, { max: 1 });
   try {
+    try {
+      await db`select 1`;
+    } catch (err) {
+      throw new Error(
+        `cannot connect to ${pgData} as its superuser supabase_admin (${(err as Error).message}). ` +
+          "A cluster made before 0.3.0 has postgres as its superuser; migrations now run as a postgres that is " +
+          `not one, as on hosted: npm run stack:reset rebuilds this stack (its data is lost), or set STACK_DIR`,
+      );
+    }
     await db.unsafe(readFileSync(join(ROOT, "scripts/stack/sql/compat.sql"), "utf8"));
+    const [installed] = await db<
+      { extversion: string }[]
+    >`select extversion from pg_extension where extname = 'pg_net'`;
+    if (!installed) {
+      await db.unsafe(`create extension pg_net with schema extensions version '${net.version}'`);
+    } else if (installed.extversion !== net.version) {
+      throw new Error(
+        `this stack's database has pg_net ${installed.extversion}, and the stack now wants ${net.kind} pg_net ` +
+          `${net.version} (${net.kind === "real" ? "its source is there" : "PG_NET=stand-in, or no source"}): ` +
+          "npm run stack:reset rebuilds the stack with it (its data is lost), or set PG_NET to keep the one it has",
+      );
+    }
+    await db.unsafe(`alter role postgres with login password '${config.dbPassword.replace(/'/g, "''")}'`);
   } finally {
     await db.end();
   }
@@ -245,13 +287,11 @@ async function configureDeployment() {
                 set stripe_livemode = ${config.stripeLivemode}, stripe_account_id = ${config.stripeAccountId}`;
     // dispatches no longer carry the service role key: nothing may keep it in vault
     await db`delete from vault.secrets where name = 'service_role_key'`;
+    // through the vault's functions, as postgres may on hosted (it cannot update vault.secrets)
     for (const [name, value] of Object.entries(secrets)) {
-      await db`
-        with updated as (
-          update vault.secrets set secret = ${value}, updated_at = now() where name = ${name} returning id
-        )
-        select vault.create_secret(${value}, ${name}, 'set by the local stack')
-        where not exists (select 1 from updated)`;
+      const [existing] = await db`select id from vault.secrets where name = ${name}`;
+      if (existing) await db`select vault.update_secret(${existing.id}, ${value})`;
+      else await db`select vault.create_secret(${value}, ${name}, 'set by the local stack')`;
     }
   } finally {
     await db.end();
@@ -275,6 +315,18 @@ export const SERVICES = {
   gateway: ["scripts/stack/gateway.ts"],
 } as const;
 export type ServiceName = keyof typeof SERVICES;
+
+/** Which pg_net this stack's cluster runs, as its configuration says (chosen when it was made). */
+export function clusterPgNet(): "real" | "stand-in" | undefined {
+  const conf = join(pgData, "postgresql.auto.conf");
+  if (!existsSync(conf)) return undefined;
+  return /^shared_preload_libraries = '[^']*\bpg_net\b/m.test(readFileSync(conf, "utf8")) ? "real" : "stand-in";
+}
+
+/** The services this stack runs: the stand-in's worker only where pg_net is the stand-in. */
+export function stackServices(): ServiceName[] {
+  return (Object.keys(SERVICES) as ServiceName[]).filter((n) => n !== "net-worker" || clusterPgNet() === "stand-in");
+}
 
 function pidFile(name: string) {
   return join(pidDir, `${name}.pid`);
@@ -380,10 +432,17 @@ export async function startDatabase(opts: { migrations?: string[] } = {}) {
   ensureSystemPackages();
   reservePorts();
   ensureDirs();
-  installPgNetStandIn();
-  ensureCluster();
+  const net = wantedPgNet();
+  installPgNet(net, log);
+  ensureCluster(net);
+  if (clusterPgNet() !== net.kind) {
+    throw new Error(
+      `this stack's cluster runs the ${clusterPgNet()} pg_net, and the stack now wants the ${net.kind} one: ` +
+        "npm run stack:reset rebuilds it (its data is lost), or set PG_NET to keep the one it has",
+    );
+  }
   startPostgres();
-  await applyCompatLayer();
+  await applyCompatLayer(net);
   pushMigrations(opts.migrations);
   await configureDeployment();
 }
@@ -391,7 +450,7 @@ export async function startDatabase(opts: { migrations?: string[] } = {}) {
 /** The whole stack in the background; seed data goes in once the workers can take its jobs. */
 export async function startStack(opts: { migrations?: string[] } = {}) {
   await startDatabase(opts);
-  for (const name of Object.keys(SERVICES) as ServiceName[]) startService(name);
+  for (const name of stackServices()) startService(name);
   await waitHealthy();
   await seed();
 }
@@ -422,10 +481,10 @@ export function resetStack() {
 export async function printStatus() {
   const keys = await apiKeys();
   const up = pgIsRunning();
-  const services = (Object.keys(SERVICES) as ServiceName[]).map((n) => `${n}=${servicePid(n) ? "up" : "down"}`);
+  const services = stackServices().map((n) => `${n}=${servicePid(n) ? "up" : "down"}`);
   console.log(
     [
-      `database: ${up ? "up" : "down"}  ${services.join("  ")}`,
+      `database: ${up ? "up" : "down"}  pg_net=${clusterPgNet() ?? "none"}  ${services.join("  ")}`,
       `         API URL: ${config.apiUrl}`,
       `   Functions URL: ${config.apiUrl}/functions/v1/<name>`,
       `  Stripe webhook: ${config.functionUrl("stripe-webhook")}`,

@@ -9,6 +9,9 @@ create schema if not exists tests;
 comment on schema tests is 'pgTAP helpers (supabase/tests/helpers.sql): test databases only';
 -- the files act as these roles and call the helpers while they do
 grant usage on schema tests to anon, authenticated, service_role;
+-- postgres is not a superuser (as on hosted): the files act as the functions' login roles, which postgres
+-- created (CREATEROLE) but, on PostgreSQL 15, is not a member of
+grant stripe_webhook, pipeline_worker, support_intake, provider_webhook, reconciler, dashboard to postgres;
 
 -- Set-up steps are procedures: a call prints nothing into the TAP stream.
 

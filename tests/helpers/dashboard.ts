@@ -3,6 +3,7 @@
 // ticket, order in review, open incident).
 import { createHmac, randomUUID } from "node:crypto";
 import { config, userToken } from "../../scripts/lib/config.ts";
+import { connect } from "../../scripts/lib/db.ts";
 import { customerUpdated } from "../../scripts/lib/scenarios.ts";
 import { newBuyer, paidOrder } from "./crm.ts";
 import { sql } from "./db.ts";
@@ -128,15 +129,20 @@ export async function deadEvent(): Promise<string> {
 /** An open ticket requested by `userId`, written as that user through support-intake's login (the
  * database opens app tickets for no other session). */
 export async function openTicket(userId: string): Promise<{ id: string; ref: string }> {
-  const [t] = await sql.begin(async (tx) => {
-    await tx`select set_config('session_authorization', 'support_intake', true)`;
-    await tx`select set_config('request.jwt.claims', ${JSON.stringify({ sub: userId, role: "authenticated" })}, true),
-                    set_config('role', 'authenticated', true)`;
-    return await tx<{ ticket_id: string; ref: string }[]>`
-      select * from public.submit_support_request('technical', 'The export fails', 'It shows an error.', null, null,
-                                                  '{}'::jsonb, null)`;
-  });
-  return { id: t.ticket_id, ref: t.ref };
+  // logged in as support_intake, as the function is (postgres is no superuser: it cannot take another session's name)
+  const intake = connect(config.roleDbUrl("support_intake"), { max: 1 });
+  try {
+    const [t] = await intake.begin(async (tx) => {
+      await tx`select set_config('request.jwt.claims', ${JSON.stringify({ sub: userId, role: "authenticated" })}, true),
+                      set_config('role', 'authenticated', true)`;
+      return await tx<{ ticket_id: string; ref: string }[]>`
+        select * from public.submit_support_request('technical', 'The export fails', 'It shows an error.', null, null,
+                                                    '{}'::jsonb, null)`;
+    });
+    return { id: t.ticket_id, ref: t.ref };
+  } finally {
+    await intake.end();
+  }
 }
 
 /** A paid order flagged for review by hand (resolving it with either answer clears the flag). */

@@ -1,5 +1,5 @@
 // A test file's own world: a PostgreSQL cluster of its own (a copy of a migrated template cluster) with
-// its own pg_cron (ticker, sweep, alert evaluator), pg_net stand-in and functions gateway, on ports of
+// its own pg_cron (ticker, sweep, alert evaluator), pg_net (the real one, or the stand-in and its worker) and functions gateway, on ports of
 // its own. A file that changes job kinds, settings, alert rules, cron jobs or the functions' env (a
 // fake CRM, a Stripe key) does it in its world: nothing it changes or leaves running (a drain loop, a
 // job in backoff, a gateway with other env) reaches another file, so it restores nothing and the suite
@@ -38,6 +38,10 @@ for (const key of Object.keys(process.env)) if (key.endsWith("_DB_URL")) delete 
 /** What the template is built from: a change to any of these builds it again. */
 function templateSource(): string {
   const hash = createHash("sha256");
+  // which pg_net the template's cluster runs (scripts/stack/pg-net.ts: the real one when its source is there)
+  const pgNetSource = resolve(ROOT, process.env.PG_NET_SOURCE || "../shared/vendor/pg_net");
+  hash.update(`pg_net ${process.env.PG_NET || "auto"} ${existsSync(join(pgNetSource, "Makefile"))}\n`);
+  for (const f of ["scripts/stack/stack.ts", "scripts/stack/pg-net.ts"]) hash.update(readFileSync(join(ROOT, f)));
   for (const dir of ["supabase/migrations", "scripts/stack/sql"]) {
     for (const f of readdirSync(join(ROOT, dir)).sort()) {
       hash.update(`${dir}/${f}\n`).update(readFileSync(join(ROOT, dir, f)));

@@ -1,9 +1,14 @@
 // The SQL gate's static half: plpgsql_check over every plpgsql function of ours, trigger functions
 // checked against each table they fire on. plpgsql_check is created inside a rolled-back
 // transaction, so no deployment needs it (the migrations never ask for it) and nothing of it stays.
-import { expect, test } from "vitest";
-import { sql } from "../helpers/db.ts";
-import type { Sql } from "../../scripts/lib/db.ts";
+import { afterAll, expect, test } from "vitest";
+import { config } from "../../scripts/lib/config.ts";
+import { connect, type Sql } from "../../scripts/lib/db.ts";
+
+// As supabase_admin: hosted lets postgres create plpgsql_check (supautils' privileged extensions), which
+// this stack has no supautils for; postgres is not a superuser here, as on hosted.
+const sql = connect(config.adminDbUrl, { max: 2 });
+afterAll(() => sql.end());
 
 // the schemas our migrations create; auth, vault, net, cron and the extensions' own are not ours
 const OURS = ["public", "ops", "private"];

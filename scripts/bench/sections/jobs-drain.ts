@@ -119,7 +119,7 @@ export const jobsDrain: Section = {
     const jobSql = await dbOnlyJobs(ctx, "job_sql", customerIds);
 
     // 2. end to end: n jobs committed at once; the insert trigger queues one pg_net request each,
-    // the pg_net stand-in sends them to crm-sync, which claims, upserts (capture) and completes
+    // pg_net (real or stand-in) sends them to crm-sync, which claims, upserts (capture) and completes
     log(
       `jobs: enqueueing ${n} crm.contact jobs in one transaction, then polling every ${s.jobsPollMs} ms (limit ${s.jobsMaxSeconds}s)`,
     );
@@ -243,7 +243,7 @@ export const jobsDrain: Section = {
         redispatched: st.redispatched,
         dead: st.dead,
       },
-      netStandInDropRate: Number((await ctx.db`select drop_rate from net._stand_in_settings`)[0]?.drop_rate ?? 0),
+      pgNet: (await ctx.db`select extversion from pg_extension where extname = 'pg_net'`)[0]?.extversion as string,
     };
   },
 };

@@ -75,14 +75,18 @@ async function sqlProfile(ctx: BenchContext) {
   const file = join(config.stackDir, "bench-profile.sql");
   await ctx.db.unsafe("drop schema if exists bench cascade; create schema bench; create sequence bench.profile_seq;");
   // no worker may drain meanwhile (its claims would share the machine): wait for a lingering drain to
-  // end; the dispatches these jobs queue are dropped by the pg_net stand-in, so none starts; the jobs
-  // are deleted after each variant
+  // end; the dispatches these jobs queue go to a closed port (the vault's functions_base_url, for pg_net
+  // real or stand-in), so none starts; the jobs are deleted after each variant
   for (let i = 0; i < 50; i++) {
     const [{ n }] = await ctx.db`select count(*)::int as n from ops.job_drains where held_until > now()`;
     if (n === 0) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  await ctx.db`update net._stand_in_settings set drop_rate = 1`;
+  const [{ base }] = await ctx
+    .db`select decrypted_secret as base from vault.decrypted_secrets where name = 'functions_base_url'`;
+  const setBase = (url: string) =>
+    ctx.db`select vault.update_secret(id, ${url}) from vault.secrets where name = 'functions_base_url'`;
+  await setBase("http://127.0.0.1:1/functions/v1"); // refused (curl), or a "bad port" (the stand-in's fetch)
   const env = { PGOPTIONS: "-c track_functions=pl" };
   try {
     for (const variant of Object.keys(VARIANTS) as Variant[]) {
@@ -113,7 +117,7 @@ async function sqlProfile(ctx: BenchContext) {
     }
   } finally {
     await ctx.db`delete from ops.job_drains where held_until > now() + interval '2 seconds'`.catch(() => {});
-    await ctx.db`update net._stand_in_settings set drop_rate = 0`;
+    await setBase(base);
     await ctx.db.unsafe("drop schema if exists bench cascade").catch(() => {});
     rmSync(file, { force: true });
   }

@@ -1,6 +1,7 @@
 -- The support desk: who reads which tickets and messages (requesters, sellers, admins, anon), what a
 -- requester may write, routing rules, reopening, system tickets per case, and the notifications
 -- each business change enqueues (once per template, entity and recipient).
+-- pgTAP runs as supabase_admin: it acts as support_intake's login (set session authorization)
 begin;
 set search_path = public, extensions;
 select plan(57);

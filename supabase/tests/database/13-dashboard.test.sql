@@ -2,6 +2,7 @@
 -- admin in user_metadata) and anon; as an admin each override changes its row and writes one audit row
 -- with actor, before, after and reason in the same transaction; refusals change nothing; an access
 -- override beats billing while in force, never changes billing_status, and falls back when it expires.
+-- pgTAP runs as supabase_admin: it acts as the dashboard's login (set session authorization)
 begin;
 set search_path = public, extensions;
 select plan(32);
