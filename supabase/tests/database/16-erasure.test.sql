@@ -2,6 +2,7 @@
 -- address nowhere but in the CRM job that still needs it), keeps ids, amounts and statuses, queues one
 -- crm.gdpr_delete job, writes one audit row naming no personal data, and a second run changes nothing. Only
 -- service_role and admins (through ops.admin_erase_person) may run it. Job payloads age out with the retention.
+-- pgTAP runs as supabase_admin: it acts as support_intake's login (set session authorization)
 begin;
 set search_path = public, extensions;
 select plan(31);
