@@ -69,6 +69,17 @@ const stack = parseEnv(
     ),
     RESEND_WEBHOOK_SECRET: setting.text("whsec_bG9jYWwtcmVzZW5kLXdlYmhvb2stc2VjcmV0"),
     WORKER_SECRET: setting.text(),
+    // hosted Edge Functions' worker limits, enforced by the local gateway (0 turns one off): see
+    // docs/architecture.md, Local stack, and https://supabase.com/docs/guides/functions/limits
+    FUNCTIONS_CPU_LIMIT_MS: setting.int(2_000, 0, 600_000),
+    FUNCTIONS_MEMORY_LIMIT_MB: setting.int(256, 0, 65_536),
+    FUNCTIONS_WALL_CLOCK_MS: setting.int(150_000, 0, 3_600_000),
+    FUNCTIONS_IDLE_TIMEOUT_MS: setting.int(150_000, 0, 3_600_000),
+    // the project's custom domain: without one, hosted rewrites GET answers' text/html to text/plain.
+    // The local stack plays a project that has one (the dashboard needs it); "none" plays one without.
+    FUNCTIONS_CUSTOM_DOMAIN: setting.text("127.0.0.1"),
+    // tests only: a folder of extra functions (<name>/index.ts, verify_jwt off) the gateway also serves
+    GATEWAY_EXTRA_FUNCTIONS_DIR: setting.text(),
   }),
   env,
 );
@@ -84,6 +95,17 @@ export const config = {
   /** First port of the range the function processes listen on (behind the gateway). */
   functionsPortBase: stack.FUNCTIONS_PORT_BASE,
   dbPassword: stack.POSTGRES_PASSWORD,
+  /** What the gateway enforces on each function's worker, as hosted Edge Functions do (0: off). */
+  functionLimits: {
+    cpuMs: stack.FUNCTIONS_CPU_LIMIT_MS,
+    memoryMb: stack.FUNCTIONS_MEMORY_LIMIT_MB,
+    wallClockMs: stack.FUNCTIONS_WALL_CLOCK_MS,
+    idleTimeoutMs: stack.FUNCTIONS_IDLE_TIMEOUT_MS,
+    /** undefined: no custom domain, so text/html answers to GET become text/plain */
+    customDomain: stack.FUNCTIONS_CUSTOM_DOMAIN === "none" ? undefined : stack.FUNCTIONS_CUSTOM_DOMAIN,
+  },
+  /** Tests only: extra functions the gateway serves (their folders' index.ts, verify_jwt off). */
+  extraFunctionsDir: stack.GATEWAY_EXTRA_FUNCTIONS_DIR ? resolve(ROOT, stack.GATEWAY_EXTRA_FUNCTIONS_DIR) : undefined,
   /** A login role's password: <PREFIX>_DB_PASSWORD, else a local one (e.g. local-stripe-webhook-password). */
   roleDbPassword(role: LoginRole): string {
     const prefix = LOGIN_ROLES.find((r) => r.role === role)!.env;
