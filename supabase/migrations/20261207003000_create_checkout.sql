@@ -233,8 +233,9 @@ end
 $$;
 
 -- Before the Checkout Session is created: the Stripe customer the server created for the request's user is
--- registered (linked_by server, first claim wins), and the session's parameters are kept, first write wins;
--- answers the parameters to send (a concurrent call's, when it stored them first).
+-- registered (linked_by server, first claim wins), and the session's parameters are kept, first write wins.
+-- Answers the parameters to send (a concurrent call's, when it stored them first), or the session a
+-- concurrent call of the same key recorded meanwhile (then nothing is sent).
 -- security definer: registers through ops.register_stripe_customer, only for this request's own user.
 create or replace function ops.checkout_prepare_session(p_request_id uuid, p_stripe_customer_id text, p_params jsonb)
 returns jsonb
@@ -246,17 +247,20 @@ declare
   r ops.checkout_requests;
 begin
   select * into r from ops.checkout_requests where id = p_request_id for update;
-  if not found or r.stripe_checkout_session_id is not null then
-    raise exception 'checkout request % is not waiting for a session', p_request_id using errcode = 'P0002';
+  if not found then
+    raise exception 'no checkout request %', p_request_id using errcode = 'P0002';
   end if;
-  if r.stripe_customer_id is null then
-    perform ops.register_stripe_customer(p_stripe_customer_id, r.user_id);
+  if r.stripe_checkout_session_id is null then
+    if r.stripe_customer_id is null then
+      perform ops.register_stripe_customer(p_stripe_customer_id, r.user_id);
+    end if;
+    update ops.checkout_requests set stripe_customer_id = coalesce(stripe_customer_id, p_stripe_customer_id),
+           session_params = coalesce(session_params, p_params), attempts = attempts + 1
+     where id = p_request_id
+    returning * into r;
   end if;
-  update ops.checkout_requests set stripe_customer_id = coalesce(stripe_customer_id, p_stripe_customer_id),
-         session_params = coalesce(session_params, p_params), attempts = attempts + 1
-   where id = p_request_id
-  returning session_params into p_params;
-  return p_params;
+  return jsonb_build_object('params', r.session_params, 'session_id', r.stripe_checkout_session_id, 'url', r.url,
+                            'expires_at', r.expires_at);
 end
 $$;
 

@@ -60,6 +60,14 @@ const begun = z.object({
 });
 type Begun = z.output<typeof begun>;
 
+/** What ops.checkout_prepare_session answers: the parameters to send, or the session already recorded. */
+const preparedSchema = z.object({
+  params: z.record(z.string(), z.unknown()),
+  session_id: z.string().nullable(),
+  url: z.string().nullable(),
+  expires_at: z.string().nullable(),
+});
+
 /** The Idempotency-Key header, under the body field's rules. */
 function headerKey(req: Request): string | undefined {
   const header = req.headers.get("idempotency-key");
@@ -179,18 +187,23 @@ export async function checkout(c: Checkout, req: Request, body: string, user: Us
   let b: Begun;
   try {
     b = await c.sql.begin(async (tx) => {
+      // one round trip: the door runs as checkout (its execute privilege is checked before the select
+      // list is evaluated, left to right), then the transaction becomes the buyer (role authenticated with
+      // their claims, as PostgREST): all that runs next as them is their own order insert
       const [{ r }] = await tx<{ r: unknown }[]>`
         select ops.checkout_begin(${user.sub}, ${key}, ${kind}, ${target}, ${quantity}, ${fingerprint},
-                                  ${s.livemode}, ${s.accountId}) as r`;
+                                  ${s.livemode}, ${s.accountId}) as r,
+               set_config('request.jwt.claims', ${JSON.stringify(user)}, true),
+               set_config('role', 'authenticated', true)`;
       const b = begun.parse(r);
       if (b.kind === "order" && b.order_id === null) {
-        // the order is the buyer's own write: RLS, column grants, the listing's price and currency
-        await tx`select set_config('request.jwt.claims', ${JSON.stringify(user)}, true),
-                        set_config('role', 'authenticated', true)`;
+        // the order is the buyer's own write: RLS, column grants, the listing's price and currency; the
+        // privileges are checked before the row is returned, and only then is the role reset to checkout
         const [o] = await tx<{ id: string; amount_total: number; currency: string; quantity: number }[]>`
-          insert into public.orders (listing_id, quantity) values (${target}, ${quantity})
-          returning id, amount_total, currency, quantity`;
-        await tx`select set_config('role', 'none', true)`;
+          with o as (
+            insert into public.orders (listing_id, quantity) values (${target}, ${quantity})
+            returning id, amount_total, currency, quantity)
+          select o.*, set_config('role', 'none', true) from o`;
         await tx`select ops.checkout_set_order(${b.request_id}, ${o.id})`;
         b.order_id = o.id;
         b.order = { amount_total: Number(o.amount_total), currency: o.currency, quantity: o.quantity };
@@ -221,15 +234,24 @@ export async function checkout(c: Checkout, req: Request, body: string, user: Us
 
   const clock = new StripeClock();
   const customer = b.stripe_customer_id ?? await createCustomer(c.stripe, clock, s.key, user.sub, b.email);
-  const [{ p }] = await c.sql<{ p: Record<string, unknown> }[]>`
+  const [{ p }] = await c.sql<{ p: unknown }[]>`
     select ops.checkout_prepare_session(${b.request_id}, ${customer},
       ${c.sql.json((b.session_params ?? sessionParams(b, user.sub, customer, success, cancel)) as never)}) as p`;
+  const prepared = preparedSchema.parse(p);
+  // a double tap's other call recorded the session meanwhile: it is this request's answer too
+  if (prepared.session_id && prepared.url) return answer(prepared.url, prepared.expires_at, clock);
   const idem = b.kind === "order"
     ? `backbone-checkout:order:${b.order_id}`
     : `backbone-checkout:request:${b.request_id}`;
   let session;
   try {
-    session = await createSession(c.stripe, clock, s.key, p as unknown as Stripe.Checkout.SessionCreateParams, idem);
+    session = await createSession(
+      c.stripe,
+      clock,
+      s.key,
+      prepared.params as unknown as Stripe.Checkout.SessionCreateParams,
+      idem,
+    );
   } catch (err) {
     await c.sql`select ops.checkout_finish(${b.request_id}, null, null, null, ${(err as Error).message})`;
     throw err;

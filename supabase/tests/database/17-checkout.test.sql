@@ -112,9 +112,9 @@ select is((select ops.checkout_begin('00000000-0000-4000-8000-00000000c0b1', 'k2
   'the same key again: the same order, at the listing''s price times the quantity');
 create temp table k2 on commit drop as select (ops.checkout_begin('00000000-0000-4000-8000-00000000c0b1', 'k2',
   'order', '00000000-0000-4000-8000-00000000c1a1', 3, 'order-f', false, null) ->> 'request_id')::uuid as id;
-select is((select ops.checkout_prepare_session(id, 'cus_checkout1', '{"mode": "payment", "try": 1}') ->> 'try' from k2),
+select is((select ops.checkout_prepare_session(id, 'cus_checkout1', '{"mode": "payment", "try": 1}') -> 'params' ->> 'try' from k2),
   '1', 'the session''s parameters are kept on the first try');
-select is((select ops.checkout_prepare_session(id, 'cus_checkout1', '{"mode": "payment", "try": 2}') ->> 'try' from k2),
+select is((select ops.checkout_prepare_session(id, 'cus_checkout1', '{"mode": "payment", "try": 2}') -> 'params' ->> 'try' from k2),
   '1', 'a retry sends the parameters of the first try (first write wins)');
 select lives_ok($$ select ops.checkout_finish(id, 'cs_test_checkout1', 'https://checkout.stripe.com/c/pay/cs_test_checkout1',
   now() + interval '1 day', null) from k2 $$, 'the session is recorded');
