@@ -1494,17 +1494,20 @@ declare
   r ops.checkout_requests;
 begin
   select * into r from ops.checkout_requests where id = p_request_id for update;
-  if not found or r.stripe_checkout_session_id is not null then
-    raise exception 'checkout request % is not waiting for a session', p_request_id using errcode = 'P0002';
+  if not found then
+    raise exception 'no checkout request %', p_request_id using errcode = 'P0002';
   end if;
-  if r.stripe_customer_id is null then
-    perform ops.register_stripe_customer(p_stripe_customer_id, r.user_id);
+  if r.stripe_checkout_session_id is null then
+    if r.stripe_customer_id is null then
+      perform ops.register_stripe_customer(p_stripe_customer_id, r.user_id);
+    end if;
+    update ops.checkout_requests set stripe_customer_id = coalesce(stripe_customer_id, p_stripe_customer_id),
+           session_params = coalesce(session_params, p_params), attempts = attempts + 1
+     where id = p_request_id
+    returning * into r;
   end if;
-  update ops.checkout_requests set stripe_customer_id = coalesce(stripe_customer_id, p_stripe_customer_id),
-         session_params = coalesce(session_params, p_params), attempts = attempts + 1
-   where id = p_request_id
-  returning session_params into p_params;
-  return p_params;
+  return jsonb_build_object('params', r.session_params, 'session_id', r.stripe_checkout_session_id, 'url', r.url,
+                            'expires_at', r.expires_at);
 end
 $$;
 
