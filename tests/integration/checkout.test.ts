@@ -174,6 +174,21 @@ describe("checkout: orders", () => {
     expect(sessionsFor(x.body.order_id)).toHaveLength(1);
   });
 
+  test("the same key after its session expired: 410, start again with a new key", async () => {
+    const b = await buyer();
+    const l = await listing();
+    const key = randomUUID();
+    const first = await invoke(b, { listing_id: l.id, idempotency_key: key });
+    await sql`update ops.checkout_requests set expires_at = now() - interval '1 second'
+               where order_id = ${first.body.order_id as string}`;
+    const calls = fake.requests.length;
+    const res = await invoke(b, { listing_id: l.id, idempotency_key: key });
+    expect(res.status).toBe(410);
+    expect(res.body.error).toMatch(/has expired: start a new one with a new idempotency_key/);
+    expect(fake.requests.length).toBe(calls);
+    expect((await invoke(b, { listing_id: l.id, idempotency_key: randomUUID() })).status).toBe(201);
+  });
+
   test("the same key for another checkout is refused (422), and changes nothing", async () => {
     const b = await buyer();
     const [l1, l2] = [await listing(), await listing()];
