@@ -230,6 +230,20 @@ describe("checkout: orders", () => {
     expect(sessionsFor(retried.body.order_id)).toHaveLength(1);
   });
 
+  test("Stripe's rate limit: 503 with its Retry-After (stripe-node does not retry a 429), then the key resumes", async () => {
+    const b = await buyer();
+    const l = await listing();
+    const key = randomUUID();
+    fake.failNext("429", { match: "POST /v1/checkout/sessions", retryAfter: 3 });
+    const limited = await invoke(b, { listing_id: l.id, idempotency_key: key });
+    expect(limited.status).toBe(503);
+    expect(limited.headers.get("retry-after")).toBe("3");
+    expect(limited.body.error).toMatch(/^Stripe is busy: retry in 3 s/);
+    const res = await invoke(b, { listing_id: l.id, idempotency_key: key });
+    expect(res.status).toBe(200);
+    expect(sessionsFor(res.body.order_id)).toHaveLength(1);
+  });
+
   test("a Stripe refusal (4xx) answers 502 with a sentence and keeps the order for the same key", async () => {
     const b = await buyer();
     const l = await listing();
