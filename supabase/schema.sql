@@ -1370,6 +1370,169 @@ COMMENT ON FUNCTION ops.check_alert_rule(r ops.alert_rules, p_now timestamp with
 
 
 --
+-- Name: checkout_begin(uuid, text, text, uuid, integer, text, boolean, text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.checkout_begin(p_user_id uuid, p_key text, p_kind text, p_target uuid, p_quantity integer, p_fingerprint text, p_livemode boolean, p_account_id text) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  r ops.checkout_requests;
+  l record;
+  p public.plans;
+  u auth.users;
+  cus text;
+  v_title text;
+  v_created boolean := false;
+begin
+  perform ops.require_stripe_scope(s, p_livemode, p_account_id, 'the checkout key (STRIPE_SECRET_KEY)')
+    from ops.settings s;
+  select * into u from auth.users where id = p_user_id;
+  if not found then
+    raise exception 'your account no longer exists: sign in again' using errcode = 'CK401';
+  end if;
+  -- a double tap's second call waits here for the first one's transaction
+  perform pg_advisory_xact_lock(hashtextextended('checkout:' || p_user_id || ':' || p_key, 0));
+  select * into r from ops.checkout_requests where user_id = p_user_id and idempotency_key = p_key;
+  if found and r.fingerprint <> p_fingerprint then
+    raise exception 'idempotency_key % was used for another checkout: send a new key for a new checkout',
+      left(p_key, 64) using errcode = 'CK422';
+  end if;
+  if not found then
+    if p_kind = 'order' then
+      select x.id, x.seller_id, x.active, x.title, x.price_amount, x.currency, s.charges_enabled into l
+        from public.listings x left join public.profiles s on s.id = x.seller_id where x.id = p_target;
+      if not found or not l.active then
+        raise exception 'listing % is not for sale (unknown or no longer active)', p_target using errcode = 'CK404';
+      end if;
+      if l.seller_id = p_user_id then
+        raise exception 'you cannot buy your own listing' using errcode = 'CK403';
+      end if;
+      if not coalesce(l.charges_enabled, false) then
+        raise exception 'the seller of listing % cannot accept payments yet: try again later', p_target
+          using errcode = 'CK409';
+      end if;
+    else
+      select * into p from public.plans where id = p_target;
+      if not found or not p.active then
+        raise exception 'plan % is not offered (unknown or no longer active)', p_target using errcode = 'CK404';
+      end if;
+      if exists (
+        select 1 from public.subscriptions x join public.customers c on c.id = x.customer_id
+         where c.user_id = p_user_id and x.price_id = p.stripe_price_id
+           and x.status in ('trialing', 'active', 'past_due', 'unpaid', 'paused')) then
+        raise exception 'you already have a live subscription to plan %: manage it instead of subscribing again',
+          p.name using errcode = 'CK409';
+      end if;
+    end if;
+    insert into ops.checkout_requests (user_id, idempotency_key, kind, fingerprint, listing_id, plan_id)
+    values (p_user_id, p_key, p_kind, p_fingerprint,
+            case when p_kind = 'order' then p_target end, case when p_kind = 'subscription' then p_target end)
+    returning * into r;
+    v_created := true;
+  elsif r.kind = 'subscription' then
+    select * into p from public.plans where id = r.plan_id;
+  end if;
+  if r.kind = 'order' then
+    select x.title into v_title from public.listings x where x.id = r.listing_id;
+  end if;
+  -- the user's Stripe customer by the linking rules: one linked to them (metadata, server or admin), not
+  -- deleted; the server's own first, then the newest link
+  select m.stripe_customer_id into cus
+    from ops.stripe_customers m join public.customers c on c.id = m.customer_id
+   where c.user_id = p_user_id and m.linked_by is not null and m.deleted_at is null
+   order by (m.linked_by = 'server') desc, m.linked_at desc
+   limit 1;
+  return jsonb_build_object(
+    'request_id', r.id, 'created', v_created, 'kind', r.kind, 'order_id', r.order_id, 'listing_title', v_title,
+    'order', (select jsonb_build_object('amount_total', o.amount_total, 'currency', o.currency, 'quantity', o.quantity)
+                from public.orders o where o.id = r.order_id),
+    'plan', case when p.id is not null then jsonb_build_object('id', p.id, 'name', p.name,
+                                                               'stripe_price_id', p.stripe_price_id) end,
+    'stripe_customer_id', coalesce(r.stripe_customer_id, cus), 'email', u.email,
+    'session_params', r.session_params, 'session_id', r.stripe_checkout_session_id, 'url', r.url,
+    'expires_at', r.expires_at);
+end
+$$;
+
+
+--
+-- Name: FUNCTION checkout_begin(p_user_id uuid, p_key text, p_kind text, p_target uuid, p_quantity integer, p_fingerprint text, p_livemode boolean, p_account_id text); Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON FUNCTION ops.checkout_begin(p_user_id uuid, p_key text, p_kind text, p_target uuid, p_quantity integer, p_fingerprint text, p_livemode boolean, p_account_id text) IS 'checkout function: the request for (user, idempotency key), existing or new after the refusal checks (SQLSTATE CK<status>).';
+
+
+--
+-- Name: checkout_finish(uuid, text, text, timestamp with time zone, text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.checkout_finish(p_request_id uuid, p_session_id text, p_url text, p_expires_at timestamp with time zone, p_error text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  update ops.checkout_requests
+     set stripe_checkout_session_id = coalesce(stripe_checkout_session_id, p_session_id),
+         url = coalesce(url, p_url), expires_at = coalesce(expires_at, p_expires_at),
+         last_error = case when p_session_id is null then left(p_error, 1000) end
+   where id = p_request_id;
+end
+$$;
+
+
+--
+-- Name: checkout_prepare_session(uuid, text, jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.checkout_prepare_session(p_request_id uuid, p_stripe_customer_id text, p_params jsonb) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  r ops.checkout_requests;
+begin
+  select * into r from ops.checkout_requests where id = p_request_id for update;
+  if not found then
+    raise exception 'no checkout request %', p_request_id using errcode = 'P0002';
+  end if;
+  if r.stripe_checkout_session_id is null then
+    if r.stripe_customer_id is null then
+      perform ops.register_stripe_customer(p_stripe_customer_id, r.user_id);
+    end if;
+    update ops.checkout_requests set stripe_customer_id = coalesce(stripe_customer_id, p_stripe_customer_id),
+           session_params = coalesce(session_params, p_params), attempts = attempts + 1
+     where id = p_request_id
+    returning * into r;
+  end if;
+  return jsonb_build_object('params', r.session_params, 'session_id', r.stripe_checkout_session_id, 'url', r.url,
+                            'expires_at', r.expires_at);
+end
+$$;
+
+
+--
+-- Name: checkout_set_order(uuid, uuid); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.checkout_set_order(p_request_id uuid, p_order_id uuid) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  update ops.checkout_requests r set order_id = p_order_id
+   where r.id = p_request_id and r.kind = 'order' and r.order_id is null
+     and exists (select 1 from public.orders o where o.id = p_order_id and o.buyer_id = r.user_id
+                 and o.listing_id = r.listing_id and o.status = 'pending_payment');
+  if not found then
+    raise exception 'checkout request % cannot take order %', p_request_id, p_order_id using errcode = 'P0002';
+  end if;
+end
+$$;
+
+
+--
 -- Name: jobs; Type: TABLE; Schema: ops; Owner: -
 --
 
@@ -6066,7 +6229,7 @@ begin
     if not l.active then
       raise exception 'listing % is not for sale', new.listing_id using errcode = 'check_violation';
     end if;
-    new.amount_total := l.price_amount;
+    new.amount_total := l.price_amount * coalesce(new.quantity, 1);
     new.currency := l.currency;
   end if;
   new.seller_id := coalesce(new.seller_id, l.seller_id);
@@ -6304,6 +6467,40 @@ CREATE TABLE ops.billing_statuses (
 --
 
 COMMENT ON TABLE ops.billing_statuses IS 'Customer billing statuses and the access each one grants.';
+
+
+--
+-- Name: checkout_requests; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.checkout_requests (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    user_id uuid NOT NULL,
+    idempotency_key text NOT NULL,
+    kind text NOT NULL,
+    fingerprint text NOT NULL,
+    listing_id uuid,
+    plan_id uuid,
+    order_id uuid,
+    stripe_customer_id text,
+    session_params jsonb,
+    stripe_checkout_session_id text,
+    url text,
+    expires_at timestamp with time zone,
+    attempts integer DEFAULT 0 NOT NULL,
+    last_error text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT checkout_requests_idempotency_key_check CHECK (((length(idempotency_key) >= 1) AND (length(idempotency_key) <= 200))),
+    CONSTRAINT checkout_requests_kind_check CHECK ((kind = ANY (ARRAY['order'::text, 'subscription'::text])))
+);
+
+
+--
+-- Name: TABLE checkout_requests; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.checkout_requests IS 'One row per checkout the app asked for (user, idempotency key): its order or plan, the Stripe customer and the Checkout Session created for it. Rows without a session: Stripe failed.';
 
 
 --
@@ -7054,10 +7251,12 @@ CREATE TABLE public.orders (
     version integer DEFAULT 0 NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    quantity integer DEFAULT 1 NOT NULL,
     CONSTRAINT orders_amount_charged_check CHECK ((amount_charged >= 0)),
     CONSTRAINT orders_amount_refunded_check CHECK ((amount_refunded >= 0)),
     CONSTRAINT orders_amount_total_check CHECK ((amount_total >= 0)),
-    CONSTRAINT orders_currency_check CHECK ((currency ~ '^[a-z]{3}$'::text))
+    CONSTRAINT orders_currency_check CHECK ((currency ~ '^[a-z]{3}$'::text)),
+    CONSTRAINT orders_quantity_check CHECK (((quantity >= 1) AND (quantity <= 100)))
 );
 
 
@@ -7066,6 +7265,13 @@ CREATE TABLE public.orders (
 --
 
 COMMENT ON TABLE public.orders IS 'One-off marketplace orders. The app creates them as pending_payment; only the pipeline moves their status (see ops.order_status_transitions).';
+
+
+--
+-- Name: COLUMN orders.quantity; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.orders.quantity IS 'Units of the listing bought; amount_total is the listing''s price times it.';
 
 
 --
@@ -7826,6 +8032,31 @@ COMMENT ON TABLE public.listings IS 'What sellers offer. Sellers manage their ow
 
 
 --
+-- Name: plans; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.plans (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    name text NOT NULL,
+    description text,
+    stripe_price_id text NOT NULL,
+    active boolean DEFAULT true NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT plans_description_check CHECK ((length(description) <= 2000)),
+    CONSTRAINT plans_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200))),
+    CONSTRAINT plans_stripe_price_id_check CHECK ((stripe_price_id ~ '^price_[A-Za-z0-9_]+$'::text))
+);
+
+
+--
+-- Name: TABLE plans; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.plans IS 'Service plans buyers subscribe to through the checkout function (one live subscription per customer and plan). Edited in Studio; anyone may read active ones.';
+
+
+--
 -- Name: profiles; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -7835,6 +8066,7 @@ CREATE TABLE public.profiles (
     display_name text,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    charges_enabled boolean DEFAULT true NOT NULL,
     CONSTRAINT profiles_display_name_check CHECK ((length(display_name) <= 200)),
     CONSTRAINT profiles_role_check CHECK ((role = ANY (ARRAY['buyer'::text, 'seller'::text, 'admin'::text])))
 );
@@ -7845,6 +8077,13 @@ CREATE TABLE public.profiles (
 --
 
 COMMENT ON TABLE public.profiles IS 'One row per auth user: marketplace role (buyer | seller | admin) and display name. Seller is granted by the server (app_metadata at sign-up, ops.set_user_role later; audited in ops.role_grants); admin rights come from the JWT app_metadata, not from this column.';
+
+
+--
+-- Name: COLUMN profiles.charges_enabled; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.profiles.charges_enabled IS 'Whether buyers may check out this seller''s listings (Stripe Connect: the account''s charges_enabled). Set by the server or Studio, never by the user.';
 
 
 --
@@ -7955,6 +8194,30 @@ ALTER TABLE ONLY ops.billing_status_transitions
 
 ALTER TABLE ONLY ops.billing_statuses
     ADD CONSTRAINT billing_statuses_pkey PRIMARY KEY (status);
+
+
+--
+-- Name: checkout_requests checkout_requests_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.checkout_requests
+    ADD CONSTRAINT checkout_requests_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: checkout_requests checkout_requests_stripe_checkout_session_id_key; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.checkout_requests
+    ADD CONSTRAINT checkout_requests_stripe_checkout_session_id_key UNIQUE (stripe_checkout_session_id);
+
+
+--
+-- Name: checkout_requests checkout_requests_user_id_idempotency_key_key; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.checkout_requests
+    ADD CONSTRAINT checkout_requests_user_id_idempotency_key_key UNIQUE (user_id, idempotency_key);
 
 
 --
@@ -8318,6 +8581,22 @@ ALTER TABLE ONLY public.orders
 
 
 --
+-- Name: plans plans_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.plans
+    ADD CONSTRAINT plans_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: plans plans_stripe_price_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.plans
+    ADD CONSTRAINT plans_stripe_price_id_key UNIQUE (stripe_price_id);
+
+
+--
 -- Name: profiles profiles_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -8406,6 +8685,20 @@ CREATE INDEX alert_incidents_opened_idx ON ops.alert_incidents USING btree (open
 --
 
 CREATE INDEX audit_log_at_idx ON ops.audit_log USING btree (at DESC);
+
+
+--
+-- Name: checkout_requests_order_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX checkout_requests_order_idx ON ops.checkout_requests USING btree (order_id);
+
+
+--
+-- Name: checkout_requests_pending_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX checkout_requests_pending_idx ON ops.checkout_requests USING btree (created_at) WHERE (stripe_checkout_session_id IS NULL);
 
 
 --
@@ -8822,6 +9115,13 @@ CREATE TRIGGER alert_rules_100_require_check_fn BEFORE INSERT OR UPDATE OF check
 
 
 --
+-- Name: checkout_requests checkout_requests_100_set_updated_at; Type: TRIGGER; Schema: ops; Owner: -
+--
+
+CREATE TRIGGER checkout_requests_100_set_updated_at BEFORE UPDATE ON ops.checkout_requests FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+
+--
 -- Name: disputes disputes_600_notify; Type: TRIGGER; Schema: ops; Owner: -
 --
 
@@ -8990,6 +9290,13 @@ CREATE TRIGGER orders_701_status_change AFTER UPDATE OF status ON public.orders 
 
 
 --
+-- Name: plans plans_100_set_updated_at; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER plans_100_set_updated_at BEFORE UPDATE ON public.plans FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+
+--
 -- Name: profiles profiles_100_set_updated_at; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -9111,6 +9418,38 @@ ALTER TABLE ONLY ops.billing_status_transitions
 
 ALTER TABLE ONLY ops.billing_status_transitions
     ADD CONSTRAINT billing_status_transitions_to_status_fkey FOREIGN KEY (to_status) REFERENCES ops.billing_statuses(status);
+
+
+--
+-- Name: checkout_requests checkout_requests_listing_id_fkey; Type: FK CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.checkout_requests
+    ADD CONSTRAINT checkout_requests_listing_id_fkey FOREIGN KEY (listing_id) REFERENCES public.listings(id) ON DELETE SET NULL;
+
+
+--
+-- Name: checkout_requests checkout_requests_order_id_fkey; Type: FK CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.checkout_requests
+    ADD CONSTRAINT checkout_requests_order_id_fkey FOREIGN KEY (order_id) REFERENCES public.orders(id) ON DELETE SET NULL;
+
+
+--
+-- Name: checkout_requests checkout_requests_plan_id_fkey; Type: FK CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.checkout_requests
+    ADD CONSTRAINT checkout_requests_plan_id_fkey FOREIGN KEY (plan_id) REFERENCES public.plans(id) ON DELETE SET NULL;
+
+
+--
+-- Name: checkout_requests checkout_requests_user_id_fkey; Type: FK CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.checkout_requests
+    ADD CONSTRAINT checkout_requests_user_id_fkey FOREIGN KEY (user_id) REFERENCES auth.users(id) ON DELETE CASCADE;
 
 
 --
@@ -9444,6 +9783,12 @@ ALTER TABLE ops.alert_rules ENABLE ROW LEVEL SECURITY;
 ALTER TABLE ops.audit_log ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: checkout_requests; Type: ROW SECURITY; Schema: ops; Owner: -
+--
+
+ALTER TABLE ops.checkout_requests ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: endpoint_outcomes; Type: ROW SECURITY; Schema: ops; Owner: -
 --
 
@@ -9551,6 +9896,13 @@ CREATE POLICY "Users can read active listings, sellers their own, admins all" ON
 
 
 --
+-- Name: plans Users can read active plans, admins all; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY "Users can read active plans, admins all" ON public.plans FOR SELECT TO authenticated USING ((active OR ( SELECT private.is_admin() AS is_admin)));
+
+
+--
 -- Name: customers Users can read their own customer row, admins all; Type: POLICY; Schema: public; Owner: -
 --
 
@@ -9588,6 +9940,13 @@ CREATE POLICY "Visitors can read active listings" ON public.listings FOR SELECT 
 
 
 --
+-- Name: plans Visitors can read active plans; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY "Visitors can read active plans" ON public.plans FOR SELECT TO anon USING (active);
+
+
+--
 -- Name: customers; Type: ROW SECURITY; Schema: public; Owner: -
 --
 
@@ -9604,6 +9963,12 @@ ALTER TABLE public.listings ENABLE ROW LEVEL SECURITY;
 --
 
 ALTER TABLE public.orders ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: plans; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.plans ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: profiles; Type: ROW SECURITY; Schema: public; Owner: -
@@ -9640,6 +10005,7 @@ GRANT USAGE ON SCHEMA ops TO support_intake;
 GRANT USAGE ON SCHEMA ops TO provider_webhook;
 GRANT USAGE ON SCHEMA ops TO authenticated;
 GRANT USAGE ON SCHEMA ops TO reconciler;
+GRANT USAGE ON SCHEMA ops TO checkout;
 
 
 --
@@ -9938,6 +10304,38 @@ REVOKE ALL ON FUNCTION ops.backoff_delay(p_attempt integer, p_base_ms integer, p
 --
 
 REVOKE ALL ON FUNCTION ops.check_alert_rule(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION checkout_begin(p_user_id uuid, p_key text, p_kind text, p_target uuid, p_quantity integer, p_fingerprint text, p_livemode boolean, p_account_id text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.checkout_begin(p_user_id uuid, p_key text, p_kind text, p_target uuid, p_quantity integer, p_fingerprint text, p_livemode boolean, p_account_id text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.checkout_begin(p_user_id uuid, p_key text, p_kind text, p_target uuid, p_quantity integer, p_fingerprint text, p_livemode boolean, p_account_id text) TO checkout;
+
+
+--
+-- Name: FUNCTION checkout_finish(p_request_id uuid, p_session_id text, p_url text, p_expires_at timestamp with time zone, p_error text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.checkout_finish(p_request_id uuid, p_session_id text, p_url text, p_expires_at timestamp with time zone, p_error text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.checkout_finish(p_request_id uuid, p_session_id text, p_url text, p_expires_at timestamp with time zone, p_error text) TO checkout;
+
+
+--
+-- Name: FUNCTION checkout_prepare_session(p_request_id uuid, p_stripe_customer_id text, p_params jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.checkout_prepare_session(p_request_id uuid, p_stripe_customer_id text, p_params jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.checkout_prepare_session(p_request_id uuid, p_stripe_customer_id text, p_params jsonb) TO checkout;
+
+
+--
+-- Name: FUNCTION checkout_set_order(p_request_id uuid, p_order_id uuid); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.checkout_set_order(p_request_id uuid, p_order_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.checkout_set_order(p_request_id uuid, p_order_id uuid) TO checkout;
 
 
 --
@@ -10684,6 +11082,7 @@ REVOKE ALL ON FUNCTION ops.record_endpoint_outcome(p_endpoint text, p_status int
 GRANT ALL ON FUNCTION ops.record_endpoint_outcome(p_endpoint text, p_status integer, p_reason text) TO stripe_webhook;
 GRANT ALL ON FUNCTION ops.record_endpoint_outcome(p_endpoint text, p_status integer, p_reason text) TO support_intake;
 GRANT ALL ON FUNCTION ops.record_endpoint_outcome(p_endpoint text, p_status integer, p_reason text) TO provider_webhook;
+GRANT ALL ON FUNCTION ops.record_endpoint_outcome(p_endpoint text, p_status integer, p_reason text) TO checkout;
 
 
 --
@@ -10916,6 +11315,7 @@ REVOKE ALL ON FUNCTION ops.sweep_jobs(p_limit integer, p_lost_after interval, p_
 REVOKE ALL ON FUNCTION ops.take_rate_tokens(p_bucket text, p_tokens integer, p_capacity integer, p_window_ms integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.take_rate_tokens(p_bucket text, p_tokens integer, p_capacity integer, p_window_ms integer) TO pipeline_worker;
 GRANT ALL ON FUNCTION ops.take_rate_tokens(p_bucket text, p_tokens integer, p_capacity integer, p_window_ms integer) TO support_intake;
+GRANT ALL ON FUNCTION ops.take_rate_tokens(p_bucket text, p_tokens integer, p_capacity integer, p_window_ms integer) TO checkout;
 
 
 --
@@ -11252,6 +11652,13 @@ GRANT SELECT(updated_at) ON TABLE public.orders TO authenticated;
 
 
 --
+-- Name: COLUMN orders.quantity; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(quantity),INSERT(quantity) ON TABLE public.orders TO authenticated;
+
+
+--
 -- Name: TABLE pipeline_exceptions; Type: ACL; Schema: ops; Owner: -
 --
 
@@ -11496,6 +11903,15 @@ GRANT INSERT(currency),UPDATE(currency) ON TABLE public.listings TO authenticate
 --
 
 GRANT INSERT(active),UPDATE(active) ON TABLE public.listings TO authenticated;
+
+
+--
+-- Name: TABLE plans; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON TABLE public.plans TO service_role;
+GRANT SELECT ON TABLE public.plans TO anon;
+GRANT SELECT ON TABLE public.plans TO authenticated;
 
 
 --

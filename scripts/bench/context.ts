@@ -25,6 +25,10 @@ export const settings = {
   /** support requests (from as many users) and disputes of section "support", and their rate per second */
   supportRequests: intEnv("BENCH_SUPPORT_REQUESTS", 50, 1, 2_000),
   supportRate: intEnv("BENCH_SUPPORT_RATE", 5, 1, 200),
+  /** checkouts of section "checkout" (4 per buyer), their rate per second, and the Stripe fake's answer time */
+  checkouts: intEnv("BENCH_CHECKOUTS", 200, 1, 5_000),
+  checkoutRate: intEnv("BENCH_CHECKOUT_RATE", 20, 1, 500),
+  checkoutStripeMs: intEnv("BENCH_CHECKOUT_STRIPE_MS", 40, 0, 5_000),
   /** customer.updated events per round and side of the peer comparison; rounds alternate who goes first. */
   peerEvents: intEnv("BENCH_PEER_EVENTS", 1500, 50, 50_000),
   peerRounds: intEnv("BENCH_PEER_ROUNDS", 2, 1, 10),

@@ -42,6 +42,7 @@ function pgGroup(cmd: string): string {
   if (db === PEER_DATABASE) return "pg: peer's database";
   if (role === "stripe_webhook") return "pg: stripe_webhook (ingest)";
   if (role === "pipeline_worker") return "pg: pipeline_worker (crm-sync)";
+  if (role === "checkout") return "pg: checkout";
   if (role) return "pg: postgres (net worker, bench, cron)";
   return "pg: background";
 }
@@ -73,6 +74,8 @@ export function cpuSnapshot(extra: Record<string, number | undefined> = {}): Cpu
         ? "deno: stripe-webhook"
         : p.cmd.includes("/crm-sync/")
         ? "deno: crm-sync"
+        : p.cmd.includes("/checkout/")
+        ? "deno: checkout"
         : "gateway (node)",
   );
   walk(pidFromFile(join(pids, "net-worker.pid")), () => "net worker (node)");

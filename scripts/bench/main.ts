@@ -24,6 +24,8 @@
 //      BENCH_CRM_EVENTS (100) BENCH_CRM_RATE (20, checkouts/s for the commit -> CRM latency)
 //      BENCH_CRM_FAULTS_MAX_SECONDS (180, wait for the deal jobs against the faulty CRM)
 //      BENCH_SUPPORT_REQUESTS (50) BENCH_SUPPORT_RATE (5/s): support request -> acknowledgement, dispute -> ticket
+//      BENCH_CHECKOUTS (200) BENCH_CHECKOUT_RATE (20/s) BENCH_CHECKOUT_STRIPE_MS (40, the Stripe fake's answer time):
+//      our own time per checkout through the checkout function
 //      BENCH_ONLY (comma-separated section names, e.g. "peer,jobs@faults"; default all)
 // Output: the table on stdout and <stackDir>/bench.json.
 import { spawnSync } from "node:child_process";
@@ -43,6 +45,7 @@ import { pgbenchBaseline } from "./sections/baseline.ts";
 import { crmLatency } from "./sections/crm-latency.ts";
 import { crmLatencyFaults } from "./sections/crm-latency-faults.ts";
 import { supportLatency } from "./sections/support.ts";
+import { checkoutLatency } from "./sections/checkout.ts";
 import { operations } from "./sections/operations.ts";
 import { ingestLatency } from "./sections/ingest-latency.ts";
 import { ingestThroughput } from "./sections/ingest-throughput.ts";
@@ -60,6 +63,7 @@ const SECTIONS: Section[] = [
   jobsDrain,
   crmLatency,
   supportLatency,
+  checkoutLatency,
   crmLatencyFaults,
   operations,
 ];

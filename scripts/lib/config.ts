@@ -47,6 +47,7 @@ export const LOGIN_ROLES = [
   { role: "provider_webhook", env: "PROVIDER_WEBHOOK" },
   { role: "reconciler", env: "RECONCILER" },
   { role: "dashboard", env: "DASHBOARD" },
+  { role: "checkout", env: "CHECKOUT" },
 ] as const;
 export type LoginRole = (typeof LOGIN_ROLES)[number]["role"];
 

@@ -109,6 +109,11 @@ function functionEnv(port: number): NodeJS.ProcessEnv {
     FOUNDER_EMAIL: config.env.FOUNDER_EMAIL ?? "founder@example.com",
     SUPPORT_ALLOWED_ORIGINS: config.env.SUPPORT_ALLOWED_ORIGINS ?? "http://localhost:3000,http://127.0.0.1:3000",
     STRIPE_WEBHOOK_SECRET: config.stripeWebhookSecret,
+    // where the local app sends buyers back after Checkout (checkout needs STRIPE_SECRET_KEY too: a test key,
+    // or a Stripe fake's with STRIPE_API_BASE)
+    CHECKOUT_SUCCESS_URLS: config.env.CHECKOUT_SUCCESS_URLS ??
+      "http://localhost:3000/checkout/success?session_id={CHECKOUT_SESSION_ID}",
+    CHECKOUT_CANCEL_URLS: config.env.CHECKOUT_CANCEL_URLS ?? "http://localhost:3000/checkout/canceled",
     // as `supabase secrets set WORKER_SECRET=...` gives it to every function
     WORKER_SECRET: config.workerSecret,
   };

@@ -9,6 +9,13 @@
 // removeObject) to seed drift. GET /v1/events, /v1/checkout/sessions[/id], /v1/payment_intents[/id],
 // /v1/subscriptions[/id] (status: default "not canceled", "all", or one status).
 //
+// What checkout creates (#18): POST /v1/customers, GET /v1/customers/:id, POST /v1/checkout/sessions
+// (payment and subscription modes; form-encoded bodies as stripe-node sends them), with Stripe's
+// Idempotency-Key semantics: the same key and parameters replay the first answer (Idempotent-Replayed:
+// true), the same key with other parameters is a 400 idempotency_error, a fault injected before the
+// request runs saves nothing. A "lost" fault runs the request, then drops the connection before the
+// answer. `latencyMs` delays every answer (the bench's Stripe time); `timings` says how long each took.
+//
 // Standalone: `tsx tests/fakes/stripe.ts` listens on FAKE_STRIPE_PORT (default random) and accepts
 // STRIPE_RECONCILE_KEY (default a random rk_test_ key, printed).
 import { randomUUID } from "node:crypto";
@@ -17,7 +24,7 @@ import type { AddressInfo } from "node:net";
 import { pathToFileURL } from "node:url";
 
 export type StripeObjectKind = "checkout.session" | "payment_intent" | "subscription";
-export type FaultKind = "429" | "500" | "503";
+export type FaultKind = "429" | "500" | "503" | "lost";
 // deno-lint-ignore no-explicit-any -- Stripe objects of every type
 export type StripeObject = Record<string, any> & { id: string; created: number };
 export type FakeEvent =
@@ -40,8 +47,15 @@ export interface FakeStripe {
   removeObject(kind: StripeObjectKind, id: string): void;
   /** The next `count` requests whose "METHOD /path?query" matches `match` get this fault. */
   failNext(kind: FaultKind, opts?: { count?: number; match?: RegExp | string; retryAfter?: number | null }): void;
+  /** Drops the faults not used yet. */
+  clearFaults(): void;
   /** Requests to /v1/events, in order, with their query (decoded). */
   eventListRequests(): Array<LoggedRequest & { params: URLSearchParams }>;
+  /** Customers and Checkout Sessions created (not replays), in order, with the parameters sent. */
+  created(kind: "customer" | "checkout.session"): Array<StripeObject & { params: Record<string, unknown> }>;
+  /** Milliseconds each request spent in the fake, from its arrival to its answer (latency included). */
+  readonly timings: number[];
+  latencyMs: number;
   reset(): void;
   close(): Promise<void>;
 }
@@ -61,13 +75,48 @@ function stripeError(status: number, type: string, message: string, code?: strin
   };
 }
 
-export async function startFakeStripe(options: { key?: string; port?: number } = {}): Promise<FakeStripe> {
+/** A form body as stripe-node encodes it (a[b][0][c]=v) back into objects and arrays. */
+export function parseForm(body: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of new URLSearchParams(body)) {
+    const path = k.replace(/\]/g, "").split("[");
+    // deno-lint-ignore no-explicit-any -- a tree of plain objects and arrays
+    let node: any = out;
+    path.forEach((part, i) => {
+      if (i === path.length - 1) node[part] = v;
+      else node = node[part] ??= /^\d+$/.test(path[i + 1]) ? [] : {};
+    });
+  }
+  return out;
+}
+
+/** The same parameters in any key order: what Stripe compares an idempotent retry against. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  if (value && typeof value === "object") {
+    return `{${
+      Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
+        .join(",")
+    }}`;
+  }
+  return JSON.stringify(value);
+}
+
+export async function startFakeStripe(
+  options: { key?: string; port?: number; latencyMs?: number } = {},
+): Promise<FakeStripe> {
   const key = options.key ?? `rk_test_fake${randomUUID().replace(/-/g, "")}`;
   let events: Array<FakeEvent & { seq: number }> = [];
   let objects = new Map<string, StripeObject & { seq: number }>(); // "kind:id"
   let seq = 0;
   let faults: Array<{ kind: FaultKind; match?: RegExp | string; retryAfter: number | null }> = [];
   const requests: LoggedRequest[] = [];
+  const timings: number[] = [];
+  let idempotent = new Map<string, { request: string; params: string; reply: Reply }>();
+  let created: Record<string, Array<StripeObject & { params: Record<string, unknown> }>> = {
+    customer: [],
+    "checkout.session": [],
+  };
 
   const newestFirst = <T extends { created: number; seq: number }>(a: T, b: T) =>
     b.created - a.created || b.seq - a.seq;
@@ -128,7 +177,121 @@ export async function startFakeStripe(options: { key?: string; port?: number } =
     return { status: 200, body: { object: "list", url, has_more: rows.length > limit, data } };
   }
 
-  function route(method: string, url: URL): Reply {
+  const rid = (prefix: string) => `${prefix}${randomUUID().replace(/-/g, "").slice(0, 24)}`;
+  const now = () => Math.floor(Date.now() / 1000);
+  const missing = (param: string) =>
+    stripeError(400, "invalid_request_error", `Missing required param: ${param}.`, "parameter_missing");
+
+  // deno-lint-ignore no-explicit-any -- parsed form parameters
+  function createCustomer(p: Record<string, any>): Reply {
+    const customer = {
+      id: rid("cus_"),
+      object: "customer",
+      created: now(),
+      email: p.email ?? null,
+      name: p.name ?? null,
+      metadata: p.metadata ?? {},
+      livemode: key.includes("_live_"),
+    };
+    objects.set(`customer:${customer.id}`, { ...customer, seq: ++seq });
+    created.customer.push({ ...customer, params: p });
+    return { status: 200, body: customer };
+  }
+
+  // deno-lint-ignore no-explicit-any -- parsed form parameters
+  function createSession(p: Record<string, any>): Reply {
+    if (!["payment", "subscription", "setup"].includes(p.mode)) return missing("mode");
+    if (!p.success_url) return missing("success_url");
+    if (p.customer && !objects.has(`customer:${p.customer}`)) {
+      return stripeError(400, "invalid_request_error", `No such customer: '${p.customer}'`, "resource_missing");
+    }
+    // deno-lint-ignore no-explicit-any -- parsed form parameters
+    const items: Array<Record<string, any>> = p.line_items ?? [];
+    if (items.length === 0) return missing("line_items");
+    let subtotal = 0;
+    let currency: string | null = null;
+    for (const [i, item] of items.entries()) {
+      const quantity = Number(item.quantity ?? 1);
+      if (item.price_data) {
+        if (p.mode === "subscription" && !item.price_data.recurring) {
+          return stripeError(
+            400,
+            "invalid_request_error",
+            "You must provide at least one recurring price in " +
+              "`subscription` mode when using prices.",
+            "parameter_invalid_empty",
+          );
+        }
+        if (!item.price_data.currency) return missing(`line_items[${i}][price_data][currency]`);
+        if (!item.price_data.product_data?.name && !item.price_data.product) {
+          return missing(`line_items[${i}][price_data][product_data][name]`);
+        }
+        subtotal += Number(item.price_data.unit_amount) * quantity;
+        currency = item.price_data.currency;
+      } else if (typeof item.price === "string" && /^price_/.test(item.price)) {
+        currency ??= "usd";
+      } else {
+        return stripeError(400, "invalid_request_error", `No such price: '${item.price}'`, "resource_missing");
+      }
+    }
+    const id = rid(key.includes("_live_") ? "cs_live_" : "cs_test_");
+    const session = {
+      id,
+      object: "checkout.session",
+      created: now(),
+      expires_at: now() + 24 * 3600,
+      livemode: key.includes("_live_"),
+      mode: p.mode,
+      status: "open",
+      payment_status: "unpaid",
+      url: `https://checkout.stripe.com/c/pay/${id}`,
+      client_reference_id: p.client_reference_id ?? null,
+      customer: p.customer ?? null,
+      metadata: p.metadata ?? {},
+      amount_subtotal: p.mode === "payment" ? subtotal : null,
+      amount_total: p.mode === "payment" ? subtotal : null,
+      currency,
+      success_url: p.success_url,
+      cancel_url: p.cancel_url ?? null,
+      payment_intent: null,
+      subscription: null,
+    };
+    objects.set(`checkout.session:${id}`, { ...session, seq: ++seq });
+    created["checkout.session"].push({ ...session, params: p });
+    return { status: 200, body: session };
+  }
+
+  /** Runs a POST under Stripe's idempotency rules: a key's first answer is kept and replayed. */
+  function post(path: string, body: string, idempotencyKey: string | undefined): Reply {
+    const p = parseForm(body);
+    const run = () =>
+      path === "/v1/customers"
+        ? createCustomer(p)
+        : path === "/v1/checkout/sessions"
+        ? createSession(p)
+        : stripeError(404, "invalid_request_error", `Unrecognized request URL (POST: ${path})`);
+    if (!idempotencyKey) return run();
+    const seen = idempotent.get(idempotencyKey);
+    const params = canonical(p);
+    if (seen) {
+      if (seen.request !== path || seen.params !== params) {
+        return stripeError(
+          400,
+          "idempotency_error",
+          `Keys for idempotent requests can only be used with the same parameters they were first used with. ` +
+            `Try using a key other than '${idempotencyKey}' if you meant to execute a different request.`,
+        );
+      }
+      return { ...seen.reply, headers: { ...seen.reply.headers, "idempotent-replayed": "true" } };
+    }
+    const reply = run();
+    // Stripe saves a result once the endpoint ran; a request that failed validation is not saved
+    if (reply.status < 400) idempotent.set(idempotencyKey, { request: path, params, reply });
+    return reply;
+  }
+
+  function route(method: string, url: URL, body = "", idempotencyKey?: string): Reply {
+    if (method === "POST") return post(url.pathname, body, idempotencyKey);
     if (method !== "GET") {
       return stripeError(405, "invalid_request_error", `Unrecognized request URL (${method}: ${url.pathname})`);
     }
@@ -146,6 +309,13 @@ export async function startFakeStripe(options: { key?: string; port?: number } =
         rows = rows.filter((o) => status === "all" || (status ? o.status === status : o.status !== "canceled"));
       }
       return page(rows, q, url.pathname, kind === "checkout.session" ? "checkout.session" : kind);
+    }
+    const cus = /^\/v1\/customers\/([^/]+)$/.exec(url.pathname);
+    if (cus) {
+      const o = objects.get(`customer:${decodeURIComponent(cus[1])}`);
+      if (!o) return stripeError(404, "invalid_request_error", `No such customer: '${cus[1]}'`, "resource_missing");
+      const { seq: _s, ...rest } = o;
+      return { status: 200, body: rest };
     }
     const one = /^(\/v1\/(?:checkout\/sessions|payment_intents|subscriptions))\/([^/]+)$/.exec(url.pathname);
     if (one && LIST_PATHS[one[1]]) {
@@ -181,11 +351,33 @@ export async function startFakeStripe(options: { key?: string; port?: number } =
   }
 
   function handle(req: IncomingMessage, res: ServerResponse) {
+    const started = performance.now();
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks).toString("utf8");
+      const answer = (res2: ServerResponse, reply: Reply) => {
+        const done = () => {
+          send(res2, reply);
+          timings.push(performance.now() - started);
+        };
+        if (fake.latencyMs > 0) setTimeout(done, fake.latencyMs);
+        else done();
+      };
+      handleRequest(req, res, body, answer);
+    });
+  }
+
+  function handleRequest(
+    req: IncomingMessage,
+    res: ServerResponse,
+    body: string,
+    send: (res: ServerResponse, reply: Reply) => void,
+  ) {
     const url = new URL(req.url ?? "/", "http://127.0.0.1");
     const method = req.method ?? "GET";
     const log = (status: number, fault?: string) =>
       requests.push({ at: Date.now(), method, path: url.pathname, query: url.search, status, fault });
-    req.resume();
     const auth = req.headers.authorization ?? "";
     if (auth !== `Bearer ${key}`) {
       const given = /^Bearer\s+(.+)$/.exec(auth)?.[1] ?? "";
@@ -221,7 +413,14 @@ export async function startFakeStripe(options: { key?: string; port?: number } =
         headers: fault.kind === "503" ? { "stripe-should-retry": "false" } : {},
       });
     }
-    const reply = route(method, url);
+    const header = req.headers["idempotency-key"];
+    const reply = route(method, url, body, Array.isArray(header) ? header[0] : header);
+    if (fault?.kind === "lost") {
+      // it ran (and its idempotency key kept the answer), but the answer never arrives
+      log(reply.status, "lost");
+      res.socket?.destroy();
+      return;
+    }
     log(reply.status);
     send(res, reply);
   }
@@ -230,10 +429,15 @@ export async function startFakeStripe(options: { key?: string; port?: number } =
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, "127.0.0.1", () => resolve()));
   const port = (server.address() as AddressInfo).port;
 
-  return {
+  const fake: FakeStripe = {
     url: `http://127.0.0.1:${port}`,
     key,
     requests,
+    timings,
+    latencyMs: options.latencyMs ?? 0,
+    created(kind) {
+      return created[kind];
+    },
     addEvents,
     putObject(kind, object) {
       objects.set(`${kind}:${object.id}`, { ...structuredClone(object), object: kind, seq: ++seq });
@@ -246,6 +450,9 @@ export async function startFakeStripe(options: { key?: string; port?: number } =
         faults.push({ kind, match: opts.match, retryAfter: opts.retryAfter === undefined ? 1 : opts.retryAfter });
       }
     },
+    clearFaults() {
+      faults = [];
+    },
     eventListRequests() {
       return requests.filter((r) => r.path === "/v1/events").map((r) => ({
         ...r,
@@ -257,12 +464,16 @@ export async function startFakeStripe(options: { key?: string; port?: number } =
       objects = new Map();
       faults = [];
       requests.length = 0;
+      timings.length = 0;
+      idempotent = new Map();
+      created = { customer: [], "checkout.session": [] };
     },
     close() {
       server.closeAllConnections();
       return new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+  return fake;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {

@@ -68,6 +68,13 @@ test.each([
     },
     "STRIPE_WEBHOOK_SECRET holds a placeholder",
   ],
+  ["checkout", { STRIPE_SECRET_KEY: "pk_live_s3cr3t" }, "STRIPE_SECRET_KEY must be a Stripe secret or restricted key"],
+  ["checkout", { STRIPE_SECRET_KEY: "rk_live_..." }, "STRIPE_SECRET_KEY holds a placeholder"],
+  [
+    "checkout",
+    { CHECKOUT_SUCCESS_URLS: "https://app.example.com/ok,/relative" },
+    "CHECKOUT_SUCCESS_URLS must be http(s) URLs",
+  ],
   // users' tokens are checked against their issuer, <SUPABASE_URL>/auth/v1 (hosted always sets it)
   ["support-intake", { SUPABASE_URL: "", JWT_SECRET: "s3cr3t" }, "SUPABASE_URL (or JWT_ISSUER) must be set"],
 ])("%s with %j stops at start, naming the variable", async (name, env, message) => {
@@ -75,6 +82,7 @@ test.each([
     PIPELINE_WORKER_DB_URL: "postgresql://pipeline_worker:pw@127.0.0.1:1/postgres",
     SUPPORT_INTAKE_DB_URL: "postgresql://support_intake:pw@127.0.0.1:1/postgres",
     STRIPE_WEBHOOK_DB_URL: "postgresql://stripe_webhook:pw@127.0.0.1:1/postgres",
+    CHECKOUT_DB_URL: "postgresql://checkout:pw@127.0.0.1:1/postgres",
     SUPABASE_URL: "http://127.0.0.1:1",
     ...env,
   });

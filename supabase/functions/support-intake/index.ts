@@ -3,10 +3,10 @@
 // CORS preflights reach us; the function verifies the user's token itself.
 import { denoEnv } from "../_shared/config/env.ts";
 import { connect } from "../_shared/db.ts";
+import { allowedOrigins, withCors } from "../_shared/http/cors.ts";
 import { answerCounter } from "../_shared/http/outcomes.ts";
 import { handle } from "../_shared/http/serve.ts";
 import { createUserJwtVerifier, userJwtConfig } from "../_shared/http/user-jwt.ts";
-import { allowedOrigins, withCors } from "./cors.ts";
 import { limitsFrom, submit } from "./intake.ts";
 
 // settings are read once, here: a bad one stops the function at start, naming the variable
@@ -17,7 +17,7 @@ const limits = limitsFrom(env);
 const sql = connect("SUPPORT_INTAKE_DB_URL", 4);
 
 Deno.serve(withCors(
-  allowedOrigins(env),
+  allowedOrigins(env, "SUPPORT_ALLOWED_ORIGINS"),
   handle(
     "support-intake",
     async (req, body) => submit(sql, req, body, await verifyUser(req.headers.get("authorization")), limits),

@@ -104,7 +104,7 @@ select set_eq(
       where a.attrelid = 'public.orders'::regclass and a.attnum > 0 and not a.attisdropped
         and has_column_privilege('authenticated', a.attrelid, a.attnum, 'select') $$,
   array['id', 'buyer_id', 'seller_id', 'listing_id', 'status', 'amount_total', 'currency', 'amount_refunded',
-        'needs_review', 'paid_at', 'created_at', 'updated_at'],
+        'needs_review', 'paid_at', 'created_at', 'updated_at', 'quantity'],
   'authenticated may read exactly the order columns a seller needs: no Stripe ids, checkout facts, review reason or version');
 
 -- ---------------------------------------------------------------- who is a seller

@@ -1,0 +1,116 @@
+// The Stripe side of checkout, through the official SDK: the client (STRIPE_API_BASE mapped to the SDK's
+// host/port/protocol; connection errors, 409 and 5xx retried twice with the same idempotency key), the two
+// calls (a customer for a buyer without one, a Checkout Session) and what their failures mean to the app.
+// The time spent waiting for Stripe is summed, so the answer can say how much of it was ours.
+import Stripe from "stripe";
+import { HttpError } from "../_shared/http/error.ts";
+import { log } from "../_shared/log.ts";
+import { redact } from "../_shared/providers/redact.ts";
+import type { CheckoutSettings } from "./settings.ts";
+
+export function stripeClient(s: CheckoutSettings): Stripe {
+  return new Stripe(s.key, {
+    host: s.api.host,
+    port: s.api.port,
+    protocol: s.api.protocol,
+    httpClient: Stripe.createFetchHttpClient(),
+    maxNetworkRetries: 2,
+    timeout: s.timeoutMs,
+    telemetry: false,
+    appInfo: { name: "stripe-supabase-backbone checkout" },
+  });
+}
+
+type StripeErrorLike = {
+  type?: string;
+  statusCode?: number;
+  code?: string;
+  message?: string;
+  headers?: Record<string, string>;
+};
+
+/** Stripe's time, per request: what the bench subtracts to get ours (Server-Timing: stripe;dur=). */
+export class StripeClock {
+  ms = 0;
+  async time<T>(call: () => Promise<T>): Promise<T> {
+    const t = performance.now();
+    try {
+      return await call();
+    } finally {
+      this.ms += performance.now() - t;
+    }
+  }
+}
+
+/** A failed Stripe call as the app reads it; the order and request stay, and the same idempotency_key retries. */
+export function stripeFailure(what: string, err: unknown, key: string): HttpError {
+  const e = (err ?? {}) as StripeErrorLike;
+  const status = e.statusCode;
+  const detail = redact(e.message ?? String(err), [key]).slice(0, 300);
+  log("warn", "checkout", `Stripe refused or failed to ${what}`, { status, type: e.type, code: e.code, detail });
+  const retry = "nothing was charged; send the same idempotency_key again to resume";
+  if (status === 401 || status === 403) {
+    // our configuration, not the buyer's request: a failure (5xx) that the failed_runs alert counts
+    return new HttpError(503, `checkout is not available (Stripe refused the server's key): ${retry} later`, {
+      cause: err,
+      reason: "stripe_key",
+    });
+  }
+  if (status === 429) {
+    const seconds = Math.max(1, Number(e.headers?.["retry-after"]) || 2);
+    return new HttpError(503, `Stripe is busy: retry in ${seconds} s (${retry})`, {
+      cause: err,
+      headers: { "retry-after": String(seconds) },
+      reason: "stripe_rate_limit",
+    });
+  }
+  if (status !== undefined && status >= 400 && status < 500) {
+    return new HttpError(502, `Stripe refused to ${what} (${e.code ?? e.type ?? status}): ${retry}`, {
+      cause: err,
+      reason: "stripe_refused",
+    });
+  }
+  return new HttpError(502, `Stripe did not answer while we tried to ${what}: ${retry}`, {
+    cause: err,
+    reason: "stripe_unavailable",
+  });
+}
+
+export type SessionAnswer = { id: string; url: string; expiresAt: string | null };
+
+export async function createCustomer(
+  stripe: Stripe,
+  clock: StripeClock,
+  key: string,
+  userId: string,
+  email: string | null,
+): Promise<string> {
+  try {
+    const customer = await clock.time(() =>
+      stripe.customers.create(
+        { ...(email ? { email } : {}), metadata: { user_id: userId } },
+        // one customer per user, however many checkouts race to create it (Stripe keeps keys 24 h)
+        { idempotencyKey: `backbone-customer:${userId}` },
+      )
+    );
+    return customer.id;
+  } catch (err) {
+    throw stripeFailure("create the buyer's Stripe customer", err, key);
+  }
+}
+
+export async function createSession(
+  stripe: Stripe,
+  clock: StripeClock,
+  key: string,
+  params: Stripe.Checkout.SessionCreateParams,
+  idempotencyKey: string,
+): Promise<SessionAnswer> {
+  try {
+    const s = await clock.time(() => stripe.checkout.sessions.create(params, { idempotencyKey }));
+    if (!s.url) throw new Error("the session has no url");
+    return { id: s.id, url: s.url, expiresAt: s.expires_at ? new Date(s.expires_at * 1000).toISOString() : null };
+  } catch (err) {
+    throw stripeFailure("create the Checkout Session", err, key);
+  }
+}
