@@ -1,6 +1,7 @@
 -- Checkout (#18): who reads the plan catalogue, what the login role checkout may do (its doors and
 -- nothing else), the refusals of ops.checkout_begin (nothing written), an order's quantity and price,
 -- the idempotency record, and that the doors are nobody else's.
+-- pgTAP runs as supabase_admin: it acts as the checkout login (set session authorization)
 begin;
 set search_path = public, extensions;
 select plan(30);
