@@ -7,7 +7,8 @@ import { ConfigError } from "../../supabase/functions/_shared/config/env.ts";
 import { ProviderError } from "../../supabase/functions/_shared/providers/error.ts";
 import { storableJson } from "../../supabase/functions/reconcile/run.ts";
 import { reconcileSettings } from "../../supabase/functions/reconcile/settings.ts";
-import { callStripe, compactSession, stripeClient } from "../../supabase/functions/reconcile/stripe.ts";
+import { stripeClient } from "../../supabase/functions/_shared/stripe/client.ts";
+import { callStripe, compactSession } from "../../supabase/functions/reconcile/stripe.ts";
 import { type FakeStripe, startFakeStripe } from "../fakes/stripe.ts";
 
 let fake: FakeStripe;
@@ -70,7 +71,7 @@ describe("the SDK against the Stripe fake", () => {
   test("events come newest first within created[gte|lte], two a page, has_more until the last", async () => {
     fake.reset();
     fake.addEvents([evt("evt_1", 100), evt("evt_2", 200), evt("evt_3", 300), evt("evt_4", 400), evt("evt_5", 500)]);
-    const stripe = stripeClient(settingsFor(fake.key));
+    const stripe = stripeClient(settingsFor(fake.key), "reconcile");
     const first = await stripe.events.list({ limit: 2, created: { gte: 200, lte: 500 } });
     expect([first.data.map((e) => e.id), first.has_more]).toEqual([["evt_5", "evt_4"], true]);
     const second = await stripe.events.list({ limit: 2, created: { gte: 200, lte: 500 }, starting_after: "evt_4" });
@@ -81,7 +82,7 @@ describe("the SDK against the Stripe fake", () => {
     fake.reset();
     const session = { id: "cs_1", object: "checkout.session", created: 10, payment_status: "unpaid", metadata: {} };
     fake.addEvents([evt("evt_a", 10, session), evt("evt_b", 20, { ...session, payment_status: "paid" })]);
-    const stripe = stripeClient(settingsFor(fake.key));
+    const stripe = stripeClient(settingsFor(fake.key), "reconcile");
     const list = await stripe.checkout.sessions.list({ limit: 10 });
     expect(list.data.map(compactSession)).toMatchObject([{ id: "cs_1", payment_status: "paid", order_ref: null }]);
     await expect(stripe.checkout.sessions.retrieve("cs_nope")).rejects.toMatchObject({ statusCode: 404 });
@@ -89,7 +90,7 @@ describe("the SDK against the Stripe fake", () => {
 
   test("a wrong key is refused with 401, and the failure is permanent without the key in it", async () => {
     const wrong = "rk_test_wrongkey0123456789";
-    const stripe = stripeClient(settingsFor(wrong));
+    const stripe = stripeClient(settingsFor(wrong), "reconcile");
     let err: unknown;
     try {
       await callStripe("list events", () => stripe.events.list({ limit: 1 }), { key: wrong, deadline: far() });
@@ -107,7 +108,7 @@ describe("the SDK against the Stripe fake", () => {
     fake.addEvents([evt("evt_1", 100)]);
     fake.failNext("429", { retryAfter: 3 });
     const waits: number[] = [];
-    const stripe = stripeClient(settingsFor(fake.key));
+    const stripe = stripeClient(settingsFor(fake.key), "reconcile");
     const list = await callStripe("list events", () => stripe.events.list({ limit: 1 }), {
       key: fake.key,
       deadline: far(),
@@ -121,7 +122,7 @@ describe("the SDK against the Stripe fake", () => {
   test("a 429 without Retry-After backs off from 1 s; one whose wait passes the budget defers the job", async () => {
     fake.reset();
     fake.failNext("429", { retryAfter: null });
-    const stripe = stripeClient(settingsFor(fake.key));
+    const stripe = stripeClient(settingsFor(fake.key), "reconcile");
     const waits: number[] = [];
     await callStripe("list events", () => stripe.events.list({ limit: 1 }), {
       key: fake.key,

@@ -2,6 +2,7 @@
 // (an order at the listing's price) or a plan (a subscription) and gets { order_id | plan_id, url }. The
 // order is written as the buyer under RLS; Stripe is called with this deployment's key, never the app's.
 // verify_jwt is off at the gateway so browsers' CORS preflights reach us; the function verifies the token.
+import { stripeClient } from "../_shared/stripe/client.ts";
 import { denoEnv } from "../_shared/config/env.ts";
 import { connect } from "../_shared/db.ts";
 import { allowedOrigins, withCors } from "../_shared/http/cors.ts";
@@ -11,13 +12,12 @@ import { handle } from "../_shared/http/serve.ts";
 import { createUserJwtVerifier, userJwtConfig } from "../_shared/http/user-jwt.ts";
 import { checkout } from "./checkout.ts";
 import { checkoutSettings } from "./settings.ts";
-import { stripeClient } from "./stripe.ts";
 
 // settings are read once, here: a bad one stops the function at start, naming the variable
 const env = denoEnv();
 const verifyUser = createUserJwtVerifier(userJwtConfig(env));
 const settings = checkoutSettings(env);
-const stripe = "key" in settings ? stripeClient(settings) : null;
+const stripe = "key" in settings ? stripeClient(settings, "checkout") : null;
 // the narrowest role that works: rate tokens, becoming authenticated, and the ops.checkout_* doors
 const sql = connect("CHECKOUT_DB_URL", 8);
 const counted = answerCounter(sql, "checkout", { from: 500 });

@@ -4,7 +4,8 @@
 // (allowlists: the first of each is the default) and the per-user rate. Without a key or return URLs
 // checkout is not configured (null): the function answers 503 saying what to set.
 import { z } from "zod";
-import { ConfigError, type Env, parseEnv, setting } from "../_shared/config/env.ts";
+import { type Env, parseEnv, setting } from "../_shared/config/env.ts";
+import { type StripeApi, stripeApi } from "../_shared/stripe/client.ts";
 import { stripeAccountId } from "../_shared/stripe/scope.ts";
 
 export type CheckoutSettings = {
@@ -12,7 +13,7 @@ export type CheckoutSettings = {
   /** The key's mode: rk_live_ / sk_live_ keys create live-mode sessions. */
   livemode: boolean;
   accountId: string | null;
-  api: { host: string; port: number; protocol: "http" | "https" };
+  api: StripeApi;
   timeoutMs: number;
   successUrls: string[];
   cancelUrls: string[];
@@ -48,16 +49,11 @@ export function checkoutSettings(env: Env): CheckoutSettings | { missing: string
     e.CHECKOUT_CANCEL_URLS.length ? null : "CHECKOUT_CANCEL_URLS",
   ].filter(Boolean);
   if (missing.length) return { missing: missing.join(", ") };
-  const base = new URL(e.STRIPE_API_BASE);
-  if (base.pathname !== "/" && base.pathname !== "") {
-    throw new ConfigError("STRIPE_API_BASE must be an http(s) origin without a path, such as https://api.stripe.com");
-  }
-  const protocol = base.protocol === "http:" ? "http" : "https";
   return {
     key: e.STRIPE_SECRET_KEY!,
     livemode: e.STRIPE_SECRET_KEY!.includes("_live_"),
     accountId: e.STRIPE_ACCOUNT_ID ?? null,
-    api: { host: base.hostname, port: Number(base.port || (protocol === "http" ? 80 : 443)), protocol },
+    api: stripeApi(e.STRIPE_API_BASE),
     timeoutMs: e.STRIPE_TIMEOUT_MS,
     successUrls: e.CHECKOUT_SUCCESS_URLS,
     cancelUrls: e.CHECKOUT_CANCEL_URLS,

@@ -1,33 +1,11 @@
-// The Stripe side of checkout, through the official SDK: the client (STRIPE_API_BASE mapped to the SDK's
-// host/port/protocol; connection errors, 409 and 5xx retried twice with the same idempotency key), the two
+// The Stripe side of checkout, through the official SDK (the client: _shared/stripe/client.ts): the two
 // calls (a customer for a buyer without one, a Checkout Session) and what their failures mean to the app.
 // The time spent waiting for Stripe is summed, so the answer can say how much of it was ours.
 import Stripe from "stripe";
+import { type StripeErrorLike } from "../_shared/stripe/client.ts";
 import { HttpError } from "../_shared/http/error.ts";
 import { log } from "../_shared/log.ts";
 import { redact } from "../_shared/providers/redact.ts";
-import type { CheckoutSettings } from "./settings.ts";
-
-export function stripeClient(s: CheckoutSettings): Stripe {
-  return new Stripe(s.key, {
-    host: s.api.host,
-    port: s.api.port,
-    protocol: s.api.protocol,
-    httpClient: Stripe.createFetchHttpClient(),
-    maxNetworkRetries: 2,
-    timeout: s.timeoutMs,
-    telemetry: false,
-    appInfo: { name: "stripe-supabase-backbone checkout" },
-  });
-}
-
-type StripeErrorLike = {
-  type?: string;
-  statusCode?: number;
-  code?: string;
-  message?: string;
-  headers?: Record<string, string>;
-};
 
 /** Stripe's time, per request: what the bench subtracts to get ours (Server-Timing: stripe;dur=). */
 export class StripeClock {

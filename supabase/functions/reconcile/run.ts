@@ -10,7 +10,8 @@ import { Deferral, type Job, type JobHandler, parseJobContext } from "../_shared
 import { log } from "../_shared/log.ts";
 import { sanitizeJsonEscapes } from "../_shared/stripe/sanitize.ts";
 import { type ReconcileSettings, reconcileSettings } from "./settings.ts";
-import { callStripe, compactPaymentIntent, compactSession, compactSubscription, stripeClient } from "./stripe.ts";
+import { stripeClient } from "../_shared/stripe/client.ts";
+import { callStripe, compactPaymentIntent, compactSession, compactSubscription } from "./stripe.ts";
 
 /** What ops.reconcile_begin hands the run: the pass's window (epoch seconds) and where it stands. */
 const beginContext = z.object({
@@ -175,7 +176,7 @@ export function reconcileHandlers(sql: postgres.Sql, env: Env): Record<string, J
         log("warn", "reconcile", "skipped: STRIPE_RECONCILE_KEY is not set", { job_id: job.id });
         return { skipped: "STRIPE_RECONCILE_KEY is not set: create the restricted key (README, Reconciliation)" };
       }
-      const ctx: Ctx = { sql, job, worker, s, stripe: stripeClient(s), deadline: started + s.budgetMs };
+      const ctx: Ctx = { sql, job, worker, s, stripe: stripeClient(s, "reconcile"), deadline: started + s.budgetMs };
       const [{ begin: raw }] = await sql<{ begin: unknown }[]>`
         select ops.reconcile_begin(${job.id}, ${worker}, ${s.livemode}, ${s.accountId},
           make_interval(days => ${s.lookbackDays}), make_interval(secs => ${s.graceSeconds}),

@@ -3,7 +3,8 @@
 // budget. No key means nothing to reconcile with (null); a bad value stops the function at start with
 // a message that never holds the key.
 import { z } from "zod";
-import { ConfigError, type Env, parseEnv, setting } from "../_shared/config/env.ts";
+import { type Env, parseEnv, setting } from "../_shared/config/env.ts";
+import { type StripeApi, stripeApi } from "../_shared/stripe/client.ts";
 import { stripeAccountId } from "../_shared/stripe/scope.ts";
 
 export type ReconcileSettings = {
@@ -13,7 +14,7 @@ export type ReconcileSettings = {
   /** A Connect platform's account (STRIPE_ACCOUNT_ID, as the webhook reads it), or null. */
   accountId: string | null;
   /** The SDK's host/port/protocol, from STRIPE_API_BASE (default https://api.stripe.com). */
-  api: { host: string; port: number; protocol: "http" | "https" };
+  api: StripeApi;
   /** How far the first pass looks back (days, at most Stripe's 30). */
   lookbackDays: number;
   /** How long after its creation an event may still be on its way to the webhook: newer ones wait for the next run. */
@@ -46,16 +47,11 @@ const reconcileEnv = z.object({
 export function reconcileSettings(env: Env): ReconcileSettings | null {
   const e = parseEnv(reconcileEnv, env);
   if (!e.STRIPE_RECONCILE_KEY) return null;
-  const base = new URL(e.STRIPE_API_BASE);
-  if (base.pathname !== "/" && base.pathname !== "") {
-    throw new ConfigError("STRIPE_API_BASE must be an http(s) origin without a path, such as https://api.stripe.com");
-  }
-  const protocol = base.protocol === "http:" ? "http" : "https";
   return {
     key: e.STRIPE_RECONCILE_KEY,
     livemode: e.STRIPE_RECONCILE_KEY.includes("_live_"),
     accountId: e.STRIPE_ACCOUNT_ID ?? null,
-    api: { host: base.hostname, port: Number(base.port || (protocol === "http" ? 80 : 443)), protocol },
+    api: stripeApi(e.STRIPE_API_BASE),
     lookbackDays: e.RECONCILE_LOOKBACK_DAYS,
     graceSeconds: e.RECONCILE_GRACE_SECONDS,
     checkHours: e.RECONCILE_CHECK_HOURS,

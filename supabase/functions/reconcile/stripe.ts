@@ -1,34 +1,13 @@
-// Stripe's read API for reconciliation, through the official SDK: the client (STRIPE_API_BASE mapped to
-// the SDK's host/port/protocol), one page of a list at a time, and the compact shapes the database
-// compares. stripe-node 23 retries connection errors, 409 and 5xx (maxNetworkRetries) but neither
-// retries a 429 nor reads Retry-After (RequestSender._shouldRetry / _getSleepTimeInMS), so 429s are
-// handled here: wait what Retry-After says when the time budget allows it, else defer the job.
+// Stripe's read API for reconciliation, through the official SDK (the client: _shared/stripe/client.ts):
+// one page of a list at a time, and the compact shapes the database compares. stripe-node 23 retries
+// connection errors, 409 and 5xx (maxNetworkRetries) but neither retries a 429 nor reads Retry-After
+// (RequestSender._shouldRetry / _getSleepTimeInMS), so 429s are handled here: wait what Retry-After
+// says when the time budget allows it, else defer the job.
 import Stripe from "stripe";
+import { type StripeErrorLike } from "../_shared/stripe/client.ts";
 import { Deferral } from "../_shared/jobs/worker.ts";
 import { parseRetryAfter, permanent, ProviderError } from "../_shared/providers/error.ts";
 import { redact } from "../_shared/providers/redact.ts";
-import type { ReconcileSettings } from "./settings.ts";
-
-export function stripeClient(s: ReconcileSettings): Stripe {
-  return new Stripe(s.key, {
-    host: s.api.host,
-    port: s.api.port,
-    protocol: s.api.protocol,
-    httpClient: Stripe.createFetchHttpClient(),
-    maxNetworkRetries: 2,
-    timeout: s.timeoutMs,
-    telemetry: false,
-    appInfo: { name: "stripe-supabase-backbone reconcile" },
-  });
-}
-
-type StripeErrorLike = {
-  type?: string;
-  statusCode?: number;
-  code?: string;
-  message?: string;
-  headers?: Record<string, string>;
-};
 
 const MAX_RATE_LIMIT_WAITS = 5;
 
