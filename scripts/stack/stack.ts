@@ -12,6 +12,7 @@ import {
   existsSync,
   mkdirSync,
   openSync,
+  readdirSync,
   readFileSync,
   rmSync,
   writeFileSync,
@@ -369,12 +370,41 @@ export function stopService(name: ServiceName) {
   if (!pid) return;
   try {
     process.kill(-pid, "SIGTERM"); // the whole group: the gateway's Deno children too
+    // and wait until the group is gone (then SIGKILL what is left): a child still exiting holds its port,
+    // and the next stack on these ports (a test world's) would fail to bind it (AddrInUse)
+    const deadline = Date.now() + 5_000;
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    while (groupAlive(pid)) {
+      if (Date.now() >= deadline) {
+        process.kill(-pid, "SIGKILL");
+        break;
+      }
+      Atomics.wait(pause, 0, 0, 50);
+    }
   } catch {
     try {
       process.kill(pid, "SIGTERM");
     } catch { /* already gone */ }
   }
   rmSync(pidFile(name), { force: true });
+}
+
+/** Whether a process of the group still runs (a zombie holds no port: the gateway we spawned stays one
+ * until our event loop reaps it, which this synchronous wait holds up). */
+function groupAlive(pgid: number): boolean {
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+    } catch {
+      continue; // gone meanwhile
+    }
+    // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses, so split after the last ")"
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (Number(pgrp) === pgid && state !== "Z") return true;
+  }
+  return false;
 }
 
 export async function waitHealthy(timeoutMs = 120_000) {
