@@ -6,12 +6,11 @@
 // The file runs in a world of its own (tests/helpers/world.ts): its functions get the fake's key and URL.
 import { startWorld, stopWorld } from "../helpers/world.ts";
 import { randomUUID } from "node:crypto";
-import { createClient, FunctionsHttpError } from "@supabase/supabase-js";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { apiKeys, config, userToken } from "../../scripts/lib/config.ts";
-import { fetchFrom, randomLoopback } from "../../scripts/lib/loopback-fetch.ts";
+import { config, userToken } from "../../scripts/lib/config.ts";
 import { checkoutCompleted, subscriptionEvents } from "../../scripts/lib/scenarios.ts";
 import { type FakeStripe, startFakeStripe } from "../fakes/stripe.ts";
+import { appClient, invokeFunction } from "../helpers/app.ts";
 import { newBuyer } from "../helpers/crm.ts";
 import { expectNarrowSessions, sql } from "../helpers/db.ts";
 import { deliver, deliverAll, uid } from "../helpers/stripe.ts";
@@ -62,31 +61,15 @@ async function listing(price = 4200, opts: { active?: boolean; chargesEnabled?: 
 }
 
 async function app(person: Person, claims: Record<string, unknown> = {}) {
-  const { anon } = await apiKeys();
   const token = Object.keys(claims).length
     ? await userToken(person.id, { email: person.email, ...claims })
     : person.token;
-  return createClient(config.apiUrl, anon, {
-    accessToken: async () => token,
-    global: { fetch: fetchFrom(randomLoopback()) },
-  });
+  return appClient(token);
 }
-
-type Answer = { status: number; body: Record<string, unknown>; headers: Headers };
 
 /** supabase.functions.invoke, with the status and body of refusals too. */
 async function invoke(person: Person, body: unknown, headers: Record<string, string> = {}, claims = {}) {
-  const client = await app(person, claims);
-  const { data, error, response } = await client.functions.invoke(FN, {
-    body: body as Record<string, unknown>,
-    headers,
-  });
-  if (error instanceof FunctionsHttpError) {
-    const res = error.context as Response;
-    return { status: res.status, body: await res.json(), headers: res.headers } as Answer;
-  }
-  if (error) throw error;
-  return { status: response!.status, body: data, headers: response!.headers } as Answer;
+  return invokeFunction(await app(person, claims), FN, body, headers);
 }
 
 async function ordersOf(userId: string) {

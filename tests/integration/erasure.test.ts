@@ -6,13 +6,13 @@
 // The file runs in a world of its own (tests/helpers/world.ts): crm-sync talks to the HubSpot fake there.
 import { startWorld, stopWorld } from "../helpers/world.ts";
 import { randomUUID } from "node:crypto";
-import { createClient } from "@supabase/supabase-js";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { apiKeys, config, userToken } from "../../scripts/lib/config.ts";
+import { userToken } from "../../scripts/lib/config.ts";
 import { checkoutCompleted, customerUpdated, dispute } from "../../scripts/lib/scenarios.ts";
 import { erase } from "../../scripts/ops/erase.ts";
 import { asUser } from "../../supabase/functions/_shared/auth/as-user.ts";
 import { type FakeHubSpot, startFakeHubSpot } from "../fakes/hubspot.ts";
+import { appClient, invokeFunction } from "../helpers/app.ts";
 import { newBuyer } from "../helpers/crm.ts";
 import { newAdmin } from "../helpers/dashboard.ts";
 import { pendingOrder, sql } from "../helpers/db.ts";
@@ -105,18 +105,14 @@ describe("erasure on request", () => {
     });
     expect((await deliver(paid)).body.status).toBe("processed");
     // a ticket through support-intake, as the app sends it
-    const { anon } = await apiKeys();
-    const token = await userToken(buyer.id, { email: lower });
-    const app = createClient(config.apiUrl, anon, { accessToken: async () => token });
-    const { data: ticket, error } = await app.functions.invoke("support-intake", {
-      body: {
-        category: "order",
-        subject: `Order question from ${email}`,
-        message: `Hello, this is ${name}; write to ${lower}.`,
-        order_id: order,
-      },
+    const app = await appClient(await userToken(buyer.id, { email: lower }));
+    const ticket = await invokeFunction(app, "support-intake", {
+      category: "order",
+      subject: `Order question from ${email}`,
+      message: `Hello, this is ${name}; write to ${lower}.`,
+      order_id: order,
     });
-    expect(error).toBeNull();
+    expect(ticket.status).toBe(201);
     // a bounce from Resend, and an admin's access override (its audit row keeps the whole customer row)
     await sql`select ops.record_email_event(${`msg_${tag}`}, 'email.bounced', ${[
       lower,
@@ -156,7 +152,7 @@ describe("erasure on request", () => {
     expect(fake.contacts(lower)).toHaveLength(1);
     const contactId = fake.contacts(lower)[0].id;
     expect(fake.deals(order)).toHaveLength(1);
-    expect((ticket as { ticket?: { ref?: string } }).ticket?.ref).toMatch(/^T-/);
+    expect((ticket.body as { ticket?: { ref?: string } }).ticket?.ref).toMatch(/^T-/);
 
     // act: npm run erase's function, by the address as the person wrote it
     const summary = await erase(sql, email, `GDPR request from ${email}`);

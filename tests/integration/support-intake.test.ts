@@ -2,40 +2,25 @@
 // function over the local gateway, the ticket written as that user under RLS and enriched by the
 // database. Double taps, routing, another user's order, rate limits, CORS and bad input.
 import { randomUUID } from "node:crypto";
-import { createClient, FunctionsHttpError } from "@supabase/supabase-js";
+import type { SupabaseClient } from "@supabase/supabase-js";
 import { SignJWT } from "jose";
 import { describe, expect, test } from "vitest";
 import { apiKeys, config, userToken } from "../../scripts/lib/config.ts";
-import { fetchFrom, randomLoopback } from "../../scripts/lib/loopback-fetch.ts";
+import { randomLoopback } from "../../scripts/lib/loopback-fetch.ts";
+import { appClient, invokeFunction } from "../helpers/app.ts";
 import { newBuyer, paidOrder } from "../helpers/crm.ts";
 import { pendingOrder, sql } from "../helpers/db.ts";
 import "../helpers/require-stack.ts";
 
 const FN = "support-intake";
 
-/** The app of a signed-in user, on a network address of its own (a loopback address: the gateway
- * appends it to X-Forwarded-For as hosted Supabase's does), so each test has its own address budget. */
-async function app(userId: string, claims: Record<string, unknown> = {}, from = randomLoopback()) {
-  const { anon } = await apiKeys();
-  const token = await userToken(userId, claims);
-  return createClient(config.apiUrl, anon, { accessToken: async () => token, global: { fetch: fetchFrom(from) } });
+/** The app of a signed-in user, on a network address of its own, so each test has its own address budget. */
+async function app(userId: string, claims: Record<string, unknown> = {}, from?: string) {
+  return appClient(await userToken(userId, claims), from);
 }
 
-type Answer = { status: number; body: Record<string, unknown>; headers: Headers };
-
-/** supabase.functions.invoke, with the status and body of refusals too (they come as FunctionsHttpError). */
-async function invoke(client: Awaited<ReturnType<typeof app>>, body: unknown, headers: Record<string, string> = {}) {
-  const { data, error, response } = await client.functions.invoke(FN, {
-    body: body as Record<string, unknown>,
-    headers,
-  });
-  if (error instanceof FunctionsHttpError) {
-    const res = error.context as Response;
-    return { status: res.status, body: await res.json(), headers: res.headers } as Answer;
-  }
-  if (error) throw error;
-  return { status: response!.status, body: data, headers: response!.headers } as Answer;
-}
+const invoke = (client: SupabaseClient, body: unknown, headers: Record<string, string> = {}) =>
+  invokeFunction(client, FN, body, headers);
 
 const request = (extra: Record<string, unknown> = {}) => ({
   category: "billing",

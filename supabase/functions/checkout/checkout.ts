@@ -8,18 +8,13 @@ import type Stripe from "stripe";
 import { z } from "zod";
 import { databaseRefusal, type DatabaseRefusals, HttpError, raisedByUs } from "../_shared/http/error.ts";
 import { parseJsonBody } from "../_shared/http/body.ts";
+import { idempotencyKey, idempotencyKeyHeader, spendPerMinute } from "../_shared/http/request-fields.ts";
 import type { Reply } from "../_shared/http/serve.ts";
 import type { UserClaims } from "../_shared/http/user-jwt.ts";
 import { log } from "../_shared/log.ts";
-import { takeRateTokens } from "../_shared/providers/rate-budget.ts";
 import type { CheckoutSettings } from "./settings.ts";
 import { createCustomer, createSession, StripeClock } from "./stripe.ts";
 
-// deno-lint-ignore no-control-regex -- NUL is the character refused
-const STORABLE = /^[^\u0000\p{Cs}]*$/u;
-const idempotencyKey = z.string().min(1, "idempotency_key must not be empty")
-  .max(200, "idempotency_key is at most 200 characters")
-  .regex(STORABLE, "idempotency_key must be plain text: no NUL (\\u0000) or lone surrogates");
 const returnUrl = (field: string) => z.string().max(2000, `${field} is at most 2,000 characters`);
 
 export const requestSchema = z.object({
@@ -67,15 +62,6 @@ const preparedSchema = z.object({
   url: z.string().nullable(),
   expires_at: z.string().nullable(),
 });
-
-/** The Idempotency-Key header, under the body field's rules. */
-function headerKey(req: Request): string | undefined {
-  const header = req.headers.get("idempotency-key");
-  if (header === null) return undefined;
-  const parsed = idempotencyKey.safeParse(header);
-  if (!parsed.success) throw new HttpError(400, `Idempotency-Key header: ${parsed.error.issues[0].message}`);
-  return parsed.data;
-}
 
 /** One of the allowed URLs (the first when the app names none); never a URL the app made up. */
 function pickUrl(asked: string | undefined, allowed: string[], field: string): string {
@@ -156,7 +142,7 @@ export async function checkout(c: Checkout, req: Request, body: string, user: Us
   }
   // validated first: a malformed request reads its 400 and spends no budget
   const input = parseJsonBody(body, requestSchema, SHAPE);
-  const fromHeader = headerKey(req);
+  const fromHeader = idempotencyKeyHeader(req);
   if (input.idempotency_key && fromHeader && input.idempotency_key !== fromHeader) {
     throw new HttpError(400, "idempotency_key and the Idempotency-Key header differ: send one key");
   }
@@ -171,17 +157,12 @@ export async function checkout(c: Checkout, req: Request, body: string, user: Us
   const target = input.listing_id ?? input.plan_id!;
   const quantity = kind === "order" ? input.quantity ?? 1 : null;
 
-  const wait = await takeRateTokens(c.sql, {
-    bucket: `checkout:user:${user.sub}`,
-    capacity: s.perUserPerMinute,
-    windowMs: 60_000,
-  }, 1);
-  if (wait > 0) {
-    const seconds = Math.ceil(wait / 1000);
-    throw new HttpError(429, `too many checkouts from this account: retry in ${seconds} s`, {
-      headers: { "retry-after": String(seconds) },
-    });
-  }
+  await spendPerMinute(
+    c.sql,
+    `checkout:user:${user.sub}`,
+    s.perUserPerMinute,
+    (seconds) => `too many checkouts from this account: retry in ${seconds} s`,
+  );
 
   const fingerprint = JSON.stringify([kind, target, quantity, success, cancel]);
   let b: Begun;

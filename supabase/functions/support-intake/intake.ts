@@ -6,22 +6,12 @@ import { z } from "zod";
 import { asUser } from "../_shared/auth/as-user.ts";
 import { type Env, parseEnv, setting } from "../_shared/config/env.ts";
 import { parseJsonBody } from "../_shared/http/body.ts";
+import { idempotencyKey, idempotencyKeyHeader, spendPerMinute, storable } from "../_shared/http/request-fields.ts";
 import { clientAddress, trustedProxyHops } from "../_shared/http/client-address.ts";
 import { databaseRefusal, type DatabaseRefusals, HttpError, raisedByUs } from "../_shared/http/error.ts";
 import type { Reply } from "../_shared/http/serve.ts";
 import type { UserClaims } from "../_shared/http/user-jwt.ts";
 import { log } from "../_shared/log.ts";
-import { takeRateTokens } from "../_shared/providers/rate-budget.ts";
-
-// Postgres text cannot hold NUL, and JSON's lone surrogate escapes (\ud800) are no character: refused
-// here with a 400 naming the field, before they reach the database (which answered 500 for a NUL)
-// deno-lint-ignore no-control-regex -- NUL is the character refused
-const STORABLE = /^[^\u0000\p{Cs}]*$/u;
-const storable = (field: string) =>
-  [STORABLE, `${field} must be plain text: no NUL (\\u0000) or lone surrogates`] as const;
-
-const idempotencyKey = z.string().min(1, "idempotency_key is required when given")
-  .max(200, "idempotency_key is at most 200 characters").regex(...storable("idempotency_key"));
 
 export const requestSchema = z.object({
   category: z.enum(["billing", "order", "technical", "account", "other"], {
@@ -54,25 +44,6 @@ export function limitsFrom(env: Env): Limits {
 
 export function parseRequest(body: string) {
   return parseJsonBody(body, requestSchema, "{category, subject, message, order_id?, idempotency_key?, follow_up_of?}");
-}
-
-async function takeToken(sql: postgres.Sql, bucket: string, perMinute: number, what: string) {
-  const wait = await takeRateTokens(sql, { bucket, capacity: perMinute, windowMs: 60_000 }, 1);
-  if (wait > 0) {
-    const seconds = Math.ceil(wait / 1000);
-    throw new HttpError(429, `too many support requests ${what}: retry in ${seconds} s`, {
-      headers: { "retry-after": String(seconds) },
-    });
-  }
-}
-
-/** The Idempotency-Key header, under the body field's rules. */
-function headerKey(req: Request): string | null {
-  const header = req.headers.get("idempotency-key");
-  if (header === null) return null;
-  const parsed = idempotencyKey.safeParse(header);
-  if (!parsed.success) throw new HttpError(400, `Idempotency-Key header: ${parsed.error.issues[0].message}`);
-  return parsed.data;
 }
 
 const REFUSALS: DatabaseRefusals = {
@@ -109,11 +80,13 @@ export async function submit(
   }
   // validated first: a client retrying a malformed request reads its 400, and spends no budget on it
   const input = parseRequest(body);
-  const key = input.idempotency_key ?? headerKey(req);
-  await takeToken(sql, `support:user:${user.sub}`, limits.perUserPerMinute, "from this account");
+  const key = input.idempotency_key ?? idempotencyKeyHeader(req) ?? null;
+  const tooMany = (what: string) => (seconds: number) => `too many support requests ${what}: retry in ${seconds} s`;
+  await spendPerMinute(sql, `support:user:${user.sub}`, limits.perUserPerMinute, tooMany("from this account"));
   const address = clientAddress(req, limits.proxyHops);
-  if (address !== null) await takeToken(sql, `support:ip:${address}`, limits.perIpPerMinute, "from this address");
-  else log("warn", "support-intake", "no client address: only the per-user limit applied; check TRUSTED_PROXY_HOPS");
+  if (address !== null) {
+    await spendPerMinute(sql, `support:ip:${address}`, limits.perIpPerMinute, tooMany("from this address"));
+  } else log("warn", "support-intake", "no client address: only the per-user limit applied; check TRUSTED_PROXY_HOPS");
   const client = {
     app_version: req.headers.get("x-app-version")?.slice(0, 50) ?? null,
     device: (req.headers.get("x-device") ?? req.headers.get("user-agent"))?.slice(0, 200) ?? null,
