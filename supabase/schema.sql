@@ -820,6 +820,16 @@ $$;
 
 
 --
+-- Name: apply_application_fee(jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.apply_application_fee(evt jsonb) RETURNS text
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$ select 'ignored'::text $$;
+
+
+--
 -- Name: apply_charge(jsonb); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -962,6 +972,16 @@ begin
   return 'processed';
 end
 $$;
+
+
+--
+-- Name: apply_connect_account(jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.apply_connect_account(evt jsonb) RETURNS text
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$ select 'ignored'::text $$;
 
 
 --
@@ -1155,6 +1175,16 @@ $$;
 
 
 --
+-- Name: apply_payout(jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.apply_payout(evt jsonb) RETURNS text
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$ select 'ignored'::text $$;
+
+
+--
 -- Name: apply_refund(jsonb); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -1208,6 +1238,14 @@ begin
       then ops.apply_subscription(evt)
     when evt ->> 'type' in ('customer.created', 'customer.updated', 'customer.deleted')
       then ops.apply_customer(evt)
+    when evt ->> 'type' in ('account.updated', 'account.application.deauthorized')
+      then ops.apply_connect_account(evt)
+    when evt ->> 'type' in ('payout.created', 'payout.updated', 'payout.paid', 'payout.failed', 'payout.canceled')
+      then ops.apply_payout(evt)
+    when evt ->> 'type' in ('transfer.created', 'transfer.updated', 'transfer.reversed')
+      then ops.apply_transfer(evt)
+    when evt ->> 'type' in ('application_fee.created', 'application_fee.refunded')
+      then ops.apply_application_fee(evt)
     else 'ignored'
   end;
 end
@@ -1298,6 +1336,16 @@ begin
   return 'processed';
 end
 $$;
+
+
+--
+-- Name: apply_transfer(jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.apply_transfer(evt jsonb) RETURNS text
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$ select 'ignored'::text $$;
 
 
 --
@@ -1876,9 +1924,14 @@ CREATE TABLE ops.settings (
     personal_data_retention_days integer DEFAULT 90 NOT NULL,
     failed_payment_policy text DEFAULT 'email'::text NOT NULL,
     stripe_live_since timestamp with time zone,
+    connect_enabled boolean DEFAULT false NOT NULL,
+    platform_fee_percent numeric(5,2) DEFAULT 0 NOT NULL,
+    platform_fee_fixed bigint DEFAULT 0 NOT NULL,
     CONSTRAINT settings_failed_payment_policy_check CHECK ((failed_payment_policy = ANY (ARRAY['email'::text, 'ticket'::text, 'both'::text]))),
     CONSTRAINT settings_id_check CHECK (id),
     CONSTRAINT settings_personal_data_retention_days_check CHECK ((personal_data_retention_days >= 1)),
+    CONSTRAINT settings_platform_fee_fixed_check CHECK ((platform_fee_fixed >= 0)),
+    CONSTRAINT settings_platform_fee_percent_check CHECK (((platform_fee_percent >= (0)::numeric) AND (platform_fee_percent < (100)::numeric))),
     CONSTRAINT settings_stripe_account_id_check CHECK ((stripe_account_id ~ '^acct_[A-Za-z0-9]+$'::text))
 );
 
@@ -1895,6 +1948,27 @@ COMMENT ON TABLE ops.settings IS 'Pipeline settings (one row): the Stripe mode a
 --
 
 COMMENT ON COLUMN ops.settings.stripe_live_since IS 'When stripe_livemode last turned true (kept by a trigger; null in test mode); the stripe_quiet alert counts its quiet period from here at the earliest.';
+
+
+--
+-- Name: COLUMN settings.connect_enabled; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON COLUMN ops.settings.connect_enabled IS 'Sellers are paid through Stripe Connect: a seller takes payments only once their connected account can accept charges, and checkout makes destination charges to it with the platform fee. false (the default): every payment stays on the platform''s account (service businesses, or a marketplace paying sellers by hand).';
+
+
+--
+-- Name: COLUMN settings.platform_fee_percent; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON COLUMN ops.settings.platform_fee_percent IS 'The founder''s fee on each destination charge: this percent of the order''s amount (rounded half up to the currency''s minor unit) plus platform_fee_fixed.';
+
+
+--
+-- Name: COLUMN settings.platform_fee_fixed; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON COLUMN ops.settings.platform_fee_fixed IS 'The fixed part of the founder''s fee, in the order currency''s minor unit (cents), added to platform_fee_percent of the amount; the fee never exceeds the amount.';
 
 
 --
@@ -3806,6 +3880,19 @@ $$;
 
 
 --
+-- Name: platform_fee(bigint); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.platform_fee(p_amount bigint) RETURNS bigint
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select least(p_amount, round(p_amount * s.platform_fee_percent / 100.0)::bigint + s.platform_fee_fixed)
+    from ops.settings s where s.id
+$$;
+
+
+--
 -- Name: purge_crm_captures(interval); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -5550,12 +5637,13 @@ CREATE FUNCTION ops.stripe_event_scope_problem(evt jsonb, s ops.settings) RETURN
       then format('a %s-mode event; this project takes %s-mode events only (ops.settings.stripe_livemode)',
                   case when s.stripe_livemode then 'test' else 'live' end,
                   case when s.stripe_livemode then 'live' else 'test' end)
-    when coalesce(evt ->> 'account', s.stripe_account_id) is distinct from s.stripe_account_id
-      then case when s.stripe_account_id is null
-                then format('an event of the connected account %s; this project takes its own account''s events only '
-                            '(ops.settings.stripe_account_id is not set)', evt ->> 'account')
-                else format('an event of the account %s; this project takes events of %s and its own only '
-                            '(ops.settings.stripe_account_id)', evt ->> 'account', s.stripe_account_id) end
+    when evt ->> 'account' is null or evt ->> 'account' = s.stripe_account_id
+      then null
+    when exists (select 1 from public.seller_accounts a where a.stripe_account_id = evt ->> 'account')
+      then null
+    else format('an event of the connected account %s, which is not one of our sellers'' accounts; this project '
+                'takes events of the platform (%s) and its sellers'' connected accounts only', evt ->> 'account',
+                coalesce(s.stripe_account_id, 'ops.settings.stripe_account_id is not set'))
   end
 $$;
 
@@ -6167,6 +6255,27 @@ CREATE FUNCTION private.is_seller() RETURNS boolean
     AS $$
   select exists (select 1 from public.profiles p where p.id = auth.uid() and p.role = 'seller')
 $$;
+
+
+--
+-- Name: seller_can_accept_charges(uuid); Type: FUNCTION; Schema: private; Owner: -
+--
+
+CREATE FUNCTION private.seller_can_accept_charges(p_seller_id uuid) RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select coalesce((select p.charges_enabled from public.profiles p where p.id = p_seller_id), false)
+     and (not coalesce((select s.connect_enabled from ops.settings s where s.id), false)
+          or coalesce((select a.charges_enabled from public.seller_accounts a where a.seller_id = p_seller_id), false))
+$$;
+
+
+--
+-- Name: FUNCTION seller_can_accept_charges(p_seller_id uuid); Type: COMMENT; Schema: private; Owner: -
+--
+
+COMMENT ON FUNCTION private.seller_can_accept_charges(p_seller_id uuid) IS 'Buyers may pay this seller now: not switched off (profiles.charges_enabled) and, with ops.settings.connect_enabled, their connected account accepts charges.';
 
 
 --
@@ -8032,6 +8141,37 @@ COMMENT ON TABLE public.listings IS 'What sellers offer. Sellers manage their ow
 
 
 --
+-- Name: order_shares; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.order_shares (
+    order_id uuid NOT NULL,
+    seller_id uuid,
+    destination_account_id text,
+    currency text NOT NULL,
+    charge_id text,
+    charge_amount bigint,
+    application_fee_id text,
+    application_fee_amount bigint,
+    application_fee_refunded bigint DEFAULT 0 NOT NULL,
+    transfer_id text,
+    transfer_amount bigint,
+    transfer_reversed bigint DEFAULT 0 NOT NULL,
+    seller_net bigint GENERATED ALWAYS AS ((COALESCE(transfer_amount, (0)::bigint) - transfer_reversed)) STORED,
+    platform_net bigint GENERATED ALWAYS AS ((COALESCE(application_fee_amount, (0)::bigint) - application_fee_refunded)) STORED,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
+-- Name: TABLE order_shares; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.order_shares IS 'Each Connect order''s money as Stripe''s objects say it: the charge, the platform''s application fee (and what of it was refunded), the transfer to the seller (and what of it was reversed): seller_net and platform_net. The seller reads their orders'' rows, admins all; only the server writes.';
+
+
+--
 -- Name: plans; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -8067,6 +8207,8 @@ CREATE TABLE public.profiles (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     charges_enabled boolean DEFAULT true NOT NULL,
+    country text,
+    CONSTRAINT profiles_country_check CHECK ((country ~ '^[A-Z]{2}$'::text)),
     CONSTRAINT profiles_display_name_check CHECK ((length(display_name) <= 200)),
     CONSTRAINT profiles_role_check CHECK ((role = ANY (ARRAY['buyer'::text, 'seller'::text, 'admin'::text])))
 );
@@ -8084,6 +8226,100 @@ COMMENT ON TABLE public.profiles IS 'One row per auth user: marketplace role (bu
 --
 
 COMMENT ON COLUMN public.profiles.charges_enabled IS 'Whether buyers may check out this seller''s listings (Stripe Connect: the account''s charges_enabled). Set by the server or Studio, never by the user.';
+
+
+--
+-- Name: COLUMN profiles.country; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.profiles.country IS 'ISO 3166-1 alpha-2 country (US, FR, ...): the country a seller''s connected account is created in (it cannot change afterwards).';
+
+
+--
+-- Name: seller_accounts; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.seller_accounts (
+    seller_id uuid NOT NULL,
+    stripe_account_id text NOT NULL,
+    livemode boolean DEFAULT false NOT NULL,
+    country text,
+    charges_enabled boolean DEFAULT false NOT NULL,
+    payouts_enabled boolean DEFAULT false NOT NULL,
+    details_submitted boolean DEFAULT false NOT NULL,
+    requirements_currently_due text[] DEFAULT '{}'::text[] NOT NULL,
+    requirements_past_due text[] DEFAULT '{}'::text[] NOT NULL,
+    requirements_eventually_due text[] DEFAULT '{}'::text[] NOT NULL,
+    current_deadline timestamp with time zone,
+    disabled_reason text,
+    stripe_updated_at timestamp with time zone,
+    due_notified_at timestamp with time zone,
+    past_due_notified_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT seller_accounts_stripe_account_id_check CHECK ((stripe_account_id ~ '^acct_[A-Za-z0-9]+$'::text))
+);
+
+
+--
+-- Name: TABLE seller_accounts; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.seller_accounts IS 'Each seller''s Stripe connected account (created once by seller-onboarding) and its state from account.updated: charges and payouts enabled, requirements due and past due, the disabled reason. Sellers read their own row, admins all; only the server writes.';
+
+
+--
+-- Name: seller_payouts; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.seller_payouts (
+    id text NOT NULL,
+    seller_id uuid,
+    stripe_account_id text NOT NULL,
+    amount bigint NOT NULL,
+    currency text NOT NULL,
+    status text NOT NULL,
+    arrival_date timestamp with time zone,
+    failure_code text,
+    failure_message text,
+    stripe_updated_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT seller_payouts_id_check CHECK ((id ~ '^po_[A-Za-z0-9]+$'::text)),
+    CONSTRAINT seller_payouts_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'in_transit'::text, 'paid'::text, 'failed'::text, 'canceled'::text])))
+);
+
+
+--
+-- Name: TABLE seller_payouts; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.seller_payouts IS 'Payouts of sellers'' connected accounts (payout.* events): amount, arrival date, status, failure code and message. Sellers read their own, admins all; only the server writes.';
+
+
+--
+-- Name: seller_transfer_reversals; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.seller_transfer_reversals (
+    id text NOT NULL,
+    transfer_id text NOT NULL,
+    order_id uuid,
+    seller_id uuid,
+    amount bigint NOT NULL,
+    currency text NOT NULL,
+    refund_id text,
+    stripe_created timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT seller_transfer_reversals_id_check CHECK ((id ~ '^trr_[A-Za-z0-9]+$'::text))
+);
+
+
+--
+-- Name: TABLE seller_transfer_reversals; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.seller_transfer_reversals IS 'Transfer reversals: money taken back from a seller''s share (a refund or dispute of a destination charge). Sellers read their own, admins all; only the server writes.';
 
 
 --
@@ -8565,6 +8801,38 @@ ALTER TABLE ONLY public.listings
 
 
 --
+-- Name: order_shares order_shares_application_fee_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.order_shares
+    ADD CONSTRAINT order_shares_application_fee_id_key UNIQUE (application_fee_id);
+
+
+--
+-- Name: order_shares order_shares_charge_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.order_shares
+    ADD CONSTRAINT order_shares_charge_id_key UNIQUE (charge_id);
+
+
+--
+-- Name: order_shares order_shares_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.order_shares
+    ADD CONSTRAINT order_shares_pkey PRIMARY KEY (order_id);
+
+
+--
+-- Name: order_shares order_shares_transfer_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.order_shares
+    ADD CONSTRAINT order_shares_transfer_id_key UNIQUE (transfer_id);
+
+
+--
 -- Name: orders orders_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -8602,6 +8870,38 @@ ALTER TABLE ONLY public.plans
 
 ALTER TABLE ONLY public.profiles
     ADD CONSTRAINT profiles_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: seller_accounts seller_accounts_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.seller_accounts
+    ADD CONSTRAINT seller_accounts_pkey PRIMARY KEY (seller_id);
+
+
+--
+-- Name: seller_accounts seller_accounts_stripe_account_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.seller_accounts
+    ADD CONSTRAINT seller_accounts_stripe_account_id_key UNIQUE (stripe_account_id);
+
+
+--
+-- Name: seller_payouts seller_payouts_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.seller_payouts
+    ADD CONSTRAINT seller_payouts_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: seller_transfer_reversals seller_transfer_reversals_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.seller_transfer_reversals
+    ADD CONSTRAINT seller_transfer_reversals_pkey PRIMARY KEY (id);
 
 
 --
@@ -8989,6 +9289,13 @@ CREATE INDEX listings_seller_idx ON public.listings USING btree (seller_id);
 
 
 --
+-- Name: order_shares_seller_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX order_shares_seller_idx ON public.order_shares USING btree (seller_id);
+
+
+--
 -- Name: orders_buyer_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -9028,6 +9335,27 @@ CREATE INDEX orders_payment_intent_idx ON public.orders USING btree (stripe_paym
 --
 
 CREATE INDEX orders_seller_idx ON public.orders USING btree (seller_id);
+
+
+--
+-- Name: seller_payouts_seller_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX seller_payouts_seller_idx ON public.seller_payouts USING btree (seller_id, created_at DESC);
+
+
+--
+-- Name: seller_transfer_reversals_order_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX seller_transfer_reversals_order_idx ON public.seller_transfer_reversals USING btree (order_id);
+
+
+--
+-- Name: seller_transfer_reversals_seller_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX seller_transfer_reversals_seller_idx ON public.seller_transfer_reversals USING btree (seller_id);
 
 
 --
@@ -9241,6 +9569,13 @@ CREATE TRIGGER listings_100_set_updated_at BEFORE UPDATE ON public.listings FOR 
 
 
 --
+-- Name: order_shares order_shares_100_set_updated_at; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER order_shares_100_set_updated_at BEFORE UPDATE ON public.order_shares FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+
+--
 -- Name: orders orders_050_price_from_listing; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -9315,6 +9650,20 @@ CREATE TRIGGER profiles_300_audit_role AFTER INSERT ON public.profiles FOR EACH 
 --
 
 CREATE TRIGGER profiles_310_audit_role_change AFTER UPDATE OF role ON public.profiles FOR EACH ROW WHEN ((new.role IS DISTINCT FROM old.role)) EXECUTE FUNCTION ops.audit_profile_role();
+
+
+--
+-- Name: seller_accounts seller_accounts_100_set_updated_at; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER seller_accounts_100_set_updated_at BEFORE UPDATE ON public.seller_accounts FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+
+--
+-- Name: seller_payouts seller_payouts_100_set_updated_at; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER seller_payouts_100_set_updated_at BEFORE UPDATE ON public.seller_payouts FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
 
 
 --
@@ -9613,6 +9962,22 @@ ALTER TABLE ONLY public.listings
 
 
 --
+-- Name: order_shares order_shares_order_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.order_shares
+    ADD CONSTRAINT order_shares_order_id_fkey FOREIGN KEY (order_id) REFERENCES public.orders(id) ON DELETE CASCADE;
+
+
+--
+-- Name: order_shares order_shares_seller_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.order_shares
+    ADD CONSTRAINT order_shares_seller_id_fkey FOREIGN KEY (seller_id) REFERENCES public.profiles(id) ON DELETE SET NULL;
+
+
+--
 -- Name: orders orders_buyer_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -9650,6 +10015,38 @@ ALTER TABLE ONLY public.orders
 
 ALTER TABLE ONLY public.profiles
     ADD CONSTRAINT profiles_id_fkey FOREIGN KEY (id) REFERENCES auth.users(id) ON DELETE CASCADE;
+
+
+--
+-- Name: seller_accounts seller_accounts_seller_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.seller_accounts
+    ADD CONSTRAINT seller_accounts_seller_id_fkey FOREIGN KEY (seller_id) REFERENCES public.profiles(id) ON DELETE CASCADE;
+
+
+--
+-- Name: seller_payouts seller_payouts_seller_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.seller_payouts
+    ADD CONSTRAINT seller_payouts_seller_id_fkey FOREIGN KEY (seller_id) REFERENCES public.profiles(id) ON DELETE SET NULL;
+
+
+--
+-- Name: seller_transfer_reversals seller_transfer_reversals_order_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.seller_transfer_reversals
+    ADD CONSTRAINT seller_transfer_reversals_order_id_fkey FOREIGN KEY (order_id) REFERENCES public.orders(id) ON DELETE CASCADE;
+
+
+--
+-- Name: seller_transfer_reversals seller_transfer_reversals_seller_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.seller_transfer_reversals
+    ADD CONSTRAINT seller_transfer_reversals_seller_id_fkey FOREIGN KEY (seller_id) REFERENCES public.profiles(id) ON DELETE SET NULL;
 
 
 --
@@ -9882,6 +10279,34 @@ CREATE POLICY "Sellers can update their own listings" ON public.listings FOR UPD
 
 
 --
+-- Name: order_shares Sellers read their orders' shares, admins all; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY "Sellers read their orders' shares, admins all" ON public.order_shares FOR SELECT TO authenticated USING (((seller_id = ( SELECT auth.uid() AS uid)) OR ( SELECT private.is_admin() AS is_admin)));
+
+
+--
+-- Name: seller_accounts Sellers read their own account, admins all; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY "Sellers read their own account, admins all" ON public.seller_accounts FOR SELECT TO authenticated USING (((seller_id = ( SELECT auth.uid() AS uid)) OR ( SELECT private.is_admin() AS is_admin)));
+
+
+--
+-- Name: seller_payouts Sellers read their own payouts, admins all; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY "Sellers read their own payouts, admins all" ON public.seller_payouts FOR SELECT TO authenticated USING (((seller_id = ( SELECT auth.uid() AS uid)) OR ( SELECT private.is_admin() AS is_admin)));
+
+
+--
+-- Name: seller_transfer_reversals Sellers read their own reversals, admins all; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY "Sellers read their own reversals, admins all" ON public.seller_transfer_reversals FOR SELECT TO authenticated USING (((seller_id = ( SELECT auth.uid() AS uid)) OR ( SELECT private.is_admin() AS is_admin)));
+
+
+--
 -- Name: support_tickets Signed-in users open requests for themselves; Type: POLICY; Schema: public; Owner: -
 --
 
@@ -9959,6 +10384,12 @@ ALTER TABLE public.customers ENABLE ROW LEVEL SECURITY;
 ALTER TABLE public.listings ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: order_shares; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.order_shares ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: orders; Type: ROW SECURITY; Schema: public; Owner: -
 --
 
@@ -9975,6 +10406,24 @@ ALTER TABLE public.plans ENABLE ROW LEVEL SECURITY;
 --
 
 ALTER TABLE public.profiles ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: seller_accounts; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.seller_accounts ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: seller_payouts; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.seller_payouts ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: seller_transfer_reversals; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.seller_transfer_reversals ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: subscriptions; Type: ROW SECURITY; Schema: public; Owner: -
@@ -10209,6 +10658,13 @@ REVOKE ALL ON FUNCTION ops.apply_access_override() FROM PUBLIC;
 
 
 --
+-- Name: FUNCTION apply_application_fee(evt jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.apply_application_fee(evt jsonb) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION apply_charge(evt jsonb); Type: ACL; Schema: ops; Owner: -
 --
 
@@ -10220,6 +10676,13 @@ REVOKE ALL ON FUNCTION ops.apply_charge(evt jsonb) FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION ops.apply_checkout_session(evt jsonb) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION apply_connect_account(evt jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.apply_connect_account(evt jsonb) FROM PUBLIC;
 
 
 --
@@ -10251,6 +10714,13 @@ REVOKE ALL ON FUNCTION ops.apply_payment_intent(evt jsonb) FROM PUBLIC;
 
 
 --
+-- Name: FUNCTION apply_payout(evt jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.apply_payout(evt jsonb) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION apply_refund(evt jsonb); Type: ACL; Schema: ops; Owner: -
 --
 
@@ -10276,6 +10746,13 @@ REVOKE ALL ON FUNCTION ops.apply_stripe_event_guarded(evt jsonb, OUT outcome tex
 --
 
 REVOKE ALL ON FUNCTION ops.apply_subscription(evt jsonb) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION apply_transfer(evt jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.apply_transfer(evt jsonb) FROM PUBLIC;
 
 
 --
@@ -10796,6 +11273,13 @@ REVOKE ALL ON FUNCTION ops.payment_intent_refunded(p_pi text) FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION ops.payment_mismatch(p_price bigint, p_currency text, p_asked bigint, p_asked_currency text, p_ref text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION platform_fee(p_amount bigint); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.platform_fee(p_amount bigint) FROM PUBLIC;
 
 
 --
@@ -11392,6 +11876,15 @@ GRANT ALL ON FUNCTION private.is_seller() TO authenticated;
 
 
 --
+-- Name: FUNCTION seller_can_accept_charges(p_seller_id uuid); Type: ACL; Schema: private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION private.seller_can_accept_charges(p_seller_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION private.seller_can_accept_charges(p_seller_id uuid) TO anon;
+GRANT ALL ON FUNCTION private.seller_can_accept_charges(p_seller_id uuid) TO authenticated;
+
+
+--
 -- Name: FUNCTION handle_new_user(); Type: ACL; Schema: public; Owner: -
 --
 
@@ -11906,6 +12399,14 @@ GRANT INSERT(active),UPDATE(active) ON TABLE public.listings TO authenticated;
 
 
 --
+-- Name: TABLE order_shares; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON TABLE public.order_shares TO service_role;
+GRANT SELECT ON TABLE public.order_shares TO authenticated;
+
+
+--
 -- Name: TABLE plans; Type: ACL; Schema: public; Owner: -
 --
 
@@ -11927,6 +12428,44 @@ GRANT SELECT ON TABLE public.profiles TO authenticated;
 --
 
 GRANT UPDATE(display_name) ON TABLE public.profiles TO authenticated;
+
+
+--
+-- Name: COLUMN profiles.charges_enabled; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(charges_enabled) ON TABLE public.profiles TO authenticated;
+
+
+--
+-- Name: COLUMN profiles.country; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(country),UPDATE(country) ON TABLE public.profiles TO authenticated;
+
+
+--
+-- Name: TABLE seller_accounts; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON TABLE public.seller_accounts TO service_role;
+GRANT SELECT ON TABLE public.seller_accounts TO authenticated;
+
+
+--
+-- Name: TABLE seller_payouts; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON TABLE public.seller_payouts TO service_role;
+GRANT SELECT ON TABLE public.seller_payouts TO authenticated;
+
+
+--
+-- Name: TABLE seller_transfer_reversals; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON TABLE public.seller_transfer_reversals TO service_role;
+GRANT SELECT ON TABLE public.seller_transfer_reversals TO authenticated;
 
 
 --
