@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { config } from "./lib/config.ts";
 import { connect } from "./lib/db.ts";
 import { formatJourneySteps, runJourney } from "./demo/journey.ts";
+import { type FakeStripe, startFakeStripe } from "../tests/fakes/stripe.ts";
 import { formatJourney, journey } from "./ops/trace.ts";
 import {
   log,
@@ -18,6 +19,7 @@ import {
   stackServices,
   startDatabase,
   startService,
+  stopService,
   stopStack,
   waitHealthy,
 } from "./stack/stack.ts";
@@ -25,6 +27,17 @@ import {
 const verbose = process.argv.includes("--verbose");
 
 await startDatabase();
+// checkout and seller-onboarding call Stripe's API: without a key of the founder's, the local stack plays
+// Stripe with the tests' fake (tests/fakes/stripe.ts) for as long as npm start runs, so the marketplace demo
+// runs end to end; a gateway started earlier without it starts again with it
+let stripeFake: FakeStripe | undefined;
+if (!config.env.STRIPE_SECRET_KEY) {
+  stripeFake = await startFakeStripe({ port: config.functionsPortBase + 45 });
+  process.env.STRIPE_SECRET_KEY = stripeFake.key;
+  process.env.STRIPE_API_BASE = stripeFake.url;
+  if (servicePid("gateway")) stopService("gateway");
+  log(`no STRIPE_SECRET_KEY: Stripe's API is played by a local fake at ${stripeFake.url} while npm start runs`);
+}
 const children: ChildProcess[] = [];
 for (const name of stackServices() as ServiceName[]) {
   const logFile = join(paths.logDir, `${name}.log`);
