@@ -83,8 +83,8 @@ export async function onboard(c: Onboarding, body: string, user: UserClaims): Pr
   }
   const input = body.trim() === "" ? {} : parseJsonBody(body, requestSchema, SHAPE);
   const s = c.settings;
-  const returnUrl = pickAllowedUrl(input.return_url, s.returnUrls, "return_url");
-  const refreshUrl = pickAllowedUrl(input.refresh_url, s.refreshUrls, "refresh_url");
+  const returnUrl = pickAllowedUrl(input.return_url, s.returnUrls);
+  const refreshUrl = pickAllowedUrl(input.refresh_url, s.refreshUrls);
   if (!returnUrl || !refreshUrl) {
     const field = returnUrl ? "refresh_url" : "return_url";
     throw new HttpError(400, `${field} must be one of the allowed URLs (the deployment's settings), or left out`);
@@ -105,9 +105,11 @@ export async function onboard(c: Onboarding, body: string, user: UserClaims): Pr
     throw refusal(err) ?? err;
   }
 
-  let account = b.stripe_account_id ? { ...b, stripe_account_id: b.stripe_account_id } : null;
-  const created = account === null;
-  if (account === null) {
+  const created = b.stripe_account_id === null;
+  let account: z.output<typeof recorded>;
+  if (b.stripe_account_id !== null) {
+    account = { ...b, stripe_account_id: b.stripe_account_id };
+  } else {
     let made: Stripe.Account;
     try {
       // one account per seller, however many calls race to create it (Stripe keeps keys 24 h; after that the

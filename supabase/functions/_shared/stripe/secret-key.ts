@@ -46,8 +46,8 @@ export const urlAllowlist = (example: string) =>
     expected: `must be http(s) URLs separated by commas (the first is the default), e.g. ${example}`,
   });
 
-/** One of the allowed URLs (the first when the app names none); never a URL the app made up. */
-export function pickAllowedUrl(asked: string | undefined, allowed: string[], field: string): string | undefined {
+/** One of the allowed URLs (the first when the app names none), else undefined: never a URL the app made up. */
+export function pickAllowedUrl(asked: string | undefined, allowed: string[]): string | undefined {
   if (asked === undefined) return allowed[0];
   return allowed.includes(asked) ? asked : undefined;
 }
