@@ -11,6 +11,7 @@ import { config, userToken } from "../../scripts/lib/config.ts";
 import { accountUpdated, deliverConnect, payoutEvent } from "../../scripts/lib/connect-events.ts";
 import { type FakeStripe, startFakeStripe } from "../fakes/stripe.ts";
 import { appClient, invokeFunction } from "../helpers/app.ts";
+import { DashboardClient, newAdmin } from "../helpers/dashboard.ts";
 import { expectNarrowSessions, sql } from "../helpers/db.ts";
 import { deliver, uid } from "../helpers/stripe.ts";
 
@@ -308,10 +309,17 @@ describe("the Connect endpoint", () => {
       to: s.email,
       data: { requirements: ["external_account"], charges_enabled: false },
     });
-    // blocked sellers show in Studio's view
+    // blocked sellers show in Studio's view and on the dashboard, with why
     expect(await sql`select status from ops.blocked_sellers where seller_id = ${s.id}`).toEqual([
       { status: "blocked" },
     ]);
+    const dashboard = new DashboardClient();
+    await dashboard.signIn((await newAdmin()).token);
+    const { html } = await dashboard.page();
+    const section = /<section id="sellers">[\s\S]*?<\/section>/.exec(html)?.[0] ?? "";
+    expect(section).toContain("Blocked sellers");
+    expect(section).toContain(s.account);
+    expect(section).toContain("Stripe needs information that is now overdue: external_account.");
   });
 });
 
