@@ -3,7 +3,7 @@
 // Shapes follow Stripe's API reference (Accounts v1, Payouts); signed with the Connect endpoint's secret and
 // delivered to /stripe-webhook/connect, for the demo and the tests.
 import { config } from "./config.ts";
-import { type Evt, signature, uid } from "./stripe-events.ts";
+import { deliver, type Evt, uid } from "./stripe-events.ts";
 
 export const CONNECT_WEBHOOK_URL = `${config.functionUrl("stripe-webhook")}/connect`;
 
@@ -101,21 +101,6 @@ export function payoutEvent(type: string, account: string, payout: string, s: Pa
 }
 
 /** POSTs a signed event to the Connect endpoint (its first secret unless `secret` says otherwise). */
-export async function deliverConnect(evt: Evt | string, opts: { secret?: string; url?: string } = {}) {
-  const body = typeof evt === "string" ? evt : JSON.stringify(evt);
-  const header = await signature(body, opts.secret ?? config.stripeConnectWebhookSecrets[0]);
-  const res = await fetch(opts.url ?? CONNECT_WEBHOOK_URL, {
-    method: "POST",
-    body,
-    headers: { "content-type": "application/json", "stripe-signature": header },
-  });
-  const text = await res.text();
-  // deno-lint-ignore no-explicit-any -- whatever JSON the webhook answered, for assertions
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = { raw: text };
-  }
-  return { status: res.status, body: json };
+export function deliverConnect(evt: Evt | string, opts: { secret?: string } = {}) {
+  return deliver(evt, { secret: opts.secret ?? config.stripeConnectWebhookSecrets[0], url: CONNECT_WEBHOOK_URL });
 }

@@ -40,7 +40,7 @@ export function stripeFailure(fn: string, what: string, err: unknown, key: strin
   });
 }
 
-/** Stripe's own refusals and outages (stripe_*, a 502 or 503) are a provider's, not our failures_runs, except
+/** Stripe's own refusals and outages (stripe_*, a 502 or 503) are a provider's, not our failed_runs, except
  * `stripe_key` (our configuration); the caller's refusals are theirs. For serve()'s onAnswered. */
 export function countOursOnly<A extends { reason: string }>(count: (a: A) => Promise<void> | void) {
   return (a: A) => a.reason.startsWith("stripe_") && a.reason !== "stripe_key" ? undefined : count(a);
