@@ -27,6 +27,7 @@ beforeAll(async () => {
     STRIPE_API_BASE: fake.url,
     SELLER_ONBOARDING_RETURN_URLS: RETURN.join(","),
     SELLER_ONBOARDING_REFRESH_URLS: REFRESH.join(","),
+    SELLER_ONBOARDING_ALLOWED_ORIGINS: "https://app.example.com",
   });
 }, 300_000);
 
@@ -211,6 +212,33 @@ describe("seller-onboarding", () => {
     } finally {
       await sql`update ops.settings set stripe_livemode = false`;
     }
+    expect(accountsOf(s.id)).toHaveLength(0);
+  });
+
+  test("a seller who disconnected their account is told to contact support (409), Stripe not called", async () => {
+    const s = await sellerWithAccount();
+    await sql`update public.seller_accounts set deauthorized_at = now() where seller_id = ${s.id}`;
+    const calls = fake.requests.length;
+    const res = await invoke(s);
+    expect(res.status).toBe(409);
+    expect(res.body.error).toMatch(/was disconnected from this platform: contact support/);
+    expect(fake.requests.length).toBe(calls);
+  });
+
+  test("CORS: the allowed origin is answered, another origin refused before anything runs", async () => {
+    const pre = await fetch(config.functionUrl(FN), {
+      method: "OPTIONS",
+      headers: { origin: "https://app.example.com", "access-control-request-method": "POST" },
+    });
+    expect(pre.status).toBe(204);
+    expect(pre.headers.get("access-control-allow-origin")).toBe("https://app.example.com");
+    const s = await person();
+    const res = await fetch(config.functionUrl(FN), {
+      method: "POST",
+      headers: { origin: "https://evil.example.com", authorization: `Bearer ${s.token}` },
+      body: "{}",
+    });
+    expect(res.status).toBe(403);
     expect(accountsOf(s.id)).toHaveLength(0);
   });
 
