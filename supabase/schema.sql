@@ -467,6 +467,35 @@ $$;
 
 
 --
+-- Name: alert_check_payout_failed(ops.alert_rules, timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.alert_check_payout_failed(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean) RETURNS record
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+declare
+  n bigint;
+  last_failed timestamptz;
+  x jsonb;
+begin
+  select count(*), max(p.failed_at),
+         coalesce(jsonb_agg(jsonb_build_object('payout', p.id, 'seller', p.seller_id, 'code', p.failure_code)
+                            order by p.failed_at desc) filter (where p.id is not null), '[]')
+    into n, last_failed, x
+    from (select * from public.seller_payouts q
+           where q.failed_at > p_since and q.failed_at <= p_now order by q.failed_at desc limit 20) p;
+  value := n;
+  firing := n > r.threshold and n >= r.min_count;
+  recovered := last_failed is null or last_failed <= p_now - r.clear_after;
+  summary := format('%s seller payout%s failed in %s', n, case when n = 1 then '' else 's' end,
+                    ops.interval_words(r.window_interval));
+  detail := jsonb_build_object('failed_payouts', x);
+end
+$$;
+
+
+--
 -- Name: alert_check_reconciliation_drift(ops.alert_rules, timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -979,9 +1008,81 @@ $$;
 --
 
 CREATE FUNCTION ops.apply_connect_account(evt jsonb) RETURNS text
-    LANGUAGE sql
+    LANGUAGE plpgsql
     SET search_path TO ''
-    AS $$ select 'ignored'::text $$;
+    AS $$
+declare
+  obj jsonb := evt -> 'data' -> 'object';
+  acct text := coalesce(evt ->> 'account', case when obj ->> 'object' = 'account' then obj ->> 'id' end);
+  at timestamptz := to_timestamp((evt ->> 'created')::bigint);
+  a public.seller_accounts;
+  req jsonb;
+  due text[];
+  past text[];
+  r record;
+begin
+  if acct is null then
+    return 'ignored';
+  end if;
+  select * into a from public.seller_accounts where stripe_account_id = acct for update;
+  if not found then
+    return 'ignored'; -- the platform's own account, or one that is not a seller's (the scope rule says which)
+  end if;
+  if evt ->> 'type' = 'account.application.deauthorized' then
+    update public.seller_accounts
+       set deauthorized_at = coalesce(deauthorized_at, at), charges_enabled = false, payouts_enabled = false,
+           stripe_updated_at = greatest(stripe_updated_at, at)
+     where seller_id = a.seller_id;
+    return 'processed';
+  end if;
+  if obj ->> 'object' is distinct from 'account' or obj ->> 'id' is distinct from acct then
+    raise exception 'account.updated %: data.object is not account %', evt ->> 'id', acct
+      using errcode = 'invalid_parameter_value';
+  end if;
+  if a.stripe_updated_at is not null and at < a.stripe_updated_at then
+    return 'processed'; -- an older state than the one held: recorded, changes nothing
+  end if;
+  req := coalesce(obj -> 'requirements', '{}');
+  due := array(select jsonb_array_elements_text(coalesce(req -> 'currently_due', '[]')));
+  past := array(select jsonb_array_elements_text(coalesce(req -> 'past_due', '[]')));
+  update public.seller_accounts
+     set charges_enabled = a.deauthorized_at is null and coalesce((obj ->> 'charges_enabled')::boolean, false),
+         payouts_enabled = a.deauthorized_at is null and coalesce((obj ->> 'payouts_enabled')::boolean, false),
+         details_submitted = coalesce((obj ->> 'details_submitted')::boolean, false),
+         country = coalesce(obj ->> 'country', country),
+         requirements_currently_due = due,
+         requirements_past_due = past,
+         requirements_eventually_due = array(select jsonb_array_elements_text(
+                                               coalesce(req -> 'eventually_due', '[]'))),
+         current_deadline = to_timestamp(nullif(req ->> 'current_deadline', '')::bigint),
+         disabled_reason = req ->> 'disabled_reason',
+         stripe_updated_at = at,
+         due_notified_at = case when cardinality(due) = 0 then null else due_notified_at end,
+         past_due_notified_at = case when cardinality(past) = 0 then null else past_due_notified_at end
+   where seller_id = a.seller_id
+  returning * into a;
+  select * into r from private.seller_block_reason(a.disabled_reason, a.requirements_past_due,
+    a.requirements_currently_due, a.details_submitted, a.deauthorized_at is not null, a.current_deadline);
+  if cardinality(past) > 0 and a.past_due_notified_at is null then
+    if ops.enqueue_seller_email(a.seller_id, 'seller_requirements_past_due',
+         'seller_account:' || a.seller_id || ':past_due:' || (evt ->> 'id'),
+         jsonb_build_object('requirements', to_jsonb(past[1:10]), 'why', r.why, 'next_step', r.next_step,
+                            'charges_enabled', a.charges_enabled)) then
+      update public.seller_accounts set past_due_notified_at = now(), due_notified_at = coalesce(due_notified_at, now())
+       where seller_id = a.seller_id;
+    end if;
+  elsif cardinality(due) > 0 and a.details_submitted and a.due_notified_at is null then
+    -- during onboarding everything is due: the app's onboarding page says so; email once Stripe asks for more
+    if ops.enqueue_seller_email(a.seller_id, 'seller_requirements_due',
+         'seller_account:' || a.seller_id || ':due:' || (evt ->> 'id'),
+         jsonb_build_object('requirements', to_jsonb(due[1:10]), 'deadline', a.current_deadline,
+                            'why', r.why, 'next_step', r.next_step)) then
+      update public.seller_accounts set due_notified_at = now() where seller_id = a.seller_id;
+    end if;
+  end if;
+  return 'processed';
+end
+$$;
 
 
 --
@@ -1179,9 +1280,80 @@ $$;
 --
 
 CREATE FUNCTION ops.apply_payout(evt jsonb) RETURNS text
-    LANGUAGE sql
+    LANGUAGE plpgsql
     SET search_path TO ''
-    AS $$ select 'ignored'::text $$;
+    AS $_$
+declare
+  obj jsonb := evt -> 'data' -> 'object';
+  acct text := evt ->> 'account';
+  at timestamptz := to_timestamp((evt ->> 'created')::bigint);
+  v_seller uuid;
+  p public.seller_payouts;
+  v_new_failure boolean;
+  t public.support_tickets;
+  advice text;
+begin
+  if acct is null then
+    return 'ignored'; -- the platform's own payouts are not a seller's
+  end if;
+  select a.seller_id into v_seller from public.seller_accounts a where a.stripe_account_id = acct;
+  if not found then
+    return 'ignored';
+  end if;
+  if obj ->> 'object' is distinct from 'payout' or coalesce(obj ->> 'id', '') !~ '^po_[A-Za-z0-9]+$' then
+    raise exception 'payout event %: data.object is not a payout', evt ->> 'id'
+      using errcode = 'invalid_parameter_value';
+  end if;
+  insert into public.seller_payouts as x (id, seller_id, stripe_account_id, amount, currency, status, arrival_date,
+                                          failure_code, failure_message, stripe_updated_at, failed_at)
+  values (obj ->> 'id', v_seller, acct, (obj ->> 'amount')::bigint, lower(obj ->> 'currency'), obj ->> 'status',
+          to_timestamp(nullif(obj ->> 'arrival_date', '')::bigint), obj ->> 'failure_code',
+          obj ->> 'failure_message', at, case when obj ->> 'status' = 'failed' then at end)
+  on conflict (id) do update
+     set amount = excluded.amount, currency = excluded.currency, status = excluded.status,
+         arrival_date = excluded.arrival_date,
+         failure_code = coalesce(excluded.failure_code, x.failure_code),
+         failure_message = coalesce(excluded.failure_message, x.failure_message),
+         stripe_updated_at = excluded.stripe_updated_at,
+         failed_at = coalesce(x.failed_at, excluded.failed_at)
+   -- newer wins; a final status (paid, failed, canceled) is never replaced by an older or pending one
+   where x.stripe_updated_at is null or (excluded.stripe_updated_at >= x.stripe_updated_at
+                                         and not (x.status in ('failed', 'canceled')
+                                                  and excluded.status in ('pending', 'in_transit', 'paid'))
+                                         and not (x.status = 'paid' and excluded.status in ('pending', 'in_transit')))
+  returning * into p;
+  -- the failure's ticket and email are keyed by the payout, so a replay or a second failed event adds nothing
+  v_new_failure := obj ->> 'status' = 'failed'
+    and not exists (select 1 from public.support_tickets x where x.case_key = 'payout_failed:' || (obj ->> 'id'));
+  if v_new_failure then
+    select * into p from public.seller_payouts where id = obj ->> 'id';
+    if p.failed_at is null then
+      update public.seller_payouts set failed_at = at where id = p.id returning * into p;
+    end if;
+    advice := ops.payout_failure_advice(p.failure_code);
+    insert into public.support_tickets (source, category, subject, requester_id, case_key, context)
+    values ('system', 'payout_failed',
+            left(format('Payout %s to %s failed: %s', p.id,
+                        coalesce((select x.display_name from public.profiles x where x.id = v_seller), v_seller::text),
+                        coalesce(p.failure_code, 'no code')), 200),
+            -- the platform's case with Stripe and the seller's bank, not a request of the seller's
+            null, 'payout_failed:' || p.id,
+            jsonb_build_object('stripe_event_id', evt ->> 'id', 'payout_id', p.id, 'seller_id', v_seller,
+                               'stripe_account_id', acct, 'failure_code', p.failure_code))
+    returning * into t;
+    insert into public.ticket_messages (ticket_id, author_id, author_kind, body)
+    values (t.id, null, 'system',
+            format('Payout %s of %s %s to seller %s (%s) failed: %s (%s). Told the seller: %s', p.id, p.amount,
+                   upper(p.currency), v_seller, acct, coalesce(p.failure_message, 'no message'),
+                   coalesce(p.failure_code, 'no code'), advice));
+    perform ops.enqueue_seller_email(v_seller, 'seller_payout_failed', 'payout:' || p.id,
+      jsonb_build_object('payout_id', p.id, 'amount', p.amount, 'currency', p.currency,
+                         'failure_code', p.failure_code, 'failure_message', p.failure_message,
+                         'advice', advice, 'ticket_ref', t.ref));
+  end if;
+  return 'processed';
+end
+$_$;
 
 
 --
@@ -2045,6 +2217,26 @@ $$;
 
 
 --
+-- Name: dashboard_blocked_sellers(); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.dashboard_blocked_sellers() RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  perform ops.require_admin();
+  return coalesce((select jsonb_agg(to_jsonb(x)) from (
+    select b.seller_id, b.display_name, b.email, b.status, b.why_blocked, b.next_step, b.current_deadline,
+           b.stripe_account_id
+      from ops.blocked_sellers b
+     order by cardinality(b.requirements_past_due) > 0 desc, b.current_deadline nulls last, b.seller_id
+     limit 50) x), '[]');
+end
+$$;
+
+
+--
 -- Name: dashboard_journey(text); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -2480,6 +2672,28 @@ $$;
 --
 
 COMMENT ON FUNCTION ops.enqueue_reconcile(p_requested_by text) IS 'Asks for a reconciliation run against Stripe (one waits or runs at a time); returns its job id. Usage: select ops.enqueue_reconcile(''me'');';
+
+
+--
+-- Name: enqueue_seller_email(uuid, text, text, jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.enqueue_seller_email(p_seller_id uuid, p_template text, p_entity text, p_data jsonb) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  v_to text := ops.notify_recipient_email('user:' || p_seller_id);
+begin
+  if v_to is null then
+    return false;
+  end if;
+  perform ops.enqueue_notification('email', p_template, p_entity, 'user:' || p_seller_id,
+    jsonb_build_object('to', v_to, 'data', jsonb_strip_nulls(p_data || jsonb_build_object(
+      'seller_name', (select p.display_name from public.profiles p where p.id = p_seller_id)))));
+  return true;
+end
+$$;
 
 
 --
@@ -3876,6 +4090,40 @@ begin
              coalesce(p_asked::text, '(unknown)'), p_asked_currency)
   end;
 end
+$$;
+
+
+--
+-- Name: payout_failure_advice(text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.payout_failure_advice(p_code text) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+  select case p_code
+    when 'account_closed' then 'The bank account is closed: add a new bank account in your Stripe Express dashboard.'
+    when 'no_account' then 'The bank could not find this account: check the account number or add another account.'
+    when 'invalid_account_number' then 'The account number is wrong: correct it in your Stripe Express dashboard.'
+    when 'incorrect_account_holder_name' then 'The account holder''s name does not match the bank''s: correct it.'
+    when 'incorrect_account_holder_address' then 'The account holder''s address does not match the bank''s: '
+      || 'correct it.'
+    when 'incorrect_account_holder_tax_id' then 'The account holder''s tax id does not match the bank''s: correct it.'
+    when 'account_frozen' then 'The bank account is frozen: contact your bank, or add another account.'
+    when 'bank_account_restricted' then 'The bank account takes no such deposits: contact your bank or add '
+      || 'another account.'
+    when 'bank_ownership_changed' then 'The bank account changed hands: add the account again with its new details.'
+    when 'debit_not_authorized' then 'Your bank refused a debit from Stripe: authorize Stripe with your bank.'
+    when 'insufficient_funds' then 'Your Stripe balance could not cover the payout (refunds or disputes took it): '
+      || 'Stripe retries once the balance is positive.'
+    when 'invalid_currency' then 'The bank account cannot take this currency: add an account in that currency.'
+    when 'declined' then 'The bank declined the payout: contact your bank or add another account.'
+    when 'could_not_process' then 'The bank could not process the payout: check the account, Stripe retries.'
+    when 'unsupported_card' then 'This debit card takes no payouts: add a bank account or another card.'
+    when 'expired_card' then 'The debit card has expired: add a current card or a bank account.'
+    when 'lost_or_stolen_card' then 'The debit card was reported lost or stolen: add another card or a bank account.'
+    else 'Check your payout details in your Stripe Express dashboard, or contact support.'
+  end
 $$;
 
 
@@ -5566,6 +5814,94 @@ $$;
 
 
 --
+-- Name: seller_onboarding_begin(uuid, boolean, text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.seller_onboarding_begin(p_user_id uuid, p_livemode boolean, p_account_id text) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  u auth.users;
+  p public.profiles;
+  a public.seller_accounts;
+begin
+  perform ops.require_stripe_scope(s, p_livemode, p_account_id, 'the seller-onboarding key (STRIPE_SECRET_KEY)')
+    from ops.settings s;
+  select * into u from auth.users where id = p_user_id;
+  if not found then
+    raise exception 'your account no longer exists: sign in again' using errcode = 'SO401';
+  end if;
+  if coalesce(u.is_anonymous, false) then
+    raise exception 'anonymous sessions cannot sell: sign up with an email first' using errcode = 'SO403';
+  end if;
+  select * into p from public.profiles where id = p_user_id;
+  if not found or p.role is distinct from 'seller' then
+    raise exception 'only sellers get a payout account: ask the platform to make your account a seller'
+      using errcode = 'SO403';
+  end if;
+  select * into a from public.seller_accounts where seller_id = p_user_id;
+  if a.deauthorized_at is not null then
+    raise exception 'your Stripe account was disconnected from this platform: contact support to connect a new one'
+      using errcode = 'SO409';
+  end if;
+  if a.seller_id is null and p.country is null then
+    raise exception 'set your country first (profiles.country, e.g. US or FR): your payout account is created '
+      'in it and cannot move' using errcode = 'SO409';
+  end if;
+  if a.seller_id is null and nullif(trim(u.email), '') is null then
+    raise exception 'your account has no email address: add one first' using errcode = 'SO409';
+  end if;
+  return jsonb_build_object('email', lower(trim(u.email)), 'country', coalesce(a.country, p.country),
+    'stripe_account_id', a.stripe_account_id, 'charges_enabled', coalesce(a.charges_enabled, false),
+    'payouts_enabled', coalesce(a.payouts_enabled, false), 'details_submitted', coalesce(a.details_submitted, false));
+end
+$$;
+
+
+--
+-- Name: FUNCTION seller_onboarding_begin(p_user_id uuid, p_livemode boolean, p_account_id text); Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON FUNCTION ops.seller_onboarding_begin(p_user_id uuid, p_livemode boolean, p_account_id text) IS 'seller-onboarding function: who the seller is, their country and email, and their recorded account (refusals: SQLSTATE SO<status>).';
+
+
+--
+-- Name: seller_onboarding_record(uuid, jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.seller_onboarding_record(p_user_id uuid, p_account jsonb) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  a public.seller_accounts;
+begin
+  if not exists (select 1 from public.profiles p where p.id = p_user_id and p.role = 'seller') then
+    raise exception 'only sellers get a payout account' using errcode = 'SO403';
+  end if;
+  insert into public.seller_accounts (seller_id, stripe_account_id, livemode, country, charges_enabled,
+                                      payouts_enabled, details_submitted)
+  values (p_user_id, p_account ->> 'id', coalesce((p_account ->> 'livemode')::boolean, false),
+          p_account ->> 'country', coalesce((p_account ->> 'charges_enabled')::boolean, false),
+          coalesce((p_account ->> 'payouts_enabled')::boolean, false),
+          coalesce((p_account ->> 'details_submitted')::boolean, false))
+  on conflict (seller_id) do nothing;
+  select * into a from public.seller_accounts where seller_id = p_user_id;
+  return jsonb_build_object('stripe_account_id', a.stripe_account_id, 'charges_enabled', a.charges_enabled,
+    'payouts_enabled', a.payouts_enabled, 'details_submitted', a.details_submitted);
+end
+$$;
+
+
+--
+-- Name: FUNCTION seller_onboarding_record(p_user_id uuid, p_account jsonb); Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON FUNCTION ops.seller_onboarding_record(p_user_id uuid, p_account jsonb) IS 'seller-onboarding function: records the seller''s connected account once; answers the recorded one.';
+
+
+--
 -- Name: set_user_role(uuid, text, text); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -6258,6 +6594,65 @@ $$;
 
 
 --
+-- Name: seller_block_reason(text, text[], text[], boolean, boolean, timestamp with time zone); Type: FUNCTION; Schema: private; Owner: -
+--
+
+CREATE FUNCTION private.seller_block_reason(p_disabled_reason text, p_past_due text[], p_currently_due text[], p_details_submitted boolean, p_deauthorized boolean, p_current_deadline timestamp with time zone, OUT why text, OUT next_step text) RETURNS record
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+  select x.why, x.next_step from (select
+    case
+      when p_deauthorized then 'You disconnected your Stripe account from this platform.'
+      when p_disabled_reason = 'requirements.past_due' then 'Stripe needs information that is now overdue: '
+        || array_to_string(p_past_due[1:5], ', ') || '.'
+      when p_disabled_reason = 'requirements.pending_verification' then 'Stripe is verifying the information you '
+        || 'gave; payments resume once it is verified.'
+      when p_disabled_reason = 'action_required.requested_capabilities' then 'Your account must be set up to accept '
+        || 'card payments and transfers.'
+      when p_disabled_reason in ('listed', 'rejected.listed') then 'Stripe found your business on a prohibited or '
+        || 'sanctions list.'
+      when p_disabled_reason = 'under_review' then 'Stripe is reviewing your account.'
+      when p_disabled_reason = 'platform_paused' then 'The platform paused payments to your account.'
+      when p_disabled_reason in ('rejected.fraud', 'rejected.platform_fraud') then 'Your account was closed for '
+        || 'suspected fraud.'
+      when p_disabled_reason in ('rejected.terms_of_service', 'rejected.platform_terms_of_service') then 'Your '
+        || 'account was closed for a breach of the terms of service.'
+      when p_disabled_reason = 'rejected.incomplete_verification' then 'Your account was closed: verification was '
+        || 'not completed in time.'
+      when p_disabled_reason like 'rejected.%' then 'Your account was closed.'
+      when p_disabled_reason is not null then 'Stripe disabled payments to your account (' || p_disabled_reason || ').'
+      when not coalesce(p_details_submitted, false) then 'You have not finished setting up payouts with Stripe.'
+      when cardinality(p_past_due) > 0 then 'Stripe needs information that is now overdue: '
+        || array_to_string(p_past_due[1:5], ', ') || '.'
+      when cardinality(p_currently_due) > 0 then 'Stripe needs more information'
+        || coalesce(' by ' || to_char(p_current_deadline at time zone 'UTC', 'YYYY-MM-DD'), '') || ': '
+        || array_to_string(p_currently_due[1:5], ', ') || '.'
+    end as why,
+    case
+      when p_deauthorized then 'Contact support to connect a new Stripe account.'
+      when p_disabled_reason in ('requirements.past_due', 'action_required.requested_capabilities')
+        or (p_disabled_reason is null and (not coalesce(p_details_submitted, false) or cardinality(p_past_due) > 0
+                                           or cardinality(p_currently_due) > 0))
+        then 'Open seller onboarding and complete what Stripe asks for.'
+      when p_disabled_reason in ('requirements.pending_verification', 'under_review') then 'Nothing to do now: '
+        || 'Stripe will email you if it needs more.'
+      when p_disabled_reason = 'platform_paused' then 'Contact support.'
+      when p_disabled_reason like 'rejected.%' or p_disabled_reason = 'listed' then 'Contact Stripe support from '
+        || 'your Express dashboard if you think this is a mistake.'
+      when p_disabled_reason is not null then 'Open seller onboarding and check your account, or contact support.'
+    end as next_step) x
+$$;
+
+
+--
+-- Name: FUNCTION seller_block_reason(p_disabled_reason text, p_past_due text[], p_currently_due text[], p_details_submitted boolean, p_deauthorized boolean, p_current_deadline timestamp with time zone, OUT why text, OUT next_step text); Type: COMMENT; Schema: private; Owner: -
+--
+
+COMMENT ON FUNCTION private.seller_block_reason(p_disabled_reason text, p_past_due text[], p_currently_due text[], p_details_submitted boolean, p_deauthorized boolean, p_current_deadline timestamp with time zone, OUT why text, OUT next_step text) IS 'A seller''s connected account state (Stripe''s requirements.disabled_reason, due and past-due requirements) as a sentence and the next step; null when nothing blocks or is asked.';
+
+
+--
 -- Name: seller_can_accept_charges(uuid); Type: FUNCTION; Schema: private; Owner: -
 --
 
@@ -6276,6 +6671,19 @@ $$;
 --
 
 COMMENT ON FUNCTION private.seller_can_accept_charges(p_seller_id uuid) IS 'Buyers may pay this seller now: not switched off (profiles.charges_enabled) and, with ops.settings.connect_enabled, their connected account accepts charges.';
+
+
+--
+-- Name: seller_listings_open(uuid); Type: FUNCTION; Schema: private; Owner: -
+--
+
+CREATE FUNCTION private.seller_listings_open(p_seller_id uuid) RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select not coalesce((select s.connect_enabled from ops.settings s where s.id), false)
+      or private.seller_can_accept_charges(p_seller_id)
+$$;
 
 
 --
@@ -6576,6 +6984,156 @@ CREATE TABLE ops.billing_statuses (
 --
 
 COMMENT ON TABLE ops.billing_statuses IS 'Customer billing statuses and the access each one grants.';
+
+
+--
+-- Name: profiles; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.profiles (
+    id uuid NOT NULL,
+    role text DEFAULT 'buyer'::text NOT NULL,
+    display_name text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    charges_enabled boolean DEFAULT true NOT NULL,
+    country text,
+    CONSTRAINT profiles_country_check CHECK ((country ~ '^[A-Z]{2}$'::text)),
+    CONSTRAINT profiles_display_name_check CHECK ((length(display_name) <= 200)),
+    CONSTRAINT profiles_role_check CHECK ((role = ANY (ARRAY['buyer'::text, 'seller'::text, 'admin'::text])))
+);
+
+
+--
+-- Name: TABLE profiles; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.profiles IS 'One row per auth user: marketplace role (buyer | seller | admin) and display name. Seller is granted by the server (app_metadata at sign-up, ops.set_user_role later; audited in ops.role_grants); admin rights come from the JWT app_metadata, not from this column.';
+
+
+--
+-- Name: COLUMN profiles.charges_enabled; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.profiles.charges_enabled IS 'Whether buyers may check out this seller''s listings (Stripe Connect: the account''s charges_enabled). Set by the server or Studio, never by the user.';
+
+
+--
+-- Name: COLUMN profiles.country; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.profiles.country IS 'ISO 3166-1 alpha-2 country (US, FR, ...): the country a seller''s connected account is created in (it cannot change afterwards).';
+
+
+--
+-- Name: seller_accounts; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.seller_accounts (
+    seller_id uuid NOT NULL,
+    stripe_account_id text NOT NULL,
+    livemode boolean DEFAULT false NOT NULL,
+    country text,
+    charges_enabled boolean DEFAULT false NOT NULL,
+    payouts_enabled boolean DEFAULT false NOT NULL,
+    details_submitted boolean DEFAULT false NOT NULL,
+    requirements_currently_due text[] DEFAULT '{}'::text[] NOT NULL,
+    requirements_past_due text[] DEFAULT '{}'::text[] NOT NULL,
+    requirements_eventually_due text[] DEFAULT '{}'::text[] NOT NULL,
+    current_deadline timestamp with time zone,
+    disabled_reason text,
+    stripe_updated_at timestamp with time zone,
+    due_notified_at timestamp with time zone,
+    past_due_notified_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    deauthorized_at timestamp with time zone,
+    CONSTRAINT seller_accounts_stripe_account_id_check CHECK ((stripe_account_id ~ '^acct_[A-Za-z0-9]+$'::text))
+);
+
+
+--
+-- Name: TABLE seller_accounts; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.seller_accounts IS 'Each seller''s Stripe connected account (created once by seller-onboarding) and its state from account.updated: charges and payouts enabled, requirements due and past due, the disabled reason. Sellers read their own row, admins all; only the server writes.';
+
+
+--
+-- Name: COLUMN seller_accounts.deauthorized_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.seller_accounts.deauthorized_at IS 'When the seller disconnected their account from the platform (account.application.deauthorized): final, the seller can no longer be paid.';
+
+
+--
+-- Name: seller_account_status; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.seller_account_status WITH (security_invoker='true') AS
+ SELECT a.seller_id,
+    a.stripe_account_id,
+    a.charges_enabled,
+    a.payouts_enabled,
+    a.details_submitted,
+        CASE
+            WHEN (a.deauthorized_at IS NOT NULL) THEN 'disconnected'::text
+            WHEN (a.disabled_reason ~~ 'rejected.%'::text) THEN 'rejected'::text
+            WHEN (a.charges_enabled AND a.payouts_enabled AND (cardinality(a.requirements_past_due) = 0) AND (cardinality(a.requirements_currently_due) = 0)) THEN 'active'::text
+            WHEN a.charges_enabled THEN 'action_required'::text
+            WHEN (a.disabled_reason = ANY (ARRAY['requirements.pending_verification'::text, 'under_review'::text])) THEN 'pending'::text
+            ELSE 'blocked'::text
+        END AS status,
+    r.why AS why_blocked,
+    r.next_step,
+    a.requirements_currently_due,
+    a.requirements_past_due,
+    a.requirements_eventually_due,
+    a.current_deadline,
+    a.disabled_reason,
+    a.stripe_updated_at,
+    a.deauthorized_at
+   FROM (public.seller_accounts a
+     CROSS JOIN LATERAL private.seller_block_reason(a.disabled_reason, a.requirements_past_due, a.requirements_currently_due, a.details_submitted, (a.deauthorized_at IS NOT NULL), a.current_deadline) r(why, next_step));
+
+
+--
+-- Name: VIEW seller_account_status; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.seller_account_status IS 'Each seller''s connected account in words: status (active, action_required, pending, blocked, rejected, disconnected), why it is blocked and the next step. Sellers read their own row, admins all (RLS of seller_accounts).';
+
+
+--
+-- Name: blocked_sellers; Type: VIEW; Schema: ops; Owner: -
+--
+
+CREATE VIEW ops.blocked_sellers AS
+ SELECT s.seller_id,
+    p.display_name,
+    u.email,
+    s.status,
+    s.why_blocked,
+    s.next_step,
+    s.charges_enabled,
+    s.payouts_enabled,
+    s.requirements_past_due,
+    s.requirements_currently_due,
+    s.current_deadline,
+    s.disabled_reason,
+    s.stripe_account_id,
+    s.stripe_updated_at
+   FROM ((public.seller_account_status s
+     JOIN public.profiles p ON ((p.id = s.seller_id)))
+     LEFT JOIN auth.users u ON ((u.id = s.seller_id)))
+  WHERE (s.status <> 'active'::text);
+
+
+--
+-- Name: VIEW blocked_sellers; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON VIEW ops.blocked_sellers IS 'Sellers whose connected account cannot take payments or is asked for information, with why and the next step (Studio, the dashboard).';
 
 
 --
@@ -7958,7 +8516,7 @@ CREATE TABLE public.support_tickets (
     closed_at timestamp with time zone,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT support_tickets_category_check CHECK ((category = ANY (ARRAY['billing'::text, 'order'::text, 'technical'::text, 'account'::text, 'other'::text, 'dispute'::text, 'payment_failed'::text]))),
+    CONSTRAINT support_tickets_category_check CHECK ((category = ANY (ARRAY['billing'::text, 'order'::text, 'technical'::text, 'account'::text, 'other'::text, 'dispute'::text, 'payment_failed'::text, 'payout_failed'::text]))),
     CONSTRAINT support_tickets_idempotency_key_check CHECK (((length(idempotency_key) >= 1) AND (length(idempotency_key) <= 200))),
     CONSTRAINT support_tickets_source_check CHECK ((source = ANY (ARRAY['app'::text, 'system'::text]))),
     CONSTRAINT support_tickets_status_check CHECK ((status = ANY (ARRAY['open'::text, 'pending'::text, 'solved'::text, 'closed'::text]))),
@@ -8197,78 +8755,6 @@ COMMENT ON TABLE public.plans IS 'Service plans buyers subscribe to through the 
 
 
 --
--- Name: profiles; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.profiles (
-    id uuid NOT NULL,
-    role text DEFAULT 'buyer'::text NOT NULL,
-    display_name text,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    charges_enabled boolean DEFAULT true NOT NULL,
-    country text,
-    CONSTRAINT profiles_country_check CHECK ((country ~ '^[A-Z]{2}$'::text)),
-    CONSTRAINT profiles_display_name_check CHECK ((length(display_name) <= 200)),
-    CONSTRAINT profiles_role_check CHECK ((role = ANY (ARRAY['buyer'::text, 'seller'::text, 'admin'::text])))
-);
-
-
---
--- Name: TABLE profiles; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON TABLE public.profiles IS 'One row per auth user: marketplace role (buyer | seller | admin) and display name. Seller is granted by the server (app_metadata at sign-up, ops.set_user_role later; audited in ops.role_grants); admin rights come from the JWT app_metadata, not from this column.';
-
-
---
--- Name: COLUMN profiles.charges_enabled; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.profiles.charges_enabled IS 'Whether buyers may check out this seller''s listings (Stripe Connect: the account''s charges_enabled). Set by the server or Studio, never by the user.';
-
-
---
--- Name: COLUMN profiles.country; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.profiles.country IS 'ISO 3166-1 alpha-2 country (US, FR, ...): the country a seller''s connected account is created in (it cannot change afterwards).';
-
-
---
--- Name: seller_accounts; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.seller_accounts (
-    seller_id uuid NOT NULL,
-    stripe_account_id text NOT NULL,
-    livemode boolean DEFAULT false NOT NULL,
-    country text,
-    charges_enabled boolean DEFAULT false NOT NULL,
-    payouts_enabled boolean DEFAULT false NOT NULL,
-    details_submitted boolean DEFAULT false NOT NULL,
-    requirements_currently_due text[] DEFAULT '{}'::text[] NOT NULL,
-    requirements_past_due text[] DEFAULT '{}'::text[] NOT NULL,
-    requirements_eventually_due text[] DEFAULT '{}'::text[] NOT NULL,
-    current_deadline timestamp with time zone,
-    disabled_reason text,
-    stripe_updated_at timestamp with time zone,
-    due_notified_at timestamp with time zone,
-    past_due_notified_at timestamp with time zone,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT seller_accounts_stripe_account_id_check CHECK ((stripe_account_id ~ '^acct_[A-Za-z0-9]+$'::text))
-);
-
-
---
--- Name: TABLE seller_accounts; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON TABLE public.seller_accounts IS 'Each seller''s Stripe connected account (created once by seller-onboarding) and its state from account.updated: charges and payouts enabled, requirements due and past due, the disabled reason. Sellers read their own row, admins all; only the server writes.';
-
-
---
 -- Name: seller_payouts; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -8285,6 +8771,7 @@ CREATE TABLE public.seller_payouts (
     stripe_updated_at timestamp with time zone,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    failed_at timestamp with time zone,
     CONSTRAINT seller_payouts_id_check CHECK ((id ~ '^po_[A-Za-z0-9]+$'::text)),
     CONSTRAINT seller_payouts_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'in_transit'::text, 'paid'::text, 'failed'::text, 'canceled'::text])))
 );
@@ -8295,6 +8782,13 @@ CREATE TABLE public.seller_payouts (
 --
 
 COMMENT ON TABLE public.seller_payouts IS 'Payouts of sellers'' connected accounts (payout.* events): amount, arrival date, status, failure code and message. Sellers read their own, admins all; only the server writes.';
+
+
+--
+-- Name: COLUMN seller_payouts.failed_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.seller_payouts.failed_at IS 'Stripe''s time (event created) of the payout.failed that failed it: the payout_failed alert counts these.';
 
 
 --
@@ -9338,6 +9832,13 @@ CREATE INDEX orders_seller_idx ON public.orders USING btree (seller_id);
 
 
 --
+-- Name: seller_payouts_failed_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX seller_payouts_failed_idx ON public.seller_payouts USING btree (failed_at) WHERE (failed_at IS NOT NULL);
+
+
+--
 -- Name: seller_payouts_seller_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -10317,7 +10818,7 @@ CREATE POLICY "Signed-in users open requests for themselves" ON public.support_t
 -- Name: listings Users can read active listings, sellers their own, admins all; Type: POLICY; Schema: public; Owner: -
 --
 
-CREATE POLICY "Users can read active listings, sellers their own, admins all" ON public.listings FOR SELECT TO authenticated USING ((active OR (seller_id = ( SELECT auth.uid() AS uid)) OR ( SELECT private.is_admin() AS is_admin)));
+CREATE POLICY "Users can read active listings, sellers their own, admins all" ON public.listings FOR SELECT TO authenticated USING (((active AND private.seller_listings_open(seller_id)) OR (seller_id = ( SELECT auth.uid() AS uid)) OR ( SELECT private.is_admin() AS is_admin)));
 
 
 --
@@ -10361,7 +10862,7 @@ CREATE POLICY "Users can update their own profile" ON public.profiles FOR UPDATE
 -- Name: listings Visitors can read active listings; Type: POLICY; Schema: public; Owner: -
 --
 
-CREATE POLICY "Visitors can read active listings" ON public.listings FOR SELECT TO anon USING (active);
+CREATE POLICY "Visitors can read active listings" ON public.listings FOR SELECT TO anon USING ((active AND private.seller_listings_open(seller_id)));
 
 
 --
@@ -10455,6 +10956,7 @@ GRANT USAGE ON SCHEMA ops TO provider_webhook;
 GRANT USAGE ON SCHEMA ops TO authenticated;
 GRANT USAGE ON SCHEMA ops TO reconciler;
 GRANT USAGE ON SCHEMA ops TO checkout;
+GRANT USAGE ON SCHEMA ops TO seller_onboarding;
 
 
 --
@@ -10564,6 +11066,13 @@ REVOKE ALL ON FUNCTION ops.alert_check_dead_jobs(r ops.alert_rules, p_now timest
 --
 
 REVOKE ALL ON FUNCTION ops.alert_check_failed_runs(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION alert_check_payout_failed(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.alert_check_payout_failed(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean) FROM PUBLIC;
 
 
 --
@@ -10922,6 +11431,14 @@ REVOKE ALL ON FUNCTION ops.customers_notify() FROM PUBLIC;
 
 
 --
+-- Name: FUNCTION dashboard_blocked_sellers(); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.dashboard_blocked_sellers() FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.dashboard_blocked_sellers() TO authenticated;
+
+
+--
 -- Name: FUNCTION dashboard_journey(p_query text); Type: ACL; Schema: ops; Owner: -
 --
 
@@ -11040,6 +11557,13 @@ REVOKE ALL ON FUNCTION ops.enqueue_notification(p_channel text, p_template text,
 
 REVOKE ALL ON FUNCTION ops.enqueue_reconcile(p_requested_by text) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.enqueue_reconcile(p_requested_by text) TO service_role;
+
+
+--
+-- Name: FUNCTION enqueue_seller_email(p_seller_id uuid, p_template text, p_entity text, p_data jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.enqueue_seller_email(p_seller_id uuid, p_template text, p_entity text, p_data jsonb) FROM PUBLIC;
 
 
 --
@@ -11273,6 +11797,13 @@ REVOKE ALL ON FUNCTION ops.payment_intent_refunded(p_pi text) FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION ops.payment_mismatch(p_price bigint, p_currency text, p_asked bigint, p_asked_currency text, p_ref text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION payout_failure_advice(p_code text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.payout_failure_advice(p_code text) FROM PUBLIC;
 
 
 --
@@ -11567,6 +12098,7 @@ GRANT ALL ON FUNCTION ops.record_endpoint_outcome(p_endpoint text, p_status inte
 GRANT ALL ON FUNCTION ops.record_endpoint_outcome(p_endpoint text, p_status integer, p_reason text) TO support_intake;
 GRANT ALL ON FUNCTION ops.record_endpoint_outcome(p_endpoint text, p_status integer, p_reason text) TO provider_webhook;
 GRANT ALL ON FUNCTION ops.record_endpoint_outcome(p_endpoint text, p_status integer, p_reason text) TO checkout;
+GRANT ALL ON FUNCTION ops.record_endpoint_outcome(p_endpoint text, p_status integer, p_reason text) TO seller_onboarding;
 
 
 --
@@ -11715,6 +12247,22 @@ GRANT ALL ON FUNCTION ops.run_support_ticket_job(p_job_id bigint, p_worker text)
 
 
 --
+-- Name: FUNCTION seller_onboarding_begin(p_user_id uuid, p_livemode boolean, p_account_id text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.seller_onboarding_begin(p_user_id uuid, p_livemode boolean, p_account_id text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.seller_onboarding_begin(p_user_id uuid, p_livemode boolean, p_account_id text) TO seller_onboarding;
+
+
+--
+-- Name: FUNCTION seller_onboarding_record(p_user_id uuid, p_account jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.seller_onboarding_record(p_user_id uuid, p_account jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.seller_onboarding_record(p_user_id uuid, p_account jsonb) TO seller_onboarding;
+
+
+--
 -- Name: FUNCTION set_user_role(p_user_id uuid, p_role text, p_note text); Type: ACL; Schema: ops; Owner: -
 --
 
@@ -11800,6 +12348,7 @@ REVOKE ALL ON FUNCTION ops.take_rate_tokens(p_bucket text, p_tokens integer, p_c
 GRANT ALL ON FUNCTION ops.take_rate_tokens(p_bucket text, p_tokens integer, p_capacity integer, p_window_ms integer) TO pipeline_worker;
 GRANT ALL ON FUNCTION ops.take_rate_tokens(p_bucket text, p_tokens integer, p_capacity integer, p_window_ms integer) TO support_intake;
 GRANT ALL ON FUNCTION ops.take_rate_tokens(p_bucket text, p_tokens integer, p_capacity integer, p_window_ms integer) TO checkout;
+GRANT ALL ON FUNCTION ops.take_rate_tokens(p_bucket text, p_tokens integer, p_capacity integer, p_window_ms integer) TO seller_onboarding;
 
 
 --
@@ -11876,12 +12425,29 @@ GRANT ALL ON FUNCTION private.is_seller() TO authenticated;
 
 
 --
+-- Name: FUNCTION seller_block_reason(p_disabled_reason text, p_past_due text[], p_currently_due text[], p_details_submitted boolean, p_deauthorized boolean, p_current_deadline timestamp with time zone, OUT why text, OUT next_step text); Type: ACL; Schema: private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION private.seller_block_reason(p_disabled_reason text, p_past_due text[], p_currently_due text[], p_details_submitted boolean, p_deauthorized boolean, p_current_deadline timestamp with time zone, OUT why text, OUT next_step text) FROM PUBLIC;
+GRANT ALL ON FUNCTION private.seller_block_reason(p_disabled_reason text, p_past_due text[], p_currently_due text[], p_details_submitted boolean, p_deauthorized boolean, p_current_deadline timestamp with time zone, OUT why text, OUT next_step text) TO authenticated;
+
+
+--
 -- Name: FUNCTION seller_can_accept_charges(p_seller_id uuid); Type: ACL; Schema: private; Owner: -
 --
 
 REVOKE ALL ON FUNCTION private.seller_can_accept_charges(p_seller_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.seller_can_accept_charges(p_seller_id uuid) TO anon;
 GRANT ALL ON FUNCTION private.seller_can_accept_charges(p_seller_id uuid) TO authenticated;
+
+
+--
+-- Name: FUNCTION seller_listings_open(p_seller_id uuid); Type: ACL; Schema: private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION private.seller_listings_open(p_seller_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION private.seller_listings_open(p_seller_id uuid) TO anon;
+GRANT ALL ON FUNCTION private.seller_listings_open(p_seller_id uuid) TO authenticated;
 
 
 --
@@ -11959,6 +12525,51 @@ GRANT SELECT ON TABLE ops.audit_log TO authenticated;
 --
 
 GRANT SELECT ON TABLE ops.billing_statuses TO service_role;
+
+
+--
+-- Name: TABLE profiles; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON TABLE public.profiles TO service_role;
+GRANT SELECT ON TABLE public.profiles TO authenticated;
+
+
+--
+-- Name: COLUMN profiles.display_name; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT UPDATE(display_name) ON TABLE public.profiles TO authenticated;
+
+
+--
+-- Name: COLUMN profiles.charges_enabled; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(charges_enabled) ON TABLE public.profiles TO authenticated;
+
+
+--
+-- Name: COLUMN profiles.country; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(country),UPDATE(country) ON TABLE public.profiles TO authenticated;
+
+
+--
+-- Name: TABLE seller_accounts; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON TABLE public.seller_accounts TO service_role;
+GRANT SELECT ON TABLE public.seller_accounts TO authenticated;
+
+
+--
+-- Name: TABLE seller_account_status; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON TABLE public.seller_account_status TO service_role;
+GRANT SELECT ON TABLE public.seller_account_status TO authenticated;
 
 
 --
@@ -12413,43 +13024,6 @@ GRANT SELECT ON TABLE public.order_shares TO authenticated;
 GRANT ALL ON TABLE public.plans TO service_role;
 GRANT SELECT ON TABLE public.plans TO anon;
 GRANT SELECT ON TABLE public.plans TO authenticated;
-
-
---
--- Name: TABLE profiles; Type: ACL; Schema: public; Owner: -
---
-
-GRANT ALL ON TABLE public.profiles TO service_role;
-GRANT SELECT ON TABLE public.profiles TO authenticated;
-
-
---
--- Name: COLUMN profiles.display_name; Type: ACL; Schema: public; Owner: -
---
-
-GRANT UPDATE(display_name) ON TABLE public.profiles TO authenticated;
-
-
---
--- Name: COLUMN profiles.charges_enabled; Type: ACL; Schema: public; Owner: -
---
-
-GRANT SELECT(charges_enabled) ON TABLE public.profiles TO authenticated;
-
-
---
--- Name: COLUMN profiles.country; Type: ACL; Schema: public; Owner: -
---
-
-GRANT SELECT(country),UPDATE(country) ON TABLE public.profiles TO authenticated;
-
-
---
--- Name: TABLE seller_accounts; Type: ACL; Schema: public; Owner: -
---
-
-GRANT ALL ON TABLE public.seller_accounts TO service_role;
-GRANT SELECT ON TABLE public.seller_accounts TO authenticated;
 
 
 --

@@ -48,6 +48,7 @@ export const LOGIN_ROLES = [
   { role: "reconciler", env: "RECONCILER" },
   { role: "dashboard", env: "DASHBOARD" },
   { role: "checkout", env: "CHECKOUT" },
+  { role: "seller_onboarding", env: "SELLER_ONBOARDING" },
 ] as const;
 export type LoginRole = (typeof LOGIN_ROLES)[number]["role"];
 
@@ -67,6 +68,10 @@ const stack = parseEnv(
     // rotation, so both the current and the previous secret are exercised.
     STRIPE_WEBHOOK_SECRET: setting.text(
       "whsec_local_current_not_for_production,whsec_local_previous_not_for_production",
+    ),
+    // the Connect endpoint's (stripe-webhook/connect), local and test-only likewise
+    STRIPE_CONNECT_WEBHOOK_SECRET: setting.text(
+      "whsec_local_connect_current_not_for_production,whsec_local_connect_previous_not_for_production",
     ),
     RESEND_WEBHOOK_SECRET: setting.text("whsec_bG9jYWwtcmVzZW5kLXdlYmhvb2stc2VjcmV0"),
     WORKER_SECRET: setting.text(),
@@ -122,6 +127,11 @@ export const config = {
   dashboardSessionSecret: stack.DASHBOARD_SESSION_SECRET,
   jwtSecret: stack.JWT_SECRET,
   stripeWebhookSecret: stack.STRIPE_WEBHOOK_SECRET,
+  /** The Connect endpoint's signing secrets (comma list, rotation). */
+  stripeConnectWebhookSecret: stack.STRIPE_CONNECT_WEBHOOK_SECRET,
+  get stripeConnectWebhookSecrets(): string[] {
+    return this.stripeConnectWebhookSecret.split(/[\s,]+/).filter(Boolean);
+  },
   /** Resend's webhook signing secret (Svix's whsec_ + base64); a local one when none is configured. */
   resendWebhookSecret: stack.RESEND_WEBHOOK_SECRET,
   get stripeWebhookSecrets(): string[] {

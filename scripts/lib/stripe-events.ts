@@ -61,13 +61,13 @@ export async function signature(
 
 export async function deliver(
   evt: Evt | string,
-  opts: { secret?: string; timestamp?: number; header?: string | null } = {},
+  opts: { secret?: string; timestamp?: number; header?: string | null; url?: string } = {},
 ) {
   const body = typeof evt === "string" ? evt : JSON.stringify(evt);
   const header = opts.header === undefined ? await signature(body, opts.secret, opts.timestamp) : opts.header;
   const headers: Record<string, string> = { "content-type": "application/json" };
   if (header !== null) headers["stripe-signature"] = header;
-  const res = await fetch(WEBHOOK_URL, { method: "POST", body, headers });
+  const res = await fetch(opts.url ?? WEBHOOK_URL, { method: "POST", body, headers });
   const text = await res.text();
   // deno-lint-ignore no-explicit-any -- whatever JSON the webhook answered, for assertions
   let json: any;

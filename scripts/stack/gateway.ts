@@ -109,6 +109,12 @@ function functionEnv(port: number): NodeJS.ProcessEnv {
     FOUNDER_EMAIL: config.env.FOUNDER_EMAIL ?? "founder@example.com",
     SUPPORT_ALLOWED_ORIGINS: config.env.SUPPORT_ALLOWED_ORIGINS ?? "http://localhost:3000,http://127.0.0.1:3000",
     STRIPE_WEBHOOK_SECRET: config.stripeWebhookSecret,
+    STRIPE_CONNECT_WEBHOOK_SECRET: config.stripeConnectWebhookSecret,
+    // where Stripe's hosted onboarding sends the local app's sellers back (seller-onboarding)
+    SELLER_ONBOARDING_RETURN_URLS: config.env.SELLER_ONBOARDING_RETURN_URLS ??
+      "http://localhost:3000/seller/onboarding/done",
+    SELLER_ONBOARDING_REFRESH_URLS: config.env.SELLER_ONBOARDING_REFRESH_URLS ??
+      "http://localhost:3000/seller/onboarding",
     // where the local app sends buyers back after Checkout (checkout needs STRIPE_SECRET_KEY too: a test key,
     // or a Stripe fake's with STRIPE_API_BASE)
     CHECKOUT_SUCCESS_URLS: config.env.CHECKOUT_SUCCESS_URLS ??

@@ -16,6 +16,10 @@
 // request runs saves nothing. A "lost" fault runs the request, then drops the connection before the
 // answer. `latencyMs` delays every answer (the bench's Stripe time); `timings` says how long each took.
 //
+// What seller-onboarding creates (#18, Connect): POST /v1/accounts (country and controller or type required,
+// idempotency keys as above), GET /v1/accounts/:id, POST /v1/account_links (an existing account, type, https
+// or http return and refresh URLs; a single-use url expiring in 5 minutes). `accounts()` lists those created.
+//
 // Standalone: `tsx tests/fakes/stripe.ts` listens on FAKE_STRIPE_PORT (default random) and accepts
 // STRIPE_RECONCILE_KEY (default a random rk_test_ key, printed).
 import { randomUUID } from "node:crypto";
@@ -53,6 +57,8 @@ export interface FakeStripe {
   eventListRequests(): Array<LoggedRequest & { params: URLSearchParams }>;
   /** Customers and Checkout Sessions created (not replays), in order, with the parameters sent. */
   created(kind: "customer" | "checkout.session"): Array<StripeObject & { params: Record<string, unknown> }>;
+  /** Connected accounts created (not replays) and Account Links made, in order, with the parameters sent. */
+  connect(kind: "account" | "account_link"): Array<StripeObject & { params: Record<string, unknown> }>;
   /** Milliseconds each request spent in the fake, from its arrival to its answer (latency included). */
   readonly timings: number[];
   latencyMs: number;
@@ -261,6 +267,104 @@ export async function startFakeStripe(
     return { status: 200, body: session };
   }
 
+  // ---------------------------------------------------------------- Connect: accounts and account links
+  let connectCreated: Record<"account" | "account_link", Array<StripeObject & { params: Record<string, unknown> }>> = {
+    account: [],
+    account_link: [],
+  };
+  // ISO 3166's user-assigned codes (AA, QM-QZ, XA-XZ, ZZ) name no country: Stripe refuses them
+  const COUNTRY = /^(?!AA|Q[M-Z]|X[A-Z]|ZZ)[A-Z]{2}$/;
+
+  // deno-lint-ignore no-explicit-any -- parsed form parameters
+  function createAccount(p: Record<string, any>): Reply {
+    if (p.type && p.controller) {
+      return stripeError(
+        400,
+        "invalid_request_error",
+        "You cannot specify `type` and `controller` at the same time.",
+        "parameter_invalid",
+      );
+    }
+    if (!p.type && !p.controller) return missing("type");
+    if (p.country !== undefined && !COUNTRY.test(String(p.country))) {
+      return stripeError(400, "invalid_request_error", `Country '${p.country}' is unknown.`, "country_unsupported");
+    }
+    const express = p.type === "express" || p.controller?.stripe_dashboard?.type === "express";
+    const account = {
+      id: rid("acct_"),
+      object: "account",
+      created: now(),
+      type: express ? "express" : (p.type ?? "none"),
+      country: p.country ?? "US",
+      email: p.email ?? null,
+      charges_enabled: false,
+      payouts_enabled: false,
+      details_submitted: false,
+      capabilities: Object.fromEntries(Object.keys(p.capabilities ?? {}).map((c) => [c, "inactive"])),
+      controller: p.controller ?? null,
+      requirements: {
+        currently_due: ["business_type", "external_account", "tos_acceptance.date", "tos_acceptance.ip"],
+        eventually_due: ["business_type", "external_account", "tos_acceptance.date", "tos_acceptance.ip"],
+        past_due: [],
+        current_deadline: null,
+        disabled_reason: "requirements.past_due",
+      },
+      metadata: p.metadata ?? {},
+      livemode: key.includes("_live_"),
+    };
+    objects.set(`account:${account.id}`, { ...account, seq: ++seq });
+    connectCreated.account.push({ ...account, params: p });
+    return { status: 200, body: account };
+  }
+
+  // deno-lint-ignore no-explicit-any -- parsed form parameters
+  function createAccountLink(p: Record<string, any>): Reply {
+    if (!p.account) return missing("account");
+    if (!p.type) return missing("type");
+    if (!["account_onboarding", "account_update"].includes(p.type)) {
+      return stripeError(400, "invalid_request_error", `Invalid type: ${p.type}`, "parameter_invalid");
+    }
+    if (!objects.has(`account:${p.account}`)) {
+      return stripeError(
+        400,
+        "invalid_request_error",
+        `The provided key does not have access to account '${p.account}' (or that account does not exist). ` +
+          "Application access may have been revoked.",
+        "account_invalid",
+      );
+    }
+    for (const field of ["return_url", "refresh_url"]) {
+      if (p[field] !== undefined && !/^https?:\/\//.test(String(p[field]))) {
+        return stripeError(400, "invalid_request_error", `Not a valid URL`, "url_invalid");
+      }
+    }
+    const link = {
+      object: "account_link",
+      id: rid("acctlink_"),
+      created: now(),
+      expires_at: now() + 300,
+      url: `https://connect.stripe.com/setup/e/${p.account}/${rid("")}`,
+    };
+    connectCreated.account_link.push({ ...link, params: p });
+    const { id: _id, ...answer } = link;
+    return { status: 200, body: answer };
+  }
+
+  function getAccount(id: string): Reply {
+    const o = objects.get(`account:${id}`);
+    if (!o) {
+      return stripeError(
+        403,
+        "invalid_request_error",
+        `The provided key does not have access to account '${id}' (or that account does not exist).`,
+        "account_invalid",
+      );
+    }
+    const { seq: _s, ...rest } = o;
+    return { status: 200, body: rest };
+  }
+  // ---------------------------------------------------------------- end of Connect
+
   /** Runs a POST under Stripe's idempotency rules: a key's first answer is kept and replayed. */
   function post(path: string, body: string, idempotencyKey: string | undefined): Reply {
     const p = parseForm(body);
@@ -269,6 +373,10 @@ export async function startFakeStripe(
         ? createCustomer(p)
         : path === "/v1/checkout/sessions"
         ? createSession(p)
+        : path === "/v1/accounts"
+        ? createAccount(p)
+        : path === "/v1/account_links"
+        ? createAccountLink(p)
         : stripeError(404, "invalid_request_error", `Unrecognized request URL (POST: ${path})`);
     if (!idempotencyKey) return run();
     const seen = idempotent.get(idempotencyKey);
@@ -310,6 +418,8 @@ export async function startFakeStripe(
       }
       return page(rows, q, url.pathname, kind === "checkout.session" ? "checkout.session" : kind);
     }
+    const acct = /^\/v1\/accounts\/([^/]+)$/.exec(url.pathname);
+    if (acct) return getAccount(decodeURIComponent(acct[1]));
     const cus = /^\/v1\/customers\/([^/]+)$/.exec(url.pathname);
     if (cus) {
       const o = objects.get(`customer:${decodeURIComponent(cus[1])}`);
@@ -438,6 +548,9 @@ export async function startFakeStripe(
     created(kind) {
       return created[kind];
     },
+    connect(kind) {
+      return connectCreated[kind];
+    },
     addEvents,
     putObject(kind, object) {
       objects.set(`${kind}:${object.id}`, { ...structuredClone(object), object: kind, seq: ++seq });
@@ -467,6 +580,7 @@ export async function startFakeStripe(
       timings.length = 0;
       idempotent = new Map();
       created = { customer: [], "checkout.session": [] };
+      connectCreated = { account: [], account_link: [] };
     },
     close() {
       server.closeAllConnections();

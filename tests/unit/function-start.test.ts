@@ -75,6 +75,17 @@ test.each([
     { CHECKOUT_SUCCESS_URLS: "https://app.example.com/ok,/relative" },
     "CHECKOUT_SUCCESS_URLS must be http(s) URLs",
   ],
+  [
+    "seller-onboarding",
+    { SELLER_ONBOARDING_RETURN_URLS: "https://app.example.com/done,javascript:alert(1)" },
+    "SELLER_ONBOARDING_RETURN_URLS must be http(s) URLs",
+  ],
+  ["seller-onboarding", { STRIPE_SECRET_KEY: "pk_test_s3cr3t" }, "STRIPE_SECRET_KEY must be a Stripe secret"],
+  [
+    "stripe-webhook",
+    { STRIPE_WEBHOOK_SECRET: "whsec_s3cr3t", STRIPE_CONNECT_WEBHOOK_SECRET: "whsec_replace_me" },
+    "STRIPE_CONNECT_WEBHOOK_SECRET holds a placeholder",
+  ],
   // users' tokens are checked against their issuer, <SUPABASE_URL>/auth/v1 (hosted always sets it)
   ["support-intake", { SUPABASE_URL: "", JWT_SECRET: "s3cr3t" }, "SUPABASE_URL (or JWT_ISSUER) must be set"],
 ])("%s with %j stops at start, naming the variable", async (name, env, message) => {
@@ -83,6 +94,7 @@ test.each([
     SUPPORT_INTAKE_DB_URL: "postgresql://support_intake:pw@127.0.0.1:1/postgres",
     STRIPE_WEBHOOK_DB_URL: "postgresql://stripe_webhook:pw@127.0.0.1:1/postgres",
     CHECKOUT_DB_URL: "postgresql://checkout:pw@127.0.0.1:1/postgres",
+    SELLER_ONBOARDING_DB_URL: "postgresql://seller_onboarding:pw@127.0.0.1:1/postgres",
     SUPABASE_URL: "http://127.0.0.1:1",
     ...env,
   });

@@ -61,6 +61,33 @@ const samples: Record<TemplateName, Record<string, unknown>> = {
     currency: "usd",
   },
   welcome: { to: "jane@example.com", customer_name: "Jane", product: "Pro plan" },
+  // a seller's, as ops.apply_connect_account / apply_payout freeze them (migration 3200)
+  seller_requirements_due: {
+    to: "jane@example.com",
+    seller_name: "Sam",
+    requirements: ["individual.verification.document", "external_account"],
+    deadline: "2026-12-20T00:00:00+00:00",
+    why: "Stripe needs more information by 2026-12-20: individual.verification.document, external_account.",
+    next_step: "Open seller onboarding and complete what Stripe asks for.",
+  },
+  seller_requirements_past_due: {
+    to: "jane@example.com",
+    requirements: ["external_account"],
+    why: "Stripe needs information that is now overdue: external_account.",
+    next_step: "Open seller onboarding and complete what Stripe asks for.",
+    charges_enabled: false,
+  },
+  seller_payout_failed: {
+    to: "jane@example.com",
+    seller_name: "Sam",
+    payout_id: "po_1Abc",
+    amount: 12050,
+    currency: "eur",
+    failure_code: "account_closed",
+    failure_message: "The bank account has been closed.",
+    advice: "The bank account is closed: add a new bank account in your Stripe Express dashboard.",
+    ticket_ref: "T-000123",
+  },
   support_ack: { to: "jane@example.com", ticket_ref: "T-2001", subject: "Where is my mug?" },
   founder_new_ticket: {
     ticket_ref: "T-2001",
@@ -104,7 +131,7 @@ function permanentError(fn: () => unknown): ProviderError {
 }
 
 describe("the template registry", () => {
-  test("holds the notifications of issue #9 and the alert notices of #10 (no per-dead-job alert)", () => {
+  test("holds the notifications of #9, the alert notices of #10 (no per-dead-job alert) and sellers' of #18", () => {
     expect(Object.keys(templates).sort()).toEqual([
       "founder_alert_opened",
       "founder_alert_resolved",
@@ -112,6 +139,9 @@ describe("the template registry", () => {
       "payment_failed",
       "payment_receipt",
       "refund_confirmation",
+      "seller_payout_failed",
+      "seller_requirements_due",
+      "seller_requirements_past_due",
       "slack_alert_opened",
       "slack_alert_resolved",
       "slack_dispute_alert",
@@ -119,6 +149,22 @@ describe("the template registry", () => {
       "welcome",
     ]);
     expect(slackNames.sort()).toEqual(["slack_alert_opened", "slack_alert_resolved", "slack_dispute_alert"]);
+  });
+
+  test("a seller's emails link to the app's onboarding page (SELLER_ONBOARDING_PAGE_URL, else APP_URL's)", () => {
+    const due = renderEmail("seller_requirements_due", samples.seller_requirements_due, config);
+    expect(due.text).toContain("https://app.mugshop.example/seller/onboarding");
+    expect(due.text).toContain("individual verification document");
+    const set = notifyConfig({
+      APP_URL: "https://app.example",
+      SELLER_ONBOARDING_PAGE_URL: "https://x.example/payouts",
+    });
+    const failed = renderEmail("seller_payout_failed", samples.seller_payout_failed, set);
+    expect(failed.subject).toBe("Your payout of €120.50 failed");
+    expect(failed.text).toContain("https://x.example/payouts");
+    expect(failed.text).toContain("add a new bank account");
+    const past = renderEmail("seller_requirements_past_due", samples.seller_requirements_past_due, config);
+    expect(past.subject).toContain("buyers cannot pay you");
   });
 
   test.each(emailNames)("%s renders a subject, an HTML part and a text part, from the configured sender", (name) => {

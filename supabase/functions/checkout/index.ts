@@ -9,6 +9,7 @@ import { allowedOrigins, withCors } from "../_shared/http/cors.ts";
 import { HttpError } from "../_shared/http/error.ts";
 import { answerCounter } from "../_shared/http/outcomes.ts";
 import { handle } from "../_shared/http/serve.ts";
+import { countOursOnly } from "../_shared/stripe/failure.ts";
 import { createUserJwtVerifier, userJwtConfig } from "../_shared/http/user-jwt.ts";
 import { checkout } from "./checkout.ts";
 import { checkoutSettings } from "./settings.ts";
@@ -39,7 +40,7 @@ Deno.serve(withCors(
       internalMessage: "internal error: nothing was charged; send the same idempotency_key again",
       // our failures (5xx) count in the failed_runs alert; Stripe's own refusals and outages (stripe_*,
       // a 502 or 503) are a provider's, and the buyer's refusals are theirs
-      onAnswered: (a) => a.reason.startsWith("stripe_") && a.reason !== "stripe_key" ? undefined : counted(a),
+      onAnswered: countOursOnly(counted),
     },
   ),
 ));

@@ -2,10 +2,8 @@
 // calls (a customer for a buyer without one, a Checkout Session) and what their failures mean to the app.
 // The time spent waiting for Stripe is summed, so the answer can say how much of it was ours.
 import Stripe from "stripe";
-import { type StripeErrorLike } from "../_shared/stripe/client.ts";
-import { HttpError } from "../_shared/http/error.ts";
-import { log } from "../_shared/log.ts";
-import { redact } from "../_shared/providers/redact.ts";
+import type { HttpError } from "../_shared/http/error.ts";
+import { stripeFailure as sharedStripeFailure } from "../_shared/stripe/failure.ts";
 
 /** Stripe's time, per request: what the bench subtracts to get ours (Server-Timing: stripe;dur=). */
 export class StripeClock {
@@ -22,36 +20,13 @@ export class StripeClock {
 
 /** A failed Stripe call as the app reads it; the order and request stay, and the same idempotency_key retries. */
 export function stripeFailure(what: string, err: unknown, key: string): HttpError {
-  const e = (err ?? {}) as StripeErrorLike;
-  const status = e.statusCode;
-  const detail = redact(e.message ?? String(err), [key]).slice(0, 300);
-  log("warn", "checkout", `Stripe refused or failed to ${what}`, { status, type: e.type, code: e.code, detail });
-  const retry = "nothing was charged; send the same idempotency_key again to resume";
-  if (status === 401 || status === 403) {
-    // our configuration, not the buyer's request: a failure (5xx) that the failed_runs alert counts
-    return new HttpError(503, `checkout is not available (Stripe refused the server's key): ${retry} later`, {
-      cause: err,
-      reason: "stripe_key",
-    });
-  }
-  if (status === 429) {
-    const seconds = Math.max(1, Number(e.headers?.["retry-after"]) || 2);
-    return new HttpError(503, `Stripe is busy: retry in ${seconds} s (${retry})`, {
-      cause: err,
-      headers: { "retry-after": String(seconds) },
-      reason: "stripe_rate_limit",
-    });
-  }
-  if (status !== undefined && status >= 400 && status < 500) {
-    return new HttpError(502, `Stripe refused to ${what} (${e.code ?? e.type ?? status}): ${retry}`, {
-      cause: err,
-      reason: "stripe_refused",
-    });
-  }
-  return new HttpError(502, `Stripe did not answer while we tried to ${what}: ${retry}`, {
-    cause: err,
-    reason: "stripe_unavailable",
-  });
+  return sharedStripeFailure(
+    "checkout",
+    what,
+    err,
+    key,
+    "nothing was charged; send the same idempotency_key again to resume",
+  );
 }
 
 export type SessionAnswer = { id: string; url: string; expiresAt: string | null };

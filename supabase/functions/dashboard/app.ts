@@ -105,7 +105,9 @@ async function showPage(deps: Deps, req: Request, url: URL): Promise<Response> {
   const query = url.searchParams.get("q")?.trim() || undefined;
   const done = /^\d{1,18}$/.exec(url.searchParams.get("done") ?? "")?.[0];
   const { snapshot, journey, journeyError } = await asUser(deps.sql, s.user, async (tx) => {
-    const [{ snapshot }] = await tx<{ snapshot: Snapshot }[]>`select ops.dashboard_snapshot() as snapshot`
+    const [{ snapshot }] = await tx<{ snapshot: Snapshot }[]>`
+      select ops.dashboard_snapshot() || jsonb_build_object('blocked_sellers', ops.dashboard_blocked_sellers())
+        as snapshot`
       .catch(refusal);
     if (!query) return { snapshot };
     try {

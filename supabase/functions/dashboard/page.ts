@@ -21,6 +21,8 @@ export type Snapshot = {
   priorities: string[];
   findings: Row[];
   audit: Row[];
+  /** Sellers whose Stripe account cannot take payments or is asked for information (#18, Connect). */
+  blocked_sellers?: Row[];
 };
 export type View = {
   base: string;
@@ -251,6 +253,25 @@ function customers(v: View): Html {
   }</section>`;
 }
 
+function blockedSellers(s: Snapshot): Html {
+  const rows = s.blocked_sellers ?? [];
+  return html`<section id="sellers"><h2>Blocked sellers (${rows.length})</h2>${
+    table(
+      ["Seller", "Status", "Why", "Next step", "Deadline"],
+      rows.map((b) => [
+        html`${b.display_name ?? b.email ?? b.seller_id} <span class="muted">${b.stripe_account_id}</span>`,
+        html`<span class="${
+          b.status === "action_required" || b.status === "pending" ? "warn" : "bad"
+        }">${b.status}</span>`,
+        t(b.why_blocked),
+        t(b.next_step),
+        html`${when(b.current_deadline)}`,
+      ]),
+      "No seller is blocked.",
+    )
+  }</section>`;
+}
+
 function lastSuccesses(s: Snapshot): Html {
   return html`<section id="last"><h2>Last successes</h2>${
     table(
@@ -311,8 +332,8 @@ export function dashboardBody(v: View): Html {
       : ""
   }<nav><a href="#today">Today</a><a href="#incidents">Incidents</a><a href="#exceptions">Exceptions</a>
 <a href="#queues">Queues</a><a href="#support">Support</a><a href="#customers">Customers</a><a href="#last">Last successes</a>
-<a href="#findings">Reconciliation</a><a href="#journey">Journey</a><a href="#audit">Audit</a></nav>
+<a href="#findings">Reconciliation</a><a href="#sellers">Sellers</a><a href="#journey">Journey</a><a href="#audit">Audit</a></nav>
 ${today(v.snapshot)}${incidents(v.snapshot)}${exceptions(v)}${journey(v)}${queues(v.snapshot)}${support(v)}${
     customers(v)
-  }${lastSuccesses(v.snapshot)}${findings(v.snapshot)}${audit(v)}`;
+  }${lastSuccesses(v.snapshot)}${findings(v.snapshot)}${blockedSellers(v.snapshot)}${audit(v)}`;
 }

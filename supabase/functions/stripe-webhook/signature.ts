@@ -13,11 +13,20 @@ const SIGNATURE = { reason: "signature" };
 export const SIGNED_PAYLOAD = { reason: "signed_payload" };
 const crypto = Stripe.createSubtleCryptoProvider();
 
-/** STRIPE_WEBHOOK_SECRET may hold several secrets separated by commas or spaces (rotation). */
-const secretsEnv = z.object({ STRIPE_WEBHOOK_SECRET: setting.list({ required: true }) });
+/** STRIPE_WEBHOOK_SECRET may hold several secrets separated by commas or spaces (rotation); so may
+ * STRIPE_CONNECT_WEBHOOK_SECRET, the Connect endpoint's (events of connected accounts), which is optional. */
+const secretsEnv = z.object({
+  STRIPE_WEBHOOK_SECRET: setting.list({ required: true }),
+  STRIPE_CONNECT_WEBHOOK_SECRET: setting.list(),
+});
 
 export function webhookSecrets(env: Env): string[] {
   return parseEnv(secretsEnv, env).STRIPE_WEBHOOK_SECRET;
+}
+
+/** The Connect endpoint's secrets: empty when no Connect endpoint is configured. */
+export function connectWebhookSecrets(env: Env): string[] {
+  return parseEnv(secretsEnv, env).STRIPE_CONNECT_WEBHOOK_SECRET;
 }
 
 export const stripeEventSchema = z.object({

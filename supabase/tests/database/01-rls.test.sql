@@ -76,8 +76,11 @@ select is_empty(
 select is_empty(
   $$ select p.oid::regprocedure::text from pg_proc p
       where p.pronamespace in ('public'::regnamespace, 'ops'::regnamespace, 'private'::regnamespace)
-        and (has_function_privilege('public', p.oid, 'execute') or has_function_privilege('anon', p.oid, 'execute')) $$,
-  'public and anon can execute no function in public, ops or private');
+        and (has_function_privilege('public', p.oid, 'execute') or has_function_privilege('anon', p.oid, 'execute'))
+        -- the listing policy visitors pass asks whether the seller can be paid (#18, Connect)
+        and p.oid::regprocedure::text not in ('private.seller_can_accept_charges(uuid)',
+                                              'private.seller_listings_open(uuid)') $$,
+  'public and anon can execute no function in public, ops or private but the listing policy''s helpers');
 select set_eq(
   $$ select p.oid::regprocedure::text from pg_proc p
       where p.pronamespace in ('public'::regnamespace, 'ops'::regnamespace, 'private'::regnamespace)
@@ -89,7 +92,11 @@ select set_eq(
         'ops.admin_set_access(uuid,text,text,timestamp with time zone)', 'ops.admin_clear_access_override(uuid,text)',
         'ops.admin_resolve_order_review(uuid,boolean,text)', 'ops.admin_replay_job(bigint,text)',
         'ops.admin_replay_stripe_event(text,text)', 'ops.admin_escalate_ticket(uuid,text,text,text)',
-        'ops.admin_close_ticket(uuid,text)', 'ops.admin_erase_person(text,text)'],
+        'ops.admin_close_ticket(uuid,text)', 'ops.admin_erase_person(text,text)',
+        -- sellers on Connect (#18): listings' and seller_account_status's helpers, the dashboard's section
+        'private.seller_can_accept_charges(uuid)', 'private.seller_listings_open(uuid)',
+        'private.seller_block_reason(text,text[],text[],boolean,boolean,timestamp with time zone)',
+        'ops.dashboard_blocked_sellers()'],
   'authenticated can execute only the policy helpers, submit_support_request and the dashboard''s admin-only functions');
 select is_empty(
   $$ select tablename || ': ' || policyname from pg_policies

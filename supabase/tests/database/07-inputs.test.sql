@@ -15,20 +15,20 @@ $$;
 -- ---------------------------------------------------------------- which events are this project's
 select is(ops.stripe_event_scope_problem(e, s), null, d)
   from (values
-    ('{"livemode": false}'::jsonb, row(true, false, null, 90, 'email', null)::ops.settings, 'a test-mode event belongs to a test-mode project'),
-    ('{}'::jsonb, row(true, false, null, 90, 'email', null)::ops.settings, 'an event without livemode counts as a test-mode one'),
-    ('{"livemode": true}'::jsonb, row(true, true, null, 90, 'email', null)::ops.settings, 'a live-mode event belongs to a live-mode project'),
-    ('{"livemode": true, "account": null}'::jsonb, row(true, true, null, 90, 'email', null)::ops.settings, 'a null account is the account''s own'),
-    ('{"livemode": true, "account": "acct_1P"}'::jsonb, row(true, true, 'acct_1P', 90, 'email', null)::ops.settings, 'the platform account''s event belongs to it'),
-    ('{"livemode": true}'::jsonb, row(true, true, 'acct_1P', 90, 'email', null)::ops.settings, 'an event without account belongs to the platform')
+    ('{"livemode": false}'::jsonb, row(true, false, null, 90, 'email', null, false, 0, 0)::ops.settings, 'a test-mode event belongs to a test-mode project'),
+    ('{}'::jsonb, row(true, false, null, 90, 'email', null, false, 0, 0)::ops.settings, 'an event without livemode counts as a test-mode one'),
+    ('{"livemode": true}'::jsonb, row(true, true, null, 90, 'email', null, false, 0, 0)::ops.settings, 'a live-mode event belongs to a live-mode project'),
+    ('{"livemode": true, "account": null}'::jsonb, row(true, true, null, 90, 'email', null, false, 0, 0)::ops.settings, 'a null account is the account''s own'),
+    ('{"livemode": true, "account": "acct_1P"}'::jsonb, row(true, true, 'acct_1P', 90, 'email', null, false, 0, 0)::ops.settings, 'the platform account''s event belongs to it'),
+    ('{"livemode": true}'::jsonb, row(true, true, 'acct_1P', 90, 'email', null, false, 0, 0)::ops.settings, 'an event without account belongs to the platform')
   ) as t(e, s, d);
 select matches(ops.stripe_event_scope_problem(e, s), m, d)
   from (values
-    ('{"livemode": false}'::jsonb, row(true, true, null, 90, 'email', null)::ops.settings, '^a test-mode event; this project takes live-mode', 'a test-mode event is not a live project''s'),
-    ('{}'::jsonb, row(true, true, null, 90, 'email', null)::ops.settings, '^a test-mode event', 'nor is an event without livemode'),
-    ('{"livemode": true}'::jsonb, row(true, false, null, 90, 'email', null)::ops.settings, '^a live-mode event; this project takes test-mode', 'a live-mode event is not a test project''s'),
-    ('{"livemode": false, "account": "acct_1C"}'::jsonb, row(true, false, null, 90, 'email', null)::ops.settings, 'connected account acct_1C', 'without a platform account, an event naming an account is not the project''s'),
-    ('{"livemode": false, "account": "acct_1C"}'::jsonb, row(true, false, 'acct_1P', 90, 'email', null)::ops.settings, 'account acct_1C; this project takes events of acct_1P', 'another account''s event is not the platform''s')
+    ('{"livemode": false}'::jsonb, row(true, true, null, 90, 'email', null, false, 0, 0)::ops.settings, '^a test-mode event; this project takes live-mode', 'a test-mode event is not a live project''s'),
+    ('{}'::jsonb, row(true, true, null, 90, 'email', null, false, 0, 0)::ops.settings, '^a test-mode event', 'nor is an event without livemode'),
+    ('{"livemode": true}'::jsonb, row(true, false, null, 90, 'email', null, false, 0, 0)::ops.settings, '^a live-mode event; this project takes test-mode', 'a live-mode event is not a test project''s'),
+    ('{"livemode": false, "account": "acct_1C"}'::jsonb, row(true, false, null, 90, 'email', null, false, 0, 0)::ops.settings, 'connected account acct_1C', 'without a platform account, an event naming an account is not the project''s'),
+    ('{"livemode": false, "account": "acct_1C"}'::jsonb, row(true, false, 'acct_1P', 90, 'email', null, false, 0, 0)::ops.settings, 'connected account acct_1C, which is not one of our sellers.*platform \(acct_1P\)', 'another account''s event is not the platform''s')
   ) as t(e, s, m, d);
 
 -- ---------------------------------------------------------------- ingest and re-apply

@@ -21,6 +21,8 @@ export type NotifyConfig = {
   replyTo?: string;
   /** FOUNDER_EMAIL: the recipient of the new-ticket notice. */
   founderEmail?: string;
+  /** SELLER_ONBOARDING_PAGE_URL: the app's page that calls seller-onboarding (default APP_URL/seller/onboarding). */
+  sellerOnboardingUrl?: string;
 };
 
 const configEmail = setting.matching(ADDRESS_RE, "must be an email address");
@@ -31,6 +33,7 @@ const notifyEnv = z.object({
   NOTIFY_FROM_EMAIL: configEmail,
   NOTIFY_REPLY_TO: configEmail,
   FOUNDER_EMAIL: configEmail,
+  SELLER_ONBOARDING_PAGE_URL: setting.url(),
 });
 
 /** Reads the templates' settings from a plain env object; defaults suit the local stack (capture). */
@@ -43,6 +46,7 @@ export function notifyConfig(env: Env): NotifyConfig {
     fromEmail: (e.NOTIFY_FROM_EMAIL ?? "notifications@example.com").toLowerCase(),
     replyTo: e.NOTIFY_REPLY_TO?.toLowerCase(),
     founderEmail: e.FOUNDER_EMAIL?.toLowerCase(),
+    sellerOnboardingUrl: e.SELLER_ONBOARDING_PAGE_URL,
   };
 }
 
@@ -122,6 +126,34 @@ const refundConfirmation = z.object({
 });
 
 const welcome = z.object({ to: address, customer_name: name, product: text(200).nullish() });
+
+// ---- sellers on Stripe Connect (#18): their account's requirements and failed payouts
+const sellerRequirements = z.object({
+  to: address,
+  seller_name: name,
+  /** Stripe's requirement names (individual.verification.document, external_account, ...) */
+  requirements: z.array(text(200)).min(1, "must name at least one requirement").max(10),
+  deadline: instant.nullish(),
+  why: text(500).nullish(),
+  next_step: text(500).nullish(),
+  charges_enabled: z.boolean().nullish(),
+});
+
+const sellerPayoutFailed = z.object({
+  to: address,
+  seller_name: name,
+  payout_id: ref,
+  amount: minorUnits,
+  currency,
+  failure_code: text(100).nullish(),
+  failure_message: text(500).nullish(),
+  advice: text(500),
+  ticket_ref: ref.nullish(),
+});
+
+const onboardingUrl = (c: NotifyConfig) => c.sellerOnboardingUrl ?? `${c.appUrl}/seller/onboarding`;
+/** individual.verification.document -> individual verification document */
+const requirementWords = (r: string[]) => r.map((x) => x.replace(/[._]/g, " ")).join(", ");
 
 const supportAck = z.object({ to: address, customer_name: name, ticket_ref: ref, subject: text(300) });
 
@@ -312,6 +344,65 @@ export const templates = {
       after: ["Reply to this email if you need a hand getting started."],
     },
   })),
+
+  seller_requirements_due: email(sellerRequirements, (p, c) => ({
+    to: p.to,
+    subject: `Stripe needs more information to keep paying you`,
+    body: {
+      greeting: greeting(p.seller_name),
+      paragraphs: [
+        `Stripe, which pays you for your sales on ${c.appName}, needs more information about you or your business` +
+        (p.deadline ? ` by ${formatUtc(p.deadline)}.` : "."),
+        `What is asked: ${requirementWords(p.requirements)}.`,
+        "Until it is given, Stripe may pause your payments or payouts.",
+      ],
+      action: { label: "Complete your payout details", url: onboardingUrl(c) },
+      after: ["Questions? Reply to this email and we will help."],
+    },
+  })),
+
+  seller_requirements_past_due: email(sellerRequirements, (p, c) => ({
+    to: p.to,
+    subject: p.charges_enabled === false
+      ? `Action required: buyers cannot pay you until you update your details`
+      : `Action required: information Stripe asked for is overdue`,
+    body: {
+      greeting: greeting(p.seller_name),
+      paragraphs: [
+        p.why ?? "Information Stripe asked for is overdue.",
+        `What is overdue: ${requirementWords(p.requirements)}.`,
+        p.charges_enabled === false
+          ? "Your listings are not for sale until this is done."
+          : "Stripe may stop your payments and payouts until this is done.",
+      ],
+      action: { label: "Update your payout details now", url: onboardingUrl(c) },
+      after: [p.next_step ?? "Questions? Reply to this email and we will help."],
+    },
+  })),
+
+  seller_payout_failed: email(sellerPayoutFailed, (p, c) => {
+    const amount = formatMoney(p.amount, p.currency);
+    return {
+      to: p.to,
+      subject: `Your payout of ${amount} failed`,
+      body: {
+        greeting: greeting(p.seller_name),
+        paragraphs: [
+          `Stripe could not send your payout of ${amount} to your bank` +
+          (p.failure_message ? `: ${p.failure_message}` : "."),
+          `What to do: ${p.advice}`,
+        ],
+        facts: [
+          ["Payout", p.payout_id],
+          ["Amount", amount],
+          ...(p.failure_code ? [["Reason code", p.failure_code] as [string, string]] : []),
+          ...(p.ticket_ref ? [["Our reference", p.ticket_ref] as [string, string]] : []),
+        ],
+        action: { label: "Check your payout details", url: onboardingUrl(c) },
+        after: ["The money stays in your Stripe balance until the payout succeeds. Reply to this email for help."],
+      },
+    };
+  }),
 
   support_ack: email(supportAck, (p) => ({
     to: p.to,
