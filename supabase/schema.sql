@@ -1552,6 +1552,41 @@ $$;
 
 
 --
+-- Name: auto_complete_orders(timestamp with time zone, integer); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.auto_complete_orders(p_now timestamp with time zone DEFAULT now(), p_limit integer DEFAULT 200) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  days integer := (ops.current_settings()).auto_complete_after_days;
+  n integer;
+begin
+  perform set_config('ops.status_actor', 'auto_complete', true);
+  with due as (
+    select o.id from public.orders o
+     where o.status = 'in_fulfillment' and o.fulfillment_started_at <= p_now - make_interval(days => days)
+     order by o.fulfillment_started_at
+     limit greatest(p_limit, 0)
+       for update skip locked
+  )
+  update public.orders o set status = 'completed' from due where o.id = due.id;
+  get diagnostics n = row_count;
+  perform set_config('ops.status_actor', '', true);
+  return n;
+end
+$$;
+
+
+--
+-- Name: FUNCTION auto_complete_orders(p_now timestamp with time zone, p_limit integer); Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON FUNCTION ops.auto_complete_orders(p_now timestamp with time zone, p_limit integer) IS 'pg_cron (hourly): completes orders in fulfilment for ops.settings.auto_complete_after_days, at most p_limit per run.';
+
+
+--
 -- Name: backoff_delay(integer, integer, integer, double precision); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -2099,6 +2134,8 @@ CREATE TABLE ops.settings (
     connect_enabled boolean DEFAULT false NOT NULL,
     platform_fee_percent numeric(5,2) DEFAULT 0 NOT NULL,
     platform_fee_fixed bigint DEFAULT 0 NOT NULL,
+    auto_complete_after_days integer DEFAULT 14 NOT NULL,
+    CONSTRAINT settings_auto_complete_after_days_check CHECK (((auto_complete_after_days >= 1) AND (auto_complete_after_days <= 365))),
     CONSTRAINT settings_failed_payment_policy_check CHECK ((failed_payment_policy = ANY (ARRAY['email'::text, 'ticket'::text, 'both'::text]))),
     CONSTRAINT settings_id_check CHECK (id),
     CONSTRAINT settings_personal_data_retention_days_check CHECK ((personal_data_retention_days >= 1)),
@@ -2141,6 +2178,13 @@ COMMENT ON COLUMN ops.settings.platform_fee_percent IS 'The founder''s fee on ea
 --
 
 COMMENT ON COLUMN ops.settings.platform_fee_fixed IS 'The fixed part of the founder''s fee, in the order currency''s minor unit (cents), added to platform_fee_percent of the amount; the fee never exceeds the amount.';
+
+
+--
+-- Name: COLUMN settings.auto_complete_after_days; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON COLUMN ops.settings.auto_complete_after_days IS 'An order in fulfilment (shipped) this many days is completed by pg_cron (ops.auto_complete_orders), as if the buyer had confirmed receipt. Default 14.';
 
 
 --
@@ -3984,6 +4028,77 @@ $$;
 
 
 --
+-- Name: orders_fulfilment_times(); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.orders_fulfilment_times() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  if new.status = 'in_fulfillment' and old.status is distinct from 'in_fulfillment' then
+    new.fulfillment_started_at := now();
+  elsif new.status = 'completed' and old.status is distinct from 'completed' then
+    new.completed_at := now();
+  end if;
+  return new;
+end
+$$;
+
+
+--
+-- Name: orders_guard_app_moves(); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.orders_guard_app_moves() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  uid uuid := auth.uid();
+  ref text := upper(left(old.id::text, 8));
+  is_admin boolean := private.is_admin();
+  is_seller boolean := old.seller_id = uid;
+  is_buyer boolean := old.buyer_id = uid;
+begin
+  if uid is null or private.is_anonymous() then
+    raise exception 'sign in with an account to change an order' using errcode = 'PT403';
+  end if;
+  if new.status is distinct from old.status then
+    if new.status not in ('in_fulfillment', 'completed') then
+      raise exception 'order % cannot be moved to % by the app: payments, refunds and disputes come from Stripe',
+        ref, new.status using errcode = 'PT403';
+    end if;
+    if new.status = 'in_fulfillment' and not (is_seller or is_admin) then
+      raise exception 'only the seller of order % (or an admin) can mark it shipped', ref using errcode = 'PT403';
+    end if;
+    if new.status = 'completed' and not (is_seller or is_admin or is_buyer) then
+      raise exception 'only the buyer or the seller of order % can complete it', ref using errcode = 'PT403';
+    end if;
+    if not exists (select 1 from ops.order_status_transitions t
+                    where t.from_status = old.status and t.to_status = new.status) then
+      raise exception 'order % is %, so it cannot move to %: %', ref, old.status, new.status,
+        case new.status when 'in_fulfillment' then 'only a paid order can be marked shipped'
+                        else 'only an order in fulfilment (shipped) can be completed' end
+        using errcode = 'PT409';
+    end if;
+  end if;
+  if (new.tracking_carrier, new.tracking_number, new.tracking_url)
+     is distinct from (old.tracking_carrier, old.tracking_number, old.tracking_url) then
+    if not (is_seller or is_admin) then
+      raise exception 'only the seller of order % (or an admin) can set its tracking', ref using errcode = 'PT403';
+    end if;
+    if new.status <> 'in_fulfillment' then
+      raise exception 'order % is %: tracking is set when it ships (in fulfilment)', ref, new.status
+        using errcode = 'PT409';
+    end if;
+  end if;
+  return new;
+end
+$$;
+
+
+--
 -- Name: orders_notify(); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -4022,6 +4137,44 @@ begin
       jsonb_build_object('order_id', new.id, 'refunded_before', old.amount_refunded,
                          'refunded_total', new.amount_refunded));
   end if;
+  return null;
+end
+$$;
+
+
+--
+-- Name: orders_notify_fulfilment(); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.orders_notify_fulfilment() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  to_email text;
+  data jsonb;
+begin
+  select lower(trim(u.email)) into to_email from auth.users u where u.id = new.buyer_id;
+  if to_email is null then
+    return null;
+  end if;
+  select jsonb_strip_nulls(jsonb_build_object(
+           'order_ref', upper(left(new.id::text, 8)), 'item', l.title,
+           'customer_name', coalesce(c.name, p.display_name),
+           'carrier', new.tracking_carrier, 'tracking_number', new.tracking_number, 'tracking_url', new.tracking_url,
+           'completed_by', case when new.status = 'completed' then
+                             case nullif(current_setting('ops.status_actor', true), '')
+                               when 'auto_complete' then 'auto'
+                               else case when auth.uid() = new.buyer_id then 'buyer' else 'seller' end end end))
+    into data
+    from (select 1) x
+    left join public.listings l on l.id = new.listing_id
+    left join public.profiles p on p.id = new.buyer_id
+    left join public.customers c on c.user_id = new.buyer_id;
+  perform ops.enqueue_notification('email', case new.status when 'in_fulfillment' then 'order_shipped'
+                                                            else 'order_completed' end,
+    'order:' || new.id, 'user:' || new.buyer_id,
+    jsonb_build_object('order_id', new.id, 'to', to_email, 'data', data));
   return null;
 end
 $$;
@@ -5322,11 +5475,21 @@ CREATE FUNCTION ops.record_status_change() RETURNS trigger
 declare
   old_status text := case when tg_op = 'UPDATE' then to_jsonb(old) ->> tg_argv[1] end;
   new_status text := to_jsonb(new) ->> tg_argv[1];
+  row_json jsonb := to_jsonb(new);
+  uid uuid := auth.uid();
+  event_id text := nullif(current_setting('ops.stripe_event_id', true), '');
 begin
   if new_status is distinct from old_status then
-    insert into ops.status_changes (entity, from_status, to_status, stripe_event_id)
-    values (tg_argv[0] || ':' || new.id, old_status, new_status,
-            nullif(current_setting('ops.stripe_event_id', true), ''));
+    insert into ops.status_changes (entity, from_status, to_status, stripe_event_id, changed_by, actor)
+    values (tg_argv[0] || ':' || new.id, old_status, new_status, event_id, uid,
+            coalesce(nullif(current_setting('ops.status_actor', true), ''),
+                     case when uid is null and event_id is not null then 'stripe'
+                          when uid is null then 'system:' || session_user
+                          when private.is_admin() then 'admin'
+                          when uid::text = row_json ->> 'seller_id' then 'seller'
+                          when uid::text = row_json ->> 'buyer_id' then 'buyer'
+                          when uid::text = row_json ->> 'requester_id' then 'requester'
+                          else 'user' end));
   end if;
   return null;
 end
@@ -6155,21 +6318,38 @@ declare
   ctx jsonb;
   route record;
   earlier text;
+  ord record;
 begin
   if new.source = 'app' then
     if session_user <> 'support_intake' then
       raise exception 'support requests are opened through the support-intake function, not the Data API'
         using errcode = 'insufficient_privilege';
     end if;
-    if new.category not in ('billing', 'order', 'technical', 'account', 'other') then
-      raise exception 'category must be one of billing, order, technical, account, other'
-        using errcode = 'check_violation';
+    if new.category not in ('billing', 'order', 'technical', 'account', 'other', 'seller_problem',
+                            'buyer_problem') then
+      raise exception 'category must be one of billing, order, technical, account, other, seller_problem, '
+        'buyer_problem' using errcode = 'check_violation';
     end if;
     new.requester_id := auth.uid();
     if new.requester_id is null then
       raise exception 'a support request needs a signed-in user' using errcode = 'insufficient_privilege';
     end if;
-    if new.order_id is not null and not exists (
+    if new.category in ('seller_problem', 'buyer_problem') then
+      if new.order_id is null then
+        raise exception 'a % request names the order it is about (order_id)', new.category
+          using errcode = 'check_violation';
+      end if;
+      select x.buyer_id, x.seller_id into ord from public.orders x where x.id = new.order_id;
+      if not found then
+        raise exception 'order % does not exist', new.order_id using errcode = 'no_data_found';
+      elsif new.category = 'seller_problem' and ord.buyer_id is distinct from new.requester_id then
+        raise exception 'order % is not an order you bought: a problem with the seller is reported by the buyer',
+          new.order_id using errcode = 'insufficient_privilege';
+      elsif new.category = 'buyer_problem' and ord.seller_id is distinct from new.requester_id then
+        raise exception 'order % is not an order you sold: a problem with the buyer is reported by the seller',
+          new.order_id using errcode = 'insufficient_privilege';
+      end if;
+    elsif new.order_id is not null and not exists (
       select 1 from public.orders o where o.id = new.order_id and o.buyer_id = new.requester_id
     ) then
       raise exception 'order % is not one of your orders', new.order_id using errcode = 'insufficient_privilege';
@@ -6343,6 +6523,34 @@ $$;
 
 
 --
+-- Name: ticket_messages_append_only(); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.ticket_messages_append_only() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  if tg_op = 'DELETE' then
+    if pg_trigger_depth() > 1 then
+      return old;
+    end if;
+    raise exception 'ticket messages are an audit trail: they are never deleted (erasure redacts them)'
+      using errcode = 'insufficient_privilege';
+  end if;
+  if (new.id, new.ticket_id, new.author_kind, new.visibility, new.created_at, new.idempotency_key)
+       is distinct from (old.id, old.ticket_id, old.author_kind, old.visibility, old.created_at, old.idempotency_key)
+     or (new.author_id is distinct from old.author_id and new.author_id is not null)
+     or (new.body is distinct from old.body and new.body <> '[erased]' and old.author_kind <> 'system') then
+    raise exception 'ticket messages are an audit trail: who wrote what, for whom and when never changes'
+      using errcode = 'insufficient_privilege';
+  end if;
+  return new;
+end
+$$;
+
+
+--
 -- Name: ticket_messages_author(); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -6350,13 +6558,32 @@ CREATE FUNCTION ops.ticket_messages_author() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO ''
     AS $$
+declare
+  t record;
+  uid uuid := auth.uid();
 begin
+  select x.requester_id, x.category into t from public.support_tickets x where x.id = new.ticket_id;
   if current_user in ('anon', 'authenticated') then
-    new.author_id := auth.uid();
-    new.author_kind := case when exists (select 1 from public.support_tickets t
-                                          where t.id = new.ticket_id and t.requester_id = new.author_id)
-                            then 'requester' else 'agent' end;
+    new.author_id := uid;
+    new.author_kind := case when t.requester_id = uid then 'requester' when private.is_admin() then 'agent'
+                            else 'party' end;
+    new.visibility := coalesce(new.visibility, case when new.author_kind = 'party' then 'parties' end);
+    if new.author_kind = 'requester' and new.visibility = 'internal' then
+      raise exception 'internal notes are for support agents: send your message as requester or parties'
+        using errcode = 'PT403';
+    elsif new.author_kind = 'party' and new.visibility is distinct from 'parties' then
+      raise exception 'you take part in this ticket through its order: your messages are read by both parties '
+        '(visibility parties); to write to support alone, open a request of your own' using errcode = 'PT403';
+    end if;
+    if (select count(*) from public.ticket_messages m
+         where m.author_id = uid and m.created_at > now() - interval '10 minutes') >= 20 then
+      raise exception 'too many messages: wait a few minutes, then send it again' using errcode = 'PT429';
+    end if;
   end if;
+  new.visibility := coalesce(new.visibility,
+    case when t.category in ('seller_problem', 'buyer_problem')
+              or (t.category = 'dispute' and new.author_kind = 'system') then 'parties'
+         else 'requester' end);
   return new;
 end
 $$;
@@ -6371,7 +6598,7 @@ CREATE FUNCTION ops.ticket_messages_route() RETURNS trigger
     SET search_path TO ''
     AS $$
 begin
-  if new.author_kind in ('requester', 'system') then
+  if new.author_kind in ('requester', 'system', 'party') then
     update public.support_tickets t
        set status = case when t.status in ('solved', 'pending') then 'open' else t.status end,
            last_message_at = new.created_at
@@ -6380,7 +6607,7 @@ begin
       raise exception 'ticket is closed: send the message as a new request (it links back to the closed ticket)'
         using errcode = 'check_violation';
     end if;
-  else
+  elsif new.visibility <> 'internal' then
     update public.support_tickets t
        set status = case when t.status = 'open' then 'pending' else t.status end, last_message_at = new.created_at
      where t.id = new.ticket_id;
@@ -6594,6 +6821,30 @@ $$;
 
 
 --
+-- Name: order_party(uuid); Type: FUNCTION; Schema: private; Owner: -
+--
+
+CREATE FUNCTION private.order_party(p_order_id uuid) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+declare
+  o record;
+begin
+  if auth.uid() is null or private.is_anonymous() then
+    raise exception 'sign in with an account to change an order' using errcode = 'PT403';
+  end if;
+  select x.buyer_id, x.seller_id into o from public.orders x where x.id = p_order_id;
+  if not found then
+    raise exception 'order % is not one of your orders', p_order_id using errcode = 'PT404';
+  end if;
+  return case when o.seller_id = auth.uid() then 'seller' when private.is_admin() then 'admin'
+              when o.buyer_id = auth.uid() then 'buyer' end;
+end
+$$;
+
+
+--
 -- Name: seller_block_reason(text, text[], text[], boolean, boolean, timestamp with time zone); Type: FUNCTION; Schema: private; Owner: -
 --
 
@@ -6687,6 +6938,92 @@ $$;
 
 
 --
+-- Name: add_ticket_message(uuid, text, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.add_ticket_message(p_ticket_id uuid, p_body text, p_visibility text DEFAULT NULL::text, p_idempotency_key text DEFAULT NULL::text) RETURNS TABLE(message_id uuid, ticket_id uuid, author_kind text, visibility text, created_at timestamp with time zone, created boolean)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  body text := trim(p_body);
+  t_status text;
+  v_id uuid;
+begin
+  if auth.uid() is null or private.is_anonymous() then
+    raise exception 'sign in with an account to write on a ticket' using errcode = 'PT403';
+  end if;
+  if body is null or length(body) not between 1 and 10000 then
+    raise exception 'the message must be 1 to 10,000 characters' using errcode = 'PT400';
+  end if;
+  if p_visibility is not null and p_visibility not in ('requester', 'parties', 'internal') then
+    raise exception 'visibility must be requester, parties or internal' using errcode = 'PT400';
+  end if;
+  if p_idempotency_key is not null and length(p_idempotency_key) not between 1 and 200 then
+    raise exception 'idempotency_key must be 1 to 200 characters' using errcode = 'PT400';
+  end if;
+  select t.status into t_status from public.support_tickets t where t.id = p_ticket_id;
+  if not found then
+    raise exception 'ticket % is not one of your tickets', p_ticket_id using errcode = 'PT404';
+  elsif t_status = 'closed' then
+    raise exception 'the ticket is closed: open a new request about it' using errcode = 'PT409';
+  end if;
+  insert into public.ticket_messages as m (ticket_id, body, visibility, idempotency_key)
+  values (p_ticket_id, body, p_visibility, p_idempotency_key)
+  on conflict (author_id, idempotency_key) where idempotency_key is not null do nothing
+  returning m.id into v_id;
+  return query
+    select m.id, m.ticket_id, m.author_kind, m.visibility, m.created_at, v_id is not null
+      from public.ticket_messages m
+     where (v_id is not null and m.id = v_id)
+        or (v_id is null and m.author_id = auth.uid() and m.idempotency_key = p_idempotency_key);
+end
+$$;
+
+
+--
+-- Name: complete_order(uuid); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.complete_order(p_order_id uuid) RETURNS TABLE(order_id uuid, status text, tracking_carrier text, tracking_number text, tracking_url text, fulfillment_started_at timestamp with time zone, completed_at timestamp with time zone)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  if private.order_party(p_order_id) not in ('seller', 'admin') then
+    raise exception 'only the seller of this order (or an admin) can complete it; the buyer confirms receipt '
+      '(confirm_order_received)' using errcode = 'PT403';
+  end if;
+  -- completed already: a repeated call changes nothing
+  update public.orders o set status = 'completed' where o.id = p_order_id and o.status <> 'completed';
+  return query select o.id, o.status, o.tracking_carrier, o.tracking_number, o.tracking_url,
+                      o.fulfillment_started_at, o.completed_at
+                 from public.orders o where o.id = p_order_id;
+end
+$$;
+
+
+--
+-- Name: confirm_order_received(uuid); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.confirm_order_received(p_order_id uuid) RETURNS TABLE(order_id uuid, status text, tracking_carrier text, tracking_number text, tracking_url text, fulfillment_started_at timestamp with time zone, completed_at timestamp with time zone)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  if private.order_party(p_order_id) is distinct from 'buyer' then
+    raise exception 'only the buyer of this order can confirm receipt' using errcode = 'PT403';
+  end if;
+  update public.orders o set status = 'completed' where o.id = p_order_id and o.status <> 'completed';
+  return query select o.id, o.status, o.tracking_carrier, o.tracking_number, o.tracking_url,
+                      o.fulfillment_started_at, o.completed_at
+                 from public.orders o where o.id = p_order_id;
+end
+$$;
+
+
+--
 -- Name: handle_new_user(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -6768,6 +7105,48 @@ begin
   return new;
 end
 $$;
+
+
+--
+-- Name: ship_order(uuid, text, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.ship_order(p_order_id uuid, p_carrier text DEFAULT NULL::text, p_tracking_number text DEFAULT NULL::text, p_tracking_url text DEFAULT NULL::text) RETURNS TABLE(order_id uuid, status text, tracking_carrier text, tracking_number text, tracking_url text, fulfillment_started_at timestamp with time zone, completed_at timestamp with time zone)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $_$
+declare
+  carrier text := nullif(trim(p_carrier), '');
+  tracking text := nullif(trim(p_tracking_number), '');
+  url text := nullif(trim(p_tracking_url), '');
+  cur text;
+begin
+  if private.order_party(p_order_id) not in ('seller', 'admin') then
+    raise exception 'only the seller of this order (or an admin) can mark it shipped' using errcode = 'PT403';
+  end if;
+  if carrier is not null and carrier !~ '^[^[:cntrl:]]{1,100}$' then
+    raise exception 'carrier must be one line of at most 100 characters' using errcode = 'PT400';
+  end if;
+  if tracking is not null and tracking !~ '^[A-Za-z0-9][A-Za-z0-9 ._/-]{0,63}$' then
+    raise exception 'tracking_number must be 1 to 64 letters, digits, spaces or . _ / -' using errcode = 'PT400';
+  end if;
+  if url is not null and (length(url) > 500
+      or url !~ '^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^[:space:][:cntrl:]]*)?$') then
+    raise exception 'tracking_url must be an https:// address of at most 500 characters' using errcode = 'PT400';
+  end if;
+  select o.status into cur from public.orders o where o.id = p_order_id for update;
+  -- shipped already and nothing new to say: a repeated call changes nothing
+  if not (cur = 'in_fulfillment' and carrier is null and tracking is null and url is null) then
+    update public.orders o
+       set status = 'in_fulfillment', tracking_carrier = coalesce(carrier, o.tracking_carrier),
+           tracking_number = coalesce(tracking, o.tracking_number), tracking_url = coalesce(url, o.tracking_url)
+     where o.id = p_order_id;
+  end if;
+  return query select o.id, o.status, o.tracking_carrier, o.tracking_number, o.tracking_url,
+                      o.fulfillment_started_at, o.completed_at
+                 from public.orders o where o.id = p_order_id;
+end
+$_$;
 
 
 --
@@ -7919,11 +8298,19 @@ CREATE TABLE public.orders (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     quantity integer DEFAULT 1 NOT NULL,
+    tracking_carrier text,
+    tracking_number text,
+    tracking_url text,
+    fulfillment_started_at timestamp with time zone,
+    completed_at timestamp with time zone,
     CONSTRAINT orders_amount_charged_check CHECK ((amount_charged >= 0)),
     CONSTRAINT orders_amount_refunded_check CHECK ((amount_refunded >= 0)),
     CONSTRAINT orders_amount_total_check CHECK ((amount_total >= 0)),
     CONSTRAINT orders_currency_check CHECK ((currency ~ '^[a-z]{3}$'::text)),
-    CONSTRAINT orders_quantity_check CHECK (((quantity >= 1) AND (quantity <= 100)))
+    CONSTRAINT orders_quantity_check CHECK (((quantity >= 1) AND (quantity <= 100))),
+    CONSTRAINT orders_tracking_carrier_check CHECK ((tracking_carrier ~ '^[^[:cntrl:]]{1,100}$'::text)),
+    CONSTRAINT orders_tracking_number_check CHECK ((tracking_number ~ '^[A-Za-z0-9][A-Za-z0-9 ._/-]{0,63}$'::text)),
+    CONSTRAINT orders_tracking_url_check CHECK (((length(tracking_url) <= 500) AND (tracking_url ~ '^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^[:space:][:cntrl:]]*)?$'::text)))
 );
 
 
@@ -8325,7 +8712,9 @@ CREATE TABLE ops.status_changes (
     from_status text,
     to_status text NOT NULL,
     stripe_event_id text,
-    changed_at timestamp with time zone DEFAULT now() NOT NULL
+    changed_at timestamp with time zone DEFAULT now() NOT NULL,
+    changed_by uuid,
+    actor text
 );
 
 
@@ -8334,6 +8723,20 @@ CREATE TABLE ops.status_changes (
 --
 
 COMMENT ON TABLE ops.status_changes IS 'Every status change of an order, customer (billing) or ticket, and the Stripe event behind it: the history ops.journey shows.';
+
+
+--
+-- Name: COLUMN status_changes.changed_by; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON COLUMN ops.status_changes.changed_by IS 'The signed-in user (auth.uid()) whose request made the change.';
+
+
+--
+-- Name: COLUMN status_changes.actor; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON COLUMN ops.status_changes.actor IS 'Who made the change: seller, buyer, admin, requester or user (an app request), stripe (an event), auto_complete (pg_cron), else system:<login> (Studio, a worker).';
 
 
 --
@@ -8516,7 +8919,7 @@ CREATE TABLE public.support_tickets (
     closed_at timestamp with time zone,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT support_tickets_category_check CHECK ((category = ANY (ARRAY['billing'::text, 'order'::text, 'technical'::text, 'account'::text, 'other'::text, 'dispute'::text, 'payment_failed'::text, 'payout_failed'::text]))),
+    CONSTRAINT support_tickets_category_check CHECK ((category = ANY (ARRAY['billing'::text, 'order'::text, 'technical'::text, 'account'::text, 'other'::text, 'dispute'::text, 'payment_failed'::text, 'payout_failed'::text, 'seller_problem'::text, 'buyer_problem'::text]))),
     CONSTRAINT support_tickets_idempotency_key_check CHECK (((length(idempotency_key) >= 1) AND (length(idempotency_key) <= 200))),
     CONSTRAINT support_tickets_source_check CHECK ((source = ANY (ARRAY['app'::text, 'system'::text]))),
     CONSTRAINT support_tickets_status_check CHECK ((status = ANY (ARRAY['open'::text, 'pending'::text, 'solved'::text, 'closed'::text]))),
@@ -8858,8 +9261,12 @@ CREATE TABLE public.ticket_messages (
     author_kind text DEFAULT 'requester'::text NOT NULL,
     body text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT ticket_messages_author_kind_check CHECK ((author_kind = ANY (ARRAY['requester'::text, 'agent'::text, 'system'::text]))),
-    CONSTRAINT ticket_messages_body_check CHECK (((length(body) >= 1) AND (length(body) <= 10000)))
+    visibility text NOT NULL,
+    idempotency_key text,
+    CONSTRAINT ticket_messages_author_kind_check CHECK ((author_kind = ANY (ARRAY['requester'::text, 'agent'::text, 'system'::text, 'party'::text]))),
+    CONSTRAINT ticket_messages_body_check CHECK (((length(body) >= 1) AND (length(body) <= 10000))),
+    CONSTRAINT ticket_messages_idempotency_key_check CHECK (((length(idempotency_key) >= 1) AND (length(idempotency_key) <= 200))),
+    CONSTRAINT ticket_messages_visibility_check CHECK ((visibility = ANY (ARRAY['requester'::text, 'parties'::text, 'internal'::text])))
 );
 
 
@@ -8868,6 +9275,13 @@ CREATE TABLE public.ticket_messages (
 --
 
 COMMENT ON TABLE public.ticket_messages IS 'The conversation of a ticket: the requester''s messages, agents'' replies and system notes.';
+
+
+--
+-- Name: COLUMN ticket_messages.visibility; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.ticket_messages.visibility IS 'Who reads the message: requester (the requester and support), parties (everyone who reads the ticket: both parties of an order''s seller_disputes ticket, the seller of its chargeback ticket), internal (support only).';
 
 
 --
@@ -9790,6 +10204,13 @@ CREATE INDEX order_shares_seller_idx ON public.order_shares USING btree (seller_
 
 
 --
+-- Name: orders_auto_complete_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX orders_auto_complete_idx ON public.orders USING btree (fulfillment_started_at) WHERE (status = 'in_fulfillment'::text);
+
+
+--
 -- Name: orders_buyer_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -9920,6 +10341,20 @@ CREATE INDEX support_tickets_requester_idx ON public.support_tickets USING btree
 --
 
 CREATE INDEX ticket_messages_author_idx ON public.ticket_messages USING btree (author_id);
+
+
+--
+-- Name: ticket_messages_author_recent_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX ticket_messages_author_recent_idx ON public.ticket_messages USING btree (author_id, created_at);
+
+
+--
+-- Name: ticket_messages_idempotency_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX ticket_messages_idempotency_idx ON public.ticket_messages USING btree (author_id, idempotency_key) WHERE (idempotency_key IS NOT NULL);
 
 
 --
@@ -10091,10 +10526,24 @@ CREATE TRIGGER orders_100_set_updated_at BEFORE UPDATE ON public.orders FOR EACH
 
 
 --
+-- Name: orders orders_150_guard_app_moves; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER orders_150_guard_app_moves BEFORE UPDATE ON public.orders FOR EACH ROW WHEN ((CURRENT_USER = ANY (ARRAY['authenticated'::name, 'anon'::name]))) EXECUTE FUNCTION ops.orders_guard_app_moves();
+
+
+--
 -- Name: orders orders_200_enforce_transition; Type: TRIGGER; Schema: public; Owner: -
 --
 
 CREATE TRIGGER orders_200_enforce_transition BEFORE INSERT OR UPDATE OF status, amount_refunded, needs_review, amount_charged, payment_confirmed ON public.orders FOR EACH ROW EXECUTE FUNCTION ops.enforce_order_transition();
+
+
+--
+-- Name: orders orders_210_fulfilment_times; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER orders_210_fulfilment_times BEFORE UPDATE OF status ON public.orders FOR EACH ROW WHEN ((new.status IS DISTINCT FROM old.status)) EXECUTE FUNCTION ops.orders_fulfilment_times();
 
 
 --
@@ -10109,6 +10558,13 @@ CREATE TRIGGER orders_500_enqueue_crm_sync AFTER UPDATE OF status, amount_refund
 --
 
 CREATE TRIGGER orders_600_notify AFTER UPDATE OF status, amount_refunded ON public.orders FOR EACH ROW WHEN (((new.status IS DISTINCT FROM old.status) OR (new.amount_refunded IS DISTINCT FROM old.amount_refunded))) EXECUTE FUNCTION ops.orders_notify();
+
+
+--
+-- Name: orders orders_610_notify_fulfilment; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER orders_610_notify_fulfilment AFTER UPDATE OF status ON public.orders FOR EACH ROW WHEN (((new.status IS DISTINCT FROM old.status) AND (new.status = ANY (ARRAY['in_fulfillment'::text, 'completed'::text])) AND (new.buyer_id IS NOT NULL))) EXECUTE FUNCTION ops.orders_notify_fulfilment();
 
 
 --
@@ -10214,6 +10670,13 @@ CREATE TRIGGER support_tickets_700_status_history AFTER INSERT ON public.support
 --
 
 CREATE TRIGGER support_tickets_701_status_change AFTER UPDATE OF status ON public.support_tickets FOR EACH ROW WHEN ((old.status IS DISTINCT FROM new.status)) EXECUTE FUNCTION ops.record_status_change('ticket', 'status');
+
+
+--
+-- Name: ticket_messages ticket_messages_010_append_only; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER ticket_messages_010_append_only BEFORE DELETE OR UPDATE ON public.ticket_messages FOR EACH ROW EXECUTE FUNCTION ops.ticket_messages_append_only();
 
 
 --
@@ -10732,30 +11195,31 @@ CREATE POLICY "Buyers can create pending orders for themselves" ON public.orders
 
 
 --
--- Name: ticket_messages Requesters read their messages, admins all; Type: POLICY; Schema: public; Owner: -
+-- Name: orders Buyers, sellers and admins move their orders through fulfilment; Type: POLICY; Schema: public; Owner: -
 --
 
-CREATE POLICY "Requesters read their messages, admins all" ON public.ticket_messages FOR SELECT TO authenticated USING (((ticket_id IN ( SELECT t.id
+CREATE POLICY "Buyers, sellers and admins move their orders through fulfilment" ON public.orders FOR UPDATE TO authenticated USING ((((buyer_id = ( SELECT auth.uid() AS uid)) OR (seller_id = ( SELECT auth.uid() AS uid)) OR ( SELECT private.is_admin() AS is_admin)) AND (NOT ( SELECT private.is_anonymous() AS is_anonymous)))) WITH CHECK ((((buyer_id = ( SELECT auth.uid() AS uid)) OR (seller_id = ( SELECT auth.uid() AS uid)) OR ( SELECT private.is_admin() AS is_admin)) AND (NOT ( SELECT private.is_anonymous() AS is_anonymous))));
+
+
+--
+-- Name: ticket_messages Requesters and parties write on their tickets, admins on all; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY "Requesters and parties write on their tickets, admins on all" ON public.ticket_messages FOR INSERT TO authenticated WITH CHECK (((author_id = ( SELECT auth.uid() AS uid)) AND (NOT ( SELECT private.is_anonymous() AS is_anonymous)) AND (((author_kind = 'requester'::text) AND (visibility = ANY (ARRAY['requester'::text, 'parties'::text])) AND (ticket_id IN ( SELECT t.id
    FROM public.support_tickets t
-  WHERE (t.requester_id = ( SELECT auth.uid() AS uid)))) OR ( SELECT private.is_admin() AS is_admin)));
+  WHERE (t.requester_id = ( SELECT auth.uid() AS uid))))) OR ((author_kind = 'party'::text) AND (visibility = 'parties'::text) AND (ticket_id IN ( SELECT t.id
+   FROM public.support_tickets t))) OR ( SELECT private.is_admin() AS is_admin))));
 
 
 --
--- Name: support_tickets Requesters read their tickets, sellers disputes, admins all; Type: POLICY; Schema: public; Owner: -
+-- Name: support_tickets Requesters and the order's parties read tickets, admins all; Type: POLICY; Schema: public; Owner: -
 --
 
-CREATE POLICY "Requesters read their tickets, sellers disputes, admins all" ON public.support_tickets FOR SELECT TO authenticated USING (((requester_id = ( SELECT auth.uid() AS uid)) OR ((queue = 'disputes'::text) AND (order_id IN ( SELECT o.id
+CREATE POLICY "Requesters and the order's parties read tickets, admins all" ON public.support_tickets FOR SELECT TO authenticated USING (((requester_id = ( SELECT auth.uid() AS uid)) OR (((queue = 'disputes'::text) OR (category = ANY (ARRAY['seller_problem'::text, 'buyer_problem'::text]))) AND (order_id IN ( SELECT o.id
    FROM public.orders o
-  WHERE (o.seller_id = ( SELECT auth.uid() AS uid))))) OR ( SELECT private.is_admin() AS is_admin)));
-
-
---
--- Name: ticket_messages Requesters write on their own tickets, admins on every ticket; Type: POLICY; Schema: public; Owner: -
---
-
-CREATE POLICY "Requesters write on their own tickets, admins on every ticket" ON public.ticket_messages FOR INSERT TO authenticated WITH CHECK (((author_id = ( SELECT auth.uid() AS uid)) AND (NOT ( SELECT private.is_anonymous() AS is_anonymous)) AND (((author_kind = 'requester'::text) AND (ticket_id IN ( SELECT t.id
-   FROM public.support_tickets t
-  WHERE (t.requester_id = ( SELECT auth.uid() AS uid))))) OR ( SELECT private.is_admin() AS is_admin))));
+  WHERE (o.seller_id = ( SELECT auth.uid() AS uid))))) OR ((category = ANY (ARRAY['seller_problem'::text, 'buyer_problem'::text])) AND (order_id IN ( SELECT o.id
+   FROM public.orders o
+  WHERE (o.buyer_id = ( SELECT auth.uid() AS uid))))) OR ( SELECT private.is_admin() AS is_admin)));
 
 
 --
@@ -10812,6 +11276,16 @@ CREATE POLICY "Sellers read their own reversals, admins all" ON public.seller_tr
 --
 
 CREATE POLICY "Signed-in users open requests for themselves" ON public.support_tickets FOR INSERT TO authenticated WITH CHECK (((requester_id = ( SELECT auth.uid() AS uid)) AND (source = 'app'::text) AND (NOT ( SELECT private.is_anonymous() AS is_anonymous))));
+
+
+--
+-- Name: ticket_messages Ticket readers read the messages meant for them, admins all; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY "Ticket readers read the messages meant for them, admins all" ON public.ticket_messages FOR SELECT TO authenticated USING ((((visibility = 'parties'::text) AND (ticket_id IN ( SELECT t.id
+   FROM public.support_tickets t))) OR ((visibility = 'requester'::text) AND (ticket_id IN ( SELECT t.id
+   FROM public.support_tickets t
+  WHERE (t.requester_id = ( SELECT auth.uid() AS uid))))) OR ( SELECT private.is_admin() AS is_admin)));
 
 
 --
@@ -11276,6 +11750,13 @@ REVOKE ALL ON FUNCTION ops.as_uuid(value text) FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION ops.audit_profile_role() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION auto_complete_orders(p_now timestamp with time zone, p_limit integer); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.auto_complete_orders(p_now timestamp with time zone, p_limit integer) FROM PUBLIC;
 
 
 --
@@ -11772,10 +12253,31 @@ REVOKE ALL ON FUNCTION ops.order_payments(p_order_id uuid) FROM PUBLIC;
 
 
 --
+-- Name: FUNCTION orders_fulfilment_times(); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.orders_fulfilment_times() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION orders_guard_app_moves(); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.orders_guard_app_moves() FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION orders_notify(); Type: ACL; Schema: ops; Owner: -
 --
 
 REVOKE ALL ON FUNCTION ops.orders_notify() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION orders_notify_fulfilment(); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.orders_notify_fulfilment() FROM PUBLIC;
 
 
 --
@@ -12352,6 +12854,13 @@ GRANT ALL ON FUNCTION ops.take_rate_tokens(p_bucket text, p_tokens integer, p_ca
 
 
 --
+-- Name: FUNCTION ticket_messages_append_only(); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.ticket_messages_append_only() FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION ticket_messages_author(); Type: ACL; Schema: ops; Owner: -
 --
 
@@ -12425,6 +12934,14 @@ GRANT ALL ON FUNCTION private.is_seller() TO authenticated;
 
 
 --
+-- Name: FUNCTION order_party(p_order_id uuid); Type: ACL; Schema: private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION private.order_party(p_order_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION private.order_party(p_order_id uuid) TO authenticated;
+
+
+--
 -- Name: FUNCTION seller_block_reason(p_disabled_reason text, p_past_due text[], p_currently_due text[], p_details_submitted boolean, p_deauthorized boolean, p_current_deadline timestamp with time zone, OUT why text, OUT next_step text); Type: ACL; Schema: private; Owner: -
 --
 
@@ -12448,6 +12965,33 @@ GRANT ALL ON FUNCTION private.seller_can_accept_charges(p_seller_id uuid) TO aut
 REVOKE ALL ON FUNCTION private.seller_listings_open(p_seller_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.seller_listings_open(p_seller_id uuid) TO anon;
 GRANT ALL ON FUNCTION private.seller_listings_open(p_seller_id uuid) TO authenticated;
+
+
+--
+-- Name: FUNCTION add_ticket_message(p_ticket_id uuid, p_body text, p_visibility text, p_idempotency_key text); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.add_ticket_message(p_ticket_id uuid, p_body text, p_visibility text, p_idempotency_key text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.add_ticket_message(p_ticket_id uuid, p_body text, p_visibility text, p_idempotency_key text) TO service_role;
+GRANT ALL ON FUNCTION public.add_ticket_message(p_ticket_id uuid, p_body text, p_visibility text, p_idempotency_key text) TO authenticated;
+
+
+--
+-- Name: FUNCTION complete_order(p_order_id uuid); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.complete_order(p_order_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.complete_order(p_order_id uuid) TO service_role;
+GRANT ALL ON FUNCTION public.complete_order(p_order_id uuid) TO authenticated;
+
+
+--
+-- Name: FUNCTION confirm_order_received(p_order_id uuid); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.confirm_order_received(p_order_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.confirm_order_received(p_order_id uuid) TO service_role;
+GRANT ALL ON FUNCTION public.confirm_order_received(p_order_id uuid) TO authenticated;
 
 
 --
@@ -12480,6 +13024,15 @@ GRANT ALL ON FUNCTION public.orders_price_from_listing() TO service_role;
 
 REVOKE ALL ON FUNCTION public.set_updated_at() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.set_updated_at() TO service_role;
+
+
+--
+-- Name: FUNCTION ship_order(p_order_id uuid, p_carrier text, p_tracking_number text, p_tracking_url text); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.ship_order(p_order_id uuid, p_carrier text, p_tracking_number text, p_tracking_url text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ship_order(p_order_id uuid, p_carrier text, p_tracking_number text, p_tracking_url text) TO service_role;
+GRANT ALL ON FUNCTION public.ship_order(p_order_id uuid, p_carrier text, p_tracking_number text, p_tracking_url text) TO authenticated;
 
 
 --
@@ -12703,7 +13256,7 @@ GRANT SELECT(listing_id),INSERT(listing_id) ON TABLE public.orders TO authentica
 -- Name: COLUMN orders.status; Type: ACL; Schema: public; Owner: -
 --
 
-GRANT SELECT(status) ON TABLE public.orders TO authenticated;
+GRANT SELECT(status),UPDATE(status) ON TABLE public.orders TO authenticated;
 
 
 --
@@ -12760,6 +13313,41 @@ GRANT SELECT(updated_at) ON TABLE public.orders TO authenticated;
 --
 
 GRANT SELECT(quantity),INSERT(quantity) ON TABLE public.orders TO authenticated;
+
+
+--
+-- Name: COLUMN orders.tracking_carrier; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(tracking_carrier),UPDATE(tracking_carrier) ON TABLE public.orders TO authenticated;
+
+
+--
+-- Name: COLUMN orders.tracking_number; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(tracking_number),UPDATE(tracking_number) ON TABLE public.orders TO authenticated;
+
+
+--
+-- Name: COLUMN orders.tracking_url; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(tracking_url),UPDATE(tracking_url) ON TABLE public.orders TO authenticated;
+
+
+--
+-- Name: COLUMN orders.fulfillment_started_at; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(fulfillment_started_at) ON TABLE public.orders TO authenticated;
+
+
+--
+-- Name: COLUMN orders.completed_at; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(completed_at) ON TABLE public.orders TO authenticated;
 
 
 --
@@ -13070,6 +13658,20 @@ GRANT INSERT(ticket_id) ON TABLE public.ticket_messages TO authenticated;
 --
 
 GRANT INSERT(body) ON TABLE public.ticket_messages TO authenticated;
+
+
+--
+-- Name: COLUMN ticket_messages.visibility; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(visibility) ON TABLE public.ticket_messages TO authenticated;
+
+
+--
+-- Name: COLUMN ticket_messages.idempotency_key; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT INSERT(idempotency_key) ON TABLE public.ticket_messages TO authenticated;
 
 
 --

@@ -445,9 +445,16 @@ describe("CRM helpers and configuration", () => {
       apiBase: "https://api.hubapi.com",
       timeoutMs: 10_000,
       pipeline: "default",
-      dealStages: { paid: "closedwon", refunded: "closedlost" },
+      dealStages: { paid: "closedwon", refunded: "closedlost", in_fulfillment: "closedwon", completed: "closedwon" },
       ratePer10s: 90,
     });
+  });
+
+  test("fulfilment stages (#18) follow the paid stage unless the pipeline names its own", () => {
+    const stages = (env: Record<string, string>) => hubspotConfig({ HUBSPOT_ACCESS_TOKEN: "pat-x", ...env }).dealStages;
+    expect(stages({ HUBSPOT_DEAL_STAGE_PAID: "won" })).toMatchObject({ in_fulfillment: "won", completed: "won" });
+    expect(stages({ HUBSPOT_DEAL_STAGE_IN_FULFILLMENT: "shipping", HUBSPOT_DEAL_STAGE_COMPLETED: "delivered" }))
+      .toMatchObject({ paid: "closedwon", in_fulfillment: "shipping", completed: "delivered" });
   });
 
   test("the HubSpot adapter carries its shared rate budget; the capture adapter has none", () => {

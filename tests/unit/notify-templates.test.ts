@@ -109,6 +109,16 @@ const samples: Record<TemplateName, Record<string, unknown>> = {
     dispute_id: "dp_1",
     ticket_ref: "T-2002",
   },
+  order_shipped: {
+    to: "jane@example.com",
+    customer_name: "Jane",
+    order_ref: "ORD-1042",
+    item: "Handmade mug",
+    carrier: "DHL",
+    tracking_number: "JD014600006281",
+    tracking_url: "https://track.example/JD014600006281",
+  },
+  order_completed: { to: "jane@example.com", order_ref: "ORD-1042", item: "Handmade mug", completed_by: "buyer" },
   slack_alert_opened: alertOpened,
   slack_alert_resolved: alertResolved,
   founder_alert_opened: alertOpened,
@@ -130,12 +140,41 @@ function permanentError(fn: () => unknown): ProviderError {
   return err as ProviderError;
 }
 
+describe("fulfilment emails (#18)", () => {
+  test("the shipping email names the carrier, the tracking number and links the tracking page", () => {
+    const m = renderEmail("order_shipped", samples.order_shipped, config);
+    expect(m.subject).toBe("Your order ORD-1042 has shipped");
+    expect(m.text).toMatch(/DHL/);
+    expect(m.text).toMatch(/JD014600006281/);
+    expect(m.html).toContain('href="https://track.example/JD014600006281"');
+  });
+
+  test("without tracking it says so; a tracking page that is not https is refused", () => {
+    const m = renderEmail("order_shipped", { to: "jane@example.com", order_ref: "ORD-1" }, config);
+    expect(m.text).toMatch(/did not give a tracking number/);
+    const err = permanentError(() =>
+      renderEmail("order_shipped", { ...samples.order_shipped, tracking_url: "javascript:alert(1)" }, config)
+    );
+    expect(err.message).toMatch(/tracking_url/);
+  });
+
+  test("the completion email says who completed it", () => {
+    const said = (completed_by: string) =>
+      renderEmail("order_completed", { ...samples.order_completed, completed_by }, config).text;
+    expect(said("buyer")).toMatch(/confirming that you received/);
+    expect(said("seller")).toMatch(/seller has marked/);
+    expect(said("auto")).toMatch(/shipped a while ago/);
+  });
+});
+
 describe("the template registry", () => {
   test("holds the notifications of #9, the alert notices of #10 (no per-dead-job alert) and sellers' of #18", () => {
     expect(Object.keys(templates).sort()).toEqual([
       "founder_alert_opened",
       "founder_alert_resolved",
       "founder_new_ticket",
+      "order_completed",
+      "order_shipped",
       "payment_failed",
       "payment_receipt",
       "refund_confirmation",

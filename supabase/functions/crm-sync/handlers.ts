@@ -57,8 +57,10 @@ export function lifecycleFor(billingStatus: string, hasPaidOrder = false): Lifec
 }
 
 /** Our order status -> the deal stage name adapters map to their pipeline. A dispute keeps the
- * deal won (it is not lost yet) and adds a note; refunds are flagged for review on the deal. */
+ * deal won (it is not lost yet) and adds a note; refunds are flagged for review on the deal. Fulfilment
+ * (#18) has stages of its own, which HubSpot maps to the paid stage unless configured. */
 export function dealStageFor(status: string): string {
+  if (status === "in_fulfillment" || status === "completed") return status;
   return status === "refunded" ? "refunded" : "paid";
 }
 

@@ -13,9 +13,13 @@ import type { Reply } from "../_shared/http/serve.ts";
 import type { UserClaims } from "../_shared/http/user-jwt.ts";
 import { log } from "../_shared/log.ts";
 
+/** Requests between the two parties of an order (#18): they name the order and go to seller_disputes. */
+const BETWEEN_PARTIES = ["seller_problem", "buyer_problem"] as const;
+
 export const requestSchema = z.object({
-  category: z.enum(["billing", "order", "technical", "account", "other"], {
-    error: "category must be one of billing, order, technical, account, other",
+  category: z.enum(["billing", "order", "technical", "account", "other", ...BETWEEN_PARTIES], {
+    error: "category must be one of billing, order, technical, account, other, seller_problem (a problem with " +
+      "the seller of an order you bought), buyer_problem (a problem with the buyer of an order you sold)",
   }),
   subject: z.string().trim().min(1, "subject is required").max(200, "subject is at most 200 characters")
     .regex(...storable("subject")),
@@ -24,7 +28,10 @@ export const requestSchema = z.object({
   order_id: z.uuid("order_id must be an order's id (a uuid)").optional(),
   idempotency_key: idempotencyKey.optional(),
   follow_up_of: z.uuid("follow_up_of must be a ticket id (a uuid)").optional(),
-}).strict();
+}).strict().refine(
+  (r) => !(BETWEEN_PARTIES as readonly string[]).includes(r.category) || r.order_id !== undefined,
+  { path: ["order_id"], error: "order_id is required for seller_problem and buyer_problem: name the order" },
+);
 
 export type Limits = { perUserPerMinute: number; perIpPerMinute: number; proxyHops: number };
 
@@ -63,6 +70,9 @@ function refusal(err: unknown): HttpError | undefined {
   if ((err as { code?: string })?.code === "42501") {
     return new HttpError(403, raisedByUs(err) ?? "this request is not allowed for your account", { cause: err });
   }
+  // our trigger's "order ... does not exist" (a request between parties names an order that is not there)
+  const missing = (err as { code?: string })?.code === "P0002" ? raisedByUs(err) : undefined;
+  if (missing) return new HttpError(404, missing, { cause: err });
   return databaseRefusal(err, REFUSALS);
 }
 

@@ -87,6 +87,9 @@ select set_eq(
         and has_function_privilege('authenticated', p.oid, 'execute') $$,
   array['private.is_admin()', 'private.is_seller()', 'private.is_anonymous()',
         'submit_support_request(text,text,text,uuid,text,jsonb,uuid)',
+        -- fulfilment and tickets between people (#18): invoker doors, RLS and the guard decide (21-fulfilment)
+        'ship_order(uuid,text,text,text)', 'complete_order(uuid)', 'confirm_order_received(uuid)',
+        'add_ticket_message(uuid,text,text,text)', 'private.order_party(uuid)',
         -- the dashboard's doors: each lets only an admin's JWT through (12-dashboard)
         'ops.dashboard_snapshot()', 'ops.dashboard_journey(text)',
         'ops.admin_set_access(uuid,text,text,timestamp with time zone)', 'ops.admin_clear_access_override(uuid,text)',
@@ -97,7 +100,7 @@ select set_eq(
         'private.seller_can_accept_charges(uuid)', 'private.seller_listings_open(uuid)',
         'private.seller_block_reason(text,text[],text[],boolean,boolean,timestamp with time zone)',
         'ops.dashboard_blocked_sellers()'],
-  'authenticated can execute only the policy helpers, submit_support_request and the dashboard''s admin-only functions');
+  'authenticated can execute only the policy helpers, submit_support_request, the fulfilment and message doors and the dashboard''s admin-only functions');
 select is_empty(
   $$ select tablename || ': ' || policyname from pg_policies
       where schemaname = 'public' and concat(qual, with_check) ~ '(app_metadata|profiles|is_anonymous'')' $$,
@@ -111,7 +114,9 @@ select set_eq(
       where a.attrelid = 'public.orders'::regclass and a.attnum > 0 and not a.attisdropped
         and has_column_privilege('authenticated', a.attrelid, a.attnum, 'select') $$,
   array['id', 'buyer_id', 'seller_id', 'listing_id', 'status', 'amount_total', 'currency', 'amount_refunded',
-        'needs_review', 'paid_at', 'created_at', 'updated_at', 'quantity'],
+        'needs_review', 'paid_at', 'created_at', 'updated_at', 'quantity',
+        -- fulfilment (#18): the buyer reads the tracking
+        'tracking_carrier', 'tracking_number', 'tracking_url', 'fulfillment_started_at', 'completed_at'],
   'authenticated may read exactly the order columns a seller needs: no Stripe ids, checkout facts, review reason or version');
 
 -- ---------------------------------------------------------------- who is a seller
@@ -212,7 +217,8 @@ select throws_ok(stmt, '42501', null, 'buyer_a cannot ' || what)
       'create an order for another buyer'),
     ($$insert into public.orders (listing_id, status) values ('00000000-0000-4000-8000-0000000001a1', 'paid')$$, 'create a paid order'),
     ($$insert into public.orders (listing_id, amount_total) values ('00000000-0000-4000-8000-0000000001a1', 1)$$, 'choose an order''s price'),
-    ($$update public.orders set status = 'paid' where id = '00000000-0000-4000-8000-000000000da1'$$, 'change their order''s status'),
+    -- status moves: only the fulfilment moves, by the right party (the guard, 21-fulfilment)
+    ($$update public.orders set amount_total = 1 where id = '00000000-0000-4000-8000-000000000da1'$$, 'change their order''s price'),
     ($$delete from public.orders where id = '00000000-0000-4000-8000-000000000da1'$$, 'delete their order'),
     ($$insert into public.customers (email) values ('x@pgtap.test')$$, 'insert customers'),
     ($$update public.customers set billing_status = 'active' where email = 'buyer_a@pgtap.test'$$, 'update their customer row'),
@@ -286,7 +292,7 @@ select throws_ok(stmt, '42501', null, 'seller_a cannot ' || what)
       'create a listing for seller_b'),
     ($$update public.listings set seller_id = '00000000-0000-4000-8000-000000000c0b' where id = '00000000-0000-4000-8000-0000000001a1'$$,
       'hand a listing to seller_b'),
-    ($$update public.orders set status = 'paid' where id = '00000000-0000-4000-8000-000000000da1'$$, 'change the status of an order of theirs'),
+    ($$update public.orders set amount_total = 1 where id = '00000000-0000-4000-8000-000000000da1'$$, 'change the price of an order of theirs'),
     ($$delete from public.orders where id = '00000000-0000-4000-8000-000000000da1'$$, 'delete an order of theirs')
   ) as denied(stmt, what);
 
@@ -369,7 +375,7 @@ select is(tests.row_count_or_error($$ update public.listings set price_amount = 
   'admin cannot update a seller''s listing');
 select throws_ok(stmt, '42501', null, 'admin cannot ' || what)
   from (values
-    ($$update public.orders set status = 'paid' where id = '00000000-0000-4000-8000-000000000da1'$$, 'change an order''s status'),
+    ($$update public.orders set amount_total = 1 where id = '00000000-0000-4000-8000-000000000da1'$$, 'change an order''s price'),
     ($$delete from public.orders where id = '00000000-0000-4000-8000-000000000da1'$$, 'delete an order'),
     ($$update public.customers set billing_status = 'active' where email = 'buyer_a@pgtap.test'$$, 'update a customer row'),
     ($$delete from public.subscriptions where stripe_subscription_id = 'sub_pgtap_a'$$, 'delete a subscription'),

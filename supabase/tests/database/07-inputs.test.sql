@@ -5,6 +5,14 @@ begin;
 set search_path = public, extensions;
 select plan(22);
 
+-- a settings row of this mode and platform account (the other columns as a fresh project has them: new settings
+-- columns need no change here)
+create function pg_temp.settings_with(p_livemode boolean, p_account text) returns ops.settings language sql stable as $$
+  select jsonb_populate_record(null::ops.settings, to_jsonb(d) || jsonb_build_object(
+    'stripe_livemode', p_livemode, 'stripe_account_id', p_account))
+    from (select true as id, 90 as personal_data_retention_days, 'email' as failed_payment_policy) d
+$$;
+
 create function pg_temp.session(order_id text) returns jsonb language sql immutable as $$
   select jsonb_build_object('id', 'cs_' || right(order_id, 4), 'object', 'checkout.session', 'mode', 'payment',
     'status', 'complete', 'payment_status', 'paid', 'payment_intent', 'pi_' || right(order_id, 4),
@@ -15,20 +23,20 @@ $$;
 -- ---------------------------------------------------------------- which events are this project's
 select is(ops.stripe_event_scope_problem(e, s), null, d)
   from (values
-    ('{"livemode": false}'::jsonb, row(true, false, null, 90, 'email', null, false, 0, 0)::ops.settings, 'a test-mode event belongs to a test-mode project'),
-    ('{}'::jsonb, row(true, false, null, 90, 'email', null, false, 0, 0)::ops.settings, 'an event without livemode counts as a test-mode one'),
-    ('{"livemode": true}'::jsonb, row(true, true, null, 90, 'email', null, false, 0, 0)::ops.settings, 'a live-mode event belongs to a live-mode project'),
-    ('{"livemode": true, "account": null}'::jsonb, row(true, true, null, 90, 'email', null, false, 0, 0)::ops.settings, 'a null account is the account''s own'),
-    ('{"livemode": true, "account": "acct_1P"}'::jsonb, row(true, true, 'acct_1P', 90, 'email', null, false, 0, 0)::ops.settings, 'the platform account''s event belongs to it'),
-    ('{"livemode": true}'::jsonb, row(true, true, 'acct_1P', 90, 'email', null, false, 0, 0)::ops.settings, 'an event without account belongs to the platform')
+    ('{"livemode": false}'::jsonb, pg_temp.settings_with(false, null), 'a test-mode event belongs to a test-mode project'),
+    ('{}'::jsonb, pg_temp.settings_with(false, null), 'an event without livemode counts as a test-mode one'),
+    ('{"livemode": true}'::jsonb, pg_temp.settings_with(true, null), 'a live-mode event belongs to a live-mode project'),
+    ('{"livemode": true, "account": null}'::jsonb, pg_temp.settings_with(true, null), 'a null account is the account''s own'),
+    ('{"livemode": true, "account": "acct_1P"}'::jsonb, pg_temp.settings_with(true, 'acct_1P'), 'the platform account''s event belongs to it'),
+    ('{"livemode": true}'::jsonb, pg_temp.settings_with(true, 'acct_1P'), 'an event without account belongs to the platform')
   ) as t(e, s, d);
 select matches(ops.stripe_event_scope_problem(e, s), m, d)
   from (values
-    ('{"livemode": false}'::jsonb, row(true, true, null, 90, 'email', null, false, 0, 0)::ops.settings, '^a test-mode event; this project takes live-mode', 'a test-mode event is not a live project''s'),
-    ('{}'::jsonb, row(true, true, null, 90, 'email', null, false, 0, 0)::ops.settings, '^a test-mode event', 'nor is an event without livemode'),
-    ('{"livemode": true}'::jsonb, row(true, false, null, 90, 'email', null, false, 0, 0)::ops.settings, '^a live-mode event; this project takes test-mode', 'a live-mode event is not a test project''s'),
-    ('{"livemode": false, "account": "acct_1C"}'::jsonb, row(true, false, null, 90, 'email', null, false, 0, 0)::ops.settings, 'connected account acct_1C', 'without a platform account, an event naming an account is not the project''s'),
-    ('{"livemode": false, "account": "acct_1C"}'::jsonb, row(true, false, 'acct_1P', 90, 'email', null, false, 0, 0)::ops.settings, 'connected account acct_1C, which is not one of our sellers.*platform \(acct_1P\)', 'another account''s event is not the platform''s')
+    ('{"livemode": false}'::jsonb, pg_temp.settings_with(true, null), '^a test-mode event; this project takes live-mode', 'a test-mode event is not a live project''s'),
+    ('{}'::jsonb, pg_temp.settings_with(true, null), '^a test-mode event', 'nor is an event without livemode'),
+    ('{"livemode": true}'::jsonb, pg_temp.settings_with(false, null), '^a live-mode event; this project takes test-mode', 'a live-mode event is not a test project''s'),
+    ('{"livemode": false, "account": "acct_1C"}'::jsonb, pg_temp.settings_with(false, null), 'connected account acct_1C', 'without a platform account, an event naming an account is not the project''s'),
+    ('{"livemode": false, "account": "acct_1C"}'::jsonb, pg_temp.settings_with(false, 'acct_1P'), 'connected account acct_1C, which is not one of our sellers.*platform \(acct_1P\)', 'another account''s event is not the platform''s')
   ) as t(e, s, m, d);
 
 -- ---------------------------------------------------------------- ingest and re-apply

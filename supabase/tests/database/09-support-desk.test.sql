@@ -47,7 +47,7 @@ select is(split_part(tests.row_count_or_error($$insert into public.support_ticke
 select is(split_part(tests.row_count_or_error($$insert into public.support_tickets (category, subject, source) values ('other', 'x', 'system')$$), ':', 1),
   '42501', 'the requester cannot open system tickets');
 select is(tests.row_count_or_error($$select * from public.submit_support_request('dispute', 'x', 'y')$$),
-  '23514: category must be one of billing, order, technical, account, other',
+  '23514: category must be one of billing, order, technical, account, other, seller_problem, buyer_problem',
   'the database refuses a category the app may not choose (dispute lands in the urgent queue sellers read)');
 select is(split_part(tests.row_count_or_error($$update public.support_tickets set status = 'solved'$$), ':', 1), '0', 'the requester cannot change the status');
 reset session authorization;
@@ -119,7 +119,8 @@ select is((select queue || '/' || priority || '/' || coalesce(requester_id::text
 select is((select count(*)::int from ops.jobs where dedupe_key = 'notify:slack_dispute_alert:dispute:dp_support_a:team'), 1, 'the team is alerted in Slack');
 call tests.authenticate_as('00000000-0000-4000-8000-0000000005c1');
 select is((select count(*)::int from public.support_tickets), 1, 'the seller reads the dispute ticket on their order, and no other ticket');
-select is((select count(*)::int from public.ticket_messages), 0, 'but not its conversation');
+select is((select count(*)::int from public.ticket_messages), 1,
+  'and its system note (the dispute''s status, visibility parties: #18 lets the seller follow and add notes)');
 select is(split_part(tests.row_count_or_error('select context from public.support_tickets'), ':', 1), '42501',
   'nor the buyer''s context (lifetime value across sellers, billing, access)');
 reset role;

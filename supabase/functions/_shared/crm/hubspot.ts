@@ -121,6 +121,9 @@ export function hubspotConfig(env: Env): HubSpotConfig {
     const name = /^HUBSPOT_DEAL_STAGE_([A-Z0-9_]+)$/.exec(key)?.[1]?.toLowerCase();
     if (name && name !== "paid" && name !== "refunded" && value?.trim()) dealStages[name] = value.trim();
   }
+  // fulfilment (#18): a shipped or completed order stays won unless the pipeline has stages for them
+  dealStages.in_fulfillment ??= dealStages.paid;
+  dealStages.completed ??= dealStages.paid;
   return {
     accessToken: e.HUBSPOT_ACCESS_TOKEN,
     apiBase: e.HUBSPOT_API_BASE,

@@ -170,6 +170,26 @@ const founderNewTicket = z.object({
   tags: z.array(text(100)).max(50).nullish(),
 });
 
+/** The seller shipped the order (in_fulfillment); tracking as the seller gave it, when they did. */
+const orderShipped = z.object({
+  to: address,
+  customer_name: name,
+  order_ref: ref,
+  item: text(200).nullish(),
+  carrier: text(100).nullish(),
+  tracking_number: text(64).nullish(),
+  tracking_url: z.url({ protocol: /^https$/, error: "must be an https:// address" }).max(500).nullish(),
+});
+
+/** The order was completed: by the buyer confirming receipt, by the seller, or automatically after days. */
+const orderCompleted = z.object({
+  to: address,
+  customer_name: name,
+  order_ref: ref,
+  item: text(200).nullish(),
+  completed_by: z.enum(["buyer", "seller", "auto"]).nullish(),
+});
+
 const disputeAlert = z.object({
   /** absent when the disputed payment is not one of our orders */
   order_ref: ref.nullish(),
@@ -403,6 +423,43 @@ export const templates = {
       },
     };
   }),
+
+  order_shipped: email(orderShipped, (p) => ({
+    to: p.to,
+    subject: `Your order ${oneLine(p.order_ref)} has shipped`,
+    body: {
+      greeting: greeting(p.customer_name),
+      paragraphs: [
+        `Good news: the seller has shipped order ${p.order_ref}${p.item ? ` (${p.item})` : ""}.`,
+        ...(p.tracking_number || p.tracking_url ? [] : ["The seller did not give a tracking number."]),
+      ],
+      facts: [
+        ["Order", p.order_ref],
+        ...(p.item ? [["Item", p.item] as [string, string]] : []),
+        ...(p.carrier ? [["Carrier", p.carrier] as [string, string]] : []),
+        ...(p.tracking_number ? [["Tracking number", p.tracking_number] as [string, string]] : []),
+      ],
+      ...(p.tracking_url ? { action: { label: "Track your parcel", url: p.tracking_url } } : {}),
+      after: ["When it arrives, confirm receipt in the app. Questions? Reply to this email."],
+    },
+  })),
+
+  order_completed: email(orderCompleted, (p) => ({
+    to: p.to,
+    subject: `Order ${oneLine(p.order_ref)} is complete`,
+    body: {
+      greeting: greeting(p.customer_name),
+      paragraphs: [
+        p.completed_by === "buyer"
+          ? `Thank you for confirming that you received order ${p.order_ref}.`
+          : p.completed_by === "auto"
+          ? `Order ${p.order_ref} was shipped a while ago, so we have marked it complete.`
+          : `The seller has marked order ${p.order_ref} complete.`,
+      ],
+      facts: [["Order", p.order_ref], ...(p.item ? [["Item", p.item] as [string, string]] : [])],
+      after: ["Something wrong with the order? Report a problem with the seller in the app, or reply to this email."],
+    },
+  })),
 
   support_ack: email(supportAck, (p) => ({
     to: p.to,
