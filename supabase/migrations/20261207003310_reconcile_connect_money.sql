@@ -76,16 +76,17 @@ as $$
     id text, charge text, destination text, amount bigint, created bigint)
 $$;
 
--- connect_transfer_missing: a paid order (since checks_from, or with an open finding) of a seller with a
--- connected account, paid while Connect was on (or whose charge named a destination), whose share has no
--- transfer. The detail says whether Stripe lists a transfer of its charge (then its event is what we lack).
+-- connect_transfer_missing: a paid order (since checks_from, or with an open finding) paid by a destination
+-- charge (its charge named a destination, or checkout made its session one) whose share has no transfer (the
+-- transfer object, with its amount: a charge naming it is not enough). The detail says whether Stripe lists a
+-- transfer of its charge (then its event is what we lack).
 create or replace function ops.reconcile_verdicts_connect_transfer_missing(p_objects jsonb)
 returns table (object_id text, problem boolean, order_id uuid, customer_id uuid, detail jsonb, next_action text)
 language sql stable
 set search_path = ''
 as $$
   with o as (
-    select o.id, o.status, o.paid_at, o.payment_confirmed, a.stripe_account_id, sh.charge_id, sh.transfer_id,
+    select o.id, o.status, o.paid_at, o.payment_confirmed, a.stripe_account_id, sh.transfer_id, sh.transfer_amount,
            coalesce(sh.charge_id, (select p.latest_charge_id from ops.payment_intents p
                                     where p.stripe_payment_intent_id = o.stripe_payment_intent_id)) as charge
       from public.orders o
@@ -95,11 +96,13 @@ as $$
              and o.paid_at <= now() - make_interval(secs => coalesce((p_objects ->> 'grace_seconds')::int, 0)))
             or exists (select 1 from ops.reconciliation_findings f
                         where f.kind = 'connect_transfer_missing' and f.status = 'open' and f.object_id = o.id::text))
+       -- a destination charge: its charge said so, or checkout asked Stripe for one
        and (sh.destination_account_id is not null
-            or (a.stripe_account_id is not null and o.paid_at >= a.created_at
-                and coalesce((select s.connect_enabled from ops.settings s where s.id), false)))
+            or exists (select 1 from ops.checkout_requests r where r.order_id = o.id
+                        and r.session_params #> '{payment_intent_data,transfer_data,destination}' is not null))
   )
-  select o.id::text, o.payment_confirmed and o.transfer_id is null, o.id, null::uuid,
+  -- the transfer object recorded (its amount), not only named by the charge
+  select o.id::text, o.payment_confirmed and o.transfer_amount is null, o.id, null::uuid,
          jsonb_build_object('order_status', o.status, 'paid_at', o.paid_at, 'charge', o.charge,
                             'seller_account', o.stripe_account_id, 'stripe_transfer', t.id),
          case when t.id is not null then
@@ -114,8 +117,8 @@ as $$
                   o.id, coalesce(o.charge, 'unknown'), coalesce(o.stripe_account_id, 'none'))
          end
     from o
-    left join lateral (select x.* from ops.reconcile_transfers(p_objects) x where x.charge = o.charge
-                        order by x.created desc limit 1) t on true
+    left join lateral (select x.* from ops.reconcile_transfers(p_objects) x
+                        where x.charge = o.charge or x.id = o.transfer_id order by x.created desc limit 1) t on true
 $$;
 
 -- seller_payout_missing: a payout Stripe lists for one of our sellers' connected accounts that

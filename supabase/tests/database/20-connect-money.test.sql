@@ -243,6 +243,10 @@ reset role;
 insert into public.orders (id, buyer_id, listing_id, amount_total, currency, stripe_payment_intent_id)
 values ('00000000-0000-4000-8000-000000002901', '00000000-0000-4000-8000-0000000020b1',
         '00000000-0000-4000-8000-0000000021a1', 10000, 'eur', 'pi_pgtap_notransfer');
+insert into ops.checkout_requests (user_id, idempotency_key, kind, fingerprint, listing_id, order_id, session_params)
+values ('00000000-0000-4000-8000-0000000020b1', 'pgtap-connect-2901', 'order', 'f', '00000000-0000-4000-8000-0000000021a1',
+        '00000000-0000-4000-8000-000000002901',
+        '{"payment_intent_data": {"transfer_data": {"destination": "acct_pgtapSellerA"}}}');
 -- paid by hand (Studio): its payment's events never came
 update public.orders set status = 'paid' where id = '00000000-0000-4000-8000-000000002901';
 insert into public.seller_payouts (id, seller_id, stripe_account_id, amount, currency, status)
@@ -252,7 +256,7 @@ select results_eq($$ select object_id, problem from ops.reconcile_verdicts_conne
                       where object_id in ('00000000-0000-4000-8000-000000002901', '00000000-0000-4000-8000-000000002001')
                       order by object_id $$,
   $$ values ('00000000-0000-4000-8000-000000002001', false), ('00000000-0000-4000-8000-000000002901', true) $$,
-  'a paid order of a Connect seller without a transfer is a finding; one with its transfer is fine');
+  'a paid order checkout made a destination charge without a transfer is a finding; one with its transfer is fine');
 select results_eq($$ select object_id, problem from ops.reconcile_verdicts_seller_payout_missing(jsonb_build_object(
                        'grace_seconds', 0, 'payouts', jsonb_build_array(
                          jsonb_build_object('id', 'po_pgtapKnown', 'account', 'acct_pgtapSellerA', 'amount', 9470,
