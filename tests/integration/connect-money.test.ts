@@ -447,6 +447,8 @@ describe("reconciliation: Connect cross-checks", () => {
     }
     await sql`insert into public.seller_payouts (id, seller_id, stripe_account_id, amount, currency, status)
               values (${known}, ${s.id}, ${s.account}, 3870, 'eur', 'paid')`;
+    // a seller whose account left the platform: Stripe answers 403 account_invalid for it, and the run goes on
+    const gone = await seller(1000);
 
     await reconcile();
     const found = await sql`
@@ -477,6 +479,8 @@ describe("reconciliation: Connect cross-checks", () => {
     expect(byObject[known]).toBeUndefined();
     // payouts were listed on the seller's connected account (Stripe-Account header)
     expect(stripe.connect.payoutRequests().some((r) => r.account === s.account)).toBe(true);
+    expect(stripe.requests.some((r) => r.path === "/v1/payouts" && r.status === 403)).toBe(true);
+    expect(stripe.connect.payoutRequests().some((r) => r.account === gone.account)).toBe(true);
 
     // the repair: the transfer's event delivered, the run again resolves B's finding
     await deliverAll([pb.events[2]]);
