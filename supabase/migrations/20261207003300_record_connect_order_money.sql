@@ -66,13 +66,40 @@ as $$
   select case jsonb_typeof(v) when 'string' then v #>> '{}' when 'object' then v ->> 'id' end
 $$;
 
--- Events about one charge's money queue behind each other: a transfer's event and its charge's event applied
--- at once would each miss the other's fact, and the share would lack one until the next event.
-create or replace function ops.lock_connect_charge(p_charge_id text) returns void
-language sql
+-- The order a charge paid: the order whose paying payment intent is the charge's, else the one its payment
+-- intent or Checkout session names; null while none is known.
+create or replace function ops.connect_charge_order(p_charge_id text) returns uuid
+language sql stable
 set search_path = ''
 as $$
-  select pg_advisory_xact_lock(hashtextextended('connect-charge:' || p_charge_id, 0)) where p_charge_id is not null
+  with pi as (
+    select coalesce((select c.payment_intent_id from ops.connect_charges c where c.charge_id = p_charge_id),
+                    (select p.stripe_payment_intent_id from ops.payment_intents p
+                      where p.latest_charge_id = p_charge_id order by 1 limit 1)) as id
+  )
+  select coalesce(
+    (select y.id from public.orders y, pi where y.stripe_payment_intent_id = pi.id order by y.id limit 1),
+    (select p.order_id from ops.payment_intents p, pi where p.stripe_payment_intent_id = pi.id),
+    (select s.order_id from ops.checkout_sessions s, pi where s.stripe_payment_intent_id = pi.id
+        and s.order_id is not null order by s.stripe_checkout_session_id limit 1))
+$$;
+
+-- Events about one charge's money queue behind each other: a transfer's event and its charge's event applied
+-- at once would each miss the other's fact, and the share would lack one until the next event. The charge's
+-- order is locked first, then the charge: the order of locks everywhere (payment intent, order, charge), so
+-- a payment event recomputing the order (orders_520 refreshes the share under the order's lock) and a
+-- transfer's event writing the share (its foreign key waits for the order) never wait for each other in turn.
+create or replace function ops.lock_connect_charge(p_charge_id text) returns void
+language plpgsql
+set search_path = ''
+as $$
+begin
+  if p_charge_id is null then
+    return;
+  end if;
+  perform 1 from public.orders o where o.id = ops.connect_charge_order(p_charge_id) for update;
+  perform pg_advisory_xact_lock(hashtextextended('connect-charge:' || p_charge_id, 0));
+end
 $$;
 
 -- A transfer reversal (trr_...): from a transfer's reversals list, or an expanded refund.transfer_reversal.
@@ -123,11 +150,7 @@ begin
     return; -- its payment arrives later, and refreshes then
   end if;
   select x.id, x.seller_id, x.currency, x.stripe_payment_intent_id into o from public.orders x
-   where x.id = coalesce(
-     (select y.id from public.orders y where y.stripe_payment_intent_id = v_pi order by y.id limit 1),
-     (select p.order_id from ops.payment_intents p where p.stripe_payment_intent_id = v_pi),
-     (select s.order_id from ops.checkout_sessions s where s.stripe_payment_intent_id = v_pi and s.order_id is not null
-       order by s.stripe_checkout_session_id limit 1));
+   where x.id = ops.connect_charge_order(p_charge_id);
   if o.id is null or (o.stripe_payment_intent_id is not null and o.stripe_payment_intent_id <> v_pi) then
     return;
   end if;

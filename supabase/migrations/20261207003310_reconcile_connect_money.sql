@@ -34,8 +34,8 @@ comment on table ops.reconcile_connect_accounts_checked is 'When reconciliation 
 alter table ops.reconcile_connect_accounts_checked enable row level security;
 
 -- security definer: the reconciler reads no table; this door answers only for a reconcile job it holds.
--- Whether Connect is on (the transfers are cross-checked then) and at most p_limit of our sellers' connected
--- accounts whose payouts to list, those checked longest ago (never first), marked checked now.
+-- Whether Connect is on (only then are transfers and payouts cross-checked) and at most p_limit of our sellers'
+-- connected accounts whose payouts to list, those checked longest ago (never first), marked checked now.
 create or replace function ops.reconcile_connect_accounts(p_job_id bigint, p_worker text, p_limit integer)
 returns jsonb
 language plpgsql
@@ -44,8 +44,12 @@ set search_path = ''
 as $$
 declare
   v_accounts text[];
+  v_enabled boolean := coalesce((select s.connect_enabled from ops.settings s where s.id), false);
 begin
   perform ops.require_reconcile_job(p_job_id, p_worker);
+  if not v_enabled then
+    return jsonb_build_object('connect_enabled', false, 'accounts', '[]'::jsonb);
+  end if;
   select coalesce(array_agg(x.stripe_account_id order by x.stripe_account_id), '{}') into v_accounts from (
     select a.stripe_account_id from public.seller_accounts a
       left join ops.reconcile_connect_accounts_checked k on k.stripe_account_id = a.stripe_account_id
@@ -54,9 +58,7 @@ begin
   insert into ops.reconcile_connect_accounts_checked (stripe_account_id, checked_at)
   select unnest(v_accounts), now()
   on conflict (stripe_account_id) do update set checked_at = excluded.checked_at;
-  return jsonb_build_object(
-    'connect_enabled', coalesce((select s.connect_enabled from ops.settings s where s.id), false),
-    'accounts', to_jsonb(v_accounts));
+  return jsonb_build_object('connect_enabled', true, 'accounts', to_jsonb(v_accounts));
 end
 $$;
 revoke all on function ops.reconcile_connect_accounts(bigint, text, integer) from public;

@@ -10,7 +10,7 @@ import { Deferral, type Job, type JobHandler, parseJobContext } from "../_shared
 import { log } from "../_shared/log.ts";
 import { sanitizeJsonEscapes } from "../_shared/stripe/sanitize.ts";
 import { type ReconcileSettings, reconcileSettings } from "./settings.ts";
-import { stripeClient } from "../_shared/stripe/client.ts";
+import { stripeClient, type StripeErrorLike } from "../_shared/stripe/client.ts";
 import {
   callStripe,
   compactPaymentIntent,
@@ -19,7 +19,6 @@ import {
   compactSubscription,
   compactTransfer,
 } from "./stripe.ts";
-import type { StripeErrorLike } from "../_shared/stripe/client.ts";
 
 /** What ops.reconcile_begin hands the run: the pass's window (epoch seconds) and where it stands. */
 const beginContext = z.object({
@@ -177,7 +176,7 @@ async function connectChecks(ctx: Ctx, b: Begin) {
   const { sql, job, worker, stripe, s } = ctx;
   const [{ c }] = await sql<{ c: { connect_enabled: boolean; accounts: string[] } }[]>`
     select ops.reconcile_connect_accounts(${job.id}, ${worker}, ${s.connectAccounts}) as c`;
-  if (!c.connect_enabled && c.accounts.length === 0) return {};
+  if (!c.connect_enabled) return {};
   const created = { gte: b.checks_from };
   const transfers = (await listAll(ctx, "transfers", (p) => stripe.transfers.list({ ...p, created })))
     .map(compactTransfer);
