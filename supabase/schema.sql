@@ -1874,6 +1874,27 @@ $$;
 
 
 --
+-- Name: connect_charge_order(text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.connect_charge_order(p_charge_id text) RETURNS uuid
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  with pi as (
+    select coalesce((select c.payment_intent_id from ops.connect_charges c where c.charge_id = p_charge_id),
+                    (select p.stripe_payment_intent_id from ops.payment_intents p
+                      where p.latest_charge_id = p_charge_id order by 1 limit 1)) as id
+  )
+  select coalesce(
+    (select y.id from public.orders y, pi where y.stripe_payment_intent_id = pi.id order by y.id limit 1),
+    (select p.order_id from ops.payment_intents p, pi where p.stripe_payment_intent_id = pi.id),
+    (select s.order_id from ops.checkout_sessions s, pi where s.stripe_payment_intent_id = pi.id
+        and s.order_id is not null order by s.stripe_checkout_session_id limit 1))
+$$;
+
+
+--
 -- Name: crm_capture_skeleton(jsonb); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -3540,10 +3561,16 @@ $$;
 --
 
 CREATE FUNCTION ops.lock_connect_charge(p_charge_id text) RETURNS void
-    LANGUAGE sql
+    LANGUAGE plpgsql
     SET search_path TO ''
     AS $$
-  select pg_advisory_xact_lock(hashtextextended('connect-charge:' || p_charge_id, 0)) where p_charge_id is not null
+begin
+  if p_charge_id is null then
+    return;
+  end if;
+  perform 1 from public.orders o where o.id = ops.connect_charge_order(p_charge_id) for update;
+  perform pg_advisory_xact_lock(hashtextextended('connect-charge:' || p_charge_id, 0));
+end
 $$;
 
 
@@ -4528,8 +4555,12 @@ CREATE FUNCTION ops.reconcile_connect_accounts(p_job_id bigint, p_worker text, p
     AS $$
 declare
   v_accounts text[];
+  v_enabled boolean := coalesce((select s.connect_enabled from ops.settings s where s.id), false);
 begin
   perform ops.require_reconcile_job(p_job_id, p_worker);
+  if not v_enabled then
+    return jsonb_build_object('connect_enabled', false, 'accounts', '[]'::jsonb);
+  end if;
   select coalesce(array_agg(x.stripe_account_id order by x.stripe_account_id), '{}') into v_accounts from (
     select a.stripe_account_id from public.seller_accounts a
       left join ops.reconcile_connect_accounts_checked k on k.stripe_account_id = a.stripe_account_id
@@ -4538,9 +4569,7 @@ begin
   insert into ops.reconcile_connect_accounts_checked (stripe_account_id, checked_at)
   select unnest(v_accounts), now()
   on conflict (stripe_account_id) do update set checked_at = excluded.checked_at;
-  return jsonb_build_object(
-    'connect_enabled', coalesce((select s.connect_enabled from ops.settings s where s.id), false),
-    'accounts', to_jsonb(v_accounts));
+  return jsonb_build_object('connect_enabled', true, 'accounts', to_jsonb(v_accounts));
 end
 $$;
 
@@ -5398,11 +5427,7 @@ begin
     return; -- its payment arrives later, and refreshes then
   end if;
   select x.id, x.seller_id, x.currency, x.stripe_payment_intent_id into o from public.orders x
-   where x.id = coalesce(
-     (select y.id from public.orders y where y.stripe_payment_intent_id = v_pi order by y.id limit 1),
-     (select p.order_id from ops.payment_intents p where p.stripe_payment_intent_id = v_pi),
-     (select s.order_id from ops.checkout_sessions s where s.stripe_payment_intent_id = v_pi and s.order_id is not null
-       order by s.stripe_checkout_session_id limit 1));
+   where x.id = ops.connect_charge_order(p_charge_id);
   if o.id is null or (o.stripe_payment_intent_id is not null and o.stripe_payment_intent_id <> v_pi) then
     return;
   end if;
@@ -11475,6 +11500,13 @@ REVOKE ALL ON FUNCTION ops.clear_personal_data(p_after interval) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ops.complete_job(p_job_id bigint, p_worker text, p_result jsonb, p_hand_on boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.complete_job(p_job_id bigint, p_worker text, p_result jsonb, p_hand_on boolean) TO pipeline_worker;
 GRANT ALL ON FUNCTION ops.complete_job(p_job_id bigint, p_worker text, p_result jsonb, p_hand_on boolean) TO reconciler;
+
+
+--
+-- Name: FUNCTION connect_charge_order(p_charge_id text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.connect_charge_order(p_charge_id text) FROM PUBLIC;
 
 
 --
