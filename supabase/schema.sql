@@ -853,9 +853,30 @@ $$;
 --
 
 CREATE FUNCTION ops.apply_application_fee(evt jsonb) RETURNS text
-    LANGUAGE sql
+    LANGUAGE plpgsql
     SET search_path TO ''
-    AS $$ select 'ignored'::text $$;
+    AS $$
+declare
+  f jsonb := evt -> 'data' -> 'object';
+  v_charge text := coalesce(ops.stripe_ref(f -> 'originating_transaction'), ops.stripe_ref(f -> 'charge'));
+begin
+  if f ->> 'object' is distinct from 'application_fee' then
+    return 'ignored';
+  end if;
+  perform ops.lock_connect_charge(v_charge);
+  insert into ops.connect_application_fees as x (fee_id, charge_id, account_id, amount, amount_refunded, currency,
+                                                 stripe_event_created)
+  values (f ->> 'id', v_charge, ops.stripe_ref(f -> 'account'), (f ->> 'amount')::bigint,
+          coalesce((f ->> 'amount_refunded')::bigint, 0), lower(f ->> 'currency'), ops.ts(evt ->> 'created'))
+  on conflict (fee_id) do update set
+    amount = excluded.amount, amount_refunded = excluded.amount_refunded,
+    charge_id = coalesce(x.charge_id, excluded.charge_id), account_id = coalesce(x.account_id, excluded.account_id),
+    stripe_event_created = excluded.stripe_event_created, updated_at = now()
+  where (excluded.stripe_event_created, excluded.amount_refunded) > (x.stripe_event_created, x.amount_refunded);
+  perform ops.refresh_order_share(v_charge);
+  return 'processed';
+end
+$$;
 
 
 --
@@ -900,6 +921,7 @@ begin
   for r in select * from jsonb_array_elements(coalesce(c -> 'refunds' -> 'data', '[]'::jsonb)) loop
     perform ops.upsert_refund(r, pi_id, at);
   end loop;
+  perform ops.record_connect_charge(evt);
   if orphan is not null then
     perform ops.claim_orphan_session(orphan);
   end if;
@@ -1515,9 +1537,38 @@ $$;
 --
 
 CREATE FUNCTION ops.apply_transfer(evt jsonb) RETURNS text
-    LANGUAGE sql
+    LANGUAGE plpgsql
     SET search_path TO ''
-    AS $$ select 'ignored'::text $$;
+    AS $$
+declare
+  t jsonb := evt -> 'data' -> 'object';
+  v_charge text := ops.stripe_ref(t -> 'source_transaction');
+  r jsonb;
+begin
+  if v_charge is null or t ->> 'object' is distinct from 'transfer' then
+    return 'ignored';
+  end if;
+  perform ops.lock_connect_charge(v_charge);
+  insert into ops.connect_transfers as x (transfer_id, charge_id, destination_account_id, amount, amount_reversed,
+                                          currency, transfer_group, stripe_event_created)
+  values (t ->> 'id', v_charge, ops.stripe_ref(t -> 'destination'), (t ->> 'amount')::bigint,
+          coalesce((t ->> 'amount_reversed')::bigint, 0), lower(t ->> 'currency'), t ->> 'transfer_group',
+          ops.ts(evt ->> 'created'))
+  on conflict (transfer_id) do update set
+    amount = excluded.amount, amount_reversed = excluded.amount_reversed,
+    charge_id = coalesce(x.charge_id, excluded.charge_id),
+    destination_account_id = coalesce(x.destination_account_id, excluded.destination_account_id),
+    transfer_group = coalesce(x.transfer_group, excluded.transfer_group),
+    stripe_event_created = excluded.stripe_event_created, updated_at = now()
+  -- the newest event's state; within a second the larger reversed amount (reversals only add up)
+  where (excluded.stripe_event_created, excluded.amount_reversed) > (x.stripe_event_created, x.amount_reversed);
+  for r in select * from jsonb_array_elements(coalesce(t -> 'reversals' -> 'data', '[]'::jsonb)) loop
+    perform ops.upsert_transfer_reversal(r, t ->> 'id');
+  end loop;
+  perform ops.refresh_order_share(v_charge);
+  return 'processed';
+end
+$$;
 
 
 --
@@ -1640,6 +1691,10 @@ declare
   cus text;
   v_title text;
   v_created boolean := false;
+  v_seller uuid;
+  v_amount bigint;
+  v_connect jsonb;
+  v_connect_enabled boolean := coalesce((select s.connect_enabled from ops.settings s where s.id), false);
 begin
   perform ops.require_stripe_scope(s, p_livemode, p_account_id, 'the checkout key (STRIPE_SECRET_KEY)')
     from ops.settings s;
@@ -1656,18 +1711,21 @@ begin
   end if;
   if not found then
     if p_kind = 'order' then
-      select x.id, x.seller_id, x.active, x.title, x.price_amount, x.currency, s.charges_enabled into l
-        from public.listings x left join public.profiles s on s.id = x.seller_id where x.id = p_target;
+      select x.id, x.seller_id, x.active, x.title, x.price_amount, x.currency into l
+        from public.listings x where x.id = p_target;
       if not found or not l.active then
         raise exception 'listing % is not for sale (unknown or no longer active)', p_target using errcode = 'CK404';
       end if;
       if l.seller_id = p_user_id then
         raise exception 'you cannot buy your own listing' using errcode = 'CK403';
       end if;
-      if not coalesce(l.charges_enabled, false) then
+      if not private.seller_can_accept_charges(l.seller_id) then
         raise exception 'the seller of listing % cannot accept payments yet: try again later', p_target
           using errcode = 'CK409';
       end if;
+      v_seller := l.seller_id;
+      -- what orders_price_from_listing will make the buyer's order cost
+      v_amount := l.price_amount * coalesce(p_quantity, 1);
     else
       select * into p from public.plans where id = p_target;
       if not found or not p.active then
@@ -1688,9 +1746,23 @@ begin
     v_created := true;
   elsif r.kind = 'subscription' then
     select * into p from public.plans where id = r.plan_id;
+  else
+    select o.seller_id, o.amount_total into v_seller, v_amount from public.orders o where o.id = r.order_id;
+    -- a retry whose session was never sent is a new charge to the seller: they must still accept charges
+    if v_connect_enabled and r.session_params is null and r.stripe_checkout_session_id is null
+       and not private.seller_can_accept_charges(v_seller) then
+      raise exception 'the seller of this order cannot accept payments any more: nothing was charged'
+        using errcode = 'CK409';
+    end if;
   end if;
   if r.kind = 'order' then
     select x.title into v_title from public.listings x where x.id = r.listing_id;
+    -- destination charge: the seller's connected account receives the payment less the platform's fee
+    if v_connect_enabled then
+      v_connect := jsonb_build_object(
+        'destination', (select a.stripe_account_id from public.seller_accounts a where a.seller_id = v_seller),
+        'application_fee_amount', ops.platform_fee(v_amount));
+    end if;
   end if;
   -- the user's Stripe customer by the linking rules: one linked to them (metadata, server or admin), not
   -- deleted; the server's own first, then the newest link
@@ -1706,6 +1778,7 @@ begin
     'plan', case when p.id is not null then jsonb_build_object('id', p.id, 'name', p.name,
                                                                'stripe_price_id', p.stripe_price_id) end,
     'stripe_customer_id', coalesce(r.stripe_customer_id, cus), 'email', u.email,
+    'connect', v_connect,
     'session_params', r.session_params, 'session_id', r.stripe_checkout_session_id, 'url', r.url,
     'expires_at', r.expires_at);
 end
@@ -2008,6 +2081,27 @@ $$;
 
 
 --
+-- Name: connect_charge_order(text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.connect_charge_order(p_charge_id text) RETURNS uuid
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  with pi as (
+    select coalesce((select c.payment_intent_id from ops.connect_charges c where c.charge_id = p_charge_id),
+                    (select p.stripe_payment_intent_id from ops.payment_intents p
+                      where p.latest_charge_id = p_charge_id order by 1 limit 1)) as id
+  )
+  select coalesce(
+    (select y.id from public.orders y, pi where y.stripe_payment_intent_id = pi.id order by y.id limit 1),
+    (select p.order_id from ops.payment_intents p, pi where p.stripe_payment_intent_id = pi.id),
+    (select s.order_id from ops.checkout_sessions s, pi where s.stripe_payment_intent_id = pi.id
+        and s.order_id is not null order by s.stripe_checkout_session_id limit 1))
+$$;
+
+
+--
 -- Name: crm_capture_skeleton(jsonb); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -2071,6 +2165,15 @@ begin
       left join public.customers c on c.user_id = o.buyer_id
       left join ops.crm_contacts cc on cc.customer_id = c.id and cc.email = lower(trim(u.email))
      where o.id = (j.payload ->> 'order_id')::uuid;
+  elsif j.kind = 'crm.seller' then
+    -- the seller as they are now: a late retry never sends an old status
+    select jsonb_build_object('seller_id', a.seller_id, 'email', lower(trim(u.email)), 'name', p.display_name,
+             'seller_status', ops.seller_crm_status(a), 'stripe_account_id', a.stripe_account_id)
+      into ctx
+      from public.seller_accounts a
+      join auth.users u on u.id = a.seller_id
+      left join public.profiles p on p.id = a.seller_id
+     where a.seller_id = (j.payload ->> 'seller_id')::uuid;
   end if;
   return ctx;
 end
@@ -3712,6 +3815,24 @@ $$;
 
 
 --
+-- Name: lock_connect_charge(text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.lock_connect_charge(p_charge_id text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  if p_charge_id is null then
+    return;
+  end if;
+  perform 1 from public.orders o where o.id = ops.connect_charge_order(p_charge_id) for update;
+  perform pg_advisory_xact_lock(hashtextextended('connect-charge:' || p_charge_id, 0));
+end
+$$;
+
+
+--
 -- Name: lock_payment(text); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -4175,6 +4296,29 @@ begin
                                                             else 'order_completed' end,
     'order:' || new.id, 'user:' || new.buyer_id,
     jsonb_build_object('order_id', new.id, 'to', to_email, 'data', data));
+  return null;
+end
+$$;
+
+
+--
+-- Name: orders_refresh_order_share(); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.orders_refresh_order_share() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  ch text;
+begin
+  for ch in select x.charge_id from ops.connect_charges x where x.payment_intent_id = new.stripe_payment_intent_id
+            union select p.latest_charge_id from ops.payment_intents p
+                   where p.stripe_payment_intent_id = new.stripe_payment_intent_id and p.latest_charge_id is not null
+            order by 1 loop
+    perform ops.lock_connect_charge(ch);
+    perform ops.refresh_order_share(ch);
+  end loop;
   return null;
 end
 $$;
@@ -4803,6 +4947,35 @@ $$;
 
 
 --
+-- Name: reconcile_connect_accounts(bigint, text, integer); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.reconcile_connect_accounts(p_job_id bigint, p_worker text, p_limit integer) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_accounts text[];
+  v_enabled boolean := coalesce((select s.connect_enabled from ops.settings s where s.id), false);
+begin
+  perform ops.require_reconcile_job(p_job_id, p_worker);
+  if not v_enabled then
+    return jsonb_build_object('connect_enabled', false, 'accounts', '[]'::jsonb);
+  end if;
+  select coalesce(array_agg(x.stripe_account_id order by x.stripe_account_id), '{}') into v_accounts from (
+    select a.stripe_account_id from public.seller_accounts a
+      left join ops.reconcile_connect_accounts_checked k on k.stripe_account_id = a.stripe_account_id
+     order by k.checked_at nulls first, a.stripe_account_id
+     limit greatest(p_limit, 0)) x;
+  insert into ops.reconcile_connect_accounts_checked (stripe_account_id, checked_at)
+  select unnest(v_accounts), now()
+  on conflict (stripe_account_id) do update set checked_at = excluded.checked_at;
+  return jsonb_build_object('connect_enabled', true, 'accounts', to_jsonb(v_accounts));
+end
+$$;
+
+
+--
 -- Name: reconcile_gone_verdicts(text, jsonb); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -5047,6 +5220,19 @@ $$;
 
 
 --
+-- Name: reconcile_transfers(jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.reconcile_transfers(p_objects jsonb) RETURNS TABLE(id text, charge text, destination text, amount bigint, created bigint)
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+  select x.* from jsonb_to_recordset(coalesce(p_objects -> 'transfers', '[]')) as x(
+    id text, charge text, destination text, amount bigint, created bigint)
+$$;
+
+
+--
 -- Name: reconcile_verdicts(jsonb); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -5159,6 +5345,51 @@ CREATE FUNCTION ops.reconcile_verdicts_billing_status_drift(p_objects jsonb) RET
           or exists (select 1 from ops.reconciliation_findings f
                       where f.kind = 'billing_status_drift' and f.status = 'open'
                         and f.object_id = r.stripe_subscription_id))
+$$;
+
+
+--
+-- Name: reconcile_verdicts_connect_transfer_missing(jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.reconcile_verdicts_connect_transfer_missing(p_objects jsonb) RETURNS TABLE(object_id text, problem boolean, order_id uuid, customer_id uuid, detail jsonb, next_action text)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  with o as (
+    select o.id, o.status, o.paid_at, o.payment_confirmed, a.stripe_account_id, sh.transfer_id, sh.transfer_amount,
+           coalesce(sh.charge_id, (select p.latest_charge_id from ops.payment_intents p
+                                    where p.stripe_payment_intent_id = o.stripe_payment_intent_id)) as charge
+      from public.orders o
+      left join public.seller_accounts a on a.seller_id = o.seller_id
+      left join public.order_shares sh on sh.order_id = o.id
+     where ((o.payment_confirmed and o.paid_at >= to_timestamp((p_objects ->> 'checks_from')::bigint)
+             and o.paid_at <= now() - make_interval(secs => coalesce((p_objects ->> 'grace_seconds')::int, 0)))
+            or exists (select 1 from ops.reconciliation_findings f
+                        where f.kind = 'connect_transfer_missing' and f.status = 'open' and f.object_id = o.id::text))
+       -- a destination charge: its charge said so, or checkout asked Stripe for one
+       and (sh.destination_account_id is not null
+            or exists (select 1 from ops.checkout_requests r where r.order_id = o.id
+                        and r.session_params #> '{payment_intent_data,transfer_data,destination}' is not null))
+  )
+  -- the transfer object recorded (its amount), not only named by the charge
+  select o.id::text, o.payment_confirmed and o.transfer_amount is null, o.id, null::uuid,
+         jsonb_build_object('order_status', o.status, 'paid_at', o.paid_at, 'charge', o.charge,
+                            'seller_account', o.stripe_account_id, 'stripe_transfer', t.id),
+         case when t.id is not null then
+           format('Paid order %s: Stripe made transfer %s (%s) from its charge %s to %s, but its transfer.created '
+                  'event never reached us. In the Stripe dashboard (Developers > Events) resend the transfer''s '
+                  'events to the webhook endpoint; the order''s share follows.',
+                  o.id, t.id, t.amount, o.charge, t.destination)
+         else
+           format('Paid order %s (charge %s) has no transfer to the seller''s account %s: check in the Stripe '
+                  'dashboard that the payment was a destination charge (Connect, transfer_data). If Stripe made no '
+                  'transfer, pay the seller by a manual transfer to that account, or refund the buyer.',
+                  o.id, coalesce(o.charge, 'unknown'), coalesce(o.stripe_account_id, 'none'))
+         end
+    from o
+    left join lateral (select x.* from ops.reconcile_transfers(p_objects) x
+                        where x.charge = o.charge or x.id = o.transfer_id order by x.created desc limit 1) t on true
 $$;
 
 
@@ -5302,6 +5533,28 @@ $$;
 
 
 --
+-- Name: reconcile_verdicts_seller_payout_missing(jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.reconcile_verdicts_seller_payout_missing(p_objects jsonb) RETURNS TABLE(object_id text, problem boolean, order_id uuid, customer_id uuid, detail jsonb, next_action text)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select p.id, not exists (select 1 from public.seller_payouts x where x.id = p.id), null::uuid, null::uuid,
+         jsonb_build_object('account', p.account, 'seller_id', a.seller_id, 'amount', p.amount, 'currency',
+                            p.currency, 'status', p.status, 'arrival_date', to_timestamp(p.arrival_date)),
+         format('Stripe lists payout %s (%s %s, %s) of the connected account %s (seller %s), which we never recorded: '
+                'its payout events did not reach the Connect endpoint. Check that endpoint in the Stripe dashboard '
+                '(Developers > Webhooks, events of connected accounts, payout.*) and resend the payout''s events.',
+                p.id, p.amount, upper(p.currency), p.status, p.account, coalesce(a.seller_id::text, 'unknown'))
+    from jsonb_to_recordset(coalesce(p_objects -> 'payouts', '[]')) as p(
+           id text, account text, amount bigint, currency text, status text, created bigint, arrival_date bigint)
+    left join public.seller_accounts a on a.stripe_account_id = p.account
+   where to_timestamp(p.created) <= now() - make_interval(secs => coalesce((p_objects ->> 'grace_seconds')::int, 0))
+$$;
+
+
+--
 -- Name: reconciliation_kinds_require_verdict_fn(); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -5314,6 +5567,62 @@ begin
     '(jsonb) returns setof object_id text, problem boolean, order_id uuid, customer_id uuid, detail jsonb, '
     'next_action text', format('verdict_fn of reconciliation kind %s', new.kind));
   return new;
+end
+$$;
+
+
+--
+-- Name: record_connect_charge(jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.record_connect_charge(evt jsonb) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  c jsonb := evt -> 'data' -> 'object';
+  at timestamptz := ops.ts(evt ->> 'created');
+  v_dest text := coalesce(ops.stripe_ref(c #> '{transfer_data,destination}'), ops.stripe_ref(c -> 'destination'));
+  r jsonb;
+begin
+  if v_dest is null and ops.stripe_ref(c -> 'transfer') is null and ops.stripe_ref(c -> 'application_fee') is null then
+    return;
+  end if;
+  perform ops.lock_connect_charge(c ->> 'id');
+  insert into ops.connect_charges as x (charge_id, payment_intent_id, destination_account_id, transfer_id,
+                                        application_fee_id, application_fee_amount, amount, currency,
+                                        stripe_event_created)
+  values (c ->> 'id', ops.stripe_ref(c -> 'payment_intent'), v_dest, ops.stripe_ref(c -> 'transfer'),
+          ops.stripe_ref(c -> 'application_fee'), (c ->> 'application_fee_amount')::bigint, (c ->> 'amount')::bigint,
+          lower(c ->> 'currency'), at)
+  on conflict (charge_id) do update set
+    payment_intent_id = coalesce(x.payment_intent_id, excluded.payment_intent_id),
+    destination_account_id = coalesce(x.destination_account_id, excluded.destination_account_id),
+    transfer_id = coalesce(x.transfer_id, excluded.transfer_id),
+    application_fee_id = coalesce(x.application_fee_id, excluded.application_fee_id),
+    application_fee_amount = coalesce(x.application_fee_amount, excluded.application_fee_amount),
+    amount = coalesce(x.amount, excluded.amount),
+    currency = coalesce(x.currency, excluded.currency),
+    stripe_event_created = greatest(x.stripe_event_created, excluded.stripe_event_created),
+    updated_at = now()
+  where (x.payment_intent_id, x.destination_account_id, x.transfer_id, x.application_fee_id,
+         x.application_fee_amount, x.amount, x.currency) is distinct from
+        (coalesce(x.payment_intent_id, excluded.payment_intent_id),
+         coalesce(x.destination_account_id, excluded.destination_account_id),
+         coalesce(x.transfer_id, excluded.transfer_id), coalesce(x.application_fee_id, excluded.application_fee_id),
+         coalesce(x.application_fee_amount, excluded.application_fee_amount), coalesce(x.amount, excluded.amount),
+         coalesce(x.currency, excluded.currency));
+  -- a refund with reverse_transfer names its reversal (an id, or the object when expanded)
+  for r in select * from jsonb_array_elements(coalesce(c -> 'refunds' -> 'data', '[]'::jsonb)) loop
+    if jsonb_typeof(r -> 'transfer_reversal') = 'object' then
+      perform ops.upsert_transfer_reversal(
+        (r -> 'transfer_reversal') || jsonb_build_object('source_refund', r ->> 'id'), ops.stripe_ref(c -> 'transfer'));
+    elsif r ->> 'transfer_reversal' is not null then
+      update public.seller_transfer_reversals x set refund_id = r ->> 'id'
+       where x.id = r ->> 'transfer_reversal' and x.refund_id is null;
+    end if;
+  end loop;
+  perform ops.refresh_order_share(c ->> 'id');
 end
 $$;
 
@@ -5492,6 +5801,71 @@ begin
                           else 'user' end));
   end if;
   return null;
+end
+$$;
+
+
+--
+-- Name: refresh_order_share(text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.refresh_order_share(p_charge_id text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  c ops.connect_charges;
+  t ops.connect_transfers;
+  f ops.connect_application_fees;
+  v_pi text;
+  o record;
+begin
+  if p_charge_id is null then
+    return;
+  end if;
+  select * into c from ops.connect_charges x where x.charge_id = p_charge_id;
+  select * into t from ops.connect_transfers x where x.charge_id = p_charge_id or x.transfer_id = c.transfer_id
+   order by (x.transfer_id = c.transfer_id) desc nulls last, x.transfer_id limit 1;
+  select * into f from ops.connect_application_fees x
+   where x.charge_id = p_charge_id or x.fee_id = c.application_fee_id
+   order by (x.fee_id = c.application_fee_id) desc nulls last, x.fee_id limit 1;
+  if c.charge_id is null and t.transfer_id is null and f.fee_id is null then
+    return; -- not a destination charge, or nothing of it known yet
+  end if;
+  v_pi := coalesce(c.payment_intent_id, (select p.stripe_payment_intent_id from ops.payment_intents p
+                                          where p.latest_charge_id = p_charge_id order by 1 limit 1));
+  if v_pi is null then
+    return; -- its payment arrives later, and refreshes then
+  end if;
+  select x.id, x.seller_id, x.currency, x.stripe_payment_intent_id into o from public.orders x
+   where x.id = ops.connect_charge_order(p_charge_id);
+  if o.id is null or (o.stripe_payment_intent_id is not null and o.stripe_payment_intent_id <> v_pi) then
+    return;
+  end if;
+  insert into public.order_shares as s (order_id, seller_id, destination_account_id, currency, charge_id,
+                                        charge_amount, application_fee_id, application_fee_amount,
+                                        application_fee_refunded, transfer_id, transfer_amount, transfer_reversed)
+  values (o.id, o.seller_id, coalesce(c.destination_account_id, t.destination_account_id),
+          coalesce(c.currency, t.currency, f.currency, o.currency), p_charge_id, c.amount,
+          coalesce(f.fee_id, c.application_fee_id), coalesce(f.amount, c.application_fee_amount),
+          coalesce(f.amount_refunded, 0), coalesce(t.transfer_id, c.transfer_id), t.amount,
+          coalesce(t.amount_reversed, 0))
+  on conflict (order_id) do update set
+    seller_id = excluded.seller_id, destination_account_id = excluded.destination_account_id,
+    currency = excluded.currency, charge_id = excluded.charge_id, charge_amount = excluded.charge_amount,
+    application_fee_id = excluded.application_fee_id, application_fee_amount = excluded.application_fee_amount,
+    application_fee_refunded = excluded.application_fee_refunded, transfer_id = excluded.transfer_id,
+    transfer_amount = excluded.transfer_amount, transfer_reversed = excluded.transfer_reversed
+  -- a replay changes nothing, not even updated_at
+  where (s.seller_id, s.destination_account_id, s.currency, s.charge_id, s.charge_amount, s.application_fee_id,
+         s.application_fee_amount, s.application_fee_refunded, s.transfer_id, s.transfer_amount, s.transfer_reversed)
+        is distinct from
+        (excluded.seller_id, excluded.destination_account_id, excluded.currency, excluded.charge_id,
+         excluded.charge_amount, excluded.application_fee_id, excluded.application_fee_amount,
+         excluded.application_fee_refunded, excluded.transfer_id, excluded.transfer_amount, excluded.transfer_reversed);
+  update public.seller_transfer_reversals r set order_id = o.id, seller_id = o.seller_id
+   where r.transfer_id = coalesce(t.transfer_id, c.transfer_id)
+     and (r.order_id, r.seller_id) is distinct from (o.id, o.seller_id);
 end
 $$;
 
@@ -5977,6 +6351,86 @@ $$;
 
 
 --
+-- Name: seller_accounts_enqueue_crm_sync(); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.seller_accounts_enqueue_crm_sync() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_status text := ops.seller_crm_status(new);
+begin
+  perform ops.enqueue_job('crm.seller', jsonb_build_object('seller_id', new.seller_id),
+    format('crm.seller:%s:%s:%s', new.seller_id, v_status,
+           (extract(epoch from coalesce(new.updated_at, now())) * 1000000)::bigint),
+    p_correlation_id => new.stripe_account_id,
+    p_queue_key => 'seller:' || new.seller_id);
+  return null;
+end
+$$;
+
+
+--
+-- Name: seller_accounts; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.seller_accounts (
+    seller_id uuid NOT NULL,
+    stripe_account_id text NOT NULL,
+    livemode boolean DEFAULT false NOT NULL,
+    country text,
+    charges_enabled boolean DEFAULT false NOT NULL,
+    payouts_enabled boolean DEFAULT false NOT NULL,
+    details_submitted boolean DEFAULT false NOT NULL,
+    requirements_currently_due text[] DEFAULT '{}'::text[] NOT NULL,
+    requirements_past_due text[] DEFAULT '{}'::text[] NOT NULL,
+    requirements_eventually_due text[] DEFAULT '{}'::text[] NOT NULL,
+    current_deadline timestamp with time zone,
+    disabled_reason text,
+    stripe_updated_at timestamp with time zone,
+    due_notified_at timestamp with time zone,
+    past_due_notified_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    deauthorized_at timestamp with time zone,
+    CONSTRAINT seller_accounts_stripe_account_id_check CHECK ((stripe_account_id ~ '^acct_[A-Za-z0-9]+$'::text))
+);
+
+
+--
+-- Name: TABLE seller_accounts; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.seller_accounts IS 'Each seller''s Stripe connected account (created once by seller-onboarding) and its state from account.updated: charges and payouts enabled, requirements due and past due, the disabled reason. Sellers read their own row, admins all; only the server writes.';
+
+
+--
+-- Name: COLUMN seller_accounts.deauthorized_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.seller_accounts.deauthorized_at IS 'When the seller disconnected their account from the platform (account.application.deauthorized): final, the seller can no longer be paid.';
+
+
+--
+-- Name: seller_crm_status(public.seller_accounts); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.seller_crm_status(a public.seller_accounts) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+  select case
+    when a.disabled_reason like 'rejected.%' then 'disabled'
+    when a.charges_enabled and a.payouts_enabled and cardinality(a.requirements_past_due) = 0 then 'active'
+    when a.details_submitted or a.charges_enabled or a.payouts_enabled or a.disabled_reason is not null
+         or cardinality(a.requirements_past_due) > 0 then 'restricted'
+    else 'onboarding'
+  end
+$$;
+
+
+--
 -- Name: seller_onboarding_begin(uuid, boolean, text); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -6163,7 +6617,9 @@ CREATE FUNCTION ops.stripe_event_type_applied(p_type text) RETURNS boolean
                     'invoice.paid', 'invoice.payment_succeeded', 'invoice.payment_failed',
                     'customer.subscription.created', 'customer.subscription.updated',
                     'customer.subscription.deleted', 'customer.subscription.paused',
-                    'customer.subscription.resumed', 'customer.created', 'customer.updated', 'customer.deleted')
+                    'customer.subscription.resumed', 'customer.created', 'customer.updated', 'customer.deleted',
+                    'transfer.created', 'transfer.updated', 'transfer.reversed',
+                    'application_fee.created', 'application_fee.refunded')
          or p_type like 'charge.dispute.%'
 $$;
 
@@ -6193,6 +6649,18 @@ CREATE FUNCTION ops.stripe_payload_skeleton(evt jsonb) RETURNS jsonb
                        'refunded', 'paid', 'captured', 'disputed', 'reason', 'client_reference_id',
                        'customer', 'payment_intent', 'latest_charge', 'charge', 'invoice', 'subscription',
                        'cancel_at_period_end', 'canceled_at', 'ended_at', 'current_period_end')))))
+$$;
+
+
+--
+-- Name: stripe_ref(jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.stripe_ref(v jsonb) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+  select case jsonb_typeof(v) when 'string' then v #>> '{}' when 'object' then v ->> 'id' end
 $$;
 
 
@@ -6766,6 +7234,24 @@ CREATE FUNCTION ops.upsert_refund(r jsonb, pi_id text, at timestamp with time zo
   -- newer wins; in the same second a final status (succeeded, failed, canceled) beats pending
   where (excluded.stripe_event_created, excluded.status in ('succeeded', 'failed', 'canceled'))
       > (x.stripe_event_created, x.status in ('succeeded', 'failed', 'canceled'))
+$$;
+
+
+--
+-- Name: upsert_transfer_reversal(jsonb, text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.upsert_transfer_reversal(r jsonb, p_transfer_id text) RETURNS void
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$
+  insert into public.seller_transfer_reversals as x (id, transfer_id, amount, currency, refund_id, stripe_created)
+  values (r ->> 'id', coalesce(ops.stripe_ref(r -> 'transfer'), p_transfer_id), (r ->> 'amount')::bigint,
+          lower(r ->> 'currency'), ops.stripe_ref(r -> 'source_refund'), ops.ts(r ->> 'created'))
+  on conflict (id) do update set
+    refund_id = coalesce(x.refund_id, excluded.refund_id),
+    stripe_created = coalesce(x.stripe_created, excluded.stripe_created)
+  where x.refund_id is null and excluded.refund_id is not null
 $$;
 
 
@@ -7405,47 +7891,6 @@ COMMENT ON COLUMN public.profiles.country IS 'ISO 3166-1 alpha-2 country (US, FR
 
 
 --
--- Name: seller_accounts; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.seller_accounts (
-    seller_id uuid NOT NULL,
-    stripe_account_id text NOT NULL,
-    livemode boolean DEFAULT false NOT NULL,
-    country text,
-    charges_enabled boolean DEFAULT false NOT NULL,
-    payouts_enabled boolean DEFAULT false NOT NULL,
-    details_submitted boolean DEFAULT false NOT NULL,
-    requirements_currently_due text[] DEFAULT '{}'::text[] NOT NULL,
-    requirements_past_due text[] DEFAULT '{}'::text[] NOT NULL,
-    requirements_eventually_due text[] DEFAULT '{}'::text[] NOT NULL,
-    current_deadline timestamp with time zone,
-    disabled_reason text,
-    stripe_updated_at timestamp with time zone,
-    due_notified_at timestamp with time zone,
-    past_due_notified_at timestamp with time zone,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    deauthorized_at timestamp with time zone,
-    CONSTRAINT seller_accounts_stripe_account_id_check CHECK ((stripe_account_id ~ '^acct_[A-Za-z0-9]+$'::text))
-);
-
-
---
--- Name: TABLE seller_accounts; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON TABLE public.seller_accounts IS 'Each seller''s Stripe connected account (created once by seller-onboarding) and its state from account.updated: charges and payouts enabled, requirements due and past due, the disabled reason. Sellers read their own row, admins all; only the server writes.';
-
-
---
--- Name: COLUMN seller_accounts.deauthorized_at; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.seller_accounts.deauthorized_at IS 'When the seller disconnected their account from the platform (account.application.deauthorized): final, the seller can no longer be paid.';
-
-
---
 -- Name: seller_account_status; Type: VIEW; Schema: public; Owner: -
 --
 
@@ -7580,6 +8025,78 @@ CREATE TABLE ops.checkout_sessions (
 --
 
 COMMENT ON TABLE ops.checkout_sessions IS 'Stripe Checkout sessions in payment mode, several per order (an expired session and its replacement). Facts only grow; ops.recompute_order derives the order from all of them.';
+
+
+--
+-- Name: connect_application_fees; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.connect_application_fees (
+    fee_id text NOT NULL,
+    charge_id text,
+    account_id text,
+    amount bigint NOT NULL,
+    amount_refunded bigint DEFAULT 0 NOT NULL,
+    currency text,
+    stripe_event_created timestamp with time zone NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
+-- Name: TABLE connect_application_fees; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.connect_application_fees IS 'The platform''s application fees as their application_fee.* events say; amount_refunded is the newest event''s (the larger within a second).';
+
+
+--
+-- Name: connect_charges; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.connect_charges (
+    charge_id text NOT NULL,
+    payment_intent_id text,
+    destination_account_id text,
+    transfer_id text,
+    application_fee_id text,
+    application_fee_amount bigint,
+    amount bigint,
+    currency text,
+    stripe_event_created timestamp with time zone NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
+-- Name: TABLE connect_charges; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.connect_charges IS 'Destination charges as their charge.* events say (the seller''s account, the transfer and application fee ids); ids are set once, never cleared by an older event.';
+
+
+--
+-- Name: connect_transfers; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.connect_transfers (
+    transfer_id text NOT NULL,
+    charge_id text,
+    destination_account_id text,
+    amount bigint NOT NULL,
+    amount_reversed bigint DEFAULT 0 NOT NULL,
+    currency text,
+    transfer_group text,
+    stripe_event_created timestamp with time zone NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
+-- Name: TABLE connect_transfers; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.connect_transfers IS 'Transfers to sellers'' connected accounts as their transfer.* events say; amount_reversed is the newest event''s (the larger within a second).';
 
 
 --
@@ -8570,6 +9087,23 @@ COMMENT ON TABLE ops.rate_limit_grants IS 'Tokens granted in the current sliding
 
 
 --
+-- Name: reconcile_connect_accounts_checked; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.reconcile_connect_accounts_checked (
+    stripe_account_id text NOT NULL,
+    checked_at timestamp with time zone NOT NULL
+);
+
+
+--
+-- Name: TABLE reconcile_connect_accounts_checked; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.reconcile_connect_accounts_checked IS 'When reconciliation last listed a connected account''s payouts: each run takes the accounts checked longest ago, so a bounded run still reaches every seller in turn.';
+
+
+--
 -- Name: reconciliation_checkpoints; Type: TABLE; Schema: ops; Owner: -
 --
 
@@ -9373,6 +9907,30 @@ ALTER TABLE ONLY ops.checkout_sessions
 
 
 --
+-- Name: connect_application_fees connect_application_fees_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.connect_application_fees
+    ADD CONSTRAINT connect_application_fees_pkey PRIMARY KEY (fee_id);
+
+
+--
+-- Name: connect_charges connect_charges_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.connect_charges
+    ADD CONSTRAINT connect_charges_pkey PRIMARY KEY (charge_id);
+
+
+--
+-- Name: connect_transfers connect_transfers_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.connect_transfers
+    ADD CONSTRAINT connect_transfers_pkey PRIMARY KEY (transfer_id);
+
+
+--
 -- Name: crm_capture crm_capture_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
 --
 
@@ -9546,6 +10104,14 @@ ALTER TABLE ONLY ops.provider_events
 
 ALTER TABLE ONLY ops.rate_limit_buckets
     ADD CONSTRAINT rate_limit_buckets_pkey PRIMARY KEY (bucket);
+
+
+--
+-- Name: reconcile_connect_accounts_checked reconcile_connect_accounts_checked_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.reconcile_connect_accounts_checked
+    ADD CONSTRAINT reconcile_connect_accounts_checked_pkey PRIMARY KEY (stripe_account_id);
 
 
 --
@@ -9921,6 +10487,27 @@ CREATE INDEX checkout_sessions_order_idx ON ops.checkout_sessions USING btree (o
 --
 
 CREATE INDEX checkout_sessions_payment_intent_idx ON ops.checkout_sessions USING btree (stripe_payment_intent_id);
+
+
+--
+-- Name: connect_application_fees_charge_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX connect_application_fees_charge_idx ON ops.connect_application_fees USING btree (charge_id);
+
+
+--
+-- Name: connect_charges_payment_intent_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX connect_charges_payment_intent_idx ON ops.connect_charges USING btree (payment_intent_id);
+
+
+--
+-- Name: connect_transfers_charge_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX connect_transfers_charge_idx ON ops.connect_transfers USING btree (charge_id);
 
 
 --
@@ -10554,6 +11141,20 @@ CREATE TRIGGER orders_500_enqueue_crm_sync AFTER UPDATE OF status, amount_refund
 
 
 --
+-- Name: orders orders_520_refresh_order_share; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER orders_520_refresh_order_share AFTER UPDATE OF stripe_payment_intent_id ON public.orders FOR EACH ROW WHEN (((new.stripe_payment_intent_id IS NOT NULL) AND (new.stripe_payment_intent_id IS DISTINCT FROM old.stripe_payment_intent_id))) EXECUTE FUNCTION ops.orders_refresh_order_share();
+
+
+--
+-- Name: orders orders_521_refresh_order_share_on_insert; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER orders_521_refresh_order_share_on_insert AFTER INSERT ON public.orders FOR EACH ROW WHEN ((new.stripe_payment_intent_id IS NOT NULL)) EXECUTE FUNCTION ops.orders_refresh_order_share();
+
+
+--
 -- Name: orders orders_600_notify; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -10614,6 +11215,20 @@ CREATE TRIGGER profiles_310_audit_role_change AFTER UPDATE OF role ON public.pro
 --
 
 CREATE TRIGGER seller_accounts_100_set_updated_at BEFORE UPDATE ON public.seller_accounts FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+
+--
+-- Name: seller_accounts seller_accounts_500_enqueue_crm_sync; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER seller_accounts_500_enqueue_crm_sync AFTER INSERT ON public.seller_accounts FOR EACH ROW EXECUTE FUNCTION ops.seller_accounts_enqueue_crm_sync();
+
+
+--
+-- Name: seller_accounts seller_accounts_510_enqueue_crm_sync_on_change; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER seller_accounts_510_enqueue_crm_sync_on_change AFTER UPDATE OF charges_enabled, payouts_enabled, details_submitted, disabled_reason, requirements_past_due ON public.seller_accounts FOR EACH ROW WHEN ((ops.seller_crm_status(new.*) IS DISTINCT FROM ops.seller_crm_status(old.*))) EXECUTE FUNCTION ops.seller_accounts_enqueue_crm_sync();
 
 
 --
@@ -11150,10 +11765,34 @@ ALTER TABLE ops.audit_log ENABLE ROW LEVEL SECURITY;
 ALTER TABLE ops.checkout_requests ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: connect_application_fees; Type: ROW SECURITY; Schema: ops; Owner: -
+--
+
+ALTER TABLE ops.connect_application_fees ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: connect_charges; Type: ROW SECURITY; Schema: ops; Owner: -
+--
+
+ALTER TABLE ops.connect_charges ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: connect_transfers; Type: ROW SECURITY; Schema: ops; Owner: -
+--
+
+ALTER TABLE ops.connect_transfers ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: endpoint_outcomes; Type: ROW SECURITY; Schema: ops; Owner: -
 --
 
 ALTER TABLE ops.endpoint_outcomes ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: reconcile_connect_accounts_checked; Type: ROW SECURITY; Schema: ops; Owner: -
+--
+
+ALTER TABLE ops.reconcile_connect_accounts_checked ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: reconciliation_findings; Type: ROW SECURITY; Schema: ops; Owner: -
@@ -11854,6 +12493,13 @@ GRANT ALL ON FUNCTION ops.complete_job(p_job_id bigint, p_worker text, p_result 
 
 
 --
+-- Name: FUNCTION connect_charge_order(p_charge_id text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.connect_charge_order(p_charge_id text) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION crm_capture_skeleton(body jsonb); Type: ACL; Schema: ops; Owner: -
 --
 
@@ -12187,6 +12833,13 @@ REVOKE ALL ON FUNCTION ops.lock_checkout_session(p_id text) FROM PUBLIC;
 
 
 --
+-- Name: FUNCTION lock_connect_charge(p_charge_id text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.lock_connect_charge(p_charge_id text) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION lock_payment(p_pi_id text); Type: ACL; Schema: ops; Owner: -
 --
 
@@ -12278,6 +12931,13 @@ REVOKE ALL ON FUNCTION ops.orders_notify() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION ops.orders_notify_fulfilment() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION orders_refresh_order_share(); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.orders_refresh_order_share() FROM PUBLIC;
 
 
 --
@@ -12444,6 +13104,14 @@ GRANT ALL ON FUNCTION ops.reconcile_begin(p_job_id bigint, p_worker text, p_live
 
 
 --
+-- Name: FUNCTION reconcile_connect_accounts(p_job_id bigint, p_worker text, p_limit integer); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.reconcile_connect_accounts(p_job_id bigint, p_worker text, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.reconcile_connect_accounts(p_job_id bigint, p_worker text, p_limit integer) TO reconciler;
+
+
+--
 -- Name: FUNCTION reconcile_gone_verdicts(p_kind text, p_objects jsonb); Type: ACL; Schema: ops; Owner: -
 --
 
@@ -12512,6 +13180,13 @@ REVOKE ALL ON FUNCTION ops.reconcile_subscriptions(p_objects jsonb) FROM PUBLIC;
 
 
 --
+-- Name: FUNCTION reconcile_transfers(p_objects jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.reconcile_transfers(p_objects jsonb) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION reconcile_verdicts(p_objects jsonb); Type: ACL; Schema: ops; Owner: -
 --
 
@@ -12530,6 +13205,13 @@ REVOKE ALL ON FUNCTION ops.reconcile_verdicts_amount_mismatch(p_objects jsonb) F
 --
 
 REVOKE ALL ON FUNCTION ops.reconcile_verdicts_billing_status_drift(p_objects jsonb) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION reconcile_verdicts_connect_transfer_missing(p_objects jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.reconcile_verdicts_connect_transfer_missing(p_objects jsonb) FROM PUBLIC;
 
 
 --
@@ -12561,10 +13243,24 @@ REVOKE ALL ON FUNCTION ops.reconcile_verdicts_payment_without_order(p_objects js
 
 
 --
+-- Name: FUNCTION reconcile_verdicts_seller_payout_missing(p_objects jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.reconcile_verdicts_seller_payout_missing(p_objects jsonb) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION reconciliation_kinds_require_verdict_fn(); Type: ACL; Schema: ops; Owner: -
 --
 
 REVOKE ALL ON FUNCTION ops.reconciliation_kinds_require_verdict_fn() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION record_connect_charge(evt jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.record_connect_charge(evt jsonb) FROM PUBLIC;
 
 
 --
@@ -12624,6 +13320,13 @@ GRANT ALL ON FUNCTION ops.record_notification_capture(p_channel text, p_key text
 --
 
 REVOKE ALL ON FUNCTION ops.record_status_change() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION refresh_order_share(p_charge_id text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.refresh_order_share(p_charge_id text) FROM PUBLIC;
 
 
 --
@@ -12749,6 +13452,28 @@ GRANT ALL ON FUNCTION ops.run_support_ticket_job(p_job_id bigint, p_worker text)
 
 
 --
+-- Name: FUNCTION seller_accounts_enqueue_crm_sync(); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.seller_accounts_enqueue_crm_sync() FROM PUBLIC;
+
+
+--
+-- Name: TABLE seller_accounts; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON TABLE public.seller_accounts TO service_role;
+GRANT SELECT ON TABLE public.seller_accounts TO authenticated;
+
+
+--
+-- Name: FUNCTION seller_crm_status(a public.seller_accounts); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.seller_crm_status(a public.seller_accounts) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION seller_onboarding_begin(p_user_id uuid, p_livemode boolean, p_account_id text); Type: ACL; Schema: ops; Owner: -
 --
 
@@ -12798,6 +13523,13 @@ REVOKE ALL ON FUNCTION ops.stripe_event_type_applied(p_type text) FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION ops.stripe_payload_skeleton(evt jsonb) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION stripe_ref(v jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.stripe_ref(v jsonb) FROM PUBLIC;
 
 
 --
@@ -12900,6 +13632,13 @@ REVOKE ALL ON FUNCTION ops.upsert_customer_link(p_stripe_customer_id text, p_cla
 --
 
 REVOKE ALL ON FUNCTION ops.upsert_refund(r jsonb, pi_id text, at timestamp with time zone) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION upsert_transfer_reversal(r jsonb, p_transfer_id text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.upsert_transfer_reversal(r jsonb, p_transfer_id text) FROM PUBLIC;
 
 
 --
@@ -13107,14 +13846,6 @@ GRANT SELECT(charges_enabled) ON TABLE public.profiles TO authenticated;
 --
 
 GRANT SELECT(country),UPDATE(country) ON TABLE public.profiles TO authenticated;
-
-
---
--- Name: TABLE seller_accounts; Type: ACL; Schema: public; Owner: -
---
-
-GRANT ALL ON TABLE public.seller_accounts TO service_role;
-GRANT SELECT ON TABLE public.seller_accounts TO authenticated;
 
 
 --

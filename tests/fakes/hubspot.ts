@@ -130,7 +130,15 @@ const NO_FAULTS: Faults = {
 };
 
 const KNOWN_PROPERTIES: Record<ObjectType, string[]> = {
-  contacts: ["email", "firstname", "lastname", "phone", "lifecyclestage", "backbone_billing_status"],
+  contacts: [
+    "email",
+    "firstname",
+    "lastname",
+    "phone",
+    "lifecyclestage",
+    "backbone_billing_status",
+    "backbone_seller_status",
+  ],
   deals: [
     "dealname",
     "amount",

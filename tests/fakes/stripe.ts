@@ -58,7 +58,9 @@ export interface FakeStripe {
   /** Customers and Checkout Sessions created (not replays), in order, with the parameters sent. */
   created(kind: "customer" | "checkout.session"): Array<StripeObject & { params: Record<string, unknown> }>;
   /** Connected accounts created (not replays) and Account Links made, in order, with the parameters sent. */
-  connect(kind: "account" | "account_link"): Array<StripeObject & { params: Record<string, unknown> }>;
+  onboarded(kind: "account" | "account_link"): Array<StripeObject & { params: Record<string, unknown> }>;
+  /** Connect money (#18): transfers, application fees and connected accounts' payouts it lists. */
+  readonly connect: FakeConnectMoney;
   /** Milliseconds each request spent in the fake, from its arrival to its answer (latency included). */
   readonly timings: number[];
   latencyMs: number;
@@ -124,6 +126,7 @@ export async function startFakeStripe(
     "checkout.session": [],
   };
 
+  const connect = connectMoney(key, (all, q, url, noun) => page(all, q, url, noun), () => ++seq);
   const newestFirst = <T extends { created: number; seq: number }>(a: T, b: T) =>
     b.created - a.created || b.seq - a.seq;
 
@@ -240,6 +243,10 @@ export async function startFakeStripe(
         return stripeError(400, "invalid_request_error", `No such price: '${item.price}'`, "resource_missing");
       }
     }
+    if (p.mode === "payment") {
+      const refused = checkPaymentIntentData(p.payment_intent_data, subtotal);
+      if (refused) return refused;
+    }
     const id = rid(key.includes("_live_") ? "cs_live_" : "cs_test_");
     const session = {
       id,
@@ -314,6 +321,8 @@ export async function startFakeStripe(
     };
     objects.set(`account:${account.id}`, { ...account, seq: ++seq });
     connectCreated.account.push({ ...account, params: p });
+    // the account's own API (Stripe-Account: acct_...) knows it from now on
+    connect.api.addAccount(account.id);
     return { status: 200, body: account };
   }
 
@@ -398,8 +407,10 @@ export async function startFakeStripe(
     return reply;
   }
 
-  function route(method: string, url: URL, body = "", idempotencyKey?: string): Reply {
+  function route(method: string, url: URL, body = "", idempotencyKey?: string, account?: string): Reply {
     if (method === "POST") return post(url.pathname, body, idempotencyKey);
+    const connectReply = connect.route(method, url, account);
+    if (connectReply) return connectReply;
     if (method !== "GET") {
       return stripeError(405, "invalid_request_error", `Unrecognized request URL (${method}: ${url.pathname})`);
     }
@@ -524,7 +535,14 @@ export async function startFakeStripe(
       });
     }
     const header = req.headers["idempotency-key"];
-    const reply = route(method, url, body, Array.isArray(header) ? header[0] : header);
+    const account = req.headers["stripe-account"];
+    const reply = route(
+      method,
+      url,
+      body,
+      Array.isArray(header) ? header[0] : header,
+      Array.isArray(account) ? account[0] : account,
+    );
     if (fault?.kind === "lost") {
       // it ran (and its idempotency key kept the answer), but the answer never arrives
       log(reply.status, "lost");
@@ -545,10 +563,11 @@ export async function startFakeStripe(
     requests,
     timings,
     latencyMs: options.latencyMs ?? 0,
+    connect: connect.api,
     created(kind) {
       return created[kind];
     },
-    connect(kind) {
+    onboarded(kind) {
       return connectCreated[kind];
     },
     addEvents,
@@ -581,6 +600,7 @@ export async function startFakeStripe(
       idempotent = new Map();
       created = { customer: [], "checkout.session": [] };
       connectCreated = { account: [], account_link: [] };
+      connect.api.reset();
     },
     close() {
       server.closeAllConnections();
@@ -588,6 +608,153 @@ export async function startFakeStripe(
     },
   };
   return fake;
+}
+
+// ---------------------------------------------------------------- Connect money (#18)
+// Destination charges' objects as Stripe lists them: GET /v1/transfers[/id] (created, destination,
+// transfer_group filters), GET /v1/application_fees[/id] (charge, created filters), GET /v1/payouts[/id] of a
+// connected account named by the Stripe-Account header (created, status filters; an account the platform does
+// not have answers 403 as Stripe does; without the header, the platform's own payouts). Tests put the objects
+// (putTransfer, putApplicationFee, putPayout); addAccount makes an account known without payouts.
+
+export type FakeConnectMoney = {
+  putTransfer(t: StripeObject): void;
+  putApplicationFee(f: StripeObject): void;
+  /** A payout of `account` (a connected account), or of the platform when account is null. */
+  putPayout(account: string | null, p: StripeObject): void;
+  addAccount(account: string): void;
+  /** GET requests to /v1/payouts, with the Stripe-Account they named. */
+  payoutRequests(): Array<{ account: string | null; query: string }>;
+  reset(): void;
+};
+
+type Paged = StripeObject & { seq: number };
+type Pager = (all: Paged[], q: URLSearchParams, url: string, noun: string) => Reply;
+
+/** What Stripe refuses in a payment session's payment_intent_data (Connect fields), or undefined. */
+// deno-lint-ignore no-explicit-any -- parsed form parameters
+function checkPaymentIntentData(pid: Record<string, any> | undefined, amount: number): Reply | undefined {
+  if (!pid) return undefined;
+  const destination = pid.transfer_data?.destination;
+  if (pid.transfer_data && !destination) return missingParam("payment_intent_data[transfer_data][destination]");
+  for (const value of [destination, pid.on_behalf_of]) {
+    if (value !== undefined && !/^acct_[A-Za-z0-9]+$/.test(value)) {
+      return stripeError(400, "invalid_request_error", `No such destination: '${value}'`, "resource_missing");
+    }
+  }
+  if (pid.application_fee_amount !== undefined) {
+    const fee = Number(pid.application_fee_amount);
+    if (!Number.isInteger(fee) || fee < 0) {
+      return stripeError(
+        400,
+        "invalid_request_error",
+        "Invalid integer: payment_intent_data[application_fee_amount]",
+        "parameter_invalid_integer",
+      );
+    }
+    if (!destination && !pid.on_behalf_of) {
+      return stripeError(
+        400,
+        "invalid_request_error",
+        "Can only apply an application_fee_amount when the PaymentIntent is attempting a direct payment " +
+          "(using an OAuth key or Stripe-Account header) or destination payment (using `transfer_data[destination]`).",
+      );
+    }
+    if (fee > amount) {
+      return stripeError(
+        400,
+        "invalid_request_error",
+        "The application fee amount must be less than or equal to the total amount.",
+        "parameter_invalid_integer",
+      );
+    }
+  }
+  return undefined;
+}
+
+function missingParam(param: string): Reply {
+  return stripeError(400, "invalid_request_error", `Missing required param: ${param}.`, "parameter_missing");
+}
+
+function connectMoney(key: string, page: Pager, nextSeq: () => number) {
+  let transfers = new Map<string, Paged>();
+  let fees = new Map<string, Paged>();
+  let payouts = new Map<string, Map<string, Paged>>(); // account ("" the platform) -> payouts
+  let payoutRequests: Array<{ account: string | null; query: string }> = [];
+  const strip = ({ seq: _s, ...o }: Paged) => o;
+  const one = (map: Map<string, Paged>, id: string, noun: string): Reply => {
+    const o = map.get(id);
+    return o
+      ? { status: 200, body: strip(o) }
+      : stripeError(404, "invalid_request_error", `No such ${noun}: '${id}'`, "resource_missing");
+  };
+  const account = (id: string) => payouts.get(id) ?? payouts.set(id, new Map()).get(id)!;
+
+  function route(method: string, url: URL, stripeAccount: string | undefined): Reply | undefined {
+    const path = url.pathname;
+    if (method !== "GET" || !/^\/v1\/(transfers|application_fees|payouts)(\/|$)/.test(path)) return undefined;
+    const q = url.searchParams;
+    if (path.startsWith("/v1/payouts")) {
+      payoutRequests.push({ account: stripeAccount ?? null, query: url.search });
+      if (stripeAccount && !payouts.has(stripeAccount)) {
+        const masked = `${key.slice(0, 8)}${"*".repeat(8)}${key.slice(-4)}`;
+        return stripeError(
+          403,
+          "invalid_request_error",
+          `The provided key '${masked}' does not have access to account '${stripeAccount}' (or that account does ` +
+            "not exist). Application access may have been revoked.",
+          "account_invalid",
+        );
+      }
+      const mine = account(stripeAccount ?? "");
+      const id = /^\/v1\/payouts\/([^/]+)$/.exec(path)?.[1];
+      if (id) return one(mine, decodeURIComponent(id), "payout");
+      const status = q.get("status");
+      return page([...mine.values()].filter((p) => !status || p.status === status), q, "/v1/payouts", "payout");
+    }
+    if (path.startsWith("/v1/transfers")) {
+      const id = /^\/v1\/transfers\/([^/]+)$/.exec(path)?.[1];
+      if (id) return one(transfers, decodeURIComponent(id), "transfer");
+      const dest = q.get("destination");
+      const group = q.get("transfer_group");
+      const rows = [...transfers.values()].filter((t) =>
+        (!dest || t.destination === dest) && (!group || t.transfer_group === group)
+      );
+      return page(rows, q, "/v1/transfers", "transfer");
+    }
+    const id = /^\/v1\/application_fees\/([^/]+)$/.exec(path)?.[1];
+    if (id) return one(fees, decodeURIComponent(id), "application fee");
+    const charge = q.get("charge");
+    const rows = [...fees.values()].filter((f) =>
+      !charge || f.charge === charge || f.originating_transaction === charge
+    );
+    return page(rows, q, "/v1/application_fees", "application fee");
+  }
+
+  const api: FakeConnectMoney = {
+    putTransfer(t) {
+      transfers.set(t.id, { ...structuredClone(t), object: "transfer", seq: nextSeq() });
+    },
+    putApplicationFee(f) {
+      fees.set(f.id, { ...structuredClone(f), object: "application_fee", seq: nextSeq() });
+    },
+    putPayout(acct, p) {
+      account(acct ?? "").set(p.id, { ...structuredClone(p), object: "payout", seq: nextSeq() });
+    },
+    addAccount(acct) {
+      account(acct);
+    },
+    payoutRequests() {
+      return payoutRequests;
+    },
+    reset() {
+      transfers = new Map();
+      fees = new Map();
+      payouts = new Map();
+      payoutRequests = [];
+    },
+  };
+  return { route, api };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {

@@ -56,7 +56,7 @@ async function invoke(p: Person, body: unknown = {}, claims: Record<string, unkn
   return invokeFunction(await appClient(token), FN, body);
 }
 
-const accountsOf = (userId: string) => fake.connect("account").filter((a) => a.metadata.user_id === userId);
+const accountsOf = (userId: string) => fake.onboarded("account").filter((a) => a.metadata.user_id === userId);
 const recorded = (userId: string) => sql`select * from public.seller_accounts where seller_id = ${userId}`;
 
 describe("seller-onboarding", () => {
@@ -76,7 +76,7 @@ describe("seller-onboarding", () => {
       },
       capabilities: { card_payments: { requested: "true" }, transfers: { requested: "true" } },
     });
-    const link = fake.connect("account_link").at(-1)!;
+    const link = fake.onboarded("account_link").at(-1)!;
     expect(link.params).toEqual({
       account: account.id,
       type: "account_onboarding",
@@ -100,7 +100,7 @@ describe("seller-onboarding", () => {
     expect(again.status).toBe(200);
     expect(again.body.account_id).toBe(account.id);
     expect(again.body.url).not.toBe(res.body.url);
-    expect(fake.connect("account_link").at(-1)!.params.return_url).toBe(RETURN[1]);
+    expect(fake.onboarded("account_link").at(-1)!.params.return_url).toBe(RETURN[1]);
     expect(accountsOf(s.id)).toHaveLength(1);
   });
 

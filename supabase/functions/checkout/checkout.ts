@@ -48,6 +48,9 @@ const begun = z.object({
   plan: z.object({ id: z.uuid(), name: z.string(), stripe_price_id: z.string() }).nullable(),
   stripe_customer_id: z.string().nullable(),
   email: z.string().nullable(),
+  /** with ops.settings.connect_enabled: the seller's connected account and the platform's fee (minor units) */
+  connect: z.object({ destination: z.string().nullable(), application_fee_amount: z.number().int().min(0) })
+    .nullish(),
   session_params: z.record(z.string(), z.unknown()).nullable(),
   session_id: z.string().nullable(),
   url: z.string().nullable(),
@@ -101,6 +104,21 @@ function refusal(err: unknown): HttpError | undefined {
   return databaseRefusal(err, REFUSALS);
 }
 
+/** Connect (#18): a destination charge to the seller's connected account, the platform keeping its fee
+ * (ops.platform_fee). No on_behalf_of: the platform stays the settlement merchant (its statement descriptor,
+ * its country's pricing; sellers in the platform's region), see docs/architecture.md. */
+function destinationCharge(b: Begun) {
+  if (!b.connect) return {};
+  if (!b.connect.destination) {
+    // ops.checkout_begin refuses a seller without an account that accepts charges: this is a bug, not a buyer's error
+    throw new Error("checkout: Connect is on but the seller has no connected account");
+  }
+  return {
+    application_fee_amount: b.connect.application_fee_amount,
+    transfer_data: { destination: b.connect.destination },
+  };
+}
+
 /** The session's parameters, built once per request and stored: a retry sends the very same ones. */
 function sessionParams(b: Begun, user: string, customer: string, success: string, cancel: string) {
   const common = { customer, success_url: success, cancel_url: cancel };
@@ -122,7 +140,7 @@ function sessionParams(b: Begun, user: string, customer: string, success: string
     mode: "payment",
     client_reference_id: b.order_id,
     metadata: { order_id: b.order_id, user_id: user },
-    payment_intent_data: { metadata: { order_id: b.order_id, user_id: user } },
+    payment_intent_data: { metadata: { order_id: b.order_id, user_id: user }, ...destinationCharge(b) },
     line_items: [{
       quantity: o.quantity,
       price_data: {

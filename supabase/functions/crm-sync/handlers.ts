@@ -3,7 +3,7 @@
 import type postgres from "postgres";
 import { z } from "zod";
 import type { Env } from "../_shared/config/env.ts";
-import type { ContactInput, CrmAdapter, LifecycleStage } from "../_shared/crm/contract.ts";
+import { type ContactInput, type CrmAdapter, type LifecycleStage, SELLER_STATUSES } from "../_shared/crm/contract.ts";
 import { selectCrmAdapter } from "../_shared/crm/select.ts";
 import { Deferral, type Job, type JobHandler, parseJobContext, PermanentJobError } from "../_shared/jobs/worker.ts";
 import { takeRateTokens } from "../_shared/providers/rate-budget.ts";
@@ -40,6 +40,14 @@ export const orderContext = z.object({
   buyer: personContext.nullable(),
 }).loose();
 type Person = z.output<typeof personContext>;
+/** A crm.seller job's context (#18): the seller as they are now. */
+export const sellerContext = z.object({
+  seller_id: z.string(),
+  email: z.string().nullable(),
+  name: z.string().nullish(),
+  seller_status: z.enum(SELLER_STATUSES),
+  stripe_account_id: z.string().nullish(),
+}).loose();
 /** A crm.gdpr_delete job's payload (ops.erase_person): remembered contacts by adapter, and the erased
  * addresses (gone from the payload once the job succeeded). */
 export const gdprDeletePayload = z.object({
@@ -159,6 +167,21 @@ export function crmHandlers(sql: postgres.Sql, env: Env): Record<string, JobHand
       const s = sync(job, worker);
       await s.upsertPerson(person);
       return s.record();
+    },
+
+    "crm.seller": async (job, { worker }) => {
+      const seller = await begin(job, worker, sellerContext, () => 1);
+      if (!seller) return { skipped: "the seller's account or user no longer exists" };
+      if (!seller.email) throw new PermanentJobError("crm.seller: the seller has no email to key the contact by");
+      const [firstName, ...rest] = (seller.name ?? "").trim().split(/\s+/).filter(Boolean);
+      const { contactId } = await adapter.upsertSellerContact({
+        email: seller.email,
+        firstName,
+        lastName: rest.join(" ") || undefined,
+        sellerStatus: seller.seller_status,
+      });
+      // ids only: no email in the job's result
+      return { adapter: adapter.name, contact_id: contactId, seller_status: seller.seller_status };
     },
 
     "crm.gdpr_delete": async (job) => {

@@ -1,4 +1,4 @@
-// crm-sync: runs crm.contact / crm.deal / crm.gdpr_delete jobs dispatched by the database (pg_net or the sweep).
+// crm-sync: runs crm.contact / crm.deal / crm.seller / crm.gdpr_delete jobs dispatched by the database (pg_net or the sweep).
 import { serveJobWorker } from "../_shared/jobs/worker.ts";
 import { crmHandlers } from "./handlers.ts";
 

@@ -10,8 +10,15 @@ import { Deferral, type Job, type JobHandler, parseJobContext } from "../_shared
 import { log } from "../_shared/log.ts";
 import { sanitizeJsonEscapes } from "../_shared/stripe/sanitize.ts";
 import { type ReconcileSettings, reconcileSettings } from "./settings.ts";
-import { stripeClient } from "../_shared/stripe/client.ts";
-import { callStripe, compactPaymentIntent, compactSession, compactSubscription } from "./stripe.ts";
+import { stripeClient, type StripeErrorLike } from "../_shared/stripe/client.ts";
+import {
+  callStripe,
+  compactPaymentIntent,
+  compactPayout,
+  compactSession,
+  compactSubscription,
+  compactTransfer,
+} from "./stripe.ts";
 
 /** What ops.reconcile_begin hands the run: the pass's window (epoch seconds) and where it stands. */
 const beginContext = z.object({
@@ -132,6 +139,7 @@ async function crossChecks(ctx: Ctx, b: Begin) {
   // every subscription not canceled, whatever its age: the list is complete, so ours it lacks are drift
   const subscriptions = (await listAll(ctx, "subscriptions", (p) => stripe.subscriptions.list(p)))
     .map(compactSubscription);
+  const connect = await connectChecks(ctx, b);
   const [{ fetch }] = await sql<{ fetch: { checkout_sessions: string[]; payment_intents: string[] } }[]>`
     select ops.reconcile_objects_to_fetch(${job.id}, ${worker}, ${b.checks_from}, ${sessions.map((x) => x.id)},
                                           ${paymentIntents.map((x) => x.id)}) as fetch`;
@@ -149,9 +157,47 @@ async function crossChecks(ctx: Ctx, b: Begin) {
   }
   const [{ summary }] = await sql<{ summary: Record<string, unknown> }[]>`
     select ops.reconcile_record_checks(${job.id}, ${worker}, ${b.scope}, ${
-    sql.json({ checks_from: b.checks_from, sessions, payment_intents: paymentIntents, subscriptions })
+    sql.json({
+      checks_from: b.checks_from,
+      grace_seconds: ctx.s.graceSeconds,
+      sessions,
+      payment_intents: paymentIntents,
+      subscriptions,
+      ...connect,
+    })
   }) as summary`;
   return summary;
+}
+
+/** Connect (#18): the platform's transfers since checks_from (every paid order of a Connect seller has its
+ * transfer), and the payouts of a bounded number of our sellers' connected accounts (Stripe-Account header),
+ * those checked longest ago first. Nothing is listed without Connect: the key needs no Connect permission then. */
+async function connectChecks(ctx: Ctx, b: Begin) {
+  const { sql, job, worker, stripe, s } = ctx;
+  const [{ c }] = await sql<{ c: { connect_enabled: boolean; accounts: string[] } }[]>`
+    select ops.reconcile_connect_accounts(${job.id}, ${worker}, ${s.connectAccounts}) as c`;
+  if (!c.connect_enabled) return {};
+  const created = { gte: b.checks_from };
+  const transfers = (await listAll(ctx, "transfers", (p) => stripe.transfers.list({ ...p, created })))
+    .map(compactTransfer);
+  const payouts = [];
+  for (const account of c.accounts) {
+    const list = await listAll(ctx, `payouts of ${account}`, async (p) => {
+      try {
+        return await stripe.payouts.list({ ...p, created }, { stripeAccount: account });
+      } catch (err) {
+        // the account left the platform (deauthorized): nothing of it to list; any other failure is the run's
+        if ((err as StripeErrorLike).code !== "account_invalid") throw err;
+        log("warn", "reconcile", "connected account not accessible; its payouts were not listed", {
+          job_id: job.id,
+          account,
+        });
+        return { object: "list", data: [], has_more: false, url: "/v1/payouts" } as Stripe.ApiList<Stripe.Payout>;
+      }
+    });
+    payouts.push(...list.map((x) => compactPayout(x, account)));
+  }
+  return { transfers, payouts, payout_accounts: c.accounts };
 }
 
 async function retrieve<T, C>(ctx: Ctx, op: string, call: () => Promise<T>, compact: (x: T) => C, id: string) {

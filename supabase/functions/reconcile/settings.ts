@@ -26,6 +26,8 @@ export type ReconcileSettings = {
   /** Objects per list request (Stripe allows 1-100). */
   pageSize: number;
   timeoutMs: number;
+  /** Connected accounts whose payouts one run lists (those checked longest ago first). */
+  connectAccounts: number;
 };
 
 const reconcileEnv = z.object({
@@ -41,6 +43,7 @@ const reconcileEnv = z.object({
   RECONCILE_BUDGET_MS: setting.int(50_000, 1, 120_000),
   RECONCILE_PAGE_SIZE: setting.int(100, 1, 100),
   STRIPE_TIMEOUT_MS: setting.int(20_000, 1_000, 80_000),
+  RECONCILE_CONNECT_ACCOUNTS: setting.int(25, 0, 500),
 });
 
 /** The settings, or null when STRIPE_RECONCILE_KEY is not set (a local stack, a project without the key). */
@@ -58,5 +61,6 @@ export function reconcileSettings(env: Env): ReconcileSettings | null {
     budgetMs: e.RECONCILE_BUDGET_MS,
     pageSize: e.RECONCILE_PAGE_SIZE,
     timeoutMs: e.STRIPE_TIMEOUT_MS,
+    connectAccounts: e.RECONCILE_CONNECT_ACCOUNTS,
   };
 }

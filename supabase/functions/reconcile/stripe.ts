@@ -46,7 +46,8 @@ export function stripeFailure(operation: string, err: unknown, key: string): Pro
   if (status === 403) {
     return permanent(
       `${operation}: the restricted key lacks a read permission (403: ${detail}); grant it read access to ` +
-        "events, Checkout sessions, payment intents and subscriptions",
+        "events, Checkout sessions, payment intents and subscriptions (with Connect: transfers, and payouts of " +
+        "connected accounts)",
       403,
     );
   }
@@ -116,4 +117,45 @@ export function compactPaymentIntent(p: Stripe.PaymentIntent): CompactPaymentInt
 
 export function compactSubscription(s: Stripe.Subscription): CompactSubscription {
   return { id: s.id, status: s.status, customer: idOf(s.customer), created: s.created };
+}
+
+/** A transfer to a seller's connected account, by the charge it was made from (source_transaction). */
+export type CompactTransfer = {
+  id: string;
+  charge: string | null;
+  destination: string | null;
+  amount: number;
+  created: number;
+};
+/** A payout of a connected account (listed with the Stripe-Account header). */
+export type CompactPayout = {
+  id: string;
+  account: string;
+  amount: number;
+  currency: string;
+  status: string;
+  created: number;
+  arrival_date: number | null;
+};
+
+export function compactTransfer(t: Stripe.Transfer): CompactTransfer {
+  return {
+    id: t.id,
+    charge: idOf(t.source_transaction),
+    destination: idOf(t.destination),
+    amount: t.amount,
+    created: t.created,
+  };
+}
+
+export function compactPayout(p: Stripe.Payout, account: string): CompactPayout {
+  return {
+    id: p.id,
+    account,
+    amount: p.amount,
+    currency: p.currency,
+    status: p.status,
+    created: p.created,
+    arrival_date: p.arrival_date ?? null,
+  };
 }

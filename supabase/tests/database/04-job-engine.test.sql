@@ -524,7 +524,7 @@ grant execute on function pg_temp.job(text) to service_role;
 -- acting as service_role
 set local role service_role;
 select is(tests.rows_or_error($$ select kind from ops.pipeline_health order by kind $$),
-  '[{"kind": "crm.contact"}, {"kind": "crm.deal"}, {"kind": "crm.gdpr_delete"}, {"kind": "notify.email"}, {"kind": "notify.slack"}, {"kind": "pgtap.echo"}, {"kind": "reconcile"}, {"kind": "stripe_events"}, {"kind": "support.ticket"}]'::jsonb,
+  '[{"kind": "crm.contact"}, {"kind": "crm.deal"}, {"kind": "crm.gdpr_delete"}, {"kind": "crm.seller"}, {"kind": "notify.email"}, {"kind": "notify.slack"}, {"kind": "pgtap.echo"}, {"kind": "reconcile"}, {"kind": "stripe_events"}, {"kind": "support.ticket"}]'::jsonb,
   'service_role selects ops.pipeline_health: one row per job kind and one for the Stripe ledger');
 select is(tests.rows_or_error($$ select dead, succeeded from ops.pipeline_health where kind = 'pgtap.echo' $$),
   '[{"dead": 1, "succeeded": 0}]'::jsonb,

@@ -10,6 +10,7 @@ import {
   type GdprDeleteInput,
   isCreateOnly,
   type NoteInput,
+  type SellerContactInput,
 } from "./contract.ts";
 
 export function createCaptureAdapter(recorder: CaptureRecorder): CrmAdapter {
@@ -28,6 +29,18 @@ export function createCaptureAdapter(recorder: CaptureRecorder): CrmAdapter {
         billingStatus: c.billingStatus,
         // create_only: the CRM would create the contact if new and leave an existing one unchanged
         mode: isCreateOnly(c) ? "create_only" : "upsert",
+      });
+      return { contactId };
+    },
+
+    async upsertSellerContact(c: SellerContactInput) {
+      const email = normalizeEmail(c.email);
+      const contactId = await capture("contact", email, {
+        email,
+        firstName: c.firstName?.trim() || undefined,
+        lastName: c.lastName?.trim() || undefined,
+        sellerStatus: c.sellerStatus,
+        mode: "seller_status",
       });
       return { contactId };
     },

@@ -17,6 +17,15 @@ export type ContactInput = {
   billingStatus: string;
 };
 
+/** A seller's status as the CRM shows it (ops.seller_crm_status): Connect onboarding under way, active (charges
+ * and payouts enabled), restricted (requirements or a disabled reason block them), disabled (rejected). */
+export type SellerStatus = "onboarding" | "active" | "restricted" | "disabled";
+export const SELLER_STATUSES: readonly SellerStatus[] = ["onboarding", "active", "restricted", "disabled"];
+
+/** A seller as a contact (#18): keyed by email like every contact; only the seller status (and the names when
+ * known) are written, never the lifecycle stage or billing status, which are the buyer side's. */
+export type SellerContactInput = { email: string; firstName?: string; lastName?: string; sellerStatus: SellerStatus };
+
 /** Whether an upsert of this contact may only create it, never change an existing one (a lead). */
 export function isCreateOnly(c: ContactInput): boolean {
   return c.lifecycleStage === "lead";
@@ -58,6 +67,8 @@ export interface CrmAdapter {
   /** The provider's request limit, shared by all workers; none for the local capture adapter. */
   readonly rateBudget?: RateBudget;
   upsertContact(c: ContactInput): Promise<{ contactId: string }>;
+  /** The seller's status on their contact (created by email when absent); a keyed upsert, idempotent. */
+  upsertSellerContact(c: SellerContactInput): Promise<{ contactId: string }>;
   /** contactId: the contact the deal was associated to, which differs from d.contactId when that one was
    * gone and the adapter found it again; healed then says what happened (for the job's result). */
   upsertDeal(d: DealInput): Promise<{ dealId: string; contactId?: string; healed?: string }>;

@@ -68,6 +68,8 @@ import {
   isCreateOnly,
   type LifecycleStage,
   type NoteInput,
+  SELLER_STATUSES,
+  type SellerContactInput,
 } from "./contract.ts";
 
 export type HubSpotConfig = {
@@ -90,6 +92,8 @@ export const HUBSPOT_PROPERTIES = {
   dealNeedsReview: "backbone_needs_review",
   /** contacts, single-line text: public.customers.billing_status */
   contactBillingStatus: "backbone_billing_status",
+  /** contacts, single-line text (or dropdown: onboarding, active, restricted, disabled): a seller's Connect state */
+  contactSellerStatus: "backbone_seller_status",
 } as const;
 
 const LIFECYCLE: Record<LifecycleStage, string> = { lead: "lead", customer: "customer", other: "other" };
@@ -288,6 +292,23 @@ export function createHubSpotAdapter(
     return { contactId: batchResultId(operation, res) };
   }
 
+  /** A seller's status on the contact of their email (created when absent): names only when known, and
+   * never the lifecycle stage or billing status, which the buyer side owns. */
+  async function upsertSellerContact(c: SellerContactInput) {
+    const email = normalizeEmail(c.email);
+    const operation = `upsert seller contact ${maskEmail(email)}`;
+    if (!SELLER_STATUSES.includes(c.sellerStatus)) {
+      throw permanent(`${operation}: unknown seller status "${c.sellerStatus}"`);
+    }
+    const properties: Record<string, string> = { email, [HUBSPOT_PROPERTIES.contactSellerStatus]: c.sellerStatus };
+    if (c.firstName?.trim()) properties.firstname = c.firstName.trim();
+    if (c.lastName?.trim()) properties.lastname = c.lastName.trim();
+    const res = await call(operation, "POST", "/crm/v3/objects/contacts/batch/upsert", batchAnswer, {
+      inputs: [{ idProperty: "email", id: email, properties }],
+    });
+    return { contactId: batchResultId(operation, res) };
+  }
+
   const isNotFound = (err: unknown) => err instanceof ProviderError && err.status === 404;
 
   /** The contact a stale id stands for now: the merge's survivor, else the contact of the email (found or
@@ -314,6 +335,7 @@ export function createHubSpotAdapter(
     rateBudget: { bucket: "crm:hubspot", capacity: config.ratePer10s, windowMs: 10_000 } satisfies RateBudget,
 
     upsertContact,
+    upsertSellerContact,
 
     async upsertDeal(d: DealInput) {
       checkDeal(d);
