@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { config } from "./lib/config.ts";
 import { connect } from "./lib/db.ts";
 import { formatJourneySteps, runJourney } from "./demo/journey.ts";
+import { runMarketplace } from "./demo/marketplace.ts";
 import { type FakeStripe, startFakeStripe } from "../tests/fakes/stripe.ts";
 import { formatJourney, journey } from "./ops/trace.ts";
 import {
@@ -76,6 +77,13 @@ try {
     `\n▶ ${email}'s timeline (npm run trace -- ${email}, or select * from ops.journey('${email}') in Studio)`,
   );
   console.log(formatJourney(email, await journey(sql, email)));
+  if (stripeFake) {
+    console.log("\n=== demo: the marketplace's money path on Stripe Connect (Stripe played by the local fake) ===");
+    const market = await runMarketplace(sql, stripeFake);
+    console.log(formatJourneySteps(market.steps));
+  } else {
+    console.log("\n(the marketplace demo runs when no STRIPE_SECRET_KEY is set: it plays Stripe with a local fake)");
+  }
   console.log("\n▶ what the job engine did (select * from ops.pipeline_health)");
   for (const h of await sql`select kind, queued, running, retrying, dead, succeeded from ops.pipeline_health`) {
     console.log(

@@ -5,6 +5,7 @@
 import { createClient, FunctionsHttpError, type SupabaseClient } from "@supabase/supabase-js";
 import { apiKeys, config } from "./config.ts";
 import { fetchFrom, randomLoopback } from "./loopback-fetch.ts";
+import type { Sql } from "./db.ts";
 
 export type Answer = { status: number; body: Record<string, unknown>; headers: Headers };
 
@@ -31,4 +32,36 @@ export async function invokeFunction(
   }
   if (error) throw error;
   return { status: response!.status, body: data, headers: response!.headers };
+}
+
+type Row = Record<string, unknown>;
+export type SqlAnswer = { rows: Row[]; code?: string; message?: string };
+
+/** A statement as PostgREST runs it for the user (null: the anon key): one transaction, role authenticated with
+ * their claims (the local stack has no PostgREST). Its rows, or its refusal's SQLSTATE and message. */
+export async function asAppUser(sql: Sql, userId: string | null, statement: string, args: unknown[] = []) {
+  const claims = userId ? { sub: userId, role: "authenticated", aud: "authenticated" } : { role: "anon" };
+  try {
+    const rows = await sql.begin(async (tx) => {
+      await tx`select set_config('request.jwt.claims', ${JSON.stringify(claims)}, true),
+                      set_config('role', ${userId ? "authenticated" : "anon"}, true)`;
+      return await tx.unsafe(statement, args as never[]);
+    });
+    return { rows: [...rows] } as SqlAnswer;
+  } catch (err) {
+    const e = err as { code?: string; message?: string };
+    return { rows: [], code: e.code, message: e.message } as SqlAnswer;
+  }
+}
+
+/** supabase-js rpc(fn, args) as the user: its first row, or its refusal. */
+export async function rpcAs(sql: Sql, userId: string | null, fn: string, args: Record<string, unknown>) {
+  const names = Object.keys(args);
+  const a = await asAppUser(
+    sql,
+    userId,
+    `select * from public.${fn}(${names.map((n, i) => `${n} => $${i + 1}`).join(", ")})`,
+    names.map((n) => args[n]),
+  );
+  return { row: a.rows[0], code: a.code, message: a.message };
 }

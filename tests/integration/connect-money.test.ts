@@ -9,14 +9,15 @@ import { startWorld, stopWorld } from "../helpers/world.ts";
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { userToken } from "../../scripts/lib/config.ts";
-import { checkoutCompleted, shuffle } from "../../scripts/lib/scenarios.ts";
-import { type FakeStripe, startFakeStripe, type StripeObject } from "../fakes/stripe.ts";
+import { shuffle } from "../../scripts/lib/scenarios.ts";
+import { type FakeStripe, startFakeStripe } from "../fakes/stripe.ts";
 import { type FakeHubSpot, startFakeHubSpot } from "../fakes/hubspot.ts";
 import { appClient, invokeFunction } from "../helpers/app.ts";
+import { destinationPayment, destinationRefund } from "../../scripts/lib/connect-events.ts";
 import { newBuyer } from "../helpers/crm.ts";
 import { sql } from "../helpers/db.ts";
 import { sweep, waitFor } from "../helpers/stack.ts";
-import { deliver, deliverAll, event, type Evt, uid } from "../helpers/stripe.ts";
+import { deliver, deliverAll, uid } from "../helpers/stripe.ts";
 
 const SUCCESS = "https://app.example.com/paid";
 const CANCEL = "https://app.example.com/cart";
@@ -91,143 +92,9 @@ async function checkout(b: Person, listing: string, quantity = 1, key = randomUU
 const sessionOf = (orderId: unknown) =>
   stripe.created("checkout.session").find((s) => s.client_reference_id === orderId)!;
 
-/** An event of any object, in a real envelope (a fixture's), as Stripe sends it. */
-function connectEvent(type: string, object: StripeObject, created: number): Evt {
-  const e = event("charge_refunded", {}, { type, created });
-  return { ...e, data: { object } };
-}
-
-/** A paid destination charge's events, as Stripe documents them: the session, the charge (transfer_data,
- * transfer, application_fee), the transfer (source_transaction = the charge) and the application fee
- * (originating_transaction = the platform's charge). */
-function paymentEvents(orderId: string, s: { account: string }, amount: number, fee: number, t: number) {
-  const session = sessionOf(orderId);
-  const ids = { pi: uid("pi_"), ch: uid("ch_"), tr: uid("tr_"), fee: uid("fee_"), py: uid("py_") };
-  const charge = {
-    id: ids.ch,
-    object: "charge",
-    amount,
-    amount_captured: amount,
-    amount_refunded: 0,
-    captured: true,
-    paid: true,
-    refunded: false,
-    status: "succeeded",
-    currency: "eur",
-    payment_intent: ids.pi,
-    customer: session.customer,
-    metadata: {},
-    application_fee: ids.fee,
-    application_fee_amount: fee,
-    destination: s.account,
-    on_behalf_of: null,
-    transfer: ids.tr,
-    transfer_data: { amount: null, destination: s.account },
-    transfer_group: `group_${ids.pi}`,
-    refunds: { object: "list", data: [], has_more: false, url: `/v1/charges/${ids.ch}/refunds` },
-    created: t,
-  };
-  const transfer = {
-    id: ids.tr,
-    object: "transfer",
-    amount: amount - fee,
-    amount_reversed: 0,
-    currency: "eur",
-    created: t,
-    description: null,
-    destination: s.account,
-    destination_payment: ids.py,
-    livemode: false,
-    metadata: {},
-    reversals: { object: "list", data: [], has_more: false, url: `/v1/transfers/${ids.tr}/reversals` },
-    reversed: false,
-    source_transaction: ids.ch,
-    source_type: "card",
-    transfer_group: `group_${ids.pi}`,
-  };
-  const applicationFee = {
-    id: ids.fee,
-    object: "application_fee",
-    account: s.account,
-    amount: fee,
-    amount_refunded: 0,
-    application: "ca_backbone",
-    balance_transaction: uid("txn_"),
-    charge: ids.py,
-    created: t,
-    currency: "eur",
-    livemode: false,
-    originating_transaction: ids.ch,
-    refunded: false,
-    refunds: { object: "list", data: [], has_more: false, url: `/v1/application_fees/${ids.fee}/refunds` },
-  };
-  const events = [
-    checkoutCompleted(orderId, ids.pi, t, {
-      id: session.id,
-      customer: session.customer,
-      amount_subtotal: session.amount_subtotal,
-      amount_total: session.amount_total,
-      currency: session.currency,
-    }),
-    connectEvent("charge.succeeded", charge, t + 1),
-    connectEvent("transfer.created", transfer, t + 1),
-    connectEvent("application_fee.created", applicationFee, t + 2),
-  ];
-  return { ids, charge, transfer, applicationFee, events };
-}
-
-/** The refund of the whole charge with reverse_transfer and refund_application_fee, as Stripe reports it. */
-function refundEvents(p: ReturnType<typeof paymentEvents>, t: number) {
-  const re = uid("re_");
-  const trr = uid("trr_");
-  const amount = p.charge.amount;
-  const reversed = p.transfer.amount;
-  return [
-    connectEvent("charge.refunded", {
-      ...p.charge,
-      amount_refunded: amount,
-      refunded: true,
-      refunds: {
-        ...p.charge.refunds,
-        data: [{
-          id: re,
-          object: "refund",
-          amount,
-          charge: p.ids.ch,
-          payment_intent: p.ids.pi,
-          currency: "eur",
-          status: "succeeded",
-          transfer_reversal: trr,
-          created: t,
-        }],
-      },
-    }, t),
-    connectEvent("transfer.reversed", {
-      ...p.transfer,
-      amount_reversed: reversed,
-      reversed: true,
-      reversals: {
-        ...p.transfer.reversals,
-        data: [{
-          id: trr,
-          object: "transfer_reversal",
-          amount: reversed,
-          currency: "eur",
-          created: t,
-          destination_payment_refund: uid("pyr_"),
-          source_refund: re,
-          transfer: p.ids.tr,
-          metadata: {},
-        }],
-      },
-    }, t),
-    connectEvent("application_fee.refunded", {
-      ...p.applicationFee,
-      amount_refunded: p.applicationFee.amount,
-      refunded: true,
-    }, t + 1),
-  ];
-}
+/** A paid destination charge's events for the session checkout made for `orderId`. */
+const paymentEvents = (orderId: string, s: { account: string }, amount: number, fee: number, t: number) =>
+  destinationPayment(orderId, sessionOf(orderId), s.account, amount, fee, t);
 
 async function share(orderId: string) {
   const [s] = await sql`
@@ -380,7 +247,7 @@ describe("the money of each order, from Stripe's objects", () => {
     const p = paymentEvents(res.body.order_id, s, 4000, 130, now() - 60);
     const [session, charge, transferCreated, feeCreated] = p.events;
     await deliverAll([session, charge]);
-    const refund = refundEvents(p, now());
+    const refund = destinationRefund(p, now());
     await deliverAll(shuffle(refund, 7));
     // the transfer's and the fee's first events arrive last, older than the refund's: they undo nothing
     await deliverAll([feeCreated, transferCreated]);

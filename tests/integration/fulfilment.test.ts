@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { userToken } from "../../scripts/lib/config.ts";
 import { SEED } from "../../scripts/lib/seed.ts";
 import { type FakeResend, startFakeResend } from "../fakes/resend.ts";
-import { appClient, invokeFunction } from "../helpers/app.ts";
+import { appClient, asAppUser, invokeFunction, rpcAs } from "../helpers/app.ts";
 import { newBuyer, paidOrder } from "../helpers/crm.ts";
 import { order, sql } from "../helpers/db.ts";
 import { restartGateway, waitFor } from "../helpers/stack.ts";
@@ -30,36 +30,9 @@ afterAll(async () => {
   await stopWorld();
 }, 120_000);
 
-type Row = Record<string, unknown>;
-type Answer = { rows: Row[]; code?: string; message?: string };
-
-/** A statement as PostgREST runs it for the user (null: the anon key): one transaction, role authenticated
- * with their claims. Its rows, or its refusal's SQLSTATE and message. */
-async function asUser(userId: string | null, statement: string, args: unknown[] = []): Promise<Answer> {
-  const claims = userId ? { sub: userId, role: "authenticated", aud: "authenticated" } : { role: "anon" };
-  try {
-    const rows = await sql.begin(async (tx) => {
-      await tx`select set_config('request.jwt.claims', ${JSON.stringify(claims)}, true),
-                      set_config('role', ${userId ? "authenticated" : "anon"}, true)`;
-      return await tx.unsafe(statement, args as never[]);
-    });
-    return { rows: [...rows] };
-  } catch (err) {
-    const e = err as { code?: string; message?: string };
-    return { rows: [], code: e.code, message: e.message };
-  }
-}
-
-/** supabase-js rpc(fn, args) as the user: its first row, or its refusal. */
-async function door(userId: string | null, fn: string, args: Record<string, unknown>) {
-  const names = Object.keys(args);
-  const a = await asUser(
-    userId,
-    `select * from public.${fn}(${names.map((n, i) => `${n} => $${i + 1}`).join(", ")})`,
-    names.map((n) => args[n]),
-  );
-  return { row: a.rows[0], code: a.code, message: a.message };
-}
+const asUser = (userId: string | null, statement: string, args: unknown[] = []) =>
+  asAppUser(sql, userId, statement, args);
+const door = (userId: string | null, fn: string, args: Record<string, unknown>) => rpcAs(sql, userId, fn, args);
 
 /** A seller of their own (the seed seller's orders are other tests'), and a buyer with a paid order of theirs. */
 async function paidOrderOfNewSeller() {
