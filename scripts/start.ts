@@ -105,8 +105,10 @@ await sql.end();
 console.log("\n=== the stack keeps serving ===");
 await printStatus();
 console.log(
-  `\nForward real test-mode events with:\n  stripe listen --forward-to ${config.functionUrl("stripe-webhook")}\n` +
-    "and put the whsec_… it prints in STRIPE_WEBHOOK_SECRET (.env), then restart.\n" +
+  `\nForward real test-mode events with:\n  stripe listen --forward-to ${config.functionUrl("stripe-webhook")} \\\n` +
+    `    --forward-connect-to ${config.functionUrl("stripe-webhook")}/connect\n` +
+    "and put the whsec_… it prints in STRIPE_WEBHOOK_SECRET and STRIPE_CONNECT_WEBHOOK_SECRET (.env), then\n" +
+    "restart.\n" +
     `The founder dashboard: ${config.functionUrl("dashboard")} (sign in with the token that\n` +
     "npm run dashboard:token -- <email> prints). Ctrl-C stops everything.\n" +
     (verbose
