@@ -7880,7 +7880,7 @@ COMMENT ON TABLE public.profiles IS 'One row per auth user: marketplace role (bu
 -- Name: COLUMN profiles.charges_enabled; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.profiles.charges_enabled IS 'Whether buyers may check out this seller''s listings (Stripe Connect: the account''s charges_enabled). Set by the server or Studio, never by the user.';
+COMMENT ON COLUMN public.profiles.charges_enabled IS 'The founder''s switch: false stops new checkouts of this seller''s listings (with Connect, their account must accept charges too). Set in Studio, never by the user.';
 
 
 --
