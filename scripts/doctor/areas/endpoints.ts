@@ -111,8 +111,12 @@ export function customDomain(env: Record<string, string>): URL | null {
     if (u.host !== functions) return new URL(u.origin);
   }
   const d = env.FUNCTIONS_CUSTOM_DOMAIN;
-  if (d && d !== "none") return new URL(/^https?:\/\//.test(d) ? d : `https://${d}`);
-  return null;
+  if (!d || d === "none") return null;
+  const u = new URL(/^https?:\/\//.test(d) ? d : `https://${d}`);
+  // the local stack's gateway plays a custom domain on the functions host itself
+  return env.SUPABASE_URL && u.hostname === new URL(env.SUPABASE_URL).hostname
+    ? new URL(new URL(env.SUPABASE_URL).origin)
+    : u;
 }
 
 async function dashboardChecks(env: Record<string, string>, custom: URL, net: Net, local: boolean): Promise<Finding[]> {
@@ -234,7 +238,9 @@ export const area: Area = {
     if (!custom) {
       out.push(warn(
         "endpoints.tls-custom-domain",
-        "no custom domain (DASHBOARD_PUBLIC_URL on the functions host, no FUNCTIONS_CUSTOM_DOMAIN)",
+        `no custom domain (DASHBOARD_PUBLIC_URL on the functions host, no FUNCTIONS_CUSTOM_DOMAIN)${
+          ctx.local ? ": local stack" : ""
+        }`,
         "the dashboard's HTML is served as text/plain without one",
         "add a custom domain and set DASHBOARD_PUBLIC_URL to https://<domain>/functions/v1/dashboard",
       ));
