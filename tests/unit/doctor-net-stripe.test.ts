@@ -144,3 +144,13 @@ describe("the fake's webhook endpoints behave as Stripe's", () => {
     await expect(stripe.webhookEndpoints.retrieve("we_nope")).rejects.toMatchObject({ code: "resource_missing" });
   });
 });
+
+describe("doctor: stripe on the local stack", () => {
+  test("warns that Stripe cannot deliver to loopback, and asks Stripe nothing", async () => {
+    const before = fake.requests.length;
+    const findings = await area.run(doctorContext(env(), { local: true }));
+    expect(findings.map((f) => [f.check, f.status])).toEqual([["stripe.endpoints", "WARN"]]);
+    expect(findings[0].saw).toMatch(/local stack/);
+    expect(fake.requests.length).toBe(before);
+  });
+});

@@ -99,7 +99,7 @@ export const area: Area = {
     if (!base) {
       return [fail("stripe.endpoints", "SUPABASE_URL is not set", "the endpoints' URLs derive from it", "set it")];
     }
-    if (ctx.local && !ctx.env.STRIPE_API_BASE) {
+    if (ctx.local) {
       return [warn(
         "stripe.endpoints",
         "local stack: Stripe cannot deliver to a loopback URL",
