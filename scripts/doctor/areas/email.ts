@@ -116,9 +116,9 @@ async function dmarcCheck(ctx: DoctorContext, domain: string): Promise<Finding[]
     if (recs.length > 1) {
       return [fail(check, `${recs.length} DMARC records at _dmarc.${d}`, "receivers ignore them all", fix)];
     }
-    const tags = Object.fromEntries(
-      recs[0].split(";").map((kv) => kv.trim().split("=").map((x) => x.trim())).filter((kv) => kv.length === 2)
-        .map(([k, v]) => [k.toLowerCase(), v]),
+    const tags: Record<string, string> = Object.fromEntries(
+      recs[0].split(";").map((kv) => kv.trim()).filter((kv) => kv.includes("="))
+        .map((kv) => [kv.slice(0, kv.indexOf("=")).trim().toLowerCase(), kv.slice(kv.indexOf("=") + 1).trim()]),
     );
     const policy = (i > 0 && tags.sp ? tags.sp : tags.p ?? "").toLowerCase();
     const where = `_dmarc.${d}${i > 0 ? ` (the parent's policy${tags.sp ? ", sp=" : ""})` : ""}`;
