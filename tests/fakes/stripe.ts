@@ -33,7 +33,8 @@ import type { AddressInfo } from "node:net";
 import { pathToFileURL } from "node:url";
 
 export type StripeObjectKind = "checkout.session" | "payment_intent" | "subscription";
-export type FaultKind = "429" | "500" | "503" | "lost";
+/** "403": a restricted key without the permission the request needs (Stripe's answer names the permission) */
+export type FaultKind = "429" | "500" | "503" | "lost" | "403";
 // deno-lint-ignore no-explicit-any -- Stripe objects of every type
 export type StripeObject = Record<string, any> & { id: string; created: number };
 export type FakeEvent =
@@ -537,6 +538,19 @@ export async function startFakeStripe(
         ),
         headers: fault.retryAfter === null ? {} : { "retry-after": String(fault.retryAfter) },
       });
+    }
+    if (fault?.kind === "403") {
+      log(403, "403");
+      const masked = `${key.slice(0, 8)}${"*".repeat(8)}${key.slice(-4)}`;
+      return send(
+        res,
+        stripeError(
+          403,
+          "invalid_request_error",
+          `The provided key '${masked}' does not have the required permissions for this endpoint on account ` +
+            "'acct_fakeplatform'. Having the 'rak_webhook_read' permission would allow this request to continue.",
+        ),
+      );
     }
     if (fault?.kind === "500" || fault?.kind === "503") {
       log(Number(fault.kind), fault.kind);

@@ -117,6 +117,15 @@ describe("doctor: stripe", () => {
   });
 });
 
+test("a restricted key without Read on Webhook Endpoints fails, naming the permission to add", async () => {
+  healthy();
+  fake.failNext("403", { match: /^GET \/v1\/webhook_endpoints/ });
+  const { fails } = await byStatus();
+  expect(fails).toHaveLength(1);
+  expect(fails[0]).toMatchObject({ check: "stripe.endpoints", saw: "the key may not read webhook endpoints (403)" });
+  expect(fails[0].fix).toMatch(/Read on Webhook Endpoints/);
+});
+
 describe("the fake's webhook endpoints behave as Stripe's", () => {
   test("create answers the secret once; update changes events and status; bad input is refused", async () => {
     const stripe = new Stripe(fake.key, {
