@@ -16,6 +16,10 @@
 // HubSpot documents, and no contact can be created or upserted with it again (400). GET by id also takes
 // ?idProperty=email.
 //
+// Properties (#19, the doctor): GET /crm/v3/properties/:type lists the portal's properties of a type (name,
+// label, type, fieldType, groupName, hasUniqueValue), the defaults below plus `properties`; removeProperty()
+// deletes one (a portal where nobody created it yet). A token without the schema scope: see `scopes`.
+//
 // Faults are set at runtime with setFaults()/failNext() or POST /__fake/faults; state is read with the methods
 // below or GET /__fake/state; POST /__fake/reset clears everything. idProperty values match exactly (the fake
 // does not lower-case emails), so a caller that forgets to normalise sees the duplicate.
@@ -81,6 +85,8 @@ export type FakeHubSpotOptions = {
   uniqueProperties?: Partial<Record<ObjectType, string[]>>;
   /** extra custom properties the portal defines, on top of the defaults below */
   properties?: Partial<Record<ObjectType, string[]>>;
+  /** false: the token lacks crm.schemas.*.read, and GET /crm/v3/properties answers 403 MISSING_SCOPES */
+  schemaScopes?: boolean;
 };
 
 export interface FakeHubSpot {
@@ -88,6 +94,8 @@ export interface FakeHubSpot {
   readonly port: number;
   readonly token: string;
   setFaults(faults: Partial<Faults>): void;
+  /** Deletes a property definition from the portal (#19: the doctor's broken fixture). */
+  removeProperty(type: ObjectType, name: string): void;
   /** The next `count` API requests (whose "METHOD /path?query" matches `match`, if given) get this fault. */
   failNext(kind: FaultKind, opts?: { count?: number; match?: RegExp | string }): void;
   contacts(email?: string): FakeObject[];
@@ -152,6 +160,27 @@ const KNOWN_PROPERTIES: Record<ObjectType, string[]> = {
   ],
   notes: ["hs_note_body", "hs_timestamp", "hubspot_owner_id"],
 };
+const NUMBER_PROPERTIES = new Set(["amount", "backbone_refunded_amount"]);
+const CHECKBOX_PROPERTIES = new Set(["backbone_needs_review"]);
+
+function propertyDefinition(type: ObjectType, name: string, hasUniqueValue: boolean) {
+  const kind = NUMBER_PROPERTIES.has(name)
+    ? { type: "number", fieldType: "number" }
+    : CHECKBOX_PROPERTIES.has(name)
+    ? { type: "bool", fieldType: "booleancheckbox" }
+    : { type: "string", fieldType: "text" };
+  return {
+    name,
+    label: name,
+    ...kind,
+    groupName: type === "deals" ? "dealinformation" : type === "contacts" ? "contactinformation" : "note",
+    hasUniqueValue,
+    hidden: false,
+    calculated: false,
+    formField: true,
+  };
+}
+
 const LIFECYCLE_ORDER = [
   "subscriber",
   "lead",
@@ -482,6 +511,31 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
 
   function route(method: string, url: URL, body: unknown): Reply {
     const p = url.pathname.split("/").filter(Boolean);
+    // /crm/v3/properties/:type (#19)
+    if (method === "GET" && p[0] === "crm" && p[1] === "v3" && p[2] === "properties" && p.length === 4) {
+      if (!isType(p[3])) return error(404, "OBJECT_NOT_FOUND", `Unable to infer object type from: ${p[3]}`);
+      if (options.schemaScopes === false) {
+        return error(
+          403,
+          "MISSING_SCOPES",
+          "This app hasn't been granted all required scopes to make this call.",
+          {
+            errors: [{
+              message: `One or more of the following scopes are required.`,
+              context: { requiredGranularScopes: [`crm.schemas.${p[3]}.read`] },
+            }],
+          },
+        );
+      }
+      return {
+        status: 200,
+        body: {
+          results: [...known[p[3]]].map((name) =>
+            propertyDefinition(p[3] as ObjectType, name, name !== "email" && unique[p[3] as ObjectType].includes(name))
+          ),
+        },
+      };
+    }
     // /crm/v3/objects/:type[/...]
     if (p[0] === "crm" && p[1] === "v3" && p[2] === "objects" && isType(p[3])) {
       const type = p[3];
@@ -773,6 +827,10 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
     url: `http://127.0.0.1:${port}`,
     port,
     token,
+    removeProperty(type, name) {
+      known[type].delete(name);
+      unique[type] = unique[type].filter((u) => u !== name);
+    },
     setFaults(f) {
       faults = { ...faults, ...f };
     },

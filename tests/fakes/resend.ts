@@ -6,6 +6,10 @@
 // some of Resend's do; and faults: failAll (500), rateLimit (429 + Retry-After), slow (the email IS sent,
 // the answer comes after slowMs), hang and drop (nothing sent, no answer).
 //
+// Domains (#19, the doctor): GET /domains lists what setDomains() put ({ object: "list", has_more, data } with
+// name, status verified | pending | not_started | failed | temporary_failure, region, created_at); a key made
+// with sendingOnlyKey() may send but not list (401 restricted_api_key, as Resend answers "sending access" keys).
+//
 // Also signResendWebhook(): signs a webhook body the way Svix signs Resend's deliveries, for tests.
 import { createHmac, randomBytes, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -56,6 +60,10 @@ export interface FakeResend {
   readonly sent: SentEmail[];
   readonly requests: ResendLoggedRequest[];
   setFaults(faults: Partial<ResendFaults>): void;
+  /** The account's domains, as GET /domains lists them. */
+  setDomains(domains: Array<{ name: string; status: string; region?: string }>): void;
+  /** A "sending access" key of the account: POST /emails only. */
+  readonly sendingOnlyKey: string;
   /** The next `count` POST /emails get this fault. */
   failNext(kind: ResendFaultKind, count?: number): void;
   reset(): void;
@@ -88,6 +96,8 @@ export async function startFakeResend(
   let faults: ResendFaults = { ...NO_FAULTS, ...options.faults };
   let queued: ResendFaultKind[] = [];
   let window: number[] = [];
+  const sendingOnlyKey = `re_send_${randomUUID().replace(/-/g, "")}`;
+  let domains: Array<Record<string, unknown>> = [];
   /** Idempotency-Key -> the first request's body and answer */
   let keys = new Map<string, { body: string; reply?: Reply }>();
   const sent: SentEmail[] = [];
@@ -171,6 +181,7 @@ export async function startFakeResend(
     faults = { ...NO_FAULTS, ...options.faults };
     queued = [];
     window = [];
+    domains = [];
     keys = new Map();
     sent.length = 0;
     requests.length = 0;
@@ -215,9 +226,16 @@ export async function startFakeResend(
         ),
       );
     }
-    if (req.headers.authorization !== `Bearer ${apiKey}`) {
+    const sendingOnly = req.headers.authorization === `Bearer ${sendingOnlyKey}`;
+    if (req.headers.authorization !== `Bearer ${apiKey}` && !sendingOnly) {
       entry.fault = "unauthorized";
       return reply(fail(403, "invalid_api_key", "API key is invalid"));
+    }
+    if (entry.method === "GET" && entry.path.split("?")[0] === "/domains") {
+      if (sendingOnly) {
+        return reply(fail(401, "restricted_api_key", "This API key is restricted to only send emails"));
+      }
+      return reply({ status: 200, body: { object: "list", has_more: false, data: domains } });
     }
     if (entry.method !== "POST" || entry.path !== "/emails") {
       return reply(fail(404, "not_found", "The requested endpoint does not exist."));
@@ -327,6 +345,18 @@ export async function startFakeResend(
   return {
     url: `http://127.0.0.1:${port}`,
     apiKey,
+    sendingOnlyKey,
+    setDomains(list) {
+      domains = list.map((d, i) => ({
+        id: randomUUID(),
+        object: "domain",
+        name: d.name,
+        status: d.status,
+        region: d.region ?? "us-east-1",
+        created_at: new Date(Date.now() - i * 1000).toISOString(),
+        capabilities: { sending: "enabled", receiving: "disabled" },
+      }));
+    },
     sent,
     requests,
     setFaults(f) {

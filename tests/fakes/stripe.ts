@@ -20,6 +20,11 @@
 // idempotency keys as above), GET /v1/accounts/:id, POST /v1/account_links (an existing account, type, https
 // or http return and refresh URLs; a single-use url expiring in 5 minutes). `accounts()` lists those created.
 //
+// Webhook endpoints (#19: the doctor reads them, setup creates them): GET /v1/webhook_endpoints (paged as
+// above), GET /v1/webhook_endpoints/:id, POST /v1/webhook_endpoints (url and enabled_events required; `connect`
+// on create only; the signing `secret` is in the create answer only, as in Stripe), POST /v1/webhook_endpoints/:id
+// (enabled_events, url, disabled, description, metadata). `webhookEndpoints` puts and reads them.
+//
 // Standalone: `tsx tests/fakes/stripe.ts` listens on FAKE_STRIPE_PORT (default random) and accepts
 // STRIPE_RECONCILE_KEY (default a random rk_test_ key, printed).
 import { randomUUID } from "node:crypto";
@@ -28,7 +33,8 @@ import type { AddressInfo } from "node:net";
 import { pathToFileURL } from "node:url";
 
 export type StripeObjectKind = "checkout.session" | "payment_intent" | "subscription";
-export type FaultKind = "429" | "500" | "503" | "lost";
+/** "403": a restricted key without the permission the request needs (Stripe's answer names the permission) */
+export type FaultKind = "429" | "500" | "503" | "lost" | "403";
 // deno-lint-ignore no-explicit-any -- Stripe objects of every type
 export type StripeObject = Record<string, any> & { id: string; created: number };
 export type FakeEvent =
@@ -61,6 +67,8 @@ export interface FakeStripe {
   onboarded(kind: "account" | "account_link"): Array<StripeObject & { params: Record<string, unknown> }>;
   /** Connect money (#18): transfers, application fees and connected accounts' payouts it lists. */
   readonly connect: FakeConnectMoney;
+  /** Webhook endpoints (#19) the account has. */
+  readonly webhookEndpoints: FakeWebhookEndpoints;
   /** Milliseconds each request spent in the fake, from its arrival to its answer (latency included). */
   readonly timings: number[];
   latencyMs: number;
@@ -127,6 +135,7 @@ export async function startFakeStripe(
   };
 
   const connect = connectMoney(key, (all, q, url, noun) => page(all, q, url, noun), () => ++seq);
+  const hooks = webhookEndpointsFake((all, q, url, noun) => page(all, q, url, noun), () => ++seq);
   const newestFirst = <T extends { created: number; seq: number }>(a: T, b: T) =>
     b.created - a.created || b.seq - a.seq;
 
@@ -386,6 +395,8 @@ export async function startFakeStripe(
         ? createAccount(p)
         : path === "/v1/account_links"
         ? createAccountLink(p)
+        : path.startsWith("/v1/webhook_endpoints")
+        ? hooks.post(path, p)
         : stripeError(404, "invalid_request_error", `Unrecognized request URL (POST: ${path})`);
     if (!idempotencyKey) return run();
     const seen = idempotent.get(idempotencyKey);
@@ -411,6 +422,8 @@ export async function startFakeStripe(
     if (method === "POST") return post(url.pathname, body, idempotencyKey);
     const connectReply = connect.route(method, url, account);
     if (connectReply) return connectReply;
+    const hookReply = hooks.get(method, url);
+    if (hookReply) return hookReply;
     if (method !== "GET") {
       return stripeError(405, "invalid_request_error", `Unrecognized request URL (${method}: ${url.pathname})`);
     }
@@ -526,6 +539,19 @@ export async function startFakeStripe(
         headers: fault.retryAfter === null ? {} : { "retry-after": String(fault.retryAfter) },
       });
     }
+    if (fault?.kind === "403") {
+      log(403, "403");
+      const masked = `${key.slice(0, 8)}${"*".repeat(8)}${key.slice(-4)}`;
+      return send(
+        res,
+        stripeError(
+          403,
+          "invalid_request_error",
+          `The provided key '${masked}' does not have the required permissions for this endpoint on account ` +
+            "'acct_fakeplatform'. Having the 'rak_webhook_read' permission would allow this request to continue.",
+        ),
+      );
+    }
     if (fault?.kind === "500" || fault?.kind === "503") {
       log(Number(fault.kind), fault.kind);
       return send(res, {
@@ -564,6 +590,7 @@ export async function startFakeStripe(
     timings,
     latencyMs: options.latencyMs ?? 0,
     connect: connect.api,
+    webhookEndpoints: hooks.api,
     created(kind) {
       return created[kind];
     },
@@ -601,6 +628,7 @@ export async function startFakeStripe(
       created = { customer: [], "checkout.session": [] };
       connectCreated = { account: [], account_link: [] };
       connect.api.reset();
+      hooks.api.reset();
     },
     close() {
       server.closeAllConnections();
@@ -755,6 +783,120 @@ function connectMoney(key: string, page: Pager, nextSeq: () => number) {
     },
   };
   return { route, api };
+}
+
+// ---------------------------------------------------------------- Webhook endpoints (#19)
+export type FakeWebhookEndpoint = {
+  id: string;
+  url: string;
+  enabled_events: string[];
+  status?: "enabled" | "disabled";
+  /** a Connect endpoint (events on connected accounts): not part of Stripe's object, kept for tests */
+  connect?: boolean;
+  livemode?: boolean;
+  description?: string | null;
+};
+
+export type FakeWebhookEndpoints = {
+  /** Puts an endpoint as Stripe would list it (a fixture). */
+  put(e: FakeWebhookEndpoint): void;
+  /** Every endpoint, oldest first, with its `connect` flag and signing secret (what a test checks). */
+  all(): Array<StripeObject & { connect: boolean; secret: string }>;
+  reset(): void;
+};
+
+function webhookEndpointsFake(page: Pager, nextSeq: () => number) {
+  let endpoints = new Map<string, Paged & { connect: boolean; secret: string }>();
+  const visible = ({ seq: _s, connect: _c, secret: _x, ...o }: Paged) => o;
+  const missing = (id: string) =>
+    stripeError(404, "invalid_request_error", `No such webhook_endpoint: '${id}'`, "resource_missing");
+  const badUrl = (url: unknown) =>
+    typeof url !== "string" || !/^https?:\/\/[^\s]+$/.test(url)
+      ? stripeError(400, "invalid_request_error", "Invalid URL: URL must be publicly accessible.", "url_invalid")
+      : undefined;
+  const badEvents = (events: unknown) =>
+    !Array.isArray(events) || events.length === 0 || events.some((e) => typeof e !== "string" || !/^[a-z_.*]+$/.test(e))
+      ? stripeError(400, "invalid_request_error", "Invalid array: enabled_events", "parameter_invalid_empty")
+      : undefined;
+
+  function put(e: FakeWebhookEndpoint, secret = `whsec_${randomUUID().replace(/-/g, "")}`) {
+    const o = {
+      object: "webhook_endpoint",
+      api_version: null,
+      application: null,
+      created: Math.floor(Date.now() / 1000),
+      description: e.description ?? null,
+      livemode: e.livemode ?? false,
+      metadata: {},
+      status: e.status ?? "enabled",
+      ...e,
+      connect: e.connect ?? false,
+      secret,
+      seq: nextSeq(),
+    };
+    endpoints.set(e.id, o);
+    return o;
+  }
+
+  // deno-lint-ignore no-explicit-any -- a parsed form body
+  function post(path: string, p: Record<string, any>): Reply {
+    if (path === "/v1/webhook_endpoints") {
+      if (p.url === undefined) return missingParam("url");
+      if (p.enabled_events === undefined) return missingParam("enabled_events");
+      const bad = badUrl(p.url) ?? badEvents(p.enabled_events);
+      if (bad) return bad;
+      const o = put({
+        id: `we_${randomUUID().replace(/-/g, "").slice(0, 24)}`,
+        url: p.url,
+        enabled_events: p.enabled_events,
+        connect: p.connect === "true",
+        description: p.description ?? null,
+      });
+      return { status: 200, body: { ...visible(o), secret: o.secret } };
+    }
+    const id = /^\/v1\/webhook_endpoints\/([^/]+)$/.exec(path)?.[1];
+    const o = id ? endpoints.get(decodeURIComponent(id)) : undefined;
+    if (!id) return stripeError(404, "invalid_request_error", `Unrecognized request URL (POST: ${path})`);
+    if (!o) return missing(decodeURIComponent(id));
+    if (p.connect !== undefined) {
+      return stripeError(400, "invalid_request_error", "Received unknown parameter: connect", "parameter_unknown");
+    }
+    const bad = (p.url !== undefined ? badUrl(p.url) : undefined) ??
+      (p.enabled_events !== undefined ? badEvents(p.enabled_events) : undefined);
+    if (bad) return bad;
+    if (p.url !== undefined) o.url = p.url;
+    if (p.enabled_events !== undefined) o.enabled_events = p.enabled_events;
+    if (p.description !== undefined) o.description = p.description || null;
+    if (p.disabled !== undefined) o.status = p.disabled === "true" ? "disabled" : "enabled";
+    return { status: 200, body: visible(o) };
+  }
+
+  function get(method: string, url: URL): Reply | undefined {
+    if (method !== "GET" || !url.pathname.startsWith("/v1/webhook_endpoints")) return undefined;
+    const id = /^\/v1\/webhook_endpoints\/([^/]+)$/.exec(url.pathname)?.[1];
+    if (id) {
+      const o = endpoints.get(decodeURIComponent(id));
+      return o ? { status: 200, body: visible(o) } : missing(decodeURIComponent(id));
+    }
+    const reply = page([...endpoints.values()], url.searchParams, "/v1/webhook_endpoints", "webhook_endpoint");
+    if (reply.status !== 200) return reply;
+    // deno-lint-ignore no-explicit-any -- the list page built above
+    const body = reply.body as any;
+    return { status: 200, body: { ...body, data: body.data.map(visible) } };
+  }
+
+  const api: FakeWebhookEndpoints = {
+    put(e) {
+      put(e);
+    },
+    all() {
+      return [...endpoints.values()].sort((a, b) => a.seq - b.seq).map(({ seq: _s, ...o }) => o);
+    },
+    reset() {
+      endpoints = new Map();
+    },
+  };
+  return { post, get, api };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
