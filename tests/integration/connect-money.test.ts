@@ -398,8 +398,17 @@ describe("the seller in the CRM", () => {
     await waitFor("the seller's contact active", async () => status() === "active", 60_000, () => sweep());
     expect(hubspot.contacts(s.email)).toHaveLength(1);
     expect(hubspot.contacts(s.email)[0].properties.firstname).toBe("Ada");
-    const jobs = await sql`select status, result from ops.jobs where kind = 'crm.seller'
-                            and payload ->> 'seller_id' = ${s.id} order by id`;
+    // HubSpot has the update before the worker records the job's result: wait for the record too
+    const jobs = await waitFor(
+      "both crm.seller jobs recorded",
+      async () => {
+        const rows = await sql`select status, result from ops.jobs where kind = 'crm.seller'
+                              and payload ->> 'seller_id' = ${s.id} order by id`;
+        return rows.length === 2 && rows.every((j) => j.status === "succeeded") && rows;
+      },
+      60_000,
+      () => sweep(),
+    );
     expect(jobs.map((j) => [j.status, j.result.seller_status])).toEqual([["succeeded", "onboarding"], [
       "succeeded",
       "active",
