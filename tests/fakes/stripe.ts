@@ -61,6 +61,8 @@ export interface FakeStripe {
   onboarded(kind: "account" | "account_link"): Array<StripeObject & { params: Record<string, unknown> }>;
   /** Connect money (#18): transfers, application fees and connected accounts' payouts it lists. */
   readonly connect: FakeConnectMoney;
+  /** Webhook endpoints (#19, npm run setup): the account's endpoints, as Stripe keeps them. */
+  readonly webhookEndpoints: FakeWebhookEndpoints;
   /** Milliseconds each request spent in the fake, from its arrival to its answer (latency included). */
   readonly timings: number[];
   latencyMs: number;
@@ -127,6 +129,7 @@ export async function startFakeStripe(
   };
 
   const connect = connectMoney(key, (all, q, url, noun) => page(all, q, url, noun), () => ++seq);
+  const endpoints = webhookEndpoints();
   const newestFirst = <T extends { created: number; seq: number }>(a: T, b: T) =>
     b.created - a.created || b.seq - a.seq;
 
@@ -408,6 +411,8 @@ export async function startFakeStripe(
   }
 
   function route(method: string, url: URL, body = "", idempotencyKey?: string, account?: string): Reply {
+    const endpointReply = endpoints.route(method, url, body);
+    if (endpointReply) return endpointReply;
     if (method === "POST") return post(url.pathname, body, idempotencyKey);
     const connectReply = connect.route(method, url, account);
     if (connectReply) return connectReply;
@@ -564,6 +569,7 @@ export async function startFakeStripe(
     timings,
     latencyMs: options.latencyMs ?? 0,
     connect: connect.api,
+    webhookEndpoints: endpoints.api,
     created(kind) {
       return created[kind];
     },
@@ -601,6 +607,7 @@ export async function startFakeStripe(
       created = { customer: [], "checkout.session": [] };
       connectCreated = { account: [], account_link: [] };
       connect.api.reset();
+      endpoints.api.reset();
     },
     close() {
       server.closeAllConnections();
@@ -763,4 +770,135 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
     port: process.env.FAKE_STRIPE_PORT ? Number(process.env.FAKE_STRIPE_PORT) : undefined,
   });
   console.log(JSON.stringify({ msg: "fake Stripe listening", url: fake.url, key: fake.key }));
+}
+
+// ---------------------------------------------------------------- Webhook endpoints (#19)
+// What npm run setup creates and the doctor reads: POST /v1/webhook_endpoints (url and enabled_events required;
+// connect=true for events on connected accounts; the answer alone carries the signing secret), GET
+// /v1/webhook_endpoints (newest first, no secret), GET and POST /v1/webhook_endpoints/:id (update
+// enabled_events, url, disabled: the secret stays), DELETE. As Stripe, a second create of the same URL makes a
+// second endpoint (with its own secret), and an account holds at most 16 endpoints.
+
+export type FakeWebhookEndpoint = {
+  id: string;
+  object: "webhook_endpoint";
+  url: string;
+  enabled_events: string[];
+  status: "enabled" | "disabled";
+  application: null;
+  api_version: string | null;
+  created: number;
+  livemode: boolean;
+  description: string | null;
+  metadata: Record<string, string>;
+  /** Connect endpoints (connect=true on create): Stripe's object does not show it, the fake keeps it for tests */
+  connect: boolean;
+  secret: string;
+};
+
+export type FakeWebhookEndpoints = {
+  /** every endpoint, oldest first, with its secret and whether it is a Connect one */
+  all(): FakeWebhookEndpoint[];
+  /** puts one as a test wants it (another process made it, a founder disabled it) */
+  put(e: Partial<FakeWebhookEndpoint> & { url: string; enabled_events: string[] }): FakeWebhookEndpoint;
+  reset(): void;
+};
+
+function webhookEndpoints() {
+  let list: FakeWebhookEndpoint[] = [];
+  let n = 0;
+  const shown = (e: FakeWebhookEndpoint) => {
+    const { secret: _s, connect: _c, ...rest } = e;
+    return rest;
+  };
+  const events = (v: unknown) =>
+    (Array.isArray(v) ? v : v && typeof v === "object" ? Object.values(v) : []) as string[];
+  const make = (p: Partial<FakeWebhookEndpoint> & { url: string; enabled_events: string[] }): FakeWebhookEndpoint => ({
+    id: `we_${(++n).toString().padStart(4, "0")}${randomUUID().replace(/-/g, "").slice(0, 20)}`,
+    object: "webhook_endpoint",
+    status: "enabled",
+    application: null,
+    api_version: null,
+    created: Math.floor(Date.now() / 1000),
+    livemode: false,
+    description: null,
+    metadata: {},
+    connect: false,
+    secret: `whsec_${randomUUID().replace(/-/g, "")}`,
+    ...p,
+  });
+
+  function route(method: string, url: URL, body: string): Reply | undefined {
+    if (url.pathname === "/v1/webhook_endpoints") {
+      if (method === "GET") {
+        const limit = Math.min(Number(url.searchParams.get("limit") ?? 10), 100);
+        const rows = [...list].reverse();
+        return {
+          status: 200,
+          body: {
+            object: "list",
+            url: "/v1/webhook_endpoints",
+            has_more: rows.length > limit,
+            data: rows.slice(0, limit).map(shown),
+          },
+        };
+      }
+      if (method !== "POST") return undefined;
+      const p = parseForm(body);
+      if (typeof p.url !== "string" || !/^https?:\/\//.test(p.url)) {
+        return stripeError(400, "invalid_request_error", "Missing required param: url.", "parameter_missing");
+      }
+      const enabled = events(p.enabled_events);
+      if (!enabled.length) {
+        return stripeError(
+          400,
+          "invalid_request_error",
+          "Missing required param: enabled_events.",
+          "parameter_missing",
+        );
+      }
+      if (list.length >= 16) {
+        return stripeError(400, "invalid_request_error", "You have reached the maximum of 16 test webhook endpoints.");
+      }
+      const e = make({
+        url: p.url,
+        enabled_events: enabled,
+        connect: p.connect === "true",
+        description: typeof p.description === "string" ? p.description : null,
+        api_version: typeof p.api_version === "string" ? p.api_version : null,
+      });
+      list.push(e);
+      return { status: 200, body: { ...shown(e), secret: e.secret } };
+    }
+    const one = /^\/v1\/webhook_endpoints\/([^/]+)$/.exec(url.pathname);
+    if (!one) return undefined;
+    const e = list.find((x) => x.id === decodeURIComponent(one[1]));
+    if (!e) {
+      return stripeError(404, "invalid_request_error", `No such webhook endpoint: '${one[1]}'`, "resource_missing");
+    }
+    if (method === "GET") return { status: 200, body: shown(e) };
+    if (method === "DELETE") {
+      list = list.filter((x) => x !== e);
+      return { status: 200, body: { id: e.id, object: "webhook_endpoint", deleted: true } };
+    }
+    if (method !== "POST") return undefined;
+    const p = parseForm(body);
+    if (p.enabled_events !== undefined) e.enabled_events = events(p.enabled_events);
+    if (typeof p.url === "string") e.url = p.url;
+    if (p.disabled !== undefined) e.status = p.disabled === "true" ? "disabled" : "enabled";
+    return { status: 200, body: shown(e) };
+  }
+
+  const api: FakeWebhookEndpoints = {
+    all: () => list.map((e) => ({ ...e })),
+    put(p) {
+      const e = make(p);
+      list.push(e);
+      return { ...e };
+    },
+    reset() {
+      list = [];
+    },
+  };
+  return { route, api };
 }
