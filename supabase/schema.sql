@@ -3455,6 +3455,43 @@ $$;
 
 
 --
+-- Name: health_snapshot(); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.health_snapshot() RETURNS jsonb
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select jsonb_build_object(
+    'oldest_due_job_age_s', coalesce(floor(extract(epoch from now() - (
+        select min(j.run_at) from ops.jobs j
+         where j.status in ('queued', 'failed') and j.run_at <= now()))), 0)::bigint,
+    'dead_jobs', (select count(*) from ops.jobs j where j.status = 'dead'),
+    'open_critical_incidents', (select count(*) from ops.alert_incidents i join ops.alert_rules r on r.rule = i.rule
+                                 where i.status = 'open' and r.severity = 'critical'),
+    'stripe_livemode', s.stripe_livemode,
+    -- while live: since the last live event, or since going live when none came yet
+    'last_stripe_event_age_s', case when s.stripe_livemode then floor(extract(epoch from now() - coalesce(
+        (select max(e.received_at) from ops.stripe_events e where e.livemode), s.stripe_live_since, now())))::bigint
+      end,
+    'cron_jobs_active', (select count(*) from cron.job c where c.active),
+    'evaluator_active', exists (select 1 from cron.job c where c.jobname = 'ops-evaluate-alerts' and c.active),
+    -- the evaluator writes every rule's state on each run: its age is pg_cron's pulse
+    'last_evaluation_age_s', floor(extract(epoch from now() - (select max(st.evaluated_at)
+                                                              from ops.alert_rule_state st)))::bigint
+  )
+  from ops.settings s
+$$;
+
+
+--
+-- Name: FUNCTION health_snapshot(); Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON FUNCTION ops.health_snapshot() IS 'The health function''s one door: the oldest due job''s age, dead jobs, open critical incidents, the last live Stripe event''s age (live mode only) and pg_cron''s pulse; aggregates only.';
+
+
+--
 -- Name: held_job(bigint, text); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -4422,6 +4459,38 @@ CREATE FUNCTION ops.payout_failure_advice(p_code text) RETURNS text
     else 'Check your payout details in your Stripe Express dashboard, or contact support.'
   end
 $$;
+
+
+--
+-- Name: ping_heartbeat(); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.ping_heartbeat() RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  url text;
+begin
+  select nullif(btrim(decrypted_secret), '') into url from vault.decrypted_secrets where name = 'heartbeat_url';
+  if url is null then
+    return null;
+  end if;
+  begin
+    return net.http_get(url := url, timeout_milliseconds := 10000);
+  exception when others then
+    raise warning 'heartbeat: pg_net refused the vault''s heartbeat_url (%): no ping sent', sqlstate;
+    return null;
+  end;
+end
+$$;
+
+
+--
+-- Name: FUNCTION ping_heartbeat(); Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON FUNCTION ops.ping_heartbeat() IS 'Pings the vault secret heartbeat_url (GET through pg_net) and returns the request id; null when no heartbeat_url is set or pg_net refused it. Called after each alert evaluation.';
 
 
 --
@@ -6244,6 +6313,31 @@ CREATE FUNCTION ops.route_ticket(p_category text, p_billing_status text, p_plan 
                     order by p.rank desc limit 1), 'normal'),
          coalesce((select array_agg(distinct t order by t) from matched m, unnest(m.add_tags) t), '{}')
 $$;
+
+
+--
+-- Name: run_alert_evaluation(timestamp with time zone); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.run_alert_evaluation(p_now timestamp with time zone DEFAULT now()) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  n integer;
+begin
+  select count(*) into n from ops.evaluate_alerts(p_now);
+  perform ops.ping_heartbeat();
+  return n;
+end
+$$;
+
+
+--
+-- Name: FUNCTION run_alert_evaluation(p_now timestamp with time zone); Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON FUNCTION ops.run_alert_evaluation(p_now timestamp with time zone) IS 'pg_cron''s alert job: ops.evaluate_alerts(p_now), then the dead-man''s switch ping (ops.ping_heartbeat); returns the number of rules evaluated.';
 
 
 --
@@ -12070,6 +12164,7 @@ GRANT USAGE ON SCHEMA ops TO authenticated;
 GRANT USAGE ON SCHEMA ops TO reconciler;
 GRANT USAGE ON SCHEMA ops TO checkout;
 GRANT USAGE ON SCHEMA ops TO seller_onboarding;
+GRANT USAGE ON SCHEMA ops TO health;
 
 
 --
@@ -12760,6 +12855,14 @@ REVOKE ALL ON FUNCTION ops.function_shape(p_fn regprocedure) FROM PUBLIC;
 
 
 --
+-- Name: FUNCTION health_snapshot(); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.health_snapshot() FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.health_snapshot() TO health;
+
+
+--
 -- Name: FUNCTION held_job(p_job_id bigint, p_worker text); Type: ACL; Schema: ops; Owner: -
 --
 
@@ -12966,6 +13069,13 @@ REVOKE ALL ON FUNCTION ops.payment_mismatch(p_price bigint, p_currency text, p_a
 --
 
 REVOKE ALL ON FUNCTION ops.payout_failure_advice(p_code text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION ping_heartbeat(); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.ping_heartbeat() FROM PUBLIC;
 
 
 --
@@ -13434,6 +13544,13 @@ REVOKE ALL ON FUNCTION ops.retry_failed_stripe_event(p_event_id text, p_max_atte
 --
 
 REVOKE ALL ON FUNCTION ops.route_ticket(p_category text, p_billing_status text, p_plan text, p_order_amount bigint, p_lifetime_value bigint, p_vip boolean, OUT queue text, OUT priority text, OUT tags text[]) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION run_alert_evaluation(p_now timestamp with time zone); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.run_alert_evaluation(p_now timestamp with time zone) FROM PUBLIC;
 
 
 --

@@ -49,6 +49,7 @@ export const LOGIN_ROLES = [
   { role: "dashboard", env: "DASHBOARD" },
   { role: "checkout", env: "CHECKOUT" },
   { role: "seller_onboarding", env: "SELLER_ONBOARDING" },
+  { role: "health", env: "HEALTH" },
 ] as const;
 export type LoginRole = (typeof LOGIN_ROLES)[number]["role"];
 

@@ -87,6 +87,8 @@ export type FakeHubSpotOptions = {
   properties?: Partial<Record<ObjectType, string[]>>;
   /** false: the token lacks crm.schemas.*.read, and GET /crm/v3/properties answers 403 MISSING_SCOPES */
   schemaScopes?: boolean;
+  /** default properties the portal lacks (a new portal: the backbone_* custom ones, until npm run setup) */
+  missingProperties?: Partial<Record<ObjectType, string[]>>;
 };
 
 export interface FakeHubSpot {
@@ -109,6 +111,10 @@ export interface FakeHubSpot {
   merge(type: ObjectType, primaryId: string, idToMerge: string): string;
   /** Emails a GDPR delete by email blocklisted (it named no contact). */
   blocklist(): string[];
+  /** The properties the portal defines for a type (#19: GET/POST /crm/v3/properties/:type), and those created
+   * through the API, with what they were created with. */
+  properties(type: ObjectType): string[];
+  createdProperties(): Array<{ type: ObjectType; definition: Record<string, unknown> }>;
   readonly requests: LoggedRequest[];
   snapshot(): FakeSnapshot;
   reset(): void;
@@ -240,6 +246,10 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
     deals: new Set([...KNOWN_PROPERTIES.deals, ...(options.properties?.deals ?? [])]),
     notes: new Set([...KNOWN_PROPERTIES.notes, ...(options.properties?.notes ?? [])]),
   };
+  for (const [type, names] of Object.entries(options.missingProperties ?? {})) {
+    for (const name of names ?? []) known[type as ObjectType].delete(name);
+  }
+  const createdProperties: Array<{ type: ObjectType; definition: Record<string, unknown> }> = [];
 
   let faults: Faults = { ...NO_FAULTS, ...options.faults };
   let queued: Array<{ kind: FaultKind; match?: RegExp | string }> = [];
@@ -509,6 +519,35 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
     return { status: 200, body: { total: results.length, results } };
   }
 
+  // Properties (#19, npm run setup): GET /crm/v3/properties/:type/:name answers the definition (404 when the
+  // portal has none), POST /crm/v3/properties/:type creates one (name, label, type, fieldType and groupName
+  // required; 409 when it exists, as HubSpot answers). The list (GET /crm/v3/properties/:type) is in route().
+  function propertiesRoute(method: string, p: string[], body: unknown): Reply | undefined {
+    if (p[0] !== "crm" || p[1] !== "v3" || p[2] !== "properties" || !isType(p[3])) return undefined;
+    const type = p[3];
+    const definition = (name: string) => ({ name, label: name, type: "string", fieldType: "text", groupName: "x" });
+    if (method === "GET" && p.length === 5) {
+      const name = decodeURIComponent(p[4]);
+      if (!known[type].has(name)) {
+        return error(404, "OBJECT_NOT_FOUND", `Unable to find property with name: ${name} for object type: ${type}`);
+      }
+      const made = createdProperties.find((c) => c.type === type && c.definition.name === name);
+      return { status: 200, body: made?.definition ?? definition(name) };
+    }
+    if (method === "POST" && p.length === 4) {
+      const d = (body ?? {}) as Record<string, unknown>;
+      const missing = ["name", "label", "type", "fieldType", "groupName"].filter((k) => typeof d[k] !== "string");
+      if (missing.length) return error(400, "VALIDATION_ERROR", `Missing required fields: ${missing.join(", ")}`);
+      if (known[type].has(d.name as string)) {
+        return error(409, "OBJECT_ALREADY_EXISTS", `A property named '${d.name}' already exists.`);
+      }
+      known[type].add(d.name as string);
+      createdProperties.push({ type, definition: d });
+      return { status: 201, body: d };
+    }
+    return undefined;
+  }
+
   function route(method: string, url: URL, body: unknown): Reply {
     const p = url.pathname.split("/").filter(Boolean);
     // /crm/v3/properties/:type (#19)
@@ -536,6 +575,8 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
         },
       };
     }
+    const propertiesReply = propertiesRoute(method, p, body);
+    if (propertiesReply) return propertiesReply;
     // /crm/v3/objects/:type[/...]
     if (p[0] === "crm" && p[1] === "v3" && p[2] === "objects" && isType(p[3])) {
       const type = p[3];
@@ -846,6 +887,8 @@ export async function startFakeHubSpot(options: FakeHubSpotOptions = {}): Promis
     requests,
     snapshot,
     reset,
+    properties: (type) => [...known[type]].sort(),
+    createdProperties: () => createdProperties.map((c) => ({ ...c })),
     close() {
       for (const t of timers) clearTimeout(t);
       timers.clear();

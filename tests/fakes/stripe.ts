@@ -20,10 +20,8 @@
 // idempotency keys as above), GET /v1/accounts/:id, POST /v1/account_links (an existing account, type, https
 // or http return and refresh URLs; a single-use url expiring in 5 minutes). `accounts()` lists those created.
 //
-// Webhook endpoints (#19: the doctor reads them, setup creates them): GET /v1/webhook_endpoints (paged as
-// above), GET /v1/webhook_endpoints/:id, POST /v1/webhook_endpoints (url and enabled_events required; `connect`
-// on create only; the signing `secret` is in the create answer only, as in Stripe), POST /v1/webhook_endpoints/:id
-// (enabled_events, url, disabled, description, metadata). `webhookEndpoints` puts and reads them.
+// Webhook endpoints (#19: the doctor reads them, setup creates them): see the block at the end of this file;
+// `webhookEndpoints` puts and reads them.
 //
 // Standalone: `tsx tests/fakes/stripe.ts` listens on FAKE_STRIPE_PORT (default random) and accepts
 // STRIPE_RECONCILE_KEY (default a random rk_test_ key, printed).
@@ -67,7 +65,7 @@ export interface FakeStripe {
   onboarded(kind: "account" | "account_link"): Array<StripeObject & { params: Record<string, unknown> }>;
   /** Connect money (#18): transfers, application fees and connected accounts' payouts it lists. */
   readonly connect: FakeConnectMoney;
-  /** Webhook endpoints (#19) the account has. */
+  /** Webhook endpoints (#19, npm run setup): the account's endpoints, as Stripe keeps them. */
   readonly webhookEndpoints: FakeWebhookEndpoints;
   /** Milliseconds each request spent in the fake, from its arrival to its answer (latency included). */
   readonly timings: number[];
@@ -135,7 +133,7 @@ export async function startFakeStripe(
   };
 
   const connect = connectMoney(key, (all, q, url, noun) => page(all, q, url, noun), () => ++seq);
-  const hooks = webhookEndpointsFake((all, q, url, noun) => page(all, q, url, noun), () => ++seq);
+  const endpoints = webhookEndpoints();
   const newestFirst = <T extends { created: number; seq: number }>(a: T, b: T) =>
     b.created - a.created || b.seq - a.seq;
 
@@ -395,8 +393,6 @@ export async function startFakeStripe(
         ? createAccount(p)
         : path === "/v1/account_links"
         ? createAccountLink(p)
-        : path.startsWith("/v1/webhook_endpoints")
-        ? hooks.post(path, p)
         : stripeError(404, "invalid_request_error", `Unrecognized request URL (POST: ${path})`);
     if (!idempotencyKey) return run();
     const seen = idempotent.get(idempotencyKey);
@@ -419,11 +415,11 @@ export async function startFakeStripe(
   }
 
   function route(method: string, url: URL, body = "", idempotencyKey?: string, account?: string): Reply {
+    const endpointReply = endpoints.route(method, url, body);
+    if (endpointReply) return endpointReply;
     if (method === "POST") return post(url.pathname, body, idempotencyKey);
     const connectReply = connect.route(method, url, account);
     if (connectReply) return connectReply;
-    const hookReply = hooks.get(method, url);
-    if (hookReply) return hookReply;
     if (method !== "GET") {
       return stripeError(405, "invalid_request_error", `Unrecognized request URL (${method}: ${url.pathname})`);
     }
@@ -590,7 +586,7 @@ export async function startFakeStripe(
     timings,
     latencyMs: options.latencyMs ?? 0,
     connect: connect.api,
-    webhookEndpoints: hooks.api,
+    webhookEndpoints: endpoints.api,
     created(kind) {
       return created[kind];
     },
@@ -628,7 +624,7 @@ export async function startFakeStripe(
       created = { customer: [], "checkout.session": [] };
       connectCreated = { account: [], account_link: [] };
       connect.api.reset();
-      hooks.api.reset();
+      endpoints.api.reset();
     },
     close() {
       server.closeAllConnections();
@@ -785,119 +781,6 @@ function connectMoney(key: string, page: Pager, nextSeq: () => number) {
   return { route, api };
 }
 
-// ---------------------------------------------------------------- Webhook endpoints (#19)
-export type FakeWebhookEndpoint = {
-  id: string;
-  url: string;
-  enabled_events: string[];
-  status?: "enabled" | "disabled";
-  /** a Connect endpoint (events on connected accounts): not part of Stripe's object, kept for tests */
-  connect?: boolean;
-  livemode?: boolean;
-  description?: string | null;
-};
-
-export type FakeWebhookEndpoints = {
-  /** Puts an endpoint as Stripe would list it (a fixture). */
-  put(e: FakeWebhookEndpoint): void;
-  /** Every endpoint, oldest first, with its `connect` flag and signing secret (what a test checks). */
-  all(): Array<StripeObject & { connect: boolean; secret: string }>;
-  reset(): void;
-};
-
-function webhookEndpointsFake(page: Pager, nextSeq: () => number) {
-  let endpoints = new Map<string, Paged & { connect: boolean; secret: string }>();
-  const visible = ({ seq: _s, connect: _c, secret: _x, ...o }: Paged) => o;
-  const missing = (id: string) =>
-    stripeError(404, "invalid_request_error", `No such webhook_endpoint: '${id}'`, "resource_missing");
-  const badUrl = (url: unknown) =>
-    typeof url !== "string" || !/^https?:\/\/[^\s]+$/.test(url)
-      ? stripeError(400, "invalid_request_error", "Invalid URL: URL must be publicly accessible.", "url_invalid")
-      : undefined;
-  const badEvents = (events: unknown) =>
-    !Array.isArray(events) || events.length === 0 || events.some((e) => typeof e !== "string" || !/^[a-z_.*]+$/.test(e))
-      ? stripeError(400, "invalid_request_error", "Invalid array: enabled_events", "parameter_invalid_empty")
-      : undefined;
-
-  function put(e: FakeWebhookEndpoint, secret = `whsec_${randomUUID().replace(/-/g, "")}`) {
-    const o = {
-      object: "webhook_endpoint",
-      api_version: null,
-      application: null,
-      created: Math.floor(Date.now() / 1000),
-      description: e.description ?? null,
-      livemode: e.livemode ?? false,
-      metadata: {},
-      status: e.status ?? "enabled",
-      ...e,
-      connect: e.connect ?? false,
-      secret,
-      seq: nextSeq(),
-    };
-    endpoints.set(e.id, o);
-    return o;
-  }
-
-  // deno-lint-ignore no-explicit-any -- a parsed form body
-  function post(path: string, p: Record<string, any>): Reply {
-    if (path === "/v1/webhook_endpoints") {
-      if (p.url === undefined) return missingParam("url");
-      if (p.enabled_events === undefined) return missingParam("enabled_events");
-      const bad = badUrl(p.url) ?? badEvents(p.enabled_events);
-      if (bad) return bad;
-      const o = put({
-        id: `we_${randomUUID().replace(/-/g, "").slice(0, 24)}`,
-        url: p.url,
-        enabled_events: p.enabled_events,
-        connect: p.connect === "true",
-        description: p.description ?? null,
-      });
-      return { status: 200, body: { ...visible(o), secret: o.secret } };
-    }
-    const id = /^\/v1\/webhook_endpoints\/([^/]+)$/.exec(path)?.[1];
-    const o = id ? endpoints.get(decodeURIComponent(id)) : undefined;
-    if (!id) return stripeError(404, "invalid_request_error", `Unrecognized request URL (POST: ${path})`);
-    if (!o) return missing(decodeURIComponent(id));
-    if (p.connect !== undefined) {
-      return stripeError(400, "invalid_request_error", "Received unknown parameter: connect", "parameter_unknown");
-    }
-    const bad = (p.url !== undefined ? badUrl(p.url) : undefined) ??
-      (p.enabled_events !== undefined ? badEvents(p.enabled_events) : undefined);
-    if (bad) return bad;
-    if (p.url !== undefined) o.url = p.url;
-    if (p.enabled_events !== undefined) o.enabled_events = p.enabled_events;
-    if (p.description !== undefined) o.description = p.description || null;
-    if (p.disabled !== undefined) o.status = p.disabled === "true" ? "disabled" : "enabled";
-    return { status: 200, body: visible(o) };
-  }
-
-  function get(method: string, url: URL): Reply | undefined {
-    if (method !== "GET" || !url.pathname.startsWith("/v1/webhook_endpoints")) return undefined;
-    const id = /^\/v1\/webhook_endpoints\/([^/]+)$/.exec(url.pathname)?.[1];
-    if (id) {
-      const o = endpoints.get(decodeURIComponent(id));
-      return o ? { status: 200, body: visible(o) } : missing(decodeURIComponent(id));
-    }
-    const reply = page([...endpoints.values()], url.searchParams, "/v1/webhook_endpoints", "webhook_endpoint");
-    if (reply.status !== 200) return reply;
-    // deno-lint-ignore no-explicit-any -- the list page built above
-    const body = reply.body as any;
-    return { status: 200, body: { ...body, data: body.data.map(visible) } };
-  }
-
-  const api: FakeWebhookEndpoints = {
-    put(e) {
-      put(e);
-    },
-    all() {
-      return [...endpoints.values()].sort((a, b) => a.seq - b.seq).map(({ seq: _s, ...o }) => o);
-    },
-    reset() {
-      endpoints = new Map();
-    },
-  };
-  return { post, get, api };
-}
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const fake = await startFakeStripe({
@@ -905,4 +788,135 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
     port: process.env.FAKE_STRIPE_PORT ? Number(process.env.FAKE_STRIPE_PORT) : undefined,
   });
   console.log(JSON.stringify({ msg: "fake Stripe listening", url: fake.url, key: fake.key }));
+}
+
+// ---------------------------------------------------------------- Webhook endpoints (#19)
+// What npm run setup creates and the doctor reads: POST /v1/webhook_endpoints (url and enabled_events required;
+// connect=true for events on connected accounts; the answer alone carries the signing secret), GET
+// /v1/webhook_endpoints (newest first, no secret), GET and POST /v1/webhook_endpoints/:id (update
+// enabled_events, url, disabled: the secret stays), DELETE. As Stripe, a second create of the same URL makes a
+// second endpoint (with its own secret), and an account holds at most 16 endpoints.
+
+export type FakeWebhookEndpoint = {
+  id: string;
+  object: "webhook_endpoint";
+  url: string;
+  enabled_events: string[];
+  status: "enabled" | "disabled";
+  application: null;
+  api_version: string | null;
+  created: number;
+  livemode: boolean;
+  description: string | null;
+  metadata: Record<string, string>;
+  /** Connect endpoints (connect=true on create): Stripe's object does not show it, the fake keeps it for tests */
+  connect: boolean;
+  secret: string;
+};
+
+export type FakeWebhookEndpoints = {
+  /** every endpoint, oldest first, with its secret and whether it is a Connect one */
+  all(): FakeWebhookEndpoint[];
+  /** puts one as a test wants it (another process made it, a founder disabled it) */
+  put(e: Partial<FakeWebhookEndpoint> & { url: string; enabled_events: string[] }): FakeWebhookEndpoint;
+  reset(): void;
+};
+
+function webhookEndpoints() {
+  let list: FakeWebhookEndpoint[] = [];
+  let n = 0;
+  const shown = (e: FakeWebhookEndpoint) => {
+    const { secret: _s, connect: _c, ...rest } = e;
+    return rest;
+  };
+  const events = (v: unknown) =>
+    (Array.isArray(v) ? v : v && typeof v === "object" ? Object.values(v) : []) as string[];
+  const make = (p: Partial<FakeWebhookEndpoint> & { url: string; enabled_events: string[] }): FakeWebhookEndpoint => ({
+    id: `we_${(++n).toString().padStart(4, "0")}${randomUUID().replace(/-/g, "").slice(0, 20)}`,
+    object: "webhook_endpoint",
+    status: "enabled",
+    application: null,
+    api_version: null,
+    created: Math.floor(Date.now() / 1000),
+    livemode: false,
+    description: null,
+    metadata: {},
+    connect: false,
+    secret: `whsec_${randomUUID().replace(/-/g, "")}`,
+    ...p,
+  });
+
+  function route(method: string, url: URL, body: string): Reply | undefined {
+    if (url.pathname === "/v1/webhook_endpoints") {
+      if (method === "GET") {
+        const limit = Math.min(Number(url.searchParams.get("limit") ?? 10), 100);
+        const rows = [...list].reverse();
+        return {
+          status: 200,
+          body: {
+            object: "list",
+            url: "/v1/webhook_endpoints",
+            has_more: rows.length > limit,
+            data: rows.slice(0, limit).map(shown),
+          },
+        };
+      }
+      if (method !== "POST") return undefined;
+      const p = parseForm(body);
+      if (typeof p.url !== "string" || !/^https?:\/\//.test(p.url)) {
+        return stripeError(400, "invalid_request_error", "Missing required param: url.", "parameter_missing");
+      }
+      const enabled = events(p.enabled_events);
+      if (!enabled.length) {
+        return stripeError(
+          400,
+          "invalid_request_error",
+          "Missing required param: enabled_events.",
+          "parameter_missing",
+        );
+      }
+      if (list.length >= 16) {
+        return stripeError(400, "invalid_request_error", "You have reached the maximum of 16 test webhook endpoints.");
+      }
+      const e = make({
+        url: p.url,
+        enabled_events: enabled,
+        connect: p.connect === "true",
+        description: typeof p.description === "string" ? p.description : null,
+        api_version: typeof p.api_version === "string" ? p.api_version : null,
+      });
+      list.push(e);
+      return { status: 200, body: { ...shown(e), secret: e.secret } };
+    }
+    const one = /^\/v1\/webhook_endpoints\/([^/]+)$/.exec(url.pathname);
+    if (!one) return undefined;
+    const e = list.find((x) => x.id === decodeURIComponent(one[1]));
+    if (!e) {
+      return stripeError(404, "invalid_request_error", `No such webhook endpoint: '${one[1]}'`, "resource_missing");
+    }
+    if (method === "GET") return { status: 200, body: shown(e) };
+    if (method === "DELETE") {
+      list = list.filter((x) => x !== e);
+      return { status: 200, body: { id: e.id, object: "webhook_endpoint", deleted: true } };
+    }
+    if (method !== "POST") return undefined;
+    const p = parseForm(body);
+    if (p.enabled_events !== undefined) e.enabled_events = events(p.enabled_events);
+    if (typeof p.url === "string") e.url = p.url;
+    if (p.disabled !== undefined) e.status = p.disabled === "true" ? "disabled" : "enabled";
+    return { status: 200, body: shown(e) };
+  }
+
+  const api: FakeWebhookEndpoints = {
+    all: () => list.map((e) => ({ ...e })),
+    put(p) {
+      const e = make(p);
+      list.push(e);
+      return { ...e };
+    },
+    reset() {
+      list = [];
+    },
+  };
+  return { route, api };
 }

@@ -86,6 +86,7 @@ test.each([
     { STRIPE_WEBHOOK_SECRET: "whsec_s3cr3t", STRIPE_CONNECT_WEBHOOK_SECRET: "whsec_replace_me" },
     "STRIPE_CONNECT_WEBHOOK_SECRET holds a placeholder",
   ],
+  ["health", { HEALTH_CACHE_SECONDS: "600" }, "HEALTH_CACHE_SECONDS must be an integer from 0 to 60"],
   // users' tokens are checked against their issuer, <SUPABASE_URL>/auth/v1 (hosted always sets it)
   ["support-intake", { SUPABASE_URL: "", JWT_SECRET: "s3cr3t" }, "SUPABASE_URL (or JWT_ISSUER) must be set"],
 ])("%s with %j stops at start, naming the variable", async (name, env, message) => {
@@ -95,6 +96,7 @@ test.each([
     STRIPE_WEBHOOK_DB_URL: "postgresql://stripe_webhook:pw@127.0.0.1:1/postgres",
     CHECKOUT_DB_URL: "postgresql://checkout:pw@127.0.0.1:1/postgres",
     SELLER_ONBOARDING_DB_URL: "postgresql://seller_onboarding:pw@127.0.0.1:1/postgres",
+    HEALTH_DB_URL: "postgresql://health:pw@127.0.0.1:1/postgres",
     SUPABASE_URL: "http://127.0.0.1:1",
     ...env,
   });

@@ -45,7 +45,7 @@ select set_has($$ select rule from ops.alert_rules $$, $$ values ('webhook_refus
   'and webhook_refusals (#16), unsigned requests apart from the webhook''s failures');
 select is_empty($$ select rule from ops.alert_rules where runbook !~ '\S' or runbook ~ '\n' $$, 'every rule has a one-line runbook');
 select results_eq($$ select command, schedule from cron.job where jobname = 'ops-evaluate-alerts' $$,
-  $$ values ('select count(*) from ops.evaluate_alerts()'::text, '* * * * *'::text) $$,
+  $$ values ('select ops.run_alert_evaluation()'::text, '* * * * *'::text) $$,
   'pg_cron evaluates the alerts every minute');
 select is_empty($$ select 1 from ops.alert_rules r where r.rule <> 'pgtap_rule'
                      and (ops.check_alert_rule(r, pg_temp.t(), pg_temp.t() - r.window_interval)).firing $$,
