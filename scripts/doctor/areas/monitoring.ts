@@ -52,15 +52,24 @@ export async function enqueueTestAlert(sql: Sql, stamp = new Date().toISOString(
     opened_at: stamp,
   };
   const entity = `doctor:${stamp}`;
-  const [email] = await sql<{ key: string }[]>`
-    select j.dedupe_key as key from ops.jobs j
-     where j.id = ops.enqueue_notification('email', 'founder_alert_opened', ${entity}, 'founder',
-                                           ${sql.json({ data })}::jsonb)`;
-  const [slack] = await sql<{ key: string }[]>`
-    select j.dedupe_key as key from ops.jobs j
-     where j.id = ops.enqueue_notification('slack', 'slack_alert_opened', ${entity}, 'team',
-                                           ${sql.json({ data })}::jsonb)`;
-  return [email.key, slack.key];
+  const ids: string[] = [];
+  for (
+    const [channel, template, recipient] of [["email", "founder_alert_opened", "founder"], [
+      "slack",
+      "slack_alert_opened",
+      "team",
+    ]]
+  ) {
+    const [row] = await sql<{ id: string }[]>`
+      select ops.enqueue_notification(${channel}, ${template}, ${entity}, ${recipient}, ${
+      sql.json({ data })
+    }::jsonb)::text as id`;
+    ids.push(row.id);
+  }
+  const rows = await sql<
+    { key: string }[]
+  >`select dedupe_key as key from ops.jobs where id = any(${ids}::bigint[]) order by id`;
+  return rows.map((r) => r.key);
 }
 
 async function testAlertFindings(ctx: DoctorContext): Promise<Finding[]> {
