@@ -24,6 +24,8 @@ export const FUNCTION_SETTINGS: Record<string, { needs: string[]; reads: string[
       "SLACK_WEBHOOK_URL",
     ],
     reads: [
+      "NOTIFY_EMAIL_ADAPTER",
+      "NOTIFY_SLACK_ADAPTER",
       "APP_NAME",
       "APP_URL",
       "NOTIFY_FROM_NAME",
@@ -38,6 +40,7 @@ export const FUNCTION_SETTINGS: Record<string, { needs: string[]; reads: string[
   "crm-sync": {
     needs: ["PIPELINE_WORKER_DB_URL", "WORKER_SECRET", "HUBSPOT_ACCESS_TOKEN"],
     reads: [
+      "CRM_ADAPTER",
       "HUBSPOT_API_BASE",
       "HUBSPOT_TIMEOUT_MS",
       "HUBSPOT_DEAL_PIPELINE",
