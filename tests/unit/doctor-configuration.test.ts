@@ -116,8 +116,8 @@ describe("one deployment", () => {
   test.each([
     ["a test key with a live key", { STRIPE_RECONCILE_KEY: ["rk", "test", "51Abcdef"].join("_") }],
     ["live keys with STRIPE_LIVEMODE false", { STRIPE_LIVEMODE: "false" }],
-  ])("Stripe modes that disagree fail: %s", async (_name, change) => {
-    const env = { ...production("abcdefghijklmnopqrst", "a1"), ...change };
+  ])("Stripe modes that disagree fail: %s", async (_name, change: Record<string, string>) => {
+    const env: Record<string, string> = { ...production("abcdefghijklmnopqrst", "a1"), ...change };
     const f = by(await configuration.run(ctx([env])), "configuration.stripe_mode");
     expect(f.status).toBe("FAIL");
     expect(f.saw).not.toContain(env.STRIPE_SECRET_KEY);
