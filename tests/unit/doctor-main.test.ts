@@ -1,5 +1,8 @@
 // The doctor's runner (scripts/doctor/main.ts): its arguments, its one line per finding, a check that throws
 // turned into a FAIL that names the error without the secret in it, and what the database area expects.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { expectedCronJobs, expectedVaultSecrets, intervalSeconds } from "../../scripts/doctor/areas/database.ts";
 import { AREAS } from "../../scripts/doctor/areas/index.ts";
@@ -47,6 +50,25 @@ describe("arguments", () => {
     const ctx = buildContext(parseArgs([]));
     expect(ctx.local).toBe(true);
     expect(ctx.env.SUPABASE_DB_URL).toMatch(/^postgresql:\/\/postgres:/);
+  });
+
+  test("two --env-file: both parsed, the first checked; a loopback SUPABASE_URL is the local stack", () => {
+    const dir = mkdtempSync(join(tmpdir(), "doctor-env-"));
+    writeFileSync(
+      join(dir, "staging.env"),
+      "SUPABASE_URL=https://stagingref.supabase.co\nWORKER_SECRET='a b'\nAPP_NAME=Shop # a comment\n",
+    );
+    writeFileSync(join(dir, "local.env"), "export SUPABASE_URL=http://127.0.0.1:54321\n");
+    const two = buildContext(parseArgs(["--env-file", join(dir, "staging.env"), "--env-file", join(dir, "local.env")]));
+    expect(two.envFiles.map((f) => f.env)).toEqual([
+      { SUPABASE_URL: "https://stagingref.supabase.co", WORKER_SECRET: "a b", APP_NAME: "Shop" },
+      { SUPABASE_URL: "http://127.0.0.1:54321" },
+    ]);
+    expect(two.env).toEqual(two.envFiles[0].env);
+    expect(two.local).toBe(false);
+    expect(two.db()).toBeNull();
+    expect(buildContext(parseArgs(["--env-file", join(dir, "local.env")])).local).toBe(true);
+    rmSync(dir, { recursive: true });
   });
 
   test("a missing --env-file is a usage error", () => {

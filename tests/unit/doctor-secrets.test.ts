@@ -164,11 +164,11 @@ describe("the repository", () => {
     expect(by(findings, "secrets.env_file")[0]).toMatchObject({ status: "FAIL", saw: "tracked: .env" });
   });
 
-  test(".doctorignore leaves test fixtures out, but never a live key", async () => {
-    const fixtures = repo([{ ".doctorignore": "tests/\n", "tests/fake.ts": `const k = "${testKey}";\n` }]);
+  test(".doctorignore leaves test fixtures out; the same key elsewhere fails", async () => {
+    const fixtures = repo([{ ".doctorignore": "# fixtures\ntests/\n", "tests/fake.ts": `const k = "${liveKey}";\n` }]);
     expect((await secrets.run(ctx(fixtures))).map((f) => f.status)).toEqual(["PASS", "PASS", "PASS", "PASS"]);
-    const live = repo([{ ".doctorignore": "tests/\n", "tests/fake.ts": `const k = "${liveKey}";\n` }]);
-    const findings = await secrets.run(ctx(live));
+    const elsewhere = repo([{ ".doctorignore": "tests/\n", "testsuite/fake.ts": `const k = "${liveKey}";\n` }]);
+    const findings = await secrets.run(ctx(elsewhere));
     expect(by(findings, "secrets.repository")[0].status).toBe("FAIL");
     expect(by(findings, "secrets.history")[0].status).toBe("FAIL");
   });

@@ -7,7 +7,7 @@
 // design (the functions' placeholder rule: replace_me, <password>, whsec_..., *_not_for_production,
 // local-<role>-password, Supabase's local JWT secret), a database URL on a loopback host or with an
 // interpolated password (`${...}`), a JWT whose role is not service_role, and the paths `.doctorignore`
-// lists (test fixtures: tests/), except that a live Stripe key is never a fixture.
+// lists (test fixtures: tests/, whose keys are made up; a reviewer keeps real ones out of them).
 import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
@@ -58,13 +58,13 @@ const PATTERNS: Pattern[] = [
 ];
 
 /** One line of text's secrets (placeholders left out), masked. */
-export function secretsInLine(line: string): Array<{ kind: string; masked: string; live: boolean }> {
-  const out: Array<{ kind: string; masked: string; live: boolean }> = [];
+export function secretsInLine(line: string): Array<{ kind: string; masked: string }> {
+  const out: Array<{ kind: string; masked: string }> = [];
   for (const p of PATTERNS) {
     for (const m of line.matchAll(p.re)) {
       if (isPlaceholderSecret(m[0])) continue;
       const kind = p.verdict(m[0]);
-      if (kind) out.push({ kind, masked: mask(m[0]), live: /^(sk|rk)_live_/.test(m[0]) });
+      if (kind) out.push({ kind, masked: mask(m[0]) });
     }
   }
   return out;
@@ -84,7 +84,7 @@ const ignored = (path: string, ignore: string[]) =>
 function scanText(text: string, where: (line: number) => string, skipFixtures: boolean, hits: Hit[]) {
   const lines = text.split("\n");
   for (let i = 0; i < lines.length; i++) {
-    for (const s of secretsInLine(lines[i])) if (!skipFixtures || s.live) hits.push({ where: where(i + 1), ...s });
+    if (!skipFixtures) { for (const s of secretsInLine(lines[i])) hits.push({ where: where(i + 1), ...s }); }
   }
 }
 
@@ -157,9 +157,8 @@ export function scanHistory(repoDir: string, ignore = readIgnore(repoDir)): { co
     } else if (raw.startsWith("+++ ")) path = raw.startsWith("+++ b/") ? raw.slice(6) : "";
     else if (raw.startsWith("@@")) line = Number(/\+(\d+)/.exec(raw)?.[1] ?? 0);
     else if (raw.startsWith("+") && path) {
-      const fixture = ignored(path, ignore);
-      for (const s of secretsInLine(raw.slice(1))) {
-        if (!fixture || s.live) hits.push({ where: `${path}:${line} in commit ${commit}`, ...s });
+      if (!ignored(path, ignore)) {
+        for (const s of secretsInLine(raw.slice(1))) hits.push({ where: `${path}:${line} in commit ${commit}`, ...s });
       }
       line++;
     }
@@ -212,9 +211,7 @@ export const secrets: Area = {
       findings.push(pass("secrets.client", "no --client dir given: the app's build output was not scanned"));
     }
     const ignore = readIgnore(ctx.repoDir);
-    const note = ignore.length
-      ? ` (fixtures in ${ignore.join(", ")} left out by .doctorignore, live keys excepted)`
-      : "";
+    const note = ignore.length ? ` (fixtures in ${ignore.join(", ")} left out by .doctorignore)` : "";
     const tracked = scanTracked(ctx.repoDir, ignore);
     findings.push(
       tracked.hits.length
