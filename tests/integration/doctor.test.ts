@@ -39,8 +39,10 @@ describe("the local stack, healthy", () => {
     expect(err).toBe("");
     expect(out).toMatch(/^doctor: the local stack \(WARN marks what it cannot be like production\)$/m);
     expect(out).not.toMatch(/^FAIL/m);
+    // every WARN says it is one because this is a local stack
     const warns = out.split("\n").filter((l) => l.startsWith("WARN"));
-    expect(warns).toHaveLength(1);
+    expect(warns.length).toBeGreaterThan(0);
+    for (const w of warns) expect(w).toMatch(/local stack/);
     expect(warns[0]).toMatch(/^WARN {2}monitoring\.channels +local stack: .*the local stack cannot be like production/);
     for (
       const check of [
@@ -58,7 +60,7 @@ describe("the local stack, healthy", () => {
         "database.dead_jobs",
       ]
     ) expect(out).toMatch(new RegExp(`^PASS {2}${check.replace(".", "\\.")} `, "m"));
-    expect(out).toMatch(/^\d+ checks: \d+ PASS, 1 WARN, 0 FAIL$/m);
+    expect(out).toMatch(/^\d+ checks: \d+ PASS, \d+ WARN, 0 FAIL$/m);
     expect(code).toBe(0);
   });
 

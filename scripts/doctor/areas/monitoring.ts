@@ -3,6 +3,8 @@
 // one Slack message through the real path: notify jobs enqueued as an incident's notices are
 // (ops.enqueue_notification with the alert templates and their data frozen in the payload), dispatched by
 // the database, delivered by the notify worker and recorded in ops.notifications.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import type { Sql } from "../../lib/db.ts";
 import { type Area, type DoctorContext, fail, type Finding, pass, warn } from "../types.ts";
 
@@ -126,9 +128,55 @@ async function testAlertFindings(ctx: DoctorContext): Promise<Finding[]> {
   return [pass(check, `${saw}: check your inbox and Slack`)];
 }
 
+/** The health function (GET <SUPABASE_URL>/functions/v1/health), when this checkout ships one: what an
+ * uptime monitor reads. ok: PASS; degraded: WARN; down (503) or no answer: FAIL. */
+export async function healthFindings(ctx: DoctorContext): Promise<Finding[]> {
+  const check = "monitoring.health";
+  if (!existsSync(join(ctx.repoDir, "supabase/functions/health/index.ts"))) return [];
+  const base = ctx.env.SUPABASE_URL?.replace(/\/+$/, "");
+  if (!base) {
+    return [
+      fail(
+        check,
+        "SUPABASE_URL is not set",
+        "the health endpoint's address comes from it",
+        "set SUPABASE_URL=https://<ref>.supabase.co in the env file",
+      ),
+    ];
+  }
+  const url = `${base}/functions/v1/health`;
+  const fix = "read the answer's checks: each names what is wrong (and the function's logs)";
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+    const body = await res.json().catch(() => null) as { status?: string } | null;
+    const saw = `${url} answered ${res.status}${body?.status ? ` ${body.status}` : ""}`;
+    if (res.status === 200 && body?.status === "ok") return [pass(check, saw)];
+    if (res.status === 200 && body?.status === "degraded") {
+      return [
+        warn(
+          check,
+          `${saw}: ${JSON.stringify((body as { checks?: unknown }).checks ?? {}).slice(0, 300)}`,
+          "an uptime monitor sees a degraded backbone",
+          fix,
+        ),
+      ];
+    }
+    return [fail(check, saw, "an uptime monitor pointed at it alerts, or sees nothing useful", fix)];
+  } catch (e) {
+    return [
+      fail(
+        check,
+        `${url}: no answer (${(e as Error).message.slice(0, 120)})`,
+        "an uptime monitor pointed at it alerts",
+        "deploy the health function (supabase functions deploy health)",
+      ),
+    ];
+  }
+}
+
 export const monitoring: Area = {
   name: "monitoring",
   async run(ctx) {
-    return [...channelFindings(ctx), ...(await testAlertFindings(ctx))];
+    return [...channelFindings(ctx), ...(await healthFindings(ctx)), ...(await testAlertFindings(ctx))];
   },
 };
