@@ -61,8 +61,10 @@ const isLoopback = (url: string | undefined) => {
 
 /** The context of one run: the env file's settings (or the local stack's), and a database opened on first use. */
 export function buildContext(o: Options, repoDir = ROOT): DoctorContext & { close(): Promise<void> } {
+  // paths as the user typed them: npm runs scripts in the package's folder, INIT_CWD is where npm was run
+  const cwd = process.env.INIT_CWD ?? process.cwd();
   const envFiles = o.envFiles.map((p) => {
-    const path = resolve(p);
+    const path = resolve(cwd, p);
     if (!existsSync(path)) throw new UsageError(`--env-file ${p}: no such file`);
     return { path: p, env: parseDotenv(path) };
   });
@@ -75,7 +77,7 @@ export function buildContext(o: Options, repoDir = ROOT): DoctorContext & { clos
   return {
     env,
     envFiles,
-    clientDirs: o.clientDirs.map((d) => resolve(d)),
+    clientDirs: o.clientDirs.map((d) => resolve(cwd, d)),
     repoDir,
     local,
     sendTestAlert: o.sendTestAlert,

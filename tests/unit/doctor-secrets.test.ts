@@ -173,6 +173,12 @@ describe("the repository", () => {
     expect(by(findings, "secrets.history")[0].status).toBe("FAIL");
   });
 
+  test("a repository without a commit yet has no history to fail", async () => {
+    const dir = tmp();
+    git(dir, "init", "-q");
+    expect((await secrets.run(ctx(dir))).map((f) => f.status)).toEqual(["PASS", "PASS", "PASS", "PASS"]);
+  });
+
   test("this repository passes (its fixtures are under tests/, .doctorignore)", async () => {
     const findings = await secrets.run(ctx(join(import.meta.dirname, "..", "..")));
     expect(findings.filter((f) => f.status !== "PASS")).toEqual([]);

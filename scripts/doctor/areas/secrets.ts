@@ -136,6 +136,7 @@ export const HISTORY_LIMITS = { commits: 5_000, bytes: 256 * 1024 * 1024 };
 /** Every line any commit (all refs) added, with its commit, file and line. */
 export function scanHistory(repoDir: string, ignore = readIgnore(repoDir)): { commits: number; hits: Hit[] } {
   const hits: Hit[] = [];
+  if (!git(repoDir, ["rev-parse", "--all"]).trim()) return { commits: 0, hits }; // no commit yet
   const out = git(repoDir, [
     "log",
     "--all",
