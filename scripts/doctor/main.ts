@@ -1,6 +1,9 @@
 // npm run doctor (#19): read-only checks of one deployment, or of the local stack without --env-file.
 //   npm run doctor -- [--env-file <file> [--env-file <file>]] [--client <dir>...] [--only <area,...>]
 //                     [--json] [--send-test-alert] [--handover]
+// package.json runs it as `tsx scripts/doctor/main.ts --`: Node (22.23) takes an `--env-file` anywhere in its
+// arguments, even after the script, as its own flag (it loads the file into process.env, or exits 9 when the
+// path is not relative to the package folder), unless a `--` comes first.
 // Two --env-file: staging and production, compared (the first is the one checked). Prints each finding as
 // `STATUS  check  saw — why. Fix: fix`, then a summary; exits 1 on any FAIL (2 on bad arguments).
 import { existsSync } from "node:fs";
@@ -28,6 +31,7 @@ export function parseArgs(argv: string[]): Options {
   const o: Options = { envFiles: [], clientDirs: [], json: false, sendTestAlert: false, handover: false, only: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
+    if (a === "--") continue; // package.json's: Node reads a --env-file anywhere before a "--" as its own
     const value = () => {
       const v = argv[++i];
       if (v === undefined || v.startsWith("--")) throw new UsageError(`${a} needs a value`);

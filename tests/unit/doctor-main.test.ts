@@ -1,5 +1,6 @@
 // The doctor's runner (scripts/doctor/main.ts): its arguments, its one line per finding, a check that throws
 // turned into a FAIL that names the error without the secret in it, and what the database area expects.
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,6 +9,7 @@ import { expectedCronJobs, expectedVaultSecrets, intervalSeconds } from "../../s
 import { AREAS } from "../../scripts/doctor/areas/index.ts";
 import { buildContext, formatFindings, parseArgs, runAreas, UsageError } from "../../scripts/doctor/main.ts";
 import { fail, pass, warn } from "../../scripts/doctor/types.ts";
+import { ROOT } from "../../scripts/lib/config.ts";
 
 describe("arguments", () => {
   test("every flag, --client taking several dirs and --env-file repeated", () => {
@@ -69,6 +71,38 @@ describe("arguments", () => {
     expect(two.db()).toBeNull();
     expect(buildContext(parseArgs(["--env-file", join(dir, "local.env")])).local).toBe(true);
     rmSync(dir, { recursive: true });
+  });
+
+  test("npm run doctor -- --env-file <path relative to where npm ran> reaches the doctor, not Node", () => {
+    const dir = mkdtempSync(join(tmpdir(), "doctor-npm-"));
+    writeFileSync(
+      join(dir, "prod.env"),
+      "SUPABASE_URL=https://abcdefghijklmnopqrst.supabase.co\nWORKER_SECRET=replace_me\n",
+    );
+    const res = spawnSync("npm", [
+      "--prefix",
+      ROOT,
+      "run",
+      "--silent",
+      "doctor",
+      "--",
+      "--env-file",
+      "prod.env",
+      "--only",
+      "configuration",
+      "--json",
+    ], { cwd: dir, encoding: "utf8" });
+    rmSync(dir, { recursive: true });
+    const { local, findings } = JSON.parse(res.stdout) as {
+      local: boolean;
+      findings: Array<{ check: string; status: string; saw: string }>;
+    };
+    expect(local).toBe(false);
+    expect(findings.find((f) => f.check === "configuration.placeholders")).toMatchObject({
+      status: "FAIL",
+      saw: "WORKER_SECRET (a placeholder or local-only value)",
+    });
+    expect(res.status).toBe(1);
   });
 
   test("a missing --env-file is a usage error", () => {
