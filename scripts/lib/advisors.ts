@@ -12,12 +12,13 @@ const localOnly = (l: Lint) =>
   l.name === "extension_versions_outdated" && /^Extension `pg_net` is using version `[^`]+` but version `0\.0\.1`/
     .test(l.detail);
 
-/** The advisors' findings of one type (security, performance or all), at `level` and above. */
-export function advisors(type: string, level = "info"): Lint[] {
+/** The advisors' findings of one type (security, performance or all), at `level` and above, of the local stack
+ * or of the database at dbUrl (the doctor). */
+export function advisors(type: string, level = "info", dbUrl = config.dbUrl): Lint[] {
   const res = spawnSync(join(ROOT, "node_modules/.bin/supabase"), [
     "db",
     "advisors",
-    `--remote=${config.dbUrl}`,
+    `--remote=${dbUrl}`,
     "--type",
     type,
     "--level",

@@ -9,7 +9,8 @@ import { parseScope } from "../../supabase/functions/_shared/stripe/scope.ts";
 
 export const ROOT = resolve(import.meta.dirname, "..", "..");
 
-function parseDotenv(path: string): Record<string, string> {
+/** A dotenv file as the stack reads it (missing: empty); the doctor reads --env-file with it too. */
+export function parseDotenv(path: string): Record<string, string> {
   if (!existsSync(path)) return {};
   const out: Record<string, string> = {};
   for (const raw of readFileSync(path, "utf8").split(/\r?\n/)) {

@@ -38,9 +38,10 @@ as $$
       end,
     'cron_jobs_active', (select count(*) from cron.job c where c.active),
     'evaluator_active', exists (select 1 from cron.job c where c.jobname = 'ops-evaluate-alerts' and c.active),
-    -- the evaluator writes every rule's state on each run: its age is pg_cron's pulse
-    'last_evaluation_age_s', floor(extract(epoch from now() - (select max(st.evaluated_at)
-                                                              from ops.alert_rule_state st)))::bigint
+    -- the evaluator writes every rule's state on each run: its age is pg_cron's pulse (a server that started since
+    -- counts from its start: pg_cron has had no minute yet)
+    'last_evaluation_age_s', floor(extract(epoch from now() - coalesce(
+        (select max(st.evaluated_at) from ops.alert_rule_state st), pg_catalog.pg_postmaster_start_time())))::bigint
   )
   from ops.settings s
 $$;

@@ -781,7 +781,6 @@ function connectMoney(key: string, page: Pager, nextSeq: () => number) {
   return { route, api };
 }
 
-
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const fake = await startFakeStripe({
     key: process.env.STRIPE_RECONCILE_KEY,

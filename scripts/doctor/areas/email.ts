@@ -188,6 +188,14 @@ export const area: Area = {
   async run(ctx) {
     const from = ctx.env.NOTIFY_FROM_EMAIL ?? "";
     const domain = /@([^@\s>]+)>?$/.exec(from)?.[1]?.toLowerCase();
+    if (!domain && ctx.local && !from) {
+      return [warn(
+        "email.from",
+        "local stack: NOTIFY_FROM_EMAIL is not set, mail is captured and never sent",
+        "a deployment sends from an address on its verified domain",
+        "set NOTIFY_FROM_EMAIL in the deployment's env file",
+      )];
+    }
     if (!domain) {
       return [fail(
         "email.from",

@@ -198,7 +198,9 @@ export function originsCheck(env: Record<string, string>, local: boolean): Findi
   if (!env.SUPPORT_ALLOWED_ORIGINS) {
     return warn(
       "endpoints.allowed-origins",
-      "SUPPORT_ALLOWED_ORIGINS is not set",
+      local
+        ? "local stack: SUPPORT_ALLOWED_ORIGINS is not set (the gateway allows http://localhost:3000)"
+        : "SUPPORT_ALLOWED_ORIGINS is not set",
       "browsers cannot call support-intake, checkout or seller-onboarding",
       "set it to the app's origin(s)",
     );
