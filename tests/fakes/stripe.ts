@@ -816,7 +816,7 @@ export type FakeWebhookEndpoint = {
 export type FakeWebhookEndpoints = {
   /** every endpoint, oldest first, with its secret and whether it is a Connect one */
   all(): FakeWebhookEndpoint[];
-  /** puts one as a test wants it (another process made it, a founder disabled it) */
+  /** puts one as a test wants it (another process made it, a founder disabled it); the same id replaces it */
   put(e: Partial<FakeWebhookEndpoint> & { url: string; enabled_events: string[] }): FakeWebhookEndpoint;
   reset(): void;
 };
@@ -848,15 +848,21 @@ function webhookEndpoints() {
   function route(method: string, url: URL, body: string): Reply | undefined {
     if (url.pathname === "/v1/webhook_endpoints") {
       if (method === "GET") {
+        // newest first, pages by starting_after (Stripe's cursor: the last id of the previous page)
         const limit = Math.min(Number(url.searchParams.get("limit") ?? 10), 100);
         const rows = [...list].reverse();
+        const after = url.searchParams.get("starting_after");
+        const start = after ? rows.findIndex((e) => e.id === after) + 1 : 0;
+        if (after && start === 0) {
+          return stripeError(404, "invalid_request_error", `No such webhook endpoint: '${after}'`, "resource_missing");
+        }
         return {
           status: 200,
           body: {
             object: "list",
             url: "/v1/webhook_endpoints",
-            has_more: rows.length > limit,
-            data: rows.slice(0, limit).map(shown),
+            has_more: start + limit < rows.length,
+            data: rows.slice(start, start + limit).map(shown),
           },
         };
       }
@@ -909,8 +915,11 @@ function webhookEndpoints() {
   const api: FakeWebhookEndpoints = {
     all: () => list.map((e) => ({ ...e })),
     put(p) {
+      // an id already held is replaced in place (a test changing an endpoint), else it is a new one
       const e = make(p);
-      list.push(e);
+      const at = p.id ? list.findIndex((x) => x.id === p.id) : -1;
+      if (at >= 0) list[at] = e;
+      else list.push(e);
       return { ...e };
     },
     reset() {

@@ -10,6 +10,10 @@ import { type Area, type DoctorContext, fail, type Finding, pass, warn } from ".
 /** Per function: what it needs outside the local stack (`needs`) and what it reads with a default or
  * optionally (`reads`). Platform variables (SUPABASE_*, SB_*, DENO_*) are Supabase's. */
 export const FUNCTION_SETTINGS: Record<string, { needs: string[]; reads: string[] }> = {
+  "health": {
+    needs: ["HEALTH_DB_URL"],
+    reads: ["HEALTH_CACHE_SECONDS"],
+  },
   "stripe-webhook": {
     needs: ["STRIPE_WEBHOOK_DB_URL", "STRIPE_WEBHOOK_SECRET", "STRIPE_LIVEMODE"],
     reads: ["STRIPE_CONNECT_WEBHOOK_SECRET", "STRIPE_ACCOUNT_ID"],
