@@ -160,7 +160,12 @@ export async function main(argv: string[]): Promise<number> {
       if (ctx.local) console.log("doctor: the local stack (WARN marks what it cannot be like production)");
       console.log(formatFindings(findings, process.stdout.isTTY && !process.env.NO_COLOR));
     }
-    if (o.handover) await writeHandover(ctx, findings, resolve("HANDOVER.md"));
+    if (o.handover) {
+      // where npm was run, as the other paths
+      const path = resolve(process.env.INIT_CWD ?? process.cwd(), "HANDOVER.md");
+      await writeHandover(ctx, findings, path);
+      if (!o.json) console.log(`wrote ${path}`);
+    }
     return findings.some((f) => f.status === "FAIL") ? 1 : 0;
   } finally {
     await ctx.close();

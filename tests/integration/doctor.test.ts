@@ -6,6 +6,8 @@
 // reaches another file.
 import { startWorld, stopWorld } from "../helpers/world.ts";
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { database } from "../../scripts/doctor/areas/database.ts";
@@ -24,10 +26,13 @@ afterAll(async () => {
 });
 
 function doctor(...args: string[]) {
+  return doctorIn({}, ...args);
+}
+function doctorIn(env: Record<string, string>, ...args: string[]) {
   const res = spawnSync(join(ROOT, "node_modules/.bin/tsx"), ["scripts/doctor/main.ts", ...args], {
     cwd: ROOT,
     encoding: "utf8",
-    env: { ...process.env, NO_COLOR: "1" },
+    env: { ...process.env, NO_COLOR: "1", ...env },
   });
   return { code: res.status, out: res.stdout, err: res.stderr };
 }
@@ -150,4 +155,19 @@ describe("the local stack, broken", () => {
     expect(JSON.stringify(findings)).not.toContain("doctor-test-password");
     expect(findings[0].saw).not.toMatch(/\n|at .*\.ts:/);
   });
+});
+
+test("--handover writes HANDOVER.md where npm was run, with the doctor's results and no secret", () => {
+  const dir = mkdtempSync(join(tmpdir(), "handover-"));
+  try {
+    const { code, out } = doctorIn({ INIT_CWD: dir }, "--only", "secrets,database", "--handover");
+    expect(code, out).toBe(0);
+    expect(out).toContain(`wrote ${join(dir, "HANDOVER.md")}`);
+    const text = readFileSync(join(dir, "HANDOVER.md"), "utf8");
+    expect(text).toMatch(/database\.migrations/);
+    expect(text).toMatch(/STRIPE_WEBHOOK_SECRET/);
+    expect(text).not.toContain(config.dbPassword === "postgres" ? "postgres:postgres@" : config.dbPassword);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
