@@ -5,6 +5,9 @@
 -- fall outside every window; rows about state (dead jobs, open tickets, failed events, findings) are
 -- cleared inside this transaction, which is rolled back.
 begin;
+-- pg_cron's evaluator (every minute) takes this lock, then writes rows this file's transaction may hold: take it
+-- first, so the evaluator waits for this transaction instead of deadlocking with it
+select pg_advisory_xact_lock(hashtextextended('ops.evaluate_alerts', 0));
 set search_path = public, extensions;
 select plan(91);
 

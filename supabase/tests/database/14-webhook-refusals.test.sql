@@ -4,6 +4,9 @@
 -- webhook's 5xx after a valid signature) still opens its critical incident: nothing inhibits failed_runs,
 -- and no incident inhibits a rule of higher severity. Clock in 2100 (p_now), as 11-alerts.
 begin;
+-- pg_cron's evaluator (every minute) takes this lock, then writes rows this file's transaction may hold: take it
+-- first, so the evaluator waits for this transaction instead of deadlocking with it
+select pg_advisory_xact_lock(hashtextextended('ops.evaluate_alerts', 0));
 set search_path = public, extensions;
 select plan(21);
 

@@ -4,6 +4,9 @@
 -- health login's one door, ops.health_snapshot(), answers counts and ages only. One transaction: the stack's pg_net
 -- never sends the requests queued here.
 begin;
+-- pg_cron's evaluator (every minute) takes this lock, then writes rows this file's transaction may hold: take it
+-- first, so the evaluator waits for this transaction instead of deadlocking with it
+select pg_advisory_xact_lock(hashtextextended('ops.evaluate_alerts', 0));
 set search_path = public, extensions;
 select plan(16);
 
