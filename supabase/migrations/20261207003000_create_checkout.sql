@@ -1,5 +1,5 @@
 -- Checkout created by the backbone (#18): the checkout function's requests (one per user and idempotency
--- key), the plan catalogue of service businesses, a seller's charges switch, an order's
+-- key), the plan catalogue of service businesses, a seller's charges flag (Connect will fill it), an order's
 -- quantity, and the login role `checkout` with its doors. Nothing existing is dropped; orders_price_from_listing
 -- is replaced so that a quantity multiplies the listing's price.
 
@@ -11,11 +11,11 @@ comment on column public.orders.quantity is 'Units of the listing bought; amount
 grant insert (listing_id, quantity) on public.orders to authenticated;
 grant select (quantity) on public.orders to authenticated;
 
--- The founder's switch per seller: true by default; a seller set false (Studio) gets no new checkout. With
--- Stripe Connect the seller's connected account must accept charges too (seller_accounts, migration 3100).
+-- Until Stripe Connect (#18's second part) fills it from account.updated, every seller is paid through the
+-- platform's own account and can take payments: true. A seller set false (Studio) gets no new checkout.
 alter table public.profiles add column if not exists charges_enabled boolean not null default true;
-comment on column public.profiles.charges_enabled is 'The founder''s switch: false stops new checkouts of this '
-  'seller''s listings (with Connect, their account must accept charges too). Set in Studio, never by the user.';
+comment on column public.profiles.charges_enabled is 'Whether buyers may check out this seller''s listings (Stripe '
+  'Connect: the account''s charges_enabled). Set by the server or Studio, never by the user.';
 
 -- A buyer's insert names only the listing (and a quantity): seller, price and currency come from the listing,
 -- so nobody can order at a price they chose.

@@ -28,6 +28,10 @@ as $$
     from ops.settings s where s.id
 $$;
 
+-- profiles.charges_enabled (3000) stays the founder's switch; with Connect the account decides too
+comment on column public.profiles.charges_enabled is 'The founder''s switch: false stops new checkouts of this '
+  'seller''s listings (with Connect, their account must accept charges too). Set in Studio, never by the user.';
+
 -- ---------------------------------------------------------------- profiles: where a seller's account is created
 alter table public.profiles add column if not exists country text check (country ~ '^[A-Z]{2}$');
 comment on column public.profiles.country is 'ISO 3166-1 alpha-2 country (US, FR, ...): the country a seller''s '
