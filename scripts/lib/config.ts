@@ -9,11 +9,10 @@ import { parseScope } from "../../supabase/functions/_shared/stripe/scope.ts";
 
 export const ROOT = resolve(import.meta.dirname, "..", "..");
 
-/** A dotenv file as the stack reads it (missing: empty); the doctor reads --env-file with it too. */
-export function parseDotenv(path: string): Record<string, string> {
-  if (!existsSync(path)) return {};
+/** A dotenv text as the stack reads it: `KEY=value` lines, `export ` and quotes allowed, `#` comments. */
+export function parseEnvText(text: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const raw of readFileSync(path, "utf8").split(/\r?\n/)) {
+  for (const raw of text.split(/\r?\n/)) {
     const line = raw.trim();
     if (!line || line.startsWith("#")) continue;
     const eq = line.indexOf("=");
@@ -25,6 +24,11 @@ export function parseDotenv(path: string): Record<string, string> {
     out[key] = value;
   }
   return out;
+}
+
+/** A dotenv file as the stack reads it (missing: empty); the doctor reads --env-file with it too. */
+export function parseDotenv(path: string): Record<string, string> {
+  return existsSync(path) ? parseEnvText(readFileSync(path, "utf8")) : {};
 }
 
 /** Later files override earlier ones; the real environment overrides all files. */

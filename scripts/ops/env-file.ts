@@ -2,22 +2,9 @@
 // lines of the variables given (keeping comments, order and every other line), and pick the variables the
 // functions read (what `supabase secrets set --env-file` gets), never printing a value.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { parseEnvText } from "../lib/config.ts";
 
-export function parseEnvText(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const raw of text.split(/\r?\n/)) {
-    const line = raw.trim();
-    if (!line || line.startsWith("#")) continue;
-    const eq = line.indexOf("=");
-    if (eq < 1) continue;
-    const key = line.slice(0, eq).trim().replace(/^export\s+/, "");
-    let value = line.slice(eq + 1).trim();
-    if (/^(['"]).*\1$/.test(value)) value = value.slice(1, -1);
-    else value = value.replace(/\s+#.*$/, "");
-    out[key] = value;
-  }
-  return out;
-}
+export { parseEnvText };
 
 export function readEnvFile(path: string): Record<string, string> {
   if (!existsSync(path)) throw new Error(`no env file at ${path}`);
