@@ -22,6 +22,8 @@ export const settings = {
   crmRate: intEnv("BENCH_CRM_RATE", 20, 1, 500),
   /** how long the faulty-CRM variant waits for its deal jobs (retries, Retry-After, 5 s hangs) */
   crmFaultsMaxSeconds: intEnv("BENCH_CRM_FAULTS_MAX_SECONDS", 180, 10, 900),
+  /** orders of as many new buyers paid at once in section "notify@burst" (receipts at Resend's 2 requests/s) */
+  burstOrders: intEnv("BENCH_BURST_ORDERS", 30, 1, 500),
   /** support requests (from as many users) and disputes of section "support", and their rate per second */
   supportRequests: intEnv("BENCH_SUPPORT_REQUESTS", 50, 1, 2_000),
   supportRate: intEnv("BENCH_SUPPORT_RATE", 5, 1, 200),

@@ -23,6 +23,7 @@
 //      BENCH_JOBS (1000) BENCH_JOBS_MAX_SECONDS (60, time limit of each drain)
 //      BENCH_CRM_EVENTS (100) BENCH_CRM_RATE (20, checkouts/s for the commit -> CRM latency)
 //      BENCH_CRM_FAULTS_MAX_SECONDS (180, wait for the deal jobs against the faulty CRM)
+//      BENCH_BURST_ORDERS (30, orders paid at once: receipt latency at Resend's 2 requests/s, section notify@burst)
 //      BENCH_SUPPORT_REQUESTS (50) BENCH_SUPPORT_RATE (5/s): support request -> acknowledgement, dispute -> ticket
 //      BENCH_CHECKOUTS (200) BENCH_CHECKOUT_RATE (20/s) BENCH_CHECKOUT_STRIPE_MS (40, the Stripe fake's answer time):
 //      our own time per checkout through the checkout function
@@ -44,6 +45,8 @@ import { Report } from "./report.ts";
 import { pgbenchBaseline } from "./sections/baseline.ts";
 import { crmLatency } from "./sections/crm-latency.ts";
 import { crmLatencyFaults } from "./sections/crm-latency-faults.ts";
+import { notifyBurst } from "./sections/notify-burst.ts";
+import { crmBacklog } from "./sections/crm-backlog.ts";
 import { supportLatency } from "./sections/support.ts";
 import { checkoutLatency } from "./sections/checkout.ts";
 import { operations } from "./sections/operations.ts";
@@ -65,6 +68,8 @@ const SECTIONS: Section[] = [
   supportLatency,
   checkoutLatency,
   crmLatencyFaults,
+  crmBacklog,
+  notifyBurst,
   operations,
 ];
 

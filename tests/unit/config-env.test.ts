@@ -193,9 +193,11 @@ describe("functions' settings", () => {
   });
 
   test("the job workers' drain settings: defaults, coercion and named errors", () => {
-    expect(drainSettings({})).toEqual({ budgetMs: 25_000, concurrency: 4, idleMs: 500 });
+    expect(drainSettings({})).toEqual({ budgetMs: 25_000, concurrency: 4, idleMs: 500, batch: 4, cpuMs: 1_000 });
     expect(drainSettings({ JOB_DRAIN_BUDGET_MS: "1000", JOB_DRAIN_CONCURRENCY: "", JOB_DRAIN_IDLE_MS: "0" }))
-      .toEqual({ budgetMs: 1000, concurrency: 4, idleMs: 0 });
+      .toEqual({ budgetMs: 1000, concurrency: 4, idleMs: 0, batch: 4, cpuMs: 1_000 });
+    expect(drainSettings({ JOB_DRAIN_BATCH: "16", JOB_DRAIN_CPU_MS: "0" })).toMatchObject({ batch: 16, cpuMs: 0 });
+    expect(() => drainSettings({ JOB_DRAIN_BATCH: "0" })).toThrow("JOB_DRAIN_BATCH must be an integer from 1 to 100");
     expect(() => drainSettings({ JOB_DRAIN_CONCURRENCY: "65" })).toThrow(
       "JOB_DRAIN_CONCURRENCY must be an integer from 0 to 64",
     );

@@ -10,6 +10,8 @@ import { selectCrmAdapter } from "../../supabase/functions/_shared/crm/select.ts
 import type { CaptureRecord } from "../../supabase/functions/_shared/providers/capture.ts";
 import { maskEmail, normalizeEmail } from "../../supabase/functions/_shared/providers/email.ts";
 import { classifyResponse, parseRetryAfter, ProviderError } from "../../supabase/functions/_shared/providers/error.ts";
+import { capacityFor } from "../../supabase/functions/_shared/providers/rate-budget.ts";
+import { classifyFailure } from "../../supabase/functions/_shared/jobs/worker.ts";
 import { type FakeHubSpot, type FaultKind, startFakeHubSpot } from "../fakes/hubspot.ts";
 
 const TIMEOUT_MS = 400;
@@ -419,7 +421,24 @@ describe("HubSpot adapter: one attempt, classified for the job engine", () => {
       status: 502,
       reason: "HubSpot answered 502 with a body that is not JSON",
     });
-    expect(err).toMatchObject({ retryable: true, status: 502 });
+    expect(err).toMatchObject({ retryable: true, status: 502, rateLimited: false });
+  });
+
+  test("a 429 is rate limited (deferred without an attempt), unless it says a quota is used up", () => {
+    expect(classifyResponse("upsert deal x", { status: 429, retryAfter: "2", reason: "HubSpot 429" }))
+      .toMatchObject({ retryable: true, status: 429, retryAfterMs: 2_000, rateLimited: true });
+    expect(classifyResponse("upsert deal x", { status: 429, reason: "HubSpot 429 DAILY", quota: true }))
+      .toMatchObject({ retryable: true, rateLimited: false });
+    expect(classifyFailure(new ProviderError("x", { retryable: true, status: 429, rateLimited: true })))
+      .toMatchObject({ retryable: true, rateLimited: true });
+  });
+
+  test("jobs ranked below urgent leave a fifth of a budget free; urgent ones may fill it", () => {
+    const hubspot = { bucket: "crm:hubspot", capacity: 90, windowMs: 10_000 };
+    expect(capacityFor(hubspot, 100)).toBe(90);
+    expect(capacityFor(hubspot, 0)).toBe(72);
+    // Resend's 2 per second: no reserve (single-call jobs are not starved; priority orders the claims)
+    expect(capacityFor({ bucket: "notify:resend", capacity: 2, windowMs: 1_050 }, 0)).toBe(2);
   });
 });
 

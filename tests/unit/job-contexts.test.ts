@@ -25,6 +25,7 @@ function fakeSql(ctx: unknown) {
 const job = (kind: string): Job => ({
   id: 7,
   kind,
+  priority: 0,
   payload: {},
   attempts: 1,
   correlation_id: null,

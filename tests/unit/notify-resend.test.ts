@@ -134,7 +134,7 @@ describe("Resend adapter: failures are classified", () => {
   test("429 with Retry-After is retryable after that delay, and nothing is sent", async () => {
     fake.setFaults({ rateLimit: true, retryAfter: 7 });
     const err = await sendError(adapter().send(message(), key()));
-    expect(err).toMatchObject({ retryable: true, status: 429, retryAfterMs: 7_000 });
+    expect(err).toMatchObject({ retryable: true, status: 429, retryAfterMs: 7_000, rateLimited: true });
     expect(err.message).toContain("rate_limit_exceeded");
     expect(fake.sent).toHaveLength(0);
   });
@@ -238,11 +238,12 @@ describe("Resend adapter: failures are classified", () => {
       {},
       [],
     );
-    expect(quota).toMatchObject({ retryable: true, status: 429, retryAfterMs: 3_600_000 });
+    // a used-up quota is not mended by waiting a second: it spends attempts (no deferral) and ends dead
+    expect(quota).toMatchObject({ retryable: true, status: 429, retryAfterMs: 3_600_000, rateLimited: false });
     const reset = classifyResendError("send", { statusCode: 429, name: "rate_limit_exceeded" }, {
       "ratelimit-reset": "3",
     }, []);
-    expect(reset.retryAfterMs).toBe(3_000);
+    expect(reset).toMatchObject({ retryAfterMs: 3_000, rateLimited: true });
     const byName = classifyResendError(
       "send",
       { name: "missing_required_field", message: "Missing `to` field." },

@@ -17,13 +17,18 @@ type Variant = {
   maxSeconds: number;
   /** label of the event and order ids */
   tag: string;
+  /** orders and their rate per second, when not BENCH_CRM_EVENTS / BENCH_CRM_RATE */
+  events?: number;
+  rate?: number;
+  /** false: measure with earlier work still queued (a backlog is the point) */
+  quiesce?: boolean;
 };
 
 /** Sends m paid checkouts at crmRate/s, waits for their crm.deal jobs, reports paid -> CRM latency. */
 export async function measureCrmLatency(ctx: BenchContext, v: Variant) {
-  const s = ctx.settings;
-  const m = s.crmEvents;
-  const quiet = await quiesce(ctx, v.section);
+  const s = { ...ctx.settings, crmRate: v.rate ?? ctx.settings.crmRate };
+  const m = v.events ?? s.crmEvents;
+  const quiet = v.quiesce === false ? undefined : await quiesce(ctx, v.section);
   const orders = await pendingOrders(ctx.db, m);
   const created = Math.floor(Date.now() / 1000);
   const eventIds = orders.map((_, i) => `evt_b${ctx.runTag}${v.tag}${i}`);

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { config } from "../../lib/config.ts";
 import { type BenchContext, log, type Section } from "../context.ts";
+import { cpuSince, cpuSnapshot } from "../cpu.ts";
 import { attemptOutcomes, quiesce, requireCaptureAdapter, waitJobs } from "../jobs.ts";
 import { parsePgbench, runPgbench, scriptArgs } from "../pgbench.ts";
 
@@ -13,16 +14,19 @@ const captureContactId = "'capture-contact-' || left(encode(sha256(convert_to(:e
 
 /**
  * DB-only baselines, as pgbench scripts (-M prepared, one job per script run, each statement its own
- * transaction like the worker's): "claim_complete" is ops.claim_job + ops.complete_job alone;
+ * transaction like the worker's): "claim_complete" is ops.claim_job + ops.finish_jobs alone;
  * "job_sql" is every statement crm-sync runs for a crm.contact job with the capture adapter (claim,
- * context, capture row, mapping, complete). The row lookup in bench.jobq hands each run the next job.
+ * context, capture row, mapping and completion in ops.finish_crm_job). The worker claims up to
+ * JOB_DRAIN_BATCH jobs per ops.claim_jobs statement; here each job is claimed by id (pgbench cannot
+ * loop over a batch). The row lookup in bench.jobq hands each run the next job.
  */
 const DB_ONLY_SCRIPTS = {
   claim_complete: [
     "select job_id from bench.jobq where n = (select nextval('bench.jobq_seq')) \\gset",
     `select count(*) as claimed from ops.claim_job(:job_id, ${workerName}) \\gset`,
     "\\if :claimed",
-    `select ops.complete_job(:job_id, ${workerName}, jsonb_build_object('bench', 'db-only'));`,
+    `select ops.finish_jobs(${workerName}, jsonb_build_array(jsonb_build_object('id', :job_id::bigint, 'outcome', 'succeeded',
+       'result', jsonb_build_object('bench', 'db-only'))));`.replace(/\n\s*/g, " "),
     "\\endif",
   ],
   job_sql: [
@@ -33,10 +37,10 @@ const DB_ONLY_SCRIPTS = {
        from (select ops.crm_job_context(:job_id, ${workerName}) as c) ctx \\gset`.replace(/\n\s*/g, " "),
     `select ops.record_crm_capture('contact', :email, jsonb_build_object('id', ${captureContactId}, 'email', :email::text,
        'lifecycleStage', 'lead', 'billingStatus', 'lead', 'bench', 'db-only'));`.replace(/\n\s*/g, " "),
-    `select ops.record_crm_sync(:job_id, ${workerName}, 'capture', jsonb_build_object('contacts', jsonb_build_array(
+    `select ops.finish_crm_job(:job_id, ${workerName}, 'capture', jsonb_build_object('contacts', jsonb_build_array(
        jsonb_build_object('customer_id', :customer_id::text, 'email', :email::text, 'crm_id', ${captureContactId},
-       'lifecycle_stage', 'lead', 'version', :version::int))));`.replace(/\n\s*/g, " "),
-    `select ops.complete_job(:job_id, ${workerName}, jsonb_build_object('adapter', 'capture', 'bench', 'db-only'));`,
+       'lifecycle_stage', 'lead', 'version', :version::int))),
+       jsonb_build_object('adapter', 'capture', 'bench', 'db-only'));`.replace(/\n\s*/g, " "),
     "\\endif",
   ],
 } as const;
@@ -82,6 +86,21 @@ async function dbOnlyJobs(ctx: BenchContext, script: keyof typeof DB_ONLY_SCRIPT
   }
 }
 
+/** ops.jobs' update counters (pg_stat_user_tables): all updates and those that were HOT. */
+async function tableUpdates(ctx: BenchContext) {
+  await ctx.db`select pg_stat_clear_snapshot()`;
+  const [r] = await ctx.db`
+    select n_tup_upd::float8 as upd, n_tup_hot_upd::float8 as hot from pg_stat_user_tables
+     where schemaname = 'ops' and relname = 'jobs'`;
+  return { updates: r.upd as number, hot: r.hot as number };
+}
+
+function updatesSince(a: { updates: number; hot: number }, b: { updates: number; hot: number }) {
+  const updates = b.updates - a.updates;
+  const hot = b.hot - a.hot;
+  return { updates, hot, hotRatio: updates > 0 ? hot / updates : null };
+}
+
 export const jobsDrain: Section = {
   name: "jobs",
   async run(ctx) {
@@ -124,6 +143,8 @@ export const jobsDrain: Section = {
       `jobs: enqueueing ${n} crm.contact jobs in one transaction, then polling every ${s.jobsPollMs} ms (limit ${s.jobsMaxSeconds}s)`,
     );
     const prefix = `bench:${ctx.runTag}:e2e:`;
+    const hotBefore = await tableUpdates(ctx);
+    const cpuBefore = cpuSnapshot();
     let ids: string[] = [];
     let commitTs = "";
     const tEnqueue = performance.now();
@@ -137,6 +158,10 @@ export const jobsDrain: Section = {
     });
     const enqueueMs = performance.now() - tEnqueue;
     const drained = await waitJobs(ctx, ids, s.jobsMaxSeconds);
+    const cpu = cpuSince(cpuBefore);
+    // backends flush their table counters when idle, at the latest 10 s later (PostgreSQL 15)
+    await new Promise((r) => setTimeout(r, 11_000));
+    const hot = updatesSince(hotBefore, await tableUpdates(ctx));
     const [st] = await ctx.db`
       with j as (
         select status, attempts, dispatch_count, extract(epoch from succeeded_at - ${commitTs}::timestamptz) as done_s
@@ -197,6 +222,22 @@ export const jobsDrain: Section = {
       value: st.last_s === null ? null : (st.last_s as number) * 1000,
       unit: "ms",
     });
+    // the worker's Postgres backends (login role pipeline_worker): the jobs' bookkeeping, nothing else
+    const workerPgMs = (cpu.byComponent["pg: pipeline_worker (crm-sync)"] ?? 0) / Math.max(1, st.succeeded as number);
+    ctx.report.add({
+      section: "jobs",
+      figure: "Postgres CPU per job, crm-sync's backends (end to end)",
+      value: workerPgMs,
+      unit: "ms",
+      note: "10 ms ticks over the whole drain",
+    });
+    ctx.report.add({
+      section: "jobs",
+      figure: "ops.jobs updates that were HOT (end to end)",
+      value: hot.hotRatio === null ? null : hot.hotRatio * 100,
+      unit: "%",
+      note: `${hot.hot} of ${hot.updates} updates`,
+    });
     ctx.report.add({ section: "jobs", figure: "jobs retried (attempts > 1)", value: st.retried as number, unit: "" });
     ctx.report.add({
       section: "jobs",
@@ -231,6 +272,9 @@ export const jobsDrain: Section = {
         command: `pgbench -n -M prepared -f <script> -c ${s.jobsDbClients} -j ${s.pgbenchThreads} -t <jobs / clients>`,
       },
       endToEnd: {
+        cpuMs: cpu.byComponent,
+        workerPgMsPerJob: workerPgMs,
+        jobsTableUpdates: hot,
         enqueueMs,
         commitTs,
         drainS,

@@ -5,7 +5,14 @@ import { z } from "zod";
 import type { Env } from "../_shared/config/env.ts";
 import { type ContactInput, type CrmAdapter, type LifecycleStage, SELLER_STATUSES } from "../_shared/crm/contract.ts";
 import { selectCrmAdapter } from "../_shared/crm/select.ts";
-import { Deferral, type Job, type JobHandler, parseJobContext, PermanentJobError } from "../_shared/jobs/worker.ts";
+import {
+  Deferral,
+  Finished,
+  type Job,
+  type JobHandler,
+  parseJobContext,
+  PermanentJobError,
+} from "../_shared/jobs/worker.ts";
 import { takeRateTokens } from "../_shared/providers/rate-budget.ts";
 import { log } from "../_shared/log.ts";
 
@@ -113,7 +120,8 @@ export function crmHandlers(sql: postgres.Sql, env: Env): Record<string, JobHand
     if (raw === null || raw === undefined) return null;
     const ctx = parseJobContext("ops.crm_job_context", schema, raw);
     if (adapter.rateBudget) {
-      const wait = await takeRateTokens(sql, adapter.rateBudget, calls(ctx));
+      // a deal (urgent) may use the whole budget; contact backfills leave it a reserve
+      const wait = await takeRateTokens(sql, adapter.rateBudget, calls(ctx), job.priority);
       if (wait > 0) throw new Deferral(wait, `CRM rate budget used up; resuming in ${wait} ms`);
     }
     return ctx;
@@ -141,18 +149,22 @@ export function crmHandlers(sql: postgres.Sql, env: Env): Record<string, JobHand
         remember(p, contactId);
         return contactId;
       },
-      /** Returns a summary for ops.jobs.result, without emails; healed: a stale CRM id the job replaced. */
+      /** Stores the mappings and completes the job in one statement (ops.finish_crm_job); its result is a
+       * summary without emails; healed: a stale CRM id the job replaced. */
       async record(deal?: Record<string, unknown>, healed?: string) {
         const mapping = { contacts, ...(deal ? { deal } : {}) };
-        await sql`select ops.record_crm_sync(${job.id}, ${worker}, ${adapter.name}, ${
-          sql.json(mapping as postgres.JSONValue)
-        })`;
-        return {
+        const result = {
           adapter: adapter.name,
           contact_ids: contacts.map((c) => c.crm_id),
           ...(deal ? { deal_id: deal.crm_id } : {}),
           ...(healed ? { healed } : {}),
         };
+        const [{ ok }] = await sql<
+          { ok: boolean }[]
+        >`select ops.finish_crm_job(${job.id}, ${worker}, ${adapter.name}, ${
+          sql.json(mapping as postgres.JSONValue)
+        }, ${sql.json(result as postgres.JSONValue)}) as ok`;
+        return new Finished(result, ok);
       },
     };
   }
@@ -190,7 +202,7 @@ export function crmHandlers(sql: postgres.Sql, env: Env): Record<string, JobHand
       const ids = p.contacts.filter((c) => c.adapter === adapter.name).map((c) => c.contact_id);
       const calls = ids.length + 2 * p.emails.length;
       if (adapter.rateBudget && calls > 0) {
-        const wait = await takeRateTokens(sql, adapter.rateBudget, calls);
+        const wait = await takeRateTokens(sql, adapter.rateBudget, calls, job.priority);
         if (wait > 0) throw new Deferral(wait, `CRM rate budget used up; resuming in ${wait} ms`);
       }
       const { deleted, gone } = await adapter.gdprDeleteContacts({ contactIds: ids, emails: p.emails });

@@ -46,9 +46,9 @@ async function record(
     ${r.providerId ?? null}, ${r.detail ?? null})`;
 }
 
-async function budget(sql: postgres.Sql, adapter: EmailAdapter | SlackAdapter) {
+async function budget(sql: postgres.Sql, adapter: EmailAdapter | SlackAdapter, job: Job) {
   if (!adapter.rateBudget) return;
-  const wait = await takeRateTokens(sql, adapter.rateBudget, 1);
+  const wait = await takeRateTokens(sql, adapter.rateBudget, 1, job.priority);
   if (wait > 0) throw new Deferral(wait, `${adapter.name} rate budget used up; resuming in ${wait} ms`);
 }
 
@@ -66,7 +66,7 @@ export function notifyHandlers(adapters: Adapters): Record<string, JobHandler> {
         });
         return { skipped: ctx.suppressed, to: maskEmail(message.to) };
       }
-      await budget(sql, adapters.email);
+      await budget(sql, adapters.email, job);
       const { providerId } = await adapters.email.send(message, ctx.key);
       const status = adapters.email.name === "capture" ? "captured" : "sent";
       await record(sql, job, worker, { status, adapter: adapters.email.name, recipient: message.to, providerId });
@@ -75,7 +75,7 @@ export function notifyHandlers(adapters: Adapters): Record<string, JobHandler> {
     "notify.slack": async (job, { sql, worker }) => {
       const ctx = await context(sql, job, worker);
       const message = renderSlack(ctx.template, ctx.data, adapters.config);
-      await budget(sql, adapters.slack);
+      await budget(sql, adapters.slack, job);
       const { providerId } = await adapters.slack.post(message, ctx.key);
       const status = adapters.slack.name === "capture" ? "captured" : "sent";
       await record(sql, job, worker, { status, adapter: adapters.slack.name, recipient: "slack", providerId });

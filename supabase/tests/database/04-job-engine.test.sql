@@ -438,8 +438,9 @@ select set_eq(
       where p.pronamespace = 'ops'::regnamespace and has_function_privilege('pipeline_worker', p.oid, 'execute') $$,
   array['claim_job', 'complete_job', 'fail_job', 'defer_job', 'crm_job_context', 'record_crm_sync',
         'record_crm_capture', 'take_rate_tokens', 'claim_next_job', 'next_job_due_in_ms', 'dispatch_due_job', 'end_job_drain',
-        'notify_job_context', 'record_notification', 'record_notification_capture', 'run_support_ticket_job'],
-  'pipeline_worker can execute exactly claim/claim_next/complete/fail/defer_job, next_job_due_in_ms, dispatch_due_job, end_job_drain, crm_job_context, record_crm_sync/capture, take_rate_tokens, notify_job_context, record_notification(_capture), run_support_ticket_job');
+        'notify_job_context', 'record_notification', 'record_notification_capture', 'run_support_ticket_job',
+        'claim_jobs', 'finish_jobs', 'finish_crm_job'],
+  'pipeline_worker can execute exactly claim/claim_next/complete/fail/defer_job, claim_jobs/finish_jobs/finish_crm_job, next_job_due_in_ms, dispatch_due_job, end_job_drain, crm_job_context, record_crm_sync/capture, take_rate_tokens, notify_job_context, record_notification(_capture), run_support_ticket_job');
 select is_empty(
   $$ select c.relname from pg_class c
       where c.relnamespace = 'ops'::regnamespace and c.relkind in ('r', 'p', 'v', 'm', 'S')

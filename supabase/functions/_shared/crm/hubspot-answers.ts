@@ -79,7 +79,7 @@ export function hubspotReason(status: number, text: string): string {
   }`;
 }
 
-const DAILY_LIMIT_WAIT_MS = 60 * 60 * 1000;
+export const DAILY_LIMIT_WAIT_MS = 60 * 60 * 1000;
 
 /** How long a 429 without Retry-After should wait: the daily limit an hour, the rolling window its length. */
 export function rateLimitWaitMs(headers: Headers, text: string): number {

@@ -53,6 +53,7 @@ import {
   associationsAnswer,
   batchAnswer,
   createdAnswer,
+  DAILY_LIMIT_WAIT_MS,
   hubspotReason,
   notesAnswer,
   parseJson,
@@ -182,13 +183,16 @@ export function createHubSpotAdapter(
       throw classifyThrown(operation, err, config.timeoutMs, secrets);
     }
     if (!res.ok) {
+      const wait = rateLimitWaitMs(res.headers, text);
       throw classifyResponse(
         operation,
         {
           status: res.status,
           retryAfter: res.headers.get("retry-after"),
           reason: hubspotReason(res.status, text),
-          defaultRetryAfterMs: rateLimitWaitMs(res.headers, text),
+          defaultRetryAfterMs: wait,
+          // the daily limit: waiting a second does not mend it, so attempts are spent (see classifyResponse)
+          quota: wait === DAILY_LIMIT_WAIT_MS,
         },
         secrets,
         now(),

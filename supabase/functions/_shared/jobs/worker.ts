@@ -1,6 +1,8 @@
 // The one skeleton of every job worker: authenticates the dispatcher, claims the job by id (atomic,
-// leased), runs the handler of its kind, then completes, defers or fails it. Backoff and dead
-// letters are SQL's (ops.fail_job); the worker only classifies what went wrong.
+// leased), runs the handler of its kind, then completes, defers or fails it; drains due jobs in batches
+// (ops.claim_jobs, ops.finish_jobs: several jobs per statement). Backoff and dead letters are SQL's
+// (ops.finish_jobs); the worker only classifies what went wrong.
+import process from "node:process";
 import type postgres from "postgres";
 import { z } from "zod";
 import { ConfigError, denoEnv, type Env, parseEnv, setting } from "../config/env.ts";
@@ -16,6 +18,8 @@ import { type DispatchDoor, dispatchDoor } from "./dispatch-proof.ts";
 export type Job = {
   id: number;
   kind: string;
+  /** ops.job_priorities' rank, set at enqueue: higher goes first (and may use a rate budget's reserve) */
+  priority: number;
   payload: Record<string, unknown>;
   attempts: number;
   correlation_id: string | null;
@@ -36,6 +40,12 @@ export class Deferral extends Error {
 /** A failure no retry can mend (the row is gone, the kind is unknown): the job goes dead at once. */
 export class PermanentJobError extends Error {}
 
+/** What a handler returns when it finished its job itself, in one statement with its own writes
+ * (crm-sync: ops.finish_crm_job records the mappings and completes). `ok` false: the lease was lost. */
+export class Finished {
+  constructor(readonly result: unknown, readonly ok: boolean) {}
+}
+
 /** What the database hands a handler (ops.<kind>_job_context), checked against what the handler reads:
  * another shape is a bug no retry mends, so the job goes dead at once, naming the fields, not their values. */
 export function parseJobContext<S extends z.ZodType>(source: string, schema: S, value: unknown): z.output<S> {
@@ -44,8 +54,9 @@ export function parseJobContext<S extends z.ZodType>(source: string, schema: S, 
   throw new PermanentJobError(`${source} handed an unexpected context: ${describeIssues(parsed.error.issues)}`);
 }
 
-/** A failed attempt, classified: retry (after retryAfterMs when the provider said so), or dead. */
-export type Failure = { message: string; retryable: boolean; retryAfterMs?: number };
+/** A failed attempt, classified: retry (after retryAfterMs when the provider said so), or dead;
+ * rateLimited (a provider's 429): deferred by its Retry-After without spending an attempt. */
+export type Failure = { message: string; retryable: boolean; retryAfterMs?: number; rateLimited?: boolean };
 
 export type JobOutcome =
   | { job_id: number; status: "not_claimed" }
@@ -63,19 +74,60 @@ export function parseJobRequest(body: string): number {
 export function classifyFailure(err: unknown): Failure {
   if (err instanceof PermanentJobError) return { message: err.message, retryable: false };
   const e = toProviderError(err);
-  return { message: e.message, retryable: e.retryable, retryAfterMs: e.retryAfterMs };
+  return { message: e.message, retryable: e.retryable, retryAfterMs: e.retryAfterMs, rateLimited: e.rateLimited };
 }
 
-const JOB_COLUMNS = "id, kind, payload, attempts, correlation_id, stripe_event_id";
+const JOB_COLUMNS = "id, kind, priority, payload, attempts, correlation_id, stripe_event_id";
 
-/** Runs a claimed job's handler, then completes, defers or fails it, with p_hand_on => false: this
- * invocation drains the queue itself (createDrainer), so finishing a job dispatches nothing over pg_net. */
+/** A provider's 429 without Retry-After is looked at again after this long. */
+const RATE_LIMITED_WAIT_MS = 1_000;
+
+/** One job's outcome as ops.finish_jobs takes it. */
+export type FinishOutcome =
+  | { id: number; outcome: "succeeded"; result: unknown }
+  | { id: number; outcome: "failed"; error: string; retryable: boolean; retry_after_ms: number | null }
+  | { id: number; outcome: "deferred"; error: string; delay_ms: number };
+
+/** Finishes a job, answering its new status (succeeded | failed | dead | queued), null when the lease was lost. */
+export type Finish = (worker: string, outcome: FinishOutcome) => Promise<string | null>;
+
+/** Finishes jobs in batches: outcomes of one worker id reported in the same turn of the event loop (a claimed
+ * batch whose jobs end together) go to the database in one ops.finish_jobs statement. */
+export function createFinisher(sql: postgres.Sql): Finish {
+  type Waiter = { outcome: FinishOutcome; resolve: (s: string | null) => void; reject: (e: unknown) => void };
+  const batches = new Map<string, Waiter[]>();
+  const flush = (worker: string) => {
+    const batch = batches.get(worker) ?? [];
+    batches.delete(worker);
+    const outcomes = batch.map((w) => w.outcome) as unknown as postgres.JSONValue;
+    sql<{ job_id: string; status: string }[]>`
+      select job_id, status from ops.finish_jobs(${worker}, ${sql.json(outcomes)})`
+      .then((rows) => {
+        const status = new Map(rows.map((r) => [Number(r.job_id), r.status]));
+        for (const w of batch) w.resolve(status.get(w.outcome.id) ?? null);
+      }, (err) => {
+        for (const w of batch) w.reject(err);
+      });
+  };
+  return (worker, outcome) =>
+    new Promise((resolve, reject) => {
+      let batch = batches.get(worker);
+      if (!batch) {
+        batches.set(worker, batch = []);
+        setTimeout(() => flush(worker), 0);
+      }
+      batch.push({ outcome, resolve, reject });
+    });
+}
+
+/** Runs a claimed job's handler, then completes, defers or fails it (ops.finish_jobs, batched). Nothing is
+ * handed on over pg_net: this invocation drains the queue itself (createDrainer). */
 async function execute(
-  sql: postgres.Sql,
   fn: string,
   worker: string,
   job: Job,
   handlers: Record<string, JobHandler>,
+  ctx: { sql: postgres.Sql; finish: Finish },
 ): Promise<JobOutcome> {
   const started = performance.now();
   const fields = {
@@ -85,37 +137,60 @@ async function execute(
     correlation_id: job.correlation_id,
     event_id: job.stripe_event_id,
   };
+  let outcome: FinishOutcome;
+  let failure: Failure | undefined;
   try {
     const handler = Object.hasOwn(handlers, job.kind) ? handlers[job.kind] : undefined;
     if (!handler) throw new PermanentJobError(`${fn} does not run jobs of kind ${job.kind}`);
-    const result = await handler(job, { sql, worker });
-    const [{ ok }] = await sql`
-      select ops.complete_job(${job.id}, ${worker}, ${
-      sql.json((result ?? null) as postgres.JSONValue)
-    }, p_hand_on => false) as ok`;
-    log("info", fn, ok ? "job succeeded" : "job finished after its lease was lost", {
-      ...fields,
-      ms: Math.round(performance.now() - started),
-    });
-    return { job_id: job.id, status: ok ? "succeeded" : "lease_lost" };
+    const result = await handler(job, { sql: ctx.sql, worker });
+    if (result instanceof Finished) {
+      log("info", fn, result.ok ? "job succeeded" : "job finished after its lease was lost", {
+        ...fields,
+        ms: Math.round(performance.now() - started),
+      });
+      return { job_id: job.id, status: result.ok ? "succeeded" : "lease_lost" };
+    }
+    outcome = { id: job.id, outcome: "succeeded", result: result ?? null };
   } catch (err) {
     if (err instanceof Deferral) {
-      await sql`select ops.defer_job(${job.id}, ${worker}, ${err.delayMs}, ${err.message}, p_hand_on => false)`;
-      log("info", fn, "job deferred", { ...fields, delay_ms: err.delayMs, reason: err.message });
-      return { job_id: job.id, status: "deferred" };
+      outcome = { id: job.id, outcome: "deferred", error: err.message, delay_ms: err.delayMs };
+    } else {
+      failure = classifyFailure(err);
+      outcome = failure.rateLimited
+        // the provider said "not now": that costs no attempt (a burst must not walk a receipt towards dead)
+        ? {
+          id: job.id,
+          outcome: "deferred",
+          error: `${failure.message} (rate limited: deferred, no attempt spent)`,
+          delay_ms: failure.retryAfterMs ?? RATE_LIMITED_WAIT_MS,
+        }
+        : {
+          id: job.id,
+          outcome: "failed",
+          error: failure.message,
+          retryable: failure.retryable,
+          retry_after_ms: failure.retryAfterMs ?? null,
+        };
     }
-    const failure = classifyFailure(err);
-    const [{ status }] = await sql`
-      select ops.fail_job(${job.id}, ${worker}, ${failure.message}, ${failure.retryable},
-                          ${failure.retryAfterMs ?? null}, p_hand_on => false) as status`;
-    log(status === "dead" ? "error" : "warn", fn, `job ${status ?? "lost its lease"}`, {
-      ...fields,
-      error: failure.message,
-      retry_after_ms: failure.retryAfterMs,
-      ms: Math.round(performance.now() - started),
-    });
-    return { job_id: job.id, status: status ?? "lease_lost" };
   }
+  const status = await ctx.finish(worker, outcome);
+  const ms = Math.round(performance.now() - started);
+  if (outcome.outcome === "succeeded") {
+    log("info", fn, status ? "job succeeded" : "job finished after its lease was lost", { ...fields, ms });
+    return { job_id: job.id, status: status ? "succeeded" : "lease_lost" };
+  }
+  if (outcome.outcome === "deferred" && !failure) {
+    log("info", fn, "job deferred", { ...fields, delay_ms: outcome.delay_ms, reason: outcome.error });
+    return { job_id: job.id, status: status ? "deferred" : "lease_lost" };
+  }
+  const shown = status === "queued" ? "deferred" : status;
+  log(status === "dead" ? "error" : "warn", fn, `job ${shown ?? "lost its lease"}`, {
+    ...fields,
+    error: failure?.message,
+    retry_after_ms: failure?.retryAfterMs,
+    ms,
+  });
+  return { job_id: job.id, status: (shown as JobOutcome["status"] | null) ?? "lease_lost" };
 }
 
 /** Runs the dispatched job (claimed by id; another run may hold it, or it may not be due). */
@@ -124,11 +199,12 @@ export async function runJob(
   fn: string,
   jobId: number,
   handlers: Record<string, JobHandler>,
+  finish: Finish = createFinisher(sql),
 ): Promise<JobOutcome> {
   const worker = `${fn}:${crypto.randomUUID()}`;
   const [job] = await sql<Job[]>`select ${sql.unsafe(JOB_COLUMNS)} from ops.claim_job(${jobId}, ${worker})`;
   if (!job) return { job_id: jobId, status: "not_claimed" };
-  return execute(sql, fn, worker, job, handlers);
+  return execute(fn, worker, job, handlers, { sql, finish });
 }
 
 export type DrainSettings = {
@@ -140,12 +216,19 @@ export type DrainSettings = {
   /** How long a loop that claimed jobs keeps polling once nothing is due, while its claims hold its
    * kinds (ops.job_drains), so jobs enqueued meanwhile are claimed here instead of dispatched over HTTP. */
   idleMs: number;
+  /** Jobs one loop claims per statement (ops.claim_jobs) and runs side by side. */
+  batch: number;
+  /** Process CPU a loop may use before it hands the rest on (hosted ends a request past 2 s of CPU, its
+   * drain included, and leased jobs then wait for their lease); 0: no limit. */
+  cpuMs: number;
 };
 
 const drainEnv = z.object({
   JOB_DRAIN_BUDGET_MS: setting.int(25_000, 0, 120_000),
   JOB_DRAIN_CONCURRENCY: setting.int(4, 0, 64),
   JOB_DRAIN_IDLE_MS: setting.int(500, 0, 10_000),
+  JOB_DRAIN_BATCH: setting.int(4, 1, 100),
+  JOB_DRAIN_CPU_MS: setting.int(1_000, 0, 60_000),
 });
 
 const secretsEnv = z.object({ WORKER_SECRET: setting.list(), WORKER_BARE_SECRET_UNTIL: setting.text() });
@@ -201,7 +284,23 @@ export async function admitDispatch(door: DispatchDoor, secrets: number, req: Re
 
 export function drainSettings(env: Env): DrainSettings {
   const e = parseEnv(drainEnv, env);
-  return { budgetMs: e.JOB_DRAIN_BUDGET_MS, concurrency: e.JOB_DRAIN_CONCURRENCY, idleMs: e.JOB_DRAIN_IDLE_MS };
+  return {
+    budgetMs: e.JOB_DRAIN_BUDGET_MS,
+    concurrency: e.JOB_DRAIN_CONCURRENCY,
+    idleMs: e.JOB_DRAIN_IDLE_MS,
+    batch: e.JOB_DRAIN_BATCH,
+    cpuMs: e.JOB_DRAIN_CPU_MS,
+  };
+}
+
+/** This process's CPU time in ms (user + system), undefined where the runtime does not tell. */
+function processCpuMs(): number | undefined {
+  try {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  } catch {
+    return undefined;
+  }
 }
 
 const IDLE_POLL_MS = 20;
@@ -220,6 +319,7 @@ export function createDrainer(
   settings: DrainSettings,
   /** Runs a further loop in the background (EdgeRuntime.waitUntil on hosted). */
   spawn: (loop: Promise<number>) => void,
+  finish: Finish = createFinisher(sql),
 ) {
   const kinds = Object.keys(handlers);
   let loops = 0;
@@ -229,17 +329,24 @@ export function createDrainer(
     if (loops >= settings.concurrency) return 0;
     loops++;
     const deadline = performance.now() + settings.budgetMs;
+    const cpuStart = processCpuMs();
+    // the process's CPU since this loop began (other loops' included: the request is charged for all of it)
+    const cpuSpent = () => {
+      const now = settings.cpuMs > 0 && cpuStart !== undefined ? processCpuMs() : undefined;
+      return now !== undefined && now - cpuStart! >= settings.cpuMs;
+    };
     let ran = 0;
     let idleSince: number | undefined;
     try {
-      while (performance.now() < deadline) {
+      while (performance.now() < deadline && !cpuSpent()) {
         const worker = `${fn}:${crypto.randomUUID()}`;
-        const [job] = await sql<Job[]>`select ${sql.unsafe(JOB_COLUMNS)} from ops.claim_next_job(${kinds}, ${worker})`;
-        if (job) {
+        const jobs = await sql<Job[]>`
+          select ${sql.unsafe(JOB_COLUMNS)} from ops.claim_jobs(${kinds}, ${worker}, ${settings.batch})`;
+        if (jobs.length) {
           idleSince = undefined;
           if (loops < settings.concurrency) spawn(drain()); // more may be due: share them
-          await execute(sql, fn, worker, job, handlers);
-          ran++;
+          await Promise.all(jobs.map((job) => execute(fn, worker, job, handlers, { sql, finish })));
+          ran += jobs.length;
           continue;
         }
         if (waiting) break; // another loop of this instance already waits for the next due job
@@ -260,8 +367,8 @@ export function createDrainer(
           waiting = false;
         }
       }
-      // the budget ran out with work still due: a new invocation (pg_net) carries on
-      if (performance.now() >= deadline) await sql`select ops.dispatch_due_job(${kinds})`;
+      // the budget (time or CPU) ran out with work still due: a new invocation (pg_net) carries on
+      if (performance.now() >= deadline || cpuSpent()) await sql`select ops.dispatch_due_job(${kinds})`;
       return ran;
     } finally {
       loops--;
@@ -298,11 +405,19 @@ export function serveJobWorker(options: WorkerOptions) {
   const door = workerDoor(env, options.name);
   const sql = connect(options.dbEnv);
   const handlers = options.handlers(sql, env);
-  const drain = createDrainer(sql, options.name, handlers, settings, (loop) => background(options.name, loop));
+  const finish = createFinisher(sql);
+  const drain = createDrainer(
+    sql,
+    options.name,
+    handlers,
+    settings,
+    (loop) => background(options.name, loop),
+    finish,
+  );
   serve(options.name, async (req, body) => {
     // only the dispatcher may run jobs: it signs each dispatch with the vault's worker_secret, one of WORKER_SECRET
     const jobId = await admitDispatch(door, secrets.length, req, body);
-    const outcome = await runJob(sql, options.name, jobId, handlers);
+    const outcome = await runJob(sql, options.name, jobId, handlers, finish);
     // answer now, keep draining due jobs in the background (EdgeRuntime.waitUntil on hosted Supabase)
     background(options.name, drain());
     return { body: outcome, log: { job_id: outcome.job_id, outcome: outcome.status } };

@@ -21,7 +21,10 @@
 //   invalid_api_key, restricted_api_key, invalid_idempotent_request, ...): permanent.
 //
 // Rate: Resend allows 2 requests per second per team by default (RESEND_RATE_LIMIT_PER_S when raised);
-// the adapter's rateBudget lets every worker share it through ops.take_rate_tokens, so 429s stay rare.
+// the adapter's rateBudget lets every worker share it through ops.take_rate_tokens, counted over a window a
+// little longer than Resend's second (RATE_WINDOW_MS): tokens are taken in the database a few ms before the
+// request reaches Resend, and that delay varies, so a budget of exactly 2 per 1,000 ms drew 429s in bursts.
+// A 429 that still comes is deferred by its Retry-After without spending an attempt (jobs/worker.ts).
 import { Resend } from "resend";
 import { z } from "zod";
 import { type Env, parseEnv, setting } from "../config/env.ts";
@@ -46,6 +49,8 @@ export type ResendError = { name?: string; message?: string; statusCode?: number
 const QUOTA_WAIT_MS = 60 * 60 * 1000;
 const RATE_LIMIT_WAIT_MS = 1_000;
 const CONCURRENT_KEY_WAIT_MS = 1_000;
+/** The budget's window: Resend's 1 s plus headroom for the variance between taking a token and arriving. */
+export const RATE_WINDOW_MS = 1_050;
 /** Resend's codes, for an error body without statusCode. */
 const STATUS_BY_NAME: Record<string, number> = {
   missing_required_field: 422,
@@ -127,6 +132,7 @@ export function classifyResendError(
       retryAfter: headers["retry-after"],
       reason,
       defaultRetryAfterMs: quota ? QUOTA_WAIT_MS : seconds(headers["ratelimit-reset"]) ?? RATE_LIMIT_WAIT_MS,
+      quota,
     },
     secrets,
     now,
@@ -140,7 +146,11 @@ export function createResendAdapter(config: ResendConfig, deps: { now?: () => nu
 
   return {
     name: "resend",
-    rateBudget: { bucket: "notify:resend", capacity: config.ratePerSecond, windowMs: 1_000 } satisfies RateBudget,
+    rateBudget: {
+      bucket: "notify:resend",
+      capacity: config.ratePerSecond,
+      windowMs: RATE_WINDOW_MS,
+    } satisfies RateBudget,
 
     async send(message: EmailMessage, idempotencyKey: string) {
       const m = checkEmail(message, idempotencyKey);

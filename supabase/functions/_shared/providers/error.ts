@@ -10,15 +10,19 @@ export class ProviderError extends Error {
   readonly retryable: boolean;
   readonly retryAfterMs?: number;
   readonly status?: number;
+  /** The provider's request rate was exceeded (429, not a used-up quota): the job is deferred by Retry-After
+   * without spending an attempt (ops.finish_jobs' deferred outcome). */
+  readonly rateLimited: boolean;
 
   constructor(
     message: string,
-    options: { retryable: boolean; retryAfterMs?: number; status?: number; cause?: unknown },
+    options: { retryable: boolean; retryAfterMs?: number; status?: number; cause?: unknown; rateLimited?: boolean },
   ) {
     super(message, { cause: options.cause });
     this.name = "ProviderError";
     this.retryable = options.retryable;
     this.status = options.status;
+    this.rateLimited = options.retryable && (options.rateLimited ?? false);
     if (options.retryAfterMs !== undefined) {
       this.retryAfterMs = Math.min(Math.max(0, Math.round(options.retryAfterMs)), MAX_RETRY_AFTER_MS);
     }
@@ -42,10 +46,12 @@ export function parseRetryAfter(value: string | null | undefined, now = Date.now
 /**
  * One non-2xx answer: 429, 408, 423, 425 and 5xx are worth another attempt (honouring Retry-After);
  * any other 4xx (validation 400/422, conflict 409, auth 401/403, 404) will fail the same way again.
+ * A 429 is rateLimited (deferred, no attempt spent) unless it says a quota is used up (`quota`), which
+ * waiting a second does not mend: that one spends attempts and ends dead with its reason.
  */
 export function classifyResponse(
   operation: string,
-  res: { status: number; retryAfter?: string | null; reason: string; defaultRetryAfterMs?: number },
+  res: { status: number; retryAfter?: string | null; reason: string; defaultRetryAfterMs?: number; quota?: boolean },
   secrets: readonly string[] = [],
   now = Date.now(),
 ): ProviderError {
@@ -57,6 +63,7 @@ export function classifyResponse(
       retryable: true,
       status,
       retryAfterMs: retryAfterMs ?? res.defaultRetryAfterMs,
+      rateLimited: !res.quota,
     });
   }
   if (status >= 500 || status === 408 || status === 423 || status === 425) {

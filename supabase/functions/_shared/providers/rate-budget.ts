@@ -5,9 +5,29 @@ import type postgres from "postgres";
 /** `capacity` requests per sliding `windowMs`, counted in the database bucket `bucket`. */
 export type RateBudget = { bucket: string; capacity: number; windowMs: number };
 
+/** Jobs ranked this high or higher by ops.job_priorities (receipts, deals) may use the whole budget. */
+export const URGENT_PRIORITY = 100;
+/** The share of a budget other jobs leave free, so a job that needs several calls at once (a deal: contact,
+ * deal, association) is never starved by a backlog of one-call jobs (contact backfills) taking each token
+ * as it frees up. Rounded down: a budget of 2 per second (Resend's) keeps no reserve. */
+export const URGENT_RESERVE = 0.2;
+
+/** The capacity a job of this priority may fill. */
+export function capacityFor(budget: RateBudget, priority: number): number {
+  if (priority >= URGENT_PRIORITY) return budget.capacity;
+  return Math.max(1, budget.capacity - Math.floor(budget.capacity * URGENT_RESERVE));
+}
+
 /** Takes `tokens` from the budget: 0 when granted, else the ms until enough tokens free up (nothing taken). */
-export async function takeRateTokens(sql: postgres.Sql, budget: RateBudget, tokens: number): Promise<number> {
+export async function takeRateTokens(
+  sql: postgres.Sql,
+  budget: RateBudget,
+  tokens: number,
+  priority = URGENT_PRIORITY,
+): Promise<number> {
   const [{ wait }] = await sql<{ wait: number }[]>`
-    select ops.take_rate_tokens(${budget.bucket}, ${tokens}, ${budget.capacity}, ${budget.windowMs}) as wait`;
+    select ops.take_rate_tokens(${budget.bucket}, ${tokens}, ${
+    capacityFor(budget, priority)
+  }, ${budget.windowMs}) as wait`;
   return wait;
 }
