@@ -1890,7 +1890,8 @@ CREATE TABLE ops.jobs (
     succeeded_at timestamp with time zone,
     payload_cleared_at timestamp with time zone,
     CONSTRAINT jobs_status_check CHECK ((status = ANY (ARRAY['queued'::text, 'running'::text, 'succeeded'::text, 'failed'::text, 'dead'::text])))
-);
+)
+WITH (fillfactor='80');
 
 
 --
@@ -1973,39 +1974,66 @@ $$;
 
 
 --
--- Name: claim_next_job(text[], text); Type: FUNCTION; Schema: ops; Owner: -
+-- Name: claim_jobs(text[], text, integer); Type: FUNCTION; Schema: ops; Owner: -
 --
 
-CREATE FUNCTION ops.claim_next_job(p_kinds text[], p_worker text) RETURNS SETOF ops.jobs
+CREATE FUNCTION ops.claim_jobs(p_kinds text[], p_worker text, p_limit integer DEFAULT 1) RETURNS SETOF ops.jobs
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
 declare
   candidate bigint;
   j ops.jobs;
+  n integer := 0;
+  want integer := least(greatest(coalesce(p_limit, 1), 1), 100);
 begin
+  -- a few more candidates than wanted: some are blocked by an older job of their queue key, or a running one
+  -- (each candidate is locked: more would cost a row lock each)
   for candidate in
     select jb.id from ops.jobs jb
      where jb.kind = any (p_kinds) and jb.status in ('queued', 'failed') and jb.run_at <= now()
      order by jb.priority desc, jb.run_at
-     limit 8
+     limit want + 4
      for update skip locked
   loop
+    -- one job per queue key at a time holds inside a batch too: ops.claim_job sees this batch's claims
     select * into j from ops.claim_job(candidate, p_worker);
     if j.id is not null then
-      -- a drain is under way: hold these kinds for 2 s (renewed at most once a second, so claims do
-      -- not queue on the row); only a claim renews, so a drain whose candidates are all blocked lets go
-      insert into ops.job_drains (kind, held_until)
-      select k.kind, now() + interval '2 seconds' from ops.job_kinds k
-       where k.kind = any (p_kinds)
-         and not exists (select 1 from ops.job_drains d where d.kind = k.kind
-                         and d.held_until > now() + interval '1 second')
-      on conflict (kind) do update set held_until = excluded.held_until;
+      n := n + 1;
       return next j;
-      return;
+      exit when n >= want;
     end if;
   end loop;
+  if n > 0 then
+    -- a drain is under way: hold these kinds for 2 s (renewed at most once a second, so claims do not
+    -- queue on the row); only a claim renews, so a drain whose candidates are all blocked lets go
+    insert into ops.job_drains (kind, held_until)
+    select k.kind, now() + interval '2 seconds' from ops.job_kinds k
+     where k.kind = any (p_kinds)
+       and not exists (select 1 from ops.job_drains d where d.kind = k.kind
+                       and d.held_until > now() + interval '1 second')
+    on conflict (kind) do update set held_until = excluded.held_until;
+  end if;
 end
+$$;
+
+
+--
+-- Name: FUNCTION claim_jobs(p_kinds text[], p_worker text, p_limit integer); Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON FUNCTION ops.claim_jobs(p_kinds text[], p_worker text, p_limit integer) IS 'A drainer''s claim: up to p_limit due jobs of these kinds, highest priority then oldest first, one per queue key, each leased to p_worker.';
+
+
+--
+-- Name: claim_next_job(text[], text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.claim_next_job(p_kinds text[], p_worker text) RETURNS SETOF ops.jobs
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select * from ops.claim_jobs(p_kinds, p_worker, 1)
 $$;
 
 
@@ -2752,7 +2780,8 @@ declare
 begin
   insert into ops.jobs (kind, payload, dedupe_key, run_at, priority, max_attempts, correlation_id, stripe_event_id,
                         queue_key)
-  select p_kind, coalesce(p_payload, '{}'::jsonb), p_dedupe_key, now() + coalesce(p_delay, interval '0'), p_priority,
+  select p_kind, coalesce(p_payload, '{}'::jsonb), p_dedupe_key, now() + coalesce(p_delay, interval '0'),
+         greatest(coalesce(p_priority, 0), ops.job_priority(p_kind, p_payload)),
          k.max_attempts, p_correlation_id,
          nullif(current_setting('ops.stripe_event_id', true), ''), p_queue_key
     from ops.job_kinds k where k.kind = p_kind
@@ -3422,6 +3451,95 @@ $$;
 
 
 --
+-- Name: finish_crm_job(bigint, text, text, jsonb, jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.finish_crm_job(p_job_id bigint, p_worker text, p_adapter text, p_mapping jsonb, p_result jsonb) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  -- raises 55P03 when the job is not held: nothing is recorded, and the worker's failure finds no lease
+  perform ops.record_crm_sync(p_job_id, p_worker, p_adapter, p_mapping);
+  return exists (select 1 from ops.finish_jobs(p_worker, jsonb_build_array(
+    jsonb_build_object('id', p_job_id, 'outcome', 'succeeded', 'result', p_result))));
+end
+$$;
+
+
+--
+-- Name: FUNCTION finish_crm_job(p_job_id bigint, p_worker text, p_adapter text, p_mapping jsonb, p_result jsonb); Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON FUNCTION ops.finish_crm_job(p_job_id bigint, p_worker text, p_adapter text, p_mapping jsonb, p_result jsonb) IS 'crm-sync: stores a job''s CRM mappings (ops.record_crm_sync) and completes it, in one transaction.';
+
+
+--
+-- Name: finish_jobs(text, jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.finish_jobs(p_worker text, p_outcomes jsonb) RETURNS TABLE(job_id bigint, status text)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+#variable_conflict use_column
+begin
+  return query
+  with o as (
+    select (x ->> 'id')::bigint as id, coalesce(x ->> 'outcome', 'failed') as outcome, x -> 'result' as result,
+           left(coalesce(x ->> 'error', 'unknown error'), 1000) as error,
+           coalesce((x ->> 'retryable')::boolean, true) as retryable,
+           coalesce((x ->> 'retry_after_ms')::integer, 0) as retry_after_ms,
+           greatest(coalesce((x ->> 'delay_ms')::integer, 0), 0) as delay_ms
+      from jsonb_array_elements(coalesce(p_outcomes, '[]'::jsonb)) x
+  ), held as (
+    select jb.id, jb.attempts, o.outcome, o.result, o.error, o.delay_ms,
+           case o.outcome when 'succeeded' then 'succeeded' when 'deferred' then 'queued'
+                else case when o.retryable and jb.attempts < jb.max_attempts then 'failed' else 'dead' end
+           end as next_status,
+           greatest(ops.backoff_delay(jb.attempts, k.backoff_base_ms, k.backoff_max_ms),
+                    make_interval(secs => o.retry_after_ms / 1000.0)) as backoff
+      from ops.jobs jb
+      join o on o.id = jb.id
+      join ops.job_kinds k on k.kind = jb.kind
+     where jb.status = 'running' and jb.locked_by = p_worker
+     for update of jb
+  ), done as (
+    update ops.jobs jb
+       set status = h.next_status, locked_by = null, locked_until = null,
+           succeeded_at = case when h.next_status = 'succeeded' then now() else jb.succeeded_at end,
+           result = case when h.next_status = 'succeeded' then h.result else jb.result end,
+           last_error = case when h.next_status = 'succeeded' then null else h.error end,
+           attempts = case when h.outcome = 'deferred' then jb.attempts - 1 else jb.attempts end,
+           run_at = case h.next_status when 'failed' then now() + h.backoff
+                                       when 'queued' then now() + make_interval(secs => h.delay_ms / 1000.0)
+                                       else jb.run_at end
+      from held h
+     where jb.id = h.id
+    returning jb.id, jb.status, h.attempts as attempt, h.outcome, h.error
+  ), given_back as (
+    -- the attempt a deferral's claim started is given back
+    delete from ops.job_attempts a using done d
+     where d.outcome = 'deferred' and a.job_id = d.id and a.attempt = d.attempt and a.outcome is null
+  ), attempts as (
+    update ops.job_attempts a
+       set outcome = d.status, finished_at = now(), error = case when d.status <> 'succeeded' then d.error end
+      from done d
+     where d.outcome <> 'deferred' and a.job_id = d.id and a.attempt = d.attempt and a.outcome is null
+  )
+  select d.id, d.status from done d;
+end
+$$;
+
+
+--
+-- Name: FUNCTION finish_jobs(p_worker text, p_outcomes jsonb); Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON FUNCTION ops.finish_jobs(p_worker text, p_outcomes jsonb) IS 'A worker''s outcomes for jobs it holds, in one statement: succeeded, failed (backoff or dead) or deferred.';
+
+
+--
 -- Name: flag_customer_review(uuid, text); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -3593,6 +3711,21 @@ CREATE FUNCTION ops.job_payload_skeleton(p jsonb) RETURNS jsonb
      where f.key not in ('data', 'to', 'email', 'emails', 'name')
        and not (jsonb_typeof(f.value) = 'string' and strpos(f.value #>> '{}', '@') > 0))
   else p end
+$$;
+
+
+--
+-- Name: job_priority(text, jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.job_priority(p_kind text, p_payload jsonb) RETURNS integer
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select coalesce(
+    (select p.priority from ops.job_priorities p where p.kind = p_kind and p.template = p_payload ->> 'template'),
+    (select p.priority from ops.job_priorities p where p.kind = p_kind and p.template = '%'),
+    0)
 $$;
 
 
@@ -8558,6 +8691,25 @@ COMMENT ON TABLE ops.job_kinds IS 'Kinds of jobs: the worker function that runs 
 
 
 --
+-- Name: job_priorities; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.job_priorities (
+    kind text NOT NULL,
+    template text DEFAULT '%'::text NOT NULL,
+    priority integer NOT NULL,
+    why text NOT NULL
+);
+
+
+--
+-- Name: TABLE job_priorities; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.job_priorities IS 'Which jobs go first: priority by kind and template (a template without a row takes its kind''s ''%'' row, a kind without one 0). Higher runs first; ties run oldest first. Read at enqueue: a change applies to jobs enqueued after it. Templates added later need no row: they run at their kind''s priority.';
+
+
+--
 -- Name: jobs_id_seq; Type: SEQUENCE; Schema: ops; Owner: -
 --
 
@@ -10106,6 +10258,14 @@ ALTER TABLE ONLY ops.job_kinds
 
 
 --
+-- Name: job_priorities job_priorities_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.job_priorities
+    ADD CONSTRAINT job_priorities_pkey PRIMARY KEY (kind, template);
+
+
+--
 -- Name: jobs jobs_dedupe_key_key; Type: CONSTRAINT; Schema: ops; Owner: -
 --
 
@@ -10662,31 +10822,24 @@ CREATE INDEX job_attempts_started_idx ON ops.job_attempts USING btree (started_a
 
 
 --
--- Name: jobs_awaiting_dispatch_idx; Type: INDEX; Schema: ops; Owner: -
+-- Name: jobs_customer_idx; Type: INDEX; Schema: ops; Owner: -
 --
 
-CREATE INDEX jobs_awaiting_dispatch_idx ON ops.jobs USING btree (kind, priority DESC, run_at) WHERE ((status = ANY (ARRAY['queued'::text, 'failed'::text])) AND ((last_dispatched_at IS NULL) OR (last_dispatched_at < run_at)));
-
-
---
--- Name: jobs_customer_recent_idx; Type: INDEX; Schema: ops; Owner: -
---
-
-CREATE INDEX jobs_customer_recent_idx ON ops.jobs USING btree (((payload ->> 'customer_id'::text)), updated_at DESC) WHERE (payload ? 'customer_id'::text);
+CREATE INDEX jobs_customer_idx ON ops.jobs USING btree (((payload ->> 'customer_id'::text))) WHERE (payload ? 'customer_id'::text);
 
 
 --
 -- Name: jobs_dead_idx; Type: INDEX; Schema: ops; Owner: -
 --
 
-CREATE INDEX jobs_dead_idx ON ops.jobs USING btree (updated_at) WHERE (status = 'dead'::text);
+CREATE INDEX jobs_dead_idx ON ops.jobs USING btree (kind) WHERE (status = 'dead'::text);
 
 
 --
 -- Name: jobs_due_idx; Type: INDEX; Schema: ops; Owner: -
 --
 
-CREATE INDEX jobs_due_idx ON ops.jobs USING btree (priority DESC, run_at) WHERE (status = ANY (ARRAY['queued'::text, 'failed'::text]));
+CREATE INDEX jobs_due_idx ON ops.jobs USING btree (kind, priority DESC, run_at) WHERE (status = ANY (ARRAY['queued'::text, 'failed'::text]));
 
 
 --
@@ -10697,24 +10850,10 @@ CREATE INDEX jobs_finished_idx ON ops.jobs USING btree (succeeded_at) WHERE (sta
 
 
 --
--- Name: jobs_kind_due_idx; Type: INDEX; Schema: ops; Owner: -
+-- Name: jobs_order_idx; Type: INDEX; Schema: ops; Owner: -
 --
 
-CREATE INDEX jobs_kind_due_idx ON ops.jobs USING btree (kind, run_at) WHERE (status = ANY (ARRAY['queued'::text, 'failed'::text]));
-
-
---
--- Name: jobs_kind_status_idx; Type: INDEX; Schema: ops; Owner: -
---
-
-CREATE INDEX jobs_kind_status_idx ON ops.jobs USING btree (kind, status);
-
-
---
--- Name: jobs_order_recent_idx; Type: INDEX; Schema: ops; Owner: -
---
-
-CREATE INDEX jobs_order_recent_idx ON ops.jobs USING btree (((payload ->> 'order_id'::text)), updated_at DESC) WHERE (payload ? 'order_id'::text);
+CREATE INDEX jobs_order_idx ON ops.jobs USING btree (((payload ->> 'order_id'::text))) WHERE (payload ? 'order_id'::text);
 
 
 --
@@ -12557,6 +12696,15 @@ GRANT ALL ON FUNCTION ops.claim_job(p_job_id bigint, p_worker text) TO reconcile
 
 
 --
+-- Name: FUNCTION claim_jobs(p_kinds text[], p_worker text, p_limit integer); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.claim_jobs(p_kinds text[], p_worker text, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.claim_jobs(p_kinds text[], p_worker text, p_limit integer) TO pipeline_worker;
+GRANT ALL ON FUNCTION ops.claim_jobs(p_kinds text[], p_worker text, p_limit integer) TO reconciler;
+
+
+--
 -- Name: FUNCTION claim_next_job(p_kinds text[], p_worker text); Type: ACL; Schema: ops; Owner: -
 --
 
@@ -12842,6 +12990,23 @@ GRANT ALL ON FUNCTION ops.fail_job(p_job_id bigint, p_worker text, p_error text,
 
 
 --
+-- Name: FUNCTION finish_crm_job(p_job_id bigint, p_worker text, p_adapter text, p_mapping jsonb, p_result jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.finish_crm_job(p_job_id bigint, p_worker text, p_adapter text, p_mapping jsonb, p_result jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.finish_crm_job(p_job_id bigint, p_worker text, p_adapter text, p_mapping jsonb, p_result jsonb) TO pipeline_worker;
+
+
+--
+-- Name: FUNCTION finish_jobs(p_worker text, p_outcomes jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.finish_jobs(p_worker text, p_outcomes jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.finish_jobs(p_worker text, p_outcomes jsonb) TO pipeline_worker;
+GRANT ALL ON FUNCTION ops.finish_jobs(p_worker text, p_outcomes jsonb) TO reconciler;
+
+
+--
 -- Name: FUNCTION flag_customer_review(p_customer_id uuid, p_reason text); Type: ACL; Schema: ops; Owner: -
 --
 
@@ -12891,6 +13056,13 @@ REVOKE ALL ON FUNCTION ops.interval_words(i interval) FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION ops.job_payload_skeleton(p jsonb) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION job_priority(p_kind text, p_payload jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.job_priority(p_kind text, p_payload jsonb) FROM PUBLIC;
 
 
 --

@@ -5,7 +5,12 @@ import type postgres from "postgres";
 import { describe, expect, test } from "vitest";
 import { crmHandlers } from "../../supabase/functions/crm-sync/handlers.ts";
 import { notifyHandlers } from "../../supabase/functions/notify/handlers.ts";
-import { classifyFailure, type Job, PermanentJobError } from "../../supabase/functions/_shared/jobs/worker.ts";
+import {
+  classifyFailure,
+  Finished,
+  type Job,
+  PermanentJobError,
+} from "../../supabase/functions/_shared/jobs/worker.ts";
 import {
   createCaptureEmailAdapter,
   createCaptureSlackAdapter,
@@ -89,8 +94,10 @@ describe("ops.crm_job_context", () => {
       extra: 1,
     });
     const result = await crmHandlers(good.sql, {})["crm.contact"](job("crm.contact"), { sql: good.sql, worker: "w" });
-    expect(result).toMatchObject({ adapter: "capture" });
-    expect(good.asked.some((q) => q.includes("ops.record_crm_sync"))).toBe(true);
+    // the handler stores the mapping and completes in one statement, then says so to the worker
+    expect(result).toBeInstanceOf(Finished);
+    expect((result as Finished).result).toMatchObject({ adapter: "capture" });
+    expect(good.asked.some((q) => q.includes("ops.finish_crm_job"))).toBe(true);
   });
 });
 
