@@ -438,7 +438,7 @@ describe("HubSpot adapter: one attempt, classified for the job engine", () => {
     expect(capacityFor(hubspot, 100)).toBe(90);
     expect(capacityFor(hubspot, 0)).toBe(72);
     // Resend's 2 per second: no reserve (single-call jobs are not starved; priority orders the claims)
-    expect(capacityFor({ bucket: "notify:resend", capacity: 2, windowMs: 1_050 }, 0)).toBe(2);
+    expect(capacityFor({ bucket: "notify:resend", capacity: 2, windowMs: 1_100 }, 0)).toBe(2);
   });
 });
 

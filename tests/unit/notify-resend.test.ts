@@ -122,11 +122,11 @@ describe("Resend adapter: sending once", () => {
 
   test("the adapter carries Resend's team rate as its shared budget (2 per second unless raised)", () => {
     // counted over a little more than Resend's second: headroom for the way from the token to Resend
-    expect(adapter().rateBudget).toEqual({ bucket: "notify:resend", capacity: 2, windowMs: 1_050 });
+    expect(adapter().rateBudget).toEqual({ bucket: "notify:resend", capacity: 2, windowMs: 1_100 });
     expect(adapter({ RESEND_RATE_LIMIT_PER_S: "10" }).rateBudget).toEqual({
       bucket: "notify:resend",
       capacity: 10,
-      windowMs: 1_050,
+      windowMs: 1_100,
     });
   });
 });

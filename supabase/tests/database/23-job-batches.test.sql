@@ -5,7 +5,7 @@
 -- and ops.jobs keeps only the indexes its queries need. One transaction: now() stands still.
 begin;
 set search_path = public, extensions;
-select plan(29);
+select plan(32);
 
 delete from ops.jobs;
 insert into ops.job_kinds (kind, function_name, max_attempts, timeout_ms, lease_seconds, backoff_base_ms, backoff_max_ms)
@@ -102,6 +102,12 @@ select ok((select j.status = 'succeeded' and c.crm_contact_id = 'c-1'
   'the mapping and the completion landed together');
 select throws_ok(format($$ select ops.finish_crm_job(%s, 'crm-w', 'capture', '{}', '{}') $$, :contact_job), '55P03',
   null, 'a job no longer held records nothing');
+
+-- ------------------------------------------------------------ urgent takers first under a shared budget
+select is(ops.take_rate_tokens('pgtap:rank', 1, 1, 60000, true), 0, 'an urgent taker takes a free token');
+select ok(ops.take_rate_tokens('pgtap:rank', 1, 1, 60000, true) > 0, 'the next urgent taker waits for the window');
+select ok(ops.take_rate_tokens('pgtap:rank', 1, 5, 60000, false) > 0,
+  'while an urgent taker waits, a non-urgent one waits too, even with room under its own capacity');
 
 -- ------------------------------------------------------------ indexes and HOT updates
 select set_eq($$ select indexname::text from pg_indexes where schemaname = 'ops' and tablename = 'jobs' $$,

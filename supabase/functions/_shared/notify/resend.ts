@@ -22,7 +22,7 @@
 //
 // Rate: Resend allows 2 requests per second per team by default (RESEND_RATE_LIMIT_PER_S when raised);
 // the adapter's rateBudget lets every worker share it through ops.take_rate_tokens, counted over a window a
-// little longer than Resend's second (RATE_WINDOW_MS): tokens are taken in the database a few ms before the
+// tenth longer than Resend's second (RATE_WINDOW_MS): tokens are taken in the database a few ms before the
 // request reaches Resend, and that delay varies, so a budget of exactly 2 per 1,000 ms drew 429s in bursts.
 // A 429 that still comes is deferred by its Retry-After without spending an attempt (jobs/worker.ts).
 import { Resend } from "resend";
@@ -50,7 +50,7 @@ const QUOTA_WAIT_MS = 60 * 60 * 1000;
 const RATE_LIMIT_WAIT_MS = 1_000;
 const CONCURRENT_KEY_WAIT_MS = 1_000;
 /** The budget's window: Resend's 1 s plus headroom for the variance between taking a token and arriving. */
-export const RATE_WINDOW_MS = 1_050;
+export const RATE_WINDOW_MS = 1_100;
 /** Resend's codes, for an error body without statusCode. */
 const STATUS_BY_NAME: Record<string, number> = {
   missing_required_field: 422,

@@ -18,16 +18,18 @@ export function capacityFor(budget: RateBudget, priority: number): number {
   return Math.max(1, budget.capacity - Math.floor(budget.capacity * URGENT_RESERVE));
 }
 
-/** Takes `tokens` from the budget: 0 when granted, else the ms until enough tokens free up (nothing taken). */
+/** Takes `tokens` from the budget: 0 when granted, else the ms until enough tokens free up (nothing taken).
+ * While an urgent job waits for the budget, jobs below urgent wait too (ops.take_rate_tokens' p_urgent): tokens
+ * free up one at a time, and a welcome deferred to an earlier instant would otherwise take a receipt's. */
 export async function takeRateTokens(
   sql: postgres.Sql,
   budget: RateBudget,
   tokens: number,
   priority = URGENT_PRIORITY,
 ): Promise<number> {
+  const capacity = capacityFor(budget, priority);
+  const urgent = priority >= URGENT_PRIORITY;
   const [{ wait }] = await sql<{ wait: number }[]>`
-    select ops.take_rate_tokens(${budget.bucket}, ${tokens}, ${
-    capacityFor(budget, priority)
-  }, ${budget.windowMs}) as wait`;
+    select ops.take_rate_tokens(${budget.bucket}, ${tokens}, ${capacity}, ${budget.windowMs}, ${urgent}) as wait`;
   return wait;
 }
