@@ -7191,6 +7191,18 @@ $$;
 --
 
 CREATE FUNCTION ops.take_rate_tokens(p_bucket text, p_tokens integer, p_capacity integer, p_window_ms integer) RETURNS integer
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select ops.take_rate_tokens(p_bucket, p_tokens, p_capacity, p_window_ms, true)
+$$;
+
+
+--
+-- Name: take_rate_tokens(text, integer, integer, integer, boolean); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.take_rate_tokens(p_bucket text, p_tokens integer, p_capacity integer, p_window_ms integer, p_urgent boolean) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
@@ -7199,23 +7211,43 @@ declare
   at timestamptz;
   used bigint;
   oldest timestamptz;
+  held_until timestamptz;
+  wait integer;
 begin
   -- a request larger than the whole budget waits for an empty window rather than forever
   p_tokens := least(p_tokens, p_capacity);
   -- one statement creates or locks the bucket row: the lock serialises takers, and a purge of idle
   -- buckets (ops.purge_rate_limit_buckets) cannot remove it between a lookup and the lock
-  insert into ops.rate_limit_buckets (bucket) values (p_bucket)
-  on conflict (bucket) do update set bucket = excluded.bucket;
+  insert into ops.rate_limit_buckets as b (bucket) values (p_bucket)
+  on conflict (bucket) do update set bucket = excluded.bucket
+  returning b.urgent_until into held_until;
   at := clock_timestamp();
+  if not coalesce(p_urgent, true) and held_until > at then
+    return greatest(1, ceil(extract(epoch from (held_until - at)) * 1000))::integer;
+  end if;
   delete from ops.rate_limit_grants where bucket = p_bucket and granted_at <= at - window_len;
   select coalesce(sum(tokens), 0), min(granted_at) into used, oldest from ops.rate_limit_grants where bucket = p_bucket;
   if used + p_tokens > p_capacity then
-    return greatest(1, ceil(extract(epoch from (oldest + window_len - at)) * 1000))::integer;
+    wait := greatest(1, ceil(extract(epoch from (oldest + window_len - at)) * 1000))::integer;
+    if coalesce(p_urgent, true) then
+      -- the urgent job is deferred until the token frees; the margin covers its claim by a drain loop
+      update ops.rate_limit_buckets set urgent_until = greatest(urgent_until, at + make_interval(secs => wait / 1000.0)
+                                                                + interval '500 milliseconds')
+       where bucket = p_bucket;
+    end if;
+    return wait;
   end if;
   insert into ops.rate_limit_grants (bucket, granted_at, tokens) values (p_bucket, at, p_tokens);
   return 0;
 end
 $$;
+
+
+--
+-- Name: FUNCTION take_rate_tokens(p_bucket text, p_tokens integer, p_capacity integer, p_window_ms integer, p_urgent boolean); Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON FUNCTION ops.take_rate_tokens(p_bucket text, p_tokens integer, p_capacity integer, p_window_ms integer, p_urgent boolean) IS 'Takes p_tokens of a shared budget (p_capacity per p_window_ms): 0 when granted, else the ms to wait. While an urgent taker waits for the bucket, non-urgent takers wait too.';
 
 
 --
@@ -9303,7 +9335,8 @@ COMMENT ON TABLE ops.provider_events IS 'Webhook events from providers other tha
 --
 
 CREATE TABLE ops.rate_limit_buckets (
-    bucket text NOT NULL
+    bucket text NOT NULL,
+    urgent_until timestamp with time zone
 );
 
 
@@ -9312,6 +9345,13 @@ CREATE TABLE ops.rate_limit_buckets (
 --
 
 COMMENT ON TABLE ops.rate_limit_buckets IS 'Request budgets shared by every worker instance (e.g. HubSpot: 100 requests per 10 s); the row serialises takers.';
+
+
+--
+-- Name: COLUMN rate_limit_buckets.urgent_until; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON COLUMN ops.rate_limit_buckets.urgent_until IS 'Until when an urgent job waits for this budget: non-urgent takers are refused until then.';
 
 
 --
@@ -13873,6 +13913,14 @@ GRANT ALL ON FUNCTION ops.take_rate_tokens(p_bucket text, p_tokens integer, p_ca
 GRANT ALL ON FUNCTION ops.take_rate_tokens(p_bucket text, p_tokens integer, p_capacity integer, p_window_ms integer) TO support_intake;
 GRANT ALL ON FUNCTION ops.take_rate_tokens(p_bucket text, p_tokens integer, p_capacity integer, p_window_ms integer) TO checkout;
 GRANT ALL ON FUNCTION ops.take_rate_tokens(p_bucket text, p_tokens integer, p_capacity integer, p_window_ms integer) TO seller_onboarding;
+
+
+--
+-- Name: FUNCTION take_rate_tokens(p_bucket text, p_tokens integer, p_capacity integer, p_window_ms integer, p_urgent boolean); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.take_rate_tokens(p_bucket text, p_tokens integer, p_capacity integer, p_window_ms integer, p_urgent boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.take_rate_tokens(p_bucket text, p_tokens integer, p_capacity integer, p_window_ms integer, p_urgent boolean) TO pipeline_worker;
 
 
 --
