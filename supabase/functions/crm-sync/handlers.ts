@@ -13,7 +13,7 @@ import {
   parseJobContext,
   PermanentJobError,
 } from "../_shared/jobs/worker.ts";
-import { takeRateTokens } from "../_shared/providers/rate-budget.ts";
+import { awaitRateTokens } from "../_shared/providers/rate-budget.ts";
 import { log } from "../_shared/log.ts";
 
 // what ops.crm_job_context answers, by kind (loose: new keys may come before the code reads them)
@@ -121,7 +121,7 @@ export function crmHandlers(sql: postgres.Sql, env: Env): Record<string, JobHand
     const ctx = parseJobContext("ops.crm_job_context", schema, raw);
     if (adapter.rateBudget) {
       // a deal (urgent) may use the whole budget; contact backfills leave it a reserve
-      const wait = await takeRateTokens(sql, adapter.rateBudget, calls(ctx), job.priority);
+      const wait = await awaitRateTokens(sql, adapter.rateBudget, calls(ctx), job.priority);
       if (wait > 0) throw new Deferral(wait, `CRM rate budget used up; resuming in ${wait} ms`);
     }
     return ctx;
@@ -202,7 +202,7 @@ export function crmHandlers(sql: postgres.Sql, env: Env): Record<string, JobHand
       const ids = p.contacts.filter((c) => c.adapter === adapter.name).map((c) => c.contact_id);
       const calls = ids.length + 2 * p.emails.length;
       if (adapter.rateBudget && calls > 0) {
-        const wait = await takeRateTokens(sql, adapter.rateBudget, calls, job.priority);
+        const wait = await awaitRateTokens(sql, adapter.rateBudget, calls, job.priority);
         if (wait > 0) throw new Deferral(wait, `CRM rate budget used up; resuming in ${wait} ms`);
       }
       const { deleted, gone } = await adapter.gdprDeleteContacts({ contactIds: ids, emails: p.emails });

@@ -9,7 +9,7 @@ import type { EmailAdapter, SlackAdapter } from "../_shared/notify/contract.ts";
 import { selectEmailAdapter, selectSlackAdapter } from "../_shared/notify/select.ts";
 import { type NotifyConfig, notifyConfig, renderEmail, renderSlack } from "../_shared/notify/templates.ts";
 import { maskEmail } from "../_shared/providers/email.ts";
-import { takeRateTokens } from "../_shared/providers/rate-budget.ts";
+import { awaitRateTokens } from "../_shared/providers/rate-budget.ts";
 
 /** What ops.notify_job_context answers (loose: new keys may come before the code reads them). */
 export const notifyContext = z.object({
@@ -48,7 +48,7 @@ async function record(
 
 async function budget(sql: postgres.Sql, adapter: EmailAdapter | SlackAdapter, job: Job) {
   if (!adapter.rateBudget) return;
-  const wait = await takeRateTokens(sql, adapter.rateBudget, 1, job.priority);
+  const wait = await awaitRateTokens(sql, adapter.rateBudget, 1, job.priority);
   if (wait > 0) throw new Deferral(wait, `${adapter.name} rate budget used up; resuming in ${wait} ms`);
 }
 

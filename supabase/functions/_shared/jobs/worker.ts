@@ -103,8 +103,9 @@ export function createFinisher(sql: postgres.Sql): Finish {
     sql<{ job_id: string; status: string }[]>`
       select job_id, status from ops.finish_jobs(${worker}, ${sql.json(outcomes)})`
       .then((rows) => {
-        const status = new Map(rows.map((r) => [Number(r.job_id), r.status]));
-        for (const w of batch) w.resolve(status.get(w.outcome.id) ?? null);
+        // bigint ids come back as strings (and a claimed job's id is one too): compare them as text
+        const status = new Map(rows.map((r) => [String(r.job_id), r.status]));
+        for (const w of batch) w.resolve(status.get(String(w.outcome.id)) ?? null);
       }, (err) => {
         for (const w of batch) w.reject(err);
       });

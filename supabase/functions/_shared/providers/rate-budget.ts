@@ -18,6 +18,26 @@ export function capacityFor(budget: RateBudget, priority: number): number {
   return Math.max(1, budget.capacity - Math.floor(budget.capacity * URGENT_RESERVE));
 }
 
+/** How long an urgent job waits out a used-up budget holding its lease (then it is deferred): a burst's urgent
+ * jobs deferred to one refill instant each raced for every freed token, and one receipt lost 25 times running. */
+export const URGENT_HOLD_MS = 3_000;
+
+/** takeRateTokens, but an urgent job waits (sleeping, its job still leased) for up to URGENT_HOLD_MS in all
+ * instead of being deferred at once; others are deferred at once. 0 when granted, else the ms to defer by. */
+export async function awaitRateTokens(
+  sql: postgres.Sql,
+  budget: RateBudget,
+  tokens: number,
+  priority = URGENT_PRIORITY,
+): Promise<number> {
+  const until = Date.now() + (priority >= URGENT_PRIORITY ? URGENT_HOLD_MS : 0);
+  for (;;) {
+    const wait = await takeRateTokens(sql, budget, tokens, priority);
+    if (wait === 0 || Date.now() + wait > until) return wait;
+    await new Promise((r) => setTimeout(r, wait));
+  }
+}
+
 /** Takes `tokens` from the budget: 0 when granted, else the ms until enough tokens free up (nothing taken).
  * While an urgent job waits for the budget, jobs below urgent wait too (ops.take_rate_tokens' p_urgent): tokens
  * free up one at a time, and a welcome deferred to an earlier instant would otherwise take a receipt's. */
