@@ -1,26 +1,52 @@
-// Hands one verified Stripe event to the database, which records it once and applies it.
+// Hands verified Stripe events to the database, which records each once and applies it: by group commit
+// (group-commit.ts), so events that arrive together share one transaction and each keeps its own answer.
 import type postgres from "postgres";
 import { HttpError } from "../_shared/http/error.ts";
 import type { Scope } from "../_shared/stripe/scope.ts";
+import { GroupCommit, GroupCommitError } from "./group-commit.ts";
 import { SIGNED_PAYLOAD } from "./signature.ts";
 
 export type IngestResult = { event_id: string; status: string; duplicate: boolean; reason?: string };
+/** One element of ops.ingest_stripe_events' answer. */
+type Outcome = IngestResult | { invalid: string } | { unavailable: string };
+/** `body`: the raw body of an event verifyStripeEvent accepted (NUL escapes replaced). Postgres parses it once,
+ * instead of the function serializing the event it has just parsed (same JSON, Stripe's numbers as sent). */
+type Item = { body: string; sanitized: boolean };
 
-/** `body`: the raw body of an event verifyStripeEvent accepted (NUL escapes replaced). Postgres parses
- * it once, instead of the function serializing the event it has just parsed (same JSON, Stripe's
- * numbers as sent). `scope`: this deployment's mode and account, which ops.settings must match. */
+/** The most events in one transaction. A batch is what queued while the previous transaction ran, so under
+ * load it is about (requests in flight) - 1; this only bounds its statement (and its locks) under a burst. */
+export const MAX_BATCH = 64;
+
+export type Ingest = GroupCommit<Item, Outcome>;
+
+/** One transaction in flight per function instance: a request that finds none starts one at once; the
+ * others wait for it (a few ms) and go together in the next. `scope`: this deployment's mode and account,
+ * which ops.settings must match. */
+export function groupCommit(sql: postgres.Sql, scope: Scope): Ingest {
+  return new GroupCommit<Item, Outcome>(async (items) => {
+    // array literals in text parameters: jsonb ones would be serialized by postgres.js (a JSON string of each
+    // body), and its arrays go wrong unprepared
+    const bodies = `{${items.map((i) => `"${i.body.replace(/[\\"]/g, "\\$&")}"`).join(",")}}`;
+    const sanitized = `{${items.map((i) => i.sanitized ? "t" : "f").join(",")}}`;
+    const [row] = await sql`select ops.ingest_stripe_events(${bodies}::text::text[], ${sanitized}::text::boolean[],
+      p_livemode => ${scope.livemode}::boolean, p_account_id => ${scope.accountId}::text) as results`;
+    return row.results as Outcome[];
+  }, { maxBatch: MAX_BATCH, maxInFlight: 1 });
+}
+
+/** Records one event through the group commit; answers once the transaction holding its ledger row
+ * committed. Throws the HttpError its request must answer otherwise. */
 export async function ingestStripeEvent(
-  sql: postgres.Sql,
+  ingest: Ingest,
   body: string,
-  scope: Scope & { sanitized: boolean },
-): Promise<IngestResult> {
+  sanitized: boolean,
+): Promise<IngestResult & { batch: number }> {
+  let out: Outcome & { batch: number };
   try {
-    // a text parameter: a jsonb one would be serialized by postgres.js, a JSON string of the body
-    const [row] = await sql`select ops.ingest_stripe_event(${body}::text::jsonb,
-      p_livemode => ${scope.livemode}::boolean, p_account_id => ${scope.accountId}::text,
-      p_sanitized => ${scope.sanitized}::boolean) as result`;
-    return row.result as IngestResult;
-  } catch (cause) {
+    out = await ingest.submit({ body, sanitized });
+  } catch (err) {
+    const batch = err instanceof GroupCommitError ? err.batch : 1;
+    const cause = err instanceof GroupCommitError ? err.cause : err;
     const code = (cause as { code?: string }).code ?? "";
     // STRIPE_LIVEMODE / STRIPE_ACCOUNT_ID disagree with ops.settings (or its row is gone): nothing is
     // recorded, and Stripe delivers again once someone fixes the configuration
@@ -31,15 +57,30 @@ export async function ingestStripeEvent(
         { cause, reason: "configuration" },
       );
     }
-    // any other data exception (22xxx) is the payload's fault: redelivery cannot help. The event was
-    // signed: a failure of Stripe's event or of ours (webhook_failure_rate), not a stranger's refusal
-    if (/^22/.test(code)) {
-      throw new HttpError(400, "event payload cannot be stored (invalid characters or values)", {
-        cause,
-        ...SIGNED_PAYLOAD,
-      });
-    }
-    // otherwise we could not record it: 503, and Stripe will deliver it again
-    throw new HttpError(503, "could not record the event, retry later", { cause, reason: "unavailable" });
+    // the batch's transaction did not commit: nothing of it is recorded, each of its requests gets this,
+    // and Stripe will deliver them again
+    throw new HttpError(503, "could not record the event, retry later", {
+      cause,
+      reason: "unavailable",
+      headers: { "x-ingest-batch": String(batch) },
+    });
   }
+  // the body is no storable event (invalid characters or values): redelivery cannot help. The event was
+  // signed: a failure of Stripe's event or of ours (webhook_failure_rate), not a stranger's refusal
+  if ("invalid" in out) {
+    throw new HttpError(400, "event payload cannot be stored (invalid characters or values)", {
+      cause: { code: out.invalid },
+      ...SIGNED_PAYLOAD,
+    });
+  }
+  // a passing condition while applying this event (a lock timeout, a deadlock): its apply was rolled back
+  // and it is not recorded; the others of its batch are
+  if ("unavailable" in out) {
+    throw new HttpError(503, "could not record the event, retry later", {
+      cause: { code: out.unavailable },
+      reason: "unavailable",
+      headers: { "x-ingest-batch": String(out.batch) },
+    });
+  }
+  return out;
 }
