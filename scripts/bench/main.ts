@@ -42,6 +42,7 @@ import { crmApiBase } from "./jobs.ts";
 import { PGBENCH } from "./pgbench.ts";
 import { Report } from "./report.ts";
 import { pgbenchBaseline } from "./sections/baseline.ts";
+import { bootTimes } from "./sections/boot.ts";
 import { crmLatency } from "./sections/crm-latency.ts";
 import { crmLatencyFaults } from "./sections/crm-latency-faults.ts";
 import { supportLatency } from "./sections/support.ts";
@@ -66,6 +67,8 @@ const SECTIONS: Section[] = [
   checkoutLatency,
   crmLatencyFaults,
   operations,
+  // last: it restarts the gateway
+  bootTimes,
 ];
 
 async function machineInfo(db: Sql) {

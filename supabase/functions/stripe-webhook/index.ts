@@ -5,7 +5,7 @@ import { denoEnv } from "../_shared/config/env.ts";
 import { connect } from "../_shared/db.ts";
 import { HttpError } from "../_shared/http/error.ts";
 import { serve } from "../_shared/http/serve.ts";
-import { groupCommit, ingestStripeEvent } from "./ingest.ts";
+import { groupCommit, groupCommitOptions, ingestStripeEvent } from "./ingest.ts";
 import { answerCounter } from "../_shared/http/outcomes.ts";
 import { sanitizeJsonEscapes } from "../_shared/stripe/sanitize.ts";
 import { parseScope } from "../_shared/stripe/scope.ts";
@@ -19,7 +19,7 @@ const scope = parseScope(env);
 // the narrowest role that works: it may only call ops.ingest_stripe_event
 const sql = connect("STRIPE_WEBHOOK_DB_URL");
 // requests that arrive while a transaction runs share the next one (group commit), each with its own answer
-const ingest = groupCommit(sql, scope);
+const ingest = groupCommit(sql, scope, groupCommitOptions(env));
 
 /** Which endpoint a request is for: /stripe-webhook (hosted and the local gateway pass the function's path) or
  * /stripe-webhook/connect; anything else is no endpoint of ours. */

@@ -1,9 +1,11 @@
 // Hands verified Stripe events to the database, which records each once and applies it: by group commit
 // (group-commit.ts), so events that arrive together share one transaction and each keeps its own answer.
 import type postgres from "postgres";
+import { z } from "zod";
+import { type Env, parseEnv, setting } from "../_shared/config/env.ts";
 import { HttpError } from "../_shared/http/error.ts";
 import type { Scope } from "../_shared/stripe/scope.ts";
-import { GroupCommit, GroupCommitError } from "./group-commit.ts";
+import { GroupCommit, GroupCommitError, type GroupCommitOptions } from "./group-commit.ts";
 import { SIGNED_PAYLOAD } from "./signature.ts";
 
 export type IngestResult = { event_id: string; status: string; duplicate: boolean; reason?: string };
@@ -13,16 +15,25 @@ type Outcome = IngestResult | { invalid: string } | { unavailable: string };
  * instead of the function serializing the event it has just parsed (same JSON, Stripe's numbers as sent). */
 type Item = { body: string; sanitized: boolean };
 
-/** The most events in one transaction. A batch is what queued while the previous transaction ran, so under
- * load it is about (requests in flight) - 1; this only bounds its statement (and its locks) under a burst. */
-export const MAX_BATCH = 64;
+/** STRIPE_WEBHOOK_BATCH_MAX: the most events in one transaction (1: one transaction per event, no group
+ * commit). A batch is what queued while the transactions in flight ran, so under load it is about (requests
+ * in flight) / (transactions in flight); the bound only caps a burst's statement and its locks.
+ * STRIPE_WEBHOOK_BATCHES_IN_FLIGHT: transactions at once per function instance. A request that finds fewer
+ * running starts its own at once (no wait when idle); the others wait for one to end (a few ms). */
+const groupCommitEnv = z.object({
+  STRIPE_WEBHOOK_BATCH_MAX: setting.int(64, 1, 1000),
+  STRIPE_WEBHOOK_BATCHES_IN_FLIGHT: setting.int(1, 1, 8),
+});
+
+export function groupCommitOptions(env: Env) {
+  const e = parseEnv(groupCommitEnv, env);
+  return { maxBatch: e.STRIPE_WEBHOOK_BATCH_MAX, maxInFlight: e.STRIPE_WEBHOOK_BATCHES_IN_FLIGHT };
+}
 
 export type Ingest = GroupCommit<Item, Outcome>;
 
-/** One transaction in flight per function instance: a request that finds none starts one at once; the
- * others wait for it (a few ms) and go together in the next. `scope`: this deployment's mode and account,
- * which ops.settings must match. */
-export function groupCommit(sql: postgres.Sql, scope: Scope): Ingest {
+/** `scope`: this deployment's mode and account, which ops.settings must match. */
+export function groupCommit(sql: postgres.Sql, scope: Scope, options: GroupCommitOptions): Ingest {
   return new GroupCommit<Item, Outcome>(async (items) => {
     // array literals in text parameters: jsonb ones would be serialized by postgres.js (a JSON string of each
     // body), and its arrays go wrong unprepared
@@ -31,7 +42,7 @@ export function groupCommit(sql: postgres.Sql, scope: Scope): Ingest {
     const [row] = await sql`select ops.ingest_stripe_events(${bodies}::text::text[], ${sanitized}::text::boolean[],
       p_livemode => ${scope.livemode}::boolean, p_account_id => ${scope.accountId}::text) as results`;
     return row.results as Outcome[];
-  }, { maxBatch: MAX_BATCH, maxInFlight: 1 });
+  }, options);
 }
 
 /** Records one event through the group commit; answers once the transaction holding its ledger row
