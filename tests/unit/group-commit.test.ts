@@ -60,6 +60,23 @@ describe("group commit", () => {
     expect((await Promise.all(all)).map((r) => r.v)).toEqual(["A", "B", "C", "D"]);
   });
 
+  test("a batch holds at most maxSize of the items' sizes; a larger item goes alone", async () => {
+    const c = controlled();
+    const gc = new GroupCommit(c.run, {
+      maxBatch: 10,
+      maxInFlight: 1,
+      size: (x: string) => x.length,
+      maxSize: 5,
+    });
+    const all = ["a", "bb", "ccc", "dddddddd", "e"].map((x) => gc.submit(x));
+    for (let i = 0; i < 4; i++) {
+      c.calls[i].end(c.calls[i].items.map((x) => x.toUpperCase()));
+      await c.settle();
+    }
+    expect(c.calls.map((x) => x.items)).toEqual([["a"], ["bb", "ccc"], ["dddddddd"], ["e"]]);
+    expect((await Promise.all(all)).map((r) => r.batch)).toEqual([1, 2, 2, 1, 1]);
+  });
+
   test("a transaction that fails fails each of its items (with its size) and none of the next batch", async () => {
     const c = controlled();
     const gc = new GroupCommit(c.run, { maxBatch: 10, maxInFlight: 1 });

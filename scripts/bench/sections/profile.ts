@@ -1,7 +1,8 @@
 // Section "profile": where an ingested customer.updated spends its time, layer by layer, in one run.
 // SQL: ops.ingest_stripe_event alone (pgbench, prepared), for a ledger-only event, an applied event
-// that causes no CRM work, and the full event (+ crm.contact enqueue + pg_net dispatch), with the
-// functions' own times (track_functions). HTTP: one at a time and at concurrency 16, straight to the
+// that causes no CRM work, and the full event (+ crm.contact enqueue + pg_net dispatch), then 16 of them per
+// ops.ingest_stripe_events call (the webhook's group commit, #21), with the functions' own times
+// (track_functions) and the backend's CPU per event. HTTP: one at a time and at concurrency 16, straight to the
 // function's port and through the gateway. CPU: every process's time per event at concurrency 16,
 // and the dispatch storm (pg_net requests per job).
 import { rmSync, writeFileSync } from "node:fs";
@@ -120,12 +121,16 @@ async function sqlProfile(ctx: BenchContext) {
       const k = perTx(variant);
       const txs = Math.ceil(s.profileEvents / k);
       // track_functions is a superuser's setting: this run connects as the admin
+      // the backend's own CPU: pgbench's session ends with the run, and an exited backend's time is the
+      // postmaster's children's (less sensitive to other sessions' load than latency)
+      const cpuBefore = cpuSnapshot();
       const one = perEventFigures(
         parsePgbench(
           await runPgbench([...scriptArgs(file, 1), "-t", String(txs)], 120_000, env, config.adminDbUrl),
         ),
         k,
       );
+      const backendCpuMs = (cpuSince(cpuBefore).byComponent["pg: exited backends"] ?? 0) / (txs * k);
       await new Promise((r) => setTimeout(r, 600)); // the session's function stats reach the collector at exit
       const fns = perEvent(before, await functionTimes(ctx), txs * k);
       const many = perEventFigures(
@@ -138,7 +143,7 @@ async function sqlProfile(ctx: BenchContext) {
         ),
         k,
       );
-      out[variant] = { c1: one, c16: many, functionsMsPerEvent: fns };
+      out[variant] = { c1: one, c16: many, functionsMsPerEvent: fns, backendCpuMs };
       await ctx.db`delete from ops.job_drains where held_until > now() + interval '2 seconds'`;
       await ctx.db`delete from ops.jobs where stripe_event_id like ${"evt_" + prefix + "%"}`;
     }
@@ -154,6 +159,7 @@ async function sqlProfile(ctx: BenchContext) {
       c1: ReturnType<typeof perEventFigures>;
       c16: ReturnType<typeof perEventFigures>;
       functionsMsPerEvent: ReturnType<typeof perEvent>;
+      backendCpuMs: number;
     }
   >;
 }
@@ -204,6 +210,9 @@ export const ingestProfile: Section = {
     ) => ctx.report.add({ section: "profile", figure, value, unit, baseline });
     for (const v of Object.keys(VARIANTS) as Variant[]) {
       add(`SQL c1 per event: ${VARIANTS[v]}`, sql[v].c1.latencyAvgMs, "ms");
+    }
+    for (const v of Object.keys(VARIANTS) as Variant[]) {
+      add(`Postgres CPU per event (backend, c1): ${VARIANTS[v]}`, sql[v].backendCpuMs, "ms");
     }
     for (const v of ["full", "drained", "batch"] as Variant[]) {
       add(`SQL c${s.pgbenchClients} events/s: ${VARIANTS[v]}`, sql[v].c16.tps, "ev/s");

@@ -3,11 +3,14 @@
 // most for the transaction before it; a batch holds at most maxBatch items. Each item gets its own outcome
 // from the batch's result; if the batch fails, every item of it gets that failure.
 
-export type GroupCommitOptions = {
+export type GroupCommitOptions<T = never> = {
   /** the most items in one transaction */
   maxBatch: number;
   /** transactions in flight at once (1: everything that queued meanwhile goes into the next one) */
   maxInFlight: number;
+  /** an item's size (e.g. its bytes) and the most a batch holds of it; a single item larger goes alone */
+  size?: (item: T) => number;
+  maxSize?: number;
 };
 
 type Waiter<T, R> = { item: T; resolve: (r: R & { batch: number }) => void; reject: (e: unknown) => void };
@@ -25,7 +28,7 @@ export class GroupCommit<T, R> {
   #inFlight = 0;
 
   /** `run` gets the items of one batch and returns their results in the same order, or throws. */
-  constructor(private readonly run: (items: T[]) => Promise<R[]>, private readonly options: GroupCommitOptions) {}
+  constructor(private readonly run: (items: T[]) => Promise<R[]>, private readonly options: GroupCommitOptions<T>) {}
 
   /** The item's own result once its batch ended (with `batch`: how many items shared the transaction). */
   submit(item: T): Promise<R & { batch: number }> {
@@ -37,10 +40,23 @@ export class GroupCommit<T, R> {
 
   #pump() {
     while (this.#inFlight < this.options.maxInFlight && this.#queue.length > 0) {
-      const batch = this.#queue.splice(0, this.options.maxBatch);
+      const batch = this.#queue.splice(0, this.#take());
       this.#inFlight++;
       void this.#flush(batch);
     }
+  }
+
+  /** How many queued items the next batch takes: up to maxBatch, and up to maxSize (at least one). */
+  #take(): number {
+    const { maxBatch, size, maxSize } = this.options;
+    const limit = Math.min(maxBatch, this.#queue.length);
+    if (!size || maxSize === undefined) return limit;
+    let total = 0;
+    for (let n = 0; n < limit; n++) {
+      total += size(this.#queue[n].item);
+      if (total > maxSize) return Math.max(1, n);
+    }
+    return limit;
   }
 
   async #flush(batch: Waiter<T, R>[]) {

@@ -30,6 +30,10 @@ export function groupCommitOptions(env: Env) {
   return { maxBatch: e.STRIPE_WEBHOOK_BATCH_MAX, maxInFlight: e.STRIPE_WEBHOOK_BATCHES_IN_FLIGHT };
 }
 
+/** A batch's bodies together (characters): Stripe's events are a few KB, a body may be up to 1 MiB; a few large
+ * ones go in batches of their own rather than make one statement of tens of MB in the function's memory. */
+const MAX_BATCH_CHARS = 4 * 1024 * 1024;
+
 export type Ingest = GroupCommit<Item, Outcome>;
 
 /** `scope`: this deployment's mode and account, which ops.settings must match. */
@@ -42,7 +46,7 @@ export function groupCommit(sql: postgres.Sql, scope: Scope, options: GroupCommi
     const [row] = await sql`select ops.ingest_stripe_events(${bodies}::text::text[], ${sanitized}::text::boolean[],
       p_livemode => ${scope.livemode}::boolean, p_account_id => ${scope.accountId}::text) as results`;
     return row.results as Outcome[];
-  }, options);
+  }, { ...options, size: (i: Item) => i.body.length, maxSize: MAX_BATCH_CHARS });
 }
 
 /** Records one event through the group commit; answers once the transaction holding its ledger row
