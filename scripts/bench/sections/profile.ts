@@ -130,8 +130,9 @@ async function sqlProfile(ctx: BenchContext) {
         ),
         k,
       );
+      // the session's function stats reach the collector at exit, and its backend is reaped
+      await new Promise((r) => setTimeout(r, 600));
       const backendCpuMs = (cpuSince(cpuBefore).byComponent["pg: exited backends"] ?? 0) / (txs * k);
-      await new Promise((r) => setTimeout(r, 600)); // the session's function stats reach the collector at exit
       const fns = perEvent(before, await functionTimes(ctx), txs * k);
       const many = perEventFigures(
         parsePgbench(
