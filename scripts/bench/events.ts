@@ -94,3 +94,41 @@ export async function ledgerStatus(ctx: BenchContext, label: string) {
     where event_id like ${`evt_b${ctx.runTag}${label}%`} group by status order by status`;
   return Object.fromEntries(rows.map((r) => [r.status as string, r.n as number]));
 }
+
+/**
+ * The final state of each scenario (five events, see buildEvents) of a label, with its ids taken out, so that
+ * scenarios ingested concurrently compare with scenarios ingested one at a time: the order (status, amounts,
+ * confirmation, review), the subscription's status, each event's ledger status, and which kinds of jobs the
+ * scenario's events enqueued (how many of a kind depends on the order: an order that went from pending to
+ * refunded at once gets one deal update, not two; the CRM ends the same).
+ */
+export async function scenarioStates(ctx: BenchContext, label: string): Promise<Map<number, string>> {
+  const t = `${ctx.runTag}${label}`;
+  const rows = await ctx.db`
+    select 'order' as what, substr(o.stripe_payment_intent_id, ${`pi_b${t}`.length + 1})::int as k,
+           jsonb_build_object('status', o.status, 'charged', o.amount_charged, 'refunded', o.amount_refunded,
+                              'confirmed', o.payment_confirmed, 'review', o.needs_review) as state
+      from public.orders o where o.stripe_payment_intent_id like ${`pi_b${t}%`}
+    union all
+    select 'subscription', substr(s.stripe_subscription_id, ${`sub_b${t}`.length + 1})::int, to_jsonb(s.status)
+      from public.subscriptions s where s.stripe_subscription_id like ${`sub_b${t}%`}
+    union all
+    select 'ledger ' || (substr(e.event_id, ${`evt_b${t}`.length + 1})::int % ${MIX.length}),
+           substr(e.event_id, ${`evt_b${t}`.length + 1})::int / ${MIX.length}, to_jsonb(e.status)
+      from ops.stripe_events e where e.event_id like ${`evt_b${t}%`}
+    union all
+    select 'jobs', substr(j.stripe_event_id, ${`evt_b${t}`.length + 1})::int / ${MIX.length},
+           jsonb_agg(distinct j.kind)
+      from ops.jobs j where j.stripe_event_id like ${`evt_b${t}%`}
+     group by 2`;
+  const parts = new Map<number, Record<string, unknown>>();
+  for (const r of rows) {
+    const k = r.k as number;
+    const p = parts.get(k) ?? {};
+    // jobs: one group per scenario (several rows if several events enqueued): merged and sorted
+    if (r.what === "jobs") p.jobs = [...new Set([...(p.jobs as string[] ?? []), ...(r.state as string[])])].sort();
+    else p[r.what as string] = r.state;
+    parts.set(k, p);
+  }
+  return new Map([...parts].map(([k, p]) => [k, JSON.stringify(Object.fromEntries(Object.entries(p).sort()))]));
+}

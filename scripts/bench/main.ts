@@ -43,6 +43,7 @@ import { crmApiBase } from "./jobs.ts";
 import { PGBENCH } from "./pgbench.ts";
 import { Report } from "./report.ts";
 import { pgbenchBaseline } from "./sections/baseline.ts";
+import { bootTimes } from "./sections/boot.ts";
 import { crmLatency } from "./sections/crm-latency.ts";
 import { crmLatencyFaults } from "./sections/crm-latency-faults.ts";
 import { notifyBurst } from "./sections/notify-burst.ts";
@@ -71,6 +72,8 @@ const SECTIONS: Section[] = [
   crmBacklog,
   notifyBurst,
   operations,
+  // last: it restarts the gateway
+  bootTimes,
 ];
 
 async function machineInfo(db: Sql) {

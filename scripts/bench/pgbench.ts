@@ -5,8 +5,8 @@ import { assertLocal } from "./context.ts";
 
 export const PGBENCH = "/usr/lib/postgresql/15/bin/pgbench";
 
-function pgConn() {
-  const url = new URL(config.dbUrl);
+function pgConn(dbUrl: string) {
+  const url = new URL(dbUrl);
   assertLocal("the database URL", url.hostname);
   return {
     args: ["-h", url.hostname, "-p", url.port || "5432", "-U", decodeURIComponent(url.username)],
@@ -15,8 +15,15 @@ function pgConn() {
   };
 }
 
-export function runPgbench(args: string[], timeoutMs: number, env: Record<string, string> = {}): Promise<string> {
-  const conn = pgConn();
+/** `dbUrl`: the stack's postgres by default; the admin URL where a run sets a superuser parameter
+ * (track_functions), which postgres may not set, as on hosted. */
+export function runPgbench(
+  args: string[],
+  timeoutMs: number,
+  env: Record<string, string> = {},
+  dbUrl = config.dbUrl,
+): Promise<string> {
+  const conn = pgConn(dbUrl);
   const argv = [...conn.args, ...args, conn.db];
   return new Promise((resolve, reject) => {
     execFile(PGBENCH, argv, {

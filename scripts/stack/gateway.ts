@@ -43,6 +43,10 @@ type Worker = {
   limit?: LimitReason;
   exited: Promise<void>;
   timers: NodeJS.Timeout[];
+  /** when it was spawned and ready, and its first answer's end, ms since spawn (a request that arrived while
+   * it booted waited for it: spawn to first answer is what that request's caller waited, boot included) */
+  spawnedAt: number;
+  boot: { readyMs?: number; firstAnswerMs?: number; firstWaited?: boolean };
 };
 
 /** A request in flight to a worker: its share of the worker's CPU. */
@@ -157,6 +161,8 @@ function startWorker(fn: Fn) {
     retired: false,
     exited: new Promise((r) => (exited = r)),
     timers: [],
+    spawnedAt: performance.now(),
+    boot: {},
   };
   fn.workers.add(w);
   fn.current = w;
@@ -203,6 +209,7 @@ async function waitListening(fn: Fn, w: Worker) {
     });
     if (ok) {
       w.ready = true;
+      w.boot.readyMs = Math.round(performance.now() - w.spawnedAt);
       fn.restarts = 0;
       w.cpuMs = processCpuMs(w.child.pid!);
       w.bootRssMb = processRssMb(w.child.pid!);
@@ -319,7 +326,9 @@ const server = http.createServer(async (req, res) => {
   const url = new URL(req.url ?? "/", config.apiUrl);
   if (url.pathname === "/health") {
     const down = [...fns.values()].filter((f) => ![...f.workers].some((w) => w.ready)).map((f) => f.name);
-    return reply(res, down.length ? 503 : 200, { ok: down.length === 0, functions: names, down });
+    // each function's current worker: spawn -> port open, and spawn -> end of its first answer
+    const boot = Object.fromEntries([...fns.values()].map((f) => [f.name, f.current?.boot ?? null]));
+    return reply(res, down.length ? 503 : 200, { ok: down.length === 0, functions: names, down, boot });
   }
   const m = /^\/functions\/v1\/([a-z0-9-]+)(\/.*)?$/.exec(url.pathname);
   const fn = m ? fns.get(m[1]) : undefined;
@@ -328,8 +337,10 @@ const server = http.createServer(async (req, res) => {
     const problem = await authorized(req);
     if (problem) return reply(res, 401, { code: 401, message: problem });
   }
+  const waited = ![...fn.workers].some((w) => w.ready && !w.limit);
   const w = await workerFor(fn);
   if (!w) return reply(res, 503, { code: 503, message: `function ${fn.name} is starting` });
+  if (w.boot.firstWaited === undefined) w.boot.firstWaited = waited;
   proxy(req, res, fn, w, `/${fn.name}${m![2] ?? ""}${url.search}`);
 });
 
@@ -339,6 +350,7 @@ function proxy(req: http.IncomingMessage, res: http.ServerResponse, fn: Fn, w: W
     clearTimeout(idle);
     if (!w.flights.delete(flight)) return;
     w.lastAnswered = flight;
+    w.boot.firstAnswerMs ??= Math.round(performance.now() - w.spawnedAt);
   };
   // no answer (or no byte of it) for the idle timeout: 504 as hosted, or the answer is cut; the worker
   // runs on (a job it was running keeps its lease)

@@ -1,6 +1,7 @@
-// Section "ingest": events/s through the real webhook, closed loop, next to pgbench's insert tps.
+// Section "ingest": events/s through the real webhook, closed loop, next to pgbench's insert tps; then the same
+// scenarios one at a time, and whether every scenario ingested concurrently ended in the same state (#21).
 import { log, type Section } from "../context.ts";
-import { buildEvents, ledgerStatus, MIX } from "../events.ts";
+import { buildEvents, ledgerStatus, MIX, scenarioStates } from "../events.ts";
 import { closedLoop, signAll } from "../load.ts";
 import { summarize } from "../report.ts";
 
@@ -45,6 +46,24 @@ export const ingestThroughput: Section = {
       value: r.tally.results.failed ?? 0,
       unit: "",
     });
+    // the same scenarios one at a time (fewer of them): the state concurrency must reach
+    const seqEvents = await signAll(await buildEvents(ctx, "s", Math.min(events.length, 50 * MIX.length)));
+    log(`ingestion: POST ${seqEvents.length} events one at a time, for the final state to compare with`);
+    const seq = await closedLoop(ctx, seqEvents, 1, s.maxSeconds * 2);
+    const alone = await scenarioStates(ctx, "s");
+    // the scenarios whose five events were all sent (a time limit may stop the run)
+    const scenarios = Math.floor(r.sent / MIX.length);
+    const concurrent = new Map([...await scenarioStates(ctx, "t")].filter(([k]) => k < scenarios));
+    const expected = new Set(alone.values());
+    const differ = [...concurrent.values()].filter((st) => !expected.has(st)).length;
+    ctx.report.add({
+      section: "ingest",
+      figure: `scenarios (${MIX.length} events each) whose final state differs from one at a time`,
+      value: differ + (scenarios - concurrent.size),
+      unit: "",
+      note: `${concurrent.size} of ${scenarios} sent compared; one at a time: ${expected.size} distinct state(s), ` +
+        `${seq.tally.errorCount} errors`,
+    });
     ctx.report.details.ingest = {
       events: events.length,
       sent: r.sent,
@@ -57,6 +76,12 @@ export const ingestThroughput: Section = {
       results: r.tally.results,
       errors: r.tally.errors,
       ledger: await ledgerStatus(ctx, "t"),
+      finalState: {
+        scenarios,
+        compared: concurrent.size,
+        differ,
+        oneAtATime: [...expected].map((x) => JSON.parse(x)),
+      },
     };
   },
 };

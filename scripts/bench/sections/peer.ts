@@ -110,7 +110,7 @@ export const peerComparison: Section = {
         value: eps("ours"),
         unit: "ev/s",
         baseline: { label: "peer ack events/s", value: eps("peer"), unit: "ev/s" },
-        note: "target >= 2x",
+        note: "target >= 0.7x (#21)",
       });
       for (const side of ["ours", "peer"] as Side[]) {
         ctx.report.add({
@@ -167,7 +167,7 @@ export const peerComparison: Section = {
           value: lat.ours[p],
           unit: "ms",
           baseline: { label: `peer ${p} @${s.peerRate}/s`, value: lat.peer[p], unit: "ms" },
-          note: p === "p99" ? "target <= 50 ms" : undefined,
+          note: p === "p99" ? "target <= 10 ms" : undefined,
         });
       }
       ctx.report.add({

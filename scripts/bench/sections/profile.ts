@@ -1,7 +1,8 @@
 // Section "profile": where an ingested customer.updated spends its time, layer by layer, in one run.
 // SQL: ops.ingest_stripe_event alone (pgbench, prepared), for a ledger-only event, an applied event
-// that causes no CRM work, and the full event (+ crm.contact enqueue + pg_net dispatch), with the
-// functions' own times (track_functions). HTTP: one at a time and at concurrency 16, straight to the
+// that causes no CRM work, and the full event (+ crm.contact enqueue + pg_net dispatch), then 16 of them per
+// ops.ingest_stripe_events call (the webhook's group commit, #21), with the functions' own times
+// (track_functions) and the backend's CPU per event. HTTP: one at a time and at concurrency 16, straight to the
 // function's port and through the gateway. CPU: every process's time per event at concurrency 16,
 // and the dispatch storm (pg_net requests per job).
 import { rmSync, writeFileSync } from "node:fs";
@@ -18,13 +19,18 @@ import { closedLoop, signAll } from "../load.ts";
 import { parsePgbench, pgbenchLiteral, runPgbench, scriptArgs } from "../pgbench.ts";
 import { summarize } from "../report.ts";
 
-type Variant = "ledger" | "apply" | "full" | "drained";
+type Variant = "ledger" | "apply" | "full" | "drained" | "batch";
+/** Events per transaction of the "batch" variant: what the webhook's group commit sends at concurrency 16. */
+const BATCH = 16;
 const VARIANTS: Record<Variant, string> = {
   ledger: "ledger only (an ignored type)",
   apply: "+ apply (customer, no CRM job)",
   full: "+ crm.contact enqueue + pg_net dispatch",
   drained: "+ crm.contact enqueue, kind being drained (no dispatch)",
+  batch: `the same, ${BATCH} per transaction (ops.ingest_stripe_events, group commit)`,
 };
+/** Events per pgbench transaction of a variant. */
+const perTx = (v: Variant) => (v === "batch" ? BATCH : 1);
 
 /** A pgbench script ingesting one event per run with fresh ids (evt_/cus_ + prefix + a sequence). */
 function ingestScript(variant: Variant, prefix: string): string {
@@ -36,10 +42,23 @@ function ingestScript(variant: Variant, prefix: string): string {
       pgbenchLiteral(JSON.stringify(template))
     }::jsonb, '{id}', to_jsonb('evt_${prefix}' || n)), ` +
     `'{data,object,id}', to_jsonb('cus_${prefix}' || n))`;
-  if (variant === "full" || variant === "drained") {
+  if (variant === "full" || variant === "drained" || variant === "batch") {
     ev = `jsonb_set(${ev}, '{data,object,email}', to_jsonb('${prefix}' || n || '@example.com'))`;
   }
+  if (variant === "batch") {
+    return `select ops.ingest_stripe_events(array(select (${ev})::text from ` +
+      `(select nextval('bench.profile_seq') as n from generate_series(1, ${BATCH})) s));\n`;
+  }
   return `select ops.ingest_stripe_event(${ev}) from (select nextval('bench.profile_seq') as n) s;\n`;
+}
+
+/** pgbench's figures per event, where each transaction ingests k events (tps: events per second). */
+function perEventFigures(r: ReturnType<typeof parsePgbench>, k: number) {
+  return {
+    ...r,
+    tps: r.tps === null ? null : r.tps * k,
+    latencyAvgMs: r.latencyAvgMs === null ? null : r.latencyAvgMs / k,
+  };
 }
 
 async function functionTimes(ctx: BenchContext) {
@@ -94,24 +113,38 @@ async function sqlProfile(ctx: BenchContext) {
       writeFileSync(file, ingestScript(variant, prefix));
       // "drained": a drain holds crm.contact (as ops.claim_next_job does), so the insert trigger does not
       // dispatch; no worker actually drains, the jobs wait and are deleted
-      if (variant === "drained") {
+      if (variant === "drained" || variant === "batch") {
         await ctx.db`insert into ops.job_drains (kind, held_until) values ('crm.contact', now() + interval '1 hour')
                      on conflict (kind) do update set held_until = excluded.held_until`;
       }
       const before = await functionTimes(ctx);
-      const one = parsePgbench(
-        await runPgbench([...scriptArgs(file, 1), "-t", String(s.profileEvents)], 120_000, env),
+      const k = perTx(variant);
+      const txs = Math.ceil(s.profileEvents / k);
+      // track_functions is a superuser's setting: this run connects as the admin
+      // the backend's own CPU: pgbench's session ends with the run, and an exited backend's time is the
+      // postmaster's children's (less sensitive to other sessions' load than latency)
+      const cpuBefore = cpuSnapshot();
+      const one = perEventFigures(
+        parsePgbench(
+          await runPgbench([...scriptArgs(file, 1), "-t", String(txs)], 120_000, env, config.adminDbUrl),
+        ),
+        k,
       );
-      await new Promise((r) => setTimeout(r, 600)); // the session's function stats reach the collector at exit
-      const fns = perEvent(before, await functionTimes(ctx), s.profileEvents);
-      const many = parsePgbench(
-        await runPgbench([
-          ...scriptArgs(file, s.pgbenchClients, s.pgbenchThreads),
-          "-t",
-          String(Math.ceil(s.profileEvents * 2 / s.pgbenchClients)),
-        ], 120_000),
+      // the session's function stats reach the collector at exit, and its backend is reaped
+      await new Promise((r) => setTimeout(r, 600));
+      const backendCpuMs = (cpuSince(cpuBefore).byComponent["pg: exited backends"] ?? 0) / (txs * k);
+      const fns = perEvent(before, await functionTimes(ctx), txs * k);
+      const many = perEventFigures(
+        parsePgbench(
+          await runPgbench([
+            ...scriptArgs(file, s.pgbenchClients, s.pgbenchThreads),
+            "-t",
+            String(Math.ceil(txs * 2 / s.pgbenchClients)),
+          ], 120_000),
+        ),
+        k,
       );
-      out[variant] = { c1: one, c16: many, functionsMsPerEvent: fns };
+      out[variant] = { c1: one, c16: many, functionsMsPerEvent: fns, backendCpuMs };
       await ctx.db`delete from ops.job_drains where held_until > now() + interval '2 seconds'`;
       await ctx.db`delete from ops.jobs where stripe_event_id like ${"evt_" + prefix + "%"}`;
     }
@@ -124,9 +157,10 @@ async function sqlProfile(ctx: BenchContext) {
   return out as Record<
     Variant,
     {
-      c1: ReturnType<typeof parsePgbench>;
-      c16: ReturnType<typeof parsePgbench>;
+      c1: ReturnType<typeof perEventFigures>;
+      c16: ReturnType<typeof perEventFigures>;
       functionsMsPerEvent: ReturnType<typeof perEvent>;
+      backendCpuMs: number;
     }
   >;
 }
@@ -178,9 +212,22 @@ export const ingestProfile: Section = {
     for (const v of Object.keys(VARIANTS) as Variant[]) {
       add(`SQL c1 per event: ${VARIANTS[v]}`, sql[v].c1.latencyAvgMs, "ms");
     }
-    for (const v of ["full", "drained"] as Variant[]) {
-      add(`SQL c${s.pgbenchClients} ingest_stripe_event tps: ${VARIANTS[v]}`, sql[v].c16.tps, "tps");
+    for (const v of Object.keys(VARIANTS) as Variant[]) {
+      add(`Postgres CPU per event (backend, c1): ${VARIANTS[v]}`, sql[v].backendCpuMs, "ms");
     }
+    for (const v of ["full", "drained", "batch"] as Variant[]) {
+      add(`SQL c${s.pgbenchClients} events/s: ${VARIANTS[v]}`, sql[v].c16.tps, "ev/s");
+    }
+    add(
+      `SQL: ops.ingest_stripe_events per event, ${BATCH} per call (function time)`,
+      sql.batch.functionsMsPerEvent["ops.ingest_stripe_events"]?.totalMs ?? null,
+      "ms",
+      {
+        label: "one per call",
+        value: sql.drained.functionsMsPerEvent["ops.ingest_stripe_event"]?.totalMs ?? null,
+        unit: "ms",
+      },
+    );
     const fn = sql.full.functionsMsPerEvent;
     add("SQL: ops.ingest_stripe_event itself (function time)", fn["ops.ingest_stripe_event"]?.totalMs ?? null, "ms");
     add(

@@ -16,7 +16,12 @@ export const FUNCTION_SETTINGS: Record<string, { needs: string[]; reads: string[
   },
   "stripe-webhook": {
     needs: ["STRIPE_WEBHOOK_DB_URL", "STRIPE_WEBHOOK_SECRET", "STRIPE_LIVEMODE"],
-    reads: ["STRIPE_CONNECT_WEBHOOK_SECRET", "STRIPE_ACCOUNT_ID"],
+    reads: [
+      "STRIPE_CONNECT_WEBHOOK_SECRET",
+      "STRIPE_ACCOUNT_ID",
+      "STRIPE_WEBHOOK_BATCH_MAX",
+      "STRIPE_WEBHOOK_BATCHES_IN_FLIGHT",
+    ],
   },
   "notify": {
     needs: [

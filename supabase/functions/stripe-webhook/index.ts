@@ -5,7 +5,7 @@ import { denoEnv } from "../_shared/config/env.ts";
 import { connect } from "../_shared/db.ts";
 import { HttpError } from "../_shared/http/error.ts";
 import { serve } from "../_shared/http/serve.ts";
-import { ingestStripeEvent } from "./ingest.ts";
+import { groupCommit, groupCommitOptions, ingestStripeEvent } from "./ingest.ts";
 import { answerCounter } from "../_shared/http/outcomes.ts";
 import { sanitizeJsonEscapes } from "../_shared/stripe/sanitize.ts";
 import { parseScope } from "../_shared/stripe/scope.ts";
@@ -18,6 +18,8 @@ const connectSecrets = connectWebhookSecrets(env);
 const scope = parseScope(env);
 // the narrowest role that works: it may only call ops.ingest_stripe_event
 const sql = connect("STRIPE_WEBHOOK_DB_URL");
+// requests that arrive while a transaction runs share the next one (group commit), each with its own answer
+const ingest = groupCommit(sql, scope, groupCommitOptions(env));
 
 /** Which endpoint a request is for: /stripe-webhook (hosted and the local gateway pass the function's path) or
  * /stripe-webhook/connect; anything else is no endpoint of ours. */
@@ -38,10 +40,12 @@ function endpointSecrets(req: Request): string[] {
 
 serve("stripe-webhook", async (req, body) => {
   // the signature covers the bytes as sent, under the secret of the endpoint it was sent to; only then may
-  // the body be made storable. The scope rule (ops.stripe_event_scope_problem) decides which accounts count.
+  // the body be made storable and join a batch. The scope rule (ops.stripe_event_scope_problem) decides
+  // which accounts count.
   const event = await verifyStripeEvent(body, req.headers.get("stripe-signature"), endpointSecrets(req));
   const { text, replaced } = sanitizeJsonEscapes(body);
-  const result = await ingestStripeEvent(sql, text, { ...scope, sanitized: replaced > 0 });
+  // answered only once the transaction holding its ledger row committed
+  const result = await ingestStripeEvent(ingest, text, replaced > 0);
   return {
     body: { received: true, ...result },
     log: {
@@ -50,6 +54,7 @@ serve("stripe-webhook", async (req, body) => {
       ...(typeof event.account === "string" ? { account: event.account } : {}),
       status: result.status,
       duplicate: result.duplicate,
+      batch: result.batch,
       ...(replaced > 0 ? { escapes_replaced: replaced } : {}),
     },
   };

@@ -388,9 +388,11 @@ select ok(has_function_privilege('stripe_webhook', 'ops.ingest_stripe_event(json
   'stripe_webhook can execute ops.ingest_stripe_event');
 select is_empty(
   $$ select p.oid::regprocedure from pg_proc p
-      where p.pronamespace = 'ops'::regnamespace and p.proname not in ('ingest_stripe_event', 'record_endpoint_outcome')
+      where p.pronamespace = 'ops'::regnamespace
+        and p.proname not in ('ingest_stripe_event', 'ingest_stripe_events', 'record_endpoint_outcome')
         and has_function_privilege('stripe_webhook', p.oid, 'execute') $$,
-  'stripe_webhook can execute no other ops function than ops.record_endpoint_outcome (its answer counters)');
+  'stripe_webhook can execute no other ops function than ops.ingest_stripe_events (group commit, #21) and '
+  'ops.record_endpoint_outcome (its answer counters)');
 select is_empty(
   $$ select n.nspname || '.' || c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
       where c.relkind in ('r', 'p', 'v', 'm', 'f') and n.nspname not in ('pg_catalog', 'information_schema')
