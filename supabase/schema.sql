@@ -4646,6 +4646,22 @@ $$;
 
 
 --
+-- Name: payment_intent_refund_pending(text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.payment_intent_refund_pending(p_pi text) RETURNS bigint
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select coalesce(sum(x.amount), 0)::bigint
+    from ops.refunds x
+    left join ops.payment_intents p on p.stripe_payment_intent_id = p_pi
+   where (x.stripe_payment_intent_id = p_pi or x.stripe_charge_id = p.latest_charge_id)
+     and x.status in ('pending', 'requires_action')
+$$;
+
+
+--
 -- Name: payment_intent_refunded(text); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -5081,6 +5097,8 @@ declare
   have_pay boolean := false;
   reasons text[];
   refunded bigint := 0;
+  refund_pending bigint := 0;
+  processing boolean := false;
   target text;
   next_status text;
   confirmed boolean;
@@ -5117,6 +5135,7 @@ begin
 
   if have_pay then
     refunded := pay.refunded;
+    refund_pending := ops.payment_intent_refund_pending(pay.stripe_payment_intent_id);
     target := case
       when pay.blocking then 'in_review'
       when pay.disputed then 'disputed'
@@ -5132,6 +5151,10 @@ begin
       when pay.any_failed then 'payment_failed'
       else o.status
     end;
+    -- Checkout finished with an async method: Stripe confirms (or fails) the payment later
+    processing := not coalesce(pay.any_failed, false) and exists (
+      select 1 from ops.checkout_sessions s
+       where s.order_id = o.id and s.status = 'complete' and s.payment_status = 'unpaid');
   end if;
 
   next_status := case when target is distinct from o.status and exists (
@@ -5148,6 +5171,8 @@ begin
     amount_charged = pay.charged_amount,
     currency_charged = pay.charged_currency,
     amount_refunded = refunded,
+    amount_refund_pending = refund_pending,
+    payment_processing = processing,
     stripe_checkout_session_id = pay.stripe_checkout_session_id,
     stripe_payment_intent_id = pay.stripe_payment_intent_id,
     stripe_customer_id = coalesce(pay.stripe_customer_id, x.stripe_customer_id),
@@ -5157,11 +5182,12 @@ begin
   where x.id = o.id
     -- an update that changes nothing is skipped: no row version, no trigger
     and (x.status, x.amount_total, x.currency, x.amount_charged, x.currency_charged, x.amount_refunded,
+         x.amount_refund_pending, x.payment_processing,
          x.stripe_checkout_session_id, x.stripe_payment_intent_id, x.stripe_customer_id,
          x.needs_review, x.review_reason, x.paid_at is null)
         is distinct from
         (next_status, coalesce(x.amount_total, pay.asked_amount), coalesce(x.currency, pay.asked_currency),
-         pay.charged_amount, pay.charged_currency, refunded,
+         pay.charged_amount, pay.charged_currency, refunded, refund_pending, processing,
          pay.stripe_checkout_session_id, pay.stripe_payment_intent_id,
          coalesce(pay.stripe_customer_id, x.stripe_customer_id), reasons is not null, array_to_string(reasons, '; '),
          x.paid_at is null and not confirmed);
@@ -9231,7 +9257,10 @@ CREATE TABLE public.orders (
     tracking_url text,
     fulfillment_started_at timestamp with time zone,
     completed_at timestamp with time zone,
+    amount_refund_pending bigint DEFAULT 0 NOT NULL,
+    payment_processing boolean DEFAULT false NOT NULL,
     CONSTRAINT orders_amount_charged_check CHECK ((amount_charged >= 0)),
+    CONSTRAINT orders_amount_refund_pending_check CHECK ((amount_refund_pending >= 0)),
     CONSTRAINT orders_amount_refunded_check CHECK ((amount_refunded >= 0)),
     CONSTRAINT orders_amount_total_check CHECK ((amount_total >= 0)),
     CONSTRAINT orders_currency_check CHECK ((currency ~ '^[a-z]{3}$'::text)),
@@ -9254,6 +9283,20 @@ COMMENT ON TABLE public.orders IS 'One-off marketplace orders. The app creates t
 --
 
 COMMENT ON COLUMN public.orders.quantity IS 'Units of the listing bought; amount_total is the listing''s price times it.';
+
+
+--
+-- Name: COLUMN orders.amount_refund_pending; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.orders.amount_refund_pending IS 'What refunds of the paying payment that Stripe has not finished (status pending or requires_action) will return; 0 when none. Derived by ops.recompute_order.';
+
+
+--
+-- Name: COLUMN orders.payment_processing; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.orders.payment_processing IS 'A Checkout session of the order is complete and its payment is still being confirmed (an async method), nothing paid or failed yet. Derived by ops.recompute_order.';
 
 
 --
@@ -10029,6 +10072,34 @@ COMMENT ON VIEW ops.webhook_answers IS 'The Stripe webhook''s refused and failed
 
 
 --
+-- Name: customer_state_texts; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.customer_state_texts (
+    kind text NOT NULL,
+    state text NOT NULL,
+    title text NOT NULL,
+    explanation text NOT NULL,
+    next_step text,
+    action text,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT customer_state_texts_action_check CHECK ((action = ANY (ARRAY['resume_checkout'::text, 'retry_checkout'::text, 'start_checkout'::text, 'open_billing_portal'::text, 'contact_support'::text, 'confirm_order_received'::text, 'ship_order'::text, 'reply_to_ticket'::text, 'open_follow_up'::text]))),
+    CONSTRAINT customer_state_texts_explanation_check CHECK (((length(explanation) >= 1) AND (length(explanation) <= 500))),
+    CONSTRAINT customer_state_texts_kind_check CHECK ((kind = ANY (ARRAY['order'::text, 'sale'::text, 'access'::text, 'ticket'::text]))),
+    CONSTRAINT customer_state_texts_next_step_check CHECK (((length(next_step) >= 1) AND (length(next_step) <= 500))),
+    CONSTRAINT customer_state_texts_state_check CHECK ((state ~ '^[a-z][a-z_]{0,39}$'::text)),
+    CONSTRAINT customer_state_texts_title_check CHECK (((length(title) >= 1) AND (length(title) <= 100)))
+);
+
+
+--
+-- Name: TABLE customer_state_texts; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.customer_state_texts IS 'What the app shows for each customer-facing state of public.my_orders (kind order), my_sales (sale), my_access (access) and my_tickets (ticket): edit title, explanation and next_step in Studio; kind and state are the stable keys an app may translate, action the key of its button.';
+
+
+--
 -- Name: listings; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -10052,6 +10123,319 @@ CREATE TABLE public.listings (
 --
 
 COMMENT ON TABLE public.listings IS 'What sellers offer. Sellers manage their own; anyone may read active ones.';
+
+
+--
+-- Name: plans; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.plans (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    name text NOT NULL,
+    description text,
+    stripe_price_id text NOT NULL,
+    active boolean DEFAULT true NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT plans_description_check CHECK ((length(description) <= 2000)),
+    CONSTRAINT plans_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200))),
+    CONSTRAINT plans_stripe_price_id_check CHECK ((stripe_price_id ~ '^price_[A-Za-z0-9_]+$'::text))
+);
+
+
+--
+-- Name: TABLE plans; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.plans IS 'Service plans buyers subscribe to through the checkout function (one live subscription per customer and plan). Edited in Studio; anyone may read active ones.';
+
+
+--
+-- Name: subscriptions; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.subscriptions (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    stripe_subscription_id text NOT NULL,
+    customer_id uuid,
+    stripe_customer_id text NOT NULL,
+    status text NOT NULL,
+    price_id text,
+    quantity integer,
+    cancel_at_period_end boolean DEFAULT false NOT NULL,
+    current_period_end timestamp with time zone,
+    trial_end timestamp with time zone,
+    canceled_at timestamp with time zone,
+    stripe_event_created timestamp with time zone NOT NULL,
+    stripe_event_rank integer NOT NULL,
+    stripe_event_id text DEFAULT ''::text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
+-- Name: TABLE subscriptions; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.subscriptions IS 'Stripe subscriptions as last reported; guarded so that an older event never overwrites a newer one.';
+
+
+--
+-- Name: my_access; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.my_access WITH (security_invoker='true') AS
+ SELECT me.user_id,
+    COALESCE((c.access_status = ANY (ARRAY['granted'::text, 'grace'::text])), false) AS has_access,
+    s.state,
+    t.title,
+    t.explanation,
+    t.next_step,
+    t.action,
+    p.name AS plan,
+        CASE
+            WHEN ((sub.status = ANY (ARRAY['active'::text, 'trialing'::text, 'past_due'::text])) AND (NOT sub.cancel_at_period_end)) THEN sub.current_period_end
+            ELSE NULL::timestamp with time zone
+        END AS renews_at,
+        CASE
+            WHEN (sub.cancel_at_period_end AND (sub.status <> ALL (ARRAY['canceled'::text, 'incomplete_expired'::text]))) THEN sub.current_period_end
+            ELSE NULL::timestamp with time zone
+        END AS ends_at,
+        CASE
+            WHEN (sub.status = 'trialing'::text) THEN sub.trial_end
+            ELSE NULL::timestamp with time zone
+        END AS trial_ends_at,
+        CASE
+            WHEN (c.billing_status = ANY (ARRAY['past_due'::text, 'unpaid'::text])) THEN c.last_payment_failed_at
+            ELSE NULL::timestamp with time zone
+        END AS payment_failed_at,
+    GREATEST(c.updated_at, sub.updated_at) AS updated_at
+   FROM (((((( SELECT ( SELECT auth.uid() AS uid) AS user_id) me
+     LEFT JOIN public.customers c ON ((c.user_id = me.user_id)))
+     LEFT JOIN LATERAL ( SELECT x.status,
+            x.price_id,
+            x.cancel_at_period_end,
+            x.current_period_end,
+            x.trial_end,
+            x.updated_at
+           FROM public.subscriptions x
+          WHERE (x.customer_id = c.id)
+          ORDER BY
+                CASE x.status
+                    WHEN 'active'::text THEN 1
+                    WHEN 'trialing'::text THEN 2
+                    WHEN 'past_due'::text THEN 3
+                    WHEN 'paused'::text THEN 4
+                    WHEN 'unpaid'::text THEN 5
+                    WHEN 'incomplete'::text THEN 6
+                    ELSE 9
+                END, x.current_period_end DESC NULLS LAST
+         LIMIT 1) sub ON (true))
+     LEFT JOIN public.plans p ON ((p.stripe_price_id = sub.price_id)))
+     CROSS JOIN LATERAL ( SELECT
+                CASE
+                    WHEN (c.id IS NULL) THEN 'no_subscription'::text
+                    WHEN ((c.access_status = 'blocked'::text) AND (c.billing_status = ANY (ARRAY['active'::text, 'trialing'::text]))) THEN 'suspended'::text
+                    WHEN ((c.access_status = 'granted'::text) AND (c.billing_status = 'trialing'::text)) THEN 'trialing'::text
+                    WHEN ((c.access_status = 'granted'::text) AND COALESCE(sub.cancel_at_period_end, false)) THEN 'ending'::text
+                    WHEN (c.access_status = 'granted'::text) THEN 'active'::text
+                    WHEN (c.access_status = 'grace'::text) THEN 'payment_failed_grace'::text
+                    WHEN (c.billing_status = 'past_due'::text) THEN 'payment_failed_blocked'::text
+                    WHEN (c.billing_status = 'unpaid'::text) THEN 'unpaid'::text
+                    WHEN (c.billing_status = 'canceled'::text) THEN 'canceled'::text
+                    ELSE 'no_subscription'::text
+                END AS state) s)
+     LEFT JOIN public.customer_state_texts t ON (((t.kind = 'access'::text) AND (t.state = s.state))))
+  WHERE (me.user_id IS NOT NULL);
+
+
+--
+-- Name: VIEW my_access; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.my_access IS 'The signed-in user''s access: has_access, the state (active, trialing, ending, payment_failed_grace, payment_failed_blocked, unpaid, canceled, no_subscription, suspended), its wording and action (open_billing_portal: the billing-portal function), the deciding subscription''s plan and dates.';
+
+
+--
+-- Name: my_orders; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.my_orders WITH (security_invoker='true') AS
+ SELECT o.id,
+    o.listing_id,
+    o.quantity,
+    o.amount_total,
+    o.currency,
+    o.amount_refunded,
+    o.amount_refund_pending,
+    s.state,
+    t.title,
+    t.explanation,
+    t.next_step,
+    t.action,
+    o.tracking_carrier,
+    o.tracking_number,
+    o.tracking_url,
+    o.created_at,
+    o.paid_at,
+    o.fulfillment_started_at AS shipped_at,
+    o.completed_at,
+    o.updated_at
+   FROM ((public.orders o
+     CROSS JOIN LATERAL ( SELECT
+                CASE
+                    WHEN (o.status = 'disputed'::text) THEN 'disputed'::text
+                    WHEN ((o.amount_refund_pending > 0) AND (o.status = ANY (ARRAY['paid'::text, 'in_fulfillment'::text, 'completed'::text, 'partially_refunded'::text, 'refunded'::text]))) THEN 'refund_pending'::text
+                    WHEN (o.status = 'refunded'::text) THEN 'refunded'::text
+                    WHEN (o.status = 'partially_refunded'::text) THEN 'partially_refunded'::text
+                    WHEN ((o.status = 'in_review'::text) OR (o.needs_review AND (o.status = 'paid'::text))) THEN 'under_review'::text
+                    WHEN (o.status = 'completed'::text) THEN 'completed'::text
+                    WHEN (o.status = 'in_fulfillment'::text) THEN 'shipped'::text
+                    WHEN ((o.status = 'paid'::text) AND (o.seller_id IS NOT NULL)) THEN 'payment_received'::text
+                    WHEN (o.status = 'paid'::text) THEN 'paid'::text
+                    WHEN o.payment_processing THEN 'processing'::text
+                    WHEN (o.status = 'payment_failed'::text) THEN 'payment_failed'::text
+                    WHEN (o.status = 'canceled'::text) THEN 'canceled'::text
+                    ELSE 'awaiting_payment'::text
+                END AS state) s)
+     LEFT JOIN public.customer_state_texts t ON (((t.kind = 'order'::text) AND (t.state = s.state))))
+  WHERE (o.buyer_id = ( SELECT auth.uid() AS uid));
+
+
+--
+-- Name: VIEW my_orders; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.my_orders IS 'The signed-in buyer''s orders with their customer-facing state (stable keys: awaiting_payment, processing, payment_received, paid, shipped, completed, refund_pending, refunded, partially_refunded, disputed, payment_failed, under_review, canceled) and its wording (public.customer_state_texts).';
+
+
+--
+-- Name: my_sales; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.my_sales WITH (security_invoker='true') AS
+ SELECT o.id,
+    o.listing_id,
+    o.quantity,
+    o.amount_total,
+    o.currency,
+    o.amount_refunded,
+    o.amount_refund_pending,
+    s.state,
+    t.title,
+    t.explanation,
+    t.next_step,
+    t.action,
+    o.tracking_carrier,
+    o.tracking_number,
+    o.tracking_url,
+    o.created_at,
+    o.paid_at,
+    o.fulfillment_started_at AS shipped_at,
+    o.completed_at,
+    o.updated_at
+   FROM ((public.orders o
+     CROSS JOIN LATERAL ( SELECT
+                CASE
+                    WHEN (o.status = 'disputed'::text) THEN 'disputed'::text
+                    WHEN (o.amount_refund_pending > 0) THEN 'refund_pending'::text
+                    WHEN (o.status = 'refunded'::text) THEN 'refunded'::text
+                    WHEN (o.status = 'partially_refunded'::text) THEN 'partially_refunded'::text
+                    WHEN (o.status = 'in_review'::text) THEN 'under_review'::text
+                    WHEN (o.status = 'completed'::text) THEN 'completed'::text
+                    WHEN (o.status = 'in_fulfillment'::text) THEN 'shipped'::text
+                    ELSE 'to_ship'::text
+                END AS state) s)
+     LEFT JOIN public.customer_state_texts t ON (((t.kind = 'sale'::text) AND (t.state = s.state))))
+  WHERE ((o.seller_id = ( SELECT auth.uid() AS uid)) AND (o.status = ANY (ARRAY['paid'::text, 'in_fulfillment'::text, 'completed'::text, 'partially_refunded'::text, 'refunded'::text, 'disputed'::text, 'in_review'::text])));
+
+
+--
+-- Name: VIEW my_sales; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.my_sales IS 'The signed-in seller''s paid orders (and those in review) with a seller-facing state (to_ship, shipped, completed, refund_pending, refunded, partially_refunded, disputed, under_review).';
+
+
+--
+-- Name: ticket_messages; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.ticket_messages (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    ticket_id uuid NOT NULL,
+    author_id uuid DEFAULT auth.uid(),
+    author_kind text DEFAULT 'requester'::text NOT NULL,
+    body text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    visibility text NOT NULL,
+    idempotency_key text,
+    CONSTRAINT ticket_messages_author_kind_check CHECK ((author_kind = ANY (ARRAY['requester'::text, 'agent'::text, 'system'::text, 'party'::text]))),
+    CONSTRAINT ticket_messages_body_check CHECK (((length(body) >= 1) AND (length(body) <= 10000))),
+    CONSTRAINT ticket_messages_idempotency_key_check CHECK (((length(idempotency_key) >= 1) AND (length(idempotency_key) <= 200))),
+    CONSTRAINT ticket_messages_visibility_check CHECK ((visibility = ANY (ARRAY['requester'::text, 'parties'::text, 'internal'::text])))
+);
+
+
+--
+-- Name: TABLE ticket_messages; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.ticket_messages IS 'The conversation of a ticket: the requester''s messages, agents'' replies and system notes.';
+
+
+--
+-- Name: COLUMN ticket_messages.visibility; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.ticket_messages.visibility IS 'Who reads the message: requester (the requester and support), parties (everyone who reads the ticket: both parties of an order''s seller_disputes ticket, the seller of its chargeback ticket), internal (support only).';
+
+
+--
+-- Name: my_tickets; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.my_tickets WITH (security_invoker='true') AS
+ SELECT tk.id,
+    tk.ref,
+    tk.subject,
+    tk.category,
+    tk.order_id,
+    tk.follow_up_of,
+    s.state,
+    t.title,
+    t.explanation,
+    t.next_step,
+    t.action,
+    tk.created_at,
+    tk.last_message_at,
+    last.answered_at,
+    tk.solved_at,
+    tk.closed_at,
+    tk.updated_at
+   FROM (((public.support_tickets tk
+     LEFT JOIN LATERAL ( SELECT (array_agg(m.author_kind ORDER BY m.created_at DESC, m.id DESC))[1] AS newest_author,
+            max(m.created_at) FILTER (WHERE (m.author_kind = 'agent'::text)) AS answered_at
+           FROM public.ticket_messages m
+          WHERE ((m.ticket_id = tk.id) AND (m.visibility <> 'internal'::text))) last ON (true))
+     CROSS JOIN LATERAL ( SELECT
+                CASE
+                    WHEN (tk.status = 'closed'::text) THEN 'closed'::text
+                    WHEN (tk.status = 'solved'::text) THEN 'solved'::text
+                    WHEN (tk.status = 'pending'::text) THEN 'waiting_for_you'::text
+                    WHEN (last.newest_author = 'agent'::text) THEN 'answered'::text
+                    ELSE 'received'::text
+                END AS state) s)
+     LEFT JOIN public.customer_state_texts t ON (((t.kind = 'ticket'::text) AND (t.state = s.state))))
+  WHERE (tk.requester_id = ( SELECT auth.uid() AS uid));
+
+
+--
+-- Name: VIEW my_tickets; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.my_tickets IS 'The signed-in user''s support requests with their state (received, waiting_for_you, answered, solved, closed) and wording; no queue, priority, tags or context.';
 
 
 --
@@ -10083,31 +10467,6 @@ CREATE TABLE public.order_shares (
 --
 
 COMMENT ON TABLE public.order_shares IS 'Each Connect order''s money as Stripe''s objects say it: the charge, the platform''s application fee (and what of it was refunded), the transfer to the seller (and what of it was reversed): seller_net and platform_net. The seller reads their orders'' rows, admins all; only the server writes.';
-
-
---
--- Name: plans; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.plans (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    name text NOT NULL,
-    description text,
-    stripe_price_id text NOT NULL,
-    active boolean DEFAULT true NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT plans_description_check CHECK ((length(description) <= 2000)),
-    CONSTRAINT plans_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200))),
-    CONSTRAINT plans_stripe_price_id_check CHECK ((stripe_price_id ~ '^price_[A-Za-z0-9_]+$'::text))
-);
-
-
---
--- Name: TABLE plans; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON TABLE public.plans IS 'Service plans buyers subscribe to through the checkout function (one live subscription per customer and plan). Edited in Studio; anyone may read active ones.';
 
 
 --
@@ -10170,71 +10529,6 @@ CREATE TABLE public.seller_transfer_reversals (
 --
 
 COMMENT ON TABLE public.seller_transfer_reversals IS 'Transfer reversals: money taken back from a seller''s share (a refund or dispute of a destination charge). Sellers read their own, admins all; only the server writes.';
-
-
---
--- Name: subscriptions; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.subscriptions (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    stripe_subscription_id text NOT NULL,
-    customer_id uuid,
-    stripe_customer_id text NOT NULL,
-    status text NOT NULL,
-    price_id text,
-    quantity integer,
-    cancel_at_period_end boolean DEFAULT false NOT NULL,
-    current_period_end timestamp with time zone,
-    trial_end timestamp with time zone,
-    canceled_at timestamp with time zone,
-    stripe_event_created timestamp with time zone NOT NULL,
-    stripe_event_rank integer NOT NULL,
-    stripe_event_id text DEFAULT ''::text NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL
-);
-
-
---
--- Name: TABLE subscriptions; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON TABLE public.subscriptions IS 'Stripe subscriptions as last reported; guarded so that an older event never overwrites a newer one.';
-
-
---
--- Name: ticket_messages; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.ticket_messages (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    ticket_id uuid NOT NULL,
-    author_id uuid DEFAULT auth.uid(),
-    author_kind text DEFAULT 'requester'::text NOT NULL,
-    body text NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    visibility text NOT NULL,
-    idempotency_key text,
-    CONSTRAINT ticket_messages_author_kind_check CHECK ((author_kind = ANY (ARRAY['requester'::text, 'agent'::text, 'system'::text, 'party'::text]))),
-    CONSTRAINT ticket_messages_body_check CHECK (((length(body) >= 1) AND (length(body) <= 10000))),
-    CONSTRAINT ticket_messages_idempotency_key_check CHECK (((length(idempotency_key) >= 1) AND (length(idempotency_key) <= 200))),
-    CONSTRAINT ticket_messages_visibility_check CHECK ((visibility = ANY (ARRAY['requester'::text, 'parties'::text, 'internal'::text])))
-);
-
-
---
--- Name: TABLE ticket_messages; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON TABLE public.ticket_messages IS 'The conversation of a ticket: the requester''s messages, agents'' replies and system notes.';
-
-
---
--- Name: COLUMN ticket_messages.visibility; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.ticket_messages.visibility IS 'Who reads the message: requester (the requester and support), parties (everyone who reads the ticket: both parties of an order''s seller_disputes ticket, the seller of its chargeback ticket), internal (support only).';
 
 
 --
@@ -10675,6 +10969,14 @@ ALTER TABLE ONLY ops.support_routing_rules
 
 ALTER TABLE ONLY ops.support_vips
     ADD CONSTRAINT support_vips_pkey PRIMARY KEY (user_id);
+
+
+--
+-- Name: customer_state_texts customer_state_texts_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.customer_state_texts
+    ADD CONSTRAINT customer_state_texts_pkey PRIMARY KEY (kind, state);
 
 
 --
@@ -11432,6 +11734,13 @@ CREATE TRIGGER settings_track_live_since BEFORE INSERT OR UPDATE OF stripe_livem
 --
 
 CREATE TRIGGER stripe_customers_100_set_updated_at BEFORE UPDATE ON ops.stripe_customers FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+
+--
+-- Name: customer_state_texts customer_state_texts_100_set_updated_at; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER customer_state_texts_100_set_updated_at BEFORE UPDATE ON public.customer_state_texts FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
 
 
 --
@@ -12324,6 +12633,13 @@ CREATE POLICY "Signed-in users open requests for themselves" ON public.support_t
 
 
 --
+-- Name: customer_state_texts Signed-in users read the status wording; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY "Signed-in users read the status wording" ON public.customer_state_texts FOR SELECT TO authenticated USING (true);
+
+
+--
 -- Name: ticket_messages Ticket readers read the messages meant for them, admins all; Type: POLICY; Schema: public; Owner: -
 --
 
@@ -12390,6 +12706,12 @@ CREATE POLICY "Visitors can read active listings" ON public.listings FOR SELECT 
 
 CREATE POLICY "Visitors can read active plans" ON public.plans FOR SELECT TO anon USING (active);
 
+
+--
+-- Name: customer_state_texts; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.customer_state_texts ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: customers; Type: ROW SECURITY; Schema: public; Owner: -
@@ -13405,6 +13727,13 @@ REVOKE ALL ON FUNCTION ops.payment_intent_disputed(p_pi text) FROM PUBLIC;
 
 
 --
+-- Name: FUNCTION payment_intent_refund_pending(p_pi text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.payment_intent_refund_pending(p_pi text) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION payment_intent_refunded(p_pi text); Type: ACL; Schema: ops; Owner: -
 --
 
@@ -14354,7 +14683,83 @@ GRANT SELECT ON TABLE ops.crm_deals TO service_role;
 --
 
 GRANT ALL ON TABLE public.customers TO service_role;
-GRANT SELECT ON TABLE public.customers TO authenticated;
+
+
+--
+-- Name: COLUMN customers.id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(id) ON TABLE public.customers TO authenticated;
+
+
+--
+-- Name: COLUMN customers.user_id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(user_id) ON TABLE public.customers TO authenticated;
+
+
+--
+-- Name: COLUMN customers.email; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(email) ON TABLE public.customers TO authenticated;
+
+
+--
+-- Name: COLUMN customers.name; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(name) ON TABLE public.customers TO authenticated;
+
+
+--
+-- Name: COLUMN customers.billing_status; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(billing_status) ON TABLE public.customers TO authenticated;
+
+
+--
+-- Name: COLUMN customers.access_status; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(access_status) ON TABLE public.customers TO authenticated;
+
+
+--
+-- Name: COLUMN customers.last_paid_at; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(last_paid_at) ON TABLE public.customers TO authenticated;
+
+
+--
+-- Name: COLUMN customers.last_payment_failed_at; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(last_payment_failed_at) ON TABLE public.customers TO authenticated;
+
+
+--
+-- Name: COLUMN customers.deleted_at; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(deleted_at) ON TABLE public.customers TO authenticated;
+
+
+--
+-- Name: COLUMN customers.created_at; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(created_at) ON TABLE public.customers TO authenticated;
+
+
+--
+-- Name: COLUMN customers.updated_at; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(updated_at) ON TABLE public.customers TO authenticated;
 
 
 --
@@ -14558,6 +14963,20 @@ GRANT SELECT(fulfillment_started_at) ON TABLE public.orders TO authenticated;
 --
 
 GRANT SELECT(completed_at) ON TABLE public.orders TO authenticated;
+
+
+--
+-- Name: COLUMN orders.amount_refund_pending; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(amount_refund_pending) ON TABLE public.orders TO authenticated;
+
+
+--
+-- Name: COLUMN orders.payment_processing; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(payment_processing) ON TABLE public.orders TO authenticated;
 
 
 --
@@ -14771,6 +15190,14 @@ GRANT SELECT ON TABLE ops.webhook_answers TO service_role;
 
 
 --
+-- Name: TABLE customer_state_texts; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON TABLE public.customer_state_texts TO service_role;
+GRANT SELECT ON TABLE public.customer_state_texts TO authenticated;
+
+
+--
 -- Name: TABLE listings; Type: ACL; Schema: public; Owner: -
 --
 
@@ -14808,14 +15235,6 @@ GRANT INSERT(active),UPDATE(active) ON TABLE public.listings TO authenticated;
 
 
 --
--- Name: TABLE order_shares; Type: ACL; Schema: public; Owner: -
---
-
-GRANT ALL ON TABLE public.order_shares TO service_role;
-GRANT SELECT ON TABLE public.order_shares TO authenticated;
-
-
---
 -- Name: TABLE plans; Type: ACL; Schema: public; Owner: -
 --
 
@@ -14825,27 +15244,35 @@ GRANT SELECT ON TABLE public.plans TO authenticated;
 
 
 --
--- Name: TABLE seller_payouts; Type: ACL; Schema: public; Owner: -
---
-
-GRANT ALL ON TABLE public.seller_payouts TO service_role;
-GRANT SELECT ON TABLE public.seller_payouts TO authenticated;
-
-
---
--- Name: TABLE seller_transfer_reversals; Type: ACL; Schema: public; Owner: -
---
-
-GRANT ALL ON TABLE public.seller_transfer_reversals TO service_role;
-GRANT SELECT ON TABLE public.seller_transfer_reversals TO authenticated;
-
-
---
 -- Name: TABLE subscriptions; Type: ACL; Schema: public; Owner: -
 --
 
 GRANT ALL ON TABLE public.subscriptions TO service_role;
 GRANT SELECT ON TABLE public.subscriptions TO authenticated;
+
+
+--
+-- Name: TABLE my_access; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON TABLE public.my_access TO service_role;
+GRANT SELECT ON TABLE public.my_access TO authenticated;
+
+
+--
+-- Name: TABLE my_orders; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON TABLE public.my_orders TO service_role;
+GRANT SELECT ON TABLE public.my_orders TO authenticated;
+
+
+--
+-- Name: TABLE my_sales; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON TABLE public.my_sales TO service_role;
+GRANT SELECT ON TABLE public.my_sales TO authenticated;
 
 
 --
@@ -14882,6 +15309,38 @@ GRANT INSERT(visibility) ON TABLE public.ticket_messages TO authenticated;
 --
 
 GRANT INSERT(idempotency_key) ON TABLE public.ticket_messages TO authenticated;
+
+
+--
+-- Name: TABLE my_tickets; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON TABLE public.my_tickets TO service_role;
+GRANT SELECT ON TABLE public.my_tickets TO authenticated;
+
+
+--
+-- Name: TABLE order_shares; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON TABLE public.order_shares TO service_role;
+GRANT SELECT ON TABLE public.order_shares TO authenticated;
+
+
+--
+-- Name: TABLE seller_payouts; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON TABLE public.seller_payouts TO service_role;
+GRANT SELECT ON TABLE public.seller_payouts TO authenticated;
+
+
+--
+-- Name: TABLE seller_transfer_reversals; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON TABLE public.seller_transfer_reversals TO service_role;
+GRANT SELECT ON TABLE public.seller_transfer_reversals TO authenticated;
 
 
 --

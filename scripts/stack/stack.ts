@@ -135,7 +135,12 @@ function ensureCluster(net: PgNet) {
 
 /** This stack's port and socket directory (a copied cluster keeps its template's otherwise), and its
  * pg_net: the real one is preloaded (its background worker serves the database `postgres`, as
- * pg_net.database_name's default says), the stand-in is not a library. */
+ * pg_net.database_name's default says), the stand-in is not a library. `wal_level = logical`, as hosted
+ * has it for Realtime (#20): the tests read the supabase_realtime publication through logical decoding.
+ * Written on every start, so an existing cluster takes a setting added later (startPostgres restarts a
+ * running one whose wal_level differs). */
+const WAL_LEVEL = "logical";
+
 function writeClusterConf(net: PgNet) {
   const conf = [
     `listen_addresses = '127.0.0.1'`,
@@ -146,12 +151,23 @@ function writeClusterConf(net: PgNet) {
     `cron.use_background_workers = on`,
     `max_worker_processes = 32`,
     `max_connections = 300`,
+    `wal_level = ${WAL_LEVEL}`,
     `shared_buffers = 256MB`,
     `log_min_messages = warning`,
     `log_min_error_statement = panic`,
     `timezone = 'UTC'`,
   ].join("\n");
   writeFileSync(join(pgData, "postgresql.auto.conf"), conf + "\n");
+}
+
+/** The running server's wal_level (a setting that takes a restart), or undefined when it cannot be read. */
+function walLevel(): string | undefined {
+  const res = spawnSync(
+    join(PG_BIN, "psql"),
+    [config.adminDbUrl, "-XAtc", "show wal_level"],
+    { encoding: "utf8" },
+  );
+  return res.status === 0 ? res.stdout.trim() : undefined;
 }
 
 function pgIsRunning(): boolean {
@@ -175,9 +191,11 @@ function startPostgres() {
   if (running) {
     // apt-get may have upgraded postgresql-15 (or the stack pg_net.so) under the running server: its
     // new backends would load new libraries into the old binary (plpgsql: "undefined symbol")
-    const changed = serverBinariesChanged(postmasterPid(), config.adminDbUrl);
+    const level = walLevel();
+    const changed = serverBinariesChanged(postmasterPid(), config.adminDbUrl) ??
+      (level && level !== WAL_LEVEL ? `wal_level is ${level}, the configuration says ${WAL_LEVEL}` : undefined);
     if (!changed) return;
-    log(`PostgreSQL's server binaries changed under the running cluster (${changed}): restarting it`);
+    log(`the running cluster differs from what it should run (${changed}): restarting it`);
     try {
       pgCtl(["-m", "fast", "-w", "-t", "60", "stop"]);
     } catch (err) {
@@ -471,6 +489,8 @@ export async function startDatabase(opts: { migrations?: string[] } = {}) {
         "npm run stack:reset rebuilds it (its data is lost), or set PG_NET to keep the one it has",
     );
   }
+  // an existing cluster takes settings added since it was made (a running one is restarted for them)
+  writeClusterConf(net);
   startPostgres();
   await applyCompatLayer(net);
   pushMigrations(opts.migrations);

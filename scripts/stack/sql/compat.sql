@@ -244,3 +244,15 @@ grant usage on schema vault to postgres with grant option;
 grant select, delete on vault.secrets, vault.decrypted_secrets to postgres with grant option;
 grant execute on function vault.create_secret(text, text, text, uuid), vault.update_secret(uuid, text, text, text, uuid)
   to postgres with grant option;
+
+-- Realtime's publication, as hosted creates it (supabase/postgres init-scripts: empty, owned by postgres, so
+-- migrations add tables to it). The local stack runs no Realtime server: logical decoding (wal_level =
+-- logical) is what the tests read.
+do $$
+begin
+  if not exists (select 1 from pg_catalog.pg_publication where pubname = 'supabase_realtime') then
+    create publication supabase_realtime;
+  end if;
+end
+$$;
+alter publication supabase_realtime owner to postgres;

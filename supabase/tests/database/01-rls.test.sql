@@ -116,7 +116,9 @@ select set_eq(
   array['id', 'buyer_id', 'seller_id', 'listing_id', 'status', 'amount_total', 'currency', 'amount_refunded',
         'needs_review', 'paid_at', 'created_at', 'updated_at', 'quantity',
         -- fulfilment (#18): the buyer reads the tracking
-        'tracking_carrier', 'tracking_number', 'tracking_url', 'fulfillment_started_at', 'completed_at'],
+        'tracking_carrier', 'tracking_number', 'tracking_url', 'fulfillment_started_at', 'completed_at',
+        -- the status views (#20): a refund Stripe has not finished, a payment being confirmed
+        'amount_refund_pending', 'payment_processing'],
   'authenticated may read exactly the order columns a seller needs: no Stripe ids, checkout facts, review reason or version');
 
 -- ---------------------------------------------------------------- who is a seller
