@@ -1194,6 +1194,126 @@ $$;
 
 
 --
+-- Name: apply_dunning(jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.apply_dunning(evt jsonb) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  i jsonb := evt -> 'data' -> 'object';
+  at timestamptz := ops.ts(evt ->> 'created');
+  v_invoice text := i ->> 'id';
+  c ops.dunning_cases;
+  inserted boolean;
+  v_user uuid;
+  t public.support_tickets;
+begin
+  if evt ->> 'type' = 'invoice.payment_failed' then
+    if i ->> 'billing_reason' is distinct from 'subscription_cycle' or i ->> 'customer' is null
+       or exists (select 1 from ops.invoices x where x.stripe_invoice_id = v_invoice and x.paid) then
+      return;
+    end if;
+    insert into ops.dunning_cases as x (stripe_invoice_id, stripe_customer_id, stripe_subscription_id, failed_at,
+      failed_event_id, last_failed_at, attempt_count, amount_due, currency, invoice_number, hosted_invoice_url,
+      description, policy)
+    values (v_invoice, i ->> 'customer',
+            coalesce(i ->> 'subscription', i -> 'parent' -> 'subscription_details' ->> 'subscription'),
+            at, evt ->> 'id', at, (i ->> 'attempt_count')::int, (i ->> 'amount_due')::bigint, lower(i ->> 'currency'),
+            i ->> 'number', i ->> 'hosted_invoice_url',
+            left(coalesce(i -> 'lines' -> 'data' -> 0 ->> 'description', i ->> 'description'), 200),
+            (ops.current_settings()).renewal_failed_policy)
+    on conflict (stripe_invoice_id) do update set
+      failed_at = least(x.failed_at, excluded.failed_at),
+      failed_event_id = case when excluded.failed_at < x.failed_at then excluded.failed_event_id
+                             else x.failed_event_id end,
+      last_failed_at = greatest(x.last_failed_at, excluded.last_failed_at),
+      attempt_count = greatest(x.attempt_count, excluded.attempt_count),
+      hosted_invoice_url = coalesce(x.hosted_invoice_url, excluded.hosted_invoice_url)
+    returning (xmax = 0) into inserted;
+    select * into c from ops.dunning_cases where stripe_invoice_id = v_invoice;
+    if inserted then
+      perform ops.enqueue_dunning_email(c, 'renewal_failed', 'invoice:' || v_invoice);
+      select x.user_id into v_user from public.customers x join ops.stripe_customers m on m.customer_id = x.id
+       where m.stripe_customer_id = c.stripe_customer_id;
+      if c.policy in ('ticket', 'both')
+         and not exists (select 1 from public.support_tickets x where x.case_key = 'renewal_failed:' || v_invoice) then
+        insert into public.support_tickets (source, category, subject, requester_id, case_key, context)
+        values ('system', 'payment_failed',
+                left(format('Renewal failed: %s %s (invoice %s)', coalesce(c.amount_due::text, '?'),
+                            upper(coalesce(c.currency, '')), coalesce(c.invoice_number, v_invoice)), 200),
+                v_user, 'renewal_failed:' || v_invoice,
+                jsonb_build_object('stripe_event_id', evt ->> 'id', 'stripe_invoice_id', v_invoice,
+                                   'stripe_subscription_id', c.stripe_subscription_id))
+        returning * into t;
+        insert into public.ticket_messages (ticket_id, author_id, author_kind, body)
+        values (t.id, null, 'system',
+                format('The renewal invoice %s (%s %s) could not be charged (attempt %s). Stripe retries it; the '
+                       'customer keeps access for %s days from the first failure.',
+                       coalesce(c.invoice_number, v_invoice), coalesce(c.amount_due::text, '?'),
+                       upper(coalesce(c.currency, '')), coalesce(c.attempt_count::text, '?'),
+                       (ops.current_settings()).dunning_grace_days));
+      end if;
+      perform ops.rederive_access(c.stripe_customer_id);
+    end if;
+  elsif evt ->> 'type' in ('invoice.paid', 'invoice.payment_succeeded') then
+    update ops.dunning_cases set recovered_at = at, recovered_event_id = evt ->> 'id', recovered_applied_at = now()
+     where stripe_invoice_id = v_invoice and recovered_at is null
+    returning * into c;
+    if not found then
+      return;
+    end if;
+    -- a reminder queued or retrying is not sent once the invoice is paid (one already running may still go out)
+    update ops.jobs set status = 'succeeded', succeeded_at = now(), locked_by = null, locked_until = null,
+                        result = jsonb_build_object('canceled', 'the invoice was paid', 'stripe_event_id', evt ->> 'id')
+     where dedupe_key like 'notify:renewal_reminder:invoice:' || v_invoice || ':%' and status in ('queued', 'failed');
+    perform ops.enqueue_dunning_email(c, 'payment_recovered', 'invoice:' || v_invoice,
+      jsonb_build_object('amount', coalesce((i ->> 'amount_paid')::bigint, c.amount_due, 0)));
+    select * into t from public.support_tickets x where x.case_key = 'renewal_failed:' || v_invoice;
+    if t.id is not null and t.status in ('open', 'pending') then
+      insert into public.ticket_messages (ticket_id, author_id, author_kind, body)
+      values (t.id, null, 'system', format('Invoice %s was paid: access is restored.',
+                                           coalesce(c.invoice_number, v_invoice)));
+    end if;
+    perform ops.rederive_access(c.stripe_customer_id);
+  end if;
+end
+$$;
+
+
+--
+-- Name: apply_dunning_access(); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.apply_dunning_access() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  open_cases bigint;
+  ended boolean;
+begin
+  if new.billing_status is distinct from 'past_due' then
+    return new;
+  end if;
+  select count(*), coalesce(bool_or(d.grace_ended_at is not null), false) into open_cases, ended
+    from ops.dunning_cases d join ops.stripe_customers m on m.stripe_customer_id = d.stripe_customer_id
+   where m.customer_id = new.id and d.recovered_at is null;
+  if open_cases > 0 then
+    new.access_status := case when ended then 'blocked' else 'grace' end;
+  elsif exists (
+    select 1 from ops.dunning_cases d join ops.stripe_customers m on m.stripe_customer_id = d.stripe_customer_id
+     where m.customer_id = new.id and d.recovered_at >= coalesce(new.last_payment_failed_at, '-infinity')
+  ) then
+    new.access_status := 'granted';
+  end if;
+  return new;
+end
+$$;
+
+
+--
 -- Name: apply_invoice(jsonb); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -1216,9 +1336,10 @@ begin
   end if;
   insert into ops.invoices as x (stripe_invoice_id, stripe_customer_id, stripe_subscription_id, status, amount_due,
     amount_paid, currency, paid, attempt_count, last_failed_at, stripe_event_created)
-  values (i ->> 'id', i ->> 'customer', i ->> 'subscription', i ->> 'status', (i ->> 'amount_due')::bigint,
-    (i ->> 'amount_paid')::bigint, lower(i ->> 'currency'), not failed, (i ->> 'attempt_count')::int,
-    case when failed then at end, at)
+  values (i ->> 'id', i ->> 'customer',
+    coalesce(i ->> 'subscription', i -> 'parent' -> 'subscription_details' ->> 'subscription'), i ->> 'status',
+    (i ->> 'amount_due')::bigint, (i ->> 'amount_paid')::bigint, lower(i ->> 'currency'), not failed,
+    (i ->> 'attempt_count')::int, case when failed then at end, at)
   on conflict (stripe_invoice_id) do update set
     paid = x.paid or excluded.paid,
     status = case when x.paid or excluded.paid then 'paid' else excluded.status end,
@@ -1234,6 +1355,7 @@ begin
         else last_payment_failed_at end
     where id = cid;
   end if;
+  perform ops.apply_dunning(evt);
   return 'processed';
 end
 $$;
@@ -1648,6 +1770,51 @@ CREATE FUNCTION ops.backoff_delay(p_attempt integer, p_base_ms integer, p_max_ms
   select make_interval(secs => least(p_max_ms::double precision, p_base_ms * power(2, greatest(p_attempt, 1) - 1))
                                * (0.5 + 0.5 * p_jitter) / 1000.0)
 $$;
+
+
+--
+-- Name: billing_portal_customer(uuid, boolean, text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.billing_portal_customer(p_user_id uuid, p_livemode boolean, p_account_id text) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  u auth.users;
+  v_customer text;
+begin
+  perform ops.require_stripe_scope(s, p_livemode, p_account_id, 'the billing-portal key (STRIPE_SECRET_KEY)')
+    from ops.settings s;
+  select * into u from auth.users where id = p_user_id;
+  if not found then
+    raise exception 'your account no longer exists: sign in again' using errcode = 'BP401';
+  end if;
+  if coalesce(u.is_anonymous, false) then
+    raise exception 'anonymous sessions have no billing: sign up with an email first' using errcode = 'BP403';
+  end if;
+  select m.stripe_customer_id into v_customer
+    from public.customers c
+    join ops.stripe_customers m on m.customer_id = c.id and m.deleted_at is null
+   where c.user_id = p_user_id
+   order by (select max(case s.status when 'past_due' then 3 when 'unpaid' then 3 when 'active' then 2
+                                        when 'trialing' then 2 when 'paused' then 2 else 0 end)
+               from public.subscriptions s where s.stripe_customer_id = m.stripe_customer_id) desc nulls last,
+            (m.linked_by = 'server') desc nulls last, m.linked_at desc nulls last, m.created_at desc
+   limit 1;
+  if v_customer is null then
+    raise exception 'you have no billing account yet: subscribe to a plan first' using errcode = 'BP404';
+  end if;
+  return jsonb_build_object('stripe_customer_id', v_customer);
+end
+$$;
+
+
+--
+-- Name: FUNCTION billing_portal_customer(p_user_id uuid, p_livemode boolean, p_account_id text); Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON FUNCTION ops.billing_portal_customer(p_user_id uuid, p_livemode boolean, p_account_id text) IS 'billing-portal function: the signed-in user''s Stripe customer (refusals: SQLSTATE BP<status>).';
 
 
 --
@@ -2266,12 +2433,18 @@ CREATE TABLE ops.settings (
     platform_fee_percent numeric(5,2) DEFAULT 0 NOT NULL,
     platform_fee_fixed bigint DEFAULT 0 NOT NULL,
     auto_complete_after_days integer DEFAULT 14 NOT NULL,
+    dunning_reminder_days integer[] DEFAULT '{3,7}'::integer[] NOT NULL,
+    dunning_grace_days integer DEFAULT 10 NOT NULL,
+    renewal_failed_policy text DEFAULT 'email'::text NOT NULL,
     CONSTRAINT settings_auto_complete_after_days_check CHECK (((auto_complete_after_days >= 1) AND (auto_complete_after_days <= 365))),
+    CONSTRAINT settings_dunning_grace_days_check CHECK (((dunning_grace_days >= 0) AND (dunning_grace_days <= 90))),
+    CONSTRAINT settings_dunning_reminder_days_check CHECK (((cardinality(dunning_reminder_days) <= 10) AND (1 <= ALL (dunning_reminder_days)) AND (90 >= ALL (dunning_reminder_days)))),
     CONSTRAINT settings_failed_payment_policy_check CHECK ((failed_payment_policy = ANY (ARRAY['email'::text, 'ticket'::text, 'both'::text]))),
     CONSTRAINT settings_id_check CHECK (id),
     CONSTRAINT settings_personal_data_retention_days_check CHECK ((personal_data_retention_days >= 1)),
     CONSTRAINT settings_platform_fee_fixed_check CHECK ((platform_fee_fixed >= 0)),
     CONSTRAINT settings_platform_fee_percent_check CHECK (((platform_fee_percent >= (0)::numeric) AND (platform_fee_percent < (100)::numeric))),
+    CONSTRAINT settings_renewal_failed_policy_check CHECK ((renewal_failed_policy = ANY (ARRAY['email'::text, 'ticket'::text, 'both'::text]))),
     CONSTRAINT settings_stripe_account_id_check CHECK ((stripe_account_id ~ '^acct_[A-Za-z0-9]+$'::text))
 );
 
@@ -2316,6 +2489,27 @@ COMMENT ON COLUMN ops.settings.platform_fee_fixed IS 'The fixed part of the foun
 --
 
 COMMENT ON COLUMN ops.settings.auto_complete_after_days IS 'An order in fulfilment (shipped) this many days is completed by pg_cron (ops.auto_complete_orders), as if the buyer had confirmed receipt. Default 14.';
+
+
+--
+-- Name: COLUMN settings.dunning_reminder_days; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON COLUMN ops.settings.dunning_reminder_days IS 'Days after a renewal first failed on which the customer gets a renewal_reminder email while it stays unpaid (default {3,7}; empty: no reminders).';
+
+
+--
+-- Name: COLUMN settings.dunning_grace_days; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON COLUMN ops.settings.dunning_grace_days IS 'Days after a renewal first failed during which a past_due customer keeps access (access_status grace); then access is blocked until the invoice is paid (default 10).';
+
+
+--
+-- Name: COLUMN settings.renewal_failed_policy; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON COLUMN ops.settings.renewal_failed_policy IS 'What a failed renewal does: email (the customer gets renewal_failed, the reminders and payment_recovered), ticket (a billing ticket, no emails: the founder writes) or both. Read when the case opens.';
 
 
 --
@@ -2763,6 +2957,77 @@ begin
     p_correlation_id => to_jsonb(new) ->> tg_argv[2],
     p_queue_key => entity || ':' || new.id);
   return null;
+end
+$$;
+
+
+--
+-- Name: dunning_cases; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.dunning_cases (
+    stripe_invoice_id text NOT NULL,
+    stripe_customer_id text NOT NULL,
+    stripe_subscription_id text,
+    failed_at timestamp with time zone NOT NULL,
+    failed_event_id text NOT NULL,
+    last_failed_at timestamp with time zone NOT NULL,
+    attempt_count integer,
+    amount_due bigint,
+    currency text,
+    invoice_number text,
+    hosted_invoice_url text,
+    description text,
+    policy text NOT NULL,
+    reminders_sent integer DEFAULT 0 NOT NULL,
+    grace_ended_at timestamp with time zone,
+    recovered_at timestamp with time zone,
+    recovered_event_id text,
+    recovered_applied_at timestamp with time zone,
+    opened_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT dunning_cases_policy_check CHECK ((policy = ANY (ARRAY['email'::text, 'ticket'::text, 'both'::text])))
+);
+
+
+--
+-- Name: TABLE dunning_cases; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.dunning_cases IS 'Failed subscription renewals, one per Stripe invoice: open until the invoice is paid (recovered_at). The customer row is found through ops.stripe_customers at use time, so a link moved by an admin carries its cases.';
+
+
+--
+-- Name: enqueue_dunning_email(ops.dunning_cases, text, text, jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.enqueue_dunning_email(p_case ops.dunning_cases, p_template text, p_entity text, p_extra jsonb DEFAULT '{}'::jsonb) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  c public.customers;
+  v_to text;
+begin
+  if p_case.policy not in ('email', 'both') then
+    return false;
+  end if;
+  select x.* into c from public.customers x join ops.stripe_customers m on m.customer_id = x.id
+   where m.stripe_customer_id = p_case.stripe_customer_id;
+  v_to := ops.notify_recipient_email('user:' || c.user_id);
+  if c.user_id is null or v_to is null then
+    return false;
+  end if;
+  perform ops.enqueue_notification('email', p_template, p_entity, 'user:' || c.user_id,
+    jsonb_build_object('invoice_id', p_case.stripe_invoice_id, 'to', v_to, 'data', jsonb_strip_nulls(
+      jsonb_build_object(
+        'customer_name', coalesce(c.name, (select p.display_name from public.profiles p where p.id = c.user_id)),
+        'amount', coalesce(p_case.amount_due, 0), 'currency', coalesce(p_case.currency, 'usd'),
+        'invoice_number', p_case.invoice_number, 'description', p_case.description,
+        'hosted_invoice_url', case when p_case.hosted_invoice_url ~ '^https://' then p_case.hosted_invoice_url end,
+        'grace_ends_at', p_case.failed_at + make_interval(days => (ops.current_settings()).dunning_grace_days))
+      || p_extra)));
+  return true;
 end
 $$;
 
@@ -6167,6 +6432,19 @@ $$;
 
 
 --
+-- Name: rederive_access(text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.rederive_access(p_stripe_customer_id text) RETURNS void
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$
+  update public.customers c set access_status = c.access_status
+    from ops.stripe_customers m where m.stripe_customer_id = p_stripe_customer_id and c.id = m.customer_id
+$$;
+
+
+--
 -- Name: refresh_order_share(text); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -7247,6 +7525,50 @@ begin
   return new;
 end
 $$;
+
+
+--
+-- Name: sweep_dunning(timestamp with time zone); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.sweep_dunning(p_now timestamp with time zone DEFAULT now()) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  s ops.settings := ops.current_settings();
+  days integer[] := array(select d from unnest(s.dunning_reminder_days) d order by d);
+  c ops.dunning_cases;
+  due integer;
+  reminded integer := 0;
+  blocked integer := 0;
+begin
+  for c in select * from ops.dunning_cases where recovered_at is null order by failed_at for update skip locked loop
+    due := (select count(*) from unnest(days) d where c.failed_at + make_interval(days => d) <= p_now);
+    if due > c.reminders_sent then
+      update ops.dunning_cases set reminders_sent = due where stripe_invoice_id = c.stripe_invoice_id
+      returning * into c;
+      if ops.enqueue_dunning_email(c, 'renewal_reminder', format('invoice:%s:reminder:%s', c.stripe_invoice_id, due),
+                                   jsonb_build_object('reminder', due, 'days_since_failure', days[due])) then
+        reminded := reminded + 1;
+      end if;
+    end if;
+    if c.grace_ended_at is null and c.failed_at + make_interval(days => s.dunning_grace_days) <= p_now then
+      update ops.dunning_cases set grace_ended_at = p_now where stripe_invoice_id = c.stripe_invoice_id;
+      perform ops.rederive_access(c.stripe_customer_id);
+      blocked := blocked + 1;
+    end if;
+  end loop;
+  return jsonb_build_object('reminders', reminded, 'grace_ended', blocked);
+end
+$$;
+
+
+--
+-- Name: FUNCTION sweep_dunning(p_now timestamp with time zone); Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON FUNCTION ops.sweep_dunning(p_now timestamp with time zone) IS 'pg_cron (every minute): due renewal reminders and grace periods that ended. p_now: the clock (tests pass a later one).';
 
 
 --
@@ -9066,6 +9388,70 @@ ALTER TABLE ops.notifications ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
 
 
 --
+-- Name: stripe_customers; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.stripe_customers (
+    stripe_customer_id text NOT NULL,
+    customer_id uuid NOT NULL,
+    linked_by text,
+    linked_at timestamp with time zone,
+    linked_note text,
+    reviewed_at timestamp with time zone,
+    reviewed_note text,
+    email text,
+    name text,
+    deleted_at timestamp with time zone,
+    stripe_event_created timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT stripe_customers_check CHECK (((linked_by IS NULL) = (linked_at IS NULL))),
+    CONSTRAINT stripe_customers_linked_by_check CHECK ((linked_by = ANY (ARRAY['metadata'::text, 'server'::text, 'admin'::text])))
+);
+
+
+--
+-- Name: TABLE stripe_customers; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.stripe_customers IS 'Stripe customers and the customer row each belongs to (linked_by: how it was tied to the row''s user; null when the row is its own). First claim wins: a link moves only by ops.link_stripe_customer (an admin).';
+
+
+--
+-- Name: open_dunning_cases; Type: VIEW; Schema: ops; Owner: -
+--
+
+CREATE VIEW ops.open_dunning_cases WITH (security_invoker='true') AS
+ SELECT d.stripe_invoice_id,
+    c.id AS customer_id,
+    c.user_id,
+    c.email,
+    c.billing_status,
+    c.access_status,
+    d.amount_due,
+    d.currency,
+    d.attempt_count,
+    d.failed_at,
+    (d.failed_at + make_interval(days => s.dunning_grace_days)) AS grace_ends_at,
+    d.grace_ended_at,
+    d.reminders_sent,
+    d.policy,
+    d.hosted_invoice_url
+   FROM (((ops.dunning_cases d
+     JOIN ops.stripe_customers m ON ((m.stripe_customer_id = d.stripe_customer_id)))
+     JOIN public.customers c ON ((c.id = m.customer_id)))
+     CROSS JOIN ops.settings s)
+  WHERE (d.recovered_at IS NULL);
+
+
+--
+-- Name: VIEW open_dunning_cases; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON VIEW ops.open_dunning_cases IS 'Failed renewals not paid yet, with their customer''s access and when their grace period ends (Studio).';
+
+
+--
 -- Name: open_incidents; Type: VIEW; Schema: ops; Owner: -
 --
 
@@ -9194,36 +9580,6 @@ CREATE TABLE ops.payment_intents (
 --
 
 COMMENT ON TABLE ops.payment_intents IS 'Facts about Stripe payment intents and their charges (succeeded, failed, canceled; the paying charge; the charge''s refunded total as of amount_refunded_at). Orders derive their status from them.';
-
-
---
--- Name: stripe_customers; Type: TABLE; Schema: ops; Owner: -
---
-
-CREATE TABLE ops.stripe_customers (
-    stripe_customer_id text NOT NULL,
-    customer_id uuid NOT NULL,
-    linked_by text,
-    linked_at timestamp with time zone,
-    linked_note text,
-    reviewed_at timestamp with time zone,
-    reviewed_note text,
-    email text,
-    name text,
-    deleted_at timestamp with time zone,
-    stripe_event_created timestamp with time zone,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT stripe_customers_check CHECK (((linked_by IS NULL) = (linked_at IS NULL))),
-    CONSTRAINT stripe_customers_linked_by_check CHECK ((linked_by = ANY (ARRAY['metadata'::text, 'server'::text, 'admin'::text])))
-);
-
-
---
--- Name: TABLE stripe_customers; Type: COMMENT; Schema: ops; Owner: -
---
-
-COMMENT ON TABLE ops.stripe_customers IS 'Stripe customers and the customer row each belongs to (linked_by: how it was tied to the row''s user; null when the row is its own). First claim wins: a link moves only by ops.link_stripe_customer (an admin).';
 
 
 --
@@ -10676,6 +11032,14 @@ ALTER TABLE ONLY ops.disputes
 
 
 --
+-- Name: dunning_cases dunning_cases_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.dunning_cases
+    ADD CONSTRAINT dunning_cases_pkey PRIMARY KEY (stripe_invoice_id);
+
+
+--
 -- Name: email_suppressions email_suppressions_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
 --
 
@@ -11261,6 +11625,20 @@ CREATE INDEX disputes_payment_intent_idx ON ops.disputes USING btree (stripe_pay
 
 
 --
+-- Name: dunning_cases_customer_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX dunning_cases_customer_idx ON ops.dunning_cases USING btree (stripe_customer_id, recovered_at);
+
+
+--
+-- Name: dunning_cases_open_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX dunning_cases_open_idx ON ops.dunning_cases USING btree (stripe_customer_id) WHERE (recovered_at IS NULL);
+
+
+--
 -- Name: endpoint_outcomes_minute_idx; Type: INDEX; Schema: ops; Owner: -
 --
 
@@ -11688,6 +12066,13 @@ CREATE TRIGGER disputes_600_notify AFTER INSERT OR UPDATE OF status ON ops.dispu
 
 
 --
+-- Name: dunning_cases dunning_cases_100_set_updated_at; Type: TRIGGER; Schema: ops; Owner: -
+--
+
+CREATE TRIGGER dunning_cases_100_set_updated_at BEFORE UPDATE ON ops.dunning_cases FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+
+--
 -- Name: jobs jobs_100_set_updated_at; Type: TRIGGER; Schema: ops; Owner: -
 --
 
@@ -11755,6 +12140,13 @@ CREATE TRIGGER customers_100_set_updated_at BEFORE UPDATE ON public.customers FO
 --
 
 CREATE TRIGGER customers_200_enforce_billing_transition BEFORE INSERT OR UPDATE OF billing_status, access_status, email, user_id, needs_review ON public.customers FOR EACH ROW EXECUTE FUNCTION ops.enforce_billing_transition();
+
+
+--
+-- Name: customers customers_205_apply_dunning_access; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER customers_205_apply_dunning_access BEFORE UPDATE OF billing_status, access_status, email, user_id, needs_review ON public.customers FOR EACH ROW EXECUTE FUNCTION ops.apply_dunning_access();
 
 
 --
@@ -12498,6 +12890,12 @@ ALTER TABLE ops.connect_charges ENABLE ROW LEVEL SECURITY;
 ALTER TABLE ops.connect_transfers ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: dunning_cases; Type: ROW SECURITY; Schema: ops; Owner: -
+--
+
+ALTER TABLE ops.dunning_cases ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: endpoint_outcomes; Type: ROW SECURITY; Schema: ops; Owner: -
 --
 
@@ -12799,6 +13197,7 @@ GRANT USAGE ON SCHEMA ops TO reconciler;
 GRANT USAGE ON SCHEMA ops TO checkout;
 GRANT USAGE ON SCHEMA ops TO seller_onboarding;
 GRANT USAGE ON SCHEMA ops TO health;
+GRANT USAGE ON SCHEMA ops TO billing_portal;
 
 
 --
@@ -13051,6 +13450,20 @@ REVOKE ALL ON FUNCTION ops.apply_dispute(evt jsonb) FROM PUBLIC;
 
 
 --
+-- Name: FUNCTION apply_dunning(evt jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.apply_dunning(evt jsonb) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION apply_dunning_access(); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.apply_dunning_access() FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION apply_invoice(evt jsonb); Type: ACL; Schema: ops; Owner: -
 --
 
@@ -13132,6 +13545,14 @@ REVOKE ALL ON FUNCTION ops.auto_complete_orders(p_now timestamp with time zone, 
 --
 
 REVOKE ALL ON FUNCTION ops.backoff_delay(p_attempt integer, p_base_ms integer, p_max_ms integer, p_jitter double precision) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION billing_portal_customer(p_user_id uuid, p_livemode boolean, p_account_id text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.billing_portal_customer(p_user_id uuid, p_livemode boolean, p_account_id text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.billing_portal_customer(p_user_id uuid, p_livemode boolean, p_account_id text) TO billing_portal;
 
 
 --
@@ -13400,6 +13821,20 @@ REVOKE ALL ON FUNCTION ops.enforce_order_transition() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION ops.enqueue_crm_sync() FROM PUBLIC;
+
+
+--
+-- Name: TABLE dunning_cases; Type: ACL; Schema: ops; Owner: -
+--
+
+GRANT SELECT ON TABLE ops.dunning_cases TO service_role;
+
+
+--
+-- Name: FUNCTION enqueue_dunning_email(p_case ops.dunning_cases, p_template text, p_entity text, p_extra jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.enqueue_dunning_email(p_case ops.dunning_cases, p_template text, p_entity text, p_extra jsonb) FROM PUBLIC;
 
 
 --
@@ -14090,6 +14525,7 @@ GRANT ALL ON FUNCTION ops.record_endpoint_outcome(p_endpoint text, p_status inte
 GRANT ALL ON FUNCTION ops.record_endpoint_outcome(p_endpoint text, p_status integer, p_reason text) TO provider_webhook;
 GRANT ALL ON FUNCTION ops.record_endpoint_outcome(p_endpoint text, p_status integer, p_reason text) TO checkout;
 GRANT ALL ON FUNCTION ops.record_endpoint_outcome(p_endpoint text, p_status integer, p_reason text) TO seller_onboarding;
+GRANT ALL ON FUNCTION ops.record_endpoint_outcome(p_endpoint text, p_status integer, p_reason text) TO billing_portal;
 
 
 --
@@ -14113,6 +14549,13 @@ GRANT ALL ON FUNCTION ops.record_notification_capture(p_channel text, p_key text
 --
 
 REVOKE ALL ON FUNCTION ops.record_status_change() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION rederive_access(p_stripe_customer_id text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.rederive_access(p_stripe_customer_id text) FROM PUBLIC;
 
 
 --
@@ -14368,6 +14811,13 @@ REVOKE ALL ON FUNCTION ops.support_tickets_prepare() FROM PUBLIC;
 
 
 --
+-- Name: FUNCTION sweep_dunning(p_now timestamp with time zone); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.sweep_dunning(p_now timestamp with time zone) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION sweep_jobs(p_limit integer, p_lost_after interval, p_max_unclaimed integer, p_max_wait interval); Type: ACL; Schema: ops; Owner: -
 --
 
@@ -14383,6 +14833,7 @@ GRANT ALL ON FUNCTION ops.take_rate_tokens(p_bucket text, p_tokens integer, p_ca
 GRANT ALL ON FUNCTION ops.take_rate_tokens(p_bucket text, p_tokens integer, p_capacity integer, p_window_ms integer) TO support_intake;
 GRANT ALL ON FUNCTION ops.take_rate_tokens(p_bucket text, p_tokens integer, p_capacity integer, p_window_ms integer) TO checkout;
 GRANT ALL ON FUNCTION ops.take_rate_tokens(p_bucket text, p_tokens integer, p_capacity integer, p_window_ms integer) TO seller_onboarding;
+GRANT ALL ON FUNCTION ops.take_rate_tokens(p_bucket text, p_tokens integer, p_capacity integer, p_window_ms integer) TO billing_portal;
 
 
 --
@@ -14819,17 +15270,24 @@ GRANT SELECT ON TABLE ops.last_successes TO service_role;
 
 
 --
--- Name: TABLE open_incidents; Type: ACL; Schema: ops; Owner: -
---
-
-GRANT SELECT ON TABLE ops.open_incidents TO service_role;
-
-
---
 -- Name: TABLE stripe_customers; Type: ACL; Schema: ops; Owner: -
 --
 
 GRANT SELECT ON TABLE ops.stripe_customers TO service_role;
+
+
+--
+-- Name: TABLE open_dunning_cases; Type: ACL; Schema: ops; Owner: -
+--
+
+GRANT SELECT ON TABLE ops.open_dunning_cases TO service_role;
+
+
+--
+-- Name: TABLE open_incidents; Type: ACL; Schema: ops; Owner: -
+--
+
+GRANT SELECT ON TABLE ops.open_incidents TO service_role;
 
 
 --

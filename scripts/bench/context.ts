@@ -27,6 +27,8 @@ export const settings = {
   /** support requests (from as many users) and disputes of section "support", and their rate per second */
   supportRequests: intEnv("BENCH_SUPPORT_REQUESTS", 50, 1, 2_000),
   supportRate: intEnv("BENCH_SUPPORT_RATE", 5, 1, 200),
+  dunningSubscribers: intEnv("BENCH_DUNNING_SUBSCRIBERS", 30, 1, 2_000),
+  dunningRate: intEnv("BENCH_DUNNING_RATE", 5, 1, 200),
   /** checkouts of section "checkout" (4 per buyer), their rate per second, and the Stripe fake's answer time */
   checkouts: intEnv("BENCH_CHECKOUTS", 200, 1, 5_000),
   checkoutRate: intEnv("BENCH_CHECKOUT_RATE", 20, 1, 500),

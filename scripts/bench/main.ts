@@ -27,6 +27,7 @@
 //      BENCH_SUPPORT_REQUESTS (50) BENCH_SUPPORT_RATE (5/s): support request -> acknowledgement, dispute -> ticket
 //      BENCH_CHECKOUTS (200) BENCH_CHECKOUT_RATE (20/s) BENCH_CHECKOUT_STRIPE_MS (40, the Stripe fake's answer time):
 //      our own time per checkout through the checkout function
+//      BENCH_DUNNING_SUBSCRIBERS (30) BENCH_DUNNING_RATE (5/s): invoice.paid of blocked subscribers -> access restored
 //      BENCH_ONLY (comma-separated section names, e.g. "peer,jobs@faults"; default all)
 // Output: the table on stdout and <stackDir>/bench.json.
 import { spawnSync } from "node:child_process";
@@ -50,6 +51,7 @@ import { notifyBurst } from "./sections/notify-burst.ts";
 import { crmBacklog } from "./sections/crm-backlog.ts";
 import { supportLatency } from "./sections/support.ts";
 import { checkoutLatency } from "./sections/checkout.ts";
+import { dunningLatency } from "./sections/dunning.ts";
 import { operations } from "./sections/operations.ts";
 import { ingestLatency } from "./sections/ingest-latency.ts";
 import { ingestThroughput } from "./sections/ingest-throughput.ts";
@@ -68,6 +70,7 @@ const SECTIONS: Section[] = [
   crmLatency,
   supportLatency,
   checkoutLatency,
+  dunningLatency,
   crmLatencyFaults,
   crmBacklog,
   notifyBurst,

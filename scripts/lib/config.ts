@@ -55,6 +55,7 @@ export const LOGIN_ROLES = [
   { role: "checkout", env: "CHECKOUT" },
   { role: "seller_onboarding", env: "SELLER_ONBOARDING" },
   { role: "health", env: "HEALTH" },
+  { role: "billing_portal", env: "BILLING_PORTAL" },
 ] as const;
 export type LoginRole = (typeof LOGIN_ROLES)[number]["role"];
 

@@ -119,6 +119,8 @@ function functionEnv(port: number): NodeJS.ProcessEnv {
       "http://localhost:3000/seller/onboarding/done",
     SELLER_ONBOARDING_REFRESH_URLS: config.env.SELLER_ONBOARDING_REFRESH_URLS ??
       "http://localhost:3000/seller/onboarding",
+    // where Stripe's Billing Portal sends the local app's customers back (billing-portal)
+    BILLING_PORTAL_RETURN_URLS: config.env.BILLING_PORTAL_RETURN_URLS ?? "http://localhost:3000/billing",
     // where the local app sends buyers back after Checkout (checkout needs STRIPE_SECRET_KEY too: a test key,
     // or a Stripe fake's with STRIPE_API_BASE)
     CHECKOUT_SUCCESS_URLS: config.env.CHECKOUT_SUCCESS_URLS ??

@@ -20,6 +20,12 @@
 // idempotency keys as above), GET /v1/accounts/:id, POST /v1/account_links (an existing account, type, https
 // or http return and refresh URLs; a single-use url expiring in 5 minutes). `accounts()` lists those created.
 //
+// What billing-portal creates (#20): POST /v1/billing_portal/sessions (customer required and known, else 400
+// parameter_missing / resource_missing; return_url an http(s) URL; no saved portal configuration in this mode, as a
+// new account has: 400 as Stripe words it, see `portalConfigured`), answering a short-lived session
+// (bps_..., url on billing.stripe.com). Sessions cannot be listed or retrieved in Stripe; `portalSessions()` lists
+// those made, with their parameters.
+//
 // Webhook endpoints (#19: the doctor reads them, setup creates them): see the block at the end of this file;
 // `webhookEndpoints` puts and reads them.
 //
@@ -63,6 +69,10 @@ export interface FakeStripe {
   created(kind: "customer" | "checkout.session"): Array<StripeObject & { params: Record<string, unknown> }>;
   /** Connected accounts created (not replays) and Account Links made, in order, with the parameters sent. */
   onboarded(kind: "account" | "account_link"): Array<StripeObject & { params: Record<string, unknown> }>;
+  /** Billing Portal sessions made (#20), in order, with the parameters sent. */
+  portalSessions(): Array<StripeObject & { params: Record<string, unknown> }>;
+  /** Whether the account saved its customer portal settings (default true); false: sessions are refused. */
+  portalConfigured: boolean;
   /** Connect money (#18): transfers, application fees and connected accounts' payouts it lists. */
   readonly connect: FakeConnectMoney;
   /** Webhook endpoints (#19, npm run setup): the account's endpoints, as Stripe keeps them. */
@@ -381,6 +391,44 @@ export async function startFakeStripe(
   }
   // ---------------------------------------------------------------- end of Connect
 
+  // ---------------------------------------------------------------- Billing Portal (#20)
+  let portalSessions: Array<StripeObject & { params: Record<string, unknown> }> = [];
+  // deno-lint-ignore no-explicit-any -- parsed form parameters
+  function createPortalSession(p: Record<string, any>): Reply {
+    if (!p.customer) return missing("customer");
+    if (!objects.has(`customer:${p.customer}`)) {
+      return stripeError(400, "invalid_request_error", `No such customer: '${p.customer}'`, "resource_missing");
+    }
+    if (p.return_url !== undefined && !/^https?:\/\/\S+$/.test(String(p.return_url))) {
+      return stripeError(400, "invalid_request_error", "Not a valid URL", "url_invalid");
+    }
+    const mode = key.includes("_live_") ? "live" : "test";
+    if (!fake.portalConfigured) {
+      return stripeError(
+        400,
+        "invalid_request_error",
+        `You can’t create a portal session in ${mode} mode until you save your customer portal settings in ${mode} ` +
+          `mode at https://dashboard.stripe.com/${mode === "test" ? "test/" : ""}settings/billing/portal.`,
+      );
+    }
+    const id = rid("bps_");
+    const session = {
+      id,
+      object: "billing_portal.session",
+      configuration: "bpc_fakedefault",
+      created: now(),
+      customer: p.customer,
+      flow: null,
+      livemode: mode === "live",
+      locale: p.locale ?? null,
+      on_behalf_of: null,
+      return_url: p.return_url ?? null,
+      url: `https://billing.stripe.com/p/session/${mode}_${rid("")}`,
+    };
+    portalSessions.push({ ...session, params: p });
+    return { status: 200, body: session };
+  }
+
   /** Runs a POST under Stripe's idempotency rules: a key's first answer is kept and replayed. */
   function post(path: string, body: string, idempotencyKey: string | undefined): Reply {
     const p = parseForm(body);
@@ -393,6 +441,8 @@ export async function startFakeStripe(
         ? createAccount(p)
         : path === "/v1/account_links"
         ? createAccountLink(p)
+        : path === "/v1/billing_portal/sessions"
+        ? createPortalSession(p)
         : stripeError(404, "invalid_request_error", `Unrecognized request URL (POST: ${path})`);
     if (!idempotencyKey) return run();
     const seen = idempotent.get(idempotencyKey);
@@ -593,6 +643,10 @@ export async function startFakeStripe(
     onboarded(kind) {
       return connectCreated[kind];
     },
+    portalSessions() {
+      return portalSessions;
+    },
+    portalConfigured: true,
     addEvents,
     putObject(kind, object) {
       objects.set(`${kind}:${object.id}`, { ...structuredClone(object), object: kind, seq: ++seq });
@@ -623,6 +677,8 @@ export async function startFakeStripe(
       idempotent = new Map();
       created = { customer: [], "checkout.session": [] };
       connectCreated = { account: [], account_link: [] };
+      portalSessions = [];
+      fake.portalConfigured = true;
       connect.api.reset();
       endpoints.api.reset();
     },

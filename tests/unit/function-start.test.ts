@@ -82,6 +82,12 @@ test.each([
   ],
   ["seller-onboarding", { STRIPE_SECRET_KEY: "pk_test_s3cr3t" }, "STRIPE_SECRET_KEY must be a Stripe secret"],
   [
+    "billing-portal",
+    { BILLING_PORTAL_RETURN_URLS: "https://app.example.com/billing,javascript:alert(1)" },
+    "BILLING_PORTAL_RETURN_URLS must be http(s) URLs",
+  ],
+  ["billing-portal", { BILLING_PORTAL_RATE_PER_USER_PER_MIN: "0" }, "BILLING_PORTAL_RATE_PER_USER_PER_MIN must be"],
+  [
     "stripe-webhook",
     { STRIPE_WEBHOOK_SECRET: "whsec_s3cr3t", STRIPE_CONNECT_WEBHOOK_SECRET: "whsec_replace_me" },
     "STRIPE_CONNECT_WEBHOOK_SECRET holds a placeholder",
@@ -97,6 +103,7 @@ test.each([
     CHECKOUT_DB_URL: "postgresql://checkout:pw@127.0.0.1:1/postgres",
     SELLER_ONBOARDING_DB_URL: "postgresql://seller_onboarding:pw@127.0.0.1:1/postgres",
     HEALTH_DB_URL: "postgresql://health:pw@127.0.0.1:1/postgres",
+    BILLING_PORTAL_DB_URL: "postgresql://billing_portal:pw@127.0.0.1:1/postgres",
     SUPABASE_URL: "http://127.0.0.1:1",
     ...env,
   });

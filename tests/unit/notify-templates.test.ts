@@ -35,6 +35,18 @@ const alertOpened = {
 };
 const alertResolved = { ...alertOpened, resolved_at: "2026-11-22T12:05:30+00:00", duration_seconds: 7530 };
 
+// a failed renewal as ops.enqueue_dunning_email freezes it (migration 5300)
+const renewalSample = {
+  to: "jane@example.com",
+  customer_name: "Jane",
+  amount: 2900,
+  currency: "eur",
+  invoice_number: "A1B2-0007",
+  description: "1 × Pro (at €29.00 / month)",
+  hosted_invoice_url: "https://invoice.stripe.com/i/acct_1/test_abc",
+  grace_ends_at: "2026-12-17T10:00:00Z",
+};
+
 const samples: Record<TemplateName, Record<string, unknown>> = {
   payment_receipt: {
     to: "jane@example.com",
@@ -119,6 +131,9 @@ const samples: Record<TemplateName, Record<string, unknown>> = {
     tracking_url: "https://track.example/JD014600006281",
   },
   order_completed: { to: "jane@example.com", order_ref: "ORD-1042", item: "Handmade mug", completed_by: "buyer" },
+  renewal_failed: renewalSample,
+  renewal_reminder: { ...renewalSample, reminder: 2, days_since_failure: 7 },
+  payment_recovered: { ...renewalSample, grace_ends_at: undefined },
   slack_alert_opened: alertOpened,
   slack_alert_resolved: alertResolved,
   founder_alert_opened: alertOpened,
@@ -167,6 +182,38 @@ describe("fulfilment emails (#18)", () => {
   });
 });
 
+describe("dunning emails (#20)", () => {
+  test("a failed renewal links Stripe's hosted invoice and says until when access lasts", () => {
+    const m = renderEmail("renewal_failed", samples.renewal_failed, config);
+    expect(m.subject).toBe(`Your Mugshop renewal of ${formatMoney(2900, "eur")} did not go through`);
+    expect(m.html).toContain('href="https://invoice.stripe.com/i/acct_1/test_abc"');
+    expect(m.text).toMatch(/access continues until 2026-12-17/);
+    expect(m.text).toContain("A1B2-0007");
+  });
+
+  test("without a hosted invoice page the action is the app's billing page (billing-portal)", () => {
+    const m = renderEmail("renewal_failed", { ...samples.renewal_failed, hosted_invoice_url: undefined }, config);
+    expect(m.html).toContain('href="https://app.mugshop.example/billing"');
+  });
+
+  test("a reminder counts the days and a hosted invoice page that is not https is refused", () => {
+    const m = renderEmail("renewal_reminder", samples.renewal_reminder, config);
+    expect(m.subject).toMatch(/^Reminder: your Mugshop invoice of .* is still unpaid$/);
+    expect(m.text).toMatch(/7 days after it failed/);
+    expect(m.text).toMatch(/pauses on 2026-12-17/);
+    const err = permanentError(() =>
+      renderEmail("renewal_failed", { ...samples.renewal_failed, hosted_invoice_url: "http://x.example/i" }, config)
+    );
+    expect(err.message).toMatch(/hosted_invoice_url/);
+  });
+
+  test("the recovered payment says access is restored", () => {
+    const m = renderEmail("payment_recovered", samples.payment_recovered, config);
+    expect(m.subject).toBe("Thank you: your Mugshop subscription is paid");
+    expect(m.text).toMatch(/access is restored/);
+  });
+});
+
 describe("the template registry", () => {
   test("holds the notifications of #9, the alert notices of #10 (no per-dead-job alert) and sellers' of #18", () => {
     expect(Object.keys(templates).sort()).toEqual([
@@ -177,7 +224,10 @@ describe("the template registry", () => {
       "order_shipped",
       "payment_failed",
       "payment_receipt",
+      "payment_recovered",
       "refund_confirmation",
+      "renewal_failed",
+      "renewal_reminder",
       "seller_payout_failed",
       "seller_requirements_due",
       "seller_requirements_past_due",

@@ -102,6 +102,20 @@ export const FUNCTION_SETTINGS: Record<string, { needs: string[]; reads: string[
       "TRUSTED_PROXY_HOPS",
     ],
   },
+  "billing-portal": {
+    needs: ["BILLING_PORTAL_DB_URL", "STRIPE_SECRET_KEY", "BILLING_PORTAL_RETURN_URLS"],
+    reads: [
+      "STRIPE_ACCOUNT_ID",
+      "STRIPE_API_BASE",
+      "STRIPE_TIMEOUT_MS",
+      "BILLING_PORTAL_ALLOWED_ORIGINS",
+      "SUPPORT_ALLOWED_ORIGINS",
+      "BILLING_PORTAL_RATE_PER_USER_PER_MIN",
+      "JWT_SECRET",
+      "JWT_ISSUER",
+      "TRUSTED_PROXY_HOPS",
+    ],
+  },
   "seller-onboarding": {
     needs: [
       "SELLER_ONBOARDING_DB_URL",

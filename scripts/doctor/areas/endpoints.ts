@@ -12,7 +12,12 @@ const MIN_DAYS = 21;
 /** The webhook's answer to an unsigned request within this: Stripe waits for answers, and a slow one is a
  * cold or overloaded function */
 export const WEBHOOK_ANSWER_MS = 1_000;
-const ORIGIN_SETTINGS = ["SUPPORT_ALLOWED_ORIGINS", "CHECKOUT_ALLOWED_ORIGINS", "SELLER_ONBOARDING_ALLOWED_ORIGINS"];
+const ORIGIN_SETTINGS = [
+  "SUPPORT_ALLOWED_ORIGINS",
+  "CHECKOUT_ALLOWED_ORIGINS",
+  "SELLER_ONBOARDING_ALLOWED_ORIGINS",
+  "BILLING_PORTAL_ALLOWED_ORIGINS",
+];
 
 type Net = { ca?: string[]; lookup: ReturnType<typeof lookupFor> };
 const port = (u: URL) => Number(u.port || (u.protocol === "http:" ? 80 : 443));

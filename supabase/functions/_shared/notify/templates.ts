@@ -190,6 +190,30 @@ const orderCompleted = z.object({
   completed_by: z.enum(["buyer", "seller", "auto"]).nullish(),
 });
 
+// ---- dunning (#20): a failed renewal, its reminders, and the payment that recovered it
+const renewal = z.object({
+  to: address,
+  customer_name: name,
+  /** the invoice's amount due, in minor units */
+  amount: minorUnits,
+  currency,
+  invoice_number: ref.nullish(),
+  /** what the invoice is for (its first line, as Stripe words it) */
+  description: text(200).nullish(),
+  /** Stripe's hosted invoice page, where the customer pays with another card */
+  hosted_invoice_url: z.url({ protocol: /^https$/, error: "must be an https:// address" }).max(2000).nullish(),
+  /** when access pauses unless the invoice is paid */
+  grace_ends_at: instant.nullish(),
+});
+const renewalReminder = renewal.extend({
+  reminder: z.int().positive(),
+  days_since_failure: z.int().positive().nullish(),
+});
+
+/** Where a failed renewal is paid: Stripe's hosted invoice page, else the app's billing page (billing-portal). */
+const payUrl = (p: { hosted_invoice_url?: string | null }, c: NotifyConfig) =>
+  p.hosted_invoice_url ?? `${c.appUrl}/billing`;
+
 const disputeAlert = z.object({
   /** absent when the disputed payment is not one of our orders */
   order_ref: ref.nullish(),
@@ -315,6 +339,73 @@ export const templates = {
           url: `${c.appUrl}/billing?order=${encodeURIComponent(p.order_ref)}`,
         },
         after: ["If you think this is a mistake, reply to this email and we will look into it."],
+      },
+    };
+  }),
+
+  renewal_failed: email(renewal, (p, c) => {
+    const due = formatMoney(p.amount, p.currency);
+    return {
+      to: p.to,
+      subject: `Your ${c.appName} renewal of ${due} did not go through`,
+      body: {
+        greeting: greeting(p.customer_name),
+        paragraphs: [
+          `We could not renew your subscription${p.description ? ` (${p.description})` : ""}: the payment of ${due} ` +
+          "was declined.",
+          p.grace_ends_at
+            ? `Your access continues until ${formatUtc(p.grace_ends_at)}. The next step: pay the invoice with ` +
+              "another card, or update your card; we retry it automatically too."
+            : "The next step: pay the invoice with another card, or update your card; we retry it automatically too.",
+        ],
+        facts: [
+          ...(p.invoice_number ? [["Invoice", p.invoice_number] as [string, string]] : []),
+          ["Amount due", due],
+        ],
+        action: { label: "Pay the invoice", url: payUrl(p, c) },
+        after: [`You can also update your card from your billing page: ${c.appUrl}/billing`],
+      },
+    };
+  }),
+
+  renewal_reminder: email(renewalReminder, (p, c) => {
+    const due = formatMoney(p.amount, p.currency);
+    return {
+      to: p.to,
+      subject: `Reminder: your ${c.appName} invoice of ${due} is still unpaid`,
+      body: {
+        greeting: greeting(p.customer_name),
+        paragraphs: [
+          `Your subscription's renewal of ${due} is still unpaid${
+            p.days_since_failure ? ` ${p.days_since_failure} days after it failed` : ""
+          }.`,
+          p.grace_ends_at
+            ? `Your access pauses on ${formatUtc(p.grace_ends_at)} unless it is paid. It takes a minute:`
+            : "It takes a minute:",
+        ],
+        facts: [
+          ...(p.invoice_number ? [["Invoice", p.invoice_number] as [string, string]] : []),
+          ["Amount due", due],
+        ],
+        action: { label: "Pay the invoice", url: payUrl(p, c) },
+        after: ["Already paid? Then ignore this email: we stop reminding you as soon as the payment arrives."],
+      },
+    };
+  }),
+
+  payment_recovered: email(renewal, (p, c) => {
+    const paid = formatMoney(p.amount, p.currency);
+    return {
+      to: p.to,
+      subject: `Thank you: your ${c.appName} subscription is paid`,
+      body: {
+        greeting: greeting(p.customer_name),
+        paragraphs: [`We received your payment of ${paid}. Your subscription continues and your access is restored.`],
+        facts: [
+          ...(p.invoice_number ? [["Invoice", p.invoice_number] as [string, string]] : []),
+          ["Amount paid", paid],
+        ],
+        action: { label: `Open ${c.appName}`, url: c.appUrl },
       },
     };
   }),
