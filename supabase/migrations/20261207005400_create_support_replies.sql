@@ -98,9 +98,11 @@ begin
     raise exception 'ticket % is closed: the requester opens a follow-up to continue', t.ref
       using errcode = 'check_violation';
   end if;
-  insert into public.ticket_messages (ticket_id, author_id, author_kind, author_name, via, body, visibility)
+  -- clock_timestamp(): replies and inbound emails of one transaction keep their order in the thread
+  insert into public.ticket_messages (ticket_id, author_id, author_kind, author_name, via, body, visibility, created_at)
   values (t.id, case when p_via = 'dashboard' then auth.uid() end, 'agent', agent, p_via, body,
-          case when t.category in ('seller_problem', 'buyer_problem') then 'parties' else 'requester' end)
+          case when t.category in ('seller_problem', 'buyer_problem') then 'parties' else 'requester' end,
+          clock_timestamp())
   returning id into msg;
   return msg;
 end
@@ -233,8 +235,9 @@ begin
   end if;
   if reason is null then
     -- visibility as the author trigger chooses for the requester (parties on a buyer/seller problem)
-    insert into public.ticket_messages (ticket_id, author_id, author_kind, via, email_message_id, body)
-    values (v_ticket, v_requester, 'requester', 'email', left(nullif(trim(p_email_message_id), ''), 998), body)
+    insert into public.ticket_messages (ticket_id, author_id, author_kind, via, email_message_id, body, created_at)
+    values (v_ticket, v_requester, 'requester', 'email', left(nullif(trim(p_email_message_id), ''), 998), body,
+            clock_timestamp())
     returning id into msg;
   end if;
   insert into ops.inbound_emails (email_id, delivery_id, ticket_id, message_id, outcome, reason, sender_masked)
