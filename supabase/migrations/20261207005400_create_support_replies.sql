@@ -77,7 +77,8 @@ declare
   msg uuid;
 begin
   if body is null or body = '' then
-    raise exception 'the reply is empty: write what the requester should read' using errcode = 'invalid_parameter_value';
+    raise exception 'the reply is empty: write what the requester should read'
+      using errcode = 'invalid_parameter_value';
   elsif length(body) > 10000 then
     raise exception 'the reply is longer than 10,000 characters' using errcode = 'invalid_parameter_value';
   elsif agent is null or length(agent) > 200 or agent ~ '[\r\n]' then
@@ -150,7 +151,7 @@ declare
   first_reply uuid;
   parent record;
 begin
-  select x.id, x.ref, x.subject, x.requester_id, x.status into t from public.support_tickets x where x.id = new.ticket_id;
+  select x.id, x.ref, x.subject, x.requester_id into t from public.support_tickets x where x.id = new.ticket_id;
   if t.requester_id is null then
     return null;
   end if;
@@ -176,7 +177,8 @@ begin
       'message_id', new.id, 'message', new.body, 'agent_name', new.author_name,
       'first_reply_id', coalesce(first_reply, new.id),
       'parent_reply_id', case when parent.author_kind = 'agent' then parent.id end,
-      'parent_email_message_id', case when parent.author_kind <> 'agent' then parent.email_message_id end))));
+      'parent_email_message_id',
+        case when parent.author_kind <> 'agent' then parent.email_message_id end))));
   return null;
 end
 $$;
