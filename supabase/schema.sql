@@ -244,6 +244,28 @@ $$;
 
 
 --
+-- Name: admin_reply_to_ticket(uuid, text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.admin_reply_to_ticket(p_ticket_id uuid, p_body text) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  msg uuid;
+  t public.support_tickets;
+begin
+  perform ops.require_admin();
+  msg := ops.reply_to_ticket(p_ticket_id::text, p_body,
+                             coalesce(auth.jwt() ->> 'email', 'support'), 'dashboard');
+  select * into t from public.support_tickets x where x.id = p_ticket_id;
+  return ops.write_audit('ticket.reply', 'ticket:' || t.ref, null,
+                         jsonb_build_object('message_id', msg, 'status', t.status), 'agent reply');
+end
+$$;
+
+
+--
 -- Name: admin_resolve_order_review(uuid, boolean, text); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -5810,6 +5832,64 @@ $$;
 
 
 --
+-- Name: record_inbound_email(text, text, uuid, text, text, text, text, text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.record_inbound_email(p_email_id text, p_delivery_id text, p_ticket_id uuid, p_sender text, p_sender_masked text, p_email_message_id text, p_body text, p_ignored_reason text) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  reason text := left(nullif(trim(p_ignored_reason), ''), 500);
+  body text := left(trim(p_body), 10000);
+  v_ticket uuid;
+  v_ref text;
+  v_status text;
+  v_requester uuid;
+  v_email text;
+  msg uuid;
+begin
+  if p_email_id is null or length(p_email_id) not between 1 and 255 then
+    raise exception 'an inbound email needs Resend''s email id' using errcode = 'invalid_parameter_value';
+  end if;
+  perform pg_advisory_xact_lock(hashtextextended('inbound_email:' || p_email_id, 0));
+  if exists (select 1 from ops.inbound_emails e where e.email_id = p_email_id) then
+    return 'duplicate';
+  end if;
+  if reason is null then
+    select x.id, x.ref, x.status, x.requester_id, lower(trim(u.email))
+      into v_ticket, v_ref, v_status, v_requester, v_email
+      from public.support_tickets x left join auth.users u on u.id = x.requester_id
+     where x.id = p_ticket_id for update of x;
+    if v_ticket is null then
+      reason := 'the token names no ticket (deleted)';
+    elsif v_email is null then
+      reason := format('ticket %s has no requester address to match', v_ref);
+    elsif v_email is distinct from lower(trim(p_sender)) then
+      reason := format('the sender is not the requester of ticket %s', v_ref);
+    elsif v_status = 'closed' then
+      reason := format('ticket %s is closed: the requester opens a follow-up in the app', v_ref);
+    elsif body is null or body = '' then
+      reason := 'no text above the quoted history';
+    end if;
+  end if;
+  if reason is null then
+    -- visibility as the author trigger chooses for the requester (parties on a buyer/seller problem)
+    insert into public.ticket_messages (ticket_id, author_id, author_kind, via, email_message_id, body, created_at)
+    values (v_ticket, v_requester, 'requester', 'email', left(nullif(trim(p_email_message_id), ''), 998), body,
+            clock_timestamp())
+    returning id into msg;
+  end if;
+  insert into ops.inbound_emails (email_id, delivery_id, ticket_id, message_id, outcome, reason, sender_masked)
+  values (p_email_id, left(p_delivery_id, 255),
+          coalesce(v_ticket, (select x.id from public.support_tickets x where x.id = p_ticket_id)), msg,
+          case when msg is null then 'ignored' else 'appended' end, reason, left(p_sender_masked, 320));
+  return case when msg is null then 'ignored' else 'appended' end;
+end
+$$;
+
+
+--
 -- Name: record_notification(bigint, text, text, text, text, text, text); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -6043,6 +6123,61 @@ begin
   return n;
 end
 $$;
+
+
+--
+-- Name: reply_to_ticket(text, text, text, text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.reply_to_ticket(p_ticket text, p_body text, p_agent text, p_via text DEFAULT 'studio'::text) RETURNS uuid
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  t public.support_tickets;
+  body text := trim(p_body);
+  agent text := nullif(trim(p_agent), '');
+  msg uuid;
+begin
+  if body is null or body = '' then
+    raise exception 'the reply is empty: write what the requester should read'
+      using errcode = 'invalid_parameter_value';
+  elsif length(body) > 10000 then
+    raise exception 'the reply is longer than 10,000 characters' using errcode = 'invalid_parameter_value';
+  elsif agent is null or length(agent) > 200 or agent ~ '[\r\n]' then
+    raise exception 'name the agent who answers (p_agent: one line, at most 200 characters)'
+      using errcode = 'invalid_parameter_value';
+  elsif p_via is null or p_via not in ('studio', 'dashboard') then
+    raise exception 'p_via must be studio or dashboard' using errcode = 'invalid_parameter_value';
+  end if;
+  select * into t from public.support_tickets x
+   where x.id = ops.as_uuid(trim(p_ticket)) or x.ref = upper(trim(p_ticket))
+   for update;
+  if not found then
+    raise exception 'no ticket %', left(p_ticket, 60) using errcode = 'no_data_found';
+  elsif t.requester_id is null then
+    raise exception 'ticket % has no requester (a system ticket): nobody to answer by email; '
+      'write an internal note instead', t.ref using errcode = 'check_violation';
+  elsif t.status = 'closed' then
+    raise exception 'ticket % is closed: the requester opens a follow-up to continue', t.ref
+      using errcode = 'check_violation';
+  end if;
+  -- clock_timestamp(): replies and inbound emails of one transaction keep their order in the thread
+  insert into public.ticket_messages (ticket_id, author_id, author_kind, author_name, via, body, visibility, created_at)
+  values (t.id, case when p_via = 'dashboard' then auth.uid() end, 'agent', agent, p_via, body,
+          case when t.category in ('seller_problem', 'buyer_problem') then 'parties' else 'requester' end,
+          clock_timestamp())
+  returning id into msg;
+  return msg;
+end
+$$;
+
+
+--
+-- Name: FUNCTION reply_to_ticket(p_ticket text, p_body text, p_agent text, p_via text); Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON FUNCTION ops.reply_to_ticket(p_ticket text, p_body text, p_agent text, p_via text) IS 'Answers a ticket as support: one agent message and one ticket_reply email to the requester. Usage (Studio): select ops.reply_to_ticket(''T-000012'', ''Your refund is on its way.'', ''Alice (support)'');';
 
 
 --
@@ -7148,6 +7283,72 @@ begin
               or (t.category = 'dispute' and new.author_kind = 'system') then 'parties'
          else 'requester' end);
   return new;
+end
+$$;
+
+
+--
+-- Name: ticket_messages_authorship_final(); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.ticket_messages_authorship_final() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  if (new.author_name, new.via, new.email_message_id) is distinct from (old.author_name, old.via, old.email_message_id)
+  then
+    raise exception 'ticket messages are an audit trail: who wrote what, for whom and when never changes'
+      using errcode = 'insufficient_privilege';
+  end if;
+  return new;
+end
+$$;
+
+
+--
+-- Name: ticket_messages_email_reply(); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.ticket_messages_email_reply() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  t record;
+  to_email text;
+  first_reply uuid;
+  parent record;
+begin
+  select x.id, x.ref, x.subject, x.requester_id into t from public.support_tickets x where x.id = new.ticket_id;
+  if t.requester_id is null then
+    return null;
+  end if;
+  to_email := ops.notify_recipient_email('user:' || t.requester_id);
+  if to_email is null then
+    return null;
+  end if;
+  -- the thread: our first reply's Message-ID is the ticket's root; a reply answers the newest earlier email
+  -- of the thread, the requester's (their Message-ID) or ours
+  select m.id into first_reply from public.ticket_messages m
+   where m.ticket_id = new.ticket_id and m.author_kind = 'agent' and m.visibility <> 'internal'
+   order by m.created_at, m.id limit 1;
+  select m.id, m.author_kind, m.email_message_id into parent from public.ticket_messages m
+   where m.ticket_id = new.ticket_id and m.id <> new.id and m.created_at <= new.created_at
+     and ((m.author_kind = 'agent' and m.visibility <> 'internal') or m.email_message_id is not null)
+   order by m.created_at desc, m.id desc limit 1;
+  perform ops.enqueue_notification('email', 'ticket_reply', 'message:' || new.id, 'user:' || t.requester_id,
+    jsonb_build_object('to', to_email, 'data', jsonb_strip_nulls(jsonb_build_object(
+      'to', to_email,
+      'customer_name', (select coalesce(c.name, p.display_name) from public.profiles p
+                          left join public.customers c on c.user_id = p.id where p.id = t.requester_id),
+      'ticket_id', t.id, 'ticket_ref', t.ref, 'subject', t.subject,
+      'message_id', new.id, 'message', new.body, 'agent_name', new.author_name,
+      'first_reply_id', coalesce(first_reply, new.id),
+      'parent_reply_id', case when parent.author_kind = 'agent' then parent.id end,
+      'parent_email_message_id',
+        case when parent.author_kind <> 'agent' then parent.email_message_id end))));
+  return null;
 end
 $$;
 
@@ -8446,6 +8647,35 @@ CREATE TABLE ops.endpoint_outcomes (
 --
 
 COMMENT ON TABLE ops.endpoint_outcomes IS 'Per-minute counts of refused (4xx) and failed (5xx) answers of our HTTP endpoints (stripe-webhook: 4xx and 5xx; support-intake, resend-webhook: 5xx), by reason; successes are the ledger. Purged after 7 days.';
+
+
+--
+-- Name: inbound_emails; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.inbound_emails (
+    email_id text NOT NULL,
+    delivery_id text,
+    received_at timestamp with time zone DEFAULT now() NOT NULL,
+    ticket_id uuid,
+    message_id uuid,
+    outcome text NOT NULL,
+    reason text,
+    sender_masked text,
+    CONSTRAINT inbound_emails_check CHECK (((outcome = 'ignored'::text) = (reason IS NOT NULL))),
+    CONSTRAINT inbound_emails_delivery_id_check CHECK ((length(delivery_id) <= 255)),
+    CONSTRAINT inbound_emails_email_id_check CHECK (((length(email_id) >= 1) AND (length(email_id) <= 255))),
+    CONSTRAINT inbound_emails_outcome_check CHECK ((outcome = ANY (ARRAY['appended'::text, 'ignored'::text]))),
+    CONSTRAINT inbound_emails_reason_check CHECK ((length(reason) <= 500)),
+    CONSTRAINT inbound_emails_sender_masked_check CHECK ((length(sender_masked) <= 320))
+);
+
+
+--
+-- Name: TABLE inbound_emails; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.inbound_emails IS 'Emails received on the inbound domain (Resend email.received), once per Resend email id: appended to their ticket, or ignored with the reason (forged or unknown token, auto-reply, closed ticket, another sender). The sender is kept masked.';
 
 
 --
@@ -9892,9 +10122,15 @@ CREATE TABLE public.ticket_messages (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     visibility text NOT NULL,
     idempotency_key text,
+    author_name text,
+    via text,
+    email_message_id text,
     CONSTRAINT ticket_messages_author_kind_check CHECK ((author_kind = ANY (ARRAY['requester'::text, 'agent'::text, 'system'::text, 'party'::text]))),
+    CONSTRAINT ticket_messages_author_name_check CHECK (((length(author_name) >= 1) AND (length(author_name) <= 200))),
     CONSTRAINT ticket_messages_body_check CHECK (((length(body) >= 1) AND (length(body) <= 10000))),
+    CONSTRAINT ticket_messages_email_message_id_check CHECK (((length(email_message_id) >= 1) AND (length(email_message_id) <= 998))),
     CONSTRAINT ticket_messages_idempotency_key_check CHECK (((length(idempotency_key) >= 1) AND (length(idempotency_key) <= 200))),
+    CONSTRAINT ticket_messages_via_check CHECK ((via = ANY (ARRAY['app'::text, 'dashboard'::text, 'studio'::text, 'email'::text]))),
     CONSTRAINT ticket_messages_visibility_check CHECK ((visibility = ANY (ARRAY['requester'::text, 'parties'::text, 'internal'::text])))
 );
 
@@ -9907,10 +10143,38 @@ COMMENT ON TABLE public.ticket_messages IS 'The conversation of a ticket: the re
 
 
 --
+-- Name: COLUMN ticket_messages.author_kind; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.ticket_messages.author_kind IS 'Who wrote it: requester, agent (support: the dashboard, Studio or the Data API as an admin), system, party. The support side is author_kind = ''agent''; a ticket is answered when its newest non-internal message is one.';
+
+
+--
 -- Name: COLUMN ticket_messages.visibility; Type: COMMENT; Schema: public; Owner: -
 --
 
 COMMENT ON COLUMN public.ticket_messages.visibility IS 'Who reads the message: requester (the requester and support), parties (everyone who reads the ticket: both parties of an order''s seller_disputes ticket, the seller of its chargeback ticket), internal (support only).';
+
+
+--
+-- Name: COLUMN ticket_messages.author_name; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.ticket_messages.author_name IS 'The agent as the requester reads it (the admin''s email, or the name given to ops.reply_to_ticket); null for requesters, parties and system notes.';
+
+
+--
+-- Name: COLUMN ticket_messages.via; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.ticket_messages.via IS 'How it arrived: app (the Data API), dashboard, studio (ops.reply_to_ticket), email (a reply to our email).';
+
+
+--
+-- Name: COLUMN ticket_messages.email_message_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.ticket_messages.email_message_id IS 'The Message-ID header of the requester''s email that carried it (via email): later replies thread to it.';
 
 
 --
@@ -10071,6 +10335,14 @@ ALTER TABLE ONLY ops.email_suppressions
 
 ALTER TABLE ONLY ops.endpoint_outcomes
     ADD CONSTRAINT endpoint_outcomes_pkey PRIMARY KEY (endpoint, minute, status_class, reason);
+
+
+--
+-- Name: inbound_emails inbound_emails_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.inbound_emails
+    ADD CONSTRAINT inbound_emails_pkey PRIMARY KEY (email_id);
 
 
 --
@@ -10631,6 +10903,20 @@ CREATE INDEX disputes_payment_intent_idx ON ops.disputes USING btree (stripe_pay
 --
 
 CREATE INDEX endpoint_outcomes_minute_idx ON ops.endpoint_outcomes USING btree (minute);
+
+
+--
+-- Name: inbound_emails_message_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX inbound_emails_message_idx ON ops.inbound_emails USING btree (message_id);
+
+
+--
+-- Name: inbound_emails_ticket_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX inbound_emails_ticket_idx ON ops.inbound_emails USING btree (ticket_id);
 
 
 --
@@ -11390,6 +11676,13 @@ CREATE TRIGGER ticket_messages_010_append_only BEFORE DELETE OR UPDATE ON public
 
 
 --
+-- Name: ticket_messages ticket_messages_011_authorship_final; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER ticket_messages_011_authorship_final BEFORE UPDATE ON public.ticket_messages FOR EACH ROW EXECUTE FUNCTION ops.ticket_messages_authorship_final();
+
+
+--
 -- Name: ticket_messages ticket_messages_050_author; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -11401,6 +11694,13 @@ CREATE TRIGGER ticket_messages_050_author BEFORE INSERT ON public.ticket_message
 --
 
 CREATE TRIGGER ticket_messages_500_route AFTER INSERT ON public.ticket_messages FOR EACH ROW EXECUTE FUNCTION ops.ticket_messages_route();
+
+
+--
+-- Name: ticket_messages ticket_messages_600_email_reply; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER ticket_messages_600_email_reply AFTER INSERT ON public.ticket_messages FOR EACH ROW WHEN (((new.author_kind = 'agent'::text) AND (new.visibility <> 'internal'::text))) EXECUTE FUNCTION ops.ticket_messages_email_reply();
 
 
 --
@@ -11497,6 +11797,22 @@ ALTER TABLE ONLY ops.crm_contacts
 
 ALTER TABLE ONLY ops.crm_deals
     ADD CONSTRAINT crm_deals_order_id_fkey FOREIGN KEY (order_id) REFERENCES public.orders(id) ON DELETE CASCADE;
+
+
+--
+-- Name: inbound_emails inbound_emails_message_id_fkey; Type: FK CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.inbound_emails
+    ADD CONSTRAINT inbound_emails_message_id_fkey FOREIGN KEY (message_id) REFERENCES public.ticket_messages(id) ON DELETE SET NULL;
+
+
+--
+-- Name: inbound_emails inbound_emails_ticket_id_fkey; Type: FK CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.inbound_emails
+    ADD CONSTRAINT inbound_emails_ticket_id_fkey FOREIGN KEY (ticket_id) REFERENCES public.support_tickets(id) ON DELETE SET NULL;
 
 
 --
@@ -11884,6 +12200,12 @@ ALTER TABLE ops.connect_transfers ENABLE ROW LEVEL SECURITY;
 ALTER TABLE ops.endpoint_outcomes ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: inbound_emails; Type: ROW SECURITY; Schema: ops; Owner: -
+--
+
+ALTER TABLE ops.inbound_emails ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: reconcile_connect_accounts_checked; Type: ROW SECURITY; Schema: ops; Owner: -
 --
 
@@ -12230,6 +12552,14 @@ GRANT ALL ON FUNCTION ops.admin_replay_job(p_job_id bigint, p_reason text) TO au
 
 REVOKE ALL ON FUNCTION ops.admin_replay_stripe_event(p_event_id text, p_reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.admin_replay_stripe_event(p_event_id text, p_reason text) TO authenticated;
+
+
+--
+-- Name: FUNCTION admin_reply_to_ticket(p_ticket_id uuid, p_body text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.admin_reply_to_ticket(p_ticket_id uuid, p_body text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.admin_reply_to_ticket(p_ticket_id uuid, p_body text) TO authenticated;
 
 
 --
@@ -13411,6 +13741,14 @@ GRANT ALL ON FUNCTION ops.record_endpoint_outcome(p_endpoint text, p_status inte
 
 
 --
+-- Name: FUNCTION record_inbound_email(p_email_id text, p_delivery_id text, p_ticket_id uuid, p_sender text, p_sender_masked text, p_email_message_id text, p_body text, p_ignored_reason text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.record_inbound_email(p_email_id text, p_delivery_id text, p_ticket_id uuid, p_sender text, p_sender_masked text, p_email_message_id text, p_body text, p_ignored_reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.record_inbound_email(p_email_id text, p_delivery_id text, p_ticket_id uuid, p_sender text, p_sender_masked text, p_email_message_id text, p_body text, p_ignored_reason text) TO provider_webhook;
+
+
+--
 -- Name: FUNCTION record_notification(p_job_id bigint, p_worker text, p_status text, p_adapter text, p_recipient text, p_provider_id text, p_detail text); Type: ACL; Schema: ops; Owner: -
 --
 
@@ -13467,6 +13805,14 @@ REVOKE ALL ON FUNCTION ops.replay_job(p_job_id bigint) FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION ops.replay_jobs(p_status text, p_kind text, p_limit integer) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION reply_to_ticket(p_ticket text, p_body text, p_agent text, p_via text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.reply_to_ticket(p_ticket text, p_body text, p_agent text, p_via text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.reply_to_ticket(p_ticket text, p_body text, p_agent text, p_via text) TO service_role;
 
 
 --
@@ -13715,6 +14061,20 @@ REVOKE ALL ON FUNCTION ops.ticket_messages_append_only() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION ops.ticket_messages_author() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION ticket_messages_authorship_final(); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.ticket_messages_authorship_final() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION ticket_messages_email_reply(); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.ticket_messages_email_reply() FROM PUBLIC;
 
 
 --
