@@ -35,11 +35,17 @@ afterAll(async () => {
 
 const hex = (id: string) => id.replace(/-/g, "");
 const replies = (to: string) =>
-  resend.sent.filter((m) => m.to.includes(to) && m.tags.some((t) => t.name === "template" && t.value === "ticket_reply"));
+  resend.sent.filter((m) =>
+    m.to.includes(to) && m.tags.some((t) => t.name === "template" && t.value === "ticket_reply")
+  );
 
 /** The ticket_reply emails to `to`, once there are `n` (and the notify jobs behind them succeeded). */
 async function repliesSent(to: string, n: number): Promise<SentEmail[]> {
-  return await waitFor(`${n} ticket_reply email(s) to ${to}`, () => replies(to).length >= n && replies(to), 60_000);
+  return await waitFor(
+    `${n} ticket_reply email(s) to ${to}`,
+    async () => replies(to).length >= n && replies(to),
+    60_000,
+  );
 }
 
 /** Posts an email.received event for `email` as Resend would (Svix-signed); answers status and body. */
@@ -109,7 +115,8 @@ describe("support replies both ways", () => {
       from: `Jane Buyer <${buyer.email.toUpperCase()}>`,
       to: [first.replyTo as string],
       subject: `Re: The export fails [${t.ref}]`,
-      text: `Thanks, it works!\n\nOn Mon, Dec 7, 2026 at 10:00 AM Backbone <${first.replyTo}> wrote:\n> Your export works.`,
+      text:
+        `Thanks, it works!\n\nOn Mon, Dec 7, 2026 at 10:00 AM Backbone <${first.replyTo}> wrote:\n> Your export works.`,
       headers: { "In-Reply-To": root(), "References": root() },
       message_id: "<CAJane-1@mail.example.net>",
     });
@@ -127,7 +134,8 @@ describe("support replies both ways", () => {
       email_message_id: "<CAJane-1@mail.example.net>",
     }]);
     expect(await ticket(t.id)).toEqual({ status: "open", reopened_count: 1 });
-    const [row] = await sql`select outcome, ticket_id, sender_masked from ops.inbound_emails where email_id = ${emailId}`;
+    const [row] =
+      await sql`select outcome, ticket_id, sender_masked from ops.inbound_emails where email_id = ${emailId}`;
     expect(row).toEqual({ outcome: "appended", ticket_id: t.id, sender_masked: expect.stringMatching(/^.\*\*\*@/) });
     expect(resend.requests.filter((r) => r.path === `/emails/receiving/${emailId}`).length).toBeGreaterThanOrEqual(1);
   });
@@ -174,7 +182,12 @@ describe("support replies both ways", () => {
     expect([after, ticketsAfter]).toEqual([before, tickets]);
 
     // a valid token from another address is not the requester's message
-    const { event } = resend.receive({ from: "mallory@example.net", to: [first.replyTo as string], subject: "x", text: "hi" });
+    const { event } = resend.receive({
+      from: "mallory@example.net",
+      to: [first.replyTo as string],
+      subject: "x",
+      text: "hi",
+    });
     expect((await deliverInbound(event)).body.outcome).toBe("ignored");
     expect((await messages(t.id)).filter((m) => m.via === "email")).toHaveLength(1);
   });

@@ -32,7 +32,9 @@ describe("the signed reply address", () => {
     const flipped = local.slice(0, -1) + (local.endsWith("0") ? "1" : "0");
     const stranger = replyAddress(TICKET, { ...reply, secrets: ["d".repeat(40)] });
     for (const forged of [`${otherTicket}@${domain}`, `${flipped}@${domain}`, stranger]) {
-      expect(ticketFromRecipients([forged], reply)).toEqual({ reason: "forged reply address: its token does not verify" });
+      expect(ticketFromRecipients([forged], reply)).toEqual({
+        reason: "forged reply address: its token does not verify",
+      });
     }
     expect(ticketFromRecipients([`support@${domain}`], reply)).toEqual({
       reason: "unknown reply address: no ticket token",
@@ -141,7 +143,10 @@ describe("an inbound email", () => {
 
   test.each([
     ["Gmail", "Thanks, got it!\n\nOn Mon, Dec 7, 2026 at 10:00 AM Mugshop <reply+x@r.example> wrote:\n> It shipped."],
-    ["a wrapped Gmail line", "Thanks, got it!\n\nOn Mon, Dec 7, 2026 at 10:00 AM Mugshop\n<reply+x@r.example> wrote:\n> x"],
+    [
+      "a wrapped Gmail line",
+      "Thanks, got it!\n\nOn Mon, Dec 7, 2026 at 10:00 AM Mugshop\n<reply+x@r.example> wrote:\n> x",
+    ],
     ["Outlook", "Thanks, got it!\r\n\r\n________________________________\r\nFrom: Mugshop\r\nSent: Monday\r\n"],
     ["Outlook text", "Thanks, got it!\n-----Original Message-----\nFrom: Mugshop"],
     ["a signature", "Thanks, got it!\n-- \nJane Doe\nCEO"],
@@ -155,7 +160,8 @@ describe("an inbound email", () => {
       .toBe("From: my other account, see below.\nThanks");
     expect(replyText({
       text: null,
-      html: '<div dir="ltr">Thanks &amp; bye<br>Jane</div><div class="gmail_quote">On Mon wrote:<blockquote>x</blockquote>',
+      html:
+        '<div dir="ltr">Thanks &amp; bye<br>Jane</div><div class="gmail_quote">On Mon wrote:<blockquote>x</blockquote>',
     })).toBe("Thanks & bye\nJane");
   });
 });

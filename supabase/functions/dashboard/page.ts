@@ -342,9 +342,14 @@ ${today(v.snapshot)}${incidents(v.snapshot)}${exceptions(v)}${journey(v)}${queue
 
 /** An agent's answer to a ticket (#20): emailed to its requester, threaded, with a reply address back to it. */
 function replyForm(v: View, k: Row): Html {
-  return html`<details><summary>Reply</summary><form class="action" method="post" action="${v.base}/actions/reply-ticket">
-<input type="hidden" name="csrf" value="${v.csrf}"><input type="hidden" name="ticket_id" value="${String(k.id)}">
-<textarea name="body" required maxlength="10000" aria-label="reply to ${String(k.ref)}"
- placeholder="your answer: the requester gets it by email"></textarea>
-<button type="submit">Send reply</button></form></details>`;
+  return html`
+    <details>
+      <summary>Reply</summary>
+      <form class="action" method="post" action="${v.base}/actions/reply-ticket">
+    <input type="hidden" name="csrf" value="${v.csrf}"><input type="hidden" name="ticket_id" value="${String(k.id)}">
+    <textarea name="body" required maxlength="10000" aria-label="reply to ${String(k.ref)}"
+    placeholder="your answer: the requester gets it by email"></textarea>
+    <button type="submit">Send reply</button></form>
+    </details>
+  `;
 }

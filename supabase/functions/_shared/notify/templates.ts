@@ -8,7 +8,7 @@ import { permanent } from "../providers/error.ts";
 import { formatMoney } from "../providers/money.ts";
 import { ADDRESS_RE, type EmailMessage, type SlackMessage } from "./contract.ts";
 import { type EmailBody, escapeSlack, formatUtc, oneLine, renderBody } from "./layout.ts";
-import { type ReplyAddressConfig, replyAddress, replyAddressConfig, threadId } from "../support/reply-address.ts";
+import { replyAddress, type ReplyAddressConfig, replyAddressConfig, threadId } from "../support/reply-address.ts";
 
 export type NotifyConfig = {
   /** APP_NAME: how emails sign and Slack texts name the product. */
@@ -201,7 +201,10 @@ function ticketReplyEmail(p: z.output<typeof ticketReply>, c: NotifyConfig): Ren
     body: {
       greeting: greeting(p.customer_name),
       paragraphs: [p.message],
-      facts: [["Reference", p.ticket_ref], ...(p.agent_name ? [["From", oneLine(p.agent_name, 200)]] as [string, string][] : [])],
+      facts: [
+        ["Reference", p.ticket_ref],
+        ...(p.agent_name ? [["From", oneLine(p.agent_name, 200)]] as [string, string][] : []),
+      ],
       after: [
         c.replyAddress
           ? "Reply to this email to answer: your reply is added to your request."
