@@ -102,6 +102,12 @@ describe("the ticket_reply email", () => {
       "In-Reply-To": "<CAFjane123@mail.example.net>",
       "References": `${root} <CAFjane123@mail.example.net>`,
     });
+    const malformed = renderEmail("ticket_reply", {
+      ...payload,
+      message_id: second,
+      parent_email_message_id: "not a <message id>\r\nBcc: x@example.com",
+    }, config);
+    expect(malformed.headers).toMatchObject({ "In-Reply-To": root, "References": root });
     const toOurs = renderEmail("ticket_reply", { ...payload, message_id: second, parent_reply_id: first }, config);
     expect(toOurs.headers).toMatchObject({ "In-Reply-To": root, "References": root });
   });

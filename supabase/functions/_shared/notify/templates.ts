@@ -176,8 +176,10 @@ const ticketReply = z.object({
   first_reply_id: z.uuid(),
   /** the email this one answers: our previous reply, or the requester's email (its Message-ID) */
   parent_reply_id: z.uuid().nullish(),
-  parent_email_message_id: z.string().regex(/^<[^<>\s]{3,994}>$/, "must be a Message-ID (<...>)").nullish(),
+  /** as the requester's mail client wrote it: used only when it is a well-formed Message-ID (else our root) */
+  parent_email_message_id: z.string().max(998).nullish(),
 });
+const MESSAGE_ID_RE = /^<[^<>\s]{3,994}>$/;
 
 function ticketReplyEmail(p: z.output<typeof ticketReply>, c: NotifyConfig): Rendered {
   const domain = c.replyAddress?.domain ?? c.fromEmail.split("@")[1];
@@ -185,7 +187,12 @@ function ticketReplyEmail(p: z.output<typeof ticketReply>, c: NotifyConfig): Ren
     id === p.first_reply_id ? threadId.root(p.ticket_id, domain) : threadId.reply(id, domain);
   const root = threadId.root(p.ticket_id, domain);
   const own = ours(p.message_id);
-  const parent = p.parent_email_message_id ?? (p.parent_reply_id ? ours(p.parent_reply_id) : undefined);
+  const theirs = p.parent_email_message_id?.trim();
+  const parent = theirs && MESSAGE_ID_RE.test(theirs)
+    ? theirs
+    : p.parent_reply_id
+    ? ours(p.parent_reply_id)
+    : undefined;
   const headers: Record<string, string> = { "Message-ID": own };
   if (own !== root) {
     const inReplyTo = parent ?? root;
