@@ -10,6 +10,11 @@
 // name, status verified | pending | not_started | failed | temporary_failure, region, created_at); a key made
 // with sendingOnlyKey() may send but not list (401 restricted_api_key, as Resend answers "sending access" keys).
 //
+// Receiving (#20): receive() stores an inbound email as Resend would after its MX took it, and answers the
+// email.received event body Resend would post (metadata only); GET /emails/receiving/:id answers the email with its
+// text, html and headers (Resend's shape: object "email", to, from, cc, bcc, reply_to, message_id, attachments,
+// raw), 404 not_found for an unknown id, 401 restricted_api_key for a sending-only key.
+//
 // Also signResendWebhook(): signs a webhook body the way Svix signs Resend's deliveries, for tests.
 import { createHmac, randomBytes, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -40,8 +45,22 @@ export type SentEmail = {
   html?: string;
   text?: string;
   replyTo?: string | string[];
+  headers?: Record<string, string>;
   tags: Array<{ name: string; value: string }>;
   at: number;
+};
+
+/** An inbound email as the sender wrote it; receive() fills in the rest. */
+export type InboundEmail = {
+  from: string;
+  to: string[];
+  subject: string;
+  text?: string | null;
+  html?: string | null;
+  cc?: string[];
+  /** headers as Resend lists them (Message-ID, In-Reply-To, Auto-Submitted, ...) */
+  headers?: Record<string, string>;
+  message_id?: string;
 };
 
 export type ResendLoggedRequest = {
@@ -64,6 +83,8 @@ export interface FakeResend {
   setDomains(domains: Array<{ name: string; status: string; region?: string }>): void;
   /** A "sending access" key of the account: POST /emails only. */
   readonly sendingOnlyKey: string;
+  /** Stores an inbound email; answers its id and the email.received event's body (what Resend posts). */
+  receive(email: InboundEmail): { id: string; event: string };
   /** The next `count` POST /emails get this fault. */
   failNext(kind: ResendFaultKind, count?: number): void;
   reset(): void;
@@ -98,6 +119,7 @@ export async function startFakeResend(
   let window: number[] = [];
   const sendingOnlyKey = `re_send_${randomUUID().replace(/-/g, "")}`;
   let domains: Array<Record<string, unknown>> = [];
+  const received = new Map<string, Record<string, unknown>>();
   /** Idempotency-Key -> the first request's body and answer */
   let keys = new Map<string, { body: string; reply?: Reply }>();
   const sent: SentEmail[] = [];
@@ -169,6 +191,7 @@ export async function startFakeResend(
       html: b.html as string | undefined,
       text: b.text as string | undefined,
       replyTo: b.reply_to as string | string[] | undefined,
+      headers: b.headers as Record<string, string> | undefined,
       tags: Array.isArray(b.tags) ? b.tags as SentEmail["tags"] : [],
       at: Date.now(),
     });
@@ -185,6 +208,7 @@ export async function startFakeResend(
     keys = new Map();
     sent.length = 0;
     requests.length = 0;
+    received.clear();
   }
 
   function write(res: ServerResponse, reply: Reply) {
@@ -236,6 +260,15 @@ export async function startFakeResend(
         return reply(fail(401, "restricted_api_key", "This API key is restricted to only send emails"));
       }
       return reply({ status: 200, body: { object: "list", has_more: false, data: domains } });
+    }
+    const receiving = /^\/emails\/receiving\/([^/?]+)(\?.*)?$/.exec(entry.path);
+    if (entry.method === "GET" && receiving) {
+      if (sendingOnly) {
+        return reply(fail(401, "restricted_api_key", "This API key is restricted to only send emails"));
+      }
+      const email = received.get(decodeURIComponent(receiving[1]));
+      if (!email) return reply(fail(404, "not_found", "Email not found"));
+      return reply({ status: 200, body: email });
     }
     if (entry.method !== "POST" || entry.path !== "/emails") {
       return reply(fail(404, "not_found", "The requested endpoint does not exist."));
@@ -359,6 +392,46 @@ export async function startFakeResend(
     },
     sent,
     requests,
+    receive(email) {
+      const id = randomUUID();
+      const createdAt = new Date().toISOString();
+      const messageId = email.message_id ?? `<${randomUUID()}@mail.example.net>`;
+      received.set(id, {
+        object: "email",
+        id,
+        to: email.to,
+        from: email.from,
+        created_at: createdAt,
+        subject: email.subject,
+        html: email.html ?? null,
+        text: email.text ?? null,
+        bcc: [],
+        cc: email.cc ?? [],
+        reply_to: [],
+        received_for: email.to,
+        headers: { "message-id": messageId, ...email.headers },
+        message_id: messageId,
+        raw: null,
+        attachments: [],
+      });
+      const event = JSON.stringify({
+        type: "email.received",
+        created_at: createdAt,
+        data: {
+          email_id: id,
+          created_at: createdAt,
+          from: email.from,
+          to: email.to,
+          bcc: [],
+          cc: email.cc ?? [],
+          received_for: email.to,
+          message_id: messageId,
+          subject: email.subject,
+          attachments: [],
+        },
+      });
+      return { id, event };
+    },
     setFaults(f) {
       faults = { ...faults, ...f };
     },

@@ -101,6 +101,15 @@ const samples: Record<TemplateName, Record<string, unknown>> = {
     ticket_ref: "T-000123",
   },
   support_ack: { to: "jane@example.com", ticket_ref: "T-2001", subject: "Where is my mug?" },
+  ticket_reply: {
+    to: "jane@example.com",
+    ticket_id: "3f2a4c1e-0b7d-4e8a-9c6f-1d2e3f4a5b6c",
+    ticket_ref: "T-2001",
+    subject: "Where is my mug?",
+    message_id: "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+    message: "It shipped this morning.",
+    first_reply_id: "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+  },
   founder_new_ticket: {
     ticket_ref: "T-2001",
     subject: "Where is my mug?",
@@ -235,6 +244,7 @@ describe("the template registry", () => {
       "slack_alert_resolved",
       "slack_dispute_alert",
       "support_ack",
+      "ticket_reply",
       "welcome",
     ]);
     expect(slackNames.sort()).toEqual(["slack_alert_opened", "slack_alert_resolved", "slack_dispute_alert"]);

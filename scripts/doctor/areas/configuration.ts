@@ -44,6 +44,8 @@ export const FUNCTION_SETTINGS: Record<string, { needs: string[]; reads: string[
       "RESEND_TIMEOUT_MS",
       "RESEND_RATE_LIMIT_PER_S",
       "SLACK_TIMEOUT_MS",
+      "SUPPORT_INBOUND_DOMAIN",
+      "SUPPORT_REPLY_SECRET",
     ],
   },
   "crm-sync": {
@@ -83,7 +85,11 @@ export const FUNCTION_SETTINGS: Record<string, { needs: string[]; reads: string[
       "SUPPORT_RATE_PER_IP_PER_MIN",
     ],
   },
-  "resend-webhook": { needs: ["PROVIDER_WEBHOOK_DB_URL", "RESEND_WEBHOOK_SECRET"], reads: [] },
+  "resend-webhook": {
+    needs: ["PROVIDER_WEBHOOK_DB_URL", "RESEND_WEBHOOK_SECRET"],
+    // email.received (#20): with the inbound domain and reply secret set, RESEND_API_KEY is needed too
+    reads: ["SUPPORT_INBOUND_DOMAIN", "SUPPORT_REPLY_SECRET", "RESEND_API_KEY", "RESEND_BASE_URL", "RESEND_TIMEOUT_MS"],
+  },
   "dashboard": {
     needs: ["DASHBOARD_DB_URL", "DASHBOARD_SESSION_SECRET", "DASHBOARD_PUBLIC_URL"],
     reads: ["JWT_SECRET", "JWT_ISSUER"],

@@ -45,6 +45,12 @@ const schemas = {
     reason,
   }),
   "close-ticket": z.object({ ticket_id: uuid("ticket_id"), reason }),
+  // an agent's answer (#20): emailed to the requester; the audit row says who answered
+  "reply-ticket": z.object({
+    ticket_id: uuid("ticket_id"),
+    body: z.string().trim().min(1, "the reply is empty: write what the requester should read")
+      .max(10_000, "the reply is at most 10,000 characters"),
+  }),
 };
 
 export type ActionName = keyof typeof schemas;
@@ -84,6 +90,8 @@ export async function runAction(sql: postgres.Sql, user: UserClaims, name: Actio
         return tx`select ops.admin_escalate_ticket(${f.ticket_id}, ${f.priority}, ${f.queue}, ${f.reason}) as audit_id`;
       case "close-ticket":
         return tx`select ops.admin_close_ticket(${f.ticket_id}, ${f.reason}) as audit_id`;
+      case "reply-ticket":
+        return tx`select ops.admin_reply_to_ticket(${f.ticket_id}, ${f.body}) as audit_id`;
     }
   }).catch(refusal);
   return String((rows as unknown as { audit_id: string }[])[0].audit_id);

@@ -201,7 +201,9 @@ function support(v: View): Html {
 <select name="queue" aria-label="queue">${options(s.queue_names, "queue: keep")}</select>`,
             "Escalate",
           )
-        }${action(v.base, v.csrf, "close-ticket", { ticket_id: String(k.id) }, html``, "Close")}</details>`,
+        }${action(v.base, v.csrf, "close-ticket", { ticket_id: String(k.id) }, html``, "Close")}</details>${
+          replyForm(v, k)
+        }`,
       ]),
       "No open ticket.",
     )
@@ -336,4 +338,18 @@ export function dashboardBody(v: View): Html {
 ${today(v.snapshot)}${incidents(v.snapshot)}${exceptions(v)}${journey(v)}${queues(v.snapshot)}${support(v)}${
     customers(v)
   }${lastSuccesses(v.snapshot)}${findings(v.snapshot)}${blockedSellers(v.snapshot)}${audit(v)}`;
+}
+
+/** An agent's answer to a ticket (#20): emailed to its requester, threaded, with a reply address back to it. */
+function replyForm(v: View, k: Row): Html {
+  return html`
+    <details>
+      <summary>Reply</summary>
+      <form class="action" method="post" action="${v.base}/actions/reply-ticket">
+    <input type="hidden" name="csrf" value="${v.csrf}"><input type="hidden" name="ticket_id" value="${String(k.id)}">
+    <textarea name="body" required maxlength="10000" aria-label="reply to ${String(k.ref)}"
+    placeholder="your answer: the requester gets it by email"></textarea>
+    <button type="submit">Send reply</button></form>
+    </details>
+  `;
 }

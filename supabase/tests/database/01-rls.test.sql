@@ -99,7 +99,9 @@ select set_eq(
         -- sellers on Connect (#18): listings' and seller_account_status's helpers, the dashboard's section
         'private.seller_can_accept_charges(uuid)', 'private.seller_listings_open(uuid)',
         'private.seller_block_reason(text,text[],text[],boolean,boolean,timestamp with time zone)',
-        'ops.dashboard_blocked_sellers()'],
+        'ops.dashboard_blocked_sellers()',
+        -- an agent's reply from the dashboard (#20, 27-support-replies)
+        'ops.admin_reply_to_ticket(uuid,text)'],
   'authenticated can execute only the policy helpers, submit_support_request, the fulfilment and message doors and the dashboard''s admin-only functions');
 select is_empty(
   $$ select tablename || ': ' || policyname from pg_policies

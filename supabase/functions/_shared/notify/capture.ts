@@ -47,6 +47,7 @@ export function createCaptureEmailAdapter(record: NotificationRecorder): EmailAd
         html: m.html,
         text: m.text,
         tags: m.tags ?? {},
+        ...(m.headers ? { headers: m.headers } : {}),
       });
       return { providerId };
     },

@@ -16,6 +16,8 @@ export type EmailMessage = {
   text: string;
   /** Provider tags (Resend echoes them in its webhooks): names and values of ASCII letters, digits, _ and -. */
   tags?: Record<string, string>;
+  /** Extra headers (#20: ticket_reply's Message-ID, In-Reply-To, References): one line each. */
+  headers?: Record<string, string>;
 };
 
 export type SlackMessage = {
@@ -45,6 +47,7 @@ export const IDEMPOTENCY_KEY_RE = /^[\x21-\x7e]{1,256}$/;
 export const ADDRESS_RE = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:".]+(\.[^\s@<>()[\]\\,;:".]+)+$/;
 const TAG_RE = /^[A-Za-z0-9_-]{1,256}$/;
 const HEADER_BREAK_RE = /[\r\n]/;
+const HEADER_NAME_RE = /^[A-Za-z][A-Za-z0-9-]{0,75}$/;
 const MAX_SUBJECT_CHARS = 998; // one header line (RFC 5322)
 const MAX_SLACK_TEXT_CHARS = 40_000; // Slack truncates longer messages
 const MAX_SLACK_BLOCKS = 50;
@@ -84,6 +87,11 @@ export function checkEmail(msg: EmailMessage, idempotencyKey: string): EmailMess
   for (const [name, value] of Object.entries(msg.tags ?? {})) {
     if (!TAG_RE.test(name) || !TAG_RE.test(value ?? "")) {
       throw permanent(`${operation}: tag "${name.slice(0, 50)}" must be ASCII letters, digits, _ or - (1-256)`);
+    }
+  }
+  for (const [name, value] of Object.entries(msg.headers ?? {})) {
+    if (!HEADER_NAME_RE.test(name) || typeof value !== "string" || HEADER_BREAK_RE.test(value) || value.length > 998) {
+      throw permanent(`${operation}: header "${name.slice(0, 50)}" must be a header name with a one-line value`);
     }
   }
   return { ...msg, to, from, replyTo, subject };

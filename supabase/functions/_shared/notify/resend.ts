@@ -165,6 +165,7 @@ export function createResendAdapter(config: ResendConfig, deps: { now?: () => nu
           html: m.html,
           text: m.text,
           ...(m.replyTo ? { replyTo: m.replyTo } : {}),
+          ...(m.headers ? { headers: m.headers } : {}),
           ...(m.tags ? { tags: Object.entries(m.tags).map(([name, value]) => ({ name, value })) } : {}),
         }, { idempotencyKey, signal });
       } catch (err) {

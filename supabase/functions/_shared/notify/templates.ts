@@ -8,6 +8,7 @@ import { permanent } from "../providers/error.ts";
 import { formatMoney } from "../providers/money.ts";
 import { ADDRESS_RE, type EmailMessage, type SlackMessage } from "./contract.ts";
 import { type EmailBody, escapeSlack, formatUtc, oneLine, renderBody } from "./layout.ts";
+import { replyAddress, type ReplyAddressConfig, replyAddressConfig, threadId } from "../support/reply-address.ts";
 
 export type NotifyConfig = {
   /** APP_NAME: how emails sign and Slack texts name the product. */
@@ -23,6 +24,8 @@ export type NotifyConfig = {
   founderEmail?: string;
   /** SELLER_ONBOARDING_PAGE_URL: the app's page that calls seller-onboarding (default APP_URL/seller/onboarding). */
   sellerOnboardingUrl?: string;
+  /** SUPPORT_INBOUND_DOMAIN + SUPPORT_REPLY_SECRET: ticket_reply's signed reply address (#20); none = replyTo. */
+  replyAddress?: ReplyAddressConfig;
 };
 
 const configEmail = setting.matching(ADDRESS_RE, "must be an email address");
@@ -47,6 +50,7 @@ export function notifyConfig(env: Env): NotifyConfig {
     replyTo: e.NOTIFY_REPLY_TO?.toLowerCase(),
     founderEmail: e.FOUNDER_EMAIL?.toLowerCase(),
     sellerOnboardingUrl: e.SELLER_ONBOARDING_PAGE_URL,
+    replyAddress: replyAddressConfig(env),
   };
 }
 
@@ -62,7 +66,8 @@ const instant = z.iso.datetime({ offset: true, message: "must be an ISO 8601 dat
 
 const greeting = (customerName: string | null | undefined) => customerName ? `Hi ${customerName},` : "Hello,";
 
-type Rendered = { to: string; subject: string; body: EmailBody };
+/** replyTo and headers: a template's own (ticket_reply's signed address and threading), else the config's. */
+type Rendered = { to: string; subject: string; body: EmailBody; replyTo?: string; headers?: Record<string, string> };
 type EmailTemplate<S extends z.ZodType> = {
   channel: "email";
   schema: S;
@@ -156,6 +161,65 @@ const onboardingUrl = (c: NotifyConfig) => c.sellerOnboardingUrl ?? `${c.appUrl}
 const requirementWords = (r: string[]) => r.map((x) => x.replace(/[._]/g, " ")).join(", ");
 
 const supportAck = z.object({ to: address, customer_name: name, ticket_ref: ref, subject: text(300) });
+
+/** An agent's answer (#20), frozen at enqueue by ops.ticket_messages_email_reply: the thread's ids come with it. */
+const ticketReply = z.object({
+  to: address,
+  customer_name: name,
+  ticket_id: z.uuid(),
+  ticket_ref: ref,
+  subject: text(300),
+  message_id: z.uuid(),
+  message: text(10_000),
+  agent_name: text(200).nullish(),
+  /** our first reply on the ticket (this one, for the first): its Message-ID is the thread's root */
+  first_reply_id: z.uuid(),
+  /** the email this one answers: our previous reply, or the requester's email (its Message-ID) */
+  parent_reply_id: z.uuid().nullish(),
+  /** as the requester's mail client wrote it: used only when it is a well-formed Message-ID (else our root) */
+  parent_email_message_id: z.string().max(998).nullish(),
+});
+const MESSAGE_ID_RE = /^<[^<>\s]{3,994}>$/;
+
+function ticketReplyEmail(p: z.output<typeof ticketReply>, c: NotifyConfig): Rendered {
+  const domain = c.replyAddress?.domain ?? c.fromEmail.split("@")[1];
+  const ours = (id: string) =>
+    id === p.first_reply_id ? threadId.root(p.ticket_id, domain) : threadId.reply(id, domain);
+  const root = threadId.root(p.ticket_id, domain);
+  const own = ours(p.message_id);
+  const theirs = p.parent_email_message_id?.trim();
+  const parent = theirs && MESSAGE_ID_RE.test(theirs)
+    ? theirs
+    : p.parent_reply_id
+    ? ours(p.parent_reply_id)
+    : undefined;
+  const headers: Record<string, string> = { "Message-ID": own };
+  if (own !== root) {
+    const inReplyTo = parent ?? root;
+    headers["In-Reply-To"] = inReplyTo;
+    headers["References"] = [...new Set([root, inReplyTo])].join(" ");
+  }
+  const replyTo = c.replyAddress ? replyAddress(p.ticket_id, c.replyAddress) : c.replyTo;
+  return {
+    to: p.to,
+    subject: `Re: ${oneLine(p.subject, 150)} [${oneLine(p.ticket_ref)}]`,
+    ...(replyTo ? { replyTo } : {}),
+    headers,
+    body: {
+      greeting: greeting(p.customer_name),
+      paragraphs: [p.message],
+      facts: [
+        ["Reference", p.ticket_ref],
+        ...(p.agent_name ? [["From", oneLine(p.agent_name, 200)]] as [string, string][] : []),
+      ],
+      after: [
+        c.replyAddress
+          ? "Reply to this email to answer: your reply is added to your request."
+          : `Please mention ${p.ticket_ref} if you write to us about this request.`,
+      ],
+    },
+  };
+}
 
 const founderNewTicket = z.object({
   ticket_ref: ref,
@@ -565,6 +629,8 @@ export const templates = {
     },
   })),
 
+  ticket_reply: email(ticketReply, ticketReplyEmail),
+
   founder_new_ticket: email(founderNewTicket, (p, c) => {
     if (!c.founderEmail) {
       throw permanent("template founder_new_ticket: FOUNDER_EMAIL is not set, the notice has no recipient");
@@ -672,14 +738,15 @@ function prepare(name: string, payload: unknown): { t: AnyTemplate; input: unkno
 export function renderEmail(name: string, payload: unknown, config: NotifyConfig): EmailMessage {
   const { t, input } = prepare(name, payload);
   if (t.channel !== "email") throw permanent(`template ${name} is a Slack template, not an email`);
-  const { to, subject, body } = t.render(input, config) as Rendered;
+  const { to, subject, body, replyTo = config.replyTo, headers } = t.render(input, config) as Rendered;
   return {
     to,
     from: { name: config.fromName, address: config.fromEmail },
-    ...(config.replyTo ? { replyTo: config.replyTo } : {}),
+    ...(replyTo ? { replyTo } : {}),
     subject,
     ...renderBody(subject, body, { appName: config.appName, appUrl: config.appUrl }),
     tags: { template: name },
+    ...(headers ? { headers } : {}),
   };
 }
 
