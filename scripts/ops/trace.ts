@@ -1,6 +1,7 @@
-// npm run trace -- <email | order id | evt_... | ticket id | T-000123>
+// npm run trace -- <email | order id | evt_... | ticket id | T-000123 | request id>
 // One customer's timeline (ops.journey): Stripe events, status changes, jobs and their attempts,
-// CRM, tickets, emails and Slack posts, oldest first.
+// CRM, tickets, emails and Slack posts, checkout requests and dashboard changes, oldest first; the request id
+// (x-request-id) of what an HTTP request caused shows as <req ...>, and finds all of it.
 import { config } from "../lib/config.ts";
 import { connect, type Sql } from "../lib/db.ts";
 
@@ -11,6 +12,7 @@ export type JourneyRow = {
   what: string;
   detail: string | null;
   correlation_id: string | null;
+  request_id: string | null;
 };
 
 export async function journey(sql: Sql, query: string): Promise<JourneyRow[]> {
@@ -25,6 +27,7 @@ export function formatJourney(query: string, rows: JourneyRow[]): string {
     const extra = [
       r.detail && `  ${short(r.detail).replace(/\s+/g, " ").slice(0, 160)}`,
       r.correlation_id && `  [${r.correlation_id}]`,
+      r.request_id && `  <req ${r.request_id}>`,
     ]
       .filter(Boolean).join("");
     return `${time}  ${r.source.padEnd(6)}  ${short(r.entity).padEnd(17)}  ${short(r.what)}${extra}`;
@@ -35,7 +38,7 @@ export function formatJourney(query: string, rows: JourneyRow[]): string {
 if (import.meta.url === `file://${process.argv[1]}`) {
   const query = process.argv.slice(2).join(" ").trim();
   if (!query) {
-    console.error("usage: npm run trace -- <email | order id | evt_... | ticket id | T-000123>");
+    console.error("usage: npm run trace -- <email | order id | evt_... | ticket id | T-000123 | request id>");
     process.exit(2);
   }
   const sql = connect(config.dbUrl, { max: 1 });
