@@ -5,7 +5,7 @@ import { denoEnv } from "../_shared/config/env.ts";
 import { connect } from "../_shared/db.ts";
 import { HttpError } from "../_shared/http/error.ts";
 import { serve } from "../_shared/http/serve.ts";
-import { ingestStripeEvent } from "./ingest.ts";
+import { countDuplicate, ingestStripeEvent } from "./ingest.ts";
 import { answerCounter } from "../_shared/http/outcomes.ts";
 import { sanitizeJsonEscapes } from "../_shared/stripe/sanitize.ts";
 import { parseScope } from "../_shared/stripe/scope.ts";
@@ -16,7 +16,7 @@ const env = denoEnv();
 const secrets = webhookSecrets(env);
 const connectSecrets = connectWebhookSecrets(env);
 const scope = parseScope(env);
-// the narrowest role that works: it may only call ops.ingest_stripe_event
+// the narrowest role that works: it may only call ops.ingest_stripe_event (and count its answers)
 const sql = connect("STRIPE_WEBHOOK_DB_URL");
 
 /** Which endpoint a request is for: /stripe-webhook (hosted and the local gateway pass the function's path) or
@@ -42,6 +42,7 @@ serve("stripe-webhook", async (req, body) => {
   const event = await verifyStripeEvent(body, req.headers.get("stripe-signature"), endpointSecrets(req));
   const { text, replaced } = sanitizeJsonEscapes(body);
   const result = await ingestStripeEvent(sql, text, { ...scope, sanitized: replaced > 0 });
+  if (result.duplicate) await countDuplicate(sql);
   return {
     body: { received: true, ...result },
     log: {

@@ -1,6 +1,7 @@
 // Hands one verified Stripe event to the database, which records it once and applies it.
 import type postgres from "postgres";
 import { HttpError } from "../_shared/http/error.ts";
+import { log } from "../_shared/log.ts";
 import type { Scope } from "../_shared/stripe/scope.ts";
 import { SIGNED_PAYLOAD } from "./signature.ts";
 
@@ -41,5 +42,15 @@ export async function ingestStripeEvent(
     }
     // otherwise we could not record it: 503, and Stripe will deliver it again
     throw new HttpError(503, "could not record the event, retry later", { cause, reason: "unavailable" });
+  }
+}
+
+/** Counts a delivery of an event the ledger already held (ops.duplicate_deliveries: the founder's duplicate
+ * deliveries per day, #20). The answer is 2xx whatever happens here: a failed count is only logged. */
+export async function countDuplicate(sql: postgres.Sql): Promise<void> {
+  try {
+    await sql`select ops.record_duplicate_delivery('stripe-webhook')`;
+  } catch (cause) {
+    log("warn", "stripe-webhook", "could not count a duplicate delivery", { code: (cause as { code?: string }).code });
   }
 }
