@@ -272,42 +272,41 @@ function support(v: View): Html {
   const s = v.snapshot;
   const options = (names: string[], empty: string) =>
     html`<option value="">${empty}</option>${names.map((n) => html`<option value="${n}">${n}</option>`)}`;
-  return html`
-    <section
-      id="support"><h2>Support backlog</h2>${table(
-        ["Queue", "Open", "Pending", "High or urgent", "Oldest"],
-        s.support_backlog.map((b) => [t(b.queue), t(b.open), t(b.pending), t(b.high_or_urgent), t(age(b.oldest_age))]),
-        "No queue.",
-      )}<h3>Open tickets (${count(s.tickets_total ?? s.tickets.length)})</h3>${pager(
-        v,
-        "tickets",
-        s.tickets.length,
-        s.tickets_total ?? s.tickets.length,
-        "most urgent first, then oldest waiting",
-      )}${table(
-        ["Ticket", "Subject", "Queue", "Priority", "Status", "Opened", "Act"],
-        s.tickets.map((k) => [
-          html`<code>${k.ref}</code>`,
-          t(k.subject),
-          t(k.queue),
-          t(k.priority),
-          t(k.status),
-          t(when(k.created_at)),
-          html`<details><summary>Escalate or close</summary>${
-            action(
-              v.base,
-              v.csrf,
-              "escalate-ticket",
-              { ticket_id: String(k.id) },
-              html`<select name="priority" aria-label="priority">${options(s.priorities, "priority: keep")}</select>
+  const open = s.tickets_total ?? s.tickets.length;
+  const ticketsHeading = html`<h3>Open tickets (${count(open)})</h3>${
+    pager(v, "tickets", s.tickets.length, open, "most urgent first, then oldest waiting")
+  }`;
+  return html`<section id="support"><h2>Support backlog</h2>${
+    table(
+      ["Queue", "Open", "Pending", "High or urgent", "Oldest"],
+      s.support_backlog.map((b) => [t(b.queue), t(b.open), t(b.pending), t(b.high_or_urgent), t(age(b.oldest_age))]),
+      "No queue.",
+    )
+  }${ticketsHeading}${
+    table(
+      ["Ticket", "Subject", "Queue", "Priority", "Status", "Opened", "Act"],
+      s.tickets.map((k) => [
+        html`<code>${k.ref}</code>`,
+        t(k.subject),
+        t(k.queue),
+        t(k.priority),
+        t(k.status),
+        t(when(k.created_at)),
+        html`<details><summary>Escalate or close</summary>${
+          action(
+            v.base,
+            v.csrf,
+            "escalate-ticket",
+            { ticket_id: String(k.id) },
+            html`<select name="priority" aria-label="priority">${options(s.priorities, "priority: keep")}</select>
 <select name="queue" aria-label="queue">${options(s.queue_names, "queue: keep")}</select>`,
-              "Escalate",
-            )
-          }${action(v.base, v.csrf, "close-ticket", { ticket_id: String(k.id) }, html``, "Close")}</details>`,
-        ]),
-        "No open ticket.",
-      )}</section>
-  `;
+            "Escalate",
+          )
+        }${action(v.base, v.csrf, "close-ticket", { ticket_id: String(k.id) }, html``, "Close")}</details>`,
+      ]),
+      "No open ticket.",
+    )
+  }</section>`;
 }
 
 function customers(v: View): Html {
