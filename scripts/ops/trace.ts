@@ -1,7 +1,7 @@
 // npm run trace -- <email | order id | evt_... | ticket id | T-000123 | request id>
 // One customer's timeline (ops.journey): Stripe events, status changes, jobs and their attempts,
 // CRM, tickets, emails and Slack posts, checkout requests and dashboard changes, oldest first; the request id
-// (x-request-id) of what an HTTP request caused shows as <req ...>, and finds all of it.
+// (x-request-id) of what an HTTP request caused shows in [...] as a Stripe event does, and finds all of it.
 import { config } from "../lib/config.ts";
 import { connect, type Sql } from "../lib/db.ts";
 
@@ -11,8 +11,8 @@ export type JourneyRow = {
   entity: string | null;
   what: string;
   detail: string | null;
+  /** the Stripe event behind the row, else the request id (x-request-id) that caused it */
   correlation_id: string | null;
-  request_id: string | null;
 };
 
 export async function journey(sql: Sql, query: string): Promise<JourneyRow[]> {
@@ -27,7 +27,6 @@ export function formatJourney(query: string, rows: JourneyRow[]): string {
     const extra = [
       r.detail && `  ${short(r.detail).replace(/\s+/g, " ").slice(0, 160)}`,
       r.correlation_id && `  [${r.correlation_id}]`,
-      r.request_id && `  <req ${r.request_id}>`,
     ]
       .filter(Boolean).join("");
     return `${time}  ${r.source.padEnd(6)}  ${short(r.entity).padEnd(17)}  ${short(r.what)}${extra}`;

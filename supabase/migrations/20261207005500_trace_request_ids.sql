@@ -3,7 +3,7 @@
 -- write take it as a column default (x_request_id), so no enqueue or door needs a new parameter: ops.jobs (what the
 -- request caused), ops.checkout_requests and ops.audit_log. ops.journey shows it and finds everything by it. Named
 -- x_request_id, not request_id: ops.dispatch_job's plpgsql variable request_id (pg_net's id) would turn ambiguous.
--- Adds nullable columns whose default is stable (no table rewrite); replaces ops.journey (one more column).
+-- Adds nullable columns whose default is stable (no table rewrite); replaces ops.journey (same columns).
 
 alter table ops.jobs add column if not exists x_request_id text
   default nullif(pg_catalog.current_setting('backbone.request_id', true), '');
@@ -16,13 +16,12 @@ alter table ops.audit_log add column if not exists x_request_id text
   default nullif(pg_catalog.current_setting('backbone.request_id', true), '');
 comment on column ops.audit_log.x_request_id is 'The x-request-id of the dashboard request that made the change.';
 
--- The journey, as migration 0100 left it, plus: a request id (x-request-id) as a query, the request id of each
--- job, checkout request and audit row in a last column, checkout requests and dashboard changes on the timeline.
--- The return type changes, so the function is dropped first (ops.dashboard_journey reads it and follows below).
-drop function if exists ops.journey(text);
-create function ops.journey(p_query text)
-returns table (at timestamptz, source text, entity text, what text, detail text, correlation_id text,
-               request_id text)
+-- The journey, as migration 0100 left it, plus: a request id (x-request-id) as a query; checkout requests and
+-- dashboard changes on the timeline; correlation_id is what a row correlates with: its Stripe event, else the
+-- request id that caused it, else the job's own correlation. The return type stays (migrations 1800 and 0100
+-- run again over this one, and every caller's columns hold).
+create or replace function ops.journey(p_query text)
+returns table (at timestamptz, source text, entity text, what text, detail text, correlation_id text)
 language plpgsql stable
 set search_path = ''
 as $$
@@ -147,19 +146,19 @@ begin
   return query
   select e.received_at, 'stripe', e.object_id,
          e.type || ' -> ' || e.status || case when e.source = 'webhook' then '' else ' (via ' || e.source || ')' end,
-         coalesce(e.last_error, e.ignored_reason), e.event_id, null::text
+         coalesce(e.last_error, e.ignored_reason), e.event_id
     from ops.stripe_events e
    where e.object_id = any (objects) or e.payload #>> '{data,object,payment_intent}' = any (objects)
       or e.payload #>> '{data,object,customer}' = any (objects)
   union all
   select s.changed_at, 'status', s.entity, coalesce(s.from_status, 'new') || ' -> ' || s.to_status, null,
-    s.stripe_event_id, null
+    s.stripe_event_id
     from ops.status_changes s where s.entity = any (entities)
   union all
   select a.started_at, 'job', coalesce(j.payload ->> 'entity', j.queue_key),
     format('%s attempt %s: %s', j.kind, a.attempt, coalesce(a.outcome, 'running')),
          coalesce(a.error, case when a.outcome = 'succeeded' then j.result ->> 'healed' end),
-         coalesce(j.stripe_event_id, j.correlation_id), j.x_request_id
+         coalesce(j.stripe_event_id, j.x_request_id, j.correlation_id)
     from ops.jobs j join ops.job_attempts a on a.job_id = j.id
    where j.payload ->> 'order_id' = any (orders::text[]) or j.payload ->> 'customer_id' = any (customers::text[])
       or j.payload ->> 'entity' = any (entities) or j.payload ->> 'recipient' = any (entities)
@@ -167,7 +166,7 @@ begin
   union all
   select j.created_at, 'job', coalesce(j.payload ->> 'entity', j.queue_key),
     format('%s queued (%s now)', j.kind, j.status),
-         j.last_error, coalesce(j.stripe_event_id, j.correlation_id), j.x_request_id
+         j.last_error, coalesce(j.stripe_event_id, j.x_request_id, j.correlation_id)
     from ops.jobs j
    where j.payload ->> 'order_id' = any (orders::text[]) or j.payload ->> 'customer_id' = any (customers::text[])
       or j.payload ->> 'entity' = any (entities) or j.payload ->> 'recipient' = any (entities)
@@ -177,47 +176,45 @@ begin
     format('checkout %s requested (%s)', r.kind,
            case when r.stripe_checkout_session_id is not null then 'session created'
                 when r.last_error is not null then 'Stripe refused or failed' else 'no session yet' end),
-    r.last_error, r.stripe_checkout_session_id, r.x_request_id
+    coalesce(r.last_error, 'session ' || r.stripe_checkout_session_id), r.x_request_id
     from ops.checkout_requests r where r.order_id = any (orders) or r.user_id = any (users)
       or r.x_request_id = q_request
   union all
   select a.at, 'audit', a.target, format('%s by %s', a.action, coalesce(a.actor_email, 'the system')), a.reason,
-    null, a.x_request_id
+    a.x_request_id
     from ops.audit_log a where a.target = any (refs) or a.x_request_id = q_request
   union all
   select c.synced_at, 'crm', 'customer:' || c.customer_id,
-    format('contact %s (%s, %s)', c.crm_contact_id, c.adapter, c.lifecycle_stage), null, null, null
+    format('contact %s (%s, %s)', c.crm_contact_id, c.adapter, c.lifecycle_stage), null, null
     from ops.crm_contacts c where c.customer_id = any (customers)
   union all
   select d.synced_at, 'crm', 'order:' || d.order_id,
-    format('deal %s at stage %s (%s)', d.crm_deal_id, d.stage, d.adapter), null, null, null
+    format('deal %s at stage %s (%s)', d.crm_deal_id, d.stage, d.adapter), null, null
     from ops.crm_deals d where d.order_id = any (orders)
   union all
   select t.created_at, 'ticket', 'ticket:' || t.id,
     format('%s opened in %s (%s): %s', t.ref, t.queue, t.priority, t.subject), array_to_string(t.tags, ' '),
-    t.case_key, null
+    t.case_key
     from public.support_tickets t where t.id = any (tickets)
   union all
-  select m.created_at, 'ticket', 'ticket:' || m.ticket_id, m.author_kind || ' wrote', left(m.body, 200), null, null
+  select m.created_at, 'ticket', 'ticket:' || m.ticket_id, m.author_kind || ' wrote', left(m.body, 200), null
     from public.ticket_messages m where m.ticket_id = any (tickets)
   union all
   select n.created_at, n.channel, n.entity, format('%s to %s: %s', n.template, n.recipient, n.status), n.detail,
-    n.provider_id, null
+    n.provider_id
     from ops.notifications n where n.entity = any (entities) or n.recipient = any (entities)
      or n.entity like any (array(select x || ':%' from unnest(entities) x))
   order by 1, 2;
 end
 $$;
 comment on function ops.journey(text) is 'One customer''s timeline: select * from ops.journey(''jane@example.com'') '
-  '(or an order id, evt_..., a ticket id or T-000123, or a request id: x-request-id).';
-revoke all on function ops.journey(text) from public;
+  '(or an order id, evt_..., a ticket id or T-000123, or a request id: x-request-id). correlation_id: the Stripe '
+  'event, else the request id behind the row.';
 
 -- security definer: ops.journey reads the ledger, jobs and notifications; admins only. As migration 2200 made
--- it, with the journey's new column.
-drop function if exists ops.dashboard_journey(text);
-create function ops.dashboard_journey(p_query text)
-returns table (at timestamptz, source text, entity text, what text, detail text, correlation_id text,
-               request_id text)
+-- it; its refusal names request ids too.
+create or replace function ops.dashboard_journey(p_query text)
+returns table (at timestamptz, source text, entity text, what text, detail text, correlation_id text)
 language plpgsql stable
 security definer
 set search_path = ''
@@ -232,5 +229,3 @@ begin
   return query select * from ops.journey(btrim(p_query)) j limit 500;
 end
 $$;
-revoke all on function ops.dashboard_journey(text) from public;
-grant execute on function ops.dashboard_journey(text) to authenticated;

@@ -71,11 +71,11 @@ describe("x-request-id", () => {
     // the journey by request id: the ticket, its jobs (with the id), and the person's other rows
     const rows = await journey(sql, rid);
     expect(rows.some((r) => r.source === "ticket" && r.what.startsWith(ticket.ref))).toBe(true);
-    expect(rows.filter((r) => r.source === "job" && r.request_id === rid).length).toBeGreaterThanOrEqual(2);
-    expect(formatJourney(rid, rows)).toContain(`<req ${rid}>`);
+    expect(rows.filter((r) => r.source === "job" && r.correlation_id === rid).length).toBeGreaterThanOrEqual(2);
+    expect(formatJourney(rid, rows)).toContain(`[${rid}]`);
     // and a journey by the ticket shows the request id on its jobs
     const byRef = await journey(sql, ticket.ref);
-    expect(byRef.some((r) => r.source === "job" && r.request_id === rid)).toBe(true);
+    expect(byRef.some((r) => r.source === "job" && r.correlation_id === rid)).toBe(true);
   });
 
   test("support-intake: a missing or unsafe id is replaced by one of ours, which the jobs carry", async () => {
@@ -122,7 +122,7 @@ describe("x-request-id", () => {
       .body.order_id as string}`;
     expect(r.request_id).toBe(rid);
     const rows = await journey(sql, rid);
-    expect(rows.some((x) => x.source === "checkout" && x.request_id === rid)).toBe(true);
+    expect(rows.some((x) => x.source === "checkout" && x.correlation_id === rid)).toBe(true);
     expect(rows.some((x) => x.source === "status" && x.entity === `order:${res.body.order_id}`)).toBe(true);
     expect(logLines(rid).some((line) => line.includes('"fn":"checkout"'))).toBe(true);
   });
@@ -162,7 +162,7 @@ describe("x-request-id", () => {
     const [a] = await sql`select x_request_id as request_id, target from ops.audit_log where id = ${id}`;
     expect({ ...a }).toEqual({ request_id: rid, target: `customer:${buyer.customerId}` });
     const rows = await journey(sql, rid);
-    expect(rows.some((r) => r.source === "audit" && r.what.startsWith("access.grant") && r.request_id === rid))
+    expect(rows.some((r) => r.source === "audit" && r.what.startsWith("access.grant") && r.correlation_id === rid))
       .toBe(true);
     expect(rows.some((r) => r.source === "status" && r.entity === `customer:${buyer.customerId}`)).toBe(true);
     expect(logLines(rid).some((l) => l.includes('"msg":"override"'))).toBe(true);

@@ -412,14 +412,14 @@ function journey(v: View): Html {
 <button type="submit">Trace</button></form>${v.journeyError ? html`<p class="error">${v.journeyError}</p>` : ""}${
     v.journey
       ? table(
-        ["When", "Source", "Entity", "What", "Detail", "Request"],
+        ["When", "Source", "Entity", "What", "Detail", "Event or request"],
         v.journey.map((j) => [
           t(when(j.at)),
           t(j.source),
           t(j.entity),
           t(j.what),
           t(j.detail),
-          j.request_id ? html`<code>${j.request_id}</code>` : t(null),
+          j.correlation_id ? html`<code>${j.correlation_id}</code>` : t(null),
         ]),
         `Nothing found for ${v.query}.`,
       )

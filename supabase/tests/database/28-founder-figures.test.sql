@@ -101,7 +101,7 @@ select ops.enqueue_job('crm.contact', '{}', 'pgtap28:b', p_delay => interval '1 
 select is((select array_agg(x_request_id order by dedupe_key) from ops.jobs where dedupe_key like 'pgtap28:%'),
           array['pgtap-28-request', null], 'a job takes the transaction''s request id, and none outside a request');
 select is((select count(*)::int from ops.journey('pgtap-28-request') where source = 'job'
-             and request_id = 'pgtap-28-request'), 1, 'the journey finds the job by its request id');
+             and correlation_id = 'pgtap-28-request'), 1, 'the journey finds the job by its request id, and shows it');
 select throws_ok($$ select * from ops.journey('two words') $$, '22023', null,
   'a text that names nothing traceable is refused');
 
