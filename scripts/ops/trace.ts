@@ -1,6 +1,7 @@
-// npm run trace -- <email | order id | evt_... | ticket id | T-000123>
+// npm run trace -- <email | order id | evt_... | ticket id | T-000123 | request id>
 // One customer's timeline (ops.journey): Stripe events, status changes, jobs and their attempts,
-// CRM, tickets, emails and Slack posts, oldest first.
+// CRM, tickets, emails and Slack posts, checkout requests and dashboard changes, oldest first; the request id
+// (x-request-id) of what an HTTP request caused shows in [...] as a Stripe event does, and finds all of it.
 import { config } from "../lib/config.ts";
 import { connect, type Sql } from "../lib/db.ts";
 
@@ -10,6 +11,7 @@ export type JourneyRow = {
   entity: string | null;
   what: string;
   detail: string | null;
+  /** the Stripe event behind the row, else the request id (x-request-id) that caused it */
   correlation_id: string | null;
 };
 
@@ -35,7 +37,7 @@ export function formatJourney(query: string, rows: JourneyRow[]): string {
 if (import.meta.url === `file://${process.argv[1]}`) {
   const query = process.argv.slice(2).join(" ").trim();
   if (!query) {
-    console.error("usage: npm run trace -- <email | order id | evt_... | ticket id | T-000123>");
+    console.error("usage: npm run trace -- <email | order id | evt_... | ticket id | T-000123 | request id>");
     process.exit(2);
   }
   const sql = connect(config.dbUrl, { max: 1 });

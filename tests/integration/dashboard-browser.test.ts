@@ -2,6 +2,7 @@
 // (no browser download). An admin signs in through the form, sees an open incident, replays a dead job
 // from the page and finds its audit row there; a buyer and an anonymous visitor see no data. Screenshots
 // at desktop (1280 px) and phone (390 px) widths go to <stack dir>/screenshots/.
+import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -107,6 +108,43 @@ describe("dashboard in Chromium", { timeout: 180_000 }, () => {
     await page.screenshot({ path: join(SHOTS, "dashboard-phone-top.png") });
     expect(existsSync(join(SHOTS, "dashboard-desktop.png"))).toBe(true);
     expect(existsSync(join(SHOTS, "dashboard-phone.png"))).toBe(true);
+  });
+
+  test("an admin pages through one reconciliation run: the heading counts all, Next shows the rest (#20)", async () => {
+    const admin = await newAdmin();
+    const run = randomUUID().slice(0, 8);
+    const ours = (await sql<{ id: string; object_id: string }[]>`
+      insert into ops.reconciliation_findings (kind, object_id, next_action, found_at, last_seen_at)
+      select 'payment_without_order', ${"pi_browser_" + run + "_"} || n, 'browser paging test', now(), now()
+        from generate_series(1, 55) n
+      returning id, object_id`).sort((a, b) => Number(b.id) - Number(a.id)).map((f) => f.object_id);
+    try {
+      const ctx = await browser(390);
+      const page = await ctx.newPage();
+      await page.goto(DASHBOARD_URL);
+      await page.getByLabel("access token").fill(admin.token);
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await page.waitForURL(DASHBOARD_URL);
+      const [{ open }] = await sql<{ open: number }[]>`
+        select count(*)::int as open from ops.reconciliation_findings where status = 'open'`;
+      const findings = page.locator("#findings");
+      expect(await findings.locator("h2").textContent()).toBe(
+        `Reconciliation findings (${open.toLocaleString("en")} open)`,
+      );
+      expect(await findings.locator("p.pager").textContent()).toContain(`Showing 50 of ${open.toLocaleString("en")}`);
+      await findings.getByRole("link", { name: /^Next/ }).click();
+      await page.waitForURL(/findings_page=2#findings$/);
+      const objects = await page.locator("#findings td[data-label=Object]").allTextContents();
+      expect(objects.slice(0, 5)).toEqual(ours.slice(50));
+      const overflow = await page.evaluate(() =>
+        document.documentElement.scrollWidth - document.documentElement.clientWidth
+      );
+      expect(overflow).toBeLessThanOrEqual(0);
+      await page.screenshot({ path: join(SHOTS, "dashboard-findings-page-2.png") });
+    } finally {
+      await sql`update ops.reconciliation_findings set status = 'resolved', resolved_at = now()
+                 where object_id like ${"pi_browser_" + run + "_%"}`;
+    }
   });
 
   test("a buyer who signs in gets the refusal and no data, and no session", async () => {

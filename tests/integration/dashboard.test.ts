@@ -2,6 +2,7 @@
 // override as a form post with the session's CSRF token from the page's own origin. Each override
 // writes its audit row (before, after, reason, actor); refusals (CSRF, origin, not an admin, bad
 // input) are 403/400 and change nothing; an access override expires back to billing's access.
+import { randomUUID } from "node:crypto";
 import { describe, expect, test } from "vitest";
 import { SignJWT } from "jose";
 import { config } from "../../scripts/lib/config.ts";
@@ -460,5 +461,69 @@ describe("dashboard: the page", () => {
     const afterPage = await last();
     expect(shown && shown >= minute(latest.email_send) && shown <= minute(afterPage.email_send)).toBe(true);
     expect(html).toMatch(new RegExp(`<td data-label="Queue">${queue}</td>\\s*<td data-label="Open">${open}</td>`));
+  });
+});
+
+describe("dashboard: headings count totals, lists page newest first (#20)", () => {
+  test("one reconciliation run of 60 findings: the heading says every open one, page 1 then page 2 in id order", async () => {
+    const { client } = await signedInAdmin();
+    const run = randomUUID().slice(0, 8);
+    // one run: one found_at for all 60 (the newest findings here), so only the id orders them
+    const ours = (await sql<{ id: string; object_id: string }[]>`
+      insert into ops.reconciliation_findings (kind, object_id, next_action, found_at, last_seen_at)
+      select 'payment_without_order', ${"pi_dash_" + run + "_"} || n, 'dashboard paging test', now(), now()
+        from generate_series(1, 60) n
+      returning id, object_id`).sort((a, b) => Number(b.id) - Number(a.id)).map((f) => f.object_id);
+    try {
+      const total = async () =>
+        (await sql<{ n: number }[]>`select count(*)::int as n from ops.reconciliation_findings where status = 'open'`)[
+          0
+        ]
+          .n;
+      const before = await total();
+      expect(before).toBeGreaterThan(50);
+      const section = (html: string) => html.slice(html.indexOf('<section id="findings">')).split("</section>")[0];
+      const objects = (html: string) =>
+        [...section(html).matchAll(/<td data-label="Object"><code>([^<]+)<\/code>/g)].map((m) => m[1]);
+
+      const first = await client.page();
+      expect(await total()).toBe(before);
+      const f1 = section(first.html);
+      expect(f1).toContain(`<h2>Reconciliation findings (${before.toLocaleString("en")} open)</h2>`);
+      expect(f1).toContain(`Showing 50 of ${before.toLocaleString("en")} (1–50), newest first.`);
+      expect(objects(first.html)).toEqual(ours.slice(0, 50));
+      const next = /<a href="([^"]+)">Next (\d+) →<\/a>/.exec(f1);
+      expect(next?.[1]).toBe(`${DASHBOARD_URL}?findings_page=2#findings`);
+
+      const second = await client.page("?findings_page=2");
+      expect(objects(second.html).slice(0, 10)).toEqual(ours.slice(50));
+      expect(section(second.html)).toMatch(/Showing \d+ of [\d,]+ \(51–\d+\), newest first\./);
+      expect(section(second.html)).toContain(`href="${DASHBOARD_URL}#findings">← Previous</a>`);
+      // the same page twice is the same rows (one found_at, the id breaks the tie)
+      expect(objects((await client.page("?findings_page=2")).html)).toEqual(objects(second.html));
+      // past the last page: it says so rather than showing nothing silently
+      expect(section((await client.page("?findings_page=9999")).html)).toContain("is past the last page");
+    } finally {
+      await sql`update ops.reconciliation_findings set status = 'resolved', resolved_at = now()
+                 where object_id like ${"pi_dash_" + run + "_%"}`;
+    }
+  });
+
+  test("exceptions, open tickets, customers and the audit log count what exists, not what is shown", async () => {
+    const { client } = await signedInAdmin();
+    const buyer = await newBuyerPerson();
+    await openTicket(buyer.id);
+    await deadJob(buyer.customerId);
+    const [n] = await sql<{ exceptions: number; tickets: number; customers: number; audit: number }[]>`
+      select (select count(*)::int from ops.pipeline_exceptions) as exceptions,
+             (select count(*)::int from public.support_tickets where status in ('open', 'pending')) as tickets,
+             (select count(*)::int from public.customers) as customers,
+             (select count(*)::int from ops.audit_log) as audit`;
+    const { html } = await client.page();
+    const c = (x: number) => x.toLocaleString("en");
+    expect(html).toContain(`<h2>Exceptions (${c(n.exceptions)})</h2>`);
+    expect(html).toContain(`<h3>Open tickets (${c(n.tickets)})</h3>`);
+    expect(html).toContain(`<h2>Billing and access (${c(n.customers)} customers)</h2>`);
+    expect(html).toContain(`<h2>Audit log (${c(n.audit)} changes)</h2>`);
   });
 });

@@ -8,6 +8,7 @@ import type Stripe from "stripe";
 import { z } from "zod";
 import { databaseRefusal, type DatabaseRefusals, HttpError, raisedByUs } from "../_shared/http/error.ts";
 import { parseJsonBody } from "../_shared/http/body.ts";
+import { requestIdSetting } from "../_shared/http/request-id.ts";
 import { idempotencyKey, idempotencyKeyHeader, spendPerMinute } from "../_shared/http/request-fields.ts";
 import type { Reply } from "../_shared/http/serve.ts";
 import type { UserClaims } from "../_shared/http/user-jwt.ts";
@@ -188,9 +189,11 @@ export async function checkout(c: Checkout, req: Request, body: string, user: Us
     b = await c.sql.begin(async (tx) => {
       // one round trip: the door runs as checkout (its execute privilege is checked before the select
       // list is evaluated, left to right), then the transaction becomes the buyer (role authenticated with
-      // their claims, as PostgREST): all that runs next as them is their own order insert
+      // their claims, as PostgREST): all that runs next as them is their own order insert. The request's id
+      // (x-request-id) goes first: the checkout request and anything the order enqueues carry it
       const [{ r }] = await tx<{ r: unknown }[]>`
-        select ops.checkout_begin(${user.sub}, ${key}, ${kind}, ${target}, ${quantity}, ${fingerprint},
+        select set_config('backbone.request_id', ${requestIdSetting()}, true),
+               ops.checkout_begin(${user.sub}, ${key}, ${kind}, ${target}, ${quantity}, ${fingerprint},
                                   ${s.livemode}, ${s.accountId}) as r,
                set_config('request.jwt.claims', ${JSON.stringify(user)}, true),
                set_config('role', 'authenticated', true)`;

@@ -9,6 +9,7 @@ import { allowedOrigins, withCors } from "../_shared/http/cors.ts";
 import { HttpError } from "../_shared/http/error.ts";
 import { answerCounter } from "../_shared/http/outcomes.ts";
 import { handle } from "../_shared/http/serve.ts";
+import { withRequestId } from "../_shared/http/request-id.ts";
 import { countOursOnly } from "../_shared/stripe/failure.ts";
 import { createUserJwtVerifier, userJwtConfig } from "../_shared/http/user-jwt.ts";
 import { checkout } from "./checkout.ts";
@@ -23,7 +24,7 @@ const stripe = "key" in settings ? stripeClient(settings, "checkout") : null;
 const sql = connect("CHECKOUT_DB_URL", 8);
 const counted = answerCounter(sql, "checkout", { from: 500 });
 
-Deno.serve(withCors(
+Deno.serve(withRequestId(withCors(
   allowedOrigins(env, "CHECKOUT_ALLOWED_ORIGINS", "SUPPORT_ALLOWED_ORIGINS"),
   handle(
     "checkout",
@@ -43,4 +44,4 @@ Deno.serve(withCors(
       onAnswered: countOursOnly(counted),
     },
   ),
-));
+)));

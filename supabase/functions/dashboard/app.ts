@@ -12,7 +12,7 @@ import type { UserClaims } from "../_shared/http/user-jwt.ts";
 import { log } from "../_shared/log.ts";
 import { isAction, refusal, runAction } from "./actions.ts";
 import { type Html, html, page, seeOther } from "./html.ts";
-import { dashboardBody, type Snapshot } from "./page.ts";
+import { dashboardBody, LISTS, type Snapshot } from "./page.ts";
 import {
   clearSessionCookie,
   csrfToken,
@@ -75,6 +75,16 @@ async function readForm(req: Request): Promise<URLSearchParams> {
   return new URLSearchParams(await readBody(req, MAX_FORM_BYTES));
 }
 
+/** The page of each list the URL asks for (?findings_page=2): numbers from 1, anything else is page 1. */
+function pagesOf(url: URL): Record<string, number> {
+  const pages: Record<string, number> = {};
+  for (const list of LISTS) {
+    const n = Number(/^\d{1,6}$/.exec(url.searchParams.get(`${list}_page`) ?? "")?.[0] ?? 1);
+    if (n > 1) pages[list] = n;
+  }
+  return pages;
+}
+
 /** The signed-in admin, or the answer to give instead (sign-in page, refusal). */
 async function session(deps: Deps, req: Request): Promise<{ user: UserClaims; token: string } | Response> {
   const base = deps.site.publicUrl.href;
@@ -104,9 +114,12 @@ async function showPage(deps: Deps, req: Request, url: URL): Promise<Response> {
   if (s instanceof Response) return s;
   const query = url.searchParams.get("q")?.trim() || undefined;
   const done = /^\d{1,18}$/.exec(url.searchParams.get("done") ?? "")?.[0];
+  const pages = pagesOf(url);
   const { snapshot, journey, journeyError } = await asUser(deps.sql, s.user, async (tx) => {
+    // the lists (with their totals and the pages asked for) replace the snapshot's first rows of each
     const [{ snapshot }] = await tx<{ snapshot: Snapshot }[]>`
       select ops.dashboard_snapshot() || jsonb_build_object('blocked_sellers', ops.dashboard_blocked_sellers())
+        || ops.dashboard_lists(${tx.json(pages)}) || jsonb_build_object('figures', ops.dashboard_figures())
         as snapshot`
       .catch(refusal);
     if (!query) return { snapshot };
@@ -138,6 +151,7 @@ async function showPage(deps: Deps, req: Request, url: URL): Promise<Response> {
       journey,
       journeyError,
       done,
+      pages,
     }),
   });
 }

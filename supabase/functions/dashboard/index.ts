@@ -4,15 +4,16 @@
 import { denoEnv } from "../_shared/config/env.ts";
 import { connect } from "../_shared/db.ts";
 import { createUserJwtVerifier, userJwtConfig } from "../_shared/http/user-jwt.ts";
+import { withRequestId } from "../_shared/http/request-id.ts";
 import { dashboard } from "./app.ts";
 import { siteConfig } from "./session.ts";
 
 // settings are read once, here: a bad one stops the function at start, naming the variable
 const env = denoEnv();
 
-Deno.serve(dashboard({
+Deno.serve(withRequestId(dashboard({
   site: siteConfig(env),
   verifyUser: createUserJwtVerifier(userJwtConfig(env)),
   // the narrowest role that works: it can only become `authenticated` as the signed-in admin
   sql: connect("DASHBOARD_DB_URL", 4),
-}));
+})));

@@ -6,6 +6,20 @@ import { formatMoney } from "../_shared/providers/money.ts";
 import { formatUtc } from "../_shared/notify/layout.ts";
 
 type Row = Record<string, unknown>;
+/** The lists shown a page at a time (?<list>_page=N), each with its total (ops.dashboard_lists). */
+export const LISTS = ["exceptions", "customers", "tickets", "findings", "audit"] as const;
+type List = typeof LISTS[number];
+type Page = { page: number; size: number; offset: number };
+/** The founder's figures (ops.dashboard_figures; the ops.*_daily views in Studio). */
+export type Figures = {
+  payments_7d: { succeeded: number; failed_attempts: number; success_rate: number | null };
+  duplicates_today: number;
+  duplicates_7d: number;
+  overrides_this_week: number;
+  overrides_last_week: number;
+  lag_7d: { grants: number; p95_s: number | null; max_s: number | null; over_5_min: number };
+  bounces_7d: { sent: number; bounced: number; bounce_rate: number | null };
+};
 export type Snapshot = {
   now: string;
   revenue_today: Row[];
@@ -21,6 +35,12 @@ export type Snapshot = {
   priorities: string[];
   findings: Row[];
   audit: Row[];
+  exceptions_total?: number;
+  tickets_total?: number;
+  findings_total?: number;
+  audit_total?: number;
+  pages?: Partial<Record<List, Page>>;
+  figures?: Figures;
   /** Sellers whose Stripe account cannot take payments or is asked for information (#18, Connect). */
   blocked_sellers?: Row[];
 };
@@ -33,6 +53,8 @@ export type View = {
   journey?: Row[];
   journeyError?: string;
   done?: string;
+  /** The pages the URL asked for (?findings_page=2), kept in the links of the other lists. */
+  pages?: Record<string, number>;
 };
 
 /** 2026-11-22 14:38 UTC (as in the emails), or a dash. */
@@ -78,6 +100,78 @@ function table(headers: string[], rows: Html[][], empty: string): Html {
   `;
 }
 const t = (v: unknown) => html`${v ?? "—"}`;
+const count = (n: unknown) => Number(n ?? 0).toLocaleString("en");
+const ANCHOR: Record<List, string> = {
+  exceptions: "exceptions",
+  customers: "customers",
+  tickets: "support",
+  findings: "findings",
+  audit: "audit",
+};
+
+/** What a list leaves out and the links to the rest: "Showing 50 of 274 (1–50), newest first. Next 50 →". */
+function pager(v: View, list: List, shown: number, total: number, order: string): Html {
+  const p = v.snapshot.pages?.[list] ?? { page: 1, size: Math.max(shown, 1), offset: 0 };
+  if (p.page === 1 && shown >= total) return html``;
+  const link = (page: number, label: string) => {
+    const params = new URLSearchParams();
+    if (v.query) params.set("q", v.query);
+    for (const [k, n] of Object.entries(v.pages ?? {})) if (k !== list && n > 1) params.set(`${k}_page`, String(n));
+    if (page > 1) params.set(`${list}_page`, String(page));
+    const qs = params.toString();
+    return html`<a href="${v.base}${qs ? `?${qs}` : ""}#${ANCHOR[list]}">${label}</a>`;
+  };
+  const last = p.offset + shown;
+  const pages = Math.max(1, Math.ceil(total / p.size));
+  const where = shown === 0
+    ? html`Page ${p.page} is past the last page (${pages}) of ${count(total)}.`
+    : html`Showing ${count(shown)} of ${count(total)} (${count(p.offset + 1)}–${count(last)}), ${order}.`;
+  return html`<p class="muted pager">${where} ${p.page > 1 ? link(Math.min(p.page - 1, pages), "← Previous") : ""} ${
+    last < total ? link(p.page + 1, `Next ${count(Math.min(p.size, total - last))} →`) : ""
+  }</p>`;
+}
+
+const percent = (rate: unknown) => rate === null || rate === undefined ? "—" : `${(Number(rate) * 100).toFixed(1)} %`;
+const seconds = (s: unknown) => s === null || s === undefined ? "—" : `${Number(s).toLocaleString("en")} s`;
+
+function figures(s: Snapshot): Html {
+  const f = s.figures;
+  if (!f) return html``;
+  const p = f.payments_7d;
+  const lag = f.lag_7d;
+  const b = f.bounces_7d;
+  return html`
+    <section id="figures">
+      <h2>Figures to watch</h2>
+      <div class="cards">
+        <div
+          class="card">Payment success (7 days)<b>${percent(p.success_rate)}</b><span class="muted">${count(
+            p.succeeded,
+          )} paid, ${count(p.failed_attempts)} failed attempts</span></div>
+        <div
+          class="card">Duplicate deliveries today<b>${count(f.duplicates_today)}</b><span class="muted">${count(
+            f.duplicates_7d,
+          )} in 7 days, none applied twice</span></div>
+        <div class="card">Overrides this week<b>${count(f.overrides_this_week)}</b><span class="muted">${count(
+          f.overrides_last_week,
+        )} last week</span></div>
+        <div
+          class="card">Payment → access p95 (7 days)<b class="${lag.over_5_min > 0 ? "bad" : ""}">${seconds(
+            lag.p95_s,
+          )}</b><span class="muted">max ${seconds(lag.max_s)}, ${count(lag.over_5_min)} over 5 min of ${count(
+            lag.grants,
+          )}</span></div>
+        <div
+          class="card">Email bounce rate (7 days)<b>${percent(b.bounce_rate)}</b><span class="muted">${count(
+            b.bounced,
+          )} of ${count(b.sent)} emails</span></div>
+      </div>
+      <p
+        class="muted">Per day in Studio: <code>ops.payment_success_daily</code>, <code>ops.duplicate_deliveries_daily</code>,
+    <code>ops.overrides_weekly</code>, <code>ops.payment_access_lag_daily</code>, <code>ops.email_bounce_daily</code>.</p>
+    </section>
+  `;
+}
 
 function today(s: Snapshot): Html {
   const rows = s.revenue_today;
@@ -133,7 +227,10 @@ function exceptionActions(v: View, e: Row): Html {
 
 function exceptions(v: View): Html {
   const s = v.snapshot;
-  return html`<section id="exceptions"><h2>Exceptions (${s.exceptions.length})</h2>${
+  const total = s.exceptions_total ?? s.exceptions.length;
+  return html`<section id="exceptions"><h2>Exceptions (${count(total)})</h2>${
+    pager(v, "exceptions", s.exceptions.length, total, "newest first")
+  }${
     table(
       ["What", "Subject", "Ref", "Since", "Error", "Next action"],
       s.exceptions.map((e) => {
@@ -175,13 +272,17 @@ function support(v: View): Html {
   const s = v.snapshot;
   const options = (names: string[], empty: string) =>
     html`<option value="">${empty}</option>${names.map((n) => html`<option value="${n}">${n}</option>`)}`;
+  const open = s.tickets_total ?? s.tickets.length;
+  const ticketsHeading = html`<h3>Open tickets (${count(open)})</h3>${
+    pager(v, "tickets", s.tickets.length, open, "most urgent first, then oldest waiting")
+  }`;
   return html`<section id="support"><h2>Support backlog</h2>${
     table(
       ["Queue", "Open", "Pending", "High or urgent", "Oldest"],
       s.support_backlog.map((b) => [t(b.queue), t(b.open), t(b.pending), t(b.high_or_urgent), t(age(b.oldest_age))]),
       "No queue.",
     )
-  }<h3>Open tickets</h3>${
+  }${ticketsHeading}${
     table(
       ["Ticket", "Subject", "Queue", "Priority", "Status", "Opened", "Act"],
       s.tickets.map((k) => [
@@ -213,8 +314,16 @@ function support(v: View): Html {
 function customers(v: View): Html {
   const s = v.snapshot;
   const cls = (a: unknown) => (a === "granted" ? "ok" : a === "grace" ? "warn" : "bad");
-  return html`<section id="customers"><h2>Billing and access (${s.customers.length} of ${s.customers_total})</h2>
+  return html`<section id="customers"><h2>Billing and access (${count(s.customers_total)} customers)</h2>
 <p class="muted">Billing is Stripe's truth and never changes here; an override changes access only, until it expires.</p>${
+    pager(
+      v,
+      "customers",
+      s.customers.length,
+      s.customers_total,
+      "overrides and blocked access first, then latest change",
+    )
+  }${
     table(
       ["Customer", "Billing", "Access", "Why blocked / override", "Act"],
       s.customers.map((c) => [
@@ -284,8 +393,12 @@ function lastSuccesses(s: Snapshot): Html {
   }</section>`;
 }
 
-function findings(s: Snapshot): Html {
-  return html`<section id="findings"><h2>Reconciliation findings (${s.findings.length} open)</h2>${
+function findings(v: View): Html {
+  const s = v.snapshot;
+  const total = s.findings_total ?? s.findings.length;
+  return html`<section id="findings"><h2>Reconciliation findings (${count(total)} open)</h2>${
+    pager(v, "findings", s.findings.length, total, "newest first")
+  }${
     table(
       ["Kind", "Object", "Found", "Next action"],
       s.findings.map((f) => [t(f.kind), html`<code>${f.object_id}</code>`, t(when(f.found_at)), t(f.next_action)]),
@@ -297,12 +410,19 @@ function findings(s: Snapshot): Html {
 function journey(v: View): Html {
   return html`<section id="journey"><h2>Customer journey</h2>
 <form class="action" method="get" action="${v.base}"><input type="search" name="q" value="${v.query ?? ""}"
- maxlength="200" placeholder="email, order id, evt_..., ticket id or T-000123" aria-label="search">
+ maxlength="200" placeholder="email, order id, evt_..., ticket id, T-000123 or request id" aria-label="search">
 <button type="submit">Trace</button></form>${v.journeyError ? html`<p class="error">${v.journeyError}</p>` : ""}${
     v.journey
       ? table(
-        ["When", "Source", "Entity", "What", "Detail"],
-        v.journey.map((j) => [t(when(j.at)), t(j.source), t(j.entity), t(j.what), t(j.detail)]),
+        ["When", "Source", "Entity", "What", "Detail", "Event or request"],
+        v.journey.map((j) => [
+          t(when(j.at)),
+          t(j.source),
+          t(j.entity),
+          t(j.what),
+          t(j.detail),
+          j.correlation_id ? html`<code>${j.correlation_id}</code>` : t(null),
+        ]),
         `Nothing found for ${v.query}.`,
       )
       : ""
@@ -310,7 +430,10 @@ function journey(v: View): Html {
 }
 
 function audit(v: View): Html {
-  return html`<section id="audit"><h2>Audit log (latest ${v.snapshot.audit.length})</h2>${
+  const total = v.snapshot.audit_total ?? v.snapshot.audit.length;
+  return html`<section id="audit"><h2>Audit log (${count(total)} changes)</h2>${
+    pager(v, "audit", v.snapshot.audit.length, total, "newest first")
+  }${
     table(
       ["#", "When", "Who", "Action", "Target", "Reason"],
       v.snapshot.audit.map((a) => [
@@ -332,12 +455,12 @@ export function dashboardBody(v: View): Html {
     doneRow
       ? html`<p class="notice" role="status">Done: ${doneRow.action} on <code>${doneRow.target}</code>, audit row #${doneRow.id}.</p>`
       : ""
-  }<nav><a href="#today">Today</a><a href="#incidents">Incidents</a><a href="#exceptions">Exceptions</a>
+  }<nav><a href="#today">Today</a><a href="#figures">Figures</a><a href="#incidents">Incidents</a><a href="#exceptions">Exceptions</a>
 <a href="#queues">Queues</a><a href="#support">Support</a><a href="#customers">Customers</a><a href="#last">Last successes</a>
 <a href="#findings">Reconciliation</a><a href="#sellers">Sellers</a><a href="#journey">Journey</a><a href="#audit">Audit</a></nav>
-${today(v.snapshot)}${incidents(v.snapshot)}${exceptions(v)}${journey(v)}${queues(v.snapshot)}${support(v)}${
-    customers(v)
-  }${lastSuccesses(v.snapshot)}${findings(v.snapshot)}${blockedSellers(v.snapshot)}${audit(v)}`;
+${today(v.snapshot)}${figures(v.snapshot)}${incidents(v.snapshot)}${exceptions(v)}${journey(v)}${queues(v.snapshot)}${
+    support(v)
+  }${customers(v)}${lastSuccesses(v.snapshot)}${findings(v)}${blockedSellers(v.snapshot)}${audit(v)}`;
 }
 
 /** An agent's answer to a ticket (#20): emailed to its requester, threaded, with a reply address back to it. */

@@ -5,7 +5,7 @@ import { denoEnv } from "../_shared/config/env.ts";
 import { connect } from "../_shared/db.ts";
 import { HttpError } from "../_shared/http/error.ts";
 import { serve } from "../_shared/http/serve.ts";
-import { groupCommit, groupCommitOptions, ingestStripeEvent } from "./ingest.ts";
+import { countDuplicate, groupCommit, groupCommitOptions, ingestStripeEvent } from "./ingest.ts";
 import { answerCounter } from "../_shared/http/outcomes.ts";
 import { sanitizeJsonEscapes } from "../_shared/stripe/sanitize.ts";
 import { parseScope } from "../_shared/stripe/scope.ts";
@@ -16,7 +16,7 @@ const env = denoEnv();
 const secrets = webhookSecrets(env);
 const connectSecrets = connectWebhookSecrets(env);
 const scope = parseScope(env);
-// the narrowest role that works: it may only call ops.ingest_stripe_event
+// the narrowest role that works: it may only call ops.ingest_stripe_events (and count its answers)
 const sql = connect("STRIPE_WEBHOOK_DB_URL");
 // requests that arrive while a transaction runs share the next one (group commit), each with its own answer
 const ingest = groupCommit(sql, scope, groupCommitOptions(env));
@@ -46,6 +46,7 @@ serve("stripe-webhook", async (req, body) => {
   const { text, replaced } = sanitizeJsonEscapes(body);
   // answered only once the transaction holding its ledger row committed
   const result = await ingestStripeEvent(ingest, text, replaced > 0);
+  if (result.duplicate) await countDuplicate(sql);
   return {
     body: { received: true, ...result },
     log: {

@@ -4,6 +4,7 @@ import type postgres from "postgres";
 import { z } from "zod";
 import { type Env, parseEnv, setting } from "../_shared/config/env.ts";
 import { HttpError } from "../_shared/http/error.ts";
+import { log } from "../_shared/log.ts";
 import type { Scope } from "../_shared/stripe/scope.ts";
 import { GroupCommit, GroupCommitError, type GroupCommitOptions } from "./group-commit.ts";
 import { SIGNED_PAYLOAD } from "./signature.ts";
@@ -98,4 +99,14 @@ export async function ingestStripeEvent(
     });
   }
   return out;
+}
+
+/** Counts a delivery of an event the ledger already held (ops.duplicate_deliveries: the founder's duplicate
+ * deliveries per day, #20). The answer is 2xx whatever happens here: a failed count is only logged. */
+export async function countDuplicate(sql: postgres.Sql): Promise<void> {
+  try {
+    await sql`select ops.record_duplicate_delivery('stripe-webhook')`;
+  } catch (cause) {
+    log("warn", "stripe-webhook", "could not count a duplicate delivery", { code: (cause as { code?: string }).code });
+  }
 }

@@ -6,6 +6,7 @@ import { connect } from "../_shared/db.ts";
 import { allowedOrigins, withCors } from "../_shared/http/cors.ts";
 import { answerCounter } from "../_shared/http/outcomes.ts";
 import { handle } from "../_shared/http/serve.ts";
+import { withRequestId } from "../_shared/http/request-id.ts";
 import { createUserJwtVerifier, userJwtConfig } from "../_shared/http/user-jwt.ts";
 import { limitsFrom, submit } from "./intake.ts";
 
@@ -16,7 +17,7 @@ const limits = limitsFrom(env);
 // the narrowest role that works: it can only take rate tokens and become `authenticated`
 const sql = connect("SUPPORT_INTAKE_DB_URL", 4);
 
-Deno.serve(withCors(
+Deno.serve(withRequestId(withCors(
   allowedOrigins(env, "SUPPORT_ALLOWED_ORIGINS"),
   handle(
     "support-intake",
@@ -28,4 +29,4 @@ Deno.serve(withCors(
       onAnswered: answerCounter(sql, "support-intake", { from: 500 }),
     },
   ),
-));
+)));

@@ -101,7 +101,9 @@ select set_eq(
         'private.seller_block_reason(text,text[],text[],boolean,boolean,timestamp with time zone)',
         'ops.dashboard_blocked_sellers()',
         -- an agent's reply from the dashboard (#20, 27-support-replies)
-        'ops.admin_reply_to_ticket(uuid,text)'],
+        'ops.admin_reply_to_ticket(uuid,text)',
+        -- the dashboard's paged lists and founder figures (#20, 28-founder-figures)
+        'ops.dashboard_lists(jsonb)', 'ops.dashboard_figures()'],
   'authenticated can execute only the policy helpers, submit_support_request, the fulfilment and message doors and the dashboard''s admin-only functions');
 select is_empty(
   $$ select tablename || ': ' || policyname from pg_policies
@@ -393,10 +395,11 @@ select ok(has_function_privilege('stripe_webhook', 'ops.ingest_stripe_event(json
 select is_empty(
   $$ select p.oid::regprocedure from pg_proc p
       where p.pronamespace = 'ops'::regnamespace
-        and p.proname not in ('ingest_stripe_event', 'ingest_stripe_events', 'record_endpoint_outcome')
+        and p.proname not in ('ingest_stripe_event', 'ingest_stripe_events', 'record_endpoint_outcome',
+                              'record_duplicate_delivery')
         and has_function_privilege('stripe_webhook', p.oid, 'execute') $$,
   'stripe_webhook can execute no other ops function than ops.ingest_stripe_events (group commit, #21) and '
-  'ops.record_endpoint_outcome (its answer counters)');
+  'its answer counters (record_endpoint_outcome, record_duplicate_delivery)');
 select is_empty(
   $$ select n.nspname || '.' || c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
       where c.relkind in ('r', 'p', 'v', 'm', 'f') and n.nspname not in ('pg_catalog', 'information_schema')

@@ -5,7 +5,8 @@ import { z } from "zod";
 import { type Env, parseEnv, setting } from "../config/env.ts";
 import { json } from "./error.ts";
 
-const ALLOWED_HEADERS = "authorization, apikey, content-type, x-client-info, x-app-version, x-device, idempotency-key";
+const ALLOWED_HEADERS =
+  "authorization, apikey, content-type, x-client-info, x-app-version, x-device, idempotency-key, x-request-id";
 
 export type AllowedOrigins = { setting: string; origins: Set<string> };
 
@@ -29,7 +30,7 @@ export function withCors(allowed: AllowedOrigins, inner: (req: Request) => Promi
       "access-control-allow-origin": origin,
       "access-control-allow-headers": ALLOWED_HEADERS,
       "access-control-allow-methods": "POST, OPTIONS",
-      "access-control-expose-headers": "retry-after, server-timing",
+      "access-control-expose-headers": "retry-after, server-timing, x-request-id",
       "access-control-max-age": "600",
       vary: "Origin",
     };
