@@ -244,6 +244,28 @@ $$;
 
 
 --
+-- Name: admin_reply_to_ticket(uuid, text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.admin_reply_to_ticket(p_ticket_id uuid, p_body text) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  msg uuid;
+  t public.support_tickets;
+begin
+  perform ops.require_admin();
+  msg := ops.reply_to_ticket(p_ticket_id::text, p_body,
+                             coalesce(auth.jwt() ->> 'email', 'support'), 'dashboard');
+  select * into t from public.support_tickets x where x.id = p_ticket_id;
+  return ops.write_audit('ticket.reply', 'ticket:' || t.ref, null,
+                         jsonb_build_object('message_id', msg, 'status', t.status), 'agent reply');
+end
+$$;
+
+
+--
 -- Name: admin_resolve_order_review(uuid, boolean, text); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -414,6 +436,34 @@ $$;
 
 
 --
+-- Name: alert_check_email_bounce_rate(ops.alert_rules, timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.alert_check_email_bounce_rate(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean) RETURNS record
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+declare
+  bounced bigint;
+  sent bigint;
+  last_bounce timestamptz;
+  last_sent timestamptz;
+begin
+  select count(*), max(p.received_at) into bounced, last_bounce from ops.provider_events p
+   where p.provider = 'resend' and p.type = 'email.bounced' and p.received_at > p_since and p.received_at <= p_now;
+  select count(*), max(n.created_at) into sent, last_sent from ops.notifications n
+   where n.channel = 'email' and n.status in ('sent', 'captured') and n.created_at > p_since and n.created_at <= p_now;
+  value := round(bounced::numeric / nullif(greatest(sent, bounced), 0), 4);
+  firing := bounced >= r.min_count and coalesce(value, 0) > r.threshold;
+  recovered := last_bounce is null or (last_bounce <= p_now - r.clear_after and last_sent > last_bounce);
+  detail := jsonb_build_object('bounced', bounced, 'sent', sent, 'last_bounce_at', last_bounce);
+  summary := format('%s of %s emails bounced in %s (%s%%)', bounced, sent, ops.interval_words(r.window_interval),
+                    round(coalesce(value, 0) * 100, 1));
+end
+$$;
+
+
+--
 -- Name: alert_check_failed_runs(ops.alert_rules, timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -462,6 +512,55 @@ begin
   firing := bad > r.threshold and bad >= r.min_count;
   recovered := last_bad is null or last_bad <= p_now - r.clear_after;
   summary := format('%s failed runs of our functions in %s', bad, ops.interval_words(r.window_interval));
+end
+$$;
+
+
+--
+-- Name: alert_check_payment_access_lag(ops.alert_rules, timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.alert_check_payment_access_lag(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean) RETURNS record
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+declare
+  slow bigint;
+  fast bigint;
+  worst numeric;
+  last_slow timestamptz;
+  last_fast timestamptz;
+  waiting bigint;
+  oldest numeric;
+  example text;
+begin
+  select count(*) filter (where x.lag_s > r.threshold), count(*) filter (where x.lag_s <= r.threshold),
+         max(x.lag_s), max(x.at) filter (where x.lag_s > r.threshold), max(x.at) filter (where x.lag_s <= r.threshold),
+         (array_agg(x.event_id order by x.lag_s desc))[1]
+    into slow, fast, worst, last_slow, last_fast, example
+    from (select s.changed_at as at, e.event_id,
+                 greatest(extract(epoch from s.changed_at - e.event_created), 0)::numeric as lag_s
+            from ops.status_changes s join ops.stripe_events e on e.event_id = s.stripe_event_id
+           where s.to_status in ('paid', 'active') and s.stripe_event_id is not null
+             and s.changed_at > p_since and s.changed_at <= p_now
+             and (s.entity like 'order:%' and s.to_status = 'paid'
+                  or s.entity like 'customer:%' and s.to_status = 'active')) x;
+  select count(*), max(extract(epoch from p_now - e.event_created))::numeric
+    into waiting, oldest
+    from ops.stripe_events e
+   where e.status in ('received', 'failed') and e.received_at <= p_now
+     and e.type in ('checkout.session.completed', 'checkout.session.async_payment_succeeded',
+                    'payment_intent.succeeded', 'invoice.paid')
+     and p_now - e.event_created > make_interval(secs => r.threshold::double precision);
+  value := round(greatest(coalesce(worst, 0), coalesce(oldest, 0)), 1);
+  firing := slow + waiting >= r.min_count and value > r.threshold;
+  recovered := waiting = 0 and (last_slow is null or (last_slow <= p_now - r.clear_after and last_fast > last_slow));
+  detail := jsonb_build_object('slow_grants', slow, 'grants_in_time', fast, 'worst_lag_s', round(worst, 1),
+                               'waiting_payment_events', waiting, 'oldest_waiting_s', round(oldest, 1),
+                               'slowest_event', example);
+  summary := format('%s payment%s took over %s s to grant access in %s (worst %s s); %s paid event%s not applied yet',
+                    slow, case when slow = 1 then '' else 's' end, r.threshold, ops.interval_words(r.window_interval),
+                    coalesce(round(worst), 0), waiting, case when waiting = 1 then '' else 's' end);
 end
 $$;
 
@@ -2056,6 +2155,7 @@ CREATE TABLE ops.jobs (
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     succeeded_at timestamp with time zone,
     payload_cleared_at timestamp with time zone,
+    x_request_id text DEFAULT NULLIF(current_setting('backbone.request_id'::text, true), ''::text),
     CONSTRAINT jobs_status_check CHECK ((status = ANY (ARRAY['queued'::text, 'running'::text, 'succeeded'::text, 'failed'::text, 'dead'::text])))
 )
 WITH (fillfactor='80');
@@ -2073,6 +2173,13 @@ COMMENT ON TABLE ops.jobs IS 'Transactional outbox of side effects (CRM, tickets
 --
 
 COMMENT ON COLUMN ops.jobs.payload_cleared_at IS 'When the retention or an erasure cut the payload and result to ops.job_payload_skeleton (what a message said and to whom went; ids, template and entity stay).';
+
+
+--
+-- Name: COLUMN jobs.x_request_id; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON COLUMN ops.jobs.x_request_id IS 'The x-request-id of the HTTP request whose transaction enqueued the job (support-intake, checkout, dashboard), else null.';
 
 
 --
@@ -2606,6 +2713,52 @@ $$;
 
 
 --
+-- Name: dashboard_figures(); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.dashboard_figures() RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  week_start date := date_trunc('week', now())::date;
+begin
+  perform ops.require_admin();
+  return jsonb_build_object(
+    'payments_7d', (select jsonb_build_object(
+                      'succeeded', coalesce(sum(p.succeeded), 0),
+                      'failed_attempts', coalesce(sum(p.failed_attempts), 0),
+                      'success_rate',
+                        round(sum(p.succeeded)::numeric / nullif(sum(p.succeeded + p.failed_attempts), 0), 4))
+                      from ops.payment_success_daily p where p.day > current_date - 7),
+    'duplicates_today', (select coalesce(sum(d.duplicates), 0) from ops.duplicate_deliveries_daily d
+                          where d.day = current_date),
+    'duplicates_7d', (select coalesce(sum(d.duplicates), 0) from ops.duplicate_deliveries_daily d
+                       where d.day > current_date - 7),
+    'overrides_this_week', (select coalesce(sum(o.overrides), 0) from ops.overrides_weekly o where o.week = week_start),
+    'overrides_last_week', (select coalesce(sum(o.overrides), 0) from ops.overrides_weekly o
+                             where o.week = week_start - 7),
+    'lag_7d', (select jsonb_build_object(
+                 'grants', count(*),
+                 'p95_s', round(extract(epoch from percentile_cont(0.95) within group (order by l.lag))::numeric, 1),
+                 'max_s', round(extract(epoch from max(l.lag))::numeric, 1),
+                 'over_5_min', count(*) filter (where l.lag > interval '5 minutes'))
+                 from ops.payment_access_lag l where l.granted_at > now() - interval '7 days'),
+    'bounces_7d', (select jsonb_build_object('sent', coalesce(sum(b.sent), 0), 'bounced', coalesce(sum(b.bounced), 0),
+                                             'bounce_rate', round(sum(b.bounced)::numeric / nullif(sum(b.sent), 0), 4))
+                     from ops.email_bounce_daily b where b.day > current_date - 7));
+end
+$$;
+
+
+--
+-- Name: FUNCTION dashboard_figures(); Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON FUNCTION ops.dashboard_figures() IS 'The founder''s figures for the dashboard: payment success rate, duplicate deliveries, overrides, payment -> access lag, bounce rate (admins only; the ops.*_daily views in Studio).';
+
+
+--
 -- Name: dashboard_journey(text); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -2616,12 +2769,97 @@ CREATE FUNCTION ops.dashboard_journey(p_query text) RETURNS TABLE(at timestamp w
 begin
   perform ops.require_admin();
   if p_query is null or length(btrim(p_query)) not between 1 and 200 then
-    raise exception 'search for an email, an order id, evt_..., a ticket id or T-000123 (at most 200 characters)'
+    raise exception 'search for an email, an order id, evt_..., a ticket id, T-000123 or a request id (at most 200 '
+                    'characters)'
       using errcode = 'invalid_parameter_value';
   end if;
   return query select * from ops.journey(btrim(p_query)) j limit 500;
 end
 $$;
+
+
+--
+-- Name: dashboard_lists(jsonb); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.dashboard_lists(p_pages jsonb DEFAULT '{}'::jsonb) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  -- rows per page, as the page showed them before (#10)
+  sizes constant jsonb := '{"exceptions": 100, "customers": 100, "tickets": 50, "findings": 50, "audit": 20}';
+  pages jsonb := '{}';
+  l text;
+  n integer;
+begin
+  perform ops.require_admin();
+  for l in select jsonb_object_keys(sizes) loop
+    n := ops.dashboard_page_of(coalesce(p_pages, '{}'), l);
+    pages := pages || jsonb_build_object(l, jsonb_build_object('page', n, 'size', (sizes ->> l)::integer,
+                                                               'offset', (n - 1) * (sizes ->> l)::integer));
+  end loop;
+  return jsonb_build_object(
+    'pages', pages,
+    'exceptions_total', (select count(*) from ops.pipeline_exceptions),
+    'exceptions', coalesce((select jsonb_agg(to_jsonb(x) order by x.since desc nulls last, x.exception, x.ref)
+        from (select * from ops.pipeline_exceptions e order by e.since desc nulls last, e.exception, e.ref
+               offset (pages #>> '{exceptions,offset}')::integer limit (pages #>> '{exceptions,size}')::integer) x),
+        '[]'),
+    'customers_total', (select count(*) from public.customers),
+    'customers', coalesce((select jsonb_agg(to_jsonb(x)) from (
+        select * from ops.customer_access a
+         order by a.override_access is not null desc, a.access_status <> 'granted' desc, a.updated_at desc,
+                  a.customer_id
+         offset (pages #>> '{customers,offset}')::integer limit (pages #>> '{customers,size}')::integer) x), '[]'),
+    'tickets_total', (select count(*) from public.support_tickets t where t.status in ('open', 'pending')),
+    'tickets', coalesce((select jsonb_agg(to_jsonb(x)) from (
+        select t.id, t.ref, t.subject, t.queue, t.priority, t.status, t.category, t.created_at
+          from public.support_tickets t join ops.support_priorities p on p.priority = t.priority
+         where t.status in ('open', 'pending') order by p.rank desc, t.created_at, t.id
+         offset (pages #>> '{tickets,offset}')::integer limit (pages #>> '{tickets,size}')::integer) x), '[]'),
+    'findings_total', (select count(*) from ops.reconciliation_findings f where f.status = 'open'),
+    'findings', coalesce((select jsonb_agg(to_jsonb(x)) from (
+        select f.id, f.kind, f.object_id, f.order_id, f.customer_id, f.next_action, f.found_at, f.last_seen_at
+          from ops.reconciliation_findings f where f.status = 'open' order by f.found_at desc, f.id desc
+         offset (pages #>> '{findings,offset}')::integer limit (pages #>> '{findings,size}')::integer) x), '[]'),
+    'audit_total', (select count(*) from ops.audit_log),
+    'audit', coalesce((select jsonb_agg(to_jsonb(x)) from (
+        select a.id, a.at, a.actor_email, a.action, a.target, a.reason, a.before, a.after, a.x_request_id as request_id
+          from ops.audit_log a order by a.id desc
+         offset (pages #>> '{audit,offset}')::integer limit (pages #>> '{audit,size}')::integer) x), '[]'));
+end
+$$;
+
+
+--
+-- Name: FUNCTION dashboard_lists(p_pages jsonb); Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON FUNCTION ops.dashboard_lists(p_pages jsonb) IS 'The dashboard''s lists (exceptions, customers, tickets, findings, audit), each one page of a total order with its total: ops.dashboard_lists(''{"findings": 2}'') (admins only).';
+
+
+--
+-- Name: dashboard_page_of(jsonb, text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.dashboard_page_of(p_pages jsonb, p_list text) RETURNS integer
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO ''
+    AS $_$
+declare
+  v text := p_pages ->> p_list;
+begin
+  if v is null then
+    return 1;
+  end if;
+  if v !~ '^\d{1,6}$' or v::integer < 1 then
+    raise exception 'page % of % is not a page number: 1 or more', left(v, 20), p_list
+      using errcode = 'invalid_parameter_value';
+  end if;
+  return v::integer;
+end
+$_$;
 
 
 --
@@ -4177,10 +4415,15 @@ declare
   customers uuid[];
   objects text[];
   entities text[];
+  refs text[];
   q_id uuid := ops.as_uuid(trim(p_query));
+  -- a request id is ours to make (a uuid) or the caller's (x-request-id: 1-128 of A-Z a-z 0-9 . _ : -)
+  q_request text := case when trim(p_query) ~ '^[A-Za-z0-9._:-]{1,128}$' then trim(p_query) end;
+  by_request boolean := false;
 begin
   if q is null or q = '' then
-    raise exception 'trace what? an email, an order id, a Stripe event id (evt_...), a ticket id or ref (T-000123)'
+    raise exception 'trace what? an email, an order id, a Stripe event id (evt_...), a ticket id or ref (T-000123), '
+                    'or a request id (x-request-id)'
       using errcode = 'invalid_parameter_value';
   end if;
   -- what the query names
@@ -4207,21 +4450,50 @@ begin
     tickets := array(select t.id from public.support_tickets t where t.id = q_id);
     users := array(select u.id from auth.users u where u.id = q_id);
     customers := array(select c.id from public.customers c where c.id = q_id);
+    -- the request ids we make are uuids too
+    by_request := true;
+  elsif q_request is not null then
+    by_request := true;
   else
     raise exception 'cannot trace "%": give an email, an order id, a Stripe event id (evt_...), a ticket id or ref '
-                    '(T-000123)', left(q, 80)
+                    '(T-000123), or a request id', left(q, 80)
       using errcode = 'invalid_parameter_value';
   end if;
   orders := coalesce(orders, '{}');
+  customers := coalesce(customers, '{}');
+  if not by_request then
+    q_request := null;
+  else
+    -- what the request wrote: a checkout request (its order, its buyer), jobs (their order, customer or entity)
+    -- and dashboard changes (their target)
+    orders := orders || array(select r.order_id from ops.checkout_requests r
+                               where r.x_request_id = q_request and r.order_id is not null)
+                     || array(select ops.as_uuid(j.payload ->> 'order_id') from ops.jobs j
+                               where j.x_request_id = q_request and j.payload ? 'order_id')
+                     || array(select ops.as_uuid(substr(a.target, 7)) from ops.audit_log a
+                               where a.x_request_id = q_request and a.target like 'order:%');
+    users := users || array(select r.user_id from ops.checkout_requests r where r.x_request_id = q_request);
+    customers := customers || array(select ops.as_uuid(j.payload ->> 'customer_id') from ops.jobs j
+                                     where j.x_request_id = q_request and j.payload ? 'customer_id')
+                           || array(select ops.as_uuid(substr(a.target, 10)) from ops.audit_log a
+                                     where a.x_request_id = q_request and a.target like 'customer:%');
+    tickets := tickets || array(select ops.as_uuid(substr(j.payload ->> 'entity', 8)) from ops.jobs j
+                                 where j.x_request_id = q_request and j.payload ->> 'entity' like 'ticket:%')
+                       || array(select t.id from ops.audit_log a join public.support_tickets t
+                                  on a.target = 'ticket:' || t.ref where a.x_request_id = q_request);
+    orders := array(select x from unnest(orders) x where x is not null);
+    customers := array(select x from unnest(customers) x where x is not null);
+    tickets := array(select x from unnest(tickets) x where x is not null);
+  end if;
   -- widen to the person: their user, customer rows, orders and tickets
   users := array(select distinct x from unnest(users || array(select o.buyer_id from public.orders o
                                                               where o.id = any (orders))
                                                       || array(select t.requester_id from public.support_tickets t
                                                                where t.id = any (tickets))
                                                       || array(select c.user_id from public.customers c
-                                                               where c.id = any (coalesce(customers, '{}')))) x
+                                                               where c.id = any (customers))) x
                  where x is not null);
-  customers := array(select distinct c.id from public.customers c where c.id = any (coalesce(customers, '{}'))
+  customers := array(select distinct c.id from public.customers c where c.id = any (customers)
                      or c.user_id = any (users));
   orders := array(select distinct o.id from public.orders o where o.id = any (orders) or o.buyer_id = any (users)
                   or o.id in (select t.order_id from public.support_tickets t where t.id = any (tickets)));
@@ -4248,6 +4520,10 @@ begin
                     union all select 'dispute:' || d.stripe_dispute_id from ops.disputes d
                                 join public.orders o on o.stripe_payment_intent_id = d.stripe_payment_intent_id
                                where o.id = any (orders));
+  -- how the audit log names them (a ticket by its ref)
+  refs := array(select 'order:' || x from unnest(orders) x
+                union all select 'customer:' || x from unnest(customers) x
+                union all select 'ticket:' || t.ref from public.support_tickets t where t.id = any (tickets));
 
   return query
   select e.received_at, 'stripe', e.object_id,
@@ -4264,19 +4540,31 @@ begin
   select a.started_at, 'job', coalesce(j.payload ->> 'entity', j.queue_key),
     format('%s attempt %s: %s', j.kind, a.attempt, coalesce(a.outcome, 'running')),
          coalesce(a.error, case when a.outcome = 'succeeded' then j.result ->> 'healed' end),
-         coalesce(j.stripe_event_id, j.correlation_id)
+         coalesce(j.stripe_event_id, j.x_request_id, j.correlation_id)
     from ops.jobs j join ops.job_attempts a on a.job_id = j.id
    where j.payload ->> 'order_id' = any (orders::text[]) or j.payload ->> 'customer_id' = any (customers::text[])
       or j.payload ->> 'entity' = any (entities) or j.payload ->> 'recipient' = any (entities)
-      or j.payload ->> 'dispute_id' = any (objects)
+      or j.payload ->> 'dispute_id' = any (objects) or j.x_request_id = q_request
   union all
   select j.created_at, 'job', coalesce(j.payload ->> 'entity', j.queue_key),
     format('%s queued (%s now)', j.kind, j.status),
-         j.last_error, coalesce(j.stripe_event_id, j.correlation_id)
+         j.last_error, coalesce(j.stripe_event_id, j.x_request_id, j.correlation_id)
     from ops.jobs j
    where j.payload ->> 'order_id' = any (orders::text[]) or j.payload ->> 'customer_id' = any (customers::text[])
       or j.payload ->> 'entity' = any (entities) or j.payload ->> 'recipient' = any (entities)
-      or j.payload ->> 'dispute_id' = any (objects)
+      or j.payload ->> 'dispute_id' = any (objects) or j.x_request_id = q_request
+  union all
+  select r.created_at, 'checkout', coalesce('order:' || r.order_id, 'plan:' || r.plan_id),
+    format('checkout %s requested (%s)', r.kind,
+           case when r.stripe_checkout_session_id is not null then 'session created'
+                when r.last_error is not null then 'Stripe refused or failed' else 'no session yet' end),
+    coalesce(r.last_error, 'session ' || r.stripe_checkout_session_id), r.x_request_id
+    from ops.checkout_requests r where r.order_id = any (orders) or r.user_id = any (users)
+      or r.x_request_id = q_request
+  union all
+  select a.at, 'audit', a.target, format('%s by %s', a.action, coalesce(a.actor_email, 'the system')), a.reason,
+    a.x_request_id
+    from ops.audit_log a where a.target = any (refs) or a.x_request_id = q_request
   union all
   select c.synced_at, 'crm', 'customer:' || c.customer_id,
     format('contact %s (%s, %s)', c.crm_contact_id, c.adapter, c.lifecycle_stage), null, null
@@ -4287,7 +4575,8 @@ begin
     from ops.crm_deals d where d.order_id = any (orders)
   union all
   select t.created_at, 'ticket', 'ticket:' || t.id,
-    format('%s opened in %s (%s): %s', t.ref, t.queue, t.priority, t.subject), array_to_string(t.tags, ' '), t.case_key
+    format('%s opened in %s (%s): %s', t.ref, t.queue, t.priority, t.subject), array_to_string(t.tags, ' '),
+    t.case_key
     from public.support_tickets t where t.id = any (tickets)
   union all
   select m.created_at, 'ticket', 'ticket:' || m.ticket_id, m.author_kind || ' wrote', left(m.body, 200), null
@@ -4306,7 +4595,7 @@ $_$;
 -- Name: FUNCTION journey(p_query text); Type: COMMENT; Schema: ops; Owner: -
 --
 
-COMMENT ON FUNCTION ops.journey(p_query text) IS 'One customer''s timeline: select * from ops.journey(''jane@example.com'') (or an order id, evt_..., a ticket id or T-000123).';
+COMMENT ON FUNCTION ops.journey(p_query text) IS 'One customer''s timeline: select * from ops.journey(''jane@example.com'') (or an order id, evt_..., a ticket id or T-000123, or a request id: x-request-id). correlation_id: the Stripe event, else the request id behind the row.';
 
 
 --
@@ -6315,6 +6604,23 @@ $$;
 
 
 --
+-- Name: record_duplicate_delivery(text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.record_duplicate_delivery(p_endpoint text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  -- a count, not a record: a crash may lose the last increments, a redelivery storm does not wait on WAL flushes
+  perform pg_catalog.set_config('synchronous_commit', 'off', true);
+  insert into ops.duplicate_deliveries as d (day, endpoint, count) values (current_date, p_endpoint, 1)
+  on conflict (day, endpoint) do update set count = d.count + 1;
+end
+$$;
+
+
+--
 -- Name: record_email_event(text, text, text[], boolean, text); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -6361,6 +6667,64 @@ begin
   values (p_endpoint, date_trunc('minute', now()), case when p_status < 500 then '4xx' else '5xx' end,
           coalesce(nullif(p_reason, ''), 'unknown'), 1)
   on conflict (endpoint, minute, status_class, reason) do update set count = o.count + 1;
+end
+$$;
+
+
+--
+-- Name: record_inbound_email(text, text, uuid, text, text, text, text, text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.record_inbound_email(p_email_id text, p_delivery_id text, p_ticket_id uuid, p_sender text, p_sender_masked text, p_email_message_id text, p_body text, p_ignored_reason text) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  reason text := left(nullif(trim(p_ignored_reason), ''), 500);
+  body text := left(trim(p_body), 10000);
+  v_ticket uuid;
+  v_ref text;
+  v_status text;
+  v_requester uuid;
+  v_email text;
+  msg uuid;
+begin
+  if p_email_id is null or length(p_email_id) not between 1 and 255 then
+    raise exception 'an inbound email needs Resend''s email id' using errcode = 'invalid_parameter_value';
+  end if;
+  perform pg_advisory_xact_lock(hashtextextended('inbound_email:' || p_email_id, 0));
+  if exists (select 1 from ops.inbound_emails e where e.email_id = p_email_id) then
+    return 'duplicate';
+  end if;
+  if reason is null then
+    select x.id, x.ref, x.status, x.requester_id, lower(trim(u.email))
+      into v_ticket, v_ref, v_status, v_requester, v_email
+      from public.support_tickets x left join auth.users u on u.id = x.requester_id
+     where x.id = p_ticket_id for update of x;
+    if v_ticket is null then
+      reason := 'the token names no ticket (deleted)';
+    elsif v_email is null then
+      reason := format('ticket %s has no requester address to match', v_ref);
+    elsif v_email is distinct from lower(trim(p_sender)) then
+      reason := format('the sender is not the requester of ticket %s', v_ref);
+    elsif v_status = 'closed' then
+      reason := format('ticket %s is closed: the requester opens a follow-up in the app', v_ref);
+    elsif body is null or body = '' then
+      reason := 'no text above the quoted history';
+    end if;
+  end if;
+  if reason is null then
+    -- visibility as the author trigger chooses for the requester (parties on a buyer/seller problem)
+    insert into public.ticket_messages (ticket_id, author_id, author_kind, via, email_message_id, body, created_at)
+    values (v_ticket, v_requester, 'requester', 'email', left(nullif(trim(p_email_message_id), ''), 998), body,
+            clock_timestamp())
+    returning id into msg;
+  end if;
+  insert into ops.inbound_emails (email_id, delivery_id, ticket_id, message_id, outcome, reason, sender_masked)
+  values (p_email_id, left(p_delivery_id, 255),
+          coalesce(v_ticket, (select x.id from public.support_tickets x where x.id = p_ticket_id)), msg,
+          case when msg is null then 'ignored' else 'appended' end, reason, left(p_sender_masked, 320));
+  return case when msg is null then 'ignored' else 'appended' end;
 end
 $$;
 
@@ -6612,6 +6976,61 @@ begin
   return n;
 end
 $$;
+
+
+--
+-- Name: reply_to_ticket(text, text, text, text); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.reply_to_ticket(p_ticket text, p_body text, p_agent text, p_via text DEFAULT 'studio'::text) RETURNS uuid
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  t public.support_tickets;
+  body text := trim(p_body);
+  agent text := nullif(trim(p_agent), '');
+  msg uuid;
+begin
+  if body is null or body = '' then
+    raise exception 'the reply is empty: write what the requester should read'
+      using errcode = 'invalid_parameter_value';
+  elsif length(body) > 10000 then
+    raise exception 'the reply is longer than 10,000 characters' using errcode = 'invalid_parameter_value';
+  elsif agent is null or length(agent) > 200 or agent ~ '[\r\n]' then
+    raise exception 'name the agent who answers (p_agent: one line, at most 200 characters)'
+      using errcode = 'invalid_parameter_value';
+  elsif p_via is null or p_via not in ('studio', 'dashboard') then
+    raise exception 'p_via must be studio or dashboard' using errcode = 'invalid_parameter_value';
+  end if;
+  select * into t from public.support_tickets x
+   where x.id = ops.as_uuid(trim(p_ticket)) or x.ref = upper(trim(p_ticket))
+   for update;
+  if not found then
+    raise exception 'no ticket %', left(p_ticket, 60) using errcode = 'no_data_found';
+  elsif t.requester_id is null then
+    raise exception 'ticket % has no requester (a system ticket): nobody to answer by email; '
+      'write an internal note instead', t.ref using errcode = 'check_violation';
+  elsif t.status = 'closed' then
+    raise exception 'ticket % is closed: the requester opens a follow-up to continue', t.ref
+      using errcode = 'check_violation';
+  end if;
+  -- clock_timestamp(): replies and inbound emails of one transaction keep their order in the thread
+  insert into public.ticket_messages (ticket_id, author_id, author_kind, author_name, via, body, visibility, created_at)
+  values (t.id, case when p_via = 'dashboard' then auth.uid() end, 'agent', agent, p_via, body,
+          case when t.category in ('seller_problem', 'buyer_problem') then 'parties' else 'requester' end,
+          clock_timestamp())
+  returning id into msg;
+  return msg;
+end
+$$;
+
+
+--
+-- Name: FUNCTION reply_to_ticket(p_ticket text, p_body text, p_agent text, p_via text); Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON FUNCTION ops.reply_to_ticket(p_ticket text, p_body text, p_agent text, p_via text) IS 'Answers a ticket as support: one agent message and one ticket_reply email to the requester. Usage (Studio): select ops.reply_to_ticket(''T-000012'', ''Your refund is on its way.'', ''Alice (support)'');';
 
 
 --
@@ -7798,6 +8217,72 @@ $$;
 
 
 --
+-- Name: ticket_messages_authorship_final(); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.ticket_messages_authorship_final() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  if (new.author_name, new.via, new.email_message_id) is distinct from (old.author_name, old.via, old.email_message_id)
+  then
+    raise exception 'ticket messages are an audit trail: who wrote what, for whom and when never changes'
+      using errcode = 'insufficient_privilege';
+  end if;
+  return new;
+end
+$$;
+
+
+--
+-- Name: ticket_messages_email_reply(); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.ticket_messages_email_reply() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  t record;
+  to_email text;
+  first_reply uuid;
+  parent record;
+begin
+  select x.id, x.ref, x.subject, x.requester_id into t from public.support_tickets x where x.id = new.ticket_id;
+  if t.requester_id is null then
+    return null;
+  end if;
+  to_email := ops.notify_recipient_email('user:' || t.requester_id);
+  if to_email is null then
+    return null;
+  end if;
+  -- the thread: our first reply's Message-ID is the ticket's root; a reply answers the newest earlier email
+  -- of the thread, the requester's (their Message-ID) or ours
+  select m.id into first_reply from public.ticket_messages m
+   where m.ticket_id = new.ticket_id and m.author_kind = 'agent' and m.visibility <> 'internal'
+   order by m.created_at, m.id limit 1;
+  select m.id, m.author_kind, m.email_message_id into parent from public.ticket_messages m
+   where m.ticket_id = new.ticket_id and m.id <> new.id and m.created_at <= new.created_at
+     and ((m.author_kind = 'agent' and m.visibility <> 'internal') or m.email_message_id is not null)
+   order by m.created_at desc, m.id desc limit 1;
+  perform ops.enqueue_notification('email', 'ticket_reply', 'message:' || new.id, 'user:' || t.requester_id,
+    jsonb_build_object('to', to_email, 'data', jsonb_strip_nulls(jsonb_build_object(
+      'to', to_email,
+      'customer_name', (select coalesce(c.name, p.display_name) from public.profiles p
+                          left join public.customers c on c.user_id = p.id where p.id = t.requester_id),
+      'ticket_id', t.id, 'ticket_ref', t.ref, 'subject', t.subject,
+      'message_id', new.id, 'message', new.body, 'agent_name', new.author_name,
+      'first_reply_id', coalesce(first_reply, new.id),
+      'parent_reply_id', case when parent.author_kind = 'agent' then parent.id end,
+      'parent_email_message_id',
+        case when parent.author_kind <> 'agent' then parent.email_message_id end))));
+  return null;
+end
+$$;
+
+
+--
 -- Name: ticket_messages_route(); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -8529,6 +9014,7 @@ CREATE TABLE ops.audit_log (
     before jsonb,
     after jsonb,
     reason text NOT NULL,
+    x_request_id text DEFAULT NULLIF(current_setting('backbone.request_id'::text, true), ''::text),
     CONSTRAINT audit_log_reason_check CHECK (((length(btrim(reason)) >= 1) AND (length(btrim(reason)) <= 1000)))
 );
 
@@ -8538,6 +9024,13 @@ CREATE TABLE ops.audit_log (
 --
 
 COMMENT ON TABLE ops.audit_log IS 'Every manual override (dashboard or ops function): who, what, on which target, the row before and after, the reason and when. Append-only.';
+
+
+--
+-- Name: COLUMN audit_log.x_request_id; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON COLUMN ops.audit_log.x_request_id IS 'The x-request-id of the dashboard request that made the change.';
 
 
 --
@@ -8722,6 +9215,7 @@ CREATE TABLE ops.checkout_requests (
     last_error text,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    x_request_id text DEFAULT NULLIF(current_setting('backbone.request_id'::text, true), ''::text),
     CONSTRAINT checkout_requests_idempotency_key_check CHECK (((length(idempotency_key) >= 1) AND (length(idempotency_key) <= 200))),
     CONSTRAINT checkout_requests_kind_check CHECK ((kind = ANY (ARRAY['order'::text, 'subscription'::text])))
 );
@@ -8732,6 +9226,13 @@ CREATE TABLE ops.checkout_requests (
 --
 
 COMMENT ON TABLE ops.checkout_requests IS 'One row per checkout the app asked for (user, idempotency key): its order or plan, the Stripe customer and the Checkout Session created for it. Rows without a session: Stripe failed.';
+
+
+--
+-- Name: COLUMN checkout_requests.x_request_id; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON COLUMN ops.checkout_requests.x_request_id IS 'The x-request-id of the checkout call that started it.';
 
 
 --
@@ -9048,6 +9549,175 @@ COMMENT ON TABLE ops.disputes IS 'Stripe disputes; a closed dispute (won | lost 
 
 
 --
+-- Name: duplicate_deliveries; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.duplicate_deliveries (
+    day date NOT NULL,
+    endpoint text NOT NULL,
+    count bigint DEFAULT 0 NOT NULL,
+    CONSTRAINT duplicate_deliveries_count_check CHECK ((count >= 0)),
+    CONSTRAINT duplicate_deliveries_endpoint_check CHECK ((endpoint ~ '^[a-z][a-z0-9-]{0,62}$'::text))
+);
+
+
+--
+-- Name: TABLE duplicate_deliveries; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.duplicate_deliveries IS 'Deliveries of an event the ledger already held (Stripe delivers at least once), per day and endpoint: answered 2xx, nothing applied twice. Counted by the webhook.';
+
+
+--
+-- Name: stripe_events; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.stripe_events (
+    event_id text NOT NULL,
+    type text NOT NULL,
+    api_version text,
+    livemode boolean DEFAULT false NOT NULL,
+    object_id text,
+    event_created timestamp with time zone NOT NULL,
+    payload jsonb NOT NULL,
+    status text DEFAULT 'received'::text NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    last_error text,
+    received_at timestamp with time zone DEFAULT now() NOT NULL,
+    processed_at timestamp with time zone,
+    ignored_reason text,
+    sanitized boolean DEFAULT false NOT NULL,
+    source text DEFAULT 'webhook'::text NOT NULL,
+    reviewed_at timestamp with time zone,
+    payload_cleared_at timestamp with time zone,
+    CONSTRAINT stripe_events_event_id_check CHECK (((length(event_id) >= 1) AND (length(event_id) <= 255))),
+    CONSTRAINT stripe_events_source_check CHECK ((source = ANY (ARRAY['webhook'::text, 'reconciliation'::text]))),
+    CONSTRAINT stripe_events_status_check CHECK ((status = ANY (ARRAY['received'::text, 'processed'::text, 'ignored'::text, 'failed'::text, 'dead'::text]))),
+    CONSTRAINT stripe_events_type_check CHECK (((length(type) >= 1) AND (length(type) <= 255)))
+);
+
+
+--
+-- Name: TABLE stripe_events; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.stripe_events IS 'Ledger of Stripe webhook events: one row per event_id, with the outcome of applying it (received | processed | ignored | failed | dead) and its source (webhook | reconciliation).';
+
+
+--
+-- Name: duplicate_deliveries_daily; Type: VIEW; Schema: ops; Owner: -
+--
+
+CREATE VIEW ops.duplicate_deliveries_daily WITH (security_invoker='true') AS
+ WITH days AS (
+         SELECT (d.d)::date AS day
+           FROM generate_series((date_trunc('day'::text, now()) - '29 days'::interval), now(), '1 day'::interval) d(d)
+        )
+ SELECT days.day,
+    COALESCE(sum(dd.count), (0)::numeric) AS duplicates,
+    ( SELECT count(*) AS count
+           FROM ops.stripe_events e
+          WHERE ((e.source = 'webhook'::text) AND (e.received_at >= days.day) AND (e.received_at < (days.day + 1)))) AS first_deliveries
+   FROM (days
+     LEFT JOIN ops.duplicate_deliveries dd ON ((dd.day = days.day)))
+  GROUP BY days.day;
+
+
+--
+-- Name: VIEW duplicate_deliveries_daily; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON VIEW ops.duplicate_deliveries_daily IS 'Per day (last 30): deliveries of an event already in the ledger (answered, applied nowhere) next to events delivered for the first time. Duplicates are normal (Stripe delivers at least once); duplicate side effects are what must be 0.';
+
+
+--
+-- Name: notifications; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.notifications (
+    id bigint NOT NULL,
+    job_id bigint,
+    dedupe_key text NOT NULL,
+    channel text NOT NULL,
+    template text NOT NULL,
+    entity text NOT NULL,
+    recipient text NOT NULL,
+    status text NOT NULL,
+    adapter text NOT NULL,
+    provider_id text,
+    detail text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT notifications_channel_check CHECK ((channel = ANY (ARRAY['email'::text, 'slack'::text]))),
+    CONSTRAINT notifications_status_check CHECK ((status = ANY (ARRAY['sent'::text, 'captured'::text, 'suppressed'::text, 'skipped'::text])))
+);
+
+
+--
+-- Name: TABLE notifications; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.notifications IS 'Every notification that went out (or was captured locally, or skipped because the address bounced), once per (template, entity, recipient).';
+
+
+--
+-- Name: provider_events; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.provider_events (
+    provider text NOT NULL,
+    event_id text NOT NULL,
+    type text NOT NULL,
+    received_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
+-- Name: TABLE provider_events; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.provider_events IS 'Webhook events from providers other than Stripe (Resend), recorded once.';
+
+
+--
+-- Name: email_bounce_daily; Type: VIEW; Schema: ops; Owner: -
+--
+
+CREATE VIEW ops.email_bounce_daily WITH (security_invoker='true') AS
+ WITH days AS (
+         SELECT (d.d)::date AS day
+           FROM generate_series((date_trunc('day'::text, now()) - '29 days'::interval), now(), '1 day'::interval) d(d)
+        ), sent AS (
+         SELECT (n.created_at)::date AS day,
+            count(*) AS n
+           FROM ops.notifications n
+          WHERE ((n.channel = 'email'::text) AND (n.status = ANY (ARRAY['sent'::text, 'captured'::text])) AND (n.created_at >= (date_trunc('day'::text, now()) - '29 days'::interval)))
+          GROUP BY ((n.created_at)::date)
+        ), back AS (
+         SELECT (p.received_at)::date AS day,
+            count(*) FILTER (WHERE (p.type = 'email.bounced'::text)) AS bounced,
+            count(*) FILTER (WHERE (p.type = 'email.complained'::text)) AS complained
+           FROM ops.provider_events p
+          WHERE ((p.provider = 'resend'::text) AND (p.type = ANY (ARRAY['email.bounced'::text, 'email.complained'::text])) AND (p.received_at >= (date_trunc('day'::text, now()) - '29 days'::interval)))
+          GROUP BY ((p.received_at)::date)
+        )
+ SELECT days.day,
+    COALESCE(sent.n, (0)::bigint) AS sent,
+    COALESCE(back.bounced, (0)::bigint) AS bounced,
+    COALESCE(back.complained, (0)::bigint) AS complained,
+    round(((COALESCE(back.bounced, (0)::bigint))::numeric / (NULLIF(sent.n, 0))::numeric), 4) AS bounce_rate
+   FROM ((days
+     LEFT JOIN sent ON ((sent.day = days.day)))
+     LEFT JOIN back ON ((back.day = days.day)));
+
+
+--
+-- Name: VIEW email_bounce_daily; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON VIEW ops.email_bounce_daily IS 'Emails sent (or captured locally) per day (last 30), Resend''s bounces and complaints reported that day, and the bounce rate.';
+
+
+--
 -- Name: email_suppressions; Type: TABLE; Schema: ops; Owner: -
 --
 
@@ -9091,6 +9761,35 @@ CREATE TABLE ops.endpoint_outcomes (
 --
 
 COMMENT ON TABLE ops.endpoint_outcomes IS 'Per-minute counts of refused (4xx) and failed (5xx) answers of our HTTP endpoints (stripe-webhook: 4xx and 5xx; support-intake, resend-webhook: 5xx), by reason; successes are the ledger. Purged after 7 days.';
+
+
+--
+-- Name: inbound_emails; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.inbound_emails (
+    email_id text NOT NULL,
+    delivery_id text,
+    received_at timestamp with time zone DEFAULT now() NOT NULL,
+    ticket_id uuid,
+    message_id uuid,
+    outcome text NOT NULL,
+    reason text,
+    sender_masked text,
+    CONSTRAINT inbound_emails_check CHECK (((outcome = 'ignored'::text) = (reason IS NOT NULL))),
+    CONSTRAINT inbound_emails_delivery_id_check CHECK ((length(delivery_id) <= 255)),
+    CONSTRAINT inbound_emails_email_id_check CHECK (((length(email_id) >= 1) AND (length(email_id) <= 255))),
+    CONSTRAINT inbound_emails_outcome_check CHECK ((outcome = ANY (ARRAY['appended'::text, 'ignored'::text]))),
+    CONSTRAINT inbound_emails_reason_check CHECK ((length(reason) <= 500)),
+    CONSTRAINT inbound_emails_sender_masked_check CHECK ((length(sender_masked) <= 320))
+);
+
+
+--
+-- Name: TABLE inbound_emails; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.inbound_emails IS 'Emails received on the inbound domain (Resend email.received), once per Resend email id: appended to their ticket, or ignored with the reason (forged or unknown token, auto-reply, closed ticket, another sender). The sender is kept masked.';
 
 
 --
@@ -9233,71 +9932,6 @@ ALTER TABLE ops.jobs ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     NO MAXVALUE
     CACHE 1
 );
-
-
---
--- Name: notifications; Type: TABLE; Schema: ops; Owner: -
---
-
-CREATE TABLE ops.notifications (
-    id bigint NOT NULL,
-    job_id bigint,
-    dedupe_key text NOT NULL,
-    channel text NOT NULL,
-    template text NOT NULL,
-    entity text NOT NULL,
-    recipient text NOT NULL,
-    status text NOT NULL,
-    adapter text NOT NULL,
-    provider_id text,
-    detail text,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT notifications_channel_check CHECK ((channel = ANY (ARRAY['email'::text, 'slack'::text]))),
-    CONSTRAINT notifications_status_check CHECK ((status = ANY (ARRAY['sent'::text, 'captured'::text, 'suppressed'::text, 'skipped'::text])))
-);
-
-
---
--- Name: TABLE notifications; Type: COMMENT; Schema: ops; Owner: -
---
-
-COMMENT ON TABLE ops.notifications IS 'Every notification that went out (or was captured locally, or skipped because the address bounced), once per (template, entity, recipient).';
-
-
---
--- Name: stripe_events; Type: TABLE; Schema: ops; Owner: -
---
-
-CREATE TABLE ops.stripe_events (
-    event_id text NOT NULL,
-    type text NOT NULL,
-    api_version text,
-    livemode boolean DEFAULT false NOT NULL,
-    object_id text,
-    event_created timestamp with time zone NOT NULL,
-    payload jsonb NOT NULL,
-    status text DEFAULT 'received'::text NOT NULL,
-    attempts integer DEFAULT 0 NOT NULL,
-    last_error text,
-    received_at timestamp with time zone DEFAULT now() NOT NULL,
-    processed_at timestamp with time zone,
-    ignored_reason text,
-    sanitized boolean DEFAULT false NOT NULL,
-    source text DEFAULT 'webhook'::text NOT NULL,
-    reviewed_at timestamp with time zone,
-    payload_cleared_at timestamp with time zone,
-    CONSTRAINT stripe_events_event_id_check CHECK (((length(event_id) >= 1) AND (length(event_id) <= 255))),
-    CONSTRAINT stripe_events_source_check CHECK ((source = ANY (ARRAY['webhook'::text, 'reconciliation'::text]))),
-    CONSTRAINT stripe_events_status_check CHECK ((status = ANY (ARRAY['received'::text, 'processed'::text, 'ignored'::text, 'failed'::text, 'dead'::text]))),
-    CONSTRAINT stripe_events_type_check CHECK (((length(type) >= 1) AND (length(type) <= 255)))
-);
-
-
---
--- Name: TABLE stripe_events; Type: COMMENT; Schema: ops; Owner: -
---
-
-COMMENT ON TABLE ops.stripe_events IS 'Ledger of Stripe webhook events: one row per event_id, with the outcome of applying it (received | processed | ignored | failed | dead) and its source (webhook | reconciliation).';
 
 
 --
@@ -9552,6 +10186,113 @@ COMMENT ON TABLE ops.order_statuses IS 'The states an order can be in, and wheth
 
 
 --
+-- Name: overrides_weekly; Type: VIEW; Schema: ops; Owner: -
+--
+
+CREATE VIEW ops.overrides_weekly WITH (security_invoker='true') AS
+ SELECT w.week,
+    sum(w.n) AS overrides,
+    jsonb_object_agg(w.action, w.n) AS by_action
+   FROM ( SELECT (date_trunc('week'::text, a.at))::date AS week,
+            a.action,
+            count(*) AS n
+           FROM ops.audit_log a
+          WHERE ((a.actor_id IS NOT NULL) AND (a.at >= (date_trunc('week'::text, now()) - '77 days'::interval)))
+          GROUP BY ((date_trunc('week'::text, a.at))::date), a.action) w
+  GROUP BY w.week;
+
+
+--
+-- Name: VIEW overrides_weekly; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON VIEW ops.overrides_weekly IS 'Changes a person made on the dashboard (audit rows with an actor: access overrides, replays, review decisions, ticket moves) per ISO week, last 12 weeks, by action.';
+
+
+--
+-- Name: status_changes; Type: TABLE; Schema: ops; Owner: -
+--
+
+CREATE TABLE ops.status_changes (
+    id bigint NOT NULL,
+    entity text NOT NULL,
+    from_status text,
+    to_status text NOT NULL,
+    stripe_event_id text,
+    changed_at timestamp with time zone DEFAULT now() NOT NULL,
+    changed_by uuid,
+    actor text
+);
+
+
+--
+-- Name: TABLE status_changes; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON TABLE ops.status_changes IS 'Every status change of an order, customer (billing) or ticket, and the Stripe event behind it: the history ops.journey shows.';
+
+
+--
+-- Name: COLUMN status_changes.changed_by; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON COLUMN ops.status_changes.changed_by IS 'The signed-in user (auth.uid()) whose request made the change.';
+
+
+--
+-- Name: COLUMN status_changes.actor; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON COLUMN ops.status_changes.actor IS 'Who made the change: seller, buyer, admin, requester or user (an app request), stripe (an event), auto_complete (pg_cron), else system:<login> (Studio, a worker).';
+
+
+--
+-- Name: payment_access_lag; Type: VIEW; Schema: ops; Owner: -
+--
+
+CREATE VIEW ops.payment_access_lag WITH (security_invoker='true') AS
+ SELECT s.entity,
+    s.to_status,
+    e.event_id,
+    e.type,
+    e.event_created AS paid_at,
+    s.changed_at AS granted_at,
+    GREATEST((s.changed_at - e.event_created), '00:00:00'::interval) AS lag
+   FROM (ops.status_changes s
+     JOIN ops.stripe_events e ON ((e.event_id = s.stripe_event_id)))
+  WHERE ((s.to_status = ANY (ARRAY['paid'::text, 'active'::text])) AND (s.stripe_event_id IS NOT NULL) AND (s.changed_at >= (now() - '30 days'::interval)) AND (((s.entity ~~ 'order:%'::text) AND (s.to_status = 'paid'::text)) OR ((s.entity ~~ 'customer:%'::text) AND (s.to_status = 'active'::text))));
+
+
+--
+-- Name: VIEW payment_access_lag; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON VIEW ops.payment_access_lag IS 'Each grant of the last 30 days (an order paid, a customer''s billing active) and its lag: from Stripe creating the event that paid to our status change (delivery, retries, apply).';
+
+
+--
+-- Name: payment_access_lag_daily; Type: VIEW; Schema: ops; Owner: -
+--
+
+CREATE VIEW ops.payment_access_lag_daily WITH (security_invoker='true') AS
+ SELECT (date_trunc('day'::text, l.granted_at))::date AS day,
+    count(*) AS grants,
+    round(EXTRACT(epoch FROM percentile_cont((0.5)::double precision) WITHIN GROUP (ORDER BY l.lag)), 1) AS p50_s,
+    round(EXTRACT(epoch FROM percentile_cont((0.95)::double precision) WITHIN GROUP (ORDER BY l.lag)), 1) AS p95_s,
+    round(EXTRACT(epoch FROM max(l.lag)), 1) AS max_s,
+    count(*) FILTER (WHERE (l.lag > '00:05:00'::interval)) AS over_5_min
+   FROM ops.payment_access_lag l
+  GROUP BY ((date_trunc('day'::text, l.granted_at))::date);
+
+
+--
+-- Name: VIEW payment_access_lag_daily; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON VIEW ops.payment_access_lag_daily IS 'Payment -> access lag per day (last 30): grants, p50 / p95 / max in seconds and how many took over 5 minutes.';
+
+
+--
 -- Name: payment_intents; Type: TABLE; Schema: ops; Owner: -
 --
 
@@ -9580,6 +10321,54 @@ CREATE TABLE ops.payment_intents (
 --
 
 COMMENT ON TABLE ops.payment_intents IS 'Facts about Stripe payment intents and their charges (succeeded, failed, canceled; the paying charge; the charge''s refunded total as of amount_refunded_at). Orders derive their status from them.';
+
+
+--
+-- Name: payment_outcomes; Type: VIEW; Schema: ops; Owner: -
+--
+
+CREATE VIEW ops.payment_outcomes WITH (security_invoker='true') AS
+ SELECT date_trunc('day'::text, min(e.received_at)) AS day,
+    'succeeded'::text AS outcome,
+    COALESCE((e.payload #>> '{data,object,payment_intent}'::text[]), e.object_id) AS payment,
+    min(e.received_at) AS at
+   FROM ops.stripe_events e
+  WHERE ((e.status <> 'ignored'::text) AND ((e.type = ANY (ARRAY['payment_intent.succeeded'::text, 'checkout.session.async_payment_succeeded'::text])) OR ((e.type = 'checkout.session.completed'::text) AND ((e.payload #>> '{data,object,payment_status}'::text[]) = 'paid'::text) AND ((e.payload #>> '{data,object,mode}'::text[]) = 'payment'::text))) AND (e.received_at >= (date_trunc('day'::text, now()) - '29 days'::interval)))
+  GROUP BY COALESCE((e.payload #>> '{data,object,payment_intent}'::text[]), e.object_id)
+UNION ALL
+ SELECT date_trunc('day'::text, e.received_at) AS day,
+    'failed'::text AS outcome,
+    e.object_id AS payment,
+    e.received_at AS at
+   FROM ops.stripe_events e
+  WHERE ((e.status <> 'ignored'::text) AND (e.type = 'payment_intent.payment_failed'::text) AND (e.received_at >= (date_trunc('day'::text, now()) - '29 days'::interval)));
+
+
+--
+-- Name: VIEW payment_outcomes; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON VIEW ops.payment_outcomes IS 'Payments that succeeded (once each) and attempts that failed, last 30 days, from the ledger: what ops.payment_success_daily counts.';
+
+
+--
+-- Name: payment_success_daily; Type: VIEW; Schema: ops; Owner: -
+--
+
+CREATE VIEW ops.payment_success_daily WITH (security_invoker='true') AS
+ SELECT (o.day)::date AS day,
+    count(*) FILTER (WHERE (o.outcome = 'succeeded'::text)) AS succeeded,
+    count(*) FILTER (WHERE (o.outcome = 'failed'::text)) AS failed_attempts,
+    round(((count(*) FILTER (WHERE (o.outcome = 'succeeded'::text)))::numeric / (NULLIF(count(*), 0))::numeric), 4) AS success_rate
+   FROM ops.payment_outcomes o
+  GROUP BY o.day;
+
+
+--
+-- Name: VIEW payment_success_daily; Type: COMMENT; Schema: ops; Owner: -
+--
+
+COMMENT ON VIEW ops.payment_success_daily IS 'Payment success rate per day (last 30 days): payments succeeded over payments succeeded plus failed attempts.';
 
 
 --
@@ -9843,25 +10632,6 @@ COMMENT ON VIEW ops.pipeline_health IS 'One row per job kind (and one for the St
 
 
 --
--- Name: provider_events; Type: TABLE; Schema: ops; Owner: -
---
-
-CREATE TABLE ops.provider_events (
-    provider text NOT NULL,
-    event_id text NOT NULL,
-    type text NOT NULL,
-    received_at timestamp with time zone DEFAULT now() NOT NULL
-);
-
-
---
--- Name: TABLE provider_events; Type: COMMENT; Schema: ops; Owner: -
---
-
-COMMENT ON TABLE ops.provider_events IS 'Webhook events from providers other than Stripe (Resend), recorded once.';
-
-
---
 -- Name: rate_limit_buckets; Type: TABLE; Schema: ops; Owner: -
 --
 
@@ -10052,43 +10822,6 @@ CREATE TABLE ops.retention_policies (
 --
 
 COMMENT ON TABLE ops.retention_policies IS 'What each feature purges and after how long (keep; null: personal data, ops.settings.personal_data_retention_days), by its purge function; ops.purge_pipeline_history runs every enabled one daily. Editable in Studio.';
-
-
---
--- Name: status_changes; Type: TABLE; Schema: ops; Owner: -
---
-
-CREATE TABLE ops.status_changes (
-    id bigint NOT NULL,
-    entity text NOT NULL,
-    from_status text,
-    to_status text NOT NULL,
-    stripe_event_id text,
-    changed_at timestamp with time zone DEFAULT now() NOT NULL,
-    changed_by uuid,
-    actor text
-);
-
-
---
--- Name: TABLE status_changes; Type: COMMENT; Schema: ops; Owner: -
---
-
-COMMENT ON TABLE ops.status_changes IS 'Every status change of an order, customer (billing) or ticket, and the Stripe event behind it: the history ops.journey shows.';
-
-
---
--- Name: COLUMN status_changes.changed_by; Type: COMMENT; Schema: ops; Owner: -
---
-
-COMMENT ON COLUMN ops.status_changes.changed_by IS 'The signed-in user (auth.uid()) whose request made the change.';
-
-
---
--- Name: COLUMN status_changes.actor; Type: COMMENT; Schema: ops; Owner: -
---
-
-COMMENT ON COLUMN ops.status_changes.actor IS 'Who made the change: seller, buyer, admin, requester or user (an app request), stripe (an event), auto_complete (pg_cron), else system:<login> (Studio, a worker).';
 
 
 --
@@ -10727,9 +11460,15 @@ CREATE TABLE public.ticket_messages (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     visibility text NOT NULL,
     idempotency_key text,
+    author_name text,
+    via text,
+    email_message_id text,
     CONSTRAINT ticket_messages_author_kind_check CHECK ((author_kind = ANY (ARRAY['requester'::text, 'agent'::text, 'system'::text, 'party'::text]))),
+    CONSTRAINT ticket_messages_author_name_check CHECK (((length(author_name) >= 1) AND (length(author_name) <= 200))),
     CONSTRAINT ticket_messages_body_check CHECK (((length(body) >= 1) AND (length(body) <= 10000))),
+    CONSTRAINT ticket_messages_email_message_id_check CHECK (((length(email_message_id) >= 1) AND (length(email_message_id) <= 998))),
     CONSTRAINT ticket_messages_idempotency_key_check CHECK (((length(idempotency_key) >= 1) AND (length(idempotency_key) <= 200))),
+    CONSTRAINT ticket_messages_via_check CHECK ((via = ANY (ARRAY['app'::text, 'dashboard'::text, 'studio'::text, 'email'::text]))),
     CONSTRAINT ticket_messages_visibility_check CHECK ((visibility = ANY (ARRAY['requester'::text, 'parties'::text, 'internal'::text])))
 );
 
@@ -10742,10 +11481,38 @@ COMMENT ON TABLE public.ticket_messages IS 'The conversation of a ticket: the re
 
 
 --
+-- Name: COLUMN ticket_messages.author_kind; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.ticket_messages.author_kind IS 'Who wrote it: requester, agent (support: the dashboard, Studio or the Data API as an admin), system, party. The support side is author_kind = ''agent''; a ticket is answered when its newest non-internal message is one.';
+
+
+--
 -- Name: COLUMN ticket_messages.visibility; Type: COMMENT; Schema: public; Owner: -
 --
 
 COMMENT ON COLUMN public.ticket_messages.visibility IS 'Who reads the message: requester (the requester and support), parties (everyone who reads the ticket: both parties of an order''s seller_disputes ticket, the seller of its chargeback ticket), internal (support only).';
+
+
+--
+-- Name: COLUMN ticket_messages.author_name; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.ticket_messages.author_name IS 'The agent as the requester reads it (the admin''s email, or the name given to ops.reply_to_ticket); null for requesters, parties and system notes.';
+
+
+--
+-- Name: COLUMN ticket_messages.via; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.ticket_messages.via IS 'How it arrived: app (the Data API), dashboard, studio (ops.reply_to_ticket), email (a reply to our email).';
+
+
+--
+-- Name: COLUMN ticket_messages.email_message_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.ticket_messages.email_message_id IS 'The Message-ID header of the requester''s email that carried it (via email): later replies thread to it.';
 
 
 --
@@ -11040,6 +11807,14 @@ ALTER TABLE ONLY ops.dunning_cases
 
 
 --
+-- Name: duplicate_deliveries duplicate_deliveries_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.duplicate_deliveries
+    ADD CONSTRAINT duplicate_deliveries_pkey PRIMARY KEY (day, endpoint);
+
+
+--
 -- Name: email_suppressions email_suppressions_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
 --
 
@@ -11053,6 +11828,14 @@ ALTER TABLE ONLY ops.email_suppressions
 
 ALTER TABLE ONLY ops.endpoint_outcomes
     ADD CONSTRAINT endpoint_outcomes_pkey PRIMARY KEY (endpoint, minute, status_class, reason);
+
+
+--
+-- Name: inbound_emails inbound_emails_pkey; Type: CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.inbound_emails
+    ADD CONSTRAINT inbound_emails_pkey PRIMARY KEY (email_id);
 
 
 --
@@ -11646,6 +12429,20 @@ CREATE INDEX endpoint_outcomes_minute_idx ON ops.endpoint_outcomes USING btree (
 
 
 --
+-- Name: inbound_emails_message_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX inbound_emails_message_idx ON ops.inbound_emails USING btree (message_id);
+
+
+--
+-- Name: inbound_emails_ticket_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX inbound_emails_ticket_idx ON ops.inbound_emails USING btree (ticket_id);
+
+
+--
 -- Name: invoices_customer_idx; Type: INDEX; Schema: ops; Owner: -
 --
 
@@ -11765,6 +12562,13 @@ CREATE INDEX payment_intents_order_idx ON ops.payment_intents USING btree (order
 
 
 --
+-- Name: provider_events_bounces_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX provider_events_bounces_idx ON ops.provider_events USING btree (received_at) WHERE (type = ANY (ARRAY['email.bounced'::text, 'email.complained'::text]));
+
+
+--
 -- Name: rate_limit_grants_bucket_idx; Type: INDEX; Schema: ops; Owner: -
 --
 
@@ -11776,6 +12580,13 @@ CREATE INDEX rate_limit_grants_bucket_idx ON ops.rate_limit_grants USING btree (
 --
 
 CREATE INDEX reconciliation_findings_open_idx ON ops.reconciliation_findings USING btree (kind) WHERE (status = 'open'::text);
+
+
+--
+-- Name: reconciliation_findings_open_newest_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX reconciliation_findings_open_newest_idx ON ops.reconciliation_findings USING btree (found_at DESC, id DESC) WHERE (status = 'open'::text);
 
 
 --
@@ -11804,6 +12615,13 @@ CREATE INDEX role_grants_user_idx ON ops.role_grants USING btree (user_id, grant
 --
 
 CREATE INDEX status_changes_entity_idx ON ops.status_changes USING btree (entity, changed_at);
+
+
+--
+-- Name: status_changes_grants_idx; Type: INDEX; Schema: ops; Owner: -
+--
+
+CREATE INDEX status_changes_grants_idx ON ops.status_changes USING btree (changed_at) WHERE ((to_status = ANY (ARRAY['paid'::text, 'active'::text])) AND (stripe_event_id IS NOT NULL));
 
 
 --
@@ -12402,6 +13220,13 @@ CREATE TRIGGER ticket_messages_010_append_only BEFORE DELETE OR UPDATE ON public
 
 
 --
+-- Name: ticket_messages ticket_messages_011_authorship_final; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER ticket_messages_011_authorship_final BEFORE UPDATE ON public.ticket_messages FOR EACH ROW EXECUTE FUNCTION ops.ticket_messages_authorship_final();
+
+
+--
 -- Name: ticket_messages ticket_messages_050_author; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -12413,6 +13238,13 @@ CREATE TRIGGER ticket_messages_050_author BEFORE INSERT ON public.ticket_message
 --
 
 CREATE TRIGGER ticket_messages_500_route AFTER INSERT ON public.ticket_messages FOR EACH ROW EXECUTE FUNCTION ops.ticket_messages_route();
+
+
+--
+-- Name: ticket_messages ticket_messages_600_email_reply; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER ticket_messages_600_email_reply AFTER INSERT ON public.ticket_messages FOR EACH ROW WHEN (((new.author_kind = 'agent'::text) AND (new.visibility <> 'internal'::text))) EXECUTE FUNCTION ops.ticket_messages_email_reply();
 
 
 --
@@ -12509,6 +13341,22 @@ ALTER TABLE ONLY ops.crm_contacts
 
 ALTER TABLE ONLY ops.crm_deals
     ADD CONSTRAINT crm_deals_order_id_fkey FOREIGN KEY (order_id) REFERENCES public.orders(id) ON DELETE CASCADE;
+
+
+--
+-- Name: inbound_emails inbound_emails_message_id_fkey; Type: FK CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.inbound_emails
+    ADD CONSTRAINT inbound_emails_message_id_fkey FOREIGN KEY (message_id) REFERENCES public.ticket_messages(id) ON DELETE SET NULL;
+
+
+--
+-- Name: inbound_emails inbound_emails_ticket_id_fkey; Type: FK CONSTRAINT; Schema: ops; Owner: -
+--
+
+ALTER TABLE ONLY ops.inbound_emails
+    ADD CONSTRAINT inbound_emails_ticket_id_fkey FOREIGN KEY (ticket_id) REFERENCES public.support_tickets(id) ON DELETE SET NULL;
 
 
 --
@@ -12896,10 +13744,22 @@ ALTER TABLE ops.connect_transfers ENABLE ROW LEVEL SECURITY;
 ALTER TABLE ops.dunning_cases ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: duplicate_deliveries; Type: ROW SECURITY; Schema: ops; Owner: -
+--
+
+ALTER TABLE ops.duplicate_deliveries ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: endpoint_outcomes; Type: ROW SECURITY; Schema: ops; Owner: -
 --
 
 ALTER TABLE ops.endpoint_outcomes ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: inbound_emails; Type: ROW SECURITY; Schema: ops; Owner: -
+--
+
+ALTER TABLE ops.inbound_emails ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: reconcile_connect_accounts_checked; Type: ROW SECURITY; Schema: ops; Owner: -
@@ -13265,6 +14125,14 @@ GRANT ALL ON FUNCTION ops.admin_replay_stripe_event(p_event_id text, p_reason te
 
 
 --
+-- Name: FUNCTION admin_reply_to_ticket(p_ticket_id uuid, p_body text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.admin_reply_to_ticket(p_ticket_id uuid, p_body text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.admin_reply_to_ticket(p_ticket_id uuid, p_body text) TO authenticated;
+
+
+--
 -- Name: FUNCTION admin_resolve_order_review(p_order_id uuid, p_accept boolean, p_reason text); Type: ACL; Schema: ops; Owner: -
 --
 
@@ -13303,10 +14171,24 @@ REVOKE ALL ON FUNCTION ops.alert_check_dead_jobs(r ops.alert_rules, p_now timest
 
 
 --
+-- Name: FUNCTION alert_check_email_bounce_rate(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.alert_check_email_bounce_rate(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION alert_check_failed_runs(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean); Type: ACL; Schema: ops; Owner: -
 --
 
 REVOKE ALL ON FUNCTION ops.alert_check_failed_runs(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION alert_check_payment_access_lag(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.alert_check_payment_access_lag(r ops.alert_rules, p_now timestamp with time zone, p_since timestamp with time zone, OUT firing boolean, OUT value numeric, OUT summary text, OUT detail jsonb, OUT recovered boolean) FROM PUBLIC;
 
 
 --
@@ -13725,11 +14607,34 @@ GRANT ALL ON FUNCTION ops.dashboard_blocked_sellers() TO authenticated;
 
 
 --
+-- Name: FUNCTION dashboard_figures(); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.dashboard_figures() FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.dashboard_figures() TO authenticated;
+
+
+--
 -- Name: FUNCTION dashboard_journey(p_query text); Type: ACL; Schema: ops; Owner: -
 --
 
 REVOKE ALL ON FUNCTION ops.dashboard_journey(p_query text) FROM PUBLIC;
 GRANT ALL ON FUNCTION ops.dashboard_journey(p_query text) TO authenticated;
+
+
+--
+-- Name: FUNCTION dashboard_lists(p_pages jsonb); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.dashboard_lists(p_pages jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.dashboard_lists(p_pages jsonb) TO authenticated;
+
+
+--
+-- Name: FUNCTION dashboard_page_of(p_pages jsonb, p_list text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.dashboard_page_of(p_pages jsonb, p_list text) FROM PUBLIC;
 
 
 --
@@ -14508,6 +15413,14 @@ GRANT ALL ON FUNCTION ops.record_crm_sync(p_job_id bigint, p_worker text, p_adap
 
 
 --
+-- Name: FUNCTION record_duplicate_delivery(p_endpoint text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.record_duplicate_delivery(p_endpoint text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.record_duplicate_delivery(p_endpoint text) TO stripe_webhook;
+
+
+--
 -- Name: FUNCTION record_email_event(p_event_id text, p_type text, p_emails text[], p_undeliverable boolean, p_detail text); Type: ACL; Schema: ops; Owner: -
 --
 
@@ -14526,6 +15439,14 @@ GRANT ALL ON FUNCTION ops.record_endpoint_outcome(p_endpoint text, p_status inte
 GRANT ALL ON FUNCTION ops.record_endpoint_outcome(p_endpoint text, p_status integer, p_reason text) TO checkout;
 GRANT ALL ON FUNCTION ops.record_endpoint_outcome(p_endpoint text, p_status integer, p_reason text) TO seller_onboarding;
 GRANT ALL ON FUNCTION ops.record_endpoint_outcome(p_endpoint text, p_status integer, p_reason text) TO billing_portal;
+
+
+--
+-- Name: FUNCTION record_inbound_email(p_email_id text, p_delivery_id text, p_ticket_id uuid, p_sender text, p_sender_masked text, p_email_message_id text, p_body text, p_ignored_reason text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.record_inbound_email(p_email_id text, p_delivery_id text, p_ticket_id uuid, p_sender text, p_sender_masked text, p_email_message_id text, p_body text, p_ignored_reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.record_inbound_email(p_email_id text, p_delivery_id text, p_ticket_id uuid, p_sender text, p_sender_masked text, p_email_message_id text, p_body text, p_ignored_reason text) TO provider_webhook;
 
 
 --
@@ -14592,6 +15513,14 @@ REVOKE ALL ON FUNCTION ops.replay_job(p_job_id bigint) FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION ops.replay_jobs(p_status text, p_kind text, p_limit integer) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION reply_to_ticket(p_ticket text, p_body text, p_agent text, p_via text); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.reply_to_ticket(p_ticket text, p_body text, p_agent text, p_via text) FROM PUBLIC;
+GRANT ALL ON FUNCTION ops.reply_to_ticket(p_ticket text, p_body text, p_agent text, p_via text) TO service_role;
 
 
 --
@@ -14859,6 +15788,20 @@ REVOKE ALL ON FUNCTION ops.ticket_messages_author() FROM PUBLIC;
 
 
 --
+-- Name: FUNCTION ticket_messages_authorship_final(); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.ticket_messages_authorship_final() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION ticket_messages_email_reply(); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.ticket_messages_email_reply() FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION ticket_messages_route(); Type: ACL; Schema: ops; Owner: -
 --
 
@@ -15069,6 +16012,7 @@ GRANT SELECT ON TABLE ops.alert_status TO service_role;
 --
 
 GRANT SELECT ON TABLE ops.audit_log TO authenticated;
+GRANT SELECT ON TABLE ops.audit_log TO service_role;
 
 
 --
@@ -15228,6 +16172,48 @@ GRANT SELECT ON TABLE ops.degraded_communications TO service_role;
 
 
 --
+-- Name: TABLE duplicate_deliveries; Type: ACL; Schema: ops; Owner: -
+--
+
+GRANT SELECT ON TABLE ops.duplicate_deliveries TO service_role;
+
+
+--
+-- Name: TABLE stripe_events; Type: ACL; Schema: ops; Owner: -
+--
+
+GRANT SELECT ON TABLE ops.stripe_events TO service_role;
+
+
+--
+-- Name: TABLE duplicate_deliveries_daily; Type: ACL; Schema: ops; Owner: -
+--
+
+GRANT SELECT ON TABLE ops.duplicate_deliveries_daily TO service_role;
+
+
+--
+-- Name: TABLE notifications; Type: ACL; Schema: ops; Owner: -
+--
+
+GRANT SELECT ON TABLE ops.notifications TO service_role;
+
+
+--
+-- Name: TABLE provider_events; Type: ACL; Schema: ops; Owner: -
+--
+
+GRANT SELECT ON TABLE ops.provider_events TO service_role;
+
+
+--
+-- Name: TABLE email_bounce_daily; Type: ACL; Schema: ops; Owner: -
+--
+
+GRANT SELECT ON TABLE ops.email_bounce_daily TO service_role;
+
+
+--
 -- Name: TABLE endpoint_outcomes; Type: ACL; Schema: ops; Owner: -
 --
 
@@ -15246,20 +16232,6 @@ GRANT SELECT ON TABLE ops.job_attempts TO service_role;
 --
 
 GRANT SELECT ON TABLE ops.job_kinds TO service_role;
-
-
---
--- Name: TABLE notifications; Type: ACL; Schema: ops; Owner: -
---
-
-GRANT SELECT ON TABLE ops.notifications TO service_role;
-
-
---
--- Name: TABLE stripe_events; Type: ACL; Schema: ops; Owner: -
---
-
-GRANT SELECT ON TABLE ops.stripe_events TO service_role;
 
 
 --
@@ -15288,6 +16260,48 @@ GRANT SELECT ON TABLE ops.open_dunning_cases TO service_role;
 --
 
 GRANT SELECT ON TABLE ops.open_incidents TO service_role;
+
+
+--
+-- Name: TABLE overrides_weekly; Type: ACL; Schema: ops; Owner: -
+--
+
+GRANT SELECT ON TABLE ops.overrides_weekly TO service_role;
+
+
+--
+-- Name: TABLE status_changes; Type: ACL; Schema: ops; Owner: -
+--
+
+GRANT SELECT ON TABLE ops.status_changes TO service_role;
+
+
+--
+-- Name: TABLE payment_access_lag; Type: ACL; Schema: ops; Owner: -
+--
+
+GRANT SELECT ON TABLE ops.payment_access_lag TO service_role;
+
+
+--
+-- Name: TABLE payment_access_lag_daily; Type: ACL; Schema: ops; Owner: -
+--
+
+GRANT SELECT ON TABLE ops.payment_access_lag_daily TO service_role;
+
+
+--
+-- Name: TABLE payment_outcomes; Type: ACL; Schema: ops; Owner: -
+--
+
+GRANT SELECT ON TABLE ops.payment_outcomes TO service_role;
+
+
+--
+-- Name: TABLE payment_success_daily; Type: ACL; Schema: ops; Owner: -
+--
+
+GRANT SELECT ON TABLE ops.payment_success_daily TO service_role;
 
 
 --
@@ -15477,13 +16491,6 @@ GRANT SELECT ON TABLE ops.refunds TO service_role;
 --
 
 GRANT SELECT ON TABLE ops.retention_policies TO service_role;
-
-
---
--- Name: TABLE status_changes; Type: ACL; Schema: ops; Owner: -
---
-
-GRANT SELECT ON TABLE ops.status_changes TO service_role;
 
 
 --
