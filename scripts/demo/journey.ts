@@ -1,11 +1,15 @@
 // The founder's demo journey (npm start), also run by a test so it stays true: a lead signs up and
 // pays, the CRM and the emails follow, a duplicate delivery changes nothing, a failed payment sends
 // the billing email and grants nothing, a refund, a dispute with its ticket and Slack alert, and a
-// support request from the app through supabase-js. Returns what a person reads.
+// support request from the app through supabase-js, the agent's answer by email, and a subscription renewal that
+// fails and is paid again (dunning). After each step, what the customer's app shows: the status views read as the
+// user (#20). Returns what a person reads.
 import { randomUUID } from "node:crypto";
 import { createClient } from "@supabase/supabase-js";
 import { apiKeys, config, userToken } from "../lib/config.ts";
 import type { Sql } from "../lib/db.ts";
+import { customerView, formatCustomerView } from "../lib/customer-view.ts";
+import { failedThenRecovered, renewal } from "../lib/dunning-events.ts";
 import { chargeRefunded, checkoutCompleted, dispute, piFailed } from "../lib/scenarios.ts";
 import { pendingOrders } from "../lib/seed.ts";
 import { deliver, uid } from "../lib/stripe-events.ts";
@@ -17,6 +21,8 @@ const until = <T>(what: string, check: () => Promise<T | undefined | false>) => 
 
 export async function runJourney(sql: Sql): Promise<{ steps: Step[]; email: string; orderId: string }> {
   const steps: Step[] = [];
+  let sees: () => Promise<string[]> = async () => [];
+  const step = async (s: Step) => steps.push({ ...s, lines: [...s.lines, ...await sees()] });
   const now = Math.floor(Date.now() / 1000);
   const email = `lead-${randomUUID().slice(0, 6)}@example.com`;
   const sent = async (entityLike: string, n: number) =>
@@ -31,11 +37,16 @@ export async function runJourney(sql: Sql): Promise<{ steps: Step[]; email: stri
   const [user] = await sql<{ id: string }[]>`
     insert into auth.users (email, email_confirmed_at, raw_user_meta_data)
     values (${email}, now(), ${sql.json({ display_name: "Lee Lead" })}) returning id`;
+  // what the customer's app shows now, indented under the step
+  sees = async () => [
+    "the customer sees:",
+    ...formatCustomerView(await customerView(sql, user.id)).split("\n").map((l) => `  ${l}`),
+  ];
   const [orderId] = await pendingOrders(sql, 1, { buyer: user.id });
   const pi = uid("pi_demo_");
   const purchase = checkoutCompleted(orderId, pi, now);
   const first = await deliver(purchase);
-  steps.push({
+  await step({
     title: "A lead signs up and pays: the order becomes paid",
     lines: [`${email} -> order ${orderId.slice(0, 8)}: ${await orderStatus(orderId)} (webhook ${first.status})`],
     ok: (await orderStatus(orderId)) === "paid",
@@ -54,7 +65,7 @@ export async function runJourney(sql: Sql): Promise<{ steps: Step[]; email: stri
       ],
   );
   const mails = [...await sent(`order:${orderId}`, 1), ...await sent(`user:${user.id}`, 1)];
-  steps.push({
+  await step({
     title: "The CRM contact and deal appear; a receipt and a welcome are captured",
     lines: [
       `CRM contact ${contact.crm_contact_id} (${contact.lifecycle_stage}), deal ${deal.crm_deal_id} at stage ${deal.stage}`,
@@ -65,7 +76,7 @@ export async function runJourney(sql: Sql): Promise<{ steps: Step[]; email: stri
 
   // 3. a duplicate delivery
   const again = await deliver(purchase);
-  steps.push({
+  await step({
     title: "The same webhook again changes nothing",
     lines: [`HTTP ${again.status} ${JSON.stringify(again.body)}`],
     ok: again.body.duplicate === true,
@@ -79,7 +90,7 @@ export async function runJourney(sql: Sql): Promise<{ steps: Step[]; email: stri
   const billing = await sent(`event:${failed.id}`, 1);
   const [{ welcomes }] = await sql<{ welcomes: number }[]>`
     select count(*)::int as welcomes from ops.jobs where payload ->> 'template' = 'welcome' and payload ->> 'entity' = ${`user:${user.id}`}`;
-  steps.push({
+  await step({
     title: "A failed payment sends the billing email and grants no access",
     lines: [
       `order ${failedOrder.slice(0, 8)}: ${await orderStatus(failedOrder)}; email ${billing[0].template}: ${
@@ -97,7 +108,7 @@ export async function runJourney(sql: Sql): Promise<{ steps: Step[]; email: stri
     const [d] = await sql`select stage from ops.crm_deals where order_id = ${orderId} and stage = 'refunded'`;
     return d;
   });
-  steps.push({
+  await step({
     title: "A refund marks the order refunded, updates the CRM and sends an email",
     lines: [
       `order ${orderId.slice(0, 8)}: ${await orderStatus(orderId)}; CRM deal stage ${refundedDeal.stage}; email ${
@@ -118,7 +129,7 @@ export async function runJourney(sql: Sql): Promise<{ steps: Step[]; email: stri
     async () => (await sql`select * from public.support_tickets where case_key = ${`dispute:${dp}`}`)[0],
   );
   const alert = await sent(`dispute:${dp}`, 1);
-  steps.push({
+  await step({
     title: "A dispute opens a ticket in disputes and posts a Slack alert",
     lines: [
       `ticket ${ticket.ref} in ${ticket.queue} (${ticket.priority}): ${ticket.subject}`,
@@ -143,7 +154,7 @@ export async function runJourney(sql: Sql): Promise<{ steps: Step[]; email: stri
   if (error) throw new Error(`demo: support-intake refused the request: ${error.message}`);
   const [t] = await sql`select * from public.support_tickets where id = ${data.ticket.id}`;
   const acks = await sent(`ticket:${t.id}`, 2);
-  steps.push({
+  await step({
     title: "A support request from the app gives an enriched ticket, an acknowledgement and a founder notice",
     lines: [
       `ticket ${t.ref} in ${t.queue} (${t.priority}), tags ${t.tags.join(" ")}`,
@@ -153,6 +164,38 @@ export async function runJourney(sql: Sql): Promise<{ steps: Step[]; email: stri
       ),
     ],
     ok: acks.length === 2,
+  });
+
+  // 8. support answers from Studio: the requester gets the answer by email, with a reply-to back to the ticket
+  const [{ reply }] = await sql<{ reply: string }[]>`
+    select ops.reply_to_ticket(${t.ref}, 'Only one charge went through: the other is a hold that drops off in days.',
+                               'Sam (support)') as reply`;
+  const [answer] = await sent(`message:${reply}`, 1);
+  await step({
+    title: "Support answers from Studio: one email to the customer, threaded, with a reply-to back to the ticket",
+    lines: [`ticket ${t.ref}: email ${answer.template} to the customer: ${answer.status}`],
+    ok: answer.template === "ticket_reply",
+  });
+
+  // 9. a subscription renewal fails, then is paid (dunning)
+  const r = renewal(uid("cus_demo_"), { userId: user.id });
+  const life = failedThenRecovered(r, now + 10);
+  for (const e of [life.created, ...life.failed]) await deliver(e);
+  const dunning = await sent(`invoice:${r.invoice}`, 1);
+  const access = async () => (await customerView(sql, user.id)).access[0]?.state;
+  const during = await until("access in grace", async () => (await access()) === "payment_failed_grace" && "grace");
+  const seenDuring = await sees();
+  for (const e of life.recovered) await deliver(e);
+  const recovered = await sent(`invoice:${r.invoice}`, 2);
+  const after = await until("access restored", async () => (await access()) === "active" && "active");
+  await step({
+    title: "A renewal fails (one email, access in grace), then is paid (access restored, one recovery email)",
+    lines: [
+      ...recovered.map((m) => `email ${m.template}: ${m.status}`),
+      `access while unpaid: ${during}; after payment: ${after}`,
+      ...seenDuring.map((l) => l.replace("the customer sees:", "the customer saw while unpaid:")),
+    ],
+    ok: dunning[0].template === "renewal_failed" && recovered.length === 2,
   });
   return { steps, email, orderId };
 }

@@ -8,8 +8,15 @@ import "../helpers/require-stack.ts";
 test("the demo journey: every step does what it says, and the trace shows it", async () => {
   const { steps, email, orderId } = await runJourney(sql);
   expect(steps.map((s) => [s.title, s.ok])).toEqual(steps.map((s) => [s.title, true]));
-  expect(steps).toHaveLength(7);
-  expect(formatJourneySteps(steps)).toMatch(/✔ 7\. A support request/);
+  expect(steps).toHaveLength(9);
+  const text = formatJourneySteps(steps);
+  expect(text).toMatch(/✔ 7\. A support request/);
+  // the customer's view after each step (#20): the paid order, then refunded; the ticket; access restored
+  expect(steps[0].lines.join("\n")).toMatch(/the customer sees:\n  order +[0-9a-f]{8} +payment_received|paid /);
+  expect(steps[4].lines.join("\n")).toMatch(/order +[0-9a-f]{8} +refunded /);
+  expect(steps[7].lines.join("\n")).toMatch(/ticket +T-\d+ +(answered|waiting_for_you) /);
+  expect(steps[8].lines.join("\n")).toMatch(/access +granted +active /);
+  expect(steps[8].lines.join("\n")).toMatch(/access +granted +payment_failed_grace /);
   const rows = await journey(sql, email);
   const sources = new Set(rows.map((r) => r.source));
   for (const s of ["stripe", "status", "job", "crm", "ticket", "email", "slack"]) expect(sources).toContain(s);
