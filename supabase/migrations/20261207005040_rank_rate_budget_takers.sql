@@ -55,8 +55,9 @@ comment on function ops.take_rate_tokens(text, integer, integer, integer, boolea
   'an urgent taker waits for the bucket, non-urgent takers wait too.';
 
 -- Definer: as before; every taker of 0.5.0 is urgent (support-intake, checkout and seller-onboarding limits).
-create or replace function ops.take_rate_tokens(p_bucket text, p_tokens integer, p_capacity integer, p_window_ms integer)
-returns integer
+create or replace function ops.take_rate_tokens(
+  p_bucket text, p_tokens integer, p_capacity integer, p_window_ms integer
+) returns integer
 language sql
 security definer
 set search_path = ''

@@ -49,7 +49,12 @@ export async function takeRateTokens(
 ): Promise<number> {
   const capacity = capacityFor(budget, priority);
   const urgent = priority >= URGENT_PRIORITY;
-  const [{ wait }] = await sql<{ wait: number }[]>`
-    select ops.take_rate_tokens(${budget.bucket}, ${tokens}, ${capacity}, ${budget.windowMs}, ${urgent}) as wait`;
+  // urgent: the 4-argument form, which every taker may call (support-intake, checkout, seller-onboarding
+  // limits are urgent); the 5-argument form is the workers' (pipeline_worker)
+  const [{ wait }] = urgent
+    ? await sql<{ wait: number }[]>`
+      select ops.take_rate_tokens(${budget.bucket}, ${tokens}, ${capacity}, ${budget.windowMs}) as wait`
+    : await sql<{ wait: number }[]>`
+      select ops.take_rate_tokens(${budget.bucket}, ${tokens}, ${capacity}, ${budget.windowMs}, false) as wait`;
   return wait;
 }
