@@ -16,7 +16,8 @@ const env = denoEnv();
 const secrets = webhookSecrets(env);
 const connectSecrets = connectWebhookSecrets(env);
 const scope = parseScope(env);
-// the narrowest role that works: it may only call ops.ingest_stripe_events (and count its answers)
+// the narrowest role that works: it may only call ops.ingest_stripe_events (and ops.ingest_stripe_event) and
+// count its answers
 const sql = connect("STRIPE_WEBHOOK_DB_URL");
 // requests that arrive while a transaction runs share the next one (group commit), each with its own answer
 const ingest = groupCommit(sql, scope, groupCommitOptions(env));
