@@ -2518,7 +2518,7 @@ COMMENT ON FUNCTION ops.dashboard_figures() IS 'The founder''s figures for the d
 -- Name: dashboard_journey(text); Type: FUNCTION; Schema: ops; Owner: -
 --
 
-CREATE FUNCTION ops.dashboard_journey(p_query text) RETURNS TABLE(at timestamp with time zone, source text, entity text, what text, detail text, correlation_id text, request_id text)
+CREATE FUNCTION ops.dashboard_journey(p_query text) RETURNS TABLE(at timestamp with time zone, source text, entity text, what text, detail text, correlation_id text)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO ''
     AS $$
@@ -3851,7 +3851,7 @@ $$;
 -- Name: journey(text); Type: FUNCTION; Schema: ops; Owner: -
 --
 
-CREATE FUNCTION ops.journey(p_query text) RETURNS TABLE(at timestamp with time zone, source text, entity text, what text, detail text, correlation_id text, request_id text)
+CREATE FUNCTION ops.journey(p_query text) RETURNS TABLE(at timestamp with time zone, source text, entity text, what text, detail text, correlation_id text)
     LANGUAGE plpgsql STABLE
     SET search_path TO ''
     AS $_$
@@ -3976,19 +3976,19 @@ begin
   return query
   select e.received_at, 'stripe', e.object_id,
          e.type || ' -> ' || e.status || case when e.source = 'webhook' then '' else ' (via ' || e.source || ')' end,
-         coalesce(e.last_error, e.ignored_reason), e.event_id, null::text
+         coalesce(e.last_error, e.ignored_reason), e.event_id
     from ops.stripe_events e
    where e.object_id = any (objects) or e.payload #>> '{data,object,payment_intent}' = any (objects)
       or e.payload #>> '{data,object,customer}' = any (objects)
   union all
   select s.changed_at, 'status', s.entity, coalesce(s.from_status, 'new') || ' -> ' || s.to_status, null,
-    s.stripe_event_id, null
+    s.stripe_event_id
     from ops.status_changes s where s.entity = any (entities)
   union all
   select a.started_at, 'job', coalesce(j.payload ->> 'entity', j.queue_key),
     format('%s attempt %s: %s', j.kind, a.attempt, coalesce(a.outcome, 'running')),
          coalesce(a.error, case when a.outcome = 'succeeded' then j.result ->> 'healed' end),
-         coalesce(j.stripe_event_id, j.correlation_id), j.x_request_id
+         coalesce(j.stripe_event_id, j.x_request_id, j.correlation_id)
     from ops.jobs j join ops.job_attempts a on a.job_id = j.id
    where j.payload ->> 'order_id' = any (orders::text[]) or j.payload ->> 'customer_id' = any (customers::text[])
       or j.payload ->> 'entity' = any (entities) or j.payload ->> 'recipient' = any (entities)
@@ -3996,7 +3996,7 @@ begin
   union all
   select j.created_at, 'job', coalesce(j.payload ->> 'entity', j.queue_key),
     format('%s queued (%s now)', j.kind, j.status),
-         j.last_error, coalesce(j.stripe_event_id, j.correlation_id), j.x_request_id
+         j.last_error, coalesce(j.stripe_event_id, j.x_request_id, j.correlation_id)
     from ops.jobs j
    where j.payload ->> 'order_id' = any (orders::text[]) or j.payload ->> 'customer_id' = any (customers::text[])
       or j.payload ->> 'entity' = any (entities) or j.payload ->> 'recipient' = any (entities)
@@ -4006,32 +4006,32 @@ begin
     format('checkout %s requested (%s)', r.kind,
            case when r.stripe_checkout_session_id is not null then 'session created'
                 when r.last_error is not null then 'Stripe refused or failed' else 'no session yet' end),
-    r.last_error, r.stripe_checkout_session_id, r.x_request_id
+    coalesce(r.last_error, 'session ' || r.stripe_checkout_session_id), r.x_request_id
     from ops.checkout_requests r where r.order_id = any (orders) or r.user_id = any (users)
       or r.x_request_id = q_request
   union all
   select a.at, 'audit', a.target, format('%s by %s', a.action, coalesce(a.actor_email, 'the system')), a.reason,
-    null, a.x_request_id
+    a.x_request_id
     from ops.audit_log a where a.target = any (refs) or a.x_request_id = q_request
   union all
   select c.synced_at, 'crm', 'customer:' || c.customer_id,
-    format('contact %s (%s, %s)', c.crm_contact_id, c.adapter, c.lifecycle_stage), null, null, null
+    format('contact %s (%s, %s)', c.crm_contact_id, c.adapter, c.lifecycle_stage), null, null
     from ops.crm_contacts c where c.customer_id = any (customers)
   union all
   select d.synced_at, 'crm', 'order:' || d.order_id,
-    format('deal %s at stage %s (%s)', d.crm_deal_id, d.stage, d.adapter), null, null, null
+    format('deal %s at stage %s (%s)', d.crm_deal_id, d.stage, d.adapter), null, null
     from ops.crm_deals d where d.order_id = any (orders)
   union all
   select t.created_at, 'ticket', 'ticket:' || t.id,
     format('%s opened in %s (%s): %s', t.ref, t.queue, t.priority, t.subject), array_to_string(t.tags, ' '),
-    t.case_key, null
+    t.case_key
     from public.support_tickets t where t.id = any (tickets)
   union all
-  select m.created_at, 'ticket', 'ticket:' || m.ticket_id, m.author_kind || ' wrote', left(m.body, 200), null, null
+  select m.created_at, 'ticket', 'ticket:' || m.ticket_id, m.author_kind || ' wrote', left(m.body, 200), null
     from public.ticket_messages m where m.ticket_id = any (tickets)
   union all
   select n.created_at, n.channel, n.entity, format('%s to %s: %s', n.template, n.recipient, n.status), n.detail,
-    n.provider_id, null
+    n.provider_id
     from ops.notifications n where n.entity = any (entities) or n.recipient = any (entities)
      or n.entity like any (array(select x || ':%' from unnest(entities) x))
   order by 1, 2;
@@ -4043,7 +4043,7 @@ $_$;
 -- Name: FUNCTION journey(p_query text); Type: COMMENT; Schema: ops; Owner: -
 --
 
-COMMENT ON FUNCTION ops.journey(p_query text) IS 'One customer''s timeline: select * from ops.journey(''jane@example.com'') (or an order id, evt_..., a ticket id or T-000123, or a request id: x-request-id).';
+COMMENT ON FUNCTION ops.journey(p_query text) IS 'One customer''s timeline: select * from ops.journey(''jane@example.com'') (or an order id, evt_..., a ticket id or T-000123, or a request id: x-request-id). correlation_id: the Stripe event, else the request id behind the row.';
 
 
 --
