@@ -52,7 +52,7 @@ select set_eq(
   $$ select p.proname::text from pg_proc p
       where p.pronamespace = 'ops'::regnamespace and has_function_privilege('reconciler', p.oid, 'execute') $$,
   array['claim_job', 'complete_job', 'fail_job', 'defer_job', 'claim_next_job', 'next_job_due_in_ms', 'dispatch_due_job',
-        'end_job_drain', 'reconcile_begin', 'reconcile_missing_events', 'reconcile_ingest_event', 'reconcile_advance',
+        'end_job_drain', 'claim_jobs', 'finish_jobs', 'reconcile_begin', 'reconcile_missing_events', 'reconcile_ingest_event', 'reconcile_advance',
         'reconcile_objects_to_fetch', 'reconcile_record_checks', 'reconcile_note', 'reconcile_connect_accounts'],
   'reconciler executes the job engine''s worker functions and the reconciliation doors only');
 select ok(not has_function_privilege('reconciler', 'ops.ingest_stripe_event(jsonb, boolean, text, boolean, text)', 'execute'),
