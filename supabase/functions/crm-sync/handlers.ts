@@ -10,6 +10,7 @@ import {
   Finished,
   type Job,
   type JobHandler,
+  missingFunction,
   parseJobContext,
   PermanentJobError,
 } from "../_shared/jobs/worker.ts";
@@ -159,11 +160,17 @@ export function crmHandlers(sql: postgres.Sql, env: Env): Record<string, JobHand
           ...(deal ? { deal_id: deal.crm_id } : {}),
           ...(healed ? { healed } : {}),
         };
-        const [{ ok }] = await sql<
-          { ok: boolean }[]
-        >`select ops.finish_crm_job(${job.id}, ${worker}, ${adapter.name}, ${
-          sql.json(mapping as postgres.JSONValue)
-        }, ${sql.json(result as postgres.JSONValue)}) as ok`;
+        const mappingJson = sql.json(mapping as postgres.JSONValue);
+        const resultJson = sql.json(result as postgres.JSONValue);
+        const [{ ok }] = await sql<{ ok: boolean }[]>`
+          select ops.finish_crm_job(${job.id}, ${worker}, ${adapter.name}, ${mappingJson}, ${resultJson}) as ok`
+          .catch(async (err) => {
+            if (!missingFunction(err)) throw err;
+            // a database of 0.5.0 (migrations not pushed yet): record, then complete, as 0.5.0 did
+            await sql`select ops.record_crm_sync(${job.id}, ${worker}, ${adapter.name}, ${mappingJson})`;
+            return sql<{ ok: boolean }[]>`
+              select ops.complete_job(${job.id}, ${worker}, ${resultJson}, p_hand_on => false) as ok`;
+          });
         return new Finished(result, ok);
       },
     };

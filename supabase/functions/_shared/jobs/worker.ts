@@ -82,6 +82,31 @@ const JOB_COLUMNS = "id, kind, priority, payload, attempts, correlation_id, stri
 /** A provider's 429 without Retry-After is looked at again after this long. */
 const RATE_LIMITED_WAIT_MS = 1_000;
 
+/** Whether the database lacks a function this code calls (SQLSTATE 42883): a database of 0.5.0, before its
+ * migrations are pushed. The worker then takes 0.5.0's one-job path (claim_next_job, complete/fail/defer_job). */
+export function missingFunction(err: unknown): boolean {
+  return (err as { code?: string } | null)?.code === "42883";
+}
+
+/** 0.5.0's one-job finish: ops.complete_job / fail_job / defer_job, without hand-on (this worker drains). */
+async function finishOne(sql: postgres.Sql, worker: string, o: FinishOutcome): Promise<string | null> {
+  if (o.outcome === "succeeded") {
+    const [{ ok }] = await sql<{ ok: boolean }[]>`select ops.complete_job(${o.id}, ${worker}, ${
+      sql.json((o.result ?? null) as postgres.JSONValue)
+    }, p_hand_on => false) as ok`;
+    return ok ? "succeeded" : null;
+  }
+  if (o.outcome === "deferred") {
+    const [{ ok }] = await sql<{ ok: boolean }[]>`
+      select ops.defer_job(${o.id}, ${worker}, ${o.delay_ms}, ${o.error}, p_hand_on => false) as ok`;
+    return ok ? "queued" : null;
+  }
+  const [{ status }] = await sql<{ status: string | null }[]>`
+    select ops.fail_job(${o.id}, ${worker}, ${o.error}, ${o.retryable}, ${o.retry_after_ms},
+                        p_hand_on => false) as status`;
+  return status;
+}
+
 /** One job's outcome as ops.finish_jobs takes it. */
 export type FinishOutcome =
   | { id: number; outcome: "succeeded"; result: unknown }
@@ -107,7 +132,11 @@ export function createFinisher(sql: postgres.Sql): Finish {
         const status = new Map(rows.map((r) => [String(r.job_id), r.status]));
         for (const w of batch) w.resolve(status.get(String(w.outcome.id)) ?? null);
       }, (err) => {
-        for (const w of batch) w.reject(err);
+        if (!missingFunction(err)) {
+          for (const w of batch) w.reject(err);
+          return;
+        }
+        for (const w of batch) finishOne(sql, worker, w.outcome).then(w.resolve, w.reject);
       });
   };
   return (worker, outcome) =>
@@ -342,7 +371,11 @@ export function createDrainer(
       while (performance.now() < deadline && !cpuSpent()) {
         const worker = `${fn}:${crypto.randomUUID()}`;
         const jobs = await sql<Job[]>`
-          select ${sql.unsafe(JOB_COLUMNS)} from ops.claim_jobs(${kinds}, ${worker}, ${settings.batch})`;
+          select ${sql.unsafe(JOB_COLUMNS)} from ops.claim_jobs(${kinds}, ${worker}, ${settings.batch})`
+          .catch((err) => {
+            if (!missingFunction(err)) throw err;
+            return sql<Job[]>`select ${sql.unsafe(JOB_COLUMNS)} from ops.claim_next_job(${kinds}, ${worker})`;
+          });
         if (jobs.length) {
           idleSince = undefined;
           if (loops < settings.concurrency) spawn(drain()); // more may be due: share them

@@ -55,6 +55,12 @@ export async function takeRateTokens(
     ? await sql<{ wait: number }[]>`
       select ops.take_rate_tokens(${budget.bucket}, ${tokens}, ${capacity}, ${budget.windowMs}) as wait`
     : await sql<{ wait: number }[]>`
-      select ops.take_rate_tokens(${budget.bucket}, ${tokens}, ${capacity}, ${budget.windowMs}, false) as wait`;
+      select ops.take_rate_tokens(${budget.bucket}, ${tokens}, ${capacity}, ${budget.windowMs}, false) as wait`
+      .catch((err) => {
+        // a database of 0.5.0 (migrations not pushed yet) has the 4-argument form only
+        if ((err as { code?: string } | null)?.code !== "42883") throw err;
+        return sql<{ wait: number }[]>`
+          select ops.take_rate_tokens(${budget.bucket}, ${tokens}, ${capacity}, ${budget.windowMs}) as wait`;
+      });
   return wait;
 }
