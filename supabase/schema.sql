@@ -5378,6 +5378,24 @@ $$;
 
 
 --
+-- Name: purge_dunning_cases(interval); Type: FUNCTION; Schema: ops; Owner: -
+--
+
+CREATE FUNCTION ops.purge_dunning_cases(p_keep interval) RETURNS bigint
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$
+  with gone as (
+    update ops.dunning_cases set hosted_invoice_url = null, description = null
+     where recovered_at is not null and recovered_applied_at < now() - p_keep
+       and (hosted_invoice_url is not null or description is not null)
+    returning 1
+  )
+  select count(*) from gone
+$$;
+
+
+--
 -- Name: purge_endpoint_outcomes(interval); Type: FUNCTION; Schema: ops; Owner: -
 --
 
@@ -7962,7 +7980,16 @@ declare
   reminded integer := 0;
   blocked integer := 0;
 begin
-  for c in select * from ops.dunning_cases where recovered_at is null order by failed_at for update skip locked loop
+  -- only the cases with something due are locked (a minute's sweep of quiet cases writes nothing)
+  for c in
+    select * from ops.dunning_cases d
+     where d.recovered_at is null
+       and ((select count(*) from unnest(days) x where d.failed_at + make_interval(days => x) <= p_now)
+              > d.reminders_sent
+            or (d.grace_ended_at is null and d.failed_at + make_interval(days => s.dunning_grace_days) <= p_now))
+     order by d.failed_at
+       for update skip locked
+  loop
     due := (select count(*) from unnest(days) d where c.failed_at + make_interval(days => d) <= p_now);
     if due > c.reminders_sent then
       update ops.dunning_cases set reminders_sent = due where stripe_invoice_id = c.stripe_invoice_id
@@ -15120,6 +15147,13 @@ REVOKE ALL ON FUNCTION ops.purge_crm_captures(p_keep interval) FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION ops.purge_cron_runs(p_keep interval) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION purge_dunning_cases(p_keep interval); Type: ACL; Schema: ops; Owner: -
+--
+
+REVOKE ALL ON FUNCTION ops.purge_dunning_cases(p_keep interval) FROM PUBLIC;
 
 
 --

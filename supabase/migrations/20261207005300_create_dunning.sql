@@ -291,7 +291,16 @@ declare
   reminded integer := 0;
   blocked integer := 0;
 begin
-  for c in select * from ops.dunning_cases where recovered_at is null order by failed_at for update skip locked loop
+  -- only the cases with something due are locked (a minute's sweep of quiet cases writes nothing)
+  for c in
+    select * from ops.dunning_cases d
+     where d.recovered_at is null
+       and ((select count(*) from unnest(days) x where d.failed_at + make_interval(days => x) <= p_now)
+              > d.reminders_sent
+            or (d.grace_ended_at is null and d.failed_at + make_interval(days => s.dunning_grace_days) <= p_now))
+     order by d.failed_at
+       for update skip locked
+  loop
     due := (select count(*) from unnest(days) d where c.failed_at + make_interval(days => d) <= p_now);
     if due > c.reminders_sent then
       update ops.dunning_cases set reminders_sent = due where stripe_invoice_id = c.stripe_invoice_id
@@ -313,6 +322,26 @@ $$;
 comment on function ops.sweep_dunning(timestamptz) is 'pg_cron (every minute): due renewal reminders and grace '
   'periods that ended. p_now: the clock (tests pass a later one).';
 select cron.schedule('ops-dunning-sweep', '* * * * *', 'select ops.sweep_dunning()');
+
+-- ---------------------------------------------------------------- retention (migration 1100's registry)
+-- Personal data: a closed case keeps its ids, amounts and times; the hosted invoice page (which shows the customer's
+-- billing details to whoever holds the link) and the invoice's line text go. Returns the cases cleared.
+create or replace function ops.purge_dunning_cases(p_keep interval) returns bigint
+language sql
+set search_path = ''
+as $$
+  with gone as (
+    update ops.dunning_cases set hosted_invoice_url = null, description = null
+     where recovered_at is not null and recovered_applied_at < now() - p_keep
+       and (hosted_invoice_url is not null or description is not null)
+    returning 1
+  )
+  select count(*) from gone
+$$;
+insert into ops.retention_policies (name, description, purge_fn, keep)
+values ('dunning_cases', 'Personal data: paid dunning cases keep ids, amounts and times, not the hosted invoice link',
+        'ops.purge_dunning_cases(interval)', null)
+on conflict (name) do nothing;
 
 -- ---------------------------------------------------------------- Studio
 create or replace view ops.open_dunning_cases with (security_invoker = true) as
