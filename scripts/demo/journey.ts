@@ -46,9 +46,10 @@ export async function runJourney(sql: Sql): Promise<{ steps: Step[]; email: stri
   // what the customer's app shows now, indented under the step
   if (has.views) {
     sees = async () => [
-    "the customer sees:",
-    ...formatCustomerView(await customerView(sql, user.id)).split("\n").map((l) => `  ${l}`),
-  ];
+      "the customer sees:",
+      ...formatCustomerView(await customerView(sql, user.id)).split("\n").map((l) => `  ${l}`),
+    ];
+  }
   const [orderId] = await pendingOrders(sql, 1, { buyer: user.id });
   const pi = uid("pi_demo_");
   const purchase = checkoutCompleted(orderId, pi, now);

@@ -44,10 +44,46 @@ export function groupCommit(sql: postgres.Sql, scope: Scope, options: GroupCommi
     // body), and its arrays go wrong unprepared
     const bodies = `{${items.map((i) => `"${i.body.replace(/[\\"]/g, "\\$&")}"`).join(",")}}`;
     const sanitized = `{${items.map((i) => i.sanitized ? "t" : "f").join(",")}}`;
-    const [row] = await sql`select ops.ingest_stripe_events(${bodies}::text::text[], ${sanitized}::text::boolean[],
-      p_livemode => ${scope.livemode}::boolean, p_account_id => ${scope.accountId}::text) as results`;
-    return row.results as Outcome[];
+    if (oneByOne) return await ingestOneByOne(sql, scope, items);
+    try {
+      const [row] = await sql`select ops.ingest_stripe_events(${bodies}::text::text[], ${sanitized}::text::boolean[],
+        p_livemode => ${scope.livemode}::boolean, p_account_id => ${scope.accountId}::text) as results`;
+      return row.results as Outcome[];
+    } catch (err) {
+      // deployed before `supabase db push` (a database of 0.5.0 has no ops.ingest_stripe_events, 42883):
+      // one event per transaction, as 0.5.0 did, until this instance ends
+      if ((err as { code?: string }).code !== "42883") throw err;
+      log(
+        "warn",
+        "stripe-webhook",
+        "ops.ingest_stripe_events is missing: one event per transaction until the " +
+          "migrations run (supabase db push)",
+      );
+      oneByOne = true;
+      return await ingestOneByOne(sql, scope, items);
+    }
   }, { ...options, size: (i: Item) => i.body.length, maxSize: MAX_BATCH_CHARS });
+}
+
+let oneByOne = false;
+
+/** 0.5.0's path, for a database not yet migrated: each event its own transaction through ops.ingest_stripe_event;
+ * its refusals become the outcomes the batch function gives (a configuration mismatch still fails them all). */
+async function ingestOneByOne(sql: postgres.Sql, scope: Scope, items: Item[]): Promise<Outcome[]> {
+  const out: Outcome[] = [];
+  for (const item of items) {
+    try {
+      const [row] = await sql`select ops.ingest_stripe_event(${item.body}::text::jsonb,
+        p_livemode => ${scope.livemode}::boolean, p_account_id => ${scope.accountId}::text,
+        p_sanitized => ${item.sanitized}::boolean) as result`;
+      out.push(row.result as IngestResult);
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? "";
+      if (code === "55000") throw err;
+      out.push(code.startsWith("22") ? { invalid: code } : { unavailable: code });
+    }
+  }
+  return out;
 }
 
 /** Records one event through the group commit; answers once the transaction holding its ledger row
