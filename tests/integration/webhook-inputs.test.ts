@@ -238,7 +238,13 @@ describe("personal data retention", () => {
 
       // clearing is done once: the next run finds nothing more of these
       const [again] = await sql`select ops.clear_personal_data() as r`;
-      expect(Object.keys(again.r).sort()).toEqual(["crm_captures", "event_payloads", "job_payloads", "notifications"]);
+      expect(Object.keys(again.r).sort()).toEqual([
+        "crm_captures",
+        "dunning_cases",
+        "event_payloads",
+        "job_payloads",
+        "notifications",
+      ]);
       const [after] = await sql`select payload_cleared_at from ops.stripe_events where event_id = ${old.id}`;
       expect(after.payload_cleared_at).toEqual(o.payload_cleared_at);
     },
