@@ -192,7 +192,15 @@ export const ORDER_VARIANTS = [
   },
 ] as const;
 
-export function subscriptionEvents(customer: string, sub: string, statuses: string[], t: number): Evt[] {
+/** One subscription's events through `statuses` (created, then updated, deleted for canceled), a second apart;
+ * `metadata` (e.g. `{ user_id }`) on each, as the app's checkout sets it. */
+export function subscriptionEvents(
+  customer: string,
+  sub: string,
+  statuses: string[],
+  t: number,
+  metadata: Record<string, string> = {},
+): Evt[] {
   return statuses.map((status, i) => {
     const type = i === 0
       ? "customer.subscription.created"
@@ -204,7 +212,7 @@ export function subscriptionEvents(customer: string, sub: string, statuses: stri
       : status === "canceled"
       ? "subscription_deleted"
       : "subscription_updated";
-    return event(name, { id: sub, customer, status, metadata: {} }, { created: t + i, type });
+    return event(name, { id: sub, customer, status, metadata }, { created: t + i, type });
   });
 }
 

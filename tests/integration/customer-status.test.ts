@@ -15,8 +15,9 @@ import {
   piFailed,
   piSucceeded,
   refundEvent,
+  subscriptionEvents,
 } from "../../scripts/lib/scenarios.ts";
-import { deliver, deliverAll, event, type Evt, uid } from "../helpers/stripe.ts";
+import { deliver, deliverAll, type Evt, uid } from "../helpers/stripe.ts";
 
 afterAll(() => sql.end());
 const t0 = () => Math.floor(Date.now() / 1000) - 3600;
@@ -179,20 +180,9 @@ describe("access through subscription events", () => {
       ["unpaid", "unpaid", false, "open_billing_portal"],
       ["canceled", "canceled", false, "start_checkout"],
     ];
+    const events = subscriptionEvents(cus, sub, steps.map(([status]) => status), t, { user_id: user });
     for (const [i, [status, state, hasAccess, action]] of steps.entries()) {
-      const type = i === 0
-        ? "customer.subscription.created"
-        : status === "canceled"
-        ? "customer.subscription.deleted"
-        : "customer.subscription.updated";
-      const name = i === 0
-        ? "subscription_created"
-        : status === "canceled"
-        ? "subscription_deleted"
-        : "subscription_updated";
-      await deliverAll([
-        event(name, { id: sub, customer: cus, status, metadata: { user_id: user } }, { type, created: t + i }),
-      ]);
+      await deliverAll([events[i]]);
       const [access] = (await customerView(sql, user)).access;
       expect(access, status).toMatchObject({ state, has_access: hasAccess, action });
     }
