@@ -150,6 +150,36 @@ describe("notifications against the Resend fake", () => {
     }
   });
 
+  test("Resend's 429 defers the email by its Retry-After without spending an attempt (#20)", async () => {
+    resend.reset();
+    // every send answers 429 with Retry-After: 1 s; the kind allows 2 attempts (beforeAll)
+    resend.setFaults({ rateLimit: true, retryAfter: 1 });
+    try {
+      const buyer = await newBuyer(`ratelimited-${randomUUID().slice(0, 8)}@example.com`);
+      const id = await paidOrder(buyer.id);
+      const receipt429s = () =>
+        resend.requests.filter((r) => r.status === 429 && r.idempotencyKey?.includes(`order:${id}`)).length;
+      // more 429s than the kind has attempts: a spent attempt each would have made it dead after two
+      await waitFor("three 429s for the receipt", async () => receipt429s() >= 3, 60_000);
+      const [job] = await sql`
+        select id, status, attempts from ops.jobs
+         where kind = 'notify.email' and payload ->> 'template' = 'payment_receipt'
+           and payload ->> 'entity' = ${`order:${id}`}`;
+      expect(job.status).not.toBe("dead");
+      resend.setFaults({ rateLimit: false });
+      const rows = await settled(`order:${id}`, 1);
+      expect(rows.map((r) => [r.template, r.status])).toEqual([["payment_receipt", "sent"]]);
+      // sent once the limit lifts, on its first spent attempt: none of the 429s kept an attempt
+      const [done] = await sql`select status, attempts from ops.jobs where id = ${job.id}`;
+      expect(done).toEqual({ status: "succeeded", attempts: 1 });
+      expect(await sql`select outcome from ops.job_attempts where job_id = ${job.id}`).toEqual([
+        { outcome: "succeeded" },
+      ]);
+    } finally {
+      resend.setFaults({ rateLimit: false });
+    }
+  }, 150_000);
+
   test("a bounce reported by Resend's webhook stops later sends, visibly", async () => {
     resend.reset();
     const buyer = await newBuyer(`bounce-${randomUUID().slice(0, 8)}@example.com`);
